@@ -1,0 +1,357 @@
+"""The one result type of every attribution method: :class:`Explanation`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._exceptions import InputError
+
+OUTPUT_SPACES = ("raw", "probability", "log_odds")
+
+_AXES_TABULAR = ("samples", "features", "outputs")
+_AXES_INTERACTIONS = ("samples", "features", "features", "outputs")
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Attributions of model outputs to input features, with everything needed to check them.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples, n_features, n_outputs), float64
+        The attribution of each output to each feature (SHAP values for the Shapley
+        explainers), in the output space named by ``output_space``. Interaction values
+        have shape (n_samples, n_features, n_features, n_outputs). A single-output
+        model keeps a length-1 output axis.
+    base_values : ndarray of shape (n_samples, n_outputs), float64
+        The base value: the expected model output over the background (or, for
+        path-dependent TreeSHAP, over the training data the trees saw).
+    data : ndarray of shape (n_samples, n_features) or None
+        The explained rows as given (float64, or object when a column holds text).
+    feature_names : tuple of str
+        One name per feature (or feature group).
+    output_names : tuple of str
+        One name per output: the class names for classifiers, the target name otherwise.
+    output_space : {"raw", "probability", "log_odds"}
+        What the values add up to: the raw model output (the margin, which is the
+        log-odds for gradient-boosted classifiers), the probability, or the log-odds.
+    method : str
+        The method that produced the values, e.g. ``"tree_path_dependent"``.
+    params : dict
+        Everything needed to reproduce the values (the method's parameters,
+        ``random_state``, the number of background rows, the whybox version).
+    model_output : ndarray of shape (n_samples, n_outputs) or None
+        The model's own output for the explained rows in ``output_space``; with it
+        the explanation reports its ``additivity_error``.
+    axes : tuple of str
+        The names of the axes of ``values``; slicing with an integer drops an axis.
+    quality : dict
+        Quality figures filled in by ``whybox.evaluate``.
+
+    Notes
+    -----
+    Local accuracy (Lundberg & Lee, 2017): ``values.sum(feature axes) + base_values``
+    equals the model output. ``additivity_error`` measures the departure per sample.
+
+    Indexing follows numpy on the sample axis and accepts names on the feature and
+    output axes: ``ex[0]``, ``ex[:, "age"]``, ``ex[:, :, "malignant"]``,
+    ``ex[:, ["age", "income"]]``.
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray
+    data: np.ndarray | None
+    feature_names: tuple[str, ...]
+    output_names: tuple[str, ...]
+    output_space: str = "raw"
+    method: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    model_output: np.ndarray | None = None
+    axes: tuple[str, ...] = _AXES_TABULAR
+    quality: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values, dtype=np.float64)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "feature_names", tuple(str(f) for f in self.feature_names))
+        object.__setattr__(self, "output_names", tuple(str(o) for o in self.output_names))
+        object.__setattr__(self, "base_values", np.asarray(self.base_values, dtype=np.float64))
+        if self.model_output is not None:
+            object.__setattr__(
+                self, "model_output", np.asarray(self.model_output, dtype=np.float64)
+            )
+        if self.data is not None:
+            object.__setattr__(self, "data", np.asarray(self.data))
+        if values.ndim != len(self.axes):
+            raise InputError(
+                f"values has {values.ndim} dimensions but axes names {len(self.axes)} "
+                f"({self.axes}); give values of shape matching the axes."
+            )
+        if self.output_space not in OUTPUT_SPACES:
+            raise InputError(
+                f"output_space must be one of {OUTPUT_SPACES}, got {self.output_space!r}."
+            )
+        for axis, size in zip(self.axes, values.shape, strict=True):
+            names = {"features": self.feature_names, "outputs": self.output_names}.get(axis)
+            if names is not None and len(names) != size:
+                raise InputError(
+                    f"values has {size} entries on its {axis} axis but {len(names)} "
+                    f"{axis[:-1]} names were given; give one name per entry."
+                )
+        expected_base = tuple(
+            s for a, s in zip(self.axes, values.shape, strict=True) if a != "features"
+        )
+        if self.base_values.shape != expected_base:
+            raise InputError(
+                f"base_values must have shape {expected_base}, got {self.base_values.shape}."
+            )
+
+    # ------------------------------------------------------------------ shape helpers
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``values``."""
+        return self.values.shape
+
+    def __len__(self) -> int:
+        if "samples" not in self.axes:
+            raise TypeError("this Explanation holds a single sample and has no length")
+        return self.values.shape[0]
+
+    @property
+    def _feature_axes(self) -> tuple[int, ...]:
+        return tuple(i for i, a in enumerate(self.axes) if a == "features")
+
+    @property
+    def additivity_error(self) -> np.ndarray:
+        """Largest absolute local-accuracy error per sample.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) (a scalar for a single sample)
+            ``max over outputs |values.sum(features) + base_values - model_output|``,
+            in ``output_space``. For interaction values the sum runs over both
+            feature axes. NaN when the model output was not recorded.
+        """
+        total = self.values.sum(axis=self._feature_axes) + self.base_values
+        if self.model_output is None:
+            return np.full(total.shape[:-1] if "outputs" in self.axes else total.shape, np.nan)
+        err = np.abs(total - self.model_output)
+        return err.max(axis=-1) if "outputs" in self.axes else err
+
+    # ------------------------------------------------------------------ slicing
+    def _resolve(self, axis: str, key: Any, size: int) -> Any:
+        names = {"features": self.feature_names, "outputs": self.output_names}.get(axis)
+        if isinstance(key, str):
+            return self._name_to_index(axis, key, names)
+        if isinstance(key, (list, tuple)) and any(isinstance(k, str) for k in key):
+            return np.array([self._name_to_index(axis, k, names) for k in key], dtype=np.intp)
+        if isinstance(key, (int, np.integer)):
+            if not -size <= key < size:
+                raise IndexError(f"index {key} is out of range for the {axis} axis of size {size}")
+            return int(key) % size
+        if isinstance(key, slice):
+            return key
+        arr = np.asarray(key)
+        if arr.dtype == bool:
+            if arr.shape != (size,):
+                raise IndexError(
+                    f"a boolean mask on the {axis} axis must have length {size}, got {arr.shape}"
+                )
+            return np.flatnonzero(arr)
+        if arr.ndim == 1 and np.issubdtype(arr.dtype, np.integer):
+            return arr.astype(np.intp)
+        raise IndexError(f"cannot index the {axis} axis with {key!r}")
+
+    def _name_to_index(self, axis: str, key: str, names: tuple[str, ...] | None) -> int:
+        if names is None:
+            raise IndexError(f"the {axis} axis is indexed by position, not by name ({key!r})")
+        try:
+            return names.index(key)
+        except ValueError:
+            raise KeyError(
+                f"{key!r} is not one of the {axis} names; choose from {list(names)[:20]}"
+            ) from None
+
+    def __getitem__(self, key: Any) -> Explanation:
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) > len(self.axes):
+            raise IndexError(f"too many indices: this Explanation has axes {self.axes}")
+        key = key + (slice(None),) * (len(self.axes) - len(key))
+        resolved = [
+            self._resolve(a, k, s) for a, k, s in zip(self.axes, key, self.values.shape, strict=True)
+        ]
+
+        def take(arr: np.ndarray | None, arr_axes: tuple[str, ...]) -> np.ndarray | None:
+            if arr is None:
+                return None
+            out = arr
+            # Index from the last axis to the first so positions stay valid as axes drop.
+            used_first_feature = False
+            picks = []
+            for ax_name in arr_axes:
+                if ax_name == "features" and used_first_feature:
+                    picks.append(None)
+                    continue
+                used_first_feature |= ax_name == "features"
+                picks.append(resolved[self.axes.index(ax_name)])
+            for pos in range(len(arr_axes) - 1, -1, -1):
+                idx = picks[pos]
+                if idx is None:
+                    continue
+                if isinstance(idx, slice):
+                    out = out[(slice(None),) * pos + (idx,)]
+                else:
+                    out = np.take(out, idx, axis=pos)
+            return out
+
+        # values: every axis has its own index (interaction feature axes both use theirs)
+        values = self.values
+        for pos in range(len(self.axes) - 1, -1, -1):
+            idx = resolved[pos]
+            if isinstance(idx, slice):
+                values = values[(slice(None),) * pos + (idx,)]
+            else:
+                values = np.take(values, idx, axis=pos)
+        base_axes = tuple(a for a in self.axes if a != "features")
+        data_axes = tuple(a for a in ("samples", "features") if a in self.axes)
+        out_axes = base_axes
+        new_axes = tuple(
+            a
+            for a, r in zip(self.axes, resolved, strict=True)
+            if not isinstance(r, (int, np.integer))
+        )
+        feat_res = resolved[self.axes.index("features")] if "features" in self.axes else None
+        feature_names = self.feature_names
+        if feat_res is not None and not isinstance(feat_res, int):
+            feature_names = tuple(np.asarray(self.feature_names, dtype=object)[feat_res])
+        elif isinstance(feat_res, int):
+            feature_names = (self.feature_names[feat_res],)
+        out_res = resolved[self.axes.index("outputs")] if "outputs" in self.axes else None
+        output_names = self.output_names
+        if out_res is not None and not isinstance(out_res, int):
+            output_names = tuple(np.asarray(self.output_names, dtype=object)[out_res])
+        elif isinstance(out_res, int):
+            output_names = (self.output_names[out_res],)
+        n_feat_axes = sum(a == "features" for a in self.axes)
+        if n_feat_axes == 2 and isinstance(feat_res, int) and "features" in new_axes:
+            # ex[:, "age"] on interaction values: keep the second feature axis' names.
+            feature_names = self.feature_names
+            second = resolved[self._feature_axes[1]]
+            if not isinstance(second, int):
+                feature_names = tuple(np.asarray(self.feature_names, dtype=object)[second])
+        return replace(
+            self,
+            values=values,
+            base_values=take(self.base_values, base_axes),
+            data=take(self.data, data_axes),
+            model_output=take(self.model_output, out_axes),
+            feature_names=feature_names,
+            output_names=output_names,
+            axes=new_axes,
+        )
+
+    # ------------------------------------------------------------------ summaries
+    def global_importance(self) -> pd.DataFrame:
+        """Mean absolute SHAP value of each feature, the usual global importance.
+
+        Returns
+        -------
+        DataFrame of shape (n_features, n_outputs)
+            Index: feature names; columns: output names; sorted by the mean over
+            outputs, largest first. Units: those of ``output_space``.
+        """
+        if self.axes != _AXES_TABULAR:
+            raise InputError(
+                f"global_importance needs an Explanation with axes {_AXES_TABULAR}, "
+                f"got {self.axes}; slice the outputs or samples back in first."
+            )
+        imp = np.abs(self.values).mean(axis=0)
+        frame = pd.DataFrame(imp, index=list(self.feature_names), columns=list(self.output_names))
+        order = np.argsort(-imp.mean(axis=1), kind="stable")
+        return frame.iloc[order]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The values as a tidy table, one row per (sample, feature, output).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``sample``, ``feature``, ``output``, ``value`` (the attribution),
+            ``feature_value`` (the explained row's value, when data is known) and
+            ``base_value``. Only for tabular explanations with all three axes.
+        """
+        if self.axes != _AXES_TABULAR:
+            raise InputError(
+                f"to_frame needs an Explanation with axes {_AXES_TABULAR}, got {self.axes}."
+            )
+        n, d, k = self.values.shape
+        frame = pd.DataFrame(
+            {
+                "sample": np.repeat(np.arange(n), d * k),
+                "feature": np.tile(np.repeat(np.asarray(self.feature_names, dtype=object), k), n),
+                "output": np.tile(np.asarray(self.output_names, dtype=object), n * d),
+                "value": self.values.reshape(-1),
+            }
+        )
+        if self.data is not None:
+            frame["feature_value"] = np.repeat(self.data.reshape(-1), k)
+        frame["base_value"] = np.repeat(self.base_values, d, axis=0).reshape(-1)
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (arrays as nested lists)."""
+
+        def arr(a: np.ndarray | None) -> Any:
+            if a is None:
+                return None
+            return a.tolist() if a.dtype != object else [[str(v) for v in r] for r in a]
+
+        return {
+            "values": arr(self.values),
+            "base_values": arr(self.base_values),
+            "data": arr(self.data),
+            "feature_names": list(self.feature_names),
+            "output_names": list(self.output_names),
+            "output_space": self.output_space,
+            "method": self.method,
+            "params": self.params,
+            "model_output": arr(self.model_output),
+            "axes": list(self.axes),
+            "quality": self.quality,
+        }
+
+    def to_json(self) -> str:
+        """The explanation as a JSON string; :meth:`from_dict` reads it back."""
+        return json.dumps(self.to_dict(), default=str)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Explanation:
+        """Rebuild an Explanation from :meth:`to_dict` output (or parsed JSON)."""
+        data = d.get("data")
+        return cls(
+            values=np.asarray(d["values"], dtype=np.float64),
+            base_values=np.asarray(d["base_values"], dtype=np.float64),
+            data=None if data is None else np.asarray(data),
+            feature_names=tuple(d["feature_names"]),
+            output_names=tuple(d["output_names"]),
+            output_space=d["output_space"],
+            method=d.get("method", ""),
+            params=dict(d.get("params", {})),
+            model_output=None
+            if d.get("model_output") is None
+            else np.asarray(d["model_output"], dtype=np.float64),
+            axes=tuple(d.get("axes", _AXES_TABULAR)),
+            quality=dict(d.get("quality", {})),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
+            f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
+        )

@@ -1,0 +1,458 @@
+"""The model adapter: any supported model to ``f(X) -> (n_samples, n_outputs)``.
+
+This is the only module that knows how scikit-learn, XGBoost and LightGBM models
+are called. Everything downstream sees :class:`Model`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._exceptions import InputError, UnsupportedModelError
+from whybox.adapters._data import Dataset, adapt_data
+
+_EPS = 1e-12
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _as_2d(out: Any) -> np.ndarray:
+    arr = np.asarray(out, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr[:, None]
+    if arr.ndim != 2:
+        raise InputError(
+            f"the model returned an output of shape {arr.shape}; expected (n_samples,) "
+            "or (n_samples, n_outputs)."
+        )
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A fitted model seen as ``f(X) -> ndarray of shape (n_samples, n_outputs)``.
+
+    Attributes
+    ----------
+    estimator : object
+        The wrapped model (scikit-learn estimator or pipeline, XGBoost or LightGBM
+        model or Booster, or a callable).
+    task : {"regression", "classification"}
+    output_names : tuple of str
+        Regression: the target's name. Classification: one name per class, except
+        that a binary classifier has a single output, the positive class
+        (``classes[1]``), in every output space.
+    classes : ndarray or None
+        The class labels (classification only), in the model's order.
+    feature_names : tuple of str or None
+        The columns the model was fitted on, when the model records them.
+    n_features : int or None
+        The number of columns the model expects, when known.
+    native_space : {"raw", "probability"}
+        The space in which tree leaves add up: ``"raw"`` (the margin; the log-odds of
+        gradient-boosted classifiers) or ``"probability"`` (random-forest classifiers).
+    """
+
+    estimator: Any
+    task: str
+    output_names: tuple[str, ...]
+    classes: np.ndarray | None
+    feature_names: tuple[str, ...] | None
+    n_features: int | None
+    native_space: str
+    _predictors: dict[str, Callable[[Any], np.ndarray]] = field(repr=False)
+    _takes_frame: bool = field(default=False, repr=False)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names)
+
+    @property
+    def output_spaces(self) -> tuple[str, ...]:
+        """The output spaces this model can be evaluated in."""
+        return tuple(self._predictors)
+
+    def resolve_output(self, output: str) -> str:
+        """``"auto"`` to the native space; check any other name is available."""
+        if output == "auto":
+            return self.native_space
+        if output not in self._predictors:
+            raise InputError(
+                f"output must be one of {('auto',) + self.output_spaces} for this "
+                f"{self.task} model, got {output!r}."
+            )
+        return output
+
+    def _prepare(self, X: Any) -> Any:
+        if isinstance(X, Dataset):
+            X = X.values
+        if self._takes_frame and not isinstance(X, pd.DataFrame):
+            frame = pd.DataFrame(np.asarray(X), columns=list(self.feature_names or ()))
+            return frame.infer_objects() if frame.dtypes.eq(object).any() else frame
+        return X
+
+    def predict(self, X: Any, output: str = "raw") -> np.ndarray:
+        """The model's output for ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features), DataFrame or Dataset
+        output : {"raw", "probability", "log_odds", "auto"}
+            The output space. ``"raw"``: the regression value, or the classifier's
+            margin (decision function; the averaged probability for forests).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_outputs), float64
+        """
+        space = self.resolve_output(output)
+        return self._predictors[space](self._prepare(X))
+
+    def predict_label(self, X: Any) -> np.ndarray:
+        """Predicted labels (classification): the class of highest probability."""
+        if self.task != "classification":
+            raise InputError("predict_label is for classifiers; this model is a regressor.")
+        proba = self.predict(X, "probability")
+        if proba.shape[1] == 1:
+            idx = (proba[:, 0] >= 0.5).astype(int)
+        else:
+            idx = proba.argmax(axis=1)
+        return self.classes[idx]
+
+    def predict_proba_all(self, X: Any) -> np.ndarray:
+        """Probabilities of every class, shape (n_samples, n_classes), binary included."""
+        proba = self.predict(X, "probability")
+        if proba.shape[1] == 1:
+            return np.hstack([1 - proba, proba])
+        return proba
+
+    def check_data(self, data: Dataset, *, name: str = "data") -> Dataset:
+        """Check ``data`` fits this model and return it with the model's column order.
+
+        Raises
+        ------
+        InputError
+            Missing or extra columns, a column count that differs from the model's,
+            text columns a model cannot take, or missing values it does not accept.
+        """
+        if self.feature_names is not None:
+            have, want = data.feature_names, self.feature_names
+            if set(have) != set(want):
+                # LightGBM stores names with white space replaced by "_": match on that form.
+                norm = {re.sub(r"\s", "_", h): h for h in have}
+                if all(re.sub(r"\s", "_", w) in norm for w in want) and len(have) == len(want):
+                    want = tuple(norm[re.sub(r"\s", "_", w)] for w in want)
+            missing = [c for c in want if c not in have]
+            extra = [c for c in have if c not in want]
+            if missing or extra:
+                parts = []
+                if missing:
+                    parts.append(f"missing {', '.join(repr(c) for c in missing[:5])}")
+                if extra:
+                    parts.append(f"unexpected {', '.join(repr(c) for c in extra[:5])}")
+                raise InputError(
+                    f"{name} has {len(have)} columns but the model was fitted on {len(want)}: "
+                    f"{'; '.join(parts)}; give {name} the model's columns."
+                )
+            if have != want:
+                data = data.select(want)
+        elif self.n_features is not None and data.n_features != self.n_features:
+            raise InputError(
+                f"{name} has {data.n_features} columns but the model was fitted on "
+                f"{self.n_features}; give {name} the columns the model was trained on."
+            )
+        if not data.is_numeric and not self._takes_frame:
+            text_cols = [n for n, c in zip(data.feature_names, data.categorical, strict=True) if c]
+            raise InputError(
+                f"{name} has non-numeric columns {text_cols[:5]} but this model takes numbers "
+                "only; encode them (e.g. one-hot or ordinal codes) or use a scikit-learn "
+                "Pipeline with an encoder."
+            )
+        nan_cols = data.numeric_columns_with_nan()
+        probe = data.values[: min(len(data.values), 64)]
+        if nan_cols:
+            rows = np.flatnonzero(pd.isna(pd.DataFrame(data.values)).to_numpy().any(axis=1))
+            probe = data.values[rows[:64]]
+        try:
+            out = self.predict(probe, self.native_space)
+        except Exception as exc:
+            if nan_cols:
+                raise InputError(
+                    f"{name} has missing values (NaN) in {nan_cols[:5]} but the model does not "
+                    "accept them; impute them or use a model that handles missing values "
+                    "(HistGradientBoosting, XGBoost, LightGBM)."
+                ) from None
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(
+                f"the model could not predict on {name} ({reason}); check that {name} has the "
+                "columns and types the model was trained on."
+            ) from None
+        if not np.all(np.isfinite(out)):
+            raise InputError(
+                f"the model returned non-finite outputs on {name}; check {name} for missing "
+                "or infinite values."
+            )
+        return data
+
+
+# ---------------------------------------------------------------------- builders
+def _sklearn_final_step(est: Any) -> Any:
+    from sklearn.pipeline import Pipeline
+
+    while isinstance(est, Pipeline):
+        est = est.steps[-1][1]
+    return est
+
+
+def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
+    from sklearn.base import is_classifier, is_regressor
+
+    final = _sklearn_final_step(est)
+    names = getattr(est, "feature_names_in_", None)
+    feature_names = None if names is None else tuple(str(n) for n in names)
+    n_features = getattr(est, "n_features_in_", None)
+    takes_frame = feature_names is not None
+    if is_classifier(est) or is_classifier(final):
+        classes = np.asarray(est.classes_)
+        binary = len(classes) == 2
+        labels = tuple(class_names) if class_names is not None else tuple(str(c) for c in classes)
+        if not hasattr(est, "predict_proba"):
+            raise UnsupportedModelError(
+                f"the classifier {type(final).__name__} has no predict_proba; fit it with "
+                "probability estimates (e.g. SVC(probability=True)) or wrap it in "
+                "CalibratedClassifierCV."
+            )
+
+        def proba(X: Any) -> np.ndarray:
+            p = np.asarray(est.predict_proba(X), dtype=np.float64)
+            return p[:, 1:] if binary else p
+
+        predictors: dict[str, Callable] = {"raw": proba}
+        native = "probability"
+        if hasattr(est, "decision_function"):
+
+            def margin(X: Any) -> np.ndarray:
+                return _as_2d(est.decision_function(X))
+
+            predictors["raw"] = margin
+            native = "raw"
+        predictors["probability"] = proba
+        predictors["log_odds"] = lambda X: _logit(proba(X))
+        outputs = (labels[1],) if binary else labels
+        return Model(
+            est, "classification", outputs, classes, feature_names, n_features, native,
+            predictors, takes_frame,
+        )  # fmt: skip
+    if is_regressor(est) or is_regressor(final) or hasattr(est, "predict"):
+        return Model(
+            est, "regression", ("prediction",), None, feature_names, n_features, "raw",
+            {"raw": lambda X: _as_2d(est.predict(X))}, takes_frame,
+        )  # fmt: skip
+    raise UnsupportedModelError(
+        f"{type(est).__name__} is neither a classifier nor a regressor; give a fitted model."
+    )
+
+
+
+def _xgb_objective(booster: Any) -> str:
+    return json.loads(booster.save_config())["learner"]["objective"]["name"]
+
+
+def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
+    import xgboost as xgb
+
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    objective = _xgb_objective(booster)
+    feature_names = tuple(booster.feature_names) if booster.feature_names else None
+    n_features = booster.num_features()
+
+    def dmatrix(X: Any) -> Any:
+        if isinstance(X, pd.DataFrame):
+            X = X.to_numpy(dtype=np.float64)
+        return xgb.DMatrix(np.asarray(X, dtype=np.float64), missing=np.nan)
+
+    def margin(X: Any) -> np.ndarray:
+        return _as_2d(booster.predict(dmatrix(X), output_margin=True, validate_features=False))
+
+    if objective.startswith(("binary:", "multi:")):
+        n_classes = int(json.loads(booster.save_config())["learner"]["learner_model_param"].get(
+            "num_class", "0"
+        )) or 2  # fmt: skip
+        classes = getattr(model, "classes_", np.arange(n_classes))
+        labels = tuple(class_names) if class_names is not None else tuple(str(c) for c in classes)
+        binary = n_classes == 2 and objective.startswith("binary:")
+
+        def proba(X: Any) -> np.ndarray:
+            m = margin(X)
+            if binary:
+                return 1.0 / (1.0 + np.exp(-m))
+            e = np.exp(m - m.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+
+        outputs = (labels[1],) if binary else labels
+        predictors = {
+            "raw": margin,
+            "probability": proba,
+            "log_odds": (margin if binary else lambda X: _logit(proba(X))),
+        }
+        return Model(
+            model, "classification", outputs, np.asarray(classes), feature_names, n_features,
+            "raw", predictors,
+        )  # fmt: skip
+    if objective.startswith(("reg:", "count:", "survival:", "rank:")):
+        return Model(
+            model, "regression", ("prediction",), None, feature_names, n_features, "raw",
+            {"raw": margin},
+        )  # fmt: skip
+    raise UnsupportedModelError(
+        f"the XGBoost objective {objective!r} is not supported; whybox explains reg:*, "
+        "binary:* and multi:* objectives."
+    )
+
+
+def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
+    booster = model.booster_ if hasattr(model, "booster_") else model
+    objective = str(booster.params.get("objective", "")) or booster.dump_model(num_iteration=0)[
+        "objective"
+    ].split()[0]
+    feature_names = tuple(booster.feature_name())
+    n_features = booster.num_feature()
+    takes_frame = False
+
+    def as_array(X: Any) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return X.to_numpy(dtype=np.float64)
+        return np.asarray(X, dtype=np.float64)
+
+    def margin(X: Any) -> np.ndarray:
+        return _as_2d(booster.predict(as_array(X), raw_score=True))
+
+    objective = objective.split()[0]
+    if objective in ("binary", "multiclass", "softmax", "multiclassova", "cross_entropy"):
+        n_classes = max(booster.num_model_per_iteration(), 2)
+        classes = getattr(model, "classes_", np.arange(n_classes))
+        labels = tuple(class_names) if class_names is not None else tuple(str(c) for c in classes)
+        binary = n_classes == 2 and booster.num_model_per_iteration() == 1
+
+        def proba(X: Any) -> np.ndarray:
+            return _as_2d(booster.predict(as_array(X)))
+
+        outputs = (labels[1],) if binary else labels
+        predictors = {
+            "raw": margin,
+            "probability": proba,
+            "log_odds": margin if binary else lambda X: _logit(proba(X)),
+        }
+        return Model(
+            model, "classification", outputs, np.asarray(classes), feature_names, n_features,
+            "raw", predictors, takes_frame,
+        )  # fmt: skip
+    return Model(
+        model, "regression", ("prediction",), None, feature_names, n_features, "raw",
+        {"raw": margin}, takes_frame,
+    )  # fmt: skip
+
+
+def adapt_model(
+    model: Any,
+    *,
+    task: str | None = None,
+    output_names: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+) -> Model:
+    """Wrap a fitted model as a :class:`Model`.
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn estimator or ``Pipeline`` (with a ``ColumnTransformer``
+        the model is explained in terms of its original input columns), an XGBoost
+        model or ``Booster``, a LightGBM model or ``Booster``, or a callable
+        ``f(X) -> ndarray of shape (n_samples,) or (n_samples, n_outputs)``.
+    task : {"regression", "classification"}, optional
+        Only for callables: a callable returning probabilities is a classifier.
+    output_names : sequence of str, optional
+        Only for callables: one name per output.
+    class_names : sequence of str, optional
+        Names to show for the classes, in the model's class order.
+
+    Returns
+    -------
+    Model
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model type or objective is not supported.
+    """
+    if isinstance(model, Model):
+        return model
+    module = type(model).__module__.split(".")[0]
+    if module == "xgboost":
+        return _from_xgboost(model, class_names)
+    if module == "lightgbm":
+        return _from_lightgbm(model, class_names)
+    if module == "sklearn" or hasattr(model, "fit") and hasattr(model, "predict"):
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(model)
+        except Exception:
+            raise InputError(
+                f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
+            ) from None
+        return _from_sklearn(model, class_names)
+    if callable(model):
+        return _from_callable(model, task, output_names)
+    raise UnsupportedModelError(
+        f"model of type {type(model).__module__}.{type(model).__name__} is not supported; "
+        "give a scikit-learn estimator or pipeline, an XGBoost or LightGBM model, or a "
+        "callable f(X) -> outputs."
+    )
+
+
+def _from_callable(
+    f: Callable, task: str | None, output_names: Sequence[str] | None
+) -> Model:
+    task = task or "regression"
+    if task not in ("regression", "classification"):
+        raise InputError(f"task must be 'regression' or 'classification', got {task!r}.")
+    names = tuple(output_names) if output_names is not None else None
+
+    def raw(X: Any) -> np.ndarray:
+        out = _as_2d(f(X))
+        if names is not None and out.shape[1] != len(names):
+            raise InputError(
+                f"the model returned {out.shape[1]} outputs but output_names has {len(names)}."
+            )
+        return out
+
+    if names is None:
+        names = ("output",)  # refined on first call by explainers that see the output
+    predictors: dict[str, Callable] = {"raw": raw}
+    if task == "classification":
+        predictors["probability"] = raw
+        predictors["log_odds"] = lambda X: _logit(raw(X))
+    classes = np.asarray(names) if task == "classification" else None
+    return Model(f, task, names, classes, None, None, "raw", predictors)
+
+
+def model_output_names(model: Model, X: Any) -> Model:
+    """For a callable with unnamed outputs, name them after one call on ``X``."""
+    if model.output_names != ("output",) or not callable(model.estimator):
+        return model
+    k = model.predict(np.asarray(adapt_data(X).values[:1])).shape[1]
+    if k == 1:
+        return model
+    names = tuple(f"output_{i}" for i in range(k))
+    return _from_callable(model.estimator, model.task, names)

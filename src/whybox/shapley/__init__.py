@@ -1,0 +1,1 @@
+"""whybox.shapley."""
