@@ -1,0 +1,5 @@
+"""``python -m whybox``: the command line."""
+
+from whybox.cli import main
+
+main()

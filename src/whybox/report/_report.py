@@ -1,0 +1,162 @@
+"""The audit report: sections of figures, tables and text, rendered to HTML and JSON."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from whybox.io import check_output_path, write_atomic
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure: the PNG shown in the HTML and the numbers behind it for the JSON."""
+
+    title: str
+    png_base64: str
+    data: dict[str, Any]
+    caption: str = ""
+
+    kind = "figure"
+
+    @classmethod
+    def from_matplotlib(cls, fig: Any, title: str, data: dict[str, Any], caption: str = ""):
+        """Render a matplotlib Figure to an embedded PNG."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+        return cls(title, base64.b64encode(buf.getvalue()).decode("ascii"), data, caption)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of rows; cells are shown as text (escaped in the HTML)."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    caption: str = ""
+
+    kind = "table"
+
+    @classmethod
+    def from_frame(cls, frame: Any, title: str, caption: str = "", index: bool = True):
+        """A table from a pandas DataFrame (the index becomes the first column)."""
+        frame = frame.reset_index() if index else frame
+        rows = tuple(tuple(_cell(v) for v in r) for r in frame.itertuples(index=False))
+        return cls(title, tuple(str(c) for c in frame.columns), rows, caption)
+
+
+@dataclass(frozen=True)
+class Text:
+    """A paragraph of plain text."""
+
+    text: str
+
+    kind = "text"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One titled part of the report."""
+
+    id: str
+    title: str
+    blocks: tuple[Figure | Table | Text, ...]
+    summary: str = ""
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return float(f"{float(v):.4g}") if np.isfinite(v) else str(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    return v if isinstance(v, (int, str)) or v is None else str(v)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+@dataclass(frozen=True, eq=False)
+class Report:
+    """An audit report: metadata and sections, rendered to one self-contained HTML file.
+
+    Every figure is embedded as a PNG; every user-controlled string (feature names,
+    category values, file names) is escaped by the template. ``to_json`` holds the
+    same figures as numbers.
+    """
+
+    title: str
+    meta: dict[str, Any]
+    sections: tuple[Section, ...]
+    results: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def section(self, section_id: str) -> Section:
+        """The section with this id."""
+        for s in self.sections:
+            if s.id == section_id:
+                return s
+        raise KeyError(f"no section {section_id!r}; sections are {[s.id for s in self.sections]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict: metadata, and per section its tables and
+        the numbers behind its figures (not the images)."""
+        sections = []
+        for s in self.sections:
+            blocks = []
+            for b in s.blocks:
+                if isinstance(b, Figure):
+                    blocks.append({"kind": "figure", "title": b.title, "data": b.data})
+                elif isinstance(b, Table):
+                    blocks.append(
+                        {
+                            "kind": "table",
+                            "title": b.title,
+                            "columns": list(b.columns),
+                            "rows": [list(r) for r in b.rows],
+                        }
+                    )
+                else:
+                    blocks.append({"kind": "text", "text": b.text})
+            sections.append({"id": s.id, "title": s.title, "summary": s.summary, "blocks": blocks})
+        return _jsonable({"title": self.title, "meta": self.meta, "sections": sections})
+
+    def to_json(self) -> str:
+        """The report as a JSON string (see :meth:`to_dict`)."""
+        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+
+    def to_html(self) -> str:
+        """The report as one self-contained HTML page."""
+        from whybox.report._render import render_html
+
+        return render_html(self)
+
+    def save_html(self, path: str | os.PathLike) -> None:
+        """Write the HTML report atomically (temporary file, then rename)."""
+        p = check_output_path(path)
+        write_atomic(p, self.to_html())
+
+    def save_json(self, path: str | os.PathLike) -> None:
+        """Write the JSON report atomically."""
+        p = check_output_path(path)
+        write_atomic(p, self.to_json())
