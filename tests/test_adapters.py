@@ -113,7 +113,9 @@ def test_check_data_reorders_and_names_missing_columns(binary):
     model = adapt_model(LogisticRegression().fit(X, y))
     shuffled = X[X.columns[::-1]]
     assert model.check_data(adapt_data(shuffled)).feature_names == tuple(X.columns)
-    with pytest.raises(InputError, match="has 4 columns but the model was fitted on 5: missing 'f 0'"):
+    with pytest.raises(
+        InputError, match="has 4 columns but the model was fitted on 5: missing 'f 0'"
+    ):
         model.check_data(adapt_data(X.drop(columns=["f 0"])))
 
 

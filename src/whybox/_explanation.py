@@ -184,7 +184,8 @@ class Explanation:
             raise IndexError(f"too many indices: this Explanation has axes {self.axes}")
         key = key + (slice(None),) * (len(self.axes) - len(key))
         resolved = [
-            self._resolve(a, k, s) for a, k, s in zip(self.axes, key, self.values.shape, strict=True)
+            self._resolve(a, k, s)
+            for a, k, s in zip(self.axes, key, self.values.shape, strict=True)
         ]
 
         def take(arr: np.ndarray | None, arr_axes: tuple[str, ...]) -> np.ndarray | None:

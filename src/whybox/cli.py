@@ -32,14 +32,38 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", "model_path", type=click.Path(), help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt (or .pkl/.joblib with --trust-model-file).")
-@click.option("--data", "data_path", type=click.Path(), help="Labelled data: .csv or .parquet, one row per example.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(),
+    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt (or .pkl/.joblib with --trust-model-file).",
+)
+@click.option(
+    "--data",
+    "data_path",
+    type=click.Path(),
+    help="Labelled data: .csv or .parquet, one row per example.",
+)
 @click.option("--target", help="Name of the target column in --data.")
 @click.option("--rows", help="Rows to explain one by one, e.g. 0,17 (default: chosen for you).")
-@click.option("--out", default="report.html", show_default=True, type=click.Path(), help="Where to write the HTML report; the JSON goes beside it.")
-@click.option("--demo", is_flag=True, help="Audit the built-in demo (breast cancer, gradient boosting).")
-@click.option("--trust-model-file", is_flag=True, help="Load pickle/joblib files, which run code when loaded. Only for files you trust.")
-@click.option("--seed", default=0, show_default=True, help="random_state for every stochastic step.")
+@click.option(
+    "--out",
+    default="report.html",
+    show_default=True,
+    type=click.Path(),
+    help="Where to write the HTML report; the JSON goes beside it.",
+)
+@click.option(
+    "--demo", is_flag=True, help="Audit the built-in demo (breast cancer, gradient boosting)."
+)
+@click.option(
+    "--trust-model-file",
+    is_flag=True,
+    help="Load pickle/joblib files, which run code when loaded. Only for files you trust.",
+)
+@click.option(
+    "--seed", default=0, show_default=True, help="random_state for every stochastic step."
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def audit(
     model_path: str | None,

@@ -57,6 +57,10 @@ class Dataset:
         frame = pd.DataFrame(self.values, columns=list(self.feature_names))
         return frame.infer_objects() if not self.is_numeric else frame
 
+    def take(self, rows: np.ndarray) -> Dataset:
+        """The rows at positions ``rows`` (all columns)."""
+        return Dataset(self.values[np.asarray(rows)], self.feature_names, self.categorical)
+
     def select(self, names: Sequence[str]) -> Dataset:
         """The same rows with the columns ``names``, in that order."""
         idx = [self.feature_names.index(n) for n in names]

@@ -263,7 +263,6 @@ def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
     )
 
 
-
 def _xgb_objective(booster: Any) -> str:
     return json.loads(booster.save_config())["learner"]["objective"]["name"]
 
@@ -322,9 +321,10 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
 
 def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
     booster = model.booster_ if hasattr(model, "booster_") else model
-    objective = str(booster.params.get("objective", "")) or booster.dump_model(num_iteration=0)[
-        "objective"
-    ].split()[0]
+    objective = (
+        str(booster.params.get("objective", ""))
+        or booster.dump_model(num_iteration=0)["objective"].split()[0]
+    )
     feature_names = tuple(booster.feature_name())
     n_features = booster.num_feature()
     takes_frame = False
@@ -421,9 +421,7 @@ def adapt_model(
     )
 
 
-def _from_callable(
-    f: Callable, task: str | None, output_names: Sequence[str] | None
-) -> Model:
+def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | None) -> Model:
     task = task or "regression"
     if task not in ("regression", "classification"):
         raise InputError(f"task must be 'regression' or 'classification', got {task!r}.")

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import whybox
 from whybox import plots
 from whybox._exceptions import InputError
+from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging import confusion_analysis, error_analysis
 from whybox.inspection import permutation_importance
@@ -110,14 +110,414 @@ def _performance(model: Model, data: Dataset, y: np.ndarray, pred: np.ndarray) -
         if len(np.unique(y_idx)) == proba.shape[1] and proba.shape[1] == 2:
             rows.append(("ROC AUC", metrics.roc_auc_score(y_idx, proba[:, 1])))
         elif len(np.unique(y_idx)) == proba.shape[1]:
-            rows.append(("ROC AUC (one-vs-rest)", metrics.roc_auc_score(y_idx, proba, multi_class="ovr")))
+            rows.append(
+                ("ROC AUC (one-vs-rest)", metrics.roc_auc_score(y_idx, proba, multi_class="ovr"))
+            )
         rows.append(("log loss", metrics.log_loss(y_idx, proba, labels=np.arange(proba.shape[1]))))
         summary = f"Accuracy {rows[0][1]:.3f} on {len(y)} rows."
     else:
         yf = y.astype(float)
         rows.append(("R²", metrics.r2_score(yf, pred)))
         rows.append(("mean absolute error", metrics.mean_absolute_error(yf, pred)))
-        rows.append(("root mean squared error", float(np.sqrt(metrics.mean_squared_error(yf, pred)))))
+        rows.append(
+            ("root mean squared error", float(np.sqrt(metrics.mean_squared_error(yf, pred))))
+        )
         summary = f"R² {rows[0][1]:.3f}, MAE {rows[1][1]:.4g} on {len(y)} rows."
     table = Table("Metrics", ("metric", "value"), tuple((m, float(f"{v:.4g}")) for m, v in rows))
     return Section("performance", "Model performance", (table,), summary)
+
+
+def _confusion_sections(model: Model, y: np.ndarray, pred: np.ndarray, class_names) -> Section:
+    labels = [str(c) for c in model.classes]
+    display = dict(zip(labels, class_names or labels, strict=True))
+    analysis = confusion_analysis(
+        [display[str(v)] for v in y], [display[str(v)] for v in pred],
+        labels=[display[c] for c in labels],
+    )  # fmt: skip
+    blocks: list = [
+        Figure.from_matplotlib(
+            plots.confusion_matrix(analysis),
+            "Confusion matrix",
+            analysis.to_dict(),
+            "rows: true class, columns: predicted class; colour: share of the true class",
+        ),
+        Table.from_frame(analysis.to_frame(), "Per-class precision, recall and F1"),
+    ]
+    pairs = analysis.pairs_frame()
+    if len(pairs):
+        blocks.append(Table.from_frame(pairs.head(10), "Most-confused pairs", index=False))
+    else:
+        blocks.append(Text("No class was confused with another on this data."))
+    summary = f"Accuracy {analysis.accuracy:.3f}; " + (
+        f"the most frequent confusion is {pairs.iloc[0]['true']} predicted as "
+        f"{pairs.iloc[0]['predicted']} ({int(pairs.iloc[0]['count'])} rows)."
+        if len(pairs)
+        else "no confusions."
+    )
+    return Section("confusion", "Confusion analysis", tuple(blocks), summary), analysis
+
+
+def _error_section(model: Model, data: Dataset, y: np.ndarray, class_names) -> Section:
+    errors = error_analysis(model, data, y)
+    blocks: list = [Text(n) for n in errors.notes]
+    if model.task == "classification":
+        cases = errors.cases_frame()
+        if len(cases):
+            blocks.append(
+                Table.from_frame(
+                    cases,
+                    "High-confidence errors and low-confidence correct predictions",
+                    caption="row: position in the audited data; confidence: predicted probability "
+                    "of the predicted class",
+                    index=False,
+                )  # fmt: skip
+            )
+    else:
+        res = errors.residuals
+        blocks.append(
+            Table(
+                "Residuals",
+                ("metric", "value"),
+                tuple((k, _round(v)) for k, v in res.to_dict().items()),
+            )  # fmt: skip
+        )
+        blocks.append(Table.from_frame(errors.cases_frame(), "Largest errors", index=False))
+        if errors.feature_bins:
+            bins = pd.DataFrame(
+                [
+                    {
+                        "feature": b.feature,
+                        "worst bin": b.labels[b.worst_bin],
+                        "MAE in worst bin": b.mae[b.worst_bin],
+                        "worst bin MAE / overall MAE": b.worst_ratio,
+                    }
+                    for b in errors.feature_bins[:10]
+                ]
+            )
+            blocks.append(Table.from_frame(bins, "Error by feature bin", index=False))
+    if errors.feature_shifts:
+        shifts = errors.to_frame().head(10)
+        keep = [c for c in ("kind", "effect", "cohens_d", "ks_statistic", "cramers_v",
+                            "mean_errors", "mean_rest") if c in shifts]  # fmt: skip
+        blocks.append(
+            Table.from_frame(
+                shifts[keep],
+                "Features that differ most between errors and the rest",
+                caption=f"errors: {errors.error_definition}; effect: |Cohen's d| for numbers, "
+                "Cramér's V for categories",
+            )  # fmt: skip
+        )
+    summary = (
+        f"{errors.n_errors} of {errors.n_samples} rows count as errors ({errors.error_definition})."
+    )
+    if errors.feature_shifts:
+        top = errors.feature_shifts[0]
+        summary += f" The feature that differs most among them is {top.feature!r}."
+    return Section("errors", "Error analysis", tuple(blocks), summary), errors
+
+
+def _round(v: Any) -> Any:
+    return float(f"{v:.4g}") if isinstance(v, (float, np.floating)) else v
+
+
+def _importance_section(ex: Explanation, perm: Any) -> tuple[Section, pd.DataFrame]:
+    shap_imp = ex.global_importance().mean(axis=1)
+    perm_frame = perm.to_frame()
+    table = pd.DataFrame(
+        {
+            "mean |SHAP value|": shap_imp,
+            "SHAP rank": shap_imp.rank(ascending=False, method="min").astype(int),
+            "permutation importance": perm_frame["importance_mean"],
+            "± std": perm_frame["importance_std"],
+            "permutation rank": perm_frame["importance_mean"]
+            .rank(ascending=False, method="min")
+            .astype(int),
+        }
+    ).loc[shap_imp.index]
+    table["rank difference"] = table["SHAP rank"] - table["permutation rank"]
+    top = table.head(10)
+    disagree = top[top["rank difference"].abs() >= 3].index.tolist()
+    rho = float(table["SHAP rank"].corr(table["permutation rank"], method="spearman"))
+    outputs = list(ex.output_names)
+    blocks = [
+        Figure.from_matplotlib(
+            plots.bar(ex if len(outputs) == 1 else _mean_over_outputs(ex)),
+            "Global importance: mean |SHAP value|",
+            {"feature": shap_imp.index.tolist(), "mean_abs_shap": shap_imp.to_numpy()},
+            f"in {ex.output_space} units"
+            + ("" if len(outputs) == 1 else ", averaged over classes"),
+        ),
+        Figure.from_matplotlib(
+            plots.permutation_importance(perm),
+            "Permutation importance",
+            perm.to_dict(),
+            f"drop in {perm.scoring} when the feature is shuffled, {perm.importances.shape[1]} repeats",
+        ),
+        Table.from_frame(
+            top,
+            "SHAP and permutation importance side by side (top 10 by SHAP)",
+            caption="SHAP measures how much a feature moves the predictions; permutation "
+            "importance how much the score drops without it. A feature high in one and low in "
+            "the other is worth a look (correlated features share or steal importance).",
+        ),  # fmt: skip
+    ]
+    summary = f"Spearman rank correlation between the two importances: {rho:.2f}. " + (
+        f"They disagree (rank differs by 3 or more) on {', '.join(map(repr, disagree))}."
+        if disagree
+        else "They agree on the ranking of the top features."
+    )
+    return Section("importance", "Global importance", tuple(blocks), summary), table
+
+
+def _mean_over_outputs(ex: Explanation) -> Explanation:
+    """A one-output view whose |values| average the per-class |values| (for the bar plot)."""
+    from dataclasses import replace
+
+    return replace(
+        ex,
+        values=np.abs(ex.values).mean(axis=2, keepdims=True),
+        base_values=ex.base_values.mean(axis=1, keepdims=True),
+        output_names=("mean over classes",),
+        model_output=None,
+    )
+
+
+def _shap_section(ex: Explanation, top_features: list[str]) -> Section:
+    multi = len(ex.output_names) > 1
+    blocks = []
+    for out in list(ex.output_names)[:3]:
+        k = ex.output_names.index(out)
+        label = f" ({out})" if multi else ""
+        blocks.append(
+            Figure.from_matplotlib(
+                plots.beeswarm(ex, output=out),
+                f"SHAP summary (beeswarm){label}",
+                {
+                    "feature_names": list(ex.feature_names),
+                    "mean_abs_shap": np.abs(ex.values[:, :, k]).mean(axis=0),
+                },
+                "one dot per row; position: SHAP value; colour: the feature's value",
+            )
+        )
+        for feat in top_features:
+            col = ex.feature_names.index(feat)
+            blocks.append(
+                Figure.from_matplotlib(
+                    plots.dependence(ex, feat, output=out),
+                    f"Dependence: {feat}{label}",
+                    {
+                        "feature": feat,
+                        "feature_value": None if ex.data is None else ex.data[:, col],
+                        "shap_value": ex.values[:, col, k],
+                    },
+                    "each dot is a row: the feature's value against its SHAP value",
+                )
+            )
+    summary = (
+        f"SHAP values by {ex.method} for {ex.values.shape[0]} rows, in {ex.output_space} units. "
+        f"Top features: {', '.join(map(repr, top_features))}."
+    )
+    return Section("shap", "SHAP values: summary and dependence", tuple(blocks), summary)
+
+
+def _local_section(
+    model: Model, ex: Explanation, positions: dict[int, int], rows: list[int],
+    y: np.ndarray, pred: np.ndarray, display: dict[str, str],
+) -> Section:  # fmt: skip
+    blocks = []
+    for r in rows:
+        row_ex = ex[positions[r]]
+        if len(ex.output_names) > 1:
+            out = display.get(str(pred[r]), str(pred[r]))
+            row_ex = row_ex[:, out]
+        else:
+            out = ex.output_names[0]
+        f_x = float(row_ex.values.sum() + row_ex.base_values)
+        truth = display.get(str(y[r]), y[r]) if model.task == "classification" else _round(y[r])
+        predicted = (
+            display.get(str(pred[r]), pred[r])
+            if model.task == "classification"
+            else _round(pred[r])
+        )
+        blocks.append(
+            Figure.from_matplotlib(
+                plots.waterfall(row_ex),
+                f"Row {r}: true {truth}, predicted {predicted}",
+                {
+                    "row": r,
+                    "output": out,
+                    "base_value": float(row_ex.base_values),
+                    "model_output": f_x,
+                    "feature_names": list(row_ex.feature_names),
+                    "feature_values": None if row_ex.data is None else row_ex.data,
+                    "shap_values": row_ex.values,
+                },
+                f"SHAP waterfall for output {out!r} in {ex.output_space} units: from the base "
+                f"value E[f(X)] = {float(row_ex.base_values):.4g} to f(x) = {f_x:.4g}",
+            )
+        )
+    summary = (
+        f"Rows {', '.join(map(str, rows))} explained one by one: each bar is one feature's "
+        "contribution to this prediction."
+    )
+    return Section("local", "Local explanations", tuple(blocks), summary)
+
+
+def _quality_section(ex: Explanation) -> Section:
+    err = ex.additivity_error
+    rows = [
+        ("method", ex.method),
+        ("chosen by", ex.params.get("chosen_by", "")),
+        ("output space", ex.output_space),
+        ("rows explained", ex.values.shape[0]),
+        ("max additivity error", f"{np.nanmax(err):.3g}"),
+        ("mean additivity error", f"{np.nanmean(err):.3g}"),
+    ]
+    if "standard_error" in ex.quality:
+        rows.append(("mean standard error of the SHAP values",
+                     f"{np.mean(ex.quality['standard_error']):.3g}"))  # fmt: skip
+    if "n_background" in ex.params:
+        rows.append(("background rows", ex.params["n_background"]))
+    summary = (
+        "Local accuracy: the SHAP values of each row plus the base value add up to the "
+        f"model's output to within {np.nanmax(err):.2g}."
+    )
+    return Section(
+        "quality", "Explanation quality", (Table("Additivity and provenance", ("check", "value"), tuple(rows)),),
+        summary,
+    )  # fmt: skip
+
+
+def audit(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    rows: Sequence[int] | None = None,
+    class_names: Sequence[str] | None = None,
+    random_state: int | None = 0,
+    progress: bool = True,
+    source: str = "",
+) -> Report:
+    """Audit a fitted model on labelled, held-out data.
+
+    Runs, through the public library: performance metrics; confusion and error
+    analysis; SHAP values (``whybox.explain``: TreeSHAP for tree models, exact or
+    permutation estimates otherwise) and permutation importance side by side; SHAP
+    beeswarm and dependence plots; a SHAP waterfall for each chosen row; and the
+    additivity error of the explanation.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model that ``whybox.adapters.adapt_model`` accepts.
+    X : DataFrame or ndarray of shape (n_samples, n_features)
+        The model's input columns (held-out data).
+    y : array-like of shape (n_samples,)
+        The true targets.
+    rows : sequence of int, optional
+        Row positions to explain one by one. Default: a confident error, a confident
+        correct prediction and the least certain row (classification), or the
+        largest, smallest and median error (regression).
+    class_names : sequence of str, optional
+        Display names for the classes, in the model's class order.
+    random_state : int or None, default=0
+        Seeds every stochastic step (row sampling, permutations).
+    progress : bool, default=True
+        Show a progress bar on stderr.
+    source : str, optional
+        Where the model and data came from, shown in the report.
+
+    Returns
+    -------
+    Report
+        ``report.save_html(path)`` and ``report.save_json(path)`` write it.
+
+    Raises
+    ------
+    InputError
+        Empty data, a length mismatch between X and y, columns the model does not
+        take, missing values it cannot handle, unknown labels, rows out of range.
+    """
+    from tqdm.auto import tqdm
+
+    from whybox import __version__
+    from whybox._explain import explain
+
+    t0 = time.perf_counter()
+    m = adapt_model(model, class_names=class_names)
+    data = m.check_data(adapt_data(X))
+    y = _check_target(y, data.n_samples)
+    row_list = _check_rows(rows, data.n_samples)
+    rng = np.random.default_rng(random_state)
+    steps = ["predict", "confusion", "errors", "shap", "importance", "plots"]
+    bar = tqdm(total=len(steps), desc="whybox audit", disable=not progress, leave=False)
+
+    def step(name: str) -> None:
+        bar.set_postfix_str(name)
+
+    step("predict")
+    if m.task == "classification":
+        y = _labels_match(m, y)
+        pred = m.predict_label(data.values)
+    else:
+        y = y.astype(np.float64)
+        pred = m.predict(data.values)[:, 0]
+    if row_list is None:
+        row_list = _default_rows(m, data, y, pred)
+    display = {str(c): str(n) for c, n in zip(m.classes, class_names or m.classes, strict=True)} if m.task == "classification" else {}  # fmt: skip
+    sections = [_performance(m, data, y, pred)]
+    bar.update()
+
+    results: dict[str, Any] = {}
+    if m.task == "classification":
+        step("confusion")
+        section, results["confusion"] = _confusion_sections(m, y, pred, class_names)
+        sections.append(section)
+    bar.update()
+    step("errors")
+    section, results["errors"] = _error_section(m, data, y, class_names)
+    sections.append(section)
+    bar.update()
+
+    step("shap")
+    explained = np.union1d(_sample(data.n_samples, _MAX_EXPLAINED_ROWS, rng), row_list)
+    background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
+    ex = explain(m, data.take(explained), background=background, random_state=random_state)
+    results["explanation"] = ex
+    bar.update()
+
+    step("importance")
+    perm = permutation_importance(
+        m, data, y, n_repeats=5, random_state=random_state,
+        max_samples=min(data.n_samples, _MAX_IMPORTANCE_ROWS),
+    )  # fmt: skip
+    results["permutation_importance"] = perm
+    bar.update()
+
+    step("plots")
+    section, table = _importance_section(ex, perm)
+    sections.append(section)
+    top = table.index[:_TOP_FEATURES].tolist()
+    sections.append(_shap_section(ex, top))
+    positions = {int(r): i for i, r in enumerate(explained)}
+    sections.append(_local_section(m, ex, positions, row_list, y, pred, display))
+    sections.append(_quality_section(ex))
+    bar.update()
+    bar.close()
+
+    meta = {
+        "subtitle": source or "model audit",
+        "model": type(m.estimator).__name__,
+        "task": m.task,
+        "outputs": ", ".join(m.output_names),
+        "rows": data.n_samples,
+        "features": data.n_features,
+        "explainer": ex.method,
+        "random_state": random_state,
+        "whybox version": __version__,
+        "python": platform.python_version(),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "audit time (s)": round(time.perf_counter() - t0, 2),
+    }
+    return Report("whybox audit", meta, tuple(sections), results)
