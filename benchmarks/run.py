@@ -1,0 +1,41 @@
+"""Run whybox's standard benchmark workloads (see /work/shared/BENCHMARKS.md).
+
+Usage::
+
+    python benchmarks/run.py W1b --quick
+    python benchmarks/run.py W1a W1b W1c --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+# workload id -> module in this folder that implements it (a run(workload, quick, threads))
+WORKLOADS = {
+    "W1a": "w1_treeshap",
+    "W1b": "w1_treeshap",
+    "W1c": "w1_treeshap",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workloads", nargs="+", help=f"workload ids: {', '.join(WORKLOADS)}")
+    parser.add_argument("--quick", action="store_true", help="shrink sizes to run in a minute")
+    parser.add_argument("--threads", type=int, default=None, help="'all threads' (default: all)")
+    args = parser.parse_args(argv)
+    unknown = [w for w in args.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workload(s) {unknown}; choose from {sorted(WORKLOADS)}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    for workload in args.workloads:
+        module = importlib.import_module(WORKLOADS[workload])
+        module.run(workload, quick=args.quick, threads=args.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

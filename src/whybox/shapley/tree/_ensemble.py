@@ -1,0 +1,691 @@
+"""One internal representation of tree ensembles, and the parsers that build it.
+
+Every supported tree model (scikit-learn trees, forests and gradient boosting,
+XGBoost, LightGBM) is turned into a :class:`TreeEnsemble`: padded arrays over trees
+that the TreeSHAP kernels read without knowing where the trees came from. This module
+is the only one in ``whybox.shapley.tree`` that knows the model libraries' formats.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError, UnsupportedModelError
+
+#: Missing-value rules of a split (``TreeEnsemble.missing_rule``).
+MISSING_NAN = 0  # NaN goes to the default child; everything else is compared
+MISSING_ZERO = 1  # LightGBM "Zero": NaN and |x| <= 1e-35 go to the default child
+MISSING_NONE = 2  # LightGBM "None": NaN is read as 0.0, then compared
+SPLIT_CATEGORICAL = 3  # LightGBM "==": category int(x) in a set goes left; NaN, < 0 go right
+
+_SUPPORTED = (
+    "scikit-learn DecisionTreeRegressor/Classifier, ExtraTreeRegressor/Classifier, "
+    "RandomForestRegressor/Classifier, ExtraTreesRegressor/Classifier, "
+    "GradientBoostingRegressor/Classifier, HistGradientBoostingRegressor/Classifier, "
+    "XGBoost XGBRegressor/XGBClassifier/Booster (gbtree, dart) and "
+    "LightGBM LGBMRegressor/LGBMClassifier/Booster"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class TreeEnsemble:
+    """Tree ensemble as padded arrays over trees, whatever library it came from.
+
+    The model's raw output for a row ``x`` is
+    ``base_offset[k] + sum over trees t feeding output k of values[t, leaf_t(x), k]``,
+    where ``leaf_t(x)`` is the leaf reached by following the splits from node 0.
+
+    Parameters
+    ----------
+    children_left, children_right : ndarray of shape (n_trees, max_nodes), int32
+        Child node indices; ``-1`` at leaves and at padding.
+    features : ndarray of shape (n_trees, max_nodes), int32
+        The feature each internal node splits on; ``-1`` at leaves and padding.
+    thresholds : ndarray of shape (n_trees, max_nodes), float64
+        The split thresholds (for XGBoost the float32 value, stored exactly).
+    default_left : ndarray of shape (n_trees, max_nodes), bool
+        Where a missing value (NaN) goes: True for the left child.
+    missing_rule : ndarray of shape (n_trees, max_nodes), int8
+        ``0``: NaN goes to the default child; ``1`` (LightGBM "Zero"): NaN and zero go
+        to the default child; ``2`` (LightGBM "None"): NaN is read as 0.0.
+        ``3``: a categorical split (LightGBM ``"=="``): the row goes left when its
+        category ``int(x)`` (truncated) is in ``category_sets[int(threshold)]``;
+        NaN, negative and unseen categories go right.
+    covers : ndarray of shape (n_trees, max_nodes), float64
+        The node cover: the training sample weight (scikit-learn, LightGBM counts) or
+        the hessian sum (XGBoost) that reached the node; 0 at padding.
+    values : ndarray of shape (n_trees, max_nodes, n_outputs), float64
+        Leaf values in the raw output space (learning rate and forest averaging already
+        applied); 0 at internal nodes and padding. A tree that feeds a single output
+        holds its values in that output's column only.
+    tree_output : ndarray of shape (n_trees,), int32
+        The output each tree adds to, or ``-1`` when it adds to every output
+        (forest classifiers, whose leaves hold one probability per class).
+    base_offset : ndarray of shape (n_outputs,), float64
+        The model's base score in the raw output space (margin).
+    n_features : int
+        The number of input columns.
+    strict_less : bool
+        The decision rule: ``x < threshold`` goes left (XGBoost) when True,
+        ``x <= threshold`` goes left (scikit-learn, LightGBM) when False.
+    float32_input : bool
+        True when the library compares the input cast to float32 (scikit-learn trees
+        and forests, XGBoost); the kernels then cast rows the same way.
+    family : str
+        Where the ensemble came from, e.g. ``"sklearn.RandomForestClassifier"``.
+    category_sets : ndarray of shape (n_sets, n_categories), bool, optional
+        The left-going categories of each categorical split (rule ``3``).
+    """
+
+    children_left: np.ndarray
+    children_right: np.ndarray
+    features: np.ndarray
+    thresholds: np.ndarray
+    default_left: np.ndarray
+    missing_rule: np.ndarray
+    covers: np.ndarray
+    values: np.ndarray
+    tree_output: np.ndarray
+    base_offset: np.ndarray
+    n_features: int
+    strict_less: bool
+    float32_input: bool
+    family: str
+    category_sets: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=bool))
+
+    def __post_init__(self) -> None:
+        shape = self.children_left.shape
+        if len(shape) != 2:
+            raise InputError(f"children_left must be 2-D (n_trees, max_nodes), got {shape}.")
+        for name in (
+            "children_right",
+            "features",
+            "thresholds",
+            "default_left",
+            "missing_rule",
+            "covers",
+        ):
+            if getattr(self, name).shape != shape:
+                raise InputError(
+                    f"{name} has shape {getattr(self, name).shape} but children_left has "
+                    f"{shape}; give every node array the shape (n_trees, max_nodes)."
+                )
+        if self.values.ndim != 3 or self.values.shape[:2] != shape:
+            raise InputError(
+                f"values must have shape (n_trees, max_nodes, n_outputs) = {shape + ('k',)}, "
+                f"got {self.values.shape}."
+            )
+        if self.tree_output.shape != (shape[0],):
+            raise InputError(
+                f"tree_output must have shape ({shape[0]},), got {self.tree_output.shape}."
+            )
+        if self.base_offset.shape != (self.values.shape[2],):
+            raise InputError(
+                f"base_offset must have shape ({self.values.shape[2]},), "
+                f"got {self.base_offset.shape}."
+            )
+        if np.any(self.covers < 0) or not np.all(np.isfinite(self.covers)):
+            raise InputError("covers must be finite and non-negative; check the tree covers.")
+        cat = self.missing_rule == SPLIT_CATEGORICAL
+        if np.any(cat) and (
+            self.category_sets.ndim != 2
+            or np.any(self.thresholds[cat] < 0)
+            or np.any(self.thresholds[cat] >= len(self.category_sets))
+        ):
+            raise InputError(
+                "a categorical split points outside category_sets; give one row of "
+                "category_sets per set and its index as the split's threshold."
+            )
+        if np.any(self.features >= self.n_features):
+            raise InputError(
+                f"a split uses feature {int(self.features.max())} but n_features is "
+                f"{self.n_features}; give the model's number of columns."
+            )
+
+    @property
+    def n_trees(self) -> int:
+        return self.children_left.shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.values.shape[2]
+
+    @property
+    def max_depth(self) -> int:
+        """The depth of the deepest tree (a single leaf has depth 0)."""
+        deepest = 0
+        for t in range(self.n_trees):
+            stack = [(0, 0)]
+            while stack:
+                node, depth = stack.pop()
+                left = self.children_left[t, node]
+                if left < 0:
+                    deepest = max(deepest, depth)
+                else:
+                    stack.append((int(left), depth + 1))
+                    stack.append((int(self.children_right[t, node]), depth + 1))
+        return deepest
+
+
+# ---------------------------------------------------------------------- building
+def _pad(
+    trees: list[dict[str, np.ndarray]],
+    tree_output: list[int],
+    n_outputs: int,
+    base_offset: np.ndarray,
+    *,
+    n_features: int,
+    strict_less: bool,
+    float32_input: bool,
+    family: str,
+    category_sets: list[set[int]] | None = None,
+) -> TreeEnsemble:
+    """Stack per-tree arrays (each with ``value`` of shape (n_nodes, n_outputs or 1))."""
+    n_trees = len(trees)
+    max_nodes = max(len(t["left"]) for t in trees)
+    left = np.full((n_trees, max_nodes), -1, dtype=np.int32)
+    right = np.full((n_trees, max_nodes), -1, dtype=np.int32)
+    feat = np.full((n_trees, max_nodes), -1, dtype=np.int32)
+    thr = np.zeros((n_trees, max_nodes), dtype=np.float64)
+    dleft = np.zeros((n_trees, max_nodes), dtype=bool)
+    rule = np.zeros((n_trees, max_nodes), dtype=np.int8)
+    cover = np.zeros((n_trees, max_nodes), dtype=np.float64)
+    values = np.zeros((n_trees, max_nodes, n_outputs), dtype=np.float64)
+    for i, (t, out) in enumerate(zip(trees, tree_output, strict=True)):
+        n = len(t["left"])
+        is_leaf = np.asarray(t["left"]) < 0
+        left[i, :n] = t["left"]
+        right[i, :n] = t["right"]
+        feat[i, :n] = np.where(is_leaf, -1, t["feature"])
+        thr[i, :n] = np.where(is_leaf, 0.0, t["threshold"])
+        dleft[i, :n] = t["default_left"]
+        rule[i, :n] = t.get("missing_rule", MISSING_NAN)
+        cover[i, :n] = t["cover"]
+        v = np.where(is_leaf[:, None], np.asarray(t["value"], dtype=np.float64).reshape(n, -1), 0)
+        if out >= 0:
+            values[i, :n, out] = v[:, 0]
+        else:
+            values[i, :n, :] = v
+    sets = category_sets or []
+    width = max((max(c) + 1 for c in sets if c), default=1)
+    cats = np.zeros((len(sets), width), dtype=bool)
+    for i, c in enumerate(sets):
+        cats[i, sorted(c)] = True
+    return TreeEnsemble(
+        children_left=left,
+        children_right=right,
+        features=feat,
+        thresholds=thr,
+        default_left=dleft,
+        missing_rule=rule,
+        covers=cover,
+        values=values,
+        tree_output=np.asarray(tree_output, dtype=np.int32),
+        base_offset=np.asarray(base_offset, dtype=np.float64).reshape(n_outputs),
+        n_features=int(n_features),
+        strict_less=strict_less,
+        float32_input=float32_input,
+        family=family,
+        category_sets=cats,
+    )
+
+
+# ---------------------------------------------------------------------- scikit-learn
+def _sklearn_tree(tree: Any, value: np.ndarray, scale: float = 1.0) -> dict[str, np.ndarray]:
+    missing = getattr(tree, "missing_go_to_left", None)
+    n = tree.node_count
+    return {
+        "left": np.asarray(tree.children_left),
+        "right": np.asarray(tree.children_right),
+        "feature": np.asarray(tree.feature),
+        "threshold": np.asarray(tree.threshold, dtype=np.float64),
+        "default_left": np.zeros(n, bool) if missing is None else np.asarray(missing, bool),
+        "cover": np.asarray(tree.weighted_n_node_samples, dtype=np.float64),
+        "value": value * scale,
+    }
+
+
+def _single_output(est: Any) -> None:
+    if getattr(est, "n_outputs_", 1) != 1:
+        raise UnsupportedModelError(
+            f"{type(est).__name__} was fitted on {est.n_outputs_} targets but TreeExplainer "
+            "explains single-target models; fit one model per target."
+        )
+
+
+def _parse_sklearn_forest(est: Any, trees: list[Any], classifier: bool) -> TreeEnsemble:
+    _single_output(est)
+    scale = 1.0 / len(trees)
+    parsed = []
+    for t in trees:
+        tree = t.tree_
+        if classifier:
+            v = np.asarray(tree.value[:, 0, :], dtype=np.float64)
+            total = v.sum(axis=1, keepdims=True)
+            v = np.divide(v, total, out=np.zeros_like(v), where=total > 0)
+            if v.shape[1] == 2:
+                v = v[:, 1:]
+        else:
+            v = np.asarray(tree.value[:, 0, :1], dtype=np.float64)
+        parsed.append(_sklearn_tree(tree, v, scale))
+    k = parsed[0]["value"].shape[1]
+    return _pad(
+        parsed,
+        [-1] * len(parsed),
+        k,
+        np.zeros(k),
+        n_features=est.n_features_in_,
+        strict_less=False,
+        float32_input=True,
+        family=f"sklearn.{type(est).__name__}",
+    )
+
+
+def _parse_sklearn_gb(est: Any) -> TreeEnsemble:
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    init = est.init_
+    if not (init == "zero" or isinstance(init, (DummyClassifier, DummyRegressor))):
+        raise UnsupportedModelError(
+            f"{type(est).__name__} uses the init estimator {type(init).__name__}, whose "
+            "prediction varies by row; TreeExplainer needs a constant start, so fit it with "
+            "init=None or init='zero'."
+        )
+    n_stages, k = est.estimators_.shape
+    offset = np.asarray(
+        est._raw_predict_init(np.zeros((1, est.n_features_in_), dtype=np.float32)),
+        dtype=np.float64,
+    ).reshape(k)
+    parsed, outputs = [], []
+    for stage in range(n_stages):
+        for j in range(k):
+            tree = est.estimators_[stage, j].tree_
+            parsed.append(_sklearn_tree(tree, tree.value[:, 0, :1], est.learning_rate))
+            outputs.append(j)
+    return _pad(
+        parsed,
+        outputs,
+        k,
+        offset,
+        n_features=est.n_features_in_,
+        strict_less=False,
+        float32_input=True,
+        family=f"sklearn.{type(est).__name__}",
+    )
+
+
+def _parse_sklearn_hgb(est: Any) -> TreeEnsemble:
+    link = type(getattr(getattr(est, "_loss", None), "link", None)).__name__
+    if type(est).__name__.startswith("HistGradientBoostingRegressor") and link not in (
+        "IdentityLink",
+        "NoneType",
+    ):
+        raise UnsupportedModelError(
+            f"HistGradientBoostingRegressor with loss={est.loss!r} predicts through a "
+            f"non-identity link ({link}) that TreeExplainer does not model yet; use "
+            "loss='squared_error', 'absolute_error' or 'quantile', or another explainer."
+        )
+    names = getattr(est, "feature_names_in_", None)
+    is_cat = getattr(est, "is_categorical_", None)
+    if getattr(est, "_preprocessor", None) is not None or (is_cat is not None and is_cat.any()):
+        # categorical features are encoded and moved first: split indices then refer to
+        # the encoded columns, not to X's
+        f = int(np.flatnonzero(is_cat)[0]) if is_cat is not None and is_cat.any() else 0
+        fname = names[f] if names is not None else f"x{f}"
+        raise UnsupportedModelError(
+            f"HistGradientBoosting treats the feature {fname!r} as categorical and "
+            "TreeExplainer does not support its categorical splits yet; one-hot or ordinal "
+            "encode it and fit with categorical_features=None."
+        )
+    k = est.n_trees_per_iteration_
+    parsed, outputs = [], []
+    for predictors in est._predictors:
+        for j, predictor in enumerate(predictors):
+            nodes = predictor.nodes
+            categorical = nodes["is_categorical"].astype(bool) & ~nodes["is_leaf"].astype(bool)
+            if np.any(categorical):
+                f = int(nodes["feature_idx"][categorical][0])
+                fname = names[f] if names is not None else f"x{f}"
+                raise UnsupportedModelError(
+                    f"HistGradientBoosting splits on the categorical feature {fname!r} and "
+                    "TreeExplainer does not support its categorical splits yet; one-hot or "
+                    "ordinal encode it as a numeric feature."
+                )
+            leaf = nodes["is_leaf"].astype(bool)
+            parsed.append(
+                {
+                    "left": np.where(leaf, -1, nodes["left"].astype(np.int64)),
+                    "right": np.where(leaf, -1, nodes["right"].astype(np.int64)),
+                    "feature": nodes["feature_idx"],
+                    "threshold": nodes["num_threshold"],
+                    "default_left": nodes["missing_go_to_left"].astype(bool),
+                    "cover": nodes["count"].astype(np.float64),
+                    "value": nodes["value"][:, None],
+                }
+            )
+            outputs.append(j)
+    offset = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(k)
+    return _pad(
+        parsed,
+        outputs,
+        k,
+        offset,
+        n_features=est.n_features_in_,
+        strict_less=False,
+        float32_input=False,
+        family=f"sklearn.{type(est).__name__}",
+    )
+
+
+def _parse_sklearn(est: Any) -> TreeEnsemble | None:
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
+    from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier
+
+    if isinstance(est, BaseDecisionTree):
+        return _parse_sklearn_forest(est, [est], isinstance(est, DecisionTreeClassifier))
+    if isinstance(est, (RandomForestClassifier, ExtraTreesClassifier)):
+        return _parse_sklearn_forest(est, est.estimators_, True)
+    if isinstance(est, (RandomForestRegressor, ExtraTreesRegressor)):
+        return _parse_sklearn_forest(est, est.estimators_, False)
+    if isinstance(est, (GradientBoostingClassifier, GradientBoostingRegressor)):
+        return _parse_sklearn_gb(est)
+    if isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
+        return _parse_sklearn_hgb(est)
+    return None
+
+
+# ---------------------------------------------------------------------- XGBoost
+_XGB_LOGIT = ("binary:logistic", "reg:logistic")  # binary:logitraw stores a margin
+_XGB_LOG = ("count:poisson", "reg:gamma", "reg:tweedie", "survival:cox")
+
+
+def _xgb_base_margin(base_score: str, objective: str, k: int) -> np.ndarray:
+    """The base score of the saved config, converted to the margin."""
+    text = base_score.strip().strip("[]")
+    base = np.array([float(v) for v in text.split(",")], dtype=np.float64)
+    if objective in _XGB_LOGIT:
+        base = np.log(base) - np.log1p(-base)
+    elif objective in _XGB_LOG:
+        base = np.log(base)
+    if base.size == 1 and k > 1:
+        base = np.repeat(base, k)
+    if base.size != k:
+        raise UnsupportedModelError(
+            f"the XGBoost base_score has {base.size} values for {k} outputs; whybox cannot "
+            "read this model's intercept."
+        )
+    return base
+
+
+def _parse_xgboost(model: Any) -> TreeEnsemble:
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    raw = json.loads(booster.save_raw("json"))
+    learner = raw["learner"]
+    gb = learner["gradient_booster"]
+    kind = gb.get("name", "gbtree")
+    if kind == "dart":
+        weights = np.asarray(gb["weight_drop"], dtype=np.float64)
+        gb_model = gb["gbtree"]["model"]
+    elif kind == "gbtree":
+        gb_model = gb["model"]
+        weights = None
+    else:
+        raise UnsupportedModelError(
+            f"the XGBoost booster {kind!r} has no trees; TreeExplainer explains the 'gbtree' "
+            "and 'dart' boosters (use whybox.LinearExplainer or ExactExplainer for gblinear)."
+        )
+    objective = learner["objective"]["name"]
+    params = learner["learner_model_param"]
+    k = max(int(params.get("num_class", "0") or 0), int(params.get("num_target", "1") or 1), 1)
+    n_features = int(params["num_feature"])
+    names = booster.feature_names
+    trees_json = gb_model["trees"]
+    if not trees_json:
+        raise UnsupportedModelError("the XGBoost model has no trees; train it first.")
+    parsed, outputs = [], []
+    for i, t in enumerate(trees_json):
+        if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
+            raise UnsupportedModelError(
+                "the XGBoost model has vector-leaf trees (multi_strategy='multi_output_tree'), "
+                "which TreeExplainer does not support; train with "
+                "multi_strategy='one_output_per_tree'."
+            )
+        split_type = np.asarray(t.get("split_type", []), dtype=np.int64)
+        left = np.asarray(t["left_children"], dtype=np.int64)
+        if split_type.size and np.any(split_type[left >= 0] != 0):
+            f = int(np.asarray(t["split_indices"])[(split_type != 0) & (left >= 0)][0])
+            fname = names[f] if names else f"f{f}"
+            raise UnsupportedModelError(
+                f"the XGBoost model splits on the categorical feature {fname!r}, which "
+                "TreeExplainer does not support yet; one-hot or ordinal encode it."
+            )
+        cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
+        scale = 1.0 if weights is None else weights[i]
+        parsed.append(
+            {
+                "left": left,
+                "right": np.asarray(t["right_children"], dtype=np.int64),
+                "feature": np.asarray(t["split_indices"], dtype=np.int64),
+                "threshold": cond,
+                "default_left": np.asarray(t["default_left"], dtype=bool),
+                "cover": np.asarray(t["sum_hessian"], dtype=np.float64),
+                "value": (cond * scale)[:, None],
+            }
+        )
+        outputs.append(int(gb_model["tree_info"][i]) if k > 1 else 0)
+    base = _xgb_base_margin(params["base_score"], objective, k)
+    return _pad(
+        parsed,
+        outputs,
+        k,
+        base,
+        n_features=n_features,
+        strict_less=True,
+        float32_input=True,
+        family=f"xgboost.{type(model).__name__}",
+    )
+
+
+# ---------------------------------------------------------------------- LightGBM
+_LGB_MISSING = {"NaN": MISSING_NAN, "Zero": MISSING_ZERO, "None": MISSING_NONE}
+
+
+def _parse_lightgbm(model: Any) -> TreeEnsemble:
+    booster = model.booster_ if hasattr(model, "booster_") else model
+    dump = booster.dump_model()
+    names = dump.get("feature_names") or []
+    k = int(dump.get("num_tree_per_iteration", 1))
+    infos = dump["tree_info"]
+    if not infos:
+        raise UnsupportedModelError("the LightGBM model has no trees; train it first.")
+    # boosting="rf" (average_output): LightGBM's raw score and pred_contrib are the sum
+    # over trees, not the average that predict() returns; like the Model adapter, whybox
+    # explains that raw score, so leaves are not rescaled here.
+    parsed, outputs, sets = [], [], []
+    for i, info in enumerate(infos):
+        left, right, feat, thr, dleft, rule, cover, value = [], [], [], [], [], [], [], []
+        stack = [(info["tree_structure"], -1, False)]
+        while stack:
+            node, parent, is_right = stack.pop()
+            idx = len(left)
+            if parent >= 0:
+                (right if is_right else left)[parent] = idx
+            left.append(-1)
+            right.append(-1)
+            if "split_feature" in node:
+                f = int(node["split_feature"])
+                decision = node.get("decision_type", "<=")
+                if decision == "==":
+                    sets.append({int(c) for c in str(node["threshold"]).split("||") if c})
+                    thr.append(float(len(sets) - 1))
+                    rule.append(SPLIT_CATEGORICAL)
+                elif decision == "<=":
+                    thr.append(float(node["threshold"]))
+                    rule.append(_LGB_MISSING[node.get("missing_type", "None")])
+                else:
+                    fname = names[f] if f < len(names) else f"Column_{f}"
+                    raise UnsupportedModelError(
+                        f"the LightGBM model splits feature {fname!r} with the decision type "
+                        f"{decision!r}, which TreeExplainer does not read; whybox reads '<=' "
+                        "and '==' (categorical) splits."
+                    )
+                feat.append(f)
+                dleft.append(bool(node["default_left"]))
+                cover.append(float(node["internal_count"]))
+                value.append(0.0)
+                stack.append((node["right_child"], idx, True))
+                stack.append((node["left_child"], idx, False))
+            else:
+                if "leaf_coeff" in node or "leaf_features" in node:
+                    raise UnsupportedModelError(
+                        "the LightGBM model has linear trees (linear_tree=True), which "
+                        "TreeExplainer does not support; train with linear_tree=False."
+                    )
+                feat.append(-1)
+                thr.append(0.0)
+                dleft.append(False)
+                rule.append(MISSING_NAN)
+                cover.append(float(node.get("leaf_count", 1.0)))
+                value.append(float(node["leaf_value"]))
+        parsed.append(
+            {
+                "left": np.asarray(left),
+                "right": np.asarray(right),
+                "feature": np.asarray(feat),
+                "threshold": np.asarray(thr),
+                "default_left": np.asarray(dleft),
+                "missing_rule": np.asarray(rule),
+                "cover": np.asarray(cover),
+                "value": np.asarray(value)[:, None],
+            }
+        )
+        outputs.append(i % k)
+    return _pad(
+        parsed,
+        outputs,
+        k,
+        np.zeros(k),
+        n_features=int(dump["max_feature_idx"]) + 1,
+        strict_less=False,
+        float32_input=False,
+        family=f"lightgbm.{type(model).__name__}",
+        category_sets=sets,
+    )
+
+
+# ---------------------------------------------------------------------- dispatch
+def _estimator_of(model: Any) -> Any:
+    from whybox.adapters import Model
+
+    return model.estimator if isinstance(model, Model) else model
+
+
+def is_tree_model(model: Any) -> bool:
+    """True when ``model`` is of a type :func:`parse_ensemble` reads (fitted or not)."""
+    est = _estimator_of(model)
+    module = type(est).__module__.split(".")[0]
+    name = type(est).__name__
+    if module == "xgboost":
+        return name in (
+            "XGBRegressor",
+            "XGBClassifier",
+            "XGBRFRegressor",
+            "XGBRFClassifier",
+            "Booster",
+        )
+    if module == "lightgbm":
+        return name in ("LGBMRegressor", "LGBMClassifier", "Booster")
+    if module == "sklearn":
+        from sklearn.ensemble import (
+            ExtraTreesClassifier,
+            ExtraTreesRegressor,
+            GradientBoostingClassifier,
+            GradientBoostingRegressor,
+            HistGradientBoostingClassifier,
+            HistGradientBoostingRegressor,
+            RandomForestClassifier,
+            RandomForestRegressor,
+        )
+        from sklearn.tree import BaseDecisionTree
+
+        return isinstance(
+            est,
+            (
+                BaseDecisionTree,
+                RandomForestClassifier,
+                RandomForestRegressor,
+                ExtraTreesClassifier,
+                ExtraTreesRegressor,
+                GradientBoostingClassifier,
+                GradientBoostingRegressor,
+                HistGradientBoostingClassifier,
+                HistGradientBoostingRegressor,
+            ),
+        )
+    return False
+
+
+def parse_ensemble(model: Any) -> TreeEnsemble:
+    """Read a fitted tree model into a :class:`TreeEnsemble`.
+
+    Parameters
+    ----------
+    model : object
+        A fitted scikit-learn tree, forest or gradient-boosting estimator, an XGBoost
+        ``XGBRegressor``/``XGBClassifier``/``Booster``, a LightGBM
+        ``LGBMRegressor``/``LGBMClassifier``/``Booster``, or a whybox ``Model``
+        wrapping one of them.
+
+    Returns
+    -------
+    TreeEnsemble
+        Its leaves add up, with ``base_offset``, to the model's native output: the
+        raw margin for boosting (log-odds for binary classifiers), the averaged value
+        or class probability for forests. Binary classifiers have one output, the
+        positive class.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model is not a supported tree model (pipelines included), is not
+        fitted, or uses splits TreeExplainer cannot read (categorical splits,
+        linear trees, vector leaves).
+    """
+    est = _estimator_of(model)
+    if not is_tree_model(est):
+        raise UnsupportedModelError(
+            f"TreeExplainer cannot read a model of type {type(est).__module__}."
+            f"{type(est).__name__}; it supports {_SUPPORTED} (give the fitted tree model "
+            "itself, not a Pipeline, or use whybox.ExactExplainer/PermutationExplainer)."
+        )
+    module = type(est).__module__.split(".")[0]
+    if type(est).__name__ != "Booster":
+        from sklearn.utils.validation import check_is_fitted
+
+        try:
+            check_is_fitted(est)
+        except Exception:
+            raise UnsupportedModelError(
+                f"the model {type(est).__name__} is not fitted; call fit(X, y) first."
+            ) from None
+    if module == "xgboost":
+        return _parse_xgboost(est)
+    if module == "lightgbm":
+        return _parse_lightgbm(est)
+    parsed = _parse_sklearn(est)
+    if parsed is None:  # pragma: no cover - is_tree_model guarantees a parser
+        raise UnsupportedModelError(f"no parser for {type(est).__name__}.")
+    return parsed

@@ -1,0 +1,464 @@
+"""Path-dependent TreeSHAP (Lundberg et al. 2020, Algorithm 2) as numba kernels.
+
+The value function of a coalition ``S`` is the tree's prediction when the features in
+``S`` follow the row's splits and every other split is averaged over its children,
+weighted by the training cover that went each way. Algorithm 2 computes the exact
+Shapley values of that game in ``O(leaves * depth**2)`` per tree and row by carrying,
+along the path from the root, the proportion of coalitions of each size that reach
+the current node (EXTEND adds a split's feature to the path, UNWIND removes it).
+
+The traversal is iterative (an explicit stack) so one numba function handles trees of
+any depth; rows are spread over threads with ``prange`` and each row writes only its
+own slice of the output.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from whybox.shapley.tree._ensemble import (
+    MISSING_NONE,
+    MISSING_ZERO,
+    SPLIT_CATEGORICAL,
+    TreeEnsemble,
+)
+
+_LGBM_ZERO = 1e-35
+
+
+@njit(cache=True, inline="always")
+def _goes_left(x, threshold, default_left, rule, strict_less, category_sets):
+    """The decision rule of one split, missing values included."""
+    if rule == SPLIT_CATEGORICAL:
+        # LightGBM: NaN, negative and unseen categories go right; int() truncates
+        if np.isnan(x) or x <= -1.0 or x >= category_sets.shape[1]:
+            return False
+        return category_sets[int(threshold), int(x)]
+    if rule == MISSING_NONE and np.isnan(x):
+        x = 0.0
+    if np.isnan(x):
+        return default_left
+    if rule == MISSING_ZERO and abs(x) <= _LGBM_ZERO:
+        return default_left
+    if strict_less:
+        return x < threshold
+    return x <= threshold
+
+
+@njit(cache=True)
+def child_fractions(children_left, children_right, covers):
+    """The share of its parent's cover that reaches each node.
+
+    Returns
+    -------
+    ndarray of shape (n_trees, max_nodes), float64
+        ``covers[child] / covers[parent]`` (1 at the root, 0 under a parent of zero
+        cover and at padding).
+    """
+    n_trees, max_nodes = children_left.shape
+    frac = np.zeros((n_trees, max_nodes))
+    for t in range(n_trees):
+        frac[t, 0] = 1.0
+        for node in range(max_nodes):
+            left = children_left[t, node]
+            if left < 0:
+                continue
+            right = children_right[t, node]
+            parent = covers[t, node]
+            if parent > 0:
+                frac[t, left] = covers[t, left] / parent
+                frac[t, right] = covers[t, right] / parent
+    return frac
+
+
+@njit(cache=True)
+def expected_values(children_left, children_right, frac, values, tree_output):
+    """Sum over trees of the cover-weighted mean leaf value, per output.
+
+    Returns
+    -------
+    ndarray of shape (n_outputs,), float64
+        ``sum_t sum_leaves P(reach leaf) * value`` where a split sends the share
+        ``frac`` of its parent's probability to each child.
+    """
+    n_trees, max_nodes, n_out = values.shape
+    total = np.zeros(n_out)
+    stack = np.empty(max_nodes, dtype=np.int64)
+    prob = np.zeros(max_nodes)
+    for t in range(n_trees):
+        out = tree_output[t]
+        stack[0] = 0
+        prob[0] = 1.0
+        top = 1
+        while top > 0:
+            top -= 1
+            node = stack[top]
+            left = children_left[t, node]
+            if left < 0:
+                if out >= 0:
+                    total[out] += prob[node] * values[t, node, out]
+                else:
+                    for k in range(n_out):
+                        total[k] += prob[node] * values[t, node, k]
+                continue
+            right = children_right[t, node]
+            prob[left] = prob[node] * frac[t, left]
+            prob[right] = prob[node] * frac[t, right]
+            stack[top] = left
+            stack[top + 1] = right
+            top += 2
+    return total
+
+
+@njit(parallel=True, cache=True)
+def predict_raw(
+    X,
+    children_left,
+    children_right,
+    features,
+    thresholds,
+    default_left,
+    missing_rule,
+    values,
+    tree_output,
+    base_offset,
+    strict_less,
+    category_sets,
+):
+    """The ensemble's raw output for each row of ``X`` (float64, shape (n, n_outputs))."""
+    n = X.shape[0]
+    n_trees = children_left.shape[0]
+    n_out = values.shape[2]
+    out = np.empty((n, n_out))
+    for i in prange(n):
+        for k in range(n_out):
+            out[i, k] = base_offset[k]
+        for t in range(n_trees):
+            node = 0
+            while children_left[t, node] >= 0:
+                f = features[t, node]
+                if _goes_left(
+                    X[i, f],
+                    thresholds[t, node],
+                    default_left[t, node],
+                    missing_rule[t, node],
+                    strict_less,
+                    category_sets,
+                ):
+                    node = children_left[t, node]
+                else:
+                    node = children_right[t, node]
+            o = tree_output[t]
+            if o >= 0:
+                out[i, o] += values[t, node, o]
+            else:
+                for k in range(n_out):
+                    out[i, k] += values[t, node, k]
+    return out
+
+
+@njit(cache=True, inline="always")
+def _extend(pf, pz, po, pw, lvl, ud, zero, one, feature, inv):
+    """EXTEND: append (feature, zero, one) as element ``ud`` of the path at level ``lvl``.
+
+    ``inv[i]`` is ``1 / i``: multiplying by it spares a division in the inner loops.
+    """
+    pf[lvl, ud] = feature
+    pz[lvl, ud] = zero
+    po[lvl, ud] = one
+    pw[lvl, ud] = 1.0 if ud == 0 else 0.0
+    scale = inv[ud + 1]
+    for i in range(ud - 1, -1, -1):
+        w = pw[lvl, i] * scale
+        pw[lvl, i + 1] += one * w * (i + 1)
+        pw[lvl, i] = zero * w * (ud - i)
+
+
+@njit(cache=True, inline="always")
+def _unwind(pf, pz, po, pw, lvl, ud, k, inv):
+    """UNWIND: remove element ``k`` from the path of ``ud + 1`` elements at ``lvl``."""
+    one = po[lvl, k]
+    zero = pz[lvl, k]
+    nxt = pw[lvl, ud]
+    if one != 0.0:
+        up = (ud + 1) / one
+        down = zero * inv[ud + 1]
+        for i in range(ud - 1, -1, -1):
+            tmp = pw[lvl, i]
+            pw[lvl, i] = nxt * up * inv[i + 1]
+            nxt = tmp - pw[lvl, i] * down * (ud - i)
+    else:  # divide last: 1 / zero may overflow where pw / zero does not
+        for i in range(ud - 1, -1, -1):
+            pw[lvl, i] = pw[lvl, i] * (ud + 1) * inv[ud - i] / zero
+    for i in range(k, ud):
+        pf[lvl, i] = pf[lvl, i + 1]
+        pz[lvl, i] = pz[lvl, i + 1]
+        po[lvl, i] = po[lvl, i + 1]
+
+
+@njit(cache=True, inline="always")
+def _unwound_sum(pz, po, pw, lvl, ud, k, inv):
+    """Total weight of the path at ``lvl`` once element ``k`` is unwound (not modified)."""
+    one = po[lvl, k]
+    zero = pz[lvl, k]
+    total = 0.0
+    if one != 0.0:
+        up = (ud + 1) / one
+        down = zero * inv[ud + 1]
+        nxt = pw[lvl, ud]
+        for i in range(ud - 1, -1, -1):
+            tmp = nxt * up * inv[i + 1]
+            total += tmp
+            nxt = pw[lvl, i] - tmp * down * (ud - i)
+    else:
+        for i in range(ud - 1, -1, -1):
+            total += pw[lvl, i] * inv[ud - i]
+        total = total * (ud + 1) / zero
+    return total
+
+
+@njit(cache=True)
+def _shap_row(
+    x,
+    phi,
+    children_left,
+    children_right,
+    features,
+    thresholds,
+    default_left,
+    missing_rule,
+    frac,
+    values,
+    tree_output,
+    strict_less,
+    max_depth,
+    category_sets,
+):
+    """Add the path-dependent SHAP values of row ``x`` to ``phi`` (n_features, n_outputs)."""
+    n_trees = children_left.shape[0]
+    n_out = values.shape[2]
+    size = max_depth + 2
+    # path element j at recursion level L: feature, zero and one fractions, weight
+    pf = np.empty((size, size), dtype=np.int64)
+    pz = np.empty((size, size))
+    po = np.empty((size, size))
+    pw = np.empty((size, size))
+    plen = np.zeros(size, dtype=np.int64)
+    # explicit DFS stack of pending nodes
+    s_node = np.empty(2 * size, dtype=np.int64)
+    s_lvl = np.empty(2 * size, dtype=np.int64)
+    s_zero = np.empty(2 * size)
+    s_one = np.empty(2 * size)
+    s_feat = np.empty(2 * size, dtype=np.int64)
+    inv = np.empty(size + 2)
+    inv[0] = 0.0
+    for i in range(1, size + 2):
+        inv[i] = 1.0 / i
+    for t in range(n_trees):
+        out = tree_output[t]
+        s_node[0] = 0
+        s_lvl[0] = 0
+        s_zero[0] = 1.0
+        s_one[0] = 1.0
+        s_feat[0] = -1
+        top = 1
+        while top > 0:
+            top -= 1
+            node = s_node[top]
+            lvl = s_lvl[top]
+            # copy the parent's path (level lvl - 1), then EXTEND it with this split
+            ud = 0
+            if lvl > 0:
+                ud = plen[lvl - 1]
+                for j in range(ud):
+                    pf[lvl, j] = pf[lvl - 1, j]
+                    pz[lvl, j] = pz[lvl - 1, j]
+                    po[lvl, j] = po[lvl - 1, j]
+                    pw[lvl, j] = pw[lvl - 1, j]
+            _extend(pf, pz, po, pw, lvl, ud, s_zero[top], s_one[top], s_feat[top], inv)
+            left = children_left[t, node]
+            if left < 0:
+                for j in range(1, ud + 1):
+                    w = _unwound_sum(pz, po, pw, lvl, ud, j, inv) * (po[lvl, j] - pz[lvl, j])
+                    f = pf[lvl, j]
+                    if out >= 0:
+                        phi[f, out] += w * values[t, node, out]
+                    else:
+                        for k in range(n_out):
+                            phi[f, k] += w * values[t, node, k]
+                continue
+            right = children_right[t, node]
+            split = features[t, node]
+            if _goes_left(
+                x[split],
+                thresholds[t, node],
+                default_left[t, node],
+                missing_rule[t, node],
+                strict_less,
+                category_sets,
+            ):
+                hot = left
+                cold = right
+            else:
+                hot = right
+                cold = left
+            # a feature already on the path: take out its earlier element
+            in_zero = 1.0
+            in_one = 1.0
+            for j in range(1, ud + 1):
+                if pf[lvl, j] == split:
+                    in_zero = pz[lvl, j]
+                    in_one = po[lvl, j]
+                    _unwind(pf, pz, po, pw, lvl, ud, j, inv)
+                    ud -= 1
+                    break
+            plen[lvl] = ud + 1
+            cold_zero = in_zero * frac[t, cold]
+            if cold_zero != 0.0:  # a subtree no coalition reaches adds nothing
+                s_node[top] = cold
+                s_lvl[top] = lvl + 1
+                s_zero[top] = cold_zero
+                s_one[top] = 0.0
+                s_feat[top] = split
+                top += 1
+            hot_zero = in_zero * frac[t, hot]
+            if hot_zero != 0.0 or in_one != 0.0:
+                s_node[top] = hot
+                s_lvl[top] = lvl + 1
+                s_zero[top] = hot_zero
+                s_one[top] = in_one
+                s_feat[top] = split
+                top += 1
+
+
+@njit(parallel=True, cache=True)
+def _shap_rows(
+    X,
+    children_left,
+    children_right,
+    features,
+    thresholds,
+    default_left,
+    missing_rule,
+    frac,
+    values,
+    tree_output,
+    strict_less,
+    max_depth,
+    n_features,
+    category_sets,
+):
+    n = X.shape[0]
+    phi = np.zeros((n, n_features, values.shape[2]))
+    for i in prange(n):
+        _shap_row(
+            X[i],
+            phi[i],
+            children_left,
+            children_right,
+            features,
+            thresholds,
+            default_left,
+            missing_rule,
+            frac,
+            values,
+            tree_output,
+            strict_less,
+            max_depth,
+            category_sets,
+        )
+    return phi
+
+
+def prepare_rows(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
+    """Rows as the library compares them: float64, through float32 where it casts."""
+    X = np.asarray(X, dtype=np.float64)
+    if ensemble.float32_input:
+        X = X.astype(np.float32).astype(np.float64)
+    return np.ascontiguousarray(X)
+
+
+def ensemble_predict(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
+    """The ensemble's raw output, shape (n_samples, n_outputs), float64."""
+    e = ensemble
+    return predict_raw(
+        prepare_rows(e, X),
+        e.children_left,
+        e.children_right,
+        e.features,
+        e.thresholds,
+        e.default_left,
+        e.missing_rule,
+        e.values,
+        e.tree_output,
+        e.base_offset,
+        e.strict_less,
+        e.category_sets,
+    )
+
+
+def ensemble_expected_value(ensemble: TreeEnsemble) -> np.ndarray:
+    """The base value: ``base_offset`` plus each tree's cover-weighted mean leaf value."""
+    e = ensemble
+    frac = child_fractions(e.children_left, e.children_right, e.covers)
+    return e.base_offset + expected_values(
+        e.children_left, e.children_right, frac, e.values, e.tree_output
+    )
+
+
+def path_dependent_shap(
+    ensemble: TreeEnsemble,
+    X: np.ndarray,
+    *,
+    frac: np.ndarray | None = None,
+    max_depth: int | None = None,
+    n_threads: int | None = None,
+) -> np.ndarray:
+    """Path-dependent SHAP values of each row of ``X``.
+
+    Parameters
+    ----------
+    ensemble : TreeEnsemble
+    X : ndarray of shape (n_samples, n_features)
+        The rows, numeric; NaN marks a missing value.
+    frac, max_depth : optional
+        :func:`child_fractions` and ``ensemble.max_depth``, when already computed.
+    n_threads : int, optional
+        Threads to use (default: numba's current setting).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features, n_outputs), float64
+        In the ensemble's raw output space; each row's values add up, with
+        :func:`ensemble_expected_value`, to :func:`ensemble_predict`.
+    """
+    e = ensemble
+    if frac is None:
+        frac = child_fractions(e.children_left, e.children_right, e.covers)
+    if max_depth is None:
+        max_depth = e.max_depth
+    rows = prepare_rows(e, X)
+    previous = numba.get_num_threads()
+    if n_threads is not None:
+        numba.set_num_threads(n_threads)
+    try:
+        return _shap_rows(
+            rows,
+            e.children_left,
+            e.children_right,
+            e.features,
+            e.thresholds,
+            e.default_left,
+            e.missing_rule,
+            frac,
+            e.values,
+            e.tree_output,
+            e.strict_less,
+            max_depth,
+            e.n_features,
+            e.category_sets,
+        )
+    finally:
+        numba.set_num_threads(previous)
