@@ -1,0 +1,245 @@
+"""``whybox.explain``: pick a SHAP explainer for a model, run it, record why."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._explanation import OUTPUT_SPACES, Explanation
+from whybox.adapters import Model, adapt_data, adapt_model
+
+METHODS: dict[str, str] = {
+    "tree": "whybox.shapley.tree:TreeExplainer",
+    "exact": "whybox.shapley._exact:ExactExplainer",
+    "permutation": "whybox.shapley._permutation:PermutationExplainer",
+}
+"""The registry: method name -> ``module:class`` of an explainer with a ``supports(model)``
+classmethod. Classes are imported when first needed."""
+
+MAX_AUTO_EXACT_PLAYERS = 12
+"""In ``method="auto"``, models with at most this many players are explained exactly."""
+
+
+def load_method(name: str) -> type | None:
+    """The explainer class registered as ``name``, or None when it cannot be imported."""
+    module_name, _, attr = METHODS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return getattr(module, attr, None)
+
+
+def _supports(cls: type, model: Any) -> bool:
+    """``cls.supports(model)``, False when the check itself fails."""
+    try:
+        return bool(cls.supports(model))
+    except Exception:
+        return False
+
+
+def is_tree_model(model: Any) -> bool:
+    """Whether TreeSHAP (``method="tree"``) can explain ``model`` (a native model or a
+    :class:`whybox.adapters.Model`)."""
+    native = model.estimator if isinstance(model, Model) else model
+    tree_cls = load_method("tree")
+    return tree_cls is not None and _supports(tree_cls, native)
+
+
+def _n_players(model: Model, data: Any, feature_groups: Any) -> int:
+    from whybox.shapley._masking import resolve_players
+
+    checked = model.check_data(adapt_data(data, name="background"), name="background")
+    return resolve_players(feature_groups, checked.feature_names).n_players
+
+
+def explain(
+    model: Any,
+    X: Any,
+    *,
+    background: Any = None,
+    method: str = "auto",
+    output: str = "auto",
+    random_state: Any = None,
+    feature_groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Explanation:
+    """Explain the predictions of ``model`` on ``X`` with SHAP values, choosing the method.
+
+    The methods come from an explicit registry (:data:`METHODS`), each an explainer
+    class that says whether it ``supports(model)``:
+
+    - ``"tree"``: :class:`whybox.TreeExplainer` (TreeSHAP; Lundberg et al. 2020) for
+      tree ensembles. Path-dependent without a background; interventional with the
+      given background.
+    - ``"exact"``: :class:`whybox.ExactExplainer`, all ``2**p`` coalitions, any model.
+    - ``"permutation"``: :class:`whybox.PermutationExplainer`, sampled antithetic
+      permutations, any model.
+
+    ``method="auto"`` picks ``"tree"`` for a tree model when ``output`` is ``"auto"``
+    or the trees' native space (and no ``feature_groups`` are given); otherwise
+    ``"exact"`` for at most 12 players and ``"permutation"`` beyond. All three compute
+    the same quantity for a given background (interventional SHAP values), so auto
+    changes the algorithm, not the definition; without a background only the tree
+    method's path-dependent variant is available. When the installed TreeExplainer
+    cannot take the background (interventional TreeSHAP), auto falls back to
+    ``"exact"``/``"permutation"`` and says so in ``params["chosen_by"]``.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model whybox can adapt (scikit-learn estimator or Pipeline, XGBoost,
+        LightGBM, a callable) or a :class:`whybox.adapters.Model`.
+    X : array-like of shape (n_samples, n_features) or DataFrame
+        The rows to explain.
+    background : array-like of shape (n_background, n_features) or DataFrame, optional
+        Reference rows (e.g. a sample of the training data). Required by ``"exact"`` and
+        ``"permutation"``; more than 100 rows are sampled down to 100 (with a warning).
+    method : {"auto", "tree", "exact", "permutation"}, default="auto"
+    output : {"auto", "raw", "probability", "log_odds"}, default="auto"
+        The output space explained; ``"auto"`` is the model's native space.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the permutations and any background sample.
+    feature_groups : dict of str to list of (str or int), optional
+        Explain groups of columns as single players (``"exact"`` and
+        ``"permutation"`` only).
+
+    Returns
+    -------
+    Explanation
+        ``values`` of shape (n_samples, n_players, n_outputs) in ``output_space``.
+        ``method`` names the algorithm used; ``params["explain_method"]`` the registry
+        name and ``params["chosen_by"]`` why it was chosen (e.g. ``"auto: tree model"``).
+
+    Raises
+    ------
+    InputError
+        Unknown ``method`` or ``output``, a missing background for a method that needs
+        one, ``feature_groups`` with the tree method, or data that does not fit.
+    UnsupportedModelError
+        If the model cannot be adapted, or ``method="tree"`` for a model that is not a
+        tree ensemble.
+
+    Examples
+    --------
+    >>> ex = whybox.explain(model, X_test, background=X_train)  # doctest: +SKIP
+    >>> ex.params["chosen_by"]  # doctest: +SKIP
+    'auto: tree model'
+    """
+    choices = ("auto", *METHODS)
+    if not isinstance(method, str) or method not in choices:
+        raise InputError(f"method must be one of {choices}, got {method!r}; use method='auto'.")
+    if not isinstance(output, str) or output not in ("auto", *OUTPUT_SPACES):
+        raise InputError(
+            f"output must be one of {('auto', *OUTPUT_SPACES)}, got {output!r}; "
+            "use output='auto' for the model's native space."
+        )
+    adapted = adapt_model(model)
+    resolved = adapted.resolve_output(output)
+    native = model.estimator if isinstance(model, Model) else model
+
+    if method == "auto":
+        name, reason = _choose(native, adapted, output, resolved, background, feature_groups)
+    else:
+        name, reason = method, f"user: method={method!r}"
+        if name == "tree":
+            tree_cls = load_method("tree")
+            if tree_cls is None:
+                raise InputError(
+                    "method='tree' needs whybox.shapley.tree.TreeExplainer, which is not "
+                    "available in this installation; use method='exact' or 'permutation'."
+                )
+            if not _supports(tree_cls, native):
+                raise UnsupportedModelError(
+                    f"method='tree' explains tree ensembles but the model is a "
+                    f"{type(native).__name__}; use method='auto', 'exact' or 'permutation'."
+                )
+            if feature_groups is not None:
+                raise InputError(
+                    "feature_groups is not supported by method='tree', got "
+                    f"{len(feature_groups)} groups; use method='exact' or 'permutation'."
+                )
+        elif background is None:
+            raise InputError(
+                f"method={name!r} needs background data (reference rows for absent "
+                "features), got background=None; pass background=X_train or a sample of it."
+            )
+
+    explainer = None
+    if name == "tree":
+        tree_cls = load_method("tree")
+        perturbation = "tree_path_dependent" if background is None else "interventional"
+        try:
+            explainer = tree_cls(
+                native, background=background, feature_perturbation=perturbation, output=output
+            )
+        except InputError:
+            if method != "auto" or background is None:
+                raise
+            # This TreeExplainer cannot compute interventional values with this
+            # background: the model-agnostic methods compute the same quantity.
+            name, reason = _model_agnostic(
+                adapted,
+                background,
+                feature_groups,
+                "auto: tree model but TreeExplainer cannot use the background; ",
+            )
+    if explainer is None:  # "exact" or "permutation": the same arguments
+        explainer = load_method(name)(
+            adapted,
+            background,
+            output=output,
+            feature_groups=feature_groups,
+            random_state=random_state,
+        )
+    result = explainer(X)
+    params = {**result.params, "explain_method": name, "chosen_by": reason}
+    return replace(result, params=params)
+
+
+def _choose(
+    native: Any,
+    adapted: Model,
+    output: str,
+    resolved: str,
+    background: Any,
+    feature_groups: Any,
+) -> tuple[str, str]:
+    """The registry name ``method="auto"`` picks, and the reason as one phrase."""
+    prefix = "auto: "
+    tree_cls = load_method("tree")
+    if tree_cls is not None and _supports(tree_cls, native):
+        if feature_groups is not None:
+            prefix = "auto: tree model but feature_groups given; "
+        elif output == "auto" or resolved == adapted.native_space:
+            if background is None:
+                return "tree", "auto: tree model"
+            return "tree", "auto: tree model (interventional with the background)"
+        else:
+            prefix = (
+                f"auto: tree model but output={output!r} is not the trees' native space "
+                f"{adapted.native_space!r}; "
+            )
+    if background is None:
+        raise InputError(
+            "explain needs background data (reference rows for absent features) to explain "
+            f"a {type(native).__name__} with output={output!r}, got background=None; pass "
+            "background=X_train or a sample of it."
+        )
+    return _model_agnostic(adapted, background, feature_groups, prefix)
+
+
+def _model_agnostic(
+    adapted: Model, background: Any, feature_groups: Any, prefix: str
+) -> tuple[str, str]:
+    """``"exact"`` for at most 12 players, else ``"permutation"``, with the reason."""
+    p = _n_players(adapted, background, feature_groups)
+    kind = "feature groups" if feature_groups is not None else "features"
+    if p <= MAX_AUTO_EXACT_PLAYERS:
+        return "exact", f"{prefix}{p} {kind} <= {MAX_AUTO_EXACT_PLAYERS}, exact enumeration"
+    return (
+        "permutation",
+        f"{prefix}{p} {kind} > {MAX_AUTO_EXACT_PLAYERS}, permutation sampling",
+    )
