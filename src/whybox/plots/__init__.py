@@ -1,1 +1,22 @@
-"""whybox.plots."""
+"""Plots of whybox results: each function takes a result and returns a matplotlib Figure.
+
+The figures are made with ``matplotlib.figure.Figure`` (no pyplot state, no window);
+save them with ``fig.savefig("plot.png")`` or ``.svg``. Every function accepts
+``ax=`` to draw into an existing Axes instead.
+"""
+
+from whybox.plots._bar import bar
+from whybox.plots._beeswarm import beeswarm
+from whybox.plots._confusion import confusion_matrix
+from whybox.plots._dependence import dependence
+from whybox.plots._permutation import permutation_importance
+from whybox.plots._waterfall import waterfall
+
+__all__ = [
+    "bar",
+    "beeswarm",
+    "confusion_matrix",
+    "dependence",
+    "permutation_importance",
+    "waterfall",
+]
