@@ -108,6 +108,29 @@ def test_callable_model():
     np.testing.assert_allclose(model.predict(np.eye(2)), [[1.0], [2.0]])
 
 
+def test_callable_with_several_outputs_needs_their_names():
+    def f(X):
+        return np.column_stack([X.sum(axis=1), X.prod(axis=1)])
+
+    named = adapt_model(f, output_names=["sum", "product"])
+    assert named.output_names == ("sum", "product")
+    np.testing.assert_allclose(named.predict(np.array([[2.0, 3.0]])), [[5.0, 6.0]])
+    with pytest.raises(InputError, match="returned 2 outputs but pass output_names"):
+        adapt_model(f).predict(np.ones((1, 2)))
+    with pytest.raises(InputError, match="returned 2 outputs but output_names has 3"):
+        adapt_model(f, output_names=["a", "b", "c"]).predict(np.ones((1, 2)))
+
+
+def test_binary_label_at_probability_one_half_is_the_first_class_as_sklearn():
+    class Half(LogisticRegression):
+        def predict_proba(self, X):
+            return np.full((len(X), 2), 0.5)
+
+    X, y = np.array([[0.0], [1.0]]), np.array(["no", "yes"])
+    model = adapt_model(Half().fit(X, y))
+    assert model.predict_label(X).tolist() == ["no", "no"]
+
+
 def test_check_data_reorders_and_names_missing_columns(binary):
     X, y = binary
     model = adapt_model(LogisticRegression().fit(X, y))

@@ -1,6 +1,7 @@
 """The Explanation contract: shapes, slicing by position and name, additivity, round trips."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -132,3 +133,16 @@ def test_interaction_axes_slice():
     row = inter[0]
     assert row.axes == ("features", "features", "outputs")
     np.testing.assert_array_equal(row.values, values[0])
+
+
+def test_per_value_quality_follows_slicing_and_json_is_strict(ex):
+    se = np.arange(ex.values.size, dtype=float).reshape(ex.values.shape)
+    se[0, 0, 0] = np.nan
+    with_se = replace(ex, quality={"standard_error": se, "note": "sampled"})
+    np.testing.assert_array_equal(with_se[1, "income"].quality["standard_error"], se[1, 1])
+    assert with_se[1, "income"].quality["note"] == "sampled"
+    text = with_se.to_json()
+    assert "NaN" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    back = Explanation.from_dict(json.loads(text))
+    np.testing.assert_array_equal(back.quality["standard_error"], se)

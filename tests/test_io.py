@@ -1,0 +1,145 @@
+"""Loading models and data from files safely, and writing reports atomically."""
+
+import os
+import stat
+
+import joblib
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+import xgboost as xgb
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from whybox import InputError
+from whybox.io import check_output_path, load_data, load_model, write_atomic
+
+
+@pytest.fixture(scope="module")
+def xy():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    return X, (X.a + 0.5 * X.b > 0).astype(int)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ubj"])
+def test_xgboost_round_trip_predicts_the_same(xy, tmp_path, suffix):
+    X, y = xy
+    model = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
+    model.save_model(tmp_path / f"m{suffix}")
+    loaded = load_model(tmp_path / f"m{suffix}")
+    assert isinstance(loaded, xgb.Booster)
+    np.testing.assert_allclose(
+        loaded.predict(xgb.DMatrix(X)), model.predict_proba(X)[:, 1], rtol=1e-6
+    )
+
+
+def test_lightgbm_round_trip_predicts_the_same(xy, tmp_path):
+    X, y = xy
+    model = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1).fit(X, y)
+    model.booster_.save_model(tmp_path / "m.txt")
+    loaded = load_model(tmp_path / "m.txt")
+    np.testing.assert_allclose(loaded.predict(X), model.predict_proba(X)[:, 1])
+
+
+def test_skops_loads_scikit_learn_types_without_trust(xy, tmp_path):
+    X, y = xy
+    model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
+    sio.dump(model, tmp_path / "m.skops")
+    np.testing.assert_array_equal(
+        load_model(tmp_path / "m.skops").predict_proba(X), model.predict_proba(X)
+    )
+
+
+def test_skops_with_a_builtin_function_needs_trust(xy, tmp_path):
+    # FunctionTransformer(eval) would evaluate the data's strings at predict time.
+    X, y = xy
+    sio.dump(make_pipeline(FunctionTransformer(eval), LogisticRegression()), tmp_path / "e.skops")
+    with pytest.raises(InputError, match=r"builtins\.eval.*--trust-model-file"):
+        load_model(tmp_path / "e.skops")
+    assert load_model(tmp_path / "e.skops", trust=True).steps[0][1].func is eval
+
+
+@pytest.mark.parametrize("suffix", [".pkl", ".joblib"])
+def test_pickle_is_refused_unless_trusted(xy, tmp_path, suffix):
+    X, y = xy
+    model = LogisticRegression().fit(X, y)
+    joblib.dump(model, tmp_path / f"m{suffix}")
+    with pytest.raises(InputError, match="runs code when loaded; pass --trust-model-file"):
+        load_model(tmp_path / f"m{suffix}")
+    assert np.array_equal(load_model(tmp_path / f"m{suffix}", trust=True).coef_, model.coef_)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("m.json", b'{"learner": ', "could not be read as an XGBoost model"),
+        ("m.ubj", b"\x00\x01garbage", "could not be read as an XGBoost model"),
+        ("m.txt", b"not a model\n", "could not be read as a LightGBM text model"),
+        ("m.skops", b"PK not a zip", "could not be read as a skops file"),
+        ("m.joblib", b"\x80\x04truncated", "could not be read as joblib"),
+        ("m.onnx", b"\x08\x01", "unknown suffix '.onnx'"),
+    ],
+)
+def test_corrupt_or_unknown_model_file_is_one_clear_error(tmp_path, name, content, message):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        load_model(tmp_path / name, trust=True)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_model_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist; check the path given to --model"):
+        load_model(tmp_path / "nope.skops")
+
+
+def test_load_data_csv_and_parquet_agree(xy, tmp_path):
+    X, _ = xy
+    X.to_csv(tmp_path / "d.csv", index=False)
+    X.to_parquet(tmp_path / "d.parquet")
+    pd.testing.assert_frame_equal(load_data(tmp_path / "d.csv"), X)
+    pd.testing.assert_frame_equal(load_data(tmp_path / "d.parquet"), X)
+
+
+def test_load_data_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        load_data(tmp_path / "none.csv")
+    (tmp_path / "d.xlsx").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"unknown suffix '\.xlsx'; give a \.csv or \.parquet"):
+        load_data(tmp_path / "d.xlsx")
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(InputError, match="could not be read .*valid Parquet file"):
+        load_data(tmp_path / "bad.parquet")
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(InputError, match="has no rows"):
+        load_data(tmp_path / "empty.csv")
+
+
+def test_check_output_path(tmp_path):
+    assert check_output_path(tmp_path / "r.html") == tmp_path / "r.html"
+    with pytest.raises(InputError, match="does not exist; create it"):
+        check_output_path(tmp_path / "missing" / "r.html")
+    with pytest.raises(InputError, match="is a folder"):
+        check_output_path(tmp_path)
+
+
+def test_write_atomic_replaces_only_when_complete(tmp_path, monkeypatch):
+    target = tmp_path / "r.html"
+    write_atomic(target, "first")
+    assert target.read_text() == "first"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(target, "second")
+    assert target.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temporary file left

@@ -1,8 +1,26 @@
 """whybox: explain, debug and audit machine-learning models."""
 
+from whybox import debugging, inspection, plots
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._explain import explain
 from whybox._explanation import Explanation
+from whybox.report import Report, audit
+from whybox.shapley import ExactExplainer, PermutationExplainer, TreeExplainer
 
 __version__ = "0.1.0"
 
-__all__ = ["Explanation", "InputError", "UnsupportedModelError", "__version__"]
+__all__ = [
+    "ExactExplainer",
+    "Explanation",
+    "InputError",
+    "PermutationExplainer",
+    "Report",
+    "TreeExplainer",
+    "UnsupportedModelError",
+    "__version__",
+    "audit",
+    "debugging",
+    "explain",
+    "inspection",
+    "plots",
+]

@@ -51,7 +51,8 @@ class Explanation:
     axes : tuple of str
         The names of the axes of ``values``; slicing with an integer drops an axis.
     quality : dict
-        Quality figures filled in by ``whybox.evaluate``.
+        Quality figures of the estimate, e.g. ``"standard_error"``: an array shaped
+        like ``values`` (sliced with them) for sampling estimators.
 
     Notes
     -----
@@ -211,14 +212,22 @@ class Explanation:
                     out = np.take(out, idx, axis=pos)
             return out
 
-        # values: every axis has its own index (interaction feature axes both use theirs)
-        values = self.values
-        for pos in range(len(self.axes) - 1, -1, -1):
-            idx = resolved[pos]
-            if isinstance(idx, slice):
-                values = values[(slice(None),) * pos + (idx,)]
-            else:
-                values = np.take(values, idx, axis=pos)
+        def take_all(arr: np.ndarray) -> np.ndarray:
+            # every axis has its own index (interaction feature axes both use theirs)
+            for pos in range(len(self.axes) - 1, -1, -1):
+                idx = resolved[pos]
+                if isinstance(idx, slice):
+                    arr = arr[(slice(None),) * pos + (idx,)]
+                else:
+                    arr = np.take(arr, idx, axis=pos)
+            return arr
+
+        values = take_all(self.values)
+        # per-value quality figures (e.g. standard errors) follow the values
+        quality = {
+            k: take_all(v) if isinstance(v, np.ndarray) and v.shape == self.values.shape else v
+            for k, v in self.quality.items()
+        }
         base_axes = tuple(a for a in self.axes if a != "features")
         data_axes = tuple(a for a in ("samples", "features") if a in self.axes)
         out_axes = base_axes
@@ -255,6 +264,7 @@ class Explanation:
             feature_names=feature_names,
             output_names=output_names,
             axes=new_axes,
+            quality=quality,
         )
 
     # ------------------------------------------------------------------ summaries
@@ -324,7 +334,7 @@ class Explanation:
             "params": self.params,
             "model_output": arr(self.model_output),
             "axes": list(self.axes),
-            "quality": self.quality,
+            "quality": {k: _json_ready(v) for k, v in self.quality.items()},
         }
 
     def to_json(self) -> str:
@@ -348,7 +358,10 @@ class Explanation:
             if d.get("model_output") is None
             else np.asarray(d["model_output"], dtype=np.float64),
             axes=tuple(d.get("axes", _AXES_TABULAR)),
-            quality=dict(d.get("quality", {})),
+            quality={
+                k: np.array(v, dtype=np.float64) if isinstance(v, list) else v
+                for k, v in d.get("quality", {}).items()
+            },
         )
 
     def __repr__(self) -> str:
@@ -356,3 +369,10 @@ class Explanation:
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
             f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
         )
+
+
+def _json_ready(v: Any) -> Any:
+    """Arrays as nested lists with NaN as None, so the JSON is strict."""
+    if isinstance(v, np.ndarray):
+        return np.where(np.isnan(v), None, v).tolist() if v.dtype.kind == "f" else v.tolist()
+    return v

@@ -21,7 +21,7 @@ SAFE_MODEL_FORMATS = (
     "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj) or LightGBM text (.txt)"
 )
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
-_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.")
+_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
 def _short(exc: BaseException) -> str:

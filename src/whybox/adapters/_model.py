@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError, UnsupportedModelError
-from whybox.adapters._data import Dataset, adapt_data
+from whybox.adapters._data import Dataset
 
 _EPS = 1e-12
 
@@ -124,7 +124,7 @@ class Model:
             raise InputError("predict_label is for classifiers; this model is a regressor.")
         proba = self.predict(X, "probability")
         if proba.shape[1] == 1:
-            idx = (proba[:, 0] >= 0.5).astype(int)
+            idx = (proba[:, 0] > 0.5).astype(int)  # a tie goes to the first class, as argmax
         else:
             idx = proba.argmax(axis=1)
         return self.classes[idx]
@@ -425,32 +425,22 @@ def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | 
     task = task or "regression"
     if task not in ("regression", "classification"):
         raise InputError(f"task must be 'regression' or 'classification', got {task!r}.")
-    names = tuple(output_names) if output_names is not None else None
+    names = tuple(output_names) if output_names is not None else ("output",)
 
     def raw(X: Any) -> np.ndarray:
         out = _as_2d(f(X))
-        if names is not None and out.shape[1] != len(names):
-            raise InputError(
-                f"the model returned {out.shape[1]} outputs but output_names has {len(names)}."
+        if out.shape[1] != len(names):
+            fix = (
+                f"output_names has {len(names)}; give one name per output"
+                if output_names is not None
+                else "pass output_names=[...] to adapt_model to name them"
             )
+            raise InputError(f"the model returned {out.shape[1]} outputs but {fix}.")
         return out
 
-    if names is None:
-        names = ("output",)  # refined on first call by explainers that see the output
     predictors: dict[str, Callable] = {"raw": raw}
     if task == "classification":
         predictors["probability"] = raw
         predictors["log_odds"] = lambda X: _logit(raw(X))
     classes = np.asarray(names) if task == "classification" else None
     return Model(f, task, names, classes, None, None, "raw", predictors)
-
-
-def model_output_names(model: Model, X: Any) -> Model:
-    """For a callable with unnamed outputs, name them after one call on ``X``."""
-    if model.output_names != ("output",) or not callable(model.estimator):
-        return model
-    k = model.predict(np.asarray(adapt_data(X).values[:1])).shape[1]
-    if k == 1:
-        return model
-    names = tuple(f"output_{i}" for i in range(k))
-    return _from_callable(model.estimator, model.task, names)

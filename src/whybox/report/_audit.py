@@ -326,12 +326,10 @@ def _local_section(
 ) -> Section:  # fmt: skip
     blocks = []
     for r in rows:
-        row_ex = ex[positions[r]]
-        if len(ex.output_names) > 1:
-            out = display.get(str(pred[r]), str(pred[r]))
-            row_ex = row_ex[:, out]
-        else:
-            out = ex.output_names[0]
+        # multi-class: the predicted class's output; otherwise the single output
+        out = display.get(str(pred[r]), str(pred[r])) if len(ex.output_names) > 1 else 0
+        row_ex = ex[positions[r], :, out]
+        out = row_ex.output_names[0]
         f_x = float(row_ex.values.sum() + row_ex.base_values)
         truth = display.get(str(y[r]), y[r]) if model.task == "classification" else _round(y[r])
         predicted = (
@@ -375,7 +373,7 @@ def _quality_section(ex: Explanation) -> Section:
     ]
     if "standard_error" in ex.quality:
         rows.append(("mean standard error of the SHAP values",
-                     f"{np.mean(ex.quality['standard_error']):.3g}"))  # fmt: skip
+                     f"{np.nanmean(ex.quality['standard_error']):.3g}"))  # fmt: skip
     if "n_background" in ex.params:
         rows.append(("background rows", ex.params["n_background"]))
     summary = (
@@ -442,7 +440,7 @@ def audit(
     from tqdm.auto import tqdm
 
     from whybox import __version__
-    from whybox._explain import explain
+    from whybox._explain import explain, is_tree_model
 
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
@@ -482,7 +480,11 @@ def audit(
 
     step("shap")
     explained = np.union1d(_sample(data.n_samples, _MAX_EXPLAINED_ROWS, rng), row_list)
-    background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
+    # Tree models get path-dependent TreeSHAP (no background needed, exact and fast);
+    # other models interventional SHAP values against a sample of the audited rows.
+    background = None
+    if not is_tree_model(m):
+        background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
     ex = explain(m, data.take(explained), background=background, random_state=random_state)
     results["explanation"] = ex
     bar.update()
