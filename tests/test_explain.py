@@ -24,7 +24,13 @@ class FakeTree:
     perturbations = ("tree_path_dependent", "interventional")
 
     def __init__(
-        self, model, *, background=None, feature_perturbation="tree_path_dependent", output="auto"
+        self,
+        model,
+        *,
+        background=None,
+        feature_perturbation="tree_path_dependent",
+        output="auto",
+        progress=None,
     ):
         if feature_perturbation not in self.perturbations:
             raise InputError(f"feature_perturbation={feature_perturbation!r} is not available.")
@@ -226,9 +232,6 @@ def test_registry_lists_methods_with_supports():
         assert not cls.supports(object())
 
 
-@pytest.mark.skipif(
-    explain_module.load_method("tree") is None, reason="whybox.shapley.tree not available yet"
-)
 def test_real_tree_explainer_is_picked_for_a_forest():
     X, y = _data(4)
     rf = RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
@@ -241,3 +244,14 @@ def test_real_tree_explainer_is_picked_for_a_forest():
     with_bg = whybox.explain(rf, X[:3], background=X[:10])
     exact = whybox.explain(rf, X[:3], background=X[:10], method="exact")
     np.testing.assert_allclose(with_bg.values, exact.values, rtol=0, atol=1e-10)
+
+
+def test_tree_method_keeps_the_adapted_models_class_names(capsys):
+    X, y = _data(4)
+    clf = RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0)
+    clf.fit(X, np.digitize(y, np.quantile(y, [0.33, 0.66])))
+    model = adapt_model(clf, class_names=["low", "mid", "high"])
+    ex = whybox.explain(model, X[:4], progress=False)
+    assert ex.output_names == ("low", "mid", "high")
+    np.testing.assert_allclose(ex[:, :, "high"].model_output, clf.predict_proba(X[:4])[:, 2])
+    assert capsys.readouterr().err == ""

@@ -65,6 +65,7 @@ def explain(
     output: str = "auto",
     random_state: Any = None,
     feature_groups: Mapping[str, Sequence[Any]] | None = None,
+    progress: bool | None = None,
 ) -> Explanation:
     """Explain the predictions of ``model`` on ``X`` with SHAP values, choosing the method.
 
@@ -105,6 +106,8 @@ def explain(
     feature_groups : dict of str to list of (str or int), optional
         Explain groups of columns as single players (``"exact"`` and
         ``"permutation"`` only).
+    progress : bool or None, default=None
+        Show a progress bar; None lets the explainer decide by the amount of work.
 
     Returns
     -------
@@ -173,7 +176,11 @@ def explain(
         perturbation = "tree_path_dependent" if background is None else "interventional"
         try:
             explainer = tree_cls(
-                native, background=background, feature_perturbation=perturbation, output=output
+                native,
+                background=background,
+                feature_perturbation=perturbation,
+                output=output,
+                progress=progress,
             )
         except InputError:
             if method != "auto" or background is None:
@@ -193,10 +200,13 @@ def explain(
             output=output,
             feature_groups=feature_groups,
             random_state=random_state,
+            progress=progress,
         )
     result = explainer(X)
     params = {**result.params, "explain_method": name, "chosen_by": reason}
-    return replace(result, params=params)
+    # The tree explainer reads the native model; keep the adapted model's output
+    # names (e.g. the class_names it was given).
+    return replace(result, params=params, output_names=adapted.output_names)
 
 
 def _choose(

@@ -71,10 +71,17 @@ def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None
         line.set_gid(f"median:{name}")  # ids that tests and SVG readers can find
         box.set_gid(f"box:{name}")
     ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8)
-    ax.set_xlabel(f"drop in {result.scoring} when the feature is permuted")
+    ax.set_xlabel(f"{score_change(result.scoring)} when the feature is permuted")
     if left_out:
         ax.set_title(
             f"top {len(shown)} of {len(order)} features ({left_out} not shown)", fontsize=10
         )
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def score_change(scoring: str) -> str:
+    """How a positive importance reads for a scorer: "drop in r2", "rise in log_loss"."""
+    if scoring.startswith("neg_"):
+        return f"rise in {scoring[4:]}"
+    return f"drop in {scoring}"

@@ -21,6 +21,7 @@ from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging import confusion_analysis, error_analysis
 from whybox.inspection import permutation_importance
+from whybox.plots._permutation import score_change
 from whybox.report._report import Figure, Report, Section, Table, Text
 
 _MAX_EXPLAINED_ROWS = 1000
@@ -157,11 +158,14 @@ def _confusion_sections(model: Model, y: np.ndarray, pred: np.ndarray, class_nam
     return Section("confusion", "Confusion analysis", tuple(blocks), summary), analysis
 
 
-def _error_section(model: Model, data: Dataset, y: np.ndarray, class_names) -> Section:
+def _error_section(model: Model, data: Dataset, y: np.ndarray, display: dict) -> Section:
     errors = error_analysis(model, data, y)
     blocks: list = [Text(n) for n in errors.notes]
     if model.task == "classification":
         cases = errors.cases_frame()
+        for col in ("true", "predicted"):
+            cases[col] = [display.get(str(v), str(v)) for v in cases[col]]
+        cases["kind"] = cases["kind"].str.replace("_", " ")
         if len(cases):
             blocks.append(
                 Table.from_frame(
@@ -197,14 +201,18 @@ def _error_section(model: Model, data: Dataset, y: np.ndarray, class_names) -> S
             blocks.append(Table.from_frame(bins, "Error by feature bin", index=False))
     if errors.feature_shifts:
         shifts = errors.to_frame().head(10)
-        keep = [c for c in ("kind", "effect", "cohens_d", "ks_statistic", "cramers_v",
+        keep = [c for c in ("kind", "effect", "ks_pvalue", "cohens_d", "cramers_v",
                             "mean_errors", "mean_rest") if c in shifts]  # fmt: skip
+        shifts = shifts[keep].dropna(axis=1, how="all")
         blocks.append(
             Table.from_frame(
-                shifts[keep],
+                shifts,
                 "Features that differ most between errors and the rest",
-                caption=f"errors: {errors.error_definition}; effect: |Cohen's d| for numbers, "
-                "Cramér's V for categories",
+                caption=f"errors: {errors.error_definition}; effect: the two-sample "
+                "Kolmogorov-Smirnov statistic for numbers (ks_pvalue: its p-value, not "
+                "corrected for testing every feature), the total variation distance for "
+                "categories, both from 0 (same distribution) to 1; cohens_d: the "
+                "standardised difference of the means",
             )  # fmt: skip
         )
     summary = (
@@ -216,11 +224,28 @@ def _error_section(model: Model, data: Dataset, y: np.ndarray, class_names) -> S
     return Section("errors", "Error analysis", tuple(blocks), summary), errors
 
 
+def _units(model: Model, ex: Explanation, data: Dataset) -> str:
+    """What the SHAP values are measured in, in words (e.g. "log-odds of 'benign'")."""
+    if model.task == "regression":
+        return "the predicted value"
+    target = f"{ex.output_names[0]!r}" if len(ex.output_names) == 1 else "each class"
+    if ex.output_space == "probability":
+        return f"probability of {target}"
+    if ex.output_space == "raw" and len(ex.output_names) == 1:
+        # a binary margin that is the log-odds (logistic boosting, logistic regression)
+        probe = data.values[: min(data.n_samples, 50)]
+        if np.allclose(model.predict(probe, "raw"), model.predict(probe, "log_odds"), atol=1e-6):
+            return f"log-odds of {target}"
+    if ex.output_space == "log_odds":
+        return f"log-odds of {target}"
+    return f"the raw margin of {target}"
+
+
 def _round(v: Any) -> Any:
     return float(f"{v:.4g}") if isinstance(v, (float, np.floating)) else v
 
 
-def _importance_section(ex: Explanation, perm: Any) -> tuple[Section, pd.DataFrame]:
+def _importance_section(ex: Explanation, perm: Any, units: str) -> tuple[Section, pd.DataFrame]:
     shap_imp = ex.global_importance().mean(axis=1)
     perm_frame = perm.to_frame()
     table = pd.DataFrame(
@@ -234,6 +259,7 @@ def _importance_section(ex: Explanation, perm: Any) -> tuple[Section, pd.DataFra
             .astype(int),
         }
     ).loc[shap_imp.index]
+    table.index.name = "feature"
     table["rank difference"] = table["SHAP rank"] - table["permutation rank"]
     top = table.head(10)
     disagree = top[top["rank difference"].abs() >= 3].index.tolist()
@@ -244,14 +270,14 @@ def _importance_section(ex: Explanation, perm: Any) -> tuple[Section, pd.DataFra
             plots.bar(ex if len(outputs) == 1 else _mean_over_outputs(ex)),
             "Global importance: mean |SHAP value|",
             {"feature": shap_imp.index.tolist(), "mean_abs_shap": shap_imp.to_numpy()},
-            f"in {ex.output_space} units"
-            + ("" if len(outputs) == 1 else ", averaged over classes"),
+            f"in units of {units}" + ("" if len(outputs) == 1 else ", averaged over classes"),
         ),
         Figure.from_matplotlib(
             plots.permutation_importance(perm),
             "Permutation importance",
             perm.to_dict(),
-            f"drop in {perm.scoring} when the feature is shuffled, {perm.importances.shape[1]} repeats",
+            f"{score_change(perm.scoring)} when the feature "
+            f"is shuffled, {perm.importances.shape[1]} repeats",
         ),
         Table.from_frame(
             top,
@@ -282,7 +308,7 @@ def _mean_over_outputs(ex: Explanation) -> Explanation:
     )
 
 
-def _shap_section(ex: Explanation, top_features: list[str]) -> Section:
+def _shap_section(ex: Explanation, top_features: list[str], units: str) -> Section:
     multi = len(ex.output_names) > 1
     blocks = []
     for out in list(ex.output_names)[:3]:
@@ -314,7 +340,7 @@ def _shap_section(ex: Explanation, top_features: list[str]) -> Section:
                 )
             )
     summary = (
-        f"SHAP values by {ex.method} for {ex.values.shape[0]} rows, in {ex.output_space} units. "
+        f"SHAP values by {ex.method} for {ex.values.shape[0]} rows, in units of {units}. "
         f"Top features: {', '.join(map(repr, top_features))}."
     )
     return Section("shap", "SHAP values: summary and dependence", tuple(blocks), summary)
@@ -322,7 +348,7 @@ def _shap_section(ex: Explanation, top_features: list[str]) -> Section:
 
 def _local_section(
     model: Model, ex: Explanation, positions: dict[int, int], rows: list[int],
-    y: np.ndarray, pred: np.ndarray, display: dict[str, str],
+    y: np.ndarray, pred: np.ndarray, display: dict[str, str], units: str,
 ) -> Section:  # fmt: skip
     blocks = []
     for r in rows:
@@ -350,7 +376,7 @@ def _local_section(
                     "feature_values": None if row_ex.data is None else row_ex.data,
                     "shap_values": row_ex.values,
                 },
-                f"SHAP waterfall for output {out!r} in {ex.output_space} units: from the base "
+                f"SHAP waterfall for output {out!r} in units of {units}: from the base "
                 f"value E[f(X)] = {float(row_ex.base_values):.4g} to f(x) = {f_x:.4g}",
             )
         )
@@ -361,12 +387,12 @@ def _local_section(
     return Section("local", "Local explanations", tuple(blocks), summary)
 
 
-def _quality_section(ex: Explanation) -> Section:
+def _quality_section(ex: Explanation, units: str) -> Section:
     err = ex.additivity_error
     rows = [
         ("method", ex.method),
         ("chosen by", ex.params.get("chosen_by", "")),
-        ("output space", ex.output_space),
+        ("output space", f"{ex.output_space} ({units})"),
         ("rows explained", ex.values.shape[0]),
         ("max additivity error", f"{np.nanmax(err):.3g}"),
         ("mean additivity error", f"{np.nanmean(err):.3g}"),
@@ -374,8 +400,8 @@ def _quality_section(ex: Explanation) -> Section:
     if "standard_error" in ex.quality:
         rows.append(("mean standard error of the SHAP values",
                      f"{np.nanmean(ex.quality['standard_error']):.3g}"))  # fmt: skip
-    if "n_background" in ex.params:
-        rows.append(("background rows", ex.params["n_background"]))
+    if "background_rows" in ex.params:
+        rows.append(("background rows", ex.params["background_rows"]))
     summary = (
         "Local accuracy: the SHAP values of each row plus the base value add up to the "
         f"model's output to within {np.nanmax(err):.2g}."
@@ -474,7 +500,7 @@ def audit(
         sections.append(section)
     bar.update()
     step("errors")
-    section, results["errors"] = _error_section(m, data, y, class_names)
+    section, results["errors"] = _error_section(m, data, y, display)
     sections.append(section)
     bar.update()
 
@@ -485,26 +511,36 @@ def audit(
     background = None
     if not is_tree_model(m):
         background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
-    ex = explain(m, data.take(explained), background=background, random_state=random_state)
+    ex = explain(
+        m,
+        data.take(explained),
+        background=background,
+        random_state=random_state,
+        progress=False if not progress else None,
+    )
     results["explanation"] = ex
     bar.update()
 
     step("importance")
+    # log loss for classifiers: a proper score that moves with every probability,
+    # where accuracy only moves when a label flips
+    scoring = "neg_log_loss" if m.task == "classification" else "r2"
     perm = permutation_importance(
-        m, data, y, n_repeats=5, random_state=random_state,
+        m, data, y, scoring=scoring, n_repeats=5, random_state=random_state,
         max_samples=min(data.n_samples, _MAX_IMPORTANCE_ROWS),
     )  # fmt: skip
     results["permutation_importance"] = perm
     bar.update()
 
     step("plots")
-    section, table = _importance_section(ex, perm)
+    units = _units(m, ex, data)
+    section, table = _importance_section(ex, perm, units)
     sections.append(section)
     top = table.index[:_TOP_FEATURES].tolist()
-    sections.append(_shap_section(ex, top))
+    sections.append(_shap_section(ex, top, units))
     positions = {int(r): i for i, r in enumerate(explained)}
-    sections.append(_local_section(m, ex, positions, row_list, y, pred, display))
-    sections.append(_quality_section(ex))
+    sections.append(_local_section(m, ex, positions, row_list, y, pred, display, units))
+    sections.append(_quality_section(ex, units))
     bar.update()
     bar.close()
 

@@ -55,6 +55,8 @@ default="tree_path_dependent"
     n_jobs : int, optional
         Threads for the computation; ``None`` or ``-1`` uses all of numba's threads.
         The values do not depend on it.
+    progress : bool or None, default=None
+        Show a tqdm progress bar over blocks of rows; None shows it above 10,000 rows.
 
     Attributes
     ----------
@@ -83,7 +85,9 @@ default="tree_path_dependent"
         feature_perturbation: str = "tree_path_dependent",
         output: str = "auto",
         n_jobs: int | None = None,
+        progress: bool | None = None,
     ) -> None:
+        self.progress = progress
         if feature_perturbation not in _PERTURBATIONS:
             raise InputError(
                 f"feature_perturbation must be one of {_PERTURBATIONS}, got "
@@ -195,7 +199,7 @@ default="tree_path_dependent"
         rows = data.values
         n = rows.shape[0]
         blocks = range(0, n, _BLOCK_ROWS)
-        if n > _PROGRESS_ROWS:
+        if self.progress or (self.progress is None and n > _PROGRESS_ROWS):
             from tqdm.auto import tqdm
 
             blocks = tqdm(blocks, desc="TreeExplainer", unit="block", leave=False)

@@ -1,0 +1,104 @@
+"""The audit as a library call: multi-class and regression models, class names, rows."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_diabetes, load_wine
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+from sklearn.linear_model import Ridge
+
+from whybox import InputError, audit
+
+SECTIONS = ["performance", "confusion", "errors", "importance", "shap", "local", "quality"]
+
+
+def _section(report, sid):
+    return next(s for s in report.sections if s.id == sid)
+
+
+@pytest.fixture(scope="module")
+def wine():
+    data = load_wine(as_frame=True)
+    X, y = data.data, data.target
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X[::2], y[::2])
+    return model, X[1::2].reset_index(drop=True), y[1::2].to_numpy()
+
+
+def test_multiclass_audit_uses_class_names_everywhere(wine):
+    model, X, y = wine
+    names = ["barolo", "grignolino", "barbera"]
+    report = audit(model, X, y, class_names=names, progress=False)
+    assert [s.id for s in report.sections] == SECTIONS
+    ex = report.results["explanation"]
+    assert ex.output_names == tuple(names)
+    assert ex.method == "tree_path_dependent"
+    assert np.max(ex.additivity_error) <= 1e-6
+    # each waterfall explains the predicted class, named as the user named it
+    pred = model.predict(X)
+    for block in _section(report, "local").blocks:
+        row = block.data["row"]
+        assert block.data["output"] == names[pred[row]]
+        f_x = block.data["base_value"] + np.sum(block.data["shap_values"])
+        assert np.isclose(f_x, block.data["model_output"], atol=1e-9)
+    cases = _section(report, "errors").blocks[0]
+    assert {r[2] for r in cases.rows} <= set(names)  # true class column in display names
+    json.loads(report.to_json())  # strict JSON throughout
+
+
+def test_multiclass_waterfall_output_matches_model_margin(wine):
+    model, X, y = wine
+    report = audit(model, X, y, rows=[0, 3], progress=False)
+    raw = model.decision_function(X)
+    for block in _section(report, "local").blocks:
+        r, k = block.data["row"], list(map(str, model.classes_)).index(block.data["output"])
+        np.testing.assert_allclose(block.data["model_output"], raw[r, k], atol=1e-9)
+
+
+def test_regression_audit_has_no_confusion_section():
+    data = load_diabetes(as_frame=True)
+    X, y = data.data, data.target.to_numpy()
+    model = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    report = audit(model, X, y, progress=False)
+    assert [s.id for s in report.sections] == [s for s in SECTIONS if s != "confusion"]
+    perf = dict(_section(report, "performance").blocks[0].rows)
+    assert perf["R²"] == pytest.approx(model.score(X, y), abs=1e-3)
+    ex = report.results["explanation"]
+    assert ex.method == "tree_path_dependent"
+    assert np.max(ex.additivity_error) <= 1e-6
+    # default rows: the largest, smallest and median absolute error
+    err = np.abs(model.predict(X) - y)
+    rows = [b.data["row"] for b in _section(report, "local").blocks]
+    assert rows[0] == int(np.argmax(err)) and rows[1] == int(np.argmin(err))
+
+
+def test_non_tree_model_gets_interventional_shap_with_a_background():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(150, 4)), columns=list("abcd"))
+    y = X.to_numpy() @ np.array([3.0, -2.0, 0.5, 0.0]) + rng.normal(0, 0.1, 150)
+    model = Ridge(alpha=1e-6).fit(X, y)
+    report = audit(model, X, y, progress=False)
+    ex = report.results["explanation"]
+    assert ex.method == "exact" and ex.params["background_rows"] == 100
+    assert np.max(ex.additivity_error) <= 1e-9
+    # linear model, interventional SHAP: phi_j = coef_j * (x_j - mean of the background's
+    # x_j), so the difference of two rows' values is coef_j * (their difference in x_j)
+    phi = ex.values[:, :, 0]
+    np.testing.assert_allclose(
+        phi - phi[0], (X.to_numpy() - X.to_numpy()[0]) * model.coef_, atol=1e-9
+    )
+    quality = dict(_section(report, "quality").blocks[0].rows)
+    assert quality["background rows"] == 100
+    importance = _section(report, "importance").blocks[0].data["feature"]
+    assert importance[:2] == ["a", "b"] and importance[-1] == "d"
+
+
+def test_audit_input_errors(wine):
+    model, X, y = wine
+    with pytest.raises(InputError, match="y has 5 values but X has 89 rows"):
+        audit(model, X, y[:5], progress=False)
+    with pytest.raises(InputError, match="rows must be row positions between 0 and 88"):
+        audit(model, X, y, rows=[89], progress=False)
+    with pytest.raises(InputError, match="labels .* that the model does not predict"):
+        audit(model, X, np.where(y == 0, 7, y), progress=False)
