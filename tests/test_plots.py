@@ -342,3 +342,34 @@ def test_plots_leave_pyplot_alone():
     plots.bar(_explanation())
     plots.waterfall(_explanation()[0])
     assert plt.get_fignums() == before
+
+
+# ---------------------------------------------------------------------- user text
+DOLLAR_NAMES = ["cost ($)", "$x^2$", r"$\frac$ broken", "a $ b $ c"]
+
+
+def test_names_with_dollar_signs_are_drawn_literally_by_every_plot(tmp_path):
+    ex = _explanation(d=4)
+    ex = Explanation(
+        ex.values, ex.base_values, ex.data, DOLLAR_NAMES, ex.output_names,
+        model_output=ex.model_output,
+    )  # fmt: skip
+    imp = np.abs(np.random.default_rng(0).normal(size=(4, 3)))
+    perm = PermutationImportance(
+        imp, imp.mean(axis=1), imp.std(axis=1), tuple(DOLLAR_NAMES), 0.9, "accuracy"
+    )
+    y = ["$a$", "b $", "$a$", "b $"]
+    figures = [
+        plots.bar(ex),
+        plots.beeswarm(ex),
+        plots.waterfall(ex[0]),
+        plots.dependence(ex, "$x^2$", color="cost ($)"),
+        plots.permutation_importance(perm),
+        plots.confusion_matrix(confusion_analysis(y, y[::-1])),
+    ]
+    for i, fig in enumerate(figures):
+        fig.savefig(tmp_path / f"{i}.png")  # malformed mathtext would raise here
+        texts = [t.get_text() for t in fig.findobj(matplotlib.text.Text)]
+        shown = " ".join(t.replace(r"\$", "$") for t in texts)
+        drawn = {3: DOLLAR_NAMES[:2], 5: ["$a$", "b $"]}.get(i, DOLLAR_NAMES)
+        assert all(name in shown for name in drawn), (i, texts)

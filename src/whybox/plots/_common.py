@@ -154,6 +154,13 @@ def value_label(explanation: Explanation) -> str:
     return "SHAP value"
 
 
+def literal(text: Any) -> Any:
+    """User text (a name or a list of names) drawn as is: ``$`` would start mathtext."""
+    if isinstance(text, str):
+        return text.replace("$", r"\$")
+    return [literal(t) for t in text]
+
+
 def format_value(v: Any) -> str:
     """A feature value for a label: 4 significant digits for numbers, text as is."""
     if v is None or (isinstance(v, (float, np.floating)) and np.isnan(v)):

@@ -13,6 +13,7 @@ from whybox.plots._common import (
     MISSING,
     NEGATIVE,
     figure_and_axes,
+    literal,
     samples_by_features,
     value_label,
 )
@@ -119,15 +120,15 @@ def dependence(
         if has.any():
             pts = ax.scatter(x[has], y[has], c=cv[has], cmap=CMAP, s=14, linewidths=0, alpha=0.8)
             cbar = fig.colorbar(pts, ax=ax, aspect=40, pad=0.02)
-            cbar.set_label(ex.feature_names[c])
+            cbar.set_label(literal(ex.feature_names[c]))
             if ccats is not None:
-                cbar.set_ticks(np.arange(len(ccats)), labels=ccats)
+                cbar.set_ticks(np.arange(len(ccats)), labels=literal(ccats))
         if none.any():
             ax.scatter(x[none], y[none], color=MISSING, s=14, linewidths=0, alpha=0.8)
     if cats is not None:
-        ax.set_xticks(np.arange(len(cats)), cats)
+        ax.set_xticks(np.arange(len(cats)), literal(cats))
     ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
-    ax.set_xlabel(ex.feature_names[j])
-    ax.set_ylabel(f"{value_label(ex)} for {ex.feature_names[j]}")
+    ax.set_xlabel(literal(ex.feature_names[j]))
+    ax.set_ylabel(f"{value_label(ex)} for {literal(ex.feature_names[j])}")
     ax.spines[["top", "right"]].set_visible(False)
     return fig
