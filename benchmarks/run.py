@@ -18,6 +18,7 @@ WORKLOADS = {
     "W1a": "w1_treeshap",
     "W1b": "w1_treeshap",
     "W1c": "w1_treeshap",
+    "W9": "w9_audit",
 }
 
 
