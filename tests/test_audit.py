@@ -102,3 +102,23 @@ def test_audit_input_errors(wine):
         audit(model, X, y, rows=[89], progress=False)
     with pytest.raises(InputError, match="labels .* that the model does not predict"):
         audit(model, X, np.where(y == 0, 7, y), progress=False)
+
+
+def test_tree_model_with_categorical_splits_is_audited_model_agnostically():
+    # scikit-learn's HistGradientBoosting treats pandas categories as categorical
+    # splits, which TreeExplainer cannot follow yet: the audit must still complete.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "a": rng.normal(size=300),
+            "b": rng.normal(size=300),
+            "c": pd.Categorical(rng.choice(["x", "y", "z"], 300)),
+        }
+    )
+    y = ((X.a > 0) ^ (X.c == "y")).astype(int).to_numpy()
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    report = audit(model, X, y, progress=False)
+    ex = report.results["explanation"]
+    assert ex.method == "exact" and ex.feature_names == ("a", "b", "c")
+    assert np.max(ex.additivity_error) <= 1e-9
+    assert _section(report, "importance").blocks[0].data["feature"][-1] == "b"

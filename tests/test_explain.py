@@ -255,3 +255,22 @@ def test_tree_method_keeps_the_adapted_models_class_names(capsys):
     assert ex.output_names == ("low", "mid", "high")
     np.testing.assert_allclose(ex[:, :, "high"].model_output, clf.predict_proba(X[:4])[:, 2])
     assert capsys.readouterr().err == ""
+
+
+def test_tree_model_with_unreadable_categorical_splits_goes_model_agnostic():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {"a": rng.normal(size=200), "c": pd.Categorical(rng.choice(["x", "y", "z"], 200))}
+    )
+    y = ((X.a > 0) ^ (X.c == "y")).astype(int)
+    model = HistGradientBoostingClassifier(max_iter=10).fit(X, y)
+    assert model.is_categorical_.tolist() == [False, True]
+    assert not explain_module.is_tree_model(model)
+    ex = whybox.explain(model, X[:5], background=X[:30])
+    assert ex.params["explain_method"] == "exact"
+    assert ex.params["chosen_by"].startswith("auto: a tree model whose trees TreeExplainer")
+    assert np.max(ex.additivity_error) < 1e-9
+    with pytest.raises(InputError, match=r"\(TreeExplainer cannot read its trees\), got"):
+        whybox.explain(model, X[:5])

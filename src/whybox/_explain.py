@@ -42,11 +42,18 @@ def _supports(cls: type, model: Any) -> bool:
 
 
 def is_tree_model(model: Any) -> bool:
-    """Whether TreeSHAP (``method="tree"``) can explain ``model`` (a native model or a
-    :class:`whybox.adapters.Model`)."""
+    """Whether path-dependent TreeSHAP (``method="tree"``) can explain ``model`` (a
+    native model or a :class:`whybox.adapters.Model`): a supported tree type whose
+    trees whybox reads (not, e.g., categorical splits it cannot follow yet)."""
     native = model.estimator if isinstance(model, Model) else model
     tree_cls = load_method("tree")
-    return tree_cls is not None and _supports(tree_cls, native)
+    if tree_cls is None or not _supports(tree_cls, native):
+        return False
+    try:
+        tree_cls(native)
+    except (InputError, UnsupportedModelError):
+        return False
+    return True
 
 
 def _n_players(model: Model, data: Any, feature_groups: Any) -> int:
@@ -220,7 +227,9 @@ def _choose(
     """The registry name ``method="auto"`` picks, and the reason as one phrase."""
     prefix = "auto: "
     tree_cls = load_method("tree")
-    if tree_cls is not None and _supports(tree_cls, native):
+    if tree_cls is not None and _supports(tree_cls, native) and not is_tree_model(native):
+        prefix = "auto: a tree model whose trees TreeExplainer cannot read; "
+    elif tree_cls is not None and _supports(tree_cls, native):
         if feature_groups is not None:
             prefix = "auto: tree model but feature_groups given; "
         elif output == "auto" or resolved == adapted.native_space:
@@ -235,8 +244,9 @@ def _choose(
     if background is None:
         raise InputError(
             "explain needs background data (reference rows for absent features) to explain "
-            f"a {type(native).__name__} with output={output!r}, got background=None; pass "
-            "background=X_train or a sample of it."
+            f"a {type(native).__name__} with output={output!r}"
+            + (" (TreeExplainer cannot read its trees)" if "cannot read" in prefix else "")
+            + ", got background=None; pass background=X_train or a sample of it."
         )
     return _model_agnostic(adapted, background, feature_groups, prefix)
 
