@@ -19,6 +19,7 @@ WORKLOADS = {
     "W1b": "w1_treeshap",
     "W1c": "w1_treeshap",
     "W9": "w9_audit",
+    "W10": "w10_scale",
 }
 
 
