@@ -239,11 +239,14 @@ def test_real_tree_explainer_is_picked_for_a_forest():
     assert ex.params["explain_method"] == "tree"
     assert ex.params["chosen_by"] == "auto: tree model"
     assert np.all(ex.additivity_error < 1e-8)
-    # with a background: interventional TreeSHAP, or the exact method when the tree
-    # explainer cannot take one; the values are the same interventional SHAP values
+    # with a background: interventional TreeSHAP, the same interventional SHAP values
+    # as the exact method
     with_bg = whybox.explain(rf, X[:3], background=X[:10])
+    assert with_bg.method == "tree_interventional"
+    assert with_bg.params["chosen_by"] == "auto: tree model (interventional with the background)"
     exact = whybox.explain(rf, X[:3], background=X[:10], method="exact")
     np.testing.assert_allclose(with_bg.values, exact.values, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(with_bg.base_values, exact.base_values, rtol=0, atol=1e-12)
 
 
 def test_tree_method_keeps_the_adapted_models_class_names(capsys):

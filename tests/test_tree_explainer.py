@@ -151,9 +151,13 @@ def test_unsupported_models_are_refused_with_the_list(data):
         TreeExplainer(RandomForestRegressor())
 
 
-def test_interventional_is_not_available_yet(forest):
-    with pytest.raises(InputError, match="interventional.*ExactExplainer"):
+def test_interventional_needs_a_background(data, forest):
+    X, _ = data
+    with pytest.raises(InputError, match="interventional.*needs a background"):
         TreeExplainer(forest, feature_perturbation="interventional")
+    ex = TreeExplainer(forest, background=X[:20], feature_perturbation="interventional")(X[:3])
+    assert ex.method == "tree_interventional" and ex.params["background_rows"] == 20
+    np.testing.assert_allclose(ex.base_values[0], forest.predict(X[:20]).mean(), atol=1e-12)
     with pytest.raises(InputError, match="feature_perturbation must be one of"):
         TreeExplainer(forest, feature_perturbation="marginal")
 

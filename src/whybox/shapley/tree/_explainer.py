@@ -12,9 +12,19 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, adapt_data, adapt_model
 from whybox.shapley.tree._ensemble import is_tree_model, parse_ensemble
+from whybox.shapley.tree._interactions import (
+    path_dependent_interactions,
+    tree_features,
+)
+from whybox.shapley.tree._interventional import (
+    MAX_PATH_FEATURES,
+    InterventionalLayout,
+    interventional_shap,
+)
 from whybox.shapley.tree._path_dependent import (
     child_fractions,
     ensemble_expected_value,
+    ensemble_predict,
     path_dependent_shap,
 )
 
@@ -25,13 +35,20 @@ _PROGRESS_ROWS = 10_000
 
 
 class TreeExplainer:
-    """Exact SHAP values of tree ensembles (path-dependent TreeSHAP).
+    """Exact SHAP values of tree ensembles (path-dependent or interventional TreeSHAP).
 
     Path-dependent TreeSHAP (Lundberg et al., 2020, Algorithm 2) explains the
     model's native output. The value of a coalition of features is the model's
     prediction when those features follow the row's splits and every other split is
     averaged over its children in proportion to the training data (cover) that went
     each way, so no background data is needed.
+
+    Interventional TreeSHAP (``feature_perturbation="interventional"``) computes the
+    exact Shapley values of ``v(S) = mean_z f(x_S, z_notS)`` over the given background
+    rows ``z`` (the same quantity as :class:`whybox.ExactExplainer`), for the trees'
+    native output only, in time linear in rows plus background rows (see
+    ``whybox.shapley.tree._interventional``). Every background row is used (none is
+    sampled): pass a sample of the training data, e.g. 100 to 1,000 rows.
 
     Parameters
     ----------
@@ -42,16 +59,19 @@ class TreeExplainer:
         ``LGBMRegressor``/``LGBMClassifier``/``Booster``, or a whybox ``Model``
         wrapping one of them.
     background : array-like of shape (n_background, n_features), optional
-        Not used by ``feature_perturbation="tree_path_dependent"`` (the trees' covers
-        stand in for the data); reserved for the interventional variant.
+        The reference rows of ``feature_perturbation="interventional"`` (required
+        there, each with weight ``1 / n_background``; NaN allowed). Not used by
+        ``"tree_path_dependent"`` (the trees' covers stand in for the data).
     feature_perturbation : {"tree_path_dependent", "interventional"}, \
 default="tree_path_dependent"
-        How absent features are handled. Only ``"tree_path_dependent"`` is available.
+        How absent features are handled: averaged over the trees' covers, or taken
+        from the background rows.
     output : {"auto", "raw", "probability"}, default="auto"
         The output space to explain. Path-dependent TreeSHAP explains the model's
         native space: ``"raw"`` (the margin; log-odds for gradient-boosted
         classifiers) for boosting and regressors, ``"probability"`` for forest and
-        single-tree classifiers. ``"auto"`` picks it.
+        single-tree classifiers. ``"auto"`` picks it. Interventional TreeSHAP also
+        explains the native space only (other spaces: ``whybox.ExactExplainer``).
     n_jobs : int, optional
         Threads for the computation; ``None`` or ``-1`` uses all of numba's threads.
         The values do not depend on it.
@@ -65,7 +85,8 @@ default="tree_path_dependent"
     ensemble : TreeEnsemble
         The trees as whybox reads them.
     expected_value : ndarray of shape (n_outputs,), float64
-        The base value, in ``output_space``.
+        The base value, in ``output_space``: the cover-weighted mean output
+        (path-dependent) or the mean output over the background (interventional).
     output_space : str
         The explained output space.
 
@@ -93,11 +114,11 @@ default="tree_path_dependent"
                 f"feature_perturbation must be one of {_PERTURBATIONS}, got "
                 f"{feature_perturbation!r}; use 'tree_path_dependent'."
             )
-        if feature_perturbation == "interventional":
+        if feature_perturbation == "interventional" and background is None:
             raise InputError(
-                "feature_perturbation='interventional' is not available in TreeExplainer yet; "
-                "use feature_perturbation='tree_path_dependent', or whybox.ExactExplainer "
-                "with a background for interventional SHAP values."
+                "feature_perturbation='interventional' needs a background (reference rows "
+                "for absent features), got background=None; pass background=X_train or a "
+                "sample of it, or use feature_perturbation='tree_path_dependent'."
             )
         self.ensemble = parse_ensemble(model)
         self.model = adapt_model(model)
@@ -110,7 +131,8 @@ default="tree_path_dependent"
         native = self.model.native_space
         if output not in ("auto", native):
             raise InputError(
-                f"output={output!r} is not available: path-dependent TreeSHAP explains the "
+                f"output={output!r} is not available: {feature_perturbation.replace('_', '-')} "
+                "TreeSHAP explains the "
                 f"model's native output space, which is {native!r} for this model; use "
                 f"output='auto' (or {native!r}), or explain other spaces with "
                 "whybox.ExactExplainer."
@@ -118,6 +140,9 @@ default="tree_path_dependent"
         self.output_space = native
         self.feature_perturbation = feature_perturbation
         self.n_jobs = self._check_n_jobs(n_jobs)
+        if feature_perturbation == "interventional":
+            self._init_interventional(background)
+            return
         if background is not None:
             warnings.warn(
                 "background is not used by feature_perturbation='tree_path_dependent', "
@@ -129,6 +154,25 @@ default="tree_path_dependent"
         self._frac = child_fractions(e.children_left, e.children_right, e.covers)
         self._max_depth = e.max_depth
         self.expected_value = ensemble_expected_value(e)
+
+    def _init_interventional(self, background: Any) -> None:
+        self.method = "tree_interventional"
+        self.background = self._data(background, name="background")
+        if self.background.n_samples == 0:
+            raise InputError(
+                "background has no rows; pass at least one reference row (e.g. 100 rows "
+                "sampled from the training data)."
+            )
+        self._layout = InterventionalLayout(self.ensemble)
+        if self._layout.max_path_features > MAX_PATH_FEATURES:
+            raise InputError(
+                f"a tree of this model splits on {self._layout.max_path_features} distinct "
+                f"features along one path, more than the {MAX_PATH_FEATURES} interventional "
+                "TreeSHAP supports; use feature_perturbation='tree_path_dependent' or "
+                "whybox.PermutationExplainer."
+            )
+        bg = ensemble_predict(self.ensemble, self.background.values)
+        self.expected_value = bg.mean(axis=0)
 
     @staticmethod
     def _check_n_jobs(n_jobs: int | None) -> int | None:
@@ -150,27 +194,27 @@ default="tree_path_dependent"
         """
         return is_tree_model(model)
 
-    def _data(self, X: Any) -> Dataset:
+    def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names
-        data = adapt_data(X)
+        data = adapt_data(X, name=name)
         if (
             not isinstance(X, (Dataset,))
             and not hasattr(X, "columns")
             and names is not None
             and data.n_features == len(names)
         ):
-            data = adapt_data(X, feature_names=names)
-        data = self.model.check_data(data, name="X")
+            data = adapt_data(X, feature_names=names, name=name)
+        data = self.model.check_data(data, name=name)
         if not data.is_numeric:
             cols = [n for n, c in zip(data.feature_names, data.categorical, strict=True) if c]
             raise InputError(
-                f"X has non-numeric columns {cols[:5]} but TreeExplainer reads numbers only; "
-                "encode them as numeric codes, as the model was trained on."
+                f"{name} has non-numeric columns {cols[:5]} but TreeExplainer reads numbers "
+                "only; encode them as numeric codes, as the model was trained on."
             )
         if data.n_features != self.ensemble.n_features:
             raise InputError(
-                f"X has {data.n_features} columns but the model was fitted on "
-                f"{self.ensemble.n_features}; give X the columns the model was trained on."
+                f"{name} has {data.n_features} columns but the model was fitted on "
+                f"{self.ensemble.n_features}; give {name} the columns the model was trained on."
             )
         return data
 
@@ -193,11 +237,15 @@ default="tree_path_dependent"
             ``values`` of shape (n_samples, n_features, n_outputs) and ``base_values``
             of shape (n_samples, n_outputs), float64, in ``output_space`` (the raw
             margin for boosting, the probability for forest classifiers);
-            ``values.sum(axis=1) + base_values`` equals ``model_output``.
+            ``values.sum(axis=1) + base_values`` equals ``model_output``. With
+            ``feature_perturbation="interventional"``, ``params["background_rows"]``
+            is the number of background rows.
         """
         data = self._data(X)
         rows = data.values
         n = rows.shape[0]
+        if self.feature_perturbation == "interventional":
+            return self._explain_interventional(data)
         blocks = range(0, n, _BLOCK_ROWS)
         if self.progress or (self.progress is None and n > _PROGRESS_ROWS):
             from tqdm.auto import tqdm
@@ -234,4 +282,126 @@ default="tree_path_dependent"
                 "whybox_version": __version__,
             },
             model_output=self.model.predict(data, self.output_space),
+        )
+
+    def _explain_interventional(self, data: Dataset) -> Explanation:
+        rows = data.values
+        n = rows.shape[0]
+        e = self.ensemble
+        show = self.progress or (self.progress is None and n * e.n_trees > 200 * _PROGRESS_ROWS)
+        bar = None
+        if show:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=e.n_trees, desc="TreeExplainer", unit="tree", leave=False)
+        try:
+            values = interventional_shap(
+                e,
+                rows,
+                self.background.values,
+                layout=self._layout,
+                n_threads=self.n_jobs,
+                progress=None if bar is None else bar.update,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        from whybox import __version__
+
+        return Explanation(
+            values=values,
+            base_values=np.tile(self.expected_value, (n, 1)),
+            data=rows,
+            feature_names=data.feature_names,
+            output_names=self.model.output_names,
+            output_space=self.output_space,
+            method=self.method,
+            params={
+                "feature_perturbation": self.feature_perturbation,
+                "output": self.output_space,
+                "n_jobs": self.n_jobs,
+                "model_family": e.family,
+                "n_trees": e.n_trees,
+                "background_rows": self.background.n_samples,
+                "whybox_version": __version__,
+            },
+            model_output=self.model.predict(data, self.output_space),
+        )
+
+    def interaction_values(self, X: Any) -> Explanation:
+        """SHAP interaction values of the rows of ``X`` (path-dependent).
+
+        The interaction of two different features ``i`` and ``j`` is half their Shapley
+        interaction index under the path-dependent value function,
+        ``[phi_j(i always present) - phi_j(i always absent)] / 2``, shared equally
+        between ``[i, j]`` and ``[j, i]``; the diagonal ``[i, i]`` is what is left of
+        the SHAP value of ``i`` (Lundberg et al., 2020). Only for
+        ``feature_perturbation="tree_path_dependent"``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or DataFrame
+            Numeric rows, as for ``__call__``.
+
+        Returns
+        -------
+        Explanation
+            ``values`` of shape (n_samples, n_features, n_features, n_outputs), float64,
+            symmetric in the two feature axes, with ``axes`` ("samples", "features",
+            "features", "outputs"); ``values.sum(axis=2)`` is the SHAP values and
+            ``values.sum(axis=(1, 2)) + base_values`` equals ``model_output``.
+        """
+        if self.feature_perturbation != "tree_path_dependent":
+            raise InputError(
+                "interaction_values needs feature_perturbation='tree_path_dependent', got "
+                f"{self.feature_perturbation!r}; build the TreeExplainer with "
+                "feature_perturbation='tree_path_dependent'."
+            )
+        data = self._data(X)
+        rows = data.values
+        n = rows.shape[0]
+        e = self.ensemble
+        structure = getattr(self, "_tree_features", None)
+        if structure is None:
+            structure = tree_features(e.children_left, e.children_right, e.features, e.n_features)
+            self._tree_features = structure
+        # n_features**2 values per row: keep each block's output near 1e7 floats (80 MB)
+        block = max(1, min(_BLOCK_ROWS, 10_000_000 // max(1, e.n_features**2 * e.n_outputs)))
+        starts = range(0, n, block)
+        if self.progress or (self.progress is None and n > _PROGRESS_ROWS):
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="TreeExplainer interactions", unit="block", leave=False)
+        parts = [
+            path_dependent_interactions(
+                e,
+                rows[start : start + block],
+                frac=self._frac,
+                max_depth=self._max_depth,
+                structure=structure,
+                n_threads=self.n_jobs,
+            )
+            for start in starts
+        ]
+        values = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)
+        from whybox import __version__
+
+        return Explanation(
+            values=values,
+            base_values=np.tile(self.expected_value, (n, 1)),
+            data=rows,
+            feature_names=data.feature_names,
+            output_names=self.model.output_names,
+            output_space=self.output_space,
+            method="tree_path_dependent_interactions",
+            params={
+                "feature_perturbation": self.feature_perturbation,
+                "output": self.output_space,
+                "n_jobs": self.n_jobs,
+                "model_family": e.family,
+                "n_trees": e.n_trees,
+                "whybox_version": __version__,
+            },
+            model_output=self.model.predict(data, self.output_space),
+            axes=("samples", "features", "features", "outputs"),
         )

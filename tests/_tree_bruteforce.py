@@ -1,0 +1,193 @@
+"""Brute-force path-dependent value function and random trees, shared by the tree tests.
+
+The trees are random (structure, covers, thresholds, missing-value rules, leaf values)
+and built directly as TreeEnsemble objects, so the tests that use them need no model
+library. ``ensemble_value`` is the path-dependent value function written out plainly,
+independently of the numba kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import combinations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from whybox.shapley.tree._ensemble import (
+    MISSING_NAN,
+    MISSING_NONE,
+    MISSING_ZERO,
+    SPLIT_CATEGORICAL,
+    TreeEnsemble,
+)
+
+GRID = [-1.0, -0.5, 0.0, 0.5, 1.0]
+X_VALUES = [*GRID, 0.25, 2.0, 3.7, 7.0, np.nan]  # 2.0, 3.7, 7.0: categories 2, 3, unseen
+
+
+# ---------------------------------------------------------------------- brute force
+def _goes_left(
+    x: float, thr: float, dleft: bool, rule: int, strict: bool, sets: np.ndarray
+) -> bool:
+    """The split rule, written out plainly (independently of the numba kernel)."""
+    if rule == SPLIT_CATEGORICAL:  # LightGBM: category trunc(x); NaN, < 0, unseen go right
+        if math.isnan(x):
+            return False
+        category = math.trunc(x)
+        return 0 <= category < sets.shape[1] and bool(sets[int(thr), category])
+    if math.isnan(x):
+        if rule == MISSING_NONE:
+            x = 0.0
+        else:
+            return dleft
+    if rule == MISSING_ZERO and abs(x) <= 1e-35:
+        return dleft
+    return x < thr if strict else x <= thr
+
+
+def _share(cover: np.ndarray, child: int, parent: int) -> float:
+    return cover[child] / cover[parent] if cover[parent] > 0 else 0.0
+
+
+def tree_value(e: TreeEnsemble, t: int, x: np.ndarray, coalition: frozenset, node: int = 0):
+    """v(S) of one tree: follow x on features in S, else average children by cover."""
+    left = e.children_left[t, node]
+    if left < 0:
+        return e.values[t, node].copy()
+    right = e.children_right[t, node]
+    f = e.features[t, node]
+    if f in coalition:
+        go_left = _goes_left(
+            x[f],
+            e.thresholds[t, node],
+            bool(e.default_left[t, node]),
+            int(e.missing_rule[t, node]),
+            e.strict_less,
+            e.category_sets,
+        )
+        return tree_value(e, t, x, coalition, left if go_left else right)
+    cover = e.covers[t]
+    return _share(cover, left, node) * tree_value(e, t, x, coalition, left) + _share(
+        cover, right, node
+    ) * tree_value(e, t, x, coalition, right)
+
+
+def ensemble_value(e: TreeEnsemble, x: np.ndarray, coalition: frozenset) -> np.ndarray:
+    total = e.base_offset.copy()
+    for t in range(e.n_trees):
+        total += tree_value(e, t, x, coalition)
+    return total
+
+
+def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
+    """Shapley values of v by enumerating every coalition, shape (n_features, n_outputs)."""
+    d = e.n_features
+    cache = {}
+
+    def v(s: frozenset) -> np.ndarray:
+        if s not in cache:
+            cache[s] = ensemble_value(e, x, s)
+        return cache[s]
+
+    phi = np.zeros((d, e.n_outputs))
+    for i in range(d):
+        others = [j for j in range(d) if j != i]
+        for size in range(d):
+            weight = math.factorial(size) * math.factorial(d - size - 1) / math.factorial(d)
+            for s in combinations(others, size):
+                s = frozenset(s)
+                phi[i] += weight * (v(s | {i}) - v(s))
+    return phi
+
+
+# ---------------------------------------------------------------------- random trees
+@st.composite
+def random_ensembles(draw):
+    """1-3 random trees of depth <= 5 over <= 6 features, with 1-2 outputs."""
+    n_features = draw(st.integers(1, 6))
+    n_outputs = draw(st.integers(1, 2))
+    n_trees = draw(st.integers(1, 3))
+    strict = draw(st.booleans())
+    category_sets = np.asarray(
+        draw(st.lists(st.lists(st.booleans(), min_size=4, max_size=4), min_size=1, max_size=3))
+    )
+    # A child's cover is a random share of its parent's (zero included); the two shares
+    # need not add up to one, which the algorithm does not require either.
+    share_st = st.one_of(st.just(0.0), st.just(1.0), st.floats(0.0, 1.0))
+    trees = []
+    for _ in range(n_trees):
+        nodes = []  # (left, right, feature, threshold, default_left, rule, cover, value)
+
+        def grow(depth: int, parent_cover: float, nodes: list = nodes) -> int:
+            idx = len(nodes)
+            nodes.append(None)
+            cover = parent_cover * draw(share_st) if depth else draw(st.floats(0.01, 100.0))
+            if depth >= 5 or (depth > 0 and draw(st.booleans())):
+                value = draw(st.lists(st.floats(-10, 10), min_size=n_outputs, max_size=n_outputs))
+                nodes[idx] = (-1, -1, -1, 0.0, False, MISSING_NAN, cover, value)
+                return idx
+            feature = draw(st.integers(0, n_features - 1))
+            dleft = draw(st.booleans())
+            rule = draw(
+                st.sampled_from([MISSING_NAN, MISSING_ZERO, MISSING_NONE, SPLIT_CATEGORICAL])
+            )
+            if rule == SPLIT_CATEGORICAL:
+                threshold = float(draw(st.integers(0, len(category_sets) - 1)))
+            else:
+                threshold = draw(st.sampled_from(GRID))
+            left = grow(depth + 1, cover)
+            right = grow(depth + 1, cover)
+            nodes[idx] = (left, right, feature, threshold, dleft, rule, cover, [0.0] * n_outputs)
+            return idx
+
+        grow(0, 1.0)
+        out = draw(st.integers(-1, n_outputs - 1))
+        trees.append((nodes, out))
+    max_nodes = max(len(nodes) for nodes, _ in trees)
+    shape = (n_trees, max_nodes)
+    arrays = {
+        "children_left": np.full(shape, -1, np.int32),
+        "children_right": np.full(shape, -1, np.int32),
+        "features": np.full(shape, -1, np.int32),
+        "thresholds": np.zeros(shape),
+        "default_left": np.zeros(shape, bool),
+        "missing_rule": np.zeros(shape, np.int8),
+        "covers": np.zeros(shape),
+    }
+    values = np.zeros((*shape, n_outputs))
+    outputs = []
+    for t, (nodes, out) in enumerate(trees):
+        for j, (left, right, f, thr, dl, rule, cover, value) in enumerate(nodes):
+            arrays["children_left"][t, j] = left
+            arrays["children_right"][t, j] = right
+            arrays["features"][t, j] = f
+            arrays["thresholds"][t, j] = thr
+            arrays["default_left"][t, j] = dl
+            arrays["missing_rule"][t, j] = rule
+            arrays["covers"][t, j] = cover
+            if out >= 0:
+                values[t, j, out] = value[out]
+            else:
+                values[t, j] = value
+        outputs.append(out)
+    base = np.asarray(draw(st.lists(st.floats(-3, 3), min_size=n_outputs, max_size=n_outputs)))
+    ensemble = TreeEnsemble(
+        values=values,
+        tree_output=np.asarray(outputs, np.int32),
+        base_offset=base,
+        n_features=n_features,
+        strict_less=strict,
+        float32_input=False,
+        family="test",
+        category_sets=category_sets,
+        **arrays,
+    )
+    rows = draw(
+        st.lists(
+            st.lists(st.sampled_from(X_VALUES), min_size=n_features, max_size=n_features),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    return ensemble, np.asarray(rows, dtype=np.float64)
