@@ -18,6 +18,8 @@ WORKLOADS = {
     "W1a": "w1_treeshap",
     "W1b": "w1_treeshap",
     "W1c": "w1_treeshap",
+    "W1d": "w1d_interventional",
+    "W1e": "w1e_interactions",
     "W9": "w9_audit",
     "W10": "w10_scale",
 }
