@@ -191,3 +191,71 @@ def random_ensembles(draw):
         )
     )
     return ensemble, np.asarray(rows, dtype=np.float64)
+
+
+def chain_ensemble(depth: int, rng: np.random.Generator) -> TreeEnsemble:
+    """One tree of ``depth`` splits, each on a new feature, hanging off the right child."""
+    n = 2 * depth + 1
+    left, right = np.full(n, -1, np.int32), np.full(n, -1, np.int32)
+    cover = np.zeros(n)
+    cover[0] = 1e6
+    for k in range(depth):
+        left[2 * k], right[2 * k] = 2 * k + 1, 2 * k + 2
+        share = rng.uniform(0.001, 0.5)
+        cover[2 * k + 1], cover[2 * k + 2] = share * cover[2 * k], (1 - share) * cover[2 * k]
+    leaf = left < 0
+    return TreeEnsemble(
+        children_left=left[None],
+        children_right=right[None],
+        features=np.where(leaf, -1, np.arange(n) // 2).astype(np.int32)[None],
+        thresholds=np.where(leaf, 0.0, rng.normal(size=n))[None],
+        default_left=np.zeros((1, n), bool),
+        missing_rule=np.zeros((1, n), np.int8),
+        covers=cover[None],
+        values=np.where(leaf, rng.normal(size=n), 0.0)[None, :, None],
+        tree_output=np.array([0], np.int32),
+        base_offset=np.zeros(1),
+        n_features=depth,
+        strict_less=False,
+        float32_input=False,
+        family="test",
+    )
+
+
+def product_game_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
+    """Path-dependent SHAP values of one row, leaf by leaf, with no cancellation.
+
+    A leaf of value ``v`` whose path splits once on each feature ``j`` in ``P`` plays the
+    game ``v * prod_{j in S} a_j * prod_{j in P - S} r_j`` (``a_j``: the row follows the
+    path at ``j``; ``r_j``: the cover share of the path's child). Its Shapley value for
+    ``i`` is ``v * (a_i - r_i) * sum_k e_k * k! (m - k - 1)! / m!``, where ``e_k`` are the
+    coefficients of ``prod_{j != i} (a_j z + r_j)``: sums of non-negative terms only.
+    """
+    from math import lgamma
+
+    phi = np.zeros(e.n_features)
+    stack = [(0, [])]
+    while stack:
+        node, path = stack.pop()
+        if e.children_left[0, node] < 0:
+            m = len(path)
+            k = np.arange(m)
+            weights = np.exp([lgamma(j + 1) + lgamma(m - j) - lgamma(m + 1) for j in k])
+            for i, (fi, ai, ri) in enumerate(path):
+                coef = np.ones(1)
+                for j, (_, aj, rj) in enumerate(path):
+                    if j != i:
+                        coef = np.convolve(coef, [rj, aj])  # coef[k]: z**k
+                phi[fi] += e.values[0, node, 0] * (ai - ri) * np.dot(coef, weights[:m])
+            continue
+        f = e.features[0, node]
+        goes_left = x[f] <= e.thresholds[0, node]
+        cover = e.covers[0, node]
+        for child, side_left in (
+            (e.children_left[0, node], True),
+            (e.children_right[0, node], False),
+        ):
+            stack.append(
+                (child, [*path, (f, float(goes_left == side_left), e.covers[0, child] / cover)])
+            )
+    return phi

@@ -16,7 +16,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
-from _tree_bruteforce import brute_force_shap, ensemble_value, random_ensembles
+from _tree_bruteforce import brute_force_shap, chain_ensemble, ensemble_value, random_ensembles
 from hypothesis import HealthCheck, given, settings
 
 from whybox._exceptions import InputError
@@ -260,3 +260,17 @@ def test_threads_feature_names_and_checks(data):
     explainer.feature_perturbation = "interventional"
     with pytest.raises(InputError, match="tree_path_dependent"):
         explainer.interaction_values(frame)
+
+
+def test_paths_of_too_many_distinct_features_are_refused():
+    from whybox.shapley.tree._interactions import MAX_PATH_FEATURES
+
+    e = chain_ensemble(MAX_PATH_FEATURES + 1, np.random.default_rng(0))
+    X = np.zeros((1, e.n_features))
+    with pytest.raises(InputError, match="65 distinct features.*up to 64"):
+        path_dependent_interactions(e, X)
+    # at the limit the values are computed and add up to the SHAP values
+    e = chain_ensemble(MAX_PATH_FEATURES, np.random.default_rng(0))
+    X = np.random.default_rng(1).normal(size=(2, e.n_features))
+    got = path_dependent_interactions(e, X)
+    np.testing.assert_allclose(got.sum(axis=2), path_dependent_shap(e, X), rtol=0, atol=1e-12)

@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
+from _tree_bruteforce import chain_ensemble, product_game_shap
 
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _path_dependent as pd_module
@@ -220,20 +221,37 @@ def test_values_do_not_depend_on_threads_or_block_size():
     np.testing.assert_array_equal(path_dependent_shap(e, X[5:6], kernel="quadrature"), ref[5:6])
 
 
-def test_depth_decides_the_kernel(monkeypatch):
+def test_long_paths_of_distinct_features_stay_exact():
+    # 120 distinct features on one path: Algorithm 2's UNWIND loses precision here
+    # (its rounding errors grow like binomial coefficients); the quadrature kernel,
+    # which "auto" uses at every depth, must not.
+    rng = np.random.default_rng(4)
+    e = chain_ensemble(120, rng)
+    X = rng.normal(size=(3, 120))
+    got = path_dependent_shap(e, X)
+    np.testing.assert_array_equal(got, path_dependent_shap(e, X, kernel="quadrature"))
+    for row, x in enumerate(X):
+        np.testing.assert_allclose(got[row, :, 0], product_game_shap(e, x), rtol=0, atol=1e-12)
+    total = got.sum(axis=1) + ensemble_expected_value(e)
+    np.testing.assert_allclose(total, ensemble_predict(e, X), rtol=0, atol=1e-12)
+
+
+def test_product_game_reference_equals_the_recursion_on_a_short_chain():
+    # the reference above is itself checked where Algorithm 2 is exact
+    rng = np.random.default_rng(8)
+    e = chain_ensemble(12, rng)
+    X = rng.normal(size=(4, 12))
+    rec = path_dependent_shap(e, X, kernel="recursive")
+    for row, x in enumerate(X):
+        np.testing.assert_allclose(rec[row, :, 0], product_game_shap(e, x), rtol=0, atol=1e-13)
+
+
+def test_an_ensemble_too_deep_for_memory_is_refused(monkeypatch):
     rng = np.random.default_rng(5)
-    e = random_ensemble(rng, depth=6, n_features=4, p_leaf=0.0)
-    X = random_rows(rng, 10, e.n_features)
-    quad, rec = both(e, X)
-    np.testing.assert_array_equal(path_dependent_shap(e, X), quad)
-    # deeper than the limit: the recursion, and the quadrature kernel is not called
-    monkeypatch.setattr(pd_module, "QUADRATURE_MAX_DEPTH", e.max_depth - 1)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the quadrature kernel ran on a tree past the depth limit")
-
-    monkeypatch.setattr(_quadrature, "quadrature_shap_rows", refuse)
-    np.testing.assert_array_equal(path_dependent_shap(e, X), rec)
+    e = random_ensemble(rng, depth=6, n_features=4)
+    monkeypatch.setattr(pd_module, "_physical_memory", lambda: 64)
+    with pytest.raises(InputError, match="levels deep.*interventional.*PermutationExplainer"):
+        path_dependent_shap(e, random_rows(rng, 3, 4))
 
 
 def test_stumps_and_single_leaves():

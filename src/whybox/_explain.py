@@ -104,7 +104,9 @@ def explain(
         The rows to explain.
     background : array-like of shape (n_background, n_features) or DataFrame, optional
         Reference rows (e.g. a sample of the training data). Required by ``"exact"`` and
-        ``"permutation"``; more than 100 rows are sampled down to 100 (with a warning).
+        ``"permutation"``, which sample more than 100 rows down to 100 (with a warning);
+        interventional TreeSHAP uses every row (its cost is linear in the background
+        size).
     method : {"auto", "tree", "exact", "permutation"}, default="auto"
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the model's native space.

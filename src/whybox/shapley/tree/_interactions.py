@@ -51,7 +51,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from whybox._exceptions import InputError
 from whybox.shapley.tree._ensemble import TreeEnsemble
+from whybox.shapley.tree._interventional import leaf_layout
 from whybox.shapley.tree._path_dependent import (
     _extend,
     _goes_left,
@@ -391,6 +393,12 @@ def _interaction_rows(
     return inter
 
 
+#: Most distinct features on one root-to-leaf path for interaction values: the
+#: recursion of Algorithm 2 loses precision past this (measured on chains of distinct
+#: features: errors 2e-12 at 50 features, 2e-8 at 80, 0.4 at 120).
+MAX_PATH_FEATURES = 64
+
+
 def path_dependent_interactions(
     ensemble: TreeEnsemble,
     X: np.ndarray,
@@ -435,6 +443,16 @@ def path_dependent_interactions(
     if structure is None:
         structure = tree_features(e.children_left, e.children_right, e.features, e.n_features)
     feats, n_local, local, masks = structure
+    path_features = int(
+        leaf_layout(e.children_left, e.children_right, e.features, max_depth)[1].max()
+    )
+    if path_features > MAX_PATH_FEATURES:
+        raise InputError(
+            f"a path of this ensemble splits on {path_features} distinct features; SHAP "
+            f"interaction values are computed exactly for up to {MAX_PATH_FEATURES} (the "
+            "recursion they use loses precision beyond); limit max_depth, or explain the "
+            "SHAP values only (TreeExplainer(model)(X))."
+        )
     rows = prepare_rows(e, X)
     phi = path_dependent_shap(e, rows, frac=frac, max_depth=max_depth, n_threads=n_threads)
     previous = numba.get_num_threads()

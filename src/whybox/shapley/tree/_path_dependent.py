@@ -1,10 +1,14 @@
 """Path-dependent TreeSHAP as numba kernels: Algorithm 2 of Lundberg et al. (2020).
 
 :func:`path_dependent_shap` computes the values with the quadrature kernel of
-:mod:`whybox.shapley.tree._quadrature` (``O(nodes * q)`` per tree and row, ``q <= depth / 2 + 1``) and
-falls back on the recursion below for trees deeper than :data:`QUADRATURE_MAX_DEPTH`.
-The recursion (``_shap_row``, ``_extend``, ``_unwind``, ``_unwound_sum``) stays the
-reference and the building block of interaction values.
+:mod:`whybox.shapley.tree._quadrature` (``O(nodes * q)`` per tree and row,
+``q = ceil(min(depth, n_features) / 2)``). The recursion below (``_shap_row``,
+``_extend``, ``_unwind``, ``_unwound_sum``) is kept as the reference on shallow trees and
+as the building block of interaction values; it is not used for deep paths because it
+loses precision there: UNWIND divides by the path's weights, and once a path holds more
+than about 50 distinct features the rounding errors grow like binomial coefficients
+(measured on a chain of 120 distinct features: values off by 0.4 where the quadrature
+kernel keeps additivity to 1e-13).
 
 The value function of a coalition ``S`` is the tree's prediction when the features in
 ``S`` follow the row's splits and every other split is averaged over its children,
@@ -20,6 +24,8 @@ own slice of the output.
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -34,13 +40,17 @@ from whybox.shapley.tree._ensemble import (
 
 _LGBM_ZERO = 1e-35
 
-#: Deepest ensemble that :func:`path_dependent_shap` gives to the quadrature kernel;
-#: deeper ones go to the recursion (Algorithm 2). Measured on random trees of depth 10
-#: to 500 (up to 1,000 features, so up to q = 250 nodes): the two kernels agree to
-#: 5e-15 and quadrature is 5x (depth 500) to 70x (depth 200) faster single-threaded;
-#: past this depth a row's work arrays (``8 * (depth + 1) * q * (1 + n_outputs)``
-#: bytes) reach megabytes and the measurements stop.
-QUADRATURE_MAX_DEPTH = 512
+#: Largest share of the machine's memory the work arrays of one row per thread may take
+#: before :func:`path_dependent_shap` refuses the ensemble as too deep.
+MAX_MEMORY_SHARE = 0.5
+
+
+def _physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the platform does not say."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 @njit(cache=True, inline="always")
@@ -423,6 +433,20 @@ def ensemble_expected_value(ensemble: TreeEnsemble) -> np.ndarray:
     )
 
 
+def _check_work_memory(row_bytes: int, n_threads: int, max_depth: int) -> None:
+    """Refuse an ensemble whose work arrays for one row per thread cannot fit in memory."""
+    total = _physical_memory()
+    if total is None or row_bytes * n_threads <= MAX_MEMORY_SHARE * total:
+        return
+    raise InputError(
+        f"the ensemble is {max_depth} levels deep: exact path-dependent TreeSHAP would need "
+        f"{row_bytes * n_threads / 2**30:.1f} GiB of work memory ({n_threads} threads) on a "
+        f"machine with {total / 2**30:.1f} GiB; use fewer threads (n_jobs=1), "
+        "feature_perturbation='interventional' with a background, or the sampling "
+        "estimator whybox.PermutationExplainer."
+    )
+
+
 def path_dependent_shap(
     ensemble: TreeEnsemble,
     X: np.ndarray,
@@ -435,18 +459,18 @@ def path_dependent_shap(
 ) -> np.ndarray:
     """Path-dependent SHAP values of each row of ``X``.
 
-    Two exact kernels compute the same values (to rounding, about 1e-15 relative):
+    Two exact kernels compute the same values on shallow trees (to rounding, about
+    1e-15 relative):
 
     - ``"quadrature"`` (:mod:`whybox.shapley.tree._quadrature`): Gauss-Legendre
       quadrature of the Shapley integral with prefix products along each path and
       sums over subtrees, ``O(nodes * q)`` per tree and row with
       ``q = ceil(min(depth, n_features) / 2)``; it walks each tree once per block of
-      ``block_rows`` rows. Used by ``"auto"`` for ensembles up to
-      :data:`QUADRATURE_MAX_DEPTH` deep.
+      ``block_rows`` rows. ``"auto"`` uses it at every depth: it stays accurate on
+      paths of hundreds of distinct features.
     - ``"recursive"``: Algorithm 2 of Lundberg et al. (2020), ``O(leaves * depth**2)``
-      per tree and row, one row at a time. Used by ``"auto"`` for deeper ensembles
-      (beyond the measured range, where the quadrature kernel's work arrays,
-      ``(depth + 1) * q * (1 + n_outputs)`` numbers per row, reach megabytes).
+      per tree and row, one row at a time; the reference on shallow trees, imprecise
+      once a path holds more than about 50 distinct features.
 
     Parameters
     ----------
@@ -459,7 +483,7 @@ def path_dependent_shap(
         Threads to use (default: numba's current setting). The values do not depend
         on it.
     kernel : {"auto", "quadrature", "recursive"}, default="auto"
-        Which kernel computes the values (see above).
+        Which kernel computes the values (see above); ``"auto"`` is ``"quadrature"``.
     block_rows : int, optional
         Rows per pass of the quadrature kernel (default: up to
         :data:`whybox.shapley.tree._quadrature.BLOCK_ROWS`, fewer when the work arrays
@@ -492,7 +516,7 @@ def path_dependent_shap(
     if max_depth is None:
         max_depth = e.max_depth
     if kernel == "auto":
-        kernel = "quadrature" if max_depth <= QUADRATURE_MAX_DEPTH else "recursive"
+        kernel = "quadrature"
     if block_rows is not None and block_rows < 1:
         raise InputError(f"block_rows must be a positive integer, got {block_rows}.")
     rows = prepare_rows(e, X)
@@ -502,6 +526,11 @@ def path_dependent_shap(
     try:
         if kernel == "quadrature":
             t_nodes, w_nodes = _quadrature.quadrature_nodes(min(max_depth, e.n_features))
+            _check_work_memory(
+                _quadrature.row_work_bytes(max_depth, len(t_nodes), e.n_features, e.n_outputs),
+                numba.get_num_threads(),
+                max_depth,
+            )
             if block_rows is None:
                 block_rows = _quadrature.block_rows_for(
                     len(rows),

@@ -66,6 +66,11 @@ BLOCK_ROWS = 128
 BLOCK_BYTES = 4 << 20
 
 
+def row_work_bytes(max_depth: int, q: int, n_features: int, n_outputs: int) -> int:
+    """Bytes of work arrays one row takes in :func:`quadrature_shap_rows`."""
+    return 8 * ((max_depth + 1) * q * (1 + n_outputs) + n_features * n_outputs)
+
+
 def block_rows_for(
     n_rows: int, max_depth: int, q: int, n_features: int, n_outputs: int, n_threads: int
 ) -> int:
@@ -83,7 +88,7 @@ def block_rows_for(
     int
         The block size, at least 1. The SHAP values do not depend on it.
     """
-    per_row = 8 * ((max_depth + 1) * q * (1 + n_outputs) + n_features * n_outputs)
+    per_row = row_work_bytes(max_depth, q, n_features, n_outputs)
     block = min(BLOCK_ROWS, max(1, BLOCK_BYTES // per_row))
     return max(1, min(block, -(-n_rows // max(1, n_threads))))
 
