@@ -15,10 +15,13 @@ import numpy as np
 from hypothesis import strategies as st
 
 from whybox.shapley.tree._ensemble import (
+    CATEGORICAL_RULES,
     MISSING_NAN,
     MISSING_NONE,
     MISSING_ZERO,
     SPLIT_CATEGORICAL,
+    SPLIT_CATEGORICAL_DEFAULT,
+    SPLIT_CATEGORICAL_RIGHT,
     TreeEnsemble,
 )
 
@@ -36,6 +39,15 @@ def _goes_left(
             return False
         category = math.trunc(x)
         return 0 <= category < sets.shape[1] and bool(sets[int(thr), category])
+    if rule == SPLIT_CATEGORICAL_RIGHT:  # XGBoost: the set goes right; NaN to the default
+        if math.isnan(x):
+            return dleft
+        in_set = 0 <= x < sets.shape[1] and bool(sets[int(thr), math.trunc(x)])
+        return not in_set
+    if rule == SPLIT_CATEGORICAL_DEFAULT:  # HistGradientBoosting, encoded categories
+        if math.isnan(x) or x < 0:
+            return dleft
+        return x < sets.shape[1] and bool(sets[int(thr), math.trunc(x)])
     if math.isnan(x):
         if rule == MISSING_NONE:
             x = 0.0
@@ -130,9 +142,9 @@ def random_ensembles(draw):
             feature = draw(st.integers(0, n_features - 1))
             dleft = draw(st.booleans())
             rule = draw(
-                st.sampled_from([MISSING_NAN, MISSING_ZERO, MISSING_NONE, SPLIT_CATEGORICAL])
+                st.sampled_from([MISSING_NAN, MISSING_ZERO, MISSING_NONE, *CATEGORICAL_RULES])
             )
-            if rule == SPLIT_CATEGORICAL:
+            if rule in CATEGORICAL_RULES:
                 threshold = float(draw(st.integers(0, len(category_sets) - 1)))
             else:
                 threshold = draw(st.sampled_from(GRID))

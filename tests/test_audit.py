@@ -104,9 +104,9 @@ def test_audit_input_errors(wine):
         audit(model, X, np.where(y == 0, 7, y), progress=False)
 
 
-def test_tree_model_with_categorical_splits_is_audited_model_agnostically():
+def test_tree_model_with_categorical_splits_is_audited_with_tree_shap():
     # scikit-learn's HistGradientBoosting treats pandas categories as categorical
-    # splits, which TreeExplainer cannot follow yet: the audit must still complete.
+    # splits, which TreeExplainer follows through the model's own category encoding.
     rng = np.random.default_rng(0)
     X = pd.DataFrame(
         {
@@ -119,6 +119,6 @@ def test_tree_model_with_categorical_splits_is_audited_model_agnostically():
     model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     report = audit(model, X, y, progress=False)
     ex = report.results["explanation"]
-    assert ex.method == "exact" and ex.feature_names == ("a", "b", "c")
+    assert ex.method == "tree_path_dependent" and ex.feature_names == ("a", "b", "c")
     assert np.max(ex.additivity_error) <= 1e-9
     assert _section(report, "importance").blocks[0].data["feature"][-1] == "b"

@@ -260,7 +260,7 @@ def test_tree_method_keeps_the_adapted_models_class_names(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_tree_model_with_unreadable_categorical_splits_goes_model_agnostic():
+def test_tree_model_with_categorical_splits_uses_tree_shap():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     rng = np.random.default_rng(0)
@@ -270,7 +270,20 @@ def test_tree_model_with_unreadable_categorical_splits_goes_model_agnostic():
     y = ((X.a > 0) ^ (X.c == "y")).astype(int)
     model = HistGradientBoostingClassifier(max_iter=10).fit(X, y)
     assert model.is_categorical_.tolist() == [False, True]
-    assert not explain_module.is_tree_model(model)
+    assert explain_module.is_tree_model(model)
+    ex = whybox.explain(model, X[:5])
+    assert ex.method == "tree_path_dependent"
+    assert np.max(ex.additivity_error) < 1e-9
+
+
+def test_tree_model_with_unreadable_trees_goes_model_agnostic():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)})
+    y = np.exp(X.a + rng.normal(scale=0.1, size=200))
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=10).fit(X, y)
+    assert not explain_module.is_tree_model(model)  # a log link TreeExplainer does not model
     ex = whybox.explain(model, X[:5], background=X[:30])
     assert ex.params["explain_method"] == "exact"
     assert ex.params["chosen_by"].startswith("auto: a tree model whose trees TreeExplainer")

@@ -187,18 +187,3 @@ def test_background_is_not_used_and_says_so(data, forest):
     X, _ = data
     with pytest.warns(UserWarning, match="background is not used"):
         TreeExplainer(forest, background=X)
-
-
-def test_unsupported_categorical_splits_are_named_in_the_error(data):
-    X, y = data
-    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
-    frame["colour"] = pd.Categorical(np.where(y > 0, "red", "blue"))
-    xmodel = xgb.XGBRegressor(n_estimators=3, enable_categorical=True, tree_method="hist")
-    xmodel.fit(frame, y)
-    with pytest.raises(UnsupportedModelError, match="categorical feature 'colour'"):
-        TreeExplainer(xmodel)
-    codes = np.column_stack([X, (y > 0).astype(float)])
-    hgb = HistGradientBoostingClassifier(max_iter=3, categorical_features=[4])
-    hgb.fit(pd.DataFrame(codes, columns=["a", "b", "c", "d", "colour"]), (y > 1).astype(int))
-    with pytest.raises(UnsupportedModelError, match="feature 'colour' as categorical"):
-        TreeExplainer(hgb)

@@ -19,6 +19,7 @@ from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer
 from whybox.shapley._exact import all_coalitions, shapley_weight_matrix
 from whybox.shapley.tree._ensemble import (
+    CATEGORICAL_RULES,
     MISSING_NAN,
     MISSING_NONE,
     MISSING_ZERO,
@@ -77,8 +78,8 @@ def random_ensemble(
             if depth == max_depth or (depth > 0 and rng.random() < 0.25):
                 nodes[idx] = {"leaf": True, "value": rng.normal(size=n_outputs)}
                 return idx
-            rule = int(rng.choice([MISSING_NAN, MISSING_ZERO, MISSING_NONE, SPLIT_CATEGORICAL]))
-            thr = float(rng.integers(0, 3)) if rule == SPLIT_CATEGORICAL else rng.choice(VALUES[:5])
+            rule = int(rng.choice([MISSING_NAN, MISSING_ZERO, MISSING_NONE, *CATEGORICAL_RULES]))
+            thr = float(rng.integers(0, 3)) if rule in CATEGORICAL_RULES else rng.choice(VALUES[:5])
             node = {
                 "leaf": False,
                 "feature": int(rng.integers(n_features)),

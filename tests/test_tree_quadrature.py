@@ -18,10 +18,10 @@ from whybox._exceptions import InputError
 from whybox.shapley.tree import _path_dependent as pd_module
 from whybox.shapley.tree import _quadrature
 from whybox.shapley.tree._ensemble import (
+    CATEGORICAL_RULES,
     MISSING_NAN,
     MISSING_NONE,
     MISSING_ZERO,
-    SPLIT_CATEGORICAL,
     TreeEnsemble,
 )
 from whybox.shapley.tree._path_dependent import (
@@ -31,7 +31,7 @@ from whybox.shapley.tree._path_dependent import (
 )
 
 GRID = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])
-RULES = np.array([MISSING_NAN, MISSING_ZERO, MISSING_NONE, SPLIT_CATEGORICAL])
+RULES = np.array([MISSING_NAN, MISSING_ZERO, MISSING_NONE, *CATEGORICAL_RULES])
 
 
 def random_ensemble(
@@ -75,7 +75,7 @@ def random_ensemble(
                 )
                 return idx
             rule = int(rng.choice(rules))
-            if rule == SPLIT_CATEGORICAL:
+            if rule in CATEGORICAL_RULES:
                 threshold = float(rng.integers(len(category_sets)))
             else:
                 threshold = float(rng.choice(GRID))

@@ -94,11 +94,19 @@ class Model:
         return output
 
     def _prepare(self, X: Any) -> Any:
+        categorical = None
         if isinstance(X, Dataset):
-            X = X.values
+            X, categorical = X.values, X.categorical
         if self._takes_frame and not isinstance(X, pd.DataFrame):
             frame = pd.DataFrame(np.asarray(X), columns=list(self.feature_names or ()))
-            return frame.infer_objects() if frame.dtypes.eq(object).any() else frame
+            if not frame.dtypes.eq(object).any():
+                return frame
+            frame = frame.infer_objects()
+            if categorical is not None and categorical.any():
+                # a category column stays one even where every value shown is missing
+                cols = frame.columns[categorical]
+                frame[cols] = frame[cols].astype(object)
+            return frame
         return X
 
     def predict(self, X: Any, output: str = "raw") -> np.ndarray:
@@ -179,10 +187,10 @@ class Model:
                 "Pipeline with an encoder."
             )
         nan_cols = data.numeric_columns_with_nan()
-        probe = data.values[: min(len(data.values), 64)]
+        probe = data.take(np.arange(min(data.n_samples, 64)))
         if nan_cols:
             rows = np.flatnonzero(pd.isna(pd.DataFrame(data.values)).to_numpy().any(axis=1))
-            probe = data.values[rows[:64]]
+            probe = data.take(rows[:64])
         try:
             out = self.predict(probe, self.native_space)
         except Exception as exc:

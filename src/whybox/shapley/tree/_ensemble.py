@@ -20,7 +20,12 @@ from whybox._exceptions import InputError, UnsupportedModelError
 MISSING_NAN = 0  # NaN goes to the default child; everything else is compared
 MISSING_ZERO = 1  # LightGBM "Zero": NaN and |x| <= 1e-35 go to the default child
 MISSING_NONE = 2  # LightGBM "None": NaN is read as 0.0, then compared
-SPLIT_CATEGORICAL = 3  # LightGBM "==": category int(x) in a set goes left; NaN, < 0 go right
+SPLIT_CATEGORICAL = 3  # LightGBM "==": category int(x) in the set goes left; NaN, < 0, unseen right
+SPLIT_CATEGORICAL_RIGHT = 4  # XGBoost: category int(x) in the set goes right; NaN to the default
+#: child; negative and every other category go left
+SPLIT_CATEGORICAL_DEFAULT = 5  # HistGradientBoosting, on encoded categories: category in the
+#: set goes left, every other known category right; NaN (missing or unknown) to the default
+CATEGORICAL_RULES = (SPLIT_CATEGORICAL, SPLIT_CATEGORICAL_RIGHT, SPLIT_CATEGORICAL_DEFAULT)
 
 _SUPPORTED = (
     "scikit-learn DecisionTreeRegressor/Classifier, ExtraTreeRegressor/Classifier, "
@@ -54,7 +59,11 @@ class TreeEnsemble:
         to the default child; ``2`` (LightGBM "None"): NaN is read as 0.0.
         ``3``: a categorical split (LightGBM ``"=="``): the row goes left when its
         category ``int(x)`` (truncated) is in ``category_sets[int(threshold)]``;
-        NaN, negative and unseen categories go right.
+        NaN, negative and unseen categories go right. ``4`` (XGBoost): the row goes
+        *right* when ``int(x)`` is in the set; NaN goes to the default child, negative
+        and every other category left. ``5`` (HistGradientBoosting, applied to the
+        category's position in ``encoded_categories``): in the set goes left, any other
+        known category right, NaN (missing or unknown category) to the default child.
     covers : ndarray of shape (n_trees, max_nodes), float64
         The node cover: the training sample weight (scikit-learn, LightGBM counts) or
         the hessian sum (XGBoost) that reached the node; 0 at padding.
@@ -78,7 +87,12 @@ class TreeEnsemble:
     family : str
         Where the ensemble came from, e.g. ``"sklearn.RandomForestClassifier"``.
     category_sets : ndarray of shape (n_sets, n_categories), bool, optional
-        The left-going categories of each categorical split (rule ``3``).
+        The categories of each categorical split (rules ``3`` to ``5``).
+    encoded_categories : dict of int to ndarray, optional
+        For models that encode categorical columns themselves (HistGradientBoosting):
+        input column -> its known category values in the model's order. Rows are
+        compared through :meth:`encode`, which replaces such a column's value by its
+        position in that list (NaN when missing or unknown).
     """
 
     children_left: np.ndarray
@@ -96,6 +110,7 @@ class TreeEnsemble:
     float32_input: bool
     family: str
     category_sets: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=bool))
+    encoded_categories: dict[int, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shape = self.children_left.shape
@@ -130,7 +145,7 @@ class TreeEnsemble:
             )
         if np.any(self.covers < 0) or not np.all(np.isfinite(self.covers)):
             raise InputError("covers must be finite and non-negative; check the tree covers.")
-        cat = self.missing_rule == SPLIT_CATEGORICAL
+        cat = np.isin(self.missing_rule, CATEGORICAL_RULES)
         if np.any(cat) and (
             self.category_sets.ndim != 2
             or np.any(self.thresholds[cat] < 0)
@@ -145,6 +160,42 @@ class TreeEnsemble:
                 f"a split uses feature {int(self.features.max())} but n_features is "
                 f"{self.n_features}; give the model's number of columns."
             )
+
+    @property
+    def categorical_features(self) -> np.ndarray:
+        """The input columns some split reads as a category, sorted (int64)."""
+        cat = np.isin(self.missing_rule, CATEGORICAL_RULES) & (self.children_left >= 0)
+        return np.unique(self.features[cat]).astype(np.int64)
+
+    def encode(self, X: np.ndarray) -> np.ndarray:
+        """Rows as the kernels read them, float64 of shape (n_samples, n_features).
+
+        Columns in ``encoded_categories`` become the position of their value among
+        the known categories (NaN when missing or unknown), as the model's own
+        encoder does; every other column is read as a number.
+
+        Raises
+        ------
+        InputError
+            If a column that the model reads as a number holds text.
+        """
+        X = np.asarray(X)
+        if not self.encoded_categories:
+            return X.astype(np.float64, copy=False)
+        import pandas as pd
+
+        out = np.empty(X.shape, dtype=np.float64)
+        for j in range(X.shape[1]):
+            cats = self.encoded_categories.get(j)
+            if cats is None:
+                out[:, j] = X[:, j].astype(np.float64)
+                continue
+            col = X[:, j]
+            if cats.dtype != object:
+                col = pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy()
+            codes = pd.Index(cats).get_indexer(col)
+            out[:, j] = np.where(codes >= 0, codes, np.nan)
+        return out
 
     @property
     def n_trees(self) -> int:
@@ -183,6 +234,7 @@ def _pad(
     float32_input: bool,
     family: str,
     category_sets: list[set[int]] | None = None,
+    encoded_categories: dict[int, np.ndarray] | None = None,
 ) -> TreeEnsemble:
     """Stack per-tree arrays (each with ``value`` of shape (n_nodes, n_outputs or 1))."""
     n_trees = len(trees)
@@ -231,6 +283,7 @@ def _pad(
         float32_input=float32_input,
         family=family,
         category_sets=cats,
+        encoded_categories=encoded_categories or {},
     )
 
 
@@ -329,40 +382,32 @@ def _parse_sklearn_hgb(est: Any) -> TreeEnsemble:
             f"non-identity link ({link}) that TreeExplainer does not model yet; use "
             "loss='squared_error', 'absolute_error' or 'quantile', or another explainer."
         )
-    names = getattr(est, "feature_names_in_", None)
-    is_cat = getattr(est, "is_categorical_", None)
-    if getattr(est, "_preprocessor", None) is not None or (is_cat is not None and is_cat.any()):
-        # categorical features are encoded and moved first: split indices then refer to
-        # the encoded columns, not to X's
-        f = int(np.flatnonzero(is_cat)[0]) if is_cat is not None and is_cat.any() else 0
-        fname = names[f] if names is not None else f"x{f}"
-        raise UnsupportedModelError(
-            f"HistGradientBoosting treats the feature {fname!r} as categorical and "
-            "TreeExplainer does not support its categorical splits yet; one-hot or ordinal "
-            "encode it and fit with categorical_features=None."
-        )
+    columns, encoded = _hgb_columns(est)
     k = est.n_trees_per_iteration_
-    parsed, outputs = [], []
+    parsed, outputs, sets = [], [], []
     for predictors in est._predictors:
         for j, predictor in enumerate(predictors):
             nodes = predictor.nodes
-            categorical = nodes["is_categorical"].astype(bool) & ~nodes["is_leaf"].astype(bool)
-            if np.any(categorical):
-                f = int(nodes["feature_idx"][categorical][0])
-                fname = names[f] if names is not None else f"x{f}"
-                raise UnsupportedModelError(
-                    f"HistGradientBoosting splits on the categorical feature {fname!r} and "
-                    "TreeExplainer does not support its categorical splits yet; one-hot or "
-                    "ordinal encode it as a numeric feature."
-                )
             leaf = nodes["is_leaf"].astype(bool)
+            threshold = nodes["num_threshold"].astype(np.float64)
+            rule = np.full(len(nodes), MISSING_NAN, dtype=np.int8)
+            # a categorical split holds the left-going categories (as the encoder
+            # numbers them) in a 256-bit set; its threshold becomes that set's index
+            bitsets = predictor.raw_left_cat_bitsets
+            for node in np.flatnonzero(nodes["is_categorical"].astype(bool) & ~leaf):
+                words = bitsets[nodes["bitset_idx"][node]].astype(np.uint64)
+                bits = (words[:, None] >> np.arange(32, dtype=np.uint64)) & np.uint64(1)
+                sets.append(set(np.flatnonzero(bits.ravel()).tolist()))
+                threshold[node] = float(len(sets) - 1)
+                rule[node] = SPLIT_CATEGORICAL_DEFAULT
             parsed.append(
                 {
                     "left": np.where(leaf, -1, nodes["left"].astype(np.int64)),
                     "right": np.where(leaf, -1, nodes["right"].astype(np.int64)),
-                    "feature": nodes["feature_idx"],
-                    "threshold": nodes["num_threshold"],
+                    "feature": columns[nodes["feature_idx"].astype(np.int64)],
+                    "threshold": threshold,
                     "default_left": nodes["missing_go_to_left"].astype(bool),
+                    "missing_rule": rule,
                     "cover": nodes["count"].astype(np.float64),
                     "value": nodes["value"][:, None],
                 }
@@ -378,7 +423,44 @@ def _parse_sklearn_hgb(est: Any) -> TreeEnsemble:
         strict_less=False,
         float32_input=False,
         family=f"sklearn.{type(est).__name__}",
+        category_sets=sets,
+        encoded_categories=encoded,
     )
+
+
+def _hgb_columns(est: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Where each column HistGradientBoosting's trees read comes from, and its categories.
+
+    With categorical features the model encodes them with an ``OrdinalEncoder`` and
+    moves them first; the trees' feature indices refer to that order.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_features,), int64
+        The input column of each column the trees read.
+    encoded : dict of int to ndarray
+        Input column of each categorical feature -> its known categories, in the
+        encoder's order (the split sets number them by position).
+    """
+    n = est.n_features_in_
+    is_cat = getattr(est, "is_categorical_", None)
+    pre = getattr(est, "_preprocessor", None)
+    if pre is None or is_cat is None or not np.any(is_cat):
+        return np.arange(n, dtype=np.int64), {}
+    cat_cols = np.flatnonzero(is_cat)
+    columns = np.concatenate([cat_cols, np.flatnonzero(~is_cat)]).astype(np.int64)
+    encoder = pre.named_transformers_["encoder"]
+    encoded = {}
+    for col, cats in zip(cat_cols, encoder.categories_, strict=True):
+        cats = np.asarray(cats)
+        if len(cats) and _is_missing(cats[-1]):  # the encoder lists NaN last
+            cats = cats[:-1]
+        encoded[int(col)] = cats.astype(np.float64) if cats.dtype.kind in "biuf" else cats
+    return columns, encoded
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _parse_sklearn(est: Any) -> TreeEnsemble | None:
@@ -451,11 +533,10 @@ def _parse_xgboost(model: Any) -> TreeEnsemble:
     params = learner["learner_model_param"]
     k = max(int(params.get("num_class", "0") or 0), int(params.get("num_target", "1") or 1), 1)
     n_features = int(params["num_feature"])
-    names = booster.feature_names
     trees_json = gb_model["trees"]
     if not trees_json:
         raise UnsupportedModelError("the XGBoost model has no trees; train it first.")
-    parsed, outputs = [], []
+    parsed, outputs, sets = [], [], []
     for i, t in enumerate(trees_json):
         if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
             raise UnsupportedModelError(
@@ -463,24 +544,37 @@ def _parse_xgboost(model: Any) -> TreeEnsemble:
                 "which TreeExplainer does not support; train with "
                 "multi_strategy='one_output_per_tree'."
             )
-        split_type = np.asarray(t.get("split_type", []), dtype=np.int64)
         left = np.asarray(t["left_children"], dtype=np.int64)
-        if split_type.size and np.any(split_type[left >= 0] != 0):
-            f = int(np.asarray(t["split_indices"])[(split_type != 0) & (left >= 0)][0])
-            fname = names[f] if names else f"f{f}"
-            raise UnsupportedModelError(
-                f"the XGBoost model splits on the categorical feature {fname!r}, which "
-                "TreeExplainer does not support yet; one-hot or ordinal encode it."
-            )
         cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
+        threshold = cond.copy()
+        rule = np.full(left.shape, MISSING_NAN, dtype=np.int8)
+        # categorical splits: the node's categories (which go right) are a segment of
+        # one flat list; the split's threshold becomes the index of its set
+        segments = zip(
+            t.get("categories_nodes", []),
+            t.get("categories_segments", []),
+            t.get("categories_sizes", []),
+            strict=True,
+        )
+        for node, start, size in segments:
+            sets.append({int(c) for c in t["categories"][int(start) : int(start) + int(size)]})
+            threshold[int(node)] = float(len(sets) - 1)
+            rule[int(node)] = SPLIT_CATEGORICAL_RIGHT
+        split_type = np.asarray(t.get("split_type", []), dtype=np.int64)
+        if split_type.size and np.any((split_type != 0) & (rule != SPLIT_CATEGORICAL_RIGHT)):
+            raise UnsupportedModelError(
+                "the XGBoost model has a categorical split without its category list; "
+                "whybox cannot read it (save the model with XGBoost 1.6 or later)."
+            )
         scale = 1.0 if weights is None else weights[i]
         parsed.append(
             {
                 "left": left,
                 "right": np.asarray(t["right_children"], dtype=np.int64),
                 "feature": np.asarray(t["split_indices"], dtype=np.int64),
-                "threshold": cond,
+                "threshold": threshold,
                 "default_left": np.asarray(t["default_left"], dtype=bool),
+                "missing_rule": rule,
                 "cover": np.asarray(t["sum_hessian"], dtype=np.float64),
                 "value": (cond * scale)[:, None],
             }
@@ -496,6 +590,7 @@ def _parse_xgboost(model: Any) -> TreeEnsemble:
         strict_less=True,
         float32_input=True,
         family=f"xgboost.{type(model).__name__}",
+        category_sets=sets,
     )
 
 

@@ -204,19 +204,44 @@ default="tree_path_dependent"
             and data.n_features == len(names)
         ):
             data = adapt_data(X, feature_names=names, name=name)
-        data = self.model.check_data(data, name=name)
+        try:
+            data = self.model.check_data(data, name=name)
+        except InputError:
+            if not data.is_numeric:
+                self._check_text_columns(data, name)  # the more precise message
+            raise
         if not data.is_numeric:
-            cols = [n for n, c in zip(data.feature_names, data.categorical, strict=True) if c]
-            raise InputError(
-                f"{name} has non-numeric columns {cols[:5]} but TreeExplainer reads numbers "
-                "only; encode them as numeric codes, as the model was trained on."
-            )
+            self._check_text_columns(data, name)
         if data.n_features != self.ensemble.n_features:
             raise InputError(
                 f"{name} has {data.n_features} columns but the model was fitted on "
                 f"{self.ensemble.n_features}; give {name} the columns the model was trained on."
             )
         return data
+
+    def _check_text_columns(self, data: Dataset, name: str) -> None:
+        """Refuse text in a column the trees read as a number or as a category code."""
+        e = self.ensemble
+        order = self.model.feature_names
+        for pos, (fname, column) in enumerate(zip(data.feature_names, data.values.T, strict=True)):
+            j = order.index(fname) if order is not None and fname in order else pos
+            if j in e.encoded_categories:
+                continue  # the model's own encoder maps these values (HistGradientBoosting)
+            try:
+                column.astype(np.float64)
+            except (TypeError, ValueError):
+                if j in set(e.categorical_features.tolist()):
+                    raise InputError(
+                        f"{name} column {fname!r} holds category values (e.g. "
+                        f"{column[0]!r}) but the model splits it by integer category "
+                        "codes; pass the codes it was trained on (for a pandas category "
+                        f"column, {name}[{fname!r}].cat.codes)."
+                    ) from None
+                raise InputError(
+                    f"{name} column {fname!r} holds non-numeric values (e.g. {column[0]!r}) "
+                    "but TreeExplainer reads numbers only; encode it as numeric codes, as "
+                    "the model was trained on."
+                ) from None
 
     def shap_values(self, X: Any) -> np.ndarray:
         """The SHAP values only, shape (n_samples, n_features, n_outputs), float64."""

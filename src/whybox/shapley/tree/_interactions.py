@@ -453,8 +453,8 @@ def path_dependent_interactions(
             "recursion they use loses precision beyond); limit max_depth, or explain the "
             "SHAP values only (TreeExplainer(model)(X))."
         )
+    phi = path_dependent_shap(e, X, frac=frac, max_depth=max_depth, n_threads=n_threads)
     rows = prepare_rows(e, X)
-    phi = path_dependent_shap(e, rows, frac=frac, max_depth=max_depth, n_threads=n_threads)
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)

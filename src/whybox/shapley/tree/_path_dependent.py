@@ -35,6 +35,7 @@ from whybox.shapley.tree._ensemble import (
     MISSING_NONE,
     MISSING_ZERO,
     SPLIT_CATEGORICAL,
+    SPLIT_CATEGORICAL_RIGHT,
     TreeEnsemble,
 )
 
@@ -56,9 +57,24 @@ def _physical_memory() -> int | None:
 @njit(cache=True, inline="always")
 def _goes_left(x, threshold, default_left, rule, strict_less, category_sets):
     """The decision rule of one split, missing values included."""
-    if rule == SPLIT_CATEGORICAL:
-        # LightGBM: NaN, negative and unseen categories go right; int() truncates
-        if np.isnan(x) or x <= -1.0 or x >= category_sets.shape[1]:
+    if rule >= SPLIT_CATEGORICAL:
+        if rule == SPLIT_CATEGORICAL:
+            # LightGBM: NaN, negative and unseen categories go right; int() truncates
+            if np.isnan(x) or x <= -1.0 or x >= category_sets.shape[1]:
+                return False
+            return category_sets[int(threshold), int(x)]
+        if np.isnan(x):
+            return default_left
+        if rule == SPLIT_CATEGORICAL_RIGHT:
+            # XGBoost: the set goes right; negative and every other category go left
+            if x < 0.0 or x >= category_sets.shape[1]:
+                return True
+            return not category_sets[int(threshold), int(x)]
+        # HistGradientBoosting on encoded categories (unknown ones are already NaN):
+        # a known category outside the set goes right
+        if x < 0.0:
+            return default_left
+        if x >= category_sets.shape[1]:
             return False
         return category_sets[int(threshold), int(x)]
     if rule == MISSING_NONE and np.isnan(x):
@@ -399,7 +415,7 @@ def _shap_rows(
 
 def prepare_rows(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
     """Rows as the library compares them: float64, through float32 where it casts."""
-    X = np.asarray(X, dtype=np.float64)
+    X = ensemble.encode(X)
     if ensemble.float32_input:
         X = X.astype(np.float32).astype(np.float64)
     return np.ascontiguousarray(X)
