@@ -371,6 +371,47 @@ def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
     )  # fmt: skip
 
 
+def _from_catboost(model: Any, class_names: Sequence[str] | None) -> Model:
+    if not model.is_fitted():
+        raise InputError(f"the model {type(model).__name__} is not fitted; call fit(X, y) first.")
+    names = tuple(str(n) for n in (model.feature_names_ or ()))
+    n_features = len(names)
+    # CatBoost names unnamed columns "0", "1", ...: those are positions, not names
+    feature_names = None if names == tuple(str(i) for i in range(n_features)) else names
+
+    def as_array(X: Any) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            return X.to_numpy(dtype=np.float64)
+        return np.asarray(X, dtype=np.float64)
+
+    def margin(X: Any) -> np.ndarray:
+        return _as_2d(model.predict(as_array(X), prediction_type="RawFormulaVal"))
+
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(classes) >= 2 and hasattr(model, "predict_proba"):
+        labels = tuple(class_names) if class_names is not None else tuple(str(c) for c in classes)
+        binary = len(classes) == 2
+
+        def proba(X: Any) -> np.ndarray:
+            p = np.asarray(model.predict_proba(as_array(X)), dtype=np.float64)
+            return p[:, 1:] if binary else p
+
+        predictors = {
+            "raw": margin,
+            "probability": proba,
+            "log_odds": margin if binary else lambda X: _logit(proba(X)),
+        }
+        outputs = (labels[1],) if binary else labels
+        return Model(
+            model, "classification", outputs, np.asarray(classes), feature_names, n_features,
+            "raw", predictors,
+        )  # fmt: skip
+    return Model(
+        model, "regression", ("prediction",), None, feature_names, n_features, "raw",
+        {"raw": margin},
+    )  # fmt: skip
+
+
 def adapt_model(
     model: Any,
     *,
@@ -385,7 +426,7 @@ def adapt_model(
     model : object
         A fitted scikit-learn estimator or ``Pipeline`` (with a ``ColumnTransformer``
         the model is explained in terms of its original input columns), an XGBoost
-        model or ``Booster``, a LightGBM model or ``Booster``, or a callable
+        model or ``Booster``, a LightGBM model or ``Booster``, a CatBoost model, or a callable
         ``f(X) -> ndarray of shape (n_samples,) or (n_samples, n_outputs)``.
     task : {"regression", "classification"}, optional
         Only for callables: a callable returning probabilities is a classifier.
@@ -410,6 +451,8 @@ def adapt_model(
         return _from_xgboost(model, class_names)
     if module == "lightgbm":
         return _from_lightgbm(model, class_names)
+    if module == "catboost":
+        return _from_catboost(model, class_names)
     if module == "sklearn" or hasattr(model, "fit") and hasattr(model, "predict"):
         from sklearn.utils.validation import check_is_fitted
 
