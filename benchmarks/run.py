@@ -18,6 +18,7 @@ WORKLOADS = {
     "W1a": "w1_treeshap",
     "W1b": "w1_treeshap",
     "W1c": "w1_treeshap",
+    "W1f": "w1_treeshap",
     "W1d": "w1d_interventional",
     "W1e": "w1e_interactions",
     "W9": "w9_audit",

@@ -32,11 +32,13 @@ FULL = {
     "W1a": Config(N_TRAIN, 2_000, 500, 3),
     "W1b": Config(N_TRAIN, 1_000, 100, 3),
     "W1c": Config(N_TRAIN, 2_000, 300, 3),
+    "W1f": Config(N_TRAIN, 2_000, 300, 3),
 }
 QUICK = {
     "W1a": Config(2_000, 300, 100, 3),
     "W1b": Config(2_000, 200, 20, 3),
     "W1c": Config(2_000, 300, 60, 3),
+    "W1f": Config(2_000, 300, 60, 3),
 }
 
 
@@ -172,6 +174,26 @@ def run_w1c(cfg: Config, res: Result, n_all: int) -> None:
     _shap_sides(model, X, cfg, res, ours, own_cpp=True, delegated=True)
 
 
+def run_w1f(cfg: Config, res: Result, n_all: int) -> None:
+    """Not in BENCHMARKS.md: W1c's setting for CatBoost (symmetric trees, depth 6)."""
+    import catboost
+
+    X_train, y, X = make_data(cfg.n_train, cfg.n_explain)
+    model = catboost.CatBoostClassifier(
+        iterations=cfg.n_trees, depth=6, verbose=0, random_seed=SEED, thread_count=n_all
+    ).fit(X_train, (y > np.median(y)).astype(int))
+    ours = _whybox_sides(model, X, cfg, res, n_all)
+    pool = catboost.Pool(X)
+    for threads in (1, n_all):
+        t, c = median_time(
+            lambda th=threads: model.get_feature_importance(
+                pool, type="ShapValues", thread_count=th
+            )[:, :-1],
+            cfg.repeats,
+        )
+        res.add("catboost ShapValues", t, threads, _max_diff(c[:, :, None], ours))
+
+
 def run(workload: str, quick: bool = False, threads: int | None = None) -> list[Result]:
     """Run one W1 workload and return its results (also printed)."""
     import numba
@@ -191,6 +213,10 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> list[
     elif workload == "W1c":
         res = Result(f"W1c LightGBM classifier ({cfg.n_trees} trees, 31 leaves)")
         run_w1c(cfg, res, n_all)
+        results.append(res)
+    elif workload == "W1f":
+        res = Result(f"W1f CatBoost classifier ({cfg.n_trees} trees, depth 6)")
+        run_w1f(cfg, res, n_all)
         results.append(res)
     for res in results:
         report(res, cfg, n_all)

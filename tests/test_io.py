@@ -46,6 +46,21 @@ def test_lightgbm_round_trip_predicts_the_same(xy, tmp_path):
     np.testing.assert_allclose(loaded.predict(X), model.predict_proba(X)[:, 1])
 
 
+def test_catboost_round_trip_keeps_the_task(xy, tmp_path):
+    catboost = pytest.importorskip("catboost")
+    X, y = xy
+    clf = catboost.CatBoostClassifier(iterations=5, depth=2, verbose=0).fit(X, y)
+    clf.save_model(str(tmp_path / "c.cbm"))
+    loaded = load_model(tmp_path / "c.cbm")
+    assert isinstance(loaded, catboost.CatBoostClassifier)
+    np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
+    reg = catboost.CatBoostRegressor(iterations=5, depth=2, verbose=0).fit(X, X.a)
+    reg.save_model(str(tmp_path / "r.cbm"))
+    loaded = load_model(tmp_path / "r.cbm")
+    assert isinstance(loaded, catboost.CatBoostRegressor)
+    np.testing.assert_allclose(loaded.predict(X), reg.predict(X))
+
+
 def test_skops_loads_scikit_learn_types_without_trust(xy, tmp_path):
     X, y = xy
     model = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
@@ -82,6 +97,7 @@ def test_pickle_is_refused_unless_trusted(xy, tmp_path, suffix):
         ("m.txt", b"not a model\n", "could not be read as a LightGBM text model"),
         ("m.skops", b"PK not a zip", "could not be read as a skops file"),
         ("m.joblib", b"\x80\x04truncated", "could not be read as joblib"),
+        ("m.cbm", b"CBM1 truncated", "could not be read as a CatBoost model"),
         ("m.onnx", b"\x08\x01", "unknown suffix '.onnx'"),
     ],
 )

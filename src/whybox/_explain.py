@@ -44,7 +44,7 @@ def _supports(cls: type, model: Any) -> bool:
 def is_tree_model(model: Any) -> bool:
     """Whether path-dependent TreeSHAP (``method="tree"``) can explain ``model`` (a
     native model or a :class:`whybox.adapters.Model`): a supported tree type whose
-    trees whybox reads (not, e.g., categorical splits it cannot follow yet)."""
+    trees whybox reads (not, e.g., a HistGradientBoosting regressor with a log link)."""
     native = model.estimator if isinstance(model, Model) else model
     tree_cls = load_method("tree")
     if tree_cls is None or not _supports(tree_cls, native):

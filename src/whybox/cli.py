@@ -36,7 +36,7 @@ def cli() -> None:
     "--model",
     "model_path",
     type=click.Path(),
-    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt (or .pkl/.joblib with --trust-model-file).",
+    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm (or .pkl/.joblib with --trust-model-file).",
 )
 @click.option(
     "--data",

@@ -18,8 +18,10 @@ import pandas as pd
 from whybox._exceptions import InputError
 
 SAFE_MODEL_FORMATS = (
-    "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj) or LightGBM text (.txt)"
+    "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt) "
+    "or CatBoost binary (.cbm)"
 )
+_CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
 _SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
@@ -36,8 +38,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     ----------
     path : str or PathLike
         ``.skops`` (scikit-learn, read with skops), ``.json``/``.ubj``/``.ubjson``
-        (XGBoost), ``.txt``/``.lgb`` (LightGBM text model), or ``.pkl``/``.pickle``/
-        ``.joblib`` (only with ``trust=True``).
+        (XGBoost), ``.txt``/``.lgb`` (LightGBM text model), ``.cbm`` (CatBoost binary
+        model), or ``.pkl``/``.pickle``/``.joblib`` (only with ``trust=True``).
     trust : bool, default=False
         Whether the file comes from a source you trust. Pickle and joblib files
         execute code when loaded, and skops files that hold types from outside
@@ -46,8 +48,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     Returns
     -------
     object
-        The model: a scikit-learn estimator, an ``xgboost.Booster`` or a
-        ``lightgbm.Booster``.
+        The model: a scikit-learn estimator, an ``xgboost.Booster``, a
+        ``lightgbm.Booster``, or a ``CatBoostClassifier``/``CatBoostRegressor``
+        (by the model's loss function).
 
     Raises
     ------
@@ -109,10 +112,36 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
                 f"model file '{p.name}' could not be read as a LightGBM text model "
                 f"({_short(exc)}); save it with booster.save_model('model.txt')."
             ) from None
+    if suffix == ".cbm":
+        return _load_catboost(p)
     raise InputError(
         f"model file '{p.name}' has the unknown suffix '{suffix}'; save the model as "
         f"{SAFE_MODEL_FORMATS}."
     )
+
+
+def _load_catboost(p: Path) -> Any:
+    try:
+        import catboost
+    except ImportError:
+        raise InputError(
+            f"model file '{p.name}' is a CatBoost model but catboost is not installed; "
+            "run pip install 'whybox[catboost]'."
+        ) from None
+    try:
+        model = catboost.CatBoost().load_model(str(p))
+        loss = str(model.get_all_params().get("loss_function", "RMSE")).split(":")[0]
+    except Exception as exc:
+        raise InputError(
+            f"model file '{p.name}' could not be read as a CatBoost model ({_short(exc)}); "
+            "save it with model.save_model('model.cbm')."
+        ) from None
+    kind = (
+        catboost.CatBoostClassifier
+        if loss in _CATBOOST_CLASSIFIER_LOSSES
+        else catboost.CatBoostRegressor
+    )
+    return kind().load_model(str(p))
 
 
 def _load_skops(p: Path, trust: bool) -> Any:
