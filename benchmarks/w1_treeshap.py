@@ -180,7 +180,12 @@ def run_w1f(cfg: Config, res: Result, n_all: int) -> None:
 
     X_train, y, X = make_data(cfg.n_train, cfg.n_explain)
     model = catboost.CatBoostClassifier(
-        iterations=cfg.n_trees, depth=6, verbose=0, random_seed=SEED, thread_count=n_all
+        iterations=cfg.n_trees,
+        depth=6,
+        verbose=0,
+        random_seed=SEED,
+        thread_count=n_all,
+        allow_writing_files=False,
     ).fit(X_train, (y > np.median(y)).astype(int))
     ours = _whybox_sides(model, X, cfg, res, n_all)
     pool = catboost.Pool(X)

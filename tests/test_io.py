@@ -49,12 +49,16 @@ def test_lightgbm_round_trip_predicts_the_same(xy, tmp_path):
 def test_catboost_round_trip_keeps_the_task(xy, tmp_path):
     catboost = pytest.importorskip("catboost")
     X, y = xy
-    clf = catboost.CatBoostClassifier(iterations=5, depth=2, verbose=0).fit(X, y)
+    clf = catboost.CatBoostClassifier(
+        iterations=5, depth=2, verbose=0, allow_writing_files=False
+    ).fit(X, y)
     clf.save_model(str(tmp_path / "c.cbm"))
     loaded = load_model(tmp_path / "c.cbm")
     assert isinstance(loaded, catboost.CatBoostClassifier)
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X))
-    reg = catboost.CatBoostRegressor(iterations=5, depth=2, verbose=0).fit(X, X.a)
+    reg = catboost.CatBoostRegressor(
+        iterations=5, depth=2, verbose=0, allow_writing_files=False
+    ).fit(X, X.a)
     reg.save_model(str(tmp_path / "r.cbm"))
     loaded = load_model(tmp_path / "r.cbm")
     assert isinstance(loaded, catboost.CatBoostRegressor)

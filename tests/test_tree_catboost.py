@@ -33,7 +33,9 @@ def data():
 
 
 def _model(kind: str, X: np.ndarray, y: np.ndarray):
-    common = dict(iterations=15, depth=4, verbose=0, random_seed=0, thread_count=1)
+    common = dict(
+        iterations=15, depth=4, verbose=0, random_seed=0, thread_count=1, allow_writing_files=False
+    )
     if kind == "regression":
         return catboost.CatBoostRegressor(**common).fit(X, y)
     if kind == "nan_max":
@@ -103,7 +105,9 @@ def test_categorical_features_are_refused_with_the_alternative():
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.normal(size=100), rng.integers(0, 3, 100)]).astype(object)
     X[:, 1] = np.array(["a", "b", "c"])[X[:, 1].astype(int)]
-    model = catboost.CatBoostRegressor(iterations=3, depth=2, verbose=0, cat_features=[1])
+    model = catboost.CatBoostRegressor(
+        iterations=3, depth=2, verbose=0, cat_features=[1], allow_writing_files=False
+    )
     model.fit(X, rng.normal(size=100))
     with pytest.raises(UnsupportedModelError, match="categorical or text features"):
         TreeExplainer(model)
