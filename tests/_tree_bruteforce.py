@@ -113,6 +113,14 @@ def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
     return phi
 
 
+def by_output(contribs: np.ndarray) -> np.ndarray:
+    """A library's own contributions, (n, d + 1) or multi-class (n, k, d + 1) with the
+    bias last, as (n, d + 1, n_outputs)."""
+    if contribs.ndim == 3:
+        return np.moveaxis(contribs, 1, 2)
+    return contribs[:, :, None]
+
+
 # ---------------------------------------------------------------------- random trees
 @st.composite
 def random_ensembles(draw):

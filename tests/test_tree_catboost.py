@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _tree_bruteforce import brute_force_shap
+from _tree_bruteforce import brute_force_shap, by_output
 
 from whybox import InputError
 from whybox._exceptions import UnsupportedModelError
@@ -58,11 +58,7 @@ def test_matches_catboost_shap_values(data, kind):
     model = _model(kind, X, y)
     rows = X[:60]
     ex = TreeExplainer(model)(rows)
-    native = _native(model, rows)
-    if native.ndim == 3:  # multi-class: (n, k, d + 1)
-        native = np.moveaxis(native, 1, 2)
-    else:
-        native = native[:, :, None]
+    native = by_output(_native(model, rows))
     np.testing.assert_allclose(ex.values, native[:, :-1], rtol=0, atol=TOL)
     np.testing.assert_allclose(ex.base_values, native[:, -1], rtol=0, atol=TOL)
     assert ex.additivity_error.max() < 1e-9  # against CatBoost's own prediction

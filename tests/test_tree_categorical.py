@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _tree_bruteforce import brute_force_shap
+from _tree_bruteforce import brute_force_shap, by_output
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from whybox import InputError
@@ -91,11 +91,7 @@ def test_xgboost_categorical_splits_are_read(xgb_model):
 def test_xgboost_categorical_matches_pred_contribs(xgb_model, data):
     _, _, rows = data
     ex = TreeExplainer(xgb_model)(rows)
-    contribs = xgb_model.get_booster().predict(_dmatrix(rows), pred_contribs=True)
-    if contribs.ndim == 3:  # multi-class: (n, k, d + 1)
-        contribs = np.moveaxis(contribs, 1, 2)
-    else:
-        contribs = contribs[:, :, None]
+    contribs = by_output(xgb_model.get_booster().predict(_dmatrix(rows), pred_contribs=True))
     np.testing.assert_allclose(ex.values, contribs[:, :-1], rtol=0, atol=XGB_TOL)
     np.testing.assert_allclose(ex.base_values, contribs[:, -1], rtol=0, atol=XGB_TOL)
     # local accuracy: exact against whybox's float64 traversal, float32-close to XGBoost's
