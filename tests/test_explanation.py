@@ -146,3 +146,11 @@ def test_per_value_quality_follows_slicing_and_json_is_strict(ex):
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     back = Explanation.from_dict(json.loads(text))
     np.testing.assert_array_equal(back.quality["standard_error"], se)
+
+
+def test_per_sample_output_quality_follows_base_values(ex):
+    r2 = np.arange(ex.base_values.size, dtype=float).reshape(ex.base_values.shape)
+    with_r2 = replace(ex, quality={"local_r2": r2})
+    np.testing.assert_array_equal(with_r2[1:3].quality["local_r2"], r2[1:3])
+    np.testing.assert_array_equal(with_r2[1, "income"].quality["local_r2"], r2[1])
+    np.testing.assert_array_equal(with_r2[:, :, 0].quality["local_r2"], r2[:, 0])

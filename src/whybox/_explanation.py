@@ -52,7 +52,9 @@ class Explanation:
         The names of the axes of ``values``; slicing with an integer drops an axis.
     quality : dict
         Quality figures of the estimate, e.g. ``"standard_error"``: an array shaped
-        like ``values`` (sliced with them) for sampling estimators.
+        like ``values`` (sliced with them) for sampling estimators, or ``"local_r2"``:
+        an array shaped like ``base_values`` (sliced with them) for local surrogates.
+        Other entries are kept whole when slicing.
 
     Notes
     -----
@@ -223,12 +225,20 @@ class Explanation:
             return arr
 
         values = take_all(self.values)
-        # per-value quality figures (e.g. standard errors) follow the values
-        quality = {
-            k: take_all(v) if isinstance(v, np.ndarray) and v.shape == self.values.shape else v
-            for k, v in self.quality.items()
-        }
         base_axes = tuple(a for a in self.axes if a != "features")
+
+        def take_quality(v: Any) -> Any:
+            # per-value figures (standard errors) follow the values; per-sample-and-output
+            # figures (a surrogate's local R^2) follow the base values
+            if not isinstance(v, np.ndarray):
+                return v
+            if v.shape == self.values.shape:
+                return take_all(v)
+            if v.shape == self.base_values.shape:
+                return take(v, base_axes)
+            return v
+
+        quality = {k: take_quality(v) for k, v in self.quality.items()}
         data_axes = tuple(a for a in ("samples", "features") if a in self.axes)
         out_axes = base_axes
         new_axes = tuple(
