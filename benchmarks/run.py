@@ -21,6 +21,7 @@ WORKLOADS = {
     "W1f": "w1_treeshap",
     "W1d": "w1d_interventional",
     "W1e": "w1e_interactions",
+    "W2": "w2_kernelshap",
     "W9": "w9_audit",
     "W10": "w10_scale",
 }

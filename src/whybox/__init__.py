@@ -5,7 +5,14 @@ from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
 from whybox.report import Report, audit
-from whybox.shapley import ExactExplainer, PermutationExplainer, TreeExplainer
+from whybox.shapley import (
+    ExactExplainer,
+    KernelExplainer,
+    PermutationExplainer,
+    TreeExplainer,
+    WeightedBackground,
+    summarize_background,
+)
 
 __version__ = "0.1.0"
 
@@ -13,14 +20,17 @@ __all__ = [
     "ExactExplainer",
     "Explanation",
     "InputError",
+    "KernelExplainer",
     "PermutationExplainer",
     "Report",
     "TreeExplainer",
     "UnsupportedModelError",
+    "WeightedBackground",
     "__version__",
     "audit",
     "debugging",
     "explain",
     "inspection",
     "plots",
+    "summarize_background",
 ]

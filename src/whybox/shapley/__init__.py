@@ -1,7 +1,16 @@
 """whybox.shapley."""
 
+from whybox.shapley._background import WeightedBackground, summarize_background
 from whybox.shapley._exact import ExactExplainer
+from whybox.shapley._kernel import KernelExplainer
 from whybox.shapley._permutation import PermutationExplainer
 from whybox.shapley.tree import TreeExplainer
 
-__all__ = ["ExactExplainer", "PermutationExplainer", "TreeExplainer"]
+__all__ = [
+    "ExactExplainer",
+    "KernelExplainer",
+    "PermutationExplainer",
+    "TreeExplainer",
+    "WeightedBackground",
+    "summarize_background",
+]

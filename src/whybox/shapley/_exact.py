@@ -217,6 +217,7 @@ class ExactExplainer(BackgroundExplainer):
                         self._masks,
                         batch_size=self.batch_size,
                         progress=bar,
+                        weights=self.background_weights,
                     )
                 else:
                     bar.update(stop - start)

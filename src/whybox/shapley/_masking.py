@@ -23,6 +23,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
+from whybox.shapley._background import WeightedBackground
 
 DEFAULT_BATCH_SIZE = 65536
 """Default number of model-input rows per model call."""
@@ -263,6 +264,7 @@ def coalition_values(
     *,
     batch_size: int,
     progress: Any = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """The value ``v(S)`` of every coalition for every explained row.
 
@@ -282,11 +284,15 @@ def coalition_values(
         ``n_background`` rows, per call). Never changes the result.
     progress : tqdm bar or None
         Updated with the number of explained rows completed.
+    weights : ndarray of shape (n_background,) or None
+        Background row weights summing to one (a weighted summary of the data);
+        None weighs the rows equally.
 
     Returns
     -------
     ndarray of shape (n_samples, n_coalitions, n_outputs), float64
-        ``v(S)``: the model output in ``output`` averaged over the background.
+        ``v(S)``: the model output in ``output`` averaged (with ``weights``) over the
+        background.
     """
     n = X.shape[0]
     n_bg = background.shape[0]
@@ -310,7 +316,8 @@ def coalition_values(
         k = pred.shape[1]
         if out is None:
             out = np.empty((n, n_coal, k), dtype=np.float64)
-        vals = pred.reshape(stop - start, n_bg, k).mean(axis=1)
+        pred = pred.reshape(stop - start, n_bg, k)
+        vals = pred.mean(axis=1) if weights is None else np.einsum("cbk,b->ck", pred, weights)
         out.reshape(total, k)[start:stop] = vals
         if progress is not None:
             finished = stop // n_coal
@@ -365,6 +372,10 @@ class BackgroundExplainer:
                 f"{self._owner} needs background data (the reference rows that stand in for "
                 "absent features), got None; pass background=X_train or a sample of it."
             )
+        weights = None
+        if isinstance(background, WeightedBackground):
+            background, weights = background.data, background.weights
+            max_background = None  # a summary is used whole
         self.model = prepare_model(model, background)
         self.output = self.model.resolve_output(output)
         self.batch_size = check_batch_size(batch_size)
@@ -377,9 +388,13 @@ class BackgroundExplainer:
             random_state=random_state,
             owner=self._owner,
         )
+        self.background_weights = weights
+        """ndarray of shape (n_background,) summing to one, or None (equal weights)."""
         self.players = resolve_players(feature_groups, self.background.feature_names)
         base = self.model.predict(self.background.values, self.output)
-        self.expected_value = base.mean(axis=0)
+        self.expected_value = (
+            base.mean(axis=0) if weights is None else np.einsum("bk,b->k", base, weights)
+        )
         """ndarray of shape (n_outputs,): the base value, mean model output over the background."""
 
     @classmethod
@@ -397,7 +412,9 @@ class BackgroundExplainer:
         return self.players.names
 
     def _check_X(self, X: Any) -> Dataset:
-        data = self.model.check_data(adapt_data(X, name="X"), name="X")
+        data = adapt_data(X, name="X")
+        if data.n_features == self.background.n_features:
+            data = self.model.check_data(data, name="X")
         if data.n_features != self.background.n_features:
             raise InputError(
                 f"X has {data.n_features} columns but the background has "
@@ -409,6 +426,7 @@ class BackgroundExplainer:
         return {
             "output": self.output,
             "background_rows": int(self.background.n_samples),
+            "background_weighted": self.background_weights is not None,
             "background_rows_given": int(self.n_background_given),
             "max_background": json_safe(self.max_background),
             "feature_groups": self.players.groups_as_dict() if self.players.grouped else None,

@@ -189,6 +189,7 @@ class PermutationExplainer(BackgroundExplainer):
                         masks,
                         batch_size=self.batch_size,
                         progress=bar,
+                        weights=self.background_weights,
                     )
                     u[:, :, 1:p] = inner.reshape(b, 2 * r, n_inner, k)
                 else:
