@@ -97,14 +97,19 @@ def test_linear_model_with_few_features_is_exact(fake_tree):
     assert fake_tree.calls == []
 
 
-def test_many_features_use_permutation_and_groups_bring_back_exact(no_tree):
+def test_many_features_use_kernel_shap_and_groups_bring_back_exact(no_tree):
     X, y = _data(14)
     lr = LinearRegression().fit(X, y)
-    ex = whybox.explain(lr, X[:2], background=X[:10], random_state=0)
-    assert ex.method == "permutation"
-    assert ex.params["chosen_by"] == "auto: 14 features > 12, permutation sampling"
+
+    def linear(A):  # a callable, so no closed-form explainer applies
+        return np.asarray(A, dtype=float) @ lr.coef_ + lr.intercept_
+
+    ex = whybox.explain(linear, X[:2], background=X[:10], random_state=0, max_evals=100)
+    assert ex.method == "kernel"
+    assert ex.params["chosen_by"] == "auto: 14 features > 12, KernelSHAP"
     assert ex.params["random_state"] == 0
-    # a linear model is additive: the permutation estimate is exact
+    assert ex.params["max_evals"] == 100
+    # a linear model is additive: the KernelSHAP estimate is exact
     np.testing.assert_allclose(
         ex.values[:, :, 0], lr.coef_ * (X[:2] - X[:10].mean(axis=0)), atol=1e-10
     )
@@ -225,8 +230,8 @@ def test_bad_arguments():
 
 
 def test_registry_lists_methods_with_supports():
-    assert set(explain_module.METHODS) == {"tree", "exact", "permutation"}
-    for name in ("exact", "permutation"):
+    assert set(explain_module.METHODS) == {"tree", "exact", "kernel", "permutation"}
+    for name in ("exact", "kernel", "permutation"):
         cls = explain_module.load_method(name)
         assert cls.supports(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
         assert not cls.supports(object())

@@ -14,6 +14,7 @@ from whybox.adapters import Model, adapt_data, adapt_model
 METHODS: dict[str, str] = {
     "tree": "whybox.shapley.tree:TreeExplainer",
     "exact": "whybox.shapley._exact:ExactExplainer",
+    "kernel": "whybox.shapley._kernel:KernelExplainer",
     "permutation": "whybox.shapley._permutation:PermutationExplainer",
 }
 """The registry: method name -> ``module:class`` of an explainer with a ``supports(model)``
@@ -72,6 +73,7 @@ def explain(
     output: str = "auto",
     random_state: Any = None,
     feature_groups: Mapping[str, Sequence[Any]] | None = None,
+    max_evals: int | str = "auto",
     progress: bool | None = None,
 ) -> Explanation:
     """Explain the predictions of ``model`` on ``X`` with SHAP values, choosing the method.
@@ -83,17 +85,19 @@ def explain(
       tree ensembles. Path-dependent without a background; interventional with the
       given background.
     - ``"exact"``: :class:`whybox.ExactExplainer`, all ``2**p`` coalitions, any model.
+    - ``"kernel"``: :class:`whybox.KernelExplainer`, KernelSHAP with a budget of
+      ``max_evals`` coalitions and a standard error per value, any model.
     - ``"permutation"``: :class:`whybox.PermutationExplainer`, sampled antithetic
       permutations, any model.
 
     ``method="auto"`` picks ``"tree"`` for a tree model when ``output`` is ``"auto"``
     or the trees' native space (and no ``feature_groups`` are given); otherwise
-    ``"exact"`` for at most 12 players and ``"permutation"`` beyond. All three compute
+    ``"exact"`` for at most 12 players and ``"kernel"`` beyond. All of them compute
     the same quantity for a given background (interventional SHAP values), so auto
     changes the algorithm, not the definition; without a background only the tree
     method's path-dependent variant is available. When the installed TreeExplainer
     cannot take the background (interventional TreeSHAP), auto falls back to
-    ``"exact"``/``"permutation"`` and says so in ``params["chosen_by"]``.
+    ``"exact"``/``"kernel"`` and says so in ``params["chosen_by"]``.
 
     Parameters
     ----------
@@ -107,14 +111,15 @@ def explain(
         ``"permutation"``, which sample more than 100 rows down to 100 (with a warning);
         interventional TreeSHAP uses every row (its cost is linear in the background
         size).
-    method : {"auto", "tree", "exact", "permutation"}, default="auto"
+    method : {"auto", "tree", "exact", "kernel", "permutation"}, default="auto"
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the model's native space.
     random_state : int, numpy Generator or None, default=None
-        Seeds the permutations and any background sample.
+        Seeds the sampled coalitions or permutations and any background sample.
     feature_groups : dict of str to list of (str or int), optional
-        Explain groups of columns as single players (``"exact"`` and
-        ``"permutation"`` only).
+        Explain groups of columns as single players (not with ``"tree"``).
+    max_evals : int or "auto", default="auto"
+        The KernelSHAP budget (coalitions per row; ``"kernel"`` only).
     progress : bool or None, default=None
         Show a progress bar; None lets the explainer decide by the amount of work.
 
@@ -202,7 +207,8 @@ def explain(
                 feature_groups,
                 "auto: tree model but TreeExplainer cannot use the background; ",
             )
-    if explainer is None:  # "exact" or "permutation": the same arguments
+    if explainer is None:  # the model-agnostic explainers share their arguments
+        extra = {"max_evals": max_evals} if name == "kernel" else {}
         explainer = load_method(name)(
             adapted,
             background,
@@ -210,6 +216,7 @@ def explain(
             feature_groups=feature_groups,
             random_state=random_state,
             progress=progress,
+            **extra,
         )
     result = explainer(X)
     params = {**result.params, "explain_method": name, "chosen_by": reason}
@@ -256,12 +263,9 @@ def _choose(
 def _model_agnostic(
     adapted: Model, background: Any, feature_groups: Any, prefix: str
 ) -> tuple[str, str]:
-    """``"exact"`` for at most 12 players, else ``"permutation"``, with the reason."""
+    """``"exact"`` for at most 12 players, else ``"kernel"``, with the reason."""
     p = _n_players(adapted, background, feature_groups)
     kind = "feature groups" if feature_groups is not None else "features"
     if p <= MAX_AUTO_EXACT_PLAYERS:
         return "exact", f"{prefix}{p} {kind} <= {MAX_AUTO_EXACT_PLAYERS}, exact enumeration"
-    return (
-        "permutation",
-        f"{prefix}{p} {kind} > {MAX_AUTO_EXACT_PLAYERS}, permutation sampling",
-    )
+    return "kernel", f"{prefix}{p} {kind} > {MAX_AUTO_EXACT_PLAYERS}, KernelSHAP"

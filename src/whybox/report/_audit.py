@@ -27,6 +27,7 @@ from whybox.report._report import Figure, Report, Section, Table, Text
 _MAX_EXPLAINED_ROWS = 1000
 _MAX_IMPORTANCE_ROWS = 5000
 _BACKGROUND_ROWS = 100
+_KERNEL_EVALS = 512  # KernelSHAP coalitions per row (more than 12 features, not a tree model)
 _TOP_FEATURES = 3
 
 
@@ -516,6 +517,7 @@ def audit(
         data.take(explained),
         background=background,
         random_state=random_state,
+        max_evals=max(_KERNEL_EVALS, 4 * data.n_features),
         progress=False if not progress else None,
     )
     results["explanation"] = ex
