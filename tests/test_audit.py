@@ -80,7 +80,7 @@ def test_non_tree_model_gets_interventional_shap_with_a_background():
     model = Ridge(alpha=1e-6).fit(X, y)
     report = audit(model, X, y, progress=False)
     ex = report.results["explanation"]
-    assert ex.method == "exact" and ex.params["background_rows"] == 100
+    assert ex.method == "linear_interventional" and ex.params["background_rows"] == 100
     assert np.max(ex.additivity_error) <= 1e-9
     # linear model, interventional SHAP: phi_j = coef_j * (x_j - mean of the background's
     # x_j), so the difference of two rows' values is coef_j * (their difference in x_j)

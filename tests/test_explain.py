@@ -84,17 +84,41 @@ def _data(d, n=120, seed=0):
     return X, X[:, 0] - 2 * X[:, 1] + X[:, 2] * X[:, 0]
 
 
-def test_linear_model_with_few_features_is_exact(fake_tree):
+def test_linear_model_goes_to_linear_shap(fake_tree):
     X, y = _data(5)
     lr = LinearRegression().fit(X, y)
     ex = whybox.explain(lr, X[:3], background=X[:20])
-    assert ex.method == "exact"
-    assert ex.params["explain_method"] == "exact"
-    assert ex.params["chosen_by"] == "auto: 5 features <= 12, exact enumeration"
+    assert ex.method == "linear_interventional"
+    assert ex.params["explain_method"] == "linear"
+    assert ex.params["chosen_by"] == "auto: linear model, closed-form interventional SHAP"
     np.testing.assert_allclose(
         ex.values[:, :, 0], lr.coef_ * (X[:3] - X[:20].mean(axis=0)), atol=1e-10
     )
     assert fake_tree.calls == []
+
+
+def test_logistic_regression_probability_is_exact_and_log_odds_is_linear():
+    X, y = _data(5)
+    clf = LogisticRegression().fit(X, y > 0)
+    prob = whybox.explain(clf, X[:3], background=X[:20], output="probability")
+    assert prob.params["explain_method"] == "exact"
+    margin = whybox.explain(clf, X[:3], background=X[:20], output="log_odds")
+    assert margin.params["explain_method"] == "linear"
+    np.testing.assert_allclose(
+        margin.values[:, :, 0], clf.coef_[0] * (X[:3] - X[:20].mean(axis=0)), atol=1e-10
+    )
+
+
+def test_nonlinear_model_with_few_features_is_exact(no_tree):
+    X, y = _data(5)
+
+    def f(A):
+        A = np.asarray(A, dtype=float)
+        return A[:, 0] * A[:, 1] + np.sin(A[:, 2])
+
+    ex = whybox.explain(f, X[:3], background=X[:20])
+    assert ex.method == "exact"
+    assert ex.params["chosen_by"] == "auto: 5 features <= 12, exact enumeration"
 
 
 def test_many_features_use_kernel_shap_and_groups_bring_back_exact(no_tree):
@@ -114,7 +138,7 @@ def test_many_features_use_kernel_shap_and_groups_bring_back_exact(no_tree):
         ex.values[:, :, 0], lr.coef_ * (X[:2] - X[:10].mean(axis=0)), atol=1e-10
     )
     groups = {"a": list(range(7)), "b": list(range(7, 14))}
-    grouped = whybox.explain(lr, X[:2], background=X[:10], feature_groups=groups)
+    grouped = whybox.explain(linear, X[:2], background=X[:10], feature_groups=groups)
     assert grouped.method == "exact"
     assert grouped.params["chosen_by"] == "auto: 2 feature groups <= 12, exact enumeration"
     assert grouped.feature_names == ("a", "b")
@@ -230,8 +254,8 @@ def test_bad_arguments():
 
 
 def test_registry_lists_methods_with_supports():
-    assert set(explain_module.METHODS) == {"tree", "exact", "kernel", "permutation"}
-    for name in ("exact", "kernel", "permutation"):
+    assert set(explain_module.METHODS) == {"tree", "linear", "exact", "kernel", "permutation"}
+    for name in ("linear", "exact", "kernel", "permutation"):
         cls = explain_module.load_method(name)
         assert cls.supports(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
         assert not cls.supports(object())

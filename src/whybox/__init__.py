@@ -8,6 +8,7 @@ from whybox.report import Report, audit
 from whybox.shapley import (
     ExactExplainer,
     KernelExplainer,
+    LinearExplainer,
     PermutationExplainer,
     TreeExplainer,
     WeightedBackground,
@@ -21,6 +22,7 @@ __all__ = [
     "Explanation",
     "InputError",
     "KernelExplainer",
+    "LinearExplainer",
     "PermutationExplainer",
     "Report",
     "TreeExplainer",

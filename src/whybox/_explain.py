@@ -15,6 +15,7 @@ METHODS: dict[str, str] = {
     "tree": "whybox.shapley.tree:TreeExplainer",
     "exact": "whybox.shapley._exact:ExactExplainer",
     "kernel": "whybox.shapley._kernel:KernelExplainer",
+    "linear": "whybox.shapley._linear:LinearExplainer",
     "permutation": "whybox.shapley._permutation:PermutationExplainer",
 }
 """The registry: method name -> ``module:class`` of an explainer with a ``supports(model)``
@@ -85,14 +86,17 @@ def explain(
       tree ensembles. Path-dependent without a background; interventional with the
       given background.
     - ``"exact"``: :class:`whybox.ExactExplainer`, all ``2**p`` coalitions, any model.
+    - ``"linear"``: :class:`whybox.LinearExplainer`, Linear SHAP in closed form for
+      linear and logistic models (their margin).
     - ``"kernel"``: :class:`whybox.KernelExplainer`, KernelSHAP with a budget of
       ``max_evals`` coalitions and a standard error per value, any model.
     - ``"permutation"``: :class:`whybox.PermutationExplainer`, sampled antithetic
       permutations, any model.
 
     ``method="auto"`` picks ``"tree"`` for a tree model when ``output`` is ``"auto"``
-    or the trees' native space (and no ``feature_groups`` are given); otherwise
-    ``"exact"`` for at most 12 players and ``"kernel"`` beyond. All of them compute
+    or the trees' native space (and no ``feature_groups`` are given); ``"linear"`` for
+    a linear model explained in its margin; otherwise ``"exact"`` for at most 12
+    players and ``"kernel"`` beyond. All of them compute
     the same quantity for a given background (interventional SHAP values), so auto
     changes the algorithm, not the definition; without a background only the tree
     method's path-dependent variant is available. When the installed TreeExplainer
@@ -111,7 +115,7 @@ def explain(
         ``"permutation"``, which sample more than 100 rows down to 100 (with a warning);
         interventional TreeSHAP uses every row (its cost is linear in the background
         size).
-    method : {"auto", "tree", "exact", "kernel", "permutation"}, default="auto"
+    method : {"auto", "tree", "linear", "exact", "kernel", "permutation"}, default="auto"
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the model's native space.
     random_state : int, numpy Generator or None, default=None
@@ -257,6 +261,14 @@ def _choose(
             + (" (TreeExplainer cannot read its trees)" if "cannot read" in prefix else "")
             + ", got background=None; pass background=X_train or a sample of it."
         )
+    linear_cls = load_method("linear")
+    if (
+        prefix == "auto: "
+        and linear_cls is not None
+        and _supports(linear_cls, native)
+        and (resolved == "raw" or (output == "log_odds" and adapted.n_outputs == 1))
+    ):
+        return "linear", "auto: linear model, closed-form interventional SHAP"
     return _model_agnostic(adapted, background, feature_groups, prefix)
 
 
