@@ -22,6 +22,7 @@ WORKLOADS = {
     "W1d": "w1d_interventional",
     "W1e": "w1e_interactions",
     "W2": "w2_kernelshap",
+    "W3": "w3_lime",
     "W9": "w9_audit",
     "W10": "w10_scale",
 }

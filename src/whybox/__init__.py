@@ -1,9 +1,10 @@
 """whybox: explain, debug and audit machine-learning models."""
 
-from whybox import debugging, inspection, plots
+from whybox import debugging, inspection, lime, plots
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
+from whybox.lime import LimeImageExplainer, LimeTabularExplainer, LimeTextExplainer
 from whybox.report import Report, audit
 from whybox.shapley import (
     ExactExplainer,
@@ -22,6 +23,9 @@ __all__ = [
     "Explanation",
     "InputError",
     "KernelExplainer",
+    "LimeImageExplainer",
+    "LimeTabularExplainer",
+    "LimeTextExplainer",
     "LinearExplainer",
     "PermutationExplainer",
     "Report",
@@ -33,6 +37,7 @@ __all__ = [
     "debugging",
     "explain",
     "inspection",
+    "lime",
     "plots",
     "summarize_background",
 ]

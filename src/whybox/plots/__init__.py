@@ -9,6 +9,7 @@ from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
+from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
 from whybox.plots._waterfall import waterfall
 
@@ -17,6 +18,9 @@ __all__ = [
     "beeswarm",
     "confusion_matrix",
     "dependence",
+    "lime_bar",
+    "lime_image",
+    "lime_text",
     "permutation_importance",
     "waterfall",
 ]

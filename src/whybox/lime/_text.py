@@ -1,0 +1,325 @@
+"""LIME for text: which words of a document move a classifier's probabilities."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError
+from whybox._explanation import Explanation
+from whybox.lime._surrogate import (
+    check_feature_selection,
+    check_positive_float,
+    check_positive_int,
+    class_output_names,
+    cosine_distance_to_ones,
+    fit_surrogates,
+    kernel_weights,
+    predict_in_batches,
+    resolve_selection,
+    weighted_moments,
+)
+from whybox.shapley._exact import _version
+from whybox.shapley._masking import check_batch_size, json_safe
+
+_WORD = re.compile(r"\w+")
+
+
+class LimeTextExplainer:
+    """LIME for text classifiers: a weighted linear surrogate on the presence of words.
+
+    The interpretable features of a document are its distinct words (``bow=True``,
+    removing a word removes every occurrence) or its word positions (``bow=False``).
+    Each perturbation removes a random number of features, chosen uniformly from 1 to
+    all of them, picked uniformly at random (Ribeiro, Singh & Guestrin 2016), so
+    sparse and dense documents are both seen. A removed word is deleted, or replaced
+    by ``mask_string``; the text between words is kept. Each perturbation is weighed
+    by ``exp(-d^2 / (2 kernel_width^2))`` with ``d`` 100 times the cosine distance
+    between its 0/1 presence vector and the document's (all ones), the LIME authors'
+    convention. The classifier sees the perturbed documents ``batch_size`` at a time.
+
+    Any tokenizer works: the default splits on non-word characters; a callable
+    ``tokenizer(text) -> list of str`` returns the words in order, each a substring of
+    the text (its positions are found in order, so the highlighted-text view marks
+    the right characters).
+
+    Parameters
+    ----------
+    predict_proba : callable
+        ``predict_proba(list of str) -> array-like of shape (n_texts, n_classes)``:
+        class probabilities. A two-class model explains the positive class (column 1)
+        only, as everywhere in whybox; with more classes every class is explained.
+    class_names : sequence of str, optional
+        One name per column of ``predict_proba``'s output; default ``class_0, ...``.
+    tokenizer : callable, optional
+        ``tokenizer(text) -> list of str``; default: the runs of word characters
+        (regular expression ``\\w+``).
+    bow : bool, default=True
+        Features are distinct words (True) or word positions (False).
+    mask_string : str, optional
+        What a removed word is replaced with; default: nothing (deleted).
+    n_samples : int, default=5000
+        Samples: the document itself and ``n_samples - 1`` perturbations.
+    kernel_width : float, default=25.0
+        Width of the proximity kernel, on the scale of 100 x cosine distance.
+    n_features : int, default=10
+        The most words a surrogate uses (fewer when the document has fewer).
+    feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
+        As in :class:`LimeTabularExplainer`.
+    alpha : float, default=1.0
+        Ridge penalty of the surrogate; 0 gives weighted least squares.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the perturbations; the same seed gives the same explanation whatever
+        ``batch_size``.
+    batch_size : int, default=1000
+        Documents per call of ``predict_proba``. Never changes the result.
+    progress : bool, default=False
+        Show a tqdm progress bar over the perturbed documents.
+
+    Raises
+    ------
+    InputError
+        If ``predict_proba`` or ``tokenizer`` is not callable, or a parameter is out of
+        range.
+
+    References
+    ----------
+    .. [1] M. T. Ribeiro, S. Singh and C. Guestrin, "'Why should I trust you?':
+       Explaining the predictions of any classifier", KDD 2016.
+    """
+
+    method = "lime_text"
+
+    def __init__(
+        self,
+        predict_proba: Callable[[list[str]], Any],
+        *,
+        class_names: Sequence[str] | None = None,
+        tokenizer: Callable[[str], Sequence[str]] | None = None,
+        bow: bool = True,
+        mask_string: str | None = None,
+        n_samples: int = 5000,
+        kernel_width: float = 25.0,
+        n_features: int = 10,
+        feature_selection: str = "auto",
+        alpha: float = 1.0,
+        random_state: Any = None,
+        batch_size: int = 1000,
+        progress: bool = False,
+    ) -> None:
+        if not callable(predict_proba):
+            raise InputError(
+                f"predict_proba must be a callable list of str -> (n_texts, n_classes), got "
+                f"{type(predict_proba).__name__}; pass e.g. pipeline.predict_proba."
+            )
+        if tokenizer is not None and not callable(tokenizer):
+            raise InputError(
+                f"tokenizer must be a callable text -> list of str or None, got "
+                f"{type(tokenizer).__name__}; pass e.g. str.split."
+            )
+        if mask_string is not None and not isinstance(mask_string, str):
+            raise InputError(
+                f"mask_string must be a str or None, got {type(mask_string).__name__}; "
+                "e.g. mask_string='UNK'."
+            )
+        self.predict_proba = predict_proba
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.tokenizer = tokenizer
+        self.bow = bool(bow)
+        self.mask_string = mask_string
+        self.n_samples = check_positive_int(n_samples, "n_samples", 5000, minimum=2)
+        self.kernel_width = check_positive_float(kernel_width, "kernel_width", 25.0)
+        self.n_features = check_positive_int(n_features, "n_features", 10)
+        self.feature_selection = check_feature_selection(feature_selection)
+        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
+        self.random_state = random_state
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = bool(progress)
+
+    def tokens(self, text: str) -> list[tuple[str, int, int]]:
+        """The words of ``text`` with their character spans ``(word, start, end)``.
+
+        Raises
+        ------
+        InputError
+            If the tokenizer returns something other than substrings of the text, in
+            order.
+        """
+        if self.tokenizer is None:
+            return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+        words = self.tokenizer(text)
+        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+            raise InputError(
+                "tokenizer must return a list of str (the words of the text, in order), got "
+                f"{type(words).__name__}; return e.g. text.split()."
+            )
+        out = []
+        pos = 0
+        for w in words:
+            if not w:
+                continue
+            start = text.find(w, pos)
+            if start < 0:
+                raise InputError(
+                    f"tokenizer returned {w!r}, which does not occur in the text after "
+                    f"character {pos}; return substrings of the text, in order (normalise the "
+                    "text before explaining it instead)."
+                )
+            out.append((w, start, start + len(w)))
+            pos = start + len(w)
+        return out
+
+    def __call__(self, text: str) -> Explanation:
+        """Explain ``predict_proba`` on one document.
+
+        Parameters
+        ----------
+        text : str
+
+        Returns
+        -------
+        Explanation
+            One sample: ``values`` of shape (1, n_words, n_outputs), float64, the
+            surrogate's weight of each word's presence on the class probability
+            (0 for words not selected); the features are the distinct words
+            (``bow=True``, named by the word) or the word positions (named
+            ``"word@start"``), in order of first appearance; ``data`` (1, n_words)
+            the words. ``base_values``: the surrogate's intercept (all words
+            removed), so ``values.sum(features) + base_values`` is its prediction for
+            the whole document and ``additivity_error`` its distance from
+            ``model_output``, the classifier's probability. ``quality["local_r2"]``
+            (1, n_outputs): the weighted R^2 on the perturbations.
+            ``params["text"]`` and ``params["spans"]`` (per feature, its
+            ``[start, end]`` character spans) let :func:`whybox.plots.lime_text`
+            highlight the document.
+
+        Raises
+        ------
+        InputError
+            If ``text`` is not a str with at least one word, or ``predict_proba``
+            returns something other than (n_texts, n_classes) probabilities.
+        """
+        if not isinstance(text, str):
+            raise InputError(
+                f"text must be a str, got {type(text).__name__}; explain one document at a "
+                "time, e.g. explainer(docs[0])."
+            )
+        toks = self.tokens(text)
+        if not toks:
+            raise InputError(
+                f"text has no words to explain ({text[:40]!r}); give a document with words "
+                "or a tokenizer that finds them."
+            )
+        names, feature_of, spans = self._features(toks)
+        d = len(names)
+        rng = np.random.default_rng(self.random_state)
+        Z = _removal_samples(rng, self.n_samples, d)
+        pieces, is_word = _pieces(text, toks)
+        Y = self._predict(Z[:, feature_of] > 0, pieces, is_word)
+        n_classes = Y.shape[1] + 1 if Y.shape[1] == 1 else Y.shape[1]
+        weights = kernel_weights(100.0 * cosine_distance_to_ones(Z), self.kernel_width)
+        moments = weighted_moments(Z[None], Y[None], weights[None])
+        selection = resolve_selection(self.feature_selection, self.n_features, d)
+        fit = fit_surrogates(
+            moments, n_features=self.n_features, feature_selection=selection, alpha=self.alpha
+        )
+        words = np.empty((1, d), dtype=object)
+        words[0] = [text[s[0][0] : s[0][1]] for s in spans]
+        return Explanation(
+            values=fit.coef,
+            base_values=fit.intercept,
+            data=words,
+            feature_names=names,
+            output_names=class_output_names(self.class_names, n_classes),
+            output_space="probability",
+            method=self.method,
+            params={
+                "text": text,
+                "spans": spans,
+                "bow": self.bow,
+                "mask_string": self.mask_string,
+                "tokenizer": "\\w+" if self.tokenizer is None else repr(self.tokenizer),
+                "n_samples": self.n_samples,
+                "kernel_width": self.kernel_width,
+                "kernel": "exp(-d^2 / (2 kernel_width^2)), d = 100 x cosine distance",
+                "n_features": self.n_features,
+                "feature_selection": self.feature_selection,
+                "feature_selection_used": selection,
+                "alpha": self.alpha,
+                "batch_size": self.batch_size,
+                "random_state": json_safe(self.random_state),
+                "whybox_version": _version(),
+            },
+            model_output=Y[:1],
+            quality={"local_r2": fit.local_r2},
+        )
+
+    def _features(
+        self, toks: list[tuple[str, int, int]]
+    ) -> tuple[list[str], np.ndarray, list[list[list[int]]]]:
+        """Feature names, the feature of each token, and each feature's spans."""
+        if not self.bow:
+            names = [f"{w}@{s}" for w, s, _ in toks]
+            return names, np.arange(len(toks)), [[[s, e]] for _, s, e in toks]
+        index: dict[str, int] = {}
+        spans: list[list[list[int]]] = []
+        feature_of = np.empty(len(toks), dtype=np.intp)
+        for i, (w, s, e) in enumerate(toks):
+            j = index.setdefault(w, len(index))
+            if j == len(spans):
+                spans.append([])
+            spans[j].append([s, e])
+            feature_of[i] = j
+        return list(index), feature_of, spans
+
+    def _predict(self, keep: np.ndarray, pieces: np.ndarray, is_word: np.ndarray) -> np.ndarray:
+        """Class probabilities of the perturbed documents (a word kept where ``keep``)."""
+        mask = "" if self.mask_string is None else self.mask_string
+
+        def texts(start: int, stop: int) -> list[str]:
+            shown = np.broadcast_to(pieces, (stop - start, len(pieces))).copy()
+            hidden = np.zeros(shown.shape, dtype=bool)
+            hidden[:, is_word] = ~keep[start:stop]
+            shown[hidden] = mask
+            return ["".join(row) for row in shown]
+
+        return predict_in_batches(
+            self.predict_proba,
+            texts,
+            keep.shape[0],
+            batch_size=self.batch_size,
+            class_names=self.class_names,
+            who="predict_proba",
+            progress=self.progress,
+        )
+
+
+def _removal_samples(rng: np.random.Generator, n_samples: int, d: int) -> np.ndarray:
+    """0/1 rows: the document (all ones), then rows each removing 1..d random features.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, d), float64
+    """
+    n_removed = rng.integers(1, d + 1, size=n_samples - 1)
+    rank = np.argsort(np.argsort(rng.random((n_samples - 1, d)), axis=1), axis=1)
+    Z = np.ones((n_samples, d))
+    Z[1:] = rank >= n_removed[:, None]
+    return Z
+
+
+def _pieces(text: str, toks: list[tuple[str, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The text cut into alternating gaps and words; which pieces are words."""
+    pieces: list[str] = []
+    is_word: list[bool] = []
+    pos = 0
+    for _, s, e in toks:
+        pieces += [text[pos:s], text[s:e]]
+        is_word += [False, True]
+        pos = e
+    pieces.append(text[pos:])
+    is_word.append(False)
+    return np.array(pieces, dtype=object), np.array(is_word)
