@@ -18,6 +18,10 @@ def _section(report, sid):
     return next(s for s in report.sections if s.id == sid)
 
 
+def _waterfalls(report):
+    return [b for b in _section(report, "local").blocks if "shap_values" in b.data]
+
+
 @pytest.fixture(scope="module")
 def wine():
     data = load_wine(as_frame=True)
@@ -37,11 +41,19 @@ def test_multiclass_audit_uses_class_names_everywhere(wine):
     assert np.max(ex.additivity_error) <= 1e-6
     # each waterfall explains the predicted class, named as the user named it
     pred = model.predict(X)
-    for block in _section(report, "local").blocks:
+    for block in _waterfalls(report):
         row = block.data["row"]
         assert block.data["output"] == names[pred[row]]
         f_x = block.data["base_value"] + np.sum(block.data["shap_values"])
         assert np.isclose(f_x, block.data["model_output"], atol=1e-9)
+    # beside each waterfall, LIME for the same row and output, in probability units
+    lime_blocks = [b for b in _section(report, "local").blocks if "local_r2" in b.data]
+    assert [b.data["row"] for b in lime_blocks] == [b.data["row"] for b in _waterfalls(report)]
+    for block in lime_blocks:
+        assert block.data["output"] == names[pred[block.data["row"]]]
+        assert block.data["output_space"] == "probability"
+        assert 0.0 <= block.data["local_r2"] <= 1.0
+        assert len(block.data["conditions"]) == len(block.data["weights"]) > 0
     cases = _section(report, "errors").blocks[0]
     assert {r[2] for r in cases.rows} <= set(names)  # true class column in display names
     json.loads(report.to_json())  # strict JSON throughout
@@ -51,7 +63,7 @@ def test_multiclass_waterfall_output_matches_model_margin(wine):
     model, X, y = wine
     report = audit(model, X, y, rows=[0, 3], progress=False)
     raw = model.decision_function(X)
-    for block in _section(report, "local").blocks:
+    for block in _waterfalls(report):
         r, k = block.data["row"], list(map(str, model.classes_)).index(block.data["output"])
         np.testing.assert_allclose(block.data["model_output"], raw[r, k], atol=1e-9)
 
@@ -69,7 +81,7 @@ def test_regression_audit_has_no_confusion_section():
     assert np.max(ex.additivity_error) <= 1e-6
     # default rows: the largest, smallest and median absolute error
     err = np.abs(model.predict(X) - y)
-    rows = [b.data["row"] for b in _section(report, "local").blocks]
+    rows = [b.data["row"] for b in _waterfalls(report)]
     assert rows[0] == int(np.argmax(err)) and rows[1] == int(np.argmin(err))
 
 

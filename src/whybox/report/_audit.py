@@ -350,9 +350,10 @@ def _shap_section(ex: Explanation, top_features: list[str], units: str) -> Secti
 def _local_section(
     model: Model, ex: Explanation, positions: dict[int, int], rows: list[int],
     y: np.ndarray, pred: np.ndarray, display: dict[str, str], units: str,
+    lime_ex: Explanation,
 ) -> Section:  # fmt: skip
     blocks = []
-    for r in rows:
+    for i, r in enumerate(rows):
         # multi-class: the predicted class's output; otherwise the single output
         out = display.get(str(pred[r]), str(pred[r])) if len(ex.output_names) > 1 else 0
         row_ex = ex[positions[r], :, out]
@@ -381,11 +382,38 @@ def _local_section(
                 f"value E[f(X)] = {float(row_ex.base_values):.4g} to f(x) = {f_x:.4g}",
             )
         )
+        blocks.append(_lime_figure(lime_ex, i, r, out))
     summary = (
-        f"Rows {', '.join(map(str, rows))} explained one by one: each bar is one feature's "
-        "contribution to this prediction."
+        f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
+        "feature's contribution to this prediction; beside it, LIME's local linear "
+        "surrogate (weights of the row's feature conditions, with its local R² as "
+        "fidelity: a low R² means the surrogate, not the model, is being read)."
     )
     return Section("local", "Local explanations", tuple(blocks), summary)
+
+
+def _lime_figure(lime_ex: Explanation, i: int, r: int, out: str) -> Figure:
+    """The LIME bar chart of the ``i``-th chosen row (row ``r``), for output ``out``."""
+    from whybox.lime import conditions
+
+    row = lime_ex[i, :, out if len(lime_ex.output_names) > 1 else 0]
+    r2 = float(row.quality["local_r2"])
+    selected = np.flatnonzero(row.values != 0)
+    return Figure.from_matplotlib(
+        plots.lime_bar(row),
+        f"Row {r}: LIME",
+        {
+            "row": r,
+            "output": row.output_names[0],
+            "output_space": lime_ex.output_space,
+            "conditions": [str(c) for c in conditions(row)[selected]],
+            "weights": row.values[selected],
+            "intercept": float(row.base_values),
+            "local_r2": r2,
+        },
+        f"LIME weights for output {row.output_names[0]!r} in {lime_ex.output_space} "
+        f"units ({lime_ex.params.get('n_samples')} perturbations, local R² = {r2:.2f})",
+    )
 
 
 def _quality_section(ex: Explanation, units: str) -> Section:
@@ -468,6 +496,7 @@ def audit(
 
     from whybox import __version__
     from whybox._explain import explain, is_tree_model
+    from whybox.lime import LimeTabularExplainer
 
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
@@ -541,7 +570,8 @@ def audit(
     top = table.index[:_TOP_FEATURES].tolist()
     sections.append(_shap_section(ex, top, units))
     positions = {int(r): i for i, r in enumerate(explained)}
-    sections.append(_local_section(m, ex, positions, row_list, y, pred, display, units))
+    lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
+    sections.append(_local_section(m, ex, positions, row_list, y, pred, display, units, lime_ex))
     sections.append(_quality_section(ex, units))
     bar.update()
     bar.close()
