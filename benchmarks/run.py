@@ -25,6 +25,7 @@ WORKLOADS = {
     "W3": "w3_lime",
     "W9": "w9_audit",
     "W10": "w10_scale",
+    "W11": "anchors",
 }
 
 

@@ -19,7 +19,7 @@ def _section(report, sid):
 
 
 def _waterfalls(report):
-    return [b for b in _section(report, "local").blocks if "shap_values" in b.data]
+    return [b for b in _section(report, "local").blocks if "shap_values" in getattr(b, "data", {})]
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +47,21 @@ def test_multiclass_audit_uses_class_names_everywhere(wine):
         f_x = block.data["base_value"] + np.sum(block.data["shap_values"])
         assert np.isclose(f_x, block.data["model_output"], atol=1e-9)
     # beside each waterfall, LIME for the same row and output, in probability units
-    lime_blocks = [b for b in _section(report, "local").blocks if "local_r2" in b.data]
+    blocks = _section(report, "local").blocks
+    lime_blocks = [b for b in blocks if "local_r2" in getattr(b, "data", {})]
     assert [b.data["row"] for b in lime_blocks] == [b.data["row"] for b in _waterfalls(report)]
     for block in lime_blocks:
         assert block.data["output"] == names[pred[block.data["row"]]]
         assert block.data["output_space"] == "probability"
         assert 0.0 <= block.data["local_r2"] <= 1.0
         assert len(block.data["conditions"]) == len(block.data["weights"]) > 0
+    # and the anchor rule of the same row, predicting the same class
+    tables = [b for b in blocks if b.title.endswith(": anchor")]
+    assert len(tables) == len(lime_blocks)
+    for table, block in zip(tables, lime_blocks, strict=True):
+        rule, then, precision, coverage = table.rows[0][:4]
+        assert then == block.data["output"]
+        assert 0.0 < coverage <= 1.0 and 0.0 <= precision <= 1.0
     cases = _section(report, "errors").blocks[0]
     assert {r[2] for r in cases.rows} <= set(names)  # true class column in display names
     json.loads(report.to_json())  # strict JSON throughout

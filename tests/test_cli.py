@@ -90,7 +90,10 @@ def test_audit_writes_html_and_json(files, model, data, tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert {s["id"] for s in report["sections"]} == SECTIONS
     local = next(s for s in report["sections"] if s["id"] == "local")
-    assert [b["data"]["row"] for b in local["blocks"] if "shap_values" in b["data"]] == [0, 5]
+    assert [b["data"]["row"] for b in local["blocks"] if "shap_values" in b.get("data", {})] == [
+        0,
+        5,
+    ]
     for section in report["sections"]:
         assert section["blocks"], section["id"]
         assert f'id="{section["id"]}"' in html

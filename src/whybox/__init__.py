@@ -1,9 +1,10 @@
 """whybox: explain, debug and audit machine-learning models."""
 
-from whybox import debugging, inspection, lime, plots
+from whybox import anchors, debugging, inspection, lime, plots
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
+from whybox.anchors import Anchor, AnchorTabular, AnchorText
 from whybox.lime import LimeImageExplainer, LimeTabularExplainer, LimeTextExplainer
 from whybox.report import Report, audit
 from whybox.shapley import (
@@ -19,6 +20,9 @@ from whybox.shapley import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Anchor",
+    "AnchorTabular",
+    "AnchorText",
     "ExactExplainer",
     "Explanation",
     "InputError",
@@ -33,6 +37,7 @@ __all__ = [
     "UnsupportedModelError",
     "WeightedBackground",
     "__version__",
+    "anchors",
     "audit",
     "debugging",
     "explain",

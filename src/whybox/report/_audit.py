@@ -350,7 +350,7 @@ def _shap_section(ex: Explanation, top_features: list[str], units: str) -> Secti
 def _local_section(
     model: Model, ex: Explanation, positions: dict[int, int], rows: list[int],
     y: np.ndarray, pred: np.ndarray, display: dict[str, str], units: str,
-    lime_ex: Explanation,
+    lime_ex: Explanation, anchors: list[Any] | None,
 ) -> Section:  # fmt: skip
     blocks = []
     for i, r in enumerate(rows):
@@ -383,11 +383,19 @@ def _local_section(
             )
         )
         blocks.append(_lime_figure(lime_ex, i, r, out))
+        if anchors is not None:
+            blocks.append(_anchor_table(anchors[i], r))
     summary = (
         f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
         "surrogate (weights of the row's feature conditions, with its local R² as "
-        "fidelity: a low R² means the surrogate, not the model, is being read)."
+        "fidelity: a low R² means the surrogate, not the model, is being read)"
+        + (
+            " and the anchor: an IF-THEN rule under which the model keeps its prediction "
+            "with the stated precision on perturbed rows, and the share of rows it covers."
+            if anchors is not None
+            else "."
+        )
     )
     return Section("local", "Local explanations", tuple(blocks), summary)
 
@@ -414,6 +422,30 @@ def _lime_figure(lime_ex: Explanation, i: int, r: int, out: str) -> Figure:
         f"LIME weights for output {row.output_names[0]!r} in {lime_ex.output_space} "
         f"units ({lime_ex.params.get('n_samples')} perturbations, local R² = {r2:.2f})",
     )
+
+
+def _anchor_table(anchor: Any, r: int) -> Table:
+    """The anchor rule of row ``r`` as a one-row table."""
+    lo, hi = anchor.precision_bounds
+    rule = " AND ".join(anchor.conditions) if anchor.conditions else "(any row)"
+    caption = (
+        f"Precision: the share of perturbed rows satisfying the rule on which the model "
+        f"still predicts {anchor.prediction!r} (KL confidence bounds {lo:.3f}-{hi:.3f}, "
+        f"{anchor.n_precision_samples} samples); coverage: the share of the data the "
+        "rule applies to."
+    )
+    if not anchor.meets_threshold:
+        caption += " No rule reached the requested precision; the most precise found is shown."
+    row = (
+        rule,
+        anchor.prediction,
+        round(anchor.precision, 3),
+        round(anchor.coverage, 3),
+        anchor.n_model_calls,
+        round(anchor.time_seconds, 2),
+    )
+    columns = ("IF", "THEN predict", "precision", "coverage", "model calls", "time (s)")
+    return Table(f"Row {r}: anchor", columns, (row,), caption)
 
 
 def _quality_section(ex: Explanation, units: str) -> Section:
@@ -496,6 +528,7 @@ def audit(
 
     from whybox import __version__
     from whybox._explain import explain, is_tree_model
+    from whybox.anchors import AnchorTabular
     from whybox.lime import LimeTabularExplainer
 
     t0 = time.perf_counter()
@@ -571,7 +604,13 @@ def audit(
     sections.append(_shap_section(ex, top, units))
     positions = {int(r): i for i, r in enumerate(explained)}
     lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
-    sections.append(_local_section(m, ex, positions, row_list, y, pred, display, units, lime_ex))
+    anchors = None
+    if m.task == "classification":
+        anchor_explainer = AnchorTabular(m, data, random_state=random_state)
+        anchors = [anchor_explainer.explain(data.values[r]) for r in row_list]
+    sections.append(
+        _local_section(m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors)
+    )
     sections.append(_quality_section(ex, units))
     bar.update()
     bar.close()

@@ -1,0 +1,485 @@
+"""Anchors for tabular classifiers: rules on binned features, sampled from training rows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
+from whybox._exceptions import InputError, UnsupportedModelError
+from whybox.adapters import Dataset, Model, adapt_data, adapt_model
+from whybox.anchors._result import Anchor
+from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
+from whybox.shapley._exact import _version
+from whybox.shapley._masking import json_safe, progress_bar
+
+Predicate = tuple[int, int, int]
+"""``(feature, lowest bin, highest bin)``: the feature's bin code lies in that range."""
+
+
+class AnchorTabular:
+    """Anchors (Ribeiro, Singh & Guestrin 2018) for classifiers on tables.
+
+    An anchor of a row ``x`` is a rule, such as ``"mean radius > 17.2 AND worst
+    texture <= 21"``, under which the model predicts the class it predicts for ``x``
+    on at least a fraction ``threshold`` of perturbations (the rule's *precision*),
+    chosen to hold on as much of the data as possible (its *coverage*). The search is
+    a beam search with KL-LUCB precision estimates (see Notes).
+
+    Parameters
+    ----------
+    model : object
+        A fitted classifier whybox can adapt (scikit-learn estimator or Pipeline,
+        XGBoost, LightGBM, CatBoost) or a :class:`whybox.adapters.Model`; a callable
+        returning class probabilities must be adapted with
+        ``adapt_model(f, task="classification", output_names=[...])``. The anchored
+        prediction is the class of highest probability (a binary classifier's positive
+        class when its probability exceeds 0.5).
+    training_data : array-like of shape (n_train, n_features) or DataFrame
+        The rows perturbations are drawn from and quantiles are taken on, with the
+        model's columns (float64, or mixed text and numbers for a model that takes a
+        DataFrame).
+    categorical_features : sequence of (str or int), optional
+        Columns (names or positions) whose values are levels, not numbers, in
+        addition to the text, category and bool columns of a DataFrame.
+    discretizer : {"quartile", "decile"}, default="quartile"
+        Where numeric features are cut into bins (:func:`whybox._discretize.fit_discretizer`).
+    threshold : float, default=0.95
+        The precision an anchor must reach (``tau``), in (0, 1).
+    delta : float, default=0.1
+        Confidence parameter in (0, 1): with probability at least ``1 - delta`` every
+        rule the search accepts has precision at least ``threshold``.
+    epsilon : float, default=0.15
+        KL-LUCB's tolerance in (0, 1): the beam holds rules within ``epsilon`` of the
+        most precise ones (``tau`` in the paper's code; here ``tau`` is the threshold).
+    beam_size : int, default=2
+        Rules kept per size of the beam search (``B``).
+    samples_per_pull : int, default=100
+        Perturbations drawn each time a rule's precision is sampled (the bandit's pull).
+    batch_size : int, default=10000
+        Perturbations per model call. Never changes the result.
+    max_anchor_size : int or None, default=None
+        The most predicates in a rule (rounds of the beam search); None: the number of
+        features.
+    max_check_samples : int, default=10000
+        Perturbations after which a rule whose precision bounds still straddle
+        ``threshold`` is rejected.
+    coverage_samples : int, default=10000
+        Training rows (a random sample when there are more) on which coverage is
+        measured.
+    n_examples : int, default=10
+        Perturbations kept as examples, with the same and with a different prediction.
+    random_state : int, numpy Generator or None, default=None
+        Seeds the coverage sample and the perturbations. The same seed gives the same
+        anchor whatever ``batch_size``; with an int seed, every row is explained with
+        the same stream, so :meth:`explain_rows` equals row-by-row :meth:`explain`.
+    progress : bool or None, default=None
+        Show a tqdm bar over the rows of :meth:`explain_rows`; None shows it for 100 or
+        more rows.
+
+    Attributes
+    ----------
+    model : whybox.adapters.Model
+    training_data : whybox.adapters.Dataset
+        The training rows in the model's column order.
+    discretizer : whybox._discretize.Discretizer
+        The bins the predicates are made of.
+    class_names : tuple of str
+        The name of each class (a binary classifier's negative class first).
+    feature_names : tuple of str
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model is a regressor: anchors need a predicted class.
+    InputError
+        If ``training_data`` does not fit the model, ``categorical_features`` names an
+        unknown column, ``discretizer`` is unknown, or a number is out of its range.
+
+    Notes
+    -----
+    *Predicates.* Numeric features are cut at quantiles of the training data. For a
+    row in bin ``b`` of a feature, the predicates are the one-sided conditions that
+    contain the row: ``x > e_k`` for every cut ``e_k`` below it and ``x <= e_k`` for
+    every cut at or above it; two predicates on one feature read as one interval,
+    ``e_i < x <= e_k``. A categorical feature gives ``x = level``; a missing value
+    ``x is missing``.
+
+    *Perturbations.* ``D(z | A)`` takes a uniformly drawn training row and replaces
+    its anchored features by those of a training row, drawn uniformly among the rows
+    where ``A`` holds (by the instance's own values when no training row satisfies
+    ``A``), as in the paper's sampling from the training data. ``A`` holds on every
+    perturbation. Coverage is the fraction of the coverage sample where ``A`` holds.
+
+    *Search.* See :mod:`whybox.anchors._search`: beam search over rule sizes,
+    KL-LUCB (Kaufmann & Kalyanakrishnan 2013) to choose each round's ``beam_size``
+    best rules, and a check of each on fresh perturbations until its KL lower
+    confidence bound reaches ``threshold`` (accepted) or its upper bound falls below
+    it. The accepted rule of largest coverage is returned; candidates that cannot
+    beat its coverage are pruned.
+
+    References
+    ----------
+    Ribeiro, Singh & Guestrin (2018), "Anchors: High-Precision Model-Agnostic
+    Explanations", AAAI. Kaufmann & Kalyanakrishnan (2013), "Information Complexity
+    in Bandit Subset Selection", COLT.
+    """
+
+    method = "anchor_tabular"
+
+    def __init__(
+        self,
+        model: Any,
+        training_data: Any,
+        *,
+        categorical_features: Sequence[str | int] | None = None,
+        discretizer: str = "quartile",
+        threshold: float = 0.95,
+        delta: float = 0.1,
+        epsilon: float = 0.15,
+        beam_size: int = 2,
+        samples_per_pull: int = 100,
+        batch_size: int = 10_000,
+        max_anchor_size: int | None = None,
+        max_check_samples: int = 10_000,
+        coverage_samples: int = 10_000,
+        n_examples: int = 10,
+        random_state: Any = None,
+        progress: bool | None = None,
+    ) -> None:
+        self.model: Model = adapt_model(model)
+        if self.model.task != "classification":
+            raise UnsupportedModelError(
+                "AnchorTabular explains classifiers but the model is a regressor; anchors "
+                "need a predicted class: wrap the regressor in a function returning class "
+                "probabilities (e.g. of prediction > cut) and pass "
+                "adapt_model(f, task='classification', output_names=[...])."
+            )
+        self.settings = SearchSettings(
+            threshold=threshold,
+            delta=delta,
+            epsilon=epsilon,
+            beam_size=beam_size,
+            samples_per_pull=samples_per_pull,
+            batch_size=batch_size,
+            max_anchor_size=max_anchor_size,
+            max_check_samples=max_check_samples,
+            n_examples=n_examples,
+        )
+        if (
+            isinstance(coverage_samples, bool)
+            or not isinstance(coverage_samples, (int, np.integer))
+            or coverage_samples < 1
+        ):
+            raise InputError(
+                f"coverage_samples must be a positive integer, got {coverage_samples!r}; "
+                "e.g. coverage_samples=10000."
+            )
+        self.training_data: Dataset = self.model.check_data(
+            adapt_data(training_data, name="training_data"), name="training_data"
+        )
+        self.discretizer: Discretizer = fit_discretizer(
+            self.training_data, kind=discretizer, categorical=categorical_features
+        )
+        self.random_state = random_state
+        self.progress = progress
+        self.class_names = _class_names(self.model)
+        self._codes = self.discretizer.transform(self.training_data)
+        n_train = self.training_data.n_samples
+        rows = np.arange(n_train)
+        if n_train > coverage_samples:
+            rng = np.random.default_rng(random_state)
+            rows = np.sort(rng.choice(n_train, size=int(coverage_samples), replace=False))
+        self._coverage_codes = self._codes[rows]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.training_data.feature_names
+
+    # ------------------------------------------------------------------ public
+    def explain(self, x: Any) -> Anchor:
+        """The anchor of one row.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_features,) or (1, n_features), Series or one-row DataFrame
+            The row, with the training data's columns.
+
+        Returns
+        -------
+        Anchor
+            The rule, the predicted class it anchors, its precision (with KL bounds),
+            coverage, example perturbations, model calls and time.
+
+        Raises
+        ------
+        InputError
+            If ``x`` is not one row with the training data's columns.
+        """
+        values = self._check_rows(x, "x")
+        if values.shape[0] != 1:
+            raise InputError(
+                f"x must be one row but has {values.shape[0]}; use explain_rows(X) to "
+                "explain several rows."
+            )
+        return self._explain_row(values[0])
+
+    def explain_rows(self, X: Any) -> list[Anchor]:
+        """The anchor of every row of ``X`` (each as :meth:`explain` would give it).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or DataFrame
+
+        Returns
+        -------
+        list of Anchor
+            One per row, in order.
+
+        Raises
+        ------
+        InputError
+            If ``X`` does not have the training data's columns.
+        """
+        values = self._check_rows(X, "X")
+        anchors = []
+        with progress_bar(len(values), self.progress, "anchors") as bar:
+            for row in values:
+                anchors.append(self._explain_row(row))
+                bar.update(1)
+        return anchors
+
+    def holds(self, anchor: Anchor, X: Any) -> np.ndarray:
+        """Where an anchor from this explainer holds.
+
+        Parameters
+        ----------
+        anchor : Anchor
+            An anchor made by this explainer (same columns and bins).
+        X : array-like of shape (n_samples, n_features) or DataFrame
+
+        Returns
+        -------
+        ndarray of shape (n_samples,), bool
+            True on the rows that satisfy every condition of the anchor.
+
+        Raises
+        ------
+        InputError
+            If the anchor was made with other columns or bins, or ``X`` does not have
+            the training data's columns.
+        """
+        if (
+            not isinstance(anchor, Anchor)
+            or anchor.method != self.method
+            or anchor.columns != self.feature_names
+            or anchor.params.get("discretizer") != self.discretizer.to_dict()
+        ):
+            raise InputError(
+                "anchor must be an Anchor made by an AnchorTabular with these columns and "
+                f"bins, got {type(anchor).__name__} from {getattr(anchor, 'method', None)!r}; "
+                "use the explainer that made the anchor."
+            )
+        codes = self.discretizer.transform(self._dataset(self._check_rows(X, "X")))
+        rule = tuple((j, lo, hi) for j, (lo, hi) in zip(anchor.features, anchor.bins, strict=True))
+        return _holds(codes, rule)
+
+    # ------------------------------------------------------------------ internals
+    def _dataset(self, values: np.ndarray) -> Dataset:
+        return Dataset(values, self.feature_names, self.training_data.categorical)
+
+    def _check_rows(self, X: Any, name: str) -> np.ndarray:
+        d = len(self.feature_names)
+        if isinstance(X, pd.Series):
+            X = X.to_frame().T
+        if isinstance(X, pd.DataFrame):
+            data = adapt_data(X, name=name)
+            if set(data.feature_names) != set(self.feature_names):
+                missing = [c for c in self.feature_names if c not in data.feature_names]
+                extra = [c for c in data.feature_names if c not in self.feature_names]
+                raise InputError(
+                    f"{name} has the columns {list(data.feature_names)[:5]} but the training "
+                    f"data has {list(self.feature_names)[:5]} (missing {missing[:5]}, "
+                    f"unexpected {extra[:5]}); give {name} the training data's columns."
+                )
+            data = data.select(self.feature_names)
+        else:
+            try:
+                arr = np.asarray(X)
+            except Exception as exc:  # ragged lists and the like
+                raise InputError(
+                    f"{name} could not be read as an array ({exc}); give a numpy array or "
+                    "a DataFrame."
+                ) from None
+            data = adapt_data(arr[None, :] if arr.ndim == 1 else arr, name=name)
+            if data.n_features != d:
+                raise InputError(
+                    f"{name} has {data.n_features} columns but the training data has {d}; "
+                    f"give {name} the training data's columns."
+                )
+        values = data.values
+        if values.dtype == object and self.training_data.is_numeric:
+            try:  # a row of numbers held as objects (e.g. a Series of a mixed frame)
+                values = values.astype(np.float64)
+            except (TypeError, ValueError):
+                pass  # check_data names the non-numeric columns
+        values = self.model.check_data(self._dataset(values), name=name).values
+        return values if self.training_data.is_numeric else values.astype(object)
+
+    def _explain_row(self, row: np.ndarray) -> Anchor:
+        start = time.perf_counter()
+        rng = np.random.default_rng(self.random_state)
+        problem = _TabularProblem(self, row)
+        check = anchor_search(problem, self.settings, rng)
+        elapsed = time.perf_counter() - start
+        rule = check.rule
+        return Anchor(
+            conditions=tuple(_describe(self.discretizer, j, lo, hi) for j, lo, hi in rule),
+            features=tuple(j for j, _, _ in rule),
+            feature_names=tuple(self.feature_names[j] for j, _, _ in rule),
+            bins=tuple((lo, hi) for _, lo, hi in rule),
+            prediction=self.class_names[problem.target],
+            precision=check.precision,
+            precision_bounds=(check.lower, check.upper),
+            n_precision_samples=check.n,
+            coverage=check.coverage,
+            meets_threshold=check.accepted,
+            instance=row,
+            examples_same=check.same,
+            examples_different=check.different,
+            columns=self.feature_names,
+            n_samples=problem.labeller.n_rows,
+            n_model_calls=problem.labeller.n_calls,
+            time_seconds=elapsed,
+            method=self.method,
+            params=self._params(),
+        )
+
+    def _params(self) -> dict[str, Any]:
+        params = self.settings.to_params()
+        params.update(
+            discretizer=self.discretizer.to_dict(),
+            categorical_features=[
+                n
+                for n, c in zip(self.feature_names, self.discretizer.categorical, strict=True)
+                if c
+            ],
+            coverage_rows=int(len(self._coverage_codes)),
+            training_rows=int(self.training_data.n_samples),
+            random_state=json_safe(self.random_state),
+            whybox_version=_version(),
+        )
+        return params
+
+    def _labels(self, values: np.ndarray) -> np.ndarray:
+        """The index of the predicted class (into ``class_names``) of each row."""
+        proba = self.model.predict(self._dataset(values), "probability")
+        if proba.shape[1] == 1:
+            return (proba[:, 0] > 0.5).astype(np.int64)
+        return proba.argmax(axis=1)
+
+
+class _TabularProblem:
+    """The anchor search's view of one row: its predicates, coverage and perturbations."""
+
+    def __init__(self, explainer: AnchorTabular, row: np.ndarray) -> None:
+        self.explainer = explainer
+        self.row = row
+        self.n_features = len(explainer.feature_names)
+        self.labeller = Labeller(explainer._labels, explainer.settings.batch_size)
+        self.target = int(self.labeller(row[None, :])[0])
+        codes = explainer.discretizer.transform(explainer._dataset(row[None, :]))[0]
+        self.predicates = _predicates(explainer.discretizer, codes)
+        self._cache: dict[frozenset, tuple[np.ndarray, float]] = {}
+
+    def children(self, rule: Rule) -> list[Rule]:
+        position = {item[0]: i for i, item in enumerate(rule)}
+        out = []
+        for j, lo, hi in self.predicates:
+            i = position.get(j)
+            if i is None:
+                out.append(rule + ((j, lo, hi),))
+                continue
+            old = rule[i]
+            merged = (j, max(lo, old[1]), min(hi, old[2]))
+            if merged != old:
+                out.append(rule[:i] + (merged,) + rule[i + 1 :])
+        return out
+
+    def coverage(self, rule: Rule) -> float:
+        return self._satisfying(rule)[1]
+
+    def draw(
+        self, requests: Sequence[tuple[Rule, int]], rng: np.random.Generator
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        train = self.explainer.training_data.values
+        blocks = []
+        for rule, n in requests:
+            rows = train[rng.integers(len(train), size=n)]
+            if rule:
+                cols = [j for j, _, _ in rule]
+                donors = self._satisfying(rule)[0]
+                if donors.size:
+                    rows[:, cols] = train[np.ix_(donors[rng.integers(donors.size, size=n)], cols)]
+                else:
+                    rows[:, cols] = self.row[cols]
+            blocks.append(rows)
+        return self.labeller.hits(blocks, self.target)
+
+    def _satisfying(self, rule: Rule) -> tuple[np.ndarray, float]:
+        """Training rows where ``rule`` holds, and its coverage."""
+        key = frozenset(rule)
+        if key not in self._cache:
+            e = self.explainer
+            self._cache[key] = (
+                np.flatnonzero(_holds(e._codes, rule)),
+                float(_holds(e._coverage_codes, rule).mean()),
+            )
+        return self._cache[key]
+
+
+def _holds(codes: np.ndarray, rule: Sequence[Predicate]) -> np.ndarray:
+    """Rows of bin ``codes`` (n, n_features) where every predicate of ``rule`` holds."""
+    mask = np.ones(len(codes), dtype=bool)
+    for j, lo, hi in rule:
+        mask &= (codes[:, j] >= lo) & (codes[:, j] <= hi)
+    return mask
+
+
+def _predicates(disc: Discretizer, codes: np.ndarray) -> list[Predicate]:
+    """The predicates a row with bin ``codes`` satisfies (see AnchorTabular's Notes)."""
+    out: list[Predicate] = []
+    for j, b in enumerate(int(c) for c in codes):
+        if b == MISSING or disc.levels[j] is not None:
+            out.append((j, b, b))
+            continue
+        top = disc.n_bins(j) - 1
+        out.extend((j, k, top) for k in range(1, b + 1))  # x > e[k-1]
+        out.extend((j, 0, k) for k in range(b, top))  # x <= e[k]
+    return out
+
+
+def _describe(disc: Discretizer, j: int, lo: int, hi: int) -> str:
+    """The condition "bin of feature j in lo..hi", e.g. ``"x > 2"``, ``"1 < x <= 2"``."""
+    if lo == hi:
+        return disc.describe(j, lo)
+    name, edges = disc.feature_names[j], disc.edges[j]
+    if lo == 0:
+        return f"{name} <= {_fmt(edges[hi])}"
+    if hi == len(edges):
+        return f"{name} > {_fmt(edges[lo - 1])}"
+    return f"{_fmt(edges[lo - 1])} < {name} <= {_fmt(edges[hi])}"
+
+
+def _class_names(model: Model) -> tuple[str, ...]:
+    """One name per class; a single-output (binary) model's negative class first."""
+    if model.n_outputs > 1:
+        return tuple(str(n) for n in model.output_names)
+    positive = str(model.output_names[0])
+    classes = model.classes
+    negative = str(classes[0]) if classes is not None and len(classes) == 2 else f"not {positive}"
+    return (negative, positive)

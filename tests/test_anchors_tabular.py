@@ -1,0 +1,446 @@
+"""Anchors for tables, and the search they share with text.
+
+Ground truths: closed forms (models whose decision depends on one or two features cut
+at the training median, so the best anchor, its precision and coverage are known),
+exact precision under the perturbation distribution by enumerating every (base row,
+donor row) pair, fresh samples drawn independently of the explainer, KL bounds solved
+with scipy's root finder, and bandit arms of known means.
+"""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import brentq
+
+from whybox import InputError, UnsupportedModelError
+from whybox._discretize import fit_discretizer
+from whybox.adapters import adapt_model
+from whybox.anchors import Anchor, AnchorTabular
+from whybox.anchors._search import (
+    SearchSettings,
+    anchor_search,
+    check_rule,
+    check_schedule,
+    kl_bernoulli,
+    kl_bounds,
+    kl_lucb,
+)
+
+TAU = 0.95
+
+
+def _data(n=400, d=4, seed=0):
+    return np.random.default_rng(seed).normal(size=(n, d))
+
+
+def _classifier(fn, name="pos"):
+    """A callable returning the positive class's probability, as a binary classifier."""
+    return adapt_model(
+        lambda Z: fn(np.asarray(Z, dtype=float)).astype(float)[:, None],
+        task="classification",
+        output_names=[name],
+    )
+
+
+def _intervals(anchor, X):
+    """Raw-value intervals (low, high] of the anchor's conditions, from its bins, with a
+    check that each condition's text describes its interval."""
+    disc = fit_discretizer(X)
+    out = []
+    for j, (lo, hi), text in zip(anchor.features, anchor.bins, anchor.conditions, strict=True):
+        e = disc.edges[j]
+        low = -np.inf if lo == 0 else e[lo - 1]
+        high = np.inf if hi == len(e) else e[hi]
+        name = f"x{j}"
+        if low == -np.inf:
+            expected = f"{name} <= {high:.4g}"
+        elif high == np.inf:
+            expected = f"{name} > {low:.4g}"
+        else:
+            expected = f"{low:.4g} < {name} <= {high:.4g}"
+        assert text == expected
+        out.append((j, low, high))
+    return out
+
+
+def _satisfied(X, intervals):
+    mask = np.ones(len(X), dtype=bool)
+    for j, low, high in intervals:
+        mask &= (X[:, j] > low) & (X[:, j] <= high)
+    return mask
+
+
+def _perturb(X, intervals, row, base, donors):
+    """D(z | A): base rows with the anchored columns copied from donor rows where A holds."""
+    Z = X[base].copy()
+    cols = [j for j, _, _ in intervals]
+    if cols:
+        Z[:, cols] = X[donors][:, cols] if donors is not None else row[cols]
+    return Z
+
+
+def _exact_precision(label, X, intervals, row, target):
+    """Precision under D(. | A), exactly: every (base row, donor row) pair once."""
+    sat = np.flatnonzero(_satisfied(X, intervals))
+    n = len(X)
+    if sat.size == 0:
+        Z = _perturb(X, intervals, row, np.arange(n), None)
+    else:
+        Z = _perturb(X, intervals, row, np.repeat(np.arange(n), sat.size), np.tile(sat, n))
+    return float(np.mean(label(Z) == target))
+
+
+def _fresh_precision(label, X, intervals, row, target, n=5000, seed=123):
+    rng = np.random.default_rng(seed)
+    sat = np.flatnonzero(_satisfied(X, intervals))
+    base = rng.integers(len(X), size=n)
+    donors = sat[rng.integers(sat.size, size=n)] if sat.size else None
+    return float(np.mean(label(_perturb(X, intervals, row, base, donors)) == target))
+
+
+# ---------------------------------------------------------------------- closed forms
+def test_one_feature_model_gives_the_median_rule_exactly():
+    X = _data()
+    med = np.median(X[:, 0])
+    model = _classifier(lambda Z: Z[:, 0] > med)
+    explainer = AnchorTabular(model, X, random_state=0)
+    a = explainer.explain(np.array([1.2, -0.3, 0.5, 0.1]))
+    # "x0 > median" has precision 1 and coverage 1/2, the largest of any exact anchor
+    assert a.conditions == (f"x0 > {med:.4g}",)
+    assert a.features == (0,) and a.feature_names == ("x0",)
+    assert a.prediction == "pos" and a.meets_threshold
+    assert a.precision == 1.0 and a.coverage == 0.5
+    assert a.precision_bounds[0] >= TAU and a.precision_bounds[1] == 1.0
+    assert len(a.examples_different) == 0 and a.examples_same.shape == (10, 4)
+    assert np.all(a.examples_same[:, 0] > med)
+    assert str(a) == f"IF x0 > {med:.4g} THEN 'pos' (precision 1.00, coverage 0.50)"
+    b = explainer.explain([-1.0, 2.0, 0.0, 0.0])
+    assert b.conditions == (f"x0 <= {med:.4g}",) and b.prediction == "not pos"
+    assert b.coverage == 0.5
+
+
+def test_two_feature_and_model_needs_both_medians():
+    X = _data()
+    m0, m1 = np.median(X[:, 0]), np.median(X[:, 1])
+
+    def label(Z):
+        return ((Z[:, 0] > m0) & (Z[:, 1] > m1)).astype(int)
+
+    # a beam of 4 keeps all four one-sided rules of precision 1/2 on x0 and x1 (the
+    # rest have 1/4 or 1/3), so the search meets the best pair whatever the noise
+    explainer = AnchorTabular(_classifier(label), X, beam_size=4, random_state=1)
+    row = np.array([1.0, 1.0, 0.1, -0.2])
+    a = explainer.explain(row)
+    assert set(a.conditions) == {f"x0 > {m0:.4g}", f"x1 > {m1:.4g}"}
+    assert a.coverage == np.mean((X[:, 0] > m0) & (X[:, 1] > m1))
+    assert a.precision == 1.0 and a.meets_threshold
+    # either condition alone holds on 1/2 of the perturbations only
+    for j, m in ((0, m0), (1, m1)):
+        single = [(j, m, np.inf)]
+        assert _exact_precision(label, X, single, row, 1) == pytest.approx(0.5, abs=0.05)
+
+
+def test_prediction_that_holds_everywhere_gives_the_empty_anchor():
+    X = _data(n=200)
+    explainer = AnchorTabular(_classifier(lambda Z: Z[:, 0] < 100), X, random_state=0)
+    a = explainer.explain(X[0])
+    assert a.conditions == () and len(a) == 0
+    assert a.coverage == 1.0 and a.precision == 1.0 and a.meets_threshold
+    assert str(a).startswith("IF (always) THEN 'pos'")
+    assert explainer.holds(a, X).all()
+
+
+# ---------------------------------------------------------------------- precision holds
+@pytest.mark.parametrize(
+    "row", [[1.5, 0.5, 0.0, 0.0], [-1.2, 0.3, 0.5, -0.5], [0.4, 1.5, 0.0, 0.0]]
+)
+def test_reported_precision_holds_on_fresh_perturbations(row):
+    X = _data(n=300, seed=3)
+    row = np.asarray(row)
+
+    def label(Z):
+        return (Z[:, 0] + 0.5 * Z[:, 1] > 0.2).astype(int)
+
+    explainer = AnchorTabular(_classifier(label), X, random_state=0)
+    a = explainer.explain(row)
+    target = int(label(row[None])[0])
+    assert a.meets_threshold and a.prediction == ("pos" if target else "not pos")
+    intervals = _intervals(a, X)
+    # coverage: the fraction of training rows satisfying the written conditions
+    covered = _satisfied(X, intervals)
+    assert a.coverage == covered.mean()
+    np.testing.assert_array_equal(explainer.holds(a, X), covered)
+    # the true precision under D(. | A), by enumeration, clears the threshold and lies
+    # within the reported KL bounds
+    exact = _exact_precision(label, X, intervals, row, target)
+    assert exact >= TAU
+    assert a.precision_bounds[0] <= exact <= a.precision_bounds[1]
+    # 5,000 fresh perturbations drawn here: precision >= threshold minus 3 binomial sd
+    fresh = _fresh_precision(label, X, intervals, row, target)
+    assert fresh >= TAU - 3 * math.sqrt(TAU * (1 - TAU) / 5000)
+    # the examples are perturbations where the anchor holds, labelled as reported
+    for examples, same in ((a.examples_same, True), (a.examples_different, False)):
+        if len(examples):
+            assert _satisfied(examples.astype(float), intervals).all()
+            assert np.all((label(examples.astype(float)) == target) == same)
+
+
+def test_multiclass_sklearn_model_on_a_frame():
+    from sklearn.datasets import load_iris
+    from sklearn.tree import DecisionTreeClassifier
+
+    iris = load_iris(as_frame=True)
+    X, y = iris.data, iris.target
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    model = adapt_model(tree, class_names=list(iris.target_names))
+    explainer = AnchorTabular(model, X, random_state=0)
+    row = X.iloc[[120]]
+    target = int(tree.predict(row)[0])
+    # columns in another order are put back in the model's order
+    a = explainer.explain(row[list(reversed(X.columns))])
+    assert type(a.prediction) is str and a.prediction == iris.target_names[target]
+    assert a.meets_threshold
+    assert a.columns == tuple(X.columns)
+    series = explainer.explain(X.iloc[120])  # a Series is one row too
+    assert (series.conditions, series.precision) == (a.conditions, a.precision)
+    covered = explainer.holds(a, X)
+    assert a.coverage == covered.mean()
+    # exact precision under D(. | A) on the frame, with the tree's own predict
+    values = X.to_numpy()
+    sat = np.flatnonzero(covered)
+    base = np.repeat(np.arange(len(values)), sat.size)
+    Z = values[base].copy()
+    cols = list(a.features)
+    Z[:, cols] = values[np.tile(sat, len(values))][:, cols]
+    exact = np.mean(tree.predict(pd.DataFrame(Z, columns=X.columns)) == target)
+    assert exact >= TAU
+    assert a.precision_bounds[0] <= exact <= a.precision_bounds[1]
+
+
+def test_categorical_column_through_a_pipeline():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"color": rng.choice(["red", "green", "blue"], size=300), "size": rng.normal(size=300)}
+    )
+    y = frame["color"] == "red"
+    pipe = make_pipeline(
+        ColumnTransformer([("c", OneHotEncoder(), ["color"])], remainder="passthrough"),
+        DecisionTreeClassifier(random_state=0),
+    ).fit(frame, y)
+    # the tree predicts "red" exactly, so "color = red" has precision 1 and the
+    # largest coverage of any exact anchor
+    explainer = AnchorTabular(pipe, frame, random_state=0)
+    red = frame[y].iloc[[0]]
+    a = explainer.explain(red)
+    assert a.prediction == "True" and a.meets_threshold
+    assert a.conditions == ("color = red",) and a.precision == 1.0
+    assert a.coverage == y.mean()
+    assert a.examples_same.dtype == object
+    assert json.loads(a.to_json())["instance"] == ["red", float(red["size"].iloc[0])]
+
+
+# ---------------------------------------------------------------------- reproducibility
+def test_same_seed_same_anchor_whatever_the_batch_size():
+    X = _data(n=300, seed=3)
+    model = _classifier(lambda Z: Z[:, 0] + 0.5 * Z[:, 1] > 0.2)
+    row = np.array([0.4, 1.5, 0.0, 0.0])
+
+    def fields(a):
+        d = a.to_dict()
+        for key in ("time_seconds", "n_model_calls", "params"):
+            d.pop(key)
+        return d
+
+    first = AnchorTabular(model, X, random_state=7).explain(row)
+    again = AnchorTabular(model, X, random_state=7).explain(row)
+    small = AnchorTabular(model, X, random_state=7, batch_size=37).explain(row)
+    assert fields(first) == fields(again) == fields(small)
+    assert small.n_model_calls > first.n_model_calls
+    assert small.params["batch_size"] == 37 and first.params["random_state"] == 7
+    assert first.params["whybox_version"]
+    json.dumps(first.to_dict(), allow_nan=False)
+
+
+def test_explain_rows_equals_row_by_row():
+    X = _data(n=200)
+    med = np.median(X[:, 1])
+    explainer = AnchorTabular(_classifier(lambda Z: Z[:, 1] > med), X, random_state=3)
+    rows = X[:3]
+    batch = explainer.explain_rows(rows)
+    for a, row in zip(batch, rows, strict=True):
+        b = explainer.explain(row)
+        assert (a.conditions, a.precision, a.coverage, a.n_samples) == (
+            b.conditions,
+            b.precision,
+            b.coverage,
+            b.n_samples,
+        )
+
+
+def test_coverage_sample_and_json():
+    X = _data(n=500)
+    med = np.median(X[:, 0])
+    explainer = AnchorTabular(
+        _classifier(lambda Z: Z[:, 0] > med), X, coverage_samples=100, random_state=0
+    )
+    a = explainer.explain(X[np.argmax(X[:, 0])])
+    assert a.params["coverage_rows"] == 100 and a.params["training_rows"] == 500
+    assert a.coverage * 100 == round(a.coverage * 100)  # a fraction of the 100 rows
+    d = json.loads(a.to_json())
+    assert d["conditions"] == list(a.conditions) and d["bins"] == [list(b) for b in a.bins]
+
+
+# ---------------------------------------------------------------------- the search
+class _Arms:
+    """A synthetic anchor problem: rules are sets of feature ids with known precision."""
+
+    def __init__(self, n_features, precision, coverage):
+        self.n_features = n_features
+        self.precision = precision
+        self.cov = coverage
+
+    def children(self, rule):
+        return [rule + (w,) for w in range(self.n_features) if w not in rule]
+
+    def coverage(self, rule):
+        return self.cov(frozenset(rule))
+
+    def draw(self, requests, rng):
+        return [
+            (np.zeros((n, 1)), rng.random(n) < self.precision(frozenset(rule)))
+            for rule, n in requests
+        ]
+
+
+def test_kl_bounds_match_a_root_finder_and_closed_forms():
+    beta = 4.0
+    for mean, n in ((0.3, 50), (0.9, 200), (0.97, 1000), (0.5, 10)):
+        lower, upper = kl_bounds(np.array([mean]), np.array([n]), beta)
+
+        def gap(q, mean=mean, n=n):
+            return n * kl_bernoulli(mean, q) - beta
+
+        assert lower[0] == pytest.approx(brentq(gap, 1e-12, mean), abs=1e-12)
+        assert upper[0] == pytest.approx(brentq(gap, mean, 1 - 1e-12), abs=1e-12)
+    # all successes / all failures: n KL = -n log q has the closed form exp(-beta / n)
+    lower, upper = kl_bounds(np.array([1.0, 0.0, 0.5]), np.array([100, 100, 0]), beta)
+    assert lower[0] == pytest.approx(math.exp(-beta / 100), abs=1e-12) and upper[0] == 1.0
+    assert upper[1] == pytest.approx(1 - math.exp(-beta / 100), abs=1e-12) and lower[1] == 0.0
+    assert (lower[2], upper[2]) == (0.0, 1.0)
+
+
+def test_kl_lucb_finds_the_best_arms():
+    means = [0.2, 0.9, 0.5, 0.95, 0.3]
+    problem = _Arms(5, lambda r: means[next(iter(r))], lambda r: 1.0)
+    rules = [(i,) for i in range(5)]
+    for seed in range(10):
+        chosen = kl_lucb(problem, rules, 2, SearchSettings(), np.random.default_rng(seed))
+        assert set(chosen) == {(1,), (3,)}
+
+
+def test_check_accepts_after_the_closed_form_sample_size_and_rejects_below():
+    settings = SearchSettings(max_check_samples=3200)
+    beta = 5.0
+    rng = np.random.default_rng(0)
+    sure = check_rule(_Arms(1, lambda r: 1.0, lambda r: 1.0), (), beta, settings, rng)
+    # all hits: the lower bound exp(-beta / n) reaches 0.95 once n >= beta / -log(0.95)
+    need = beta / -math.log(TAU)
+    assert sure.accepted and sure.n == min(s for s in check_schedule(settings) if s >= need)
+    never = check_rule(_Arms(1, lambda r: 0.0, lambda r: 1.0), (), beta, settings, rng)
+    assert not never.accepted and never.n == settings.samples_per_pull
+    # precision exactly at the threshold stays undecided and is rejected at the cap
+    edge = check_rule(_Arms(1, lambda r: TAU, lambda r: 1.0), (), beta, settings, rng)
+    assert not edge.accepted and edge.n == 3200 and edge.lower < TAU <= edge.upper
+
+
+def test_search_returns_the_largest_coverage_precise_rule():
+    per_feature = [0.9, 0.8, 0.5, 0.7, 0.6]
+
+    def coverage(rule):
+        return float(np.prod([per_feature[w] for w in rule]))
+
+    def precision(rule):
+        return 0.995 if {1, 3} <= rule else 0.4 + 0.2 * len(rule & {1, 3})
+
+    problem = _Arms(5, precision, coverage)
+    best = anchor_search(problem, SearchSettings(), np.random.default_rng(0))
+    assert set(best.rule) == {1, 3} and best.accepted
+    assert best.coverage == pytest.approx(0.8 * 0.7)
+    assert best.lower <= 0.995 <= best.upper
+    flat = _Arms(3, lambda r: 0.6, coverage)
+    none = anchor_search(flat, SearchSettings(max_anchor_size=2), np.random.default_rng(0))
+    assert not none.accepted and none.upper < TAU
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_input_is_named():
+    X = _data(n=100)
+    model = _classifier(lambda Z: Z[:, 0] > 0)
+    explainer = AnchorTabular(model, X, random_state=0)
+    with pytest.raises(InputError, match="x has 3 columns but the training data has 4"):
+        explainer.explain(np.zeros(3))
+    with pytest.raises(InputError, match="x must be one row but has 2; use explain_rows"):
+        explainer.explain(np.zeros((2, 4)))
+    with pytest.raises(InputError, match="X has the columns"):
+        explainer.explain_rows(pd.DataFrame(np.zeros((2, 4)), columns=list("abcd")))
+    for value in (0, 1.0, 1.5, "high", True):
+        with pytest.raises(InputError, match="threshold must be a number strictly between"):
+            AnchorTabular(model, X, threshold=value)
+    with pytest.raises(InputError, match="delta must be a number strictly between 0 and 1"):
+        AnchorTabular(model, X, delta=0)
+    with pytest.raises(InputError, match="beam_size must be a positive integer, got 0"):
+        AnchorTabular(model, X, beam_size=0)
+    with pytest.raises(InputError, match="max_anchor_size must be a positive integer"):
+        AnchorTabular(model, X, max_anchor_size=2.5)
+    with pytest.raises(InputError, match="coverage_samples must be a positive integer"):
+        AnchorTabular(model, X, coverage_samples=0)
+    with pytest.raises(InputError, match="batch_size must be a positive integer"):
+        AnchorTabular(model, X, batch_size=-1)
+    with pytest.raises(InputError, match="discretizer must be one of"):
+        AnchorTabular(model, X, discretizer="entropy")
+    with pytest.raises(InputError, match="categorical_features names the column 'z'"):
+        AnchorTabular(model, X, categorical_features=["z"])
+    with pytest.raises(InputError, match="anchor must be an Anchor made by an AnchorTabular"):
+        other = AnchorTabular(model, X, discretizer="decile", random_state=0)
+        explainer.holds(other.explain(X[0]), X)
+
+
+def test_regressor_and_mismatched_training_data_are_refused():
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    X = _data(n=100)
+    with pytest.raises(UnsupportedModelError, match="AnchorTabular explains classifiers"):
+        AnchorTabular(LinearRegression().fit(X, X[:, 0]), X)
+    clf = LogisticRegression().fit(X, X[:, 0] > 0)
+    with pytest.raises(InputError, match="training_data has 3 columns but the model"):
+        AnchorTabular(clf, X[:, :3])
+
+
+def test_anchor_is_frozen():
+    a = Anchor(
+        conditions=(),
+        features=(),
+        feature_names=(),
+        prediction="a",
+        precision=1.0,
+        precision_bounds=(0.9, 1.0),
+        n_precision_samples=10,
+        coverage=1.0,
+        meets_threshold=False,
+        instance=np.array([np.nan, np.inf]),
+        examples_same=np.empty((0, 2)),
+        examples_different=np.empty((0, 2)),
+        params={"threshold": 0.95},
+    )
+    with pytest.raises(AttributeError):
+        a.precision = 0.5
+    assert str(a).endswith("; below the precision threshold 0.95")
+    assert json.loads(a.to_json())["instance"] == [None, "inf"]
