@@ -16,6 +16,7 @@ from whybox.shapley._masking import (
     BackgroundExplainer,
     coalition_values,
     progress_bar,
+    shapley_explanation,
 )
 
 MAX_EXACT_PLAYERS = 16
@@ -224,18 +225,7 @@ class ExactExplainer(BackgroundExplainer):
                 values[start:stop] = np.einsum("pm,nmk->npk", self._weights, v)
         params = self._common_params()
         params["n_coalitions"] = int(n_coal)
-        params["whybox_version"] = _version()
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=None if self.players.grouped else Xv,
-            feature_names=self.players.names,
-            output_names=self.model.output_names,
-            output_space=self.output,
-            method=self.method,
-            params=params,
-            model_output=f_x,
-        )
+        return shapley_explanation(self, values, Xv, f_x, params)
 
 
 def _version() -> str:

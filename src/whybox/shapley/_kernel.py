@@ -41,7 +41,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.shapley._exact import _version, all_coalitions
+from whybox.shapley._exact import all_coalitions
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
@@ -49,6 +49,7 @@ from whybox.shapley._masking import (
     coalition_values,
     json_safe,
     progress_bar,
+    shapley_explanation,
 )
 
 DEFAULT_EVALS = 2048
@@ -561,17 +562,5 @@ class KernelExplainer(BackgroundExplainer):
             sampling=self.sampling,
             paired=True,
             random_state=json_safe(self.random_state),
-            whybox_version=_version(),
         )
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=None if self.players.grouped else Xv,
-            feature_names=self.players.names,
-            output_names=self.model.output_names,
-            output_space=self.output,
-            method=self.method,
-            params=params,
-            model_output=f_x,
-            quality={"standard_error": se},
-        )
+        return shapley_explanation(self, values, Xv, f_x, params, {"standard_error": se})

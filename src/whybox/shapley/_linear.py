@@ -30,11 +30,16 @@ from whybox._explanation import Explanation
 from whybox.adapters import Model, adapt_data, adapt_model
 from whybox.shapley._exact import (
     MAX_EXACT_PLAYERS,
-    _version,
     all_coalitions,
     shapley_weight_matrix,
 )
-from whybox.shapley._masking import Players, json_safe, prepare_background, resolve_players
+from whybox.shapley._masking import (
+    Players,
+    json_safe,
+    prepare_background,
+    resolve_players,
+    shapley_explanation,
+)
 
 PERTURBATIONS = ("interventional", "correlation_dependent")
 """The values of ``feature_perturbation``."""
@@ -685,7 +690,6 @@ class LinearExplainer:
         """
         data = self.model.check_data(adapt_data(X, name="X"), name="X")
         Xv = data.values.astype(np.float64, copy=False)
-        n = Xv.shape[0]
         f_x = self.model.predict(Xv, "raw")
         Z = Xv - self.mean
         if self.transform is None:
@@ -694,17 +698,7 @@ class LinearExplainer:
                 values = self.players.membership().astype(np.float64) @ values
         else:
             values = np.tensordot(Z, self.transform, axes=([1], [1]))
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=None if self.players.grouped else data.values,
-            feature_names=self.players.names,
-            output_names=self.model.output_names,
-            output_space=self.output,
-            method=self.method,
-            params=self._params(),
-            model_output=f_x,
-        )
+        return shapley_explanation(self, values, data.values, f_x, self._params())
 
     def _params(self) -> dict[str, Any]:
         sampled = self.algorithm == "permutation"
@@ -719,5 +713,4 @@ class LinearExplainer:
             "antithetic": True if sampled else None,
             "covariance_ridge": COVARIANCE_RIDGE if correlated else None,
             "random_state": json_safe(self.random_state),
-            "whybox_version": _version(),
         }

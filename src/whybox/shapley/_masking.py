@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
+from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.shapley._background import WeightedBackground
 
@@ -334,6 +335,37 @@ def progress_bar(n_rows: int, show: bool | None, desc: str) -> Any:
 
     disable = (n_rows < 100) if show is None else not show
     return tqdm(total=n_rows, desc=desc, unit="row", disable=disable, leave=False)
+
+
+def shapley_explanation(
+    explainer: Any,
+    values: np.ndarray,
+    X: np.ndarray,
+    model_output: np.ndarray,
+    params: dict[str, Any],
+    quality: dict[str, Any] | None = None,
+) -> Explanation:
+    """The :class:`Explanation` of a background explainer's values for the rows ``X``.
+
+    ``explainer`` supplies ``players``, ``expected_value``, ``model``, ``output`` and
+    ``method``; with feature groups the data is left out (the feature axis holds the
+    groups). The whybox version is added to ``params``.
+    """
+    from whybox import __version__
+
+    n = values.shape[0]
+    return Explanation(
+        values=values,
+        base_values=np.tile(explainer.expected_value, (n, 1)),
+        data=None if explainer.players.grouped else X,
+        feature_names=explainer.players.names,
+        output_names=explainer.model.output_names,
+        output_space=explainer.output,
+        method=explainer.method,
+        params={**params, "whybox_version": __version__},
+        model_output=model_output,
+        quality=quality or {},
+    )
 
 
 def json_safe(value: Any) -> Any:

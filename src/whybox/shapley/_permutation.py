@@ -9,7 +9,6 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.shapley._exact import _version
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
@@ -17,6 +16,7 @@ from whybox.shapley._masking import (
     coalition_values,
     json_safe,
     progress_bar,
+    shapley_explanation,
 )
 
 _BLOCK_CELLS = 1 << 22  # mask cells / coalition values held in memory at once
@@ -207,16 +207,4 @@ class PermutationExplainer(BackgroundExplainer):
         params["n_permutations"] = r
         params["antithetic"] = True
         params["random_state"] = json_safe(self.random_state)
-        params["whybox_version"] = _version()
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=None if self.players.grouped else Xv,
-            feature_names=self.players.names,
-            output_names=self.model.output_names,
-            output_space=self.output,
-            method=self.method,
-            params=params,
-            model_output=f_x,
-            quality={"standard_error": std_err},
-        )
+        return shapley_explanation(self, values, Xv, f_x, params, {"standard_error": std_err})
