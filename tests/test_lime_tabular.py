@@ -387,3 +387,47 @@ def test_bad_input_is_named(data6, forest):
     assert conditions(ex)[0, 2] == "x2 is missing"
     with pytest.raises(InputError, match="conditions reads a tabular LIME explanation"):
         conditions(Explanation(np.zeros((1, 2, 1)), np.zeros((1, 1)), None, ["a", "b"], ["y"]))
+
+
+def test_feature_groups_are_one_player_perturbed_as_a_whole():
+    # one-hot columns of a city plus a numeric column; the model is additive in the
+    # city being paris and in x0 being in its top quartile, so for a paris row in the
+    # top quartile it is exactly linear in LIME's grouped representation
+    rng = np.random.default_rng(3)
+    n = 400
+    city = rng.choice(["paris", "lyon", "nice"], n)
+    onehot = np.column_stack([city == c for c in ("paris", "lyon", "nice")]).astype(float)
+    x0 = rng.normal(size=n)
+    X = np.column_stack([onehot, x0, rng.normal(size=n)])
+    names = ["city_paris", "city_lyon", "city_nice", "x0", "x1"]
+    q3 = np.percentile(x0, 75)
+    seen = []
+
+    def f(A):
+        A = np.asarray(A, dtype=float)
+        seen.append(A)
+        return 3.0 * A[:, 0] + 2.0 * (A[:, 3] > q3)
+
+    frame = pd.DataFrame(X, columns=names)
+    groups = {"city": ["city_paris", "city_lyon", "city_nice"]}
+    explainer = LimeTabularExplainer(
+        f, frame, feature_groups=groups, feature_selection="none", alpha=0.0, random_state=0
+    )
+    row = frame[(frame["city_paris"] == 1) & (frame["x0"] > q3)].iloc[:1]
+    ex = explainer(row)
+    assert ex.feature_names == ("city", "x0", "x1")
+    assert ex.data is None
+    np.testing.assert_allclose(ex.values[0, :, 0], [3.0, 2.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(ex.quality["local_r2"], 1.0, atol=1e-12)
+    # every perturbation keeps exactly one city column set
+    perturbed = np.concatenate(seen)
+    np.testing.assert_array_equal(perturbed[:, :3].sum(axis=1), 1.0)
+    assert ex.params["feature_groups"] == {"city": [0, 1, 2], "x0": [3], "x1": [4]}
+    from whybox.plots import lime_bar
+
+    labels = [t.get_text() for t in lime_bar(ex[0]).axes[0].get_yticklabels()]
+    assert labels[:2] == ["city", "x0"]  # groups are labelled by name, largest weight on top
+    with pytest.raises(InputError, match="feature_groups needs discretize=True"):
+        LimeTabularExplainer(f, frame, feature_groups=groups, discretize=False)
+    with pytest.raises(InputError, match="names the column 'town'"):
+        LimeTabularExplainer(f, frame, feature_groups={"c": ["town"]})

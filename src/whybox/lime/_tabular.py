@@ -30,6 +30,7 @@ from whybox.shapley._masking import (
     json_safe,
     prepare_model,
     progress_bar,
+    resolve_players,
 )
 
 _BLOCK_CELLS = 1 << 22  # interpretable-sample cells (rows x samples x features) held at once
@@ -98,6 +99,14 @@ class LimeTabularExplainer:
     n_features : int, optional
         The most features a surrogate uses (the others get weight 0); default
         ``min(10, n_features of the data)``.
+    feature_groups : dict of str to list of (str or int), optional
+        Columns explained as one feature (e.g. the one-hot columns of one
+        categorical): group name -> column names or positions. A group is perturbed
+        as a whole (its columns copied together from one training row, so one-hot
+        columns stay consistent) and is "as in the row" only when all its columns'
+        bins are. Columns in no group are features of their own, after the groups.
+        Needs ``discretize=True``. The explanation's feature axis then holds the
+        groups and its ``data`` is None.
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         How the features are chosen: greedy forward selection on the weighted R^2;
         the last point of the weighted lasso path (LARS) with at most ``n_features``
@@ -156,6 +165,7 @@ class LimeTabularExplainer:
         n_samples: int = 5000,
         n_features: int | None = None,
         feature_selection: str = "auto",
+        feature_groups: Any = None,
         alpha: float = 1.0,
         random_state: Any = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -174,9 +184,15 @@ class LimeTabularExplainer:
         )
         data = adapt_data(training_data, name="training_data")
         self._train = self.model.check_data(data, name="training_data")
-        d = self._train.n_features
         self.feature_names = self._train.feature_names
+        self.players = resolve_players(feature_groups, self.feature_names)
+        d = self.players.n_players
         self.discretize = bool(discretize)
+        if self.players.grouped and not self.discretize:
+            raise InputError(
+                "feature_groups needs discretize=True (a group is 'as in the row' when all "
+                "its columns' bins are), got discretize=False; pass discretize=True."
+            )
         # categorical levels come from the discretizer in both modes
         bins = fit_discretizer(
             self._train, kind=discretizer, categorical=categorical_features, name="training_data"
@@ -210,6 +226,7 @@ class LimeTabularExplainer:
         # each column sorted by value (numeric) or by level (categorical): its quantiles
         keys = np.where(self.categorical, self._codes, self._numeric(self._train.values))
         self._order = np.argsort(keys, axis=0, kind="stable")
+        self._owner = np.argmax(self.players.membership(), axis=0)  # column -> its player
 
     # ------------------------------------------------------------------ set-up
     def _numeric(self, values: np.ndarray) -> np.ndarray:
@@ -248,9 +265,13 @@ class LimeTabularExplainer:
             Bin (level) codes; with ``discretize=False`` only categorical ones are used.
         """
         n_train, d = self._codes.shape
-        quantile = _unit_draws(rng, n_draw, d)
+        players = self.players
+        quantile = _unit_draws(rng, n_draw, players.n_players)
         pos = np.minimum((quantile * n_train).astype(np.intp), n_train - 1)
-        rows = np.take_along_axis(self._order, pos, axis=0)
+        # each player's columns come from one training row, picked by the quantile of
+        # its first column (a single column: that column's own quantile)
+        first = np.array([c[0] for c in players.columns])
+        rows = self._order[pos, first[None, :]][:, self._owner]  # (n_draw, d)
         cols = np.arange(d)[None, :]
         values = self._train.values[rows, cols]
         codes = self._codes[rows, cols]
@@ -269,13 +290,18 @@ class LimeTabularExplainer:
 
         Returns
         -------
-        ndarray of shape (n_rows, n_samples, n_features), float64
+        ndarray of shape (n_rows, n_samples, n_players), float64
             Sample 0 of row ``r`` is the row itself.
         """
         all_codes = np.concatenate(
             [row_codes[:, None, :], np.broadcast_to(codes, (len(row_codes),) + codes.shape)], axis=1
         )
-        Z = (all_codes == row_codes[:, None, :]).astype(np.float64)
+        match = all_codes == row_codes[:, None, :]
+        if self.players.grouped:  # a group is as in the row when all its columns are
+            member = self.players.membership()
+            Z = (match.astype(np.int64) @ member.T.astype(np.int64)) == member.sum(axis=1)
+            return Z.astype(np.float64)
+        Z = match.astype(np.float64)
         if not self.discretize:
             num = ~self.categorical
             x_row = (self._numeric(row_values)[:, num] - self.mean[num]) / self.scale[num]
@@ -340,7 +366,7 @@ class LimeTabularExplainer:
         f_x = self._predict(Xv)
         row_codes = self._bins.transform(data)
         k = f_x.shape[1]
-        d = len(self.feature_names)
+        d = self.players.n_players
         selection = resolve_selection(self.feature_selection, self.n_features, d)
         out_values = np.empty((n, d, k))
         intercept = np.empty((n, k))
@@ -373,8 +399,8 @@ class LimeTabularExplainer:
         return Explanation(
             values=out_values,
             base_values=intercept,
-            data=Xv,
-            feature_names=self.feature_names,
+            data=None if self.players.grouped else Xv,
+            feature_names=self.players.names,
             output_names=self.model.output_names,
             output_space=self.output,
             method=self.method,
@@ -409,6 +435,7 @@ class LimeTabularExplainer:
             "n_features": self.n_features,
             "feature_selection": self.feature_selection,
             "feature_selection_used": selection,
+            "feature_groups": self.players.groups_as_dict() if self.players.grouped else None,
             "alpha": self.alpha,
             "training_rows": int(self._train.n_samples),
             "batch_size": self.batch_size,
