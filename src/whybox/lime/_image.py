@@ -10,19 +10,11 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.lime._surrogate import (
-    check_feature_selection,
-    check_positive_float,
-    check_positive_int,
-    class_output_names,
+    PresenceLime,
     cosine_distance_to_ones,
-    fit_surrogates,
-    kernel_weights,
     predict_in_batches,
-    resolve_selection,
-    weighted_moments,
 )
-from whybox.shapley._exact import _version
-from whybox.shapley._masking import check_batch_size, json_safe
+from whybox.shapley._masking import json_safe
 
 SEGMENTATIONS: dict[str, dict[str, Any]] = {
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
@@ -32,7 +24,7 @@ SEGMENTATIONS: dict[str, dict[str, Any]] = {
 """The scikit-image segmentations by name, with their default parameters here."""
 
 
-class LimeImageExplainer:
+class LimeImageExplainer(PresenceLime):
     """LIME for image classifiers: a weighted linear surrogate on the presence of superpixels.
 
     The image is cut into superpixels (segments of similar colour, by scikit-image's
@@ -134,18 +126,15 @@ class LimeImageExplainer:
                 "is a callable; bind its parameters in the callable (functools.partial)."
             )
         self.predict_fn = predict_fn
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.segmentation = segmentation
         self.segmentation_params = dict(segmentation_params or {})
         self.hide_color = hide_color
-        self.n_samples = check_positive_int(n_samples, "n_samples", 1000, minimum=2)
-        self.kernel_width = check_positive_float(kernel_width, "kernel_width", 0.25)
-        self.n_features = check_positive_int(n_features, "n_features", 10)
-        self.feature_selection = check_feature_selection(feature_selection)
-        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
-        self.random_state = random_state
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = bool(progress)
+        self._settings(
+            class_names=class_names, n_samples=n_samples, kernel_width=kernel_width,
+            n_features=n_features, feature_selection=feature_selection, alpha=alpha,
+            random_state=random_state, batch_size=batch_size, progress=progress,
+            defaults=(1000, 0.25),
+        )  # fmt: skip
 
     def segments(self, image: np.ndarray) -> np.ndarray:
         """The superpixel of every pixel, labelled 0..n_superpixels-1.
@@ -224,22 +213,13 @@ class LimeImageExplainer:
         Z = np.ones((self.n_samples, d))
         Z[1:] = rng.integers(0, 2, size=(self.n_samples - 1, d))
         Y = self._predict(image, hidden, segments, Z > 0)
-        n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
-        weights = kernel_weights(cosine_distance_to_ones(Z), self.kernel_width)
-        moments = weighted_moments(Z[None], Y[None], weights[None])
-        selection = resolve_selection(self.feature_selection, self.n_features, d)
-        fit = fit_surrogates(
-            moments, n_features=self.n_features, feature_selection=selection, alpha=self.alpha
-        )
         hide = self.hide_color
-        return Explanation(
-            values=fit.coef,
-            base_values=fit.intercept,
-            data=None,
+        return self._explain(
+            Z,
+            Y,
+            cosine_distance_to_ones(Z),
             feature_names=[f"superpixel {j}" for j in range(d)],
-            output_names=class_output_names(self.class_names, n_classes),
-            output_space="probability",
-            method=self.method,
+            data=None,
             params={
                 "segments": segments.tolist(),
                 "image_shape": list(image.shape),
@@ -260,19 +240,8 @@ class LimeImageExplainer:
                 "hide_color": (
                     "superpixel_mean" if hide is None else np.asarray(hide, np.float64).tolist()
                 ),
-                "n_samples": self.n_samples,
-                "kernel_width": self.kernel_width,
                 "kernel": "exp(-d^2 / (2 kernel_width^2)), d = cosine distance",
-                "n_features": self.n_features,
-                "feature_selection": self.feature_selection,
-                "feature_selection_used": selection,
-                "alpha": self.alpha,
-                "batch_size": self.batch_size,
-                "random_state": json_safe(self.random_state),
-                "whybox_version": _version(),
             },
-            model_output=Y[:1],
-            quality={"local_r2": fit.local_r2},
         )
 
     def _hidden_image(self, image: np.ndarray, segments: np.ndarray, d: int) -> np.ndarray:

@@ -443,3 +443,94 @@ def class_output_names(class_names: Any, n_classes: int) -> tuple[str, ...]:
         else tuple(f"class_{i}" for i in range(n_classes))
     )
     return names[1:] if n_classes == 2 else names
+
+
+class PresenceLime:
+    """What text and image LIME share: features that are present or hidden.
+
+    A perturbation is a 0/1 vector over the features (sample 0 keeps them all: the
+    explained input itself); the surrogate is fitted on that vector. Subclasses set
+    ``method`` and call :meth:`_settings` from ``__init__`` and :meth:`_explain` from
+    ``__call__``.
+    """
+
+    method = ""
+
+    def _settings(
+        self,
+        *,
+        class_names: Any,
+        n_samples: Any,
+        kernel_width: Any,
+        n_features: Any,
+        feature_selection: Any,
+        alpha: Any,
+        random_state: Any,
+        batch_size: Any,
+        progress: Any,
+        defaults: tuple[int, float],
+    ) -> None:
+        """Check and keep the settings every presence explainer takes."""
+        from whybox.shapley._masking import check_batch_size
+
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.n_samples = check_positive_int(n_samples, "n_samples", defaults[0], minimum=2)
+        self.kernel_width = check_positive_float(kernel_width, "kernel_width", defaults[1])
+        self.n_features = check_positive_int(n_features, "n_features", 10)
+        self.feature_selection = check_feature_selection(feature_selection)
+        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
+        self.random_state = random_state
+        self.batch_size = check_batch_size(batch_size)
+        self.progress = bool(progress)
+
+    def _explain(
+        self,
+        Z: np.ndarray,
+        Y: np.ndarray,
+        distances: np.ndarray,
+        *,
+        feature_names: list[str],
+        data: np.ndarray | None,
+        params: dict[str, Any],
+    ) -> Any:
+        """Fit the surrogate to one input's perturbations and wrap it as an Explanation.
+
+        ``Z`` (n_samples, d) 0/1 presence, ``Y`` (n_samples, n_outputs) the model's
+        probabilities, ``distances`` (n_samples,) to the input. ``params`` holds the
+        subclass's own settings; the shared ones are added.
+        """
+        from whybox._explanation import Explanation
+        from whybox.shapley._exact import _version
+        from whybox.shapley._masking import json_safe
+
+        d = Z.shape[1]
+        n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
+        weights = kernel_weights(distances, self.kernel_width)
+        moments = weighted_moments(Z[None], Y[None], weights[None])
+        selection = resolve_selection(self.feature_selection, self.n_features, d)
+        fit = fit_surrogates(
+            moments, n_features=self.n_features, feature_selection=selection, alpha=self.alpha
+        )
+        return Explanation(
+            values=fit.coef,
+            base_values=fit.intercept,
+            data=data,
+            feature_names=feature_names,
+            output_names=class_output_names(self.class_names, n_classes),
+            output_space="probability",
+            method=self.method,
+            params={
+                **params,
+                "n_samples": self.n_samples,
+                "kernel_width": self.kernel_width,
+                "n_features": self.n_features,
+                "feature_selection": self.feature_selection,
+                "feature_selection_used": selection,
+                "alpha": self.alpha,
+                "batch_size": self.batch_size,
+                "random_state": json_safe(self.random_state),
+                "whybox_version": _version(),
+            },
+            model_output=Y[:1],
+            quality={"local_r2": fit.local_r2},
+        )

@@ -11,24 +11,15 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.lime._surrogate import (
-    check_feature_selection,
-    check_positive_float,
-    check_positive_int,
-    class_output_names,
+    PresenceLime,
     cosine_distance_to_ones,
-    fit_surrogates,
-    kernel_weights,
     predict_in_batches,
-    resolve_selection,
-    weighted_moments,
 )
-from whybox.shapley._exact import _version
-from whybox.shapley._masking import check_batch_size, json_safe
 
 _WORD = re.compile(r"\w+")
 
 
-class LimeTextExplainer:
+class LimeTextExplainer(PresenceLime):
     """LIME for text classifiers: a weighted linear surrogate on the presence of words.
 
     The interpretable features of a document are its distinct words (``bow=True``,
@@ -126,18 +117,15 @@ class LimeTextExplainer:
                 "e.g. mask_string='UNK'."
             )
         self.predict_proba = predict_proba
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.tokenizer = tokenizer
         self.bow = bool(bow)
         self.mask_string = mask_string
-        self.n_samples = check_positive_int(n_samples, "n_samples", 5000, minimum=2)
-        self.kernel_width = check_positive_float(kernel_width, "kernel_width", 25.0)
-        self.n_features = check_positive_int(n_features, "n_features", 10)
-        self.feature_selection = check_feature_selection(feature_selection)
-        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
-        self.random_state = random_state
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = bool(progress)
+        self._settings(
+            class_names=class_names, n_samples=n_samples, kernel_width=kernel_width,
+            n_features=n_features, feature_selection=feature_selection, alpha=alpha,
+            random_state=random_state, batch_size=batch_size, progress=progress,
+            defaults=(5000, 25.0),
+        )  # fmt: skip
 
     def tokens(self, text: str) -> list[tuple[str, int, int]]:
         """The words of ``text`` with their character spans ``(word, start, end)``.
@@ -219,42 +207,22 @@ class LimeTextExplainer:
         Z = _removal_samples(rng, self.n_samples, d)
         pieces, is_word = _pieces(text, toks)
         Y = self._predict(Z[:, feature_of] > 0, pieces, is_word)
-        n_classes = Y.shape[1] + 1 if Y.shape[1] == 1 else Y.shape[1]
-        weights = kernel_weights(100.0 * cosine_distance_to_ones(Z), self.kernel_width)
-        moments = weighted_moments(Z[None], Y[None], weights[None])
-        selection = resolve_selection(self.feature_selection, self.n_features, d)
-        fit = fit_surrogates(
-            moments, n_features=self.n_features, feature_selection=selection, alpha=self.alpha
-        )
         words = np.empty((1, d), dtype=object)
         words[0] = [text[s[0][0] : s[0][1]] for s in spans]
-        return Explanation(
-            values=fit.coef,
-            base_values=fit.intercept,
-            data=words,
+        return self._explain(
+            Z,
+            Y,
+            100.0 * cosine_distance_to_ones(Z),
             feature_names=names,
-            output_names=class_output_names(self.class_names, n_classes),
-            output_space="probability",
-            method=self.method,
+            data=words,
             params={
                 "text": text,
                 "spans": spans,
                 "bow": self.bow,
                 "mask_string": self.mask_string,
                 "tokenizer": "\\w+" if self.tokenizer is None else repr(self.tokenizer),
-                "n_samples": self.n_samples,
-                "kernel_width": self.kernel_width,
                 "kernel": "exp(-d^2 / (2 kernel_width^2)), d = 100 x cosine distance",
-                "n_features": self.n_features,
-                "feature_selection": self.feature_selection,
-                "feature_selection_used": selection,
-                "alpha": self.alpha,
-                "batch_size": self.batch_size,
-                "random_state": json_safe(self.random_state),
-                "whybox_version": _version(),
             },
-            model_output=Y[:1],
-            quality={"local_r2": fit.local_r2},
         )
 
     def _features(
