@@ -298,6 +298,160 @@ def test_coverage_sample_and_json():
     assert d["conditions"] == list(a.conditions) and d["bins"] == [list(b) for b in a.bins]
 
 
+# ---------------------------------------------------------------------- feature groups
+_COLOURS = ("red", "green", "blue")
+
+
+def _colour_data(n=400, seed=0):
+    """One-hot columns of a colour (a group) and two normal columns x0, x1."""
+    rng = np.random.default_rng(seed)
+    colour = rng.choice(_COLOURS, n)
+    onehot = np.column_stack([colour == c for c in _COLOURS]).astype(float)
+    X = np.column_stack([onehot, rng.normal(size=(n, 2))])
+    return pd.DataFrame(X, columns=[f"colour_{c}" for c in _COLOURS] + ["x0", "x1"])
+
+
+def _colour_rule_holds(X, anchor, row, edges):
+    """Where the anchor holds, from its conditions' own meaning: the colour group (player
+    0) is the row's colour; x0, x1 (players 1, 2) lie in the range of their bins (the
+    training quartiles ``edges``)."""
+    mask = np.ones(len(X), dtype=bool)
+    for p, (lo, hi) in zip(anchor.features, anchor.bins, strict=True):
+        if p == 0:
+            mask &= (X[:, :3] == row[:3]).all(axis=1)
+            continue
+        e = edges[p + 2]
+        low = -np.inf if lo == 0 else e[lo - 1]
+        high = np.inf if hi == len(e) else e[hi]
+        mask &= (X[:, p + 2] > low) & (X[:, p + 2] <= high)
+    return mask
+
+
+def test_grouped_one_hot_columns_are_anchored_together_and_precision_holds():
+    frame = _colour_data()
+    X = frame.to_numpy()
+    med = np.median(X[:, 3])
+
+    def label(Z):
+        return ((Z[:, 0] == 1) & (Z[:, 3] > med)).astype(int)
+
+    model = _classifier(label)
+    groups = {"colour": ["colour_red", "colour_green", "colour_blue"]}
+    explainer = AnchorTabular(model, frame, feature_groups=groups, random_state=0)
+    assert explainer.players.names == ("colour", "x0", "x1")
+    # without the group, the anchor of a green row is "colour_red <= 0": part of the colour
+    green = X[np.flatnonzero(X[:, 1] == 1)[0]]
+    alone = AnchorTabular(model, frame, random_state=0).explain(green)
+    assert alone.conditions == ("colour_red <= 0",)
+    edges = fit_discretizer(X).edges
+    rng = np.random.default_rng(1)
+    grouped = 0
+    for row in X[:8]:
+        a = explainer.explain(row)
+        target = int(label(row[None])[0])
+        assert a.meets_threshold and a.params["feature_groups"] == {
+            "colour": [0, 1, 2],
+            "x0": [3],
+            "x1": [4],
+        }
+        # no condition names a single colour column; the group's names all three
+        assert not set(a.feature_names) & set(groups["colour"])
+        if "colour" in a.feature_names:
+            grouped += 1
+            i = a.feature_names.index("colour")
+            assert a.features[i] == 0 and a.bins[i] == (0, 0)
+            members = ", ".join(
+                f"colour_{c} {'>' if h else '<='} 0" for c, h in zip(_COLOURS, row[:3], strict=True)
+            )
+            assert a.conditions[i] == f"colour ({members})"
+        covered = _colour_rule_holds(X, a, row, edges)
+        assert a.coverage == covered.mean()
+        np.testing.assert_array_equal(explainer.holds(a, frame), covered)
+        # every perturbation the explainer showed holds the rule and one colour exactly
+        for examples, same in ((a.examples_same, True), (a.examples_different, False)):
+            Z = examples.astype(float)
+            assert len(Z) == 0 or _colour_rule_holds(Z, a, row, edges).all()
+            np.testing.assert_array_equal(Z[:, :3].sum(axis=1), 1.0)
+            assert np.all((label(Z) == target) == same)
+        # 5,000 fresh perturbations drawn here, the anchored columns (the whole group)
+        # copied from training rows where the rule holds
+        cols = [j for p in a.features for j in ((0, 1, 2) if p == 0 else (p + 2,))]
+        Z = X[rng.integers(len(X), size=5000)]
+        donors = np.flatnonzero(covered)
+        Z[:, cols] = X[donors[rng.integers(donors.size, size=5000)]][:, cols]
+        fresh = np.mean(label(Z) == target)
+        assert fresh >= TAU - 3 * math.sqrt(TAU * (1 - TAU) / 5000)
+    assert grouped >= 3  # the red rows above the median need the colour
+
+
+def test_model_of_one_group_is_anchored_by_that_group_alone():
+    X = _data(seed=5)
+    frame = pd.DataFrame(X, columns=["height", "weight", "x2", "x3"])
+    m0, m1 = np.median(X[:, 0]), np.median(X[:, 1])
+    model = _classifier(lambda Z: (Z[:, 0] > m0) & (Z[:, 1] > m1))
+    explainer = AnchorTabular(
+        model, frame, feature_groups={"size": ["height", "weight"]}, random_state=0
+    )
+    q3 = np.percentile(X[:, :2], 75, axis=0)
+    row = np.array([q3[0] + 0.5, q3[1] + 0.5, 0.0, 0.0])  # top quartile of both
+    a = explainer.explain(row)
+    # "size as in the row" (both in their top quartile) has precision 1; any rule
+    # without it holds on rows where the model says no
+    assert a.conditions == (f"size (height > {q3[0]:.4g}, weight > {q3[1]:.4g})",)
+    assert (a.features, a.feature_names, a.bins) == ((0,), ("size",), ((0, 0),))
+    assert a.prediction == "pos" and a.meets_threshold and a.precision == 1.0
+    covered = (X[:, 0] > q3[0]) & (X[:, 1] > q3[1])
+    assert a.coverage == covered.mean()
+    np.testing.assert_array_equal(explainer.holds(a, X), covered)
+    assert a.params["feature_groups"] == {"size": [0, 1], "x2": [2], "x3": [3]}
+
+
+def test_groups_of_one_column_give_the_ungrouped_anchor():
+    X = _data(n=300, seed=3)
+    model = _classifier(lambda Z: Z[:, 0] + 0.5 * Z[:, 1] > 0.2)
+    singles = {f"x{j}": [j] for j in range(4)}
+    plain = AnchorTabular(model, X, random_state=4)
+    grouped = AnchorTabular(model, X, feature_groups=singles, random_state=4)
+
+    def fields(a):
+        d = a.to_dict()
+        for key in ("time_seconds", "params"):
+            d.pop(key)
+        return d
+
+    for row in ([1.5, 0.5, 0.0, 0.0], [-1.2, 0.3, 0.5, -0.5], [0.4, 1.5, 0.0, 0.0]):
+        a, b = plain.explain(row), grouped.explain(row)
+        assert len(a) >= 1 and fields(a) == fields(b)
+        assert a.params["feature_groups"] is None
+        assert b.params["feature_groups"] == {f"x{j}": [j] for j in range(4)}
+        np.testing.assert_array_equal(plain.holds(a, X), grouped.holds(b, X))
+
+
+def test_bad_feature_groups_are_named():
+    X = _data(n=100)
+    model = _classifier(lambda Z: Z[:, 0] > 0)
+    for groups, message in (
+        (["x0", "x1"], "feature_groups must be a dict mapping a group name to a list"),
+        ({"g": []}, r"feature_groups\['g'\] is empty"),
+        ({"g": ["x0", "z"]}, r"feature_groups\['g'\] names the column 'z', which is not one"),
+        ({"g": [0, 7]}, r"feature_groups\['g'\] names column position 7 but the data has 4"),
+        (
+            {"a": ["x0", "x1"], "b": [1, 2]},
+            r"the column 'x1' is in both feature_groups\['a'\] and feature_groups\['b'\]",
+        ),
+        ({"x3": ["x0", "x1"]}, "the group name 'x3' is also the name of a column in no group"),
+    ):
+        with pytest.raises(InputError, match=message):
+            AnchorTabular(model, X, feature_groups=groups)
+    # an anchor is read with the groups it was made with
+    grouped = AnchorTabular(model, X, feature_groups={"g": ["x0", "x1"]}, random_state=0)
+    plain = AnchorTabular(model, X, random_state=0)
+    with pytest.raises(InputError, match="with these columns, bins and feature groups"):
+        plain.holds(grouped.explain(X[0]), X)
+    with pytest.raises(InputError, match="with these columns, bins and feature groups"):
+        grouped.holds(plain.explain(X[0]), X)
+
+
 # ---------------------------------------------------------------------- the search
 class _Arms:
     """A synthetic anchor problem: rules are sets of feature ids with known precision."""

@@ -27,13 +27,17 @@ class Anchor:
         The rule's conditions in the order the search added them, e.g.
         ``"mean radius > 17.2"`` (tables) or ``"contains 'terrible'"`` (text).
     features : tuple of int
-        For each condition, its feature: the column position (tables) or the position
-        of the word among the text's distinct words (text).
+        For each condition, its feature: the column position (tables; with feature
+        groups, the position of the group or ungrouped column among the keys of
+        ``params["feature_groups"]``) or the position of the word among the text's
+        distinct words (text).
     feature_names : tuple of str
-        For each condition, the column name or the word.
+        For each condition, the column name (or the group's name) or the word.
     bins : tuple of (int, int)
         Tables: for each condition, the lowest and highest bin of the explainer's
-        discretizer that it admits (-1: missing or unseen). Empty for text.
+        discretizer that it admits (-1: missing or unseen); for a group of several
+        columns, ``(0, 0)``: none of its columns outside the instance's bin. Empty
+        for text.
     prediction : str
         The anchored prediction: the class the model predicts for ``instance``.
     precision : float
@@ -70,7 +74,9 @@ class Anchor:
     params : dict
         Everything to reproduce the anchor: threshold, delta, epsilon, beam_size,
         samples_per_pull, batch_size, max_anchor_size, max_check_samples, n_examples,
-        random_state, the perturbation settings and the whybox version.
+        random_state, the perturbation settings (tables: the bins and
+        ``feature_groups``, group name -> column positions, or None) and the whybox
+        version.
     """
 
     conditions: tuple[str, ...]

@@ -15,10 +15,12 @@ from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.anchors._result import Anchor
 from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
 from whybox.shapley._exact import _version
-from whybox.shapley._masking import json_safe, progress_bar
+from whybox.shapley._masking import Players, json_safe, progress_bar, resolve_players
 
 Predicate = tuple[int, int, int]
-"""``(feature, lowest bin, highest bin)``: the feature's bin code lies in that range."""
+"""``(player, lowest code, highest code)``: the player's code lies in that range (a
+column's bin; for a group of several columns, how many of them are outside the explained
+row's bin)."""
 
 
 class AnchorTabular:
@@ -46,6 +48,15 @@ class AnchorTabular:
     categorical_features : sequence of (str or int), optional
         Columns (names or positions) whose values are levels, not numbers, in
         addition to the text, category and bool columns of a DataFrame.
+    feature_groups : dict of str to list of (str or int), optional
+        Columns anchored as one feature (e.g. the one-hot columns of one categorical):
+        group name -> column names or positions. A group of several columns is one
+        candidate condition, "every column in the row's bin", written as the group's
+        name and its columns' conditions, e.g. ``"colour (colour_red > 0, colour_blue
+        <= 0)"``; its columns are copied together from one training row in the
+        perturbations, so a rule never holds part of the group. A group of one column
+        keeps that column's conditions. Columns in no group are features of their own,
+        after the groups.
     discretizer : {"quartile", "decile"}, default="quartile"
         Where numeric features are cut into bins (:func:`whybox._discretize.fit_discretizer`).
     threshold : float, default=0.95
@@ -64,7 +75,7 @@ class AnchorTabular:
         Perturbations per model call. Never changes the result.
     max_anchor_size : int or None, default=None
         The most predicates in a rule (rounds of the beam search); None: the number of
-        features.
+        features (groups counting as one).
     max_check_samples : int, default=10000
         Perturbations after which a rule whose precision bounds still straddle
         ``threshold`` is rejected.
@@ -91,6 +102,9 @@ class AnchorTabular:
     class_names : tuple of str
         The name of each class (a binary classifier's negative class first).
     feature_names : tuple of str
+    players : whybox.shapley._masking.Players
+        The features the rules are made of: the groups, then the columns in no group
+        (every column on its own without ``feature_groups``).
 
     Raises
     ------
@@ -98,7 +112,9 @@ class AnchorTabular:
         If the model is a regressor: anchors need a predicted class.
     InputError
         If ``training_data`` does not fit the model, ``categorical_features`` names an
-        unknown column, ``discretizer`` is unknown, or a number is out of its range.
+        unknown column, ``feature_groups`` is not a dict, has an empty group, names an
+        unknown column, puts a column in two groups or names a group like a column in
+        no group, ``discretizer`` is unknown, or a number is out of its range.
 
     Notes
     -----
@@ -107,13 +123,16 @@ class AnchorTabular:
     contain the row: ``x > e_k`` for every cut ``e_k`` below it and ``x <= e_k`` for
     every cut at or above it; two predicates on one feature read as one interval,
     ``e_i < x <= e_k``. A categorical feature gives ``x = level``; a missing value
-    ``x is missing``.
+    ``x is missing``. A group of several columns gives one predicate: each of its
+    columns lies in the row's bin (has the row's level); the anchor's ``bins`` entry
+    for it is ``(0, 0)``, the number of its columns allowed outside the row's bin.
 
     *Perturbations.* ``D(z | A)`` takes a uniformly drawn training row and replaces
-    its anchored features by those of a training row, drawn uniformly among the rows
-    where ``A`` holds (by the instance's own values when no training row satisfies
-    ``A``), as in the paper's sampling from the training data. ``A`` holds on every
-    perturbation. Coverage is the fraction of the coverage sample where ``A`` holds.
+    the columns of its anchored features (all the columns of an anchored group) by
+    those of a training row, drawn uniformly among the rows where ``A`` holds (by the
+    instance's own values when no training row satisfies ``A``), as in the paper's
+    sampling from the training data. ``A`` holds on every perturbation. Coverage is
+    the fraction of the coverage sample where ``A`` holds.
 
     *Search.* See :mod:`whybox.anchors._search`: beam search over rule sizes,
     KL-LUCB (Kaufmann & Kalyanakrishnan 2013) to choose each round's ``beam_size``
@@ -137,6 +156,7 @@ class AnchorTabular:
         training_data: Any,
         *,
         categorical_features: Sequence[str | int] | None = None,
+        feature_groups: Any = None,
         discretizer: str = "quartile",
         threshold: float = 0.95,
         delta: float = 0.1,
@@ -182,9 +202,15 @@ class AnchorTabular:
         self.training_data: Dataset = self.model.check_data(
             adapt_data(training_data, name="training_data"), name="training_data"
         )
+        self.players: Players = resolve_players(feature_groups, self.feature_names)
         self.discretizer: Discretizer = fit_discretizer(
             self.training_data, kind=discretizer, categorical=categorical_features
         )
+        sizes = np.array([len(cols) for cols in self.players.columns])
+        self._grouped = sizes > 1  # players of several columns
+        self._first = np.array([cols[0] for cols in self.players.columns])
+        self._by_player = np.concatenate(self.players.columns)  # columns, player by player
+        self._starts = np.cumsum(sizes) - sizes
         self.random_state = random_state
         self.progress = progress
         self.class_names = _class_names(self.model)
@@ -278,17 +304,34 @@ class AnchorTabular:
             or anchor.method != self.method
             or anchor.columns != self.feature_names
             or anchor.params.get("discretizer") != self.discretizer.to_dict()
+            or anchor.params.get("feature_groups") != self._groups_param()
         ):
             raise InputError(
-                "anchor must be an Anchor made by an AnchorTabular with these columns and "
-                f"bins, got {type(anchor).__name__} from {getattr(anchor, 'method', None)!r}; "
-                "use the explainer that made the anchor."
+                "anchor must be an Anchor made by an AnchorTabular with these columns, bins "
+                f"and feature groups, got {type(anchor).__name__} from "
+                f"{getattr(anchor, 'method', None)!r}; use the explainer that made the anchor."
             )
         codes = self.discretizer.transform(self._dataset(self._check_rows(X, "X")))
-        rule = tuple((j, lo, hi) for j, (lo, hi) in zip(anchor.features, anchor.bins, strict=True))
-        return _holds(codes, rule)
+        instance = self.discretizer.transform(self._dataset(anchor.instance[None, :]))[0]
+        rule = tuple((p, lo, hi) for p, (lo, hi) in zip(anchor.features, anchor.bins, strict=True))
+        return _holds(self._player_codes(codes, instance), rule)
 
     # ------------------------------------------------------------------ internals
+    def _player_codes(self, codes: np.ndarray, row_codes: np.ndarray) -> np.ndarray:
+        """Each player's code, from bin ``codes`` of shape (n, n_features).
+
+        A column's code is its bin; a group of several columns' is the number of its
+        columns whose bin differs from the explained row's (``row_codes``).
+        """
+        own = codes[:, self._first]
+        if not self._grouped.any():
+            return own
+        outside = (codes != row_codes)[:, self._by_player].astype(np.int64)
+        return np.where(self._grouped, np.add.reduceat(outside, self._starts, axis=1), own)
+
+    def _groups_param(self) -> dict[str, list[int]] | None:
+        return self.players.groups_as_dict() if self.players.grouped else None
+
     def _dataset(self, values: np.ndarray) -> Dataset:
         return Dataset(values, self.feature_names, self.training_data.categorical)
 
@@ -338,9 +381,9 @@ class AnchorTabular:
         elapsed = time.perf_counter() - start
         rule = check.rule
         return Anchor(
-            conditions=tuple(_describe(self.discretizer, j, lo, hi) for j, lo, hi in rule),
-            features=tuple(j for j, _, _ in rule),
-            feature_names=tuple(self.feature_names[j] for j, _, _ in rule),
+            conditions=tuple(problem.describe(predicate) for predicate in rule),
+            features=tuple(p for p, _, _ in rule),
+            feature_names=tuple(self.players.names[p] for p, _, _ in rule),
             bins=tuple((lo, hi) for _, lo, hi in rule),
             prediction=self.class_names[problem.target],
             precision=check.precision,
@@ -368,6 +411,7 @@ class AnchorTabular:
                 for n, c in zip(self.feature_names, self.discretizer.categorical, strict=True)
                 if c
             ],
+            feature_groups=self._groups_param(),
             coverage_rows=int(len(self._coverage_codes)),
             training_rows=int(self.training_data.n_samples),
             random_state=json_safe(self.random_state),
@@ -389,11 +433,14 @@ class _TabularProblem:
     def __init__(self, explainer: AnchorTabular, row: np.ndarray) -> None:
         self.explainer = explainer
         self.row = row
-        self.n_features = len(explainer.feature_names)
+        self.columns = explainer.players.columns
+        self.n_features = explainer.players.n_players
         self.labeller = Labeller(explainer._labels, explainer.settings.batch_size)
         self.target = int(self.labeller(row[None, :])[0])
-        codes = explainer.discretizer.transform(explainer._dataset(row[None, :]))[0]
-        self.predicates = _predicates(explainer.discretizer, codes)
+        self.row_codes = explainer.discretizer.transform(explainer._dataset(row[None, :]))[0]
+        self.predicates = _predicates(explainer.discretizer, self.row_codes, self.columns)
+        self._codes = explainer._player_codes(explainer._codes, self.row_codes)
+        self._coverage_codes = explainer._player_codes(explainer._coverage_codes, self.row_codes)
         self._cache: dict[frozenset, tuple[np.ndarray, float]] = {}
 
     def children(self, rule: Rule) -> list[Rule]:
@@ -413,6 +460,16 @@ class _TabularProblem:
     def coverage(self, rule: Rule) -> float:
         return self._satisfying(rule)[1]
 
+    def describe(self, predicate: Predicate) -> str:
+        """The predicate as text: a column's condition, or a group's name and the row's
+        condition on each of its columns."""
+        p, lo, hi = predicate
+        disc, cols = self.explainer.discretizer, self.columns[p]
+        if len(cols) == 1:
+            return _describe(disc, int(cols[0]), lo, hi)
+        members = ", ".join(disc.describe(j, int(self.row_codes[j])) for j in cols)
+        return f"{self.explainer.players.names[p]} ({members})"
+
     def draw(
         self, requests: Sequence[tuple[Rule, int]], rng: np.random.Generator
     ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -421,7 +478,7 @@ class _TabularProblem:
         for rule, n in requests:
             rows = train[rng.integers(len(train), size=n)]
             if rule:
-                cols = [j for j, _, _ in rule]
+                cols = np.concatenate([self.columns[p] for p, _, _ in rule])
                 donors = self._satisfying(rule)[0]
                 if donors.size:
                     rows[:, cols] = train[np.ix_(donors[rng.integers(donors.size, size=n)], cols)]
@@ -434,32 +491,39 @@ class _TabularProblem:
         """Training rows where ``rule`` holds, and its coverage."""
         key = frozenset(rule)
         if key not in self._cache:
-            e = self.explainer
             self._cache[key] = (
-                np.flatnonzero(_holds(e._codes, rule)),
-                float(_holds(e._coverage_codes, rule).mean()),
+                np.flatnonzero(_holds(self._codes, rule)),
+                float(_holds(self._coverage_codes, rule).mean()),
             )
         return self._cache[key]
 
 
 def _holds(codes: np.ndarray, rule: Sequence[Predicate]) -> np.ndarray:
-    """Rows of bin ``codes`` (n, n_features) where every predicate of ``rule`` holds."""
+    """Rows of player ``codes`` (n, n_players) where every predicate of ``rule`` holds."""
     mask = np.ones(len(codes), dtype=bool)
-    for j, lo, hi in rule:
-        mask &= (codes[:, j] >= lo) & (codes[:, j] <= hi)
+    for p, lo, hi in rule:
+        mask &= (codes[:, p] >= lo) & (codes[:, p] <= hi)
     return mask
 
 
-def _predicates(disc: Discretizer, codes: np.ndarray) -> list[Predicate]:
-    """The predicates a row with bin ``codes`` satisfies (see AnchorTabular's Notes)."""
+def _predicates(
+    disc: Discretizer, codes: np.ndarray, columns: Sequence[np.ndarray]
+) -> list[Predicate]:
+    """The predicates a row with bin ``codes`` satisfies, for players owning ``columns``
+    (see AnchorTabular's Notes)."""
     out: list[Predicate] = []
-    for j, b in enumerate(int(c) for c in codes):
+    for p, cols in enumerate(columns):
+        if len(cols) > 1:
+            out.append((p, 0, 0))  # no column of the group outside the row's bin
+            continue
+        j = int(cols[0])
+        b = int(codes[j])
         if b == MISSING or disc.levels[j] is not None:
-            out.append((j, b, b))
+            out.append((p, b, b))
             continue
         top = disc.n_bins(j) - 1
-        out.extend((j, k, top) for k in range(1, b + 1))  # x > e[k-1]
-        out.extend((j, 0, k) for k in range(b, top))  # x <= e[k]
+        out.extend((p, k, top) for k in range(1, b + 1))  # x > e[k-1]
+        out.extend((p, 0, k) for k in range(b, top))  # x <= e[k]
     return out
 
 
