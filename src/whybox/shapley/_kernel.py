@@ -24,9 +24,13 @@ This implementation:
   all rows and coalitions in a few large batches and the least-squares system is
   factorised once for every row and output;
 - solves the constrained problem exactly (local accuracy holds up to rounding);
+- by default fits the coalition values with a polynomial of degree 3 rather than
+  KernelSHAP's linear function (PolySHAP, Fumagalli, Witter & Musco 2026), its
+  interaction terms ridge-penalised with the penalty chosen per row by leave-one-out,
+  and takes the polynomial's Shapley values (see :func:`_polynomial_fit`);
 - estimates each value's standard error from the sampled pairs (a sandwich, i.e.
-  linearisation, estimate of the weighted least-squares solution's variance under
-  stratified sampling without replacement).
+  linearisation, estimate of the fit's variance under stratified sampling without
+  replacement).
 """
 
 from __future__ import annotations
@@ -60,6 +64,11 @@ SAMPLING = ("kernel", "leverage")
 total Shapley-kernel weight, or to its number of coalition sizes (leverage-score
 sampling, Musco & Witter 2024, "Provably accurate Shapley value estimation via
 leverage score sampling")."""
+
+DEGREES = (2, 3)
+"""The polynomial the coalition values are fitted with: 2 is KernelSHAP's linear fit
+(with complementary pairs, the same values as a degree-2 fit); 3 adds penalised
+products of three players (see :func:`_polynomial_fit`)."""
 
 _ENUMERATE_LIMIT = 2_000_000  # strata with more pairs than this are sampled by rejection
 _BLOCK_CELLS = 1 << 22  # floats held at once when the standard errors are computed
@@ -273,7 +282,7 @@ def _allocate(
 
 
 def solve(
-    design: Design, y: np.ndarray, total: np.ndarray, *, standard_error: bool
+    design: Design, y: np.ndarray, total: np.ndarray, *, standard_error: bool, degree: int = 3
 ) -> tuple[np.ndarray, np.ndarray]:
     """Solve the constrained weighted least-squares problem for every row and output.
 
@@ -286,6 +295,10 @@ def solve(
         ``v(all) - v(empty)``: what the values must add up to.
     standard_error : bool
         Also estimate each value's standard error.
+    degree : {2, 3}, default=3
+        2: the linear fit (with complementary pairs, the same values as a degree-2
+        polynomial fit). 3: the polynomial fit of :func:`_polynomial_fit`, when some
+        strata are sampled and the coalitions determine its values.
 
     Returns
     -------
@@ -295,73 +308,187 @@ def solve(
         one sampled stratum got a single pair (its variance cannot be estimated).
     """
     Z = design.coalitions.astype(np.float64)
-    w = design.weights
-    p = Z.shape[1]
-    M = Z.T @ (w[:, None] * Z)
-    M_inv = np.linalg.pinv(M, hermitian=True)
-    ones = np.ones(p)
-    Mi1 = M_inv @ ones
-    denom = ones @ Mi1
-    # P maps Z' W y to the constrained solution's free part.
-    P = M_inv - np.outer(Mi1, Mi1) / denom
-    c = np.einsum("m,mp,nmk->npk", w, Z, y)
-    values = np.einsum("pq,nqk->npk", P, c) + Mi1[None, :, None] * (total[:, None, :] / denom)
+    n, k = total.shape
+    P, coef = _constrained_fit(
+        *_normal_equations(Z, design.weights, y), total, np.zeros(Z.shape[1])
+    )
+    basis, shares, groups = Z, np.eye(Z.shape[1]), [(P, np.arange(n))]
+    poly = None
+    if degree == 3 and design.sampled and Z.shape[1] >= 3:
+        poly = _polynomial_fit(Z, design.weights, y, total, coef)
+    if poly is not None:
+        basis, shares, groups, coef = poly
+    values = np.einsum("nqk,qp->npk", coef, shares)
     se = np.zeros_like(values)
     if not standard_error or not design.sampled:
         return values, se
-    n, k = total.shape
     singles = [(sl, fpc) for sl, fpc in design.sampled if sl.stop - sl.start == 2]
     if len(singles) == 1:  # one stratum with one pair: its variance cannot be estimated
         return values, np.full_like(values, np.nan)
-    block = max(1, _BLOCK_CELLS // max(1, Z.shape[0] * p * k))
-    for start in range(0, n, block):
-        stop = min(n, start + block)
-        rows = slice(start, stop)
-        for sl, fpc in design.sampled:
-            m = (sl.stop - sl.start) // 2
-            if m < 2:
-                continue
-            d = _pair_units(P, Z[sl], w[sl], y[rows, sl], values[rows])  # (b, m, p, k)
-            d = d - d.mean(axis=1, keepdims=True)
-            se[rows] += m * fpc / (m - 1) * (d * d).sum(axis=1)
-        if singles:
-            # Strata with a single sampled pair are collapsed into one group: the
-            # spread of their estimated totals stands in for their variance (the
-            # collapsed-strata estimator, conservative when the strata differ).
-            sl_all = np.concatenate([np.arange(sl.start, sl.stop) for sl, _ in singles])
-            d = _pair_units(P, Z[sl_all], w[sl_all], y[rows, sl_all], values[rows])
-            g = d.shape[1]
-            d = d - d.mean(axis=1, keepdims=True)
-            se[rows] += g / (g - 1) * (d * d).sum(axis=1)
+    w = design.weights
+    block = max(1, _BLOCK_CELLS // max(1, basis.shape[0] * basis.shape[1] * k))
+    for P, members in groups:
+        for start in range(0, members.size, block):
+            rows = members[start : start + block]
+            var = np.zeros((rows.size, Z.shape[1], k))
+            for sl, fpc in design.sampled:
+                m = (sl.stop - sl.start) // 2
+                if m < 2:
+                    continue
+                d = _pair_units(P, basis[sl], w[sl], y[rows, sl], coef[rows], shares)
+                d = d - d.mean(axis=1, keepdims=True)
+                var += m * fpc / (m - 1) * (d * d).sum(axis=1)
+            if singles:
+                # Strata with a single sampled pair are collapsed into one group: the
+                # spread of their estimated totals stands in for their variance (the
+                # collapsed-strata estimator, conservative when the strata differ).
+                idx = np.concatenate([np.arange(sl.start, sl.stop) for sl, _ in singles])
+                d = _pair_units(P, basis[idx], w[idx], y[rows][:, idx], coef[rows], shares)
+                g = d.shape[1]
+                d = d - d.mean(axis=1, keepdims=True)
+                var += g / (g - 1) * (d * d).sum(axis=1)
+            se[rows] = var
     return values, np.sqrt(se)
 
 
-def _pair_units(
-    P: np.ndarray, Z: np.ndarray, w: np.ndarray, y: np.ndarray, values: np.ndarray
-) -> np.ndarray:
-    """Each sampled pair's weighted contribution to the solution, ``P (w z r + w z' r')``.
+def _constrained_fit(
+    G: np.ndarray, c: np.ndarray, total: np.ndarray, penalty: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Penalised weighted least squares whose coefficients add up to ``total``.
 
-    ``Z`` (2m, p) holds pairs in consecutive rows, ``y`` (b, 2m, k) their values and
-    ``values`` (b, p, k) the solution. Each pair's residuals are those of the fit
-    without that pair, ``(I - H_jj)^-1 r_j`` with ``H_jj = Z_j P Z_j' W_j`` the pair's
-    2x2 block of the hat matrix (the jackknife / HC3 correction: a few coalitions
-    fitted closely would otherwise show residuals near zero and understate the
-    error; at the smallest budgets, a direction that only one pair determines has no
-    such residual and is left out, so the estimate is optimistic there). Returns
-    (b, m, p, k): the linearised effect of each pair on each value;
-    their spread gives the sampling variance.
+    With ``G = B' W B`` and ``c = B' W y`` for the terms ``B`` (every term is 1 on the
+    full coalition), minimises ``sum_j w_j (y_j - B_j beta)^2 + sum_t penalty_t
+    beta_t^2`` subject to ``sum_t beta_t = total``. Returns ``P``, the (n_terms,
+    n_terms) map from ``B' W y`` to the free part of the solution, and the
+    coefficients, of shape (n_samples, n_terms, n_outputs).
     """
-    r = y - np.einsum("mp,npk->nmk", Z, values)
-    m = Z.shape[0] // 2
-    Zp = Z.reshape(m, 2, -1)
-    hat = np.einsum("jap,pq,jbq->jab", Zp, P, Zp) * w.reshape(m, 1, 2)
+    # Singular where the coalitions do not identify the terms (with complementary
+    # pairs, products of two when there are fewer pairs than such terms). The
+    # pseudo-inverse picks one of the equally good fits; _polynomial_fit makes sure
+    # their Shapley values agree.
+    G_inv = np.linalg.pinv(G + np.diag(penalty), rcond=1e-10, hermitian=True)
+    ones = np.ones(G.shape[0])
+    Gi1 = G_inv @ ones
+    denom = ones @ Gi1
+    P = G_inv - np.outer(Gi1, Gi1) / denom
+    coef = np.matmul(P, c) + Gi1[None, :, None] * (total[:, None, :] / denom)
+    # one step of iterative refinement: the sum drifts by rounding when G is
+    # ill-conditioned (tiny penalties), and the sum is what local accuracy needs
+    coef += Gi1[None, :, None] * ((total - coef.sum(axis=1)) / denom)[:, None, :]
+    return P, coef
+
+
+def _normal_equations(B: np.ndarray, w: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``B' W B`` (n_terms, n_terms) and ``B' W y`` (n_samples, n_terms, n_outputs)."""
+    WB = w[:, None] * B
+    return B.T @ WB, np.matmul(WB.T, y)
+
+
+_POLY_PLAYERS = 12  # products among at most this many players (66 pairs, 220 triples)
+_POLY_PENALTIES = 10.0 ** np.arange(-1.5, 2.01, 0.5)
+
+
+def _polynomial_fit(
+    Z: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    total: np.ndarray,
+    linear_values: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]], np.ndarray] | None:
+    """Fit the coalition values with a polynomial of degree 3, its cubic terms penalised.
+
+    Complementary pairs make the linear fit's values those of a degree-2 polynomial
+    fit (Fumagalli, Witter & Musco 2026, "PolySHAP: extending KernelSHAP with
+    interaction-informed polynomial regression"). This fit has the linear terms, the
+    products of two players and the products of three, among the ``_POLY_PLAYERS``
+    players with the largest linear values (all of them up to 12 players). The
+    products of three are ridge-penalised so they only take what the data support:
+    each weighs ``lam * W / n3`` (``W`` the total kernel weight, ``n3`` the number of
+    products of three), with ``lam`` chosen from ``_POLY_PENALTIES`` per row (pooled
+    over outputs) by leave-one-out (the weighted PRESS, through the hat matrix's
+    diagonal). The rest is not penalised, so a game of degree 2 (e.g. an additive
+    model, or one with pairwise products) is still fitted exactly. A product's
+    coefficient is shared equally by its players, so each player's value is its
+    linear term plus a half of each of its products of two and a third of each of its
+    products of three (the Shapley values of the polynomial game).
+
+    Returns None when there are no more coalitions than unpenalised terms (no
+    residual left to estimate errors from) or the coalitions leave the degree-2
+    part's Shapley values undetermined (equally good fits with different values);
+    otherwise the basis (n_coalitions, n_terms), the shares (n_terms,
+    n_players), the rows that chose each penalty with its ``P`` (for the standard
+    errors) as a list of ``(P, row indices)``, and the coefficients (n_samples,
+    n_terms, n_outputs).
+    """
+    p = Z.shape[1]
+    k = min(p, _POLY_PLAYERS)
+    top = np.sort(np.argsort(-np.abs(linear_values).mean(axis=(0, 2)), kind="stable")[:k])
+    pairs = np.array(list(itertools.combinations(top, 2)))
+    triples = np.array(list(itertools.combinations(top, 3)))
+    B = np.hstack([Z, Z[:, pairs].prod(axis=2), Z[:, triples].prod(axis=2)])
+    free = p + len(pairs)  # unpenalised terms
+    if Z.shape[0] <= free:
+        return None
+    G, c = _normal_equations(B, w, y)
+    shares = np.zeros((B.shape[1], p))
+    shares[np.arange(p), np.arange(p)] = 1.0
+    np.put_along_axis(shares[p:free], pairs, 0.5, axis=1)
+    np.put_along_axis(shares[free:], triples, 1.0 / 3.0, axis=1)
+    eig, vec = np.linalg.eigh(G[:free, :free])
+    unseen = vec[:, eig <= 1e-10 * eig[-1]]  # fits the coalitions cannot tell apart
+    if np.abs(shares[:free].T @ unseen).max(initial=0.0) > 1e-8:
+        return None
+    penalty = np.zeros(B.shape[1])
+    penalty[free:] = w.sum() / len(triples)
+    best_press = np.full(y.shape[0], np.inf)
+    best_coef = np.zeros((y.shape[0], B.shape[1], y.shape[2]))
+    choice = np.zeros(y.shape[0], dtype=np.intp)
+    maps = []
+    for i, lam in enumerate(_POLY_PENALTIES):
+        P, coef = _constrained_fit(G, c, total, lam * penalty)
+        leverage = ((B @ P) * B).sum(axis=1) * w
+        resid = y - np.matmul(B, coef)
+        press = np.einsum("m,nmk->n", w, (resid / (1.0 - leverage)[None, :, None]) ** 2)
+        better = press < best_press
+        best_press[better] = press[better]
+        best_coef[better] = coef[better]
+        choice[better] = i
+        maps.append(P)
+    groups = [(maps[i], np.flatnonzero(choice == i)) for i in np.unique(choice)]
+    return B, shares, groups, best_coef
+
+
+def _pair_units(
+    P: np.ndarray,
+    B: np.ndarray,
+    w: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    shares: np.ndarray,
+) -> np.ndarray:
+    """Each sampled pair's weighted contribution to the values, ``S' P (w b r + w b' r')``.
+
+    ``B`` (2m, n_terms) holds the fit's terms for pairs in consecutive rows, ``y``
+    (b, 2m, k) their values, ``coef`` (b, n_terms, k) the fitted coefficients and
+    ``shares`` (n_terms, p) how each term's coefficient goes to the players. Each
+    pair's residuals are those of the fit without that pair, ``(I - H_jj)^-1 r_j``
+    with ``H_jj = B_j P B_j' W_j`` the pair's 2x2 block of the hat matrix (the
+    jackknife / HC3 correction: a few coalitions fitted closely would otherwise show
+    residuals near zero and understate the error; at the smallest budgets, a
+    direction that only one pair determines has no such residual and is left out, so
+    the estimate is optimistic there). Returns (b, m, p, k): the linearised effect of
+    each pair on each value; their spread gives the sampling variance.
+    """
+    r = y - np.matmul(B, coef)
+    m = B.shape[0] // 2
+    BP = (B @ P).reshape(m, 2, -1)
+    hat = np.einsum("jat,jbt->jab", BP, B.reshape(m, 2, -1)) * w.reshape(m, 1, 2)
     # A direction a pair alone determines (leverage 1, at the smallest budgets) has
     # no leave-out residual; it is dropped rather than amplified from rounding.
     loo = np.linalg.pinv(np.eye(2) - hat, rcond=1e-6)  # (m, 2, 2)
-    r = np.einsum("jab,njbk->njak", loo, r.reshape(r.shape[0], m, 2, -1)).reshape(y.shape)
-    u = (w[:, None] * Z)[None, :, :, None] * r[:, :, None, :]  # (b, 2m, p, k)
-    u = u[:, 0::2] + u[:, 1::2]
-    return np.einsum("qp,bmpk->bmqk", P, u)
+    r = np.einsum("jab,njbk->njak", loo, r.reshape(r.shape[0], m, 2, -1))  # (b, m, 2, k)
+    effect = ((w[:, None] * B) @ (P @ shares)).reshape(m, 2, -1)  # (m, 2, p)
+    return np.einsum("jap,njak->njpk", effect, r)
 
 
 class KernelExplainer(BackgroundExplainer):
@@ -384,12 +511,26 @@ class KernelExplainer(BackgroundExplainer):
     - one set of coalitions serves every explained row, so all model calls are batched
       across rows and coalitions;
     - the constrained least-squares problem is solved exactly, so local accuracy holds
-      up to rounding; with ``max_evals >= 2**p - 2`` the values are exact.
+      up to rounding; with ``max_evals >= 2**p - 2`` the values are exact;
+    - with ``degree=3`` (the default) the coalition values are fitted by a polynomial
+      with products of two and of three players (PolySHAP: Fumagalli, Witter & Musco
+      2026, "PolySHAP: extending KernelSHAP with interaction-informed polynomial
+      regression"), the products ridge-penalised with a penalty chosen for each row by
+      leave-one-out, and the values are the polynomial's Shapley values (a product's
+      coefficient shared equally by its players). Complementary pairs already capture
+      what products of two players can (the linear fit's values equal those of a
+      degree-2 fit), so this captures third-order interactions on top; on W2 it
+      halves the error at 1024 and 2048 coalitions. With more than 12 players the
+      products are among the 12 players whose linear values are largest on average
+      over the explained rows (so then, and only then, the values depend slightly on
+      which rows are explained together). Additive games are still fitted exactly.
 
     Each value's standard error is estimated from the spread of the sampled pairs'
     residuals (a linearisation of the least-squares solution, with the
     finite-population correction of sampling without replacement) and returned in
-    ``quality["standard_error"]``; enumerated strata contribute no error.
+    ``quality["standard_error"]``; enumerated strata contribute no error. With
+    ``degree=3`` it leaves out the penalty's bias (small where the penalty is chosen
+    well: on W2, 95% of the errors lie within two standard errors).
 
     Cost: ``max_evals * n_background`` model rows per explained row, plus the explained
     rows themselves; the least-squares algebra is shared by all rows and negligible.
@@ -414,6 +555,10 @@ class KernelExplainer(BackgroundExplainer):
         one), where ``p`` is the number of players.
     sampling : {"kernel", "leverage"}, default="leverage"
         How the sampled budget is shared between coalition sizes.
+    degree : {2, 3}, default=3
+        The polynomial fitted to the coalition values: 3 adds penalised products of
+        players (lower error at equal budget, about 0.05-0.15 s more per call for 12
+        players); 2 is plain KernelSHAP with complementary pairs.
     random_state : int, numpy Generator or None, default=None
         Seeds the sampled coalitions (and the background sample, when the
         background is sampled). The same seed gives the same values whatever
@@ -444,7 +589,7 @@ class KernelExplainer(BackgroundExplainer):
     ------
     InputError
         If the background is missing or does not fit the model, ``output`` is not
-        offered, ``feature_groups`` is malformed, ``sampling`` is unknown, or
+        offered, ``feature_groups`` is malformed, ``sampling`` or ``degree`` is unknown, or
         ``max_evals`` is not an integer of at least ``2 * (p - 1)``.
     """
 
@@ -459,6 +604,7 @@ class KernelExplainer(BackgroundExplainer):
         output: str = "auto",
         max_evals: int | str = "auto",
         sampling: str = "leverage",
+        degree: int = 3,
         random_state: Any = None,
         feature_groups: Mapping[str, Sequence[Any]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -468,6 +614,11 @@ class KernelExplainer(BackgroundExplainer):
         if sampling not in SAMPLING:
             raise InputError(
                 f"sampling must be one of {SAMPLING}, got {sampling!r}; use sampling='kernel'."
+            )
+        if degree not in DEGREES or isinstance(degree, bool):
+            raise InputError(
+                f"degree must be one of {DEGREES}, got {degree!r}; use degree=3 (the default) "
+                "or degree=2 for the plain paired KernelSHAP fit."
             )
         super().__init__(
             model,
@@ -500,6 +651,7 @@ class KernelExplainer(BackgroundExplainer):
             evals = min(evals, all_inner)
         self.max_evals = evals
         self.sampling = sampling
+        self.degree = int(degree)
         self.progress = progress
 
     def __call__(self, X: Any) -> Explanation:
@@ -553,13 +705,16 @@ class KernelExplainer(BackgroundExplainer):
                 weights=self.background_weights,
             )
         y = v - self.expected_value
-        values, se = solve(design, y, f_x - self.expected_value, standard_error=True)
+        values, se = solve(
+            design, y, f_x - self.expected_value, standard_error=True, degree=self.degree
+        )
         params = self._common_params()
         params.update(
             max_evals=int(self.max_evals),
             n_coalitions=int(design.coalitions.shape[0]),
             n_enumerated=int(design.n_enumerated),
             sampling=self.sampling,
+            degree=self.degree,
             paired=True,
             random_state=json_safe(self.random_state),
         )
