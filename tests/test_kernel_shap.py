@@ -175,22 +175,36 @@ def test_local_accuracy_holds_at_every_budget(data8, budget):
     assert ex.additivity_error.max() < 1e-10
 
 
-def test_error_is_within_the_reported_standard_error(data8):
+@pytest.mark.parametrize(("degree", "budget"), [(2, 120), (3, 200)])
+def test_error_is_within_the_reported_standard_error(data8, degree, budget):
     # The standard error is a linearisation estimate; over many values the errors
     # against the exact values must look like draws with that spread: about 95% within
     # two standard errors (binomial sd ~1.2% over 192 values, widened for the shared
     # design's correlation) and a mean |error| / mean se near E|z| = 0.80.
+    z = _z_scores(data8, degree, budget)
+    assert 0.88 <= np.mean(z <= 2) <= 1.0
+    assert 0.55 <= np.mean(z) <= 1.05
+
+
+def test_standard_error_errs_on_the_safe_side_when_coalitions_are_few_for_the_terms(data8):
+    # 120 coalitions for 36 unpenalised terms and 56 penalised ones: the leave-out
+    # residuals of a fit with this much leverage overstate the spread, so the standard
+    # error is conservative (about twice the error) rather than optimistic.
+    z = _z_scores(data8, 3, 120)
+    assert np.mean(z <= 2) >= 0.95
+    assert np.mean(z) <= 0.8
+
+
+def _z_scores(data8, degree, budget):
     bg, X = data8
     exact = ExactExplainer(interacting, bg)(X)
     z_all = []
     for seed in range(4):
-        ks = KernelExplainer(interacting, bg, max_evals=120, random_state=seed)(X)
+        ks = KernelExplainer(interacting, bg, max_evals=budget, random_state=seed, degree=degree)(X)
         se = ks.quality["standard_error"]
         assert np.all(se > 0)
         z_all.append(np.abs(ks.values - exact.values) / se)
-    z = np.concatenate([a.ravel() for a in z_all])
-    assert 0.88 <= np.mean(z <= 2) <= 1.0
-    assert 0.55 <= np.mean(z) <= 1.05
+    return np.concatenate([a.ravel() for a in z_all])
 
 
 def test_error_falls_with_the_budget(data8):
