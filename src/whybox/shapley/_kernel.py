@@ -309,9 +309,9 @@ def solve(
     """
     Z = design.coalitions.astype(np.float64)
     n, k = total.shape
-    P, coef = _constrained_fit(
-        *_normal_equations(Z, design.weights, y), total, np.zeros(Z.shape[1]), 1e-15
-    )
+    p = Z.shape[1]
+    G, c = _normal_equations(Z, design.weights, y)
+    P, coef = _constrained_fit(G, c, total, np.zeros(p), np.ones(p), invertible=False)
     basis, shares, groups = Z, np.eye(Z.shape[1]), [(P, np.arange(n))]
     poly = None
     if degree == 3 and design.sampled and Z.shape[1] >= 3:
@@ -352,31 +352,34 @@ def solve(
 
 
 def _constrained_fit(
-    G: np.ndarray, c: np.ndarray, total: np.ndarray, penalty: np.ndarray, rcond: float | None
+    G: np.ndarray,
+    c: np.ndarray,
+    total: np.ndarray,
+    penalty: np.ndarray,
+    full: np.ndarray,
+    *,
+    invertible: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Penalised weighted least squares whose coefficients add up to ``total``.
+    """Penalised weighted least squares that is exact on the full coalition.
 
-    With ``G = B' W B`` and ``c = B' W y`` for the terms ``B`` (every term is 1 on the
-    full coalition), minimises ``sum_j w_j (y_j - B_j beta)^2 + sum_t penalty_t
-    beta_t^2`` subject to ``sum_t beta_t = total``. Returns ``P``, the (n_terms,
-    n_terms) map from ``B' W y`` to the free part of the solution, and the
-    coefficients, of shape (n_samples, n_terms, n_outputs). ``rcond``: None when
-    ``G`` is known to be invertible, else the pseudo-inverse's cut-off.
+    With ``G = B' W B`` and ``c = B' W y`` for the terms ``B``, and ``full`` the terms'
+    values on the full coalition, minimises ``sum_j w_j (y_j - B_j beta)^2 +
+    sum_t penalty_t beta_t^2`` subject to ``full' beta = total``. Returns ``P``, the
+    (n_terms, n_terms) map from ``B' W y`` to the free part of the solution, and the
+    coefficients, of shape (n_samples, n_terms, n_outputs). A ``G`` not known to be
+    ``invertible`` is pseudo-inverted (a linear fit whose design separates every
+    player is still inverted safely).
     """
-    # Singular where the coalitions do not identify the terms (with complementary
-    # pairs, products of two when there are fewer pairs than such terms). The
-    # pseudo-inverse picks one of the equally good fits; _polynomial_fit makes sure
-    # their Shapley values agree.
     G = G + np.diag(penalty)
-    G_inv = np.linalg.inv(G) if rcond is None else np.linalg.pinv(G, rcond, hermitian=True)
-    ones = np.ones(G.shape[0])
-    Gi1 = G_inv @ ones
-    denom = ones @ Gi1
+    G_inv = np.linalg.inv(G) if invertible else np.linalg.pinv(G, hermitian=True)
+    Gi1 = G_inv @ full
+    denom = full @ Gi1
     P = G_inv - np.outer(Gi1, Gi1) / denom
     coef = np.matmul(P, c) + Gi1[None, :, None] * (total[:, None, :] / denom)
-    # one step of iterative refinement: the sum drifts by rounding when G is
-    # ill-conditioned (tiny penalties), and the sum is what local accuracy needs
-    coef += Gi1[None, :, None] * ((total - coef.sum(axis=1)) / denom)[:, None, :]
+    # one step of iterative refinement: the constraint drifts by rounding when G is
+    # ill-conditioned (small penalties), and it is what local accuracy needs
+    drift = total - np.einsum("t,ntk->nk", full, coef)
+    coef += Gi1[None, :, None] * (drift / denom)[:, None, :]
     return P, coef
 
 
@@ -437,9 +440,18 @@ def _polynomial_fit(
     np.put_along_axis(shares[p:free], pairs, 0.5, axis=1)
     np.put_along_axis(shares[free:], triples, 1.0 / 3.0, axis=1)
     eig, vec = np.linalg.eigh(G[:free, :free])
-    unseen = vec[:, eig <= 1e-10 * eig[-1]]  # fits the coalitions cannot tell apart
-    if np.abs(shares[:free].T @ unseen).max(initial=0.0) > 1e-8:
+    seen = eig > 1e-10 * eig[-1]
+    # fits the coalitions cannot tell apart must have the same values
+    if np.abs(shares[:free].T @ vec[:, ~seen]).max(initial=0.0) > 1e-8:
         return None
+    full = np.ones(B.shape[1])
+    if not seen.all():  # keep the identified combinations of the unpenalised terms
+        keep = vec[:, seen]
+        B = np.hstack([B[:, :free] @ keep, B[:, free:]])
+        shares = np.vstack([keep.T @ shares[:free], shares[free:]])
+        full = np.concatenate([keep.sum(axis=0), full[free:]])
+        free = keep.shape[1]
+        G, c = _normal_equations(B, w, y)
     penalty = np.zeros(B.shape[1])
     penalty[free:] = w.sum() / len(triples)
     best_press = np.full(y.shape[0], np.inf)
@@ -447,7 +459,7 @@ def _polynomial_fit(
     choice = np.zeros(y.shape[0], dtype=np.intp)
     maps = []
     for i, lam in enumerate(_POLY_PENALTIES):
-        P, coef = _constrained_fit(G, c, total, lam * penalty, 1e-10 if unseen.size else None)
+        P, coef = _constrained_fit(G, c, total, lam * penalty, full, invertible=True)
         leverage = ((B @ P) * B).sum(axis=1) * w
         resid = y - np.matmul(B, coef)
         press = np.einsum("m,nmk->n", w, (resid / (1.0 - leverage)[None, :, None]) ** 2)
