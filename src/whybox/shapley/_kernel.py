@@ -312,9 +312,9 @@ def solve(
     p = Z.shape[1]
     G, c = _normal_equations(Z, design.weights, y)
     P, coef = _constrained_fit(G, c, total, np.zeros(p), np.ones(p), invertible=False)
-    basis, shares, groups = Z, np.eye(Z.shape[1]), [(P, np.arange(n))]
+    basis, shares, groups = Z, np.eye(p), [(P, np.arange(n))]
     poly = None
-    if degree == 3 and design.sampled and Z.shape[1] >= 3:
+    if degree == 3 and design.sampled and p >= 3:
         poly = _polynomial_fit(Z, design.weights, y, total, coef)
     if poly is not None:
         basis, shares, groups, coef = poly
@@ -330,7 +330,7 @@ def solve(
     for P, members in groups:
         for start in range(0, members.size, block):
             rows = members[start : start + block]
-            var = np.zeros((rows.size, Z.shape[1], k))
+            var = np.zeros((rows.size, p, k))
             for sl, fpc in design.sampled:
                 m = (sl.stop - sl.start) // 2
                 if m < 2:
