@@ -4,6 +4,7 @@ from whybox import anchors, debugging, inspection, lime, plots
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
+from whybox._version import __version__  # noqa: E402
 from whybox.anchors import Anchor, AnchorTabular, AnchorText
 from whybox.lime import LimeImageExplainer, LimeTabularExplainer, LimeTextExplainer
 from whybox.report import Report, audit
@@ -16,8 +17,6 @@ from whybox.shapley import (
     WeightedBackground,
     summarize_background,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Anchor",

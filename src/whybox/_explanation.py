@@ -15,6 +15,9 @@ OUTPUT_SPACES = ("raw", "probability", "log_odds")
 
 _AXES_TABULAR = ("samples", "features", "outputs")
 _AXES_INTERACTIONS = ("samples", "features", "features", "outputs")
+# Every axis that is not one of these is an input (feature) axis: "features" for tables,
+# e.g. "channels", "height", "width" for images explained by gradient methods.
+_NON_FEATURE_AXES = ("samples", "outputs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,15 +29,18 @@ class Explanation:
     values : ndarray of shape (n_samples, n_features, n_outputs), float64
         The attribution of each output to each feature (SHAP values for the Shapley
         explainers), in the output space named by ``output_space``. Interaction values
-        have shape (n_samples, n_features, n_features, n_outputs). A single-output
-        model keeps a length-1 output axis.
+        have shape (n_samples, n_features, n_features, n_outputs). Gradient methods on
+        images or sequences keep the input's shape: (n_samples, *input_shape, n_outputs),
+        with axes such as ("samples", "channels", "height", "width", "outputs"). A
+        single-output model keeps a length-1 output axis.
     base_values : ndarray of shape (n_samples, n_outputs), float64
         The base value: the expected model output over the background (or, for
         path-dependent TreeSHAP, over the training data the trees saw).
-    data : ndarray of shape (n_samples, n_features) or None
+    data : ndarray of shape (n_samples, n_features) or (n_samples, *input_shape), or None
         The explained rows as given (float64, or object when a column holds text).
     feature_names : tuple of str
-        One name per feature (or feature group).
+        One name per feature (or feature group); empty when the input axes are not
+        named per entry (images).
     output_names : tuple of str
         One name per output: the class names for classifiers, the target name otherwise.
     output_space : {"raw", "probability", "log_odds"}
@@ -50,6 +56,7 @@ class Explanation:
         the explanation reports its ``additivity_error``.
     axes : tuple of str
         The names of the axes of ``values``; slicing with an integer drops an axis.
+        Every axis other than "samples" and "outputs" is a feature (input) axis.
     quality : dict
         Quality figures of the estimate, e.g. ``"standard_error"``: an array shaped
         like ``values`` (sliced with them) for sampling estimators, or ``"local_r2"``:
@@ -107,7 +114,7 @@ class Explanation:
                     f"{axis[:-1]} names were given; give one name per entry."
                 )
         expected_base = tuple(
-            s for a, s in zip(self.axes, values.shape, strict=True) if a != "features"
+            s for a, s in zip(self.axes, values.shape, strict=True) if a in _NON_FEATURE_AXES
         )
         if self.base_values.shape != expected_base:
             raise InputError(
@@ -127,7 +134,7 @@ class Explanation:
 
     @property
     def _feature_axes(self) -> tuple[int, ...]:
-        return tuple(i for i, a in enumerate(self.axes) if a == "features")
+        return tuple(i for i, a in enumerate(self.axes) if a not in _NON_FEATURE_AXES)
 
     @property
     def additivity_error(self) -> np.ndarray:
@@ -225,7 +232,7 @@ class Explanation:
             return arr
 
         values = take_all(self.values)
-        base_axes = tuple(a for a in self.axes if a != "features")
+        base_axes = tuple(a for a in self.axes if a in _NON_FEATURE_AXES)
 
         def take_quality(v: Any) -> Any:
             # per-value figures (standard errors) follow the values; per-sample-and-output
@@ -239,7 +246,7 @@ class Explanation:
             return v
 
         quality = {k: take_quality(v) for k, v in self.quality.items()}
-        data_axes = tuple(a for a in ("samples", "features") if a in self.axes)
+        data_axes = tuple(a for a in dict.fromkeys(self.axes) if a != "outputs")
         out_axes = base_axes
         new_axes = tuple(
             a

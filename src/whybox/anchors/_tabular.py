@@ -11,10 +11,10 @@ import pandas as pd
 
 from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.anchors._result import Anchor
 from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
-from whybox.shapley._exact import _version
 from whybox.shapley._masking import Players, json_safe, progress_bar, resolve_players
 
 Predicate = tuple[int, int, int]
@@ -415,7 +415,7 @@ class AnchorTabular:
             coverage_rows=int(len(self._coverage_codes)),
             training_rows=int(self.training_data.n_samples),
             random_state=json_safe(self.random_state),
-            whybox_version=_version(),
+            whybox_version=__version__,
         )
         return params
 

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
+from whybox._version import __version__
 from whybox.anchors._result import Anchor
 from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
-from whybox.shapley._exact import _version
 from whybox.shapley._masking import json_safe
 
 PERTURBATIONS = {"mask": "replace the word by mask_string", "drop": "delete the word"}
@@ -211,7 +211,7 @@ max_check_samples, n_examples, random_state
             keep_probability=KEEP_PROBABILITY,
             class_names=None if self.class_names is None else list(self.class_names),
             random_state=json_safe(self.random_state),
-            whybox_version=_version(),
+            whybox_version=__version__,
         )
         return params
 

@@ -500,7 +500,7 @@ class PresenceLime:
         subclass's own settings; the shared ones are added.
         """
         from whybox._explanation import Explanation
-        from whybox.shapley._exact import _version
+        from whybox._version import __version__
         from whybox.shapley._masking import json_safe
 
         d = Z.shape[1]
@@ -529,7 +529,7 @@ class PresenceLime:
                 "alpha": self.alpha,
                 "batch_size": self.batch_size,
                 "random_state": json_safe(self.random_state),
-                "whybox_version": _version(),
+                "whybox_version": __version__,
             },
             model_output=Y[:1],
             quality={"local_r2": fit.local_r2},

@@ -13,6 +13,7 @@ from scipy.stats import qmc
 from whybox._discretize import MISSING, Discretizer, fit_discretizer
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data
 from whybox.lime._surrogate import (
     check_feature_selection,
@@ -23,7 +24,6 @@ from whybox.lime._surrogate import (
     resolve_selection,
     weighted_moments,
 )
-from whybox.shapley._exact import _version
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     check_batch_size,
@@ -440,7 +440,7 @@ class LimeTabularExplainer:
             "training_rows": int(self._train.n_samples),
             "batch_size": self.batch_size,
             "random_state": json_safe(self.random_state),
-            "whybox_version": _version(),
+            "whybox_version": __version__,
         }
         if not self.discretize:
             params["mean"] = dict(zip(names, map(float, self.mean), strict=True))

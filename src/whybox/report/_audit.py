@@ -18,6 +18,7 @@ import pandas as pd
 from whybox import plots
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging import confusion_analysis, error_analysis
 from whybox.inspection import permutation_importance
@@ -526,7 +527,6 @@ def audit(
     """
     from tqdm.auto import tqdm
 
-    from whybox import __version__
     from whybox._explain import explain, is_tree_model
     from whybox.anchors import AnchorTabular
     from whybox.lime import LimeTabularExplainer

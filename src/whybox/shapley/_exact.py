@@ -226,9 +226,3 @@ class ExactExplainer(BackgroundExplainer):
         params = self._common_params()
         params["n_coalitions"] = int(n_coal)
         return shapley_explanation(self, values, Xv, f_x, params)
-
-
-def _version() -> str:
-    from whybox import __version__
-
-    return __version__

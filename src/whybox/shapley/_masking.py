@@ -23,6 +23,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.shapley._background import WeightedBackground
 
@@ -351,8 +352,6 @@ def shapley_explanation(
     ``method``; with feature groups the data is left out (the feature axis holds the
     groups). The whybox version is added to ``params``.
     """
-    from whybox import __version__
-
     n = values.shape[0]
     return Explanation(
         values=values,

@@ -10,6 +10,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data, adapt_model
 from whybox.shapley.tree._ensemble import is_tree_model, parse_ensemble
 from whybox.shapley.tree._interactions import (
@@ -298,7 +299,6 @@ default="tree_path_dependent"
                 n_threads=self.n_jobs,
             )
         base = np.tile(self.expected_value, (n, 1))
-        from whybox import __version__
 
         return Explanation(
             values=values,
@@ -341,7 +341,6 @@ default="tree_path_dependent"
         finally:
             if bar is not None:
                 bar.close()
-        from whybox import __version__
 
         return Explanation(
             values=values,
@@ -417,7 +416,6 @@ default="tree_path_dependent"
                 structure=structure,
                 n_threads=self.n_jobs,
             )
-        from whybox import __version__
 
         return Explanation(
             values=values,

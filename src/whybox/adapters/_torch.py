@@ -1,0 +1,340 @@
+"""The PyTorch adapter: a ``torch.nn.Module`` seen as ``f(x) -> (n_samples, n_outputs)``.
+
+This is the only module that knows how a PyTorch model is called, which device it
+lives on and how a target (class index, per-sample indices, or a callable) picks one
+scalar per sample. The gradient, attention and concept methods build on
+:class:`TorchModel`. torch is imported lazily: whybox works without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError, UnsupportedModelError
+
+TORCH_OUTPUT_SPACES = ("raw", "probability")
+
+
+def import_torch() -> Any:
+    """Import torch, or raise an ImportError that says how to install it."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is in the test extra
+        raise ImportError(
+            "this whybox method needs PyTorch; install it with "
+            "`pip install 'whybox[torch]'` (CPU build: `pip install torch==2.13.0`)."
+        ) from exc
+    return torch
+
+
+def input_axes(input_shape: tuple[int, ...]) -> tuple[str, ...]:
+    """The Explanation axis names of one input of this shape.
+
+    1-D inputs are tables (``"features"``), 2-D inputs sequences of embeddings
+    (``"tokens", "embedding"``), 3-D inputs images (``"channels", "height", "width"``);
+    other ranks get ``"input_1"``, ``"input_2"`` ...
+    """
+    by_rank = {
+        1: ("features",),
+        2: ("tokens", "embedding"),
+        3: ("channels", "height", "width"),
+    }
+    return by_rank.get(len(input_shape), tuple(f"input_{i + 1}" for i in range(len(input_shape))))
+
+
+@dataclass(frozen=True, eq=False)
+class TorchModel:
+    """A PyTorch module with its device, output space and output names.
+
+    Attributes
+    ----------
+    module : torch.nn.Module
+        The wrapped model; called on a float tensor of shape (n_samples, *input_shape).
+    device : torch.device
+        Where its parameters live (CPU when it has none); inputs must be there too.
+    output : {"raw", "probability"}
+        ``"raw"``: the module's own output (logits for a classifier). ``"probability"``:
+        softmax over the outputs, or the sigmoid of a single output.
+    output_names : tuple of str or None
+        One name per output column (e.g. class names), when given.
+    """
+
+    module: Any
+    device: Any
+    output: str = "raw"
+    output_names: tuple[str, ...] | None = None
+
+    # ------------------------------------------------------------------ calling
+    @contextlib.contextmanager
+    def evaluation(self) -> Iterator[None]:
+        """Run the block in eval mode, warning once if the model was in training mode.
+
+        Dropout and batch-norm batch statistics make training-mode outputs random and
+        batch-dependent, so explanations are always computed in eval mode; the
+        model's own mode is restored afterwards.
+        """
+        was_training = bool(self.module.training)
+        if was_training:
+            warnings.warn(
+                "the model is in training mode; whybox explains it in eval mode "
+                "(dropout off, batch-norm running statistics) and restores training mode "
+                "afterwards. Call model.eval() first to silence this warning.",
+                UserWarning,
+                stacklevel=3,
+            )
+            self.module.eval()
+        try:
+            yield
+        finally:
+            if was_training:
+                self.module.train()
+
+    def forward(self, x: Any) -> Any:
+        """The model's output in ``output`` space, as a tensor of shape (n, n_outputs)."""
+        torch = import_torch()
+        out = self.module(x)
+        if isinstance(out, (tuple, list)):
+            out = out[0]
+        elif hasattr(out, "logits"):  # Hugging Face ModelOutput
+            out = out.logits
+        if not isinstance(out, torch.Tensor):
+            raise UnsupportedModelError(
+                f"the model returned {type(out).__name__}; expected a tensor of shape "
+                "(n_samples,) or (n_samples, n_outputs). Wrap it in a module that returns one."
+            )
+        if out.ndim == 1:
+            out = out[:, None]
+        if out.ndim != 2:
+            raise UnsupportedModelError(
+                f"the model returned an output of shape {tuple(out.shape)}; expected "
+                "(n_samples,) or (n_samples, n_outputs). Pool or flatten it, or pass a "
+                "callable target that reduces it to one scalar per sample."
+            )
+        if self.output == "probability":
+            out = torch.sigmoid(out) if out.shape[1] == 1 else torch.softmax(out, dim=1)
+        return out
+
+    # ------------------------------------------------------------------ inputs
+    def as_input(self, X: Any, name: str = "X") -> Any:
+        """X as a float tensor on the model's device, shape (n_samples, *input_shape).
+
+        Raises
+        ------
+        InputError
+            X is not numeric, has no sample axis, or is a tensor on another device.
+        """
+        torch = import_torch()
+        if isinstance(X, torch.Tensor):
+            if X.device != self.device:
+                raise InputError(
+                    f"{name} is on device {X.device} but the model is on {self.device}; "
+                    f"move one of them, e.g. {name}.to('{self.device}')."
+                )
+            x = X.detach()
+        else:
+            try:
+                arr = np.asarray(X, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(
+                    f"{name} must be a numeric array or tensor of shape (n_samples, ...), "
+                    f"got {type(X).__name__} that does not convert to numbers."
+                ) from None
+            x = torch.as_tensor(arr, device=self.device)
+        if not torch.is_floating_point(x):
+            x = x.to(torch.get_default_dtype())
+        dtype = self.parameter_dtype()
+        if dtype is not None and x.dtype != dtype:
+            x = x.to(dtype)
+        if x.ndim < 2:
+            raise InputError(
+                f"{name} must have a sample axis first, shape (n_samples, ...), got shape "
+                f"{tuple(x.shape)}; add one with {name}[None] for a single sample."
+            )
+        if x.shape[0] == 0:
+            raise InputError(f"{name} has no samples; give at least one.")
+        return x
+
+    def parameter_dtype(self) -> Any:
+        """The floating dtype of the model's first parameter (None without parameters)."""
+        for p in self.module.parameters():
+            if p.is_floating_point():
+                return p.dtype
+        return None
+
+    def as_baseline(self, baseline: Any, x: Any, name: str = "baseline") -> Any:
+        """A baseline broadcast to x's shape: a scalar, one input, or one per sample.
+
+        Raises
+        ------
+        InputError
+            The baseline's shape is neither ``input_shape`` nor ``(n_samples, *input_shape)``.
+        """
+        torch = import_torch()
+        if baseline is None:
+            return torch.zeros_like(x)
+        if np.isscalar(baseline):
+            return torch.full_like(x, float(baseline))
+        b = self.as_input(baseline, name) if np.ndim(baseline) >= 2 else None
+        if b is None:
+            b = self.as_input(np.asarray(baseline)[None], name)
+        shape, in_shape = tuple(b.shape), tuple(x.shape[1:])
+        if shape == tuple(x.shape):
+            return b
+        if shape == in_shape or shape == (1, *in_shape):
+            return b.reshape(1, *in_shape).expand_as(x).clone()
+        raise InputError(
+            f"{name} has shape {shape} but the inputs have shape {tuple(x.shape)}; give a "
+            f"scalar, one input of shape {in_shape}, or one per sample of shape "
+            f"{tuple(x.shape)}."
+        )
+
+    # ------------------------------------------------------------------ targets
+    def resolve_target(self, target: Any, out: Any) -> Any:
+        """Per-sample output indices (LongTensor of shape (n,)) or the callable itself.
+
+        ``None`` picks each sample's largest output (the predicted class; output 0
+        for a single-output model); an int picks that output for every sample; a
+        sequence gives one index per sample; a callable maps the output tensor
+        (n, n_outputs) to one scalar per sample, row by row.
+
+        Raises
+        ------
+        InputError
+            An index is out of range, or the sequence has the wrong length.
+        """
+        torch = import_torch()
+        n, k = out.shape
+        if callable(target):
+            return target
+        if target is None:
+            return out.argmax(dim=1) if k > 1 else torch.zeros(n, dtype=torch.long)
+        if isinstance(target, (int, np.integer)):
+            idx = torch.full((n,), int(target), dtype=torch.long)
+        else:
+            arr = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
+            if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
+                raise InputError(
+                    f"target must be None, an int, one int per sample ({n}) or a callable; "
+                    f"got {type(target).__name__} of shape {arr.shape} and dtype {arr.dtype}."
+                )
+            idx = torch.as_tensor(arr, dtype=torch.long)
+        bad = (idx < 0) | (idx >= k)
+        if bool(bad.any()):
+            first = int(idx[bad][0])
+            raise InputError(
+                f"target {first} is out of range: the model has {k} output(s), so a target "
+                f"index must be in 0..{k - 1}."
+            )
+        return idx.to(out.device)
+
+    def target_scalar(self, out: Any, target: Any) -> Any:
+        """One scalar per row of ``out`` (n, n_outputs): the targeted output.
+
+        ``target`` is what :meth:`resolve_target` returned; rows of ``out`` may repeat
+        the samples in blocks (``out.shape[0]`` a multiple of the number of targets),
+        as when many points per sample are evaluated in one batch.
+        """
+        if callable(target):
+            value = target(out)
+            if getattr(value, "shape", None) != (out.shape[0],):
+                raise InputError(
+                    f"the target callable returned shape {tuple(getattr(value, 'shape', ()))}; "
+                    f"it must return one scalar per sample, shape ({out.shape[0]},)."
+                )
+            return value
+        reps = out.shape[0] // target.shape[0]
+        idx = target.repeat(reps) if reps > 1 else target
+        return out.gather(1, idx[:, None])[:, 0]
+
+    def target_names(self, target: Any, n_outputs: int) -> tuple[str, ...]:
+        """The one output name of an explanation of ``target``."""
+        if callable(target):
+            return (getattr(target, "__name__", "target"),)
+        values = np.unique(target.cpu().numpy())
+        if values.size == 1:
+            i = int(values[0])
+            names = self.output_names
+            return (names[i] if names is not None and len(names) == n_outputs else str(i),)
+        return ("target",)
+
+    # ------------------------------------------------------------------ layers
+    def layer(self, layer: Any, name: str = "layer") -> Any:
+        """A submodule given by its dotted name (as in ``named_modules()``) or itself.
+
+        Raises
+        ------
+        InputError
+            No submodule has that name; the message lists the closest names.
+        """
+        torch = import_torch()
+        if isinstance(layer, torch.nn.Module):
+            if not any(m is layer for m in self.module.modules()):
+                raise InputError(f"{name} is a module that is not part of the model.")
+            return layer
+        modules = dict(self.module.named_modules())
+        if not isinstance(layer, str) or layer not in modules or layer == "":
+            close = difflib.get_close_matches(str(layer), [m for m in modules if m], n=5)
+            hint = close if close else [m for m in modules if m][:10]
+            raise InputError(
+                f"{name} {layer!r} is not a submodule of the model; give a name from "
+                f"model.named_modules(), e.g. {hint}."
+            )
+        return modules[layer]
+
+
+def adapt_torch_model(
+    model: Any, *, output: str = "raw", output_names: Sequence[str] | None = None
+) -> TorchModel:
+    """Wrap a ``torch.nn.Module`` (or a :class:`TorchModel`) for the gradient methods.
+
+    Raises
+    ------
+    UnsupportedModelError
+        ``model`` is not a ``torch.nn.Module``.
+    InputError
+        ``output`` is not one of ``"raw"``, ``"probability"``.
+    """
+    if isinstance(model, TorchModel):
+        return model
+    torch = import_torch()
+    if not isinstance(model, torch.nn.Module):
+        raise UnsupportedModelError(
+            f"model must be a torch.nn.Module for gradient methods, got "
+            f"{type(model).__name__}; use whybox.explain or the Shapley explainers for "
+            "other models."
+        )
+    if output not in TORCH_OUTPUT_SPACES:
+        raise InputError(f"output must be one of {TORCH_OUTPUT_SPACES}, got {output!r}.")
+    params = list(model.parameters())
+    device = params[0].device if params else torch.device("cpu")
+    names = None if output_names is None else tuple(str(n) for n in output_names)
+    return TorchModel(module=model, device=device, output=output, output_names=names)
+
+
+def batches(n: int, batch_size: int | None) -> Iterator[slice]:
+    """Slices covering range(n) in blocks of ``batch_size`` (all at once when None)."""
+    step = n if not batch_size else int(batch_size)
+    for start in range(0, n, max(step, 1)):
+        yield slice(start, min(start + step, n))
+
+
+def check_batch_size(batch_size: int | None) -> int | None:
+    """Validate ``batch_size``: None (everything in one batch) or a positive int."""
+    if batch_size is None:
+        return None
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise InputError(
+            f"batch_size must be a positive int (inputs per forward pass) or None, "
+            f"got {batch_size!r}."
+        )
+    return int(batch_size)
+
+
+TargetLike = int | Sequence[int] | np.ndarray | Callable[[Any], Any] | None
