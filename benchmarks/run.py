@@ -23,6 +23,7 @@ WORKLOADS = {
     "W1e": "w1e_interactions",
     "W2": "w2_kernelshap",
     "W3": "w3_lime",
+    "W4": "w4_gradients",
     "W9": "w9_audit",
     "W10": "w10_scale",
     "W11": "anchors",

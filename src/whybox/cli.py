@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,15 +37,15 @@ def cli() -> None:
     "--model",
     "model_path",
     type=click.Path(),
-    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm (or .pkl/.joblib with --trust-model-file).",
+    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm, PyTorch .pt2 (or .pkl/.joblib/.pt with --trust-model-file).",
 )
 @click.option(
     "--data",
     "data_path",
     type=click.Path(),
-    help="Labelled data: .csv or .parquet, one row per example.",
+    help="Labelled data: .csv or .parquet, one row per example (.npz of images and labels for a PyTorch model).",
 )
-@click.option("--target", help="Name of the target column in --data.")
+@click.option("--target", help="Name of the target column in --data (the labels array of an .npz).")
 @click.option("--rows", help="Rows to explain one by one, e.g. 0,17 (default: chosen for you).")
 @click.option(
     "--out",
@@ -54,7 +55,13 @@ def cli() -> None:
     help="Where to write the HTML report; the JSON goes beside it.",
 )
 @click.option(
-    "--demo", is_flag=True, help="Audit the built-in demo (breast cancer, gradient boosting)."
+    "--demo",
+    is_flag=False,
+    flag_value="breast-cancer",
+    default=None,
+    type=click.Choice(["breast-cancer", "digits"]),
+    help="Audit a built-in demo: breast-cancer (gradient boosting; the default when no "
+    "value is given) or digits (a PyTorch CNN, needs torch).",
 )
 @click.option(
     "--trust-model-file",
@@ -71,7 +78,7 @@ def audit(
     target: str | None,
     rows: str | None,
     out: str,
-    demo: bool,
+    demo: str | None,
     trust_model_file: bool,
     seed: int,
     quiet: bool,
@@ -79,15 +86,16 @@ def audit(
     """Audit a model on a labelled dataset and write one self-contained HTML report."""
     from whybox.io import check_output_path, load_data, load_model
     from whybox.report import audit as run_audit
+    from whybox.report._audit_images import is_torch_model
 
     out_path = check_output_path(out)
     row_list = _parse_rows(rows)
     if demo:
         if model_path or data_path or target:
             raise InputError("--demo takes no --model, --data or --target; drop them or --demo.")
-        from whybox.datasets import load_demo
+        from whybox.datasets import load_demo, load_digits_cnn
 
-        case = load_demo(random_state=seed)
+        case = (load_digits_cnn if demo == "digits" else load_demo)(random_state=seed)
         report = run_audit(
             case.model, case.X_test, case.y_test, rows=row_list, class_names=case.class_names,
             random_state=seed, progress=not quiet, source=case.description,
@@ -103,6 +111,14 @@ def audit(
                 f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
             )
         model = load_model(model_path, trust=trust_model_file)
+        source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
+        if is_torch_model(model):
+            X, y = _image_arrays(data_path, target)
+            report = run_audit(
+                model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
+            )
+            _save(report, out_path)
+            return
         frame = load_data(data_path)
         if target not in frame.columns:
             raise InputError(
@@ -112,13 +128,35 @@ def audit(
         y = frame[target]
         X = frame.drop(columns=[target])
         report = run_audit(
-            model, X, y, rows=row_list, random_state=seed, progress=not quiet,
-            source=f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}",
-        )  # fmt: skip
+            model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
+        )
+    _save(report, out_path)
+
+
+def _save(report: Any, out_path: Path) -> None:
     json_path = out_path.with_suffix(".json")
     report.save_html(out_path)
     report.save_json(json_path)
     click.echo(f"wrote {out_path} and {json_path}")
+
+
+def _image_arrays(data_path: str, target: str) -> tuple[Any, Any]:
+    """Images and labels from an .npz file: --target names the labels array."""
+    from whybox.io import load_arrays
+
+    arrays = load_arrays(data_path)
+    if target not in arrays:
+        raise InputError(
+            f"--target {target!r} is not an array of {Path(data_path).name}; its arrays are "
+            f"{sorted(arrays)}."
+        )
+    others = sorted(k for k in arrays if k != target)
+    if len(others) != 1:
+        raise InputError(
+            f"{Path(data_path).name} must hold exactly two arrays, the images and the labels "
+            f"(--target), got {sorted(arrays)}; save only those two with np.savez."
+        )
+    return arrays[others[0]], arrays[target]
 
 
 def main(argv: list[str] | None = None) -> None:

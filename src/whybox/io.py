@@ -13,13 +13,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
 
 SAFE_MODEL_FORMATS = (
     "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt) "
-    "or CatBoost binary (.cbm)"
+    "or CatBoost binary (.cbm); a PyTorch model as a torch.export program (.pt2)"
 )
 _CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
@@ -39,7 +40,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     path : str or PathLike
         ``.skops`` (scikit-learn, read with skops), ``.json``/``.ubj``/``.ubjson``
         (XGBoost), ``.txt``/``.lgb`` (LightGBM text model), ``.cbm`` (CatBoost binary
-        model), or ``.pkl``/``.pickle``/``.joblib`` (only with ``trust=True``).
+        model), ``.pt2`` (a PyTorch ``torch.export`` program), or
+        ``.pkl``/``.pickle``/``.joblib``/``.pt``/``.pth`` (pickles: only with ``trust=True``).
     trust : bool, default=False
         Whether the file comes from a source you trust. Pickle and joblib files
         execute code when loaded, and skops files that hold types from outside
@@ -49,8 +51,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     -------
     object
         The model: a scikit-learn estimator, an ``xgboost.Booster``, a
-        ``lightgbm.Booster``, or a ``CatBoostClassifier``/``CatBoostRegressor``
-        (by the model's loss function).
+        ``lightgbm.Booster``, a ``CatBoostClassifier``/``CatBoostRegressor``
+        (by the model's loss function), or a ``torch.nn.Module``.
 
     Raises
     ------
@@ -114,10 +116,73 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
             ) from None
     if suffix == ".cbm":
         return _load_catboost(p)
+    if suffix in (".pt2", ".pt", ".pth"):
+        return _load_torch(p, trust)
     raise InputError(
         f"model file '{p.name}' has the unknown suffix '{suffix}'; save the model as "
         f"{SAFE_MODEL_FORMATS}."
     )
+
+
+def _load_torch(p: Path, trust: bool) -> Any:
+    """A PyTorch model: a torch.export program (.pt2), or a pickled module (trusted only)."""
+    try:
+        import torch
+    except ImportError:
+        raise InputError(
+            f"model file '{p.name}' is a PyTorch model but torch is not installed; "
+            "run pip install 'whybox[torch]'."
+        ) from None
+    if p.suffix.lower() != ".pt2" and not trust:
+        raise InputError(
+            f"model file '{p.name}' is a pickled PyTorch module, which runs code when loaded; "
+            "pass --trust-model-file if you trust its source, or save the model with "
+            "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')."
+        )
+    try:
+        if p.suffix.lower() == ".pt2":
+            return torch.export.load(p).module()
+        model = torch.load(p, weights_only=False, map_location="cpu")
+    except Exception as exc:
+        raise InputError(
+            f"model file '{p.name}' could not be read as a PyTorch model ({_short(exc)}); "
+            "save it with torch.export.save (.pt2) or torch.save(model) (.pt)."
+        ) from None
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(
+            f"model file '{p.name}' holds a {type(model).__name__}, not a torch.nn.Module; "
+            "save the whole module (torch.save(model, path)), not its state_dict."
+        )
+    return model
+
+
+def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Read the named arrays of a NumPy ``.npz`` file (images and labels, say).
+
+    Raises
+    ------
+    InputError
+        If the file is missing, not an .npz file, unreadable or empty.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"data file '{p}' does not exist; check the path given to --data.")
+    if p.suffix.lower() != ".npz":
+        raise InputError(
+            f"data file '{p.name}' must be an .npz file of arrays (np.savez('data.npz', "
+            "images=X, labels=y)) for a PyTorch model."
+        )
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except Exception as exc:
+        raise InputError(
+            f"data file '{p.name}' could not be read as .npz ({_short(exc)}); write it with "
+            "np.savez."
+        ) from None
+    if not arrays:
+        raise InputError(f"data file '{p.name}' holds no arrays; save the images and labels.")
+    return arrays
 
 
 def _load_catboost(p: Path) -> Any:

@@ -82,6 +82,13 @@ class TorchModel:
         """
         was_training = bool(self.module.training)
         if was_training:
+            try:
+                self.module.eval()
+            except NotImplementedError:
+                # a torch.export program: its graph was fixed when exported, and it
+                # cannot switch modes
+                was_training = False
+        if was_training:
             warnings.warn(
                 "the model is in training mode; whybox explains it in eval mode "
                 "(dropout off, batch-norm running statistics) and restores training mode "
@@ -89,7 +96,6 @@ class TorchModel:
                 UserWarning,
                 stacklevel=3,
             )
-            self.module.eval()
         try:
             yield
         finally:

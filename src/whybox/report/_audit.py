@@ -130,8 +130,8 @@ def _performance(model: Model, data: Dataset, y: np.ndarray, pred: np.ndarray) -
     return Section("performance", "Model performance", (table,), summary)
 
 
-def _confusion_sections(model: Model, y: np.ndarray, pred: np.ndarray, class_names) -> Section:
-    labels = [str(c) for c in model.classes]
+def _confusion_sections(classes: Any, y: np.ndarray, pred: np.ndarray, class_names) -> Section:
+    labels = [str(c) for c in classes]
     display = dict(zip(labels, class_names or labels, strict=True))
     analysis = confusion_analysis(
         [display[str(v)] for v in y], [display[str(v)] for v in pred],
@@ -496,7 +496,9 @@ def audit(
     Parameters
     ----------
     model : object
-        A fitted model that ``whybox.adapters.adapt_model`` accepts.
+        A fitted model that ``whybox.adapters.adapt_model`` accepts, or a PyTorch
+        image classifier (``torch.nn.Module``), audited by
+        :func:`~whybox.report.audit_images` (X: images (n, C, H, W), y: class indices).
     X : DataFrame or ndarray of shape (n_samples, n_features)
         The model's input columns (held-out data).
     y : array-like of shape (n_samples,)
@@ -525,6 +527,13 @@ def audit(
         Empty data, a length mismatch between X and y, columns the model does not
         take, missing values it cannot handle, unknown labels, rows out of range.
     """
+    from whybox.report._audit_images import audit_images, is_torch_model
+
+    if is_torch_model(model):
+        return audit_images(
+            model, X, y, rows=rows, class_names=class_names, random_state=random_state,
+            progress=progress, source=source,
+        )  # fmt: skip
     from tqdm.auto import tqdm
 
     from whybox._explain import explain, is_tree_model
@@ -559,7 +568,7 @@ def audit(
     results: dict[str, Any] = {}
     if m.task == "classification":
         step("confusion")
-        section, results["confusion"] = _confusion_sections(m, y, pred, class_names)
+        section, results["confusion"] = _confusion_sections(m.classes, y, pred, class_names)
         sections.append(section)
     bar.update()
     step("errors")
