@@ -9,7 +9,7 @@ compute, in one process, on the same inputs:
 - Saliency (absolute gradient),
 - integrated gradients, zero baseline, 50 Gauss-Legendre steps, all steps in one batch,
 - Grad-CAM at the last convolution, at the layer's resolution (captum's LayerGradCam),
-- DeepLIFT (Rescale rule), zero baseline,
+- DeepLIFT (Rescale rule), zero baseline; captum also on the twin model (see ``_cnn``),
 - GradientSHAP, 20 samples per input, 16 background images, no input noise.
 
 Timings are medians of ``repeats`` runs after one warm-up, at the same torch thread
@@ -39,11 +39,24 @@ FULL = Config(64, 7)
 QUICK = Config(16, 3)
 
 
-def _cnn():
+def _cnn(twin=None):
+    """The W4 CNN; with ``twin``, a copy with an exact identity between ReLU and max-pool.
+
+    captum 0.9's DeepLift mishandles a ReLU followed directly by a max-pool (captum
+    issue #1104), so its DeepLIFT values are also computed on this twin, which
+    computes the same function (a 1x1 convolution with identity weights).
+    """
     import torch
     from torch import nn
 
     torch.manual_seed(0)
+
+    def identity(channels: int) -> nn.Module:
+        conv = nn.Conv2d(channels, channels, 1)
+        with torch.no_grad():
+            conv.weight.copy_(torch.eye(channels)[:, :, None, None])
+            conv.bias.zero_()
+        return conv if twin is not None else nn.Identity()
 
     class CNN(nn.Module):
         def __init__(self) -> None:
@@ -58,13 +71,22 @@ def _cnn():
             self.fc1 = nn.Linear(32 * 5 * 5, 64)
             self.relu3 = nn.ReLU()
             self.fc2 = nn.Linear(64, 10)
+            self.id1 = identity(16)
+            self.id2 = identity(32)
 
         def forward(self, x):
-            x = self.pool1(self.relu1(self.conv1(x)))
-            x = self.pool2(self.relu2(self.conv2(x)))
+            x = self.pool1(self.id1(self.relu1(self.conv1(x))))
+            x = self.pool2(self.id2(self.relu2(self.conv2(x))))
             return self.fc2(self.relu3(self.fc1(self.flatten(x))))
 
-    return CNN().eval()
+    model = CNN().eval()
+    if twin is not None:
+        own = dict(twin.named_parameters())
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name in own:
+                    p.copy_(own[name])
+    return model
 
 
 def _diff(a, b) -> float:
@@ -83,6 +105,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     if threads:
         torch.set_num_threads(threads)
     model = _cnn()
+    twin = _cnn(twin=model)
     n_params = sum(p.numel() for p in model.parameters())
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(cfg.n_inputs, 1, 28, 28, generator=gen)
@@ -104,7 +127,11 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
             lambda: ca.Saliency(model).attribute(x, target=target, abs=True),
         ),
         "IntegratedGradients (50 steps)": (
-            lambda: ours_values(wg.IntegratedGradients(model, n_steps=50)(x, target=target)),
+            lambda: ours_values(
+                wg.IntegratedGradients(model, n_steps=50, completeness_tolerance=None)(
+                    x, target=target
+                )
+            ),
             lambda: ca.IntegratedGradients(model).attribute(
                 x, baselines=zeros, target=target, n_steps=50, method="gausslegendre"
             ),
@@ -116,6 +143,10 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
         "DeepLift": (
             lambda: ours_values(wg.DeepLift(model)(x, target=target)),
             lambda: ca.DeepLift(model).attribute(x, baselines=zeros, target=target),
+        ),
+        "DeepLift (captum on the twin)": (
+            lambda: ours_values(wg.DeepLift(model)(x, target=target)),
+            lambda: ca.DeepLift(twin).attribute(x, baselines=zeros, target=target),
         ),
         "GradientShap (20 samples)": (
             lambda: ours_values(
@@ -138,3 +169,15 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
             f"{name:32s} {t_ours:11.4f} {t_theirs:11.4f} {t_theirs / t_ours:7.2f} "
             f"{diff:10.2e}{note}"
         )
+    # completeness: captum's fixed 50 steps against whybox's default (50 steps, samples
+    # above a 1% gap refined)
+    ig = wg.IntegratedGradients(model)(x, target=target)
+    fixed = wg.IntegratedGradients(model, completeness_tolerance=None)(x, target=target)
+    t_default, _ = median_time(lambda: wg.IntegratedGradients(model)(x, target=target), cfg.repeats)
+    for label, ex in (("50 steps", fixed), ("default", ig)):
+        rel = ex.quality["relative_completeness_delta"][:, 0]
+        print(
+            f"IG {label}: relative completeness gap median {np.median(rel):.2e}, max "
+            f"{rel.max():.2e}, samples above 1%: {(rel > 0.01).sum()}/{len(rel)}"
+        )
+    print(f"IG default: {t_default:.4f} s, steps per sample max {ig.quality['n_steps'].max():.0f}")

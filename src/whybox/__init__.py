@@ -1,6 +1,6 @@
 """whybox: explain, debug and audit machine-learning models."""
 
-from whybox import anchors, debugging, inspection, lime, plots
+from whybox import anchors, concepts, debugging, gradients, inspection, lime, plots
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
@@ -38,8 +38,10 @@ __all__ = [
     "__version__",
     "anchors",
     "audit",
+    "concepts",
     "debugging",
     "explain",
+    "gradients",
     "inspection",
     "lime",
     "plots",

@@ -152,6 +152,8 @@ class TorchModel:
                     f"{name} must be a numeric array or tensor of shape (n_samples, ...), "
                     f"got {type(X).__name__} that does not convert to numbers."
                 ) from None
+            if not arr.flags.writeable:  # e.g. a DataFrame's values; torch wants to own them
+                arr = arr.copy()
             x = torch.as_tensor(arr, device=self.device)
         if not torch.is_floating_point(x):
             x = x.to(torch.get_default_dtype())

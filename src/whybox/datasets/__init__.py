@@ -2,5 +2,19 @@
 
 from whybox.datasets._demo import DemoCase, load_demo
 from whybox.datasets._digits import DigitsCNN, digits_cnn_architecture, load_digits_cnn
+from whybox.datasets._text_transformer import (
+    TextTransformer,
+    load_text_transformer,
+    text_transformer_architecture,
+)
 
-__all__ = ["DemoCase", "DigitsCNN", "digits_cnn_architecture", "load_demo", "load_digits_cnn"]
+__all__ = [
+    "DemoCase",
+    "DigitsCNN",
+    "TextTransformer",
+    "digits_cnn_architecture",
+    "load_demo",
+    "load_digits_cnn",
+    "load_text_transformer",
+    "text_transformer_architecture",
+]

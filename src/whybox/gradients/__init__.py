@@ -4,7 +4,36 @@ Every method returns an :class:`~whybox.Explanation` whose values keep the input
 shape: (n_samples, *input_shape, 1), one targeted output per sample.
 """
 
+from whybox.gradients._attention import (
+    AttentionMaps,
+    attention_rollout,
+    attention_weights,
+    attention_x_gradient,
+    rollout_relevance,
+)
 from whybox.gradients._common import TorchExplainer
-from whybox.gradients._saliency import Saliency
+from whybox.gradients._deeplift import DeepLift, DeepShap
+from whybox.gradients._gradcam import GradCAM, GradCAMPlusPlus
+from whybox.gradients._gradient_shap import GradientShap, GradientShapDraws
+from whybox.gradients._integrated import IntegratedGradients
+from whybox.gradients._saliency import InputXGradient, Saliency
+from whybox.gradients._smoothgrad import SmoothGrad
 
-__all__ = ["Saliency", "TorchExplainer"]
+__all__ = [
+    "AttentionMaps",
+    "DeepLift",
+    "DeepShap",
+    "GradCAM",
+    "GradCAMPlusPlus",
+    "GradientShap",
+    "GradientShapDraws",
+    "InputXGradient",
+    "IntegratedGradients",
+    "Saliency",
+    "SmoothGrad",
+    "TorchExplainer",
+    "attention_rollout",
+    "attention_weights",
+    "attention_x_gradient",
+    "rollout_relevance",
+]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters._torch import (
@@ -97,6 +98,7 @@ class TorchExplainer:
         base_values: Any = None,
         quality: dict[str, Any] | None = None,
         feature_names: Sequence[str] | None = None,
+        completeness: bool = False,
     ) -> Explanation:
         return build_explanation(
             self.model,
@@ -109,7 +111,29 @@ class TorchExplainer:
             base_values=base_values,
             quality=quality,
             feature_names=feature_names,
+            completeness=completeness,
         )
+
+
+def check_count(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int of at least ``minimum``, or an InputError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InputError(
+            f"{name} must be an int of at least {minimum}, got {value!r}; "
+            f"pass e.g. {name}={max(minimum, 50)}."
+        )
+    return int(value)
+
+
+def describe_baseline(baseline: Any) -> Any:
+    """What ``params`` records of a baseline: the scalar, or the array's shape."""
+    if baseline is None:
+        return 0.0
+    if np.isscalar(baseline):
+        return float(baseline)
+    shape = getattr(baseline, "shape", None)
+    shape = np.shape(baseline) if shape is None else shape
+    return f"array of shape {tuple(int(s) for s in shape)}"
 
 
 def expand_target(target: Any, reps: int) -> Any:
@@ -158,12 +182,17 @@ def build_explanation(
     base_values: Any = None,
     quality: dict[str, Any] | None = None,
     feature_names: Sequence[str] | None = None,
+    completeness: bool = False,
 ) -> Explanation:
     """An :class:`Explanation` of one targeted output per sample.
 
     ``values`` (n, *input_shape) becomes (n, *input_shape, 1) on axes named by
     :func:`input_axes`; ``base_values`` (n,) is the targeted output at the baseline
     (NaN for methods without one); ``model_output`` is the targeted output at x.
+    With ``completeness``, ``quality`` gains ``"completeness_delta"`` (n, 1),
+    ``|sum(values) - (f_t(x) - f_t(baseline))|`` in float64 (equal to
+    ``additivity_error``), and ``"relative_completeness_delta"``, that gap divided by
+    ``|f_t(x) - f_t(baseline)|`` (inf where the two outputs are equal and the gap is not 0).
     """
     n = x.shape[0]
     in_shape = tuple(int(s) for s in x.shape[1:])
@@ -178,6 +207,13 @@ def build_explanation(
             if feature_names is not None
             else tuple(f"x{i}" for i in range(in_shape[0]))
         )
+    quality = dict(quality or {})
+    if completeness:
+        gap = np.abs(vals.reshape(n, -1).sum(axis=1, keepdims=True) + base - model_output)
+        change = np.abs(model_output - base)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            quality["completeness_delta"] = gap
+            quality["relative_completeness_delta"] = np.where(gap == 0, 0.0, gap / change)
     if callable(target):
         target_param: Any = "callable"
     else:
@@ -198,7 +234,7 @@ def build_explanation(
         },
         model_output=model_output,
         axes=axes,
-        quality=dict(quality or {}),
+        quality=quality,
     )
 
 

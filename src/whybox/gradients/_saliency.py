@@ -82,3 +82,65 @@ class Saliency(TorchExplainer):
         return self._explanation(
             x, values, out, tgt, params={"absolute": self.absolute}, feature_names=feature_names
         )
+
+
+class InputXGradient(TorchExplainer):
+    """Input times gradient (Shrikumar, Greenside, Shcherbina & Kundaje 2016).
+
+    The attribution of input element ``x_i`` is ``x_i * d f_t(x) / d x_i``: the
+    gradient of the targeted output ``f_t`` weighted by the input itself, so that
+    features at zero get zero.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :class:`~whybox.gradients.TorchExplainer` for how it is called.
+    output, output_names, batch_size
+        As in :class:`~whybox.gradients.TorchExplainer`.
+
+    Notes
+    -----
+    For a model that is linear through the origin (``f(x) = w . x``) the values add
+    up to ``f(x) - f(0)``; for other models they add up to nothing in particular, so
+    ``base_values`` is NaN (and ``additivity_error`` NaN). Integrated gradients with
+    a zero baseline is the method whose values do add up to ``f(x) - f(0)``.
+
+    References
+    ----------
+    Shrikumar, A., Greenside, P., Shcherbina, A. & Kundaje, A. (2016). Not just a
+    black box: learning important features through propagating activation
+    differences. arXiv:1605.01713.
+    """
+
+    method = "input_x_gradient"
+
+    def __call__(
+        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
+    ) -> Explanation:
+        """Input times gradient of the targeted output for each input.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+            Numeric inputs; a tensor must be on the model's device.
+        target : None, int, sequence of int or callable, optional
+            The output explained, as in :meth:`Saliency.__call__`.
+        feature_names : sequence of str, optional
+            Names of the features of 1-D inputs.
+
+        Returns
+        -------
+        Explanation
+            values (n_samples, *input_shape, 1) float64, in the units of the output
+            space; ``model_output`` is the targeted output, ``base_values`` NaN.
+
+        Raises
+        ------
+        InputError
+            Inputs that are not numeric or are on another device, a target out of
+            range.
+        """
+        with self.model.evaluation():
+            x, out, tgt = self._start(X, target)
+            grads, _ = self._gradients(x, tgt, 1)
+        return self._explanation(x, x * grads, out, tgt, params={}, feature_names=feature_names)

@@ -5,19 +5,24 @@ save them with ``fig.savefig("plot.png")`` or ``.svg``. Every function accepts
 ``ax=`` to draw into an existing Axes instead.
 """
 
+from whybox.plots._attention import attention
 from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
+from whybox.plots._image import image, image_grid
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
 from whybox.plots._waterfall import waterfall
 
 __all__ = [
+    "attention",
     "bar",
     "beeswarm",
     "confusion_matrix",
     "dependence",
+    "image",
+    "image_grid",
     "lime_bar",
     "lime_image",
     "lime_text",

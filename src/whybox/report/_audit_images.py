@@ -51,6 +51,14 @@ def _check_labels(y: Any, n: int, n_classes: int) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _grid(ex: Any, titles: list[str], sign: str) -> Any:
+    """The image grid with one title per image (drawn literally)."""
+    fig = plots.image_grid(ex, n=len(titles), sign=sign)
+    for ax, title in zip(fig.axes, titles, strict=False):
+        ax.set_title(title, fontsize=9, usetex=False, parse_math=False)
+    return fig
+
+
 def _chosen_images(y: np.ndarray, pred: np.ndarray, conf: np.ndarray) -> list[int]:
     """Confident errors first, then the least certain and the most confident correct images."""
     wrong = np.flatnonzero(pred != y)
@@ -129,7 +137,7 @@ def audit_images(
     bar = tqdm(total=4, desc="whybox audit", disable=not progress, leave=False)
     with tm.evaluation(), torch.no_grad():
         logits = torch.cat([tm.forward(x[sl]) for sl in batches(len(x), 256)])
-    proba = torch.softmax(logits, dim=1).double().cpu().numpy()
+    proba = torch.softmax(logits.double(), dim=1).cpu().numpy()
     n_classes = proba.shape[1]
     y = _check_labels(y, len(x), n_classes)
     names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
@@ -173,6 +181,7 @@ def audit_images(
     ig = IntegratedGradients(tm, batch_size=512)(images, target=target)
     results: dict[str, Any] = {"confusion": analysis, "integrated_gradients": ig}
     captions = [f"true {names[y[i]]}, predicted {names[pred[i]]} ({conf[i]:.2f})" for i in chosen]
+    titles = [f"#{i}: {names[y[i]]} as {names[pred[i]]}" for i in chosen]
     blocks: list = [
         Text(
             "Each image is shown with the attribution of its predicted class's logit: "
@@ -181,7 +190,7 @@ def audit_images(
             "Images: " + "; ".join(f"#{i}: {c}" for i, c in zip(chosen, captions, strict=True))
         ),
         Figure.from_matplotlib(
-            plots.image_grid(ig, titles=[f"#{i}" for i in chosen]),
+            _grid(ig, titles, sign="all"),
             "Integrated gradients",
             {"images": chosen, "target": target},
             "signed attributions summed over channels",
@@ -194,7 +203,7 @@ def audit_images(
         results["grad_cam"] = cam
         blocks.append(
             Figure.from_matplotlib(
-                plots.image_grid(cam, titles=[f"#{i}" for i in chosen]),
+                _grid(cam, titles, sign="positive"),
                 f"Grad-CAM ({layer})",
                 {"images": chosen, "target": target, "layer": layer},
                 "class activation map, upsampled to the image",

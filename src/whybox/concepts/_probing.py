@@ -1,0 +1,360 @@
+"""Linear probes of a layer's activations, with a control task (Hewitt & Liang 2019)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._exceptions import InputError
+from whybox._version import __version__
+from whybox.adapters._torch import adapt_torch_model, check_batch_size, import_torch
+from whybox.concepts._activations import flat_numpy, layer_activations, layer_name
+from whybox.shapley._masking import json_safe
+
+TASKS = ("auto", "classification", "regression")
+
+
+@dataclass(frozen=True, eq=False)
+class ProbeResult:
+    """Cross-validated score of a linear probe on the real task and on the control task.
+
+    Attributes
+    ----------
+    accuracy : float
+        Mean held-out score of the probe on the labels over the folds: accuracy for
+        classification, R^2 for regression (see ``scoring``).
+    control_accuracy : float
+        The same for the control task (random labels fixed per type).
+    selectivity : float
+        ``accuracy - control_accuracy`` (Hewitt & Liang 2019): how much of the score
+        comes from the activations encoding the labels rather than from the probe
+        memorising arbitrary labels of the inputs.
+    fold_scores : ndarray of shape (cv,), float64
+        Held-out score in each fold on the labels.
+    control_fold_scores : ndarray of shape (cv,), float64
+        Held-out score in each fold (the same folds) on the control labels.
+    control_labels : ndarray of shape (n_samples,)
+        The control task's labels, constant within each type.
+    n_features : int
+        Dimensions of the (flattened) activations the probe sees.
+    n_samples : int
+    task : {"classification", "regression"}
+    scoring : {"accuracy", "r2"}
+        What ``accuracy`` and the fold scores measure.
+    params : dict
+        cv, random_state, the layer (when captured) and the probe, to reproduce.
+    """
+
+    accuracy: float
+    control_accuracy: float
+    selectivity: float
+    fold_scores: np.ndarray
+    control_fold_scores: np.ndarray
+    control_labels: np.ndarray
+    n_features: int
+    n_samples: int
+    task: str
+    scoring: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per fold: task score, control score and their difference."""
+        return pd.DataFrame(
+            {
+                "task": self.fold_scores,
+                "control": self.control_fold_scores,
+                "selectivity": self.fold_scores - self.control_fold_scores,
+            },
+            index=pd.RangeIndex(len(self.fold_scores), name="fold"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "accuracy": float(self.accuracy),
+            "control_accuracy": float(self.control_accuracy),
+            "selectivity": float(self.selectivity),
+            "fold_scores": self.fold_scores.tolist(),
+            "control_fold_scores": self.control_fold_scores.tolist(),
+            "control_labels": self.control_labels.tolist(),
+            "n_features": int(self.n_features),
+            "n_samples": int(self.n_samples),
+            "task": self.task,
+            "scoring": self.scoring,
+            "params": self.params,
+        }
+
+
+def probe(
+    activations: Any,
+    labels: Any,
+    *,
+    types: Any = None,
+    control_labels: Any = None,
+    task: str = "auto",
+    estimator: Any = None,
+    cv: int = 5,
+    random_state: Any = None,
+    batch_size: int | None = None,
+) -> ProbeResult:
+    """Linear probe of what a layer's activations encode, with a control task.
+
+    A probe is a linear model fitted to predict ``labels`` from the activations; its
+    cross-validated score says how linearly decodable the labels are. A high score
+    alone does not show that the layer encodes the property: an expressive probe can
+    also memorise arbitrary labels. Hewitt & Liang (2019, "Designing and interpreting
+    probes with control tasks") therefore fit the same probe to a control task, in
+    which every *type* (a distinct input, e.g. a word type) gets a random label,
+    and report the selectivity ``score(task) - score(control)``.
+
+    Here the control labels are a random permutation of the types' labels over the
+    types (each type's label is the label of its first sample), so the control task
+    has exactly the label distribution over types of the real task, and each type
+    keeps one control label wherever it occurs. Both tasks are scored on the same
+    folds.
+
+    Parameters
+    ----------
+    activations : array-like of shape (n_samples, ...), torch.Tensor, or tuple
+        The activations (flattened per sample to n_features), or a tuple
+        ``(model, layer, inputs)``: a ``torch.nn.Module``, a layer name from
+        ``model.named_modules()`` (or the submodule) and the inputs (n_samples,
+        *input_shape), whose activations at the layer are captured (eval mode).
+    labels : array-like of shape (n_samples,)
+        Class labels (ints, strings, bools) or real targets.
+    types : array-like of shape (n_samples,), optional
+        A type id per sample for the control task (e.g. the word of each token).
+        None: each distinct input is a type (equal rows of the inputs, or of the
+        activations when activations are given).
+    control_labels : array-like of shape (n_samples,), optional
+        Your own control labels; then ``types`` is not used.
+    task : {"auto", "classification", "regression"}, default "auto"
+        "auto": regression for float labels, classification otherwise.
+    estimator : scikit-learn estimator, optional
+        The probe, cloned for each fold. Default: standardised features followed by
+        ``LogisticRegression(C=1)`` for classification or ``Ridge(alpha=1)`` for
+        regression.
+    cv : int, default 5
+        Folds of the (stratified, for classification) shuffled K-fold split.
+    random_state : int, numpy Generator or None, default None
+        Seeds the control labels and the folds.
+    batch_size : int, optional
+        Inputs per forward pass when capturing activations.
+
+    Returns
+    -------
+    ProbeResult
+        Scores (accuracy or R^2), control scores, selectivity, per-fold scores.
+
+    Raises
+    ------
+    InputError
+        Labels, types or control labels of the wrong length, fewer than 2 classes, a
+        class with fewer members than ``cv``, ``cv`` below 2, activations that are not
+        a numeric matrix, a bad ``(model, layer, inputs)`` tuple or unknown layer.
+    """
+    rng = np.random.default_rng(random_state)
+    acts, inputs, captured = _activations(activations, check_batch_size(batch_size))
+    n = acts.shape[0]
+    y = _vector(labels, n, "labels")
+    task = _task(task, y)
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
+        raise InputError(f"cv must be an int of at least 2 (folds), got {cv!r}; e.g. cv=5.")
+    cv = int(cv)
+    if cv > n:
+        raise InputError(f"cv={cv} folds need at least {cv} samples, got {n}; lower cv.")
+    if task == "classification":
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
+            raise InputError(
+                f"labels has {len(classes)} distinct class ({classes.tolist()}); a probe "
+                "needs at least 2 classes."
+            )
+        if counts.min() < cv:
+            raise InputError(
+                f"class {classes[counts.argmin()].item()!r} of labels has {counts.min()} sample(s), "
+                f"fewer than cv={cv}; lower cv or give more samples of that class."
+            )
+    else:
+        y = y.astype(np.float64)
+
+    if control_labels is not None:
+        control = _vector(control_labels, n, "control_labels")
+        if task == "regression":
+            control = control.astype(np.float64)
+    else:
+        if types is not None:
+            type_ids = _vector(types, n, "types")
+        else:
+            source = acts if inputs is None else inputs.reshape(n, -1)
+            type_ids = source
+        control = control_task(y, type_ids, rng)
+
+    seed = int(rng.integers(2**31 - 1))
+    if task == "classification":
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = list(StratifiedKFold(cv, shuffle=True, random_state=seed).split(acts, y))
+    else:
+        from sklearn.model_selection import KFold
+
+        folds = list(KFold(cv, shuffle=True, random_state=seed).split(acts))
+    probe_model = _estimator(estimator, task)
+    fold_scores = _cross_validate(probe_model, acts, y, folds, task)
+    control_scores = _cross_validate(probe_model, acts, control, folds, task)
+    accuracy = float(fold_scores.mean())
+    control_accuracy = float(control_scores.mean())
+    return ProbeResult(
+        accuracy=accuracy,
+        control_accuracy=control_accuracy,
+        selectivity=accuracy - control_accuracy,
+        fold_scores=fold_scores,
+        control_fold_scores=control_scores,
+        control_labels=control,
+        n_features=int(acts.shape[1]),
+        n_samples=int(n),
+        task=task,
+        scoring="accuracy" if task == "classification" else "r2",
+        params={
+            "method": "probe",
+            "cv": cv,
+            "random_state": json_safe(random_state),
+            "estimator": repr(probe_model),
+            "layer": captured,
+            "control": "given" if control_labels is not None else "permuted type labels",
+            "whybox_version": __version__,
+        },
+    )
+
+
+def control_task(labels: np.ndarray, types: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Control labels: the types' labels permuted at random over the types.
+
+    Parameters
+    ----------
+    labels : ndarray of shape (n_samples,)
+    types : ndarray of shape (n_samples,) or (n_samples, d)
+        The type of each sample (rows compared whole when 2-D).
+    rng : numpy Generator
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+        One label per type, constant within a type; over the types, the labels
+        have exactly the distribution of the types' own labels.
+    """
+    if types.ndim == 1:
+        _, first, inverse = np.unique(types, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(types, axis=0, return_index=True, return_inverse=True)
+    inverse = np.ravel(inverse)
+    type_labels = labels[first]
+    return type_labels[rng.permutation(len(type_labels))][inverse]
+
+
+# ---------------------------------------------------------------------- helpers
+def _activations(source: Any, batch_size: int | None) -> tuple[np.ndarray, Any, str | None]:
+    """(activations (n, d) float64, the inputs as numpy or None, the layer name or None)."""
+    if isinstance(source, tuple):
+        if len(source) != 3:
+            raise InputError(
+                f"activations given as a tuple must be (model, layer, inputs), got a tuple "
+                f"of {len(source)} item(s)."
+            )
+        torch = import_torch()
+        model = adapt_torch_model(source[0])
+        layer = model.layer(source[1])
+        x = model.as_input(source[2], "inputs")
+        with model.evaluation():
+            acts = layer_activations(model, layer, x, batch_size)
+        inputs = x.detach().cpu().to(torch.float64).numpy()
+        return flat_numpy(acts), inputs, layer_name(model, layer)
+    if hasattr(source, "detach") and hasattr(source, "cpu"):
+        source = source.detach().cpu().numpy()
+    try:
+        arr = np.asarray(source, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"activations must be a numeric array of shape (n_samples, ...) or a tuple "
+            f"(model, layer, inputs), got {type(source).__name__}."
+        ) from None
+    if arr.ndim < 2 or arr.shape[0] == 0:
+        raise InputError(
+            f"activations must have shape (n_samples, n_features, ...), got shape "
+            f"{arr.shape}; reshape a single feature with activations[:, None]."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise InputError("activations contain NaN or infinite values; remove or impute them.")
+    return arr.reshape(arr.shape[0], -1), None, None
+
+
+def _vector(values: Any, n: int, name: str) -> np.ndarray:
+    if hasattr(values, "detach") and hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(
+            f"{name} must have one entry per sample, shape ({n},), got shape {arr.shape}."
+        )
+    return arr
+
+
+def _task(task: str, y: np.ndarray) -> str:
+    if task not in TASKS:
+        raise InputError(f"task must be one of {TASKS}, got {task!r}.")
+    if task != "auto":
+        if task == "regression" and not np.issubdtype(y.dtype, np.number):
+            raise InputError(
+                f"task='regression' needs numeric labels, got dtype {y.dtype}; use "
+                "task='classification'."
+            )
+        return task
+    return "regression" if np.issubdtype(y.dtype, np.floating) else "classification"
+
+
+def _estimator(estimator: Any, task: str) -> Any:
+    if estimator is not None:
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict")):
+            raise InputError(
+                f"estimator must be a scikit-learn estimator with fit and predict, got "
+                f"{type(estimator).__name__}."
+            )
+        return estimator
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if task == "classification":
+        from sklearn.linear_model import LogisticRegression
+
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+    from sklearn.linear_model import Ridge
+
+    return make_pipeline(StandardScaler(), Ridge(alpha=1.0))
+
+
+def _cross_validate(
+    estimator: Any,
+    X: np.ndarray,
+    y: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    task: str,
+) -> np.ndarray:
+    """Held-out score per fold; a training fold with one class predicts that class."""
+    from sklearn.base import clone
+    from sklearn.metrics import r2_score
+
+    scores = np.empty(len(folds))
+    for k, (train, test) in enumerate(folds):
+        if task == "classification" and np.unique(y[train]).size < 2:
+            predicted = np.full(len(test), y[train][0])
+        else:
+            fitted = clone(estimator).fit(X[train], y[train])
+            predicted = fitted.predict(X[test])
+        if task == "classification":
+            scores[k] = float(np.mean(predicted == y[test]))
+        else:
+            scores[k] = float(r2_score(y[test], predicted))
+    return scores

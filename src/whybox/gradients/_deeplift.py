@@ -1,0 +1,658 @@
+"""DeepLIFT (Rescale rule) and DeepSHAP for PyTorch models.
+
+DeepLIFT runs each input ``x`` and its reference (baseline) ``r`` through the model
+in one pass, as the two halves of one batch, and back-propagates *multipliers*
+instead of gradients: at every supported nonlinearity the local derivative is
+replaced by the secant slope ``(out(x) - out(r)) / (in(x) - in(r))`` (the Rescale
+rule). Linear layers keep their weights, so the attribution
+``(x - r) * multiplier`` adds up to ``f_t(x) - f_t(r)`` (summation-to-delta).
+DeepSHAP averages DeepLIFT over the rows of a background set.
+
+The rules are attached with forward hooks on the nonlinearity *modules* and a
+custom autograd function; nothing is stored on the modules, and every hook is
+removed when the call ends, also on error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._explanation import Explanation
+from whybox.adapters._torch import TargetLike, batches, import_torch
+from whybox.gradients._common import TorchExplainer, _take, describe_baseline, expand_target
+
+# Functional activations that, called outside a supported module, DeepLIFT cannot
+# see: they are differentiated as usual, which breaks summation-to-delta.
+_WATCHED_FUNCTIONS = frozenset(
+    {
+        "relu",
+        "relu_",
+        "relu6",
+        "elu",
+        "elu_",
+        "selu",
+        "celu",
+        "leaky_relu",
+        "leaky_relu_",
+        "prelu",
+        "rrelu",
+        "gelu",
+        "silu",
+        "mish",
+        "hardswish",
+        "hardsigmoid",
+        "hardtanh",
+        "sigmoid",
+        "sigmoid_",
+        "tanh",
+        "tanh_",
+        "softplus",
+        "softsign",
+        "logsigmoid",
+        "tanhshrink",
+        "softmax",
+        "log_softmax",
+        "softmin",
+        "glu",
+        "threshold",
+        "max_pool1d",
+        "max_pool2d",
+        "max_pool3d",
+        "adaptive_max_pool1d",
+        "adaptive_max_pool2d",
+        "adaptive_max_pool3d",
+    }
+)
+
+
+def _check_eps(eps: Any) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating, np.integer)):
+        raise InputError(
+            f"eps must be a positive float (the smallest input difference divided by), "
+            f"got {type(eps).__name__} {eps!r}; the default is 1e-10."
+        )
+    if not np.isfinite(eps) or eps <= 0:
+        raise InputError(
+            f"eps must be a positive finite float (the smallest input difference "
+            f"divided by), got {eps!r}; the default is 1e-10."
+        )
+    return float(eps)
+
+
+# ---------------------------------------------------------------------- rules
+@functools.cache
+def _multiplier_function() -> Any:
+    """The autograd function that swaps a module's backward for a DeepLIFT rule.
+
+    ``apply(inp, out, rule)`` returns ``out``'s values; its backward sends
+    ``rule(grad_out)`` to ``inp`` (and nothing through the module's own graph).
+    """
+    torch = import_torch()
+
+    class _Multiplier(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, inp: Any, out: Any, rule: Callable[[Any], Any]) -> Any:
+            ctx.rule = rule
+            return out.clone()
+
+        @staticmethod
+        def backward(ctx: Any, grad_out: Any) -> Any:
+            return ctx.rule(grad_out), None, None
+
+    return _Multiplier
+
+
+def _local_vjp(fn: Callable[[Any], Any], inp: Any, grad_out: Any) -> Any:
+    """The ordinary gradient of ``fn`` at ``inp`` times ``grad_out`` (for the fallback)."""
+    torch = import_torch()
+    with torch.enable_grad():
+        leaf = inp.detach().requires_grad_(True)
+        out = fn(leaf.clone())  # the clone lets in-place modules run on a leaf
+        if isinstance(out, tuple):
+            out = out[0]
+        (grad,) = torch.autograd.grad(out, leaf, grad_out)
+    return grad
+
+
+def _paired(t: Any) -> tuple[Any, Any]:
+    """Differences of the input half and the reference half, repeated for both halves."""
+    torch = import_torch()
+    first, second = t.chunk(2)
+    delta = first - second
+    return torch.cat([delta, delta]), delta
+
+
+def _rescale_rule(fn: Callable[[Any], Any], inp: Any, out: Any, eps: float) -> Callable:
+    """Rescale rule of an elementwise nonlinearity: grad * delta_out / delta_in.
+
+    Where ``|delta_in| < eps`` the ordinary gradient at each half is used instead.
+    """
+    torch = import_torch()
+    d_in, _ = _paired(inp)
+    d_out, _ = _paired(out)
+    small = d_in.abs() < eps
+    slope = d_out / torch.where(small, torch.ones_like(d_in), d_in)
+
+    def rule(grad_out: Any) -> Any:
+        grad = grad_out * slope
+        if bool(small.any()):
+            grad = torch.where(small, _local_vjp(fn, inp, grad_out), grad)
+        return grad
+
+    return rule
+
+
+def _softmax_rule(fn: Callable[[Any], Any], inp: Any, out: Any, eps: float, dim: int) -> Callable:
+    """Rescale rule of a softmax, made shift-invariant as in captum.
+
+    The elementwise secant multipliers minus their mean over the softmax axis,
+    so that adding one constant to all of a sample's logits contributes nothing.
+    The mean is taken per sample and per half (captum takes it over the whole
+    batch, which makes a row's values depend on the other rows).
+    """
+    elementwise = _rescale_rule(fn, inp, out, eps)
+
+    def rule(grad_out: Any) -> Any:
+        grad = elementwise(grad_out)
+        return grad - grad.mean(dim=dim, keepdim=True)
+
+    return rule
+
+
+def _maxpool_rule(
+    module: Any, fn: Callable[[Any], Any], inp: Any, out: Any, eps: float, ndim: int
+) -> Callable:
+    """DeepLIFT's rule for max pooling (captum's convention).
+
+    In each window the output difference ``out(x) - out(r)`` goes to the input
+    that is the maximum of ``x``'s window when it is positive and to the maximum of
+    ``r``'s window when it is negative, and is divided there by the input
+    difference; where ``|delta_in| < eps`` the ordinary gradient is used.
+    Overlapping windows add up (captum's unpooling keeps only one of them).
+    """
+    torch = import_torch()
+    F = torch.nn.functional
+    pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[ndim]
+    with torch.no_grad():
+        _, indices = pool(
+            inp,
+            module.kernel_size,
+            module.stride,
+            module.padding,
+            module.dilation,
+            ceil_mode=module.ceil_mode,
+            return_indices=True,
+        )
+    d_in, half_in = _paired(inp)
+    _, d_out = _paired(out)
+    small = d_in.abs() < eps
+    safe = torch.where(small, torch.ones_like(d_in), d_in)
+    idx_x, idx_r = (i.flatten(2) for i in indices.chunk(2))
+    shape, plane = half_in.shape, half_in[0, 0].numel()
+
+    def rule(grad_out: Any) -> Any:
+        g_x, g_r = grad_out.chunk(2)
+        up = (g_x * d_out.clamp(min=0)).flatten(2)
+        down = (g_r * d_out.clamp(max=0)).flatten(2)
+        num = grad_out.new_zeros((shape[0], shape[1], plane))
+        num = num.scatter_add(2, idx_x, up).scatter_add(2, idx_r, down).reshape(shape)
+        grad = torch.cat([num, num]) / safe
+        if bool(small.any()):
+            grad = torch.where(small, _local_vjp(fn, inp, grad_out), grad)
+        return grad
+
+    return rule
+
+
+def _rule_for(module: Any, inp: Any, out: Any, eps: float) -> Callable:
+    """The DeepLIFT rule of a supported module (see ``SUPPORTED_MODULES``)."""
+    torch = import_torch()
+    nn = torch.nn
+    fn = module.forward  # calling forward directly skips the hooks
+    if isinstance(module, (nn.ReLU, nn.ELU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus)):
+        return _rescale_rule(fn, inp, out, eps)
+    if isinstance(module, nn.Softmax):
+        dim = module.dim if module.dim is not None else (0 if inp.ndim in (0, 1, 3) else 1)
+        return _softmax_rule(fn, inp, out, eps, dim)
+    for ndim, kind in ((1, nn.MaxPool1d), (2, nn.MaxPool2d), (3, nn.MaxPool3d)):
+        if isinstance(module, kind):
+            if inp.ndim != ndim + 2:
+                raise UnsupportedModelError(
+                    f"DeepLift needs {type(module).__name__} inputs of shape (n_samples, "
+                    f"channels, ...) with {ndim} pooled axes, got shape {tuple(inp.shape)}; "
+                    "add the channel axis before pooling."
+                )
+            return _maxpool_rule(module, fn, inp, out, eps, ndim)
+    raise UnsupportedModelError(f"DeepLift has no rule for {type(module).__name__}.")
+
+
+SUPPORTED_MODULES = (
+    "ReLU",
+    "ELU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "Softplus",
+    "Softmax",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+)
+"""The torch.nn module types whose backward DeepLIFT replaces by its rule."""
+
+
+def _supported(module: Any) -> bool:
+    nn = import_torch().nn
+    return isinstance(module, tuple(getattr(nn, name) for name in SUPPORTED_MODULES))
+
+
+# ---------------------------------------------------------------------- hooks
+class _Hooks:
+    """Forward hooks that attach the DeepLIFT rules to a model for one pass.
+
+    ``n_rows`` is the size of the paired batch (inputs then references); a
+    nonlinearity that sees another leading size raises, since its rule would pair
+    the wrong rows. ``depth`` counts supported modules being run (for the watcher).
+    """
+
+    def __init__(self, root: Any, eps: float) -> None:
+        self.eps = eps
+        self.n_rows = 0
+        self.depth = 0
+        self.stack: list[Any] = []
+        self.handles: list[Any] = []
+        for module in root.modules():
+            if _supported(module):
+                self.handles.append(module.register_forward_pre_hook(self._pre))
+                self.handles.append(module.register_forward_hook(self._post))
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
+
+    def _pre(self, module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        inp = args[0]
+        if inp.ndim == 0 or inp.shape[0] != self.n_rows:
+            raise UnsupportedModelError(
+                f"DeepLift needs every nonlinearity to see the samples on the first axis, "
+                f"but {type(module).__name__} got a tensor of shape {tuple(inp.shape)} in a "
+                f"pass of {self.n_rows} rows; move the sample axis first, or use "
+                "IntegratedGradients."
+            )
+        self.stack.append(inp)
+        self.depth += 1
+        # The module runs on a detached copy: its own backward is never used, and an
+        # in-place module cannot overwrite the tensor the rule is attached to.
+        return (inp.detach().clone(), *args[1:])
+
+    def _post(self, module: Any, args: tuple[Any, ...], out: Any) -> Any:
+        inp = self.stack.pop()
+        values = out[0] if isinstance(out, tuple) else out
+        values = values.detach()
+        rule = _rule_for(module, inp.detach(), values, self.eps)
+        wrapped = _multiplier_function().apply(inp, values, rule)
+        self.depth -= 1  # after the rule's own pooling call, which the watcher ignores
+        return (wrapped, *out[1:]) if isinstance(out, tuple) else wrapped
+
+
+@contextmanager
+def _watch_activations(hooks: _Hooks) -> Iterator[dict[str, int]]:
+    """Count activation functions called outside the supported modules."""
+    from torch.overrides import TorchFunctionMode
+
+    seen: dict[str, int] = {}
+
+    class _Watch(TorchFunctionMode):
+        def __torch_function__(
+            self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+        ) -> Any:
+            name = getattr(func, "__name__", "")
+            if hooks.depth == 0 and name in _WATCHED_FUNCTIONS:
+                seen[name] = seen.get(name, 0) + 1
+            return func(*args, **(kwargs or {}))
+
+    with _Watch():
+        yield seen
+
+
+# ---------------------------------------------------------------------- explainers
+class _DeepLiftBase(TorchExplainer):
+    """The paired pass shared by :class:`DeepLift` and :class:`DeepShap`."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        eps: float = 1e-10,
+        output: str = "raw",
+        output_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
+        self.eps = _check_eps(eps)
+
+    def _pairs_per_pass(self, n_pairs: int) -> int:
+        """Pairs per forward/backward pass: each pair is two rows (input, reference)."""
+        return n_pairs if not self.batch_size else max(1, self.batch_size // 2)
+
+    def _deeplift(
+        self, x: Any, refs: Any, target: Any, i_idx: Any, r_idx: Any
+    ) -> tuple[Any, Any, Any]:
+        """DeepLIFT of the pairs ``(x[i_idx[p]], refs[r_idx[p]])``, in batches.
+
+        Returns the attributions (n_pairs, *input_shape) and the targeted outputs at
+        the inputs and at the references, each (n_pairs,).
+        """
+        torch = import_torch()
+        raw = dataclasses.replace(self.model, output="raw")
+        n_pairs = len(i_idx)
+        values = torch.empty((n_pairs, *x.shape[1:]), dtype=x.dtype, device=x.device)
+        f_x = torch.empty(n_pairs, dtype=x.dtype, device=x.device)
+        f_r = torch.empty_like(f_x)
+        rows = target if callable(target) else target[i_idx]
+        seen: dict[str, int] = {}
+        hooks = _Hooks(self.model.module, self.eps)
+        try:
+            for sl in batches(n_pairs, self._pairs_per_pass(n_pairs)):
+                xs, rs = x[i_idx[sl]], refs[r_idx[sl]]
+                with torch.enable_grad():
+                    points = torch.cat([xs, rs]).requires_grad_(True)
+                    hooks.n_rows, hooks.depth = len(points), 0
+                    hooks.stack.clear()
+                    with _watch_activations(hooks) as found:
+                        logits = raw.forward(points)
+                    for name, count in found.items():
+                        seen[name] = seen.get(name, 0) + count
+                    scalars = self.model.target_scalar(
+                        self._link(logits), expand_target(_take(rows, sl), 2)
+                    )
+                    (grad,) = torch.autograd.grad(scalars.sum(), points)
+                m = len(xs)
+                values[sl] = (xs - rs) * grad[:m]
+                f_x[sl], f_r[sl] = scalars.detach()[:m], scalars.detach()[m:]
+        finally:
+            hooks.remove()
+        if seen:
+            calls = ", ".join(f"{name} ({count}x)" for name, count in sorted(seen.items()))
+            warnings.warn(
+                f"the model calls activation functions outside the supported modules: "
+                f"{calls}; DeepLift cannot replace their gradients, so the values may not add "
+                f"up (see quality['completeness_delta']). Use the modules "
+                f"({', '.join(SUPPORTED_MODULES)}) instead of functional calls.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return values, f_x, f_r
+
+    def _link(self, logits: Any) -> Any:
+        """The output space, with the Rescale rule on the sigmoid or softmax link."""
+        torch = import_torch()
+        if self.model.output != "probability":
+            return logits
+        if logits.shape[1] == 1:
+            probs = torch.sigmoid(logits)
+            rule = _rescale_rule(torch.sigmoid, logits.detach(), probs.detach(), self.eps)
+        else:
+            probs = torch.softmax(logits, dim=1)
+            soft = functools.partial(torch.softmax, dim=1)
+            rule = _softmax_rule(soft, logits.detach(), probs.detach(), self.eps, 1)
+        return _multiplier_function().apply(logits, probs.detach(), rule)
+
+    def _finish(
+        self,
+        x: Any,
+        values: Any,
+        out: Any,
+        target: Any,
+        base: Any,
+        params: dict[str, Any],
+        feature_names: Sequence[str] | None,
+    ) -> Explanation:
+        return self._explanation(
+            x,
+            values,
+            out,
+            target,
+            params={**params, "eps": self.eps},
+            base_values=base,
+            feature_names=feature_names,
+            completeness=True,
+        )
+
+
+class DeepLift(_DeepLiftBase):
+    """DeepLIFT with the Rescale rule (Shrikumar, Greenside & Kundaje 2017).
+
+    The attribution of input element ``x_i`` is ``(x_i - r_i) * m_i``, where the
+    multiplier ``m_i`` is the gradient of the targeted output ``f_t`` computed with
+    every supported nonlinearity's local derivative replaced by its secant slope
+    between the input and the reference ``r`` (the baseline):
+    ``(out(x) - out(r)) / (in(x) - in(r))``. The values add up to
+    ``f_t(x) - f_t(r)`` (summation-to-delta) for networks of linear layers
+    (linear, convolution, average pooling, eval-mode batch norm) and the supported
+    nonlinearities.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :class:`~whybox.gradients.TorchExplainer` for how it is called. Its
+        nonlinearities must be modules of the supported types (``SUPPORTED_MODULES``:
+        ReLU, ELU, LeakyReLU, Sigmoid, Tanh, Softplus, Softmax, MaxPool1d/2d/3d);
+        a module may be used several times in one forward pass. Samples must stay
+        independent and on the first axis (eval mode guarantees it for batch norm).
+    baseline : float, array-like or torch.Tensor, optional
+        The reference ``r``: a scalar, one input of shape ``input_shape``, or one per
+        sample ``(n_samples, *input_shape)``; None (default) is all zeros.
+    eps : float, default 1e-10
+        Where ``|in(x) - in(r)| < eps`` the ordinary derivative replaces the secant
+        slope (captum's convention).
+    output, output_names, batch_size
+        As in :class:`~whybox.gradients.TorchExplainer`; a pass holds an input and
+        its reference per pair, ``max(1, batch_size // 2)`` pairs. With
+        ``output="probability"`` the sigmoid or softmax link gets the Rescale rule
+        too.
+
+    Raises
+    ------
+    UnsupportedModelError
+        ``model`` is not a ``torch.nn.Module``.
+    InputError
+        Bad ``eps``, ``output`` or ``batch_size``.
+
+    Notes
+    -----
+    Nonlinearities called as functions (``torch.relu``, ``F.relu``, ``x.sigmoid()``)
+    or of unsupported types (GELU, SiLU, adaptive max pooling ...) keep their
+    ordinary gradient, which breaks summation-to-delta; a ``UserWarning`` names the
+    common activation functions found outside the supported modules, and
+    ``quality["completeness_delta"]`` measures the damage. Softmax follows
+    captum's shift-invariant rule, which does not add up exactly either.
+    Differences from captum's ``DeepLift``: reused modules are supported, the
+    softmax normalisation is per sample (captum's mixes the rows of a batch), the
+    max-pooling fallback uses each row's own gradient (captum's uses the first
+    row's) and overlapping pooling windows add up.
+    """
+
+    method = "deeplift"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        baseline: Any = None,
+        eps: float = 1e-10,
+        output: str = "raw",
+        output_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            model, eps=eps, output=output, output_names=output_names, batch_size=batch_size
+        )
+        self.baseline = baseline
+
+    def __call__(
+        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
+    ) -> Explanation:
+        """DeepLIFT attributions of the targeted output for each input.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+            Numeric inputs; a tensor must be on the model's device.
+        target : None, int, sequence of int or callable, optional
+            The output explained: None for each sample's largest output (the
+            predicted class), an output index for all samples, one index per sample,
+            or a callable mapping the output tensor (n, n_outputs) to one scalar per
+            sample, row by row.
+        feature_names : sequence of str, optional
+            Names of the features of 1-D inputs.
+
+        Returns
+        -------
+        Explanation
+            values (n_samples, *input_shape, 1) float64 in the units of the output
+            space; ``base_values`` is ``f_t(baseline)`` and ``model_output``
+            ``f_t(x)``, so ``additivity_error`` is the summation-to-delta gap.
+            ``quality["completeness_delta"]`` (n_samples, 1) is
+            ``|sum(values) - (f_t(x) - f_t(baseline))|`` and
+            ``quality["relative_completeness_delta"]`` that gap divided by
+            ``|f_t(x) - f_t(baseline)|``.
+
+        Raises
+        ------
+        InputError
+            Inputs that are not numeric or are on another device, a baseline whose
+            shape fits neither one input nor one per sample, a target out of range.
+        UnsupportedModelError
+            A supported nonlinearity sees a tensor whose first axis is not the
+            sample axis.
+        """
+        torch = import_torch()
+        with self.model.evaluation():
+            x, out, tgt = self._start(X, target)
+            ref = self.model.as_baseline(self.baseline, x)
+            idx = torch.arange(len(x), device=x.device)
+            values, _, f_ref = self._deeplift(x, ref, tgt, idx, idx)
+        return self._finish(
+            x,
+            values,
+            out,
+            tgt,
+            f_ref,
+            {"baseline": describe_baseline(self.baseline)},
+            feature_names,
+        )
+
+
+class DeepShap(_DeepLiftBase):
+    """DeepSHAP: DeepLIFT averaged over background references (Lundberg & Lee 2017).
+
+    The attribution of ``x_i`` is the mean over the background rows ``b`` of the
+    DeepLIFT (Rescale) attribution with reference ``b``; it approximates the SHAP
+    values of the targeted output with the background as the reference
+    distribution, and adds up to ``f_t(x) - mean_b f_t(b)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        As in :class:`DeepLift` (supported nonlinearity modules, samples on the first
+        axis).
+    background : array-like or torch.Tensor of shape (n_background, *input_shape)
+        The reference rows; a few dozen to a few hundred are typical. Each explained
+        sample goes through the model once per background row.
+    eps : float, default 1e-10
+        As in :class:`DeepLift`.
+    output, output_names, batch_size
+        As in :class:`DeepLift`; the ``n_samples * n_background`` pairs go through
+        the model ``max(1, batch_size // 2)`` at a time.
+
+    Raises
+    ------
+    UnsupportedModelError
+        ``model`` is not a ``torch.nn.Module``.
+    InputError
+        ``background`` that is not numeric, has no sample axis or no rows; bad
+        ``eps``, ``output`` or ``batch_size``.
+
+    Notes
+    -----
+    The same limits as :class:`DeepLift` (functional activations, softmax). The
+    values equal captum's ``DeepLiftShap``: the plain mean of the DeepLIFT values
+    over the background rows.
+    """
+
+    method = "deepshap"
+
+    def __init__(
+        self,
+        model: Any,
+        background: Any,
+        *,
+        eps: float = 1e-10,
+        output: str = "raw",
+        output_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(
+            model, eps=eps, output=output, output_names=output_names, batch_size=batch_size
+        )
+        self.background = self.model.as_input(background, "background")
+
+    def __call__(
+        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
+    ) -> Explanation:
+        """DeepSHAP attributions of the targeted output for each input.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+            Numeric inputs; a tensor must be on the model's device.
+        target : None, int, sequence of int or callable, optional
+            As in :meth:`DeepLift.__call__`.
+        feature_names : sequence of str, optional
+            Names of the features of 1-D inputs.
+
+        Returns
+        -------
+        Explanation
+            values (n_samples, *input_shape, 1) float64 in the units of the output
+            space; ``base_values`` is the mean of ``f_t`` over the background and
+            ``model_output`` ``f_t(x)``, so ``additivity_error`` is the
+            summation-to-delta gap (also in ``quality["completeness_delta"]``,
+            with ``quality["relative_completeness_delta"]``).
+
+        Raises
+        ------
+        InputError
+            Inputs that are not numeric or are on another device, inputs whose shape
+            differs from the background's, a target out of range.
+        UnsupportedModelError
+            A supported nonlinearity sees a tensor whose first axis is not the
+            sample axis.
+        """
+        torch = import_torch()
+        bg = self.background
+        with self.model.evaluation():
+            x, out, tgt = self._start(X, target)
+            if tuple(x.shape[1:]) != tuple(bg.shape[1:]):
+                raise InputError(
+                    f"X has inputs of shape {tuple(x.shape[1:])} but the background's are "
+                    f"{tuple(bg.shape[1:])}; give a background of shape (n_background, "
+                    f"{', '.join(str(int(s)) for s in x.shape[1:])})."
+                )
+            n, k = len(x), len(bg)
+            pairs = torch.arange(n * k, device=x.device)
+            i_idx, r_idx = pairs // k, pairs % k
+            values, _, f_ref = self._deeplift(x, bg, tgt, i_idx, r_idx)
+        values = values.reshape(n, k, *x.shape[1:]).mean(dim=1)
+        base = f_ref.reshape(n, k).mean(dim=1)
+        return self._finish(x, values, out, tgt, base, {"n_background": k}, feature_names)

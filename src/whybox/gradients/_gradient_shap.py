@@ -1,0 +1,311 @@
+"""GradientSHAP: expected gradients between the input and background samples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError
+from whybox._explanation import Explanation
+from whybox.adapters._torch import TargetLike, batches, import_torch
+from whybox.gradients._common import TorchExplainer, check_count
+from whybox.gradients._smoothgrad import (
+    check_random_state,
+    check_scale,
+    mean_and_error,
+    per_value,
+    random_state_param,
+    sample_chunks,
+    standard_normal,
+    take_target,
+    torch_generator,
+)
+
+
+@dataclass(frozen=True, eq=False)
+class GradientShapDraws:
+    """The random draws behind a GradientSHAP estimate, one row per explained input.
+
+    Pass them to :meth:`GradientShap.__call__` to compute the estimate from fixed
+    draws (to compare two models on the same draws, or with another library);
+    :meth:`GradientShap.draw` returns the draws a call would make.
+
+    Attributes
+    ----------
+    background_index : ndarray of shape (n_inputs, n_samples), int
+        Row of the background used as baseline by each draw.
+    alpha : ndarray of shape (n_inputs, n_samples), float64
+        Position of each draw's point on the path from the baseline (0) to the
+        (noisy) input (1), in [0, 1].
+    noise : ndarray of shape (n_inputs, n_samples, *input_shape), float64, or None
+        Gaussian noise added to the input in each draw, already scaled; None for
+        no noise.
+    """
+
+    background_index: np.ndarray
+    alpha: np.ndarray
+    noise: np.ndarray | None = None
+
+
+class GradientShap(TorchExplainer):
+    """GradientSHAP, the expected-gradients estimate of SHAP values (Lundberg & Lee 2017).
+
+    For each input ``x`` it draws ``n_samples`` triples: a baseline ``b`` uniformly
+    from the background, a position ``alpha ~ U(0, 1)`` and optional input noise
+    ``e ~ N(0, stdev^2 I)``; with ``z = x + e`` the attribution is the mean over
+    the draws of
+
+    ``(z - b) * d f_t(b + alpha (z - b)) / d z``,
+
+    a Monte Carlo estimate of integrated gradients averaged over the background
+    (expected gradients, Erion et al. 2021). Without noise its expectation adds up
+    to ``f_t(x) - E_b[f_t(b)]``, so ``base_values`` is the mean of the targeted
+    output over the background and ``additivity_error`` shows the sampling error.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        See :class:`~whybox.gradients.TorchExplainer` for how it is called.
+    background : array-like or torch.Tensor of shape (n_background, *input_shape)
+        Reference inputs the baselines are drawn from (a tensor must be on the
+        model's device).
+    n_samples : int, default 20
+        Draws per input.
+    stdev : float, default 0.0
+        Standard deviation of the Gaussian noise added to the input, in input
+        units (SmoothGrad-style smoothing); 0 for none.
+    random_state : int, numpy Generator or None, default None
+        Seeds the draws; an int gives the same values on every call, whatever
+        ``batch_size`` and device.
+    output, output_names, batch_size
+        As in :class:`~whybox.gradients.TorchExplainer`; each pass holds all the
+        draws of as many inputs as ``batch_size`` allows (at least one input).
+
+    Raises
+    ------
+    InputError
+        Bad ``background``, ``n_samples``, ``stdev`` or ``random_state``.
+
+    Notes
+    -----
+    The draws are made in this order from one ``torch.Generator``: the background
+    indices (n_inputs, n_samples), then the positions, then (with noise) each
+    input's noise in input order.
+
+    References
+    ----------
+    Lundberg, S. M. & Lee, S.-I. (2017). A unified approach to interpreting model
+    predictions. NeurIPS 30.
+    Erion, G., Janizek, J. D., Sturmfels, P., Lundberg, S. M. & Lee, S.-I. (2021).
+    Improving performance of deep learning models with axiomatic attribution
+    priors and expected gradients. Nature Machine Intelligence 3, 620-631.
+    """
+
+    method = "gradient_shap"
+
+    def __init__(
+        self,
+        model: Any,
+        background: Any,
+        *,
+        n_samples: int = 20,
+        stdev: float = 0.0,
+        random_state: Any = None,
+        output: str = "raw",
+        output_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
+        self.background = self.model.as_input(background, "background")
+        self.n_samples = check_count(n_samples, "n_samples")
+        self.stdev = check_scale(stdev, "stdev")
+        self.random_state = check_random_state(random_state)
+
+    # ------------------------------------------------------------------ draws
+    def draw(self, X: Any) -> GradientShapDraws:
+        """The draws a call on ``X`` makes (the same ones whenever ``random_state`` is an int).
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_inputs, *input_shape)
+            Only its number of rows and input shape are used.
+
+        Returns
+        -------
+        GradientShapDraws
+            With ``noise`` None when ``stdev`` is 0.
+        """
+        torch = import_torch()
+        x = self.model.as_input(X)
+        gen = torch_generator(self.random_state)
+        index, alpha = self._index_and_alpha(gen, len(x))
+        noise = None
+        if self.stdev > 0:
+            noise = standard_normal(gen, self.n_samples, len(x), tuple(x.shape[1:]), x)
+            noise = (self.stdev * noise).transpose(0, 1)
+        return GradientShapDraws(
+            background_index=index.numpy(),
+            alpha=alpha.numpy(),
+            noise=None if noise is None else noise.detach().cpu().to(torch.float64).numpy(),
+        )
+
+    def _index_and_alpha(self, gen: Any, n: int) -> tuple[Any, Any]:
+        torch = import_torch()
+        shape = (n, self.n_samples)
+        index = torch.randint(len(self.background), shape, generator=gen)
+        alpha = torch.rand(shape, generator=gen, dtype=torch.float64)
+        return index, alpha
+
+    def _check_draws(self, draws: Any, x: Any) -> tuple[Any, Any, Any]:
+        """Given draws as tensors on x's device: (index, alpha, noise or None)."""
+        torch = import_torch()
+        if not isinstance(draws, GradientShapDraws):
+            raise InputError(
+                f"draws must be a GradientShapDraws (e.g. from explainer.draw(X)), got "
+                f"{type(draws).__name__}."
+            )
+        index = np.asarray(draws.background_index)
+        alpha = np.asarray(draws.alpha, dtype=np.float64)
+        n = len(x)
+        if index.ndim != 2 or index.shape[0] != n or alpha.shape != index.shape:
+            raise InputError(
+                f"draws.background_index and draws.alpha must both have shape "
+                f"(n_inputs={n}, n_samples), got {index.shape} and {alpha.shape}; "
+                "make the draws for these inputs."
+            )
+        n_bg = len(self.background)
+        if not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= n_bg:
+            raise InputError(
+                f"draws.background_index must hold ints in 0..{n_bg - 1} (rows of the "
+                f"background), got values from {index.min()} to {index.max()}."
+            )
+        if not np.all((alpha >= 0) & (alpha <= 1)):
+            raise InputError(
+                "draws.alpha must lie in [0, 1] (positions on the path from baseline to "
+                f"input), got values from {alpha.min()} to {alpha.max()}."
+            )
+        noise = None
+        if draws.noise is not None:
+            noise_arr = np.asarray(draws.noise, dtype=np.float64)
+            expected = (*index.shape, *x.shape[1:])
+            if noise_arr.shape != expected:
+                raise InputError(
+                    f"draws.noise must have shape (n_inputs, n_samples, *input_shape) = "
+                    f"{expected}, got {noise_arr.shape}; or pass noise=None."
+                )
+            noise = torch.as_tensor(noise_arr, dtype=x.dtype, device=x.device)
+        return torch.as_tensor(index, dtype=torch.long), torch.as_tensor(alpha), noise
+
+    # ------------------------------------------------------------------ explaining
+    def __call__(
+        self,
+        X: Any,
+        target: TargetLike = None,
+        *,
+        draws: GradientShapDraws | None = None,
+        feature_names: Sequence[str] | None = None,
+    ) -> Explanation:
+        """GradientSHAP values of the targeted output for each input.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_inputs, *input_shape)
+            Numeric inputs with the background's input shape; a tensor must be on
+            the model's device.
+        target : None, int, sequence of int or callable, optional
+            The output explained: None for each input's largest output (the
+            predicted class), an output index for all inputs, one index per input,
+            or a callable mapping the output tensor (n, n_outputs) to one scalar per
+            row.
+        draws : GradientShapDraws, optional
+            Fixed draws to use instead of drawing from ``random_state``; their
+            number per input replaces ``n_samples`` and their noise ``stdev``.
+        feature_names : sequence of str, optional
+            Names of the features of 1-D inputs.
+
+        Returns
+        -------
+        Explanation
+            values (n_inputs, *input_shape, 1) float64 in the units of the output
+            space; ``base_values`` the mean targeted output over the background,
+            ``model_output`` the targeted output at the (noise-free) input.
+            ``quality["standard_error"]`` (shaped like values) is the Monte Carlo
+            standard error of each value (NaN for a single draw).
+
+        Raises
+        ------
+        InputError
+            Inputs that are not numeric, are on another device or do not have the
+            background's input shape; a target out of range; malformed draws.
+        """
+        torch = import_torch()
+        shape = getattr(X, "shape", None)
+        shape = tuple(np.shape(X) if shape is None else shape)
+        bg_shape = tuple(self.background.shape[1:])
+        if len(shape) >= 2 and tuple(shape[1:]) != bg_shape:
+            raise InputError(
+                f"X has input shape {tuple(shape[1:])} but the background has {bg_shape}; "
+                "explain inputs of the background's shape."
+            )
+        with self.model.evaluation():
+            x, out, tgt = self._start(X, target)
+            in_shape = tuple(x.shape[1:])
+            n = len(x)
+            gen = None
+            if draws is None:
+                gen = torch_generator(self.random_state)
+                index, alpha = self._index_and_alpha(gen, n)
+                noise = None
+            else:
+                index, alpha, noise = self._check_draws(draws, x)
+            ns = index.shape[1]
+            values = torch.empty_like(x)
+            error = torch.empty_like(x)
+            trailing = [1] * len(in_shape)
+            for sl in sample_chunks(n, ns, self.batch_size):
+                m = sl.stop - sl.start
+                # draw-major layout (ns, m, ...): block r holds draw r of each input
+                base = self.background[index[sl].T.reshape(-1).to(x.device)]
+                base = base.reshape(ns, m, *in_shape)
+                z = x[sl][None].expand(ns, m, *in_shape)
+                if noise is not None:
+                    z = z + noise[sl].transpose(0, 1)
+                elif gen is not None and self.stdev > 0:
+                    z = z + self.stdev * standard_normal(gen, ns, m, in_shape, x)
+                diff = z - base
+                a = alpha[sl].T.to(dtype=x.dtype, device=x.device).reshape(ns, m, *trailing)
+                points = (base + a * diff).reshape(ns * m, *in_shape)
+                grads, _ = self._gradients(points, take_target(tgt, sl), ns)
+                values[sl], error[sl] = mean_and_error(grads.reshape(ns, m, *in_shape) * diff)
+            base_values = self._background_mean(tgt, n)
+        return self._explanation(
+            x,
+            values,
+            out,
+            tgt,
+            params={
+                "n_samples": int(ns),
+                "stdev": self.stdev if draws is None else None,
+                "random_state": random_state_param(self.random_state),
+                "draws": "random_state" if draws is None else "given",
+                "n_background": len(self.background),
+            },
+            base_values=base_values,
+            quality={"standard_error": per_value(error)},
+            feature_names=feature_names,
+        )
+
+    def _background_mean(self, target: Any, n: int) -> Any:
+        """Mean of the targeted output over the background, one value per input (n,)."""
+        torch = import_torch()
+        bg = self.background
+        with torch.no_grad():
+            out = torch.cat(
+                [self.model.forward(bg[sl]) for sl in batches(len(bg), self.batch_size)]
+            )
+            if callable(target):
+                return self.model.target_scalar(out, target).mean().expand(n)
+            return out.mean(dim=0)[target]

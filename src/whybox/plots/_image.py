@@ -1,0 +1,328 @@
+"""Image attributions (gradient methods, Grad-CAM) drawn as a heat map over the image."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError
+from whybox._explanation import Explanation
+from whybox.plots._common import CMAP, figure_and_axes, literal, require_matplotlib, select_output
+
+SIGNS = ("absolute", "positive", "negative", "all")
+DEFAULT_CMAPS = {"absolute": "Reds", "positive": "Reds", "negative": "Blues", "all": CMAP}
+IMAGE_AXES = (("channels", "height", "width"), ("height", "width"))
+
+
+def attribution_map(explanation_row: Explanation, sign: str = "absolute") -> np.ndarray:
+    """The normalised attribution map of one sample and one output, shape (height, width).
+
+    Parameters
+    ----------
+    explanation_row : Explanation
+        Axes ("channels", "height", "width") (a gradient method's values for one
+        image and one output) or ("height", "width") (a Grad-CAM map).
+    sign : {"absolute", "positive", "negative", "all"}, default "absolute"
+        Which part of the signed map ``m`` (the values summed over channels) to
+        show: ``|m|``, ``max(m, 0)``, ``max(-m, 0)``, or ``m`` itself.
+
+    Returns
+    -------
+    ndarray of shape (height, width), float64
+        The chosen part divided by its largest absolute value: in [0, 1] (in
+        [-1, 1] for ``"all"``); all zeros when that part is zero everywhere.
+    """
+    values = np.asarray(explanation_row.values, dtype=np.float64)
+    signed = values.sum(axis=0) if explanation_row.axes[0] == "channels" else values
+    part = {
+        "absolute": np.abs(signed),
+        "positive": np.maximum(signed, 0.0),
+        "negative": np.maximum(-signed, 0.0),
+        "all": signed,
+    }[sign]
+    scale = float(np.abs(part).max()) if part.size else 0.0
+    return part / scale if scale > 0 else np.zeros_like(part)
+
+
+def image(
+    explanation: Any,
+    images: Any = None,
+    *,
+    index: int = 0,
+    output: Any = None,
+    sign: str = "absolute",
+    cmap: Any = None,
+    alpha: float = 0.5,
+    ax: Any = None,
+) -> Any:
+    """Draw one image with its attribution map as a heat overlay.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        An image attribution: axes ("samples", "channels", "height", "width",
+        "outputs") from a gradient method (Saliency, IntegratedGradients, ...),
+        or ("samples", "height", "width", "outputs") from Grad-CAM; one sample of
+        either (``ex[i]``) is accepted too.
+    images : ndarray, optional
+        The images to draw under the map, one per explained sample, each of shape
+        (channels, height, width), (height, width, channels) or (height, width);
+        without a sample axis when the explanation holds one sample. Default: the
+        explained inputs, ``explanation.data``. Pass the original (unnormalised)
+        images to see them in their own colours.
+    index : int, default 0
+        The sample drawn.
+    output : str or int, optional
+        The output drawn; needed only when the explanation has several.
+    sign : {"absolute", "positive", "negative", "all"}, default "absolute"
+        The part of the map drawn (see :func:`attribution_map`); per-channel
+        attributions are summed over channels first.
+    cmap : str or matplotlib Colormap, optional
+        The overlay's colours; default "Reds" ("Blues" for ``"negative"``,
+        "coolwarm" centred on zero for ``"all"``).
+    alpha : float, default 0.5
+        The overlay's opacity, in [0, 1].
+    ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The image (first image of the axes: grey for one channel, RGB(A) for three
+        (four), the mean over channels otherwise; uint8 scaled by 255, floats
+        outside [0, 1] min-max scaled), then the overlay (second image): the
+        normalised map of :func:`attribution_map`, with colour limits [0, 1]
+        ([-1, 1] for ``"all"``), stretched over the whole image (a Grad-CAM map
+        at layer resolution included). The title gives the method, the output
+        and the sample.
+
+    Raises
+    ------
+    InputError
+        If the explanation's axes are not an image's, ``index`` is out of range,
+        the explanation has several outputs and no ``output``, ``sign``, ``alpha``
+        or ``cmap`` is invalid, or no image is known (``data`` is None and no
+        ``images``) or the image's size does not match the explanation's input.
+    """
+    ex, row, index = _one_image(explanation, index, output, "image")
+    sign = _check_sign(sign)
+    alpha = _check_alpha(alpha)
+    cmap = _check_cmap(DEFAULT_CMAPS[sign] if cmap is None else cmap)
+    heat = attribution_map(row, sign)
+    size = _input_size(ex, heat.shape)
+    if images is None:
+        if row.data is None:
+            raise InputError(
+                "image needs the explained images but the explanation has no data; pass "
+                "them with images=."
+            )
+        picture = np.asarray(row.data)
+    else:
+        picture = np.asarray(images)
+        if "samples" in ex.axes:
+            if picture.ndim < 3 or picture.shape[0] != len(ex):
+                raise InputError(
+                    f"images must hold one image per explained sample ({len(ex)}), got shape "
+                    f"{picture.shape}; pass an array of shape (n_samples, ...) as the inputs."
+                )
+            picture = picture[index]
+    shown = _display_image(picture, size)
+    height, width = size
+    fig, ax = figure_and_axes(ax, (4.0, 4.0 * height / max(width, 1)))
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0.0, vmax=1.0)
+    ax.imshow(
+        heat,
+        cmap=cmap,
+        vmin=-1.0 if sign == "all" else 0.0,
+        vmax=1.0,
+        alpha=alpha,
+        extent=(-0.5, width - 0.5, height - 0.5, -0.5),
+    )
+    title = f"{ex.method or 'attribution'}: {row.output_names[0]}"
+    if "samples" in ex.axes:
+        title += f" (sample {index})"
+    ax.set_title(literal(title))
+    ax.set_axis_off()
+    return fig
+
+
+def image_grid(
+    explanation: Any,
+    images: Any = None,
+    *,
+    n: int = 8,
+    ncols: int = 4,
+    output: Any = None,
+    sign: str = "absolute",
+    cmap: Any = None,
+    alpha: float = 0.5,
+) -> Any:
+    """Draw the first ``n`` images of an explanation with their attribution maps.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        An image attribution with a samples axis, as in :func:`image`.
+    images : ndarray, optional
+        The images to draw, one per explained sample, as in :func:`image`.
+    n : int, default 8
+        The most images drawn: samples 0 .. n - 1 (slice the explanation, and
+        ``images``, to choose others).
+    ncols : int, default 4
+        Images per row.
+    output, sign, cmap, alpha
+        As in :func:`image`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One Axes per drawn sample, each as drawn by :func:`image`, in rows of
+        ``ncols``.
+
+    Raises
+    ------
+    InputError
+        As in :func:`image`; also if the explanation holds one sample (use
+        :func:`image`) or ``n`` or ``ncols`` is not an integer >= 1.
+    """
+    ex = _check_image_explanation(explanation, "image_grid")
+    if "samples" not in ex.axes:
+        raise InputError(
+            f"image_grid draws several samples but the explanation holds one (axes "
+            f"{ex.axes}); use plots.image for one sample."
+        )
+    n = _check_count(n, "n")
+    ncols = _check_count(ncols, "ncols")
+    shown = min(n, len(ex))
+    ncols = min(ncols, shown)
+    nrows = math.ceil(shown / ncols)
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
+    height, width = _input_size(
+        ex, (ex.shape[ex.axes.index("height")], ex.shape[ex.axes.index("width")])
+    )
+    fig = Figure(figsize=(2.8 * ncols, 2.8 * nrows * height / max(width, 1) + 0.3))
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).reshape(-1)
+    for i in range(shown):
+        image(ex, images, index=i, output=output, sign=sign, cmap=cmap, alpha=alpha, ax=axes[i])
+    for extra in axes[shown:]:
+        fig.delaxes(extra)
+    return fig
+
+
+# ---------------------------------------------------------------------- helpers
+def _check_image_explanation(explanation: Any, plot: str) -> Explanation:
+    if not isinstance(explanation, Explanation):
+        raise InputError(
+            f"{plot} takes a whybox Explanation, got {type(explanation).__name__}; pass the "
+            "result of a gradient method, e.g. whybox.gradients.GradCAM(model, layer)(X)."
+        )
+    spatial = tuple(a for a in explanation.axes if a not in ("samples", "outputs"))
+    if spatial not in IMAGE_AXES:
+        raise InputError(
+            f"{plot} draws image attributions, with axes (samples, [channels,] height, "
+            f"width, outputs), but the explanation has axes {explanation.axes}; use a "
+            "plot for its kind, e.g. plots.bar for tabular attributions."
+        )
+    return explanation
+
+
+def _one_image(
+    explanation: Any, index: Any, output: Any, plot: str
+) -> tuple[Explanation, Explanation, int]:
+    """(the explanation, its one sample and one output, the sample's index)."""
+    ex = _check_image_explanation(explanation, plot)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        raise InputError(f"index must be an int (the sample drawn), got {index!r}.")
+    index = int(index)
+    if "samples" in ex.axes:
+        n = len(ex)
+        if not -n <= index < n:
+            raise InputError(
+                f"index={index} is out of range for an explanation of {n} samples; pass an "
+                f"index in 0..{n - 1}."
+            )
+        index %= n
+        row = ex[index]
+    elif index != 0:
+        raise InputError(
+            f"index={index} was given but the explanation holds one sample; leave index out."
+        )
+    else:
+        row = ex
+    return ex, select_output(row, output, plot), index
+
+
+def _input_size(ex: Explanation, map_size: tuple[int, ...]) -> tuple[int, int]:
+    """The explained image's (height, width): from params["input_shape"] when recorded."""
+    shape = ex.params.get("input_shape")
+    if isinstance(shape, (list, tuple)) and len(shape) >= 2:
+        return int(shape[-2]), int(shape[-1])
+    return int(map_size[-2]), int(map_size[-1])
+
+
+def _display_image(picture: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The image as (H, W) grey or (H, W, 3|4) colour, in [0, 1], for imshow."""
+    if picture.ndim == 3 and picture.shape[1:] == size:
+        picture = np.moveaxis(picture, 0, -1)  # channels first, as torch holds images
+    if picture.shape[:2] != size or picture.ndim not in (2, 3):
+        raise InputError(
+            f"the image has shape {picture.shape} but the explained images are {size} "
+            "(height x width); pass images of shape (channels, height, width), (height, "
+            "width, channels) or (height, width)."
+        )
+    if picture.dtype.kind == "b":
+        shown = picture.astype(np.float64)
+    elif picture.dtype.kind == "u":
+        shown = picture.astype(np.float64) / np.iinfo(picture.dtype).max
+    else:
+        shown = picture.astype(np.float64)
+        low, high = float(shown.min()), float(shown.max())
+        if low < 0.0 or high > 1.0:
+            shown = (shown - low) / (high - low if high > low else 1.0)
+    if shown.ndim == 3 and shown.shape[2] not in (3, 4):
+        shown = shown.mean(axis=2)  # one channel (or an unusual count): drawn grey
+    return shown
+
+
+def _check_sign(sign: Any) -> str:
+    if sign not in SIGNS:
+        raise InputError(f"sign must be one of {SIGNS}, got {sign!r}; pass e.g. sign='absolute'.")
+    return str(sign)
+
+
+def _check_alpha(alpha: Any) -> float:
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, (int, float, np.integer, np.floating))
+        or not 0.0 <= float(alpha) <= 1.0
+    ):
+        raise InputError(
+            f"alpha must be a number in [0, 1] (the overlay's opacity), got {alpha!r}."
+        )
+    return float(alpha)
+
+
+def _check_cmap(cmap: Any) -> Any:
+    matplotlib = require_matplotlib()
+    from matplotlib.colors import Colormap
+
+    if isinstance(cmap, Colormap):
+        return cmap
+    try:
+        return matplotlib.colormaps[cmap]
+    except (KeyError, TypeError, ValueError):
+        raise InputError(
+            f"cmap must be a matplotlib colormap or its name, got {cmap!r}; pass e.g. "
+            "cmap='viridis'."
+        ) from None
+
+
+def _check_count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise InputError(f"{name} must be an integer >= 1, got {value!r}; pass e.g. {name}=4.")
+    return int(value)
