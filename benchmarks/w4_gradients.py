@@ -138,7 +138,9 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
         ),
         "LayerGradCam (conv2)": (
             lambda: ours_values(wg.GradCAM(model, "conv2", upsample=False)(x, target=target)),
-            lambda: ca.LayerGradCam(model, model.conv2).attribute(x, target=target),
+            lambda: ca.LayerGradCam(model, model.conv2).attribute(
+                x, target=target, relu_attributions=True
+            ),
         ),
         "DeepLift": (
             lambda: ours_values(wg.DeepLift(model)(x, target=target)),

@@ -219,6 +219,7 @@ class TorchModel:
         """
         torch = import_torch()
         n, k = out.shape
+        target = self.target_rows(target, n)
         if callable(target):
             return target
         if target is None:
@@ -226,13 +227,7 @@ class TorchModel:
         if isinstance(target, (int, np.integer)):
             idx = torch.full((n,), int(target), dtype=torch.long)
         else:
-            arr = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
-            if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
-                raise InputError(
-                    f"target must be None, an int, one int per sample ({n}) or a callable; "
-                    f"got {type(target).__name__} of shape {arr.shape} and dtype {arr.dtype}."
-                )
-            idx = torch.as_tensor(arr, dtype=torch.long)
+            idx = torch.as_tensor(target, dtype=torch.long)
         bad = (idx < 0) | (idx >= k)
         if bool(bad.any()):
             first = int(idx[bad][0])
@@ -241,6 +236,25 @@ class TorchModel:
                 f"index must be in 0..{k - 1}."
             )
         return idx.to(out.device)
+
+    def target_rows(self, target: Any, n: int) -> Any:
+        """A per-sample target as an int64 array of length n (other forms unchanged).
+
+        Raises
+        ------
+        InputError
+            A sequence that is not one int per sample.
+        """
+        torch = import_torch()
+        if target is None or callable(target) or isinstance(target, (int, np.integer)):
+            return target
+        arr = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
+        if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
+            raise InputError(
+                f"target must be None, an int, one int per sample ({n}) or a callable; "
+                f"got {type(target).__name__} of shape {arr.shape} and dtype {arr.dtype}."
+            )
+        return arr.astype(np.int64)
 
     def target_scalar(self, out: Any, target: Any) -> Any:
         """One scalar per row of ``out`` (n, n_outputs): the targeted output.

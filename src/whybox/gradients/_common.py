@@ -67,6 +67,29 @@ class TorchExplainer:
             out = torch.cat([self.model.forward(x[sl]) for sl in batches(len(x), self.batch_size)])
         return x, out, self.model.resolve_target(target, out)
 
+    def _first_pass(self, X: Any, target: Any) -> tuple[Any, Any, Any, Any]:
+        """One forward and backward pass per batch at the inputs themselves.
+
+        The target is resolved from each batch's own output, so no separate forward
+        pass is needed. Returns (inputs, outputs (n, k), resolved target, gradients
+        of the targeted output with respect to the inputs).
+        """
+        torch = import_torch()
+        x = self.model.as_input(X)
+        spec = self.model.target_rows(target, len(x))
+        grads = torch.empty_like(x)
+        outs, parts = [], []
+        with torch.enable_grad():
+            for sl in batches(len(x), self.batch_size):
+                p = x[sl].detach().requires_grad_(True)
+                out = self.model.forward(p)
+                t = self.model.resolve_target(batch_target(spec, sl), out)
+                (g,) = torch.autograd.grad(self.model.target_scalar(out, t).sum(), p)
+                grads[sl] = g
+                outs.append(out.detach())
+                parts.append(t)
+        return x, torch.cat(outs), join_targets(spec, parts), grads
+
     def _scalars(self, points: Any, target: Any, reps: int) -> Any:
         """The targeted output at points (reps blocks of the n samples), no gradient."""
         torch = import_torch()
@@ -134,6 +157,16 @@ def describe_baseline(baseline: Any) -> Any:
     shape = getattr(baseline, "shape", None)
     shape = np.shape(baseline) if shape is None else shape
     return f"array of shape {tuple(int(s) for s in shape)}"
+
+
+def batch_target(spec: Any, sl: slice) -> Any:
+    """The part of a target (from ``TorchModel.target_rows``) for the samples in ``sl``."""
+    return spec[sl] if isinstance(spec, np.ndarray) else spec
+
+
+def join_targets(spec: Any, parts: list[Any]) -> Any:
+    """The resolved target of all samples from the batches' parts."""
+    return spec if callable(spec) else import_torch().cat(parts)
 
 
 def expand_target(target: Any, reps: int) -> Any:

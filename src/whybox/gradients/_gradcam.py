@@ -11,7 +11,7 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import TorchExplainer, _numpy, _take
+from whybox.gradients._common import TorchExplainer, _numpy, batch_target, join_targets
 
 # The axes of a map by its number of spatial dimensions; the interpolation that
 # brings it to the input's size (align_corners=False in both).
@@ -134,8 +134,8 @@ class GradCAM(TorchExplainer):
             a 2-D map to upsample for inputs with fewer than two spatial axes.
         """
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
-            cam = self._maps(x, tgt)
+            x = self.model.as_input(X)
+            cam, out, tgt = self._maps(x, self.model.target_rows(target, len(x)))
         map_shape = [int(s) for s in cam.shape[1:]]
         if self.upsample:
             cam = self._upsample(cam, x)
@@ -152,8 +152,12 @@ class GradCAM(TorchExplainer):
         """One weight per feature map (n, K): the spatial mean of its gradient."""
         return grads.mean(dim=tuple(range(2, grads.ndim)))
 
-    def _maps(self, x: Any, target: Any) -> Any:
-        """The layer-resolution maps (n, *spatial), batch by batch, the hook removed after."""
+    def _maps(self, x: Any, target: Any) -> tuple[Any, Any, Any]:
+        """The layer-resolution maps (n, *spatial), batch by batch, the hook removed after.
+
+        One forward and backward pass per batch: the target is resolved from the
+        batch's own output. Returns (maps, outputs (n, k), resolved target).
+        """
         torch = import_torch()
         captured: list[Any] = []
 
@@ -167,14 +171,18 @@ class GradCAM(TorchExplainer):
             captured.append(output)
             return output.clone()  # later in-place ops change the copy, not `output`
 
-        maps = []
+        maps, outs, parts = [], [], []
         handle = self.layer.register_forward_hook(keep)
         try:
             with torch.enable_grad():
                 for sl in batches(len(x), self.batch_size):
                     captured.clear()
                     p = x[sl].detach().requires_grad_(True)
-                    s = self.model.target_scalar(self.model.forward(p), _take(target, sl))
+                    out = self.model.forward(p)
+                    t = self.model.resolve_target(batch_target(target, sl), out)
+                    outs.append(out.detach())
+                    parts.append(t)
+                    s = self.model.target_scalar(out, t)
                     acts = self._check_activations(captured, len(p))
                     (grads,) = torch.autograd.grad(s.sum(), acts, allow_unused=True)
                     if grads is None:  # the targeted output does not depend on the layer
@@ -186,7 +194,7 @@ class GradCAM(TorchExplainer):
                     maps.append(torch.relu(cam) if self.relu else cam)
         finally:
             handle.remove()
-        return torch.cat(maps)
+        return torch.cat(maps), torch.cat(outs), join_targets(target, parts)
 
     def _check_activations(self, captured: list[Any], n: int) -> Any:
         name = self.layer_name

@@ -76,8 +76,7 @@ class Saliency(TorchExplainer):
             range.
         """
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
-            grads, _ = self._gradients(x, tgt, 1)
+            x, out, tgt, grads = self._first_pass(X, target)
         values = grads.abs() if self.absolute else grads
         return self._explanation(
             x, values, out, tgt, params={"absolute": self.absolute}, feature_names=feature_names
@@ -141,6 +140,5 @@ class InputXGradient(TorchExplainer):
             range.
         """
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
-            grads, _ = self._gradients(x, tgt, 1)
+            x, out, tgt, grads = self._first_pass(X, target)
         return self._explanation(x, x * grads, out, tgt, params={}, feature_names=feature_names)
