@@ -1,6 +1,6 @@
 """whybox: explain, debug and audit machine-learning models."""
 
-from whybox import anchors, concepts, debugging, gradients, inspection, lime, plots
+from whybox import anchors, concepts, datasets, debugging, gradients, inspection, lime, plots
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
@@ -39,6 +39,7 @@ __all__ = [
     "anchors",
     "audit",
     "concepts",
+    "datasets",
     "debugging",
     "explain",
     "gradients",

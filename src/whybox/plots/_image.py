@@ -209,6 +209,8 @@ def image_grid(
     axes = fig.subplots(nrows, ncols, squeeze=False).reshape(-1)
     for i in range(shown):
         image(ex, images, index=i, output=output, sign=sign, cmap=cmap, alpha=alpha, ax=axes[i])
+        axes[i].set_title(f"sample {i}", fontsize=9)  # the method is in the figure's title
+    fig.suptitle(literal(f"{ex.method}: {ex.output_names[0]}"), fontsize=10)
     for extra in axes[shown:]:
         fig.delaxes(extra)
     return fig
