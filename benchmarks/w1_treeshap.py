@@ -76,6 +76,26 @@ def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
+def interleaved_median_times(
+    ours: Callable[[], object], theirs: Callable[[], object], repeats: int
+) -> tuple[float, object, float, object]:
+    """Median times of two functions run in turn, so both see the same machine load.
+
+    Returns (our median, our last output, their median, their last output); one
+    warm-up call each first.
+    """
+    out_ours, out_theirs = ours(), theirs()
+    t_ours, t_theirs = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out_ours = ours()
+        t_ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        out_theirs = theirs()
+        t_theirs.append(time.perf_counter() - start)
+    return statistics.median(t_ours), out_ours, statistics.median(t_theirs), out_theirs
+
+
 def _max_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 

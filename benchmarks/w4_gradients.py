@@ -12,12 +12,12 @@ compute, in one process, on the same inputs:
 - DeepLIFT (Rescale rule), zero baseline; captum also on the twin model (see ``_cnn``),
 - GradientSHAP, 20 samples per input, 16 background images, no input noise.
 
-Timings are medians of ``repeats`` runs after one warm-up, at the same torch thread
-count; ratio = captum's time / whybox's (above 1: whybox is faster). "max diff" is the
-largest absolute difference between the two attributions; GradientSHAP draws random
-baselines and path positions, so its values are compared on draws fed to both sides
-where whybox exposes them, otherwise its difference is reported as that of the two
-expectations (not comparable draw by draw).
+Timings are medians of ``repeats`` runs after one warm-up, whybox and captum run in
+turn (so both see the same machine load), at the same torch thread count; ratio =
+captum's time / whybox's (above 1: whybox is faster). "max diff" is the largest
+absolute difference between the two attributions; GradientSHAP draws random
+baselines and path positions, so its difference is that of two different draws
+(the tests compare the two on the same draws).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from w1_treeshap import median_time
+from w1_treeshap import interleaved_median_times, median_time
 
 
 @dataclass
@@ -35,7 +35,7 @@ class Config:
     repeats: int
 
 
-FULL = Config(64, 7)
+FULL = Config(64, 15)
 QUICK = Config(16, 3)
 
 
@@ -163,8 +163,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     for name, (ours, theirs) in cases.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t_ours, v_ours = median_time(ours, cfg.repeats)
-            t_theirs, v_theirs = median_time(theirs, cfg.repeats)
+            t_ours, v_ours, t_theirs, v_theirs = interleaved_median_times(ours, theirs, cfg.repeats)
         diff = _diff(v_ours, v_theirs)
         note = " (different random draws)" if name.startswith("GradientShap") else ""
         print(

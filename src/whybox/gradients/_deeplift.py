@@ -27,7 +27,13 @@ import numpy as np
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import TorchExplainer, _take, describe_baseline, expand_target
+from whybox.gradients._common import (
+    TorchExplainer,
+    batch_target,
+    describe_baseline,
+    expand_target,
+    join_targets,
+)
 
 # Functional activations that, called outside a supported module, DeepLIFT cannot
 # see: they are differentiated as usual, which breaks summation-to-delta.
@@ -101,7 +107,7 @@ def _multiplier_function() -> Any:
         @staticmethod
         def forward(ctx: Any, inp: Any, out: Any, rule: Callable[[Any], Any]) -> Any:
             ctx.rule = rule
-            return out.clone()
+            return out.view_as(out)
 
         @staticmethod
         def backward(ctx: Any, grad_out: Any) -> Any:
@@ -122,32 +128,77 @@ def _local_vjp(fn: Callable[[Any], Any], inp: Any, grad_out: Any) -> Any:
     return grad
 
 
-def _paired(t: Any) -> tuple[Any, Any]:
-    """Differences of the input half and the reference half, repeated for both halves."""
-    torch = import_torch()
-    first, second = t.chunk(2)
-    delta = first - second
-    return torch.cat([delta, delta]), delta
+def _halves(inp: Any, out: Any, eps: float) -> tuple[Any, Any, Any]:
+    """Input and output differences of the input half minus the reference half.
+
+    Returns ``(delta_in, delta_out, small)``, each of half the rows, where ``small``
+    marks ``|delta_in| < eps`` (the units that take the ordinary derivative).
+    """
+    x_in, r_in = inp.chunk(2)
+    x_out, r_out = out.chunk(2)
+    delta_in = x_in - r_in
+    return delta_in, x_out - r_out, delta_in.abs() < eps
 
 
-def _rescale_rule(fn: Callable[[Any], Any], inp: Any, out: Any, eps: float) -> Callable:
+def _both(t: Any) -> Any:
+    """A half-batch tensor repeated for the input half and the reference half."""
+    return import_torch().cat([t, t])
+
+
+def _rescale_rule(
+    fn: Callable[[Any], Any],
+    inp: Any,
+    out: Any,
+    eps: float,
+    derivative: Callable[[Any, Any], Any] | None = None,
+) -> Callable:
     """Rescale rule of an elementwise nonlinearity: grad * delta_out / delta_in.
 
-    Where ``|delta_in| < eps`` the ordinary gradient at each half is used instead.
+    Where ``|delta_in| < eps`` the ordinary derivative at each half is used
+    instead: ``derivative(inp, out)`` when the closed form is known, otherwise
+    ``fn`` differentiated by autograd (only when such units exist).
     """
     torch = import_torch()
-    d_in, _ = _paired(inp)
-    d_out, _ = _paired(out)
-    small = d_in.abs() < eps
-    slope = d_out / torch.where(small, torch.ones_like(d_in), d_in)
+    d_in, d_out, small = _halves(inp, out, eps)
+    secant = _both(d_out / torch.where(small, torch.ones_like(d_in), d_in))
+    if derivative is not None:
+        slope = torch.where(_both(small), derivative(inp, out), secant)
+        return lambda grad_out: grad_out * slope
+    if not bool(small.any()):
+        return lambda grad_out: grad_out * secant
+    both_small = _both(small)
 
     def rule(grad_out: Any) -> Any:
-        grad = grad_out * slope
-        if bool(small.any()):
-            grad = torch.where(small, _local_vjp(fn, inp, grad_out), grad)
-        return grad
+        return torch.where(both_small, _local_vjp(fn, inp, grad_out), grad_out * secant)
 
     return rule
+
+
+def _derivative(module: Any) -> Callable[[Any, Any], Any] | None:
+    """The closed-form derivative ``(inp, out) -> d out / d inp`` of a module, if known.
+
+    Each equals torch's own backward, also at 0 (ReLU 0, LeakyReLU its slope, ELU
+    ``alpha``); None for the modules differentiated by autograd (Softplus).
+    """
+    torch = import_torch()
+    nn = torch.nn
+    if isinstance(module, nn.ReLU):
+        return lambda inp, out: (inp > 0).to(inp.dtype)
+    if isinstance(module, nn.LeakyReLU):
+        slope = module.negative_slope
+        return lambda inp, out: torch.where(inp > 0, 1.0, slope).to(inp.dtype)
+    if isinstance(module, nn.ELU):
+        alpha = module.alpha
+        return lambda inp, out: torch.where(inp > 0, 1.0, out + alpha).to(inp.dtype)
+    if isinstance(module, nn.Sigmoid):
+        return _sigmoid_derivative
+    if isinstance(module, nn.Tanh):
+        return lambda inp, out: 1 - out * out
+    return None
+
+
+def _sigmoid_derivative(inp: Any, out: Any) -> Any:
+    return out * (1 - out)
 
 
 def _softmax_rule(fn: Callable[[Any], Any], inp: Any, out: Any, eps: float, dim: int) -> Callable:
@@ -167,70 +218,56 @@ def _softmax_rule(fn: Callable[[Any], Any], inp: Any, out: Any, eps: float, dim:
     return rule
 
 
-def _maxpool_rule(
-    module: Any, fn: Callable[[Any], Any], inp: Any, out: Any, eps: float, ndim: int
-) -> Callable:
+def _maxpool_rule(leaf: Any, pooled: Any, eps: float) -> Callable:
     """DeepLIFT's rule for max pooling (captum's convention).
 
     In each window the output difference ``out(x) - out(r)`` goes to the input
     that is the maximum of ``x``'s window when it is positive and to the maximum of
     ``r``'s window when it is negative, and is divided there by the input
     difference; where ``|delta_in| < eps`` the ordinary gradient is used.
-    Overlapping windows add up (captum's unpooling keeps only one of them).
+    ``pooled`` is the module's output computed from ``leaf`` with its autograd
+    graph, whose backward routes a window's value to that window's maximum (each
+    half to its own), so overlapping windows add up (captum's unpooling keeps only
+    one of them) and every pooling option (padding, dilation, ceil mode) is honoured.
     """
     torch = import_torch()
-    F = torch.nn.functional
-    pool = {1: F.max_pool1d, 2: F.max_pool2d, 3: F.max_pool3d}[ndim]
-    with torch.no_grad():
-        _, indices = pool(
-            inp,
-            module.kernel_size,
-            module.stride,
-            module.padding,
-            module.dilation,
-            ceil_mode=module.ceil_mode,
-            return_indices=True,
-        )
-    d_in, half_in = _paired(inp)
-    _, d_out = _paired(out)
-    small = d_in.abs() < eps
-    safe = torch.where(small, torch.ones_like(d_in), d_in)
-    idx_x, idx_r = (i.flatten(2) for i in indices.chunk(2))
-    shape, plane = half_in.shape, half_in[0, 0].numel()
+    d_in, d_out, small = _halves(leaf.detach(), pooled.detach(), eps)
+    inverse = _both(torch.where(small, torch.zeros_like(d_in), 1 / d_in))
+    rising, falling = d_out.clamp(min=0), d_out.clamp(max=0)
+    any_small = bool(small.any())
+    both_small = _both(small) if any_small else None
 
     def rule(grad_out: Any) -> Any:
         g_x, g_r = grad_out.chunk(2)
-        up = (g_x * d_out.clamp(min=0)).flatten(2)
-        down = (g_r * d_out.clamp(max=0)).flatten(2)
-        num = grad_out.new_zeros((shape[0], shape[1], plane))
-        num = num.scatter_add(2, idx_x, up).scatter_add(2, idx_r, down).reshape(shape)
-        grad = torch.cat([num, num]) / safe
-        if bool(small.any()):
-            grad = torch.where(small, _local_vjp(fn, inp, grad_out), grad)
+        routed = torch.cat([g_x * rising, g_r * falling])
+        (to_max,) = torch.autograd.grad(pooled, leaf, routed, retain_graph=True)
+        grad = _both(sum(to_max.chunk(2))) * inverse
+        if any_small:
+            (plain,) = torch.autograd.grad(pooled, leaf, grad_out, retain_graph=True)
+            grad = torch.where(both_small, plain, grad)
         return grad
 
     return rule
 
 
+_MAX_POOLS = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
+
+
+def _is_max_pool(module: Any) -> bool:
+    nn = import_torch().nn
+    return isinstance(module, tuple(getattr(nn, name) for name in _MAX_POOLS))
+
+
 def _rule_for(module: Any, inp: Any, out: Any, eps: float) -> Callable:
-    """The DeepLIFT rule of a supported module (see ``SUPPORTED_MODULES``)."""
+    """The DeepLIFT rule of a supported elementwise module or softmax."""
     torch = import_torch()
     nn = torch.nn
     fn = module.forward  # calling forward directly skips the hooks
     if isinstance(module, (nn.ReLU, nn.ELU, nn.LeakyReLU, nn.Sigmoid, nn.Tanh, nn.Softplus)):
-        return _rescale_rule(fn, inp, out, eps)
+        return _rescale_rule(fn, inp, out, eps, _derivative(module))
     if isinstance(module, nn.Softmax):
         dim = module.dim if module.dim is not None else (0 if inp.ndim in (0, 1, 3) else 1)
         return _softmax_rule(fn, inp, out, eps, dim)
-    for ndim, kind in ((1, nn.MaxPool1d), (2, nn.MaxPool2d), (3, nn.MaxPool3d)):
-        if isinstance(module, kind):
-            if inp.ndim != ndim + 2:
-                raise UnsupportedModelError(
-                    f"DeepLift needs {type(module).__name__} inputs of shape (n_samples, "
-                    f"channels, ...) with {ndim} pooled axes, got shape {tuple(inp.shape)}; "
-                    "add the channel axis before pooling."
-                )
-            return _maxpool_rule(module, fn, inp, out, eps, ndim)
     raise UnsupportedModelError(f"DeepLift has no rule for {type(module).__name__}.")
 
 
@@ -290,17 +327,23 @@ class _Hooks:
             )
         self.stack.append(inp)
         self.depth += 1
-        # The module runs on a detached copy: its own backward is never used, and an
-        # in-place module cannot overwrite the tensor the rule is attached to.
-        return (inp.detach().clone(), *args[1:])
+        # The module runs on a detached copy, so an in-place module cannot overwrite
+        # the tensor the rule is attached to. Its own backward is never part of the
+        # model's graph; a max pool keeps it on the copy, for its rule to route with.
+        copy = inp.detach().clone()
+        if _is_max_pool(module):
+            copy.requires_grad_(True)
+        return (copy, *args[1:])
 
     def _post(self, module: Any, args: tuple[Any, ...], out: Any) -> Any:
         inp = self.stack.pop()
         values = out[0] if isinstance(out, tuple) else out
-        values = values.detach()
-        rule = _rule_for(module, inp.detach(), values, self.eps)
-        wrapped = _multiplier_function().apply(inp, values, rule)
-        self.depth -= 1  # after the rule's own pooling call, which the watcher ignores
+        if _is_max_pool(module):
+            rule = _maxpool_rule(args[0], values, self.eps)
+        else:
+            rule = _rule_for(module, inp.detach(), values.detach(), self.eps)
+        wrapped = _multiplier_function().apply(inp, values.detach(), rule)
+        self.depth -= 1
         return (wrapped, *out[1:]) if isinstance(out, tuple) else wrapped
 
 
@@ -344,26 +387,29 @@ class _DeepLiftBase(TorchExplainer):
         """Pairs per forward/backward pass: each pair is two rows (input, reference)."""
         return n_pairs if not self.batch_size else max(1, self.batch_size // 2)
 
-    def _deeplift(
-        self, x: Any, refs: Any, target: Any, i_idx: Any, r_idx: Any
-    ) -> tuple[Any, Any, Any]:
+    def _deeplift(self, x: Any, refs: Any, target: Any, i_idx: Any, r_idx: Any) -> tuple[Any, ...]:
         """DeepLIFT of the pairs ``(x[i_idx[p]], refs[r_idx[p]])``, in batches.
 
-        Returns the attributions (n_pairs, *input_shape) and the targeted outputs at
-        the inputs and at the references, each (n_pairs,).
+        ``target`` is what ``TorchModel.target_rows`` returns for the samples of
+        ``x``; it is resolved per pair from the pair's own output at the input, so
+        no separate forward pass is needed. Returns the attributions (n_pairs,
+        *input_shape), the targeted outputs at the references (n_pairs,), the
+        outputs at the inputs (n_pairs, n_outputs) and the resolved target of each
+        pair.
         """
         torch = import_torch()
         raw = dataclasses.replace(self.model, output="raw")
         n_pairs = len(i_idx)
         values = torch.empty((n_pairs, *x.shape[1:]), dtype=x.dtype, device=x.device)
-        f_x = torch.empty(n_pairs, dtype=x.dtype, device=x.device)
-        f_r = torch.empty_like(f_x)
-        rows = target if callable(target) else target[i_idx]
+        f_r = torch.empty(n_pairs, dtype=x.dtype, device=x.device)
+        rows = target[i_idx.cpu().numpy()] if isinstance(target, np.ndarray) else target
+        outs, parts = [], []
         seen: dict[str, int] = {}
         hooks = _Hooks(self.model.module, self.eps)
         try:
             for sl in batches(n_pairs, self._pairs_per_pass(n_pairs)):
                 xs, rs = x[i_idx[sl]], refs[r_idx[sl]]
+                m = len(xs)
                 with torch.enable_grad():
                     points = torch.cat([xs, rs]).requires_grad_(True)
                     hooks.n_rows, hooks.depth = len(points), 0
@@ -372,13 +418,14 @@ class _DeepLiftBase(TorchExplainer):
                         logits = raw.forward(points)
                     for name, count in found.items():
                         seen[name] = seen.get(name, 0) + count
-                    scalars = self.model.target_scalar(
-                        self._link(logits), expand_target(_take(rows, sl), 2)
-                    )
+                    out = self._link(logits)
+                    t = self.model.resolve_target(batch_target(rows, sl), out[:m].detach())
+                    scalars = self.model.target_scalar(out, expand_target(t, 2))
                     (grad,) = torch.autograd.grad(scalars.sum(), points)
-                m = len(xs)
                 values[sl] = (xs - rs) * grad[:m]
-                f_x[sl], f_r[sl] = scalars.detach()[:m], scalars.detach()[m:]
+                f_r[sl] = scalars.detach()[m:]
+                outs.append(out[:m].detach())
+                parts.append(t)
         finally:
             hooks.remove()
         if seen:
@@ -391,7 +438,7 @@ class _DeepLiftBase(TorchExplainer):
                 UserWarning,
                 stacklevel=3,
             )
-        return values, f_x, f_r
+        return values, f_r, torch.cat(outs), join_targets(rows, parts)
 
     def _link(self, logits: Any) -> Any:
         """The output space, with the Rescale rule on the sigmoid or softmax link."""
@@ -400,7 +447,9 @@ class _DeepLiftBase(TorchExplainer):
             return logits
         if logits.shape[1] == 1:
             probs = torch.sigmoid(logits)
-            rule = _rescale_rule(torch.sigmoid, logits.detach(), probs.detach(), self.eps)
+            rule = _rescale_rule(
+                torch.sigmoid, logits.detach(), probs.detach(), self.eps, _sigmoid_derivative
+            )
         else:
             probs = torch.softmax(logits, dim=1)
             soft = functools.partial(torch.softmax, dim=1)
@@ -538,10 +587,11 @@ class DeepLift(_DeepLiftBase):
         """
         torch = import_torch()
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
+            x = self.model.as_input(X)
+            spec = self.model.target_rows(target, len(x))
             ref = self.model.as_baseline(self.baseline, x)
             idx = torch.arange(len(x), device=x.device)
-            values, _, f_ref = self._deeplift(x, ref, tgt, idx, idx)
+            values, f_ref, out, tgt = self._deeplift(x, ref, spec, idx, idx)
         return self._finish(
             x,
             values,
@@ -642,7 +692,8 @@ class DeepShap(_DeepLiftBase):
         torch = import_torch()
         bg = self.background
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
+            x = self.model.as_input(X)
+            spec = self.model.target_rows(target, len(x))
             if tuple(x.shape[1:]) != tuple(bg.shape[1:]):
                 raise InputError(
                     f"X has inputs of shape {tuple(x.shape[1:])} but the background's are "
@@ -652,7 +703,8 @@ class DeepShap(_DeepLiftBase):
             n, k = len(x), len(bg)
             pairs = torch.arange(n * k, device=x.device)
             i_idx, r_idx = pairs // k, pairs % k
-            values, _, f_ref = self._deeplift(x, bg, tgt, i_idx, r_idx)
+            values, f_ref, outs, targets = self._deeplift(x, bg, spec, i_idx, r_idx)
+        out, tgt = outs[::k], targets if callable(targets) else targets[::k]
         values = values.reshape(n, k, *x.shape[1:]).mean(dim=1)
         base = f_ref.reshape(n, k).mean(dim=1)
         return self._finish(x, values, out, tgt, base, {"n_background": k}, feature_names)
