@@ -10,22 +10,26 @@ from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
+from whybox.plots._effects import ale, h_statistic, partial_dependence
 from whybox.plots._image import image, image_grid
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
 from whybox.plots._waterfall import waterfall
 
 __all__ = [
+    "ale",
     "attention",
     "bar",
     "beeswarm",
     "confusion_matrix",
     "dependence",
+    "h_statistic",
     "image",
     "image_grid",
     "lime_bar",
     "lime_image",
     "lime_text",
+    "partial_dependence",
     "permutation_importance",
     "waterfall",
 ]

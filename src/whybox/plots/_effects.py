@@ -1,0 +1,222 @@
+"""Feature-effect plots: partial dependence with ICE, ALE with its band, H-statistic bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError
+from whybox.inspection._ale import AccumulatedLocalEffects
+from whybox.inspection._h_statistic import HStatistic
+from whybox.inspection._partial_dependence import PartialDependence
+from whybox.plots._common import check_max_display, figure_and_axes, literal
+
+_PD_COLOR = "#08306b"
+_ICE_COLOR = "#6baed6"
+_ALE_COLOR = "#a63603"
+
+
+def _check(result: Any, kind: type, call: str) -> None:
+    if not isinstance(result, kind):
+        raise InputError(
+            f"result must be a {kind.__name__}, got {type(result).__name__}; pass the result "
+            f"of whybox.inspection.{call}."
+        )
+
+
+def _output_index(names: tuple[str, ...], output: Any) -> int:
+    if output is None:
+        return 0
+    if isinstance(output, (int, np.integer)) and 0 <= int(output) < len(names):
+        return int(output)
+    if output in names:
+        return names.index(output)
+    raise InputError(
+        f"output must be one of {list(names)} or a position below {len(names)}, got {output!r}."
+    )
+
+
+def partial_dependence(
+    result: Any,
+    *,
+    output: Any = None,
+    ice: bool = True,
+    max_ice_lines: int = 100,
+    random_state: Any = 0,
+    ax: Any = None,
+) -> Any:
+    """Draw a partial dependence curve over its ICE curves, or a two-way heatmap.
+
+    Parameters
+    ----------
+    result : PartialDependence
+        The result of :func:`whybox.inspection.partial_dependence`.
+    output : str or int, optional
+        The output drawn (class name or position); default the first.
+    ice : bool, default=True
+        Draw the ICE curves (when the result has them) under the average.
+    max_ice_lines : int, default=100
+        At most this many ICE curves, a random sample of the rows (``random_state``).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One feature: the PD line (bold) over thin ICE lines, points for a categorical
+        feature; two features: a heatmap of the PD with contour lines.
+
+    Raises
+    ------
+    InputError
+        A result of another type, an unknown output, bad ``max_ice_lines``.
+    """
+    _check(result, PartialDependence, "partial_dependence(model, X, feature)")
+    max_ice_lines = check_max_display(max_ice_lines)
+    k = _output_index(result.output_names, output)
+    centred = "centred " if result.centered else ""
+    label = f"{centred}{result.output_space} output ({result.output_names[k]})"
+    if len(result.feature_names) == 2:
+        fig, ax = figure_and_axes(ax, (6.0, 4.8))
+        g0, g1 = result.grid_values
+        z = result.average[k]
+        if result.categorical[0] or result.categorical[1]:
+            img = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
+            ax.set_xticks(range(len(g0)), literal([str(v) for v in g0]))
+            ax.set_yticks(range(len(g1)), literal([str(v) for v in g1]))
+        else:
+            img = ax.pcolormesh(g0, g1, z.T, shading="nearest", cmap="viridis")
+            ax.contour(g0, g1, z.T, colors="white", linewidths=0.6, alpha=0.8)
+        fig.colorbar(img, ax=ax, label=f"partial dependence, {label}")
+        ax.set_xlabel(literal(result.feature_names[0]))
+        ax.set_ylabel(literal(result.feature_names[1]))
+        ax.set_title("two-way partial dependence", fontsize=10)
+        return fig
+    fig, ax = figure_and_axes(ax, (6.0, 4.2))
+    grid = result.grid_values[0]
+    x = np.arange(len(grid)) if result.categorical[0] else grid
+    if ice and result.individual is not None:
+        curves = result.individual[k]
+        rng = np.random.default_rng(random_state)
+        if len(curves) > max_ice_lines:
+            curves = curves[np.sort(rng.choice(len(curves), max_ice_lines, replace=False))]
+        for c in curves:
+            ax.plot(x, c, color=_ICE_COLOR, linewidth=0.5, alpha=0.35)
+        ax.plot([], [], color=_ICE_COLOR, linewidth=0.8, label=f"ICE ({len(curves)} rows)")
+    style = "o-" if result.categorical[0] else "-"
+    if result.kind != "individual":
+        ax.plot(
+            x, result.average[k], style, color=_PD_COLOR, linewidth=2.5, label="partial dependence"
+        )
+    if result.categorical[0]:
+        ax.set_xticks(x, literal([str(v) for v in grid]))
+    ax.set_xlabel(literal(result.feature_names[0]))
+    ax.set_ylabel(label)
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def ale(result: Any, *, output: Any = None, ax: Any = None) -> Any:
+    """Draw an accumulated local effects curve with its confidence band.
+
+    Parameters
+    ----------
+    result : AccumulatedLocalEffects
+        The result of :func:`whybox.inspection.accumulated_local_effects`.
+    output : str or int, optional
+        The output drawn; default the first.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Numeric: the centred effect at the bin edges, the bootstrap band shaded and
+        the edges as a rug; categorical: a point per level (in the accumulation
+        order) with error bars.
+
+    Raises
+    ------
+    InputError
+        A result of another type or an unknown output.
+    """
+    _check(result, AccumulatedLocalEffects, "accumulated_local_effects(model, X, feature)")
+    k = _output_index(result.output_names, output)
+    fig, ax = figure_and_axes(ax, (6.0, 4.2))
+    effect = result.effect[k]
+    band = result.lower is not None
+    level = f"{int(round(100 * result.params.get('confidence_level', 0.95)))}%"
+    if result.categorical:
+        x = np.arange(len(result.grid_values))
+        err = None
+        if band:
+            err = np.abs(np.stack([effect - result.lower[k], result.upper[k] - effect]))
+        ax.errorbar(x, effect, yerr=err, fmt="o", color=_ALE_COLOR, capsize=3, label="ALE")
+        ax.set_xticks(x, literal([str(v) for v in result.grid_values]))
+    else:
+        x = result.grid_values
+        ax.plot(x, effect, "-", color=_ALE_COLOR, linewidth=2.0, label="ALE")
+        if band:
+            ax.fill_between(
+                x, result.lower[k], result.upper[k], color=_ALE_COLOR, alpha=0.2,
+                label=f"{level} bootstrap band",
+            )  # fmt: skip
+        ax.plot(x, np.full_like(x, np.nanmin(effect)), "|", color="#555555", markersize=8)
+    ax.axhline(0.0, color="#777777", linestyle="--", linewidth=0.8)
+    ax.set_xlabel(literal(result.feature_name))
+    ax.set_ylabel(f"ALE, {result.output_space} output ({result.output_names[k]})")
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def h_statistic(
+    result: Any,
+    *,
+    output: Any = None,
+    pairwise: bool = False,
+    max_display: int = 10,
+    ax: Any = None,
+) -> Any:
+    """Draw Friedman's H^2: overall bars per feature, or the pairwise matrix.
+
+    Parameters
+    ----------
+    result : HStatistic
+        The result of :func:`whybox.inspection.h_statistic`.
+    output : str or int, optional
+        The output drawn; default the first.
+    pairwise : bool, default=False
+        Draw the pairwise H^2 as a heatmap (pairs not computed left blank).
+    max_display : int, default=10
+        The most features drawn (highest overall H^2 first).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        A result of another type, an unknown output, bad ``max_display``.
+    """
+    _check(result, HStatistic, "h_statistic(model, X)")
+    max_display = check_max_display(max_display)
+    k = _output_index(result.output_names, output)
+    order = np.argsort(-result.overall[k], kind="stable")[:max_display]
+    names = [result.feature_names[i] for i in order]
+    if pairwise:
+        fig, ax = figure_and_axes(ax, (5.5, 4.8))
+        sub = result.pairwise[k][np.ix_(order, order)]
+        img = ax.imshow(np.ma.masked_invalid(sub), cmap="Reds", vmin=0)
+        ax.set_xticks(range(len(names)), literal(names), rotation=45, ha="right")
+        ax.set_yticks(range(len(names)), literal(names))
+        fig.colorbar(img, ax=ax, label="pairwise H^2")
+        return fig
+    fig, ax = figure_and_axes(ax, (6.0, 0.4 * len(order) + 1.4))
+    ax.barh(range(len(order))[::-1], result.overall[k][order], color="#cb181d")
+    ax.set_yticks(range(len(order))[::-1], literal(names))
+    ax.set_xlabel("overall H^2 (share of the output's variance from interactions)")
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig
