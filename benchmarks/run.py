@@ -24,6 +24,8 @@ WORKLOADS = {
     "W2": "w2_kernelshap",
     "W3": "w3_lime",
     "W4": "w4_gradients",
+    "W5": "w5_permutation_importance",
+    "W6": "w6_partial_dependence",
     "W9": "w9_audit",
     "W10": "w10_scale",
     "W11": "anchors",

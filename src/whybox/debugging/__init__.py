@@ -4,6 +4,7 @@ Every function computes and returns a frozen result type; :mod:`whybox.plots`
 draws them.
 """
 
+from whybox.debugging._calibration import Calibration, ReliabilityCurve, calibration
 from whybox.debugging._confusion import confusion_analysis
 from whybox.debugging._errors import error_analysis
 from whybox.debugging._results import (
@@ -16,8 +17,10 @@ from whybox.debugging._results import (
     RegressionCase,
     ResidualSummary,
 )
+from whybox.debugging._slices import Slice, SliceAnalysis, find_slices
 
 __all__ = [
+    "Calibration",
     "ClassificationCase",
     "ConfusedPair",
     "ConfusionAnalysis",
@@ -25,7 +28,12 @@ __all__ = [
     "FeatureBins",
     "FeatureShift",
     "RegressionCase",
+    "ReliabilityCurve",
     "ResidualSummary",
+    "Slice",
+    "SliceAnalysis",
+    "calibration",
     "confusion_analysis",
     "error_analysis",
+    "find_slices",
 ]
