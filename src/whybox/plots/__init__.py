@@ -11,7 +11,7 @@ from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
 from whybox.plots._effects import ale, h_statistic, partial_dependence
-from whybox.plots._failures import calibration, slices
+from whybox.plots._failures import calibration, slices, surrogate_tree
 from whybox.plots._image import image, image_grid
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
@@ -34,5 +34,6 @@ __all__ = [
     "partial_dependence",
     "permutation_importance",
     "slices",
+    "surrogate_tree",
     "waterfall",
 ]

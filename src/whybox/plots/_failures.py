@@ -108,3 +108,58 @@ def calibration(result: Any, *, curves: Any = None, ax: Any = None) -> Any:
     )
     ax.legend(frameon=False, fontsize=8)
     return fig
+
+
+def surrogate_tree(result: Any, *, ax: Any = None, fontsize: int = 8) -> Any:
+    """Draw a global surrogate tree with its fidelity in the title.
+
+    Parameters
+    ----------
+    result : GlobalSurrogate
+        The result of :func:`whybox.inspection.global_surrogate`.
+    ax : matplotlib Axes, optional
+    fontsize : int, default=8
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        ``sklearn.tree.plot_tree`` of the tree, titled with the fidelity (and the
+        held-out fidelity when measured): the tree is never shown without it.
+
+    Raises
+    ------
+    InputError
+        A result of another type.
+    """
+    from sklearn.tree import plot_tree
+
+    from whybox.inspection._surrogate import GlobalSurrogate
+
+    if not isinstance(result, GlobalSurrogate):
+        raise InputError(
+            f"result must be a GlobalSurrogate, got {type(result).__name__}; pass the result "
+            "of whybox.inspection.global_surrogate(model, X)."
+        )
+    leaves = result.tree.get_n_leaves()
+    fig, ax = figure_and_axes(ax, (max(6.0, 1.6 * leaves), 1.8 * result.tree.get_depth() + 1.5))
+    if not hasattr(fig.canvas, "get_renderer"):  # plot_tree measures its boxes with a renderer
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    plot_tree(
+        result.tree,
+        feature_names=literal(list(result.feature_names)),
+        class_names=literal([str(c) for c in getattr(result.tree, "classes_", [])]) or None,
+        filled=True,
+        impurity=False,
+        rounded=True,
+        fontsize=fontsize,
+        ax=ax,
+    )
+    held = "" if result.test_fidelity is None else f", held-out {result.test_fidelity:.3f}"
+    ax.set_title(
+        f"surrogate of the {literal(result.target)}: fidelity "
+        f"({result.fidelity_metric}) {result.fidelity:.3f}{held}",
+        fontsize=10,
+    )
+    return fig
