@@ -11,7 +11,10 @@ from sklearn.linear_model import Ridge
 
 from whybox import InputError, audit
 
-SECTIONS = ["performance", "confusion", "errors", "importance", "shap", "local", "quality"]
+SECTIONS = [
+    "performance", "confusion", "errors", "failures", "importance", "shap", "effects", "local",
+    "quality",
+]  # fmt: skip
 
 
 def _section(report, sid):

@@ -19,7 +19,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from whybox.cli import main
 
-SECTIONS = {"performance", "confusion", "errors", "importance", "shap", "local", "quality"}
+SECTIONS = {
+    "performance", "confusion", "errors", "failures", "importance", "shap", "effects", "local",
+    "quality",
+}  # fmt: skip
 
 
 def run_cli(*args):

@@ -49,7 +49,10 @@ def test_demo_report_is_complete(demo_report):
     out = demo_report
     report = json.loads(out.with_suffix(".json").read_text())
     ids = [s["id"] for s in report["sections"]]
-    assert ids == ["performance", "confusion", "errors", "importance", "shap", "local", "quality"]
+    assert ids == [
+        "performance", "confusion", "errors", "failures", "importance", "shap", "effects",
+        "local", "quality",
+    ]  # fmt: skip
     accuracy = dict(report["sections"][0]["blocks"][0]["rows"])["accuracy"]
     assert accuracy > 0.85  # a real model on real data, not a placeholder
     assert report["meta"]["explainer"] == "tree_path_dependent"
@@ -81,6 +84,6 @@ def test_demo_report_renders_in_chromium(demo_report, tmp_path):
     check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert len(check["images"]) >= 10
     assert all(img["ok"] for img in check["images"]), check["images"]
-    assert len(check["sections"]) == 7
+    assert len(check["sections"]) == 9
     for section in check["sections"]:
         assert section["text"] > 40 and section["blocks"] >= 1, section

@@ -23,6 +23,7 @@ from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging import confusion_analysis, error_analysis
 from whybox.inspection import permutation_importance
 from whybox.plots._permutation import score_change
+from whybox.report._audit_global import effects_section, failures_section
 from whybox.report._report import Figure, Report, Section, Table, Text
 
 _MAX_EXPLAINED_ROWS = 1000
@@ -490,8 +491,11 @@ def audit(
     Runs, through the public library: performance metrics; confusion and error
     analysis; SHAP values (``whybox.explain``: TreeSHAP for tree models, exact or
     permutation estimates otherwise) and permutation importance side by side; SHAP
-    beeswarm and dependence plots; a SHAP waterfall for each chosen row; and the
-    additivity error of the explanation.
+    beeswarm and dependence plots; feature effects of the top features (partial
+    dependence with ICE, ALE with a bootstrap band, H-statistics); where the model
+    fails (significant failing slices, calibration, a global surrogate tree with its
+    held-out fidelity); a SHAP waterfall for each chosen row; and the additivity
+    error of the explanation.
 
     Parameters
     ----------
@@ -546,7 +550,7 @@ def audit(
     y = _check_target(y, data.n_samples)
     row_list = _check_rows(rows, data.n_samples)
     rng = np.random.default_rng(random_state)
-    steps = ["predict", "confusion", "errors", "shap", "importance", "plots"]
+    steps = ["predict", "confusion", "errors", "shap", "importance", "effects", "failures", "plots"]
     bar = tqdm(total=len(steps), desc="whybox audit", disable=not progress, leave=False)
 
     def step(name: str) -> None:
@@ -605,12 +609,21 @@ def audit(
     results["permutation_importance"] = perm
     bar.update()
 
-    step("plots")
     units = _units(m, ex, data)
-    section, table = _importance_section(ex, perm, units)
-    sections.append(section)
+    importance, table = _importance_section(ex, perm, units)
     top = table.index[:_TOP_FEATURES].tolist()
+    step("effects")
+    effects, results["effects"] = effects_section(m, data, top, rng, random_state)
+    bar.update()
+    step("failures")
+    failures, results["failures"] = failures_section(m, data, y, rng, random_state)
+    bar.update()
+
+    step("plots")
+    sections.append(failures)
+    sections.append(importance)
     sections.append(_shap_section(ex, top, units))
+    sections.append(effects)
     positions = {int(r): i for i, r in enumerate(explained)}
     lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
     anchors = None
