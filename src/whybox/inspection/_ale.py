@@ -1,4 +1,5 @@
-"""Accumulated local effects (ALE), first order, with bootstrap confidence bands."""
+"""Accumulated local effects (ALE): first order (numeric or categorical) and second order
+(the pure interaction of two numeric features), with bootstrap confidence bands."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from whybox._exceptions import InputError
 from whybox.adapters import Dataset, adapt_data
@@ -19,33 +21,43 @@ from whybox.inspection._features import (
 )
 from whybox.shapley._masking import json_safe, prepare_model
 
+_BOOT_CELLS = 1 << 22
+"""Row weights x outputs per block of bootstrap resamples (memory bound)."""
+
 
 @dataclass(frozen=True, eq=False)
 class AccumulatedLocalEffects:
-    """The first-order ALE of one feature.
+    """Accumulated local effects of one feature (first order) or a pair (second order).
 
     Attributes
     ----------
-    feature_name : str
-    grid_values : ndarray of shape (n_grid,)
-        Numeric: the bin edges z_0 < ... < z_K (float64); categorical: the levels in
-        the order the effects accumulate along (object).
-    effect : ndarray of shape (n_outputs, n_grid), float64
-        The centred ALE at each grid value, in the units of the output space: its
-        mean over the rows is 0.
-    lower, upper : ndarray of shape (n_outputs, n_grid) or None
+    feature_names : tuple of str
+        One name (first order) or two (second order).
+    grids : tuple of ndarray
+        One per feature. Numeric: the bin edges z_0 < ... < z_K (float64);
+        categorical: the levels in the order the effects accumulate along (object).
+    effect : ndarray of shape (n_outputs, n_grid) or (n_outputs, n_grid1, n_grid2), float64
+        The centred ALE at each grid value (first order) or grid node (second order:
+        the pure interaction effect, both main effects removed), in the units of the
+        output space. Centred so that its mean over the rows is 0 (the mean of each
+        bin's or cell's corner values, weighted by its rows).
+    lower, upper : ndarray shaped like ``effect``, or None
         The bootstrap percentile confidence band (None without bootstrap).
-    counts : ndarray of shape (n_bins,), int64
+    counts : ndarray of shape (n_bins,) or (n_bins1, n_bins2), int64
         Rows per bin (numeric: n_grid - 1 bins, the rows in (z_{k-1}, z_k]; the first
-        bin includes z_0) or per level (categorical).
+        bin includes z_0), per level (categorical) or per cell (second order).
     categorical : bool
+        True for a first-order ALE of a categorical feature.
     output_names : tuple of str
     output_space : str
+        "raw", "probability" or "log_odds".
     params : dict
+        The arguments, JSON-ready, and for second order ``n_empty_cells``: cells
+        without rows whose local effect was filled from the nearest non-empty cell.
     """
 
-    feature_name: str
-    grid_values: np.ndarray
+    feature_names: tuple[str, ...]
+    grids: tuple[np.ndarray, ...]
     effect: np.ndarray
     lower: np.ndarray | None
     upper: np.ndarray | None
@@ -55,22 +67,52 @@ class AccumulatedLocalEffects:
     output_space: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def order(self) -> int:
+        """1 for the ALE of one feature, 2 for the interaction of a pair."""
+        return len(self.feature_names)
+
+    @property
+    def feature_name(self) -> str:
+        """First order: the feature's name (for a pair use ``feature_names``)."""
+        self._first_order_only("feature_name", "feature_names")
+        return self.feature_names[0]
+
+    @property
+    def grid_values(self) -> np.ndarray:
+        """First order: the bin edges or ordered levels (for a pair use ``grids``)."""
+        self._first_order_only("grid_values", "grids")
+        return self.grids[0]
+
+    def _first_order_only(self, name: str, instead: str) -> None:
+        if self.order != 1:
+            raise InputError(
+                f"{name} is the shorthand of a first-order ALE but this one is of the pair "
+                f"{list(self.feature_names)}; read {instead} instead."
+            )
+
     def to_frame(self) -> pd.DataFrame:
-        """One row per grid value and output: effect and band."""
+        """One row per grid value (or node of the 2-D grid) and output: effect and band."""
+        if self.order == 1:
+            keys: dict[str, Any] = {self.feature_names[0]: self.grids[0]}
+        else:
+            g1, g2 = np.meshgrid(self.grids[0], self.grids[1], indexing="ij")
+            keys = {self.feature_names[0]: g1.ravel(), self.feature_names[1]: g2.ravel()}
         frames = []
         for k, name in enumerate(self.output_names):
-            cols: dict[str, Any] = {self.feature_name: self.grid_values, "output": name}
-            cols["effect"] = self.effect[k]
-            if self.lower is not None:
-                cols["lower"], cols["upper"] = self.lower[k], self.upper[k]
+            cols = dict(keys)
+            cols["output"] = name
+            cols["effect"] = self.effect[k].ravel()
+            if self.lower is not None and self.upper is not None:
+                cols["lower"], cols["upper"] = self.lower[k].ravel(), self.upper[k].ravel()
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
         return {
-            "feature_name": self.feature_name,
-            "grid_values": json_safe(self.grid_values.tolist()),
+            "feature_names": list(self.feature_names),
+            "grids": [[json_safe(v) for v in g.tolist()] for g in self.grids],
             "effect": self.effect.tolist(),
             "lower": None if self.lower is None else self.lower.tolist(),
             "upper": None if self.upper is None else self.upper.tolist(),
@@ -89,36 +131,78 @@ def quantile_edges(x: np.ndarray, bins: int) -> np.ndarray:
     return np.unique(np.concatenate([[x.min()], q]))
 
 
-def _numeric_deltas(m, data, j, edges, space, batch_size):
-    """Per-row local effects f(z_k, x_-j) - f(z_{k-1}, x_-j) and each row's bin.
-
-    Rows outside [z_0, z_K] are left out (bin -1).
-    """
-    x = data.values[:, j].astype(np.float64)
+def _bin_of(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Each value's bin: k for (z_k, z_{k+1}] (the first bin closed), -1 outside or NaN."""
     inside = (x >= edges[0]) & (x <= edges[-1])
-    bin_of = np.clip(np.searchsorted(edges, x, side="left") - 1, 0, len(edges) - 2)
-    bin_of = np.where(inside, bin_of, -1)
-    b = bin_of[inside]
-    # both edges of every row in one batch: the lower edges first, then the upper ones
-    both = np.concatenate([data.values[inside], data.values[inside]])
-    n = len(b)
-    both[:n, j], both[n:, j] = edges[b], edges[b + 1]
-    preds = predict_rows(m, Dataset(both, data.feature_names, data.categorical), space, batch_size)
-    return preds[n:] - preds[:n], b
+    b = np.clip(np.searchsorted(edges, x, side="left") - 1, 0, len(edges) - 2)
+    return np.where(inside, b, -1)
 
 
-def _accumulate_numeric(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Centred ALE at the edges from per-bin sums (..., K, k) and counts (..., K).
+def _accumulate_numeric(means: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Centred first-order ALE at the edges from bin means (B, K, k) and counts (B, K).
 
-    Bins without rows add 0. Centred as ALEPlot: minus the count-weighted mean of
-    the bin midpoints' values (the mean of the two edges of each bin).
+    Centred as ALEPlot: minus the count-weighted mean of the bins' midpoint values
+    (the mean of the two edges of each bin).
     """
     c = counts[..., None]
-    means = np.divide(sums, c, out=np.zeros_like(sums), where=c > 0)
-    acc = np.concatenate([np.zeros_like(means[..., :1, :]), np.cumsum(means, axis=-2)], axis=-2)
-    mid = (acc[..., 1:, :] + acc[..., :-1, :]) / 2
-    centre = (mid * c).sum(axis=-2, keepdims=True) / c.sum(axis=-2, keepdims=True)
-    return acc - centre
+    acc = np.concatenate([np.zeros_like(means[:, :1]), np.cumsum(means, axis=1)], axis=1)
+    mid = (acc[:, 1:] + acc[:, :-1]) / 2
+    return acc - (mid * c).sum(axis=1, keepdims=True) / c.sum(axis=1, keepdims=True)
+
+
+def _strip_average(delta: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-weighted mean over axis 2 of the cell averages of ``delta`` (B, K1, K2+1, k).
+
+    A strip without rows (possible with given edges or in a resample) weights its
+    cells equally.
+    """
+    cell = (delta[:, :, :-1] + delta[:, :, 1:]) / 2  # (B, K1, K2, k)
+    total = b.sum(axis=2, keepdims=True)
+    w = np.where(total > 0, b, 1.0)
+    return (cell * w[..., None]).sum(axis=2) / w.sum(axis=2)[..., None]
+
+
+def _accumulate_pair(means: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Centred pure interaction at the grid nodes from cell means (B, K1, K2, k).
+
+    ALEPlot's second-order estimator (Apley & Zhu 2020, eqs. 13-15): the mean
+    second-order differences are summed over both axes, the result's own
+    first-order ALE along each axis is removed, and the surface is centred so the
+    row-weighted mean of the cells' corner averages is 0.
+    """
+    B, K1, K2, k = means.shape
+    f = np.zeros((B, K1 + 1, K2 + 1, k))
+    f[:, 1:, 1:] = np.cumsum(np.cumsum(means, axis=1), axis=2)
+    main1 = _strip_average(np.diff(f, axis=1), b)  # (B, K1, k)
+    main2 = _strip_average(np.diff(f, axis=2).swapaxes(1, 2), b.swapaxes(1, 2))
+    zero = np.zeros((B, 1, k))
+    f1 = np.concatenate([zero, np.cumsum(main1, axis=1)], axis=1)
+    f2 = np.concatenate([zero, np.cumsum(main2, axis=1)], axis=1)
+    f = f - f1[:, :, None] - f2[:, None, :]
+    corners = (f[:, :-1, :-1] + f[:, :-1, 1:] + f[:, 1:, :-1] + f[:, 1:, 1:]) / 4
+    centre = (corners * b[..., None]).sum(axis=(1, 2)) / b.sum(axis=(1, 2))[..., None]
+    return f - centre[:, None, None]
+
+
+def _fill_empty_cells(means: np.ndarray, counts: np.ndarray, centres: np.ndarray) -> None:
+    """Give each cell without rows the mean of the nearest cell with rows (in place).
+
+    ``means`` (B, K1, K2, k), ``counts`` (B, K1, K2), ``centres`` (K1 * K2, 2): the
+    cells' centres, each coordinate divided by the feature's range (ALEPlot's
+    rule). Ties go to the first cell in row-major order.
+    """
+    B, K1, K2, k = means.shape
+    flat = means.reshape(B, K1 * K2, k)
+    for r in range(B):
+        empty = np.flatnonzero(counts[r].ravel() == 0)
+        if len(empty) == 0:
+            continue
+        full = np.flatnonzero(counts[r].ravel() > 0)
+        step = max(1, (1 << 20) // max(1, len(full)))
+        for s in range(0, len(empty), step):
+            part = empty[s : s + step]
+            d = ((centres[part, None, :] - centres[None, full, :]) ** 2).sum(axis=2)
+            flat[r, part] = flat[r, full[np.argmin(d, axis=1)]]
 
 
 # ---------------------------------------------------------------------- categorical
@@ -154,15 +238,19 @@ def _level_distances(data: Dataset, j: int, codes: np.ndarray, n_levels: int) ->
     return D
 
 
-def order_levels(data: Dataset, j: int) -> np.ndarray:
+def order_levels(data: Dataset, j: int, given: list[Any] | None = None) -> np.ndarray:
     """The levels of categorical column ``j`` ordered by similarity.
 
-    An ordered pandas Categorical keeps its order; otherwise the levels are placed
-    along the first coordinate of classical multidimensional scaling of
-    :func:`_level_distances` (Apley & Zhu 2020), oriented so that the
-    first level in sorted order comes first.
+    ``given`` (the categories of an ordered pandas Categorical) keeps its order,
+    restricted to the levels present; otherwise the levels are placed along the
+    first coordinate of classical multidimensional scaling of
+    :func:`_level_distances` (Apley & Zhu 2020), oriented so that the first level
+    in sorted order comes first.
     """
     lv = levels(data, j)
+    if given is not None:
+        present = set(lv.tolist())
+        return np.array([v for v in given if v in present], dtype=object)
     codes = pd.Index(lv.tolist(), dtype=object).get_indexer(data.values[:, j].tolist())
     keep = codes >= 0
     sub = data.take(np.flatnonzero(keep))
@@ -177,25 +265,24 @@ def order_levels(data: Dataset, j: int) -> np.ndarray:
     return lv[np.argsort(coord, kind="stable")]
 
 
-def _categorical_deltas(m, data, j, order, space, batch_size):
+def _categorical_deltas(m, data, j, order, space, batch_size, flags):
     """Local effects between adjacent levels (as ALEPlot for factors).
 
     A row of level k gives f(level k+1) - f(level k), counted for the step into
     k+1, and f(level k) - f(level k-1), counted for the step into k. Returns the
-    deltas (m, k), the step each belongs to (1..L-1), and each row's level.
+    deltas (m, k), the step each belongs to (1..L-1), the row each comes from, and
+    each row's level (-1 when missing).
     """
     codes = pd.Index(order.tolist(), dtype=object).get_indexer(data.values[:, j].tolist())
     L = len(order)
     up = np.flatnonzero((codes >= 0) & (codes < L - 1))
     down = np.flatnonzero(codes > 0)
     rows = np.concatenate([up, up, down, down])
-    values = data.values[rows].copy()
+    values = data.values[rows].copy()  # float64 levels stay float64 (categorical_features)
     k = len(up)
     settings = np.concatenate([codes[up] + 1, codes[up], codes[down], codes[down] - 1])
     values[:, j] = order[settings]
-    preds = predict_rows(
-        m, Dataset(values, data.feature_names, data.categorical), space, batch_size
-    )
+    preds = predict_rows(m, Dataset(values, data.feature_names, flags), space, batch_size)
     d_up = preds[:k] - preds[k : 2 * k]
     d_down = preds[2 * k : 2 * k + len(down)] - preds[2 * k + len(down) :]
     deltas = np.concatenate([d_up, d_down])
@@ -204,16 +291,46 @@ def _categorical_deltas(m, data, j, order, space, batch_size):
     return deltas, step, owner, codes
 
 
-def _accumulate_categorical(sums, counts, level_counts):
+def _accumulate_categorical(means, level_counts):
     """Centred ALE per level: cumulative mean steps, minus their level-weighted mean."""
-    c = counts[..., None]
-    means = np.divide(sums, c, out=np.zeros_like(sums), where=c > 0)
-    acc = np.cumsum(means, axis=-2)  # step 0 (into level 0) is 0
+    acc = np.cumsum(means, axis=1)  # step 0 (into level 0) is 0
     w = level_counts[..., None]
-    return acc - (acc * w).sum(axis=-2, keepdims=True) / w.sum(axis=-2, keepdims=True)
+    return acc - (acc * w).sum(axis=1, keepdims=True) / w.sum(axis=1, keepdims=True)
 
 
-# ---------------------------------------------------------------------- public
+# ---------------------------------------------------------------------- shared
+class _Slots:
+    """Sums and counts of per-row local effects in slots (bins, cells or steps).
+
+    ``owner[i]`` is the row of X that local effect ``i`` comes from and ``slot[i]``
+    its slot; the statistics are computed for row weights (B, n) (bootstrap
+    multiplicities; all ones for the estimate) with one sparse product.
+    """
+
+    def __init__(
+        self, owner: np.ndarray, slot: np.ndarray, n_slots: int, deltas: np.ndarray | None = None
+    ):
+        self.owner, self.n_slots, self.deltas = owner, n_slots, deltas
+        m = len(owner)
+        self.matrix = sparse.csr_matrix(
+            (np.ones(m), (slot, np.arange(m))), shape=(n_slots, m)
+        )  # fmt: skip
+
+    def counts(self, weights: np.ndarray) -> np.ndarray:
+        """Weighted rows per slot: (B, n_slots)."""
+        return np.asarray(self.matrix @ weights[:, self.owner].T).T
+
+    def means(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean local effect per slot (B, n_slots, k), 0 where empty, and counts."""
+        w = weights[:, self.owner]  # (B, m)
+        B, k = len(w), self.deltas.shape[1]
+        counts = np.asarray(self.matrix @ w.T).T
+        prod = (w.T[:, :, None] * self.deltas[:, None, :]).reshape(len(self.owner), B * k)
+        sums = np.asarray(self.matrix @ prod).reshape(self.n_slots, B, k).transpose(1, 0, 2)
+        c = counts[..., None]
+        return np.divide(sums, c, out=np.zeros_like(sums), where=c > 0), counts
+
+
 def _check_args(bins: Any, n_bootstrap: Any, confidence_level: Any) -> None:
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
         raise InputError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}; e.g. 100.")
@@ -222,67 +339,187 @@ def _check_args(bins: Any, n_bootstrap: Any, confidence_level: Any) -> None:
             f"n_bootstrap must be 0 (no band) or at least 2 resamples, got {n_bootstrap}; "
             "e.g. n_bootstrap=100."
         )
-    if not isinstance(confidence_level, (float, int)) or not 0 < confidence_level < 1:
+    if (
+        isinstance(confidence_level, bool)
+        or not isinstance(confidence_level, (float, int, np.floating))
+        or not 0 < confidence_level < 1
+    ):
         raise InputError(
             f"confidence_level must be in (0, 1), got {confidence_level!r}; e.g. 0.95."
         )
+
+
+def _check_bins(bins: Any, what: str) -> int | np.ndarray:
+    """An int >= 1 or strictly increasing edges (float64)."""
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
-            raise InputError(f"bins must be an integer >= 1 or bin edges, got {bins!r}; e.g. 20.")
-        return
-    edges = np.asarray(bins, dtype=np.float64) if not isinstance(bins, bool) else np.array([])
-    if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
+            raise InputError(f"{what} must be an integer >= 1 or bin edges, got {bins!r}; e.g. 20.")
+        return int(bins)
+    try:
+        edges = np.asarray(bins, dtype=np.float64) if not isinstance(bins, bool) else None
+    except (TypeError, ValueError):
+        edges = None
+    if (
+        edges is None
+        or edges.ndim != 1
+        or len(edges) < 2
+        or not np.all(np.isfinite(edges))
+        or np.any(np.diff(edges) <= 0)
+    ):
         raise InputError(
-            "bins must be an integer >= 1 or at least two strictly increasing bin edges, "
-            f"got {bins!r}; e.g. bins=20."
+            f"{what} must be an integer >= 1 or at least two strictly increasing finite bin "
+            f"edges, got {bins!r}; e.g. bins=20."
         )
+    return edges
+
+
+def _split_bins(bins: Any, order: int) -> list[int | np.ndarray]:
+    """One bins specification per feature."""
+    if order == 1:
+        return [_check_bins(bins, "bins")]
+    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+        return [_check_bins(bins, "bins")] * 2
+    if not isinstance(bins, (tuple, list)) or len(bins) != 2:
+        raise InputError(
+            f"bins for a pair of features must be an integer or a pair (one integer or "
+            f"sequence of edges per feature), got {bins!r}; e.g. bins=10 or bins=(10, 20)."
+        )
+    return [_check_bins(b, f"bins[{i}]") for i, b in enumerate(bins)]
+
+
+def _features(data: Dataset, features: Any) -> list[int]:
+    if isinstance(features, (tuple, list, np.ndarray)):
+        items = list(features)
+        if not 1 <= len(items) <= 2:
+            raise InputError(
+                f"features must be one feature or a pair, got {len(items)} ({items!r}); give "
+                "e.g. 'age' or ('age', 'income')."
+            )
+    else:
+        items = [features]
+    idx = [feature_index(data, f, "features") for f in items]
+    if len(idx) == 2 and idx[0] == idx[1]:
+        raise InputError(
+            f"features names {data.feature_names[idx[0]]!r} twice; a second-order ALE needs two "
+            "different features."
+        )
+    return idx
+
+
+def _mark_categorical(data: Dataset, categorical_features: Any) -> Dataset:
+    if categorical_features is None:
+        return data
+    if isinstance(categorical_features, (str, int, np.integer)):
+        categorical_features = [categorical_features]
+    flags = data.categorical.copy()
+    for f in categorical_features:
+        flags[feature_index(data, f, "categorical_features")] = True
+    return Dataset(data.values, data.feature_names, flags)
+
+
+def _json_list(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, np.integer)):
+        return json_safe(value)
+    return [json_safe(v) for v in value]
+
+
+def _ordered_categories(X: Any, name: str) -> list[Any] | None:
+    """The categories of column ``name`` of a DataFrame when it is an ordered Categorical."""
+    if isinstance(X, pd.DataFrame) and name in X.columns:
+        dtype = X[name].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered:
+            return list(dtype.categories)
+    return None
+
+
+def _edges_for(data: Dataset, j: int, spec: int | np.ndarray) -> np.ndarray:
+    x = data.values[:, j].astype(np.float64)
+    x = x[~np.isnan(x)]
+    if isinstance(spec, np.ndarray):
+        return spec
+    if len(x) < 2 * spec and len(x) < 2 * len(np.unique(x)):
+        raise InputError(
+            f"bins={spec} needs at least {2 * spec} rows (2 per bin) with a value of "
+            f"{data.feature_names[j]!r}, X has {len(x)}; use bins <= {max(1, len(x) // 2)}."
+        )
+    return quantile_edges(x, spec)
 
 
 def accumulated_local_effects(
     model: Any,
     X: Any,
-    feature: Any,
+    features: Any,
     *,
     bins: Any = 20,
     output: str | None = None,
     n_bootstrap: int = 0,
     confidence_level: float = 0.95,
+    categorical_features: Any = None,
     random_state: Any = None,
     batch_size: int | None = None,
 ) -> AccumulatedLocalEffects:
-    """First-order accumulated local effects of one feature (Apley & Zhu 2020).
+    """Accumulated local effects of one feature, or the interaction of a pair (Apley & Zhu 2020).
 
-    Numeric feature: the range is cut at quantiles into bins (z_{k-1}, z_k]; each
-    row in bin k contributes the local effect ``f(z_k, x_-j) - f(z_{k-1}, x_-j)``,
-    its other features kept as they are; the mean effect per bin is accumulated
-    along the bins and centred so that its mean over the rows is 0 (ALEPlot's
-    estimator). Because each row only moves within its own bin, the model is
+    First order, numeric feature: the range is cut at quantiles into bins
+    (z_{k-1}, z_k]; each row in bin k contributes the local effect
+    ``f(z_k, x_-j) - f(z_{k-1}, x_-j)``, its other features kept as they are; the
+    mean effect per bin is accumulated along the bins and centred so that its mean
+    over the rows is 0 (ALEPlot's estimator; PyALE gives the same numbers on the
+    same bins). Because each row only moves within its own bin, the model is
     evaluated near the data, which makes ALE trustworthy under correlated
     features where partial dependence extrapolates to combinations the data never
-    shows. Categorical feature: the levels are ordered by how similar the other
-    features are within them, and the effects of stepping between adjacent levels
-    are accumulated. All model evaluations go into few batched calls.
+    shows. A bin without rows (possible with given edges) adds nothing.
+
+    First order, categorical feature: the levels are ordered by how similar the
+    other features are within them (the sum over the other features of the
+    Kolmogorov-Smirnov distance, numeric, or the total variation distance of the
+    category shares, categorical, then the first coordinate of classical
+    multidimensional scaling), or kept in order for an ordered pandas Categorical;
+    the effects of stepping between adjacent levels are averaged over the rows of
+    both levels and accumulated.
+
+    Second order, a pair of numeric features: the 2-D grid of both features'
+    quantile bins; each row in cell (k, l) contributes the second-order difference
+    ``f(z_k, w_l) - f(z_k, w_{l-1}) - f(z_{k-1}, w_l) + f(z_{k-1}, w_{l-1})``; the
+    mean per cell is accumulated over both axes, the surface's own first-order
+    effects along each axis are removed and the rest is centred: the pure
+    interaction effect, 0 everywhere for a model additive in the pair. A cell
+    without rows takes the mean of the nearest cell with rows (distances between
+    cell centres, each feature scaled by its range; ALEPlot's rule), counted in
+    ``params["n_empty_cells"]``.
+
+    All model evaluations (both edges, or the four corners, of every row) go into
+    one batched call (at most ``batch_size`` rows each).
 
     Parameters
     ----------
     model : object
-        A fitted model whybox can adapt.
+        A fitted model whybox can adapt (scikit-learn estimator or Pipeline,
+        XGBoost, LightGBM, CatBoost, a callable) or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         The data (training data or a sample of it).
-    feature : str or int
-        The feature (numeric or categorical).
+    features : str or int, or a pair of them
+        One feature (numeric or categorical), or two numeric features for the
+        second-order interaction.
     bins : int or sequence of float, default=20
-        Numeric only: the number of quantile bins (fewer when values repeat: the
+        Numeric features: the number of quantile bins (fewer when values repeat: the
         edges are the distinct ``k / bins`` quantiles, inverse empirical CDF, with
         the minimum), or the bin edges themselves (rows outside them are left out).
+        For a pair: one integer for both, or a pair with an integer or edges each.
     output : {"raw", "probability", "log_odds"}, optional
         The output space; default probability for classifiers, the value for
-        regressors.
+        regressors. One curve per output (a binary classifier: the positive class).
     n_bootstrap : int, default=0
         Bootstrap resamples of the rows for a percentile confidence band. The
         per-row local effects are computed once and resampled, so the band costs
-        no model calls; the bins stay fixed.
+        no model calls; the bins stay fixed and each resample goes through the same
+        estimator (empty bins, empty cells) as the data.
     confidence_level : float, default=0.95
+        The band's coverage: the ``(1 - level) / 2`` and ``(1 + level) / 2``
+        percentiles of the resampled curves.
+    categorical_features : str, int or sequence of them, optional
+        Columns to treat as categorical although numeric (e.g. integer codes).
+        pandas category, text and bool columns are categorical anyway.
     random_state : int, numpy Generator or None
         Seeds the bootstrap.
     batch_size : int, optional
@@ -291,13 +528,15 @@ def accumulated_local_effects(
     Returns
     -------
     AccumulatedLocalEffects
-        ``effect`` (n_outputs, n_grid) at the bin edges (numeric) or levels
-        (categorical), in the units of the output space, with ``lower``/``upper``.
+        ``effect`` of shape (n_outputs, n_grid) at the bin edges (numeric) or levels
+        (categorical), or (n_outputs, n_grid1, n_grid2) at the nodes of the 2-D
+        grid, float64 in the units of the output space, with ``lower``/``upper``.
 
     Raises
     ------
     InputError
-        An unknown or constant feature, bins that are not a count or increasing
+        An unknown, repeated or constant feature, more than two features, a
+        categorical feature in a pair, bins that are not a count or increasing
         edges, fewer than 2 rows per bin on average (too few rows for the bins),
         fewer than 10 rows for a bootstrap, bad ``n_bootstrap`` or
         ``confidence_level``.
@@ -310,81 +549,122 @@ def accumulated_local_effects(
     _check_args(bins, n_bootstrap, confidence_level)
     m = prepare_model(model, X)
     data = m.check_data(adapt_data(X, name="X"), name="X")
-    j = feature_index(data, feature, "feature")
-    name = data.feature_names[j]
-    check_not_constant(data, j, levels(data, j))
+    model_flags = data.categorical  # what the model is handed keeps the data's own dtypes
+    data = _mark_categorical(data, categorical_features)
+    idx = _features(data, features)
+    names = tuple(data.feature_names[j] for j in idx)
+    specs = _split_bins(bins, len(idx))
+    for j in idx:
+        check_not_constant(data, j, levels(data, j))
+    if len(idx) == 2 and data.categorical[idx].any():
+        cat = names[int(np.flatnonzero(data.categorical[idx])[0])]
+        raise InputError(
+            f"feature {cat!r} is categorical, but a second-order ALE needs two numeric "
+            "features; ask for the first-order ALE of each, or encode it as numbers."
+        )
     space = output_space(m, output)
     n = data.n_samples
     if n_bootstrap and n < 10:
         raise InputError(
             f"a bootstrap band needs at least 10 rows, X has {n}; give more rows or n_bootstrap=0."
         )
-    categorical = bool(data.categorical[j])
+    extra: dict[str, Any] = {}
+    categorical = bool(len(idx) == 1 and data.categorical[idx[0]])
     if categorical:
-        grid = order_levels(data, j)
-        deltas, step, owner, codes = _categorical_deltas(m, data, j, grid, space, batch_size)
-        n_slots = len(grid)
-        slot, row_of = step, owner
-    else:
-        x = data.values[:, j].astype(np.float64)
-        x = x[~np.isnan(x)]
-        if isinstance(bins, (int, np.integer)):
-            if n < 2 * bins and n < 2 * len(np.unique(x)):
-                raise InputError(
-                    f"bins={bins} needs at least {2 * bins} rows (2 per bin), X has {n}; "
-                    f"use bins <= {max(1, n // 2)}."
-                )
-            grid = quantile_edges(x, int(bins))
-        else:
-            grid = np.asarray(bins, dtype=np.float64)
-        deltas, slot = _numeric_deltas(m, data, j, grid, space, batch_size)
-        row_of = np.flatnonzero(
-            (data.values[:, j].astype(np.float64) >= grid[0])
-            & (data.values[:, j].astype(np.float64) <= grid[-1])
+        j = idx[0]
+        grids = (order_levels(data, j, _ordered_categories(X, names[0])),)
+        deltas, step, owner, codes = _categorical_deltas(
+            m, data, j, grids[0], space, batch_size, model_flags
         )
-        n_slots = len(grid) - 1
+        slots = _Slots(owner, step, len(grids[0]), deltas)
+        has_level = np.flatnonzero(codes >= 0)
+        level_slots = _Slots(has_level, codes[has_level], len(grids[0]))
+        counts = level_slots.counts(np.ones((1, n)))[0]
 
-    def ale(weights: np.ndarray) -> np.ndarray:
-        """Centred ALE for row weights (B, n) (bootstrap multiplicities): (B, n_grid, k)."""
-        w = weights[:, row_of]  # (B, m)
-        onehot = np.zeros((len(slot), n_slots))
-        onehot[np.arange(len(slot)), slot] = 1.0
-        counts = w @ onehot  # (B, n_slots)
-        sums = np.stack([(w * deltas[:, k]) @ onehot for k in range(deltas.shape[1])], axis=-1)
-        if categorical:
-            level_w = np.zeros((n, n_slots))
-            level_w[codes >= 0, codes[codes >= 0]] = 1.0
-            return _accumulate_categorical(sums, counts, weights @ level_w)
-        return _accumulate_numeric(sums, counts)
+        def estimate(w: np.ndarray) -> np.ndarray:
+            means, _ = slots.means(w)
+            return _accumulate_categorical(means, level_slots.counts(w))
 
-    effect = ale(np.ones((1, n)))[0]
-    counts = np.bincount(slot if not categorical else codes[codes >= 0], minlength=n_slots)
+    elif len(idx) == 1:
+        j = idx[0]
+        grids = (_edges_for(data, j, specs[0]),)
+        b = _bin_of(data.values[:, j].astype(np.float64), grids[0])
+        owner = np.flatnonzero(b >= 0)
+        both = np.concatenate([data.values[owner], data.values[owner]])
+        k = len(owner)
+        both[:k, j], both[k:, j] = grids[0][b[owner]], grids[0][b[owner] + 1]
+        preds = predict_rows(m, Dataset(both, data.feature_names, model_flags), space, batch_size)
+        slots = _Slots(owner, b[owner], len(grids[0]) - 1, preds[k:] - preds[:k])
+        counts = slots.counts(np.ones((1, n)))[0]
+
+        def estimate(w: np.ndarray) -> np.ndarray:
+            return _accumulate_numeric(*slots.means(w))
+
+    else:
+        grids = tuple(_edges_for(data, j, s) for j, s in zip(idx, specs, strict=True))
+        K1, K2 = len(grids[0]) - 1, len(grids[1]) - 1
+        b1 = _bin_of(data.values[:, idx[0]].astype(np.float64), grids[0])
+        b2 = _bin_of(data.values[:, idx[1]].astype(np.float64), grids[1])
+        owner = np.flatnonzero((b1 >= 0) & (b2 >= 0))
+        c1, c2 = b1[owner], b2[owner]
+        k = len(owner)
+        corners = np.concatenate([data.values[owner]] * 4)
+        for q, (d1, d2) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+            corners[q * k : (q + 1) * k, idx[0]] = grids[0][c1 + d1]
+            corners[q * k : (q + 1) * k, idx[1]] = grids[1][c2 + d2]
+        p = predict_rows(
+            m, Dataset(corners, data.feature_names, model_flags), space, batch_size
+        ).reshape(4, k, -1)
+        slots = _Slots(owner, c1 * K2 + c2, K1 * K2, (p[3] - p[2]) - (p[1] - p[0]))
+        counts = slots.counts(np.ones((1, n)))[0].reshape(K1, K2)
+        mids = [(g[1:] + g[:-1]) / 2 / (g[-1] - g[0]) for g in grids]
+        centres = np.stack(np.meshgrid(mids[0], mids[1], indexing="ij"), axis=-1).reshape(-1, 2)
+        extra["n_empty_cells"] = int((counts == 0).sum())
+
+        def estimate(w: np.ndarray) -> np.ndarray:
+            means, cnt = slots.means(w)
+            means = means.reshape(len(w), K1, K2, -1)
+            cnt = cnt.reshape(len(w), K1, K2)
+            _fill_empty_cells(means, cnt, centres)
+            return _accumulate_pair(means, cnt)
+
+    bins_param = [s if isinstance(s, int) else s.tolist() for s in specs]
+    effect = estimate(np.ones((1, n)))[0]
     lower = upper = None
     if n_bootstrap:
         rng = np.random.default_rng(random_state)
-        draws = np.stack(
-            [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_bootstrap)]
-        )
-        boot = ale(draws.astype(np.float64))
+        per_block = max(1, _BOOT_CELLS // max(n, len(slots.owner) * effect.shape[-1]))
+        boot = []
+        for start in range(0, n_bootstrap, per_block):
+            # resample multiplicities, drawn in the same order whatever the block size
+            draws = np.stack(
+                [
+                    np.bincount(rng.integers(0, n, n), minlength=n)
+                    for _ in range(min(per_block, n_bootstrap - start))
+                ]
+            )
+            boot.append(estimate(draws.astype(np.float64)))
+        boot = np.concatenate(boot)
         alpha = (1 - confidence_level) / 2
-        lower, upper = np.quantile(boot, [alpha, 1 - alpha], axis=0)
-        lower, upper = lower.T, upper.T
+        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
     return AccumulatedLocalEffects(
-        feature_name=name,
-        grid_values=grid,
-        effect=effect.T,
+        feature_names=names,
+        grids=grids,
+        effect=np.moveaxis(effect, -1, 0),
         lower=lower,
         upper=upper,
-        counts=counts.astype(np.int64),
+        counts=np.rint(counts).astype(np.int64),
         categorical=categorical,
         output_names=m.output_names,
         output_space=space,
         params={
-            "bins": json_safe(bins if isinstance(bins, (int, np.integer)) else list(grid)),
+            "bins": bins_param if len(idx) == 2 else bins_param[0],
             "n_bootstrap": int(n_bootstrap),
             "confidence_level": float(confidence_level),
+            "categorical_features": _json_list(categorical_features),
             "random_state": json_safe(random_state),
             "n_samples": n,
             "batch_size": json_safe(batch_size),
+            **extra,
         },
     )

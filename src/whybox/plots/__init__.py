@@ -5,12 +5,13 @@ save them with ``fig.savefig("plot.png")`` or ``.svg``. Every function accepts
 ``ax=`` to draw into an existing Axes instead.
 """
 
+from whybox.plots._ale import ale
 from whybox.plots._attention import attention
 from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
-from whybox.plots._effects import ale, h_statistic, partial_dependence
+from whybox.plots._effects import h_statistic, partial_dependence
 from whybox.plots._failures import calibration, slices, surrogate_tree
 from whybox.plots._image import image, image_grid
 from whybox.plots._lime import lime_bar, lime_image, lime_text

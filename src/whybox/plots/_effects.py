@@ -1,4 +1,4 @@
-"""Feature-effect plots: partial dependence with ICE, ALE with its band, H-statistic bars."""
+"""Feature-effect plots: partial dependence with ICE, H-statistic bars (ALE: ``_ale.py``)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.inspection._ale import AccumulatedLocalEffects
 from whybox.inspection._h_statistic import HStatistic
 from whybox.inspection._partial_dependence import PartialDependence
 from whybox.plots._common import check_max_display, figure_and_axes, literal
 
 _PD_COLOR = "#08306b"
 _ICE_COLOR = "#6baed6"
-_ALE_COLOR = "#a63603"
 
 
 def _check(result: Any, kind: type, call: str) -> None:
@@ -112,59 +110,6 @@ def partial_dependence(
         ax.set_xticks(x, literal([str(v) for v in grid]))
     ax.set_xlabel(literal(result.feature_names[0]))
     ax.set_ylabel(label)
-    ax.legend(frameon=False, fontsize=8)
-    ax.spines[["top", "right"]].set_visible(False)
-    return fig
-
-
-def ale(result: Any, *, output: Any = None, ax: Any = None) -> Any:
-    """Draw an accumulated local effects curve with its confidence band.
-
-    Parameters
-    ----------
-    result : AccumulatedLocalEffects
-        The result of :func:`whybox.inspection.accumulated_local_effects`.
-    output : str or int, optional
-        The output drawn; default the first.
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Numeric: the centred effect at the bin edges, the bootstrap band shaded and
-        the edges as a rug; categorical: a point per level (in the accumulation
-        order) with error bars.
-
-    Raises
-    ------
-    InputError
-        A result of another type or an unknown output.
-    """
-    _check(result, AccumulatedLocalEffects, "accumulated_local_effects(model, X, feature)")
-    k = _output_index(result.output_names, output)
-    fig, ax = figure_and_axes(ax, (6.0, 4.2))
-    effect = result.effect[k]
-    band = result.lower is not None
-    level = f"{int(round(100 * result.params.get('confidence_level', 0.95)))}%"
-    if result.categorical:
-        x = np.arange(len(result.grid_values))
-        err = None
-        if band:
-            err = np.abs(np.stack([effect - result.lower[k], result.upper[k] - effect]))
-        ax.errorbar(x, effect, yerr=err, fmt="o", color=_ALE_COLOR, capsize=3, label="ALE")
-        ax.set_xticks(x, literal([str(v) for v in result.grid_values]))
-    else:
-        x = result.grid_values
-        ax.plot(x, effect, "-", color=_ALE_COLOR, linewidth=2.0, label="ALE")
-        if band:
-            ax.fill_between(
-                x, result.lower[k], result.upper[k], color=_ALE_COLOR, alpha=0.2,
-                label=f"{level} bootstrap band",
-            )  # fmt: skip
-        ax.plot(x, np.full_like(x, np.nanmin(effect)), "|", color="#555555", markersize=8)
-    ax.axhline(0.0, color="#777777", linestyle="--", linewidth=0.8)
-    ax.set_xlabel(literal(result.feature_name))
-    ax.set_ylabel(f"ALE, {result.output_space} output ({result.output_names[k]})")
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
