@@ -103,6 +103,40 @@ def test_slice_bad_input():
         find_slices(_Rule().fit(frame), frame, np.full(200, 7))
 
 
+def test_conjunction_with_an_irrelevant_condition_is_not_reported():
+    rng = np.random.default_rng(0)
+    n = 3000
+    frame = pd.DataFrame(
+        {"x1": rng.uniform(0, 1, n), "x2": rng.normal(size=n), "cat": rng.choice(list("abc"), n)}
+    )
+    y = (frame["x2"] > 0).astype(int).to_numpy()
+    y = np.where(rng.uniform(size=n) < 0.05, 1 - y, y)
+    y = np.where((frame["x1"] > 0.75) & (frame["cat"] == "b"), 1 - y, y)
+    res = find_slices(_Rule().fit(frame), frame, y)
+    # x2 says nothing about where the model fails beyond its rule; a conjunction with an
+    # x2 condition is only a random subset of a failing slice
+    assert not [
+        s.description for s in res.slices if len(s.conditions) == 2 and "x2" in s.description
+    ]
+
+
+def test_regression_y_with_nan_is_refused_and_tied_large_errors_count():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 2))
+    model = LinearRegression().fit(X, X[:, 0])
+    with pytest.raises(InputError, match="missing"):
+        find_slices(model, X, np.r_[np.nan, X[1:, 0]])
+    with pytest.raises(InputError, match="y has"):
+        find_slices(model, X, 5)
+    # integer targets: 16% of rows share one large error (exactly 3), more than the top
+    # decile; they are the errors, and their slice is found
+    Z = np.column_stack([rng.integers(-5, 5, 500), rng.normal(size=500)]).astype(float)
+    y = Z[:, 0] + 3.0 * (Z[:, 1] > 1) + (rng.uniform(size=500) < 0.05)
+    res = find_slices(lambda A: np.asarray(A, dtype=float)[:, 0], Z, y, max_conditions=1)
+    assert res.overall_error_rate == pytest.approx(np.mean(Z[:, 1] > 1))
+    assert res.slices[0].conditions[0].startswith("x1 >")
+
+
 # ---------------------------------------------------------------------- calibration
 @pytest.mark.parametrize("strategy", ["uniform", "quantile"])
 def test_calibration_equals_scikit_learn(strategy):

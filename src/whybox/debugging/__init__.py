@@ -7,6 +7,7 @@ draws them.
 from whybox.debugging._calibration import Calibration, ReliabilityCurve, calibration
 from whybox.debugging._confusion import confusion_analysis
 from whybox.debugging._errors import error_analysis
+from whybox.debugging._residuals import FeatureResiduals, ResidualAnalysis, residual_analysis
 from whybox.debugging._results import (
     ClassificationCase,
     ConfusedPair,
@@ -26,9 +27,11 @@ __all__ = [
     "ConfusionAnalysis",
     "ErrorAnalysis",
     "FeatureBins",
+    "FeatureResiduals",
     "FeatureShift",
     "RegressionCase",
     "ReliabilityCurve",
+    "ResidualAnalysis",
     "ResidualSummary",
     "Slice",
     "SliceAnalysis",
@@ -36,4 +39,5 @@ __all__ = [
     "confusion_analysis",
     "error_analysis",
     "find_slices",
+    "residual_analysis",
 ]

@@ -152,10 +152,17 @@ def _errors(m: Any, data: Dataset, y: Any) -> tuple[np.ndarray, str]:
                 f"{sorted(known, key=str)[:10]}); give y in the model's labels."
             )
         return np.asarray(pred != y_arr), "misclassified"
-    y_arr = np.asarray(y, dtype=np.float64)
+    y_vec = _as_label_vector(y, "y")  # refuses missing values
+    try:
+        y_arr = np.asarray(pd.to_numeric(pd.Series(y_vec)), dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("y must hold numbers for a regressor; pass the numeric target.") from None
     abs_err = np.abs(y_arr - m.predict(data, "raw")[:, 0])
     cut = np.quantile(abs_err, _LARGE_ERROR_QUANTILE)
-    return abs_err > cut, f"absolute error above its 90th percentile ({cut:.4g})"
+    # ">=" as in error_analysis, so rows tied at the cut (a group sharing one large
+    # error) count; a cut of 0 (most rows exact) keeps ">" so exact rows are not errors.
+    large = abs_err >= cut if cut > 0 else abs_err > 0
+    return large, f"absolute error at or above its 90th percentile ({cut:.4g})"
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
@@ -249,8 +256,9 @@ def find_slices(
     m = adapt_model(model)
     data = m.check_data(adapt_data(X, name="X"), name="X")
     n = data.n_samples
-    if len(y) != n:
-        raise InputError(f"y has {len(y)} values but X has {n} rows; give one target per row.")
+    if not hasattr(y, "__len__") or len(y) != n:
+        given = len(y) if hasattr(y, "__len__") else f"no ({type(y).__name__})"
+        raise InputError(f"y has {given} values but X has {n} rows; give one target per row.")
     if isinstance(min_support, (float, np.floating)) and 0 < min_support < 1:
         min_n = int(np.ceil(min_support * n))
     elif (
@@ -291,13 +299,27 @@ def find_slices(
     diff = rate - rest
     se = np.sqrt(rate * (1 - rate) / sizes + rest * (1 - rest) / (n - sizes))
     single_rate = err1 / np.maximum(size1, 1)
+    # A conjunction must add something over each of its conditions: its error rate
+    # must be significantly higher than in the rest of each parent (one-sided
+    # hypergeometric test inside the parent), adjusted by Benjamini-Hochberg over all
+    # conjunctions tested, so a subset that is worse only by chance is dropped.
+    parent_adj = np.zeros(len(cands))
+    pair = np.array([len(c[0]) == 2 for c in cands])
+    if pair.any():
+        pa = np.array([c[0][0] for c in cands if len(c[0]) == 2])
+        pb = np.array([c[0][1] for c in cands if len(c[0]) == 2])
+        p_in_a = stats.hypergeom.sf(errs[pair] - 1, size1[pa], err1[pa], sizes[pair])
+        p_in_b = stats.hypergeom.sf(errs[pair] - 1, size1[pb], err1[pb], sizes[pair])
+        parent_adj[pair] = _bh(np.maximum(p_in_a, p_in_b))
     chosen: list[Slice] = []
     kept_masks: list[np.ndarray] = []
     for i in np.argsort(-diff, kind="stable"):
         if adj[i] > alpha or diff[i] <= 0:
             continue
         conds = cands[i][0]
-        if len(conds) == 2 and rate[i] <= max(single_rate[conds[0]], single_rate[conds[1]]):
+        if len(conds) == 2 and (
+            rate[i] <= max(single_rate[conds[0]], single_rate[conds[1]]) or parent_adj[i] > alpha
+        ):
             continue
         mask = M[:, conds].all(axis=1)
         if any((mask & k).sum() / (mask | k).sum() > max_overlap for k in kept_masks):

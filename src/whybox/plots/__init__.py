@@ -16,6 +16,7 @@ from whybox.plots._failures import calibration, slices, surrogate_tree
 from whybox.plots._image import image, image_grid
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
+from whybox.plots._residuals import residuals
 from whybox.plots._waterfall import waterfall
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "lime_text",
     "partial_dependence",
     "permutation_importance",
+    "residuals",
     "slices",
     "surrogate_tree",
     "waterfall",
