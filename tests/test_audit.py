@@ -94,6 +94,10 @@ def test_regression_audit_has_no_confusion_section():
     err = np.abs(model.predict(X) - y)
     rows = [b.data["row"] for b in _waterfalls(report)]
     assert rows[0] == int(np.argmax(err)) and rows[1] == int(np.argmin(err))
+    failures = report.results["failures"]
+    assert "calibration" not in failures and "residuals" in failures
+    titles = [b.title for b in _section(report, "failures").blocks if hasattr(b, "title")]
+    assert "Residuals by feature" in titles and "Global surrogate tree" in titles
 
 
 def test_non_tree_model_gets_interventional_shap_with_a_background():

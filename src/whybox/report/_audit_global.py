@@ -9,7 +9,7 @@ import pandas as pd
 
 from whybox import plots
 from whybox.adapters import Dataset, Model
-from whybox.debugging import calibration, find_slices
+from whybox.debugging import calibration, find_slices, residual_analysis
 from whybox.inspection import (
     accumulated_local_effects,
     global_surrogate,
@@ -114,7 +114,8 @@ def effects_section(
 def failures_section(
     m: Model, data: Dataset, y: np.ndarray, rng: np.random.Generator, random_state: Any
 ) -> tuple[Section, dict[str, Any]]:
-    """Failing slices, calibration (classifiers) and a global surrogate with its fidelity."""
+    """Failing slices, calibration (classifiers) or residuals by feature (regressors), and a
+    global surrogate with its fidelity."""
     blocks: list[Any] = []
     results: dict[str, Any] = {}
     found = find_slices(m, data, y)
@@ -141,6 +142,24 @@ def failures_section(
                 "points on the diagonal: predicted probabilities match observed frequencies",
             )
         )
+    else:
+        res = residual_analysis(m, data, y)
+        results["residuals"] = res
+        flagged = res.significant
+        blocks.append(
+            Figure.from_matplotlib(
+                plots.residuals(res),
+                "Residuals by feature",
+                res.to_dict(),
+                "mean residual (predicted - true) per bin of the feature whose bins differ most; "
+                + (
+                    f"significant after Holm's adjustment: {', '.join(map(repr, flagged))}"
+                    if flagged
+                    else "no feature's bins differ significantly"
+                ),
+            )
+        )
+        blocks.append(Table.from_frame(res.to_frame(), "Residuals by feature", index=False))
     order = rng.permutation(data.n_samples)
     half = data.n_samples // 2
     if half >= 20:
@@ -164,6 +183,11 @@ def failures_section(
         f"{n_sl} slice(s) with significantly more errors"
         + (f", worst: {found.slices[0].description}" if n_sl else "")
         + (f"; ECE {results['calibration'].ece:.3f}" if "calibration" in results else "")
+        + (
+            f"; residuals differ across bins of {', '.join(map(repr, results['residuals'].significant))}"
+            if "residuals" in results and results["residuals"].significant
+            else ""
+        )
         + (
             f"; surrogate fidelity {results['surrogate'].test_fidelity:.3f}"
             if "surrogate" in results
