@@ -20,10 +20,12 @@ from whybox.inspection._features import (
     output_space,
     predict_copies,
 )
+from whybox.inspection._tree_recursion import recursion_average, tree_ensemble, unsupported
 from whybox.shapley._masking import json_safe, prepare_model
 
 _KINDS = ("average", "individual", "both")
 _GRIDS = ("percentiles", "uniform")
+_METHODS = ("auto", "recursion", "brute")
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,9 +40,11 @@ class PartialDependence:
         The grid of each feature (float64, or object for a categorical feature).
     average : ndarray of shape (n_outputs, *grid_shape), float64
         The partial dependence: the model's output averaged over the rows with the
-        features set to each grid point (centred when ``centered``).
+        features set to each grid point (centred when ``centered``); with
+        ``method="recursion"`` the trees' own estimate of it (see
+        :func:`partial_dependence`).
     individual : ndarray of shape (n_outputs, n_rows, *grid_shape) or None
-        The ICE curves: one per row (None for ``kind="average"``).
+        The ICE curves: one per row used (None for ``kind="average"``).
     output_names : tuple of str
         One name per output (a binary classifier: the positive class).
     output_space : str
@@ -49,7 +53,9 @@ class PartialDependence:
     centered : bool
         True when every curve is shifted to start at 0 at the first grid point.
     categorical : tuple of bool
-        Whether each feature's grid holds categories.
+        Whether each feature's grid holds categories (its levels).
+    method : {"brute", "recursion"}
+        How the average was computed (``method="auto"`` resolved).
     params : dict
         The settings, to reproduce the result.
     """
@@ -63,6 +69,7 @@ class PartialDependence:
     kind: str
     centered: bool
     categorical: tuple[bool, ...]
+    method: str = "brute"
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -88,11 +95,16 @@ class PartialDependence:
             "kind": self.kind,
             "centered": self.centered,
             "categorical": list(self.categorical),
+            "method": self.method,
             "params": self.params,
         }
 
 
-def _check_grid_args(grid: Any, grid_resolution: Any, percentiles: Any, kind: Any) -> None:
+def _check_grid_args(
+    grid: Any, grid_resolution: Any, percentiles: Any, kind: Any, method: Any
+) -> None:
+    if method not in _METHODS:
+        raise InputError(f"method must be one of {_METHODS}, got {method!r}; e.g. method='auto'.")
     if kind not in _KINDS:
         raise InputError(f"kind must be one of {_KINDS}, got {kind!r}; e.g. kind='both'.")
     if grid not in _GRIDS:
@@ -128,16 +140,19 @@ def feature_grid(
     grid_resolution: int = 50,
     percentiles: tuple[float, float] = (0.05, 0.95),
     custom: Any = None,
+    categorical: bool | None = None,
 ) -> np.ndarray:
     """The grid of column ``j`` (scikit-learn's rule for ``grid="percentiles"``).
 
-    A categorical column, or one with fewer distinct values than
-    ``grid_resolution``, uses its distinct values; otherwise ``grid_resolution``
-    evenly spaced points between the ``percentiles`` of the column
-    (``scipy.stats.mstats.mquantiles``, as scikit-learn) or, for
+    A categorical column (``categorical``, default ``data.categorical[j]``), or one
+    with fewer distinct values than ``grid_resolution``, uses its distinct values;
+    otherwise ``grid_resolution`` evenly spaced points between the ``percentiles``
+    of the column (``scipy.stats.mstats.mquantiles``, as scikit-learn) or, for
     ``grid="uniform"``, between its minimum and maximum.
     """
     name = data.feature_names[j]
+    if categorical is None:
+        categorical = bool(data.categorical[j])
     if custom is not None:
         values = np.asarray(custom, dtype=object if data.categorical[j] else np.float64)
         if values.ndim != 1 or len(values) == 0:
@@ -148,7 +163,7 @@ def feature_grid(
         return values
     uniques = levels(data, j)
     check_not_constant(data, j, uniques)
-    if data.categorical[j]:
+    if categorical:
         if grid == "uniform":
             raise InputError(
                 f"feature {name!r} is categorical, so grid='uniform' cannot space it evenly; "
@@ -177,19 +192,92 @@ def _cartesian(grids: Sequence[np.ndarray]) -> np.ndarray:
     return np.stack([m.ravel() for m in mesh], axis=1).astype(dtype)
 
 
+def _categorical_mask(data: Dataset, categorical_features: Any) -> np.ndarray:
+    """Which columns use their levels as grid: the Dataset's, plus those named."""
+    mask = np.asarray(data.categorical, dtype=bool).copy()
+    if categorical_features is None:
+        return mask
+    if isinstance(categorical_features, (str, int, np.integer)):
+        categorical_features = [categorical_features]
+    try:
+        given = list(categorical_features)
+    except TypeError:
+        raise InputError(
+            f"categorical_features must be a list of column names or positions, or a boolean "
+            f"mask, got {categorical_features!r}; e.g. categorical_features=['region']."
+        ) from None
+    if given and all(isinstance(g, (bool, np.bool_)) for g in given):
+        if len(given) != data.n_features:
+            raise InputError(
+                f"categorical_features as a boolean mask needs {data.n_features} entries (one "
+                f"per column of X), got {len(given)}; or give the names or positions."
+            )
+        return mask | np.asarray(given, dtype=bool)
+    for feature in given:
+        mask[feature_index(data, feature, "categorical_features")] = True
+    return mask
+
+
+def _sample_rows(
+    data: Dataset, weights: np.ndarray | None, sample: Any, random_state: Any
+) -> tuple[Dataset, np.ndarray | None]:
+    """``sample`` rows of ``data`` drawn without replacement (all when None or larger)."""
+    if sample is None:
+        return data, weights
+    n = data.n_samples
+    if isinstance(sample, (int, np.integer)) and not isinstance(sample, bool) and sample >= 1:
+        size = int(sample)
+    elif isinstance(sample, (float, np.floating)) and 0.0 < float(sample) <= 1.0:
+        size = max(1, int(round(float(sample) * n)))
+    else:
+        raise InputError(
+            f"sample must be a number of rows (an integer >= 1) or a fraction in (0, 1], got "
+            f"{sample!r}; e.g. sample=1000."
+        )
+    if size >= n:
+        return data, weights
+    rows = np.sort(np.random.default_rng(random_state).choice(n, size=size, replace=False))
+    return data.take(rows), None if weights is None else weights[rows]
+
+
+def _recursion_refusal(
+    m: Any, data: Dataset, kind: str, weights: Any, space: str, is_cat: list[bool]
+) -> Any:
+    """The flattened trees when the recursion applies, else the reason it does not."""
+    reason = unsupported(m.estimator)
+    if reason is not None:
+        return reason
+    if kind != "average":
+        return f"it gives only the average, and kind={kind!r} asks for ICE curves"
+    if weights is not None:
+        return "it averages over the training samples, so sample_weight has no effect on it"
+    if space != "raw":
+        return (
+            f"it gives the trees' raw output (the margin of a classifier), not {space!r}; "
+            "pass output='raw'"
+        )
+    if any(is_cat):
+        return "it needs numeric features, and a feature asked for is categorical"
+    return tree_ensemble(m, data)
+
+
 def partial_dependence(
     model: Any,
     X: Any,
     features: Any,
     *,
     kind: str = "average",
-    grid: str = "percentiles",
     grid_resolution: int = 50,
     percentiles: tuple[float, float] = (0.05, 0.95),
+    grid: str = "percentiles",
     custom_values: dict[Any, Sequence[Any]] | None = None,
+    categorical_features: Any = None,
     centered: bool = False,
+    method: str = "auto",
     output: str | None = None,
+    sample: int | float | None = None,
     sample_weight: Any = None,
+    random_state: Any = None,
     batch_size: int | None = None,
 ) -> PartialDependence:
     """Partial dependence and ICE curves of one feature or a pair of features.
@@ -216,26 +304,51 @@ def partial_dependence(
         One feature, or a tuple of two for a two-way partial dependence.
     kind : {"average", "individual", "both"}, default="average"
         PD only, ICE only, or both.
+    grid_resolution : int, default=50
+        Grid points per numeric feature (>= 2).
+    percentiles : (float, float), default=(0.05, 0.95)
+        Lower and upper percentile (in [0, 1]) of the ``"percentiles"`` grid.
     grid : {"percentiles", "uniform"}, default="percentiles"
         ``"percentiles"``: ``grid_resolution`` points evenly spaced between the
         ``percentiles`` of the feature, or its distinct values when it has fewer
         (scikit-learn's grid); ``"uniform"``: evenly spaced from its minimum to its
         maximum. A categorical feature always uses its levels.
-    grid_resolution : int, default=50
-        Grid points per numeric feature (>= 2).
-    percentiles : (float, float), default=(0.05, 0.95)
-        Lower and upper percentile (in [0, 1]) of the ``"percentiles"`` grid.
     custom_values : dict, optional
         Feature name or position -> the grid values to use for it.
+    categorical_features : sequence of str or int, or boolean mask, optional
+        Columns to treat as categorical (their levels are the grid) besides those X
+        already holds as categories (strings, pandas categoricals).
     centered : bool, default=False
         Centre every ICE curve and the PD at the first grid point (c-ICE), so the
         curves show how the output changes, not where it starts.
+    method : {"auto", "recursion", "brute"}, default="auto"
+        ``"brute"``: evaluate the model on the copies of the rows (exact for the rows
+        of X). ``"recursion"``: walk the trees of a scikit-learn
+        ``DecisionTreeRegressor``, ``RandomForestRegressor``, ``GradientBoosting*``
+        (``init=None``) or ``HistGradientBoosting*`` model, splitting the weight at
+        every split on another feature by the share of *training* samples that went
+        each way (Friedman 2001, section 8.2). It uses no rows of X, costs one tree
+        walk per grid point, and gives the average only, in the raw output space
+        (the margin of a classifier), including the constant initial prediction
+        (scikit-learn's recursion leaves that offset out). Those shares are taken
+        at each node, after the splits above it, so the recursion is a
+        path-dependent estimate: it equals the brute-force average over the training
+        data when no tree splits on another feature below a split on S (stumps, for
+        instance), and can differ from it otherwise. ``"auto"``: recursion where
+        scikit-learn's ``"auto"`` would use it (those models, ``kind="average"``, no
+        ``sample_weight``) and the output space is ``"raw"``; brute otherwise.
     output : {"raw", "probability", "log_odds"}, optional
         The output space; default probability for a classifier (as scikit-learn's
         ``predict_proba``; a binary classifier gives the positive class) and the
         predicted value for a regressor.
+    sample : int or float, optional
+        Use this many rows of X (a float in (0, 1]: this share of them), drawn
+        without replacement with ``random_state``, for the average and the ICE
+        curves; the grid is still built from all of X. None: every row.
     sample_weight : array-like of shape (n_samples,), optional
-        Weights of the rows in the average (ICE curves are unweighted).
+        Weights of the rows in the average (ICE curves are unweighted); brute only.
+    random_state : int, numpy Generator or None
+        Seeds the row ``sample``; nothing else is random.
     batch_size : int, optional
         Model-input rows per model call; None stacks about four million cells per
         call. Never changes the result.
@@ -244,14 +357,18 @@ def partial_dependence(
     -------
     PartialDependence
         ``average`` (n_outputs, *grid_shape) and ``individual`` (n_outputs,
-        n_samples, *grid_shape) in the units of the output space, and the grids.
+        n_rows, *grid_shape) in the units of the output space, the grids, and the
+        method used.
 
     Raises
     ------
     InputError
         A feature that is not a column of X, more than two features, a constant
         feature, ``grid="uniform"`` on a categorical feature, bad ``kind``,
-        ``grid``, ``grid_resolution``, ``percentiles`` or ``sample_weight``.
+        ``grid``, ``grid_resolution``, ``percentiles``, ``method``, ``sample``,
+        ``categorical_features`` or ``sample_weight``; ``method="recursion"`` where
+        it does not apply (another model, ICE curves asked for, sample weights, an
+        output space other than raw, a categorical feature).
 
     References
     ----------
@@ -261,7 +378,7 @@ def partial_dependence(
        box: visualizing statistical learning with plots of individual conditional
        expectation", JCGS 24(1), 2015.
     """
-    _check_grid_args(grid, grid_resolution, percentiles, kind)
+    _check_grid_args(grid, grid_resolution, percentiles, kind, method)
     m = prepare_model(model, X)
     data = m.check_data(adapt_data(X, name="X"), name="X")
     feats = list(features) if isinstance(features, (tuple, list)) else [features]
@@ -273,6 +390,7 @@ def partial_dependence(
     cols = [feature_index(data, f) for f in feats]
     if len(set(cols)) != len(cols):
         raise InputError(f"features names the same column twice ({feats}); give two features.")
+    is_cat = [bool(c) for c in _categorical_mask(data, categorical_features)[cols]]
     custom = {}
     for key, values in (custom_values or {}).items():
         custom[feature_index(data, key, "custom_values")] = values
@@ -284,8 +402,9 @@ def partial_dependence(
             grid_resolution=int(grid_resolution),
             percentiles=tuple(percentiles),
             custom=custom.get(j),
+            categorical=c,
         )
-        for j in cols
+        for j, c in zip(cols, is_cat, strict=True)
     )
     weights = None
     if sample_weight is not None:
@@ -295,33 +414,60 @@ def partial_dependence(
                 f"sample_weight must be {data.n_samples} non-negative weights (one per row of "
                 f"X) with a positive sum, got shape {weights.shape}."
             )
+    n_given = data.n_samples
+    data, weights = _sample_rows(data, weights, sample, random_state)
     space = output_space(m, output)
-    preds = predict_copies(m, data, cols, _cartesian(grids), space, batch_size)
     shape = tuple(len(g) for g in grids)
-    ice = np.moveaxis(preds, 2, 0)  # (n_outputs, n_points, n_rows)
-    avg = np.average(ice, axis=2, weights=weights)  # (n_outputs, n_points)
-    ice = np.swapaxes(ice, 1, 2)  # (n_outputs, n_rows, n_points)
+    points = _cartesian(grids)
+    used = "brute"
+    if method != "brute":
+        trees = _recursion_refusal(m, data, kind, weights, space, is_cat)
+        if not isinstance(trees, str):
+            used = "recursion"
+        elif method == "recursion":
+            raise InputError(
+                f"method='recursion' does not apply here: {trees}; use method='brute' (or 'auto')."
+            )
+    if used == "recursion":
+        avg = recursion_average(trees, cols, points.astype(np.float64)).T  # (n_outputs, n_pts)
+        ice = None
+    else:
+        preds = predict_copies(m, data, cols, points, space, batch_size)
+        ice = np.moveaxis(preds, 2, 0)  # (n_outputs, n_points, n_rows)
+        avg = np.average(ice, axis=2, weights=weights)  # (n_outputs, n_points)
+        ice = np.swapaxes(ice, 1, 2)  # (n_outputs, n_rows, n_points)
     if centered:
         avg = avg - avg[:, :1]
-        ice = ice - ice[:, :, :1]
-    n_out = ice.shape[0]
+        if ice is not None:
+            ice = ice - ice[:, :, :1]
+    n_out = avg.shape[0]
     return PartialDependence(
         feature_names=tuple(data.feature_names[j] for j in cols),
         grid_values=grids,
         average=avg.reshape(n_out, *shape),
-        individual=None if kind == "average" else ice.reshape(n_out, data.n_samples, *shape),
+        individual=(
+            None if kind == "average" or ice is None else ice.reshape(n_out, data.n_samples, *shape)
+        ),
         output_names=m.output_names,
         output_space=space,
         kind=kind,
         centered=bool(centered),
-        categorical=tuple(bool(data.categorical[j]) for j in cols),
+        categorical=tuple(is_cat),
+        method=used,
         params={
             "grid": grid,
             "grid_resolution": int(grid_resolution),
             "percentiles": [float(p) for p in percentiles],
             "custom_values": sorted(data.feature_names[j] for j in custom),
+            "categorical_features": sorted(
+                data.feature_names[j] for j, c in zip(cols, is_cat, strict=True) if c
+            ),
+            "method": method,
+            "sample": json_safe(sample),
             "sample_weight": weights is not None,
             "n_samples": data.n_samples,
+            "n_given": n_given,
+            "random_state": json_safe(random_state),
             "batch_size": json_safe(batch_size),
         },
     )
