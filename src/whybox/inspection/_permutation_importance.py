@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -10,10 +11,12 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from whybox._exceptions import InputError
 from whybox.adapters import Model, adapt_data
+from whybox.inspection._clusters import correlated_feature_groups
 from whybox.inspection._results import PermutationImportance
 from whybox.shapley._masking import json_safe, prepare_model, resolve_players
 
 _AUTO_BATCH_CELLS = 1 << 22  # cells of stacked permuted copies per model call (batch_size=None)
+MIN_REPEATS = 3  # the fewest repeats before an early stop
 
 
 # ---------------------------------------------------------------------- scorer shims
@@ -171,6 +174,115 @@ def _n_draw(max_samples: Any, n: int) -> int:
     )
 
 
+def _check_level(value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0.0 < float(value) < 1.0
+    ):
+        raise InputError(
+            f"confidence_level must be a probability in (0, 1), got {value!r}; e.g. "
+            "confidence_level=0.95."
+        )
+    return float(value)
+
+
+def _check_early_stop(early_stop: Any, top_k: Any, tol: Any, p: int) -> tuple[bool, int, float]:
+    if not isinstance(early_stop, (bool, np.bool_)):
+        raise InputError(
+            f"early_stop must be True or False, got {early_stop!r}; pass early_stop=True to "
+            "stop adding repeats once the ranking is settled."
+        )
+    if top_k is None:
+        k = p
+    elif isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise InputError(
+            f"top_k must be None or a positive integer, got {top_k!r}; e.g. top_k=5 settles "
+            "the five most important features only."
+        )
+    else:
+        k = min(int(top_k), p)
+    if (
+        isinstance(tol, bool)
+        or not isinstance(tol, (int, float, np.integer, np.floating))
+        or not float(tol) >= 0.0
+    ):
+        raise InputError(
+            f"tol must be a number >= 0 in the units of the score, got {tol!r}; e.g. tol=0.001."
+        )
+    return bool(early_stop), k, float(tol)
+
+
+def _pairs_to_settle(order: np.ndarray, k: int) -> list[tuple[int, int]]:
+    """(higher, lower) feature pairs whose order decides the top-``k`` ranking.
+
+    Adjacent pairs inside the top ``k``; with ``k`` below the number of features,
+    also the ``k``-th feature against every feature outside the top ``k`` (so the
+    top-``k`` set is settled, not only its border with the next feature).
+    """
+    p = len(order)
+    pairs = [(int(order[i]), int(order[i + 1])) for i in range(min(k, p) - 1)]
+    if k < p:
+        pairs += [(int(order[k - 1]), int(order[j])) for j in range(k, p)]
+    return pairs
+
+
+def look_schedule(n_repeats: int) -> list[int]:
+    """The repeat counts after which an early stop looks at the ranking.
+
+    The third repeat, then every time the count has grown by half (3, 5, 8, 12, 18,
+    27, ...), below ``n_repeats``: few looks, so little confidence is spent on them.
+    """
+    looks: list[int] = []
+    r = MIN_REPEATS
+    while r < n_repeats:
+        looks.append(r)
+        r = math.ceil(r * 1.5)
+    return looks
+
+
+def ranking_settled(
+    importances: np.ndarray, *, k: int, tol: float, alpha: float
+) -> tuple[bool, int]:
+    """Whether more repeats can still change the top-``k`` ranking, and the open pairs.
+
+    Each pair of features that decides the ranking (by mean importance, higher
+    first; see :func:`_pairs_to_settle`) gets a p-value from the paired differences
+    of its per-repeat importances: the smaller of the two-sided Student-t p-value
+    for "the difference is 0" (the pair is *separated*, in the order of the means)
+    and the two one-sided tests' p-value for "the difference lies outside
+    ``[-tol, tol]``" (the pair is *equivalent* up to ``tol``; Schuirmann 1987). With
+    ``tol=0`` only pairs equal in every repeat, such as two features the model
+    ignores, are equivalent. The ranking is settled when Holm's step-down procedure
+    at level ``alpha`` rejects every pair's null: a wrong claim (an order reversed,
+    or two features called equivalent that differ by more than ``tol``) among the
+    pairs has probability at most ``alpha`` under the t approximation.
+    """
+    from scipy.stats import t as student_t
+
+    r = importances.shape[1]
+    order = np.argsort(-importances.mean(axis=1), kind="stable")
+    pairs = _pairs_to_settle(order, k)
+    if not pairs:
+        return True, 0
+    hi, lo = np.array(pairs).T
+    diff = importances[hi] - importances[lo]  # (n_pairs, r)
+    mean = diff.mean(axis=1)
+    se = diff.std(axis=1, ddof=1) / math.sqrt(r)
+    exact = se == 0.0  # equal or constant differences: the verdict is certain
+    se = np.where(exact, 1.0, se)
+    p_separated = 2.0 * student_t.sf(np.abs(mean) / se, r - 1)
+    p_equivalent = np.maximum(
+        student_t.sf((mean + tol) / se, r - 1), student_t.cdf((mean - tol) / se, r - 1)
+    )
+    p_separated = np.where(exact, np.where(mean != 0.0, 0.0, 1.0), p_separated)
+    p_equivalent = np.where(exact, np.where(np.abs(mean) <= tol, 0.0, 1.0), p_equivalent)
+    p = np.sort(np.minimum(p_separated, p_equivalent))
+    rejected = p <= alpha / (len(p) - np.arange(len(p)))  # Holm's thresholds
+    n_open = len(p) - int(np.argmin(rejected)) if not rejected.all() else 0
+    return n_open == 0, n_open
+
+
 # ---------------------------------------------------------------------- public
 def permutation_importance(
     model: Any,
@@ -180,10 +292,15 @@ def permutation_importance(
     scoring: str | Callable | None = None,
     n_repeats: int = 5,
     random_state: Any = None,
-    feature_groups: Mapping[str, Sequence[Any]] | None = None,
+    feature_groups: Mapping[str, Sequence[Any]] | str | None = None,
     sample_weight: Any = None,
     max_samples: int | float | None = None,
     batch_size: int | None = None,
+    confidence_level: float = 0.95,
+    early_stop: bool = False,
+    top_k: int | None = None,
+    tol: float = 0.0,
+    cluster_threshold: float = 0.7,
 ) -> PermutationImportance:
     """Permutation importance of each feature (or feature group) for a fitted model.
 
@@ -195,8 +312,10 @@ def permutation_importance(
     permutation, so the relations inside the group are kept.
 
     For each repeat and feature, a fresh random permutation of the rows is drawn
-    (all drawn from ``random_state`` before any model call); the permuted copies of
-    the data are stacked and scored in few batched model calls.
+    from ``random_state``, repeat after repeat in a fixed order; the permuted copies
+    of the data are stacked and scored in few batched model calls. Neither
+    ``batch_size`` nor an early stop changes the draws: the repeats of an early-stopped
+    run equal the first repeats of a full run with the same seed.
 
     Parameters
     ----------
@@ -218,14 +337,17 @@ def permutation_importance(
         values, shape (n_samples,), for a regressor; it is called with
         ``sample_weight=`` when ``sample_weight`` is given.
     n_repeats : int, default=5
-        Permutations per feature.
+        Permutations per feature (the most, with ``early_stop``).
     random_state : int, numpy Generator or None, default=None
         Seeds the permutations and the row samples. The same seed gives the same
         result whatever ``batch_size``.
-    feature_groups : dict of str to list of (str or int), optional
+    feature_groups : dict of str to list of (str or int), "correlated" or None
         Columns shuffled together: group name -> column names or positions (in the
         model's column order). Columns in no group are features of their own, after
-        the groups.
+        the groups. ``"correlated"``: the groups of
+        :func:`correlated_feature_groups` on ``X`` (Spearman, complete linkage,
+        ``|rho| >= cluster_threshold``), so near-copies are permuted together
+        instead of standing in for each other.
     sample_weight : array-like of shape (n_samples,), optional
         Weights passed to the score.
     max_samples : int, float or None, default=None
@@ -237,20 +359,62 @@ def permutation_importance(
         Model-input rows per model call; a call holds at least one permuted copy of
         the (sampled) data. None stacks up to about four million cells (rows x
         columns) per call. Never changes the result.
+    confidence_level : float in (0, 1), default=0.95
+        Level of the per-feature confidence intervals (Student t over the repeats)
+        and of the early-stopping rule. The repeats share the rows of ``X``, so the
+        intervals cover the randomness of the permutations only, not the sampling of
+        the data.
+    early_stop : bool, default=False
+        Stop adding repeats once more repeats cannot change the ranking. It looks
+        after repeats 3, 5, 8, 12, 18, 27, ... (each 1.5 times the last, below
+        ``n_repeats``). Every pair of features that decides the ranking (adjacent
+        features by mean importance; with ``top_k``, adjacent ones in the top ``k``
+        and the ``k``-th against each feature below) must be either separated (a
+        paired Student-t test of their per-repeat differences rejects "equal") or
+        equivalent (two one-sided tests show the difference inside ``[-tol, tol]``),
+        all pairs together by Holm's step-down procedure at level
+        ``(1 - confidence_level) / n_looks`` (Bonferroni over the looks). So the
+        chance that an early-stopped ranking holds a wrong claim (a pair in the wrong
+        order, or called equivalent while differing by more than ``tol``) is at most
+        ``1 - confidence_level``, under the t approximation. With ``tol=0`` and
+        ``top_k=None``, features that are equally important but not identical (e.g.
+        two noise features) keep it from stopping: give ``top_k`` or ``tol``. A
+        larger ``n_repeats`` is then a budget, not a cost.
+    top_k : int or None, default=None
+        With ``early_stop``, only the ranking of the ``top_k`` most important
+        features must be settled; None: the whole ranking.
+    tol : float >= 0, default=0.0
+        With ``early_stop``, two features whose importances are shown to differ by
+        less than ``tol`` (in the units of the score) count as settled.
+    cluster_threshold : float in (0, 1], default=0.7
+        With ``feature_groups="correlated"``, the smallest |Spearman rho| that joins
+        two columns.
 
     Returns
     -------
     PermutationImportance
-        ``importances`` of shape (n_features, n_repeats) (baseline score minus
-        permuted score, in the units of the score), their mean and standard deviation
-        (``ddof=0``), ``baseline_score`` on all rows, ``scoring`` and ``params``.
+        ``importances`` of shape (n_features, n_repeats_done) (baseline score minus
+        permuted score, in the units of the score), their mean, standard deviation
+        (``ddof=0``) and confidence interval, ``baseline_score`` on all rows,
+        ``scoring`` and ``params`` (with ``n_repeats_done`` and, after an early stop,
+        ``stopped_early=True``).
 
     Raises
     ------
     InputError
         If ``X`` does not fit the model, ``y`` or ``sample_weight`` has the wrong
-        length, ``scoring`` is not a scorer name or callable, or ``n_repeats``,
-        ``max_samples`` or ``batch_size`` is out of range.
+        length, ``scoring`` is not a scorer name or callable, ``feature_groups`` is
+        neither a dict nor "correlated", or ``n_repeats``, ``max_samples``,
+        ``batch_size``, ``confidence_level``, ``early_stop``, ``top_k``, ``tol`` or
+        ``cluster_threshold`` is out of range.
+
+    References
+    ----------
+    .. [1] L. Breiman, "Random Forests", Machine Learning 45, 2001.
+    .. [2] A. Fisher, C. Rudin and F. Dominici, "All models are wrong, but many are
+       useful", Journal of Machine Learning Research 20, 2019.
+    .. [3] C. Strobl, A.-L. Boulesteix, T. Kneib, T. Augustin and A. Zeileis,
+       "Conditional variable importance for random forests", BMC Bioinformatics 9, 2008.
     """
     adapted = prepare_model(model, X)
     data = adapted.check_data(adapt_data(X, name="X"), name="X")
@@ -275,27 +439,46 @@ def permutation_importance(
     n_repeats = _check_positive_int(n_repeats, "n_repeats", "n_repeats=5")
     if batch_size is not None:
         batch_size = _check_positive_int(batch_size, "batch_size", "batch_size=100000")
+    level = _check_level(confidence_level)
     m = _n_draw(max_samples, n)
+    if (
+        isinstance(cluster_threshold, bool)
+        or not isinstance(cluster_threshold, (int, float, np.integer, np.floating))
+        or not 0.0 < float(cluster_threshold) <= 1.0
+    ):
+        raise InputError(
+            f"cluster_threshold must be a correlation in (0, 1], got {cluster_threshold!r}; "
+            "e.g. cluster_threshold=0.7 permutes columns with |rho| >= 0.7 together."
+        )
+    clustered = isinstance(feature_groups, str)
+    if clustered:
+        if feature_groups != "correlated":
+            raise InputError(
+                f"feature_groups must be a dict of group name -> columns, 'correlated' or "
+                f"None, got the string {feature_groups!r}; use feature_groups='correlated'."
+            )
+        feature_groups = correlated_feature_groups(data, threshold=cluster_threshold)
     players = resolve_players(feature_groups, data.feature_names)
     p = players.n_players
+    stop_early, k, tol = _check_early_stop(early_stop, top_k, tol, p)
     name, score = _resolve_scoring(scoring, adapted)
 
     all_idx = np.arange(n)[:, None]
     baseline = score(_Responses(adapted, Xv), all_idx, y_arr, w_arr)
 
-    # Every random draw happens here, before any model call: batch_size cannot change it.
+    # Draws are made repeat by repeat, always in the same order (rows, then one
+    # permutation per feature), before that repeat's model calls: neither batch_size
+    # nor an early stop can change them.
     rng = np.random.default_rng(random_state)
-    draws = []
-    for _ in range(n_repeats):
-        rows = np.sort(rng.choice(n, size=m, replace=False)) if m < n else None
-        perms = np.stack([rng.permutation(m) for _ in range(p)])
-        draws.append((rows, perms))
-
+    looks = set(look_schedule(n_repeats)) if stop_early else set()
     per_call = batch_size if batch_size is not None else max(m, _AUTO_BATCH_CELLS // d)
     copies_per_call = max(1, per_call // m)
     importances = np.empty((p, n_repeats), dtype=np.float64)
     seg = np.arange(m)[:, None]
-    for r, (rows, perms) in enumerate(draws):
+    done = n_repeats
+    for r in range(n_repeats):
+        rows = np.sort(rng.choice(n, size=m, replace=False)) if m < n else None
+        perms = np.stack([rng.permutation(m) for _ in range(p)])
         if rows is None:
             Xs, ys, ws, base_r = Xv, y_arr, w_arr, baseline
         else:
@@ -311,7 +494,32 @@ def permutation_importance(
             resp = _Responses(adapted, stacked.reshape((stop - start) * m, d))
             for t, j in enumerate(range(start, stop)):
                 importances[j, r] = base_r - score(resp, seg + t * m, ys, ws)
+        if r + 1 in looks:
+            settled, _ = ranking_settled(
+                importances[:, : r + 1], k=k, tol=tol, alpha=(1.0 - level) / len(looks)
+            )
+            if settled:
+                done = r + 1
+                break
+    importances = importances[:, :done]
 
+    params = {
+        "n_repeats": n_repeats,
+        "random_state": json_safe(random_state),
+        "feature_groups": players.groups_as_dict() if players.grouped else None,
+        "max_samples": json_safe(max_samples),
+        "n_samples_per_repeat": int(m),
+        "sample_weight": w_arr is not None,
+        "batch_size": json_safe(batch_size),
+        "confidence_level": level,
+        "early_stop": stop_early,
+        "n_repeats_done": int(done),
+        "stopped_early": done < n_repeats,
+    }
+    if stop_early:
+        params.update({"top_k": json_safe(top_k), "tol": tol})
+    if clustered:
+        params.update({"clustered": True, "cluster_threshold": float(cluster_threshold)})
     return PermutationImportance(
         importances=importances,
         importances_mean=importances.mean(axis=1),
@@ -319,13 +527,6 @@ def permutation_importance(
         feature_names=players.names,
         baseline_score=float(baseline),
         scoring=name,
-        params={
-            "n_repeats": n_repeats,
-            "random_state": json_safe(random_state),
-            "feature_groups": players.groups_as_dict() if players.grouped else None,
-            "max_samples": json_safe(max_samples),
-            "n_samples_per_repeat": int(m),
-            "sample_weight": w_arr is not None,
-            "batch_size": json_safe(batch_size),
-        },
+        params=params,
+        confidence_level=level,
     )

@@ -29,7 +29,9 @@ def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None
     -------
     matplotlib.figure.Figure
         Horizontal boxes, sorted by mean importance (largest on top), each over the
-        feature's ``n_repeats`` importances, with a line at 0 (no effect).
+        feature's ``n_repeats`` importances, with a line at 0 (no effect). Below each
+        box, in red, the mean importance and its confidence interval (gids
+        ``"mean:<feature>"`` and ``"ci:<feature>"``), when the result has one.
 
     Raises
     ------
@@ -70,8 +72,26 @@ def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None
     for name, line, box in zip(names, parts["medians"], parts["boxes"], strict=True):
         line.set_gid(f"median:{name}")  # ids that tests and SVG readers can find
         box.set_gid(f"box:{name}")
+    lower = getattr(result, "importances_lower", None)
+    upper = getattr(result, "importances_upper", None)
+    xlabel = f"{score_change(result.scoring)} when the feature is permuted"
+    if lower is not None and upper is not None and np.isfinite(lower).any():
+        # below each box: the mean with its confidence interval over the repeats
+        mean = np.asarray(result.importances_mean, dtype=np.float64)
+        for pos, i in enumerate(shown[::-1], start=1):
+            if not (np.isfinite(lower[i]) and np.isfinite(upper[i])):
+                continue
+            name = result.feature_names[i]
+            (line,) = ax.plot(
+                [lower[i], upper[i]], [pos - 0.38] * 2, color="#d62728", linewidth=1.5
+            )
+            line.set_gid(f"ci:{name}")
+            (dot,) = ax.plot([mean[i]], [pos - 0.38], "o", color="#d62728", markersize=3)
+            dot.set_gid(f"mean:{name}")
+        level = getattr(result, "confidence_level", 0.95)
+        xlabel += f"\n(red: mean and {level:.0%} interval over the repeats)"
     ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8)
-    ax.set_xlabel(f"{score_change(result.scoring)} when the feature is permuted")
+    ax.set_xlabel(xlabel)
     if left_out:
         ax.set_title(
             f"top {len(shown)} of {len(order)} features ({left_out} not shown)", fontsize=10
