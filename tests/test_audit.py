@@ -10,6 +10,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegress
 from sklearn.linear_model import Ridge
 
 from whybox import InputError, audit
+from whybox.inspection import top_interaction_pairs
 
 SECTIONS = [
     "performance", "confusion", "errors", "failures", "importance", "shap", "effects", "local",
@@ -98,6 +99,12 @@ def test_regression_audit_has_no_confusion_section():
     assert "calibration" not in failures and "residuals" in failures
     titles = [b.title for b in _section(report, "failures").blocks if hasattr(b, "title")]
     assert "Residuals by feature" in titles and "Global surrogate tree" in titles
+    # a forest: its MDI is shown beside permutation and SHAP importance
+    comparison = report.results["importance_comparison"]
+    np.testing.assert_array_equal(comparison.mdi, model.feature_importances_)
+    assert "SHAP interaction values" in [
+        b.title for b in _section(report, "effects").blocks if hasattr(b, "title")
+    ]
 
 
 def test_non_tree_model_gets_interventional_shap_with_a_background():
@@ -117,8 +124,18 @@ def test_non_tree_model_gets_interventional_shap_with_a_background():
     )
     quality = dict(_section(report, "quality").blocks[0].rows)
     assert quality["background rows"] == 100
-    importance = _section(report, "importance").blocks[0].data["feature"]
+    importance = _shap_order(report)
     assert importance[:2] == ["a", "b"] and importance[-1] == "d"
+    # a Ridge model has no impurity importance: the comparison says so
+    comparison = report.results["importance_comparison"]
+    assert comparison.mdi is None and "no feature_importances_" in comparison.mdi_source
+
+
+def _shap_order(report):
+    """Features by mean |SHAP| as the importance-comparison figure's data holds them."""
+    data = _section(report, "importance").blocks[0].data
+    order = np.argsort(-np.asarray(data["shap"]), kind="stable")
+    return [data["feature_names"][i] for i in order]
 
 
 def test_audit_input_errors(wine):
@@ -148,4 +165,8 @@ def test_tree_model_with_categorical_splits_is_audited_with_tree_shap():
     ex = report.results["explanation"]
     assert ex.method == "tree_path_dependent" and ex.feature_names == ("a", "b", "c")
     assert np.max(ex.additivity_error) <= 1e-9
-    assert _section(report, "importance").blocks[0].data["feature"][-1] == "b"
+    assert _shap_order(report)[-1] == "b"
+    # a tree model: SHAP interaction values in "Feature effects", the planted a x c first
+    matrix = report.results["effects"]["shap_interaction_matrix"]
+    pairs = top_interaction_pairs(matrix, k=1)
+    assert {pairs.feature_1[0], pairs.feature_2[0]} == {"a", "c"}

@@ -116,7 +116,7 @@ def test_pipeline_is_explained_in_its_input_columns(files, tmp_path):
     ) == 0  # fmt: skip
     report = json.loads(out.with_suffix(".json").read_text())
     importance = next(s for s in report["sections"] if s["id"] == "importance")
-    names = importance["blocks"][0]["data"]["feature"]
+    names = importance["blocks"][0]["data"]["feature_names"]
     assert sorted(names) == ["age", "debt", "income", "region", "tenure"]
 
 

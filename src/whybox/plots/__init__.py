@@ -11,9 +11,10 @@ from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._dependence import dependence
-from whybox.plots._effects import h_statistic, partial_dependence
+from whybox.plots._effects import h_statistic, partial_dependence, shap_interactions
 from whybox.plots._failures import calibration, slices, surrogate_tree
 from whybox.plots._image import image, image_grid
+from whybox.plots._importance_comparison import importance_comparison
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
 from whybox.plots._residuals import residuals
@@ -30,12 +31,14 @@ __all__ = [
     "h_statistic",
     "image",
     "image_grid",
+    "importance_comparison",
     "lime_bar",
     "lime_image",
     "lime_text",
     "partial_dependence",
     "permutation_importance",
     "residuals",
+    "shap_interactions",
     "slices",
     "surrogate_tree",
     "waterfall",

@@ -1,4 +1,5 @@
-"""Feature-effect plots: partial dependence with ICE, H-statistic bars (ALE: ``_ale.py``)."""
+"""Feature-effect plots: partial dependence with ICE, H-statistic bars, SHAP interaction
+heatmaps (ALE: ``_ale.py``)."""
 
 from __future__ import annotations
 
@@ -164,4 +165,57 @@ def h_statistic(
     ax.set_yticks(range(len(order))[::-1], literal(names))
     ax.set_xlabel("overall H^2 (share of the output's variance from interactions)")
     ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def shap_interactions(
+    explanation: Any, *, output: Any = None, max_display: int = 10, ax: Any = None
+):
+    """Draw the mean |SHAP interaction value| of each pair of features as a heatmap.
+
+    Parameters
+    ----------
+    explanation : Explanation
+        SHAP interaction values (axes "samples", "features", "features", "outputs"),
+        e.g. ``TreeExplainer(model).interaction_values(X)``.
+    output : str or int, optional
+        The output drawn; None: the mean over the outputs.
+    max_display : int, default=10
+        The most features drawn: those with the largest total interaction.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Off the diagonal, :func:`whybox.inspection.shap_interaction_matrix` (the mean
+        of ``|phi_ij + phi_ji|`` over the rows, units of the output space); the
+        diagonal (main effects) is left blank so the interactions keep the colour
+        scale. The image has gid ``"shap_interactions"``.
+
+    Raises
+    ------
+    InputError
+        An explanation without interaction values, an unknown output, bad
+        ``max_display``.
+    """
+    from whybox.inspection._shap_interactions import shap_interaction_matrix
+
+    max_display = check_max_display(max_display)
+    matrix = shap_interaction_matrix(explanation, output=output)
+    values = matrix.to_numpy().copy()
+    np.fill_diagonal(values, np.nan)
+    order = np.argsort(-np.nansum(values, axis=1), kind="stable")[:max_display]
+    names = [matrix.index[i] for i in order]
+    fig, ax = figure_and_axes(ax, (0.45 * len(order) + 3.0, 0.4 * len(order) + 2.2))
+    img = ax.imshow(np.ma.masked_invalid(values[np.ix_(order, order)]), cmap="Reds", vmin=0)
+    img.set_gid("shap_interactions")
+    ax.set_xticks(range(len(names)), literal(names), rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), literal(names))
+    fig.colorbar(img, ax=ax, label=f"mean |SHAP interaction| ({explanation.output_space})")
+    left_out = matrix.shape[0] - len(order)
+    ax.set_title(
+        "SHAP interaction values (main effects left out)"
+        + (f"; {left_out} features not shown" if left_out else ""),
+        fontsize=9,
+    )
     return fig

@@ -21,7 +21,7 @@ from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging import confusion_analysis, error_analysis
-from whybox.inspection import permutation_importance
+from whybox.inspection import ImportanceComparison, importance_comparison, permutation_importance
 from whybox.plots._permutation import score_change
 from whybox.report._audit_global import effects_section, failures_section
 from whybox.report._report import Figure, Report, Section, Table, Text
@@ -248,54 +248,74 @@ def _round(v: Any) -> Any:
     return float(f"{v:.4g}") if isinstance(v, (float, np.floating)) else v
 
 
-def _importance_section(ex: Explanation, perm: Any, units: str) -> tuple[Section, pd.DataFrame]:
+def _importance_section(
+    m: Model, data: Dataset, y: np.ndarray, ex: Explanation, perm: Any, units: str
+) -> tuple[Section, pd.DataFrame, ImportanceComparison]:
+    comparison = importance_comparison(m, data, y, permutation=perm, shap_values=ex)
     shap_imp = ex.global_importance().mean(axis=1)
     perm_frame = perm.to_frame()
-    table = pd.DataFrame(
-        {
-            "mean |SHAP value|": shap_imp,
-            "SHAP rank": shap_imp.rank(ascending=False, method="min").astype(int),
-            "permutation importance": perm_frame["importance_mean"],
-            "± std": perm_frame["importance_std"],
-            "permutation rank": perm_frame["importance_mean"]
-            .rank(ascending=False, method="min")
-            .astype(int),
-        }
-    ).loc[shap_imp.index]
+    columns = {
+        "mean |SHAP value|": shap_imp,
+        "SHAP rank": shap_imp.rank(ascending=False, method="min").astype(int),
+        "permutation importance": perm_frame["importance_mean"],
+        f"{perm.confidence_level:.0%} interval": pd.Series(
+            [f"{lo:.3g} to {hi:.3g}" for lo, hi in perm_frame[["ci_lower", "ci_upper"]].to_numpy()],
+            index=perm_frame.index,
+        ),
+        "permutation rank": perm_frame["importance_mean"]
+        .rank(ascending=False, method="min")
+        .astype(int),
+    }
+    if comparison.mdi is not None:
+        mdi = pd.Series(comparison.mdi, index=list(comparison.feature_names))
+        columns["MDI"] = mdi
+        columns["MDI rank"] = mdi.rank(ascending=False, method="min").astype(int)
+    table = pd.DataFrame(columns).loc[shap_imp.index]
     table.index.name = "feature"
     table["rank difference"] = table["SHAP rank"] - table["permutation rank"]
     top = table.head(10)
     disagree = top[top["rank difference"].abs() >= 3].index.tolist()
     rho = float(table["SHAP rank"].corr(table["permutation rank"], method="spearman"))
-    outputs = list(ex.output_names)
+    methods = (
+        "impurity (MDI), permutation and SHAP"
+        if comparison.mdi is not None
+        else ("permutation and SHAP")
+    )
     blocks = [
         Figure.from_matplotlib(
-            plots.bar(ex if len(outputs) == 1 else _mean_over_outputs(ex)),
-            "Global importance: mean |SHAP value|",
-            {"feature": shap_imp.index.tolist(), "mean_abs_shap": shap_imp.to_numpy()},
-            f"in units of {units}" + ("" if len(outputs) == 1 else ", averaged over classes"),
+            plots.importance_comparison(comparison),
+            f"Global importance by {methods}",
+            comparison.to_dict(),
+            f"each importance as shares of its total; MDI: {comparison.mdi_source}; "
+            f"mean |SHAP value| in units of {units}",
         ),
         Figure.from_matplotlib(
             plots.permutation_importance(perm),
             "Permutation importance",
             perm.to_dict(),
-            f"{score_change(perm.scoring)} when the feature "
-            f"is shuffled, {perm.importances.shape[1]} repeats",
+            f"{score_change(perm.scoring)} when the feature is shuffled, "
+            f"{perm.n_repeats_done} repeats, with the {perm.confidence_level:.0%} interval of "
+            "the mean (permutation noise only)",
         ),
         Table.from_frame(
             top,
-            "SHAP and permutation importance side by side (top 10 by SHAP)",
+            "The importances side by side (top 10 by SHAP)",
             caption="SHAP measures how much a feature moves the predictions; permutation "
-            "importance how much the score drops without it. A feature high in one and low in "
-            "the other is worth a look (correlated features share or steal importance).",
-        ),  # fmt: skip
+            "importance how much the score drops without it; MDI how much the splits on it "
+            "cleaned the training data. A feature high in one and low in the other is worth a "
+            "look (correlated features share or steal importance; MDI favours features with "
+            "many distinct values).",
+        ),
     ]
-    summary = f"Spearman rank correlation between the two importances: {rho:.2f}. " + (
+    summary = f"Spearman rank correlation between SHAP and permutation importance: {rho:.2f}. "
+    summary += (
         f"They disagree (rank differs by 3 or more) on {', '.join(map(repr, disagree))}."
         if disagree
         else "They agree on the ranking of the top features."
     )
-    return Section("importance", "Global importance", tuple(blocks), summary), table
+    if comparison.warnings:
+        summary += " " + " ".join(comparison.warnings)
+    return Section("importance", "Global importance", tuple(blocks), summary), table, comparison
 
 
 def _mean_over_outputs(ex: Explanation) -> Explanation:
@@ -610,7 +630,9 @@ def audit(
     bar.update()
 
     units = _units(m, ex, data)
-    importance, table = _importance_section(ex, perm, units)
+    importance, table, results["importance_comparison"] = _importance_section(
+        m, data, y, ex, perm, units
+    )
     top = table.index[:_TOP_FEATURES].tolist()
     step("effects")
     effects, results["effects"] = effects_section(m, data, top, rng, random_state)

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from whybox import plots
+from whybox._explain import is_tree_model
 from whybox.adapters import Dataset, Model
 from whybox.debugging import calibration, find_slices, residual_analysis
 from whybox.inspection import (
@@ -15,6 +16,8 @@ from whybox.inspection import (
     global_surrogate,
     h_statistic,
     partial_dependence,
+    shap_interaction_matrix,
+    top_interaction_pairs,
 )
 from whybox.report._report import Figure, Section, Table, Text
 
@@ -22,6 +25,7 @@ _EFFECT_ROWS = 500  # rows averaged over for PD/ICE
 _ALE_BOOTSTRAP = 50
 _H_ROWS = 100
 _H_FEATURES = 5
+_INTERACTION_ROWS = 200  # rows of SHAP interaction values (tree models)
 _CORRELATED = 0.5  # |Spearman rho| above which ALE is the effect to trust
 
 
@@ -105,6 +109,31 @@ def effects_section(
             )
         )
         blocks.append(Table.from_frame(h.pairs_frame(), "Pairwise H^2", index=False))
+    if is_tree_model(m):
+        from whybox.shapley import TreeExplainer
+
+        n_rows = min(_INTERACTION_ROWS, data.n_samples)
+        sample = data.take(np.sort(rng.choice(data.n_samples, n_rows, replace=False)))
+        inter = TreeExplainer(m.estimator).interaction_values(sample)
+        matrix = shap_interaction_matrix(inter)
+        results["shap_interaction_matrix"] = matrix
+        blocks.append(
+            Figure.from_matplotlib(
+                plots.shap_interactions(inter),
+                "SHAP interaction values",
+                {"features": list(matrix.index), "mean_abs_interaction": matrix.to_numpy()},
+                f"mean |SHAP interaction| of each pair over {n_rows} rows, in units of "
+                f"{inter.output_space} (path-dependent TreeSHAP); unlike H^2 it is in the "
+                "units of the output, so it also shows how much the pair moves it",
+            )
+        )
+        blocks.append(
+            Table.from_frame(
+                top_interaction_pairs(matrix, k=5),
+                "Strongest pairs by SHAP interaction",
+                index=False,
+            )
+        )
     summary = f"PD/ICE and ALE for {', '.join(map(repr, top))}." + (
         f" Correlated, read ALE: {', '.join(map(repr, notes))}." if notes else ""
     )
