@@ -13,6 +13,20 @@ _METHODS = ("spearman", "pearson")
 _LINKAGES = ("complete", "average", "single")
 
 
+def check_threshold(value: Any, name: str) -> float:
+    """``value`` as a correlation threshold in (0, 1], or a clear error naming ``name``."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not 0.0 < float(value) <= 1.0
+    ):
+        raise InputError(
+            f"{name} must be a correlation in (0, 1], got {value!r}; e.g. {name}=0.7 groups "
+            "columns with |rho| >= 0.7."
+        )
+    return float(value)
+
+
 def correlation_matrix(values: np.ndarray, method: str) -> np.ndarray:
     """|Correlation| between the columns of a float array, NaN rows skipped pairwise.
 
@@ -90,15 +104,7 @@ def correlated_feature_groups(
     .. [2] C. Spearman, "The proof and measurement of association between two things",
        American Journal of Psychology 15, 1904.
     """
-    if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float, np.integer, np.floating))
-        or not 0.0 < float(threshold) <= 1.0
-    ):
-        raise InputError(
-            f"threshold must be a correlation in (0, 1], got {threshold!r}; e.g. threshold=0.7 "
-            "groups columns with |rho| >= 0.7."
-        )
+    check_threshold(threshold, "threshold")
     if method not in _METHODS:
         raise InputError(
             f"method must be one of {_METHODS}, got {method!r}; use method='spearman'."

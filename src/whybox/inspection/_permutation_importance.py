@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from whybox._exceptions import InputError
 from whybox.adapters import Model, adapt_data
-from whybox.inspection._clusters import correlated_feature_groups
+from whybox.inspection._clusters import check_threshold, correlated_feature_groups
 from whybox.inspection._results import PermutationImportance
 from whybox.shapley._masking import json_safe, prepare_model, resolve_players
 
@@ -441,15 +441,7 @@ def permutation_importance(
         batch_size = _check_positive_int(batch_size, "batch_size", "batch_size=100000")
     level = _check_level(confidence_level)
     m = _n_draw(max_samples, n)
-    if (
-        isinstance(cluster_threshold, bool)
-        or not isinstance(cluster_threshold, (int, float, np.integer, np.floating))
-        or not 0.0 < float(cluster_threshold) <= 1.0
-    ):
-        raise InputError(
-            f"cluster_threshold must be a correlation in (0, 1], got {cluster_threshold!r}; "
-            "e.g. cluster_threshold=0.7 permutes columns with |rho| >= 0.7 together."
-        )
+    check_threshold(cluster_threshold, "cluster_threshold")
     clustered = isinstance(feature_groups, str)
     if clustered:
         if feature_groups != "correlated":
