@@ -14,7 +14,8 @@ training data only when the trees never split on another feature below a split o
 (e.g. stumps), and in general is an approximation of it.
 
 Here every tree of every supported ensemble is flattened into one set of node arrays and
-the walk advances one depth level at a time for all trees and grid points at once.
+walked by a numba kernel, depth first with an explicit stack, once per grid point (the
+weights fork at every split, so the walk is a loop that does not vectorise).
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from whybox.adapters import Dataset, Model
-from whybox.inspection._features import CELL_BUDGET
 
 _CHECK_ROWS = 8
 
@@ -63,10 +64,6 @@ class TreeEnsemble:
     roots: np.ndarray
     offset: np.ndarray
     float32_inputs: bool
-
-    @property
-    def n_leaves(self) -> int:
-        return int(np.count_nonzero(self.left < 0))
 
 
 def _sklearn_tree(tree: Any) -> tuple[np.ndarray, ...]:
@@ -215,6 +212,56 @@ def tree_ensemble(model: Model, data: Dataset) -> TreeEnsemble | str:
     return replace(ens, offset=offset)
 
 
+@njit(cache=True)
+def _walk(
+    left: np.ndarray,
+    right: np.ndarray,
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    left_share: np.ndarray,
+    value: np.ndarray,
+    roots: np.ndarray,
+    position: np.ndarray,
+    z: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled by numba; tested through recursion_average
+    n_points, n_out = z.shape[0], value.shape[1]
+    out = np.zeros((n_points, n_out))
+    stack_node = np.empty(len(left), dtype=np.int64)
+    stack_weight = np.empty(len(left))
+    for p in range(n_points):
+        for root in roots:
+            top = 0
+            stack_node[0] = root
+            stack_weight[0] = 1.0
+            while top >= 0:
+                node = stack_node[top]
+                w = stack_weight[top]
+                top -= 1
+                if left[node] < 0:
+                    for k in range(n_out):
+                        out[p, k] += w * value[node, k]
+                    continue
+                pos = position[feature[node]]
+                if pos >= 0:  # a split on a feature of S: all the weight goes one way
+                    top += 1
+                    stack_weight[top] = w
+                    if z[p, pos] <= threshold[node]:
+                        stack_node[top] = left[node]
+                    else:
+                        stack_node[top] = right[node]
+                else:  # another feature: split by the training samples' shares
+                    share = left_share[node]
+                    if share > 0.0:
+                        top += 1
+                        stack_node[top] = left[node]
+                        stack_weight[top] = w * share
+                    if share < 1.0:
+                        top += 1
+                        stack_node[top] = right[node]
+                        stack_weight[top] = w * (1.0 - share)
+    return out
+
+
 def recursion_average(ens: TreeEnsemble, columns: Any, points: np.ndarray) -> np.ndarray:
     """The recursion estimate of the partial dependence at each point.
 
@@ -234,34 +281,17 @@ def recursion_average(ens: TreeEnsemble, columns: Any, points: np.ndarray) -> np
     if ens.float32_inputs:
         z = z.astype(np.float32).astype(np.float64)
     n_features = int(max(ens.feature.max(initial=-1), max(columns, default=-1))) + 1
-    position = np.full(n_features + 1, -1, dtype=np.int64)  # the last slot: leaves (-1)
+    position = np.full(n_features, -1, dtype=np.int64)
     position[np.asarray(columns, dtype=np.int64)] = np.arange(len(columns))
-    out = np.empty((len(z), ens.value.shape[1]))
-    chunk = max(1, CELL_BUDGET // max(1, ens.n_leaves))
-    for start in range(0, len(z), chunk):
-        zc = z[start : start + chunk]
-        acc = np.zeros((len(zc), ens.value.shape[1]))
-        nodes = ens.roots
-        weight = np.ones((len(nodes), len(zc)))
-        while len(nodes):
-            leaf = ens.left[nodes] < 0
-            if leaf.any():
-                acc += weight[leaf].T @ ens.value[nodes[leaf]]
-                nodes, weight = nodes[~leaf], weight[~leaf]
-            if not len(nodes):
-                break
-            pos = position[ens.feature[nodes]]
-            target = pos >= 0
-            share = np.repeat(ens.left_share[nodes][:, None], len(zc), axis=1)
-            if target.any():
-                t = nodes[target]
-                share[target] = zc[:, pos[target]].T <= ens.threshold[t][:, None]
-            to_left = weight * share
-            to_right = weight * (1.0 - share)
-            nodes = np.concatenate([ens.left[nodes], ens.right[nodes]])
-            weight = np.concatenate([to_left, to_right])
-            keep = weight.any(axis=1)
-            if not keep.all():
-                nodes, weight = nodes[keep], weight[keep]
-        out[start : start + chunk] = acc + ens.offset
-    return out
+    out = _walk(
+        ens.left,
+        ens.right,
+        ens.feature,
+        np.asarray(ens.threshold, dtype=np.float64),
+        ens.left_share,
+        np.ascontiguousarray(ens.value),
+        ens.roots,
+        position,
+        np.ascontiguousarray(z),
+    )
+    return out + ens.offset
