@@ -1,5 +1,6 @@
 """Demo data: bundled with scikit-learn or generated, never downloaded."""
 
+from whybox.datasets._credit import CreditCase, load_credit, make_credit_data
 from whybox.datasets._demo import DemoCase, load_demo
 from whybox.datasets._digits import DigitsCNN, digits_cnn_architecture, load_digits_cnn
 from whybox.datasets._text_transformer import (
@@ -9,12 +10,15 @@ from whybox.datasets._text_transformer import (
 )
 
 __all__ = [
+    "CreditCase",
     "DemoCase",
     "DigitsCNN",
     "TextTransformer",
     "digits_cnn_architecture",
+    "load_credit",
     "load_demo",
     "load_digits_cnn",
     "load_text_transformer",
+    "make_credit_data",
     "text_transformer_architecture",
 ]
