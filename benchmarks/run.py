@@ -26,6 +26,8 @@ WORKLOADS = {
     "W4": "w4_gradients",
     "W5": "w5_permutation_importance",
     "W6": "w6_partial_dependence",
+    "W7": "w7_fairness",
+    "W8": "w8_counterfactuals",
     "W9": "w9_audit",
     "W10": "w10_scale",
     "W11": "anchors",

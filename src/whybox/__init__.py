@@ -1,11 +1,23 @@
 """whybox: explain, debug and audit machine-learning models."""
 
-from whybox import anchors, concepts, datasets, debugging, gradients, inspection, lime, plots
+from whybox import (
+    anchors,
+    concepts,
+    counterfactuals,
+    datasets,
+    debugging,
+    fairness,
+    gradients,
+    inspection,
+    lime,
+    plots,
+)
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explain import explain
 from whybox._explanation import Explanation
 from whybox._version import __version__  # noqa: E402
 from whybox.anchors import Anchor, AnchorTabular, AnchorText
+from whybox.counterfactuals import CounterfactualExplainer
 from whybox.lime import LimeImageExplainer, LimeTabularExplainer, LimeTextExplainer
 from whybox.report import Report, audit
 from whybox.shapley import (
@@ -22,6 +34,7 @@ __all__ = [
     "Anchor",
     "AnchorTabular",
     "AnchorText",
+    "CounterfactualExplainer",
     "ExactExplainer",
     "Explanation",
     "InputError",
@@ -39,9 +52,11 @@ __all__ = [
     "anchors",
     "audit",
     "concepts",
+    "counterfactuals",
     "datasets",
     "debugging",
     "explain",
+    "fairness",
     "gradients",
     "inspection",
     "lime",

@@ -10,9 +10,11 @@ from whybox.plots._attention import attention
 from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._confusion import confusion_matrix
+from whybox.plots._counterfactuals import counterfactuals
 from whybox.plots._dependence import dependence
 from whybox.plots._effects import h_statistic, partial_dependence, shap_interactions
 from whybox.plots._failures import calibration, slices, surrogate_tree
+from whybox.plots._fairness import disparities, fairness
 from whybox.plots._image import image, image_grid
 from whybox.plots._importance_comparison import importance_comparison
 from whybox.plots._lime import lime_bar, lime_image, lime_text
@@ -27,7 +29,10 @@ __all__ = [
     "beeswarm",
     "calibration",
     "confusion_matrix",
+    "counterfactuals",
     "dependence",
+    "disparities",
+    "fairness",
     "h_statistic",
     "image",
     "image_grid",
