@@ -1,6 +1,17 @@
 """Shared test settings."""
 
 import importlib.util
+import os
+
+import numba
+
+# Two pytest workers share two cores: one thread each by default for OpenMP
+# (scikit-learn's histogram boosting, LightGBM, XGBoost), BLAS and numba; set before any
+# of them loads. Oversubscribed spinning threads made the audit tests several times
+# slower. numba keeps its pool so tests can still ask for n_jobs=2 explicitly.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+numba.set_num_threads(1)
 
 if importlib.util.find_spec("torch") is not None:
     import torch

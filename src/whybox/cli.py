@@ -59,9 +59,16 @@ def cli() -> None:
     is_flag=False,
     flag_value="breast-cancer",
     default=None,
-    type=click.Choice(["breast-cancer", "digits"]),
+    type=click.Choice(["breast-cancer", "credit", "digits"]),
     help="Audit a built-in demo: breast-cancer (gradient boosting; the default when no "
-    "value is given) or digits (a PyTorch CNN, needs torch).",
+    "value is given), credit (synthetic loans with a planted proxy bias, audited for "
+    "fairness by 'group') or digits (a PyTorch CNN, needs torch).",
+)
+@click.option(
+    "--sensitive",
+    multiple=True,
+    help="A column of --data holding a sensitive attribute (repeat for several): the report "
+    "gains a Fairness section. A column the model was not fitted on is left out of its input.",
 )
 @click.option(
     "--trust-model-file",
@@ -79,6 +86,7 @@ def audit(
     rows: str | None,
     out: str,
     demo: str | None,
+    sensitive: tuple[str, ...],
     trust_model_file: bool,
     seed: int,
     quiet: bool,
@@ -91,14 +99,18 @@ def audit(
     out_path = check_output_path(out)
     row_list = _parse_rows(rows)
     if demo:
-        if model_path or data_path or target:
-            raise InputError("--demo takes no --model, --data or --target; drop them or --demo.")
-        from whybox.datasets import load_demo, load_digits_cnn
+        if model_path or data_path or target or sensitive:
+            raise InputError(
+                "--demo takes no --model, --data, --target or --sensitive; drop them or --demo."
+            )
+        from whybox.datasets import load_credit, load_demo, load_digits_cnn
 
-        case = (load_digits_cnn if demo == "digits" else load_demo)(random_state=seed)
+        loader = {"digits": load_digits_cnn, "credit": load_credit}.get(demo, load_demo)
+        case = loader(random_state=seed)
         report = run_audit(
             case.model, case.X_test, case.y_test, rows=row_list, class_names=case.class_names,
             random_state=seed, progress=not quiet, source=case.description,
+            sensitive=case.group_test if demo == "credit" else None,
         )  # fmt: skip
     else:
         missing = [
@@ -113,6 +125,11 @@ def audit(
         model = load_model(model_path, trust=trust_model_file)
         source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
         if is_torch_model(model):
+            if sensitive:
+                raise InputError(
+                    "--sensitive applies to tabular data; a PyTorch image model has no columns "
+                    "to audit for fairness."
+                )
             X, y = _image_arrays(data_path, target)
             report = run_audit(
                 model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
@@ -128,8 +145,9 @@ def audit(
         y = frame[target]
         X = frame.drop(columns=[target])
         report = run_audit(
-            model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
-        )
+            model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source,
+            sensitive=list(sensitive) or None,
+        )  # fmt: skip
     _save(report, out_path)
 
 

@@ -20,9 +20,12 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
+from whybox.counterfactuals import CounterfactualExplainer
 from whybox.debugging import confusion_analysis, error_analysis
+from whybox.fairness import reason_codes
 from whybox.inspection import ImportanceComparison, importance_comparison, permutation_importance
 from whybox.plots._permutation import score_change
+from whybox.report._audit_fairness import fairness_section, split_sensitive
 from whybox.report._audit_global import effects_section, failures_section
 from whybox.report._report import Figure, Report, Section, Table, Text
 
@@ -373,6 +376,7 @@ def _local_section(
     model: Model, ex: Explanation, positions: dict[int, int], rows: list[int],
     y: np.ndarray, pred: np.ndarray, display: dict[str, str], units: str,
     lime_ex: Explanation, anchors: list[Any] | None,
+    reasons: Any = None, cfs: Any = None,
 ) -> Section:  # fmt: skip
     blocks = []
     for i, r in enumerate(rows):
@@ -407,6 +411,10 @@ def _local_section(
         blocks.append(_lime_figure(lime_ex, i, r, out))
         if anchors is not None:
             blocks.append(_anchor_table(anchors[i], r))
+        if reasons is not None:
+            blocks.append(_reasons_table(reasons, positions[r], r))
+        if cfs is not None:
+            blocks.append(_counterfactual_block(cfs, i, r))
     summary = (
         f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
@@ -418,8 +426,48 @@ def _local_section(
             if anchors is not None
             else "."
         )
+        + (
+            " Reason codes: the features that lowered the score of the positive class most "
+            "(adverse-action style); counterfactuals: small changes that flip the decision, "
+            "each checked by calling the model."
+            if cfs is not None
+            else ""
+        )
     )
     return Section("local", "Local explanations", tuple(blocks), summary)
+
+
+def _reasons_table(reasons: Any, position: int, r: int) -> Table:
+    """The reason codes of row ``r`` (at ``position`` in the explanation)."""
+    table = reasons.table[reasons.table["row"] == position]
+    return Table.from_frame(
+        table[["rank", "feature", "value", "shap_value", "reason"]],
+        f"Row {r}: reason codes for {reasons.output!r}",
+        caption="the features that lowered the score the most (negative SHAP values, "
+        f"{reasons.output_space}); none when every feature raised it",
+        index=False,
+    )
+
+
+def _counterfactual_block(cfs: Any, i: int, r: int) -> Figure | Text:
+    """The counterfactuals of the ``i``-th chosen row (row ``r``), or why there are none."""
+    status = cfs.status[i]
+    if not cfs.counterfactuals[i].shape[0]:
+        return Text(f"Row {r}: counterfactuals: {status}.")
+    metrics = cfs.metrics.iloc[i]
+    changes = cfs.to_frame()
+    changes = changes[changes["row"] == i].astype(object)
+    return Figure.from_matplotlib(
+        plots.counterfactuals(cfs, row=i),
+        f"Row {r}: counterfactuals ({status})",
+        {
+            "row": r,
+            "changes": changes.to_dict(orient="list"),
+            "status": status,
+        },
+        f"changed features only; desired {cfs.desired[i]!r}; mean features changed "
+        f"{metrics['sparsity']:.2g}, every counterfactual re-checked with the model",
+    )
 
 
 def _lime_figure(lime_ex: Explanation, i: int, r: int, out: str) -> Figure:
@@ -505,6 +553,7 @@ def audit(
     random_state: int | None = 0,
     progress: bool = True,
     source: str = "",
+    sensitive: Any = None,
 ) -> Report:
     """Audit a fitted model on labelled, held-out data.
 
@@ -514,7 +563,9 @@ def audit(
     beeswarm and dependence plots; feature effects of the top features (partial
     dependence with ICE, ALE with a bootstrap band, H-statistics); where the model
     fails (significant failing slices, calibration, a global surrogate tree with its
-    held-out fidelity); a SHAP waterfall for each chosen row; and the additivity
+    held-out fidelity); with ``sensitive``, fairness (group metrics and disparities,
+    proxies, flip tests); for each chosen row a SHAP waterfall, LIME, an anchor and,
+    for a binary classifier, reason codes and counterfactuals; and the additivity
     error of the explanation.
 
     Parameters
@@ -539,6 +590,12 @@ def audit(
         Show a progress bar on stderr.
     source : str, optional
         Where the model and data came from, shown in the report.
+    sensitive : str, sequence of str, Series or DataFrame, optional
+        Sensitive attributes to audit the model for fairness: column names of ``X``
+        (a column the model was not fitted on is left out of its input) or the
+        attributes themselves, one value per row. Adds the "Fairness" section (group
+        metrics and disparities with bootstrap intervals, the intersections of several
+        attributes, proxy detection, and a flip test for attributes the model takes).
 
     Returns
     -------
@@ -554,6 +611,11 @@ def audit(
     from whybox.report._audit_images import audit_images, is_torch_model
 
     if is_torch_model(model):
+        if sensitive is not None:
+            raise InputError(
+                "sensitive applies to tabular models; a PyTorch image model has no columns to "
+                "audit for fairness."
+            )
         return audit_images(
             model, X, y, rows=rows, class_names=class_names, random_state=random_state,
             progress=progress, source=source,
@@ -566,6 +628,7 @@ def audit(
 
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
+    X, sensitive_frame, sensitive_inputs = split_sensitive(m, X, sensitive)
     data = m.check_data(adapt_data(X))
     y = _check_target(y, data.n_samples)
     row_list = _check_rows(rows, data.n_samples)
@@ -646,14 +709,28 @@ def audit(
     sections.append(importance)
     sections.append(_shap_section(ex, top, units))
     sections.append(effects)
+    if sensitive_frame is not None:
+        section, results["fairness"] = fairness_section(
+            m, data, y, pred, ex, explained, sensitive_frame, sensitive_inputs, random_state
+        )
+        sections.append(section)
     positions = {int(r): i for i, r in enumerate(explained)}
     lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
     anchors = None
     if m.task == "classification":
         anchor_explainer = AnchorTabular(m, data, random_state=random_state)
         anchors = [anchor_explainer.explain(data.values[r]) for r in row_list]
+    reasons = cfs = None
+    if m.task == "classification" and len(m.classes) == 2:
+        reasons = reason_codes(ex, rows=[positions[r] for r in row_list], k=min(4, data.n_features))
+        cfs = CounterfactualExplainer(m, data, random_state=random_state)(
+            data.take(row_list), n_counterfactuals=3, random_state=random_state
+        )
+        results["reason_codes"], results["counterfactuals"] = reasons, cfs
     sections.append(
-        _local_section(m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors)
+        _local_section(
+            m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors, reasons, cfs
+        )
     )
     sections.append(_quality_section(ex, units))
     bar.update()

@@ -1,0 +1,224 @@
+"""The audit's "Fairness" section: group metrics, disparities, proxies and flip tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._exceptions import InputError
+from whybox.adapters import Model
+
+
+def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame | None, list[str]]:
+    """Separate the sensitive attributes from the model's input.
+
+    Parameters
+    ----------
+    m : Model
+    X : DataFrame or ndarray
+        The audited rows as given.
+    sensitive : None, str, sequence of str, Series or DataFrame
+        Column names of ``X`` or the attributes themselves (one value per row).
+
+    Returns
+    -------
+    X : the model's input (named columns the model was not fitted on are dropped)
+    frame : DataFrame of the attributes as strings, or None
+    model_inputs : the attributes that are also model inputs (flip-testable)
+
+    Raises
+    ------
+    InputError
+        A name that is not a column of X, or attributes of the wrong length.
+    """
+    if sensitive is None:
+        return X, None, []
+    n = len(X)
+    if isinstance(sensitive, (pd.Series, pd.DataFrame)) or (
+        isinstance(sensitive, np.ndarray) and sensitive.dtype != object
+    ):
+        frame = pd.DataFrame(sensitive).reset_index(drop=True)
+        if isinstance(sensitive, pd.Series):
+            frame.columns = [str(sensitive.name or "sensitive")]
+        elif not isinstance(sensitive, pd.DataFrame):
+            frame.columns = [f"sensitive_{i}" for i in range(frame.shape[1])]
+        if len(frame) != n:
+            raise InputError(
+                f"sensitive must hold one value per row of X ({n}), got {len(frame)}; pass "
+                "the attribute of the audited rows."
+            )
+        return X, frame.astype(object), []
+    names = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    columns = [str(c) for c in getattr(X, "columns", [])]
+    missing = [s for s in names if s not in columns]
+    if missing:
+        raise InputError(
+            f"sensitive names {missing}, which {'is' if len(missing) == 1 else 'are'} not a "
+            f"column of X (columns: {columns[:10]}); give column names of X or the attribute "
+            "values as a Series."
+        )
+    frame = X[names].reset_index(drop=True).astype(object)
+    fitted = m.feature_names
+    model_inputs = [s for s in names if fitted is None or s in fitted]
+    dropped = [s for s in names if s not in model_inputs]
+    return (X.drop(columns=dropped) if dropped else X), frame, model_inputs
+
+
+_SHOWN = {
+    "classification": [
+        "count",
+        "share",
+        "selection_rate",
+        "base_rate",
+        "accuracy",
+        "tpr",
+        "fpr",
+        "precision",
+        "mean_probability",
+        "small_group",
+    ],  # fmt: skip
+    "regression": [
+        "count",
+        "share",
+        "mean_prediction",
+        "mean_true",
+        "mean_residual",
+        "mae",
+        "rmse",
+        "small_group",
+    ],  # fmt: skip
+}
+
+
+def _disparity_sentence(gm: Any) -> str:
+    """The headline of a GroupMetrics in words."""
+    if gm.four_fifths is not None:
+        ff = gm.four_fifths
+        if ff["passed"] is None:
+            return "The selection-rate ratio is undefined (no group is ever selected)."
+        verdict = "passes" if ff["passed"] else "fails"
+        return (
+            f"Selection rate: {ff['lowest_rate']:.3f} in group {ff['lowest_group']!r} against "
+            f"{ff['highest_rate']:.3f} in {ff['highest_group']!r} (ratio {ff['ratio']:.2f}, "
+            f"{gm.confidence_level:.0%} interval {ff['ci_low']:.2f} to {ff['ci_high']:.2f}): it "
+            f"{verdict} the four-fifths rule."
+        )
+    row = gm.disparities.set_index("metric").loc["mean_prediction"]
+    return (
+        f"Mean prediction: {row['difference']:.3g} apart between {row['min_group']!r} and "
+        f"{row['max_group']!r} ({gm.confidence_level:.0%} interval {row['difference_ci_low']:.3g} "
+        f"to {row['difference_ci_high']:.3g})."
+    )
+
+
+def fairness_section(
+    m: Model,
+    data: Any,
+    y: np.ndarray,
+    pred: np.ndarray,
+    ex: Any,
+    explained: np.ndarray,
+    frame: pd.DataFrame,
+    model_inputs: list[str],
+    random_state: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """Group metrics and disparities (the intersection of all attributes), proxy detection
+    per attribute, and a flip test for each attribute the model takes."""
+    from whybox import plots
+    from whybox.fairness import flip_test, group_metrics, proxy_detection
+    from whybox.report._report import Figure, Section, Table, Text
+
+    results: dict[str, Any] = {}
+    y_prob, pos_label = None, None
+    if m.task == "classification" and len(m.classes) == 2:
+        y_prob = m.predict(data, "probability")[:, 0]
+        pos_label = m.classes[1]
+    gm = group_metrics(
+        y, pred, frame, y_prob=y_prob, task=m.task, pos_label=pos_label,
+        random_state=random_state,
+    )  # fmt: skip
+    results["group_metrics"] = gm
+    names = ", ".join(map(repr, gm.sensitive_names))
+    blocks: list[Any] = [
+        Text(
+            "Each group's metrics on the audited rows, and the gaps between groups "
+            "(largest minus smallest, and smallest over largest) with percentile bootstrap "
+            f"intervals ({gm.confidence_level:.0%}, resampling within each group). "
+            + (
+                "Demographic parity compares selection rates; equal opportunity compares true "
+                "positive rates; equalized odds the larger of the TPR and FPR gaps. The "
+                "four-fifths rule (US EEOC) asks the lowest selection rate to be at least 0.8 "
+                "of the highest. "
+                if m.task == "classification"
+                else ""
+            )
+            + (
+                "Several attributes: groups are their intersections. "
+                if len(frame.columns) > 1
+                else ""
+            )
+        )
+    ]
+    shown = [c for c in _SHOWN[gm.task] if c in gm.by_group.columns]
+    blocks.append(Table.from_frame(gm.by_group[shown], f"Metrics by group ({names})"))
+    if gm.task == "classification":
+        blocks.append(
+            Figure.from_matplotlib(
+                plots.fairness(gm),
+                "Metrics by group",
+                gm.to_dict(),
+                "bars: each group; line: all rows; small groups marked",
+            )  # fmt: skip
+        )
+    blocks.append(
+        Figure.from_matplotlib(
+            plots.disparities(gm),
+            "Disparities between groups",
+            gm.to_dict(),
+            f"largest minus smallest group value with its {gm.confidence_level:.0%} interval",
+        )  # fmt: skip
+    )
+    blocks.append(Table.from_frame(gm.disparities, "Disparities", index=False))
+    for name, marginal in gm.marginals.items():
+        blocks.append(Table.from_frame(marginal[shown], f"Metrics by {name} alone"))
+    summary = [_disparity_sentence(gm)] + list(gm.warnings)
+    results["proxies"] = {}
+    ex_rows = data.take(explained)
+    for name in frame.columns:
+        proxies = proxy_detection(
+            m, ex_rows, pd.Series(frame[name].to_numpy()[explained], name=name), shap_values=ex,
+            random_state=random_state,
+        )  # fmt: skip
+        results["proxies"][name] = proxies
+        table = proxies.table.head(8).copy()
+        blocks.append(
+            Table.from_frame(
+                table,
+                f"Proxies for {name!r}",
+                caption="auc: how well the feature alone predicts the attribute (out of fold); "
+                "reliance: its share of the model's mean |SHAP value|; gap: how much it moves "
+                f"each group's mean output ({proxies.output_space}). The model's own output "
+                f"predicts the attribute with AUC {proxies.output_auc:.2f}.",
+            )
+        )
+        summary += list(proxies.findings) or [f"No proxy for {name!r} found."]
+    results["flip_tests"] = {}
+    for name in model_inputs:
+        flip = flip_test(m, data, name)
+        results["flip_tests"][name] = flip
+        blocks.append(
+            Table.from_frame(
+                flip.flip_rate,
+                f"Flip test: {name!r}",
+                caption="share of rows whose decision changes when only this attribute is "
+                f"changed (from row to column); overall {flip.overall:.1%}",
+            )
+        )
+        summary.append(
+            f"Changing only {name!r} changes {flip.overall:.1%} of the decisions."
+            if m.task == "classification"
+            else f"Changing only {name!r} moves the prediction by {flip.overall:.3g} on average."
+        )
+    return Section("fairness", "Fairness", tuple(blocks), " ".join(summary)), results
