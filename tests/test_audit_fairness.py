@@ -79,6 +79,10 @@ def test_sensitive_column_names_and_the_flip_test(credit):
     flip = report.results["fairness"]["flip_tests"]["is_b"]
     changed = model.predict(Xt.assign(is_b=1 - Xt.is_b)) != model.predict(Xt)
     assert flip.overall == pytest.approx(changed.mean(), abs=1e-15)
+    # the attribute is a model input: counterfactuals never use it as a lever
+    cfs = report.results["counterfactuals"]
+    for i, frame in enumerate(cfs.counterfactuals):
+        assert (frame["is_b"] == cfs.original["is_b"].iloc[i]).all()
     with pytest.raises(InputError, match="not a column of X"):
         audit(case.model, case.X_test, case.y_test, sensitive="race", progress=False)
     with pytest.raises(InputError, match="one value per row"):

@@ -723,9 +723,10 @@ def audit(
     reasons = cfs = None
     if m.task == "classification" and len(m.classes) == 2:
         reasons = reason_codes(ex, rows=[positions[r] for r in row_list], k=min(4, data.n_features))
-        cfs = CounterfactualExplainer(m, data, random_state=random_state)(
-            data.take(row_list), n_counterfactuals=3, random_state=random_state
-        )
+        # a sensitive attribute the model takes is never a lever of a counterfactual
+        cfs = CounterfactualExplainer(
+            m, data, immutable=sensitive_inputs, random_state=random_state
+        )(data.take(row_list), n_counterfactuals=3, random_state=random_state)
         results["reason_codes"], results["counterfactuals"] = reasons, cfs
     sections.append(
         _local_section(
