@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_confidence_level
 from whybox._exceptions import InputError
 from whybox.debugging._confusion import _as_label_vector
 from whybox.shapley._masking import json_safe
@@ -199,19 +200,6 @@ def _check_int(value: Any, name: str, low: int, example: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise InputError(f"{name} must be an integer >= {low}, got {value!r}; e.g. {example}.")
     return int(value)
-
-
-def _check_level(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not 0.0 < float(value) < 1.0
-    ):
-        raise InputError(
-            f"confidence_level must be a probability in (0, 1), got {value!r}; e.g. "
-            "confidence_level=0.95."
-        )
-    return float(value)
 
 
 def _sensitive_columns(sensitive_features: Any, n: int) -> list[tuple[str, np.ndarray]]:
@@ -835,7 +823,7 @@ def group_metrics(
        fairness in AI", Microsoft Tech. Report MSR-TR-2020-32, 2020.
     """
     n_boot = _check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
-    level = _check_level(confidence_level)
+    level = check_confidence_level(confidence_level)
     min_size = _check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
     yt = _as_label_vector(y_true, "y_true")
     yp = _as_label_vector(y_pred, "y_pred")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from whybox._checks import check_confidence_level
 from whybox._exceptions import InputError
 from whybox.adapters import Model, adapt_data
 from whybox.inspection._clusters import check_threshold, correlated_feature_groups
@@ -172,19 +173,6 @@ def _n_draw(max_samples: Any, n: int) -> int:
         f"max_samples must be None, an integer in [1, {n}] or a fraction in (0, 1], got "
         f"{max_samples!r}; e.g. max_samples=0.5."
     )
-
-
-def _check_level(value: Any) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float, np.integer, np.floating))
-        or not 0.0 < float(value) < 1.0
-    ):
-        raise InputError(
-            f"confidence_level must be a probability in (0, 1), got {value!r}; e.g. "
-            "confidence_level=0.95."
-        )
-    return float(value)
 
 
 def _check_early_stop(early_stop: Any, top_k: Any, tol: Any, p: int) -> tuple[bool, int, float]:
@@ -439,7 +427,7 @@ def permutation_importance(
     n_repeats = _check_positive_int(n_repeats, "n_repeats", "n_repeats=5")
     if batch_size is not None:
         batch_size = _check_positive_int(batch_size, "batch_size", "batch_size=100000")
-    level = _check_level(confidence_level)
+    level = check_confidence_level(confidence_level)
     m = _n_draw(max_samples, n)
     check_threshold(cluster_threshold, "cluster_threshold")
     clustered = isinstance(feature_groups, str)
