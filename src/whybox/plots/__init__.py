@@ -15,6 +15,7 @@ from whybox.plots._dependence import dependence
 from whybox.plots._effects import h_statistic, partial_dependence, shap_interactions
 from whybox.plots._failures import calibration, slices, surrogate_tree
 from whybox.plots._fairness import disparities, fairness
+from whybox.plots._faithfulness import deletion_curves
 from whybox.plots._image import image, image_grid
 from whybox.plots._importance_comparison import importance_comparison
 from whybox.plots._lime import lime_bar, lime_image, lime_text
@@ -30,6 +31,7 @@ __all__ = [
     "calibration",
     "confusion_matrix",
     "counterfactuals",
+    "deletion_curves",
     "dependence",
     "disparities",
     "fairness",
