@@ -81,6 +81,17 @@ def test_audit_of_an_image_model(digits, tmp_path):
     ig = report.results["integrated_gradients"]
     assert ig.values.shape[1:] == (1, 8, 8, 1)
     assert ig.quality["relative_completeness_delta"].max() < 0.01
+    # every map carries its tests: IG's completeness is judged, Grad-CAM's is not
+    cam = report.results["grad_cam"]
+    assert ig.quality["additivity"]["passes"] and not cam.quality["additivity"]["judged"]
+    assert ig.quality["faithfulness"]["gain"] > ig.quality["faithfulness"]["aopc_random_spread"]
+    rows = report.section("quality").blocks[0].rows
+    assert [r[0] for r in rows] == ["Integrated gradients", "Grad-CAM"]
+    # a map no better than random patch orders is flagged, in the table and the summary
+    f = cam.quality["faithfulness"]
+    assert f["passes_overall"] == (f["gain"] > f["aopc_random_spread"])
+    assert (rows[1][-1] == "FAILS") == (not cam.quality["passes"])
+    assert ("Flagged: Grad-CAM" in report.section("quality").summary) == (not f["passes_overall"])
     report.save_html(tmp_path / "r.html")
     assert "Grad-CAM" in (tmp_path / "r.html").read_text()
 

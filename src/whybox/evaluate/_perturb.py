@@ -643,6 +643,11 @@ def _prepare_torch(
     data = np.asarray(explanation.data, dtype=np.float64)
     n = values.shape[0]
     input_shape = tuple(int(s) for s in values.shape[1:-1])
+    if data.ndim == 4 and len(input_shape) == 2 and data.shape[2:] == input_shape:
+        # a map over height x width (Grad-CAM) for images (C, H, W): spread each pixel's
+        # value evenly over the channels, so a patch's sum is the map's sum over it
+        values = np.repeat(values[:, None], data.shape[1], axis=1) / data.shape[1]
+        input_shape = tuple(int(s) for s in data.shape[1:])
     if data.shape != (n, *input_shape):
         raise InputError(
             f"explanation.data has shape {data.shape} but its values have input shape "

@@ -123,8 +123,10 @@ def audit_images(
     from tqdm.auto import tqdm
 
     from whybox.adapters._torch import adapt_torch_model, batches
+    from whybox.evaluate._quality import quality
     from whybox.gradients import GradCAM, IntegratedGradients
     from whybox.report._audit import _check_rows, _confusion_sections
+    from whybox.report._audit_quality import quality_row
 
     t0 = time.perf_counter()
     tm = adapt_torch_model(model, output_names=class_names)
@@ -215,11 +217,31 @@ def audit_images(
         Section("attributions", "Attribution maps", tuple(blocks), f"{len(chosen)} images.")
     )
     delta = ig.quality["relative_completeness_delta"][:, 0]
+    # faithfulness of each map: 2x2-pixel patches on small images, 4x4 from 32 pixels up
+    patch = max(1, min(x.shape[-2:]) // 8)
+    tested = [("Integrated gradients", ig)] + ([("Grad-CAM", cam)] if layer is not None else [])
+    for _, ex in tested:
+        quality(tm.module, ex, segments=("patches", patch), random_state=random_state)
+    failing = [name for name, ex in tested if not ex.quality["passes"]]
     sections.append(
         Section(
             "quality",
             "Explanation quality",
             (
+                Table(
+                    "Tests of each explanation",
+                    (
+                        "explanation",
+                        "additivity (relative)",
+                        "AOPC vs random",
+                        "deletion AUC vs random",
+                        "local Lipschitz",
+                        "verdict",
+                    ),  # fmt: skip
+                    tuple(quality_row(name, ex) for name, ex in tested),
+                    f"players: {patch}x{patch}-pixel patches, removed to the images' mean; "
+                    "AOPC: higher is more faithful than random orders (mean ± std).",
+                ),
                 Table(
                     "Integrated gradients completeness",
                     ("image", "f(x) - f(baseline)", "relative gap"),
@@ -232,7 +254,12 @@ def audit_images(
                     "|sum of attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)|",
                 ),
             ),
-            f"Largest relative completeness gap {np.max(delta):.2e}.",
+            f"Largest relative completeness gap {np.max(delta):.2e}. "
+            + (
+                f"Flagged: {', '.join(failing)} did not pass its tests."
+                if failing
+                else "Every map passed its tests."
+            ),
         )
     )
     bar.update()

@@ -1,0 +1,130 @@
+"""The audit's "Explanation quality" section: every explanation with its own test figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from whybox import plots
+from whybox._explanation import Explanation
+from whybox.adapters import Dataset, Model
+from whybox.evaluate import faithfulness
+from whybox.evaluate._quality import MAX_ROWS, quality
+from whybox.report._report import Figure, Section, Table
+
+_N_STEPS = 10
+_N_RANDOM = 10
+
+
+def _provenance(ex: Explanation, units: str) -> Table:
+    err = ex.additivity_error
+    rows = [
+        ("method", ex.method),
+        ("chosen by", ex.params.get("chosen_by", "")),
+        ("output space", f"{ex.output_space} ({units})"),
+        ("rows explained", ex.values.shape[0]),
+        ("max additivity error", f"{np.nanmax(err):.3g}"),
+        ("mean additivity error", f"{np.nanmean(err):.3g}"),
+    ]
+    if "standard_error" in ex.quality:
+        rows.append(("mean standard error of the SHAP values",
+                     f"{np.nanmean(ex.quality['standard_error']):.3g}"))  # fmt: skip
+    if "background_rows" in ex.params:
+        rows.append(("background rows", ex.params["background_rows"]))
+    return Table("Additivity and provenance", ("check", "value"), tuple(rows))
+
+
+def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
+    """One line of the "Tests of each explanation" table from ``ex.quality``."""
+    q = ex.quality
+    add = q["additivity"]
+    if add["judged"]:
+        additivity = f"{add['relative_max_error']:.2g} ({'ok' if add['passes'] else 'FAILS'})"
+    else:
+        additivity = "not judged"
+    f = q["faithfulness"]
+    stab = q.get("stability")
+    return (
+        name,
+        additivity,
+        f"{f['mean_aopc']:.3g} vs {f['mean_aopc_random']:.3g} ± {f['aopc_random_spread']:.2g}",
+        f"{f['mean_deletion_auc']:.3g} vs {f['mean_random_deletion_auc']:.3g}",
+        "—" if stab is None else f"{stab['median']:.3g} (max {stab['max']:.3g})",
+        "passes" if q["passes"] else "FAILS",
+    )
+
+
+def quality_section(
+    m: Model,
+    data: Dataset,
+    ex: Explanation,
+    lime_ex: Explanation,
+    units: str,
+    explain_fn: Any,
+    random_state: Any,
+) -> tuple[Section, dict[str, Any]]:
+    """Additivity, faithfulness (AOPC against random orders) and stability of the SHAP
+    values, faithfulness of LIME on the chosen rows, and the SHAP deletion curves."""
+    quality(
+        m, ex, background=data, explain_fn=explain_fn, n_steps=_N_STEPS, n_random=_N_RANDOM,
+        random_state=random_state,
+    )  # fmt: skip
+    quality(
+        m, lime_ex, background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
+        random_state=random_state,
+    )  # fmt: skip
+    n = ex.values.shape[0]
+    rows = (
+        np.sort(np.random.default_rng(random_state).choice(n, MAX_ROWS, replace=False))
+        if n > MAX_ROWS
+        else np.arange(n)
+    )
+    curves = faithfulness(
+        m, ex[rows], background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
+        random_state=random_state,
+    )  # fmt: skip
+    table = Table(
+        "Tests of each explanation",
+        (
+            "explanation",
+            "additivity (relative)",
+            "AOPC vs random",
+            "deletion AUC vs random",
+            "local Lipschitz",
+            "verdict",
+        ),  # fmt: skip
+        (quality_row(f"SHAP ({ex.method})", ex), quality_row("LIME (chosen rows)", lime_ex)),
+        caption="AOPC: the mean drop of the output as the top features are removed "
+        "(replaced by the column means), against random orders (mean ± std): higher is more "
+        "faithful; deletion AUC: lower is better. Local Lipschitz: how far the SHAP values "
+        "move per unit of input change under small perturbations that keep the prediction. "
+        "An explanation fails when its order is no better than random or its values do not "
+        "add up where the method promises they do.",
+    )
+    blocks = [
+        _provenance(ex, units),
+        table,
+        Figure.from_matplotlib(
+            plots.deletion_curves(curves),
+            "Deletion and insertion curves of the SHAP values",
+            curves.summary(),
+            f"mean over {len(rows)} rows; the band: random orders (± 1 std)",
+        ),
+    ]
+    failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
+    err = np.nanmax(ex.additivity_error)
+    summary = (
+        "Local accuracy: the SHAP values of each row plus the base value add up to the "
+        f"model's output to within {err:.2g}. Removing features in the SHAP order lowers the "
+        f"output {ex.quality['faithfulness']['mean_aopc']:.3g} on average over the steps "
+        f"(AOPC), against {ex.quality['faithfulness']['mean_aopc_random']:.3g} for random "
+        "orders. "
+        + (
+            f"Flagged: {', '.join(failing)} did not pass its tests; read it with care."
+            if failing
+            else "Every explanation passed its tests."
+        )
+    )
+    results = {"faithfulness": curves, "shap": ex.quality, "lime": lime_ex.quality}
+    return Section("quality", "Explanation quality", tuple(blocks), summary), results
