@@ -1,5 +1,6 @@
 """Explanation quality: faithfulness, stability, sanity checks and agreement."""
 
+from whybox.evaluate._agreement import Agreement, agreement
 from whybox.evaluate._faithfulness import (
     Faithfulness,
     FaithfulnessCorrelation,
@@ -10,14 +11,31 @@ from whybox.evaluate._faithfulness import (
     infidelity,
     sensitivity_n,
 )
+from whybox.evaluate._quality import quality
+from whybox.evaluate._sanity import SanityCheck, model_randomization
+from whybox.evaluate._stability import (
+    LocalLipschitz,
+    SeedStability,
+    local_lipschitz,
+    seed_stability,
+)
 
 __all__ = [
+    "Agreement",
     "Faithfulness",
     "FaithfulnessCorrelation",
     "Infidelity",
+    "LocalLipschitz",
+    "SanityCheck",
+    "SeedStability",
     "SensitivityN",
+    "agreement",
     "faithfulness",
     "faithfulness_correlation",
     "infidelity",
+    "local_lipschitz",
+    "model_randomization",
+    "quality",
+    "seed_stability",
     "sensitivity_n",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
@@ -76,7 +77,8 @@ def quality(
         ``"additivity"`` (``max_error``, ``relative_max_error``, ``judged``, ``passes``),
         ``"faithfulness"`` (the summary of :class:`~whybox.evaluate.Faithfulness`:
         ``mean_aopc``, ``mean_aopc_random``, ``gain``, ``passes_overall``, AUCs),
-        ``"stability"`` (with ``explain_fn``: ``median``, ``max``, ``share_kept``) and
+        ``"stability"`` (with ``explain_fn``: the local Lipschitz ``mean_estimate``,
+        ``median_estimate``, ``max_estimate`` and ``kept_share``) and
         ``"passes"``: every judged check passed.
 
     Raises
@@ -123,8 +125,12 @@ def quality(
 
         k = min(stability_rows, n)
         pick = np.sort(rng.choice(n, k, replace=False))
+        rows = explanation.data[pick]
+        if explanation.axes == ("samples", "features", "outputs"):
+            # a table: named columns (the model may need them), numbers where numeric
+            rows = pd.DataFrame(rows, columns=list(explanation.feature_names)).infer_objects()
         stab = local_lipschitz(
-            explain_fn, explanation.data[pick], model=model, n_perturbations=n_perturbations,
+            explain_fn, rows, model=model, n_perturbations=n_perturbations,
             random_state=rng,
         )  # fmt: skip
         figures["stability"] = stab.summary() | {"n_rows": int(k)}

@@ -5,6 +5,7 @@ save them with ``fig.savefig("plot.png")`` or ``.svg``. Every function accepts
 ``ax=`` to draw into an existing Axes instead.
 """
 
+from whybox.plots._agreement import disagreement_matrix
 from whybox.plots._ale import ale
 from whybox.plots._attention import attention
 from whybox.plots._bar import bar
@@ -32,6 +33,7 @@ __all__ = [
     "confusion_matrix",
     "counterfactuals",
     "deletion_curves",
+    "disagreement_matrix",
     "dependence",
     "disparities",
     "fairness",

@@ -27,6 +27,7 @@ from whybox.inspection import ImportanceComparison, importance_comparison, permu
 from whybox.plots._permutation import score_change
 from whybox.report._audit_fairness import fairness_section, split_sensitive
 from whybox.report._audit_global import effects_section, failures_section
+from whybox.report._audit_quality import quality_section
 from whybox.report._report import Figure, Report, Section, Table, Text
 
 _MAX_EXPLAINED_ROWS = 1000
@@ -518,31 +519,6 @@ def _anchor_table(anchor: Any, r: int) -> Table:
     return Table(f"Row {r}: anchor", columns, (row,), caption)
 
 
-def _quality_section(ex: Explanation, units: str) -> Section:
-    err = ex.additivity_error
-    rows = [
-        ("method", ex.method),
-        ("chosen by", ex.params.get("chosen_by", "")),
-        ("output space", f"{ex.output_space} ({units})"),
-        ("rows explained", ex.values.shape[0]),
-        ("max additivity error", f"{np.nanmax(err):.3g}"),
-        ("mean additivity error", f"{np.nanmean(err):.3g}"),
-    ]
-    if "standard_error" in ex.quality:
-        rows.append(("mean standard error of the SHAP values",
-                     f"{np.nanmean(ex.quality['standard_error']):.3g}"))  # fmt: skip
-    if "background_rows" in ex.params:
-        rows.append(("background rows", ex.params["background_rows"]))
-    summary = (
-        "Local accuracy: the SHAP values of each row plus the base value add up to the "
-        f"model's output to within {np.nanmax(err):.2g}."
-    )
-    return Section(
-        "quality", "Explanation quality", (Table("Additivity and provenance", ("check", "value"), tuple(rows)),),
-        summary,
-    )  # fmt: skip
-
-
 def audit(
     model: Any,
     X: Any,
@@ -633,10 +609,16 @@ def audit(
     y = _check_target(y, data.n_samples)
     row_list = _check_rows(rows, data.n_samples)
     rng = np.random.default_rng(random_state)
-    steps = ["predict", "confusion", "errors", "shap", "importance", "effects", "failures", "plots"]
+    steps = ["predict", "confusion", "errors", "shap", "importance", "effects", "failures",
+             "plots", "local", "quality"]  # fmt: skip
     bar = tqdm(total=len(steps), desc="whybox audit", disable=not progress, leave=False)
+    timings: dict[str, float] = {}
+    current = ["", time.perf_counter()]
 
     def step(name: str) -> None:
+        now = time.perf_counter()
+        timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
+        current[:] = [name, now]
         bar.set_postfix_str(name)
 
     step("predict")
@@ -714,6 +696,8 @@ def audit(
             m, data, y, pred, ex, explained, sensitive_frame, sensitive_inputs, random_state
         )
         sections.append(section)
+    bar.update()
+    step("local")
     positions = {int(r): i for i, r in enumerate(explained)}
     lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
     anchors = None
@@ -733,9 +717,27 @@ def audit(
             m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors, reasons, cfs
         )
     )
-    sections.append(_quality_section(ex, units))
+    bar.update()
+    step("quality")
+
+    # stability: the SHAP values of perturbed rows, with the same explainer settings
+    def explain_fn(rows: Any) -> Explanation:
+        return explain(
+            m, rows, background=background, random_state=random_state,
+            max_evals=max(_KERNEL_EVALS, 4 * data.n_features), progress=False,
+        )  # fmt: skip
+
+    def lime_factory(seed: int) -> Any:
+        return LimeTabularExplainer(m, data, random_state=seed)
+
+    section, results["quality"] = quality_section(
+        m, data, ex, lime_ex, ex[[positions[r] for r in row_list]], data.take(row_list), units,
+        explain_fn, lime_factory, random_state,
+    )  # fmt: skip
+    sections.append(section)
     bar.update()
     bar.close()
+    step("")
 
     meta = {
         "subtitle": source or "model audit",
@@ -750,5 +752,6 @@ def audit(
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "audit time (s)": round(time.perf_counter() - t0, 2),
+        "explanation quality checks (s)": round(timings["quality"], 2),
     }
     return Report("whybox audit", meta, tuple(sections), results)

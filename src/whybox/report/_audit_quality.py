@@ -9,12 +9,14 @@ import numpy as np
 from whybox import plots
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model
-from whybox.evaluate import faithfulness
+from whybox.evaluate import agreement, faithfulness, seed_stability
 from whybox.evaluate._quality import MAX_ROWS, quality
 from whybox.report._report import Figure, Section, Table
 
 _N_STEPS = 10
 _N_RANDOM = 10
+_SEEDS = (0, 1, 2)  # LIME reruns for its run-to-run stability
+_K = 5  # top-k for stability and agreement
 
 
 def _provenance(ex: Explanation, units: str) -> Table:
@@ -44,13 +46,22 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
     else:
         additivity = "not judged"
     f = q["faithfulness"]
-    stab = q.get("stability")
+    if "stability" in q:
+        stab = q["stability"]
+        stability = f"Lipschitz {stab['median_estimate']:.3g} (max {stab['max_estimate']:.3g})"
+    elif "seed_stability" in q:
+        seeds = q["seed_stability"]
+        stability = (
+            f"top-{seeds['k']} overlap {seeds['top_k_jaccard']:.2f} over {seeds['n_seeds']} seeds"
+        )
+    else:
+        stability = "—"
     return (
         name,
         additivity,
         f"{f['mean_aopc']:.3g} vs {f['mean_aopc_random']:.3g} ± {f['aopc_random_spread']:.2g}",
         f"{f['mean_deletion_auc']:.3g} vs {f['mean_random_deletion_auc']:.3g}",
-        "—" if stab is None else f"{stab['median']:.3g} (max {stab['max']:.3g})",
+        stability,
         "passes" if q["passes"] else "FAILS",
     )
 
@@ -60,12 +71,16 @@ def quality_section(
     data: Dataset,
     ex: Explanation,
     lime_ex: Explanation,
+    chosen_shap: Explanation,
+    chosen_rows: Dataset,
     units: str,
     explain_fn: Any,
+    lime_factory: Any,
     random_state: Any,
 ) -> tuple[Section, dict[str, Any]]:
-    """Additivity, faithfulness (AOPC against random orders) and stability of the SHAP
-    values, faithfulness of LIME on the chosen rows, and the SHAP deletion curves."""
+    """Additivity, faithfulness (AOPC against random orders) and stability (local
+    Lipschitz) of the SHAP values; faithfulness and run-to-run stability over seeds of
+    LIME on the chosen rows; the SHAP deletion curves; SHAP and LIME agreement."""
     quality(
         m, ex, background=data, explain_fn=explain_fn, n_steps=_N_STEPS, n_random=_N_RANDOM,
         random_state=random_state,
@@ -74,6 +89,10 @@ def quality_section(
         m, lime_ex, background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
         random_state=random_state,
     )  # fmt: skip
+    k = min(_K, data.n_features)
+    seeds = seed_stability(lime_factory, chosen_rows, seeds=_SEEDS, k=k)
+    lime_ex.quality["seed_stability"] = seeds.summary()
+    agree = agreement({"SHAP": chosen_shap, "LIME": lime_ex}, k=k)
     n = ex.values.shape[0]
     rows = (
         np.sort(np.random.default_rng(random_state).choice(n, MAX_ROWS, replace=False))
@@ -111,6 +130,13 @@ def quality_section(
             curves.summary(),
             f"mean over {len(rows)} rows; the band: random orders (± 1 std)",
         ),
+        Figure.from_matplotlib(
+            plots.disagreement_matrix(agree),
+            "Agreement of SHAP and LIME on the chosen rows",
+            agree.to_frame().astype(object).to_dict(orient="list"),
+            f"share of the top {k} features the two methods have in common (Krishna et al. "
+            f"2022): {agree.summary}",
+        ),
     ]
     failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
     err = np.nanmax(ex.additivity_error)
@@ -121,10 +147,17 @@ def quality_section(
         f"(AOPC), against {ex.quality['faithfulness']['mean_aopc_random']:.3g} for random "
         "orders. "
         + (
-            f"Flagged: {', '.join(failing)} did not pass its tests; read it with care."
+            f"Flagged: {', '.join(failing)} did not pass its tests; read it with care. "
             if failing
-            else "Every explanation passed its tests."
+            else "Every explanation passed its tests. "
         )
+        + agree.summary
     )
-    results = {"faithfulness": curves, "shap": ex.quality, "lime": lime_ex.quality}
+    results = {
+        "faithfulness": curves,
+        "shap": ex.quality,
+        "lime": lime_ex.quality,
+        "lime_seed_stability": seeds,
+        "agreement": agree,
+    }
     return Section("quality", "Explanation quality", tuple(blocks), summary), results
