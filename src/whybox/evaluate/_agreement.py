@@ -22,6 +22,7 @@ from scipy.stats import rankdata
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox.evaluate._numbers import json_list, nanmean
 from whybox.shapley._masking import json_safe
 
 METRICS = (
@@ -38,25 +39,6 @@ KENDALL_MAX_FEATURES = 2048
 
 
 # ---------------------------------------------------------------------- values
-def _lists(a: Any) -> Any:
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        return np.where(np.isnan(arr), None, arr).tolist()
-    return arr.tolist()
-
-
-def _float(v: Any) -> float | None:
-    v = float(v)
-    return None if np.isnan(v) else v
-
-
-def nanmean(a: Any, axis: Any = None) -> Any:
-    """Mean ignoring NaN, NaN (without a warning) where every entry is NaN."""
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        count = np.sum(~np.isnan(a), axis=axis)
-        total = np.nansum(a, axis=axis)
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def check_k(k: Any, name: str = "k") -> int:
@@ -503,7 +485,7 @@ class Agreement:
             "methods": list(self.methods),
             "k": self.k,
             "n_rows": self.n_rows,
-            "matrices": {m: _lists(self.matrix(m).to_numpy()) for m in METRICS},
+            "matrices": {m: json_list(self.matrix(m).to_numpy()) for m in METRICS},
             "pairs": [
                 {key: json_safe(v) for key, v in r.items()}
                 for r in self.to_frame().to_dict("records")

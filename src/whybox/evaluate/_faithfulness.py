@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox.evaluate._numbers import json_float, json_list, nanmean
 from whybox.evaluate._perturb import (
     PerturbationSet,
     check_int,
@@ -37,25 +38,6 @@ MAX_MASK_CELLS = 1 << 24
 
 
 # ---------------------------------------------------------------------- helpers
-def _lists(a: Any) -> Any:
-    """A float array as nested lists with NaN as None (strict JSON)."""
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        return np.where(np.isnan(arr), None, arr).tolist()
-    return arr.tolist()
-
-
-def _float(v: Any) -> float | None:
-    v = float(v)
-    return None if np.isnan(v) else v
-
-
-def _nanmean(a: np.ndarray, axis: Any = None) -> Any:
-    a = np.asarray(a, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        count = np.sum(~np.isnan(a), axis=axis)
-        total = np.nansum(a, axis=axis)
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _common_params(
@@ -221,7 +203,7 @@ class Faithfulness:
     @property
     def aopc_random_mean(self) -> np.ndarray:
         """Mean AOPC of the random orders, shape (n_rows,) (NaN without any)."""
-        return _nanmean(self.aopc_random, axis=1)
+        return nanmean(self.aopc_random, axis=1)
 
     @property
     def aopc_random_std(self) -> np.ndarray:
@@ -250,7 +232,7 @@ class Faithfulness:
     @property
     def mean_aopc_random(self) -> float:
         """The random orders' AOPC averaged over rows and orders (NaN without any)."""
-        return float(_nanmean(self.aopc_random)) if self.aopc_random.size else float("nan")
+        return float(nanmean(self.aopc_random)) if self.aopc_random.size else float("nan")
 
     @property
     def aopc_random_spread(self) -> float:
@@ -292,8 +274,8 @@ class Faithfulness:
                 "aopc_gain": self.aopc_gain,
                 "deletion_auc": self.deletion_auc,
                 "insertion_auc": self.insertion_auc,
-                "random_deletion_auc": _nanmean(self.random_deletion_auc, axis=1),
-                "random_insertion_auc": _nanmean(self.random_insertion_auc, axis=1),
+                "random_deletion_auc": nanmean(self.random_deletion_auc, axis=1),
+                "random_insertion_auc": nanmean(self.random_insertion_auc, axis=1),
                 "passes": self.passes,
             }
         )
@@ -301,32 +283,32 @@ class Faithfulness:
     def summary(self) -> dict[str, Any]:
         """The overall figures as a JSON-ready dict."""
         return {
-            "mean_aopc": _float(self.mean_aopc),
-            "mean_aopc_random": _float(self.mean_aopc_random),
-            "aopc_random_spread": _float(self.aopc_random_spread),
-            "gain": _float(self.gain),
+            "mean_aopc": json_float(self.mean_aopc),
+            "mean_aopc_random": json_float(self.mean_aopc_random),
+            "aopc_random_spread": json_float(self.aopc_random_spread),
+            "gain": json_float(self.gain),
             "passes_overall": self.passes_overall,
             "fraction_rows_passing": float(self.passes.mean()),
-            "mean_deletion_auc": _float(self.deletion_auc.mean()),
-            "mean_insertion_auc": _float(self.insertion_auc.mean()),
-            "mean_random_deletion_auc": _float(_nanmean(self.random_deletion_auc)),
-            "mean_random_insertion_auc": _float(_nanmean(self.random_insertion_auc)),
+            "mean_deletion_auc": json_float(self.deletion_auc.mean()),
+            "mean_insertion_auc": json_float(self.insertion_auc.mean()),
+            "mean_random_deletion_auc": json_float(nanmean(self.random_deletion_auc)),
+            "mean_random_insertion_auc": json_float(nanmean(self.random_insertion_auc)),
         }
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the summary, the curves and per-row figures (NaN as None)."""
         return {
             "summary": self.summary(),
-            "fractions": _lists(self.fractions),
-            "deletion": _lists(self.deletion),
-            "insertion": _lists(self.insertion),
-            "random_deletion_mean": _lists(self.random_deletion_mean),
-            "random_deletion_std": _lists(self.random_deletion_std),
-            "random_insertion_mean": _lists(self.random_insertion_mean),
-            "random_insertion_std": _lists(self.random_insertion_std),
-            "random_deletion_curves": _lists(self.random_deletion_curves),
-            "random_insertion_curves": _lists(self.random_insertion_curves),
-            "rows": {k: _lists(v) for k, v in self.to_frame().to_dict("list").items()},
+            "fractions": json_list(self.fractions),
+            "deletion": json_list(self.deletion),
+            "insertion": json_list(self.insertion),
+            "random_deletion_mean": json_list(self.random_deletion_mean),
+            "random_deletion_std": json_list(self.random_deletion_std),
+            "random_insertion_mean": json_list(self.random_insertion_mean),
+            "random_insertion_std": json_list(self.random_insertion_std),
+            "random_deletion_curves": json_list(self.random_deletion_curves),
+            "random_insertion_curves": json_list(self.random_insertion_curves),
+            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
             "output_space": self.output_space,
             "method": self.method,
             "params": self.params,
@@ -364,7 +346,7 @@ class FaithfulnessCorrelation:
     @property
     def mean_correlation(self) -> float:
         """The correlation averaged over the rows where it is defined (NaN if none)."""
-        return float(_nanmean(self.correlation))
+        return float(nanmean(self.correlation))
 
     def to_frame(self) -> pd.DataFrame:
         """One row per explained row: ``output``, ``correlation``."""
@@ -373,8 +355,8 @@ class FaithfulnessCorrelation:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as None)."""
         return {
-            "mean_correlation": _float(self.mean_correlation),
-            "correlation": _lists(self.correlation),
+            "mean_correlation": json_float(self.mean_correlation),
+            "correlation": json_list(self.correlation),
             "subset_size": self.subset_size,
             "outputs": list(self.outputs),
             "output_space": self.output_space,
@@ -410,7 +392,7 @@ class SensitivityN:
     @property
     def mean_correlation(self) -> np.ndarray:
         """The correlation averaged over rows for each n, shape (n_sizes,)."""
-        return _nanmean(self.correlation, axis=0)
+        return nanmean(self.correlation, axis=0)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per subset size: ``n``, ``mean_correlation``, ``std_correlation``,
@@ -431,9 +413,9 @@ class SensitivityN:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as None)."""
         return {
-            "ns": _lists(self.ns),
-            "mean_correlation": _lists(self.mean_correlation),
-            "correlation": _lists(self.correlation),
+            "ns": json_list(self.ns),
+            "mean_correlation": json_list(self.mean_correlation),
+            "correlation": json_list(self.correlation),
             "outputs": list(self.outputs),
             "output_space": self.output_space,
             "method": self.method,
@@ -495,11 +477,11 @@ class Infidelity:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN as None)."""
         return {
-            "mean_infidelity": _float(self.mean_infidelity),
-            "mean_infidelity_scaled": _float(self.mean_infidelity_scaled),
-            "infidelity": _lists(self.infidelity),
-            "infidelity_scaled": _lists(self.infidelity_scaled),
-            "scale": _lists(self.scale),
+            "mean_infidelity": json_float(self.mean_infidelity),
+            "mean_infidelity_scaled": json_float(self.mean_infidelity_scaled),
+            "infidelity": json_list(self.infidelity),
+            "infidelity_scaled": json_list(self.infidelity_scaled),
+            "scale": json_list(self.scale),
             "perturbation": self.perturbation,
             "outputs": list(self.outputs),
             "output_space": self.output_space,
@@ -686,11 +668,11 @@ def faithfulness(
         fractions=fractions,
         deletion=curves[:, 0, 0],
         insertion=curves[:, 0, 1],
-        random_deletion_mean=_nanmean(rand[:, :, 0], axis=1),
+        random_deletion_mean=nanmean(rand[:, :, 0], axis=1),
         random_deletion_std=rand[:, :, 0].std(axis=1)
         if n_random
         else np.full((n, n_points), np.nan),
-        random_insertion_mean=_nanmean(rand[:, :, 1], axis=1),
+        random_insertion_mean=nanmean(rand[:, :, 1], axis=1),
         random_insertion_std=rand[:, :, 1].std(axis=1)
         if n_random
         else np.full((n, n_points), np.nan),

@@ -21,14 +21,12 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox.evaluate._agreement import (
     AttributionMatrix,
-    _float,
-    _lists,
     attribution_matrix,
     check_k,
-    nanmean,
     spearman_rows,
     top_k,
 )
+from whybox.evaluate._numbers import json_float, json_list, nanmean
 from whybox.shapley._masking import json_safe
 
 KINDS = ("auto", "cascading", "labels")
@@ -178,11 +176,11 @@ class SanityCheck:
         return {
             "kind": self.kind,
             "passes": self.passes,
-            "final_similarity": _float(self.final_similarity),
+            "final_similarity": json_float(self.final_similarity),
             "threshold": self.threshold,
             "similarity_metric": self.similarity_metric,
             "message": self.message,
-            "steps": {c: _lists(v) for c, v in self.to_frame().to_dict("list").items()},
+            "steps": {c: json_list(v) for c, v in self.to_frame().to_dict("list").items()},
             "k": self.k,
             "method": self.method,
             "params": self.params,

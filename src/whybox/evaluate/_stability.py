@@ -22,19 +22,17 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.evaluate._agreement import (
-    _float,
-    _lists,
     _standard,
     attribution_matrix,
     check_k,
     jaccard_rows,
     kendall_rows,
     membership,
-    nanmean,
     output_position,
     spearman_rows,
     top_k,
 )
+from whybox.evaluate._numbers import json_float, json_list, nanmean
 from whybox.shapley._masking import json_safe
 
 NORMS = ("l2", "l1", "linf")
@@ -321,10 +319,10 @@ class LocalLipschitz:
     def summary(self) -> dict[str, Any]:
         """The overall figures as a JSON-ready dict."""
         return {
-            "mean_estimate": _float(self.mean_estimate),
-            "median_estimate": _float(self.median_estimate),
-            "max_estimate": _float(self.max_estimate),
-            "kept_share": _float(self.kept_share),
+            "mean_estimate": json_float(self.mean_estimate),
+            "median_estimate": json_float(self.median_estimate),
+            "max_estimate": json_float(self.max_estimate),
+            "kept_share": json_float(self.kept_share),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -342,7 +340,7 @@ class LocalLipschitz:
         """A JSON-ready dict: the summary, per-row figures and params (NaN as None)."""
         return {
             "summary": self.summary(),
-            "rows": {k: _lists(v) for k, v in self.to_frame().to_dict("list").items()},
+            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
             "radius": self.radius,
             "norm": self.norm,
             "method": self.method,
@@ -402,11 +400,11 @@ class SeedStability:
     def summary(self) -> dict[str, Any]:
         """The overall figures (row means) as a JSON-ready dict."""
         return {
-            "top_k_jaccard": _float(nanmean(self.top_k_jaccard)),
-            "spearman": _float(nanmean(self.spearman)),
-            "kendall": _float(nanmean(self.kendall)),
-            "mean_value_std": _float(self.value_std.mean()),
-            "relative_std": _float(self.relative_std),
+            "top_k_jaccard": json_float(nanmean(self.top_k_jaccard)),
+            "spearman": json_float(nanmean(self.spearman)),
+            "kendall": json_float(nanmean(self.kendall)),
+            "mean_value_std": json_float(self.value_std.mean()),
+            "relative_std": json_float(self.relative_std),
             "k": self.k,
             "n_seeds": len(self.seeds),
         }
@@ -428,7 +426,7 @@ class SeedStability:
         """A JSON-ready dict: the summary, per-row figures and params (NaN as None)."""
         return {
             "summary": self.summary(),
-            "rows": {k: _lists(v) for k, v in self.to_frame().to_dict("list").items()},
+            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
             "seeds": [json_safe(s) for s in self.seeds],
             "method": self.method,
             "params": self.params,
