@@ -126,7 +126,7 @@ def audit_images(
     from whybox.evaluate._quality import quality
     from whybox.gradients import GradCAM, IntegratedGradients
     from whybox.report._audit import _check_rows, _confusion_sections
-    from whybox.report._audit_quality import quality_row
+    from whybox.report._audit_quality import QUALITY_COLUMNS, quality_row
 
     t0 = time.perf_counter()
     tm = adapt_torch_model(model, output_names=class_names)
@@ -230,14 +230,7 @@ def audit_images(
             (
                 Table(
                     "Tests of each explanation",
-                    (
-                        "explanation",
-                        "additivity (relative)",
-                        "AOPC vs random",
-                        "deletion AUC vs random",
-                        "local Lipschitz",
-                        "verdict",
-                    ),  # fmt: skip
+                    QUALITY_COLUMNS,
                     tuple(quality_row(name, ex) for name, ex in tested),
                     f"players: {patch}x{patch}-pixel patches, removed to the images' mean; "
                     "AOPC: higher is more faithful than random orders (mean ± std).",

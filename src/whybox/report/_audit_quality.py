@@ -15,6 +15,14 @@ from whybox.report._report import Figure, Section, Table
 
 _N_STEPS = 10
 _N_RANDOM = 10
+QUALITY_COLUMNS = (
+    "explanation",
+    "additivity (relative)",
+    "AOPC vs random",
+    "deletion AUC vs random",
+    "stability",
+    "verdict",
+)
 _SEEDS = (0, 1, 2)  # LIME reruns for its run-to-run stability
 _K = 5  # top-k for stability and agreement
 
@@ -105,14 +113,7 @@ def quality_section(
     )  # fmt: skip
     table = Table(
         "Tests of each explanation",
-        (
-            "explanation",
-            "additivity (relative)",
-            "AOPC vs random",
-            "deletion AUC vs random",
-            "local Lipschitz",
-            "verdict",
-        ),  # fmt: skip
+        QUALITY_COLUMNS,
         (quality_row(f"SHAP ({ex.method})", ex), quality_row("LIME (chosen rows)", lime_ex)),
         caption="AOPC: the mean drop of the output as the top features are removed "
         "(replaced by the column means), against random orders (mean ± std): higher is more "
