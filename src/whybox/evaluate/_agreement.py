@@ -41,11 +41,27 @@ KENDALL_MAX_FEATURES = 2048
 # ---------------------------------------------------------------------- values
 
 
-def check_k(k: Any, name: str = "k") -> int:
-    """``k`` as an int >= 1, else an InputError naming it."""
+def check_k(k: Any, name: str = "k") -> int | None:
+    """``k`` as an int >= 1 (None stays None: the default), else an InputError naming it."""
+    if k is None:
+        return None
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InputError(f"{name} must be an integer >= 1, got {k!r}; e.g. {name}=5.")
     return int(k)
+
+
+def check_k_fits(k: int | None, n_features: int) -> int:
+    """``k`` when it is at most ``n_features`` (None: 5, or ``n_features`` when fewer),
+    else an InputError (a top-k larger than the features would compare whole rankings
+    while claiming to compare their tops)."""
+    if k is None:
+        return min(5, n_features)
+    if k > n_features:
+        raise InputError(
+            f"k must be at most the number of features ({n_features}), got {k}; e.g. "
+            f"k={min(5, n_features)}."
+        )
+    return k
 
 
 def _standard(explanation: Explanation, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -553,7 +569,7 @@ def _align(mats: list[AttributionMatrix], names: list[str]) -> list[AttributionM
 def agreement(
     explanations: Mapping[str, Any],
     *,
-    k: int = 5,
+    k: int | None = None,
     output: Any = None,
 ) -> Agreement:
     """How much several explanations of the same rows agree, pair by pair.
@@ -575,7 +591,9 @@ def agreement(
         :class:`~whybox.inspection.PermutationImportance` (the same ranking for
         every row; its negative importances count as 0) are accepted. Explanations
         with feature names are aligned by name.
-    k : int, default=5
+    k : int or None, default=None
+        None: 5, or every feature when there are fewer; an integer above the number
+        of features is an error.
         The size of the top-k lists (capped at the number of features).
     output : str, int or None, default=None
         The output compared, by name or position on each explanation's output axis.
@@ -636,7 +654,7 @@ def agreement(
     n, f = mats[0].values.shape
     if n == 0:
         raise InputError("explanations hold no rows; explain at least one row.")
-    k_eff = min(k, f)
+    k_eff = check_k_fits(k, f)
     tops = [top_k(m.values, k_eff) for m in mats]
     ins = [membership(t, f) for t in tops]
     signs = [np.sign(m.values) for m in mats]

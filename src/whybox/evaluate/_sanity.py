@@ -23,6 +23,7 @@ from whybox.evaluate._agreement import (
     AttributionMatrix,
     attribution_matrix,
     check_k,
+    check_k_fits,
     spearman_rows,
     top_k,
 )
@@ -299,7 +300,7 @@ def model_randomization(
     *,
     y: Any = None,
     kind: str = "auto",
-    k: int = 5,
+    k: int | None = None,
     threshold: float = DEFAULT_THRESHOLD,
     similarity: str = "spearman_abs",
     layers: Sequence[str] | None = None,
@@ -340,7 +341,9 @@ def model_randomization(
         The labels to permute; needed for ``kind="labels"``.
     kind : {"auto", "cascading", "labels"}, default="auto"
         ``"auto"``: ``"cascading"`` for torch models, ``"labels"`` otherwise.
-    k : int, default=5
+    k : int or None, default=None
+        None: 5, or every feature when there are fewer; an integer above the number
+        of features is an error.
         Top-k size of the sign agreement (capped at the number of features).
     threshold : float, default=0.5
         The check passes when the mean similarity at the last step is below it (see
@@ -415,7 +418,7 @@ def model_randomization(
         _explain(explain_fn, model, X, "original model"), output=output, name="the explanation"
     )
     n, f = original.values.shape
-    k_eff = min(k, f)
+    k_eff = check_k_fits(k, f)
     if similarity == "ssim" and _ssim_rows(original, original) is None:
         raise InputError(
             f"similarity='ssim' compares image maps (at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE}), "

@@ -25,6 +25,7 @@ from whybox.evaluate._agreement import (
     _standard,
     attribution_matrix,
     check_k,
+    check_k_fits,
     jaccard_rows,
     kendall_rows,
     membership,
@@ -618,7 +619,7 @@ def seed_stability(
     X: Any,
     *,
     seeds: Sequence[Any] = (0, 1, 2, 3, 4),
-    k: int = 5,
+    k: int | None = None,
     output: Any = None,
 ) -> SeedStability:
     """How much a stochastic explainer's attributions change with its seed alone.
@@ -640,7 +641,9 @@ def seed_stability(
         The rows explained, passed as is to every explainer.
     seeds : sequence, default=(0, 1, 2, 3, 4)
         At least two distinct seeds.
-    k : int, default=5
+    k : int or None, default=None
+        None: 5, or every feature when there are fewer; an integer above the number
+        of features is an error.
         Top-k size (capped at the number of features).
     output : str, int or None, default=None
         The output compared (name or position). None: the only output, else each
@@ -707,7 +710,7 @@ def seed_stability(
         mats.append(mat)
     values = np.stack([m.values for m in mats])  # (S, n, F)
     n_seeds, n, f = values.shape
-    k_eff = min(k, f)
+    k_eff = check_k_fits(k, f)
     ins = [membership(top_k(v, k_eff), f) for v in values]
     absv = np.abs(values)
     jac, rho, tau = [], [], []
