@@ -87,6 +87,12 @@ def test_audit_of_an_image_model(digits, tmp_path):
     assert ig.quality["faithfulness"]["gain"] > ig.quality["faithfulness"]["aopc_random_spread"]
     rows = report.section("quality").blocks[0].rows
     assert [r[0] for r in rows] == ["Integrated gradients", "Grad-CAM"]
+    # sanity check: every layer randomised, both maps lose their ranking (IG on its signed
+    # map: its |map| keeps the zero pixels of the input, whatever the model)
+    sanity = report.results["sanity"]
+    assert sanity["Integrated gradients"].similarity_metric == "spearman"
+    for check in sanity.values():
+        assert len(check.steps) == 3 and check.passes and check.final_similarity < 0.5
     # a map no better than random patch orders is flagged, in the table and the summary
     f = cam.quality["faithfulness"]
     assert f["passes_overall"] == (f["gain"] > f["aopc_random_spread"])

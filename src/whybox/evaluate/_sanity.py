@@ -441,6 +441,12 @@ def model_randomization(
             )
         module, rebuild = torch_parts
         work = copy.deepcopy(module)
+        # explanations are computed in eval mode anyway; a copy of a torch.export program
+        # no longer refuses to switch, so set it here rather than warn on every step
+        try:
+            work.eval()
+        except NotImplementedError:
+            pass
         chosen = _layers(work, layers)
         for name, layer in chosen:
             _reinitialise(layer, int(rng.integers(0, 2**62)))

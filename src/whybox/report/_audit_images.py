@@ -124,6 +124,7 @@ def audit_images(
 
     from whybox.adapters._torch import adapt_torch_model, batches
     from whybox.evaluate._quality import quality
+    from whybox.evaluate._sanity import model_randomization
     from whybox.gradients import GradCAM, IntegratedGradients
     from whybox.report._audit import _check_rows, _confusion_sections
     from whybox.report._audit_quality import QUALITY_COLUMNS, quality_row
@@ -222,6 +223,28 @@ def audit_images(
     tested = [("Integrated gradients", ig)] + ([("Grad-CAM", cam)] if layer is not None else [])
     for _, ex in tested:
         quality(tm.module, ex, segments=("patches", patch), random_state=random_state)
+    # sanity check (Adebayo et al. 2018): re-explain after randomising the layers from the
+    # top down; a map that stays the same does not depend on what the model learnt
+    # IG is signed (evidence for and against) and 0 on zero pixels whatever the model, so
+    # its |map| keeps the image's shape: judge it on the signed ranking; Grad-CAM is >= 0
+    makers = {
+        "Integrated gradients": (
+            lambda mod, X: IntegratedGradients(mod)(X, target=target),
+            "spearman",
+        )
+    }
+    if layer is not None:
+        makers["Grad-CAM"] = (lambda mod, X: GradCAM(mod, layer)(X, target=target), "spearman_abs")
+    sanity = {
+        name: model_randomization(
+            tm.module, make, images, similarity=similarity, random_state=random_state
+        )
+        for name, (make, similarity) in makers.items()
+    }
+    results["sanity"] = sanity
+    for name, ex in tested:
+        ex.quality["sanity"] = sanity[name].to_dict()
+        ex.quality["passes"] = ex.quality["passes"] and sanity[name].passes
     failing = [name for name, ex in tested if not ex.quality["passes"]]
     sections.append(
         Section(
@@ -234,6 +257,32 @@ def audit_images(
                     tuple(quality_row(name, ex) for name, ex in tested),
                     f"players: {patch}x{patch}-pixel patches, removed to the images' mean; "
                     "AOPC: higher is more faithful than random orders (mean ± std).",
+                ),
+                Table(
+                    "Sanity check: the maps after randomising the model's layers",
+                    (
+                        "explanation",
+                        "layers randomised",
+                        "rank correlation of |map|",
+                        "signed rank correlation",
+                        "verdict",
+                    ),  # fmt: skip
+                    tuple(
+                        (
+                            name,
+                            len(check.steps),
+                            round(float(np.nanmean(check.spearman[-1])), 3),
+                            round(float(np.nanmean(check.spearman_signed[-1])), 3),
+                            "passes" if check.passes else "FAILS",
+                        )
+                        for name, check in sanity.items()
+                    ),
+                    "Adebayo et al. 2018: every parametrised layer re-initialised, from the "
+                    "output down; a map whose ranking survives (correlation >= "
+                    f"{next(iter(sanity.values())).threshold:g}) does not show what the model "
+                    "learnt. Integrated gradients from an all-zero baseline are 0 on every zero "
+                    "pixel whatever the model, so their |map| keeps the image's shape; they are "
+                    "judged on the signed correlation, Grad-CAM (never negative) on |map|.",
                 ),
                 Table(
                     "Integrated gradients completeness",
