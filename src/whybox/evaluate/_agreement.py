@@ -22,7 +22,7 @@ from scipy.stats import rankdata
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.evaluate._numbers import json_list, nanmean
+from whybox.evaluate._numbers import json_list, nanmean, output_position
 from whybox.shapley._masking import json_safe
 
 METRICS = (
@@ -82,33 +82,6 @@ def _standard(explanation: Explanation, name: str) -> tuple[np.ndarray, np.ndarr
     if mo is not None and np.asarray(mo).shape != (values.shape[0], values.shape[-1]):
         mo = None
     return values, mo
-
-
-def output_position(output: Any, names: tuple[str, ...], name: str) -> int | None:
-    """The output chosen by ``output`` (a name or position), None when not given."""
-    k = len(names)
-    if output is None:
-        return None
-    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
-        if not -k <= output < k:
-            raise InputError(
-                f"output={output} is out of range for {name} with {k} output(s); choose an "
-                f"index in 0..{k - 1} or a name from {list(names)}."
-            )
-        return int(output) % k
-    if isinstance(output, str):
-        if output not in names:
-            if k == 1:
-                return 0  # a single-output explanation (e.g. a gradient map) has one choice
-            raise InputError(
-                f"output={output!r} is not an output of {name}; choose one of {list(names)} "
-                "(by name or position)."
-            )
-        return names.index(output)
-    raise InputError(
-        f"output must be None, an output name or a position, got {type(output).__name__}; "
-        f"choose one of {list(names)}."
-    )
 
 
 def _positional_names(shape: tuple[int, ...]) -> tuple[str, ...]:

@@ -1,10 +1,12 @@
-"""Small numeric helpers shared by the evaluate modules: NaN-aware means, JSON values."""
+"""Small helpers shared by the evaluate modules: NaN-aware means, JSON values, outputs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from whybox._exceptions import InputError
 
 
 def json_list(a: Any) -> Any:
@@ -28,3 +30,36 @@ def nanmean(a: Any, axis: Any = None) -> Any:
         count = np.sum(~np.isnan(a), axis=axis)
         total = np.nansum(a, axis=axis)
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def output_position(
+    output: Any, names: tuple[str, ...], name: str, *, strict: bool = False
+) -> int | None:
+    """The output chosen by ``output`` (a name or position), None when not given.
+
+    Unless ``strict``, an unknown name on a single-output explanation (a gradient map,
+    named after its target) selects that output, so methods can be compared by one name.
+    """
+    k = len(names)
+    if output is None:
+        return None
+    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
+        if not -k <= output < k:
+            raise InputError(
+                f"output={output} is out of range for {name} with {k} output(s); choose an "
+                f"index in 0..{k - 1} or a name from {list(names)}."
+            )
+        return int(output) % k
+    if isinstance(output, str):
+        if output not in names:
+            if k == 1 and not strict:
+                return 0  # a single-output explanation (e.g. a gradient map) has one choice
+            raise InputError(
+                f"output={output!r} is not an output of {name}; choose one of {list(names)} "
+                "(by name or position)."
+            )
+        return names.index(output)
+    raise InputError(
+        f"output must be None, an output name or a position, got {type(output).__name__}; "
+        f"choose one of {list(names)}."
+    )

@@ -22,6 +22,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox.evaluate._numbers import output_position
 
 AUTO_BATCH_CELLS = 1 << 22
 """Input cells (model-input rows x cells per row) per model call when ``batch_size`` is None."""
@@ -218,28 +219,10 @@ def _standard_values(explanation: Explanation) -> tuple[np.ndarray, tuple[str, .
 
 
 def _output_positions(output: Any, names: tuple[str, ...]) -> int | None:
-    """The explanation output chosen by ``output`` (None: choose per row)."""
-    k = len(names)
-    if output is None:
-        return 0 if k == 1 else None
-    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
-        if not -k <= output < k:
-            raise InputError(
-                f"output={output} is out of range for an explanation with {k} output(s); "
-                f"choose an index in 0..{k - 1} or a name from {list(names)}."
-            )
-        return int(output) % k
-    if isinstance(output, str):
-        if output not in names:
-            raise InputError(
-                f"output={output!r} is not an output of this explanation; choose one of "
-                f"{list(names)} (by name or position)."
-            )
-        return names.index(output)
-    raise InputError(
-        f"output must be None, an output name or a position, got {type(output).__name__}; "
-        f"choose one of {list(names)}."
-    )
+    """The explanation output chosen by ``output`` (None: choose per row, unless the
+    explanation has a single output)."""
+    position = output_position(output, names, "this explanation", strict=True)
+    return 0 if position is None and len(names) == 1 else position
 
 
 def _is_torch_module(model: Any) -> bool:
