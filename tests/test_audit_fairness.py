@@ -118,3 +118,35 @@ def test_demo_credit_loads_with_its_documented_truth():
     assert case.proxy == "zip_region" and "group" not in case.X_train.columns
     assert set(case.group_train) == {"A", "B"}
     assert isinstance(case.X_test, pd.DataFrame) and np.isin(case.y_test, [0, 1]).all()
+
+
+def test_multiclass_and_regression_fairness_sections():
+    from sklearn.datasets import load_diabetes, load_wine
+    from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
+
+    wine = load_wine(as_frame=True)
+    model = HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(wine.data, wine.target)
+    strong = pd.Series(np.where(wine.data["alcohol"] > 13, "hi", "lo"), name="alc")
+    report = audit(model, wine.data, wine.target, sensitive=strong, progress=False)
+    fair = report.results["fairness"]
+    by_class = fair["group_metrics_by_class"]
+    assert set(by_class) == {"0", "1", "2"}
+    # each class against the rest: its selection rates are the predicted-class shares
+    pred = model.predict(wine.data)
+    for c, gm in by_class.items():
+        want = {g: (pred[strong == g] == int(c)).mean() for g in ("hi", "lo")}
+        for g, rate in want.items():
+            assert gm.by_group.loc[g, "selection_rate"] == pytest.approx(rate, abs=1e-12)
+    # the detailed tables show the class with the largest selection-rate gap
+    gaps = {c: gm.disparities.set_index("metric").loc["demographic_parity", "difference"]
+            for c, gm in by_class.items()}  # fmt: skip
+    assert fair["group_metrics"] is by_class[max(gaps, key=gaps.get)]
+    diabetes = load_diabetes(as_frame=True)
+    reg = RandomForestRegressor(n_estimators=10, max_depth=3, random_state=0)
+    reg.fit(diabetes.data, diabetes.target)
+    sex = pd.Series(np.where(diabetes.data["sex"] > 0, "M", "F"), name="sex")
+    report = audit(reg, diabetes.data, diabetes.target, sensitive=sex, progress=False)
+    gm = report.results["fairness"]["group_metrics"]
+    assert gm.task == "regression" and gm.four_fifths is None
+    pred = reg.predict(diabetes.data)
+    assert gm.by_group.loc["M", "mean_prediction"] == pytest.approx(pred[sex == "M"].mean())

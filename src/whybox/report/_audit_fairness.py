@@ -92,6 +92,16 @@ _SHOWN = {
 }
 
 
+def _dp(gm: Any) -> tuple[float, float, float]:
+    """The demographic parity difference of a classification and its interval."""
+    row = gm.disparities.set_index("metric").loc["demographic_parity"]
+    return (
+        float(row["difference"]),
+        float(row["difference_ci_low"]),
+        float(row["difference_ci_high"]),
+    )
+
+
 def _disparity_sentence(gm: Any) -> str:
     """The headline of a GroupMetrics in words."""
     if gm.four_fifths is not None:
@@ -135,10 +145,23 @@ def fairness_section(
     if m.task == "classification" and len(m.classes) == 2:
         y_prob = m.predict(data, "probability")[:, 0]
         pos_label = m.classes[1]
-    gm = group_metrics(
-        y, pred, frame, y_prob=y_prob, task=m.task, pos_label=pos_label,
-        random_state=random_state,
-    )  # fmt: skip
+    per_class: dict[str, Any] = {}
+    if m.task == "classification" and len(m.classes) > 2:
+        # each class against the rest; the tables and plots show the class whose selection
+        # rates differ most between groups
+        for c in m.classes:
+            label = c.item() if isinstance(c, np.generic) else c
+            per_class[str(c)] = group_metrics(
+                y, pred, frame, task="classification", pos_label=label, random_state=random_state
+            )
+        worst = max(per_class, key=lambda c: np.nan_to_num(_dp(per_class[c])[0], nan=-1.0))
+        gm = per_class[worst]
+        results["group_metrics_by_class"] = per_class
+    else:
+        gm = group_metrics(
+            y, pred, frame, y_prob=y_prob, task=m.task, pos_label=pos_label,
+            random_state=random_state,
+        )  # fmt: skip
     results["group_metrics"] = gm
     names = ", ".join(map(repr, gm.sensitive_names))
     blocks: list[Any] = [
@@ -161,6 +184,27 @@ def fairness_section(
             )
         )
     ]
+    if per_class:
+        rows = []
+        for c, g in per_class.items():
+            diff, low, high = _dp(g)
+            ff = g.four_fifths or {}
+            rows.append((c, diff, low, high, ff.get("ratio"), ff.get("passed")))
+        blocks.append(
+            Table(
+                "Demographic parity by class (each class against the rest)",
+                (
+                    "class",
+                    "selection-rate difference",
+                    "CI low",
+                    "CI high",
+                    "ratio",
+                    "four-fifths passed",
+                ),  # fmt: skip
+                tuple(rows),
+                f"the tables below show class {worst!r}, the largest difference",
+            )
+        )
     shown = [c for c in _SHOWN[gm.task] if c in gm.by_group.columns]
     blocks.append(Table.from_frame(gm.by_group[shown], f"Metrics by group ({names})"))
     if gm.task == "classification":
@@ -184,6 +228,8 @@ def fairness_section(
     for name, marginal in gm.marginals.items():
         blocks.append(Table.from_frame(marginal[shown], f"Metrics by {name} alone"))
     summary = [_disparity_sentence(gm)] + list(gm.warnings)
+    if per_class:
+        summary.insert(0, f"Class {worst!r} against the rest:")
     results["proxies"] = {}
     ex_rows = data.take(explained)
     for name in frame.columns:
