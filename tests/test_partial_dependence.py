@@ -23,8 +23,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
 from whybox._exceptions import InputError
-from whybox.adapters import adapt_model
+from whybox.adapters import adapt_data, adapt_model
 from whybox.inspection._partial_dependence import PartialDependence, partial_dependence
+from whybox.inspection._tree_recursion import tree_ensemble
 
 TOL = 1e-9
 
@@ -95,6 +96,20 @@ def test_recursion_equals_scikit_learn_recursion_plus_the_initial_prediction(dat
         off = np.reshape(offset_of(yy), (-1,) + (1,) * len(ours.grid_values))
         assert ours.average.shape == ref["average"].shape
         assert np.abs(ours.average - off - ref["average"]).max() <= TOL
+
+
+@pytest.mark.parametrize("case", ["gbr", "hgbr", "forest"])
+def test_flattened_trees_are_reused_until_the_model_is_refitted(data, case):
+    X, y, _, _ = data
+    make, _, offset_of = RECURSION_CASES[case]
+    model = make().fit(X, y)
+    first = tree_ensemble(adapt_model(model), adapt_data(X))
+    assert tree_ensemble(adapt_model(model), adapt_data(X)) is first  # kept, not rebuilt
+    model.fit(X, -2.0 * y)  # the same object refitted: new trees, a new offset
+    ref = sk_partial_dependence(model, X, [1], method="recursion", grid_resolution=5)
+    ours = partial_dependence(model, X, 1, method="recursion", output="raw", grid_resolution=5)
+    off = np.asarray(offset_of(-2.0 * y))
+    assert np.abs(ours.average - off - ref["average"]).max() <= TOL
 
 
 def test_recursion_of_boosted_stumps_equals_brute_force_on_the_training_data(data):

@@ -15,11 +15,13 @@ training data only when the trees never split on another feature below a split o
 
 Here every tree of every supported ensemble is flattened into one set of node arrays and
 walked by a numba kernel, depth first with an explicit stack, once per grid point (the
-weights fork at every split, so the walk is a loop that does not vectorise).
+weights fork at every split, so the walk is a loop that does not vectorise). The flattened
+trees are kept per fitted estimator, so repeated calls on one model flatten them once.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -153,19 +155,52 @@ def _trees(est: Any) -> tuple[list[tuple[tuple[np.ndarray, ...], int, float]], b
     return [(_sklearn_tree(t), 0, scale) for t in est.estimators_], True
 
 
+def _fitted_trees(est: Any) -> Any:
+    """The object holding the fitted trees: a refit replaces it."""
+    for attr in ("_predictors", "estimators_", "tree_"):
+        if hasattr(est, attr):
+            return getattr(est, attr)
+    return None
+
+
+# estimator -> (its fitted trees object, the flattened ensemble). The entry holds the
+# trees object itself, so an identity check tells a refit (a new object) from the same fit.
+_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def tree_ensemble(model: Model, data: Dataset) -> TreeEnsemble | str:
     """The flattened trees of ``model`` with their raw-output offset, or why not.
 
     The offset is the model's raw output minus the sum of leaves on a few rows of
     ``data``; those rows also check that the raw output really is offset + leaves
-    (a non-identity link such as a Poisson loss fails the check).
+    (a non-identity link such as a Poisson loss fails the check). The result is kept
+    per fitted estimator (until it is refitted or freed), so repeated partial
+    dependence calls on one model flatten its trees once.
     """
-    reason = unsupported(model.estimator)
+    est = model.estimator
+    reason = unsupported(est)
     if reason is not None:
         return reason
-    trees, float32_inputs = _trees(model.estimator)
     if data.categorical.any():
         return "X has categorical columns, which these trees cannot take"
+    fitted = _fitted_trees(est)
+    try:
+        cached = _CACHE.get(est)
+    except TypeError:  # not weak-referenceable
+        cached = None
+    if cached is not None and cached[0] is fitted and cached[1].value.shape[1] == model.n_outputs:
+        return cached[1]
+    ens = _flatten(model, data)
+    if not isinstance(ens, str):
+        try:
+            _CACHE[est] = (fitted, ens)
+        except TypeError:
+            pass
+    return ens
+
+
+def _flatten(model: Model, data: Dataset) -> TreeEnsemble | str:
+    trees, float32_inputs = _trees(model.estimator)
     n_out = model.n_outputs
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("l", "r", "f", "t", "s", "v")}
     roots = []
