@@ -99,6 +99,11 @@ def test_regression_audit_has_no_confusion_section():
     assert "calibration" not in failures and "residuals" in failures
     titles = [b.title for b in _section(report, "failures").blocks if hasattr(b, "title")]
     assert "Residuals by feature" in titles and "Global surrogate tree" in titles
+    # the SHAP values pass Adebayo's data randomisation test: a clone refitted on
+    # permuted labels gets a different ranking of |SHAP values|
+    sanity = ex.quality["sanity"]
+    assert sanity["kind"] == "labels" and sanity["passes"] and sanity["final_similarity"] < 0.5
+    assert "Sanity check (Adebayo et al. 2018)" in _section(report, "quality").summary
     # a forest: its MDI is shown beside permutation and SHAP importance
     comparison = report.results["importance_comparison"]
     np.testing.assert_array_equal(comparison.mdi, model.feature_importances_)

@@ -720,10 +720,11 @@ def audit(
     bar.update()
     step("quality")
 
-    # stability: the SHAP values of perturbed rows, with the same explainer settings
-    def explain_fn(rows: Any) -> Explanation:
+    # stability and sanity: the SHAP values of other rows (or of a refitted model), with
+    # the same explainer settings
+    def explain_fn(rows: Any, model: Any = m) -> Explanation:
         return explain(
-            m, rows, background=background, random_state=random_state,
+            model, rows, background=background, random_state=random_state,
             max_evals=max(_KERNEL_EVALS, 4 * data.n_features), progress=False,
         )  # fmt: skip
 
@@ -732,7 +733,7 @@ def audit(
 
     section, results["quality"] = quality_section(
         m, data, ex, lime_ex, ex[[positions[r] for r in row_list]], data.take(row_list), units,
-        explain_fn, lime_factory, random_state,
+        explain_fn, lime_factory, random_state, y,
     )  # fmt: skip
     sections.append(section)
     bar.update()

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from whybox import plots
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model
 from whybox.evaluate import agreement, faithfulness, seed_stability
 from whybox.evaluate._quality import MAX_ROWS, quality
-from whybox.report._report import Figure, Section, Table
+from whybox.report._report import Figure, Section, Table, Text
 
 _N_STEPS = 10
 _N_RANDOM = 10
@@ -43,6 +44,36 @@ def _provenance(ex: Explanation, units: str) -> Table:
     if "background_rows" in ex.params:
         rows.append(("background rows", ex.params["background_rows"]))
     return Table("Additivity and provenance", ("check", "value"), tuple(rows))
+
+
+_SANITY_ROWS = 500  # rows the permuted-label clone is fitted on and explained
+
+
+def _label_randomization(
+    m: Model, data: Dataset, y: np.ndarray, explain_fn: Any, random_state: Any
+) -> tuple[Any, str]:
+    """Adebayo et al.'s data randomisation test on the audited rows: a clone of the model
+    refitted on permuted labels must get different SHAP values. (check, "") or (None, why)."""
+    from sklearn.base import clone
+
+    from whybox.evaluate import model_randomization
+
+    try:
+        clone(m.estimator)
+    except Exception as exc:  # a Booster, a callable: nothing to refit
+        return None, f"{type(m.estimator).__name__} cannot be cloned and refitted ({exc})"
+    rng = np.random.default_rng(random_state)
+    n = data.n_samples
+    rows = np.sort(rng.choice(n, _SANITY_ROWS, replace=False)) if n > _SANITY_ROWS else np.arange(n)
+    X = pd.DataFrame(data.values[rows], columns=list(data.feature_names)).infer_objects()
+    try:
+        check = model_randomization(
+            m.estimator, lambda model, rows_: explain_fn(rows_, model), X, y=y[rows],
+            kind="labels", random_state=random_state,
+        )  # fmt: skip
+    except Exception as exc:  # the refit itself failed (e.g. one class in the sample)
+        return None, f"refitting on permuted labels failed ({exc})"
+    return check, ""
 
 
 def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
@@ -85,6 +116,7 @@ def quality_section(
     explain_fn: Any,
     lime_factory: Any,
     random_state: Any,
+    y: np.ndarray | None = None,
 ) -> tuple[Section, dict[str, Any]]:
     """Additivity, faithfulness (AOPC against random orders) and stability (local
     Lipschitz) of the SHAP values; faithfulness and run-to-run stability over seeds of
@@ -139,6 +171,16 @@ def quality_section(
             f"2022): {agree.summary}",
         ),
     ]
+    sanity_text = ""
+    if y is not None:
+        check, why = _label_randomization(m, data, y, explain_fn, random_state)
+        if check is None:
+            sanity_text = f"The permuted-label sanity check was not run: {why}. "
+        else:
+            ex.quality["sanity"] = check.to_dict()
+            ex.quality["passes"] = ex.quality["passes"] and check.passes
+            sanity_text = f"Sanity check (Adebayo et al. 2018): {check.message} "
+            blocks.append(Text(sanity_text))
     failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
     err = np.nanmax(ex.additivity_error)
     summary = (
@@ -152,6 +194,7 @@ def quality_section(
             if failing
             else "Every explanation passed its tests. "
         )
+        + sanity_text
         + agree.summary
     )
     results = {
