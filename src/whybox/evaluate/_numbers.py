@@ -63,3 +63,9 @@ def output_position(
         f"output must be None, an output name or a position, got {type(output).__name__}; "
         f"choose one of {list(names)}."
     )
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

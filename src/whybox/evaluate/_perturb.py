@@ -22,7 +22,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.evaluate._numbers import output_position
+from whybox.evaluate._numbers import first_line, output_position
 
 AUTO_BATCH_CELLS = 1 << 22
 """Input cells (model-input rows x cells per row) per model call when ``batch_size`` is None."""
@@ -655,7 +655,7 @@ def _prepare_torch(
     except InputError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise InputError(
             f"the model could not run on the explanation's data of shape {data.shape} "
             f"({reason}); was the explanation made on another dataset or model?"

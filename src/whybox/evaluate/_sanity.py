@@ -27,7 +27,7 @@ from whybox.evaluate._agreement import (
     spearman_rows,
     top_k,
 )
-from whybox.evaluate._numbers import json_float, json_list, nanmean
+from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
 from whybox.shapley._masking import json_safe
 
 KINDS = ("auto", "cascading", "labels")
@@ -285,7 +285,7 @@ def _explain(explain_fn: Callable[..., Any], model: Any, X: Any, what: str) -> A
     except InputError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise InputError(
             f"explain_fn failed on the {what} ({reason}); it must map (model, X) to an "
             "Explanation or an array of attributions."
@@ -486,7 +486,7 @@ def model_randomization(
         try:
             fresh.fit(X, permuted)
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             raise InputError(
                 f"refitting a clone of the model on (X, permuted y) failed ({reason}); pass "
                 "the training rows X and labels y the estimator accepts."

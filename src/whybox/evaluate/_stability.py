@@ -33,7 +33,7 @@ from whybox.evaluate._agreement import (
     spearman_rows,
     top_k,
 )
-from whybox.evaluate._numbers import json_float, json_list, nanmean
+from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
 from whybox.shapley._masking import json_safe
 
 NORMS = ("l2", "l1", "linf")
@@ -124,7 +124,7 @@ def _call_explainer(fn: Callable[[Any], Any], Z: Any, name: str) -> Any:
     except InputError:
         raise
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = first_line(exc)
         raise InputError(
             f"{name} failed on the stacked rows of shape {np.shape(Z)} ({reason}); it must map "
             "an array of rows to an Explanation or an array of attributions."
