@@ -38,6 +38,15 @@ def _check_weight(value: Any, name: str) -> float:
     return float(value)
 
 
+def _unreachable(t: Any, out0: np.ndarray, rs: Any) -> str | None:
+    """The not-found status of a row that needs no search or cannot have one, else None."""
+    if t.judge(out0)[0][0]:
+        return "not found: the model already gives this row the desired outcome"
+    if rs.infeasible is not None:
+        return f"not found: {rs.infeasible}"
+    return None
+
+
 class CounterfactualExplainer:
     """Counterfactual explanations: the smallest changes that give the outcome asked for.
 
@@ -416,11 +425,8 @@ class CounterfactualExplainer:
             note = ""
             Z = np.empty((0, space.n_features))
             out = np.zeros((0, 1))
-            if t.judge(out0)[0][0]:
-                status = "not found: the model already gives this row the desired outcome"
-            elif rs.infeasible is not None:
-                status = f"not found: {rs.infeasible}"
-            else:
+            status = _unreachable(t, out0, rs)
+            if status is None:
                 found = search(
                     space,
                     rs,
@@ -616,11 +622,8 @@ class CounterfactualExplainer:
         rs = space.row_space(x0)
         Z = np.empty((0, space.n_features))
         out = np.zeros((0, 1))
-        if t.judge(out0)[0][0]:
-            status = "not found: the model already gives this row the desired outcome"
-        elif rs.infeasible is not None:
-            status = f"not found: {rs.infeasible}"
-        else:
+        status = _unreachable(t, out0, rs)
+        if status is None:
             s = self._settings(1, max_evals, weights, 0.0, 0.0)
             found = search(space, rs, t, s, rng, splits=self._splits, strict_less=self._strict)
             Z, out = self._finish(rs, found.Z, t)
