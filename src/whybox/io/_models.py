@@ -1,4 +1,4 @@
-"""Reading models and data from files, and writing files atomically.
+"""Reading model files without running code from them.
 
 Safe formats are read without running code from the file: skops for scikit-learn
 (only scikit-learn, NumPy and SciPy types are instantiated), XGBoost JSON/UBJSON and
@@ -9,14 +9,11 @@ only when the caller says the file is trusted.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from whybox._exceptions import InputError
+from whybox.io._text import short_error as _short
 
 SAFE_MODEL_FORMATS = (
     "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt) "
@@ -25,11 +22,6 @@ SAFE_MODEL_FORMATS = (
 _CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
 _SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
@@ -156,35 +148,6 @@ def _load_torch(p: Path, trust: bool) -> Any:
     return model
 
 
-def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Read the named arrays of a NumPy ``.npz`` file (images and labels, say).
-
-    Raises
-    ------
-    InputError
-        If the file is missing, not an .npz file, unreadable or empty.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"data file '{p}' does not exist; check the path given to --data.")
-    if p.suffix.lower() != ".npz":
-        raise InputError(
-            f"data file '{p.name}' must be an .npz file of arrays (np.savez('data.npz', "
-            "images=X, labels=y)) for a PyTorch model."
-        )
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as exc:
-        raise InputError(
-            f"data file '{p.name}' could not be read as .npz ({_short(exc)}); write it with "
-            "np.savez."
-        ) from None
-    if not arrays:
-        raise InputError(f"data file '{p.name}' holds no arrays; save the images and labels.")
-    return arrays
-
-
 def _load_catboost(p: Path) -> Any:
     try:
         import catboost
@@ -232,70 +195,3 @@ def _load_skops(p: Path, trust: bool) -> Any:
             f"model file '{p.name}' could not be loaded by skops ({_short(exc)}); "
             "check that it was written by skops.io.dump with compatible library versions."
         ) from None
-
-
-def load_data(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a table from a CSV or Parquet file.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, of another kind, unreadable or has no rows.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"data file '{p}' does not exist; check the path given to --data.")
-    suffix = p.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt", ".gz"):
-            frame = pd.read_csv(p)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(p)
-        else:
-            raise InputError(
-                f"data file '{p.name}' has the unknown suffix '{suffix}'; give a .csv or "
-                ".parquet file."
-            )
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(
-            f"data file '{p.name}' could not be read ({_short(exc)}); check it is a valid "
-            f"{'CSV' if suffix != '.parquet' else 'Parquet'} file."
-        ) from None
-    if frame.shape[0] == 0:
-        raise InputError(f"data file '{p.name}' has no rows; give a file with at least one row.")
-    return frame
-
-
-def check_output_path(path: str | os.PathLike, *, name: str = "--out") -> Path:
-    """Check that ``path`` can be written (its folder exists) before any work is done."""
-    p = Path(path)
-    folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(
-            f"the folder '{folder}' for {name} does not exist; create it or choose another path."
-        )
-    if p.is_dir():
-        raise InputError(f"{name} '{p}' is a folder; give a file path such as '{p}/report.html'.")
-    return p
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
-
-    A reader never sees a half-written file, and an existing file is replaced
-    only once the new one is complete.
-    """
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
