@@ -1,9 +1,18 @@
-"""Shared test settings."""
+"""Shared test settings.
+
+Optional libraries are required per test through ``tests/_requires.py``; its hooks,
+imported here, turn a skip for a missing module into a failure under
+``WHYBOX_REQUIRE_ALL=1`` (set in CI).
+"""
 
 import importlib.util
 import os
 
 import numba
+from _requires import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
+
+# pytester runs a small pytest session inside a test (tests/test_requires.py).
+pytest_plugins = ["pytester"]
 
 # Two pytest workers share two cores: one thread each by default for OpenMP
 # (scikit-learn's histogram boosting, LightGBM, XGBoost), BLAS and numba; set before any
