@@ -21,3 +21,53 @@ def check_confidence_level(value: Any) -> float:
             "confidence_level=0.95."
         )
     return float(value)
+
+
+def shorten(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut in the middle to at most ``limit`` characters, for messages."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return f"{text[:head]}...{text[len(text) - (limit - 3 - head) :]}"
+
+
+_SEED_TYPES = (
+    np.random.Generator,
+    np.random.RandomState,
+    np.random.SeedSequence,
+    np.random.BitGenerator,
+)
+
+
+def check_random_state(value: Any, name: str = "random_state") -> Any:
+    """Check a seed argument and return it unchanged.
+
+    Parameters
+    ----------
+    value : None, int, numpy Generator, RandomState, SeedSequence or BitGenerator
+        What ``numpy.random.default_rng`` accepts as a seed: None (fresh entropy), a
+        non-negative int, or a numpy random object.
+    name : str, default="random_state"
+        The argument's name, used in the error message.
+
+    Returns
+    -------
+    object
+        ``value`` itself (an ``np.integer`` as a Python int), so that results record the
+        seed the user gave.
+
+    Raises
+    ------
+    InputError
+        If ``value`` is of any other type (a string, a float, a bool) or a negative int.
+    """
+    if value is None or isinstance(value, _SEED_TYPES):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        if value >= 0:
+            return int(value)
+    raise InputError(
+        f"{name} must be None, a non-negative int or a numpy Generator, got "
+        f"{shorten(value)}; pass e.g. {name}=0 for reproducible results."
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import shorten
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox.adapters._data import Dataset
 
@@ -179,6 +180,7 @@ class Model:
                 f"{name} has {data.n_features} columns but the model was fitted on "
                 f"{self.n_features}; give {name} the columns the model was trained on."
             )
+        _check_cells(data, name)
         if not data.is_numeric and not self._takes_frame:
             text_cols = [n for n, c in zip(data.feature_names, data.categorical, strict=True) if c]
             raise InputError(
@@ -193,6 +195,8 @@ class Model:
             probe = data.take(rows[:64])
         try:
             out = self.predict(probe, self.native_space)
+        except InputError:
+            raise  # already one sentence about this model's output
         except Exception as exc:
             if nan_cols:
                 raise InputError(
@@ -205,12 +209,82 @@ class Model:
                 f"the model could not predict on {name} ({reason}); check that {name} has the "
                 "columns and types the model was trained on."
             ) from None
+        if out.shape[0] != probe.n_samples:
+            raise InputError(
+                f"the model returned {out.shape[0]} outputs for {probe.n_samples} rows of "
+                f"{name}; the model must return one output (or one row of outputs) per "
+                "input row."
+            )
         if not np.all(np.isfinite(out)):
             raise InputError(
                 f"the model returned non-finite outputs on {name}; check {name} for missing "
                 "or infinite values."
             )
         return data
+
+
+_NUMERIC_INFERRED = ("floating", "integer", "mixed-integer-float", "decimal")
+
+
+def _check_cells(data: Dataset, name: str) -> None:
+    """Refuse text in a column of numbers and infinite values, anywhere in ``data``.
+
+    Every row is checked (whole-column operations), so a bad value after the rows the
+    model is probed on is reported by column and row instead of failing later.
+
+    Raises
+    ------
+    InputError
+        Naming the first offending column, its first offending row (counted from 0)
+        and the value.
+    """
+    names = data.feature_names
+    if data.is_numeric:
+        inf = np.isinf(data.values)
+        if inf.any():
+            _raise_inf(data, name, inf)
+        return
+    inf = np.zeros(data.values.shape, dtype=bool)
+    for j, col in enumerate(data.values.T):
+        kind = pd.api.types.infer_dtype(col, skipna=True)
+        if kind in _NUMERIC_INFERRED:
+            nums = pd.to_numeric(col, errors="coerce")
+            inf[:, j] = np.isinf(np.asarray(nums, dtype=np.float64))
+        elif kind in ("mixed-integer", "mixed"):
+            # a column of numbers with some text in it: which cells are which
+            is_num = np.fromiter(
+                (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+                 for v in col),
+                dtype=bool, count=len(col),
+            )  # fmt: skip
+            is_text = np.fromiter((isinstance(v, (str, bytes)) for v in col), bool, len(col))
+            n_text = int(is_text.sum())
+            if n_text and is_num.sum() >= n_text:
+                row = int(np.argmax(is_text))
+                raise InputError(
+                    f"{name} column {shorten(names[j])} holds numbers but also text: "
+                    f"{shorten(col[row])} at row {row} (counting from 0; {n_text} text "
+                    f"value{'s' if n_text > 1 else ''} in all); convert the column to "
+                    "numbers (e.g. pd.to_numeric(..., errors='coerce') for NaN) or fix "
+                    "those rows."
+                )
+            vals = np.where(is_num, col, np.nan).astype(np.float64)
+            inf[:, j] = np.isinf(vals)
+    if inf.any():
+        _raise_inf(data, name, inf)
+
+
+def _raise_inf(data: Dataset, name: str, inf: np.ndarray) -> None:
+    rows = np.flatnonzero(inf.any(axis=1))
+    row = int(rows[0])
+    j = int(np.argmax(inf[row]))
+    count = int(inf.sum())
+    raise InputError(
+        f"{name} has an infinite value ({data.values[row, j]}) in column "
+        f"{shorten(data.feature_names[j])} at row {row} (counting from 0; {count} "
+        f"infinite value{'s' if count > 1 else ''} in all); replace infinite values with "
+        "NaN or finite numbers."
+    )
 
 
 # ---------------------------------------------------------------------- builders
@@ -495,3 +569,10 @@ def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | 
         predictors["log_odds"] = lambda X: _logit(raw(X))
     classes = np.asarray(names) if task == "classification" else None
     return Model(f, task, names, classes, None, None, "raw", predictors)
+        n_rows = np.shape(X)[0] if hasattr(X, "shape") else len(X)
+        if out.shape[0] != n_rows:
+            raise InputError(
+                f"the model function returned {out.shape[0]} outputs for {n_rows} rows; "
+                "it must return one output (or one row of outputs) per input row, shape "
+                "(n_rows,) or (n_rows, n_outputs)."
+            )
