@@ -49,6 +49,77 @@ def input_axes(input_shape: tuple[int, ...]) -> tuple[str, ...]:
     return by_rank.get(len(input_shape), tuple(f"input_{i + 1}" for i in range(len(input_shape))))
 
 
+def output_matrix(out: Any) -> Any:
+    """A model's output tensor as (n_samples, n_outputs) where that shape is unambiguous.
+
+    (n,) becomes (n, 1), and trailing axes of length 1 are dropped: (n, k, 1, 1), as a
+    convolution head returns, becomes (n, k), so a single output (n, 1, 1, 1) is output
+    0. Any other shape is returned as it is, for the caller to refuse.
+    """
+    if out.ndim == 1:
+        return out[:, None]
+    if out.ndim > 2 and all(int(s) == 1 for s in out.shape[2:]):
+        return out.reshape(out.shape[0], out.shape[1])
+    return out
+
+
+@contextlib.contextmanager
+def eval_mode(module: Any, *, warn: bool = True, stacklevel: int = 3) -> Iterator[None]:
+    """Run the block with every submodule of ``module`` in eval mode, then restore each.
+
+    ``module.train()`` would switch *every* submodule to training mode, so a
+    pretrained part kept in eval mode inside a wrapper in training mode would get its
+    dropout switched on; instead each submodule's own ``training`` flag is recorded
+    before and set back after, also when the block raises. Nothing changes when no
+    submodule is training; a ``torch.export`` program, which cannot switch modes, is
+    called as it is.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The user's model.
+    warn : bool, default True
+        Warn (``UserWarning``) when any submodule was in training mode.
+    stacklevel : int, default 3
+        The warning's stack level (3 points at the caller of the ``with`` block).
+
+    Yields
+    ------
+    None
+    """
+    modes = [(m, bool(m.training)) for m in module.modules()]
+    training = [m for m, was in modes if was]
+    switched = False
+    if training:
+        try:
+            module.eval()
+            switched = True
+        except NotImplementedError:
+            # a torch.export program: its graph was fixed when exported, and it
+            # cannot switch modes
+            pass
+    try:
+        if switched and warn:
+            who = (
+                "the model is in training mode"
+                if modes[0][1]
+                else f"{len(training)} submodule(s) of the model are in training mode"
+            )
+            warnings.warn(
+                f"{who}; whybox explains it in eval mode (dropout off, batch-norm running "
+                "statistics) and restores every submodule's mode afterwards. Call "
+                "model.eval() first to silence this warning.",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+        yield
+    finally:
+        if switched:
+            for m, was in modes:
+                # the flag itself: m.train(was) would also switch m's children
+                m.training = was
+
+
 @dataclass(frozen=True, eq=False)
 class TorchModel:
     """A PyTorch module with its device, output space and output names.
@@ -74,33 +145,14 @@ class TorchModel:
     # ------------------------------------------------------------------ calling
     @contextlib.contextmanager
     def evaluation(self) -> Iterator[None]:
-        """Run the block in eval mode, warning once if the model was in training mode.
+        """Run the block in eval mode, warning if any part of the model was training.
 
         Dropout and batch-norm batch statistics make training-mode outputs random and
-        batch-dependent, so explanations are always computed in eval mode; the
-        model's own mode is restored afterwards.
+        batch-dependent, so explanations are always computed in eval mode; every
+        submodule's own mode is restored afterwards (see :func:`eval_mode`).
         """
-        was_training = bool(self.module.training)
-        if was_training:
-            try:
-                self.module.eval()
-            except NotImplementedError:
-                # a torch.export program: its graph was fixed when exported, and it
-                # cannot switch modes
-                was_training = False
-        if was_training:
-            warnings.warn(
-                "the model is in training mode; whybox explains it in eval mode "
-                "(dropout off, batch-norm running statistics) and restores training mode "
-                "afterwards. Call model.eval() first to silence this warning.",
-                UserWarning,
-                stacklevel=3,
-            )
-        try:
+        with eval_mode(self.module, stacklevel=5):
             yield
-        finally:
-            if was_training:
-                self.module.train()
 
     def forward(self, x: Any) -> Any:
         """The model's output in ``output`` space, as a tensor of shape (n, n_outputs)."""
@@ -115,13 +167,14 @@ class TorchModel:
                 f"the model returned {type(out).__name__}; expected a tensor of shape "
                 "(n_samples,) or (n_samples, n_outputs). Wrap it in a module that returns one."
             )
-        if out.ndim == 1:
-            out = out[:, None]
+        out = output_matrix(out)
         if out.ndim != 2:
             raise UnsupportedModelError(
                 f"the model returned an output of shape {tuple(out.shape)}; expected "
-                "(n_samples,) or (n_samples, n_outputs). Pool or flatten it, or pass a "
-                "callable target that reduces it to one scalar per sample."
+                "(n_samples,) or (n_samples, n_outputs), with any further axes of length 1. "
+                "Wrap the model so it returns one: torch.nn.Sequential(model, "
+                "torch.nn.Flatten()) makes every element an output to pick with target=, "
+                "or pool the extra axes in a wrapper module."
             )
         if self.output == "probability":
             out = torch.sigmoid(out) if out.shape[1] == 1 else torch.softmax(out, dim=1)

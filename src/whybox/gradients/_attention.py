@@ -38,6 +38,7 @@ from whybox.adapters._torch import (
     batches,
     check_batch_size,
     import_torch,
+    output_matrix,
 )
 
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -715,8 +716,7 @@ class _AttentionRun:
                     f"shape ({out.shape[0]},), got {tuple(getattr(value, 'shape', ()))}."
                 )
             return value, target
-        if out.ndim == 1:
-            out = out[:, None]
+        out = output_matrix(out)
         if out.ndim != 2:
             raise InputError(
                 f"the model's output has shape {tuple(out.shape)}, not (n_samples, n_outputs); "

@@ -27,8 +27,10 @@ class TorchExplainer:
     ----------
     model : torch.nn.Module
         Called on a float tensor (n_samples, *input_shape); returns (n_samples,
-        n_outputs) or (n_samples,). Explained in eval mode (a model in training mode
-        is switched for the call, with a warning, and switched back).
+        n_outputs) or (n_samples,), with any further axes of length 1 (a convolution
+        head's (n_samples, n_outputs, 1, 1)). Explained in eval mode (a model with
+        submodules in training mode is switched for the call, with a warning, and each
+        submodule's own mode is restored).
     output : {"raw", "probability"}, default "raw"
         The output space explained: the module's own output (logits), or softmax
         probabilities (the sigmoid for a single output).

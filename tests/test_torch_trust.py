@@ -1,0 +1,211 @@
+"""Torch models stay as the user left them, and single outputs of any rank are explained.
+
+Issue #19, items 26 and 18: explaining a model restores every submodule's own
+training flag (not ``module.train()``, which switches them all on), and a model whose
+output is (n, 1, 1, 1) is explained as the same model with its output flattened to
+(n, 1), with DeepLIFT/DeepSHAP adding up and agreeing with captum.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+captum_attr = pytest.importorskip("captum.attr")
+
+from torch import nn  # noqa: E402
+
+from whybox._exceptions import UnsupportedModelError  # noqa: E402
+from whybox.adapters._torch import eval_mode  # noqa: E402
+from whybox.gradients import (  # noqa: E402
+    DeepLift,
+    DeepShap,
+    IntegratedGradients,
+    Saliency,
+)
+
+
+# ---------------------------------------------------------------------- item 26
+class _Wrapper(nn.Module):
+    """A new head trained on top of a pretrained backbone that is kept in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.backbone = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(0.5))
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.head(self.backbone(x))
+
+
+def _frozen_backbone_model():
+    model = _Wrapper().double()
+    model.train()
+    model.backbone.eval()  # pretrained: dropout off while the head trains
+    return model
+
+
+def _modes(model):
+    return {name: m.training for name, m in model.named_modules()}
+
+
+@pytest.mark.parametrize(
+    "explain",
+    [
+        lambda m, x: Saliency(m)(x),
+        lambda m, x: IntegratedGradients(m, n_steps=4)(x, target=0),
+        lambda m, x: DeepLift(m)(x, target=1),
+    ],
+    ids=["saliency", "integrated_gradients", "deeplift"],
+)
+def test_every_submodule_keeps_its_own_mode(explain):
+    model = _frozen_backbone_model()
+    before = _modes(model)
+    assert before[""] and not before["backbone"] and not before["backbone.2"]
+    x = torch.randn(5, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with pytest.warns(UserWarning, match="the model is in training mode"):
+        explain(model, x)
+    assert _modes(model) == before
+    # the user's model is as deterministic as before: its dropout is still off
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    assert torch.equal(first, second)
+
+
+def test_a_training_submodule_inside_an_eval_model_is_switched_off_and_back():
+    model = _Wrapper().double().eval()
+    model.backbone[2].train()  # dropout on although the model says eval
+    before = _modes(model)
+    x = torch.randn(4, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    with pytest.warns(UserWarning, match=r"1 submodule\(s\) of the model are in training mode"):
+        a = Saliency(model)(x, target=0)
+    assert _modes(model) == before
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = Saliency(model.eval())(x, target=0)  # all in eval now: no warning
+    np.testing.assert_array_equal(a.values, b.values)  # dropout was off during the call
+
+
+def test_eval_mode_restores_each_flag_when_the_block_raises():
+    model = _frozen_backbone_model()
+    before = _modes(model)
+    with pytest.raises(RuntimeError, match="boom"):
+        with eval_mode(model, warn=False):
+            assert not any(m.training for m in model.modules())
+            raise RuntimeError("boom")
+    assert _modes(model) == before
+
+
+def test_eval_mode_leaves_an_eval_model_untouched_and_silent():
+    model = _Wrapper().double().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with eval_mode(model):
+            pass
+    assert not any(m.training for m in model.modules())
+
+
+# ---------------------------------------------------------------------- item 18
+def _conv_head(out_channels=1):
+    """8x8 grey images -> (n, out_channels, 1, 1): convolutions and ReLUs only."""
+    torch.manual_seed(4)
+    return (
+        nn.Sequential(
+            nn.Conv2d(1, 3, 3, stride=2, padding=1),  # 4x4
+            nn.ReLU(),
+            nn.Conv2d(3, 2, 3),  # 2x2
+            nn.ReLU(),
+            nn.Conv2d(2, out_channels, 2),  # 1x1
+        )
+        .double()
+        .eval()
+    )
+
+
+def _images(n, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, 8, 8, dtype=torch.float64, generator=g)
+
+
+def _captum(cls, model, x, baselines, target):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(model).attribute(x, baselines=baselines, target=target).detach().numpy()
+
+
+@pytest.mark.parametrize("target", [None, 0])
+def test_deeplift_on_a_single_output_of_rank_four_adds_up(target):
+    model = _conv_head()
+    flat = nn.Sequential(model, nn.Flatten()).eval()
+    x, b = _images(4, 1), _images(4, 2)
+    with torch.no_grad():
+        assert model(x).shape == (4, 1, 1, 1)
+        f_x, f_b = model(x).reshape(-1).numpy(), model(b).reshape(-1).numpy()
+    ex = DeepLift(model, baseline=b)(x, target=target)
+    assert ex.values.shape == (4, 1, 8, 8, 1) and ex.params["target"] == [0, 0, 0, 0]
+    np.testing.assert_allclose(ex.model_output[:, 0], f_x, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ex.base_values[:, 0], f_b, rtol=0, atol=1e-15)
+    total = ex.values.reshape(4, -1).sum(axis=1)
+    np.testing.assert_allclose(total, f_x - f_b, rtol=0, atol=1e-12)  # summation-to-delta
+    np.testing.assert_array_equal(ex.values, DeepLift(flat, baseline=b)(x, target=target).values)
+    ref = _captum(captum_attr.DeepLift, flat, x, b, 0)
+    np.testing.assert_allclose(ex.values[..., 0], ref, rtol=0, atol=1e-12)
+
+
+def test_deepshap_on_a_single_output_of_rank_four_adds_up_and_equals_captum():
+    model = _conv_head()
+    flat = nn.Sequential(model, nn.Flatten()).eval()
+    x, bg = _images(3, 3), _images(5, 4)
+    ex = DeepShap(model, bg)(x)
+    with torch.no_grad():
+        f_x = model(x).reshape(-1).numpy()
+        f_bg = model(bg).reshape(-1).numpy().mean()
+    total = ex.values.reshape(3, -1).sum(axis=1)
+    np.testing.assert_allclose(total, f_x - f_bg, rtol=0, atol=1e-12)
+    assert ex.quality["completeness_delta"].max() <= 1e-12
+    np.testing.assert_array_equal(ex.values, DeepShap(flat, bg)(x).values)
+    ref = _captum(captum_attr.DeepLiftShap, flat, x, bg, 0)
+    np.testing.assert_allclose(ex.values[..., 0], ref, rtol=0, atol=1e-12)
+
+
+def test_probability_of_a_single_output_of_rank_four_is_its_sigmoid():
+    model = _conv_head()
+    x, b = _images(3, 5), _images(3, 6)
+    ex = DeepLift(model, baseline=b, output="probability")(x)
+    with torch.no_grad():
+        p_x, p_b = torch.sigmoid(model(x)).reshape(-1), torch.sigmoid(model(b)).reshape(-1)
+    np.testing.assert_allclose(ex.model_output[:, 0], p_x.numpy(), rtol=0, atol=1e-15)
+    total = ex.values.reshape(3, -1).sum(axis=1)
+    np.testing.assert_allclose(total, (p_x - p_b).numpy(), rtol=0, atol=1e-12)
+
+
+def test_integrated_gradients_on_outputs_with_trailing_unit_axes():
+    x = _images(3, 7)
+    for k in (1, 3):  # one output, and a convolutional classifier's (n, k, 1, 1)
+        model = _conv_head(k)
+        flat = nn.Sequential(model, nn.Flatten()).eval()
+        ex = IntegratedGradients(model, n_steps=8)(x)
+        ref = IntegratedGradients(flat, n_steps=8)(x)
+        np.testing.assert_array_equal(ex.values, ref.values)
+        np.testing.assert_array_equal(ex.model_output, ref.model_output)
+        assert ex.params["target"] == ref.params["target"]
+        with torch.no_grad():
+            predicted = model(x).reshape(3, k).argmax(dim=1).tolist()
+        assert ex.params["target"] == predicted
+
+
+def test_other_output_shapes_get_a_fix_that_works():
+    torch.manual_seed(5)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1)).double().eval()  # (n, 2, 8, 8)
+    x = _images(2, 8)
+    with pytest.raises(UnsupportedModelError, match=r"torch\.nn\.Flatten\(\)"):
+        Saliency(model)(x, target=0)
+    # the fix the message gives: every element becomes an output to pick with target=
+    fixed = nn.Sequential(model, nn.Flatten()).eval()
+    ex = Saliency(fixed)(x, target=64 + 8 * 3 + 5)  # channel 1, row 3, column 5
+    xr = x.clone().requires_grad_(True)
+    model(xr)[:, 1, 3, 5].sum().backward()
+    g = xr.grad.abs()
+    np.testing.assert_allclose(ex.values[..., 0], g.numpy(), rtol=0, atol=1e-15)
