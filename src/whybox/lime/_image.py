@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.lime._surrogate import (
@@ -105,6 +106,7 @@ class LimeImageExplainer(PresenceLime):
         batch_size: int = 100,
         progress: bool = False,
     ) -> None:
+        random_state = check_random_state(random_state)
         if not callable(predict_fn):
             raise InputError(
                 f"predict_fn must be a callable images -> (n_images, n_classes), got "
@@ -281,10 +283,16 @@ class LimeImageExplainer(PresenceLime):
         """Class probabilities of the perturbed images (a superpixel shown where ``keep``)."""
 
         def images(start: int, stop: int) -> np.ndarray:
-            shown = keep[start:stop][:, segments]  # (b, height, width)
+            # a fresh C-contiguous batch in the image's dtype: ``keep[:, segments]`` puts
+            # the sample axis innermost in memory, and np.where would keep that layout,
+            # which a torch model reads about 1.5x slower
+            shown = np.take(keep[start:stop], segments, axis=1)  # (b, height, width)
             if image.ndim == 3:
                 shown = shown[..., None]
-            return np.where(shown, image[None], hidden[None])
+            batch = np.empty((stop - start, *image.shape), dtype=image.dtype)
+            batch[...] = hidden
+            np.copyto(batch, image, where=shown)
+            return batch
 
         return predict_in_batches(
             self.predict_fn,
