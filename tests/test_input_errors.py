@@ -9,6 +9,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import whybox
 from whybox import InputError
+from whybox._checks import check_random_state
 from whybox.adapters import adapt_data, adapt_model
 
 RNG = np.random.default_rng(0)
@@ -75,3 +76,140 @@ def test_check_data_keeps_text_columns_and_nan():
     ).fit(frame, np.arange(100.0))
     data = adapt_data(frame)
     assert adapt_model(pipe).check_data(data) is data  # text and NaN left to the model
+
+
+# ---------------------------------------------------------------- item 15: random_state
+@pytest.mark.parametrize("bad", ["x", 1.5, -1, True, [0.5]])
+def test_check_random_state_refuses(bad):
+    with pytest.raises(InputError, match=r"^random_state must be None, a non-negative int"):
+        check_random_state(bad)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [None, 0, np.int64(3), 2**70, np.random.default_rng(1), np.random.RandomState(1),
+     np.random.SeedSequence(1)],
+)  # fmt: skip
+def test_check_random_state_accepts_what_default_rng_takes(good):
+    assert check_random_state(good) is good or check_random_state(good) == good
+    np.random.default_rng(check_random_state(good))
+
+
+def _entry_points():
+    """Every stochastic public entry point, called with ``random_state=rs``."""
+    from whybox import counterfactuals, fairness, inspection, shapley
+
+    def bg(cls):
+        return lambda clf, reg, rs: cls(reg, X_NUM[:20], random_state=rs)
+
+    group = np.where(X_NUM[:, 1] > 0, "g1", "g0")
+    return {
+        "explain": lambda clf, reg, rs: whybox.explain(
+            reg, X_NUM[:2], background=X_NUM[:20], method="kernel", random_state=rs
+        ),
+        "ExactExplainer": bg(shapley.ExactExplainer),
+        "KernelExplainer": bg(shapley.KernelExplainer),
+        "PermutationExplainer": bg(shapley.PermutationExplainer),
+        "LinearExplainer": bg(shapley.LinearExplainer),
+        "summarize_background": lambda clf, reg, rs: shapley.summarize_background(
+            X_NUM, 5, random_state=rs
+        ),
+        "LimeTabularExplainer": lambda clf, reg, rs: whybox.LimeTabularExplainer(
+            clf, X_NUM, random_state=rs
+        ),
+        "LimeTextExplainer": lambda clf, reg, rs: whybox.LimeTextExplainer(
+            lambda texts: np.full((len(texts), 1), 0.5), random_state=rs
+        ),
+        "LimeImageExplainer": lambda clf, reg, rs: whybox.LimeImageExplainer(
+            lambda imgs: np.full((len(imgs), 1), 0.5), random_state=rs
+        ),
+        "AnchorTabular": lambda clf, reg, rs: whybox.AnchorTabular(clf, X_NUM, random_state=rs),
+        "AnchorText": lambda clf, reg, rs: whybox.AnchorText(
+            lambda texts: np.zeros(len(texts), dtype=int), random_state=rs
+        ),
+        "CounterfactualExplainer": lambda clf, reg, rs: counterfactuals.CounterfactualExplainer(
+            clf, X_NUM, random_state=rs
+        ),
+        "CounterfactualExplainer.__call__": lambda clf, reg, rs: (
+            counterfactuals.CounterfactualExplainer(clf, X_NUM)(X_NUM[:1], random_state=rs)
+        ),
+        "CounterfactualExplainer.recourse": lambda clf, reg, rs: (
+            counterfactuals.CounterfactualExplainer(clf, X_NUM).recourse(X_NUM[:1], random_state=rs)
+        ),
+        "permutation_importance": lambda clf, reg, rs: inspection.permutation_importance(
+            clf, X_NUM, Y_CLS, n_repeats=2, random_state=rs
+        ),
+        "partial_dependence": lambda clf, reg, rs: inspection.partial_dependence(
+            reg, X_NUM, features=["x0"], random_state=rs
+        ),
+        "accumulated_local_effects": lambda clf, reg, rs: inspection.accumulated_local_effects(
+            reg, X_NUM, features=["x0"], random_state=rs
+        ),
+        "h_statistic": lambda clf, reg, rs: inspection.h_statistic(reg, X_NUM, random_state=rs),
+        "global_surrogate": lambda clf, reg, rs: inspection.global_surrogate(
+            reg, X_NUM, random_state=rs
+        ),
+        "importance_comparison": lambda clf, reg, rs: inspection.importance_comparison(
+            reg, X_NUM, Y_REG, random_state=rs
+        ),
+        "group_metrics": lambda clf, reg, rs: fairness.group_metrics(
+            Y_CLS, clf.predict(X_NUM), group, random_state=rs
+        ),
+        "proxy_detection": lambda clf, reg, rs: fairness.proxy_detection(
+            clf, X_NUM, group, random_state=rs
+        ),
+        "audit": lambda clf, reg, rs: whybox.audit(clf, X_NUM, Y_CLS, random_state=rs),
+    }
+
+
+@pytest.mark.parametrize("entry", sorted(_entry_points()))
+@pytest.mark.parametrize("bad", ["x", -3])
+def test_every_stochastic_entry_point_refuses_a_bad_random_state(entry, bad, clf, reg):
+    call = _entry_points()[entry]
+    with pytest.raises(InputError, match="random_state"):
+        call(clf, reg, bad)
+
+
+# ---------------------------------------------------------------- item 15: y and outputs
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.c_[Y_CLS, Y_CLS], r"^y must hold one target per row of X, shape \(120,\)"),
+        (Y_CLS[:-1], r"^y must hold one target per row of X.*got shape \(119,\)"),
+        (np.r_[Y_CLS[:7], np.nan, Y_CLS[8:]], r"^y has 1 missing value\(s\) \(NaN\), the first at row 7"),
+        (Y_CLS + 1, r"^y holds label\(s\) \[2\] that are not among the model's classes \[0, 1\]"),
+        (np.where(Y_CLS == 1, "yes", "no"), r"label\(s\) \['(yes|no)', '(yes|no)'\]"),
+    ],
+)  # fmt: skip
+def test_permutation_importance_checks_y(clf, y, match):
+    with pytest.raises(InputError, match=match):
+        whybox.inspection.permutation_importance(clf, X_NUM, y, n_repeats=1)
+
+
+def test_permutation_importance_takes_a_column_y(clf):
+    col = whybox.inspection.permutation_importance(clf, X_NUM, Y_CLS[:, None], random_state=0)
+    flat = whybox.inspection.permutation_importance(clf, X_NUM, Y_CLS, random_state=0)
+    np.testing.assert_array_equal(col.importances, flat.importances)
+
+
+def test_permutation_importance_refuses_nan_in_a_regression_target(reg):
+    y = Y_REG.copy()
+    y[110] = np.nan
+    with pytest.raises(InputError, match="first at row 110"):
+        whybox.inspection.permutation_importance(reg, X_NUM, y, n_repeats=1)
+
+
+def _one_short(X):
+    return np.asarray(X).sum(axis=1)[:-1]
+
+
+def _at_most_25(X):  # right on the 20 background rows, wrong on the masked batches
+    return np.asarray(X).sum(axis=1)[:25]
+
+
+@pytest.mark.parametrize("name", ["ExactExplainer", "KernelExplainer", "PermutationExplainer"])
+@pytest.mark.parametrize("f", [_one_short, _at_most_25])
+def test_model_function_of_the_wrong_length_is_named(name, f):
+    explainer = getattr(whybox.shapley, name)
+    with pytest.raises(InputError, match=r"^the model function returned \d+ outputs for \d+ rows"):
+        explainer(f, X_NUM[:20])(X_NUM[:2])

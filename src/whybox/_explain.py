@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import OUTPUT_SPACES, Explanation
 from whybox.adapters import Model, adapt_data, adapt_model
@@ -149,6 +150,7 @@ def explain(
     >>> ex.params["chosen_by"]  # doctest: +SKIP
     'auto: tree model'
     """
+    random_state = check_random_state(random_state)
     choices = ("auto", *METHODS)
     if not isinstance(method, str) or method not in choices:
         raise InputError(f"method must be one of {choices}, got {method!r}; use method='auto'.")

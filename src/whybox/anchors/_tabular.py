@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._version import __version__
@@ -171,6 +172,7 @@ class AnchorTabular:
         random_state: Any = None,
         progress: bool | None = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         self.model: Model = adapt_model(model)
         if self.model.task != "classification":
             raise UnsupportedModelError(

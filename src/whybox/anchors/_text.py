@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._version import __version__
 from whybox.anchors._result import Anchor
@@ -103,6 +104,7 @@ max_check_samples, n_examples, random_state
         n_examples: int = 10,
         random_state: Any = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         if not callable(predict_fn):
             raise InputError(
                 f"predict_fn must be a function of a list of texts, got "

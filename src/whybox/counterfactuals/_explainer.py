@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox.adapters import adapt_data
 from whybox.counterfactuals._constraints import FeatureSpace, RowSpace, _same, build_space
@@ -139,6 +140,7 @@ class CounterfactualExplainer:
         method: str = "auto",
         random_state: Any = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         self.model = prepare_model(model, data)
         self.data = self.model.check_data(adapt_data(data, name="data"), name="data")
         self.space: FeatureSpace = build_space(
@@ -402,6 +404,7 @@ class CounterfactualExplainer:
             not a pair with low <= high; ``n_counterfactuals``, ``max_evals`` or a
             weight is out of range.
         """
+        random_state = check_random_state(random_state)
         n_cf = _check_int(n_counterfactuals, "n_counterfactuals", 1, "n_counterfactuals=4")
         max_evals = _check_int(max_evals, "max_evals", 100, "max_evals=20000")
         sw = _check_weight(sparsity_weight, "sparsity_weight")
@@ -604,6 +607,7 @@ class CounterfactualExplainer:
             ``x`` is not one row, ``costs`` names an unknown or immutable feature or
             holds a non-positive cost, or as in ``__call__``.
         """
+        random_state = check_random_state(random_state)
         max_evals = _check_int(max_evals, "max_evals", 100, "max_evals=20000")
         weights = cost_weights(self.space, costs)
         data, X_enc = self._rows(x)

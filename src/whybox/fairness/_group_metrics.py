@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_confidence_level
+from whybox._checks import check_confidence_level, check_random_state
 from whybox._exceptions import InputError
 from whybox.debugging._confusion import _as_label_vector
 from whybox.shapley._masking import json_safe
@@ -822,6 +822,7 @@ def group_metrics(
     .. [4] S. Bird et al., "Fairlearn: a toolkit for assessing and improving
        fairness in AI", Microsoft Tech. Report MSR-TR-2020-32, 2020.
     """
+    random_state = check_random_state(random_state)
     n_boot = _check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
     level = check_confidence_level(confidence_level)
     min_size = _check_int(min_group_size, "min_group_size", 0, "min_group_size=30")

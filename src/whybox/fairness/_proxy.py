@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, adapt_data
@@ -229,6 +230,7 @@ def proxy_detection(
     .. [2] S. M. Lundberg and S.-I. Lee, "A unified approach to interpreting model
        predictions", NeurIPS 2017.
     """
+    random_state = check_random_state(random_state)
     for value, name in (
         (strength_threshold, "strength_threshold"),
         (reliance_threshold, "reliance_threshold"),

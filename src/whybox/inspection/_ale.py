@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.adapters import Dataset, adapt_data
 from whybox.inspection._features import (
@@ -546,6 +547,7 @@ def accumulated_local_effects(
     .. [1] D. W. Apley, J. Zhu, "Visualizing the effects of predictor variables in
        black box supervised learning models", JRSS Series B 82(4), 2020.
     """
+    random_state = check_random_state(random_state)
     _check_args(bins, n_bootstrap, confidence_level)
     m = prepare_model(model, X)
     data = m.check_data(adapt_data(X, name="X"), name="X")

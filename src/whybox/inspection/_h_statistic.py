@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data
 from whybox.inspection._features import feature_index, output_space, predict_copies
@@ -158,6 +159,7 @@ def h_statistic(
     .. [1] J. H. Friedman, B. E. Popescu, "Predictive learning via rule ensembles",
        Annals of Applied Statistics 2(3), 2008, section 8.1.
     """
+    random_state = check_random_state(random_state)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise InputError(f"n_samples must be an integer >= 2, got {n_samples!r}; e.g. 200.")
     m = prepare_model(model, X)

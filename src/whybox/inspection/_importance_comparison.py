@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model, adapt_data
@@ -407,6 +408,7 @@ def importance_comparison(
     .. [3] S. M. Lundberg et al., "From local explanations to global understanding
        with explainable AI for trees", Nature Machine Intelligence 2, 2020.
     """
+    random_state = check_random_state(random_state)
     adapted = prepare_model(model, X)
     given = adapt_data(X, name="X")
     data = adapted.check_data(given, name="X")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats.mstats import mquantiles
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.adapters import Dataset, adapt_data
 from whybox.inspection._features import (
@@ -378,6 +379,7 @@ def partial_dependence(
        box: visualizing statistical learning with plots of individual conditional
        expectation", JCGS 24(1), 2015.
     """
+    random_state = check_random_state(random_state)
     _check_grid_args(grid, grid_resolution, percentiles, kind, method)
     m = prepare_model(model, X)
     data = m.check_data(adapt_data(X, name="X"), name="X")

@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from whybox._checks import check_confidence_level
+from whybox._checks import check_confidence_level, check_random_state, shorten
 from whybox._exceptions import InputError
 from whybox.adapters import Model, adapt_data
 from whybox.inspection._clusters import check_threshold, correlated_feature_groups
@@ -272,6 +273,44 @@ def ranking_settled(
 
 
 # ---------------------------------------------------------------------- public
+def _check_y(y: Any, n: int, model: Model) -> np.ndarray:
+    """``y`` as a 1-D array of ``n`` known targets, or a one-sentence InputError.
+
+    Accepts shape (n,) or (n, 1). Refuses missing values and, for a classifier,
+    labels that are not among the model's classes (the model never predicts them,
+    so every permutation would score the same).
+    """
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        y_arr = y_arr[:, 0]
+    if y_arr.ndim != 1 or y_arr.shape[0] != n:
+        raise InputError(
+            f"y must hold one target per row of X, shape ({n},) or ({n}, 1), got shape "
+            f"{y_arr.shape}; give y as a 1-D array (for several targets, score one at a time)."
+        )
+    missing = pd.isna(y_arr) if y_arr.dtype == object else np.isnan(y_arr) if (
+        np.issubdtype(y_arr.dtype, np.floating)
+    ) else np.zeros(n, dtype=bool)  # fmt: skip
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise InputError(
+            f"y has {int(missing.sum())} missing value(s) (NaN), the first at row {row}; "
+            "drop those rows from X and y, as a score needs a known target per row."
+        )
+    if model.task == "classification":
+        classes = np.asarray(model.classes)
+        known = np.isin(y_arr, classes)
+        if not known.all():
+            unknown = pd.unique(y_arr[~known])
+            raise InputError(
+                f"y holds label(s) {shorten(unknown[:5].tolist(), 60)} that are not among "
+                f"the model's classes {shorten(classes[:10].tolist(), 60)} "
+                f"({int((~known).sum())} rows); give y in the model's labels (the ones it "
+                "was fitted on)."
+            )
+    return y_arr
+
+
 def permutation_importance(
     model: Any,
     X: Any,
@@ -404,18 +443,12 @@ def permutation_importance(
     .. [3] C. Strobl, A.-L. Boulesteix, T. Kneib, T. Augustin and A. Zeileis,
        "Conditional variable importance for random forests", BMC Bioinformatics 9, 2008.
     """
+    random_state = check_random_state(random_state)
     adapted = prepare_model(model, X)
     data = adapted.check_data(adapt_data(X, name="X"), name="X")
     Xv = data.values
     n, d = Xv.shape
-    y_arr = np.asarray(y)
-    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        y_arr = y_arr[:, 0]
-    if y_arr.ndim not in (1, 2) or y_arr.shape[0] != n:
-        raise InputError(
-            f"y must have one target per row of X ({n} rows), got shape {y_arr.shape}; "
-            "give y of shape (n_samples,)."
-        )
+    y_arr = _check_y(y, n, adapted)
     w_arr = None
     if sample_weight is not None:
         w_arr = np.asarray(sample_weight, dtype=np.float64)

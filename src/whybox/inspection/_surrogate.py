@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.adapters import Dataset, adapt_data
 from whybox.shapley._masking import json_safe, prepare_model
@@ -151,6 +152,7 @@ def global_surrogate(
     .. [2] C. Molnar, "Interpretable Machine Learning", 2nd ed., 2022, section
        "Global surrogate".
     """
+    random_state = check_random_state(random_state)
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 

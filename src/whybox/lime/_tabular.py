@@ -10,6 +10,7 @@ import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import qmc
 
+from whybox._checks import check_random_state
 from whybox._discretize import MISSING, Discretizer, fit_discretizer
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
@@ -171,6 +172,7 @@ class LimeTabularExplainer:
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         if training_data is None:
             raise InputError(
                 "LimeTabularExplainer needs training_data (the rows perturbations are drawn "

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.lime._surrogate import (
@@ -101,6 +102,7 @@ class LimeTextExplainer(PresenceLime):
         batch_size: int = 1000,
         progress: bool = False,
     ) -> None:
+        random_state = check_random_state(random_state)
         if not callable(predict_proba):
             raise InputError(
                 f"predict_proba must be a callable list of str -> (n_texts, n_classes), got "

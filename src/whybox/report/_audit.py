@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from whybox import plots
+from whybox._checks import check_random_state, shorten
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
@@ -617,6 +618,7 @@ def audit(
 
     def step(name: str) -> None:
         now = time.perf_counter()
+    random_state = check_random_state(random_state)
         timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
         current[:] = [name, now]
         bar.set_postfix_str(name)

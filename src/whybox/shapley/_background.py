@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data
 
@@ -85,6 +86,7 @@ def summarize_background(
     InputError
         If ``n_rows`` is not a positive integer or ``method`` is unknown.
     """
+    random_state = check_random_state(random_state)
     if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
         raise InputError(f"n_rows must be a positive integer, got {n_rows!r}; e.g. n_rows=100.")
     if method not in SUMMARIES:

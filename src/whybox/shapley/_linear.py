@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
 from whybox.adapters import Model, adapt_data, adapt_model
@@ -526,6 +527,7 @@ class LinearExplainer:
         random_state: Any = None,
         progress: bool | None = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         if not isinstance(feature_perturbation, str) or feature_perturbation not in PERTURBATIONS:
             raise InputError(
                 f"feature_perturbation must be one of {PERTURBATIONS}, got "

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
@@ -398,6 +399,7 @@ class BackgroundExplainer:
         max_background: int | None = DEFAULT_MAX_BACKGROUND,
         random_state: Any = None,
     ) -> None:
+        random_state = check_random_state(random_state)
         if background is None:
             raise InputError(
                 f"{self._owner} needs background data (the reference rows that stand in for "
