@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import lazy
 from _tree_bruteforce import brute_force_shap, by_output
 
 from whybox import InputError
@@ -18,7 +19,7 @@ from whybox.shapley import ExactExplainer, TreeExplainer
 from whybox.shapley.tree._ensemble import parse_ensemble
 from whybox.shapley.tree._path_dependent import prepare_rows
 
-catboost = pytest.importorskip("catboost")
+catboost = lazy("catboost")
 
 TOL = 1e-9  # CatBoost computes its SHAP values in double
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import lazy
 from _tree_bruteforce import brute_force_shap, by_output
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
@@ -25,7 +26,7 @@ from whybox.shapley.tree._ensemble import (
 )
 from whybox.shapley.tree._path_dependent import ensemble_predict, prepare_rows
 
-xgb = pytest.importorskip("xgboost")
+xgb = lazy("xgboost")
 
 XGB_TOL = 1e-5  # XGBoost sums in float32 (see test_tree_shap)
 TYPES = ["q", "c", "q", "c"]

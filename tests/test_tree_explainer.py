@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import lazy
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
@@ -19,8 +20,8 @@ from whybox import Explanation, InputError, UnsupportedModelError
 from whybox.adapters import adapt_model
 from whybox.shapley import TreeExplainer
 
-xgb = pytest.importorskip("xgboost")
-lgb = pytest.importorskip("lightgbm")
+xgb = lazy("xgboost")
+lgb = lazy("lightgbm")
 
 N, D = 200, 4
 

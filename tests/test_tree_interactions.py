@@ -16,8 +16,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import lazy
 from _tree_bruteforce import brute_force_shap, chain_ensemble, ensemble_value, random_ensembles
 from hypothesis import HealthCheck, given, settings
+from sklearn import ensemble as sk_ensemble
 
 from whybox._exceptions import InputError
 from whybox.shapley.tree import TreeExplainer
@@ -28,10 +30,9 @@ from whybox.shapley.tree._path_dependent import (
     path_dependent_shap,
 )
 
-xgb = pytest.importorskip("xgboost")
-lgb = pytest.importorskip("lightgbm")
-shap = pytest.importorskip("shap")
-from sklearn import ensemble as sk_ensemble  # noqa: E402
+xgb = lazy("xgboost")
+lgb = lazy("lightgbm")
+shap = lazy("shap")
 
 # shap and LightGBM compute in double.
 DOUBLE_TOL = 1e-6

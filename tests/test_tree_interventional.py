@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import lazy
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     RandomForestClassifier,
@@ -35,8 +36,8 @@ from whybox.shapley.tree._interventional import (
 )
 from whybox.shapley.tree._path_dependent import ensemble_predict
 
-xgb = pytest.importorskip("xgboost")
-lgb = pytest.importorskip("lightgbm")
+xgb = lazy("xgboost")
+lgb = lazy("lightgbm")
 
 VALUES = np.array([-1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0, 7.0, np.nan])
 

@@ -11,15 +11,16 @@ import warnings
 
 import numpy as np
 import pytest
+from _requires import lazy
+from sklearn import ensemble as sk_ensemble
+from sklearn import tree as sk_tree
 
 from whybox.shapley.tree import TreeExplainer, parse_ensemble
 from whybox.shapley.tree._path_dependent import ensemble_predict
 
-xgb = pytest.importorskip("xgboost")
-lgb = pytest.importorskip("lightgbm")
-shap = pytest.importorskip("shap")
-from sklearn import ensemble as sk_ensemble  # noqa: E402
-from sklearn import tree as sk_tree  # noqa: E402
+xgb = lazy("xgboost")
+lgb = lazy("lightgbm")
+shap = lazy("shap")
 
 # XGBoost stores leaf values, covers and thresholds as float32 and computes its own
 # contributions and predictions in float32: each of the ~100 additions of values of
