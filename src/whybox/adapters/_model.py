@@ -345,25 +345,38 @@ def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
     )
 
 
-def _named_columns(names: Sequence[str], generated: str = "{}") -> tuple[str, ...] | None:
-    """The model's column names, or None when they are positions the library made up.
-
-    LightGBM names the columns of an array ``Column_0, Column_1, ...``; XGBoost,
-    LightGBM and CatBoost keep pandas' default column labels ``0, 1, ...`` as ``"0",
-    "1", ...``. Such names say nothing about the data: the model reads columns by
-    position (as the libraries' own ``predict`` does), so data with any names fits.
-    """
-    names = tuple(str(n) for n in names)
-    positions = range(len(names))
-    if names == tuple(str(i) for i in positions) or names == tuple(
-        generated.format(i) for i in positions
-    ):
-        return None
-    return names
-
-
 def _xgb_objective(booster: Any) -> str:
     return json.loads(booster.save_config())["learner"]["objective"]["name"]
+
+
+def xgboost_predict_settings(model: Any) -> tuple[float, tuple[int, int]]:
+    """The ``missing`` value and ``iteration_range`` an XGBoost model's ``predict`` uses.
+
+    The scikit-learn wrappers (``XGBRegressor``, ``XGBClassifier``, ...) predict with
+    their ``missing`` attribute and, after early stopping, with the rounds up to
+    ``best_iteration`` (``iteration_range=(0, best_iteration + 1)``), as their own
+    ``predict`` does. A raw ``Booster`` records neither: its ``predict`` reads only NaN
+    as missing (the ``DMatrix`` default) and uses every round, and so does whybox.
+
+    Parameters
+    ----------
+    model : xgboost model or Booster
+
+    Returns
+    -------
+    missing : float
+        The value read as missing besides NaN (NaN when there is none).
+    iteration_range : tuple of int
+        ``(0, end)``: the boosting rounds used; ``end == 0`` means every round.
+    """
+    if not hasattr(model, "get_booster"):
+        return float("nan"), (0, 0)
+    missing = getattr(model, "missing", np.nan)
+    missing = float("nan") if missing is None else float(missing)
+    best = model.get_booster().attr("best_iteration")
+    if best is None or getattr(model, "booster", None) == "gblinear":
+        return missing, (0, 0)
+    return missing, (0, int(best) + 1)
 
 
 def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
@@ -371,16 +384,21 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
 
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     objective = _xgb_objective(booster)
-    feature_names = _named_columns(booster.feature_names) if booster.feature_names else None
+    feature_names = tuple(booster.feature_names) if booster.feature_names else None
     n_features = booster.num_features()
+    missing, iteration_range = xgboost_predict_settings(model)
 
     def dmatrix(X: Any) -> Any:
         if isinstance(X, pd.DataFrame):
             X = X.to_numpy(dtype=np.float64)
-        return xgb.DMatrix(np.asarray(X, dtype=np.float64), missing=np.nan)
+        return xgb.DMatrix(np.asarray(X, dtype=np.float64), missing=missing)
 
     def margin(X: Any) -> np.ndarray:
-        return _as_2d(booster.predict(dmatrix(X), output_margin=True, validate_features=False))
+        out = booster.predict(
+            dmatrix(X), output_margin=True, validate_features=False,
+            iteration_range=iteration_range,
+        )  # fmt: skip
+        return _as_2d(out)
 
     if objective.startswith(("binary:", "multi:")):
         n_classes = int(json.loads(booster.save_config())["learner"]["learner_model_param"].get(
@@ -424,7 +442,7 @@ def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
         str(booster.params.get("objective", ""))
         or booster.dump_model(num_iteration=0)["objective"].split()[0]
     )
-    feature_names = _named_columns(booster.feature_name(), "Column_{}")
+    feature_names = tuple(booster.feature_name())
     n_features = booster.num_feature()
     takes_frame = False
 
@@ -571,6 +589,13 @@ def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | 
 
     def raw(X: Any) -> np.ndarray:
         out = _as_2d(f(X))
+        n_rows = np.shape(X)[0] if hasattr(X, "shape") else len(X)
+        if out.shape[0] != n_rows:
+            raise InputError(
+                f"the model function returned {out.shape[0]} outputs for {n_rows} rows; "
+                "it must return one output (or one row of outputs) per input row, shape "
+                "(n_rows,) or (n_rows, n_outputs)."
+            )
         if out.shape[1] != len(names):
             fix = (
                 f"output_names has {len(names)}; give one name per output"
@@ -586,10 +611,99 @@ def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | 
         predictors["log_odds"] = lambda X: _logit(raw(X))
     classes = np.asarray(names) if task == "classification" else None
     return Model(f, task, names, classes, None, None, "raw", predictors)
-        n_rows = np.shape(X)[0] if hasattr(X, "shape") else len(X)
-        if out.shape[0] != n_rows:
-            raise InputError(
-                f"the model function returned {out.shape[0]} outputs for {n_rows} rows; "
-                "it must return one output (or one row of outputs) per input row, shape "
-                "(n_rows,) or (n_rows, n_outputs)."
-            )
+
+
+# ---------------------------------------------------------------------- the library's own call
+@dataclass(frozen=True)
+class LibraryPrediction:
+    """A model's output computed by its own library's public ``predict`` call.
+
+    Attributes
+    ----------
+    values : ndarray of shape (n_samples, n_outputs), float64
+        The output, one column per output of :class:`Model` (a binary classifier's
+        positive class only).
+    call : str
+        The call that produced it, e.g. ``"XGBClassifier.predict(X, output_margin=True)"``.
+    rounding : float
+        An absolute bound on the library's own rounding: ``0`` for libraries that add
+        up in float64; for XGBoost, which adds its trees into float32, ``n_terms *
+        2**-23 * max|values|`` (each of the ``n_trees + 1`` float32 additions rounds by
+        at most half a float32 ulp of a partial sum, taken at twice the largest output).
+    """
+
+    values: np.ndarray
+    call: str
+    rounding: float = 0.0
+
+
+def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPrediction | None:
+    """The model's output by its library's own public call, independent of whybox.
+
+    This is what an explanation must add up to: the call a user of the library would
+    make, with the library's defaults (XGBoost's ``missing`` and ``best_iteration``,
+    LightGBM's ``best_iteration``, ...), not whybox's adapter. ``"raw"``: XGBoost
+    ``predict(X, output_margin=True)`` (a ``Booster``: on ``DMatrix(X)``), LightGBM
+    ``predict(X, raw_score=True)``, CatBoost ``predict(X, prediction_type="RawFormulaVal")``,
+    scikit-learn ``decision_function`` (classifiers that have one; others
+    ``predict_proba``) or ``predict`` (regressors). ``"probability"``: ``predict_proba``.
+
+    Parameters
+    ----------
+    model : object or Model
+        A fitted model (or a whybox ``Model`` wrapping one).
+    X : ndarray or DataFrame of shape (n_samples, n_features)
+        The rows, in the model's columns; an array is given the model's column names
+        when it records them.
+    output : {"raw", "probability"}, default="raw"
+
+    Returns
+    -------
+    LibraryPrediction or None
+        None where there is no library call to compare with (callables, PyTorch
+        modules, ``"log_odds"``, a space the library does not compute).
+    """
+    m = model if isinstance(model, Model) else adapt_model(model)
+    est = m.estimator
+    module = type(est).__module__.split(".")[0]
+    if isinstance(X, Dataset):
+        X = X.values
+    if not isinstance(X, pd.DataFrame) and m.feature_names is not None:
+        X = pd.DataFrame(np.asarray(X), columns=list(m.feature_names)).infer_objects()
+    name = type(est).__name__
+    binary = m.task == "classification" and m.n_outputs == 1
+    rounding = 0.0
+    if output == "probability":
+        if m.task != "classification" or not hasattr(est, "predict_proba"):
+            return None
+        out, call = est.predict_proba(X), f"{name}.predict_proba(X)"
+    elif output != "raw":
+        return None
+    elif module == "xgboost":
+        import xgboost as xgb
+
+        if hasattr(est, "get_booster"):
+            out, call = est.predict(X, output_margin=True), f"{name}.predict(X, output_margin=True)"
+            booster = est.get_booster()
+        else:
+            out = est.predict(xgb.DMatrix(X), output_margin=True)
+            call, booster = "Booster.predict(DMatrix(X), output_margin=True)", est
+        n_terms = len(booster.get_dump()) + 1
+        rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))
+    elif module == "lightgbm":
+        out, call = est.predict(X, raw_score=True), f"{name}.predict(X, raw_score=True)"
+    elif module == "catboost":
+        out = est.predict(X, prediction_type="RawFormulaVal")
+        call = f'{name}.predict(X, prediction_type="RawFormulaVal")'
+    elif module == "sklearn" and m.task == "classification" and m.native_space == "raw":
+        out, call = est.decision_function(X), f"{name}.decision_function(X)"
+    elif module == "sklearn" and m.task == "classification":
+        out, call = est.predict_proba(X), f"{name}.predict_proba(X)"
+    elif module == "sklearn":
+        out, call = est.predict(X), f"{name}.predict(X)"
+    else:
+        return None
+    values = _as_2d(out)
+    if binary and values.shape[1] == 2:
+        values = values[:, 1:]
+    return LibraryPrediction(values, call, rounding)

@@ -39,7 +39,13 @@ def quality(
     - additivity (local accuracy): the largest ``|sum(values) + base_value - f(x)|``
       relative to the spread of the model's output, where the explanation recorded
       ``model_output`` (attributions that are not meant to add up, such as LIME's or
-      Grad-CAM's, are reported but not judged);
+      Grad-CAM's, are reported but not judged). Where the values promise to add up
+      exactly (SHAP), they are also compared with the model library's own prediction
+      (:func:`whybox.adapters.library_prediction`: XGBoost's ``predict(X,
+      output_margin=True)``, LightGBM's ``predict(X, raw_score=True)``, scikit-learn's
+      ``decision_function``, ...), not only with whybox's call of the model, so a
+      model whybox reads differently from its library (a ``missing=`` value, early
+      stopping) fails loudly;
     - faithfulness: deletion and insertion curves and AOPC against random orders on up
       to ``max_rows`` rows (:func:`whybox.evaluate.faithfulness`); it fails when removing
       features in the explanation's order does not lower the output more than random
@@ -74,7 +80,10 @@ def quality(
     -------
     Explanation
         The same explanation, its ``quality`` dict updated in place with
-        ``"additivity"`` (``max_error``, ``relative_max_error``, ``judged``, ``passes``),
+        ``"additivity"`` (``max_error``, ``relative_max_error``, ``judged``, ``passes``;
+        for SHAP values also ``"library"``: ``judged``, ``call``, ``max_error``,
+        ``tolerance``, ``passes``, or the ``reason`` it was not judged; a library
+        mismatch makes additivity fail),
         ``"faithfulness"`` (the summary of :class:`~whybox.evaluate.Faithfulness`:
         ``mean_aopc``, ``mean_aopc_random``, ``gain``, ``passes_overall``, AUCs),
         ``"stability"`` (with ``explain_fn``: the local Lipschitz ``mean_estimate``,
@@ -109,6 +118,11 @@ def quality(
     verdicts: list[bool] = []
 
     figures["additivity"] = _additivity(explanation)
+    if figures["additivity"]["judged"] and "max_error" in figures["additivity"]:
+        library = _library_agreement(model, explanation)
+        figures["additivity"]["library"] = library
+        if library["judged"] and not library["passes"]:
+            figures["additivity"]["passes"] = False
     if figures["additivity"]["judged"]:
         verdicts.append(bool(figures["additivity"]["passes"]))
 
@@ -185,4 +199,52 @@ def _additivity(explanation: Explanation) -> dict[str, Any]:
         "relative_max_error": max_error / spread,
         "passes": bool(max_error / spread <= ADDITIVITY_TOLERANCE),
         "rule": f"max error <= {ADDITIVITY_TOLERANCE:g} x the spread of the output",
+    }
+
+
+def _library_agreement(model: Any, explanation: Explanation) -> dict[str, Any]:
+    """``base_values + sum(values)`` against the model library's own prediction.
+
+    Judged within ``ADDITIVITY_TOLERANCE`` times the spread of the output plus the
+    library's own float rounding (XGBoost adds its trees in float32).
+    """
+    from whybox._exceptions import UnsupportedModelError
+    from whybox.adapters._model import library_prediction
+
+    tabular = explanation.axes[0] == "samples" and explanation.axes[-1] == "outputs"
+    if not tabular or any(a != "features" for a in explanation.axes[1:-1]):
+        return {"judged": False, "reason": "not a tabular explanation"}
+    if explanation.output_space not in ("raw", "probability"):
+        return {"judged": False, "reason": f"the library has no {explanation.output_space} call"}
+    data = explanation.data
+    if data is None:
+        return {"judged": False, "reason": "the explanation kept no data"}
+    try:
+        lib = library_prediction(model, np.asarray(data), explanation.output_space)
+    except (InputError, UnsupportedModelError, TypeError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return {"judged": False, "reason": f"the library's own call failed ({reason})"}
+    if lib is None:
+        return {"judged": False, "reason": "no library call to compare with"}
+    n = explanation.values.shape[0]
+    k = explanation.values.shape[-1]
+    total = explanation.base_values + explanation.values.reshape(n, -1, k).sum(axis=1)
+    if lib.values.shape != total.shape:
+        return {
+            "judged": False,
+            "call": lib.call,
+            "reason": f"the library returned shape {lib.values.shape} for {total.shape} values",
+        }
+    diff = np.abs(total - lib.values)
+    spread = float(np.nanstd(lib.values)) or float(np.nanmax(np.abs(lib.values))) or 1.0
+    tolerance = ADDITIVITY_TOLERANCE * spread + lib.rounding
+    max_error = float(np.nanmax(diff))
+    return {
+        "judged": True,
+        "call": lib.call,
+        "max_error": max_error,
+        "tolerance": float(tolerance),
+        "passes": bool(max_error <= tolerance),
+        "rule": "base value + sum of the values = the library's own prediction, within "
+        f"{ADDITIVITY_TOLERANCE:g} x the spread of the output plus the library's rounding",
     }

@@ -94,6 +94,10 @@ class TreeEnsemble:
         input column -> its known category values in the model's order. Rows are
         compared through :meth:`encode`, which replaces such a column's value by its
         position in that list (NaN when missing or unknown).
+    missing_value : float, default=NaN
+        A value the library reads as missing besides NaN (XGBoost's ``missing=``):
+        :meth:`encode` turns it into NaN, comparing in float32 when ``float32_input``
+        as XGBoost compares the float32 value with the float32 ``missing``.
     """
 
     children_left: np.ndarray
@@ -112,6 +116,7 @@ class TreeEnsemble:
     family: str
     category_sets: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=bool))
     encoded_categories: dict[int, np.ndarray] = field(default_factory=dict)
+    missing_value: float = float("nan")
 
     def __post_init__(self) -> None:
         shape = self.children_left.shape
@@ -173,7 +178,8 @@ class TreeEnsemble:
 
         Columns in ``encoded_categories`` become the position of their value among
         the known categories (NaN when missing or unknown), as the model's own
-        encoder does; every other column is read as a number.
+        encoder does; every other column is read as a number. Values equal to
+        ``missing_value`` become NaN.
 
         Raises
         ------
@@ -182,7 +188,7 @@ class TreeEnsemble:
         """
         X = np.asarray(X)
         if not self.encoded_categories:
-            return X.astype(np.float64, copy=False)
+            return self._mark_missing(X.astype(np.float64, copy=False))
         import pandas as pd
 
         out = np.empty(X.shape, dtype=np.float64)
@@ -196,7 +202,17 @@ class TreeEnsemble:
                 col = pd.to_numeric(pd.Series(col, dtype=object), errors="coerce").to_numpy()
             codes = pd.Index(cats).get_indexer(col)
             out[:, j] = np.where(codes >= 0, codes, np.nan)
-        return out
+        return self._mark_missing(out)
+
+    def _mark_missing(self, X: np.ndarray) -> np.ndarray:
+        """``X`` with ``missing_value`` replaced by NaN (a copy only when one is set)."""
+        if np.isnan(self.missing_value):
+            return X
+        if self.float32_input:
+            hit = X.astype(np.float32) == np.float32(self.missing_value)
+        else:
+            hit = X == self.missing_value
+        return np.where(hit, np.nan, X)
 
     @property
     def n_trees(self) -> int:
@@ -236,6 +252,7 @@ def _pad(
     family: str,
     category_sets: list[set[int]] | None = None,
     encoded_categories: dict[int, np.ndarray] | None = None,
+    missing_value: float = float("nan"),
 ) -> TreeEnsemble:
     """Stack per-tree arrays (each with ``value`` of shape (n_nodes, n_outputs or 1))."""
     n_trees = len(trees)
@@ -285,6 +302,7 @@ def _pad(
         family=family,
         category_sets=cats,
         encoded_categories=encoded_categories or {},
+        missing_value=float(missing_value),
     )
 
 
@@ -513,8 +531,28 @@ def _xgb_base_margin(base_score: str, objective: str, k: int) -> np.ndarray:
     return base
 
 
+def _xgb_kept_trees(gb_model: dict, n_trees: int, k: int, end: int) -> int:
+    """How many of the model's trees make up its first ``end`` boosting rounds.
+
+    ``iteration_indptr`` (XGBoost 2.0 and later) holds where each round's trees start;
+    older files have ``k * num_parallel_tree`` trees per round (``k`` outputs).
+    ``end == 0`` keeps every tree.
+    """
+    if end <= 0:
+        return n_trees
+    indptr = gb_model.get("iteration_indptr")
+    if indptr:
+        return int(indptr[min(end, len(indptr) - 1)])
+    param = gb_model.get("gbtree_model_param", {})
+    parallel = max(1, int(param.get("num_parallel_tree", "1") or 1))
+    return min(n_trees, end * k * parallel)
+
+
 def _parse_xgboost(model: Any) -> TreeEnsemble:
+    from whybox.adapters._model import xgboost_predict_settings
+
     booster = model.get_booster() if hasattr(model, "get_booster") else model
+    missing, (_, end) = xgboost_predict_settings(model)
     raw = json.loads(booster.save_raw("json"))
     learner = raw["learner"]
     gb = learner["gradient_booster"]
@@ -537,6 +575,8 @@ def _parse_xgboost(model: Any) -> TreeEnsemble:
     trees_json = gb_model["trees"]
     if not trees_json:
         raise UnsupportedModelError("the XGBoost model has no trees; train it first.")
+    # the trees its predict uses: after early stopping, the rounds up to best_iteration
+    trees_json = trees_json[: _xgb_kept_trees(gb_model, len(trees_json), k, end)]
     parsed, outputs, sets = [], [], []
     for i, t in enumerate(trees_json):
         if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
@@ -592,6 +632,7 @@ def _parse_xgboost(model: Any) -> TreeEnsemble:
         float32_input=True,
         family=f"xgboost.{type(model).__name__}",
         category_sets=sets,
+        missing_value=missing,
     )
 
 
