@@ -19,6 +19,7 @@ each ordering gives every step of the ordering at once.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -504,7 +505,17 @@ class LinearExplainer:
         If the background is missing or does not fit the model, ``output`` is not a
         linear output of the model, ``feature_perturbation``, ``algorithm`` or
         ``n_permutations`` is not one of the accepted values, ``feature_groups`` is
-        malformed, or ``"correlation_dependent"`` gets fewer than two background rows.
+        malformed, ``random_state`` is not a seed, or ``"correlation_dependent"`` gets
+        fewer than two background rows.
+
+    Warns
+    -----
+    UserWarning
+        With ``"correlation_dependent"``, when the background's covariance is singular
+        (no more rows than varying features, or collinear features): the ridge
+        :data:`COVARIANCE_RIDGE` then decides the conditional expectations in the
+        directions the background does not span. ``params["covariance_singular"]`` and
+        ``params["covariance_rank"]`` record it.
 
     Examples
     --------
@@ -630,6 +641,7 @@ class LinearExplainer:
             algorithm = "exact" if p <= AUTO_EXACT_MAX_PLAYERS else "permutation"
         corr, scale = background_correlation(bg)
         self.covariance = corr * np.outer(scale, scale)
+        self._warn_if_singular(bg, corr)
         coef_std = self.coef * scale[:, None]  # per standard deviation
         n_work = (1 << p) if algorithm == "exact" else self.n_permutations
         flops = n_work * float(d) ** 3 * (1 if algorithm == "exact" else 2 * k)
@@ -645,6 +657,39 @@ class LinearExplainer:
             self.transform_standard_error = se / scale[None, :, None]
         self.transform = transform / scale[None, :, None]
         self.algorithm = algorithm
+
+    def _warn_if_singular(self, bg: np.ndarray, corr: np.ndarray) -> None:
+        """Warn when the background's covariance is singular, so the ridge decides values.
+
+        Constant columns are left out (each is its own mean in every conditional
+        expectation). The rank is that of the correlation matrix of the other columns
+        before the ridge; ``covariance_rank`` and ``covariance_singular`` go into the
+        explanation's ``params``.
+        """
+        varying = ~(bg == bg[0]).all(axis=0)
+        m = int(varying.sum())
+        raw = corr[np.ix_(varying, varying)] - COVARIANCE_RIDGE * np.eye(m)
+        rank = int(np.linalg.matrix_rank(raw, hermitian=True)) if m else 0
+        self.covariance_rank: int = rank
+        """Rank of the background's correlation matrix over its non-constant columns."""
+        self.covariance_singular: bool = rank < m
+        """True when that matrix is singular and ``COVARIANCE_RIDGE`` makes it invertible."""
+        if rank < m:
+            why = (
+                f"it has {bg.shape[0]} rows for {m} varying features"
+                if bg.shape[0] <= m
+                else "some features are linear combinations of others"
+            )
+            warnings.warn(
+                f"the background's covariance is singular (rank {rank} of {m}: {why}), so "
+                f"LinearExplainer adds a ridge of {COVARIANCE_RIDGE:g} times its diagonal to "
+                "invert it, and the conditional expectations in the directions the "
+                "background does not span come from that ridge, not the data; give more "
+                "background rows than features, or drop or group the collinear features "
+                "(feature_groups=...).",
+                UserWarning,
+                stacklevel=4,
+            )
 
     @classmethod
     def supports(cls, model: Any) -> bool:
@@ -683,7 +728,8 @@ class LinearExplainer:
             row, so ``additivity_error`` is reported (zero up to rounding);
             ``method`` ``"linear_interventional"`` or ``"linear_correlation_dependent"``;
             ``params`` with ``feature_perturbation``, ``algorithm``, ``n_permutations``,
-            ``covariance_ridge`` and ``random_state``.
+            ``covariance_ridge``, ``covariance_rank``, ``covariance_singular`` and
+            ``random_state``.
 
         Raises
         ------
@@ -714,5 +760,7 @@ class LinearExplainer:
             "n_permutations": self.n_permutations if sampled else None,
             "antithetic": True if sampled else None,
             "covariance_ridge": COVARIANCE_RIDGE if correlated else None,
+            "covariance_rank": self.covariance_rank if correlated else None,
+            "covariance_singular": self.covariance_singular if correlated else None,
             "random_state": json_safe(self.random_state),
         }
