@@ -345,6 +345,23 @@ def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
     )
 
 
+def _named_columns(names: Sequence[str], generated: str = "{}") -> tuple[str, ...] | None:
+    """The model's column names, or None when they are positions the library made up.
+
+    LightGBM names the columns of an array ``Column_0, Column_1, ...``; XGBoost,
+    LightGBM and CatBoost keep pandas' default column labels ``0, 1, ...`` as ``"0",
+    "1", ...``. Such names say nothing about the data: the model reads columns by
+    position (as the libraries' own ``predict`` does), so data with any names fits.
+    """
+    names = tuple(str(n) for n in names)
+    positions = range(len(names))
+    if names == tuple(str(i) for i in positions) or names == tuple(
+        generated.format(i) for i in positions
+    ):
+        return None
+    return names
+
+
 def _xgb_objective(booster: Any) -> str:
     return json.loads(booster.save_config())["learner"]["objective"]["name"]
 
@@ -384,7 +401,7 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
 
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     objective = _xgb_objective(booster)
-    feature_names = tuple(booster.feature_names) if booster.feature_names else None
+    feature_names = _named_columns(booster.feature_names) if booster.feature_names else None
     n_features = booster.num_features()
     missing, iteration_range = xgboost_predict_settings(model)
 
@@ -442,7 +459,7 @@ def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
         str(booster.params.get("objective", ""))
         or booster.dump_model(num_iteration=0)["objective"].split()[0]
     )
-    feature_names = tuple(booster.feature_name())
+    feature_names = _named_columns(booster.feature_name(), "Column_{}")
     n_features = booster.num_feature()
     takes_frame = False
 
