@@ -292,3 +292,24 @@ def test_library_prediction_is_the_library_call(data, kind):
         warnings.simplefilter("ignore")
         q = quality(model, ex, random_state=0, max_rows=50).quality["additivity"]["library"]
     assert q["judged"] and q["passes"] and q["max_error"] < 1e-12 * max(1.0, np.abs(want).max())
+
+
+def test_audit_quality_section_flags_a_library_mismatch(data):
+    from whybox.report._audit_quality import _library_warning, _provenance
+
+    X, y, _, _ = data
+    model = xgb.XGBClassifier(n_estimators=300, learning_rate=0.5, max_depth=3,
+                              early_stopping_rounds=3)  # fmt: skip
+    _early(model, X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bad = quality(model, _full_model_explanation(model, X[:200]), random_state=0)
+    rows = dict(_provenance(bad, "log-odds").rows)
+    assert rows["the library's own prediction"] == "XGBClassifier.predict(X, output_margin=True)"
+    assert rows["max difference of base value + values from it"].endswith("; FAILS)")
+    assert _library_warning(bad).startswith("FAILS: the SHAP values do not add up")
+    good = quality(model, TreeExplainer(model)(X[:200]), random_state=0)
+    assert dict(_provenance(good, "log-odds").rows)[
+        "max difference of base value + values from it"
+    ].endswith("; ok)")
+    assert _library_warning(good) == ""

@@ -43,7 +43,29 @@ def _provenance(ex: Explanation, units: str) -> Table:
                      f"{np.nanmean(ex.quality['standard_error']):.3g}"))  # fmt: skip
     if "background_rows" in ex.params:
         rows.append(("background rows", ex.params["background_rows"]))
+    library = ex.quality.get("additivity", {}).get("library", {})
+    if library.get("judged"):
+        verdict = "ok" if library["passes"] else "FAILS"
+        rows.append(("the library's own prediction", library["call"]))
+        rows.append((
+            "max difference of base value + values from it",
+            f"{library['max_error']:.3g} (tolerance {library['tolerance']:.2g}; {verdict})",
+        ))  # fmt: skip
+    elif library:
+        rows.append(("the library's own prediction", f"not compared: {library['reason']}"))
     return Table("Additivity and provenance", ("check", "value"), tuple(rows))
+
+
+def _library_warning(ex: Explanation) -> str:
+    """A loud sentence when the values miss the library's own prediction, else ""."""
+    library = ex.quality.get("additivity", {}).get("library", {})
+    if not library.get("judged") or library["passes"]:
+        return ""
+    return (
+        "FAILS: the SHAP values do not add up to the model's own prediction "
+        f"({library['call']}): they miss it by up to {library['max_error']:.3g}, so they "
+        "explain a different model than the one that predicts; do not use them. "
+    )
 
 
 _SANITY_ROWS = 500  # rows the permuted-label clone is fitted on and explained
@@ -184,7 +206,8 @@ def quality_section(
     failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
     err = np.nanmax(ex.additivity_error)
     summary = (
-        "Local accuracy: the SHAP values of each row plus the base value add up to the "
+        _library_warning(ex)
+        + "Local accuracy: the SHAP values of each row plus the base value add up to the "
         f"model's output to within {err:.2g}. Removing features in the SHAP order lowers the "
         f"output {ex.quality['faithfulness']['mean_aopc']:.3g} on average over the steps "
         f"(AOPC), against {ex.quality['faithfulness']['mean_aopc_random']:.3g} for random "
