@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
+from whybox._checks import check_confidence_level, check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, adapt_data
@@ -35,7 +35,10 @@ class ProxyDetection:
         value of the feature within the group minus over all rows (how much the feature
         moves that group's mean output, in ``output_space`` units); ``flagged``.
     output_auc : float
-        The same AUC for the model's own output: how well its scores reveal the group.
+        How well the model's own output reveals the group: the rank (Mann-Whitney) ROC
+        AUC of the output for the group against the rest, oriented so that it is at
+        least 0.5 (0.5: no information); for more than two groups the mean of the
+        one-vs-rest AUCs. It is the output's own AUC, with nothing fitted.
     output_gap : dict of str to float
         Each group's mean model output minus the overall mean (the sum of its
         ``gap_<group>`` column plus any difference in base values).
@@ -47,6 +50,12 @@ class ProxyDetection:
     findings : tuple of str
         One plain sentence per flagged feature.
     params : dict
+    output_auc_interval : tuple of (float, float)
+        The ``confidence_level`` interval of ``output_auc``: DeLong's standard error
+        (one-vs-rest AUCs combined by the delta method for more than two groups),
+        normal, clipped to [0, 1].
+    output_auc_by_group : dict of str to float
+        Each group's oriented AUC against the rest (both groups: the same value).
     """
 
     sensitive_name: str
@@ -58,6 +67,8 @@ class ProxyDetection:
     flagged: tuple[str, ...]
     findings: tuple[str, ...]
     params: dict[str, Any] = field(default_factory=dict)
+    output_auc_interval: tuple[float, float] = (float("nan"), float("nan"))
+    output_auc_by_group: dict[str, float] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The per-feature table."""
@@ -72,6 +83,8 @@ class ProxyDetection:
             "groups": list(self.groups),
             "table": table.to_dict(orient="list"),
             "output_auc": json_safe(self.output_auc),
+            "output_auc_interval": [json_safe(v) for v in self.output_auc_interval],
+            "output_auc_by_group": {k: json_safe(v) for k, v in self.output_auc_by_group.items()},
             "output_gap": {k: float(v) for k, v in self.output_gap.items()},
             "output_space": self.output_space,
             "flagged": list(self.flagged),
@@ -126,6 +139,84 @@ def predictability(
     return float(roc_auc_score(y, proba, multi_class="ovr", average="macro"))
 
 
+def rank_auc(
+    scores: Any, groups: Any, *, confidence_level: float = 0.95
+) -> tuple[float, tuple[float, float], dict[str, float]]:
+    """How well ``scores`` reveal ``groups``: oriented rank ROC AUC with DeLong's interval.
+
+    For a group ``g`` against the rest, the AUC is the Mann-Whitney statistic: the
+    chance that a row of ``g`` scores above a row of the rest, ties counting one half,
+    computed from midranks. It is oriented, ``max(AUC, 1 - AUC)``, since a score that
+    is low for a group reveals it as well as a high one. Two groups: that AUC (the
+    same for either group). More groups: the mean of the one-vs-rest AUCs.
+
+    The standard error is DeLong's (DeLong, DeLong & Clarke-Pearson 1988) from the
+    placement values (Sun & Xu 2014): with ``V10`` each group row's share of the rest
+    below it and ``V01`` each other row's share of the group above it,
+    ``var = var(V10) / n1 + var(V01) / n0`` (``ddof=1``). For more than two groups each
+    row's contributions to the one-vs-rest AUCs are averaged before squaring (the delta
+    method for their mean, so their dependence is kept).
+
+    Parameters
+    ----------
+    scores : array-like of shape (n_samples,)
+        The model's output (any monotone scale gives the same AUC).
+    groups : array-like of shape (n_samples,)
+        The group of each row; at least two groups.
+    confidence_level : float in (0, 1), default=0.95
+
+    Returns
+    -------
+    auc : float
+    interval : tuple of (float, float)
+        Normal interval ``auc -+ z * se``, clipped to [0, 1].
+    by_group : dict of str to float
+        Each group's oriented AUC against the rest.
+
+    Raises
+    ------
+    InputError
+        If ``confidence_level`` is not in (0, 1) or ``scores`` and ``groups`` differ in
+        length.
+    """
+    from scipy.stats import norm, rankdata
+
+    level = check_confidence_level(confidence_level)
+    x = np.asarray(scores, dtype=np.float64).ravel()
+    labels, y = np.unique(np.asarray(groups), return_inverse=True)
+    if y.shape != x.shape:
+        raise InputError(
+            f"scores and groups must have the same length, got {x.shape[0]} and "
+            f"{y.shape[0]}; give one group per score."
+        )
+    n = x.shape[0]
+    r_all = rankdata(x)
+    targets = range(1, 2) if len(labels) == 2 else range(len(labels))
+    aucs = []
+    influence = np.zeros(n)  # each row's term of the (mean) AUC's linearisation
+    for g in targets:
+        pos = y == g
+        n1, n0 = int(pos.sum()), n - int(pos.sum())
+        v10 = (r_all[pos] - rankdata(x[pos])) / n0  # share of the rest below (ties 1/2)
+        v01 = 1.0 - (r_all[~pos] - rankdata(x[~pos])) / n1  # share of g above
+        auc = float(v10.mean())
+        sign = 1.0 if auc >= 0.5 else -1.0
+        aucs.append(max(auc, 1.0 - auc))
+        term = np.empty(n)
+        term[pos] = (v10 - auc) / np.sqrt(n1 * max(n1 - 1, 1))
+        term[~pos] = (v01 - auc) / np.sqrt(n0 * max(n0 - 1, 1))
+        influence += sign * term / len(targets)
+    value = float(np.mean(aucs))
+    se = float(np.sqrt(np.sum(influence**2)))
+    z = float(norm.ppf(0.5 + level / 2.0))
+    interval = (max(0.0, value - z * se), min(1.0, value + z * se))
+    if len(labels) == 2:
+        by_group = {str(g): value for g in labels}
+    else:
+        by_group = {str(g): a for g, a in zip(labels, aucs, strict=True)}
+    return value, interval, by_group
+
+
 def _shap(model: Any, data: Dataset, shap_values: Any, rng: np.random.Generator) -> tuple:
     """SHAP values (n, d) of the rows used, their row positions and output space."""
     if shap_values is not None:
@@ -171,6 +262,7 @@ def proxy_detection(
     reliance_threshold: float = 0.05,
     cv: int = 5,
     random_state: Any = None,
+    confidence_level: float = 0.95,
 ) -> ProxyDetection:
     """Flag features that stand in for a sensitive attribute the model does not see.
 
@@ -185,8 +277,9 @@ def proxy_detection(
     - the gap: the mean SHAP value of the feature within each group minus over all rows
       (by local accuracy, these add up to the gap in the groups' mean output).
 
-    The model's own output is tested the same way (``output_auc``): how well its
-    scores reveal the group.
+    How well the model's own output reveals the group is its rank ROC AUC for the
+    group (``output_auc``, oriented, with DeLong's interval; see :func:`rank_auc`),
+    on every row of ``X``.
 
     Parameters
     ----------
@@ -210,6 +303,8 @@ def proxy_detection(
         Cross-validation folds for the AUCs (>= 2).
     random_state : int, numpy Generator or None
         Seeds the folds and the rows sampled for SHAP values.
+    confidence_level : float in (0, 1), default=0.95
+        Level of the interval of ``output_auc``.
 
     Returns
     -------
@@ -219,7 +314,8 @@ def proxy_detection(
     ------
     InputError
         A sensitive attribute of the wrong length, with missing values or one group;
-        thresholds outside [0, 1]; ``cv`` below 2; SHAP values that do not explain X.
+        thresholds outside [0, 1]; ``cv`` below 2; SHAP values that do not explain X;
+        ``random_state`` or ``confidence_level`` out of range.
 
     References
     ----------
@@ -231,6 +327,7 @@ def proxy_detection(
        predictions", NeurIPS 2017.
     """
     random_state = check_random_state(random_state)
+    check_confidence_level(confidence_level)
     for value, name in (
         (strength_threshold, "strength_threshold"),
         (reliance_threshold, "reliance_threshold"),
@@ -268,7 +365,15 @@ def proxy_detection(
             raise InputError(f"output must be one of {names} or a position, got {output!r}.")
     phi = np.asarray(ex.values, dtype=np.float64)[:, :, k]
     out = phi.sum(axis=1) + np.asarray(ex.base_values, dtype=np.float64)[:, k]
-    output_auc = predictability(out, groups[rows], categorical=False, cv=cv, random_state=seed)
+    # the output on every row of X (a monotone view of it gives the same AUC)
+    score_space = ex.output_space if ex.output_space in m.output_spaces else "raw"
+    if shap_values is None or ex.output_names == m.output_names:
+        scores, score_groups = m.predict(data, score_space)[:, k], groups
+    else:
+        scores, score_groups = out, groups[rows]
+    output_auc, auc_interval, auc_by_group = rank_auc(
+        scores, score_groups, confidence_level=confidence_level
+    )
     mean_abs = np.abs(phi).mean(axis=0)
     reliance = mean_abs / mean_abs.sum() if mean_abs.sum() > 0 else np.zeros_like(mean_abs)
     strength = np.clip(2.0 * auc - 1.0, 0.0, None)
@@ -304,6 +409,8 @@ def proxy_detection(
         groups=uniq,
         table=table,
         output_auc=float(output_auc),
+        output_auc_interval=auc_interval,
+        output_auc_by_group=auc_by_group,
         output_gap=gaps,
         output_space=ex.output_space,
         flagged=flagged,
@@ -316,5 +423,7 @@ def proxy_detection(
             "shap": "given" if shap_values is not None else ex.method,
             "shap_rows": int(len(rows)),
             "output": ex.output_names[k],
+            "confidence_level": float(confidence_level),
+            "output_auc_method": "rank AUC (Mann-Whitney), oriented; DeLong interval",
         },
     )

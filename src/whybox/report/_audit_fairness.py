@@ -246,7 +246,9 @@ def fairness_section(
                 caption="auc: how well the feature alone predicts the attribute (out of fold); "
                 "reliance: its share of the model's mean |SHAP value|; gap: how much it moves "
                 f"each group's mean output ({proxies.output_space}). The model's own output "
-                f"predicts the attribute with AUC {proxies.output_auc:.2f}.",
+                f"reveals the attribute with rank AUC {proxies.output_auc:.2f} "
+                f"({proxies.params['confidence_level']:.0%} interval "
+                f"{proxies.output_auc_interval[0]:.2f} to {proxies.output_auc_interval[1]:.2f}).",
             )
         )
         summary += list(proxies.findings) or [f"No proxy for {name!r} found."]
