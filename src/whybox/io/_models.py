@@ -1,9 +1,11 @@
 """Reading model files without running code from them.
 
 Safe formats are read without running code from the file: skops for scikit-learn
-(only scikit-learn, NumPy and SciPy types are instantiated), XGBoost JSON/UBJSON and
-LightGBM text models. Pickle and joblib files run code when loaded, so they are read
-only when the caller says the file is trusted.
+(only the exact types listed in ``_skops_types`` are built, and trees are checked
+first), XGBoost JSON/UBJSON and LightGBM text models (their structure is checked
+before the library reads them) and CatBoost binary models. Pickle, joblib and
+pickled PyTorch files run code when loaded, so they are read only when the caller
+says the file is trusted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ SAFE_MODEL_FORMATS = (
 )
 _CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
-_SKOPS_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
 def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
@@ -36,8 +37,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
         ``.pkl``/``.pickle``/``.joblib``/``.pt``/``.pth`` (pickles: only with ``trust=True``).
     trust : bool, default=False
         Whether the file comes from a source you trust. Pickle and joblib files
-        execute code when loaded, and skops files that hold types from outside
-        scikit-learn, NumPy and SciPy need it too.
+        execute code when loaded, and skops files that hold types outside whybox's
+        list of scikit-learn estimators and their attribute types need it too.
 
     Returns
     -------
@@ -173,7 +174,12 @@ def _load_catboost(p: Path) -> Any:
 
 
 def _load_skops(p: Path, trust: bool) -> Any:
+    """A skops file: only allowlisted types unless trusted; trees checked before loading."""
     import skops.io as sio
+    from skops.io._protocol import PROTOCOL
+
+    from whybox.io._skops_types import allowed_skops_types
+    from whybox.io._skops_validate import check_loaded_model, check_skops_archive
 
     try:
         untrusted = sio.get_untrusted_types(file=p)
@@ -182,16 +188,28 @@ def _load_skops(p: Path, trust: bool) -> Any:
             f"model file '{p.name}' could not be read as a skops file ({_short(exc)}); "
             "save it with skops.io.dump(model, 'model.skops')."
         ) from None
-    outside = [t for t in untrusted if not t.startswith(_SKOPS_TRUSTED_PREFIXES)]
-    if outside and not trust:
+    allowed = allowed_skops_types()
+    refused = [t for t in untrusted if t not in allowed]
+    if refused and not trust:
+        shown = ", ".join(_shorten(t) for t in refused[:4])
+        if len(refused) > 4:
+            shown += f" and {len(refused) - 4} more"
         raise InputError(
-            f"model file '{p.name}' holds types from outside scikit-learn, NumPy and SciPy "
-            f"({', '.join(outside[:3])}); pass --trust-model-file if you trust its source."
+            f"model file '{p.name}' holds {len(refused)} type(s) whybox does not load "
+            f"without trust ({shown}); they could run code, so pass --trust-model-file "
+            "(trust=True) only if you trust the file's source."
         )
+    check_skops_archive(p, None if trust else PROTOCOL)
     try:
-        return sio.load(p, trusted=untrusted)
+        model = sio.load(p, trusted=untrusted)
     except Exception as exc:
         raise InputError(
             f"model file '{p.name}' could not be loaded by skops ({_short(exc)}); "
             "check that it was written by skops.io.dump with compatible library versions."
         ) from None
+    check_loaded_model(model, p.name)
+    return model
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

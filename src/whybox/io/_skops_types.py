@@ -1,0 +1,113 @@
+"""The exact types a skops file may hold without ``trust=True``.
+
+skops refuses to build any type it does not trust by default unless the caller lists
+it. whybox lists only the names below, each an exact ``module.name`` as
+``skops.io.get_untrusted_types`` reports it; nothing is trusted by prefix. Every entry
+is a class whose construction from a file's data runs no code from the file, or a
+library function that only validates or scores arrays. Types whose state holds raw
+indices that compiled code follows without bounds checks are listed in
+``VALIDATED_TYPES``: their arrays are checked by ``_skops_validate`` before skops
+builds them. Types left out on purpose:
+
+- ``sklearn.neighbors._kd_tree.KDTree`` and ``sklearn.neighbors._ball_tree.BallTree``
+  (and their distance metrics): their index arrays are followed without bounds
+  checks and whybox does not validate them. A nearest-neighbours model fitted with
+  ``algorithm="brute"`` holds neither.
+- Any function that can run code or touch files (``builtins.eval``,
+  ``numpy.testing.*``, ``os.*``, ...), bound methods and ``operator`` getters.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+# Classes whose state is checked element by element before skops constructs them.
+VALIDATED_TYPES = frozenset(
+    {
+        "sklearn.tree._tree.Tree",
+        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    }
+)
+
+# Attribute types of fitted scikit-learn estimators that are not estimators themselves.
+_SKLEARN_INTERNAL_TYPES = frozenset(
+    {
+        # losses and links of gradient boosting, HGB and GLMs
+        "sklearn._loss.link.HalfLogitLink",
+        "sklearn._loss.link.IdentityLink",
+        "sklearn._loss.link.Interval",
+        "sklearn._loss.link.LogitLink",
+        "sklearn._loss.link.LogLink",
+        "sklearn._loss.link.MultinomialLogit",
+        "sklearn._loss.loss.AbsoluteError",
+        "sklearn._loss.loss.ExponentialLoss",
+        "sklearn._loss.loss.HalfBinomialLoss",
+        "sklearn._loss.loss.HalfGammaLoss",
+        "sklearn._loss.loss.HalfMultinomialLoss",
+        "sklearn._loss.loss.HalfPoissonLoss",
+        "sklearn._loss.loss.HalfSquaredError",
+        "sklearn._loss.loss.HalfTweedieLoss",
+        "sklearn._loss.loss.HalfTweedieLossIdentity",
+        "sklearn._loss.loss.HuberLoss",
+        "sklearn._loss.loss.PinballLoss",
+        # histogram gradient boosting
+        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+        # calibration
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+        # neural networks
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+        # Gaussian processes
+        "sklearn.gaussian_process._gpc._BinaryGaussianProcessClassifierLaplace",
+        "sklearn.gaussian_process.kernels.CompoundKernel",
+        "sklearn.gaussian_process.kernels.ConstantKernel",
+        "sklearn.gaussian_process.kernels.DotProduct",
+        "sklearn.gaussian_process.kernels.ExpSineSquared",
+        "sklearn.gaussian_process.kernels.Exponentiation",
+        "sklearn.gaussian_process.kernels.Matern",
+        "sklearn.gaussian_process.kernels.Product",
+        "sklearn.gaussian_process.kernels.RBF",
+        "sklearn.gaussian_process.kernels.RationalQuadratic",
+        "sklearn.gaussian_process.kernels.Sum",
+        "sklearn.gaussian_process.kernels.WhiteKernel",
+        # containers
+        "sklearn.utils._bunch.Bunch",
+        # SplineTransformer
+        "scipy.interpolate._bsplines.BSpline",
+        "scipy._lib.array_api_compat.numpy._aliases.asarray",
+        # HistGradientBoosting with categorical features: partial(check_array, ...)
+        "functools.partial",
+        "sklearn.utils.validation.check_array",
+        # default score functions of the univariate feature selectors (called in fit)
+        "sklearn.feature_selection._univariate_selection.chi2",
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.feature_selection._univariate_selection.r_regression",
+        "sklearn.feature_selection._mutual_info.mutual_info_classif",
+        "sklearn.feature_selection._mutual_info.mutual_info_regression",
+        # NumPy types skops leaves to the caller
+        "numpy.dtype",
+    }
+)
+
+
+@cache
+def allowed_skops_types() -> frozenset[str]:
+    """The exact type names a skops file may hold without ``trust=True``.
+
+    Returns
+    -------
+    frozenset of str
+        Every public scikit-learn estimator class (from
+        ``sklearn.utils.all_estimators``, named by its defining module), the
+        attribute types listed in ``_SKLEARN_INTERNAL_TYPES`` and ``VALIDATED_TYPES``.
+    """
+    from sklearn.utils import all_estimators
+
+    estimators = {
+        f"{cls.__module__}.{cls.__name__}"
+        for _, cls in all_estimators()
+        if cls.__module__.startswith("sklearn.")
+    }
+    return frozenset(estimators) | _SKLEARN_INTERNAL_TYPES | VALIDATED_TYPES

@@ -1,0 +1,583 @@
+"""Checks of a skops file's content before skops builds any object from it.
+
+skops builds objects only of the types the caller trusts, but it cannot tell whether
+a trusted object's arrays are sound: scikit-learn's compiled tree code follows the
+child and feature indices of ``sklearn.tree._tree.Tree`` and of histogram gradient
+boosting's ``TreePredictor`` without bounds checks, so one bad index in a file is a
+segmentation fault at the first prediction. This module reads ``schema.json`` and
+the arrays it names straight from the zip archive (``numpy.load`` with
+``allow_pickle=False``; nothing is imported or constructed) and checks every such
+object, and the estimators around it, before skops sees the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from whybox._exceptions import InputError
+
+_TREE = "sklearn.tree._tree.Tree"
+_PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+_TREE_LEAF = -1
+# Ensembles whose compiled prediction code calls their trees without checking the
+# trees' own number of features: every tree must read the ensemble's columns.
+_GRADIENT_BOOSTING = frozenset(
+    {
+        "sklearn.ensemble._gb.GradientBoostingClassifier",
+        "sklearn.ensemble._gb.GradientBoostingRegressor",
+    }
+)
+_HIST_GRADIENT_BOOSTING = frozenset(
+    {
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
+    }
+)
+
+
+class _Bad(Exception):
+    """A structural defect; the message is the reason, without the file's name."""
+
+
+class _Opaque:
+    """A value this module does not evaluate (an object other than data)."""
+
+    def __init__(self, state: dict) -> None:
+        self.state = state
+
+
+def _name(state: dict) -> str:
+    return f"{state.get('__module__')}.{state.get('__class__')}"
+
+
+def _nodes(obj: Any) -> Iterator[dict]:
+    """Every state dict (a dict with a ``__loader__``) in the schema, depth first."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "__loader__" in item:
+                yield item
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+class _Schema:
+    """The parsed schema with a safe evaluator for the data nodes it needs."""
+
+    def __init__(self, archive: zipfile.ZipFile, schema: dict) -> None:
+        self.archive = archive
+        self.schema = schema
+        # skops builds the first state it meets with an id and reuses that object
+        # wherever the id comes again, so every state sharing an id is a candidate
+        # for each of its places: each check below holds for all of them.
+        self.by_id: dict[int, list[dict]] = {}
+        self.trees: dict[int, int] = {}
+        for state in _nodes(schema):
+            if state["__loader__"] == "CachedNode" or "__id__" not in state:
+                continue
+            key = state["__id__"]
+            if not isinstance(key, int) or isinstance(key, bool):
+                raise _Bad(f"an object id is {type(key).__name__}, not an integer")
+            group = self.by_id.setdefault(key, [])
+            if group and (
+                group[0]["__loader__"] != state["__loader__"] or _name(group[0]) != _name(state)
+            ):
+                raise _Bad(f"objects of different types share the id {key}")
+            group.append(state)
+
+    def variants(self, state: Any) -> list[dict]:
+        """Every state skops may build in this place."""
+        if not isinstance(state, dict) or "__loader__" not in state:
+            raise _Bad("a node is not a JSON object with a loader")
+        key = state.get("__id__")
+        if state["__loader__"] == "CachedNode":
+            if key not in self.by_id:
+                raise _Bad(f"a reference points to the unknown object id {key!r}")
+            return self.by_id[key]
+        return self.by_id.get(key, [state]) if isinstance(key, int) else [state]
+
+    def value(self, state: Any, depth: int = 0) -> Any:
+        """Data held by a node: JSON values, arrays, tuples, lists and dicts of them.
+
+        Objects other than data come back as ``_Opaque``. Every state that skops may
+        build in this place must hold the same data.
+        """
+        if depth > 50:
+            raise _Bad("objects are nested more than 50 levels deep")
+        results = [self._value(v, depth) for v in self.variants(state)]
+        for other in results[1:]:
+            if not _same(results[0], other):
+                raise _Bad("two different objects share one id")
+        return results[0]
+
+    def _value(self, state: dict, depth: int) -> Any:
+        loader = state.get("__loader__")
+        if loader == "JsonNode":
+            return json.loads(state["content"])
+        if loader == "NdArrayNode" and state.get("type") == "numpy":
+            with self.archive.open(str(state["file"])) as member:
+                array = np.load(io.BytesIO(member.read()), allow_pickle=False)
+            if _name(state) == "numpy.ndarray":
+                return array
+            return array[()] if array.ndim == 0 else array
+        if loader == "NdArrayNode" and state.get("type") == "json":
+            # as skops builds it: items of a 1-d array, else rows stacked by numpy
+            items = [self.value(item, depth + 1) for item in state["content"]]
+            shape = self.value(state["shape"], depth + 1)
+            if len(shape) > 1:
+                return np.array(items, dtype=object)
+            array = np.empty(len(items), dtype=object)
+            array[:] = items
+            return array
+        if loader in ("TupleNode", "ListNode") and state.get("__module__") == "builtins":
+            return [self.value(item, depth + 1) for item in state["content"]]
+        if loader == "DictNode" and state.get("__module__") in ("builtins", "collections"):
+            return {key: self.value(v, depth + 1) for key, v in state["content"].items()}
+        return _Opaque(state)
+
+    def attrs(self, state: dict) -> dict[str, list[dict]]:
+        """The attributes of an ``ObjectNode``: each name with every state skops may
+        build for it."""
+        found: dict[str, list[dict]] | None = None
+        for variant in self.variants(state):
+            content = variant.get("content")
+            for dict_state in [] if content is None else self.variants(content):
+                if dict_state.get("__loader__") != "DictNode":
+                    continue
+                items = dict_state["content"]
+                if found is None:
+                    found = {key: [] for key in items}
+                if set(found) != set(items):
+                    raise _Bad("two different objects share one id")
+                for key, slot in items.items():
+                    found[key].extend(self.variants(slot))
+        return found or {}
+
+    def value_of(self, slots: list[dict]) -> Any:
+        """The one value all the states of an attribute hold."""
+        if not slots:
+            return None
+        results = [self.value(slot) for slot in slots]
+        for other in results[1:]:
+            if not _same(results[0], other):
+                raise _Bad("two different objects share one id")
+        return results[0]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, _Opaque) or isinstance(b, _Opaque):
+        return (
+            isinstance(a, _Opaque)
+            and isinstance(b, _Opaque)
+            and a.state.get("__id__") == b.state.get("__id__")
+            and _name(a.state) == _name(b.state)
+        )
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return False
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return False
+        if a.dtype == object:
+            return all(_same(x, y) for x, y in zip(a.ravel(), b.ravel(), strict=True))
+        return a.tobytes() == b.tobytes()
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise _Bad(f"{what} is {type(value).__name__}, not an integer")
+    return int(value)
+
+
+def _array(value: Any, what: str) -> np.ndarray:
+    if not isinstance(value, np.ndarray):
+        raise _Bad(f"{what} is {type(value).__name__}, not an array")
+    return value
+
+
+def _check_parents(left: np.ndarray, right: np.ndarray, internal: np.ndarray, n: int) -> None:
+    """Children of internal nodes lie after their parent, and every node but the root
+    has exactly one parent: the nodes form one tree (no cycles, no sharing)."""
+    index = np.arange(n)
+    for side, child in (("left", left), ("right", right)):
+        bad = internal & ((child <= index) | (child >= n))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise _Bad(
+                f"node {i}'s {side} child is {int(child[i])}, outside the nodes after it "
+                f"({i + 1} to {n - 1})"
+            )
+    children = np.concatenate([left[internal], right[internal]]).astype(np.int64)
+    parents = np.bincount(children, minlength=n)
+    if parents[0] != 0 or (n > 1 and not np.all(parents[1:] == 1)):
+        i = int(np.flatnonzero(np.r_[parents[0] != 0, parents[1:] != 1])[0])
+        raise _Bad(f"node {i} has {int(parents[i])} parents; a tree node has exactly one")
+
+
+def _depth(left: np.ndarray, right: np.ndarray, internal: np.ndarray, limit: int) -> int:
+    """The tree's depth, or ``limit + 1`` when it is deeper than ``limit``."""
+    n = len(left)
+    parent = np.zeros(n, dtype=np.int64)
+    parent[left[internal]] = parent[right[internal]] = np.flatnonzero(internal)
+    depth = np.zeros(n, dtype=np.int64)
+    for _ in range(min(limit, n) + 1):  # one level settles per pass
+        deeper = depth[parent] + 1
+        deeper[0] = 0
+        if np.array_equal(deeper, depth):
+            return int(depth.max())
+        depth = deeper
+    return limit + 1
+
+
+def check_tree(schema: _Schema, state: dict) -> int:
+    """Check a ``sklearn.tree._tree.Tree`` state; return its number of features."""
+    if id(state) not in schema.trees:
+        schema.trees[id(state)] = _check_tree(schema, state)
+    return schema.trees[id(state)]
+
+
+def _check_tree(schema: _Schema, state: dict) -> int:
+    from sklearn.tree._tree import NODE_DTYPE
+
+    if state.get("__loader__") != "TreeNode" or _name(state) != _TREE:
+        raise _Bad(f"a {_TREE} is stored as {state.get('__loader__')}, not as a TreeNode")
+    args = schema.value(state["__reduce__"]["args"])
+    if not isinstance(args, list) or len(args) != 3:
+        raise _Bad("a tree's constructor arguments are not (n_features, n_classes, n_outputs)")
+    n_features = _int(args[0], "a tree's n_features")
+    n_classes = _array(args[1], "a tree's n_classes")
+    n_outputs = _int(args[2], "a tree's n_outputs")
+    attrs = schema.value(state["content"])
+    if not isinstance(attrs, dict):
+        raise _Bad("a tree's state is not a dict")
+    nodes = _array(attrs.get("nodes"), "a tree's nodes")
+    values = _array(attrs.get("values"), "a tree's values")
+    node_count = _int(attrs.get("node_count"), "a tree's node_count")
+    max_depth = _int(attrs.get("max_depth"), "a tree's max_depth")
+    if n_features < 1 or n_outputs < 1:
+        raise _Bad(f"a tree has {n_features} features and {n_outputs} outputs")
+    if n_classes.shape != (n_outputs,) or n_classes.dtype.kind not in "iu":
+        raise _Bad(f"a tree's n_classes has shape {n_classes.shape}, not ({n_outputs},)")
+    if np.any(n_classes < 1):
+        raise _Bad("a tree has an output with fewer than one class")
+    if nodes.dtype != np.dtype(NODE_DTYPE) or nodes.ndim != 1:
+        raise _Bad("a tree's nodes array does not have scikit-learn's node layout")
+    if node_count < 1 or nodes.shape[0] != node_count:
+        raise _Bad(f"a tree has node_count {node_count} but {nodes.shape[0]} nodes")
+    expected = (node_count, n_outputs, int(n_classes.max()))
+    if values.dtype != np.float64 or values.shape != expected:
+        raise _Bad(f"a tree's values have shape {values.shape}, expected {expected}")
+    left, right, feature = nodes["left_child"], nodes["right_child"], nodes["feature"]
+    leaf = left == _TREE_LEAF
+    if np.any(right[leaf] != _TREE_LEAF):
+        i = int(np.flatnonzero(leaf & (right != _TREE_LEAF))[0])
+        raise _Bad(f"leaf {i} has a right child but no left child")
+    internal = ~leaf
+    _check_parents(left, right, internal, node_count)
+    bad = internal & ((feature < 0) | (feature >= n_features))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _Bad(f"node {i} splits on feature {int(feature[i])} of a tree with {n_features}")
+    if np.any(nodes["missing_go_to_left"] > 1):
+        raise _Bad("a tree's missing_go_to_left holds values other than 0 and 1")
+    counts = nodes["n_node_samples"]
+    if np.any(counts < 0) or np.any(
+        counts[internal] != counts[left[internal]] + counts[right[internal]]
+    ):
+        raise _Bad("a tree's sample counts do not add up from its leaves")
+    depth = _depth(left, right, internal, max_depth)
+    if not depth <= max_depth < node_count:
+        raise _Bad(f"a tree of depth {depth} with {node_count} nodes says max_depth={max_depth}")
+    return n_features
+
+
+def check_predictor(schema: _Schema, state: dict, n_features: int, categorical: Any) -> None:
+    """Check an HGB ``TreePredictor`` read by an estimator with ``n_features`` columns.
+
+    ``categorical`` is the boolean ``is_categorical_`` array of the estimator's bin
+    mapper, or None when it has no categorical features.
+    """
+    from sklearn.ensemble._hist_gradient_boosting.common import PREDICTOR_RECORD_DTYPE
+
+    if state.get("__loader__") != "ObjectNode":
+        raise _Bad(f"a {_PREDICTOR} is stored as {state.get('__loader__')}")
+    attrs = schema.value(state["content"])
+    if not isinstance(attrs, dict):
+        raise _Bad("a tree predictor's state is not a dict")
+    nodes = _array(attrs.get("nodes"), "a tree predictor's nodes")
+    bitsets = _array(attrs.get("raw_left_cat_bitsets"), "a tree predictor's bitsets")
+    binned = _array(attrs.get("binned_left_cat_bitsets"), "a tree predictor's bitsets")
+    if nodes.dtype != np.dtype(PREDICTOR_RECORD_DTYPE) or nodes.ndim != 1 or not len(nodes):
+        raise _Bad("a tree predictor's nodes do not have scikit-learn's record layout")
+    for array in (bitsets, binned):
+        if array.dtype != np.uint32 or array.ndim != 2 or array.shape[1] != 8:
+            raise _Bad(f"a tree predictor's category bitsets have shape {array.shape}")
+    n = len(nodes)
+    internal = nodes["is_leaf"] == 0
+    if np.any(nodes["is_leaf"] > 1):
+        raise _Bad("a tree predictor's is_leaf holds values other than 0 and 1")
+    left = nodes["left"].astype(np.int64)
+    right = nodes["right"].astype(np.int64)
+    _check_parents(left, right, internal, n)
+    feature = nodes["feature_idx"]
+    bad = internal & ((feature < 0) | (feature >= n_features))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise _Bad(f"node {i} splits on feature {int(feature[i])} of {n_features}")
+    split_on_category = internal & (nodes["is_categorical"] != 0)
+    if split_on_category.any():
+        if categorical is None or categorical.shape != (n_features,):
+            raise _Bad("a tree splits on a category but the model has no categorical features")
+        on = feature[split_on_category]
+        if not np.all(categorical[on].astype(bool)):
+            raise _Bad("a tree splits on a category of a numeric feature")
+        idx = nodes["bitset_idx"][split_on_category]
+        if np.any(idx >= min(len(bitsets), len(binned))):
+            raise _Bad("a categorical split points past the predictor's category bitsets")
+
+
+def _opaque_states(schema: _Schema, value: Any) -> list[dict]:
+    """Every state skops may build for the objects in a list, tuple or object array."""
+    found = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Opaque):
+            found.extend(schema.variants(item.state))
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, np.ndarray) and item.dtype == object:
+            stack.extend(item.ravel().tolist())
+    return found
+
+
+def _tree_features(schema: _Schema, slots: list[dict]) -> int:
+    """The number of features of the tree in an estimator's ``tree_`` attribute."""
+    counts = {check_tree(schema, slot) for slot in slots}
+    if len(counts) != 1:
+        raise _Bad("an estimator's tree_ is missing or ambiguous")
+    return counts.pop()
+
+
+def _check_estimators(schema: _Schema) -> None:
+    """Every tree is checked, and checked against the estimator that reads it."""
+    checked_predictors: set[int] = set()
+    for state in _nodes(schema.schema):
+        name = _name(state)
+        loader = state["__loader__"]
+        if loader == "CachedNode":
+            continue
+        if name == _TREE or loader == "TreeNode":
+            check_tree(schema, state)
+        if loader != "ObjectNode":
+            continue
+        attrs = schema.attrs(state)
+        if "tree_" in attrs:
+            n_tree = _tree_features(schema, attrs["tree_"])
+            n_in = _int(schema.value_of(attrs.get("n_features_in_", [])), "n_features_in_")
+            if n_in != n_tree:
+                raise _Bad(f"a tree reads {n_tree} features but its estimator expects {n_in}")
+        if name in _GRADIENT_BOOSTING:
+            _check_gradient_boosting(schema, attrs)
+        if name in _HIST_GRADIENT_BOOSTING:
+            checked_predictors.update(id(p) for p in _check_hist_gradient_boosting(schema, attrs))
+    for state in _nodes(schema.schema):
+        if _name(state) == _PREDICTOR and id(state) not in checked_predictors:
+            raise _Bad(f"a {_PREDICTOR} is held outside a HistGradientBoosting model")
+
+
+def _check_gradient_boosting(schema: _Schema, attrs: dict[str, list[dict]]) -> None:
+    """GradientBoosting predicts with its trees' raw arrays, on columns checked against
+    ``estimators_[0, 0]``, into an array with ``n_trees_per_iteration_`` columns."""
+    n_in = _int(schema.value_of(attrs.get("n_features_in_", [])), "n_features_in_")
+    per_iteration = _int(
+        schema.value_of(attrs.get("n_trees_per_iteration_", [])), "n_trees_per_iteration_"
+    )
+    estimators = schema.value_of(attrs.get("estimators_", []))
+    if not isinstance(estimators, np.ndarray) or estimators.ndim != 2:
+        raise _Bad("a gradient boosting model's estimators_ is not a 2-d array")
+    if estimators.shape[1] != per_iteration or estimators.shape[0] < 1:
+        raise _Bad(
+            f"a gradient boosting model has {estimators.shape[1]} trees per iteration, "
+            f"not {per_iteration}"
+        )
+    if "classes_" in attrs:
+        n_classes = len(schema.value_of(attrs["classes_"]))
+        if per_iteration != (1 if n_classes == 2 else n_classes):
+            raise _Bad(f"{n_classes} classes need other than {per_iteration} trees per iteration")
+    members = _opaque_states(schema, estimators)
+    if len(members) < estimators.size:
+        raise _Bad("a gradient boosting model's estimators_ holds something other than trees")
+    for member in members:
+        member_attrs = schema.attrs(member)
+        if "tree_" not in member_attrs:
+            raise _Bad("a gradient boosting model holds an estimator without a tree")
+        n_tree = _tree_features(schema, member_attrs["tree_"])
+        n_member = _int(schema.value_of(member_attrs.get("n_features_in_", [])), "n_features_in_")
+        for tree in member_attrs["tree_"]:
+            args = schema.value(tree["__reduce__"]["args"])
+            if int(args[2]) != 1 or int(args[1].max()) != 1:
+                raise _Bad("a gradient boosting tree has more than one output")
+        if n_tree != n_in or n_member != n_in:
+            raise _Bad(f"a gradient boosting tree does not read the model's {n_in} features")
+
+
+def _check_hist_gradient_boosting(schema: _Schema, attrs: dict[str, list[dict]]) -> list[dict]:
+    """Check the predictors of a HistGradientBoosting model; return their states."""
+    n_in = _int(schema.value_of(attrs.get("n_features_in_", [])), "n_features_in_")
+    categorical = None
+    mappers = attrs.get("_bin_mapper", [])
+    flags = [schema.value_of(schema.attrs(m).get("is_categorical_", [])) for m in mappers]
+    if flags and all(isinstance(f, np.ndarray) for f in flags):
+        if not all(_same(flags[0], f) for f in flags):
+            raise _Bad("two different objects share one id")
+        categorical = flags[0]
+    members = _opaque_states(schema, schema.value_of(attrs.get("_predictors", [])))
+    for member in members:
+        if _name(member) != _PREDICTOR:
+            raise _Bad(f"a HistGradientBoosting model holds a {_name(member)} as a predictor")
+        check_predictor(schema, member, n_in, categorical)
+    return members
+
+
+def check_skops_archive(path: Path, protocol: int | None) -> None:
+    """Refuse a skops file whose trees could crash scikit-learn's compiled code.
+
+    Parameters
+    ----------
+    path : Path
+        The ``.skops`` file (a zip archive holding ``schema.json`` and ``.npy`` arrays).
+    protocol : int or None
+        The skops protocol the installed skops writes; files of another protocol are
+        refused because older node loaders are not checked here. None accepts any
+        (for trusted files).
+
+    Raises
+    ------
+    InputError
+        If the archive or its schema cannot be read, or a tree, a HistGradientBoosting
+        predictor or a gradient boosting ensemble is inconsistent.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            schema = json.loads(archive.read("schema.json"))
+            if not isinstance(schema, dict) or "__loader__" not in schema:
+                raise _Bad("schema.json does not describe an object")
+            if protocol is not None and schema.get("protocol") != protocol:
+                raise _Bad(
+                    f"it was written with skops protocol {schema.get('protocol')!r}, "
+                    f"not {protocol}; save it again with the installed skops"
+                )
+            _check_estimators(_Schema(archive, schema))
+    except _Bad as exc:
+        raise InputError(
+            f"model file '{path.name}' was refused: {exc}; it is corrupt or crafted, "
+            "save the model again with skops.io.dump."
+        ) from None
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, OSError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"model file '{path.name}' could not be read as a skops file ({reason}); "
+            "save it with skops.io.dump(model, 'model.skops')."
+        ) from None
+
+
+def _estimators_of(model: Any) -> Iterator[Any]:
+    """The scikit-learn estimators in a loaded model, nested ones included."""
+    from sklearn.base import BaseEstimator
+
+    seen: set[int] = set()
+    stack = [model]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, BaseEstimator):
+            yield item
+            stack.extend(vars(item).values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, np.ndarray) and item.dtype == object:
+            stack.extend(item.ravel().tolist())
+
+
+def _check_hgb_preprocessor(model: Any) -> None:
+    """An HGB model with categorical features feeds its trees the output of its
+    ``_preprocessor``: it must be the column transformer scikit-learn builds, whose
+    output has one column per input column."""
+    from functools import partial
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
+    from sklearn.utils.validation import check_array
+
+    pre = model._preprocessor
+    n_in = model.n_features_in_
+    if not isinstance(pre, ColumnTransformer) or pre.n_features_in_ != n_in:
+        raise _Bad("its categorical preprocessor is not the one scikit-learn builds")
+    parts = {name: (step, cols) for name, step, cols in pre.transformers_}
+    encoder, mask = parts.get("encoder", (None, None))
+    numeric, numeric_mask = parts.get("numerical", (None, None))
+    mask = np.asarray(mask)
+    numeric_mask = np.asarray(numeric_mask)
+    func = getattr(numeric, "func", None)
+    if (
+        set(parts) - {"encoder", "numerical", "remainder"}
+        or parts.get("remainder", ("drop",))[0] != "drop"
+        or not isinstance(encoder, OrdinalEncoder)
+        or type(numeric) is not FunctionTransformer
+        or not (type(func) is partial and func.func is check_array and not func.args)
+        or mask.dtype != bool
+        or mask.shape != (n_in,)
+        or not np.array_equal(numeric_mask, ~mask)
+        or encoder.n_features_in_ != int(mask.sum())
+        or len(encoder.categories_) != int(mask.sum())
+    ):
+        raise _Bad("its categorical preprocessor is not the one scikit-learn builds")
+
+
+def check_loaded_model(model: Any, name: str) -> None:
+    """Checks that need the built objects (Python attributes only, no compiled code).
+
+    Parameters
+    ----------
+    model : object
+        What ``skops.io.load`` returned.
+    name : str
+        The file's name, for the message.
+
+    Raises
+    ------
+    InputError
+        If a HistGradientBoosting model's categorical preprocessor could feed its
+        trees fewer columns than they index.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    try:
+        for estimator in _estimators_of(model):
+            hgb = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+            if isinstance(estimator, hgb) and getattr(estimator, "_preprocessor", None):
+                _check_hgb_preprocessor(estimator)
+    except (_Bad, AttributeError, TypeError, ValueError) as exc:
+        reason = exc if isinstance(exc, _Bad) else "its preprocessor is incomplete"
+        raise InputError(
+            f"model file '{name}' was refused: a HistGradientBoosting model is "
+            f"inconsistent ({reason}); save the model again with skops.io.dump."
+        ) from None
