@@ -585,6 +585,7 @@ def audit(
         Empty data, a length mismatch between X and y, columns the model does not
         take, missing values it cannot handle, unknown labels, rows out of range.
     """
+    random_state = check_random_state(random_state)
     from whybox.report._audit_images import audit_images, is_torch_model
 
     if is_torch_model(model):
@@ -618,7 +619,6 @@ def audit(
 
     def step(name: str) -> None:
         now = time.perf_counter()
-    random_state = check_random_state(random_state)
         timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
         current[:] = [name, now]
         bar.set_postfix_str(name)
