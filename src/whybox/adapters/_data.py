@@ -74,7 +74,9 @@ def adapt_data(X, feature_names: Sequence[str] | None = None, *, name: str = "X"
     ----------
     X : array-like of shape (n_samples, n_features) or DataFrame
         The rows. A DataFrame keeps its column names; categorical, text and bool
-        columns are marked categorical.
+        columns are marked categorical. Bool columns are read as 0/1 (as XGBoost and
+        LightGBM read them) unless another column holds text. SciPy sparse matrices
+        and ``xgboost.DMatrix`` are refused (``TreeExplainer`` reads sparse matrices).
     feature_names : sequence of str, optional
         Names for the columns of an array (default ``x0, x1, ...``); ignored names
         for a DataFrame must match its columns when given.
@@ -88,10 +90,12 @@ def adapt_data(X, feature_names: Sequence[str] | None = None, *, name: str = "X"
     Raises
     ------
     InputError
-        If ``X`` is empty, not two-dimensional, or the names do not match its columns.
+        If ``X`` is empty, not two-dimensional, sparse, an ``xgboost.DMatrix``, or the
+        names do not match its columns.
     """
     if isinstance(X, Dataset):
         return X
+    _refuse_containers(X, name)
     if isinstance(X, pd.Series):
         X = X.to_frame().T
     if isinstance(X, pd.DataFrame):
@@ -118,11 +122,15 @@ def adapt_data(X, feature_names: Sequence[str] | None = None, *, name: str = "X"
             ],
             dtype=bool,
         )
-        numeric = all(pd.api.types.is_numeric_dtype(dt) for dt in X.dtypes) and not any(
-            pd.api.types.is_bool_dtype(dt) for dt in X.dtypes
+        # bool columns (numpy or pandas' nullable "boolean") are numbers 0/1 to the
+        # libraries; they stay marked categorical (two levels)
+        numeric = all(
+            pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt) for dt in X.dtypes
         )
         if numeric:
-            values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+            values = X.astype(
+                {c: "float64" for c, dt in X.dtypes.items() if pd.api.types.is_bool_dtype(dt)}
+            ).to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             values = X.astype(object).where(X.notna(), np.nan).to_numpy(dtype=object)
         return Dataset(values, names, categorical)
@@ -168,3 +176,20 @@ def adapt_data(X, feature_names: Sequence[str] | None = None, *, name: str = "X"
                 ]
             )
     return Dataset(values, names, categorical)
+
+
+def _refuse_containers(X, name: str) -> None:
+    """One clear sentence for containers whybox does not read as rows."""
+    module = type(X).__module__.split(".")[0]
+    if module == "xgboost" and hasattr(X, "num_row"):
+        raise InputError(
+            f"{name} is an xgboost.{type(X).__name__}, whose values whybox does not read "
+            f"back; pass the array or DataFrame it was built from as {name} instead."
+        )
+    if module == "scipy" and hasattr(X, "toarray"):
+        raise InputError(
+            f"{name} is a SciPy sparse matrix of shape {X.shape}, which this function "
+            f"does not read; pass {name}.toarray() (for an XGBoost model, which reads the "
+            "entries a sparse matrix leaves out as missing, fill those with NaN instead), "
+            "or explain tree models with TreeExplainer, which reads sparse matrices."
+        )

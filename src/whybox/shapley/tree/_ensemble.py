@@ -94,6 +94,11 @@ class TreeEnsemble:
         input column -> its known category values in the model's order. Rows are
         compared through :meth:`encode`, which replaces such a column's value by its
         position in that list (NaN when missing or unknown).
+    category_levels : dict of int to ndarray, optional
+        For LightGBM models trained on pandas category columns: input column -> the
+        categories whose positions are the codes the trees read (LightGBM's
+        ``pandas_categorical``). A column given as categories rather than codes is
+        mapped through it by :meth:`category_codes`, as LightGBM's own ``predict`` does.
     missing_value : float, default=NaN
         A value the library reads as missing besides NaN (XGBoost's ``missing=``):
         :meth:`encode` turns it into NaN, comparing in float32 when ``float32_input``
@@ -116,6 +121,7 @@ class TreeEnsemble:
     family: str
     category_sets: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=bool))
     encoded_categories: dict[int, np.ndarray] = field(default_factory=dict)
+    category_levels: dict[int, np.ndarray] = field(default_factory=dict)
     missing_value: float = float("nan")
 
     def __post_init__(self) -> None:
@@ -204,6 +210,18 @@ class TreeEnsemble:
             out[:, j] = np.where(codes >= 0, codes, np.nan)
         return self._mark_missing(out)
 
+    def category_codes(self, column: int, values: np.ndarray) -> np.ndarray:
+        """Category values of a column in ``category_levels`` as the codes the trees read.
+
+        A value's code is its position among the column's categories; missing and
+        unknown values become NaN, as LightGBM's ``predict`` reads a pandas category
+        column (``cat.set_categories(...).cat.codes``, -1 to NaN).
+        """
+        import pandas as pd
+
+        codes = pd.Index(self.category_levels[column]).get_indexer(np.asarray(values, object))
+        return np.where(codes >= 0, codes, np.nan).astype(np.float64)
+
     def _mark_missing(self, X: np.ndarray) -> np.ndarray:
         """``X`` with ``missing_value`` replaced by NaN (a copy only when one is set)."""
         if np.isnan(self.missing_value):
@@ -252,6 +270,7 @@ def _pad(
     family: str,
     category_sets: list[set[int]] | None = None,
     encoded_categories: dict[int, np.ndarray] | None = None,
+    category_levels: dict[int, np.ndarray] | None = None,
     missing_value: float = float("nan"),
 ) -> TreeEnsemble:
     """Stack per-tree arrays (each with ``value`` of shape (n_nodes, n_outputs or 1))."""
@@ -302,6 +321,7 @@ def _pad(
         family=family,
         category_sets=cats,
         encoded_categories=encoded_categories or {},
+        category_levels=category_levels or {},
         missing_value=float(missing_value),
     )
 
@@ -720,7 +740,35 @@ def _parse_lightgbm(model: Any) -> TreeEnsemble:
         float32_input=False,
         family=f"lightgbm.{type(model).__name__}",
         category_sets=sets,
+        category_levels=_lightgbm_levels(booster, dump),
     )
+
+
+def _lightgbm_levels(booster: Any, dump: dict) -> dict[int, np.ndarray]:
+    """Column -> categories of a LightGBM model trained on pandas category columns.
+
+    LightGBM stores the categories of the training frame's category columns, in
+    column order, as ``pandas_categorical``; the model's categorical features are
+    those columns (``categorical_feature`` in the model text) unless integer columns
+    were declared categorical too, when the lists cannot be matched to columns and
+    none is used (codes must then be given).
+    """
+    levels = dump.get("pandas_categorical") or []
+    if not levels:
+        return {}
+    line = next(
+        (
+            ln
+            for ln in booster.model_to_string(num_iteration=0).splitlines()
+            if ln.startswith("[categorical_feature:")
+        ),
+        "",
+    )
+    text = line.partition(":")[2].strip(" ]")
+    columns = sorted(int(c) for c in text.split(",") if c.strip().lstrip("-").isdigit())
+    if len(columns) != len(levels):
+        return {}
+    return {c: np.asarray(v, dtype=object) for c, v in zip(columns, levels, strict=True)}
 
 
 # ---------------------------------------------------------------------- CatBoost

@@ -208,14 +208,15 @@ default="tree_path_dependent"
 
     def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names
-        data = adapt_data(X, name=name)
+        X = self._dense(X)
+        data = self._category_codes(adapt_data(X, name=name))
         if (
             not isinstance(X, (Dataset,))
             and not hasattr(X, "columns")
             and names is not None
             and data.n_features == len(names)
         ):
-            data = adapt_data(X, feature_names=names, name=name)
+            data = self._category_codes(adapt_data(X, feature_names=names, name=name))
         try:
             data = self.model.check_data(data, name=name)
         except InputError:
@@ -230,6 +231,45 @@ default="tree_path_dependent"
                 f"{self.ensemble.n_features}; give {name} the columns the model was trained on."
             )
         return data
+
+    def _dense(self, X: Any) -> Any:
+        """A SciPy sparse matrix as a dense array, read as the model's library reads it.
+
+        XGBoost reads the entries a sparse matrix leaves out as missing (NaN); the
+        other libraries read them as 0.
+        """
+        if not (type(X).__module__.split(".")[0] == "scipy" and hasattr(X, "toarray")):
+            return X
+        if not self.ensemble.family.startswith("xgboost."):
+            return X.toarray().astype(np.float64)
+        csr = X.tocsr(copy=True)
+        csr.sum_duplicates()  # an entry given twice is their sum, as in X.toarray()
+        dense = np.full(csr.shape, np.nan)
+        rows = np.repeat(np.arange(csr.shape[0]), np.diff(csr.indptr))
+        dense[rows, csr.indices] = csr.data
+        return dense
+
+    def _category_codes(self, data: Dataset) -> Dataset:
+        """LightGBM columns given as pandas categories or text, as the codes the trees read.
+
+        A column the data marks categorical (pandas category, text) is mapped through
+        the model's ``pandas_categorical`` as LightGBM's own ``predict`` maps a category
+        column; numeric columns are read as codes already.
+        """
+        levels = self.ensemble.category_levels
+        if not levels or data.is_numeric:
+            return data
+        order = self.model.feature_names
+        values = data.values.copy()
+        for pos, fname in enumerate(data.feature_names):
+            j = order.index(fname) if order is not None and fname in order else pos
+            if j in levels and data.categorical[pos]:
+                values[:, pos] = self.ensemble.category_codes(j, values[:, pos])
+        try:
+            values = values.astype(np.float64)
+        except (TypeError, ValueError):
+            pass  # text in another column: refused with its name by _check_text_columns
+        return Dataset(values, data.feature_names, data.categorical)
 
     def _check_text_columns(self, data: Dataset, name: str) -> None:
         """Refuse text in a column the trees read as a number or as a category code."""
@@ -264,9 +304,16 @@ default="tree_path_dependent"
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or DataFrame
+        X : array-like of shape (n_samples, n_features), DataFrame or SciPy sparse
             Numeric rows; NaN marks a missing value and follows each split's default
-            direction. A DataFrame's columns are matched to the model's by name.
+            direction (so does an XGBoost model's ``missing`` value). A DataFrame's
+            columns are matched to the model's by name; bool columns are read as 0/1;
+            a LightGBM model trained on pandas category columns maps category (or
+            text) columns to its codes through its ``pandas_categorical``, as its own
+            ``predict`` does (``Explanation.data`` then holds the codes). A sparse
+            matrix is made dense first (``n_samples * n_features`` floats, no more than
+            the SHAP values take): the entries it leaves out are missing for XGBoost
+            models, which read them so, and 0 for the others.
 
         Returns
         -------
