@@ -160,3 +160,13 @@ def test_lightgbm_unseen_category_is_missing_as_in_lightgbm(lgb_categorical):
     rows["colour"] = rows["colour"].cat.add_categories(["violet"])
     rows.loc[rows.index[:10], "colour"] = "violet"
     _check_lgb(model, rows, rows)
+
+
+def test_quality_compares_lightgbm_category_codes_with_lightgbm(lgb_categorical):
+    from whybox.evaluate import quality
+
+    model, frame = lgb_categorical
+    ex = quality(model, TreeExplainer(model)(frame.iloc[:100]), random_state=0, max_rows=20)
+    library = ex.quality["additivity"]["library"]
+    assert library["judged"] and library["passes"], library
+    assert library["call"] == "LGBMClassifier.predict(X, raw_score=True)"

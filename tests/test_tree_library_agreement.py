@@ -313,3 +313,29 @@ def test_audit_quality_section_flags_a_library_mismatch(data):
         "max difference of base value + values from it"
     ].endswith("; ok)")
     assert _library_warning(good) == ""
+
+
+@pytest.mark.parametrize("boosting", ["gbdt", "dart", "rf"])
+def test_lightgbm_boosting_types_multiclass(data, boosting):
+    X, _, y3, _ = data
+    n, p = X.shape
+    params = dict(n_estimators=8, num_leaves=8, verbose=-1, boosting_type=boosting)
+    if boosting == "rf":
+        params |= dict(bagging_freq=1, bagging_fraction=0.7)
+    model = lgb.LGBMClassifier(**params).fit(X, y3)
+    ref = np.asarray(model.predict(X, pred_contrib=True)).reshape(n, 3, p + 1)
+    margin = np.asarray(model.predict(X, raw_score=True))
+    _check_float64(TreeExplainer(model)(X), ref.transpose(0, 2, 1), margin, p)
+
+
+def test_xgboost_interventional_honours_missing_value(data):
+    X, y, _, _ = data
+    X = np.where(np.isnan(X), 1e-8, X)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, missing=1e-8).fit(X, y)
+    ex = TreeExplainer(model, background=X[:50], feature_perturbation="interventional")(X)
+    margin = model.predict(X, output_margin=True).astype(np.float64)
+    background = model.predict(X[:50], output_margin=True).astype(np.float64)
+    tol = _f32_tol(20, float(np.abs(margin).max()) + float(np.abs(ex.values).sum(1).max()))
+    np.testing.assert_allclose(ex.base_values[:, 0], background.mean(), rtol=0, atol=tol)
+    np.testing.assert_allclose(ex.base_values[:, 0] + ex.values.sum(axis=(1, 2)), margin,
+                               rtol=0, atol=tol)  # fmt: skip

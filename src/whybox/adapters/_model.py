@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -708,7 +709,14 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
         n_terms = len(booster.get_dump()) + 1
         rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))
     elif module == "lightgbm":
-        out, call = est.predict(X, raw_score=True), f"{name}.predict(X, raw_score=True)"
+        if isinstance(X, pd.DataFrame) and all(map(pd.api.types.is_numeric_dtype, X.dtypes)):
+            # numbers (category codes included) as LightGBM reads an array: a frame
+            # without its category columns would not match its pandas_categorical
+            X = X.to_numpy(dtype=np.float64)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            out = est.predict(X, raw_score=True)
+        call = f"{name}.predict(X, raw_score=True)"
     elif module == "catboost":
         out = est.predict(X, prediction_type="RawFormulaVal")
         call = f'{name}.predict(X, prediction_type="RawFormulaVal")'
