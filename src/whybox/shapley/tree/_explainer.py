@@ -58,7 +58,12 @@ class TreeExplainer:
         ``ExtraTrees*``, ``GradientBoosting*`` or ``HistGradientBoosting*`` estimator,
         an XGBoost ``XGBRegressor``/``XGBClassifier``/``Booster``, a LightGBM
         ``LGBMRegressor``/``LGBMClassifier``/``Booster``, or a whybox ``Model``
-        wrapping one of them.
+        wrapping one of them. The trees explained are those the model's own
+        ``predict`` uses: after early stopping, an XGBoost wrapper's rounds up to
+        ``best_iteration`` (a raw XGBoost ``Booster`` predicts with every round, and is
+        explained so) and LightGBM's ``best_iteration``. An XGBoost wrapper's
+        ``missing`` value is read as missing, as its ``predict`` does; a raw ``Booster``
+        does not record one, so only NaN is missing there (as in ``DMatrix(X)``).
     background : array-like of shape (n_background, n_features), optional
         The reference rows of ``feature_perturbation="interventional"`` (required
         there, each with weight ``1 / n_background``; NaN allowed). Not used by
