@@ -655,6 +655,13 @@ class LibraryPrediction:
     rounding: float = 0.0
 
 
+def _xgb_n_trees(booster: Any) -> int:
+    """The number of trees of an XGBoost booster (gbtree and dart), from its config."""
+    gb = json.loads(booster.save_config())["learner"]["gradient_booster"]
+    param = gb.get("gbtree_model_param") or gb.get("gbtree", {}).get("gbtree_model_param", {})
+    return int(param.get("num_trees", "0") or 0)
+
+
 def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPrediction | None:
     """The model's output by its library's own public call, independent of whybox.
 
@@ -706,7 +713,7 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
         else:
             out = est.predict(xgb.DMatrix(X), output_margin=True)
             call, booster = "Booster.predict(DMatrix(X), output_margin=True)", est
-        n_terms = len(booster.get_dump()) + 1
+        n_terms = _xgb_n_trees(booster) + 1
         rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))
     elif module == "lightgbm":
         if isinstance(X, pd.DataFrame) and all(map(pd.api.types.is_numeric_dtype, X.dtypes)):
