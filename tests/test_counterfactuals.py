@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
@@ -475,11 +475,10 @@ def test_plot_gids(linear_case):
 
 
 # ---------------------------------------------------------------------- DiCE
-@pytest.mark.skipif(importlib.util.find_spec("dice_ml") is None, reason="needs dice_ml")
 @pytest.mark.filterwarnings("ignore:The inplace keyword")  # DiCE 0.12 on pandas 3
 def test_dice_reference_both_valid():
     """DiCE (random) and whybox on one model: both valid, metrics computed alike."""
-    import dice_ml
+    dice_ml = requires("dice_ml")
     from sklearn.datasets import load_breast_cancer
 
     data = load_breast_cancer(as_frame=True)

@@ -4,11 +4,12 @@ import json
 
 import numpy as np
 import pytest
+from _requires import requires
 from scipy.stats import spearmanr
 
 from whybox import InputError
 
-torch = pytest.importorskip("torch")
+torch = requires("torch")
 
 from whybox.cli import main  # noqa: E402
 from whybox.datasets import load_digits_cnn  # noqa: E402

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
@@ -105,7 +106,7 @@ def test_linear_closed_form():
 
 
 def test_matches_shap_exact_with_independent_masker():
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     rng = np.random.default_rng(2)
     X = rng.normal(size=(300, 5))
     y = (X[:, 0] + X[:, 1] * X[:, 2] > 0).astype(int) + (X[:, 3] > 0.8)

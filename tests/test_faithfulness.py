@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from _requires import requires
 
 from whybox import Explanation
 from whybox._exceptions import InputError
@@ -60,7 +61,7 @@ def linear_case():
 
 @pytest.fixture(scope="module")
 def digits():
-    pytest.importorskip("torch")
+    requires("torch")
     from whybox.datasets import load_digits_cnn
 
     return load_digits_cnn()
@@ -254,7 +255,7 @@ def test_multiclass_output_selection():
 
 # ---------------------------------------------------------------------- images
 def test_patches_and_segments_on_a_toy_linear_image_model():
-    torch = pytest.importorskip("torch")
+    torch = requires("torch")
     rng = np.random.default_rng(0)
     n, c, h, w = 3, 2, 6, 6
     weights = rng.normal(size=(c * h * w, 2))
@@ -350,7 +351,7 @@ def test_integrated_gradients_beat_a_random_map_on_digits(digits):
 
 # ---------------------------------------------------------------------- references
 def test_faithfulness_correlation_matches_quantus_on_the_same_subsets(digits):
-    pytest.importorskip("quantus")
+    requires("quantus")
     import quantus
 
     from whybox.gradients import Saliency
@@ -395,8 +396,8 @@ def test_faithfulness_correlation_matches_quantus_on_the_same_subsets(digits):
 
 
 def test_infidelity_matches_captum_on_the_same_noise():
-    torch = pytest.importorskip("torch")
-    captum_metrics = pytest.importorskip("captum.metrics")
+    torch = requires("torch")
+    captum_metrics = requires("captum.metrics")
     torch.manual_seed(0)
     model = (
         torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import GradientBoostingRegressor, HistGradientBoostingClassifier
 from sklearn.inspection import partial_dependence as sk_partial_dependence
@@ -135,7 +136,7 @@ def test_pd_bad_input(regression):
 
 # ---------------------------------------------------------------------- ALE
 def test_ale_equals_pyale_on_the_same_bins(regression):
-    pyale = pytest.importorskip("PyALE")
+    pyale = requires("PyALE")
     model, X = regression
     frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
     with warnings.catch_warnings():

@@ -7,9 +7,10 @@ pixels, and the paper's formula with autograd derivatives of Y = exp(S).
 
 import numpy as np
 import pytest
+from _requires import lazy, requires
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+torch = requires("torch")
+captum_attr = lazy("captum.attr")
 
 from whybox import InputError  # noqa: E402
 from whybox.gradients import GradCAM, GradCAMPlusPlus  # noqa: E402

@@ -7,9 +7,10 @@ models, the completeness and dummy axioms, and direct loops over autograd.
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import lazy, requires
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+torch = requires("torch")
+captum_attr = lazy("captum.attr")
 
 from whybox import InputError  # noqa: E402
 from whybox.gradients import (  # noqa: E402

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -91,7 +92,7 @@ def test_id_like_column_is_named_as_such():
 
 
 def test_shap_is_mean_absolute_shap_of_the_shap_library():
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     X, y = _data(4, n=950)
     rf = RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0).fit(X[:800], y[:800])
     Xt, yt = X[800:], y[800:]  # 150 rows: all explained

@@ -4,12 +4,11 @@ import os
 import stat
 
 import joblib
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-import xgboost as xgb
+from _requires import lazy, requires
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -17,6 +16,9 @@ from sklearn.preprocessing import FunctionTransformer
 
 from whybox import InputError
 from whybox.io import check_output_path, load_data, load_model, write_atomic
+
+lgb = lazy("lightgbm")
+xgb = lazy("xgboost")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +49,7 @@ def test_lightgbm_round_trip_predicts_the_same(xy, tmp_path):
 
 
 def test_catboost_round_trip_keeps_the_task(xy, tmp_path):
-    catboost = pytest.importorskip("catboost")
+    catboost = requires("catboost")
     X, y = xy
     clf = catboost.CatBoostClassifier(
         iterations=5, depth=2, verbose=0, allow_writing_files=False

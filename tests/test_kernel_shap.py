@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -49,7 +50,7 @@ def test_full_budget_is_exact(data8):
 
 
 def test_matches_shap_kernel_explainer_when_it_enumerates_everything(data8):
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     bg, X = data8
 
     def f(A):

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import (
@@ -152,7 +153,7 @@ def test_margin_only_classifiers_equal_exact_on_their_decision_function(make, cl
 
 
 def test_interventional_matches_shap(reg5):
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     model, bg, Xe = reg5
     ours = LinearExplainer(model, bg)(Xe)
     theirs = shap.LinearExplainer(model, bg)  # 50 rows: shap keeps them all (max 100)
@@ -339,7 +340,7 @@ def test_matches_shap_correlation_dependent_within_its_sampling_error(reg5):
     # shap estimates the same transform from 1000 random orderings (np.random's global
     # state); its sampling error is measured from 8 seeded runs and the mean of those runs
     # must agree with the exact values within 6 standard errors of that mean
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     model, bg, Xe = reg5
     ours = LinearExplainer(model, bg, feature_perturbation="correlation_dependent")(Xe)
     state = np.random.get_state()  # noqa: NPY002 (shap draws from the legacy global state)

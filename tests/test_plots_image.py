@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from _requires import requires  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from whybox import Explanation, InputError  # noqa: E402
@@ -174,7 +175,7 @@ def test_image_grid_draws_one_axes_per_sample():
 
 
 def test_plots_of_real_grad_cam_and_saliency_results():
-    torch = pytest.importorskip("torch")
+    torch = requires("torch")
     from whybox.gradients import GradCAM, Saliency
 
     torch.manual_seed(0)

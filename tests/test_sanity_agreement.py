@@ -15,6 +15,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from scipy import stats
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -27,7 +28,7 @@ from whybox.evaluate._sanity import model_randomization
 
 @pytest.fixture(scope="module")
 def digits():
-    pytest.importorskip("torch")
+    requires("torch")
     from whybox.datasets import load_digits_cnn
 
     return load_digits_cnn()

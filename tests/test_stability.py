@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from scipy import stats
 from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -135,8 +136,8 @@ def test_lipschitz_matches_quantus_on_the_same_perturbations():
     # Quantus' LocalLipschitzEstimate draws its own noise; fed our perturbations through
     # a replaying perturb_func (one block of neighbours per step), it must give the same
     # estimate: max over steps of ||a - a'||_2 / (||x - x'||_2 + 1e-10).
-    torch = pytest.importorskip("torch")
-    quantus = pytest.importorskip("quantus")
+    torch = requires("torch")
+    quantus = requires("quantus")
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 3))
     net = net.double().eval()

@@ -2,10 +2,11 @@
 
 import numpy as np
 import pytest
+from _requires import requires
 
 from whybox import Explanation, InputError, UnsupportedModelError
 
-torch = pytest.importorskip("torch")
+torch = requires("torch")
 
 from whybox.adapters._torch import adapt_torch_model, input_axes  # noqa: E402
 from whybox.gradients import Saliency  # noqa: E402

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import lazy
+from _requires import lazy, requires
 from _tree_bruteforce import brute_force_shap, by_output
 
 from whybox import InputError
@@ -92,7 +92,7 @@ def test_interventional_equals_exact_and_shap(data):
     values = ours(X[:10]).values
     exact = ExactExplainer(model, background, max_background=None, output="raw")(X[:10])
     np.testing.assert_allclose(values, exact.values, rtol=0, atol=1e-10)
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     theirs = shap.TreeExplainer(model, data=background, feature_perturbation="interventional")
     reference = np.asarray(theirs.shap_values(X[:10], check_additivity=False))
     np.testing.assert_allclose(values[:, :, 0], reference, rtol=0, atol=1e-6)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
+from _requires import lazy, requires
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     RandomForestClassifier,
@@ -269,7 +269,7 @@ def test_xgboost_equals_brute_force_in_float64(data):
 
 
 def test_equals_shap_interventional(data):
-    shap = pytest.importorskip("shap")
+    shap = requires("shap")
     X, y = data
     model = xgb.XGBRegressor(n_estimators=40, max_depth=5).fit(X, y)
     rf = RandomForestRegressor(n_estimators=10, max_depth=6, random_state=0).fit(X, y)
