@@ -170,3 +170,16 @@ def test_quality_compares_lightgbm_category_codes_with_lightgbm(lgb_categorical)
     library = ex.quality["additivity"]["library"]
     assert library["judged"] and library["passes"], library
     assert library["call"] == "LGBMClassifier.predict(X, raw_score=True)"
+
+
+def test_lightgbm_adapter_maps_categories_as_lightgbm_predict(lgb_categorical):
+    from whybox.adapters import adapt_model
+
+    model, frame = lgb_categorical
+    m = adapt_model(model)
+    raw = model.predict(frame, raw_score=True)
+    proba = model.predict_proba(frame)[:, 1]
+    as_text = frame.assign(colour=frame["colour"].astype(object))
+    for X in (frame, as_text, adapt_data(frame), m.check_data(adapt_data(as_text))):
+        np.testing.assert_array_equal(m.predict(X, "raw")[:, 0], raw)
+        np.testing.assert_array_equal(m.predict(X, "probability")[:, 0], proba)

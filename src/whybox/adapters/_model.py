@@ -454,6 +454,62 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
     )
 
 
+def lightgbm_category_levels(booster: Any) -> dict[int, np.ndarray]:
+    """Column -> categories of a LightGBM model trained on pandas category columns.
+
+    LightGBM stores the categories of the training frame's category columns, in column
+    order, as ``pandas_categorical`` (kept in its text file), and its ``predict`` reads
+    a category column's value as its position there (``cat.set_categories(...)``,
+    unknown and missing to NaN). The model's categorical features are those columns
+    (``categorical_feature`` in the model text) unless integer columns were declared
+    categorical too; the lists then cannot be matched to columns and none is used
+    (the codes must be given).
+
+    Parameters
+    ----------
+    booster : lightgbm.Booster
+
+    Returns
+    -------
+    dict of int to ndarray (object)
+        Empty when the model was not trained on pandas categories.
+    """
+    levels = getattr(booster, "pandas_categorical", None) or []
+    if not levels:
+        return {}
+    line = next(
+        (
+            ln
+            for ln in booster.model_to_string(num_iteration=0).splitlines()
+            if ln.startswith("[categorical_feature:")
+        ),
+        "",
+    )
+    text = line.partition(":")[2].strip(" ]")
+    columns = sorted(int(c) for c in text.split(",") if c.strip().lstrip("-").isdigit())
+    if len(columns) != len(levels):
+        return {}
+    return {c: np.asarray(v, dtype=object) for c, v in zip(columns, levels, strict=True)}
+
+
+def category_codes(values: Any, levels: np.ndarray) -> np.ndarray:
+    """Category values as their positions in ``levels`` (float64; NaN when missing or
+    unknown), as LightGBM's ``predict`` reads a pandas category column."""
+    codes = pd.Index(levels).get_indexer(np.asarray(values, dtype=object))
+    return np.where(codes >= 0, codes, np.nan).astype(np.float64)
+
+
+def _lightgbm_codes(X: pd.DataFrame, levels: dict[int, np.ndarray]) -> np.ndarray:
+    """A frame's category and text columns as LightGBM's codes; numbers as they are."""
+    out = np.empty(X.shape, dtype=np.float64)
+    for j, (_, column) in enumerate(X.items()):
+        if j in levels and not pd.api.types.is_numeric_dtype(column.dtype):
+            out[:, j] = category_codes(column.astype(object), levels[j])
+        else:
+            out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
 def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
     booster = model.booster_ if hasattr(model, "booster_") else model
     objective = (
@@ -462,10 +518,14 @@ def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
     )
     feature_names = _named_columns(booster.feature_name(), "Column_{}")
     n_features = booster.num_feature()
-    takes_frame = False
+    levels = lightgbm_category_levels(booster)
+    # trained on pandas category columns: those may come as categories or text
+    takes_frame = bool(levels) and feature_names is not None
 
     def as_array(X: Any) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
+            if levels:
+                return _lightgbm_codes(X, levels)
             return X.to_numpy(dtype=np.float64)
         return np.asarray(X, dtype=np.float64)
 

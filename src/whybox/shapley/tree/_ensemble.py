@@ -217,10 +217,9 @@ class TreeEnsemble:
         unknown values become NaN, as LightGBM's ``predict`` reads a pandas category
         column (``cat.set_categories(...).cat.codes``, -1 to NaN).
         """
-        import pandas as pd
+        from whybox.adapters._model import category_codes
 
-        codes = pd.Index(self.category_levels[column]).get_indexer(np.asarray(values, object))
-        return np.where(codes >= 0, codes, np.nan).astype(np.float64)
+        return category_codes(values, self.category_levels[column])
 
     def _mark_missing(self, X: np.ndarray) -> np.ndarray:
         """``X`` with ``missing_value`` replaced by NaN (a copy only when one is set)."""
@@ -661,6 +660,8 @@ _LGB_MISSING = {"NaN": MISSING_NAN, "Zero": MISSING_ZERO, "None": MISSING_NONE}
 
 
 def _parse_lightgbm(model: Any) -> TreeEnsemble:
+    from whybox.adapters._model import lightgbm_category_levels
+
     booster = model.booster_ if hasattr(model, "booster_") else model
     dump = booster.dump_model()
     names = dump.get("feature_names") or []
@@ -740,35 +741,8 @@ def _parse_lightgbm(model: Any) -> TreeEnsemble:
         float32_input=False,
         family=f"lightgbm.{type(model).__name__}",
         category_sets=sets,
-        category_levels=_lightgbm_levels(booster, dump),
+        category_levels=lightgbm_category_levels(booster),
     )
-
-
-def _lightgbm_levels(booster: Any, dump: dict) -> dict[int, np.ndarray]:
-    """Column -> categories of a LightGBM model trained on pandas category columns.
-
-    LightGBM stores the categories of the training frame's category columns, in
-    column order, as ``pandas_categorical``; the model's categorical features are
-    those columns (``categorical_feature`` in the model text) unless integer columns
-    were declared categorical too, when the lists cannot be matched to columns and
-    none is used (codes must then be given).
-    """
-    levels = dump.get("pandas_categorical") or []
-    if not levels:
-        return {}
-    line = next(
-        (
-            ln
-            for ln in booster.model_to_string(num_iteration=0).splitlines()
-            if ln.startswith("[categorical_feature:")
-        ),
-        "",
-    )
-    text = line.partition(":")[2].strip(" ]")
-    columns = sorted(int(c) for c in text.split(",") if c.strip().lstrip("-").isdigit())
-    if len(columns) != len(levels):
-        return {}
-    return {c: np.asarray(v, dtype=object) for c, v in zip(columns, levels, strict=True)}
 
 
 # ---------------------------------------------------------------------- CatBoost
