@@ -122,7 +122,7 @@ def test_cli_audits_an_exported_model_and_npz_images(digits, tmp_path, capsys):
     out = tmp_path / "audit.html"
     code = run_cli(
         "audit", "--model", str(tmp_path / "cnn.pt2"), "--data", str(tmp_path / "digits.npz"),
-        "--target", "labels", "--out", str(out), "--quiet",
+        "--target", "labels", "--out", str(out), "--quiet", "--trust-model-file",
     )  # fmt: skip
     assert code == 0, capsys.readouterr().err
     saved = json.loads(out.with_suffix(".json").read_text())
@@ -140,7 +140,7 @@ def test_cli_audits_an_exported_model_and_npz_images(digits, tmp_path, capsys):
 
     code = run_cli(
         "audit", "--model", str(tmp_path / "cnn.pt2"), "--data", str(tmp_path / "digits.npz"),
-        "--target", "y", "--out", str(out),
+        "--target", "y", "--out", str(out), "--trust-model-file",
     )  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "['images', 'labels']" in err

@@ -3,14 +3,18 @@
 Safe formats are read without running code from the file: skops for scikit-learn
 (only the exact types listed in ``_skops_types`` are built, and trees are checked
 first), XGBoost JSON/UBJSON and LightGBM text models (their structure is checked
-before the library reads them) and CatBoost binary models. Pickle, joblib and
-pickled PyTorch files run code when loaded, so they are read only when the caller
-says the file is trusted.
+before the library reads them) and CatBoost binary models. Pickle, joblib, pickled
+PyTorch files and torch.export programs (.pt2) can run code, so they are read only
+when the caller says the file is trusted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from whybox.io._text import short_error as _short
 
 SAFE_MODEL_FORMATS = (
     "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt) "
-    "or CatBoost binary (.cbm); a PyTorch model as a torch.export program (.pt2)"
+    "or CatBoost binary (.cbm)"
 )
 _CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
@@ -33,8 +37,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     path : str or PathLike
         ``.skops`` (scikit-learn, read with skops), ``.json``/``.ubj``/``.ubjson``
         (XGBoost), ``.txt``/``.lgb`` (LightGBM text model), ``.cbm`` (CatBoost binary
-        model), ``.pt2`` (a PyTorch ``torch.export`` program), or
-        ``.pkl``/``.pickle``/``.joblib``/``.pt``/``.pth`` (pickles: only with ``trust=True``).
+        model), or, only with ``trust=True``, ``.pt2`` (a PyTorch ``torch.export``
+        program, which can run code) and ``.pkl``/``.pickle``/``.joblib``/``.pt``/``.pth``
+        (pickles).
     trust : bool, default=False
         Whether the file comes from a source you trust. Pickle and joblib files
         execute code when loaded, and skops files that hold types outside whybox's
@@ -118,7 +123,27 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
 
 
 def _load_torch(p: Path, trust: bool) -> Any:
-    """A PyTorch model: a torch.export program (.pt2), or a pickled module (trusted only)."""
+    """A PyTorch model, read only when trusted: a torch.export program or a pickled module.
+
+    A ``.pt2`` archive is not safe to open from an untrusted source: ``torch.export.load``
+    unpickles parts of it (sample inputs with a ``weights_only=False`` fallback, weights
+    and constants marked ``use_pickle``, custom and opaque objects, legacy members),
+    parses its symbolic shapes with sympy (which evaluates strings), and resolves each
+    graph node's target as any attribute path under ``torch``, so calling the program
+    can call any function reachable from there.
+    """
+    is_program = p.suffix.lower() == ".pt2"
+    if not trust:
+        if is_program:
+            raise InputError(
+                f"model file '{p.name}' is a torch.export program, which can run code when "
+                "loaded or called (torch unpickles parts of it and looks its operators up "
+                "by name); pass --trust-model-file (trust=True) if you trust its source."
+            )
+        raise InputError(
+            f"model file '{p.name}' is a pickled PyTorch module, which runs code when loaded; "
+            "pass --trust-model-file (trust=True) if you trust its source."
+        )
     try:
         import torch
     except ImportError:
@@ -126,16 +151,11 @@ def _load_torch(p: Path, trust: bool) -> Any:
             f"model file '{p.name}' is a PyTorch model but torch is not installed; "
             "run pip install 'whybox[torch]'."
         ) from None
-    if p.suffix.lower() != ".pt2" and not trust:
-        raise InputError(
-            f"model file '{p.name}' is a pickled PyTorch module, which runs code when loaded; "
-            "pass --trust-model-file if you trust its source, or save the model with "
-            "torch.export.save(torch.export.export(model, (example,)), 'model.pt2')."
-        )
     try:
-        if p.suffix.lower() == ".pt2":
-            return torch.export.load(p).module()
-        model = torch.load(p, weights_only=False, map_location="cpu")
+        with _quiet():
+            if is_program:
+                return torch.export.load(p).module()
+            model = torch.load(p, weights_only=False, map_location="cpu")
     except Exception as exc:
         raise InputError(
             f"model file '{p.name}' could not be read as a PyTorch model ({_short(exc)}); "
@@ -147,6 +167,20 @@ def _load_torch(p: Path, trust: bool) -> Any:
             "save the whole module (torch.save(model, path)), not its state_dict."
         )
     return model
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence Python warnings and log records (torch logs tracebacks while it falls
+    back between loaders) for the length of a load, so a failure is whybox's one line."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
 
 
 def _load_catboost(p: Path) -> Any:
