@@ -6,6 +6,7 @@ are called. Everything downstream sees :class:`Model`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import warnings
@@ -63,6 +64,10 @@ class Model:
     native_space : {"raw", "probability"}
         The space in which tree leaves add up: ``"raw"`` (the margin; the log-odds of
         gradient-boosted classifiers) or ``"probability"`` (random-forest classifiers).
+    class_names : tuple of str or None
+        One display name per class, in the order of ``classes`` (the binary negative
+        class included): the ``class_names`` given to :func:`adapt_model`, else the
+        labels as text. None for regression.
     """
 
     estimator: Any
@@ -74,6 +79,27 @@ class Model:
     native_space: str
     _predictors: dict[str, Callable[[Any], np.ndarray]] = field(repr=False)
     _takes_frame: bool = field(default=False, repr=False)
+    _class_names: tuple[str, ...] | None = field(default=None, repr=False)
+
+    @property
+    def class_names(self) -> tuple[str, ...] | None:
+        """One display name per class, in the order of ``classes`` (None for regression).
+
+        The ``class_names`` given to :func:`adapt_model`, else the labels as text. A
+        binary classifier's negative class has a name here too, though it has no
+        output; a one-output callable classifier's other class is ``"not <name>"``.
+        """
+        if self.task != "classification":
+            return None
+        if self._class_names is not None:
+            return self._class_names
+        if self.n_outputs > 1:
+            return tuple(str(n) for n in self.output_names)
+        positive = str(self.output_names[0])
+        classes = self.classes
+        binary = classes is not None and len(classes) == 2
+        negative = str(classes[0]) if binary else f"not {positive}"
+        return (negative, positive)
 
     @property
     def n_outputs(self) -> int:
@@ -635,11 +661,11 @@ def adapt_model(
         return model
     module = type(model).__module__.split(".")[0]
     if module == "xgboost":
-        return _from_xgboost(model, class_names)
+        return _named_classes(_from_xgboost(model, class_names), class_names)
     if module == "lightgbm":
-        return _from_lightgbm(model, class_names)
+        return _named_classes(_from_lightgbm(model, class_names), class_names)
     if module == "catboost":
-        return _from_catboost(model, class_names)
+        return _named_classes(_from_catboost(model, class_names), class_names)
     if module == "sklearn" or hasattr(model, "fit") and hasattr(model, "predict"):
         from sklearn.utils.validation import check_is_fitted
 
@@ -649,7 +675,7 @@ def adapt_model(
             raise InputError(
                 f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
             ) from None
-        return _from_sklearn(model, class_names)
+        return _named_classes(_from_sklearn(model, class_names), class_names)
     if callable(model):
         return _from_callable(model, task, output_names)
     raise UnsupportedModelError(
@@ -657,6 +683,20 @@ def adapt_model(
         "give a scikit-learn estimator or pipeline, an XGBoost or LightGBM model, or a "
         "callable f(X) -> outputs."
     )
+
+
+def _named_classes(model: Model, class_names: Sequence[str] | None) -> Model:
+    """``model`` remembering every class's name (a binary model's negative class too)."""
+    if class_names is None or model.task != "classification":
+        return model
+    names = tuple(str(c) for c in class_names)
+    if len(names) != len(model.classes):
+        raise InputError(
+            f"class_names has {len(names)} names but the model has {len(model.classes)} "
+            f"classes {shorten(model.classes.tolist(), 60)}; give one name per class, in "
+            "the model's class order."
+        )
+    return dataclasses.replace(model, _class_names=names)
 
 
 def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | None) -> Model:

@@ -543,9 +543,4 @@ def _describe(disc: Discretizer, j: int, lo: int, hi: int) -> str:
 
 def _class_names(model: Model) -> tuple[str, ...]:
     """One name per class; a single-output (binary) model's negative class first."""
-    if model.n_outputs > 1:
-        return tuple(str(n) for n in model.output_names)
-    positive = str(model.output_names[0])
-    classes = model.classes
-    negative = str(classes[0]) if classes is not None and len(classes) == 2 else f"not {positive}"
-    return (negative, positive)
+    return model.class_names

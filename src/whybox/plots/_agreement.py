@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.evaluate._agreement import METRICS, Agreement
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import figure_and_axes, label_text
 
 _LABELS = {
     "feature_agreement": "feature agreement (share of top-{k} features in common)",
@@ -91,8 +91,8 @@ def disagreement_matrix(
                 color="black" if bright else "white",
             )
             text.set_gid(f"cell:{names[i]}:{names[j]}")
-    ax.set_xticks(np.arange(m), literal(names), rotation=30, ha="right")
-    ax.set_yticks(np.arange(m), literal(names))
+    ax.set_xticks(np.arange(m), label_text(names), rotation=30, ha="right")
+    ax.set_yticks(np.arange(m), label_text(names))
     bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     bar.set_label(_LABELS[metric].format(k=result.k), fontsize=8)
     ax.set_title(

@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.inspection._ale import AccumulatedLocalEffects
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import TEXT_CHARS, figure_and_axes, label_text, literal, short_label
 
 _ALE_COLOR = "#a63603"
 _RUG_COLOR = "#555555"
@@ -102,7 +102,7 @@ def ale(result: Any, *, output: Any = None, contours: bool = True, ax: Any = Non
             x, effect, yerr=err, fmt="o", color=_ALE_COLOR, capsize=3,
             label=f"ALE ({level} bootstrap band)" if band else "ALE",
         )  # fmt: skip
-        ax.set_xticks(x, literal([str(v) for v in grid]))
+        ax.set_xticks(x, label_text([str(v) for v in grid]))
     else:
         ax.plot(grid, effect, "-", color=_ALE_COLOR, linewidth=2.0, label="ALE", gid="ale")
         if band:
@@ -112,7 +112,7 @@ def ale(result: Any, *, output: Any = None, contours: bool = True, ax: Any = Non
             )  # fmt: skip
         _rug(ax, grid, "x")
     ax.axhline(0.0, color="#777777", linestyle="--", linewidth=0.8)
-    ax.set_xlabel(literal(result.feature_names[0]))
+    ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
     ax.set_ylabel(label)
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
@@ -138,10 +138,13 @@ def _heatmap(result: AccumulatedLocalEffects, k: int, label: str, contours: bool
     _rug(ax, g2, "y")
     bar = fig.colorbar(mesh, ax=ax)
     bar.set_label(label)
-    ax.set_xlabel(literal(result.feature_names[0]))
-    ax.set_ylabel(literal(result.feature_names[1]))
+    ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
+    ax.set_ylabel(label_text(result.feature_names[1], TEXT_CHARS // 2))
     ax.set_title(
-        literal(f"pure interaction of {result.feature_names[0]} and {result.feature_names[1]}"),
+        literal(
+            f"pure interaction of {short_label(result.feature_names[0])} and "
+            f"{short_label(result.feature_names[1])}"
+        ),
         fontsize=10,
     )
     return fig

@@ -10,7 +10,7 @@ from whybox.plots._common import (
     POSITIVE,
     check_max_display,
     figure_and_axes,
-    literal,
+    label_text,
     samples_by_features,
     top_features,
     value_label,
@@ -71,7 +71,7 @@ def bar(explanation: Any, *, max_display: int = 10, output: Any = None, ax: Any 
     span = max(widths) if widths and max(widths) > 0 else 1.0
     for yi, w in zip(y, widths, strict=True):
         ax.text(w + 0.01 * span, yi, f"{w:.3g}", va="center", ha="left", fontsize=9)
-    ax.set_yticks(y, literal(names))
+    ax.set_yticks(y, label_text(names))
     ax.set_xlim(0, span * 1.15)
     ax.set_xlabel(f"mean(|{value_label(ex)}|)")
     ax.spines[["top", "right"]].set_visible(False)

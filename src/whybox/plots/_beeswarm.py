@@ -11,7 +11,7 @@ from whybox.plots._common import (
     MISSING,
     check_max_display,
     figure_and_axes,
-    literal,
+    label_text,
     numeric_values,
     samples_by_features,
     top_features,
@@ -142,7 +142,7 @@ def beeswarm(explanation: Any, *, max_display: int = 10, output: Any = None, ax:
         )
         pts.set_gid("other features")
         labels.append(f"Sum of {len(rest)} other features")
-    ax.set_yticks(np.arange(n_rows)[::-1], literal(labels))
+    ax.set_yticks(np.arange(n_rows)[::-1], label_text(labels))
     ax.set_ylim(-0.6, n_rows - 0.4)
     ax.axvline(0.0, color="#555555", linewidth=0.8, zorder=1)
     ax.set_xlabel(f"{value_label(ex)} (impact on model output)")

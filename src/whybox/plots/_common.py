@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
@@ -154,11 +155,106 @@ def value_label(explanation: Explanation) -> str:
     return "SHAP value"
 
 
+LABEL_CHARS = 30
+"""The most characters of a name drawn on an axis (tables and tooltips keep full names)."""
+
+TEXT_CHARS = 120
+"""The most characters of any other line of user text drawn in a figure."""
+
+ELLIPSIS = "\u2026"
+
+
+def short_label(text: Any, limit: int = LABEL_CHARS) -> str:
+    """``text`` cut in the middle to at most ``limit`` characters per line.
+
+    Both ends of a long name usually tell it apart (a prefix and a suffix such as a
+    unit or a category), so the middle is replaced by an ellipsis: ``"customer_acc…
+    balance_eur"``.
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str``; each line of a multi-line text is cut on its own.
+    limit : int, default=LABEL_CHARS
+        At least 5.
+
+    Returns
+    -------
+    str
+    """
+    lines = str(text).split("\n")
+    out = []
+    for line in lines:
+        if len(line) > limit:
+            head = (limit - 1) - (limit - 1) // 2
+            tail = (limit - 1) // 2
+            line = f"{line[:head]}{ELLIPSIS}{line[len(line) - tail :]}"
+        out.append(line)
+    return "\n".join(out)
+
+
+def short_labels(texts: Any, limit: int = LABEL_CHARS) -> list[str]:
+    """Each text cut to about ``limit`` characters (:func:`short_label`), kept distinct.
+
+    Texts distinct in full that look the same once cut (long names that differ only in
+    the middle) show, between their first and last characters, the part where they
+    start to differ: ``"customer_ac…_03_bal…euro_cents"``; if that is not enough, a
+    counter ``[1]``, ``[2]``, ... Names equal in full stay equal. Labels stay within
+    ``limit + 8`` characters per line.
+
+    Parameters
+    ----------
+    texts : iterable of object
+    limit : int, default=LABEL_CHARS
+
+    Returns
+    -------
+    list of str, one per text
+    """
+    full = [str(t) for t in texts]
+    out = [short_label(t, limit) for t in full]
+    third = max(3, (limit - 2) // 3)
+    for attempt in range(2):
+        groups: dict[str, list[int]] = {}
+        for i, o in enumerate(out):
+            groups.setdefault(o, []).append(i)
+        clashes = [g for g in groups.values() if len({full[i] for i in g}) > 1]
+        if not clashes:
+            return out
+        for group in clashes:
+            names = [full[i] for i in group]
+            if attempt == 0:
+                at = max(len(os.path.commonprefix(names)) - 2, third)
+                for i in group:
+                    f = full[i]
+                    out[i] = f"{f[:third]}{ELLIPSIS}{f[at : at + third]}{ELLIPSIS}{f[-third:]}"
+            else:
+                order = {n: k for k, n in enumerate(dict.fromkeys(names), start=1)}
+                for i in group:
+                    out[i] = f"{out[i]} [{order[full[i]]}]"
+    return out
+
+
 def literal(text: Any) -> Any:
-    """User text (a name or a list of names) drawn as is: ``$`` would start mathtext."""
+    """User text (a name or a list of names) drawn as is: ``$`` would start mathtext.
+
+    Any line longer than :data:`TEXT_CHARS` characters is cut in the middle, so user
+    text cannot stretch a figure; names on axes are cut shorter first with
+    :func:`short_labels` (:func:`label_text`).
+    """
     if isinstance(text, str):
-        return text.replace("$", r"\$")
+        return short_label(text, TEXT_CHARS).replace("$", r"\$")
     return [literal(t) for t in text]
+
+
+def label_text(text: Any, limit: int = LABEL_CHARS) -> Any:
+    """Names for an axis, a legend or a tick: :func:`short_labels` then :func:`literal`.
+
+    A string gives a string, a list of names a list (kept distinct).
+    """
+    if isinstance(text, str):
+        return literal(short_label(text, limit))
+    return literal(short_labels(text, limit))
 
 
 def format_value(v: Any) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.debugging._results import ConfusionAnalysis
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import figure_and_axes, label_text
 
 
 def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -> Any:
@@ -71,11 +71,11 @@ def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -
             )
     ax.set_xticks(
         np.arange(k),
-        literal(analysis.labels),
+        label_text(analysis.labels),
         rotation=45 if k > 4 else 0,
         ha="right" if k > 4 else "center",
     )
-    ax.set_yticks(np.arange(k), literal(analysis.labels))
+    ax.set_yticks(np.arange(k), label_text(analysis.labels))
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
     ax.set_title(f"accuracy {analysis.accuracy:.3f} on {analysis.n_samples} rows", fontsize=10)

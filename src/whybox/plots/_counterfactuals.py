@@ -8,7 +8,14 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox.plots._common import NEGATIVE, POSITIVE, figure_and_axes, format_value, literal
+from whybox.plots._common import (
+    NEGATIVE,
+    POSITIVE,
+    figure_and_axes,
+    format_value,
+    label_text,
+    literal,
+)
 
 _CATEGORY = "#9a9a9a"
 
@@ -102,7 +109,7 @@ def counterfactuals(result: Any, row: int = 0, *, ax: Any = None) -> Any:
         ax.text(c + 1.5, -0.5, f"cf {c}", ha="center", va="center", fontweight="bold")
     for i, f in enumerate(feats):
         y = i + 0.5
-        ax.text(-0.1, y, literal(f), ha="right", va="center")
+        ax.text(-0.1, y, label_text(f), ha="right", va="center")
         t = ax.text(0.5, y, literal(format_value(orig[f])), ha="center", va="center")
         t.set_gid(f"original:{f}")
         for c in range(k):

@@ -12,8 +12,9 @@ from whybox.plots._common import (
     CMAP,
     MISSING,
     NEGATIVE,
+    TEXT_CHARS,
     figure_and_axes,
-    literal,
+    label_text,
     samples_by_features,
     value_label,
 )
@@ -120,15 +121,15 @@ def dependence(
         if has.any():
             pts = ax.scatter(x[has], y[has], c=cv[has], cmap=CMAP, s=14, linewidths=0, alpha=0.8)
             cbar = fig.colorbar(pts, ax=ax, aspect=40, pad=0.02)
-            cbar.set_label(literal(ex.feature_names[c]))
+            cbar.set_label(label_text(ex.feature_names[c], TEXT_CHARS // 2))
             if ccats is not None:
-                cbar.set_ticks(np.arange(len(ccats)), labels=literal(ccats))
+                cbar.set_ticks(np.arange(len(ccats)), labels=label_text(ccats))
         if none.any():
             ax.scatter(x[none], y[none], color=MISSING, s=14, linewidths=0, alpha=0.8)
     if cats is not None:
-        ax.set_xticks(np.arange(len(cats)), literal(cats))
+        ax.set_xticks(np.arange(len(cats)), label_text(cats))
     ax.axhline(0.0, color="#999999", linewidth=0.8, zorder=0)
-    ax.set_xlabel(literal(ex.feature_names[j]))
-    ax.set_ylabel(f"{value_label(ex)} for {literal(ex.feature_names[j])}")
+    ax.set_xlabel(label_text(ex.feature_names[j], TEXT_CHARS // 2))
+    ax.set_ylabel(f"{value_label(ex)} for {label_text(ex.feature_names[j])}")
     ax.spines[["top", "right"]].set_visible(False)
     return fig

@@ -10,7 +10,7 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox.inspection._h_statistic import HStatistic
 from whybox.inspection._partial_dependence import PartialDependence
-from whybox.plots._common import check_max_display, figure_and_axes, literal
+from whybox.plots._common import TEXT_CHARS, check_max_display, figure_and_axes, label_text
 
 _PD_COLOR = "#08306b"
 _ICE_COLOR = "#6baed6"
@@ -81,14 +81,14 @@ def partial_dependence(
         z = result.average[k]
         if result.categorical[0] or result.categorical[1]:
             img = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(len(g0)), literal([str(v) for v in g0]))
-            ax.set_yticks(range(len(g1)), literal([str(v) for v in g1]))
+            ax.set_xticks(range(len(g0)), label_text([str(v) for v in g0]))
+            ax.set_yticks(range(len(g1)), label_text([str(v) for v in g1]))
         else:
             img = ax.pcolormesh(g0, g1, z.T, shading="nearest", cmap="viridis")
             ax.contour(g0, g1, z.T, colors="white", linewidths=0.6, alpha=0.8)
         fig.colorbar(img, ax=ax, label=f"partial dependence, {label}")
-        ax.set_xlabel(literal(result.feature_names[0]))
-        ax.set_ylabel(literal(result.feature_names[1]))
+        ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
+        ax.set_ylabel(label_text(result.feature_names[1], TEXT_CHARS // 2))
         ax.set_title("two-way partial dependence", fontsize=10)
         return fig
     fig, ax = figure_and_axes(ax, (6.0, 4.2))
@@ -108,8 +108,8 @@ def partial_dependence(
             x, result.average[k], style, color=_PD_COLOR, linewidth=2.5, label="partial dependence"
         )
     if result.categorical[0]:
-        ax.set_xticks(x, literal([str(v) for v in grid]))
-    ax.set_xlabel(literal(result.feature_names[0]))
+        ax.set_xticks(x, label_text([str(v) for v in grid]))
+    ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
     ax.set_ylabel(label)
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
@@ -156,13 +156,13 @@ def h_statistic(
         fig, ax = figure_and_axes(ax, (5.5, 4.8))
         sub = result.pairwise[k][np.ix_(order, order)]
         img = ax.imshow(np.ma.masked_invalid(sub), cmap="Reds", vmin=0)
-        ax.set_xticks(range(len(names)), literal(names), rotation=45, ha="right")
-        ax.set_yticks(range(len(names)), literal(names))
+        ax.set_xticks(range(len(names)), label_text(names), rotation=45, ha="right")
+        ax.set_yticks(range(len(names)), label_text(names))
         fig.colorbar(img, ax=ax, label="pairwise H^2")
         return fig
     fig, ax = figure_and_axes(ax, (6.0, 0.4 * len(order) + 1.4))
     ax.barh(range(len(order))[::-1], result.overall[k][order], color="#cb181d")
-    ax.set_yticks(range(len(order))[::-1], literal(names))
+    ax.set_yticks(range(len(order))[::-1], label_text(names))
     ax.set_xlabel("overall H^2 (share of the output's variance from interactions)")
     ax.spines[["top", "right"]].set_visible(False)
     return fig
@@ -209,8 +209,8 @@ def shap_interactions(
     fig, ax = figure_and_axes(ax, (0.45 * len(order) + 3.0, 0.4 * len(order) + 2.2))
     img = ax.imshow(np.ma.masked_invalid(values[np.ix_(order, order)]), cmap="Reds", vmin=0)
     img.set_gid("shap_interactions")
-    ax.set_xticks(range(len(names)), literal(names), rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), literal(names))
+    ax.set_xticks(range(len(names)), label_text(names), rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), label_text(names))
     fig.colorbar(img, ax=ax, label=f"mean |SHAP interaction| ({explanation.output_space})")
     left_out = matrix.shape[0] - len(order)
     ax.set_title(

@@ -9,7 +9,13 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox.debugging._calibration import Calibration
 from whybox.debugging._slices import SliceAnalysis
-from whybox.plots._common import check_max_display, figure_and_axes, literal
+from whybox.plots._common import (
+    LABEL_CHARS,
+    check_max_display,
+    figure_and_axes,
+    label_text,
+    literal,
+)
 
 
 def slices(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
@@ -45,7 +51,9 @@ def slices(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
     err = np.array([[s.difference - s.ci_low, s.ci_high - s.difference] for s in shown]).T
     if shown:
         ax.barh(ypos, rates, color="#fb6a4a", xerr=err if err.size else None, capsize=3)
-        ax.set_yticks(ypos, literal([f"{s.description} (n={s.n})" for s in shown]))
+        ax.set_yticks(
+            ypos, label_text([f"{s.description} (n={s.n})" for s in shown], 2 * LABEL_CHARS)
+        )
     ax.axvline(result.overall_error_rate, color="#555555", linestyle="--", linewidth=1)
     ax.set_xlabel(f"error rate ({result.error_definition})")
     title = (
@@ -95,7 +103,7 @@ def calibration(result: Any, *, curves: Any = None, ax: Any = None) -> Any:
     for c in chosen:
         cur = result.curves[c]
         sizes = 20 + 180 * cur.counts / cur.counts.max()
-        line = ax.plot(cur.mean_predicted, cur.observed, "-", label=literal(cur.label))[0]
+        line = ax.plot(cur.mean_predicted, cur.observed, "-", label=label_text(cur.label))[0]
         ax.scatter(cur.mean_predicted, cur.observed, s=sizes, color=line.get_color(), zorder=3)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -148,8 +156,8 @@ def surrogate_tree(result: Any, *, ax: Any = None, fontsize: int = 8) -> Any:
         FigureCanvasAgg(fig)
     plot_tree(
         result.tree,
-        feature_names=literal(list(result.feature_names)),
-        class_names=literal([str(c) for c in getattr(result.tree, "classes_", [])]) or None,
+        feature_names=label_text(list(result.feature_names)),
+        class_names=label_text([str(c) for c in getattr(result.tree, "classes_", [])]) or None,
         filled=True,
         impurity=False,
         rounded=True,

@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.fairness._group_metrics import FOUR_FIFTHS, GroupMetrics
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import LABEL_CHARS, figure_and_axes, label_text, literal
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _SMALL_HATCH = "///"
@@ -101,7 +101,7 @@ def fairness(result: Any, metrics: Any = None, ax: Any = None) -> Any:
                 color=color,
                 hatch=_SMALL_HATCH if small[i] else None,
                 edgecolor="white" if small[i] else color,
-                label=None if labelled else literal(metric),
+                label=None if labelled else label_text(metric),
             )
             labelled = True
             bar.set_gid(f"bar:{metric}:{group}")
@@ -113,7 +113,7 @@ def fairness(result: Any, metrics: Any = None, ax: Any = None) -> Any:
         f"{name} (n={int(c)})" if is_small else str(name)
         for name, c, is_small in zip(groups, counts, small, strict=True)
     ]
-    ax.set_yticks(centers, literal(labels))
+    ax.set_yticks(centers, label_text(labels))
     for tick, is_small in zip(ax.get_yticklabels(), small, strict=True):
         if is_small:
             tick.set_color("#b22222")
@@ -210,7 +210,7 @@ def disparities(result: Any, ax: Any = None) -> Any:
         else str(row["metric"])
         for _, row in disp.iterrows()
     ]
-    ax.set_yticks(ys, literal(labels), fontsize=8)
+    ax.set_yticks(ys, label_text(labels, 2 * LABEL_CHARS), fontsize=8)
     ax.axvline(0.0, color="#444444", linewidth=0.8)
     has_ci = np.isfinite(np.asarray(disp["difference_ci_low"], dtype=np.float64)).any()
     xlabel = "largest minus smallest group value"

@@ -9,7 +9,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.inspection._importance_comparison import ImportanceComparison
-from whybox.plots._common import check_max_display, figure_and_axes, literal
+from whybox.plots._common import check_max_display, figure_and_axes, label_text, literal
 
 COLORS = {"mdi": "#969696", "permutation": "#3182bd", "shap": "#e6550d"}
 LABELS = {
@@ -89,7 +89,7 @@ def importance_comparison(result: Any, *, max_display: int = 10, ax: Any = None)
                         [lo[k], hi[k]], [y[k] + offset] * 2, color="#08306b", linewidth=1.2
                     )
                     line.set_gid(f"ci:{name}")
-    ax.set_yticks(y, literal(names))
+    ax.set_yticks(y, label_text(names))
     ax.axvline(0.0, color="#777777", linestyle="--", linewidth=0.8)
     level = result.permutation.confidence_level
     ax.set_xlabel(

@@ -17,6 +17,7 @@ from whybox.plots._common import (
     check_explanation,
     check_max_display,
     figure_and_axes,
+    label_text,
     literal,
     select_output,
 )
@@ -107,7 +108,7 @@ def lime_bar(
     widths = weights[order]
     ax.barh(y, widths, color=[POSITIVE if w > 0 else NEGATIVE for w in widths], height=0.7)
     ax.axvline(0.0, color="#333333", linewidth=0.8)
-    ax.set_yticks(y, literal([labels[j] for j in order]))
+    ax.set_yticks(y, label_text([labels[j] for j in order], 40))
     ax.set_xlabel(f"LIME weight ({ex.output_space})")
     ax.set_title(literal(_title(ex)))
     ax.spines[["top", "right"]].set_visible(False)

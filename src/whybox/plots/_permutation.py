@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.inspection import PermutationImportance
-from whybox.plots._common import check_max_display, figure_and_axes, literal
+from whybox.plots._common import check_max_display, figure_and_axes, label_text
 
 
 def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
@@ -63,7 +63,7 @@ def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None
     parts = ax.boxplot(
         rows,
         orientation="horizontal",
-        tick_labels=literal(names),
+        tick_labels=label_text(names),
         widths=0.6,
         patch_artist=True,
         boxprops={"facecolor": "#9ecae1"},

@@ -8,7 +8,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox.debugging._residuals import _TEST_NAMES, ResidualAnalysis
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import TEXT_CHARS, figure_and_axes, label_text
 
 
 def residuals(result: Any, feature: Any = None, *, ax: Any = None) -> Any:
@@ -68,10 +68,10 @@ def residuals(result: Any, feature: Any = None, *, ax: Any = None) -> Any:
     ax.axhline(0.0, color="#555555", linewidth=1)
     ax.set_xticks(
         np.arange(k),
-        literal([f"{lab}\nn={c}" for lab, c in zip(fr.labels, fr.count, strict=True)]),
+        label_text([f"{lab}\nn={c}" for lab, c in zip(fr.labels, fr.count, strict=True)]),
         fontsize=8,
     )
-    ax.set_xlabel(literal(fr.feature))
+    ax.set_xlabel(label_text(fr.feature, TEXT_CHARS // 2))
     ax.set_ylabel("mean residual (predicted - true)")
     test = _TEST_NAMES.get(fr.test.split(" ")[0], fr.test)
     if fr.test != result.test:  # Welch's test was undefined for this feature
@@ -80,6 +80,6 @@ def residuals(result: Any, feature: Any = None, *, ax: Any = None) -> Any:
         stat = f"{test}: p = {fr.p_value:.2g}, Holm-adjusted {fr.adjusted_p_value:.2g}"
     else:
         stat = f"{test}: not testable"
-    ax.set_title(f"{literal(fr.feature)} — {stat}", fontsize=10)
+    ax.set_title(f"{label_text(fr.feature)} — {stat}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     return fig

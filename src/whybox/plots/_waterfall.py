@@ -14,7 +14,7 @@ from whybox.plots._common import (
     check_max_display,
     figure_and_axes,
     format_value,
-    literal,
+    label_text,
     select_output,
     top_features,
     value_label,
@@ -99,7 +99,7 @@ def waterfall(
     for i, c in enumerate(contrib):
         x = max(starts[i], ends[i]) + 0.01 * span
         ax.text(x, i, f"{c:+.3g}", va="center", ha="left", fontsize=9)
-    ax.set_yticks(np.arange(len(labels)), literal(labels))
+    ax.set_yticks(np.arange(len(labels)), label_text(labels, 40))
     ax.set_ylim(-0.8, len(labels) - 0.2)
     ax.set_xlim(lo - 0.05 * span, hi + 0.15 * span)
     ax.axvline(base, color="#777777", linestyle="--", linewidth=0.8)
