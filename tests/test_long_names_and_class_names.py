@@ -128,3 +128,6 @@ def test_audit_draws_short_names_keeps_full_names_and_names_anchor_classes(case)
     then = anchors[0].columns.index("THEN predict")
     assert anchors[0].rows[0][then] == "bad"
     assert "still predicts &#39;bad&#39;" in report.to_html()  # the caption, escaped
+    cf = [b for s in report.sections for b in s.blocks if b.kind == "figure"]
+    cf = [b for b in cf if b.title.startswith(f"Row {row}: counterfactuals")]
+    assert len(cf) == 1 and "desired 'good'" in cf[0].caption

@@ -7,6 +7,7 @@ reproduce with a few lines of the library.
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
 from collections.abc import Sequence
@@ -416,7 +417,7 @@ def _local_section(
         if reasons is not None:
             blocks.append(_reasons_table(reasons, positions[r], r))
         if cfs is not None:
-            blocks.append(_counterfactual_block(cfs, i, r))
+            blocks.append(_counterfactual_block(_named_classes(cfs, display), i, r))
     summary = (
         f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
@@ -448,6 +449,26 @@ def _reasons_table(reasons: Any, position: int, r: int) -> Table:
         caption="the features that lowered the score the most (negative SHAP values, "
         f"{reasons.output_space}); none when every feature raised it",
         index=False,
+    )
+
+
+def _named_classes(cfs: Any, display: dict[str, str]) -> Any:
+    """Counterfactuals whose predicted and desired classes read as class names."""
+    if not display:
+        return cfs
+
+    def name(v: Any) -> Any:
+        return display.get(str(v), v)
+
+    frames = tuple(
+        f.assign(prediction=f["prediction"].map(name)) if "prediction" in f else f
+        for f in cfs.counterfactuals
+    )
+    return dataclasses.replace(
+        cfs,
+        original_prediction=tuple(name(v) for v in cfs.original_prediction),
+        desired=tuple(name(v) for v in cfs.desired),
+        counterfactuals=frames,
     )
 
 
