@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _requires import requires
 from scipy import stats
 
 from whybox import ExactExplainer, KernelExplainer, PermutationExplainer
@@ -37,7 +38,7 @@ def binomial_range(n: int, p: float) -> tuple[float, float]:
 
 
 def _torch_net(X, y, *, classifier: bool, steps: int):
-    torch = pytest.importorskip("torch")
+    torch = requires("torch")
     torch.manual_seed(0)
     net = torch.nn.Sequential(
         torch.nn.Linear(X.shape[1], 16), torch.nn.Tanh(), torch.nn.Linear(16, 1)
@@ -67,8 +68,8 @@ def _torch_net(X, y, *, classifier: bool, steps: int):
 def shap_models():
     """An XGBoost classifier (margin), a LightGBM regressor and a torch MLP regressor on
     8 interacting features, with a 10-row background and 4 rows to explain."""
-    xgb = pytest.importorskip("xgboost")
-    lgb = pytest.importorskip("lightgbm")
+    xgb = requires("xgboost")
+    lgb = requires("lightgbm")
     rng = np.random.default_rng(1)
     X = rng.normal(size=(200, P))
     logit = X[:, 0] * X[:, 1] + X[:, 2] - X[:, 3] * X[:, 4] + np.sin(X[:, 5] + X[:, 6])
@@ -153,8 +154,8 @@ def test_permutation_shap_standard_error_has_the_pairs_degrees_of_freedom(shap_m
 def anchor_models():
     """Three classifiers with noisy boundaries on 5 features, 200 training rows, each
     with its library's own predicted class."""
-    xgb = pytest.importorskip("xgboost")
-    lgb = pytest.importorskip("lightgbm")
+    xgb = requires("xgboost")
+    lgb = requires("lightgbm")
     rng = np.random.default_rng(3)
     X = rng.normal(size=(200, 5))
     y = (X[:, 0] + X[:, 1] * X[:, 2] - 0.5 * X[:, 3] + 0.8 * rng.normal(size=200) > 0).astype(int)

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import requires
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import whybox
 from whybox import InputError
@@ -83,7 +85,7 @@ class Fitted:
             # |logit| <= sum |w2| + |b2| everywhere (tanh is bounded): below 12, whybox's
             # log-odds of the probabilities (logit(p), p from the callable) equal the
             # net's own logit to ~1e-11; a saturated net would lose them to rounding
-            bound = net[2].weight.abs().sum() + net[2].bias.abs().sum()
+            bound = (net[2].weight.abs().sum() + net[2].bias.abs().sum()).detach()
             assert float(bound) < 12
 
             def prob(Z):
@@ -420,3 +422,69 @@ def test_names_a_model_was_given_are_still_checked():
     assert pdp.average[0, 0] == pytest.approx(
         model.predict_proba(pd.DataFrame(Z, columns=NAMES))[:, 1].mean(), abs=1e-12
     )
+
+
+# ---------------------------------------------------------------------- counterfactual property
+def _flippable_by_x0(fitted: Fitted, rows: np.ndarray) -> np.ndarray:
+    """Rows whose library prediction flips by moving x0 alone inside the data's range:
+    for them a counterfactual exists under any constraints on the other features."""
+    grid = np.linspace(fitted.X[:, 0].min(), fitted.X[:, 0].max(), 401)
+    Z = np.repeat(rows, len(grid), axis=0)
+    Z[:, 0] = np.tile(grid, len(rows))
+    flips = fitted.label(Z).reshape(len(rows), len(grid)) != fitted.label(rows)[:, None]
+    return rows[flips.any(axis=1)]
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "torch"])  # tree search and genetic search
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(
+    roles=st.lists(
+        st.sampled_from(["free", "immutable", "range", "up", "down"]), min_size=4, max_size=4
+    ),
+    width=st.floats(0.1, 1.5),
+    pick=st.integers(0, 1000),
+)
+def test_counterfactual_property_on_tree_and_neural_models(family, roles, width, pick):
+    key = (family, "array")
+    if key not in _CACHE:
+        _CACHE[key] = Fitted(*key)
+    fitted = _CACHE[key]
+    candidates = _flippable_by_x0(fitted, fitted.X[100:120])
+    assert len(candidates) >= 5
+    x = candidates[pick % len(candidates)]
+    # x0 stays free (so a counterfactual exists); the other features get random roles
+    immutable = [j + 1 for j, r in enumerate(roles) if r == "immutable"]
+    ranges = {
+        j + 1: (x[j + 1] - width, x[j + 1] + width) for j, r in enumerate(roles) if r == "range"
+    }
+    monotone = {j + 1: "increase" if r == "up" else "decrease" for j, r in enumerate(roles)
+                if r in ("up", "down")}  # fmt: skip
+    ex = CounterfactualExplainer(
+        fitted.model,
+        fitted.X,
+        immutable=[f"x{j}" for j in immutable],
+        ranges={f"x{j}": r for j, r in ranges.items()},
+        monotone={f"x{j}": d for j, d in monotone.items()},
+        plausibility=None,
+        random_state=0,
+    )
+    res = ex(x[None, :], n_counterfactuals=2, max_evals=3000)
+    # a counterfactual exists (x0 alone flips the prediction): not finding one fails
+    assert res.status[0] in ("found", "partial"), res.status[0]
+    Z = res.counterfactuals[0][list(res.feature_names)].to_numpy(np.float64)
+    assert len(Z) >= 1
+    assert np.all(fitted.label(Z) != fitted.label(x[None, :])[0])  # the library's own predict
+    lo, hi = fitted.X.min(axis=0), fitted.X.max(axis=0)
+    changed = Z != x
+    assert np.all(changed.any(axis=1))
+    for j in immutable:
+        assert np.all(Z[:, j] == x[j])
+    for j, (a, b) in ranges.items():
+        assert np.all((Z[:, j] >= a) & (Z[:, j] <= b))
+    for j, d in monotone.items():
+        assert np.all(Z[:, j] >= x[j]) if d == "increase" else np.all(Z[:, j] <= x[j])
+    # features without a given range stay within the data's range where they change
+    free = [j for j in range(P) if j not in ranges and j not in immutable]
+    for j in free:
+        moved = changed[:, j]
+        assert np.all((Z[moved, j] >= lo[j]) & (Z[moved, j] <= hi[j]))
