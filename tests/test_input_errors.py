@@ -213,3 +213,37 @@ def test_model_function_of_the_wrong_length_is_named(name, f):
     explainer = getattr(whybox.shapley, name)
     with pytest.raises(InputError, match=r"^the model function returned \d+ outputs for \d+ rows"):
         explainer(f, X_NUM[:20])(X_NUM[:2])
+
+
+def _seeded_public_callables() -> set[str]:
+    """Public functions and methods with a ``random_state`` parameter, by name."""
+    import importlib
+    import inspect
+
+    found = set()
+    for module in ("whybox", "whybox.shapley", "whybox.inspection", "whybox.lime",
+                   "whybox.fairness", "whybox.debugging", "whybox.counterfactuals",
+                   "whybox.anchors"):  # fmt: skip
+        mod = importlib.import_module(module)
+        for name in mod.__all__:
+            obj = getattr(mod, name)
+            if inspect.isclass(obj):
+                members = {"": obj.__init__, "__call__": vars(obj).get("__call__")}
+                members.update(
+                    {k: v for k, v in vars(obj).items() if not k.startswith("_") and callable(v)}
+                )
+                for key, fn in members.items():
+                    try:
+                        params = inspect.signature(fn).parameters
+                    except (TypeError, ValueError):
+                        continue
+                    if "random_state" in params:
+                        found.add(name if key == "" else f"{name}.{key}")
+            elif callable(obj) and "random_state" in inspect.signature(obj).parameters:
+                found.add(name)
+    return found
+
+
+def test_the_list_of_stochastic_entry_points_is_complete():
+    # a new public entry point with a seed must be added to _entry_points()
+    assert _seeded_public_callables() == set(_entry_points())

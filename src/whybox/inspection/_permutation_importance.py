@@ -351,8 +351,9 @@ def permutation_importance(
         LightGBM, a callable) or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         Held-out rows (float64 or mixed text/number columns for a Pipeline).
-    y : array-like of shape (n_samples,)
-        The true targets (class labels for a classifier, in the model's labels).
+    y : array-like of shape (n_samples,) or (n_samples, 1)
+        The true targets, without missing values (class labels for a classifier, in
+        the model's labels).
     scoring : str, callable or None, default=None
         ``None``: accuracy for classifiers, R^2 for regressors. A scikit-learn scorer
         name (``sklearn.metrics.get_scorer_names()``, e.g. ``"roc_auc"``,
@@ -429,8 +430,11 @@ def permutation_importance(
     Raises
     ------
     InputError
-        If ``X`` does not fit the model, ``y`` or ``sample_weight`` has the wrong
-        length, ``scoring`` is not a scorer name or callable, ``feature_groups`` is
+        If ``X`` does not fit the model, ``y`` is not one target per row (shape
+        ``(n_samples,)`` or ``(n_samples, 1)``), holds NaN or, for a classifier, labels
+        that are not among the model's classes, ``sample_weight`` has the wrong
+        length, ``random_state`` is not a seed, ``scoring`` is not a scorer name or
+        callable, ``feature_groups`` is
         neither a dict nor "correlated", or ``n_repeats``, ``max_samples``,
         ``batch_size``, ``confidence_level``, ``early_stop``, ``top_k``, ``tol`` or
         ``cluster_threshold`` is out of range.
