@@ -191,6 +191,11 @@ class Model:
                 norm = {re.sub(r"\s", "_", h): h for h in have}
                 if all(re.sub(r"\s", "_", w) in norm for w in want) and len(have) == len(want):
                     want = tuple(norm[re.sub(r"\s", "_", w)] for w in want)
+            if set(have) != set(want) and len(have) == len(want) and _made_up(want):
+                # names the library made up (LightGBM's Column_i for an array, pandas'
+                # 0, 1, ...): the model reads columns by position, as its own predict
+                # does, so other names fit; its own names in another order are reordered
+                want = have
             missing = [c for c in want if c not in have]
             extra = [c for c in have if c not in want]
             if missing or extra:
@@ -375,21 +380,17 @@ def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
     )
 
 
-def _named_columns(names: Sequence[str], generated: str = "{}") -> tuple[str, ...] | None:
-    """The model's column names, or None when they are positions the library made up.
+def _made_up(names: Sequence[str]) -> bool:
+    """Whether column names are positions a library made up, not the data's names.
 
     LightGBM names the columns of an array ``Column_0, Column_1, ...``; XGBoost,
     LightGBM and CatBoost keep pandas' default column labels ``0, 1, ...`` as ``"0",
-    "1", ...``. Such names say nothing about the data: the model reads columns by
-    position (as the libraries' own ``predict`` does), so data with any names fits.
+    "1", ...``. A model with such names reads columns by position, as the libraries'
+    own ``predict`` does.
     """
     names = tuple(str(n) for n in names)
     positions = range(len(names))
-    if names == tuple(str(i) for i in positions) or names == tuple(
-        generated.format(i) for i in positions
-    ):
-        return None
-    return names
+    return names in (tuple(str(i) for i in positions), tuple(f"Column_{i}" for i in positions))
 
 
 def _xgb_objective(booster: Any) -> str:
@@ -431,7 +432,7 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
 
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     objective = _xgb_objective(booster)
-    feature_names = _named_columns(booster.feature_names) if booster.feature_names else None
+    feature_names = tuple(booster.feature_names) if booster.feature_names else None
     n_features = booster.num_features()
     missing, iteration_range = xgboost_predict_settings(model)
 
@@ -545,7 +546,7 @@ def _from_lightgbm(model: Any, class_names: Sequence[str] | None) -> Model:
         str(booster.params.get("objective", ""))
         or booster.dump_model(num_iteration=0)["objective"].split()[0]
     )
-    feature_names = _named_columns(booster.feature_name(), "Column_{}")
+    feature_names = tuple(booster.feature_name())
     n_features = booster.num_feature()
     levels = lightgbm_category_levels(booster)
     # trained on pandas category columns: those may come as categories or text
