@@ -6,24 +6,107 @@ never replaced by a broken one.
 
 from __future__ import annotations
 
+import re
+import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from whybox._checks import shorten
 from whybox._exceptions import InputError
+
+_MAX_ERROR_CHARS = 600  # an error line longer than this is cut in the middle
 
 
 def _parse_rows(value: str | None) -> list[int] | None:
+    """``--rows`` as distinct non-negative row numbers (their range is checked on the data)."""
     if value is None:
         return None
-    try:
-        return [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
+    items = [v.strip() for v in value.split(",")]
+    if not any(items):
         raise InputError(
-            f"--rows must be comma-separated row numbers such as 0,17, got {value!r}."
-        ) from None
+            f"--rows needs at least one row number, such as 0,17, got {shorten(value)}; "
+            "give row numbers or leave --rows out to let the audit choose."
+        )
+    rows: list[int] = []
+    for item in items:
+        if not item:
+            raise InputError(
+                f"--rows has an empty item in {shorten(value)}; give row numbers separated by "
+                "single commas, such as 0,17."
+            )
+        if not re.fullmatch(r"[+-]?\d+", item):
+            raise InputError(
+                f"--rows must be comma-separated row numbers such as 0,17, got {shorten(value)}."
+            )
+        row = int(item)
+        if row < 0:
+            raise InputError(
+                f"--rows takes row positions counted from 0, got {row}; give 0 for the first "
+                "row (rows are not counted from the end)."
+            )
+        if row in rows:
+            raise InputError(f"--rows lists row {row} twice; give each row once, such as 0,17.")
+        rows.append(row)
+    return rows
+
+
+def _bare(text: str) -> str:
+    """A user's text for a message, shortened, without quotes."""
+    return shorten(str(text))[1:-1]
+
+
+@dataclass(frozen=True)
+class _Sensitive:
+    """One ``--sensitive`` value: a column, optionally binned."""
+
+    spec: str
+    column: str
+    bins: tuple[float, ...] | None = None
+    quantiles: int | None = None
+
+
+_BINNING = re.compile(r"^(?P<column>.+):(?P<kind>bins|quantiles)=(?P<value>.*)$", re.DOTALL)
+
+
+def _parse_sensitive(specs: tuple[str, ...]) -> list[_Sensitive]:
+    """``--sensitive COLUMN``, ``COLUMN:bins=E1,E2,...`` or ``COLUMN:quantiles=K``."""
+    out: list[_Sensitive] = []
+    for spec in specs:
+        match = _BINNING.match(spec)
+        if match is None:
+            out.append(_Sensitive(spec, spec))
+            continue
+        column, kind, value = match["column"], match["kind"], match["value"]
+        if kind == "quantiles":
+            if not re.fullmatch(r"\d+", value.strip()) or int(value) < 2:
+                raise InputError(
+                    f"--sensitive {shorten(spec)} needs a whole number of groups of at least 2 "
+                    f"after quantiles=, such as {_bare(column)}:quantiles=4."
+                )
+            out.append(_Sensitive(spec, column, quantiles=int(value)))
+            continue
+        try:
+            edges = tuple(float(e) for e in value.split(","))
+        except ValueError:
+            edges = ()
+        if len(edges) < 2 or any(e != e for e in edges):
+            raise InputError(
+                f"--sensitive {shorten(spec)} needs two or more numbers after bins=, separated "
+                f"by commas, such as {_bare(column)}:bins=18,25,40,65 (-inf and inf allowed)."
+            )
+        out.append(_Sensitive(spec, column, bins=edges))
+    seen: set[str] = set()
+    for s in out:
+        if s.column in seen:
+            raise InputError(
+                f"--sensitive names the column {shorten(s.column)} twice; give each attribute once."
+            )
+        seen.add(s.column)
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,13 +129,18 @@ def cli() -> None:
     help="Labelled data: .csv or .parquet, one row per example (.npz of images and labels for a PyTorch model).",
 )
 @click.option("--target", help="Name of the target column in --data (the labels array of an .npz).")
-@click.option("--rows", help="Rows to explain one by one, e.g. 0,17 (default: chosen for you).")
+@click.option(
+    "--rows",
+    help="Rows to explain one by one, by position counted from 0, e.g. 0,17 (default: chosen "
+    "for you).",
+)
 @click.option(
     "--out",
     default="report.html",
     show_default=True,
     type=click.Path(),
-    help="Where to write the HTML report; the JSON goes beside it.",
+    help="Where to write the HTML report; the JSON goes beside it with the suffix .json. "
+    "Neither may be an input file; both are replaced together, only when the audit succeeds.",
 )
 @click.option(
     "--demo",
@@ -68,7 +156,9 @@ def cli() -> None:
     "--sensitive",
     multiple=True,
     help="A column of --data holding a sensitive attribute (repeat for several): the report "
-    "gains a Fairness section. A column the model was not fitted on is left out of its input.",
+    "gains a Fairness section. A column the model was not fitted on is left out of its input. "
+    "Bin a numeric column into groups with COLUMN:bins=18,25,40,65 (edges; -inf and inf "
+    "allowed) or COLUMN:quantiles=4 (groups of equal size).",
 )
 @click.option(
     "--trust-model-file",
@@ -92,12 +182,14 @@ def audit(
     quiet: bool,
 ) -> None:
     """Audit a model on a labelled dataset and write one self-contained HTML report."""
-    from whybox.io import check_output_path, load_data, load_model
+    from whybox.io import load_data, load_model, report_paths
     from whybox.report import audit as run_audit
     from whybox.report._audit_images import is_torch_model
 
-    out_path = check_output_path(out)
     row_list = _parse_rows(rows)
+    attributes = _parse_sensitive(sensitive)
+    # both outputs are checked before any work: neither may be an input or a folder
+    html_path, json_path = report_paths(out, inputs={"--model": model_path, "--data": data_path})
     if demo:
         if model_path or data_path or target or sensitive:
             raise InputError(
@@ -112,50 +204,103 @@ def audit(
             random_state=seed, progress=not quiet, source=case.description,
             sensitive=case.group_test if demo == "credit" else None,
         )  # fmt: skip
-    else:
-        missing = [
-            name
-            for name, v in (("--model", model_path), ("--data", data_path), ("--target", target))
-            if not v
-        ]
-        if missing:
+        _save(report, html_path, json_path)
+        return
+    missing = [
+        name
+        for name, v in (("--model", model_path), ("--data", data_path), ("--target", target))
+        if not v
+    ]
+    if missing:
+        raise InputError(
+            f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
+        )
+    assert model_path is not None and data_path is not None and target is not None
+    model = load_model(model_path, trust=trust_model_file)
+    source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
+    if is_torch_model(model):
+        if sensitive:
             raise InputError(
-                f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
+                "--sensitive applies to tabular data; a PyTorch image model has no columns "
+                "to audit for fairness."
             )
-        model = load_model(model_path, trust=trust_model_file)
-        source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
-        if is_torch_model(model):
-            if sensitive:
-                raise InputError(
-                    "--sensitive applies to tabular data; a PyTorch image model has no columns "
-                    "to audit for fairness."
-                )
-            X, y = _image_arrays(data_path, target)
-            report = run_audit(
-                model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
-            )
-            _save(report, out_path)
-            return
-        frame = load_data(data_path)
-        if target not in frame.columns:
-            raise InputError(
-                f"--target {target!r} is not a column of {Path(data_path).name}; its columns "
-                f"are {list(map(str, frame.columns))[:10]}."
-            )
-        y = frame[target]
-        X = frame.drop(columns=[target])
+        X, y = _image_arrays(data_path, target)
+        _check_rows_exist(row_list, len(y), data_path)
         report = run_audit(
-            model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source,
-            sensitive=list(sensitive) or None,
-        )  # fmt: skip
-    _save(report, out_path)
+            model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
+        )
+        _save(report, html_path, json_path)
+        return
+    frame = load_data(data_path)
+    data_name = Path(data_path).name
+    if target not in frame.columns:
+        raise InputError(
+            f"--target {shorten(target)} is not a column of {data_name}; its columns "
+            f"are [{', '.join(shorten(str(c)) for c in frame.columns[:10])}]."
+        )
+    _check_rows_exist(row_list, len(frame), data_path)
+    attrs = _sensitive_attributes(frame, attributes, target, data_name)
+    y = frame[target]
+    X = frame.drop(columns=[target])
+    report = run_audit(
+        model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source,
+        sensitive=attrs or None,
+    )  # fmt: skip
+    _save(report, html_path, json_path)
 
 
-def _save(report: Any, out_path: Path) -> None:
-    json_path = out_path.with_suffix(".json")
-    report.save_html(out_path)
-    report.save_json(json_path)
-    click.echo(f"wrote {out_path} and {json_path}")
+def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> None:
+    """Every ``--rows`` number must be a row of the data file."""
+    for r in rows or ():
+        if r >= n_rows:
+            raise InputError(
+                f"--rows must be row positions between 0 and {n_rows - 1} "
+                f"({Path(data_path).name} has {n_rows} rows), got {r}; choose rows that exist "
+                "in the data."
+            )
+
+
+def _sensitive_attributes(
+    frame: Any, attributes: list[_Sensitive], target: str, data_name: str
+) -> list[Any]:
+    """The ``--sensitive`` attributes for ``audit``: column names, or binned Series."""
+    from whybox.fairness._sensitive import bin_numeric, check_group_count
+
+    columns = [str(c) for c in frame.columns]
+    out: list[Any] = []
+    for a in attributes:
+        if a.column == target:
+            raise InputError(
+                f"--sensitive {shorten(a.column)} is the target (--target), the label the model "
+                "predicts, not an attribute of the people in the rows; name another column, "
+                "such as a sex or age-group column, with --sensitive."
+            )
+        if a.column not in columns:
+            others = ", ".join(shorten(c) for c in columns if c != target)
+            raise InputError(
+                f"--sensitive {shorten(a.column)} is not a column of {data_name}; its columns "
+                f"are [{others[:400]}]."
+            )
+        values = frame[a.column]
+        if a.bins is None and a.quantiles is None:
+            check_group_count(values, a.column, cli=True)
+            out.append(a.column)
+        else:
+            out.append(
+                bin_numeric(
+                    values,
+                    a.column,
+                    bins=a.bins,
+                    quantiles=a.quantiles,
+                    option=f"--sensitive {shorten(a.spec)}",
+                )  # fmt: skip
+            )
+    return out
+
+
+def _save(report: Any, html_path: Path, json_path: Path) -> None:
+    report.save(html_path)
+    click.echo(f"wrote {html_path} and {json_path}")
 
 
 def _image_arrays(data_path: str, target: str) -> tuple[Any, Any]:
@@ -165,34 +310,74 @@ def _image_arrays(data_path: str, target: str) -> tuple[Any, Any]:
     arrays = load_arrays(data_path)
     if target not in arrays:
         raise InputError(
-            f"--target {target!r} is not an array of {Path(data_path).name}; its arrays are "
-            f"{sorted(arrays)}."
+            f"--target {shorten(target)} is not an array of {Path(data_path).name}; its arrays "
+            f"are [{', '.join(shorten(k) for k in sorted(arrays)[:10])}]."
         )
     others = sorted(k for k in arrays if k != target)
     if len(others) != 1:
         raise InputError(
             f"{Path(data_path).name} must hold exactly two arrays, the images and the labels "
-            f"(--target), got {sorted(arrays)}; save only those two with np.savez."
+            f"(--target), got [{', '.join(shorten(k) for k in sorted(arrays)[:10])}]; save only "
+            "those two with np.savez."
         )
     return arrays[others[0]], arrays[target]
 
 
+def _one_line(text: str) -> str:
+    """A message on one line, cut in the middle if it is still too long to read."""
+    line = " ".join(text.split())
+    if len(line) <= _MAX_ERROR_CHARS:
+        return line
+    head = _MAX_ERROR_CHARS // 2
+    return f"{line[:head]} [...] {line[len(line) - (_MAX_ERROR_CHARS - head - 7) :]}"
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised so that the writes in progress clean up after themselves."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning bad input into one line on stderr and exit 2."""
+    """Entry point: run the CLI, turning bad input into one line on stderr and exit 2.
+
+    SIGTERM stops the run like Ctrl-C, so temporary files are removed and a report
+    pair being written is left old or new, never mixed (exit status 143).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+    """
+    import threading
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(args=argv, prog_name="whybox", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("whybox: aborted", err=True)
         sys.exit(130)
+    except _Terminated:
+        click.echo("whybox: terminated", err=True)
+        sys.exit(143)
     except click.UsageError as exc:
-        click.echo(f"whybox: error: {exc.format_message()}", err=True)
+        click.echo(f"whybox: error: {_one_line(exc.format_message())}", err=True)
         sys.exit(2)
     except InputError as exc:
-        click.echo(f"whybox: error: {' '.join(str(exc).split())}", err=True)
+        click.echo(f"whybox: error: {_one_line(str(exc))}", err=True)
         sys.exit(2)
     except OSError as exc:
-        click.echo(f"whybox: error: {exc.strerror or exc} ({exc.filename})", err=True)
+        click.echo(
+            f"whybox: error: {_one_line(f'{exc.strerror or exc} ({exc.filename})')}", err=True
+        )
         sys.exit(2)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ import base64
 import io
 import json
 import os
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from whybox.io import check_output_path, write_atomic
+from whybox.io import REPORT_ID_KEY, check_output_path, report_paths, write_atomic, write_pair
 
 
 @dataclass(frozen=True)
@@ -151,12 +153,54 @@ class Report:
 
         return render_html(self)
 
+    def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
+        """Write the HTML report at ``path`` and its JSON beside it, as one pair.
+
+        The JSON takes ``path``'s name with the suffix ``.json``. Both files carry one
+        new report id (``meta["report id"]``, also a ``whybox-report-id`` meta tag in
+        the HTML), and are written with :func:`whybox.io.write_pair`: an interrupted
+        write leaves the old pair, or a mixed pair that
+        :func:`whybox.io.pair_matches` detects and the next save to the same path
+        completes.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where the HTML goes; not a ``.json`` name.
+
+        Returns
+        -------
+        (Path, Path)
+            The HTML and JSON paths written.
+
+        Raises
+        ------
+        InputError
+            If ``path`` ends in ``.json``, its folder does not exist or either file's
+            path is a folder; nothing is written then.
+        """
+        html_path, json_path = report_paths(path, name="path")
+        rid = uuid.uuid4().hex
+        stamped = replace(self, meta={**self.meta, REPORT_ID_KEY: rid})
+        write_pair(html_path, stamped.to_html(), json_path, stamped.to_json(), pair_id=rid)
+        return html_path, json_path
+
     def save_html(self, path: str | os.PathLike) -> None:
-        """Write the HTML report atomically (temporary file, then rename)."""
-        p = check_output_path(path)
+        """Write only the HTML report, atomically (temporary file, then rename).
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        p = check_output_path(path, name="path")
         write_atomic(p, self.to_html())
 
     def save_json(self, path: str | os.PathLike) -> None:
-        """Write the JSON report atomically."""
-        p = check_output_path(path)
+        """Write only the JSON report, atomically.
+
+        Parameters
+        ----------
+        path : str or path-like
+        """
+        p = check_output_path(path, name="path")
         write_atomic(p, self.to_json())
