@@ -107,7 +107,7 @@ def test_cli_sensitive_and_credit_demo(credit, tmp_path, capsys):
         main(args + ["--sensitive", "gruop"])
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "'gruop'" in err[0] and "not a column of X" in err[0]
+    assert len(err) == 1 and "'gruop' is not a column of credit.csv" in err[0]
     with pytest.raises(SystemExit) as exc:
         main(["audit", "--demo", "credit", "--sensitive", "group", "--out", str(out)])
     assert exc.value.code == 2

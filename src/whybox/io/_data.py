@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from whybox._checks import shorten
 from whybox._exceptions import InputError
 from whybox.io._text import short_error as _short
 
@@ -26,8 +27,14 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
     suffix = p.suffix.lower()
     try:
         if suffix in (".csv", ".txt", ".gz"):
+            # the header as written: pandas renames a repeated name ('income' -> 'income.1')
+            header = pd.read_csv(p, header=None, nrows=1, dtype=str).iloc[0].tolist()
+            _check_header(header, p.name)
             frame = pd.read_csv(p)
         elif suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            _check_header(pq.read_schema(p).names, p.name)
             frame = pd.read_parquet(p)
         else:
             raise InputError(
@@ -44,6 +51,20 @@ def load_data(path: str | os.PathLike) -> pd.DataFrame:
     if frame.shape[0] == 0:
         raise InputError(f"data file '{p.name}' has no rows; give a file with at least one row.")
     return frame
+
+
+def _check_header(names: list, file_name: str) -> None:
+    """Refuse a column name that appears more than once in a file's header."""
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str):  # an empty CSV header cell: pandas names it 'Unnamed: k'
+            continue
+        if name in seen:
+            raise InputError(
+                f"column {shorten(name)} appears twice in the header of {shorten(file_name)[1:-1]}; "
+                "rename or drop one of them."
+            )
+        seen.add(name)
 
 
 def load_arrays(path: str | os.PathLike) -> dict[str, np.ndarray]:

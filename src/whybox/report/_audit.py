@@ -57,15 +57,46 @@ def _check_target(y: Any, n_rows: int) -> np.ndarray:
 def _check_rows(rows: Sequence[int] | None, n_rows: int) -> list[int] | None:
     if rows is None:
         return None
-    out = []
+    out: list[int] = []
     for r in rows:
-        if not isinstance(r, (int, np.integer)) or not -n_rows <= r < n_rows:
+        if (
+            not isinstance(r, (int, np.integer))
+            or isinstance(r, (bool, np.bool_))
+            or not 0 <= r < n_rows
+        ):
             raise InputError(
-                f"rows must be row positions between 0 and {n_rows - 1}, got {r!r}; "
+                f"rows must be row positions between 0 and {n_rows - 1}, got {shorten(r)}; "
                 "choose rows that exist in the data."
             )
-        out.append(int(r) % n_rows)
+        if int(r) in out:
+            raise InputError(f"rows lists row {int(r)} twice; give each row once, e.g. rows={out}.")
+        out.append(int(r))
+    if not out:
+        raise InputError(
+            "rows is empty; give at least one row position, or leave rows out to let the "
+            "audit choose."
+        )
     return out
+
+
+_MIN_ROWS = 10  # the fewest rows every step needs (ALE's bootstrap band: 10)
+
+
+def _check_enough(m: Model, y: np.ndarray, n_rows: int) -> None:
+    """Refuse data too small to audit, and a classifier's target with a single class."""
+    if n_rows < _MIN_ROWS:
+        raise InputError(
+            f"the audit needs at least {_MIN_ROWS} labelled rows, got {n_rows}; give more "
+            "rows (held-out data, ideally hundreds)."
+        )
+    if m.task == "classification":
+        present = pd.unique(pd.Series(y)).tolist()  # Python scalars, for the message
+        if len(present) < 2:
+            raise InputError(
+                f"the target holds a single class ({shorten(present[0])}) in all {n_rows} "
+                "rows, but auditing a classifier needs at least two classes present; give "
+                "rows of several classes (check --target names the label column)."
+            )
 
 
 def _sample(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -80,10 +111,10 @@ def _labels_match(model: Model, y: np.ndarray) -> np.ndarray:
     as_str = {str(c): c for c in classes}
     if set(map(str, pd.unique(y))).issubset(as_str):
         return np.array([as_str[str(v)] for v in y])
-    unknown = sorted(set(map(str, pd.unique(y))) - set(as_str))[:5]
+    unknown = [shorten(v) for v in sorted(set(map(str, pd.unique(y))) - set(as_str))[:5]]
     raise InputError(
-        f"the target holds labels {unknown} that the model does not predict (its classes are "
-        f"{[str(c) for c in classes][:10]}); check the --target column."
+        f"the target holds labels [{', '.join(unknown)}] that the model does not predict (its "
+        f"classes are {[str(c) for c in classes][:10]}); check the --target column."
     )
 
 
@@ -591,20 +622,24 @@ def audit(
     sensitive : str, sequence of str, Series or DataFrame, optional
         Sensitive attributes to audit the model for fairness: column names of ``X``
         (a column the model was not fitted on is left out of its input) or the
-        attributes themselves, one value per row. Adds the "Fairness" section (group
-        metrics and disparities with bootstrap intervals, the intersections of several
-        attributes, proxy detection, and a flip test for attributes the model takes).
+        attributes themselves, one value per row, or a list mixing both. Adds the
+        "Fairness" section (group metrics and disparities with bootstrap intervals, the
+        intersections of several attributes, proxy detection, and a flip test for
+        attributes the model takes). An attribute with more than 20 distinct values is
+        refused: bin a continuous one first, e.g.
+        ``pd.cut(X["age"], bins=[18, 25, 40, 65]).astype(str)``.
 
     Returns
     -------
     Report
-        ``report.save_html(path)`` and ``report.save_json(path)`` write it.
+        ``report.save(path)`` writes the HTML and its JSON as a pair.
 
     Raises
     ------
     InputError
         Empty data, a length mismatch between X and y, columns the model does not
-        take, missing values it cannot handle, unknown labels, rows out of range.
+        take, missing values it cannot handle, unknown labels, rows out of range or
+        repeated, fewer than 10 rows, or a classifier's target with a single class.
     """
     random_state = check_random_state(random_state)
     from whybox.report._audit_images import audit_images, is_torch_model
@@ -630,6 +665,7 @@ def audit(
     X, sensitive_frame, sensitive_inputs = split_sensitive(m, X, sensitive)
     data = m.check_data(adapt_data(X))
     y = _check_target(y, data.n_samples)
+    _check_enough(m, y, data.n_samples)
     row_list = _check_rows(rows, data.n_samples)
     rng = np.random.default_rng(random_state)
     steps = ["predict", "confusion", "errors", "shap", "importance", "effects", "failures",

@@ -9,6 +9,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox.adapters import Model
+from whybox.fairness._sensitive import check_group_count
 
 
 def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame | None, list[str]]:
@@ -19,8 +20,9 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
     m : Model
     X : DataFrame or ndarray
         The audited rows as given.
-    sensitive : None, str, sequence of str, Series or DataFrame
-        Column names of ``X`` or the attributes themselves (one value per row).
+    sensitive : None, str, sequence of str and Series, Series or DataFrame
+        Column names of ``X`` or the attributes themselves (one value per row), or a
+        list mixing both (``["sex", pd.cut(X["age"], [18, 40, 65]).astype(str)]``).
 
     Returns
     -------
@@ -49,8 +51,12 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
                 f"sensitive must hold one value per row of X ({n}), got {len(frame)}; pass "
                 "the attribute of the audited rows."
             )
+        for column in frame.columns:
+            check_group_count(frame[column], str(column))
         return X, frame.astype(object), []
-    names = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    items = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    given = [s for s in items if isinstance(s, pd.Series)]  # e.g. a binned column
+    names = [s for s in items if not isinstance(s, pd.Series)]
     columns = [str(c) for c in getattr(X, "columns", [])]
     missing = [s for s in names if s not in columns]
     if missing:
@@ -60,6 +66,15 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
             "values as a Series."
         )
     frame = X[names].reset_index(drop=True).astype(object)
+    for k, series in enumerate(given):
+        if len(series) != n:
+            raise InputError(
+                f"sensitive must hold one value per row of X ({n}), got {len(series)}; pass "
+                "the attribute of the audited rows."
+            )
+        frame[str(series.name or f"sensitive_{k}")] = series.to_numpy(dtype=object)
+    for column in frame.columns:
+        check_group_count(frame[column], str(column))
     fitted = m.feature_names
     model_inputs = [s for s in names if fitted is None or s in fitted]
     dropped = [s for s in names if s not in model_inputs]
