@@ -21,7 +21,9 @@ from whybox.shapley.tree._path_dependent import prepare_rows
 
 catboost = lazy("catboost")
 
-TOL = 1e-9  # CatBoost computes its SHAP values in double
+# CatBoost computes its SHAP values and predictions in double, like whybox: the same sums
+# in another order differ by a few ulps; measured at most 1.8e-15 on values up to 2.2.
+TOL = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def test_matches_catboost_shap_values(data, kind):
     native = by_output(_native(model, rows))
     np.testing.assert_allclose(ex.values, native[:, :-1], rtol=0, atol=TOL)
     np.testing.assert_allclose(ex.base_values, native[:, -1], rtol=0, atol=TOL)
-    assert ex.additivity_error.max() < 1e-9  # against CatBoost's own prediction
+    assert ex.additivity_error.max() <= TOL  # against CatBoost's own prediction
     expected_outputs = 3 if kind == "multiclass" else 1
     assert ex.values.shape == (60, 5, expected_outputs)
 
@@ -91,10 +93,14 @@ def test_interventional_equals_exact_and_shap(data):
     ours = TreeExplainer(model, background=background, feature_perturbation="interventional")
     values = ours(X[:10]).values
     exact = ExactExplainer(model, background, max_background=None, output="raw")(X[:10])
-    np.testing.assert_allclose(values, exact.values, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(values, exact.values, rtol=0, atol=TOL)
     shap = requires("shap")
     theirs = shap.TreeExplainer(model, data=background, feature_perturbation="interventional")
     reference = np.asarray(theirs.shap_values(X[:10], check_additivity=False))
+    # Not a double-precision match: shap's interventional values differ from the exact ones
+    # above by up to 3e-8 here (and by 1e-8 on scikit-learn forests, test_tree_interventional),
+    # while its path-dependent values match whybox to 1e-15. The exact check above is the
+    # float64 one; 1e-6 keeps shap as an independent check of the values' meaning.
     np.testing.assert_allclose(values[:, :, 0], reference, rtol=0, atol=1e-6)
 
 

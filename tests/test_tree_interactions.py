@@ -34,8 +34,10 @@ xgb = lazy("xgboost")
 lgb = lazy("lightgbm")
 shap = lazy("shap")
 
-# shap and LightGBM compute in double.
-DOUBLE_TOL = 1e-6
+# shap (its own C++ TreeSHAP, on scikit-learn and LightGBM trees) computes in double like
+# whybox: the same sums in another order differ by a few ulps of the largest partial sum.
+# Measured: at most 2e-15 on values up to 2; 1e-12 is 500 times that.
+DOUBLE_TOL = 1e-12
 # XGBoost stores leaves, covers and thresholds as float32 and computes its interactions
 # in float32: each is a difference of two SHAP values of conditioned games, each a sum
 # over the trees of terms of order 0.1-1 with half-ulp (6e-8) rounding per addition, and
@@ -163,14 +165,15 @@ def _shap_interactions(model, X: np.ndarray, n_outputs: int, *, own_cpp: bool) -
     return sv
 
 
-def _check(ex, explainer, X) -> None:
+def _check(ex, explainer, X, additivity_tol: float = DOUBLE_TOL) -> None:
+    # additivity is against the model's own prediction: float32 for XGBoost (XGB_TOL)
     d = X.shape[1]
     assert ex.values.shape == (X.shape[0], d, d, explainer.model.n_outputs)
     assert ex.axes == ("samples", "features", "features", "outputs")
     assert ex.method == "tree_path_dependent_interactions"
     np.testing.assert_array_equal(ex.values, np.swapaxes(ex.values, 1, 2))
     np.testing.assert_allclose(ex.values.sum(axis=2), explainer(X).values, rtol=0, atol=1e-10)
-    assert ex.additivity_error.max() < 1e-6
+    assert ex.additivity_error.max() <= additivity_tol
 
 
 @pytest.mark.parametrize(
@@ -232,7 +235,7 @@ def test_matches_xgboost_pred_interactions(data, target):
     model = model(n_estimators=30, max_depth=4, n_jobs=1).fit(X_nan, targets[target])
     explainer = TreeExplainer(model)
     ex = explainer.interaction_values(X_nan)
-    _check(ex, explainer, X_nan)
+    _check(ex, explainer, X_nan, additivity_tol=XGB_TOL)
     ref = model.get_booster().predict(xgb.DMatrix(X_nan), pred_interactions=True)
     if ref.ndim == 4:  # multi-class: (n, k, d + 1, d + 1)
         ref = np.moveaxis(ref, 1, -1)

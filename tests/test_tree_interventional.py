@@ -279,6 +279,10 @@ def test_equals_shap_interventional(data):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sv = np.asarray(theirs.shap_values(X[:20], check_additivity=False))
+        # Not a double-precision match: shap's interventional values differ from the exact
+        # ones by up to 1.6e-8 (XGBoost) and 1.1e-8 (this forest) on values up to 1.7, for
+        # both models alike, while whybox equals ExactExplainer and brute force at 1e-10
+        # (tests above). 1e-6 keeps shap as an independent check of the values' meaning.
         np.testing.assert_allclose(ours(X[:20]).values[:, :, 0], sv, rtol=0, atol=1e-6)
 
 
