@@ -140,7 +140,9 @@ def test_lightgbm_pandas_categories_are_mapped_to_its_codes(lgb_categorical, tmp
     reordered = frame.assign(colour=frame["colour"].cat.reorder_categories(
         ["grey", "blue", "green", "red"]))  # fmt: skip
     as_text = frame.assign(colour=frame["colour"].astype(object))
-    for X in (frame, reordered, as_text):
+    # one column as values, the other as codes
+    mixed = frame.assign(size=frame["size"].cat.codes)
+    for X in (frame, reordered, as_text, mixed):
         _check_lgb(model, frame, X)
     # codes are read as codes, as LightGBM's predict reads numeric columns
     codes = frame.assign(colour=frame["colour"].cat.codes.replace(-1, np.nan),
@@ -166,10 +168,14 @@ def test_quality_compares_lightgbm_category_codes_with_lightgbm(lgb_categorical)
     from whybox.evaluate import quality
 
     model, frame = lgb_categorical
-    ex = quality(model, TreeExplainer(model)(frame.iloc[:100]), random_state=0, max_rows=20)
-    library = ex.quality["additivity"]["library"]
-    assert library["judged"] and library["passes"], library
-    assert library["call"] == "LGBMClassifier.predict(X, raw_score=True)"
+    mixed = frame.assign(size=frame["size"].cat.codes)
+    for X in (frame, mixed):
+        ex = quality(model, TreeExplainer(model)(X.iloc[:100]), random_state=0, max_rows=20)
+        library = ex.quality["additivity"]["library"]
+        assert library["judged"] and library["passes"], library
+        assert library["call"] == "LGBMClassifier.predict(X, raw_score=True)"
+        assert library["max_error"] <= 1e-12 * np.abs(ex.model_output).max()
+        assert ex.data[1, 1] == frame["colour"].iloc[1]  # the categories, not codes
 
 
 def test_lightgbm_adapter_maps_categories_as_lightgbm_predict(lgb_categorical):

@@ -530,10 +530,17 @@ def category_codes(values: Any, levels: np.ndarray) -> np.ndarray:
 
 
 def _lightgbm_codes(X: pd.DataFrame, levels: dict[int, np.ndarray]) -> np.ndarray:
-    """A frame's category and text columns as LightGBM's codes; numbers as they are."""
+    """A frame's category columns as LightGBM's codes.
+
+    As in LightGBM's own ``predict``, the category columns come all as categories or
+    all as codes: when one of them is not numeric (pandas category, text), every one
+    holds category values (numbers included, as in a category column of numbers),
+    else every one holds codes.
+    """
+    as_values = any(not pd.api.types.is_numeric_dtype(X.iloc[:, j].dtype) for j in levels)
     out = np.empty(X.shape, dtype=np.float64)
     for j, (_, column) in enumerate(X.items()):
-        if j in levels and not pd.api.types.is_numeric_dtype(column.dtype):
+        if j in levels and as_values:
             out[:, j] = category_codes(column.astype(object), levels[j])
         else:
             out[:, j] = column.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -766,6 +773,30 @@ def _xgb_n_trees(booster: Any) -> int:
     return int(param.get("num_trees", "0") or 0)
 
 
+def _lightgbm_booster(est: Any) -> Any:
+    return est.booster_ if hasattr(est, "booster_") else est
+
+
+def _lightgbm_library_input(est: Any, X: Any) -> Any:
+    """Rows as LightGBM's own ``predict`` takes them.
+
+    Numbers (category codes included) go as an array. A model trained on pandas
+    category columns gets those columns, when one is not numeric, all as pandas
+    categories, which its ``predict`` maps to codes itself.
+    """
+    if not isinstance(X, pd.DataFrame):
+        return X
+    numeric = [pd.api.types.is_numeric_dtype(dt) for dt in X.dtypes]
+    if all(numeric):
+        return X.to_numpy(dtype=np.float64)
+    levels = lightgbm_category_levels(_lightgbm_booster(est))
+    if not levels:
+        return X
+    # LightGBM maps category columns itself (all of them, as _lightgbm_codes reads them)
+    columns = [X.columns[j] for j in sorted(levels)]
+    return X.astype({c: "category" for c in columns})
+
+
 def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPrediction | None:
     """The model's output by its library's own public call, independent of whybox.
 
@@ -798,7 +829,16 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     if isinstance(X, Dataset):
         X = X.values
     if not isinstance(X, pd.DataFrame) and m.feature_names is not None:
-        X = pd.DataFrame(np.asarray(X), columns=list(m.feature_names)).infer_objects()
+        X = np.asarray(X)
+        frame = pd.DataFrame(X, columns=list(m.feature_names))
+        if module == "lightgbm" and X.dtype == object:
+            # a mixed array holds category values (not codes) in category columns
+            levels = lightgbm_category_levels(_lightgbm_booster(est))
+            rest = [c for j, c in enumerate(frame.columns) if j not in levels]
+            X = frame.astype({c: "category" for c in frame.columns if c not in rest})
+            X = X.astype(dict.fromkeys(rest, np.float64))
+        else:
+            X = frame.infer_objects()
     name = type(est).__name__
     binary = m.task == "classification" and m.n_outputs == 1
     rounding = 0.0
@@ -820,10 +860,7 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
         n_terms = _xgb_n_trees(booster) + 1
         rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))
     elif module == "lightgbm":
-        if isinstance(X, pd.DataFrame) and all(map(pd.api.types.is_numeric_dtype, X.dtypes)):
-            # numbers (category codes included) as LightGBM reads an array: a frame
-            # without its category columns would not match its pandas_categorical
-            X = X.to_numpy(dtype=np.float64)
+        X = _lightgbm_library_input(est, X)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "X does not have valid feature names")
             out = est.predict(X, raw_score=True)

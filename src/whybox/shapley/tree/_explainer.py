@@ -188,7 +188,7 @@ default="tree_path_dependent"
                 "TreeSHAP supports; use feature_perturbation='tree_path_dependent' or "
                 "whybox.PermutationExplainer."
             )
-        bg = ensemble_predict(self.ensemble, self.background.values)
+        bg = ensemble_predict(self.ensemble, self._rows(self.background))
         self.expected_value = bg.mean(axis=0)
 
     @staticmethod
@@ -214,14 +214,14 @@ default="tree_path_dependent"
     def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names
         X = self._dense(X)
-        data = self._category_codes(adapt_data(X, name=name))
+        data = adapt_data(X, name=name)
         if (
             not isinstance(X, (Dataset,))
             and not hasattr(X, "columns")
             and names is not None
             and data.n_features == len(names)
         ):
-            data = self._category_codes(adapt_data(X, feature_names=names, name=name))
+            data = adapt_data(X, feature_names=names, name=name)
         try:
             data = self.model.check_data(data, name=name)
         except InputError:
@@ -229,6 +229,7 @@ default="tree_path_dependent"
                 self._check_text_columns(data, name)  # the more precise message
             raise
         if not data.is_numeric:
+            data = self._category_values(data)
             self._check_text_columns(data, name)
         if data.n_features != self.ensemble.n_features:
             raise InputError(
@@ -254,27 +255,39 @@ default="tree_path_dependent"
         dense[rows, csr.indices] = csr.data
         return dense
 
-    def _category_codes(self, data: Dataset) -> Dataset:
-        """LightGBM columns given as pandas categories or text, as the codes the trees read.
+    def _category_values(self, data: Dataset) -> Dataset:
+        """Rows where some LightGBM category columns hold values and others codes, with
+        values in all (``data`` in the model's column order), so that an array of
+        mixed rows always holds category values in those columns."""
+        levels = self.ensemble.category_levels
+        todo = [j for j in levels if not data.categorical[j]]
+        if not todo:
+            return data
+        values, categorical = data.values.copy(), data.categorical.copy()
+        for j in todo:
+            code = values[:, j].astype(np.float64)
+            known = np.isfinite(code) & (code >= 0) & (code < len(levels[j]))
+            column = np.full(len(code), np.nan, dtype=object)
+            column[known] = levels[j][code[known].astype(np.int64)]
+            values[:, j], categorical[j] = column, True
+        return Dataset(values, data.feature_names, categorical)
+
+    def _rows(self, data: Dataset) -> np.ndarray:
+        """The rows the kernels read: LightGBM category and text columns as its codes.
 
         A column the data marks categorical (pandas category, text) is mapped through
         the model's ``pandas_categorical`` as LightGBM's own ``predict`` maps a category
-        column; numeric columns are read as codes already.
+        column; numeric columns are read as codes already. ``data`` is in the model's
+        column order (``check_data``).
         """
         levels = self.ensemble.category_levels
         if not levels or data.is_numeric:
-            return data
-        order = self.model.feature_names
+            return data.values
         values = data.values.copy()
-        for pos, fname in enumerate(data.feature_names):
-            j = order.index(fname) if order is not None and fname in order else pos
-            if j in levels and data.categorical[pos]:
-                values[:, pos] = self.ensemble.category_codes(j, values[:, pos])
-        try:
-            values = values.astype(np.float64)
-        except (TypeError, ValueError):
-            pass  # text in another column: refused with its name by _check_text_columns
-        return Dataset(values, data.feature_names, data.categorical)
+        for j in levels:
+            if data.categorical[j]:
+                values[:, j] = self.ensemble.category_codes(j, values[:, j])
+        return values.astype(np.float64)
 
     def _check_text_columns(self, data: Dataset, name: str) -> None:
         """Refuse text in a column the trees read as a number or as a category code."""
@@ -282,8 +295,8 @@ default="tree_path_dependent"
         order = self.model.feature_names
         for pos, (fname, column) in enumerate(zip(data.feature_names, data.values.T, strict=True)):
             j = order.index(fname) if order is not None and fname in order else pos
-            if j in e.encoded_categories:
-                continue  # the model's own encoder maps these values (HistGradientBoosting)
+            if j in e.encoded_categories or j in e.category_levels:
+                continue  # the model's own encoding maps these (HistGradientBoosting, LightGBM)
             try:
                 column.astype(np.float64)
             except (TypeError, ValueError):
@@ -315,7 +328,7 @@ default="tree_path_dependent"
             columns are matched to the model's by name; bool columns are read as 0/1;
             a LightGBM model trained on pandas category columns maps category (or
             text) columns to its codes through its ``pandas_categorical``, as its own
-            ``predict`` does (``Explanation.data`` then holds the codes). A sparse
+            ``predict`` does (``Explanation.data`` keeps the categories). A sparse
             matrix is made dense first (``n_samples * n_features`` floats, no more than
             the SHAP values take): the entries it leaves out are missing for XGBoost
             models, which read them so, and 0 for the others.
@@ -331,7 +344,7 @@ default="tree_path_dependent"
             is the number of background rows.
         """
         data = self._data(X)
-        rows = data.values
+        rows = self._rows(data)
         n = rows.shape[0]
         if self.feature_perturbation == "interventional":
             return self._explain_interventional(data)
@@ -355,7 +368,7 @@ default="tree_path_dependent"
         return Explanation(
             values=values,
             base_values=base,
-            data=rows,
+            data=data.values,
             feature_names=data.feature_names,
             output_names=self.model.output_names,
             output_space=self.output_space,
@@ -372,7 +385,7 @@ default="tree_path_dependent"
         )
 
     def _explain_interventional(self, data: Dataset) -> Explanation:
-        rows = data.values
+        rows = self._rows(data)
         n = rows.shape[0]
         e = self.ensemble
         show = self.progress or (self.progress is None and n * e.n_trees > 200 * _PROGRESS_ROWS)
@@ -385,7 +398,7 @@ default="tree_path_dependent"
             values = interventional_shap(
                 e,
                 rows,
-                self.background.values,
+                self._rows(self.background),
                 layout=self._layout,
                 n_threads=self.n_jobs,
                 progress=None if bar is None else bar.update,
@@ -397,7 +410,7 @@ default="tree_path_dependent"
         return Explanation(
             values=values,
             base_values=np.tile(self.expected_value, (n, 1)),
-            data=rows,
+            data=data.values,
             feature_names=data.feature_names,
             output_names=self.model.output_names,
             output_space=self.output_space,
@@ -444,7 +457,7 @@ default="tree_path_dependent"
                 "feature_perturbation='tree_path_dependent'."
             )
         data = self._data(X)
-        rows = data.values
+        rows = self._rows(data)
         n = rows.shape[0]
         e = self.ensemble
         structure = getattr(self, "_tree_features", None)
@@ -472,7 +485,7 @@ default="tree_path_dependent"
         return Explanation(
             values=values,
             base_values=np.tile(self.expected_value, (n, 1)),
-            data=rows,
+            data=data.values,
             feature_names=data.feature_names,
             output_names=self.model.output_names,
             output_space=self.output_space,
