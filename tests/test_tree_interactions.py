@@ -166,13 +166,13 @@ def _shap_interactions(model, X: np.ndarray, n_outputs: int, *, own_cpp: bool) -
 
 
 def _check(ex, explainer, X, additivity_tol: float = DOUBLE_TOL) -> None:
-    # additivity is against the model's own prediction: float32 for XGBoost (XGB_TOL)
+    # additivity is against the model's own prediction, in double except for XGBoost
     d = X.shape[1]
     assert ex.values.shape == (X.shape[0], d, d, explainer.model.n_outputs)
     assert ex.axes == ("samples", "features", "features", "outputs")
     assert ex.method == "tree_path_dependent_interactions"
     np.testing.assert_array_equal(ex.values, np.swapaxes(ex.values, 1, 2))
-    np.testing.assert_allclose(ex.values.sum(axis=2), explainer(X).values, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(ex.values.sum(axis=2), explainer(X).values, rtol=0, atol=DOUBLE_TOL)
     assert ex.additivity_error.max() <= additivity_tol
 
 
@@ -235,7 +235,8 @@ def test_matches_xgboost_pred_interactions(data, target):
     model = model(n_estimators=30, max_depth=4, n_jobs=1).fit(X_nan, targets[target])
     explainer = TreeExplainer(model)
     ex = explainer.interaction_values(X_nan)
-    _check(ex, explainer, X_nan, additivity_tol=XGB_TOL)
+    # XGBoost predicts in float32: 6.9e-7 measured on margins up to ~5 after 30 trees
+    _check(ex, explainer, X_nan, additivity_tol=1e-6)
     ref = model.get_booster().predict(xgb.DMatrix(X_nan), pred_interactions=True)
     if ref.ndim == 4:  # multi-class: (n, k, d + 1, d + 1)
         ref = np.moveaxis(ref, 1, -1)
