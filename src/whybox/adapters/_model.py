@@ -510,7 +510,7 @@ def lightgbm_category_levels(booster: Any) -> dict[int, np.ndarray]:
     line = next(
         (
             ln
-            for ln in booster.model_to_string(num_iteration=0).splitlines()
+            for ln in booster.model_to_string(num_iteration=1).splitlines()  # header: cheap
             if ln.startswith("[categorical_feature:")
         ),
         "",
