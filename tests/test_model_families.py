@@ -498,3 +498,24 @@ def test_counterfactual_property_on_tree_and_neural_models(family, roles, width,
     for j in free:
         moved = changed[:, j]
         assert np.all((Z[moved, j] >= lo[j]) & (Z[moved, j] <= hi[j]))
+
+
+def test_lightgbm_fitted_on_an_array_is_audited_with_a_sensitive_input_column():
+    lgb = requires("lightgbm")
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(160, 4))
+    X[:, 3] = rng.integers(0, 2, 160)  # the sensitive attribute, a model input
+    y = (X[:, 0] + X[:, 3] + 0.3 * rng.normal(size=160) > 0.5).astype(int)
+    model = lgb.LGBMClassifier(n_estimators=10, min_child_samples=5, verbose=-1, n_jobs=1)
+    model.fit(X, y)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "grp"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = whybox.audit(model, frame, y, sensitive="grp", progress=False, random_state=0)
+    gm = report.results["fairness"]["group_metrics"]
+    pred = model.predict(X)  # the library's own decisions on all four columns
+    for g in (0.0, 1.0):
+        rate = pred[X[:, 3] == g].mean()
+        assert gm.by_group.loc[gm.by_group.index.astype(float) == g, "selection_rate"].item() == (
+            pytest.approx(rate, abs=1e-12)
+        )

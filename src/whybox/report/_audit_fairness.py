@@ -9,6 +9,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox.adapters import Model
+from whybox.adapters._model import _made_up
 from whybox.fairness._sensitive import check_group_count
 
 
@@ -76,6 +77,10 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
     for column in frame.columns:
         check_group_count(frame[column], str(column))
     fitted = m.feature_names
+    if fitted is not None and _made_up(fitted):
+        # names the library made up (LightGBM's Column_i, pandas' 0, 1, ...) are
+        # positions: every column of X is a model input
+        fitted = None
     model_inputs = [s for s in names if fitted is None or s in fitted]
     dropped = [s for s in names if s not in model_inputs]
     return (X.drop(columns=dropped) if dropped else X), frame, model_inputs
