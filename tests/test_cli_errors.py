@@ -222,6 +222,23 @@ def test_a_huge_cell_is_not_echoed(tmp_path, capsys, files, table):
     assert len(line) < 400
 
 
+def test_an_error_during_the_audit_clears_its_progress_bar(tmp_path, capsys, files, table):
+    bad = tmp_path / "bad.csv"
+    table.astype({"label": object}).assign(label=["zz"] + [0, 1] * 29 + [1]).to_csv(
+        bad, index=False
+    )
+    code = run_cli(
+        "audit", "--model", files / "lr.skops", "--data", bad, "--target", "label",
+        "--out", tmp_path / "r.html",
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    drawn, cleared, line = err.rsplit("\r", 2)
+    assert "whybox audit" in drawn and cleared.strip() == ""  # the bar is wiped ...
+    assert line.startswith("whybox: error: the target holds labels ['zz']")  # ... then one line
+    assert line.count("\n") == 1 and line.endswith("\n")
+
+
 def test_a_huge_column_name_is_not_echoed(tmp_path, capsys, files, table):
     wide = tmp_path / "wide.csv"
     table.rename(columns={"debt": "d" * 1_000_000}).to_csv(wide, index=False)

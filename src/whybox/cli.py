@@ -332,6 +332,15 @@ def _one_line(text: str) -> str:
     return f"{line[:head]} [...] {line[len(line) - (_MAX_ERROR_CHARS - head - 7) :]}"
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars an interrupted audit left open, so the error has its own line."""
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is None:
+        return
+    for bar in list(getattr(tqdm_module.tqdm, "_instances", ())):
+        bar.close()
+
+
 class _Terminated(BaseException):
     """SIGTERM, raised so that the writes in progress clean up after themselves."""
 
@@ -357,7 +366,11 @@ def main(argv: list[str] | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        cli.main(args=argv, prog_name="whybox", standalone_mode=False)
+        try:
+            cli.main(args=argv, prog_name="whybox", standalone_mode=False)
+        except BaseException:
+            _close_progress_bars()
+            raise
     except click.exceptions.Abort:
         click.echo("whybox: aborted", err=True)
         sys.exit(130)
