@@ -600,8 +600,9 @@ def _from_catboost(model: Any, class_names: Sequence[str] | None) -> Model:
         raise InputError(f"the model {type(model).__name__} is not fitted; call fit(X, y) first.")
     names = tuple(str(n) for n in (model.feature_names_ or ()))
     n_features = len(names)
-    # CatBoost names unnamed columns "0", "1", ...: those are positions, not names
-    feature_names = None if names == tuple(str(i) for i in range(n_features)) else names
+    # CatBoost names unnamed columns "0", "1", ...: check_data reads those as positions
+    # (a frame with them in another order is reordered, as CatBoost's own predict does)
+    feature_names = names or None
 
     def as_array(X: Any) -> np.ndarray:
         if isinstance(X, pd.DataFrame):

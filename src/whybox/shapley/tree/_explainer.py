@@ -12,6 +12,7 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data, adapt_model
+from whybox.adapters._model import _made_up
 from whybox.shapley.tree._ensemble import is_tree_model, parse_ensemble
 from whybox.shapley.tree._interactions import (
     path_dependent_interactions,
@@ -219,6 +220,7 @@ default="tree_path_dependent"
             not isinstance(X, (Dataset,))
             and not hasattr(X, "columns")
             and names is not None
+            and not _made_up(names)  # positions (LightGBM's Column_i): x0, x1, ... as elsewhere
             and data.n_features == len(names)
         ):
             data = adapt_data(X, feature_names=names, name=name)
