@@ -182,7 +182,7 @@ def audit(
     quiet: bool,
 ) -> None:
     """Audit a model on a labelled dataset and write one self-contained HTML report."""
-    from whybox.io import load_data, load_model, report_paths
+    from whybox.io import load_data, load_model, recover_pair, report_paths
     from whybox.report import audit as run_audit
     from whybox.report._audit_images import is_torch_model
 
@@ -190,6 +190,7 @@ def audit(
     attributes = _parse_sensitive(sensitive)
     # both outputs are checked before any work: neither may be an input or a folder
     html_path, json_path = report_paths(out, inputs={"--model": model_path, "--data": data_path})
+    recover_pair(html_path, json_path)  # finish a write to them that was killed, if any
     if demo:
         if model_path or data_path or target or sensitive:
             raise InputError(
