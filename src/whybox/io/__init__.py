@@ -4,6 +4,11 @@ Safe formats are read without running code from the file: skops for scikit-learn
 XGBoost JSON/UBJSON, LightGBM text, CatBoost binary and torch.export programs. Pickle
 and joblib files run code when loaded, so they are read only when the caller says the
 file is trusted.
+
+Outputs are checked before any work (:func:`report_paths`: never an input file, never a
+folder) and a report's HTML and JSON are written as one pair (:func:`write_pair`): both
+carry one report id, so :func:`pair_matches` tells a pair cut in two by a killed writer,
+and :func:`recover_pair` (run by the next write) completes or removes what it left.
 """
 
 from whybox.io._data import load_arrays, load_data
