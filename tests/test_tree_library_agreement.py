@@ -339,3 +339,19 @@ def test_xgboost_interventional_honours_missing_value(data):
     np.testing.assert_allclose(ex.base_values[:, 0], background.mean(), rtol=0, atol=tol)
     np.testing.assert_allclose(ex.base_values[:, 0] + ex.values.sum(axis=(1, 2)), margin,
                                rtol=0, atol=tol)  # fmt: skip
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_library_check_of_xgboost_probabilities(data, classes):
+    """Probabilities from float32 margins: judged within XGBoost's derived rounding."""
+    from whybox import explain
+
+    X, y, y3, _ = data
+    model = xgb.XGBClassifier(n_estimators=30, max_depth=3).fit(X, y if classes == 2 else y3)
+    ex = explain(model, X[:20], background=X[:30], output="probability", method="exact")
+    lib = library_prediction(model, X[:20], "probability")
+    assert lib.call == "XGBClassifier.predict_proba(X)" and lib.rounding < 1e-4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quality(model, ex, random_state=0, max_rows=20).quality["additivity"]["library"]
+    assert q["judged"] and q["passes"], q

@@ -758,8 +758,10 @@ class LibraryPrediction:
     rounding : float
         An absolute bound on the library's own rounding: ``0`` for libraries that add
         up in float64; for XGBoost, which adds its trees into float32, ``n_terms *
-        2**-23 * max|values|`` (each of the ``n_trees + 1`` float32 additions rounds by
-        at most half a float32 ulp of a partial sum, taken at twice the largest output).
+        2**-23 * max|margin|`` (each of the ``n_trees + 1`` float32 additions rounds by
+        at most half a float32 ulp of a partial sum, taken at twice the largest
+        margin; a probability moves by less than its margins, plus its own rounding);
+        at least one float32 ulp of the output for any float32 result.
     """
 
     values: np.ndarray
@@ -846,7 +848,16 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     if output == "probability":
         if m.task != "classification" or not hasattr(est, "predict_proba"):
             return None
-        out, call = est.predict_proba(X), f"{name}.predict_proba(X)"
+        if module == "lightgbm":
+            X = _lightgbm_library_input(est, X)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            out, call = est.predict_proba(X), f"{name}.predict_proba(X)"
+        if module == "xgboost":
+            # a probability moves by at most as much as the float32 margins under it
+            margin = np.abs(est.predict(X, output_margin=True))
+            n_terms = _xgb_n_trees(est.get_booster()) + 1
+            rounding = n_terms * 2.0**-23 * float(np.max(margin, initial=0.0)) + 2.0**-23
     elif output != "raw":
         return None
     elif module == "xgboost":
@@ -878,6 +889,8 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     else:
         return None
     values = _as_2d(out)
+    if np.asarray(out).dtype == np.float32:  # at least the rounding of the result itself
+        rounding = max(rounding, 2.0**-23 * float(np.max(np.abs(values), initial=0.0)))
     if binary and values.shape[1] == 2:
         values = values[:, 1:]
     return LibraryPrediction(values, call, rounding)
