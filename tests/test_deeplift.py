@@ -14,6 +14,11 @@ from torch import nn  # noqa: E402
 from whybox._exceptions import InputError, UnsupportedModelError  # noqa: E402
 from whybox.gradients import DeepLift, DeepShap  # noqa: E402
 
+# Every model and input here is float64, as are captum's references: the same products
+# and sums in another order differ by a few ulps. Measured: values against captum at most
+# 2.8e-17 (values up to 0.45), additivity and completeness gaps at most 2.2e-16.
+TOL = 1e-12
+
 
 def _identity_conv(channels):
     """A 1x1 convolution that returns its input exactly (weights 1 on the diagonal)."""
@@ -105,10 +110,10 @@ def test_deeplift_cnn_matches_captum_and_adds_up():
     ex = DeepLift(cnn, baseline=b)(x, target=[0, 1, 3])
     ref = _captum(captum_attr.DeepLift, _separated(cnn), x, b, [0, 1, 3])
     assert ex.values.shape == (3, 1, 8, 8, 1)
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
     assert ex.quality["completeness_delta"].shape == (3, 1)
-    assert ex.quality["completeness_delta"].max() <= 1e-8
+    assert ex.quality["completeness_delta"].max() <= TOL
     with torch.no_grad():
         f_b = cnn(b)[torch.arange(3), [0, 1, 3]].numpy()
     np.testing.assert_allclose(ex.base_values[:, 0], f_b, rtol=0, atol=1e-12)
@@ -122,8 +127,8 @@ def test_deeplift_mlp_matches_captum():
     ex = DeepLift(mlp, baseline=0.5)(x)
     target = ex.params["target"]
     ref = _captum(captum_attr.DeepLift, mlp, x, 0.5, target)
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
     assert ex.params["baseline"] == 0.5
 
 
@@ -145,8 +150,8 @@ def test_maxpool1d_matches_captum():
     x = torch.randn(3, 2, 8, generator=g, dtype=torch.float64)
     ex = DeepLift(model)(x, target=1)
     ref = _captum(captum_attr.DeepLift, model, x, None, 1)
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
 
 
 def test_deepshap_matches_captum_and_batch_size_changes_nothing():
@@ -154,8 +159,8 @@ def test_deepshap_matches_captum_and_batch_size_changes_nothing():
     x, bg = _images(3, 7), _images(4, 8)
     ex = DeepShap(cnn, bg)(x, target=[2, 0, 1])
     ref = _captum(captum_attr.DeepLiftShap, _separated(cnn), x, bg, [2, 0, 1])
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
     with torch.no_grad():
         mean_bg = cnn(bg)[:, [2, 0, 1]].mean(dim=0).numpy()
     np.testing.assert_allclose(ex.base_values[:, 0], mean_bg, rtol=0, atol=1e-12)
@@ -169,8 +174,8 @@ def test_deepshap_mlp_matches_captum_and_one_row_is_deeplift():
     x, bg = _rows(3, 6, 9), _rows(5, 6, 10)
     ex = DeepShap(mlp, bg)(x, target=2)
     ref = _captum(captum_attr.DeepLiftShap, mlp, x, bg, 2)
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
     one = DeepShap(mlp, bg[:1])(x, target=2)
     dl = DeepLift(mlp, baseline=bg[0])(x, target=2)
     assert np.abs(one.values - dl.values).max() <= 1e-12
@@ -240,11 +245,11 @@ def test_adjacent_modules_and_overlapping_pools_add_up():
     )
     x, b = _images(3, 18), _images(3, 19)
     ex = DeepLift(model, baseline=b)(x, target=0)
-    assert ex.additivity_error.max() <= 1e-8
+    assert ex.additivity_error.max() <= TOL
     pool3d = nn.Sequential(nn.MaxPool3d(2), nn.Flatten(), nn.Linear(8, 1)).double().eval()
     g = torch.Generator().manual_seed(20)
     v = torch.randn(2, 1, 4, 4, 4, generator=g, dtype=torch.float64)
-    assert DeepLift(pool3d, baseline=-0.3)(v).additivity_error.max() <= 1e-8
+    assert DeepLift(pool3d, baseline=-0.3)(v).additivity_error.max() <= TOL
 
 
 def test_reused_module_is_supported():
@@ -264,8 +269,8 @@ def test_reused_module_is_supported():
     x, b = _rows(4, 5, 22), _rows(4, 5, 23)
     ex = DeepLift(shared, baseline=b)(x, target=1)
     ref = _captum(captum_attr.DeepLift, twin, x, b, 1)
-    assert np.abs(ex.values[..., 0] - ref).max() <= 1e-10
-    assert ex.additivity_error.max() <= 1e-8
+    assert np.abs(ex.values[..., 0] - ref).max() <= TOL
+    assert ex.additivity_error.max() <= TOL
 
 
 def test_softmax_module_and_probability_output():
@@ -276,13 +281,13 @@ def test_softmax_module_and_probability_output():
     # captum normalises over the whole batch, so it agrees on one row at a time
     for i in range(3):
         ref = _captum(captum_attr.DeepLift, with_softmax, x[i : i + 1], None, 2)
-        assert np.abs(ex.values[i, ..., 0] - ref[0]).max() <= 1e-10
+        assert np.abs(ex.values[i, ..., 0] - ref[0]).max() <= TOL
     prob = DeepLift(mlp, output="probability")(x, target=2)
     assert np.abs(prob.values - ex.values).max() <= 1e-12
     torch.manual_seed(25)
     binary = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 1)).double().eval()
     sig = DeepLift(binary, output="probability", baseline=0.3)(x)
-    assert sig.additivity_error.max() <= 1e-8
+    assert sig.additivity_error.max() <= TOL
     with torch.no_grad():
         np.testing.assert_allclose(
             sig.model_output[:, 0], torch.sigmoid(binary(x))[:, 0].numpy(), atol=1e-12

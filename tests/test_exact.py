@@ -115,8 +115,9 @@ def test_matches_shap_exact_with_independent_masker():
     ours = ExactExplainer(clf, bg, output="probability")(Xe)
     masker = shap.maskers.Independent(bg, max_samples=len(bg))
     theirs = shap.explainers.Exact(clf.predict_proba, masker)(Xe)
-    np.testing.assert_allclose(ours.values, theirs.values, rtol=0, atol=1e-8)
-    np.testing.assert_allclose(ours.base_values, theirs.base_values, rtol=0, atol=1e-8)
+    # both enumerate the same coalitions in double: measured 2.2e-16 on values up to 0.5
+    np.testing.assert_allclose(ours.values, theirs.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours.base_values, theirs.base_values, rtol=0, atol=1e-12)
 
 
 def test_efficiency_symmetry_dummy():
