@@ -48,6 +48,27 @@ def test_check_data_finds_text_in_a_numeric_column_after_the_probe_rows():
     assert "'n/a n/a n/a" in msg and "n/a n/a n/a n/a n/a n/a n/a n/a n/a n/a n/a n/a" not in msg
 
 
+def test_check_data_finds_a_word_in_a_column_of_numbers_read_as_text():
+    # how a CSV reads a column of numbers with one word in it: text throughout
+    model = adapt_model(LinearRegression().fit(FRAME, Y_REG))
+    frame = FRAME.astype(str)
+    frame.loc[110, "b"] = "oops"
+    with pytest.raises(
+        InputError, match=r"column 'b' holds numbers but also text: 'oops' at row 110"
+    ):
+        model.check_data(adapt_data(frame), name="X")
+
+
+def test_a_column_of_words_with_numbers_among_them_stays_text():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"t": ["1", "2", "x"] * 40})
+    pipe = make_pipeline(OneHotEncoder(), LinearRegression()).fit(frame, np.arange(120.0))
+    data = adapt_data(frame)
+    assert adapt_model(pipe).check_data(data) is data  # the model takes these words
+
+
 def test_check_data_finds_inf_in_a_mixed_frame_after_the_probe_rows():
     model = adapt_model(LinearRegression().fit(FRAME, Y_REG))
     frame = FRAME.assign(c=FRAME["c"].astype(object))

@@ -224,15 +224,28 @@ class Model:
                 "Pipeline with an encoder."
             )
         nan_cols = data.numeric_columns_with_nan()
-        probe = data.take(np.arange(min(data.n_samples, 64)))
+        probe_rows = np.arange(min(data.n_samples, 64))
         if nan_cols:
             rows = np.flatnonzero(pd.isna(pd.DataFrame(data.values)).to_numpy().any(axis=1))
-            probe = data.take(rows[:64])
+            probe_rows = rows[:64]
+        # text read from a file keeps a column of numbers as text when one cell is not a
+        # number: the model is also probed on each such cell, wherever it is
+        odd = _odd_text_cells(data)
+        probe = data.take(np.union1d(probe_rows, [row for _, row in odd]).astype(np.intp))
         try:
             out = self.predict(probe, self.native_space)
         except InputError:
             raise  # already one sentence about this model's output
         except Exception as exc:
+            if odd:
+                j, row = odd[0]
+                raise InputError(
+                    f"{name} column {shorten(data.feature_names[j])} holds numbers but also "
+                    f"text: {shorten(data.values[row, j])} at row {row} (counting from 0), "
+                    f"and the model cannot take it ({shorten(_first_line(exc), 120)}); "
+                    "convert the column to numbers (e.g. pd.to_numeric(..., "
+                    "errors='coerce') for NaN) or fix those rows."
+                ) from None
             if nan_cols:
                 raise InputError(
                     f"{name} has missing values (NaN) in {nan_cols[:5]} but the model does not "
@@ -307,6 +320,32 @@ def _check_cells(data: Dataset, name: str) -> None:
             inf[:, j] = np.isinf(vals)
     if inf.any():
         _raise_inf(data, name, inf)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _odd_text_cells(data: Dataset) -> list[tuple[int, int]]:
+    """(column, row) of the first non-number in each text column that is mostly numbers.
+
+    A CSV column of numbers with one word in it is read as text throughout; a model that
+    converts its input to numbers fails only on that word's row.
+    """
+    if data.is_numeric:
+        return []
+    cells = []
+    for j in np.flatnonzero(data.categorical):
+        col = data.values[:, j]
+        if pd.api.types.infer_dtype(col, skipna=True) != "string":
+            continue
+        present = ~pd.isna(col)
+        nums = pd.to_numeric(col, errors="coerce")
+        bad = present & pd.isna(nums)
+        if bad.any() and (present & ~bad).sum() >= bad.sum():
+            cells.append((int(j), int(np.argmax(bad))))
+    return cells
 
 
 def _raise_inf(data: Dataset, name: str, inf: np.ndarray) -> None:
