@@ -188,14 +188,23 @@ def audit(
 
     row_list = _parse_rows(rows)
     attributes = _parse_sensitive(sensitive)
+    if demo and (model_path or data_path or target or sensitive):
+        raise InputError(
+            "--demo takes no --model, --data, --target or --sensitive; drop them or --demo."
+        )
+    missing = [
+        name
+        for name, v in (("--model", model_path), ("--data", data_path), ("--target", target))
+        if not v and not demo
+    ]
+    if missing:
+        raise InputError(
+            f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
+        )
     # both outputs are checked before any work: neither may be an input or a folder
     html_path, json_path = report_paths(out, inputs={"--model": model_path, "--data": data_path})
     recover_pair(html_path, json_path)  # finish a write to them that was killed, if any
     if demo:
-        if model_path or data_path or target or sensitive:
-            raise InputError(
-                "--demo takes no --model, --data, --target or --sensitive; drop them or --demo."
-            )
         from whybox.datasets import load_credit, load_demo, load_digits_cnn
 
         loader = {"digits": load_digits_cnn, "credit": load_credit}.get(demo, load_demo)
@@ -207,15 +216,6 @@ def audit(
         )  # fmt: skip
         _save(report, html_path, json_path)
         return
-    missing = [
-        name
-        for name, v in (("--model", model_path), ("--data", data_path), ("--target", target))
-        if not v
-    ]
-    if missing:
-        raise InputError(
-            f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
-        )
     assert model_path is not None and data_path is not None and target is not None
     model = load_model(model_path, trust=trust_model_file)
     source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
