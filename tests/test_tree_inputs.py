@@ -59,7 +59,7 @@ def test_lightgbm_and_sklearn_on_csr_read_absent_entries_as_zero():
 
     X, y = _sparse_data(4)
     n, p = X.shape
-    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, verbose=-1, n_jobs=1).fit(X, y)
     ex = TreeExplainer(model)(X)
     ref = np.asarray(model.predict(X, pred_contrib=True).toarray())
     scale = float(np.abs(ref).sum(axis=1).max())
@@ -117,7 +117,7 @@ def lgb_categorical():
     y = (frame["num"] + (frame["colour"] == "green") * 1.5 - (frame["size"] == 20)
          + rng.normal(0, 0.3, n) > 0.3).astype(int)  # fmt: skip
     model = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, min_child_samples=5,
-                               cat_smooth=1, min_data_per_group=5, verbose=-1)  # fmt: skip
+                               cat_smooth=1, min_data_per_group=5, verbose=-1, n_jobs=1)  # fmt: skip
     return model.fit(frame, y), frame
 
 

@@ -181,7 +181,7 @@ def test_lightgbm_early_stopping_sklearn_and_kept_booster(data):
     stop = [lgb.early_stopping(3, verbose=False)]
     for yy in (y, y3):
         model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.5, num_leaves=8,
-                                   verbose=-1)  # fmt: skip
+                                   verbose=-1, n_jobs=1)  # fmt: skip
         model.fit(X[:350], yy[:350], eval_set=[(X[350:], yy[350:])], callbacks=stop)
         assert model.best_iteration_ < 300
         k = 1 if yy is y else 3
@@ -190,7 +190,7 @@ def test_lightgbm_early_stopping_sklearn_and_kept_booster(data):
         margin = np.asarray(model.predict(X, raw_score=True)).reshape(n, k)
         _check_float64(TreeExplainer(model)(X), ref, margin, p)
     booster = lgb.train(
-        {"objective": "binary", "learning_rate": 0.5, "num_leaves": 8, "verbose": -1},
+        {"objective": "binary", "learning_rate": 0.5, "num_leaves": 8, "verbose": -1, "num_threads": 1},
         lgb.Dataset(X[:350], y[:350]), num_boost_round=300,
         valid_sets=[lgb.Dataset(X[350:], y[350:])], callbacks=stop, keep_training_booster=True,
     )  # fmt: skip
@@ -269,7 +269,7 @@ def test_library_prediction_is_the_library_call(data, kind):
     X, _, y3, _ = data
     Xf = np.nan_to_num(X)
     if kind == "lightgbm":
-        model = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y3)
+        model = lgb.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(X, y3)
         want, call = model.predict(X, raw_score=True), "LGBMClassifier.predict(X, raw_score=True)"
     elif kind == "catboost":
         model = catboost.CatBoostClassifier(iterations=5, verbose=False, thread_count=1)
@@ -319,7 +319,7 @@ def test_audit_quality_section_flags_a_library_mismatch(data):
 def test_lightgbm_boosting_types_multiclass(data, boosting):
     X, _, y3, _ = data
     n, p = X.shape
-    params = dict(n_estimators=8, num_leaves=8, verbose=-1, boosting_type=boosting)
+    params = dict(n_estimators=8, num_leaves=8, verbose=-1, n_jobs=1, boosting_type=boosting)
     if boosting == "rf":
         params |= dict(bagging_freq=1, bagging_fraction=0.7)
     model = lgb.LGBMClassifier(**params).fit(X, y3)
