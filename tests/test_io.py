@@ -34,10 +34,30 @@ def test_xgboost_round_trip_predicts_the_same(xy, tmp_path, suffix):
     model = xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(X, y)
     model.save_model(tmp_path / f"m{suffix}")
     loaded = load_model(tmp_path / f"m{suffix}")
-    assert isinstance(loaded, xgb.Booster)
-    np.testing.assert_allclose(
-        loaded.predict(xgb.DMatrix(X)), model.predict_proba(X)[:, 1], rtol=1e-6
-    )
+    assert isinstance(loaded, xgb.XGBClassifier)  # the estimator it was saved from
+    np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+    booster = model.get_booster()  # a file saved from a Booster loads as one
+    booster.save_model(tmp_path / f"b{suffix}")
+    assert isinstance(load_model(tmp_path / f"b{suffix}"), xgb.Booster)
+
+
+def test_xgboost_file_of_an_early_stopped_model_predicts_with_its_best_iteration(xy, tmp_path):
+    """A Booster's predict uses every round; the saved XGBClassifier's used best_iteration."""
+    from whybox.shapley.tree import TreeExplainer
+
+    X, y = xy
+    model = xgb.XGBClassifier(n_estimators=100, learning_rate=0.5, early_stopping_rounds=2)
+    model.fit(X[:50], y[:50], eval_set=[(X[50:], y[50:])], verbose=False)
+    assert model.best_iteration + 1 < model.get_booster().num_boosted_rounds()
+    model.save_model(tmp_path / "m.json")
+    loaded = load_model(tmp_path / "m.json")
+    margin = model.predict(X, output_margin=True)
+    np.testing.assert_array_equal(loaded.predict(X, output_margin=True), margin)
+    ex = TreeExplainer(loaded)(X)
+    total = ex.base_values[:, 0] + ex.values.sum(axis=(1, 2))
+    n_trees = model.best_iteration + 1
+    np.testing.assert_allclose(total, margin, rtol=0,
+                               atol=(n_trees + 1) * 2.0**-23 * np.abs(margin).max())  # fmt: skip
 
 
 def test_lightgbm_round_trip_predicts_the_same(xy, tmp_path):

@@ -48,7 +48,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     Returns
     -------
     object
-        The model: a scikit-learn estimator, an ``xgboost.Booster``, a
+        The model: a scikit-learn estimator, an XGBoost model (the
+        ``XGBClassifier``/``XGBRegressor`` a file was saved from, whose ``predict``
+        uses ``best_iteration`` after early stopping, else an ``xgboost.Booster``), a
         ``lightgbm.Booster``, a ``CatBoostClassifier``/``CatBoostRegressor``
         (by the model's loss function), or a ``torch.nn.Module``.
 
@@ -96,7 +98,7 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
                 f"model file '{p.name}' could not be read as an XGBoost model ({_short(exc)}); "
                 "save it with model.save_model('model.json')."
             ) from None
-        return booster
+        return _xgboost_estimator(booster, p)
     if suffix in (".txt", ".lgb"):
         try:
             import lightgbm as lgb
@@ -120,6 +122,22 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
         f"model file '{p.name}' has the unknown suffix '{suffix}'; save the model as "
         f"{SAFE_MODEL_FORMATS}."
     )
+
+
+def _xgboost_estimator(booster: Any, p: Path) -> Any:
+    """The scikit-learn wrapper a file was saved from (its ``predict`` stops at
+    ``best_iteration`` after early stopping, a ``Booster``'s does not), else the Booster."""
+    import json
+
+    import xgboost as xgb
+
+    kind = json.loads(booster.attr("scikit_learn") or "{}").get("_estimator_type")
+    wrapper = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}.get(kind)
+    if wrapper is None:
+        return booster
+    model = wrapper()
+    model.load_model(str(p))
+    return model
 
 
 def _load_torch(p: Path, trust: bool) -> Any:
