@@ -186,7 +186,8 @@ def test_tree_model_outside_its_native_space_goes_model_agnostic(fake_tree):
         "'probability'; 4 features <= 12, exact enumeration"
     )
     assert ex.output_space == "log_odds"
-    assert np.all(ex.additivity_error < 1e-9)
+    # additivity of float64 methods on outputs of order 1: measured <= 1.3e-15 in this file
+    assert np.all(ex.additivity_error < 1e-12)
     with pytest.raises(InputError, match="background"):
         whybox.explain(rf, X[:2], output="log_odds")
     grouped = whybox.explain(rf, X[:2], background=X[:10], feature_groups={"ab": [0, 1]})
@@ -267,7 +268,7 @@ def test_real_tree_explainer_is_picked_for_a_forest():
     ex = whybox.explain(rf, X[:3])
     assert ex.params["explain_method"] == "tree"
     assert ex.params["chosen_by"] == "auto: tree model"
-    assert np.all(ex.additivity_error < 1e-8)
+    assert np.all(ex.additivity_error < 1e-12)
     # with a background: interventional TreeSHAP, the same interventional SHAP values
     # as the exact method
     with_bg = whybox.explain(rf, X[:3], background=X[:10])
@@ -302,7 +303,7 @@ def test_tree_model_with_categorical_splits_uses_tree_shap():
     assert explain_module.is_tree_model(model)
     ex = whybox.explain(model, X[:5])
     assert ex.method == "tree_path_dependent"
-    assert np.max(ex.additivity_error) < 1e-9
+    assert np.max(ex.additivity_error) < 1e-12
 
 
 def test_tree_model_with_unreadable_trees_goes_model_agnostic():
@@ -316,6 +317,6 @@ def test_tree_model_with_unreadable_trees_goes_model_agnostic():
     ex = whybox.explain(model, X[:5], background=X[:30])
     assert ex.params["explain_method"] == "exact"
     assert ex.params["chosen_by"].startswith("auto: a tree model whose trees TreeExplainer")
-    assert np.max(ex.additivity_error) < 1e-9
+    assert np.max(ex.additivity_error) < 1e-12
     with pytest.raises(InputError, match=r"\(TreeExplainer cannot read its trees\), got"):
         whybox.explain(model, X[:5])
