@@ -23,6 +23,7 @@ WORKLOADS = {
     "W1e": "w1e_interactions",
     "W2": "w2_kernelshap",
     "W3": "w3_lime",
+    "W3b": "w3b_lime_image",
     "W4": "w4_gradients",
     "W5": "w5_permutation_importance",
     "W6": "w6_partial_dependence",
