@@ -128,6 +128,11 @@ def test_pickle_is_refused_unless_trusted(xy, tmp_path, suffix):
     ],
 )
 def test_corrupt_or_unknown_model_file_is_one_clear_error(tmp_path, name, content, message):
+    # the library's own reader is what fails on the corrupt file
+    library = {".json": "xgboost", ".ubj": "xgboost", ".txt": "lightgbm", ".cbm": "catboost"}
+    suffix = os.path.splitext(name)[1]
+    if suffix in library:
+        requires(library[suffix])
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=message) as info:
         load_model(tmp_path / name, trust=True)
