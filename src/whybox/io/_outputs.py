@@ -17,13 +17,18 @@ either), so the guarantee is:
   the commit point puts the old JSON back (it was kept as a hard link);
 - SIGKILL or a power cut before the commit point leaves the old pair untouched (and
   temporary files, removed by the next write to the same paths);
-- SIGKILL between the two renames leaves the new JSON beside the old HTML; their
-  report ids differ (:func:`pair_matches` says False), and the complete new HTML is
-  left as a temporary file that the next write to the same paths (or
-  :func:`recover_pair`) renames into place, completing the interrupted write.
+- SIGKILL or a power cut between the two renames (each rename is made durable with an
+  ``fsync`` of the folder before the next step) leaves the new JSON beside the old
+  HTML; their report ids differ (:func:`pair_matches` says False), and the complete
+  new HTML is left as a temporary file that the next write to the same paths (or
+  :func:`recover_pair`) renames into place, completing the interrupted write;
+- SIGKILL after both renames leaves the new pair (and the old JSON's temporary
+  backup, removed by the next write).
 
 Two renames cannot be made one atomic step on an ordinary file system, so a reader
-that must never act on a mixed pair checks :func:`pair_matches` first.
+that must never act on a mixed pair checks :func:`pair_matches` first. The same check
+tells two runs writing the same paths at once apart (whichever renamed last wins
+each file); temporary files of a live process are never removed.
 """
 
 from __future__ import annotations
