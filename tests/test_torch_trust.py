@@ -150,7 +150,8 @@ def test_deeplift_on_a_single_output_of_rank_four_adds_up(target):
     total = ex.values.reshape(4, -1).sum(axis=1)
     np.testing.assert_allclose(total, f_x - f_b, rtol=0, atol=1e-12)  # summation-to-delta
     np.testing.assert_array_equal(ex.values, DeepLift(flat, baseline=b)(x, target=target).values)
-    ref = _captum(captum_attr.DeepLift, flat, x, b, 0)
+    # captum takes the rank-4 output with target=0 too
+    ref = _captum(captum_attr.DeepLift, model, x, b, 0)
     np.testing.assert_allclose(ex.values[..., 0], ref, rtol=0, atol=1e-12)
 
 
@@ -166,7 +167,7 @@ def test_deepshap_on_a_single_output_of_rank_four_adds_up_and_equals_captum():
     np.testing.assert_allclose(total, f_x - f_bg, rtol=0, atol=1e-12)
     assert ex.quality["completeness_delta"].max() <= 1e-12
     np.testing.assert_array_equal(ex.values, DeepShap(flat, bg)(x).values)
-    ref = _captum(captum_attr.DeepLiftShap, flat, x, bg, 0)
+    ref = _captum(captum_attr.DeepLiftShap, model, x, bg, 0)
     np.testing.assert_allclose(ex.values[..., 0], ref, rtol=0, atol=1e-12)
 
 
@@ -194,6 +195,23 @@ def test_integrated_gradients_on_outputs_with_trailing_unit_axes():
         with torch.no_grad():
             predicted = model(x).reshape(3, k).argmax(dim=1).tolist()
         assert ex.params["target"] == predicted
+
+
+def test_integrated_gradients_on_a_single_output_of_rank_four_equals_captum():
+    model = _conv_head()
+    x, b = _images(4, 9), _images(4, 10)
+    ours = IntegratedGradients(model, baseline=b, n_steps=50, completeness_tolerance=None)(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref, delta = captum_attr.IntegratedGradients(model).attribute(
+            x, baselines=b, target=0, n_steps=50, method="gausslegendre",
+            return_convergence_delta=True,
+        )  # fmt: skip
+    # captum rounds its step weights to float32 (see test_gradients.py), hence 1e-8
+    np.testing.assert_allclose(ours.values[..., 0], ref.detach().numpy(), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        ours.quality["completeness_delta"][:, 0], np.abs(delta.detach().numpy()), atol=1e-8
+    )
 
 
 def test_other_output_shapes_get_a_fix_that_works():

@@ -41,8 +41,8 @@ class LimeImageExplainer(PresenceLime):
     ----------
     predict_fn : callable
         ``predict_fn(images) -> array-like of shape (n_images, n_classes)``: class
-        probabilities for a batch ``images`` of shape (n_images, *image.shape), with
-        the image's dtype. A two-class model explains the positive class (column 1)
+        probabilities for a batch ``images`` of shape (n_images, *image.shape): a
+        fresh C-contiguous array in the image's dtype. A two-class model explains the positive class (column 1)
         only, as everywhere in whybox; with more classes every class is explained.
     class_names : sequence of str, optional
         One name per column of ``predict_fn``'s output; default ``class_0, ...``.
