@@ -107,6 +107,25 @@ def test_eval_mode_leaves_an_eval_model_untouched_and_silent():
     assert not any(m.training for m in model.modules())
 
 
+def test_a_model_that_refuses_to_switch_modes_is_left_as_it_was():
+    class Fixed(nn.Linear):
+        """Refuses mode switches, as a torch.export program does."""
+
+        def train(self, mode=True):
+            raise NotImplementedError("fixed graph")
+
+    model = nn.Sequential(nn.Dropout(0.5), Fixed(2, 2))
+    for m in model.modules():
+        m.training = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing switched, so nothing to warn about
+        with eval_mode(model):
+            inside = [m.training for m in model.modules()]
+    # the Sequential and the Dropout were switched before Fixed refused: put back at once
+    assert inside == [True, True, True]
+    assert [m.training for m in model.modules()] == [True, True, True]
+
+
 # ---------------------------------------------------------------------- item 18
 def _conv_head(out_channels=1):
     """8x8 grey images -> (n, out_channels, 1, 1): convolutions and ReLUs only."""

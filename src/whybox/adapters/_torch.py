@@ -89,6 +89,12 @@ def eval_mode(module: Any, *, warn: bool = True, stacklevel: int = 3) -> Iterato
     """
     modes = [(m, bool(m.training)) for m in module.modules()]
     training = [m for m, was in modes if was]
+
+    def restore() -> None:
+        for m, was in modes:
+            # the flag itself: m.train(was) would also switch m's children
+            m.training = was
+
     switched = False
     if training:
         try:
@@ -96,8 +102,8 @@ def eval_mode(module: Any, *, warn: bool = True, stacklevel: int = 3) -> Iterato
             switched = True
         except NotImplementedError:
             # a torch.export program: its graph was fixed when exported, and it
-            # cannot switch modes
-            pass
+            # cannot switch modes; put back any part switched before the refusal
+            restore()
     try:
         if switched and warn:
             who = (
@@ -115,9 +121,7 @@ def eval_mode(module: Any, *, warn: bool = True, stacklevel: int = 3) -> Iterato
         yield
     finally:
         if switched:
-            for m, was in modes:
-                # the flag itself: m.train(was) would also switch m's children
-                m.training = was
+            restore()
 
 
 @dataclass(frozen=True, eq=False)
