@@ -7,7 +7,8 @@ itself, so a missing library switches off only the tests that use it:
 - ``xgb = lazy("xgboost")`` at module level gives a stand-in that imports the library on
   first attribute access, i.e. inside the first test that uses it, and skips that test
   when the library is missing; tests that never touch it still run.
-- ``missing(reason)`` for any other missing component (e.g. the Chromium binary).
+- ``missing(reason)`` for any other missing component (e.g. the Chromium binary);
+- ``installed("xgboost")`` for set-up that only builds what the installed libraries can.
 
 With ``WHYBOX_REQUIRE_ALL=1`` (CI sets it) a missing component fails the test instead:
 the reference libraries are part of the test set-up there, and a skip would hide that
@@ -48,13 +49,20 @@ def missing(reason: str) -> NoReturn:
 
 def requires(name: str) -> ModuleType:
     """Import module ``name`` for the current test, or skip it (fail under require-all)."""
+    if not installed(name):
+        missing(f"needs {name}, which is not installed")
+    return importlib.import_module(name)
+
+
+def installed(name: str) -> bool:
+    """Whether module ``name`` imports; any import error other than its absence is raised."""
     try:
-        return importlib.import_module(name)
+        importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        # Only the module itself (or a package above it) missing means "not installed".
         if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
             raise
-    missing(f"needs {name}, which is not installed")
+        return False
+    return True
 
 
 class lazy:  # noqa: N801 - used like a module name: ``xgb = lazy("xgboost")``

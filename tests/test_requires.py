@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _requires import REQUIRE_ALL, lazy, requires
+from _requires import REQUIRE_ALL, installed, lazy, requires
 
 ABSENT = "whybox_test_module_that_does_not_exist"
 
@@ -135,8 +135,14 @@ def test_a_broken_install_is_an_error_not_a_skip(pytester, monkeypatch):
     monkeypatch.delenv(REQUIRE_ALL, raising=False)
     pytester.makepyfile(broken_lib="import whybox_dependency_that_does_not_exist\n")
     pytester.syspathinsert()
-    with pytest.raises(ModuleNotFoundError, match="whybox_dependency_that_does_not_exist"):
-        requires("broken_lib")
+    for check in (requires, installed):
+        with pytest.raises(ModuleNotFoundError, match="whybox_dependency_that_does_not_exist"):
+            check("broken_lib")
+
+
+def test_installed():
+    assert installed("json") and installed("os.path")
+    assert not installed(ABSENT) and not installed(f"{ABSENT}.sub")
 
 
 def test_lazy_imports_on_first_use_only():
