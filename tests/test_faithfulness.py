@@ -351,8 +351,7 @@ def test_integrated_gradients_beat_a_random_map_on_digits(digits):
 
 # ---------------------------------------------------------------------- references
 def test_faithfulness_correlation_matches_quantus_on_the_same_subsets(digits):
-    requires("quantus")
-    import quantus
+    quantus = requires("quantus")
 
     from whybox.gradients import Saliency
 

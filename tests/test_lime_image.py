@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from _requires import requires
 
 from whybox import Explanation, InputError
 from whybox.lime import LimeImageExplainer
@@ -79,7 +80,7 @@ def test_hidden_superpixels_take_their_mean_colour_or_the_hide_color(image):
 
 
 def test_uint8_grey_image_keeps_its_dtype_and_slic_segments():
-    from skimage.segmentation import slic
+    slic = requires("skimage.segmentation").slic
 
     img = np.zeros((20, 20), dtype=np.uint8)
     img[:, 10:] = 200

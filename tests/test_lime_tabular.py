@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _requires import requires
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -162,7 +163,7 @@ def _random_neighbourhood(seed=0, n=400, d=7, binary=True):
 )
 @pytest.mark.parametrize("n_features", [3, 6])
 def test_surrogate_equals_lime_base_on_the_same_samples(method, n_features):
-    from lime.lime_base import LimeBase
+    LimeBase = requires("lime.lime_base").LimeBase
 
     Z, y, distances = _random_neighbourhood(seed=n_features)
     width = 2.0
@@ -288,7 +289,7 @@ def test_round_trips_through_json_with_its_conditions(data6, forest):
 
 
 def test_agrees_with_the_lime_package_on_the_top_features(data6):
-    import lime.lime_tabular as lt
+    lt = requires("lime.lime_tabular")
 
     X, y = data6
     model = LogisticRegression().fit(X, y)

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from _requires import requires
 
 from whybox import Explanation, InputError
 from whybox.lime import LimeTextExplainer
@@ -140,7 +141,7 @@ def test_json_round_trip_keeps_the_text_and_spans():
 
 
 def test_agrees_with_the_lime_package_on_the_top_word():
-    from lime.lime_text import LimeTextExplainer as Reference
+    Reference = requires("lime.lime_text").LimeTextExplainer
 
     proba = linear_in_presence({"good": 0.35, "weak": -0.3, "ending": 0.1})
     ours = LimeTextExplainer(proba, n_features=3, n_samples=1000, random_state=0)(DOC)

@@ -93,7 +93,7 @@ def test_cascading_randomisation_of_the_digits_cnn(digits):
     assert res.passes and res.final_similarity < 0.5
     assert np.all(res.similarity < 0.5)
     # the similarities equal scipy / scikit-image on the explanations themselves
-    from skimage.metrics import structural_similarity
+    structural_similarity = requires("skimage.metrics").structural_similarity
 
     orig = Saliency(digits.model)(X, target=y).values.reshape(24, -1)
     model_copy = __import__("copy").deepcopy(digits.model)
