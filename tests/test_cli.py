@@ -116,7 +116,9 @@ def test_audit_writes_html_and_json(files, model, data, tmp_path):
         assert f'id="{section["id"]}"' in html
     quality = next(s for s in report["sections"] if s["id"] == "quality")
     max_err = dict(quality["blocks"][0]["rows"])["max additivity error"]
-    assert float(max_err) <= 1e-6
+    # XGBoost predicts in float32 (6.4e-7 measured); LightGBM and the pipeline are explained
+    # in float64 against float64 predictions (1.3e-15 measured)
+    assert float(max_err) <= (1e-6 if model == "model.json" else 1e-12)
     # every figure is embedded, none linked
     assert html.count("data:image/png;base64,") >= 8
     assert 'src="http' not in html
