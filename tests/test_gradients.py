@@ -499,7 +499,7 @@ def test_bad_parameters_are_input_errors():
         SmoothGrad(model, noise_level=-0.1)
     with pytest.raises(InputError, match="variant must be one of .* got 'var'"):
         SmoothGrad(model, variant="var")
-    with pytest.raises(InputError, match="random_state must be None, an int"):
+    with pytest.raises(InputError, match="random_state must be None, a non-negative int"):
         SmoothGrad(model, random_state="seed")
     with pytest.raises(InputError, match="stdev must be a finite number >= 0, got nan"):
         GradientShap(model, table(2), stdev=float("nan"))

@@ -236,15 +236,18 @@ def test_model_function_of_the_wrong_length_is_named(name, f):
         explainer(f, X_NUM[:20])(X_NUM[:2])
 
 
-def _seeded_public_callables() -> set[str]:
+_TABULAR_MODULES = ("whybox", "whybox.shapley", "whybox.inspection", "whybox.lime",
+                    "whybox.fairness", "whybox.debugging", "whybox.counterfactuals",
+                    "whybox.anchors")  # fmt: skip
+
+
+def _seeded_public_callables(modules: tuple[str, ...] = _TABULAR_MODULES) -> set[str]:
     """Public functions and methods with a ``random_state`` parameter, by name."""
     import importlib
     import inspect
 
     found = set()
-    for module in ("whybox", "whybox.shapley", "whybox.inspection", "whybox.lime",
-                   "whybox.fairness", "whybox.debugging", "whybox.counterfactuals",
-                   "whybox.anchors"):  # fmt: skip
+    for module in modules:
         mod = importlib.import_module(module)
         for name in mod.__all__:
             obj = getattr(mod, name)
@@ -268,3 +271,59 @@ def _seeded_public_callables() -> set[str]:
 def test_the_list_of_stochastic_entry_points_is_complete():
     # a new public entry point with a seed must be added to _entry_points()
     assert _seeded_public_callables() == set(_entry_points())
+
+
+def _more_entry_points():
+    """The seeded entry points of evaluate, concepts and gradients."""
+    from whybox import concepts, evaluate, gradients
+
+    def ex(reg):
+        return whybox.explain(reg, X_NUM[:3], background=X_NUM[:20], method="exact")
+
+    def explain_fn(X, model=None):
+        return whybox.explain(model or LinearRegression().fit(X_NUM, Y_REG), X,
+                              background=X_NUM[:20], method="exact")  # fmt: skip
+
+    def net():
+        from _requires import requires
+
+        torch = requires("torch")
+        return torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+
+    return {
+        "faithfulness": lambda clf, reg, rs: evaluate.faithfulness(reg, ex(reg), random_state=rs),
+        "faithfulness_correlation": lambda clf, reg, rs: evaluate.faithfulness_correlation(
+            reg, ex(reg), random_state=rs
+        ),
+        "infidelity": lambda clf, reg, rs: evaluate.infidelity(reg, ex(reg), random_state=rs),
+        "sensitivity_n": lambda clf, reg, rs: evaluate.sensitivity_n(reg, ex(reg), random_state=rs),
+        "quality": lambda clf, reg, rs: evaluate.quality(
+            reg, ex(reg), background=X_NUM[:20], random_state=rs
+        ),
+        "local_lipschitz": lambda clf, reg, rs: evaluate.local_lipschitz(
+            explain_fn, X_NUM[:2], random_state=rs
+        ),
+        "model_randomization": lambda clf, reg, rs: evaluate.model_randomization(
+            reg, lambda m, X: explain_fn(X, m), X_NUM[:5], y=Y_REG, kind="labels", random_state=rs
+        ),
+        "probe": lambda clf, reg, rs: concepts.probe(X_NUM, Y_CLS, random_state=rs),
+        "TCAV": lambda clf, reg, rs: concepts.TCAV(net(), "0", random_state=rs),
+        "GradientShap": lambda clf, reg, rs: gradients.GradientShap(
+            net(), X_NUM[:5].astype(np.float32), random_state=rs
+        ),
+        "SmoothGrad": lambda clf, reg, rs: gradients.SmoothGrad(net(), random_state=rs),
+    }
+
+
+@pytest.mark.parametrize("bad", ["x", -3])
+@pytest.mark.parametrize("entry", sorted(_more_entry_points()))
+def test_seeded_entry_points_of_evaluate_concepts_gradients_refuse_a_bad_random_state(
+    entry, bad, clf, reg
+):
+    with pytest.raises(InputError, match="random_state"):
+        _more_entry_points()[entry](clf, reg, bad)
+
+
+def test_the_list_of_seeded_evaluate_concepts_gradients_entry_points_is_complete():
+    found = _seeded_public_callables(("whybox.evaluate", "whybox.concepts", "whybox.gradients"))
+    assert found == set(_more_entry_points())

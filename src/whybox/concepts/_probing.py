@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._version import __version__
 from whybox.adapters._torch import adapt_torch_model, check_batch_size, import_torch
@@ -156,7 +157,7 @@ def probe(
         class with fewer members than ``cv``, ``cv`` below 2, activations that are not
         a numeric matrix, a bad ``(model, layer, inputs)`` tuple or unknown layer.
     """
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     acts, inputs, captured = _activations(activations, check_batch_size(batch_size))
     n = acts.shape[0]
     y = _vector(labels, n, "labels")

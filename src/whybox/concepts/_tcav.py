@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._version import __version__
 from whybox.adapters._torch import (
@@ -219,7 +220,7 @@ class TCAV:
         if not isinstance(alpha, (float, int)) or not 0.0 < float(alpha) < 1.0:
             raise InputError(f"alpha must be a number in (0, 1), got {alpha!r}; e.g. 0.05.")
         self.n_random = int(n_random)
-        self.random_state = random_state
+        self.random_state = check_random_state(random_state)
         self.classifier = classifier
         self.alpha = float(alpha)
         self.batch_size = check_batch_size(batch_size)

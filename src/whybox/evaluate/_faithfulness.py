@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.evaluate._numbers import json_float, json_list, nanmean
 from whybox.evaluate._perturb import (
@@ -617,7 +618,7 @@ def faithfulness(
     """
     n_steps = check_int(n_steps, "n_steps", 1, "n_steps=20")
     n_random = check_int(n_random, "n_random", 0, "n_random=10")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
         model, explanation, baseline=baseline, background=background, output=output,
         segments=segments, batch_size=batch_size, rng=rng,
@@ -767,7 +768,7 @@ def faithfulness_correlation(
        feature-based model explanations", IJCAI 2020.
     """
     n_runs = check_int(n_runs, "n_runs", 2, "n_runs=50")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
         model, explanation, baseline=baseline, background=background, output=output,
         segments=segments, batch_size=batch_size, rng=rng,
@@ -849,7 +850,7 @@ def sensitivity_n(
        networks", ICLR 2018.
     """
     n_subsets = check_int(n_subsets, "n_subsets", 2, "n_subsets=50")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
         model, explanation, baseline=baseline, background=background, output=output,
         segments=segments, batch_size=batch_size, rng=rng,
@@ -982,7 +983,7 @@ def infidelity(
             f"noise_scale must be a positive number (in standard deviations of the inputs), "
             f"got {noise_scale!r}; e.g. noise_scale=0.1."
         )
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
         model, explanation, baseline=baseline, background=background, output=output,
         segments=segments, batch_size=batch_size, rng=rng,

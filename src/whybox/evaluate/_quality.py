@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.shapley._masking import json_safe
@@ -112,7 +113,7 @@ def quality(
     for value, name in ((max_rows, "max_rows"), (stability_rows, "stability_rows")):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name} must be an integer >= 1, got {value!r}; e.g. {name}=100.")
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     n = explanation.values.shape[0]
     figures: dict[str, Any] = {}
     verdicts: list[bool] = []

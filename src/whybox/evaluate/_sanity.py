@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox.evaluate._agreement import (
     AttributionMatrix,
@@ -412,7 +413,7 @@ def model_randomization(
     torch_parts = _torch_parts(model)
     if kind == "auto":
         kind = "cascading" if torch_parts is not None else "labels"
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
 
     original = attribution_matrix(
         _explain(explain_fn, model, X, "original model"), output=output, name="the explanation"

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.evaluate._agreement import (
@@ -555,7 +556,7 @@ def local_lipschitz(
         raise InputError(
             f"batch_size must be None or an integer >= 1, got {batch_size!r}; e.g. batch_size=4096."
         )
-    rng = np.random.default_rng(random_state)
+    rng = np.random.default_rng(check_random_state(random_state))
     X_rows, cells, numeric = _as_rows(X)
     n, f = cells.shape
     if n == 0:

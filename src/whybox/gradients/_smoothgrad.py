@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters._torch import TargetLike, import_torch
@@ -17,26 +18,11 @@ SMOOTHGRAD_VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
 # ---------------------------------------------------------------------- shared helpers
-def check_random_state(random_state: Any) -> Any:
-    """Validate ``random_state``: None, a non-negative int or a numpy Generator."""
-    ok_int = (
-        isinstance(random_state, (int, np.integer))
-        and not isinstance(random_state, bool)
-        and 0 <= random_state < 2**64
-    )
-    if random_state is None or ok_int or isinstance(random_state, np.random.Generator):
-        return random_state
-    raise InputError(
-        f"random_state must be None, an int in 0..2**64-1 or a numpy Generator, got "
-        f"{random_state!r}; pass e.g. random_state=0 for reproducible draws."
-    )
-
-
 def torch_generator(random_state: Any) -> Any:
     """A CPU ``torch.Generator`` seeded from ``random_state``.
 
     An int seeds it directly (so the draws equal those of ``torch.manual_seed`` with
-    that int); a numpy Generator gives it a seed drawn from itself; None a fresh
+    that int); a numpy Generator (or another numpy seed) gives it a seed drawn from it; None a fresh
     random seed. Draws are made on the CPU and then moved, so they do not depend
     on the model's device.
     """
@@ -44,10 +30,10 @@ def torch_generator(random_state: Any) -> Any:
     gen = torch.Generator()
     if random_state is None:
         gen.seed()
-    elif isinstance(random_state, np.random.Generator):
-        gen.manual_seed(int(random_state.integers(0, 2**63 - 1)))
-    else:
+    elif isinstance(random_state, (int, np.integer)):
         gen.manual_seed(int(random_state))
+    else:  # a numpy Generator, RandomState, SeedSequence or BitGenerator
+        gen.manual_seed(int(np.random.default_rng(random_state).integers(0, 2**63 - 1)))
     return gen
 
 
