@@ -1,4 +1,4 @@
-"""Workload W11 (not in BENCHMARKS.md): anchors for tables, whybox against anchor-exp.
+"""Workload W11 (beyond the standard workloads): anchors for tables, whybox against anchor-exp.
 
 Breast cancer (bundled with scikit-learn, 30 features), a 70/30 stratified split and a
 RandomForestClassifier (100 trees, seed 0, one thread). Held-out rows are explained at

@@ -1,4 +1,4 @@
-"""Run whybox's standard benchmark workloads (see /work/shared/BENCHMARKS.md).
+"""Run whybox's standard benchmark workloads (listed in benchmarks/README.md).
 
 Usage::
 

@@ -1,6 +1,6 @@
 """Workload W10: path-dependent TreeSHAP at scale, whybox against XGBoost's pred_contribs.
 
-See /work/shared/BENCHMARKS.md. The W1a XGBoost regressor (500 trees, depth 6) explains
+Workload list: benchmarks/README.md. The W1a XGBoost regressor (500 trees, depth 6) explains
 1,000,000 rows (``--quick``: 100 trees, 100,000 rows); XGBoost's pred_contribs, about 15x
 slower per row, explains the first 100,000 of them (``--quick``: 20,000) and the two are
 compared in rows per second, which does not depend on the row count once it is large.

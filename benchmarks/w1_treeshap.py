@@ -1,6 +1,6 @@
 """Workload W1 (a-c): path-dependent TreeSHAP, whybox against shap and the libraries' own.
 
-See /work/shared/BENCHMARKS.md. Every side explains the same rows of the same model in
+Workload list: benchmarks/README.md. Every side explains the same rows of the same model in
 the same process; each timing is the median of ``repeats`` runs after one warm-up run.
 Construction of the explainers is not timed (it is done once, outside the loop).
 """
@@ -195,7 +195,7 @@ def run_w1c(cfg: Config, res: Result, n_all: int) -> None:
 
 
 def run_w1f(cfg: Config, res: Result, n_all: int) -> None:
-    """Not in BENCHMARKS.md: W1c's setting for CatBoost (symmetric trees, depth 6)."""
+    """Beyond the standard workloads: W1c's setting for CatBoost (symmetric trees, depth 6)."""
     import catboost
 
     X_train, y, X = make_data(cfg.n_train, cfg.n_explain)

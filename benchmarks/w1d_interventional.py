@@ -5,7 +5,7 @@ The W1a XGBoost regressor (500 trees, depth 6, 10,000 x 20 training rows) explai
 compute the exact Shapley values of ``v(S) = mean_z f(x_S, z_notS)`` for the raw output;
 ``max|diff|`` is against whybox. Construction is not timed; each timing is the median of
 ``repeats`` runs after one warm-up run, all sides in one process (see
-/work/shared/BENCHMARKS.md).
+benchmarks/README.md).
 """
 
 from __future__ import annotations

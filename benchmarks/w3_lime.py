@@ -1,6 +1,6 @@
 """Workload W3: LIME for tables, whybox against the lime package.
 
-See /work/shared/BENCHMARKS.md. scikit-learn's breast cancer data (all 30 features), a
+Workload list: benchmarks/README.md. scikit-learn's breast cancer data (all 30 features), a
 RandomForestClassifier (100 trees, seed 0) fitted on 70% of it; both sides explain the
 probability of the positive class for the first 50 held-out rows with 5,000 samples
 per row and 10 features (quartile bins, the default kernel width, "auto" feature

@@ -1,6 +1,6 @@
 """Workload W3b: LIME for images, whybox against the lime package.
 
-Not in /work/shared/BENCHMARKS.md (issue #19, item 27). Six RGB photographs bundled
+Beyond the standard workloads (issue #19, item 27). Six RGB photographs bundled
 with scikit-image (astronaut, chelsea, coffee and three crops of them) resized to
 128x128, float32; a small PyTorch CNN (conv 3->16, ReLU, max pool, conv 16->32, ReLU,
 max pool, global average, linear 32->10; seeded weights, eval mode) whose

@@ -1,6 +1,6 @@
 """Workload W4: gradient attributions, whybox against captum.
 
-See /work/shared/BENCHMARKS.md. A small CNN (two 3x3 convolutions with ReLU and
+Workload list: benchmarks/README.md. A small CNN (two 3x3 convolutions with ReLU and
 max-pooling, then a 64-unit hidden layer: 56,714 parameters, seed 0, untrained: the
 cost and the values do not depend on training), float32, and 64 inputs of 1x28x28
 drawn from a standard normal (seed 0); sample i explains output i % 10. Both sides

@@ -1,6 +1,6 @@
 """Workload W5: permutation importance, whybox against scikit-learn.
 
-See /work/shared/BENCHMARKS.md. A HistGradientBoostingClassifier (seed 0) is fitted
+Workload list: benchmarks/README.md. A HistGradientBoostingClassifier (seed 0) is fitted
 on 20,000 rows of ``make_classification`` (30 features: 8 informative, 6 redundant,
 16 noise; seed 0); importance is computed on 5,000 held-out rows with 10 repeats and
 accuracy, by whybox and by ``sklearn.inspection.permutation_importance`` with

@@ -1,6 +1,6 @@
 """Workload W6: partial dependence and ICE, whybox against scikit-learn.
 
-See /work/shared/BENCHMARKS.md. The W5 model (HistGradientBoostingClassifier on 20,000 x
+Workload list: benchmarks/README.md. The W5 model (HistGradientBoostingClassifier on 20,000 x
 30 synthetic rows from ``make_classification``, seed 0), 5 features, grid 50, kind
 "both", over 2,000 rows. scikit-learn runs ``partial_dependence(method="brute")``: one
 ``predict_proba`` per grid point; whybox stacks the copies of the rows for many grid

@@ -1,6 +1,6 @@
 """Workload W7: group fairness metrics, whybox against fairlearn.
 
-See /work/shared/BENCHMARKS.md. 100,000 rows (quick: 20,000) of synthetic binary labels and
+Workload list: benchmarks/README.md. 100,000 rows (quick: 20,000) of synthetic binary labels and
 predictions (seed 0) with a 3-valued sensitive feature (group shares 0.5 / 0.3 / 0.2, base
 rates and accuracies that differ by group). fairlearn computes accuracy, selection rate,
 TPR and FPR by group with ``MetricFrame`` and calls ``demographic_parity_difference`` and

@@ -1,6 +1,6 @@
 """Workload W8: counterfactual explanations, whybox against DiCE.
 
-See /work/shared/BENCHMARKS.md. scikit-learn's breast cancer data (30 features), a
+Workload list: benchmarks/README.md. scikit-learn's breast cancer data (30 features), a
 GradientBoostingClassifier (seed 0) trained on all rows but the last 100; 20 of those
 held-out rows are explained with 4 counterfactuals each, desired class "opposite".
 

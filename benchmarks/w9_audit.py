@@ -1,6 +1,6 @@
 """Workload W9: ``whybox audit --demo`` end to end: wall time and peak memory.
 
-See /work/shared/BENCHMARKS.md. Each run is a fresh process (imports included, as a
+Workload list: benchmarks/README.md. Each run is a fresh process (imports included, as a
 user runs it); the figure is the median of ``repeats`` runs. There is no reference
 library for the whole audit. The report's own clock gives the time of the explanation
 quality checks (issue 8's target: they add at most 20% to the rest of the audit).
