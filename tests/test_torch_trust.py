@@ -10,9 +10,10 @@ import warnings
 
 import numpy as np
 import pytest
+from _requires import lazy, requires
 
-torch = pytest.importorskip("torch")
-captum_attr = pytest.importorskip("captum.attr")
+torch = requires("torch")
+captum_attr = lazy("captum.attr")
 
 from torch import nn  # noqa: E402
 
