@@ -220,7 +220,9 @@ def test_collinear_and_constant_columns():
     model.coef_ = np.array([1.0, 2.0, -1.0, 0.5])
     rng = np.random.default_rng(6)
     Xe = np.column_stack([rng.normal(size=(4, 3)), np.full(4, 3.0)])
-    ex = LinearExplainer(model, bg, feature_perturbation="correlation_dependent")(Xe)
+    with pytest.warns(UserWarning, match=r"covariance is singular \(rank 2 of 3"):
+        ex = LinearExplainer(model, bg, feature_perturbation="correlation_dependent")(Xe)
+    assert ex.params["covariance_singular"] and ex.params["covariance_rank"] == 2
     assert np.isfinite(ex.values).all()
     assert ex.additivity_error.max() < 1e-10
     cov = gaussian_covariance(bg[:, :3])
