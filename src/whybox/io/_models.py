@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from whybox._exceptions import InputError
+from whybox.io._native import StructureError, check_lightgbm, check_xgboost
 from whybox.io._text import short_error as _short
 
 SAFE_MODEL_FORMATS = (
@@ -90,9 +91,10 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
                 f"model file '{p.name}' is an XGBoost model but xgboost is not installed; "
                 "run pip install 'whybox[xgboost]'."
             ) from None
+        raw = _read_checked(p, "an XGBoost model", check_xgboost, binary=True)
         booster = xgb.Booster()
         try:
-            booster.load_model(str(p))
+            booster.load_model(bytearray(raw))
         except Exception as exc:
             raise InputError(
                 f"model file '{p.name}' could not be read as an XGBoost model ({_short(exc)}); "
@@ -107,8 +109,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
                 f"model file '{p.name}' is a LightGBM model but lightgbm is not installed; "
                 "run pip install 'whybox[lightgbm]'."
             ) from None
+        text = _read_checked(p, "a LightGBM text model", check_lightgbm, binary=False)
         try:
-            return lgb.Booster(model_file=str(p))
+            return lgb.Booster(model_str=text)
         except Exception as exc:
             raise InputError(
                 f"model file '{p.name}' could not be read as a LightGBM text model "
@@ -136,8 +139,27 @@ def _xgboost_estimator(booster: Any, p: Path) -> Any:
     if wrapper is None:
         return booster
     model = wrapper()
-    model.load_model(str(p))
+    model.load_model(booster.save_raw())  # the checked bytes, not the file read again
     return model
+
+
+def _read_checked(p: Path, kind: str, check: Any, *, binary: bool) -> Any:
+    """The file's content, after ``check`` found its structure sound."""
+    try:
+        content = p.read_bytes() if binary else p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(
+            f"model file '{p.name}' could not be read as {kind} ({_short(exc)}); "
+            "check the path and that the file is complete."
+        ) from None
+    try:
+        check(content)
+    except StructureError as exc:
+        raise InputError(
+            f"model file '{p.name}' could not be read as {kind}: {exc}; the file is corrupt "
+            "or truncated, save the model again with the library's save_model."
+        ) from None
+    return content
 
 
 def _load_torch(p: Path, trust: bool) -> Any:
@@ -210,19 +232,20 @@ def _load_catboost(p: Path) -> Any:
             "run pip install 'whybox[catboost]'."
         ) from None
     try:
-        model = catboost.CatBoost().load_model(str(p))
+        raw = p.read_bytes()  # one read: both loads below see the same bytes
+        model = catboost.CatBoost().load_model(blob=raw)
         loss = str(model.get_all_params().get("loss_function", "RMSE")).split(":")[0]
+        kind = (
+            catboost.CatBoostClassifier
+            if loss in _CATBOOST_CLASSIFIER_LOSSES
+            else catboost.CatBoostRegressor
+        )
+        return kind().load_model(blob=raw)
     except Exception as exc:
         raise InputError(
             f"model file '{p.name}' could not be read as a CatBoost model ({_short(exc)}); "
             "save it with model.save_model('model.cbm')."
         ) from None
-    kind = (
-        catboost.CatBoostClassifier
-        if loss in _CATBOOST_CLASSIFIER_LOSSES
-        else catboost.CatBoostRegressor
-    )
-    return kind().load_model(str(p))
 
 
 def _load_skops(p: Path, trust: bool) -> Any:
