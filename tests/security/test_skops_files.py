@@ -284,3 +284,22 @@ def test_a_second_state_under_a_checked_trees_id_cannot_swap_in_another_tree(dat
     _rewrite(tmp_path / "clean.skops", tmp_path / "dup.skops", {"schema.json": json.dumps(schema)})
     with pytest.raises(InputError, match="share"):
         load_model(tmp_path / "dup.skops")
+
+
+def test_an_hgb_preprocessor_that_drops_columns_is_refused(data):
+    # With categorical features HGB feeds its trees the output of _preprocessor; one
+    # that drops the numeric columns would make the trees index past the row.
+    from whybox.io._skops_validate import check_loaded_model
+
+    X, y = data
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    frame["colour"] = pd.Categorical(np.array(["red", "green", "blue"])[np.arange(120) % 3])
+    model = HistGradientBoostingClassifier(max_iter=3, categorical_features="from_dtype")
+    model.fit(frame, y)
+    check_loaded_model(model, "m.skops")  # as scikit-learn built it
+    model._preprocessor.transformers_ = [
+        t for t in model._preprocessor.transformers_ if t[0] != "numerical"
+    ]
+    with pytest.raises(InputError, match="categorical preprocessor is not the one") as info:
+        check_loaded_model(model, "m.skops")
+    assert "\n" not in str(info.value)
