@@ -303,3 +303,32 @@ def test_an_hgb_preprocessor_that_drops_columns_is_refused(data):
     with pytest.raises(InputError, match="categorical preprocessor is not the one") as info:
         check_loaded_model(model, "m.skops")
     assert "\n" not in str(info.value)
+
+
+def test_the_allowlist_holds_exact_classes_and_a_few_named_array_functions():
+    import importlib
+    import inspect
+
+    from whybox.io._skops_types import allowed_skops_types
+
+    functions = {
+        "scipy._lib.array_api_compat.numpy._aliases.asarray",
+        "sklearn.utils.validation.check_array",
+        "sklearn.feature_selection._univariate_selection.chi2",
+        "sklearn.feature_selection._univariate_selection.f_classif",
+        "sklearn.feature_selection._univariate_selection.f_regression",
+        "sklearn.feature_selection._univariate_selection.r_regression",
+        "sklearn.feature_selection._mutual_info.mutual_info_classif",
+        "sklearn.feature_selection._mutual_info.mutual_info_regression",
+    }
+    allowed = allowed_skops_types()
+    assert "numpy.testing._private.utils.runstring" not in allowed
+    assert not any(
+        n.startswith(("builtins.", "os.", "numpy.testing", "subprocess")) for n in allowed
+    )
+    assert "sklearn.neighbors._kd_tree.KDTree" not in allowed
+    for name in allowed:
+        module, _, attr = name.rpartition(".")
+        obj = getattr(importlib.import_module(module), attr)
+        assert f"{obj.__module__}.{obj.__name__}" == name or name in functions, name
+        assert inspect.isclass(obj) or name in functions, name
