@@ -23,7 +23,9 @@ class StructureError(ValueError):
 # --------------------------------------------------------------------------- trees
 
 
-def check_tree_links(left: Sequence[int], right: Sequence[int], internal: Sequence[bool]) -> int:
+def check_tree_links(
+    left: Sequence[int], right: Sequence[int], internal: Sequence[bool], where: str
+) -> int:
     """Check that child links form one tree rooted at node 0; return the reachable count.
 
     Every child index of an internal node must be in ``[0, n)``, no node may be reached
@@ -40,9 +42,11 @@ def check_tree_links(left: Sequence[int], right: Sequence[int], internal: Sequen
             continue
         for side, child in (("left", left[node]), ("right", right[node])):
             if not 0 <= child < n:
-                raise StructureError(f"node {node}'s {side} child is {child}, outside 0..{n - 1}")
+                raise StructureError(
+                    f"{where} node {node}'s {side} child is {child}, outside 0..{n - 1}"
+                )
             if seen[child]:
-                raise StructureError(f"node {child} is reached twice; the nodes are not a tree")
+                raise StructureError(f"{where} node {child} is reached twice; it is not a tree")
             seen[child] = True
             count += 1
             stack.append(child)
@@ -211,7 +215,7 @@ def _check_xgboost_tree(tree: Any, t: int, n_features: int) -> None:
     for i in range(n):
         if (left[i] == -1) != (right[i] == -1):
             raise StructureError(f"{where} node {i} has one child")
-    reached = check_tree_links(left, right, internal)
+    reached = check_tree_links(left, right, internal, where)
     deleted = _int(param.get("num_deleted", 0), f"{where} num_deleted")
     if reached + max(deleted, 0) < n:
         raise StructureError(f"{where} has {n - reached} nodes unreachable from the root")
@@ -358,7 +362,7 @@ def _check_lightgbm_tree(block: dict[str, str], where: str, n_features: int) -> 
         for i, child in enumerate(children):
             if not (0 <= child < m or 0 <= ~child < leaves):
                 raise StructureError(f"{where} node {i}'s {side} child {child} is out of range")
-    reached = check_tree_links(lefts, rights, [True] * m + [False] * leaves)
+    reached = check_tree_links(lefts, rights, [True] * m + [False] * leaves, where)
     if reached != m + leaves:
         raise StructureError(f"{where} has {m + leaves - reached} unreachable nodes")
     for i in range(m):
