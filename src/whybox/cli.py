@@ -120,7 +120,7 @@ def cli() -> None:
     "--model",
     "model_path",
     type=click.Path(),
-    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm, PyTorch .pt2 (or .pkl/.joblib/.pt with --trust-model-file).",
+    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm (or, with --trust-model-file, PyTorch .pt2/.pt and .pkl/.joblib).",
 )
 @click.option(
     "--data",
