@@ -28,6 +28,7 @@ from skops.io._protocol import PROTOCOL
 
 from whybox import InputError
 from whybox.io import load_model
+from whybox.io._skops_validate import _nodes as _states
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +44,6 @@ def _rewrite(src, dst, replace):
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
             zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
-
-
-def _states(obj):
-    stack = [obj]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if "__loader__" in item:
-                yield item
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
 
 
 def _json(content):
