@@ -1,9 +1,10 @@
 """Reading models and data from files, and writing files atomically.
 
-Safe formats are read without running code from the file: skops for scikit-learn,
-XGBoost JSON/UBJSON, LightGBM text, CatBoost binary and torch.export programs. Pickle
-and joblib files run code when loaded, so they are read only when the caller says the
-file is trusted.
+Safe formats are read without running code from the file: skops for scikit-learn (an
+exact allowlist of types), XGBoost JSON/UBJSON and LightGBM text (their structure is
+checked first) and CatBoost binary. Pickle, joblib, pickled PyTorch files and
+torch.export programs (.pt2) can run code, so they are read only when the caller says
+the file is trusted.
 
 Outputs are checked before any work (:func:`report_paths`: never an input file, never a
 folder) and a report's HTML and JSON are written as one pair (:func:`write_pair`): both
