@@ -327,3 +327,25 @@ def test_seeded_entry_points_of_evaluate_concepts_gradients_refuse_a_bad_random_
 def test_the_list_of_seeded_evaluate_concepts_gradients_entry_points_is_complete():
     found = _seeded_public_callables(("whybox.evaluate", "whybox.concepts", "whybox.gradients"))
     assert found == set(_more_entry_points())
+
+
+def test_a_one_output_callable_classifier_is_binary():
+    # found by the model-family tests: predict_label indexed a class that did not exist,
+    # and counterfactuals refused "a classifier with 1 classes"
+    from whybox.counterfactuals import CounterfactualExplainer
+
+    def f(Z):
+        return 1.0 / (1.0 + np.exp(-3.0 * np.asarray(Z, dtype=float)[:, 0]))
+
+    model = adapt_model(f, task="classification", output_names=["pos"])
+    assert model.classes.tolist() == ["not pos", "pos"]
+    assert model.class_names == ("not pos", "pos")
+    np.testing.assert_array_equal(
+        model.predict_label(X_NUM), np.where(f(X_NUM) > 0.5, "pos", "not pos")
+    )
+    y = np.where(Y_CLS == 1, "pos", "not pos")
+    imp = whybox.inspection.permutation_importance(model, X_NUM, y, n_repeats=2, random_state=0)
+    assert imp.to_frame().shape[0] == 3
+    res = CounterfactualExplainer(model, X_NUM)(X_NUM[:1], random_state=0)
+    cf = res.counterfactuals[0][["x0", "x1", "x2"]].to_numpy(dtype=float)
+    assert len(cf) and ((f(cf) > 0.5) != (f(X_NUM[:1]) > 0.5)[0]).all()  # each flips

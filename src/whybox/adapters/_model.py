@@ -693,7 +693,10 @@ def adapt_model(
         model or ``Booster``, a LightGBM model or ``Booster``, a CatBoost model, or a callable
         ``f(X) -> ndarray of shape (n_samples,) or (n_samples, n_outputs)``.
     task : {"regression", "classification"}, optional
-        Only for callables: a callable returning probabilities is a classifier.
+        Only for callables: a callable returning probabilities is a classifier. Its
+        classes (the labels ``y`` is given in) are its output names; a callable with one
+        output returns the probability of that class, and the other class is
+        ``"not <name>"``.
     output_names : sequence of str, optional
         Only for callables: one name per output.
     class_names : sequence of str, optional
@@ -778,7 +781,10 @@ def _from_callable(f: Callable, task: str | None, output_names: Sequence[str] | 
     if task == "classification":
         predictors["probability"] = raw
         predictors["log_odds"] = lambda X: _logit(raw(X))
-    classes = np.asarray(names) if task == "classification" else None
+    classes = None
+    if task == "classification":
+        # one output is the probability of that class: the other class is "not <name>"
+        classes = np.asarray(names if len(names) > 1 else (f"not {names[0]}", names[0]))
     return Model(f, task, names, classes, None, None, "raw", predictors)
 
 
