@@ -349,3 +349,20 @@ def test_a_one_output_callable_classifier_is_binary():
     res = CounterfactualExplainer(model, X_NUM)(X_NUM[:1], random_state=0)
     cf = res.counterfactuals[0][["x0", "x1", "x2"]].to_numpy(dtype=float)
     assert len(cf) and ((f(cf) > 0.5) != (f(X_NUM[:1]) > 0.5)[0]).all()  # each flips
+
+
+def test_a_torch_module_given_to_a_model_agnostic_explainer_gets_the_fix():
+    from _requires import requires
+
+    torch = requires("torch")
+    net = torch.nn.Sequential(torch.nn.Linear(3, 1)).double()
+    with pytest.raises(InputError, match=r"^model is a PyTorch Sequential, which takes tensors"):
+        whybox.explain(net, X_NUM[:2], background=X_NUM[:10], method="exact")
+
+    def f(X):  # the fix the message gives
+        return net(torch.as_tensor(X, dtype=torch.float64)).detach().numpy()
+
+    ex = whybox.explain(f, X_NUM[:2], background=X_NUM[:10], method="exact")
+    np.testing.assert_allclose(
+        ex.values.sum(axis=1) + ex.base_values, f(X_NUM[:2]), rtol=0, atol=1e-12
+    )

@@ -708,6 +708,10 @@ def adapt_model(
 
     Raises
     ------
+    InputError
+        If the model is a ``torch.nn.Module`` (it takes tensors; wrap it in a function of
+        a NumPy array, or use :mod:`whybox.gradients`), or ``class_names`` does not name
+        one class each.
     UnsupportedModelError
         If the model type or objective is not supported.
     """
@@ -730,6 +734,13 @@ def adapt_model(
                 f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
             ) from None
         return _named_classes(_from_sklearn(model, class_names), class_names)
+    if module == "torch":
+        raise InputError(
+            f"model is a PyTorch {type(model).__name__}, which takes tensors, but this "
+            "explainer calls the model on NumPy arrays; give it a function, e.g. "
+            "lambda X: net(torch.as_tensor(X, dtype=torch.float32)).detach().numpy(), "
+            "or use whybox.gradients for gradient attributions."
+        )
     if callable(model):
         return _from_callable(model, task, output_names)
     raise UnsupportedModelError(
