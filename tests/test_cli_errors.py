@@ -172,6 +172,14 @@ def test_library_audit_refuses_one_class(files, table):
         audit(model, table[["age", "debt"]], np.zeros(N, dtype=int), progress=False)
 
 
+def test_library_audit_refuses_a_constant_regression_target(table):
+    from sklearn.linear_model import LinearRegression
+
+    model = LinearRegression().fit(table[["age", "debt"]], table["debt"])
+    with pytest.raises(InputError, match=r"^the target is constant \(2.5 in all 60 rows\)"):
+        audit(model, table[["age", "debt"]], np.full(N, 2.5), progress=False)
+
+
 # ---------------------------------------------------------------- item 12: --rows
 
 

@@ -83,7 +83,8 @@ _MIN_ROWS = 10  # the fewest rows every step needs (ALE's bootstrap band: 10)
 
 
 def _check_enough(m: Model, y: np.ndarray, n_rows: int) -> None:
-    """Refuse data too small to audit, and a classifier's target with a single class."""
+    """Refuse data too small to audit, a classifier's target with a single class and a
+    constant regression target."""
     if n_rows < _MIN_ROWS:
         raise InputError(
             f"the audit needs at least {_MIN_ROWS} labelled rows, got {n_rows}; give more "
@@ -96,6 +97,14 @@ def _check_enough(m: Model, y: np.ndarray, n_rows: int) -> None:
                 f"the target holds a single class ({shorten(present[0])}) in all {n_rows} "
                 "rows, but auditing a classifier needs at least two classes present; give "
                 "rows of several classes (check --target names the label column)."
+            )
+    else:
+        values = pd.to_numeric(pd.Series(np.asarray(y).ravel()), errors="coerce")
+        if values.notna().all() and values.nunique() < 2:
+            raise InputError(
+                f"the target is constant ({shorten(float(values.iloc[0]))} in all {n_rows} rows), so "
+                "R² and permutation importance are undefined; audit rows where the target "
+                "varies (check --target names the target column)."
             )
 
 
