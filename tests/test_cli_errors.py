@@ -370,3 +370,23 @@ def test_binned_sensitive_attribute_groups_the_rows(tmp_path, files, table):
     importance = next(s for s in report["sections"] if s["id"] == "importance")
     assert "age" in importance["blocks"][0]["data"]["feature_names"]
     assert pair_matches(out, tmp_path / "r.json")
+
+
+def test_library_audit_closes_its_progress_bar_when_a_step_fails(monkeypatch, table):
+    import tqdm
+
+    import whybox.report._audit as audit_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a step failed")
+
+    monkeypatch.setattr(audit_module, "permutation_importance", broken)
+    model = LogisticRegression().fit(table[["age", "debt"]], table["label"])
+    try:
+        audit(model, table[["age", "debt"]], table["label"], progress=True)
+    except RuntimeError as exc:
+        # where the caller prints the error, while the failed call's frames still live
+        open_bars = [b for b in tqdm.tqdm._instances if b.desc == "whybox audit"]
+        assert str(exc) == "a step failed" and open_bars == []
+    else:
+        pytest.fail("the broken step did not raise")

@@ -680,132 +680,137 @@ def audit(
     steps = ["predict", "confusion", "errors", "shap", "importance", "effects", "failures",
              "plots", "local", "quality"]  # fmt: skip
     bar = tqdm(total=len(steps), desc="whybox audit", disable=not progress, leave=False)
-    timings: dict[str, float] = {}
-    current = ["", time.perf_counter()]
+    try:
+        timings: dict[str, float] = {}
+        current = ["", time.perf_counter()]
 
-    def step(name: str) -> None:
-        now = time.perf_counter()
-        timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
-        current[:] = [name, now]
-        bar.set_postfix_str(name)
+        def step(name: str) -> None:
+            now = time.perf_counter()
+            timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
+            current[:] = [name, now]
+            bar.set_postfix_str(name)
 
-    step("predict")
-    if m.task == "classification":
-        y = _labels_match(m, y)
-        pred = m.predict_label(data.values)
-    else:
-        y = y.astype(np.float64)
-        pred = m.predict(data.values)[:, 0]
-    if row_list is None:
-        row_list = _default_rows(m, data, y, pred)
-    display = {str(c): str(n) for c, n in zip(m.classes, class_names or m.classes, strict=True)} if m.task == "classification" else {}  # fmt: skip
-    sections = [_performance(m, data, y, pred)]
-    bar.update()
+        step("predict")
+        if m.task == "classification":
+            y = _labels_match(m, y)
+            pred = m.predict_label(data.values)
+        else:
+            y = y.astype(np.float64)
+            pred = m.predict(data.values)[:, 0]
+        if row_list is None:
+            row_list = _default_rows(m, data, y, pred)
+        display = {str(c): str(n) for c, n in zip(m.classes, class_names or m.classes, strict=True)} if m.task == "classification" else {}  # fmt: skip
+        sections = [_performance(m, data, y, pred)]
+        bar.update()
 
-    results: dict[str, Any] = {}
-    if m.task == "classification":
-        step("confusion")
-        section, results["confusion"] = _confusion_sections(m.classes, y, pred, class_names)
+        results: dict[str, Any] = {}
+        if m.task == "classification":
+            step("confusion")
+            section, results["confusion"] = _confusion_sections(m.classes, y, pred, class_names)
+            sections.append(section)
+        bar.update()
+        step("errors")
+        section, results["errors"] = _error_section(m, data, y, display)
         sections.append(section)
-    bar.update()
-    step("errors")
-    section, results["errors"] = _error_section(m, data, y, display)
-    sections.append(section)
-    bar.update()
+        bar.update()
 
-    step("shap")
-    explained = np.union1d(_sample(data.n_samples, _MAX_EXPLAINED_ROWS, rng), row_list)
-    # Tree models get path-dependent TreeSHAP (no background needed, exact and fast);
-    # other models interventional SHAP values against a sample of the audited rows.
-    background = None
-    if not is_tree_model(m):
-        background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
-    ex = explain(
-        m,
-        data.take(explained),
-        background=background,
-        random_state=random_state,
-        max_evals=max(_KERNEL_EVALS, 4 * data.n_features),
-        progress=False if not progress else None,
-    )
-    results["explanation"] = ex
-    bar.update()
-
-    step("importance")
-    # log loss for classifiers: a proper score that moves with every probability,
-    # where accuracy only moves when a label flips
-    scoring = "neg_log_loss" if m.task == "classification" else "r2"
-    perm = permutation_importance(
-        m, data, y, scoring=scoring, n_repeats=5, random_state=random_state,
-        max_samples=min(data.n_samples, _MAX_IMPORTANCE_ROWS),
-    )  # fmt: skip
-    results["permutation_importance"] = perm
-    bar.update()
-
-    units = _units(m, ex, data)
-    importance, table, results["importance_comparison"] = _importance_section(
-        m, data, y, ex, perm, units
-    )
-    top = table.index[:_TOP_FEATURES].tolist()
-    step("effects")
-    effects, results["effects"] = effects_section(m, data, top, rng, random_state)
-    bar.update()
-    step("failures")
-    failures, results["failures"] = failures_section(m, data, y, rng, random_state)
-    bar.update()
-
-    step("plots")
-    sections.append(failures)
-    sections.append(importance)
-    sections.append(_shap_section(ex, top, units))
-    sections.append(effects)
-    if sensitive_frame is not None:
-        section, results["fairness"] = fairness_section(
-            m, data, y, pred, ex, explained, sensitive_frame, sensitive_inputs, random_state
+        step("shap")
+        explained = np.union1d(_sample(data.n_samples, _MAX_EXPLAINED_ROWS, rng), row_list)
+        # Tree models get path-dependent TreeSHAP (no background needed, exact and fast);
+        # other models interventional SHAP values against a sample of the audited rows.
+        background = None
+        if not is_tree_model(m):
+            background = data.take(_sample(data.n_samples, _BACKGROUND_ROWS, rng))
+        ex = explain(
+            m,
+            data.take(explained),
+            background=background,
+            random_state=random_state,
+            max_evals=max(_KERNEL_EVALS, 4 * data.n_features),
+            progress=False if not progress else None,
         )
-        sections.append(section)
-    bar.update()
-    step("local")
-    positions = {int(r): i for i, r in enumerate(explained)}
-    lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
-    anchors = None
-    if m.task == "classification":
-        anchor_explainer = AnchorTabular(m, data, random_state=random_state)
-        anchors = [anchor_explainer.explain(data.values[r]) for r in row_list]
-    reasons = cfs = None
-    if m.task == "classification" and len(m.classes) == 2:
-        reasons = reason_codes(ex, rows=[positions[r] for r in row_list], k=min(4, data.n_features))
-        # a sensitive attribute the model takes is never a lever of a counterfactual
-        cfs = CounterfactualExplainer(
-            m, data, immutable=sensitive_inputs, random_state=random_state
-        )(data.take(row_list), n_counterfactuals=3, random_state=random_state)
-        results["reason_codes"], results["counterfactuals"] = reasons, cfs
-    sections.append(
-        _local_section(
-            m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors, reasons, cfs
-        )
-    )
-    bar.update()
-    step("quality")
+        results["explanation"] = ex
+        bar.update()
 
-    # stability and sanity: the SHAP values of other rows (or of a refitted model), with
-    # the same explainer settings
-    def explain_fn(rows: Any, model: Any = m) -> Explanation:
-        return explain(
-            model, rows, background=background, random_state=random_state,
-            max_evals=max(_KERNEL_EVALS, 4 * data.n_features), progress=False,
+        step("importance")
+        # log loss for classifiers: a proper score that moves with every probability,
+        # where accuracy only moves when a label flips
+        scoring = "neg_log_loss" if m.task == "classification" else "r2"
+        perm = permutation_importance(
+            m, data, y, scoring=scoring, n_repeats=5, random_state=random_state,
+            max_samples=min(data.n_samples, _MAX_IMPORTANCE_ROWS),
         )  # fmt: skip
+        results["permutation_importance"] = perm
+        bar.update()
 
-    def lime_factory(seed: int) -> Any:
-        return LimeTabularExplainer(m, data, random_state=seed)
+        units = _units(m, ex, data)
+        importance, table, results["importance_comparison"] = _importance_section(
+            m, data, y, ex, perm, units
+        )
+        top = table.index[:_TOP_FEATURES].tolist()
+        step("effects")
+        effects, results["effects"] = effects_section(m, data, top, rng, random_state)
+        bar.update()
+        step("failures")
+        failures, results["failures"] = failures_section(m, data, y, rng, random_state)
+        bar.update()
 
-    section, results["quality"] = quality_section(
-        m, data, ex, lime_ex, ex[[positions[r] for r in row_list]], data.take(row_list), units,
-        explain_fn, lime_factory, random_state, y,
-    )  # fmt: skip
-    sections.append(section)
-    bar.update()
-    bar.close()
+        step("plots")
+        sections.append(failures)
+        sections.append(importance)
+        sections.append(_shap_section(ex, top, units))
+        sections.append(effects)
+        if sensitive_frame is not None:
+            section, results["fairness"] = fairness_section(
+                m, data, y, pred, ex, explained, sensitive_frame, sensitive_inputs, random_state
+            )
+            sections.append(section)
+        bar.update()
+        step("local")
+        positions = {int(r): i for i, r in enumerate(explained)}
+        lime_ex = LimeTabularExplainer(m, data, random_state=random_state)(data.take(row_list))
+        anchors = None
+        if m.task == "classification":
+            anchor_explainer = AnchorTabular(m, data, random_state=random_state)
+            anchors = [anchor_explainer.explain(data.values[r]) for r in row_list]
+        reasons = cfs = None
+        if m.task == "classification" and len(m.classes) == 2:
+            reasons = reason_codes(
+                ex, rows=[positions[r] for r in row_list], k=min(4, data.n_features)
+            )
+            # a sensitive attribute the model takes is never a lever of a counterfactual
+            cfs = CounterfactualExplainer(
+                m, data, immutable=sensitive_inputs, random_state=random_state
+            )(data.take(row_list), n_counterfactuals=3, random_state=random_state)
+            results["reason_codes"], results["counterfactuals"] = reasons, cfs
+        sections.append(
+            _local_section(
+                m, ex, positions, row_list, y, pred, display, units, lime_ex, anchors, reasons, cfs
+            )
+        )
+        bar.update()
+        step("quality")
+
+        # stability and sanity: the SHAP values of other rows (or of a refitted model), with
+        # the same explainer settings
+        def explain_fn(rows: Any, model: Any = m) -> Explanation:
+            return explain(
+                model, rows, background=background, random_state=random_state,
+                max_evals=max(_KERNEL_EVALS, 4 * data.n_features), progress=False,
+            )  # fmt: skip
+
+        def lime_factory(seed: int) -> Any:
+            return LimeTabularExplainer(m, data, random_state=seed)
+
+        section, results["quality"] = quality_section(
+            m, data, ex, lime_ex, ex[[positions[r] for r in row_list]], data.take(row_list), units,
+            explain_fn, lime_factory, random_state, y,
+        )  # fmt: skip
+        sections.append(section)
+        bar.update()
+    finally:
+        # closed on every exit, so an error is not printed inside the bar
+        bar.close()
     step("")
 
     meta = {
