@@ -142,7 +142,10 @@ class PermutationExplainer(BackgroundExplainer):
             reported (zero up to rounding); ``method="permutation"``;
             ``quality["standard_error"]``: the standard error of each value, an
             ndarray shaped like ``values`` (sliced with them), from the spread of the
-            antithetic pairs (NaN with one pair; ``null`` in JSON).
+            antithetic pairs (NaN with one pair; ``null`` in JSON). It has
+            ``n_permutations - 1`` degrees of freedom, so a 95% interval takes the
+            Student-t quantile (``scipy.stats.t.ppf(0.975, n_permutations - 1)``, 2.26
+            at the default 10): ``1.96 * standard_error`` covers only ~92% there.
 
         Raises
         ------
