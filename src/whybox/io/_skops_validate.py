@@ -40,6 +40,16 @@ _HIST_GRADIENT_BOOSTING = frozenset(
         "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
     }
 )
+# libsvm models: their compiled predict code takes the lengths of its loops from some
+# arrays and reads the others with those lengths, without comparing them.
+_LIBSVM_CLASSIFIERS = frozenset({"sklearn.svm._classes.SVC", "sklearn.svm._classes.NuSVC"})
+_LIBSVM = _LIBSVM_CLASSIFIERS | {
+    "sklearn.svm._classes.SVR",
+    "sklearn.svm._classes.NuSVR",
+    "sklearn.svm._classes.OneClassSVM",
+}
+_LIBSVM_KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
+_INT32_MAX = 2**31 - 1
 
 
 class _Bad(Exception):
@@ -394,6 +404,8 @@ def _check_estimators(schema: _Schema) -> None:
             _check_gradient_boosting(schema, attrs)
         if name in _HIST_GRADIENT_BOOSTING:
             checked_predictors.update(id(p) for p in _check_hist_gradient_boosting(schema, attrs))
+        if name in _LIBSVM:
+            _check_libsvm(schema, name, attrs)
     for state in _nodes(schema.schema):
         if _name(state) == _PREDICTOR and id(state) not in checked_predictors:
             raise _Bad(f"a {_PREDICTOR} is held outside a HistGradientBoosting model")
@@ -451,6 +463,223 @@ def _check_hist_gradient_boosting(schema: _Schema, attrs: dict[str, list[dict]])
             raise _Bad(f"a HistGradientBoosting model holds a {_name(member)} as a predictor")
         check_predictor(schema, member, n_in, categorical)
     return members
+
+
+class _Csr:
+    """The arrays of a CSR matrix stored by skops, read without building it."""
+
+    def __init__(self, files: dict[str, np.ndarray]) -> None:
+        self.files = files
+        self.data = files["data"]
+        self.indices = files["indices"]
+        self.indptr = files["indptr"]
+        self.shape = tuple(int(n) for n in files["shape"])
+
+
+def _csr(schema: _Schema, slots: list[dict], what: str) -> _Csr:
+    """The CSR matrix all the states of an attribute hold (skops' ``SparseMatrixNode``).
+
+    ``scipy.sparse.load_npz``, which skops calls, checks neither the order of
+    ``indptr`` nor the range of ``indices``; every check the compiled code needs is
+    made here.
+    """
+    found: list[dict[str, np.ndarray]] = []
+    for state in (v for slot in slots for v in schema.variants(slot)):
+        if state.get("__loader__") != "SparseMatrixNode" or state.get("type") != "scipy":
+            raise _Bad(f"{what} is stored as {state.get('__loader__')}, not as a sparse matrix")
+        with schema.archive.open(str(state["file"])) as member:
+            with np.load(io.BytesIO(member.read()), allow_pickle=False) as npz:
+                found.append({key: npz[key] for key in npz.files})
+    if not found:
+        raise _Bad(f"{what} is missing")
+    for other in found[1:]:
+        if not _same(found[0], other):
+            raise _Bad("two different objects share one id")
+    files = found[0]
+    if set(files) != {"data", "indices", "indptr", "format", "shape"}:
+        raise _Bad(f"{what} is not a CSR matrix (it holds {sorted(files)})")
+    if files["format"].ndim != 0 or files["format"][()] != b"csr":
+        raise _Bad(f"{what} is stored in format {files['format']!r}, not csr")
+    shape = files["shape"]
+    if shape.dtype.kind not in "iu" or shape.shape != (2,) or np.any(shape < 0):
+        raise _Bad(f"{what} has shape {shape!r}, not two non-negative integers")
+    matrix = _Csr(files)
+    n_rows, n_cols = matrix.shape
+    if matrix.data.dtype != np.float64 or matrix.data.ndim != 1:
+        raise _Bad(f"{what} holds {matrix.data.dtype} values, not float64")
+    for key in ("indices", "indptr"):
+        if files[key].dtype != np.int32 or files[key].ndim != 1:
+            raise _Bad(f"{what}'s {key} is {files[key].dtype}, not a 1-d int32 array")
+    indptr = matrix.indptr.astype(np.int64)
+    if (
+        len(indptr) != n_rows + 1
+        or indptr[0] != 0
+        or np.any(np.diff(indptr) < 0)
+        or indptr[-1] != len(matrix.indices)
+        or len(matrix.indices) != len(matrix.data)
+    ):
+        raise _Bad(
+            f"{what}'s indptr does not run from 0 to its {len(matrix.data)} values in "
+            f"{n_rows} non-decreasing steps"
+        )
+    if len(matrix.indices) and (matrix.indices.min() < 0 or matrix.indices.max() >= n_cols):
+        raise _Bad(f"{what} has a column index outside 0 to {n_cols - 1}")
+    return matrix
+
+
+def _float(value: Any, what: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise _Bad(f"{what} is {type(value).__name__}, not a number")
+    if not np.isfinite(value):
+        raise _Bad(f"{what} is {value}, not a finite number")
+    return float(value)
+
+
+def _vector(value: Any, what: str, dtype: type, length: int | None) -> np.ndarray:
+    """A 1-d array of ``dtype`` (of ``length`` items when it is not None)."""
+    array = _array(value, what)
+    if array.dtype != dtype or array.ndim != 1:
+        raise _Bad(
+            f"{what} is a {array.ndim}-d {array.dtype} array, libsvm needs a 1-d "
+            f"{np.dtype(dtype).name} one"
+        )
+    if length is not None and len(array) != length:
+        raise _Bad(f"{what} has {len(array)} items, expected {length}")
+    return array
+
+
+def _check_libsvm(schema: _Schema, name: str, attrs: dict[str, list[dict]]) -> None:
+    """Check a fitted libsvm model (SVC, NuSVC, SVR, NuSVR, OneClassSVM).
+
+    libsvm takes the number of classes from ``_n_support``, the number of support
+    vectors from ``support_`` (dense) or from the rows of ``support_vectors_``
+    (sparse), and reads ``_dual_coef_``, ``_intercept_``, ``_probA``, ``_probB`` and
+    the support vectors with those lengths; scikit-learn compares only
+    ``_n_support`` with the rows of dense, non-empty support vectors.
+    """
+    short = name.rpartition(".")[2]
+
+    def value(key: str) -> Any:
+        if key not in attrs:
+            raise _Bad(f"the {short} has no {key}; it is not a fitted model")
+        return schema.value_of(attrs[key])
+
+    kernel = value("kernel")
+    if not isinstance(kernel, _Opaque) and kernel not in _LIBSVM_KERNELS:
+        raise _Bad(f"the {short}'s kernel is {kernel!r}, not one of {', '.join(_LIBSVM_KERNELS)}")
+    # a callable kernel is called in Python; libsvm then sees a precomputed kernel
+    precomputed = isinstance(kernel, _Opaque) or kernel == "precomputed"
+    sparse = value("_sparse")
+    if not isinstance(sparse, bool):
+        raise _Bad(f"the {short}'s _sparse is {sparse!r}, not true or false")
+    if sparse and precomputed:
+        raise _Bad(f"the {short} is sparse with a precomputed kernel, which cannot be fitted")
+    degree = _int(value("degree"), f"the {short}'s degree")
+    if not 0 <= degree <= _INT32_MAX:
+        raise _Bad(f"the {short}'s degree is {degree}, not between 0 and {_INT32_MAX}")
+    _float(value("_gamma"), f"the {short}'s _gamma")
+    _float(value("coef0"), f"the {short}'s coef0")
+
+    shape_fit = value("shape_fit_")
+    if not isinstance(shape_fit, list) or len(shape_fit) != 2:
+        raise _Bad(f"the {short}'s shape_fit_ is not (n_samples, n_features)")
+    n_samples = _int(shape_fit[0], f"the {short}'s shape_fit_[0]")
+    n_features = _int(shape_fit[1], f"the {short}'s shape_fit_[1]")
+    if "n_features_in_" in attrs:
+        n_in = _int(value("n_features_in_"), f"the {short}'s n_features_in_")
+        if n_in != n_features:
+            raise _Bad(f"the {short}'s n_features_in_ is {n_in} but shape_fit_[1] is {n_features}")
+
+    n_support = _vector(value("_n_support"), f"the {short}'s _n_support", np.int32, None)
+    n_classes = len(n_support)
+    classifier = name in _LIBSVM_CLASSIFIERS
+    if classifier:
+        if n_classes < 2:
+            raise _Bad(f"the {short}'s _n_support has {n_classes} classes, fewer than 2")
+        classes = value("classes_")
+        if not isinstance(classes, np.ndarray) or classes.shape != (n_classes,):
+            raise _Bad(
+                f"the {short}'s classes_ does not hold the {n_classes} classes of _n_support"
+            )
+    elif n_classes != 2:
+        raise _Bad(f"the {short}'s _n_support has {n_classes} items, libsvm expects 2")
+    if np.any(n_support < 0):
+        raise _Bad(f"the {short}'s _n_support holds a negative count")
+    n_pairs = n_classes * (n_classes - 1) // 2
+
+    support = _vector(value("support_"), f"the {short}'s support_", np.int32, None)
+    vectors_slots = attrs.get("support_vectors_", [])
+    if sparse:
+        vectors = _csr(schema, vectors_slots, f"the {short}'s support_vectors_")
+        n_sv = vectors.shape[0]
+        if vectors.shape[1] != n_features:
+            raise _Bad(
+                f"the {short}'s support_vectors_ has {vectors.shape[1]} columns but "
+                f"shape_fit_[1] is {n_features}"
+            )
+    else:
+        dense = _array(value("support_vectors_"), f"the {short}'s support_vectors_")
+        n_sv = len(support)
+        expected = (0, 0) if precomputed and dense.size == 0 else (n_sv, n_features)
+        if dense.dtype != np.float64 or dense.shape != expected:
+            raise _Bad(
+                f"the {short}'s support_vectors_ is a {dense.dtype} array of shape "
+                f"{dense.shape}, expected float64 of shape {expected} (one row per "
+                "support_ index, one column per feature)"
+            )
+    if len(support) != n_sv:
+        raise _Bad(f"the {short}'s support_ has {len(support)} items for {n_sv} support vectors")
+    if len(support) and (support.min() < 0 or support.max() >= n_samples):
+        raise _Bad(
+            f"the {short}'s support_ holds an index outside 0 to {n_samples - 1} "
+            f"(shape_fit_[0] is {n_samples})"
+        )
+    if classifier and int(n_support.astype(np.int64).sum()) != n_sv:
+        raise _Bad(
+            f"the {short}'s _n_support sums to {int(n_support.astype(np.int64).sum())}, "
+            f"not its {n_sv} support vectors"
+        )
+
+    expected = (n_classes - 1, n_sv)
+    for key in ("_dual_coef_", "dual_coef_"):
+        what = f"the {short}'s {key}"
+        if sparse:
+            coef = _csr(schema, attrs.get(key, []), what)
+            if coef.shape != expected or len(coef.data) != expected[0] * expected[1]:
+                raise _Bad(
+                    f"{what} has shape {coef.shape} with {len(coef.data)} stored values, "
+                    f"expected {expected} with all {expected[0] * expected[1]} stored "
+                    "(one row per class but one, one column per support vector)"
+                )
+        else:
+            coef = _array(value(key), what)
+            if coef.dtype != np.float64 or coef.shape != expected:
+                raise _Bad(
+                    f"{what} is a {coef.dtype} array of shape {coef.shape}, expected "
+                    f"float64 of shape {expected} (one row per class but one, one column "
+                    "per support vector)"
+                )
+    for key in ("_intercept_", "intercept_"):
+        _vector(value(key), f"the {short}'s {key}", np.float64, n_pairs)
+    prob_a = _vector(value("_probA"), f"the {short}'s _probA", np.float64, None)
+    prob_b = _vector(value("_probB"), f"the {short}'s _probB", np.float64, None)
+    effective = attrs.get("_effective_probability") and value("_effective_probability")
+    if (
+        len(prob_a) != len(prob_b)
+        or len(prob_a) not in (0, n_pairs)
+        or (effective and len(prob_a) != n_pairs)
+    ):
+        raise _Bad(
+            f"the {short}'s _probA and _probB have {len(prob_a)} and {len(prob_b)} items, "
+            f"expected {n_pairs} each (one per pair of classes)" + ("" if effective else " or none")
+        )
+    if "class_weight_" in attrs:
+        _vector(
+            value("class_weight_"),
+            f"the {short}'s class_weight_",
+            np.float64,
+            n_classes if classifier else None,
+        )
 
 
 def check_skops_archive(path: Path, protocol: int | None) -> None:
