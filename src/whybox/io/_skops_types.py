@@ -26,6 +26,9 @@ VALIDATED_TYPES = frozenset(
     {
         "sklearn.tree._tree.Tree",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+        # support vectors and dual coefficients of SVMs fitted on sparse data; scipy's
+        # compiled sparse code follows indptr and indices without bounds checks
+        "scipy.sparse._csr.csr_matrix",
     }
 )
 

@@ -4,7 +4,10 @@ skops builds objects only of the types the caller trusts, but it cannot tell whe
 a trusted object's arrays are sound: scikit-learn's compiled tree code follows the
 child and feature indices of ``sklearn.tree._tree.Tree`` and of histogram gradient
 boosting's ``TreePredictor`` without bounds checks, so one bad index in a file is a
-segmentation fault at the first prediction. This module reads ``schema.json`` and
+segmentation fault at the first prediction. libsvm (SVC, NuSVC, SVR, NuSVR,
+OneClassSVM) likewise reads its coefficient, intercept, probability and support
+vector arrays with lengths taken from other arrays, and scipy's sparse code follows
+a CSR matrix's ``indptr`` and ``indices``. This module reads ``schema.json`` and
 the arrays it names straight from the zip archive (``numpy.load`` with
 ``allow_pickle=False``; nothing is imported or constructed) and checks every such
 object, and the estimators around it, before skops sees the file.
@@ -25,6 +28,7 @@ from whybox._exceptions import InputError
 
 _TREE = "sklearn.tree._tree.Tree"
 _PREDICTOR = "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+_CSR = "scipy.sparse._csr.csr_matrix"
 _TREE_LEAF = -1
 # Ensembles whose compiled prediction code calls their trees without checking the
 # trees' own number of features: every tree must read the ensemble's columns.
@@ -392,6 +396,10 @@ def _check_estimators(schema: _Schema) -> None:
             continue
         if name == _TREE or loader == "TreeNode":
             check_tree(schema, state)
+        if loader == "SparseMatrixNode" or name == _CSR:
+            if name != _CSR:
+                raise _Bad(f"a sparse matrix is a {name}, not a {_CSR}")
+            _csr(schema, [state], "a sparse matrix")
         if loader != "ObjectNode":
             continue
         attrs = schema.attrs(state)
@@ -508,8 +516,8 @@ def _csr(schema: _Schema, slots: list[dict], what: str) -> _Csr:
     if matrix.data.dtype != np.float64 or matrix.data.ndim != 1:
         raise _Bad(f"{what} holds {matrix.data.dtype} values, not float64")
     for key in ("indices", "indptr"):
-        if files[key].dtype != np.int32 or files[key].ndim != 1:
-            raise _Bad(f"{what}'s {key} is {files[key].dtype}, not a 1-d int32 array")
+        if files[key].dtype not in (np.int32, np.int64) or files[key].ndim != 1:
+            raise _Bad(f"{what}'s {key} is {files[key].dtype}, not a 1-d integer array")
     indptr = matrix.indptr.astype(np.int64)
     if (
         len(indptr) != n_rows + 1
@@ -612,6 +620,8 @@ def _check_libsvm(schema: _Schema, name: str, attrs: dict[str, list[dict]]) -> N
     if sparse:
         vectors = _csr(schema, vectors_slots, f"the {short}'s support_vectors_")
         n_sv = vectors.shape[0]
+        if vectors.indices.dtype != np.int32 or vectors.indptr.dtype != np.int32:
+            raise _Bad(f"the {short}'s support_vectors_ has int64 indices, libsvm needs int32")
         if vectors.shape[1] != n_features:
             raise _Bad(
                 f"the {short}'s support_vectors_ has {vectors.shape[1]} columns but "
@@ -683,7 +693,7 @@ def _check_libsvm(schema: _Schema, name: str, attrs: dict[str, list[dict]]) -> N
 
 
 def check_skops_archive(path: Path, protocol: int | None) -> None:
-    """Refuse a skops file whose trees could crash scikit-learn's compiled code.
+    """Refuse a skops file whose arrays could mislead scikit-learn's compiled code.
 
     Parameters
     ----------
@@ -698,7 +708,8 @@ def check_skops_archive(path: Path, protocol: int | None) -> None:
     ------
     InputError
         If the archive or its schema cannot be read, or a tree, a HistGradientBoosting
-        predictor or a gradient boosting ensemble is inconsistent.
+        predictor, a gradient boosting ensemble, a libsvm model or a sparse matrix is
+        inconsistent.
     """
     try:
         with zipfile.ZipFile(path) as archive:
