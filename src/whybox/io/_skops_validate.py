@@ -477,7 +477,6 @@ class _Csr:
     """The arrays of a CSR matrix stored by skops, read without building it."""
 
     def __init__(self, files: dict[str, np.ndarray]) -> None:
-        self.files = files
         self.data = files["data"]
         self.indices = files["indices"]
         self.indptr = files["indptr"]
