@@ -340,3 +340,38 @@ def test_any_sparse_matrix_in_a_file_is_checked_before_scipy_builds_it(
     with pytest.raises(InputError, match=reason) as info:
         load_model(path)
     assert "\n" not in str(info.value)
+
+
+def test_a_gradient_boosting_init_predicting_too_few_columns_is_refused(data, tmp_path):
+    # GradientBoosting's compiled predict_stages adds tree k's values into column k of
+    # what init_ predicts, for k up to n_trees_per_iteration_, without bounds checks.
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = data
+    model = GradientBoostingClassifier(n_estimators=3, init=LogisticRegression()).fit(X, y)
+    sio.dump(model, tmp_path / "clean.skops")
+    loaded = load_model(tmp_path / "clean.skops")
+    np.testing.assert_array_equal(loaded.decision_function(X), model.decision_function(X))
+    model.init_ = LogisticRegression().fit(X, y > 0)  # two columns for three trees
+    sio.dump(model, tmp_path / "init.skops")
+    with pytest.raises(InputError) as info:
+        load_model(tmp_path / "init.skops")
+    message = str(info.value)
+    assert "\n" not in message
+    assert (
+        "a GradientBoostingClassifier is inconsistent (its init_ predicts a float64 array "
+        "of shape (1, 2) for one row, not (1, 3)"
+    ) in message
+    # Loaded the old way it predicts without a word: column 2 of a two-column array
+    # is the next row's column 0, and for the last row memory past the array's end.
+    old = (
+        "import sys, numpy as np, skops.io as sio\n"
+        "m = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))\n"
+        "print(m.decision_function(np.zeros((5, 4))).shape, flush=True)\n"
+    )
+    path = str(tmp_path / "init.skops")
+    run = subprocess.run(
+        [sys.executable, "-c", old, path], capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode < 0 or run.stdout.strip() == "(5, 2)", run.stderr

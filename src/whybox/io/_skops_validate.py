@@ -791,8 +791,26 @@ def _check_hgb_preprocessor(model: Any) -> None:
         raise _Bad("its categorical preprocessor is not the one scikit-learn builds")
 
 
+def _check_gradient_boosting_init(model: Any) -> None:
+    """GradientBoosting adds its trees' values into the array its ``init_`` predicts,
+    at columns up to ``n_trees_per_iteration_`` without bounds checks: that array must
+    have exactly that many columns. ``init_`` is asked for one row of zeros."""
+    width = model.estimators_.shape[1]
+    probe = np.zeros((1, model.n_features_in_), dtype=np.float32)
+    try:
+        raw = np.asarray(model._raw_predict_init(probe))
+    except Exception as exc:  # any failure of init_ on a valid row: it cannot be used
+        reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _Bad(f"its init_ cannot predict a row of zeros ({reason})") from None
+    if raw.shape != (1, width) or raw.dtype != np.float64:
+        raise _Bad(
+            f"its init_ predicts a {raw.dtype} array of shape {raw.shape} for one row, "
+            f"not (1, {width}) (one column per tree of an iteration)"
+        )
+
+
 def check_loaded_model(model: Any, name: str) -> None:
-    """Checks that need the built objects (Python attributes only, no compiled code).
+    """Checks that need the built objects.
 
     Parameters
     ----------
@@ -805,18 +823,36 @@ def check_loaded_model(model: Any, name: str) -> None:
     ------
     InputError
         If a HistGradientBoosting model's categorical preprocessor could feed its
-        trees fewer columns than they index.
+        trees fewer columns than they index, or a GradientBoosting model's ``init_``
+        predicts a different number of columns than it has trees per iteration (its
+        compiled code would write past that array; ``init_`` is called on one row of
+        zeros to find out).
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
 
-    try:
-        for estimator in _estimators_of(model):
-            hgb = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+    for estimator in _estimators_of(model):
+        hgb = (HistGradientBoostingClassifier, HistGradientBoostingRegressor)
+        gb = (GradientBoostingClassifier, GradientBoostingRegressor)
+        try:
             if isinstance(estimator, hgb) and getattr(estimator, "_preprocessor", None):
                 _check_hgb_preprocessor(estimator)
-    except (_Bad, AttributeError, TypeError, ValueError) as exc:
-        reason = exc if isinstance(exc, _Bad) else "its preprocessor is incomplete"
-        raise InputError(
-            f"model file '{name}' was refused: a HistGradientBoosting model is "
-            f"inconsistent ({reason}); save the model again with skops.io.dump."
-        ) from None
+        except (_Bad, AttributeError, TypeError, ValueError) as exc:
+            reason = exc if isinstance(exc, _Bad) else "its preprocessor is incomplete"
+            raise InputError(
+                f"model file '{name}' was refused: a HistGradientBoosting model is "
+                f"inconsistent ({reason}); save the model again with skops.io.dump."
+            ) from None
+        init = getattr(estimator, "init_", "zero")
+        if isinstance(estimator, gb) and not (isinstance(init, str) and init == "zero"):
+            try:
+                _check_gradient_boosting_init(estimator)
+            except _Bad as exc:
+                raise InputError(
+                    f"model file '{name}' was refused: a {type(estimator).__name__} is "
+                    f"inconsistent ({exc}); save the model again with skops.io.dump."
+                ) from None
