@@ -375,3 +375,26 @@ def test_a_gradient_boosting_init_predicting_too_few_columns_is_refused(data, tm
         [sys.executable, "-c", old, path], capture_output=True, text=True, timeout=300
     )
     assert run.returncode < 0 or run.stdout.strip() == "(5, 2)", run.stderr
+
+
+def test_one_vs_rest_svcs_load_with_their_unfitted_template_and_each_is_checked(data, tmp_path):
+    from sklearn.multiclass import OneVsRestClassifier
+
+    X, y = data
+    model = OneVsRestClassifier(SVC()).fit(X, y)  # .estimator is an unfitted SVC
+    sio.dump(model, tmp_path / "clean.skops")
+    loaded = load_model(tmp_path / "clean.skops")
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    with zipfile.ZipFile(tmp_path / "clean.skops") as archive:
+        schema = json.loads(archive.read("schema.json"))
+        fitted = next(
+            s["content"]["content"]
+            for s in _states(schema)
+            if s["__class__"] == "SVC" and "_intercept_" in s["content"]["content"]
+        )
+        member = fitted["_intercept_"]["file"]
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(0))
+    _rewrite(tmp_path / "clean.skops", tmp_path / "ovr.skops", {member: buffer.getvalue()})
+    with pytest.raises(InputError, match="the SVC's _intercept_ has 0 items, expected 1"):
+        load_model(tmp_path / "ovr.skops")

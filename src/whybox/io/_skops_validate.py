@@ -565,6 +565,8 @@ def _check_libsvm(schema: _Schema, name: str, attrs: dict[str, list[dict]]) -> N
     ``_n_support`` with the rows of dense, non-empty support vectors.
     """
     short = name.rpartition(".")[2]
+    if not attrs.keys() & {"support_", "support_vectors_", "_n_support", "_dual_coef_"}:
+        return  # not fitted (a search's template): predict stops at check_is_fitted
 
     def value(key: str) -> Any:
         if key not in attrs:
