@@ -4,7 +4,8 @@ skops refuses to build any type it does not trust by default unless the caller l
 it. whybox lists only the names below, each an exact ``module.name`` as
 ``skops.io.get_untrusted_types`` reports it; nothing is trusted by prefix. Every entry
 is a class whose construction from a file's data runs no code from the file, or a
-library function that only validates or scores arrays. Types whose state holds raw
+library function that only validates or scores arrays (``SCORE_FUNCTIONS``: the
+metrics behind scikit-learn's named scorers). Types whose state holds raw
 indices that compiled code follows without bounds checks are listed in
 ``VALIDATED_TYPES``: their arrays are checked by ``_skops_validate`` before skops
 builds them. Types left out on purpose:
@@ -94,6 +95,100 @@ _SKLEARN_INTERNAL_TYPES = frozenset(
     }
 )
 
+# Cross-validation splitters held by searches, CalibratedClassifierCV and stacking:
+# plain parameters (numbers, booleans, a seed or RandomState, PredefinedSplit's fold
+# array); the repeated splitters also hold the class of the splitter they repeat.
+_CV_SPLITTERS = frozenset(
+    f"sklearn.model_selection._split.{name}"
+    for name in (
+        "GroupKFold",
+        "GroupShuffleSplit",
+        "KFold",
+        "LeaveOneGroupOut",
+        "LeaveOneOut",
+        "LeavePGroupsOut",
+        "LeavePOut",
+        "PredefinedSplit",
+        "RepeatedKFold",
+        "RepeatedStratifiedKFold",
+        "ShuffleSplit",
+        "StratifiedGroupKFold",
+        "StratifiedKFold",
+        "StratifiedShuffleSplit",
+        "TimeSeriesSplit",
+    )
+)
+
+# Score functions of searches' scorers: the functions behind scikit-learn's named
+# scorers (``sklearn.metrics.get_scorer_names``); each only scores arrays.
+SCORE_FUNCTIONS = frozenset(
+    {
+        "sklearn.metrics._scorer.negative_likelihood_ratio",
+        "sklearn.metrics._scorer.positive_likelihood_ratio",
+    }
+    | {
+        f"sklearn.metrics._classification.{name}"
+        for name in (
+            "accuracy_score",
+            "balanced_accuracy_score",
+            "brier_score_loss",
+            "d2_brier_score",
+            "d2_log_loss_score",
+            "f1_score",
+            "jaccard_score",
+            "log_loss",
+            "matthews_corrcoef",
+            "precision_score",
+            "recall_score",
+        )
+    }
+    | {
+        f"sklearn.metrics._ranking.{name}"
+        for name in ("average_precision_score", "roc_auc_score", "top_k_accuracy_score")
+    }
+    | {
+        f"sklearn.metrics._regression.{name}"
+        for name in (
+            "d2_absolute_error_score",
+            "explained_variance_score",
+            "max_error",
+            "mean_absolute_error",
+            "mean_absolute_percentage_error",
+            "mean_gamma_deviance",
+            "mean_poisson_deviance",
+            "mean_squared_error",
+            "mean_squared_log_error",
+            "median_absolute_error",
+            "r2_score",
+            "root_mean_squared_error",
+            "root_mean_squared_log_error",
+        )
+    }
+    | {
+        f"sklearn.metrics.cluster._supervised.{name}"
+        for name in (
+            "adjusted_mutual_info_score",
+            "adjusted_rand_score",
+            "completeness_score",
+            "fowlkes_mallows_score",
+            "homogeneity_score",
+            "mutual_info_score",
+            "normalized_mutual_info_score",
+            "rand_score",
+            "v_measure_score",
+        )
+    }
+)
+
+# Scorers of searches (``scorer_``, ``scoring``). A ``_Scorer`` calls its score
+# function (one of ``SCORE_FUNCTIONS``) with stored keyword arguments;
+# ``_skops_validate`` checks that the function is stored as a function, the sign is 1
+# or -1, the keyword arguments are data and the response method names a prediction
+# method. ``_PassthroughScorer`` calls the search's own ``score``.
+_SCORERS = frozenset(
+    {"sklearn.metrics._scorer._PassthroughScorer", "sklearn.metrics._scorer._Scorer"}
+)
+
 
 @cache
 def allowed_skops_types() -> frozenset[str]:
@@ -104,7 +199,9 @@ def allowed_skops_types() -> frozenset[str]:
     frozenset of str
         Every public scikit-learn estimator class (from
         ``sklearn.utils.all_estimators``, named by its defining module), the
-        attribute types listed in ``_SKLEARN_INTERNAL_TYPES`` and ``VALIDATED_TYPES``.
+        attribute types listed in ``_SKLEARN_INTERNAL_TYPES``, the cross-validation
+        splitters, scorers and score functions (``_CV_SPLITTERS``, ``_SCORERS``,
+        ``SCORE_FUNCTIONS``) and ``VALIDATED_TYPES``.
     """
     from sklearn.utils import all_estimators
 
@@ -113,4 +210,11 @@ def allowed_skops_types() -> frozenset[str]:
         for _, cls in all_estimators()
         if cls.__module__.startswith("sklearn.")
     }
-    return frozenset(estimators) | _SKLEARN_INTERNAL_TYPES | VALIDATED_TYPES
+    return (
+        frozenset(estimators)
+        | _SKLEARN_INTERNAL_TYPES
+        | _CV_SPLITTERS
+        | _SCORERS
+        | SCORE_FUNCTIONS
+        | VALIDATED_TYPES
+    )

@@ -55,6 +55,10 @@ _LIBSVM = _LIBSVM_CLASSIFIERS | {
 }
 _LIBSVM_KERNELS = ("linear", "poly", "rbf", "sigmoid", "precomputed")
 _INT32_MAX = 2**31 - 1
+# A scorer calls its score function (an allowlisted metric) with stored keyword
+# arguments on the output of the estimator method its response method names.
+_SCORER = "sklearn.metrics._scorer._Scorer"
+_RESPONSE_METHODS = ("predict", "predict_proba", "decision_function")
 
 
 class _Bad(Exception):
@@ -414,6 +418,8 @@ def _check_estimators(schema: _Schema) -> None:
             checked_predictors.update(id(p) for p in _check_hist_gradient_boosting(schema, attrs))
         if name in _LIBSVM:
             _check_libsvm(schema, name, attrs)
+        if name == _SCORER:
+            _check_scorer(schema, attrs)
     for state in _nodes(schema.schema):
         if _name(state) == _PREDICTOR and id(state) not in checked_predictors:
             raise _Bad(f"a {_PREDICTOR} is held outside a HistGradientBoosting model")
@@ -690,6 +696,46 @@ def _check_libsvm(schema: _Schema, name: str, attrs: dict[str, list[dict]]) -> N
             f"the {short}'s class_weight_",
             np.float64,
             n_classes if classifier else None,
+        )
+
+
+def _is_data(value: Any) -> bool:
+    """Whether a value holds only data: no object other than arrays, lists and dicts."""
+    if isinstance(value, _Opaque):
+        return False
+    if isinstance(value, list):
+        return all(_is_data(item) for item in value)
+    if isinstance(value, dict):
+        return all(_is_data(item) for item in value.values())
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        return all(_is_data(item) for item in value.ravel().tolist())
+    return True
+
+
+def _check_scorer(schema: _Schema, attrs: dict[str, list[dict]]) -> None:
+    """Check a scorer (``sklearn.metrics._scorer._Scorer``) of a search.
+
+    Its score function must be stored as a function (whose exact name the allowlist
+    checks), its sign must be 1 or -1, its keyword arguments plain data, and its
+    response method one of the estimator's prediction methods (or a sequence of
+    them): scikit-learn looks that name up on the estimator and calls it.
+    """
+    if set(attrs) != {"_score_func", "_sign", "_kwargs", "_response_method"}:
+        raise _Bad(f"a scorer has the attributes {sorted(attrs)}, not scikit-learn's four")
+    for slot in attrs["_score_func"]:
+        if slot.get("__loader__") != "FunctionNode":
+            raise _Bad(f"a scorer's score function is stored as {slot.get('__loader__')}")
+    sign = _int(schema.value_of(attrs["_sign"]), "a scorer's sign")
+    if sign not in (1, -1):
+        raise _Bad(f"a scorer's sign is {sign}, not 1 or -1")
+    kwargs = schema.value_of(attrs["_kwargs"])
+    if not isinstance(kwargs, dict) or not _is_data(kwargs):
+        raise _Bad("a scorer's keyword arguments are not plain data")
+    method = schema.value_of(attrs["_response_method"])
+    methods = method if isinstance(method, list) else [method]
+    if not methods or any(m not in _RESPONSE_METHODS for m in methods):
+        raise _Bad(
+            f"a scorer's response method is {method!r}, not one of {', '.join(_RESPONSE_METHODS)}"
         )
 
 
