@@ -10,10 +10,11 @@ indices that compiled code follows without bounds checks are listed in
 ``VALIDATED_TYPES``: their arrays are checked by ``_skops_validate`` before skops
 builds them. Types left out on purpose:
 
-- ``sklearn.neighbors._kd_tree.KDTree`` and ``sklearn.neighbors._ball_tree.BallTree``
-  (and their distance metrics): their index arrays are followed without bounds
-  checks and whybox does not validate them. A nearest-neighbours model fitted with
-  ``algorithm="brute"`` holds neither.
+- Distance metrics other than euclidean, manhattan, chebyshev and minkowski
+  (``SEuclideanDistance64``, ``MahalanobisDistance64``, ``HaversineDistance64``,
+  ``PyFuncDistance64``, ...): their weight vectors and matrices are read with the
+  data's number of features and are not validated; a ball tree with one needs
+  trust. A nearest-neighbours model fitted with ``algorithm="brute"`` holds no tree.
 - Any function that can run code or touch files (``builtins.eval``,
   ``numpy.testing.*``, ``os.*``, ...), bound methods and ``operator`` getters.
 """
@@ -30,6 +31,16 @@ VALIDATED_TYPES = frozenset(
         # support vectors and dual coefficients of SVMs fitted on sparse data; scipy's
         # compiled sparse code follows indptr and indices without bounds checks
         "scipy.sparse._csr.csr_matrix",
+        # nearest-neighbour trees: their whole layout is checked against the one
+        # scikit-learn builds for their number of points and leaf_size
+        "sklearn.neighbors._kd_tree.KDTree",
+        "sklearn.neighbors._ball_tree.BallTree",
+        # their distance metrics; a metric is only allowed inside a tree, whose
+        # number of features its weights are checked against
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.ChebyshevDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
     }
 )
 

@@ -7,10 +7,12 @@ boosting's ``TreePredictor`` without bounds checks, so one bad index in a file i
 segmentation fault at the first prediction. libsvm (SVC, NuSVC, SVR, NuSVR,
 OneClassSVM) likewise reads its coefficient, intercept, probability and support
 vector arrays with lengths taken from other arrays, and scipy's sparse code follows
-a CSR matrix's ``indptr`` and ``indices``. This module reads ``schema.json`` and
-the arrays it names straight from the zip archive (``numpy.load`` with
-``allow_pickle=False``; nothing is imported or constructed) and checks every such
-object, and the estimators around it, before skops sees the file.
+a CSR matrix's ``indptr`` and ``indices``; the KD and ball trees of nearest-neighbour
+models follow ``idx_array``, their nodes' point ranges and children, their bounds and
+their metric's weights. A search's scorer names the estimator method it calls. This
+module reads ``schema.json`` and the arrays it names straight from the zip archive
+(``numpy.load`` with ``allow_pickle=False``; nothing is imported or constructed) and
+checks every such object, and the estimators around it, before skops sees the file.
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ _INT32_MAX = 2**31 - 1
 # arguments on the output of the estimator method its response method names.
 _SCORER = "sklearn.metrics._scorer._Scorer"
 _RESPONSE_METHODS = ("predict", "predict_proba", "decision_function")
+# Nearest-neighbour trees: their query code follows ``idx_array``, the ranges in
+# ``node_data``, the children 2i+1 and 2i+2 of every non-leaf node and the bounds of
+# every node without bounds checks, and their distance metric reads its weights with
+# the data's number of features.
+_KD_TREE = "sklearn.neighbors._kd_tree.KDTree"
+_BALL_TREE = "sklearn.neighbors._ball_tree.BallTree"
+_METRICS = "sklearn.metrics._dist_metrics."
+# the metrics whybox allows, each with the p scikit-learn gives it (None: any p > 0)
+_TREE_METRICS = {
+    f"{_METRICS}EuclideanDistance64": 2.0,
+    f"{_METRICS}ManhattanDistance64": 1.0,
+    f"{_METRICS}ChebyshevDistance64": float("inf"),
+    f"{_METRICS}MinkowskiDistance64": None,
+}
+_TREE_STATE_LENGTH = 13
 
 
 class _Bad(Exception):
@@ -394,6 +411,7 @@ def _tree_features(schema: _Schema, slots: list[dict]) -> int:
 def _check_estimators(schema: _Schema) -> None:
     """Every tree is checked, and checked against the estimator that reads it."""
     checked_predictors: set[int] = set()
+    checked_metrics: set[int] = set()
     for state in _nodes(schema.schema):
         name = _name(state)
         loader = state["__loader__"]
@@ -404,10 +422,14 @@ def _check_estimators(schema: _Schema) -> None:
         if name in _CSR_TYPES:
             # other sparse types are never allowed without trust, so not checked
             _csr(schema, [state], "a sparse matrix")
+        if name in (_KD_TREE, _BALL_TREE):
+            checked_metrics.update(_check_binary_tree(schema, state, name))
         if loader != "ObjectNode":
             continue
         attrs = schema.attrs(state)
-        if "tree_" in attrs:
+        # KernelDensity's tree_ is a KD or ball tree, checked where it is met
+        neighbours = {_KD_TREE, _BALL_TREE}
+        if "tree_" in attrs and not all(_name(v) in neighbours for v in attrs["tree_"]):
             n_tree = _tree_features(schema, attrs["tree_"])
             n_in = _int(schema.value_of(attrs.get("n_features_in_", [])), "n_features_in_")
             if n_in != n_tree:
@@ -423,6 +445,12 @@ def _check_estimators(schema: _Schema) -> None:
     for state in _nodes(schema.schema):
         if _name(state) == _PREDICTOR and id(state) not in checked_predictors:
             raise _Bad(f"a {_PREDICTOR} is held outside a HistGradientBoosting model")
+        if (
+            _name(state).startswith(_METRICS)
+            and state["__loader__"] != "CachedNode"
+            and id(state) not in checked_metrics
+        ):
+            raise _Bad(f"a distance metric ({_name(state)}) is held outside a KD or ball tree")
 
 
 def _check_gradient_boosting(schema: _Schema, attrs: dict[str, list[dict]]) -> None:
@@ -739,6 +767,187 @@ def _check_scorer(schema: _Schema, attrs: dict[str, list[dict]]) -> None:
         )
 
 
+def _tree_state(schema: _Schema, state: dict, what: str, length: int) -> list[list[dict]]:
+    """The items of the tuple an ``ObjectNode`` is built from (``__setstate__``'s
+    argument), each with every state skops may build for it."""
+    if state.get("__loader__") != "ObjectNode":
+        raise _Bad(f"{what} is stored as {state.get('__loader__')}, not as an object")
+    found: list[list[dict]] | None = None
+    for variant in schema.variants(state):
+        content = variant.get("content")
+        for tuple_state in [] if content is None else schema.variants(content):
+            items = tuple_state.get("content")
+            if (
+                tuple_state.get("__loader__") != "TupleNode"
+                or _name(tuple_state) != "builtins.tuple"
+                or not isinstance(items, list)
+                or len(items) != length
+            ):
+                raise _Bad(f"{what}'s state is not a tuple of {length} items")
+            if found is None:
+                found = [[] for _ in items]
+            for slot, item in zip(found, items, strict=True):
+                slot.extend(schema.variants(item))
+    if found is None:
+        raise _Bad(f"{what} has no state")
+    return found
+
+
+def _expected_nodes(n_samples: int, n_nodes: int) -> np.ndarray:
+    """The ``idx_start``, ``idx_end`` and ``is_leaf`` of every node, as
+    ``BinaryTree._recursive_build`` sets them for ``n_samples`` points and ``n_nodes``
+    nodes (nodes it never reaches stay zero), as an ``(n_nodes, 3)`` array."""
+    expected = np.zeros((n_nodes, 3), dtype=np.int64)
+    nodes = np.array([0], dtype=np.int64)
+    starts = np.array([0], dtype=np.int64)
+    ends = np.array([n_samples], dtype=np.int64)
+    while len(nodes):
+        leaf = (2 * nodes + 1 >= n_nodes) | (ends - starts < 2)
+        expected[nodes] = np.stack([starts, ends, leaf.astype(np.int64)], axis=1)
+        split = ~leaf
+        nodes, starts, ends = nodes[split], starts[split], ends[split]
+        mids = starts + (ends - starts) // 2
+        nodes = np.concatenate([2 * nodes + 1, 2 * nodes + 2])
+        starts, ends = np.concatenate([starts, mids]), np.concatenate([mids, ends])
+    return expected
+
+
+def _check_distance_metric(
+    schema: _Schema, states: list[dict], short: str, n_features: int
+) -> list[int]:
+    """Check a tree's distance metric; return the ids of its states."""
+    for state in states:
+        name = _name(state)
+        what = f"the {short}'s metric"
+        if name not in _TREE_METRICS:
+            raise _Bad(
+                f"{what} is {name}, not the euclidean, manhattan, chebyshev or minkowski "
+                "metric; refit it with algorithm='brute' or load it with trust"
+            )
+        p_slots, vec_slots, mat_slots = _tree_state(schema, state, what, 3)
+        p = schema.value_of(p_slots)
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.number)):
+            raise _Bad(f"{what}'s p is {type(p).__name__}, not a number")
+        expected_p = _TREE_METRICS[name]
+        if expected_p is None and not (np.isfinite(p) and p > 0):
+            raise _Bad(f"{what}'s p is {p}, not a finite number above 0")
+        if expected_p is not None and float(p) != expected_p:
+            raise _Bad(f"{what}'s p is {p}, not {expected_p}")
+        vec = _array(schema.value_of(vec_slots), f"{what}'s weights")
+        mat = _array(schema.value_of(mat_slots), f"{what}'s matrix")
+        if vec.dtype != np.float64 or vec.ndim != 1 or mat.dtype != np.float64 or mat.ndim != 2:
+            raise _Bad(f"{what}'s weights or matrix are not a 1-d and a 2-d float64 array")
+        if name.endswith("MinkowskiDistance64"):
+            allowed = (0, n_features) if short == "BallTree" else (0,)
+            if len(vec) not in allowed:
+                raise _Bad(
+                    f"{what} has {len(vec)} weights, expected "
+                    + (
+                        f"none or {n_features} (one per feature)"
+                        if short == "BallTree"
+                        else "none (a KD tree takes no weights)"
+                    )
+                )
+            if not np.all(np.isfinite(vec)) or np.any(vec < 0):
+                raise _Bad(f"{what}'s weights are not finite and non-negative")
+    return [id(state) for state in states]
+
+
+def _check_binary_tree(schema: _Schema, state: dict, name: str) -> list[int]:
+    """Check a KD or ball tree (``sklearn.neighbors``) against the tree that
+    scikit-learn builds for its data; return the ids of its metric's states.
+
+    The layout of a tree is fixed by its number of points and its ``leaf_size``:
+    ``n_levels``, ``n_nodes = 2**n_levels - 1`` and every node's point range and leaf
+    flag are computed here as scikit-learn's builder sets them and must match
+    exactly; ``idx_array`` must be a permutation of the points (radius queries write
+    one result per point it lists), the bounds must have one row per node and feature.
+    """
+    from sklearn.neighbors._kd_tree import NodeData
+
+    short = name.rpartition(".")[2]
+    slots = _tree_state(schema, state, f"a {short}", _TREE_STATE_LENGTH)
+
+    def value(i: int) -> Any:
+        return schema.value_of(slots[i])
+
+    data = _array(value(0), f"the {short}'s data")
+    if data.dtype != np.float64 or data.ndim != 2 or 0 in data.shape:
+        raise _Bad(
+            f"the {short}'s data is a {data.dtype} array of shape {data.shape}, "
+            "not a non-empty 2-d float64 one"
+        )
+    if not np.all(np.isfinite(data)):
+        raise _Bad(f"the {short}'s data holds values that are not finite")
+    n_samples, n_features = data.shape
+    idx = _array(value(1), f"the {short}'s idx_array")
+    if (
+        idx.dtype != np.intp
+        or idx.shape != (n_samples,)
+        or not np.array_equal(np.sort(idx), np.arange(n_samples))
+    ):
+        raise _Bad(
+            f"the {short}'s idx_array is not a permutation of its {n_samples} points "
+            "(each index from 0 to n_samples - 1 exactly once)"
+        )
+    leaf_size = _int(value(4), f"the {short}'s leaf_size")
+    n_levels = _int(value(5), f"the {short}'s n_levels")
+    n_nodes = _int(value(6), f"the {short}'s n_nodes")
+    if leaf_size < 1:
+        raise _Bad(f"the {short}'s leaf_size is {leaf_size}, not at least 1")
+    expected_levels = int(np.log2(max(1.0, (n_samples - 1) / leaf_size)) + 1)
+    if n_levels != expected_levels or n_nodes != 2**n_levels - 1:
+        raise _Bad(
+            f"the {short} has n_levels {n_levels} and n_nodes {n_nodes}, expected "
+            f"{expected_levels} and {2**expected_levels - 1} for {n_samples} points "
+            f"and leaf_size {leaf_size}"
+        )
+    for i, counter in enumerate(("n_trims", "n_leaves", "n_splits", "n_calls"), start=7):
+        count = _int(value(i), f"the {short}'s {counter}")
+        if not 0 <= count <= _INT32_MAX:
+            raise _Bad(f"the {short}'s {counter} is {count}, not between 0 and {_INT32_MAX}")
+    nodes = _array(value(2), f"the {short}'s node_data")
+    if nodes.dtype != NodeData or nodes.shape != (n_nodes,):
+        raise _Bad(
+            f"the {short}'s node_data is not {n_nodes} records of scikit-learn's "
+            "node layout (one per node)"
+        )
+    found = np.stack([nodes["idx_start"], nodes["idx_end"], nodes["is_leaf"]], axis=1).astype(
+        np.int64
+    )
+    bad = np.flatnonzero(np.any(found != _expected_nodes(n_samples, n_nodes), axis=1))
+    if len(bad):
+        i = int(bad[0])
+        raise _Bad(
+            f"the {short}'s node {i} has idx_start {int(found[i, 0])}, idx_end "
+            f"{int(found[i, 1])} and is_leaf {int(found[i, 2])}, not the range and leaf "
+            f"flag scikit-learn builds for {n_samples} points in {n_nodes} nodes"
+        )
+    radius = nodes["radius"]
+    if not np.all(np.isfinite(radius)) or np.any(radius < 0):
+        raise _Bad(f"the {short}'s node radii are not finite and non-negative")
+    bounds = _array(value(3), f"the {short}'s node_bounds")
+    expected = (2 if name == _KD_TREE else 1, n_nodes, n_features)
+    if bounds.dtype != np.float64 or bounds.shape != expected:
+        raise _Bad(
+            f"the {short}'s node_bounds is a {bounds.dtype} array of shape "
+            f"{bounds.shape}, expected float64 of shape {expected}"
+        )
+    if not np.all(np.isfinite(bounds)):
+        raise _Bad(f"the {short}'s node_bounds holds values that are not finite")
+    weight = value(12)
+    if weight is not None:
+        weight = _array(weight, f"the {short}'s sample_weight")
+        if weight.dtype != np.float64 or weight.shape != (n_samples,):
+            raise _Bad(
+                f"the {short}'s sample_weight is a {weight.dtype} array of shape "
+                f"{weight.shape}, expected float64 of shape ({n_samples},)"
+            )
+        if not np.all(np.isfinite(weight)):
+            raise _Bad(f"the {short}'s sample_weight holds values that are not finite")
+    return _check_distance_metric(schema, slots[11], short, n_features)
+
+
 def check_skops_archive(path: Path, protocol: int | None) -> None:
     """Refuse a skops file whose arrays could mislead scikit-learn's compiled code.
 
@@ -755,8 +964,8 @@ def check_skops_archive(path: Path, protocol: int | None) -> None:
     ------
     InputError
         If the archive or its schema cannot be read, or a tree, a HistGradientBoosting
-        predictor, a gradient boosting ensemble, a libsvm model or a sparse matrix is
-        inconsistent.
+        predictor, a gradient boosting ensemble, a libsvm model, a sparse matrix, a KD
+        or ball tree (or its distance metric) or a scorer is inconsistent.
     """
     try:
         with zipfile.ZipFile(path) as archive:
