@@ -107,15 +107,13 @@ def test_refused_types_are_listed_on_one_line_and_shortened(tmp_path):
     assert "builtins.compile, builtins.eval" in message
 
 
-def test_knn_with_a_kd_tree_needs_trust_and_brute_force_does_not(data, tmp_path):
+def test_knn_with_a_kd_tree_and_brute_force_load_without_trust(data, tmp_path):
     X, y = data
-    sio.dump(KNeighborsClassifier(algorithm="kd_tree").fit(X, y), tmp_path / "kd.skops")
-    with pytest.raises(InputError, match=r"_kd_tree\.KDTree.*--trust-model-file"):
-        load_model(tmp_path / "kd.skops")
-    assert load_model(tmp_path / "kd.skops", trust=True).predict(X).shape == (120,)
-    brute = KNeighborsClassifier(algorithm="brute").fit(X, y)
-    sio.dump(brute, tmp_path / "brute.skops")
-    np.testing.assert_array_equal(load_model(tmp_path / "brute.skops").predict(X), brute.predict(X))
+    for algorithm in ("kd_tree", "brute"):
+        model = KNeighborsClassifier(algorithm=algorithm).fit(X, y)
+        sio.dump(model, tmp_path / f"{algorithm}.skops")
+        loaded = load_model(tmp_path / f"{algorithm}.skops")
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
 def _legit_models(X, y):
@@ -298,7 +296,7 @@ def test_the_allowlist_holds_exact_classes_and_a_few_named_array_functions():
     import importlib
     import inspect
 
-    from whybox.io._skops_types import allowed_skops_types
+    from whybox.io._skops_types import SCORE_FUNCTIONS, allowed_skops_types
 
     functions = {
         "scipy._lib.array_api_compat.numpy._aliases.asarray",
@@ -309,13 +307,13 @@ def test_the_allowlist_holds_exact_classes_and_a_few_named_array_functions():
         "sklearn.feature_selection._univariate_selection.r_regression",
         "sklearn.feature_selection._mutual_info.mutual_info_classif",
         "sklearn.feature_selection._mutual_info.mutual_info_regression",
-    }
+    } | SCORE_FUNCTIONS
     allowed = allowed_skops_types()
     assert "numpy.testing._private.utils.runstring" not in allowed
     assert not any(
         n.startswith(("builtins.", "os.", "numpy.testing", "subprocess")) for n in allowed
     )
-    assert "sklearn.neighbors._kd_tree.KDTree" not in allowed
+    assert "sklearn.metrics._dist_metrics.PyFuncDistance64" not in allowed
     for name in allowed:
         module, _, attr = name.rpartition(".")
         obj = getattr(importlib.import_module(module), attr)
