@@ -271,6 +271,7 @@ def test_a_ball_tree_with_a_metric_the_allowlist_leaves_out_is_refused_by_type(d
     # the tree itself is allowed; its metric is the one type refused
     assert "holds 1 type(s) whybox does not load without trust" in message
     assert "SEuclideanDistance64" in message and "--trust-model-file" in message
+    assert message.endswith("or refit the nearest-neighbours model with algorithm='brute'.")
 
 
 def test_a_distance_metric_outside_a_tree_is_refused(data, tmp_path):

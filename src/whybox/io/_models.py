@@ -269,10 +269,15 @@ def _load_skops(p: Path, trust: bool) -> Any:
         shown = ", ".join(_shorten(t) for t in refused[:4])
         if len(refused) > 4:
             shown += f" and {len(refused) - 4} more"
+        # a neighbour search's tree with an unchecked metric: brute force holds no tree
+        neighbours = any(t.startswith("sklearn.metrics._dist_metrics.") for t in refused)
+        refit = (
+            ", or refit the nearest-neighbours model with algorithm='brute'" if neighbours else ""
+        )
         raise InputError(
             f"model file '{p.name}' holds {len(refused)} type(s) whybox does not load "
             f"without trust ({shown}); they could run code, so pass --trust-model-file "
-            "(trust=True) only if you trust the file's source."
+            f"(trust=True) only if you trust the file's source{refit}."
         )
     check_skops_archive(p, None if trust else PROTOCOL)
     try:
