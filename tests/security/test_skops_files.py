@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
+from _archives import rewrite as _rewrite
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -37,13 +38,6 @@ def data():
     X = rng.normal(size=(120, 4))
     y = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 1)
     return X, y
-
-
-def _rewrite(src, dst, replace):
-    """Copy a zip archive, replacing members by name (``replace``: name -> bytes)."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
 
 
 def _json(content):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import skops.io as sio
+from _archives import rewrite as _rewrite
 from sklearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 
 from whybox import InputError
@@ -30,13 +31,6 @@ def _fit(model, X, y):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SVC(probability=True) is deprecated in 1.9
         return model.fit(X, y)
-
-
-def _rewrite(src, dst, replace):
-    """Copy a zip archive, replacing members by name (``replace``: name -> bytes)."""
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-        for info in zin.infolist():
-            zout.writestr(info.filename, replace.get(info.filename, zin.read(info.filename)))
 
 
 def _tamper(tmp_path, model, edits, name="svm.skops"):
