@@ -3,14 +3,13 @@ every array their compiled query code follows is checked before skops builds the
 
 import io
 import json
-import subprocess
-import sys
 import warnings
 import zipfile
 
 import numpy as np
 import pytest
 import skops.io as sio
+from _archives import load_the_old_way
 from sklearn.neighbors import (
     KernelDensity,
     KNeighborsClassifier,
@@ -227,11 +226,7 @@ def test_inconsistent_tree_arrays_are_refused_before_skops_builds_them(
     assert "save the model again with skops.io.dump" in message
 
 
-_OLD_PATH = (
-    "import sys, numpy as np, skops.io as sio\n"
-    "m = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))\n"
-    "print(m.kneighbors(np.zeros((4, 3)) + float(sys.argv[2]))[1].tolist(), flush=True)\n"
-)
+_QUERY = "print(m.kneighbors(np.zeros((4, 3)) + float(sys.argv[2]))[1].tolist(), flush=True)"
 
 
 @pytest.mark.parametrize(
@@ -254,9 +249,7 @@ def test_a_crafted_kd_tree_is_refused_and_crashed_the_old_path(
     assert reason in results[str(path)]
     # skops builds the same file when told to trust its types; the first query
     # follows the crafted index
-    run = subprocess.run(
-        [sys.executable, "-c", _OLD_PATH, str(path), "0"], capture_output=True, timeout=300
-    )
+    run = load_the_old_way(path, _QUERY, 0)
     assert run.returncode < 0  # killed by a signal (SIGSEGV)
 
 

@@ -2,8 +2,6 @@
 
 import io
 import json
-import subprocess
-import sys
 import warnings
 import zipfile
 
@@ -11,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import skops.io as sio
+from _archives import load_the_old_way
 from _archives import rewrite as _rewrite
 from sklearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 
@@ -162,16 +161,11 @@ def test_a_truncated_dual_coef_passes_sklearns_check_but_whybox_refuses_it(
     # libsvm reads the coefficients of the other support vectors past the array's end.
     np.save(tmp_path / "X.npy", X)
     np.save(tmp_path / "clean.npy", model.decision_function(X))
-    old = (
-        "import sys, numpy as np, skops.io as sio\n"
-        "m = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))\n"
+    call = (
         "got = m.decision_function(np.load(sys.argv[2]))\n"
-        "print('same' if np.allclose(got, np.load(sys.argv[3])) else 'wrong', flush=True)\n"
+        "print('same' if np.allclose(got, np.load(sys.argv[3])) else 'wrong', flush=True)"
     )
-    args = [str(path), str(tmp_path / "X.npy"), str(tmp_path / "clean.npy")]
-    run = subprocess.run(
-        [sys.executable, "-c", old, *args], capture_output=True, text=True, timeout=300
-    )
+    run = load_the_old_way(path, call, tmp_path / "X.npy", tmp_path / "clean.npy")
     assert run.returncode < 0 or run.stdout.strip() == "wrong", run.stderr
 
 
@@ -189,12 +183,7 @@ def test_a_support_array_a_million_long_is_refused_and_crashed_the_old_path(
         "InputError: model file 'svm.skops' was refused: the SVR's support_vectors_ is a "
         f"float64 array of shape ({n_sv}, 4), expected float64 of shape (1000000, 4)"
     )
-    crash = (
-        "import sys, numpy as np, skops.io as sio\n"
-        "m = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))\n"
-        "m.predict(np.zeros((3, 4)))\n"
-    )
-    run = subprocess.run([sys.executable, "-c", crash, str(path)], capture_output=True, timeout=300)
+    run = load_the_old_way(path, "m.predict(np.zeros((3, 4)))")
     assert run.returncode < 0  # killed by a signal (SIGSEGV)
 
 
@@ -359,15 +348,8 @@ def test_a_gradient_boosting_init_predicting_too_few_columns_is_refused(data, tm
     ) in message
     # Loaded the old way it predicts without a word: column 2 of a two-column array
     # is the next row's column 0, and for the last row memory past the array's end.
-    old = (
-        "import sys, numpy as np, skops.io as sio\n"
-        "m = sio.load(sys.argv[1], trusted=sio.get_untrusted_types(file=sys.argv[1]))\n"
-        "print(m.decision_function(np.zeros((5, 4))).shape, flush=True)\n"
-    )
-    path = str(tmp_path / "init.skops")
-    run = subprocess.run(
-        [sys.executable, "-c", old, path], capture_output=True, text=True, timeout=300
-    )
+    call = "print(m.decision_function(np.zeros((5, 4))).shape, flush=True)"
+    run = load_the_old_way(tmp_path / "init.skops", call)
     assert run.returncode < 0 or run.stdout.strip() == "(5, 2)", run.stderr
 
 
