@@ -507,7 +507,7 @@ def test_errors(linear_case):
         faithfulness(model, ex, baseline=np.zeros(4))
     with pytest.raises(InputError, match="baseline must be one of"):
         faithfulness(model, ex, baseline="median")
-    with pytest.raises(InputError, match="n_steps must be an integer >= 1"):
+    with pytest.raises(InputError, match="n_steps must be a positive integer"):
         faithfulness(model, ex, n_steps=0)
     with pytest.raises(InputError, match="n_random"):
         faithfulness(model, ex, n_random=-1)

@@ -9,7 +9,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 import whybox
 from whybox import InputError
-from whybox._checks import check_random_state
+from whybox._utils import check_random_state
 from whybox.adapters import adapt_data, adapt_model
 
 RNG = np.random.default_rng(0)

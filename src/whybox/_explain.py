@@ -7,9 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import OUTPUT_SPACES, Explanation
+from whybox._utils import check_random_state
 from whybox.adapters import Model, adapt_data, adapt_model
 
 METHODS: dict[str, str] = {
@@ -60,7 +60,7 @@ def is_tree_model(model: Any) -> bool:
 
 
 def _n_players(model: Model, data: Any, feature_groups: Any) -> int:
-    from whybox.shapley._masking import resolve_players
+    from whybox._utils import resolve_players
 
     checked = model.check_data(adapt_data(data, name="background"), name="background")
     return resolve_players(feature_groups, checked.feature_names).n_players

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox._utils import Result, from_json_array, from_json_number, json_value
 
 OUTPUT_SPACES = ("raw", "probability", "log_odds")
 
@@ -21,7 +22,7 @@ _NON_FEATURE_AXES = ("samples", "outputs")
 
 
 @dataclass(frozen=True, eq=False)
-class Explanation:
+class Explanation(Result):
     """Attributions of model outputs to input features, with everything needed to check them.
 
     Parameters
@@ -338,7 +339,7 @@ class Explanation:
         def arr(a: np.ndarray | None) -> Any:
             if a is None:
                 return None
-            return a.tolist() if a.dtype != object else [[str(v) for v in r] for r in a]
+            return json_value(a) if a.dtype != object else np.vectorize(str)(a).tolist()
 
         return {
             "values": arr(self.values),
@@ -348,24 +349,24 @@ class Explanation:
             "output_names": list(self.output_names),
             "output_space": self.output_space,
             "method": self.method,
-            "params": self.params,
+            "params": json_value(self.params),
             "model_output": arr(self.model_output),
             "axes": list(self.axes),
-            "quality": {k: _json_ready(v) for k, v in self.quality.items()},
+            "quality": json_value(self.quality),
         }
 
-    def to_json(self) -> str:
-        """The explanation as a JSON string; :meth:`from_dict` reads it back."""
-        return json.dumps(self.to_dict(), default=str)
+    def to_json(self, **kwargs: Any) -> str:
+        """The explanation as a strict JSON string; :meth:`from_dict` reads it back."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:
         """Rebuild an Explanation from :meth:`to_dict` output (or parsed JSON)."""
         data = d.get("data")
         return cls(
-            values=np.asarray(d["values"], dtype=np.float64),
-            base_values=np.asarray(d["base_values"], dtype=np.float64),
-            data=None if data is None else np.asarray(data),
+            values=from_json_array(d["values"], np.float64),
+            base_values=from_json_array(d["base_values"], np.float64),
+            data=None if data is None else from_json_array(data),
             feature_names=tuple(d["feature_names"]),
             output_names=tuple(d["output_names"]),
             output_space=d["output_space"],
@@ -373,10 +374,12 @@ class Explanation:
             params=dict(d.get("params", {})),
             model_output=None
             if d.get("model_output") is None
-            else np.asarray(d["model_output"], dtype=np.float64),
+            else from_json_array(d["model_output"], np.float64),
             axes=tuple(d.get("axes", _AXES_TABULAR)),
             quality={
-                k: np.array(v, dtype=np.float64) if isinstance(v, list) else v
+                k: from_json_array(v, np.float64)
+                if isinstance(v, list)
+                else (from_json_number(v) if isinstance(v, str) and v in ("inf", "-inf") else v)
                 for k, v in d.get("quality", {}).items()
             },
         )
@@ -386,10 +389,3 @@ class Explanation:
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
             f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
         )
-
-
-def _json_ready(v: Any) -> Any:
-    """Arrays as nested lists with NaN as None, so the JSON is strict."""
-    if isinstance(v, np.ndarray):
-        return np.where(np.isnan(v), None, v).tolist() if v.dtype.kind == "f" else v.tolist()
-    return v

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from whybox._checks import shorten
 from whybox._exceptions import InputError
+from whybox._utils import shorten
 
 _MAX_ERROR_CHARS = 600  # an error line longer than this is cut in the middle
 
@@ -182,9 +182,9 @@ def audit(
     quiet: bool,
 ) -> None:
     """Audit a model on a labelled dataset and write one self-contained HTML report."""
+    from whybox._utils import is_torch_model
     from whybox.io import load_data, load_model, recover_pair, report_paths
     from whybox.report import audit as run_audit
-    from whybox.report._audit_images import is_torch_model
 
     row_list = _parse_rows(rows)
     attributes = _parse_sensitive(sensitive)

@@ -154,7 +154,7 @@ def test_sigterm_between_the_renames_leaves_the_old_pair(inputs, tmp_path, old_p
 def test_controlled_exits_leave_the_old_pair_and_no_temporary_file(
     inputs, tmp_path, old_pair, monkeypatch, capsys, step, action, code
 ):
-    from _pair_runner import install
+    from tests.reliability._pair_runner import install
 
     from whybox.cli import main
 
@@ -178,7 +178,7 @@ def test_a_first_write_killed_between_the_renames(inputs, tmp_path):
 
 
 def test_a_first_write_that_fails_leaves_nothing(tmp_path, monkeypatch):
-    from _pair_runner import install
+    from tests.reliability._pair_runner import install
 
     install("replace-2-before", "raise", "new", tmp_path / "r.html", monkeypatch.setattr)
     with pytest.raises(OSError, match="No space left"):

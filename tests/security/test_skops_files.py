@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from _archives import load_the_old_way
-from _archives import rewrite as _rewrite
+from tests.security._archives import load_the_old_way
+from tests.security._archives import rewrite as _rewrite
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
-from _archives import load_the_old_way
+from tests.security._archives import load_the_old_way
 from sklearn.neighbors import (
     KernelDensity,
     KNeighborsClassifier,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import skops.io as sio
-from _archives import load_the_old_way
-from _archives import rewrite as _rewrite
+from tests.security._archives import load_the_old_way
+from tests.security._archives import rewrite as _rewrite
 from sklearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 
 from whybox import InputError

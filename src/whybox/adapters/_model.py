@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import shorten
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._utils import shorten
 from whybox.adapters._data import Dataset
 
 _EPS = 1e-12

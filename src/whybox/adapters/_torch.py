@@ -404,16 +404,4 @@ def batches(n: int, batch_size: int | None) -> Iterator[slice]:
         yield slice(start, min(start + step, n))
 
 
-def check_batch_size(batch_size: int | None) -> int | None:
-    """Validate ``batch_size``: None (everything in one batch) or a positive int."""
-    if batch_size is None:
-        return None
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise InputError(
-            f"batch_size must be a positive int (inputs per forward pass) or None, "
-            f"got {batch_size!r}."
-        )
-    return int(batch_size)
-
-
 TargetLike = int | Sequence[int] | np.ndarray | Callable[[Any], Any] | None

@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import rel_entr
 
 from whybox._exceptions import InputError
-from whybox.shapley._masking import check_batch_size
+from whybox._utils import check_batch_size
 
 _BISECTION_STEPS = 60  # halvings of [0, 1]: below float64 resolution
 _LUCB_K1 = 405.5  # exploration rate constants of KL-LUCB (Kaufmann & Kalyanakrishnan 2013)
@@ -82,8 +82,9 @@ class Labeller:
 
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         parts = []
-        for start in range(0, len(rows), self.batch_size):
-            parts.append(np.asarray(self.fn(rows[start : start + self.batch_size])))
+        step = self.batch_size or max(len(rows), 1)
+        for start in range(0, len(rows), step):
+            parts.append(np.asarray(self.fn(rows[start : start + step])))
             self.n_calls += 1
         self.n_rows += len(rows)
         return np.concatenate(parts)

@@ -9,14 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._utils import Players, check_random_state, json_value, progress_bar, resolve_players
 from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.anchors._result import Anchor
 from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
-from whybox.shapley._masking import Players, json_safe, progress_bar, resolve_players
 
 Predicate = tuple[int, int, int]
 """``(player, lowest code, highest code)``: the player's code lies in that range (a
@@ -416,7 +415,7 @@ class AnchorTabular:
             feature_groups=self._groups_param(),
             coverage_rows=int(len(self._coverage_codes)),
             training_rows=int(self.training_data.n_samples),
-            random_state=json_safe(self.random_state),
+            random_state=json_value(self.random_state),
             whybox_version=__version__,
         )
         return params

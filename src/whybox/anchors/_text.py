@@ -9,12 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value
 from whybox._version import __version__
 from whybox.anchors._result import Anchor
 from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
-from whybox.shapley._masking import json_safe
 
 PERTURBATIONS = {"mask": "replace the word by mask_string", "drop": "delete the word"}
 """Name -> what a perturbation does to a word it removes."""
@@ -212,7 +211,7 @@ max_check_samples, n_examples, random_state
             mask_string=self.mask_string,
             keep_probability=KEEP_PROBABILITY,
             class_names=None if self.class_names is None else list(self.class_names),
-            random_state=json_safe(self.random_state),
+            random_state=json_value(self.random_state),
             whybox_version=__version__,
         )
         return params

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox._utils import check_batch_size, json_value
 from whybox._version import __version__
-from whybox.adapters._torch import TargetLike, adapt_torch_model, check_batch_size, import_torch
+from whybox.adapters._torch import TargetLike, adapt_torch_model, import_torch
 from whybox.concepts._activations import layer_name, patched_forward
-from whybox.shapley._masking import json_safe
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,4 +231,4 @@ def _positions_param(positions: Any) -> Any:
         return arr.tolist()
     if isinstance(positions, Sequence) or arr.ndim == 1:
         return [int(p) for p in np.ravel(arr)]
-    return json_safe(positions if arr.ndim else int(arr))
+    return json_value(positions if arr.ndim else int(arr))

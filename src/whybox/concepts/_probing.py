@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_batch_size, check_random_state, json_value
 from whybox._version import __version__
-from whybox.adapters._torch import adapt_torch_model, check_batch_size, import_torch
+from whybox.adapters._torch import adapt_torch_model, import_torch
 from whybox.concepts._activations import flat_numpy, layer_activations, layer_name
-from whybox.shapley._masking import json_safe
 
 TASKS = ("auto", "classification", "regression")
 
@@ -222,7 +221,7 @@ def probe(
         params={
             "method": "probe",
             "cv": cv,
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "estimator": repr(probe_model),
             "layer": captured,
             "control": "given" if control_labels is not None else "permuted type labels",

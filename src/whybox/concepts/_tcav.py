@@ -10,23 +10,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_batch_size, check_random_state, json_value
 from whybox._version import __version__
-from whybox.adapters._torch import (
-    TargetLike,
-    adapt_torch_model,
-    batches,
-    check_batch_size,
-    import_torch,
-)
+from whybox.adapters._torch import TargetLike, adapt_torch_model, batches, import_torch
 from whybox.concepts._activations import (
     flat_numpy,
     layer_activations,
     layer_gradients,
     layer_name,
 )
-from whybox.shapley._masking import json_safe
 
 CLASSIFIERS = ("logistic", "sgd")
 
@@ -322,7 +315,7 @@ class TCAV:
                 "target": target_param,
                 "n_random": self.n_random,
                 "classifier": self.classifier,
-                "random_state": json_safe(self.random_state),
+                "random_state": json_value(self.random_state),
                 "output": model.output,
                 "batch_size": self.batch_size,
                 "n_inputs": int(len(x)),

@@ -10,14 +10,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import adapt_data
 from whybox.counterfactuals._constraints import FeatureSpace, RowSpace, _same, build_space
 from whybox.counterfactuals._recourse import action_sentence, cost_weights
 from whybox.counterfactuals._result import Counterfactuals, Recourse
 from whybox.counterfactuals._search import SearchSettings, Target, search, split_values
-from whybox.shapley._masking import json_safe, prepare_model
 
 _METHODS = ("auto", "genetic", "tree")
 _MAX_PLAUSIBILITY_ROWS = 2000  # desired-outcome training rows kept for the kNN check
@@ -182,7 +181,7 @@ class CounterfactualExplainer:
             "immutable": [self.space.names[j] for j in np.flatnonzero(self.space.immutable)],
             "ranges": None
             if ranges is None
-            else {str(k): [json_safe(v) for v in r] for k, r in ranges.items()},
+            else {str(k): [json_value(v) for v in r] for k, r in ranges.items()},
             "monotone": None if monotone is None else {str(k): v for k, v in monotone.items()},
             "integer": [self.space.names[j] for j in np.flatnonzero(self.space.integer)],
             "categorical": [self.space.names[j] for j in np.flatnonzero(self.space.categorical)],
@@ -485,15 +484,15 @@ class CounterfactualExplainer:
         params = dict(self._params)
         params.update(
             {
-                "desired_class": json_safe(desired_class),
+                "desired_class": json_value(desired_class),
                 "desired_range": None
                 if desired_range is None
-                else [json_safe(float(v)) for v in desired_range],
+                else [json_value(float(v)) for v in desired_range],
                 "n_counterfactuals": n_cf,
                 "max_evals": max_evals,
                 "sparsity_weight": sw,
                 "diversity_weight": dw,
-                "random_state": json_safe(seed),
+                "random_state": json_value(seed),
             }
         )
         return Counterfactuals(
@@ -664,12 +663,12 @@ class CounterfactualExplainer:
         params.update(
             {
                 "costs": None if costs is None else {str(k): float(v) for k, v in costs.items()},
-                "desired_class": json_safe(desired_class),
+                "desired_class": json_value(desired_class),
                 "desired_range": None
                 if desired_range is None
-                else [json_safe(float(v)) for v in desired_range],
+                else [json_value(float(v)) for v in desired_range],
                 "max_evals": max_evals,
-                "random_state": json_safe(seed),
+                "random_state": json_value(seed),
             }
         )
         return Recourse(

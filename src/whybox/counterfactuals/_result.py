@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox.shapley._masking import json_safe
+from whybox._utils import json_value
 
 
 def jsonable(v: Any) -> Any:
@@ -29,7 +29,7 @@ def jsonable(v: Any) -> Any:
             return None
     except (TypeError, ValueError):
         pass
-    return json_safe(v)
+    return json_value(v)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

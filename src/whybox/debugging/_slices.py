@@ -11,9 +11,9 @@ import pandas as pd
 from scipy import stats
 
 from whybox._exceptions import InputError
+from whybox._utils import json_value
 from whybox.adapters import Dataset, adapt_data, adapt_model
 from whybox.debugging._confusion import _as_label_vector
-from whybox.shapley._masking import json_safe
 
 _LARGE_ERROR_QUANTILE = 0.9
 
@@ -56,7 +56,7 @@ class Slice:
     adjusted_p_value: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: json_safe(v) for k, v in self.__dict__.items()} | {
+        return {k: json_value(v) for k, v in self.__dict__.items()} | {
             "conditions": list(self.conditions)
         }
 
@@ -350,7 +350,7 @@ def find_slices(
         alpha=float(alpha),
         params={
             "max_conditions": int(max_conditions),
-            "min_support": json_safe(min_support),
+            "min_support": json_value(min_support),
             "min_rows": min_n,
             "n_bins": int(n_bins),
             "max_slices": int(max_slices),

@@ -22,8 +22,8 @@ from scipy.stats import rankdata
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import json_value
 from whybox.evaluate._numbers import json_list, nanmean, output_position
-from whybox.shapley._masking import json_safe
 
 METRICS = (
     "feature_agreement",
@@ -476,7 +476,7 @@ class Agreement:
             "n_rows": self.n_rows,
             "matrices": {m: json_list(self.matrix(m).to_numpy()) for m in METRICS},
             "pairs": [
-                {key: json_safe(v) for key, v in r.items()}
+                {key: json_value(v) for key, v in r.items()}
                 for r in self.to_frame().to_dict("records")
             ],
             "summary": self.summary,
@@ -665,9 +665,9 @@ def agreement(
         n_rows=n,
         summary="",
         params={
-            "k": json_safe(k),
+            "k": json_value(k),
             "k_used": k_eff,
-            "output": json_safe(output),
+            "output": json_value(output),
             "methods": {nm: m.method for nm, m in zip(names, mats, strict=True)},
             "n_features": f,
         },

@@ -22,16 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_int, check_random_state, json_value
 from whybox.evaluate._numbers import json_float, json_list, nanmean
-from whybox.evaluate._perturb import (
-    PerturbationSet,
-    check_int,
-    pearson_rows,
-    prepare,
-)
-from whybox.shapley._masking import json_safe
+from whybox.evaluate._perturb import PerturbationSet, pearson_rows, prepare
 
 PERTURBATIONS = ("gaussian", "baseline")
 MAX_MASK_CELLS = 1 << 24
@@ -46,9 +40,9 @@ def _common_params(
 ) -> dict[str, Any]:
     return {
         **ps.params,
-        "output": json_safe(output),
-        "random_state": json_safe(random_state),
-        "batch_size": json_safe(batch_size),
+        "output": json_value(output),
+        "random_state": json_value(random_state),
+        "batch_size": json_value(batch_size),
         "explanation_method": explanation.method,
         "n_rows": ps.n_rows,
     }

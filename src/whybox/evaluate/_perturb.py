@@ -11,7 +11,6 @@ metrics only build boolean "removed" masks.
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_batch_size, is_torch_model
 from whybox.evaluate._numbers import first_line, output_position
 
 AUTO_BATCH_CELLS = 1 << 22
@@ -34,18 +34,6 @@ BASELINES = ("mean", "zeros", "background")
 
 
 # ---------------------------------------------------------------------- checks
-def check_int(value: Any, name: str, minimum: int, example: str) -> int:
-    """``value`` as an int of at least ``minimum``, else an InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value!r}; e.g. {example}.")
-    return int(value)
-
-
-def check_batch_size(batch_size: Any) -> int | None:
-    """None or a positive int (model-input rows per call)."""
-    if batch_size is None:
-        return None
-    return check_int(batch_size, "batch_size", 1, "batch_size=100000")
 
 
 def pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -225,16 +213,6 @@ def _output_positions(output: Any, names: tuple[str, ...]) -> int | None:
     return 0 if position is None and len(names) == 1 else position
 
 
-def _is_torch_module(model: Any) -> bool:
-    from whybox.adapters._torch import TorchModel
-
-    if isinstance(model, TorchModel):
-        return True
-    # a torch module exists only once torch is imported: never import it just to check
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
-
-
 def _is_text(explanation: Explanation) -> bool:
     return (
         "lime" in explanation.method.lower()
@@ -303,7 +281,7 @@ def _tabular_players(
     segments: Any, explanation: Explanation, column_names: tuple[str, ...], n: int
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any], tuple[str, ...]]:
     """Cell labels (n_columns,), players per row, params entry and player names."""
-    from whybox.shapley._masking import resolve_players
+    from whybox._utils import resolve_players
 
     d = len(column_names)
     groups = segments
@@ -443,7 +421,7 @@ def prepare(
     position = _output_positions(output, out_names)
     if _is_text(explanation):
         return _prepare_text(model, explanation, values, out_names, position, batch_size)
-    if _is_torch_module(model):
+    if is_torch_model(model):
         return _prepare_torch(
             model, explanation, values, out_names, position, baseline, background, segments,
             batch_size, rng,
@@ -490,8 +468,8 @@ def _prepare_tabular(
     model, explanation, values, out_names, position, baseline, background, segments,
     batch_size, rng,
 ) -> PerturbationSet:  # fmt: skip
+    from whybox._utils import prepare_model
     from whybox.adapters import adapt_data
-    from whybox.shapley._masking import prepare_model
 
     data = np.asarray(explanation.data)
     if data.ndim == 1:

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.shapley._masking import json_safe
+from whybox._utils import check_random_state, json_value
 
 MAX_ROWS = 200  # rows tested for faithfulness
 STABILITY_ROWS = 20  # rows tested for stability (each explained n_perturbations times)
@@ -155,7 +154,7 @@ def quality(
         "n_steps": int(n_steps),
         "n_random": int(n_random),
         "stability": explain_fn is not None,
-        "random_state": json_safe(random_state),
+        "random_state": json_value(random_state),
     }
     explanation.quality.update(figures)
     return explanation

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value
 from whybox.evaluate._agreement import (
     AttributionMatrix,
     attribution_matrix,
@@ -29,7 +29,6 @@ from whybox.evaluate._agreement import (
     top_k,
 )
 from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
-from whybox.shapley._masking import json_safe
 
 KINDS = ("auto", "cascading", "labels")
 SIMILARITIES = ("spearman_abs", "spearman", "ssim")
@@ -515,8 +514,8 @@ def model_randomization(
             "k_used": k_eff,
             "threshold": float(threshold),
             "similarity": similarity,
-            "output": json_safe(output),
-            "random_state": json_safe(random_state),
+            "output": json_value(output),
+            "random_state": json_value(random_state),
             "n_rows": n,
             **extra,
         },

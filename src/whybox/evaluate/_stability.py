@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_random_state, is_torch_model, json_value
 from whybox.evaluate._agreement import (
     _standard,
     attribution_matrix,
@@ -35,7 +35,6 @@ from whybox.evaluate._agreement import (
     top_k,
 )
 from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
-from whybox.shapley._masking import json_safe
 
 NORMS = ("l2", "l1", "linf")
 MODEL_CALL_CELLS = 1 << 22
@@ -52,15 +51,6 @@ def _norm(d: np.ndarray, norm: str) -> np.ndarray:
     if norm == "l1":
         return np.abs(d).sum(axis=-1)
     return np.abs(d).max(axis=-1)
-
-
-def _is_torch_module(model: Any) -> bool:
-    from whybox.adapters._torch import TorchModel
-
-    if isinstance(model, TorchModel):
-        return True
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(model, torch.nn.Module)
 
 
 def _as_rows(X: Any) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -192,7 +182,7 @@ def _check_rows(got: int, expected: int) -> None:
 
 def _labels(model: Any, Z: Any, X_rows: Any) -> np.ndarray | None:
     """Predicted label of every stacked row (None for a regressor: no filter)."""
-    if _is_torch_module(model):
+    if is_torch_model(model):
         from whybox.adapters._torch import adapt_torch_model, import_torch
 
         torch = import_torch()
@@ -208,7 +198,7 @@ def _labels(model: Any, Z: Any, X_rows: Any) -> np.ndarray | None:
         y = np.concatenate(out)
         # a single output is read as a binary classifier's logit
         return (y[:, 0] > 0).astype(np.intp) if y.shape[1] == 1 else np.argmax(y, axis=1)
-    from whybox.shapley._masking import prepare_model
+    from whybox._utils import prepare_model
 
     m = prepare_model(model, X_rows)
     if m.task != "classification":
@@ -429,7 +419,7 @@ class SeedStability:
         return {
             "summary": self.summary(),
             "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
-            "seeds": [json_safe(s) for s in self.seeds],
+            "seeds": [json_value(s) for s in self.seeds],
             "method": self.method,
             "params": self.params,
         }
@@ -589,13 +579,13 @@ def local_lipschitz(
         "radius": float(radius),
         "n_perturbations": m,
         "norm": norm,
-        "output": json_safe(output),
+        "output": json_value(output),
         "scale": "given"
         if scale is not None
         else ("column std" if (numeric is not None or np.ndim(X_rows) == 2) else "value range"),
         "model_filter": model is not None,
-        "batch_size": json_safe(batch_size),
-        "random_state": json_safe(random_state),
+        "batch_size": json_value(batch_size),
+        "random_state": json_value(random_state),
         "n_rows": n,
         "explanation_method": method,
     }
@@ -732,10 +722,10 @@ def seed_stability(
         k=k_eff,
         method=mats[0].method,
         params={
-            "seeds": [json_safe(s) for s in seeds],
+            "seeds": [json_value(s) for s in seeds],
             "k": k,
             "k_used": k_eff,
-            "output": json_safe(output),
+            "output": json_value(output),
             "n_rows": n,
             "n_features": f,
         },

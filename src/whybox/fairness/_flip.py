@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox._utils import json_value, prepare_model
 from whybox.adapters import adapt_data
 from whybox.inspection._features import feature_index, levels
-from whybox.shapley._masking import json_safe, prepare_model
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +55,7 @@ class FlipTest:
         rate = self.flip_rate.to_numpy(dtype=np.float64)
         return {
             "feature": self.feature,
-            "values": [json_safe(v) for v in self.values],
+            "values": [json_value(v) for v in self.values],
             "flip_rate": [[None if np.isnan(v) else float(v) for v in r] for r in rate],
             "overall": float(self.overall),
             "n_changed_rows": int(len(self.changed_rows)),
@@ -119,7 +119,7 @@ def flip_test(model: Any, X: Any, feature: Any, *, values: Any = None) -> FlipTe
     stacked = type(data)(copies.reshape(len(vals) * n, -1), data.feature_names, data.categorical)
     col = data.values[:, j]
     home = np.stack([col == v for v in vals])  # (n_values, n): the rows holding each value
-    names = [json_safe(v) for v in vals]
+    names = [json_value(v) for v in vals]
     rate = np.full((len(vals), len(vals)), np.nan)
     if m.task == "classification":
         labels = m.predict_label(stacked).reshape(len(vals), n)

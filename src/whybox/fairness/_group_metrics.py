@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_confidence_level, check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_confidence_level, check_random_state, json_value
 from whybox.debugging._confusion import _as_label_vector
-from whybox.shapley._masking import json_safe
 
 FOUR_FIFTHS = 0.8
 _BOOT_CELLS = 1 << 20  # resample draws (rows x replicates) held at once for a regression
@@ -70,7 +69,7 @@ def _py(value: Any) -> Any:
         return int(value)
     if value is None or isinstance(value, str):
         return value
-    return json_safe(value)
+    return json_value(value)
 
 
 def _records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
@@ -922,13 +921,13 @@ def group_metrics(
 
     params = {
         "task": kind,
-        "pos_label": json_safe(pos),
+        "pos_label": json_value(pos),
         "sensitive_names": list(sens_names),
         "y_prob_given": y_prob is not None,
         "n_bootstrap": n_boot,
         "confidence_level": level,
         "min_group_size": min_size,
-        "random_state": json_safe(random_state),
+        "random_state": json_value(random_state),
         "n_samples": int(n),
     }
     return GroupMetrics(

@@ -8,12 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_confidence_level, check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_confidence_level, check_random_state, json_value, prepare_model
 from whybox.adapters import Dataset, adapt_data
 from whybox.fairness._sensitive import check_sensitive
-from whybox.shapley._masking import json_safe, prepare_model
 
 MAX_SHAP_ROWS = 500
 BACKGROUND_ROWS = 100
@@ -82,9 +81,9 @@ class ProxyDetection:
             "sensitive_name": self.sensitive_name,
             "groups": list(self.groups),
             "table": table.to_dict(orient="list"),
-            "output_auc": json_safe(self.output_auc),
-            "output_auc_interval": [json_safe(v) for v in self.output_auc_interval],
-            "output_auc_by_group": {k: json_safe(v) for k, v in self.output_auc_by_group.items()},
+            "output_auc": json_value(self.output_auc),
+            "output_auc_interval": [json_value(v) for v in self.output_auc_interval],
+            "output_auc_by_group": {k: json_value(v) for k, v in self.output_auc_by_group.items()},
             "output_gap": {k: float(v) for k, v in self.output_gap.items()},
             "output_space": self.output_space,
             "flagged": list(self.flagged),
@@ -419,7 +418,7 @@ def proxy_detection(
             "strength_threshold": float(strength_threshold),
             "reliance_threshold": float(reliance_threshold),
             "cv": int(cv),
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "shap": "given" if shap_values is not None else ex.method,
             "shap_rows": int(len(rows)),
             "output": ex.output_names[k],

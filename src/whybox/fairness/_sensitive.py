@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import shorten
 from whybox._exceptions import InputError
+from whybox._utils import shorten
 
 
 def check_sensitive(sensitive: Any, n_rows: int, name: str = "sensitive") -> tuple[str, np.ndarray]:

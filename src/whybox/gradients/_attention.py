@@ -30,13 +30,13 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_batch_size
 from whybox._version import __version__
 from whybox.adapters._torch import (
     TargetLike,
     TorchModel,
     adapt_torch_model,
     batches,
-    check_batch_size,
     import_torch,
     output_matrix,
 )

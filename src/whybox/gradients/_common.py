@@ -9,15 +9,9 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_batch_size
 from whybox._version import __version__
-from whybox.adapters._torch import (
-    TorchModel,
-    adapt_torch_model,
-    batches,
-    check_batch_size,
-    import_torch,
-    input_axes,
-)
+from whybox.adapters._torch import TorchModel, adapt_torch_model, batches, import_torch, input_axes
 
 
 class TorchExplainer:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_random_state
 from whybox.adapters._torch import TargetLike, import_torch
 from whybox.gradients._common import TorchExplainer, check_count
 

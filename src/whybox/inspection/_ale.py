@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import Dataset, adapt_data
 from whybox.inspection._features import (
     check_not_constant,
@@ -20,7 +20,6 @@ from whybox.inspection._features import (
     output_space,
     predict_rows,
 )
-from whybox.shapley._masking import json_safe, prepare_model
 
 _BOOT_CELLS = 1 << 22
 """Row weights x outputs per block of bootstrap resamples (memory bound)."""
@@ -113,7 +112,7 @@ class AccumulatedLocalEffects:
         """A JSON-ready dict."""
         return {
             "feature_names": list(self.feature_names),
-            "grids": [[json_safe(v) for v in g.tolist()] for g in self.grids],
+            "grids": [[json_value(v) for v in g.tolist()] for g in self.grids],
             "effect": self.effect.tolist(),
             "lower": None if self.lower is None else self.lower.tolist(),
             "upper": None if self.upper is None else self.upper.tolist(),
@@ -420,8 +419,8 @@ def _mark_categorical(data: Dataset, categorical_features: Any) -> Dataset:
 
 def _json_list(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, np.integer)):
-        return json_safe(value)
-    return [json_safe(v) for v in value]
+        return json_value(value)
+    return [json_value(v) for v in value]
 
 
 def _ordered_categories(X: Any, name: str) -> list[Any] | None:
@@ -664,9 +663,9 @@ def accumulated_local_effects(
             "n_bootstrap": int(n_bootstrap),
             "confidence_level": float(confidence_level),
             "categorical_features": _json_list(categorical_features),
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "n_samples": n,
-            "batch_size": json_safe(batch_size),
+            "batch_size": json_value(batch_size),
             **extra,
         },
     )

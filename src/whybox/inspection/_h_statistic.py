@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import adapt_data
 from whybox.inspection._features import feature_index, output_space, predict_copies
-from whybox.shapley._masking import json_safe, prepare_model
 
 _DEFAULT_PAIR_FEATURES = 6
 
@@ -78,7 +77,7 @@ class HStatistic:
         return {
             "feature_names": list(self.feature_names),
             "overall": self.overall.tolist(),
-            "pairwise": json_safe(np.where(np.isnan(self.pairwise), None, self.pairwise).tolist()),
+            "pairwise": json_value(np.where(np.isnan(self.pairwise), None, self.pairwise).tolist()),
             "output_names": list(self.output_names),
             "output_space": self.output_space,
             "params": self.params,
@@ -217,10 +216,10 @@ def h_statistic(
         output_space=space,
         params={
             "n_samples": n,
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "pairs": [
                 [data.feature_names[cols[a]], data.feature_names[cols[b]]] for a, b in pair_list
             ],
-            "batch_size": json_safe(batch_size),
+            "batch_size": json_value(batch_size),
         },
     )

@@ -10,13 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import Dataset, Model, adapt_data
 from whybox.inspection._permutation_importance import permutation_importance
 from whybox.inspection._results import PermutationImportance
-from whybox.shapley._masking import json_safe, prepare_model
 
 MAX_SHAP_ROWS = 200  # rows explained when no SHAP values are given
 MAX_BACKGROUND_ROWS = 100  # background rows for models that are not trees
@@ -456,7 +455,7 @@ def importance_comparison(
             "scoring": perm.scoring,
             "n_repeats": perm.n_repeats_done,
             "permutation": "given" if permutation is not None else "computed",
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "shap_output_space": shap_space,
             "shap_rows": None if shap_values is not None else min(data.n_samples, MAX_SHAP_ROWS),
         },

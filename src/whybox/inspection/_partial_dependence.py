@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats.mstats import mquantiles
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import Dataset, adapt_data
 from whybox.inspection._features import (
     check_not_constant,
@@ -22,7 +22,6 @@ from whybox.inspection._features import (
     predict_copies,
 )
 from whybox.inspection._tree_recursion import recursion_average, tree_ensemble, unsupported
-from whybox.shapley._masking import json_safe, prepare_model
 
 _KINDS = ("average", "individual", "both")
 _GRIDS = ("percentiles", "uniform")
@@ -88,7 +87,7 @@ class PartialDependence:
         """A JSON-ready dict."""
         return {
             "feature_names": list(self.feature_names),
-            "grid_values": [json_safe(g.tolist()) for g in self.grid_values],
+            "grid_values": [json_value(g.tolist()) for g in self.grid_values],
             "average": self.average.tolist(),
             "individual": None if self.individual is None else self.individual.tolist(),
             "output_names": list(self.output_names),
@@ -465,11 +464,11 @@ def partial_dependence(
                 data.feature_names[j] for j, c in zip(cols, is_cat, strict=True) if c
             ),
             "method": method,
-            "sample": json_safe(sample),
+            "sample": json_value(sample),
             "sample_weight": weights is not None,
             "n_samples": data.n_samples,
             "n_given": n_given,
-            "random_state": json_safe(random_state),
-            "batch_size": json_safe(batch_size),
+            "random_state": json_value(random_state),
+            "batch_size": json_value(batch_size),
         },
     )

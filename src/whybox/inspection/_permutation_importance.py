@@ -10,12 +10,18 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from whybox._checks import check_confidence_level, check_random_state, shorten
 from whybox._exceptions import InputError
+from whybox._utils import (
+    check_confidence_level,
+    check_random_state,
+    json_value,
+    prepare_model,
+    resolve_players,
+    shorten,
+)
 from whybox.adapters import Model, adapt_data
 from whybox.inspection._clusters import check_threshold, correlated_feature_groups
 from whybox.inspection._results import PermutationImportance
-from whybox.shapley._masking import json_safe, prepare_model, resolve_players
 
 _AUTO_BATCH_CELLS = 1 << 22  # cells of stacked permuted copies per model call (batch_size=None)
 MIN_REPEATS = 3  # the fewest repeats before an early stop
@@ -522,19 +528,19 @@ def permutation_importance(
 
     params = {
         "n_repeats": n_repeats,
-        "random_state": json_safe(random_state),
+        "random_state": json_value(random_state),
         "feature_groups": players.groups_as_dict() if players.grouped else None,
-        "max_samples": json_safe(max_samples),
+        "max_samples": json_value(max_samples),
         "n_samples_per_repeat": int(m),
         "sample_weight": w_arr is not None,
-        "batch_size": json_safe(batch_size),
+        "batch_size": json_value(batch_size),
         "confidence_level": level,
         "early_stop": stop_early,
         "n_repeats_done": int(done),
         "stopped_early": done < n_repeats,
     }
     if stop_early:
-        params.update({"top_k": json_safe(top_k), "tol": tol})
+        params.update({"top_k": json_value(top_k), "tol": tol})
     if clustered:
         params.update({"clustered": True, "cluster_threshold": float(cluster_threshold)})
     return PermutationImportance(

@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state, json_value, prepare_model
 from whybox.adapters import Dataset, adapt_data
-from whybox.shapley._masking import json_safe, prepare_model
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,9 +195,9 @@ def global_surrogate(
         rules=export_text(tree, feature_names=list(names), decimals=3),
         params={
             "max_depth": int(max_depth),
-            "min_samples_leaf": json_safe(min_samples_leaf),
+            "min_samples_leaf": json_value(min_samples_leaf),
             "output": output,
-            "random_state": json_safe(random_state),
+            "random_state": json_value(random_state),
             "n_samples": data.n_samples,
         },
     )

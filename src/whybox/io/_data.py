@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from whybox._checks import shorten
 from whybox._exceptions import InputError
+from whybox._utils import shorten
 from whybox.io._text import short_error as _short
 
 

@@ -7,15 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_random_state, json_value
 from whybox.lime._surrogate import (
     PresenceLime,
     cosine_distance_to_ones,
     predict_in_batches,
 )
-from whybox.shapley._masking import json_safe
 
 SEGMENTATIONS: dict[str, dict[str, Any]] = {
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
@@ -232,7 +231,7 @@ class LimeImageExplainer(PresenceLime):
                     None
                     if callable(self.segmentation)
                     else {
-                        k: json_safe(v)
+                        k: json_value(v)
                         for k, v in {
                             **SEGMENTATIONS[self.segmentation],
                             **self.segmentation_params,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.shapley._masking import progress_bar
+from whybox._utils import progress_bar
 
 FEATURE_SELECTIONS = ("auto", "forward_selection", "lasso_path", "highest_weights", "none")
 """The feature selection methods; "auto" is forward selection up to 6 features, else
@@ -422,8 +422,9 @@ def predict_in_batches(
     """
     parts: list[np.ndarray] = []
     with progress_bar(n, progress, f"LIME ({who})") as bar:
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
+        step = batch_size or max(n, 1)
+        for start in range(0, n, step):
+            stop = min(n, start + step)
             out = class_outputs(predict(make_batch(start, stop)), stop - start, class_names, who)
             if parts and out.shape[1] != parts[0].shape[1]:
                 raise InputError(
@@ -471,7 +472,7 @@ class PresenceLime:
         defaults: tuple[int, float],
     ) -> None:
         """Check and keep the settings every presence explainer takes."""
-        from whybox.shapley._masking import check_batch_size
+        from whybox._utils import check_batch_size
 
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         self.n_samples = check_positive_int(n_samples, "n_samples", defaults[0], minimum=2)
@@ -500,8 +501,8 @@ class PresenceLime:
         subclass's own settings; the shared ones are added.
         """
         from whybox._explanation import Explanation
+        from whybox._utils import json_value
         from whybox._version import __version__
-        from whybox.shapley._masking import json_safe
 
         d = Z.shape[1]
         n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
@@ -528,7 +529,7 @@ class PresenceLime:
                 "feature_selection_used": selection,
                 "alpha": self.alpha,
                 "batch_size": self.batch_size,
-                "random_state": json_safe(self.random_state),
+                "random_state": json_value(self.random_state),
                 "whybox_version": __version__,
             },
             model_output=Y[:1],

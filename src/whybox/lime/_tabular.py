@@ -10,10 +10,17 @@ import pandas as pd
 from scipy.special import ndtri
 from scipy.stats import qmc
 
-from whybox._checks import check_random_state
 from whybox._discretize import MISSING, Discretizer, fit_discretizer
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import (
+    check_batch_size,
+    check_random_state,
+    json_value,
+    prepare_model,
+    progress_bar,
+    resolve_players,
+)
 from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data
 from whybox.lime._surrogate import (
@@ -25,14 +32,7 @@ from whybox.lime._surrogate import (
     resolve_selection,
     weighted_moments,
 )
-from whybox.shapley._masking import (
-    DEFAULT_BATCH_SIZE,
-    check_batch_size,
-    json_safe,
-    prepare_model,
-    progress_bar,
-    resolve_players,
-)
+from whybox.shapley._masking import DEFAULT_BATCH_SIZE
 
 _BLOCK_CELLS = 1 << 22  # interpretable-sample cells (rows x samples x features) held at once
 
@@ -412,14 +412,13 @@ class LimeTabularExplainer:
         )
 
     def _predict(self, values: np.ndarray) -> np.ndarray:
+        step = self.batch_size or max(len(values), 1)
         parts = [
             self.model.predict(
-                Dataset(
-                    values[i : i + self.batch_size], self.feature_names, self._train.categorical
-                ),
+                Dataset(values[i : i + step], self.feature_names, self._train.categorical),
                 self.output,
             )
-            for i in range(0, len(values), self.batch_size)
+            for i in range(0, len(values), step)
         ]
         return np.concatenate(parts, axis=0)
 
@@ -441,7 +440,7 @@ class LimeTabularExplainer:
             "alpha": self.alpha,
             "training_rows": int(self._train.n_samples),
             "batch_size": self.batch_size,
-            "random_state": json_safe(self.random_state),
+            "random_state": json_value(self.random_state),
             "whybox_version": __version__,
         }
         if not self.discretize:

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from whybox import plots
-from whybox._checks import check_random_state, shorten
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_random_state, shorten
 from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.counterfactuals import CounterfactualExplainer
@@ -651,7 +651,8 @@ def audit(
         repeated, fewer than 10 rows, or a classifier's target with a single class.
     """
     random_state = check_random_state(random_state)
-    from whybox.report._audit_images import audit_images, is_torch_model
+    from whybox._utils import is_torch_model
+    from whybox.report._audit_images import audit_images
 
     if is_torch_model(model):
         if sensitive is not None:

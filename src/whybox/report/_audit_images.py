@@ -21,13 +21,6 @@ from whybox.report._report import Figure, Report, Section, Table, Text
 _MAX_SHOWN = 8  # images in each attribution grid
 
 
-def is_torch_model(model: Any) -> bool:
-    """Whether ``model`` is a ``torch.nn.Module`` (without importing torch)."""
-    return any(
-        c.__module__.startswith("torch.nn") and c.__name__ == "Module" for c in type(model).__mro__
-    )
-
-
 def last_conv_layer(module: Any) -> str | None:
     """The dotted name of the model's last 2-D convolution (the usual Grad-CAM layer)."""
     import torch

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
+from whybox._utils import check_random_state
 from whybox.adapters import adapt_data
 
 SUMMARIES = ("kmeans", "sample")

@@ -10,12 +10,12 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import progress_bar
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
     coalition_values,
-    progress_bar,
     shapley_explanation,
 )
 

@@ -45,14 +45,13 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import json_value, progress_bar
 from whybox.shapley._exact import all_coalitions
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
     coalition_values,
-    json_safe,
-    progress_bar,
     shapley_explanation,
 )
 
@@ -732,6 +731,6 @@ class KernelExplainer(BackgroundExplainer):
             sampling=self.sampling,
             degree=self.degree,
             paired=True,
-            random_state=json_safe(self.random_state),
+            random_state=json_value(self.random_state),
         )
         return shapley_explanation(self, values, Xv, f_x, params, {"standard_error": se})

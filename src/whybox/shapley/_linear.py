@@ -26,22 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
+from whybox._utils import Players, check_random_state, json_value, resolve_players
 from whybox.adapters import Model, adapt_data, adapt_model
 from whybox.shapley._exact import (
     MAX_EXACT_PLAYERS,
     all_coalitions,
     shapley_weight_matrix,
 )
-from whybox.shapley._masking import (
-    Players,
-    json_safe,
-    prepare_background,
-    resolve_players,
-    shapley_explanation,
-)
+from whybox.shapley._masking import prepare_background, shapley_explanation
 
 PERTURBATIONS = ("interventional", "correlation_dependent")
 """The values of ``feature_perturbation``."""
@@ -762,5 +756,5 @@ class LinearExplainer:
             "covariance_ridge": COVARIANCE_RIDGE if correlated else None,
             "covariance_rank": self.covariance_rank if correlated else None,
             "covariance_singular": self.covariance_singular if correlated else None,
-            "random_state": json_safe(self.random_state),
+            "random_state": json_value(self.random_state),
         }

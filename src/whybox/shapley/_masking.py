@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from whybox._checks import check_random_state
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import (
+    check_batch_size,
+    check_random_state,
+    json_value,
+    prepare_model,
+    resolve_players,
+)
 from whybox._version import __version__
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.shapley._background import WeightedBackground
@@ -33,154 +38,6 @@ DEFAULT_BATCH_SIZE = 65536
 
 DEFAULT_MAX_BACKGROUND = 100
 """Background rows kept by default; a larger background is sampled down to this."""
-
-
-@dataclass(frozen=True)
-class Players:
-    """The players of the Shapley game: single features or groups of features.
-
-    Attributes
-    ----------
-    names : tuple of str
-        One name per player (the feature name, or the group's name).
-    columns : tuple of ndarray of int
-        For each player, the column indices (in the model's column order) it owns.
-    n_features : int
-        The number of columns of the data.
-    grouped : bool
-        True when ``feature_groups`` was given.
-    """
-
-    names: tuple[str, ...]
-    columns: tuple[np.ndarray, ...]
-    n_features: int
-    grouped: bool
-
-    @property
-    def n_players(self) -> int:
-        return len(self.names)
-
-    def membership(self) -> np.ndarray:
-        """Boolean matrix of shape (n_players, n_features): player i owns column j."""
-        out = np.zeros((self.n_players, self.n_features), dtype=bool)
-        for i, cols in enumerate(self.columns):
-            out[i, cols] = True
-        return out
-
-    def column_masks(self, coalitions: np.ndarray) -> np.ndarray:
-        """Turn player coalitions into column masks.
-
-        Parameters
-        ----------
-        coalitions : ndarray of shape (..., n_players), bool
-
-        Returns
-        -------
-        ndarray of shape (..., n_features), bool
-        """
-        if not self.grouped:
-            return coalitions
-        member = self.membership()
-        return (coalitions.astype(np.int64) @ member.astype(np.int64)) > 0
-
-    def groups_as_dict(self) -> dict[str, list[int]]:
-        """The players as a JSON-ready dict name -> list of column indices."""
-        return {n: [int(c) for c in cols] for n, cols in zip(self.names, self.columns, strict=True)}
-
-
-def resolve_players(
-    feature_groups: Mapping[str, Sequence[Any]] | None, feature_names: Sequence[str]
-) -> Players:
-    """Check ``feature_groups`` and turn it into :class:`Players`.
-
-    Parameters
-    ----------
-    feature_groups : dict of str to sequence of (str or int), or None
-        Group name -> the columns of the group, by name or by position in the
-        model's column order. Columns in no group become players of their own,
-        after the groups, in column order. ``None``: every column is a player.
-    feature_names : sequence of str
-        The column names, in the model's order.
-
-    Returns
-    -------
-    Players
-
-    Raises
-    ------
-    InputError
-        If ``feature_groups`` is not a dict, a group is empty, names an unknown
-        column, or two groups share a column.
-    """
-    names = tuple(str(f) for f in feature_names)
-    d = len(names)
-    if feature_groups is None:
-        return Players(names, tuple(np.array([j]) for j in range(d)), d, False)
-    if not isinstance(feature_groups, Mapping):
-        raise InputError(
-            "feature_groups must be a dict mapping a group name to a list of columns, "
-            f"got {type(feature_groups).__name__}; give e.g. {{'size': ['height', 'weight']}}."
-        )
-    owner: dict[int, str] = {}
-    group_names: list[str] = []
-    group_cols: list[np.ndarray] = []
-    for gname, members in feature_groups.items():
-        gname = str(gname)
-        if isinstance(members, (str, int, np.integer)):
-            members = [members]
-        members = list(members)
-        if not members:
-            raise InputError(
-                f"feature_groups[{gname!r}] is empty; give at least one column per group."
-            )
-        cols = []
-        for m in members:
-            if isinstance(m, (int, np.integer)) and not isinstance(m, bool):
-                if not -d <= int(m) < d:
-                    raise InputError(
-                        f"feature_groups[{gname!r}] names column position {int(m)} but the "
-                        f"data has {d} columns; use positions 0..{d - 1} or column names."
-                    )
-                j = int(m) % d
-            else:
-                if str(m) not in names:
-                    raise InputError(
-                        f"feature_groups[{gname!r}] names the column {m!r}, which is not one "
-                        f"of the data's columns {list(names)[:10]}; fix the column name."
-                    )
-                j = names.index(str(m))
-            if j in owner:
-                raise InputError(
-                    f"the column {names[j]!r} is in both feature_groups[{owner[j]!r}] and "
-                    f"feature_groups[{gname!r}]; put each column in one group only."
-                )
-            owner[j] = gname
-            cols.append(j)
-        group_names.append(gname)
-        group_cols.append(np.array(sorted(cols), dtype=np.intp))
-    for j in range(d):
-        if j not in owner:
-            if names[j] in group_names:
-                raise InputError(
-                    f"the group name {names[j]!r} is also the name of a column in no group; "
-                    "rename the group or put the column in a group."
-                )
-            group_names.append(names[j])
-            group_cols.append(np.array([j], dtype=np.intp))
-    return Players(tuple(group_names), tuple(group_cols), d, True)
-
-
-def prepare_model(model: Any, X: Any) -> Model:
-    """Adapt ``model``, naming a plain callable's outputs after one call on ``X``."""
-    m = adapt_model(model)
-    plain_callable = not isinstance(model, Model) and m.estimator is model and m.classes is None
-    if not plain_callable or m.output_names != ("output",) or not callable(model):
-        return m
-    out = np.asarray(model(adapt_data(X).values[:1]))
-    k = out.shape[1] if out.ndim == 2 else 1
-    if k == 1:
-        return m
-    return adapt_model(model, task=m.task, output_names=[f"output_{i}" for i in range(k)])
 
 
 def prepare_background(
@@ -237,20 +94,6 @@ def prepare_background(
     return data, n_given
 
 
-def check_batch_size(batch_size: Any) -> int:
-    """Check ``batch_size`` is a positive integer."""
-    if (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise InputError(
-            f"batch_size must be a positive integer (model-input rows per call), "
-            f"got {batch_size!r}; e.g. batch_size=65536."
-        )
-    return int(batch_size)
-
-
 def combine_dtype(X: np.ndarray, background: np.ndarray) -> np.dtype:
     """The dtype of masked rows: float64, or object when either side holds text."""
     if X.dtype == object or background.dtype == object:
@@ -302,7 +145,7 @@ def coalition_values(
     shared = masks.ndim == 2
     n_coal = masks.shape[-2]
     total = n * n_coal
-    per_call = max(1, batch_size // n_bg)
+    per_call = total if batch_size is None else max(1, batch_size // n_bg)
     dtype = combine_dtype(X, background)
     Xc = X.astype(dtype, copy=False)
     bg = background.astype(dtype, copy=False)
@@ -329,14 +172,6 @@ def coalition_values(
     if out is None:  # no coalitions to evaluate
         out = np.empty((n, n_coal, model.n_outputs), dtype=np.float64)
     return out
-
-
-def progress_bar(n_rows: int, show: bool | None, desc: str) -> Any:
-    """A tqdm bar over explained rows (shown when ``show`` is True, or for 100+ rows)."""
-    from tqdm.auto import tqdm
-
-    disable = (n_rows < 100) if show is None else not show
-    return tqdm(total=n_rows, desc=desc, unit="row", disable=disable, leave=False)
 
 
 def shapley_explanation(
@@ -366,15 +201,6 @@ def shapley_explanation(
         model_output=model_output,
         quality=quality or {},
     )
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` if JSON can hold it (None, bool, int, float, str), else its repr."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, np.integer):
-        return int(value)
-    return repr(value)
 
 
 class BackgroundExplainer:
@@ -461,8 +287,8 @@ class BackgroundExplainer:
             "background_rows": int(self.background.n_samples),
             "background_weighted": self.background_weights is not None,
             "background_rows_given": int(self.n_background_given),
-            "max_background": json_safe(self.max_background),
+            "max_background": json_value(self.max_background),
             "feature_groups": self.players.groups_as_dict() if self.players.grouped else None,
             "batch_size": self.batch_size,
-            "random_state": json_safe(self.random_state),
+            "random_state": json_value(self.random_state),
         }

@@ -9,13 +9,12 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import json_value, progress_bar
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
     coalition_values,
-    json_safe,
-    progress_bar,
     shapley_explanation,
 )
 
@@ -209,5 +208,5 @@ class PermutationExplainer(BackgroundExplainer):
         params = self._common_params()
         params["n_permutations"] = r
         params["antithetic"] = True
-        params["random_state"] = json_safe(self.random_state)
+        params["random_state"] = json_value(self.random_state)
         return shapley_explanation(self, values, Xv, f_x, params, {"standard_error": std_err})

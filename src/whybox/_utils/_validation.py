@@ -1,4 +1,4 @@
-"""Argument checks shared across modules (each raises a one-sentence InputError)."""
+"""Argument checks shared by every subpackage, each raising a one-sentence InputError."""
 
 from __future__ import annotations
 
@@ -71,3 +71,48 @@ def check_random_state(value: Any, name: str = "random_state") -> Any:
         f"{name} must be None, a non-negative int or a numpy Generator, got "
         f"{shorten(value)}; pass e.g. {name}=0 for reproducible results."
     )
+
+
+def check_int(value: Any, name: str, minimum: int = 1, example: str | None = None) -> int:
+    """``value`` as an int of at least ``minimum``, or an InputError naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        The user's argument; a bool is refused (``True`` is not a count).
+    name : str
+        The argument's name, used in the error message.
+    minimum : int, default=1
+        The smallest value allowed.
+    example : str, optional
+        A valid call shown in the message (default ``f"{name}={max(minimum, 1)}"``).
+
+    Raises
+    ------
+    InputError
+        If ``value`` is not an integer or is below ``minimum``.
+    """
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or value < minimum
+    ):
+        example = example or f"{name}={max(minimum, 1)}"
+        wanted = {0: "a non-negative integer", 1: "a positive integer"}.get(
+            minimum, f"an integer >= {minimum}"
+        )
+        raise InputError(f"{name} must be {wanted}, got {shorten(value)}; e.g. {example}.")
+    return int(value)
+
+
+def check_batch_size(batch_size: Any) -> int | None:
+    """``batch_size``: the most model-input rows in one model call, or None for one call.
+
+    Raises
+    ------
+    InputError
+        If ``batch_size`` is neither None nor a positive integer (``True`` included).
+    """
+    if batch_size is None:
+        return None
+    return check_int(batch_size, "batch_size", 1, "batch_size=10000, or None for one call")

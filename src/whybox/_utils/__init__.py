@@ -1,0 +1,50 @@
+"""whybox's leaf layer: helpers every subpackage shares.
+
+It imports nothing of whybox but ``_exceptions`` and ``adapters``, so any module can use
+it without loading an algorithm (numba kernels, torch).
+
+- ``_validation``: argument checks, each raising a one-sentence ``InputError``.
+- ``_json``: the one JSON rule (NaN as null, infinities as ``"inf"``/``"-inf"``).
+- ``_result``: ``Result``, the base of every result dataclass.
+- ``_progress``: progress bars over rows.
+- ``_players``: features and groups of features as players.
+- ``_model``: model preparation for the model-agnostic methods, the torch check.
+"""
+
+from whybox._utils._json import (
+    from_json_array,
+    from_json_number,
+    json_dumps,
+    json_number,
+    json_value,
+)
+from whybox._utils._model import is_torch_model, prepare_model
+from whybox._utils._players import Players, resolve_players
+from whybox._utils._progress import progress_bar
+from whybox._utils._result import Result
+from whybox._utils._validation import (
+    check_batch_size,
+    check_confidence_level,
+    check_int,
+    check_random_state,
+    shorten,
+)
+
+__all__ = [
+    "Players",
+    "Result",
+    "check_batch_size",
+    "check_confidence_level",
+    "check_int",
+    "check_random_state",
+    "from_json_array",
+    "from_json_number",
+    "is_torch_model",
+    "json_dumps",
+    "json_number",
+    "json_value",
+    "prepare_model",
+    "progress_bar",
+    "resolve_players",
+    "shorten",
+]

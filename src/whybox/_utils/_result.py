@@ -1,0 +1,137 @@
+"""The base of every result type: dict, strict JSON, frame and notebook views from its fields."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import types
+import typing
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._utils._json import from_json_array, from_json_number, json_value
+
+_HTML_ROWS = 20
+"""Rows of ``to_frame()`` shown by ``_repr_html_``."""
+
+
+class Result:
+    """Mixin for whybox's frozen result dataclasses.
+
+    Every result gets, from its dataclass fields:
+
+    - ``to_dict()``: the fields as strict JSON data (NaN as null, infinities as
+      ``"inf"``/``"-inf"``: see :mod:`whybox._utils._json`), nested results as dicts;
+    - ``to_json()``: that dict as a JSON string (``allow_nan=False``);
+    - ``from_dict(d)``: the result rebuilt from ``to_dict()``'s output, each field read
+      back by its annotation (arrays, floats with NaN and infinities, tuples and dicts of
+      nested results, DataFrames);
+    - ``to_frame()``: a one-row DataFrame of the scalar fields (results with a natural
+      table override it);
+    - ``_repr_html_()``: the first rows of ``to_frame()`` as a compact HTML table, which
+      Jupyter shows for a result at the end of a cell.
+
+    A subclass overrides ``to_dict``/``from_dict`` only when its JSON form is not its
+    fields (and then keeps the two inverse to each other).
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result's fields as strict-JSON-ready data (see the class docstring)."""
+        return {f.name: json_value(getattr(self, f.name)) for f in _init_fields(type(self))}
+
+    def to_json(self, **kwargs: Any) -> str:
+        """``to_dict()`` as a strict JSON string (keyword arguments go to ``json.dumps``)."""
+        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded)."""
+        hints = _hints(cls)
+        kwargs = {
+            f.name: _decode(hints.get(f.name, Any), d[f.name])
+            for f in _init_fields(cls)
+            if f.name in d
+        }
+        return cls(**kwargs)
+
+    def to_frame(self) -> pd.DataFrame:
+        """A one-row DataFrame of the result's scalar fields (numbers, text, flags)."""
+        row = {
+            f.name: getattr(self, f.name)
+            for f in _init_fields(type(self))
+            if _is_scalar(getattr(self, f.name))
+        }
+        return pd.DataFrame([row])
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        more = len(frame) - _HTML_ROWS
+        html = frame.head(_HTML_ROWS).to_html(max_cols=12, float_format=lambda v: f"{v:.4g}")
+        title = f"<p><b>{type(self).__name__}</b></p>"
+        note = f"<p>... {more} more rows: <code>.to_frame()</code></p>" if more > 0 else ""
+        return title + html + note
+
+
+def _init_fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    return tuple(f for f in dataclasses.fields(cls) if f.init)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_scalar(v: Any) -> bool:
+    return v is None or isinstance(v, (str, bool, int, float, np.integer, np.floating, np.bool_))
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """Read ``value`` (JSON data) back into the type ``hint`` names."""
+    if value is None:
+        return _none_as(hint)
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        for option in options:
+            try:
+                return _decode(option, value)
+            except (TypeError, ValueError, KeyError):
+                continue
+        return value
+    if hint is np.ndarray:
+        return from_json_array(value)
+    if hint is float:
+        return from_json_number(value)
+    if hint in (int, str, bool):
+        return hint(value)
+    if hint is pd.DataFrame:
+        return pd.DataFrame(
+            from_json_array(value["data"]) if value["data"] else None,
+            index=value["index"],
+            columns=value["columns"],
+        )
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in value)
+        if args:
+            return tuple(_decode(a, v) for a, v in zip(args, value, strict=True))
+        return tuple(value)
+    if origin is list:
+        return [_decode(args[0], v) for v in value] if args else list(value)
+    if origin is dict:
+        inner = args[1] if args else Any
+        return {k: _decode(inner, v) for k, v in value.items()}
+    if isinstance(hint, type) and issubclass(hint, Result):
+        return hint.from_dict(value)
+    return value
+
+
+def _none_as(hint: Any) -> Any:
+    """None read back: NaN for a float field, else None."""
+    if hint is float:
+        return float("nan")
+    return None
