@@ -155,7 +155,6 @@ def test_controlled_exits_leave_the_old_pair_and_no_temporary_file(
     inputs, tmp_path, old_pair, monkeypatch, capsys, step, action, code
 ):
     from tests.reliability._pair_runner import install
-
     from whybox.cli import main
 
     out = tmp_path / "r.html"

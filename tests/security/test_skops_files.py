@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from tests.security._archives import load_the_old_way
-from tests.security._archives import rewrite as _rewrite
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import (
@@ -26,6 +24,8 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 from skops.io._protocol import PROTOCOL
 
+from tests.security._archives import load_the_old_way
+from tests.security._archives import rewrite as _rewrite
 from whybox import InputError
 from whybox.io import load_model
 from whybox.io._skops_validate import _nodes as _states

@@ -9,7 +9,6 @@ import zipfile
 import numpy as np
 import pytest
 import skops.io as sio
-from tests.security._archives import load_the_old_way
 from sklearn.neighbors import (
     KernelDensity,
     KNeighborsClassifier,
@@ -20,6 +19,7 @@ from sklearn.neighbors import (
     RadiusNeighborsRegressor,
 )
 
+from tests.security._archives import load_the_old_way
 from whybox import InputError
 from whybox.io import load_model
 from whybox.io._skops_validate import _nodes as _states

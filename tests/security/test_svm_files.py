@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import skops.io as sio
-from tests.security._archives import load_the_old_way
-from tests.security._archives import rewrite as _rewrite
 from sklearn.svm import SVC, SVR, NuSVC, NuSVR, OneClassSVM
 
+from tests.security._archives import load_the_old_way
+from tests.security._archives import rewrite as _rewrite
 from whybox import InputError
 from whybox.io import load_model
 from whybox.io._skops_validate import _nodes as _states
