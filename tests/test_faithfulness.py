@@ -100,7 +100,7 @@ def test_linear_correlations_are_exactly_one(linear_case):
     # sum_{j in S} phi_j equals the output drop for every subset: correlation 1.
     X, w, f, true = linear_case
     ex = _tab_explanation(true, X)
-    fc = faithfulness_correlation(f, ex, subset_size=3, n_runs=20, random_state=1)
+    fc = faithfulness_correlation(f, ex, subset_size=3, n_subsets=20, random_state=1)
     np.testing.assert_allclose(fc.correlation, 1.0, atol=1e-10)
     np.testing.assert_allclose(fc.attribution_sums, fc.output_drops, atol=1e-10)
     sn = sensitivity_n(f, ex, n_subsets=10, random_state=1)
@@ -198,7 +198,7 @@ def test_background_baseline_with_one_row_equals_that_row(linear_case):
     ps = prepare(f, ex, segments=groups, rng=np.random.default_rng(0))
     cols = [[0, 4, 5], [1, 2], [3, 6, 7, 8]]
     np.testing.assert_allclose(ps.attributions, np.stack([true[:, c].sum(1) for c in cols], 1))
-    fc = faithfulness_correlation(f, ex, segments=groups, subset_size=1, n_runs=6, random_state=0)
+    fc = faithfulness_correlation(f, ex, segments=groups, subset_size=1, n_subsets=6, random_state=0)
     np.testing.assert_allclose(fc.attribution_sums, fc.output_drops, atol=1e-10)
     g = infidelity(f, ex, segments=groups, perturbation="baseline", random_state=0)
     np.testing.assert_allclose(g.infidelity, 0.0, atol=1e-20)
@@ -223,8 +223,8 @@ def test_shap_beats_random_when_only_three_features_matter():
     assert r_shap.passes_overall and r_shap.gain > 0
     assert r_shap.mean_aopc > r_rand.mean_aopc + 3 * r_shap.aopc_random_spread
     assert r_shap.gain > 5 * abs(r_rand.gain)
-    fc_shap = faithfulness_correlation(model, ex, subset_size=2, n_runs=20, random_state=0)
-    fc_rand = faithfulness_correlation(model, rand, subset_size=2, n_runs=20, random_state=0)
+    fc_shap = faithfulness_correlation(model, ex, subset_size=2, n_subsets=20, random_state=0)
+    fc_rand = faithfulness_correlation(model, rand, subset_size=2, n_subsets=20, random_state=0)
     assert fc_shap.mean_correlation > 0.6
     assert fc_rand.mean_correlation < fc_shap.mean_correlation - 0.4
 
@@ -244,13 +244,13 @@ def test_multiclass_output_selection():
     assert list(res.outputs) == list(model.predict(rows))
     raw = model.decision_function(rows)  # the explanation's raw space: the margins
     np.testing.assert_allclose(res.model_output, raw.max(axis=1), atol=1e-10)
-    res_v = faithfulness(model, ex, output="virginica", n_steps=4, n_random=0)
+    res_v = faithfulness(model, ex, target="virginica", n_steps=4, n_random=0)
     assert set(res_v.outputs) == {"virginica"}
     np.testing.assert_allclose(res_v.model_output, raw[:, 2], atol=1e-10)
-    with pytest.raises(InputError, match="output='nope'"):
-        faithfulness(model, ex, output="nope")
+    with pytest.raises(InputError, match="target='nope'"):
+        faithfulness(model, ex, target="nope")
     with pytest.raises(InputError, match="out of range"):
-        faithfulness(model, ex, output=5)
+        faithfulness(model, ex, target=5)
 
 
 # ---------------------------------------------------------------------- images
@@ -445,7 +445,7 @@ def test_text_words_are_deleted():
     ex = whybox.LimeTextExplainer(proba, class_names=["neg", "pos"], n_samples=300, random_state=0)(
         text
     )
-    res = faithfulness(proba, ex, output="pos", n_random=3, random_state=0)
+    res = faithfulness(proba, ex, target="pos", n_random=3, random_state=0)
     words = list(ex.feature_names)
     assert ex.output_names == ("pos",)  # a binary classifier: the positive class
     phi = ex.values[0, :, 0]
@@ -458,7 +458,7 @@ def test_text_words_are_deleted():
         assert abs(res.deletion[0, k] - proba([kept])[0, 1]) < 1e-12
     assert res.aopc[0] > res.aopc_random_mean[0]
     with pytest.raises(InputError, match="perturbation='baseline'"):
-        infidelity(proba, ex, output="pos")
+        infidelity(proba, ex, target="pos")
 
 
 # ---------------------------------------------------------------------- results, plot
@@ -471,11 +471,11 @@ def test_results_are_json_ready_and_plot_has_gids(linear_case):
     assert isinstance(res, Faithfulness)
     d = json.loads(json.dumps(res.to_dict(), allow_nan=False))
     assert d["params"]["n_steps"] == 4 and d["params"]["random_state"] == 0
-    assert d["summary"]["passes_overall"] is True
+    assert res.summary()["passes_overall"] is True
     frame = res.to_frame()
     assert len(frame) == len(X) and frame["passes"].dtype == bool
     for r in (
-        faithfulness_correlation(f, ex, n_runs=5, random_state=0),
+        faithfulness_correlation(f, ex, n_subsets=5, random_state=0),
         sensitivity_n(f, ex, n_subsets=5, random_state=0),
         infidelity(f, ex, n_perturbations=5, random_state=0),
     ):
@@ -511,8 +511,8 @@ def test_errors(linear_case):
         faithfulness(model, ex, n_steps=0)
     with pytest.raises(InputError, match="n_random"):
         faithfulness(model, ex, n_random=-1)
-    with pytest.raises(InputError, match="output='b'"):
-        faithfulness(model, ex, output="b")
+    with pytest.raises(InputError, match="target='b'"):
+        faithfulness(model, ex, target="b")
     with pytest.raises(InputError, match="background=None"):
         faithfulness(model, ex, baseline="background")
     with pytest.raises(InputError, match="subset_size"):
@@ -568,7 +568,7 @@ def test_mixed_type_pipeline_uses_the_mode_for_text_columns():
     rows = frame.iloc[:5]
     phi = np.array([[3.0, 2.0, 1.0]] * 5)  # order: age, city, income
     ex = _tab_explanation(phi, rows.to_numpy(dtype=object), names=list(frame.columns))
-    res = faithfulness(model, ex, output=0, n_random=2, random_state=0)
+    res = faithfulness(model, ex, target=0, n_random=2, random_state=0)
     mean_age, mode_city = rows["age"].mean(), rows["city"].mode()[0]
     for k in range(4):
         X = rows.copy()
@@ -596,7 +596,7 @@ def test_row_blocks_never_change_the_result(linear_case, monkeypatch):
         return (
             faithfulness(f, ex, n_steps=4, n_random=3, random_state=2).random_deletion_mean,
             sensitivity_n(f, ex, n_subsets=4, random_state=2).correlation,
-            faithfulness_correlation(f, ex, n_runs=4, random_state=2).correlation,
+            faithfulness_correlation(f, ex, n_subsets=4, random_state=2).correlation,
             infidelity(f, ex, n_perturbations=4, random_state=2).infidelity,
             infidelity(
                 f, ex, n_perturbations=4, perturbation="baseline", random_state=2

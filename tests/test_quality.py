@@ -91,8 +91,8 @@ def test_bad_input(linear):
     ex = explain(model, X[:10], background=X)
     with pytest.raises(InputError, match="must be a whybox Explanation"):
         quality(model, ex.values)
-    with pytest.raises(InputError, match="max_rows must be an integer >= 1"):
-        quality(model, ex, max_rows=0)
+    with pytest.raises(InputError, match="max_samples must be a positive integer"):
+        quality(model, ex, max_samples=0)
     other = explain(model, X[["f0", "f1", "f2", "f3", "f4", "f5"]][:10], background=X)
     wrong = Explanation(
         values=other.values[:, :4], base_values=other.base_values, data=other.data[:, :4],
@@ -101,6 +101,6 @@ def test_bad_input(linear):
     with pytest.raises(InputError):
         quality(model, wrong)
     # a top-k larger than the features is an error; the default k fits small models
-    with pytest.raises(InputError, match="k must be at most the number of features"):
-        agreement({"a": ex, "b": ex}, k=7)
+    with pytest.raises(InputError, match="top_k must be at most the number of features"):
+        agreement({"a": ex, "b": ex}, top_k=7)
     assert agreement({"a": ex, "b": ex}).k == 5

@@ -200,7 +200,7 @@ def test_tabular_sanity_errors(cancer):
     with pytest.raises(InputError, match="kind"):
         model_randomization(model, fn, X, y=y, kind="weights")
     with pytest.raises(InputError, match="threshold"):
-        model_randomization(model, fn, X, y=y, threshold=2.0)
+        model_randomization(model, fn, X, y=y, similarity_threshold=2.0)
     with pytest.raises(InputError, match="ssim"):
         model_randomization(model, fn, X, y=y, similarity="ssim")
 
@@ -208,7 +208,7 @@ def test_tabular_sanity_errors(cancer):
 # ---------------------------------------------------------------------- agreement
 def test_identical_explanations_agree_fully():
     v = np.random.default_rng(0).normal(size=(7, 6))
-    res = agreement({"a": _tab(v), "b": _tab(v), "c": v.copy()}, k=3)
+    res = agreement({"a": _tab(v), "b": _tab(v), "c": v.copy()}, top_k=3)
     for metric in METRICS:
         np.testing.assert_array_equal(res.matrix(metric).to_numpy(), 1.0)
     assert "every feature is in their top 3 on the same share of rows" in res.summary
@@ -219,11 +219,11 @@ def test_reversed_ranking_shares_no_top_k_feature():
     base = np.tile(np.arange(1.0, d + 1), (4, 1))  # feature d-1 most important
     rev = base[:, ::-1].copy()
     for k in range(1, d // 2 + 1):
-        res = agreement({"x": _tab(base), "y": _tab(rev)}, k=k)
+        res = agreement({"x": _tab(base), "y": _tab(rev)}, top_k=k)
         expect = 0.0 if k < d / 2 else (2 * k - d) / k
         assert res.matrix("feature_agreement").loc["x", "y"] == pytest.approx(expect)
         assert res.matrix("rank_agreement").loc["x", "y"] == 0.0
-    res = agreement({"x": _tab(base), "y": _tab(rev)}, k=2)
+    res = agreement({"x": _tab(base), "y": _tab(rev)}, top_k=2)
     assert res.matrix("rank_correlation").loc["x", "y"] == pytest.approx(-1.0)
 
 
@@ -232,7 +232,7 @@ def test_metrics_equal_a_hand_computation_on_three_rows():
     # row 1: A -> [2, 0], B -> [2, 1]; row 2: A -> [3, 1], B -> [3, 1], signs differ on 1.
     A = np.array([[5.0, -4.0, 1.0, 0.5], [3.0, 0.1, -9.0, 1.0], [0.0, 2.0, 1.0, -6.0]])
     B = np.array([[4.0, -5.0, 0.2, 0.1], [0.5, 2.0, -7.0, 1.0], [0.1, -3.0, 1.0, -8.0]])
-    res = agreement({"A": _tab(A), "B": _tab(B)}, k=2)
+    res = agreement({"A": _tab(A), "B": _tab(B)}, top_k=2)
     per = {m: res.per_row[m][0, 1] for m in METRICS}
     # feature agreement: |{0,1}&{1,0}|=2, |{2,0}&{2,1}|=1, |{3,1}&{3,1}|=2 -> /2
     np.testing.assert_allclose(per["feature_agreement"], [1.0, 0.5, 1.0])
@@ -262,7 +262,7 @@ def test_agreement_aligns_names_and_accepts_images_and_global_importance():
     v = rng.normal(size=(5, 4))
     names = ("a", "b", "c", "d")
     shuffled = _tab(v[:, [2, 0, 3, 1]], names=("c", "a", "d", "b"))
-    res = agreement({"x": _tab(v, names=names), "y": shuffled}, k=2)
+    res = agreement({"x": _tab(v, names=names), "y": shuffled}, top_k=2)
     np.testing.assert_array_equal(res.matrix("rank_agreement").to_numpy(), 1.0)
     # a global permutation importance: one ranking for every row
     from whybox.inspection._results import PermutationImportance
@@ -276,8 +276,8 @@ def test_agreement_aligns_names_and_accepts_images_and_global_importance():
         scoring="accuracy",
     )
     glob = np.tile([3.0, 0.0, 2.0, 0.0], (5, 1))
-    r1 = agreement({"x": _tab(v, names=names), "pi": pi}, k=2)
-    r2 = agreement({"x": _tab(v, names=names), "pi": _tab(glob, names=names)}, k=2)
+    r1 = agreement({"x": _tab(v, names=names), "pi": pi}, top_k=2)
+    r2 = agreement({"x": _tab(v, names=names), "pi": _tab(glob, names=names)}, top_k=2)
     for m in METRICS:
         np.testing.assert_allclose(r1.per_row[m], r2.per_row[m])
     # gradient maps (n, C, H, W, 1) are flattened into features
@@ -286,7 +286,7 @@ def test_agreement_aligns_names_and_accepts_images_and_global_importance():
         values=img, base_values=np.zeros((3, 1)), data=None, feature_names=(),
         output_names=("7",), axes=("samples", "channels", "height", "width", "outputs"),
     )  # fmt: skip
-    r3 = agreement({"ig": ex, "flat": img.reshape(3, 4)}, k=2)
+    r3 = agreement({"ig": ex, "flat": img.reshape(3, 4)}, top_k=2)
     np.testing.assert_array_equal(r3.matrix("signed_rank_agreement").to_numpy(), 1.0)
     assert r3.feature_names[3] == "(0, 1, 1)"
 
@@ -298,7 +298,7 @@ def test_agreement_of_real_explainers(cancer):
     rows = X.iloc[:15]
     shap_ex = whybox.explain(model, rows)
     lime_ex = whybox.LimeTabularExplainer(model, X, n_samples=500, random_state=0)(rows)
-    res = agreement({"SHAP": shap_ex, "LIME": lime_ex}, k=5)
+    res = agreement({"SHAP": shap_ex, "LIME": lime_ex}, top_k=5)
     fa = res.per_row["feature_agreement"][0, 1]
     sets = [
         len(
@@ -323,14 +323,14 @@ def test_agreement_errors():
     with pytest.raises(InputError, match="other features"):
         agreement({"a": _tab(v), "b": _tab(v, names=("x", "y", "z"))})
     with pytest.raises(InputError, match="k must"):
-        agreement({"a": _tab(v), "b": _tab(v)}, k=0)
+        agreement({"a": _tab(v), "b": _tab(v)}, top_k=0)
     with pytest.raises(InputError, match="mapping"):
         agreement([_tab(v), _tab(v)])
     data = np.arange(12.0).reshape(4, 3)
     with pytest.raises(InputError, match="other rows"):
         agreement({"a": _tab(v, data=data), "b": _tab(v, data=data + 1)})
     multi = _tab(np.ones((4, 3, 2)))
-    with pytest.raises(InputError, match="output="):
+    with pytest.raises(InputError, match="target="):
         agreement({"a": multi, "b": multi})
     # with model_output, each row's predicted class is compared
     mo = np.array([[0.2, 0.8], [0.9, 0.1], [0.3, 0.7], [0.6, 0.4]])
@@ -346,7 +346,7 @@ def test_disagreement_matrix_plot():
 
     rng = np.random.default_rng(0)
     exs = {name: _tab(rng.normal(size=(6, 5))) for name in ("SHAP", "LIME", "IG$")}
-    res = agreement(exs, k=2)
+    res = agreement(exs, top_k=2)
     fig = disagreement_matrix(res, metric="rank_correlation")
     assert isinstance(fig, Figure)
     texts = {t.get_gid(): t.get_text() for t in fig.axes[0].texts}

@@ -268,12 +268,12 @@ def test_lipschitz_bad_inputs():
         values=np.zeros((28, 3, 2)), base_values=np.zeros((28, 2)), data=None,
         feature_names=("a", "b", "c"), output_names=("p", "q"),
     )  # fmt: skip
-    with pytest.raises(InputError, match="output="):
+    with pytest.raises(InputError, match="target="):
         local_lipschitz(lambda Z: multi, X, n_perturbations=6)
-    # with output= it works, and a bad name is refused
-    assert np.all(local_lipschitz(lambda Z: multi, X, n_perturbations=6, output="q").estimate == 0)
+    # with target= it works, and a bad name is refused
+    assert np.all(local_lipschitz(lambda Z: multi, X, n_perturbations=6, target="q").estimate == 0)
     with pytest.raises(InputError, match="output"):
-        local_lipschitz(lambda Z: multi, X, n_perturbations=6, output="zz")
+        local_lipschitz(lambda Z: multi, X, n_perturbations=6, target="zz")
 
 
 # ---------------------------------------------------------------------- rank helpers
@@ -308,7 +308,7 @@ def test_seed_stability_equals_a_direct_computation():
         return lambda X: base + noise
 
     seeds = (3, 11, 42)
-    res = seed_stability(factory, None, seeds=seeds, k=3)
+    res = seed_stability(factory, None, seeds=seeds, top_k=3)
     vals = np.stack([factory(s)(None) for s in seeds])
     np.testing.assert_allclose(res.values, vals)
     pairs = [(0, 1), (0, 2), (1, 2)]
@@ -366,7 +366,7 @@ def test_seed_stability_errors():
     with pytest.raises(InputError, match="seeds"):
         seed_stability(f, None, seeds=(1, 1))
     with pytest.raises(InputError, match="k must"):
-        seed_stability(f, None, k=0)
+        seed_stability(f, None, top_k=0)
     with pytest.raises(InputError, match="callable"):
         seed_stability(lambda s: 3, None)
     with pytest.raises(InputError, match="shape"):

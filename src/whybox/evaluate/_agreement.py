@@ -7,7 +7,7 @@ the rank correlation of the absolute attributions, per row and averaged, and say
 plain words where they disagree most.
 
 The rank helpers here (:func:`attribution_matrix`, :func:`spearman_rows`,
-:func:`kendall_rows`, :func:`top_k`) are shared by the stability and sanity checks.
+:func:`kendall_rows`, :func:`top_features`) are shared by the stability and sanity checks.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from scipy.stats import rankdata
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import json_value
-from whybox.evaluate._numbers import json_list, nanmean, output_position
+from whybox._utils import Result, check_int, json_value
+from whybox.evaluate._numbers import nanmean, output_position
 
 METRICS = (
     "feature_agreement",
@@ -41,27 +41,25 @@ KENDALL_MAX_FEATURES = 2048
 # ---------------------------------------------------------------------- values
 
 
-def check_k(k: Any, name: str = "k") -> int | None:
-    """``k`` as an int >= 1 (None stays None: the default), else an InputError naming it."""
-    if k is None:
+def check_top_k(top_k: Any) -> int | None:
+    """``top_k`` as an int >= 1 (None stays None: the default), else an InputError."""
+    if top_k is None:
         return None
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise InputError(f"{name} must be an integer >= 1, got {k!r}; e.g. {name}=5.")
-    return int(k)
+    return check_int(top_k, "top_k", 1, "top_k=5")
 
 
-def check_k_fits(k: int | None, n_features: int) -> int:
-    """``k`` when it is at most ``n_features`` (None: 5, or ``n_features`` when fewer),
+def check_top_k_fits(top_k: int | None, n_features: int) -> int:
+    """``top_k`` when it is at most ``n_features`` (None: 5, or ``n_features`` when fewer),
     else an InputError (a top-k larger than the features would compare whole rankings
     while claiming to compare their tops)."""
-    if k is None:
+    if top_k is None:
         return min(5, n_features)
-    if k > n_features:
+    if top_k > n_features:
         raise InputError(
-            f"k must be at most the number of features ({n_features}), got {k}; e.g. "
-            f"k={min(5, n_features)}."
+            f"top_k must be at most the number of features ({n_features}), got {top_k}; e.g. "
+            f"top_k={min(5, n_features)}."
         )
-    return k
+    return top_k
 
 
 def _standard(explanation: Explanation, name: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -127,7 +125,7 @@ class AttributionMatrix:
 def attribution_matrix(
     obj: Any,
     *,
-    output: Any = None,
+    target: Any = None,
     positions: np.ndarray | None = None,
     n_rows: int | None = None,
     name: str = "explanation",
@@ -142,12 +140,12 @@ def attribution_matrix(
         attributions; or a :class:`~whybox.inspection.PermutationImportance`, a global
         ranking broadcast to ``n_rows`` rows (negative importances clipped to 0: a
         feature whose permutation does not hurt the model is not important).
-    output : str, int or None
+    target : str, int or None
         The output evaluated (a name or a position on the output axis). None: the
         only output, else ``positions``, else each row's largest ``model_output`` (the
         predicted class).
     positions : ndarray of shape (n_rows,), int, optional
-        Per-row output positions to use when ``output`` is None.
+        Per-row output positions to use when ``target`` is None.
     n_rows : int, optional
         Rows to broadcast a global importance to.
     name : str
@@ -160,8 +158,8 @@ def attribution_matrix(
     Raises
     ------
     InputError
-        ``obj`` of an unknown type, interaction values, a bad ``output``, or a
-        multi-output explanation without ``output`` and without a recorded
+        ``obj`` of an unknown type, interaction values, a bad ``target``, or a
+        multi-output explanation without ``target`` and without a recorded
         ``model_output`` to choose the predicted class from.
     """
     from whybox.inspection._results import PermutationImportance
@@ -187,7 +185,7 @@ def attribution_matrix(
         values, mo = _standard(obj, name)
         n, k = values.shape[0], values.shape[-1]
         out_names = obj.output_names if len(obj.output_names) == k else tuple(map(str, range(k)))
-        pos = output_position(output, out_names, name)
+        pos = output_position(target, out_names, name)
         if pos is not None:
             pos_arr = np.full(n, pos, dtype=np.intp)
         elif k == 1:
@@ -197,14 +195,14 @@ def attribution_matrix(
             if pos_arr.shape != (n,) or (pos_arr < 0).any() or (pos_arr >= k).any():
                 raise InputError(
                     f"{name} has {n} rows and {k} outputs, but the per-row outputs do not fit; "
-                    "give output= (a name or position) explicitly."
+                    "give target= (a name or position) explicitly."
                 )
         elif mo is not None:
             pos_arr = np.argmax(np.asarray(mo, dtype=np.float64), axis=1).astype(np.intp)
         else:
             raise InputError(
                 f"{name} has {k} outputs {list(out_names)[:10]} and no recorded model_output "
-                "to find each row's predicted class; pass output= (a name or position)."
+                "to find each row's predicted class; pass target= (a name or position)."
             )
         input_shape = tuple(int(s) for s in values.shape[1:-1])
         flat = values[np.arange(n), ..., pos_arr].reshape(n, -1)
@@ -332,7 +330,7 @@ def kendall_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(same, 1.0, np.where(constant, 0.0, np.clip(tau, -1.0, 1.0)))
 
 
-def top_k(values: np.ndarray, k: int) -> np.ndarray:
+def top_features(values: np.ndarray, k: int) -> np.ndarray:
     """The k features of largest ``|value|`` per row, largest first, ties by position.
 
     Returns
@@ -358,7 +356,7 @@ def jaccard_rows(in_a: np.ndarray, in_b: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class Agreement:
+class Agreement(Result):
     """Pairwise agreement of explanations of the same rows (Krishna et al. 2022).
 
     Attributes
@@ -468,21 +466,6 @@ class Agreement:
             )
         return pd.DataFrame(rows)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the matrices, the pairs, the summary and the params."""
-        return {
-            "methods": list(self.methods),
-            "k": self.k,
-            "n_rows": self.n_rows,
-            "matrices": {m: json_list(self.matrix(m).to_numpy()) for m in METRICS},
-            "pairs": [
-                {key: json_value(v) for key, v in r.items()}
-                for r in self.to_frame().to_dict("records")
-            ],
-            "summary": self.summary,
-            "params": self.params,
-        }
-
 
 # ---------------------------------------------------------------------- agreement
 def _pct(v: float) -> str:
@@ -542,8 +525,8 @@ def _align(mats: list[AttributionMatrix], names: list[str]) -> list[AttributionM
 def agreement(
     explanations: Mapping[str, Any],
     *,
-    k: int | None = None,
-    output: Any = None,
+    top_k: int | None = None,
+    target: Any = None,
 ) -> Agreement:
     """How much several explanations of the same rows agree, pair by pair.
 
@@ -564,11 +547,10 @@ def agreement(
         :class:`~whybox.inspection.PermutationImportance` (the same ranking for
         every row; its negative importances count as 0) are accepted. Explanations
         with feature names are aligned by name.
-    k : int or None, default=None
-        None: 5, or every feature when there are fewer; an integer above the number
-        of features is an error.
-        The size of the top-k lists (capped at the number of features).
-    output : str, int or None, default=None
+    top_k : int or None, default=None
+        The size of the top-k lists. None: 5, or every feature when there are fewer;
+        an integer above the number of features is an error.
+    target : str, int or None, default=None
         The output compared, by name or position on each explanation's output axis.
         None: an explanation's only output, else each row's predicted class (largest
         recorded ``model_output``) of the first explanation that has several outputs,
@@ -584,8 +566,8 @@ def agreement(
     ------
     InputError
         Fewer than two explanations; explanations of different numbers of rows or
-        features, of differently named features, or of different data; ``k`` < 1; a
-        bad ``output``.
+        features, of differently named features, or of different data; ``top_k`` < 1
+        or above the number of features; a bad ``target``.
 
     References
     ----------
@@ -603,7 +585,7 @@ def agreement(
             f"explanations must hold at least two explanations to compare, got "
             f"{len(explanations)}; pass e.g. {{'SHAP': shap_ex, 'LIME': lime_ex}}."
         )
-    k = check_k(k)
+    top_k = check_top_k(top_k)
     names = [str(nm) for nm in explanations]
     objs = list(explanations.values())
     n_rows = next(
@@ -618,7 +600,7 @@ def agreement(
     positions = None
     for nm, obj in zip(names, objs, strict=True):
         m = attribution_matrix(
-            obj, output=output, positions=positions, n_rows=n_rows, name=f"explanations[{nm!r}]"
+            obj, target=target, positions=positions, n_rows=n_rows, name=f"explanations[{nm!r}]"
         )
         if positions is None and isinstance(obj, Explanation) and obj.values.shape[-1] > 1:
             positions = m.positions
@@ -627,8 +609,8 @@ def agreement(
     n, f = mats[0].values.shape
     if n == 0:
         raise InputError("explanations hold no rows; explain at least one row.")
-    k_eff = check_k_fits(k, f)
-    tops = [top_k(m.values, k_eff) for m in mats]
+    k_eff = check_top_k_fits(top_k, f)
+    tops = [top_features(m.values, k_eff) for m in mats]
     ins = [membership(t, f) for t in tops]
     signs = [np.sign(m.values) for m in mats]
     ranks = [rank_rows(np.abs(m.values)) for m in mats]
@@ -665,9 +647,9 @@ def agreement(
         n_rows=n,
         summary="",
         params={
-            "k": json_value(k),
-            "k_used": k_eff,
-            "output": json_value(output),
+            "top_k": json_value(top_k),
+            "top_k_used": k_eff,
+            "target": json_value(target),
             "methods": {nm: m.method for nm, m in zip(names, mats, strict=True)},
             "n_features": f,
         },

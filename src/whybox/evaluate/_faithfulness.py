@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_int, check_random_state, json_value
-from whybox.evaluate._numbers import json_float, json_list, nanmean
+from whybox._utils import Result, check_int, check_random_state, json_value
+from whybox.evaluate._numbers import nanmean
 from whybox.evaluate._perturb import PerturbationSet, pearson_rows, prepare
 
 PERTURBATIONS = ("gaussian", "baseline")
@@ -36,11 +36,11 @@ MAX_MASK_CELLS = 1 << 24
 
 
 def _common_params(
-    ps: PerturbationSet, explanation: Any, random_state: Any, batch_size: Any, output: Any
+    ps: PerturbationSet, explanation: Any, random_state: Any, batch_size: Any, target: Any
 ) -> dict[str, Any]:
     return {
         **ps.params,
-        "output": json_value(output),
+        "target": json_value(target),
         "random_state": json_value(random_state),
         "batch_size": json_value(batch_size),
         "explanation_method": explanation.method,
@@ -120,7 +120,7 @@ def _random_subset_drops(
 
 # ---------------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class Faithfulness:
+class Faithfulness(Result):
     """Deletion and insertion curves of an explanation against random orders.
 
     Every output value is the model's output for the evaluated output (one per row,
@@ -276,42 +276,25 @@ class Faithfulness:
         )
 
     def summary(self) -> dict[str, Any]:
-        """The overall figures as a JSON-ready dict."""
-        return {
-            "mean_aopc": json_float(self.mean_aopc),
-            "mean_aopc_random": json_float(self.mean_aopc_random),
-            "aopc_random_spread": json_float(self.aopc_random_spread),
-            "gain": json_float(self.gain),
-            "passes_overall": self.passes_overall,
-            "fraction_rows_passing": float(self.passes.mean()),
-            "mean_deletion_auc": json_float(self.deletion_auc.mean()),
-            "mean_insertion_auc": json_float(self.insertion_auc.mean()),
-            "mean_random_deletion_auc": json_float(nanmean(self.random_deletion_auc)),
-            "mean_random_insertion_auc": json_float(nanmean(self.random_insertion_auc)),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the summary, the curves and per-row figures (NaN as None)."""
-        return {
-            "summary": self.summary(),
-            "fractions": json_list(self.fractions),
-            "deletion": json_list(self.deletion),
-            "insertion": json_list(self.insertion),
-            "random_deletion_mean": json_list(self.random_deletion_mean),
-            "random_deletion_std": json_list(self.random_deletion_std),
-            "random_insertion_mean": json_list(self.random_insertion_mean),
-            "random_insertion_std": json_list(self.random_insertion_std),
-            "random_deletion_curves": json_list(self.random_deletion_curves),
-            "random_insertion_curves": json_list(self.random_insertion_curves),
-            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
-            "output_space": self.output_space,
-            "method": self.method,
-            "params": self.params,
-        }
+        """The overall figures as a JSON-ready dict (NaN as None)."""
+        return json_value(
+            {
+                "mean_aopc": self.mean_aopc,
+                "mean_aopc_random": self.mean_aopc_random,
+                "aopc_random_spread": self.aopc_random_spread,
+                "gain": self.gain,
+                "passes_overall": self.passes_overall,
+                "fraction_rows_passing": float(self.passes.mean()),
+                "mean_deletion_auc": self.deletion_auc.mean(),
+                "mean_insertion_auc": self.insertion_auc.mean(),
+                "mean_random_deletion_auc": nanmean(self.random_deletion_auc),
+                "mean_random_insertion_auc": nanmean(self.random_insertion_auc),
+            }
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class FaithfulnessCorrelation:
+class FaithfulnessCorrelation(Result):
     """Faithfulness correlation (Bhatt et al. 2020) per explained row.
 
     Attributes
@@ -320,7 +303,7 @@ class FaithfulnessCorrelation:
         Pearson correlation, over the random subsets, of the subset's summed
         attribution with the output drop ``f(x) - f(x with the subset removed)``; in
         [-1, 1], higher is better; NaN where either is constant.
-    attribution_sums, output_drops : ndarray of shape (n_rows, n_runs), float64
+    attribution_sums, output_drops : ndarray of shape (n_rows, n_subsets), float64
         The paired values the correlation is computed on.
     subset_size : int
     outputs : tuple of str
@@ -347,21 +330,9 @@ class FaithfulnessCorrelation:
         """One row per explained row: ``output``, ``correlation``."""
         return pd.DataFrame({"output": list(self.outputs), "correlation": self.correlation})
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        return {
-            "mean_correlation": json_float(self.mean_correlation),
-            "correlation": json_list(self.correlation),
-            "subset_size": self.subset_size,
-            "outputs": list(self.outputs),
-            "output_space": self.output_space,
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class SensitivityN:
+class SensitivityN(Result):
     """Sensitivity-n (Ancona et al. 2018): the correlation for each subset size n.
 
     Attributes
@@ -405,21 +376,9 @@ class SensitivityN:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        return {
-            "ns": json_list(self.ns),
-            "mean_correlation": json_list(self.mean_correlation),
-            "correlation": json_list(self.correlation),
-            "outputs": list(self.outputs),
-            "output_space": self.output_space,
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class Infidelity:
+class Infidelity(Result):
     """Explanation infidelity (Yeh et al. 2019) per explained row.
 
     Attributes
@@ -469,21 +428,6 @@ class Infidelity:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        return {
-            "mean_infidelity": json_float(self.mean_infidelity),
-            "mean_infidelity_scaled": json_float(self.mean_infidelity_scaled),
-            "infidelity": json_list(self.infidelity),
-            "infidelity_scaled": json_list(self.infidelity_scaled),
-            "scale": json_list(self.scale),
-            "perturbation": self.perturbation,
-            "outputs": list(self.outputs),
-            "output_space": self.output_space,
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 # ---------------------------------------------------------------------- shared docs
 _COMMON_PARAMS = """
@@ -510,7 +454,7 @@ _COMMON_PARAMS = """
     background : array-like of shape (n_background, *input_shape), optional
         Reference rows for ``baseline="mean"`` and ``"background"`` (e.g. a sample
         of the training data); also sets the noise scale of :func:`infidelity`.
-    output : str or int, optional
+    target : str or int, optional
         The explanation output evaluated (name or position). Default: the only
         output, or for each row the explained output with the largest model output
         (the predicted class when every class is explained). Gradient explanations
@@ -530,7 +474,7 @@ _COMMON_PARAMS = """
 _COMMON_RAISES = """
     InputError
         ``explanation`` is not an Explanation, has no data, or does not fit the
-        model (rows of another dataset or shape); ``output`` is not one of its
+        model (rows of another dataset or shape); ``target`` is not one of its
         outputs; ``baseline``, ``background`` or ``segments`` do not fit the inputs"""
 
 
@@ -551,10 +495,10 @@ def faithfulness(
     background: Any = None,
     n_steps: int = 20,
     n_random: int = 10,
-    output: Any = None,
+    target: Any = None,
     segments: Any = None,
     batch_size: int | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> Faithfulness:
     """Deletion and insertion curves and AOPC of an explanation against random orders.
 
@@ -580,7 +524,7 @@ def faithfulness(
         Steps of the grid (>= 1).
     n_random : int, default=10
         Random orders per row (>= 0; 0 skips the random reference and the verdict).
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the random orders (and the background draws).
 
     Returns
@@ -614,7 +558,7 @@ def faithfulness(
     n_random = check_int(n_random, "n_random", 0, "n_random=10")
     rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
-        model, explanation, baseline=baseline, background=background, output=output,
+        model, explanation, baseline=baseline, background=background, target=target,
         segments=segments, batch_size=batch_size, rng=rng,
     )  # fmt: skip
     n, p_max = ps.n_rows, ps.max_players
@@ -654,7 +598,7 @@ def faithfulness(
     auc = np.trapezoid(curves, fractions, axis=-1)  # (n, O, 2)
     rand = curves[:, 1:]
     params = {
-        **_common_params(ps, explanation, random_state, batch_size, output),
+        **_common_params(ps, explanation, random_state, batch_size, target),
         "n_steps": n_steps,
         "n_random": n_random,
         "n_points": n_points,
@@ -704,7 +648,7 @@ def _correlation_of_subsets(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-row Pearson correlation of attribution sums with output drops.
 
-    ``removed`` (n, n_runs, P) bool; returns (correlation (n,), sums, drops).
+    ``removed`` (n, n_subsets, P) bool; returns (correlation (n,), sums, drops).
     """
     sums, drops = _subset_drops(ps, removed)
     return pearson_rows(sums, drops), sums, drops
@@ -716,17 +660,17 @@ def faithfulness_correlation(
     explanation: Any,
     *,
     subset_size: int | None = None,
-    n_runs: int = 50,
+    n_subsets: int = 50,
     baseline: Any = "mean",
     background: Any = None,
-    output: Any = None,
+    target: Any = None,
     segments: Any = None,
     batch_size: int | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> FaithfulnessCorrelation:
     """Faithfulness correlation (Bhatt et al. 2020) of an explanation, per row.
 
-    For each row, ``n_runs`` subsets of ``subset_size`` players are drawn uniformly
+    For each row, ``n_subsets`` subsets of ``subset_size`` players are drawn uniformly
     (without replacement inside a subset) and removed (set to the baseline); the
     score is the Pearson correlation, over the subsets, between the sum of the
     subset's attributions and the output drop ``f(x) - f(x with the subset
@@ -740,9 +684,9 @@ def faithfulness_correlation(
     subset_size : int, optional
         Players per subset, in 1..P-1; default ``max(1, round(P / 4))`` of the
         smallest row's P players.
-    n_runs : int, default=50
+    n_subsets : int, default=50
         Subsets per row (>= 2).
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the subsets (drawn as the first ``subset_size`` players of a random
         order per run) and the background draws.
 
@@ -754,17 +698,17 @@ def faithfulness_correlation(
 
     Raises
     ------
-    {common_raises}; ``subset_size`` not in 1..P-1 or ``n_runs`` < 2.
+    {common_raises}; ``subset_size`` not in 1..P-1 or ``n_subsets`` < 2.
 
     References
     ----------
     .. [1] U. Bhatt, A. Weller and J. M. F. Moura, "Evaluating and aggregating
        feature-based model explanations", IJCAI 2020.
     """
-    n_runs = check_int(n_runs, "n_runs", 2, "n_runs=50")
+    n_subsets = check_int(n_subsets, "n_subsets", 2, "n_subsets=50")
     rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
-        model, explanation, baseline=baseline, background=background, output=output,
+        model, explanation, baseline=baseline, background=background, target=target,
         segments=segments, batch_size=batch_size, rng=rng,
     )  # fmt: skip
     p_min = int(ps.n_players.min())
@@ -776,7 +720,7 @@ def faithfulness_correlation(
     if subset_size is None:
         subset_size = min(max(1, round(p_min / 4)), p_min - 1)
     size = _check_subset_size(subset_size, "subset_size", p_min)
-    sums, drops = _random_subset_drops(ps, rng, (n_runs,), size)
+    sums, drops = _random_subset_drops(ps, rng, (n_subsets,), size)
     corr = pearson_rows(sums, drops)
     return FaithfulnessCorrelation(
         correlation=corr,
@@ -787,9 +731,9 @@ def faithfulness_correlation(
         output_space=ps.output_space,
         method=explanation.method,
         params={
-            **_common_params(ps, explanation, random_state, batch_size, output),
+            **_common_params(ps, explanation, random_state, batch_size, target),
             "subset_size": size,
-            "n_runs": n_runs,
+            "n_subsets": n_subsets,
         },
     )
 
@@ -803,10 +747,10 @@ def sensitivity_n(
     n_subsets: int = 50,
     baseline: Any = "mean",
     background: Any = None,
-    output: Any = None,
+    target: Any = None,
     segments: Any = None,
     batch_size: int | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> SensitivityN:
     """Sensitivity-n (Ancona et al. 2018): faithfulness correlation for each subset size n.
 
@@ -825,7 +769,7 @@ def sensitivity_n(
         row's number of players P (1, 2, 4, ...).
     n_subsets : int, default=50
         Subsets per row and size (>= 2).
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the subsets and the background draws.
 
     Returns
@@ -846,7 +790,7 @@ def sensitivity_n(
     n_subsets = check_int(n_subsets, "n_subsets", 2, "n_subsets=50")
     rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
-        model, explanation, baseline=baseline, background=background, output=output,
+        model, explanation, baseline=baseline, background=background, target=target,
         segments=segments, batch_size=batch_size, rng=rng,
     )  # fmt: skip
     p_min = int(ps.n_players.min())
@@ -873,7 +817,7 @@ def sensitivity_n(
         output_space=ps.output_space,
         method=explanation.method,
         params={
-            **_common_params(ps, explanation, random_state, batch_size, output),
+            **_common_params(ps, explanation, random_state, batch_size, target),
             "ns": [int(s) for s in sizes],
             "n_subsets": n_subsets,
         },
@@ -901,10 +845,10 @@ def infidelity(
     perturbation: str = "gaussian",
     baseline: Any = "mean",
     background: Any = None,
-    output: Any = None,
+    target: Any = None,
     segments: Any = None,
     batch_size: int | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> Infidelity:
     """Explanation infidelity (Yeh et al. 2019) of each explained row.
 
@@ -938,7 +882,7 @@ def infidelity(
         Standard deviation of the Gaussian noise in units of ``s`` (> 0); unused by
         ``perturbation="baseline"``.
     perturbation : {"gaussian", "baseline"}, default="gaussian"
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the perturbations: the Gaussian noise is
         ``rng.standard_normal((n_rows, n_perturbations, n_cells)) * noise_scale * s``
         of ``rng = numpy.random.default_rng(random_state)`` (after the background
@@ -979,7 +923,7 @@ def infidelity(
         )
     rng = np.random.default_rng(check_random_state(random_state))
     ps = prepare(
-        model, explanation, baseline=baseline, background=background, output=output,
+        model, explanation, baseline=baseline, background=background, target=target,
         segments=segments, batch_size=batch_size, rng=rng,
     )  # fmt: skip
     n = ps.n_rows
@@ -1021,7 +965,7 @@ def infidelity(
         output_space=ps.output_space,
         method=explanation.method,
         params={
-            **_common_params(ps, explanation, random_state, batch_size, output),
+            **_common_params(ps, explanation, random_state, batch_size, target),
             "n_perturbations": n_perturbations,
             "noise_scale": float(noise_scale),
             "perturbation": perturbation,

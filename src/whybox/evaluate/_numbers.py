@@ -1,4 +1,4 @@
-"""Small helpers shared by the evaluate modules: NaN-aware means, JSON values, outputs."""
+"""Small helpers shared by the evaluate modules: NaN-aware means, the output chosen."""
 
 from __future__ import annotations
 
@@ -7,20 +7,6 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-
-
-def json_list(a: Any) -> Any:
-    """An array as nested lists, float NaN as None (strict JSON)."""
-    arr = np.asarray(a)
-    if arr.dtype.kind == "f":
-        return np.where(np.isnan(arr), None, arr).tolist()
-    return arr.tolist()
-
-
-def json_float(v: Any) -> float | None:
-    """A number as a float, NaN as None."""
-    v = float(v)
-    return None if np.isnan(v) else v
 
 
 def nanmean(a: Any, axis: Any = None) -> Any:
@@ -33,34 +19,34 @@ def nanmean(a: Any, axis: Any = None) -> Any:
 
 
 def output_position(
-    output: Any, names: tuple[str, ...], name: str, *, strict: bool = False
+    target: Any, names: tuple[str, ...], name: str, *, strict: bool = False
 ) -> int | None:
-    """The output chosen by ``output`` (a name or position), None when not given.
+    """The output chosen by ``target`` (a name or position), None when not given.
 
     Unless ``strict``, an unknown name on a single-output explanation (a gradient map,
     named after its target) selects that output, so methods can be compared by one name.
     """
     k = len(names)
-    if output is None:
+    if target is None:
         return None
-    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
-        if not -k <= output < k:
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if not -k <= target < k:
             raise InputError(
-                f"output={output} is out of range for {name} with {k} output(s); choose an "
+                f"target={target} is out of range for {name} with {k} output(s); choose an "
                 f"index in 0..{k - 1} or a name from {list(names)}."
             )
-        return int(output) % k
-    if isinstance(output, str):
-        if output not in names:
+        return int(target) % k
+    if isinstance(target, str):
+        if target not in names:
             if k == 1 and not strict:
                 return 0  # a single-output explanation (e.g. a gradient map) has one choice
             raise InputError(
-                f"output={output!r} is not an output of {name}; choose one of {list(names)} "
+                f"target={target!r} is not an output of {name}; choose one of {list(names)} "
                 "(by name or position)."
             )
-        return names.index(output)
+        return names.index(target)
     raise InputError(
-        f"output must be None, an output name or a position, got {type(output).__name__}; "
+        f"target must be None, an output name or a position, got {type(target).__name__}; "
         f"choose one of {list(names)}."
     )
 

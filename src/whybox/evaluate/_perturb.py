@@ -206,10 +206,10 @@ def _standard_values(explanation: Explanation) -> tuple[np.ndarray, tuple[str, .
     return values, explanation.output_names
 
 
-def _output_positions(output: Any, names: tuple[str, ...]) -> int | None:
-    """The explanation output chosen by ``output`` (None: choose per row, unless the
+def _output_positions(target: Any, names: tuple[str, ...]) -> int | None:
+    """The explanation output chosen by ``target`` (None: choose per row, unless the
     explanation has a single output)."""
-    position = output_position(output, names, "this explanation", strict=True)
+    position = output_position(target, names, "this explanation", strict=True)
     return 0 if position is None and len(names) == 1 else position
 
 
@@ -392,7 +392,7 @@ def prepare(
     *,
     baseline: Any = "mean",
     background: Any = None,
-    output: Any = None,
+    target: Any = None,
     segments: Any = None,
     batch_size: Any = None,
     rng: np.random.Generator,
@@ -403,7 +403,7 @@ def prepare(
     ------
     InputError
         ``explanation`` is not an Explanation or has no data, does not fit the model
-        (another dataset), ``output`` names no output, ``baseline``, ``background`` or
+        (another dataset), ``target`` names no output, ``baseline``, ``background`` or
         ``segments`` do not fit the inputs.
     """
     if not isinstance(explanation, Explanation):
@@ -418,7 +418,7 @@ def prepare(
         )
     batch_size = check_batch_size(batch_size)
     values, out_names = _standard_values(explanation)
-    position = _output_positions(output, out_names)
+    position = _output_positions(target, out_names)
     if _is_text(explanation):
         return _prepare_text(model, explanation, values, out_names, position, batch_size)
     if is_torch_model(model):

@@ -10,7 +10,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state, json_value
+from whybox._utils import check_int, check_random_state, json_value
 
 MAX_ROWS = 200  # rows tested for faithfulness
 STABILITY_ROWS = 20  # rows tested for stability (each explained n_perturbations times)
@@ -24,13 +24,13 @@ def quality(
     *,
     background: Any = None,
     explain_fn: Callable[[Any], Any] | None = None,
-    max_rows: int = MAX_ROWS,
+    max_samples: int = MAX_ROWS,
     n_steps: int = 10,
     n_random: int = 10,
     stability_rows: int = STABILITY_ROWS,
     n_perturbations: int = 10,
     segments: Any = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> Explanation:
     """Test an explanation and write the figures into its ``quality`` dict.
 
@@ -47,7 +47,7 @@ def quality(
       model whybox reads differently from its library (a ``missing=`` value, early
       stopping) fails loudly;
     - faithfulness: deletion and insertion curves and AOPC against random orders on up
-      to ``max_rows`` rows (:func:`whybox.evaluate.faithfulness`); it fails when removing
+      to ``max_samples`` rows (:func:`whybox.evaluate.faithfulness`); it fails when removing
       features in the explanation's order does not lower the output more than random
       orders do;
     - stability, with ``explain_fn``: the local Lipschitz estimate on up to
@@ -65,8 +65,10 @@ def quality(
     explain_fn : callable, optional
         ``explain_fn(X) -> Explanation`` recomputing the explanation for new rows, for
         the stability check; None: no stability check.
-    max_rows, stability_rows : int
-        Rows sampled (with ``random_state``) for each check.
+    max_samples : int, default=200
+        The most rows tested for faithfulness (sampled with ``random_state``).
+    stability_rows : int, default=20
+        The most rows tested for stability (sampled with ``random_state``).
     n_steps, n_random : int
         Deletion-curve steps and random orders (see ``faithfulness``).
     n_perturbations : int
@@ -74,7 +76,8 @@ def quality(
     segments : optional
         How image pixels are grouped into players for faithfulness (see
         :func:`whybox.evaluate.faithfulness`; default 4x4 patches).
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator or None, default=0
+        Seeds the rows sampled, the random orders and the perturbations.
 
     Returns
     -------
@@ -109,9 +112,8 @@ def quality(
             f"explanation must be a whybox Explanation, got {type(explanation).__name__}; pass "
             "the result of an explainer, e.g. whybox.explain(model, X)."
         )
-    for value, name in ((max_rows, "max_rows"), (stability_rows, "stability_rows")):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise InputError(f"{name} must be an integer >= 1, got {value!r}; e.g. {name}=100.")
+    max_samples = check_int(max_samples, "max_samples", 1, "max_samples=200")
+    stability_rows = check_int(stability_rows, "stability_rows", 1, "stability_rows=20")
     rng = np.random.default_rng(check_random_state(random_state))
     n = explanation.values.shape[0]
     figures: dict[str, Any] = {}
@@ -126,7 +128,7 @@ def quality(
     if figures["additivity"]["judged"]:
         verdicts.append(bool(figures["additivity"]["passes"]))
 
-    rows = np.sort(rng.choice(n, max_rows, replace=False)) if n > max_rows else np.arange(n)
+    rows = np.sort(rng.choice(n, max_samples, replace=False)) if n > max_samples else np.arange(n)
     faith = faithfulness(
         model, explanation[rows], background=background, n_steps=n_steps, n_random=n_random,
         segments=segments, random_state=rng,
@@ -150,7 +152,7 @@ def quality(
         figures["stability"] = stab.summary() | {"n_rows": int(k)}
     figures["passes"] = all(verdicts)
     figures["params"] = {
-        "max_rows": int(max_rows),
+        "max_samples": max_samples,
         "n_steps": int(n_steps),
         "n_random": int(n_random),
         "stability": explain_fn is not None,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,16 +18,16 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value
+from whybox._utils import Result, check_random_state, is_torch_model, json_value
 from whybox.evaluate._agreement import (
     AttributionMatrix,
     attribution_matrix,
-    check_k,
-    check_k_fits,
+    check_top_k,
+    check_top_k_fits,
     spearman_rows,
-    top_k,
+    top_features,
 )
-from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
+from whybox.evaluate._numbers import first_line, nanmean
 
 KINDS = ("auto", "cascading", "labels")
 SIMILARITIES = ("spearman_abs", "spearman", "ssim")
@@ -39,7 +38,7 @@ SSIM_MIN_SIDE = 7
 
 # ---------------------------------------------------------------------- result
 @dataclass(frozen=True, eq=False)
-class SanityCheck:
+class SanityCheck(Result):
     """How similar an explanation stays as the model is randomised.
 
     Attributes
@@ -68,8 +67,10 @@ class SanityCheck:
         The per-row similarity the verdict averages: ``spearman``, ``spearman_signed``
         or ``ssim``.
     threshold : float
-        The verdict's threshold on the mean similarity.
+        The verdict's threshold on the mean similarity (the ``similarity_threshold``
+        asked for).
     k : int
+        The top-k size of the sign agreement.
     outputs : tuple of str
         The output explained for each row.
     method : str
@@ -173,19 +174,16 @@ class SanityCheck:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the verdict, the steps and the params (NaN as None)."""
-        return {
-            "kind": self.kind,
-            "passes": self.passes,
-            "final_similarity": json_float(self.final_similarity),
-            "threshold": self.threshold,
-            "similarity_metric": self.similarity_metric,
-            "message": self.message,
-            "steps": {c: json_list(v) for c, v in self.to_frame().to_dict("list").items()},
-            "k": self.k,
-            "method": self.method,
-            "params": self.params,
-        }
+        """Every field as strict JSON data (see :class:`whybox._utils.Result`), with the
+        verdict: ``passes``, ``final_similarity`` and ``message`` (read by the audit;
+        :meth:`from_dict` ignores them, they follow from the fields)."""
+        return super().to_dict() | json_value(
+            {
+                "passes": self.passes,
+                "final_similarity": self.final_similarity,
+                "message": self.message,
+            }
+        )
 
 
 # ---------------------------------------------------------------------- similarity
@@ -218,7 +216,7 @@ def _compare(ref: AttributionMatrix, new: AttributionMatrix, k: int) -> tuple[An
         )
     rho = spearman_rows(np.abs(ref.values), np.abs(new.values))
     rho_signed = spearman_rows(ref.values, new.values)
-    top = top_k(ref.values, k)
+    top = top_features(ref.values, k)
     rows = np.arange(ref.values.shape[0])[:, None]
     same = np.sign(ref.values[rows, top]) == np.sign(new.values[rows, top])
     return rho, rho_signed, _ssim_rows(ref, new), same.mean(axis=1)
@@ -227,14 +225,13 @@ def _compare(ref: AttributionMatrix, new: AttributionMatrix, k: int) -> tuple[An
 # ---------------------------------------------------------------------- models
 def _torch_parts(model: Any) -> tuple[Any, Callable[[Any], Any]] | None:
     """(the nn.Module, a function rebuilding the model around a copy of it), or None."""
+    if not is_torch_model(model):
+        return None
     from whybox.adapters._torch import TorchModel
 
     if isinstance(model, TorchModel):
         return model.module, lambda mod: dataclasses.replace(model, module=mod)
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(model, torch.nn.Module):
-        return model, lambda mod: mod
-    return None
+    return model, lambda mod: mod
 
 
 def _reinitialise(module: Any, seed: int) -> None:
@@ -300,12 +297,12 @@ def model_randomization(
     *,
     y: Any = None,
     kind: str = "auto",
-    k: int | None = None,
-    threshold: float = DEFAULT_THRESHOLD,
+    top_k: int | None = None,
+    similarity_threshold: float = DEFAULT_THRESHOLD,
     similarity: str = "spearman_abs",
     layers: Sequence[str] | None = None,
-    output: Any = None,
-    random_state: Any = None,
+    target: Any = None,
+    random_state: Any = 0,
 ) -> SanityCheck:
     """Model randomisation sanity check: the explanation must change when the model is destroyed.
 
@@ -341,11 +338,10 @@ def model_randomization(
         The labels to permute; needed for ``kind="labels"``.
     kind : {"auto", "cascading", "labels"}, default="auto"
         ``"auto"``: ``"cascading"`` for torch models, ``"labels"`` otherwise.
-    k : int or None, default=None
-        None: 5, or every feature when there are fewer; an integer above the number
-        of features is an error.
-        Top-k size of the sign agreement (capped at the number of features).
-    threshold : float, default=0.5
+    top_k : int or None, default=None
+        Top-k size of the sign agreement. None: 5, or every feature when there are
+        fewer; an integer above the number of features is an error.
+    similarity_threshold : float, default=0.5
         The check passes when the mean similarity at the last step is below it (see
         :class:`SanityCheck`).
     similarity : {"spearman_abs", "spearman", "ssim"}, default="spearman_abs"
@@ -357,11 +353,11 @@ def model_randomization(
         module with parameters of its own, in reverse order of registration, which
         is output layer first for ``nn.Sequential`` and models that register their
         layers in forward order; pass ``layers`` when yours does not).
-    output : str, int or None, default=None
+    target : str, int or None, default=None
         The output compared (name or position). None: the only output, else each
         row's predicted class from the original explanation's ``model_output``, kept
         for every step.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the re-initialisation or the label permutation.
 
     Returns
@@ -376,7 +372,8 @@ def model_randomization(
         An unknown ``kind``; ``"cascading"`` for a model that is not a torch module or
         ``"labels"`` for one that is (or for an estimator ``sklearn.base.clone``
         cannot copy); ``"labels"`` without ``y`` or with ``y`` of the wrong length;
-        ``k`` < 1; ``threshold`` outside [-1, 1]; an unknown ``similarity`` or
+        ``top_k`` < 1 or above the number of features; ``similarity_threshold``
+        outside [-1, 1]; an unknown ``similarity`` or
         ``"ssim"`` for explanations that are not images; unknown ``layers``; an
         ``explain_fn`` that fails or changes shape.
 
@@ -395,19 +392,20 @@ def model_randomization(
             f"explain_fn must be a callable (model, X) -> Explanation, got "
             f"{type(explain_fn).__name__}; pass e.g. lambda m, X: whybox.explain(m, X)."
         )
-    k = check_k(k)
+    top_k = check_top_k(top_k)
     if similarity not in SIMILARITIES:
         raise InputError(
             f"similarity must be one of {SIMILARITIES}, got {similarity!r}; "
             "e.g. similarity='spearman_abs'."
         )
     if (
-        isinstance(threshold, bool)
-        or not isinstance(threshold, (int, float, np.number))
-        or not -1.0 <= threshold <= 1.0
+        isinstance(similarity_threshold, bool)
+        or not isinstance(similarity_threshold, (int, float, np.number))
+        or not -1.0 <= similarity_threshold <= 1.0
     ):
         raise InputError(
-            f"threshold must be a number in [-1, 1], got {threshold!r}; e.g. threshold=0.5."
+            f"similarity_threshold must be a number in [-1, 1], got {similarity_threshold!r}; "
+            "e.g. similarity_threshold=0.5."
         )
     torch_parts = _torch_parts(model)
     if kind == "auto":
@@ -415,10 +413,10 @@ def model_randomization(
     rng = np.random.default_rng(check_random_state(random_state))
 
     original = attribution_matrix(
-        _explain(explain_fn, model, X, "original model"), output=output, name="the explanation"
+        _explain(explain_fn, model, X, "original model"), target=target, name="the explanation"
     )
     n, f = original.values.shape
-    k_eff = check_k_fits(k, f)
+    k_eff = check_top_k_fits(top_k, f)
     if similarity == "ssim" and _ssim_rows(original, original) is None:
         raise InputError(
             f"similarity='ssim' compares image maps (at least {SSIM_MIN_SIDE}x{SSIM_MIN_SIDE}), "
@@ -428,7 +426,7 @@ def model_randomization(
 
     def as_matrix(res: Any) -> AttributionMatrix:
         return attribution_matrix(
-            res, output=output, positions=original.positions, name="the explanation"
+            res, target=target, positions=original.positions, name="the explanation"
         )
 
     steps: list[str] = []
@@ -504,17 +502,17 @@ def model_randomization(
         ssim=ssim,
         sign_agreement=np.stack([r[3] for r in results]),
         similarity_metric=similarity,
-        threshold=float(threshold),
+        threshold=float(similarity_threshold),
         k=k_eff,
         outputs=original.outputs,
         method=original.method,
         params={
             "kind": kind,
-            "k": k,
-            "k_used": k_eff,
-            "threshold": float(threshold),
+            "top_k": top_k,
+            "top_k_used": k_eff,
+            "similarity_threshold": float(similarity_threshold),
             "similarity": similarity,
-            "output": json_value(output),
+            "target": json_value(target),
             "random_state": json_value(random_state),
             "n_rows": n,
             **extra,

@@ -21,20 +21,26 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state, is_torch_model, json_value
+from whybox._utils import (
+    Result,
+    check_batch_size,
+    check_int,
+    check_random_state,
+    is_torch_model,
+    json_value,
+)
 from whybox.evaluate._agreement import (
     _standard,
     attribution_matrix,
-    check_k,
-    check_k_fits,
+    check_top_k,
+    check_top_k_fits,
     jaccard_rows,
     kendall_rows,
     membership,
-    output_position,
     spearman_rows,
-    top_k,
+    top_features,
 )
-from whybox.evaluate._numbers import first_line, json_float, json_list, nanmean
+from whybox.evaluate._numbers import first_line, nanmean, output_position
 
 NORMS = ("l2", "l1", "linf")
 MODEL_CALL_CELLS = 1 << 22
@@ -126,7 +132,7 @@ def _explain_stacked(
     explain_fn: Callable[[Any], Any],
     Z: Any,
     n: int,
-    output: Any,
+    target: Any,
     batch_size: int | None,
 ) -> tuple[np.ndarray, str, tuple[str, ...]]:
     """Explain the stacked rows (blocks of n) and return (values (N, F), method, outputs)."""
@@ -149,12 +155,12 @@ def _explain_stacked(
         mo = np.concatenate(mos) if all(m is not None for m in mos) else None
         k = values.shape[-1]
         names = first.output_names if len(first.output_names) == k else tuple(map(str, range(k)))
-        pos = output_position(output, names, "explain_fn's explanation")
+        pos = output_position(target, names, "explain_fn's explanation")
         if pos is None and k > 1:
             if mo is None:
                 raise InputError(
                     f"explain_fn returns {k} outputs and no model_output to find each row's "
-                    "predicted class; pass output= (a name or position)."
+                    "predicted class; pass target= (a name or position)."
                 )
             pos_rows = np.argmax(mo[:n], axis=1)
         else:
@@ -246,7 +252,7 @@ def _check_scale(scale: Any, cells: np.ndarray, X: Any, numeric: np.ndarray | No
 
 # ---------------------------------------------------------------------- results
 @dataclass(frozen=True, eq=False)
-class LocalLipschitz:
+class LocalLipschitz(Result):
     """Local Lipschitz estimates of an explanation (Alvarez-Melis & Jaakkola 2018).
 
     Attributes
@@ -310,12 +316,14 @@ class LocalLipschitz:
 
     def summary(self) -> dict[str, Any]:
         """The overall figures as a JSON-ready dict."""
-        return {
-            "mean_estimate": json_float(self.mean_estimate),
-            "median_estimate": json_float(self.median_estimate),
-            "max_estimate": json_float(self.max_estimate),
-            "kept_share": json_float(self.kept_share),
-        }
+        return json_value(
+            {
+                "mean_estimate": self.mean_estimate,
+                "median_estimate": self.median_estimate,
+                "max_estimate": self.max_estimate,
+                "kept_share": self.kept_share,
+            }
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per explained row: ``output``, ``estimate``, ``mean_ratio``, ``kept_share``."""
@@ -328,20 +336,9 @@ class LocalLipschitz:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the summary, per-row figures and params (NaN as None)."""
-        return {
-            "summary": self.summary(),
-            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
-            "radius": self.radius,
-            "norm": self.norm,
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class SeedStability:
+class SeedStability(Result):
     """How much an explainer's output depends on its random seed.
 
     Attributes
@@ -391,15 +388,17 @@ class SeedStability:
 
     def summary(self) -> dict[str, Any]:
         """The overall figures (row means) as a JSON-ready dict."""
-        return {
-            "top_k_jaccard": json_float(nanmean(self.top_k_jaccard)),
-            "spearman": json_float(nanmean(self.spearman)),
-            "kendall": json_float(nanmean(self.kendall)),
-            "mean_value_std": json_float(self.value_std.mean()),
-            "relative_std": json_float(self.relative_std),
-            "k": self.k,
-            "n_seeds": len(self.seeds),
-        }
+        return json_value(
+            {
+                "top_k_jaccard": nanmean(self.top_k_jaccard),
+                "spearman": nanmean(self.spearman),
+                "kendall": nanmean(self.kendall),
+                "mean_value_std": self.value_std.mean(),
+                "relative_std": self.relative_std,
+                "k": self.k,
+                "n_seeds": len(self.seeds),
+            }
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per explained row: ``output``, ``top_k_jaccard``, ``spearman``, ``kendall``,
@@ -414,16 +413,6 @@ class SeedStability:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: the summary, per-row figures and params (NaN as None)."""
-        return {
-            "summary": self.summary(),
-            "rows": {k: json_list(v) for k, v in self.to_frame().to_dict("list").items()},
-            "seeds": [json_value(s) for s in self.seeds],
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 # ---------------------------------------------------------------------- local Lipschitz
 def local_lipschitz(
@@ -434,10 +423,10 @@ def local_lipschitz(
     n_perturbations: int = 20,
     model: Any = None,
     norm: str = "l2",
-    output: Any = None,
+    target: Any = None,
     scale: Any = None,
     batch_size: int | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> LocalLipschitz:
     """Local Lipschitz estimate of an explanation: its largest change per unit input change.
 
@@ -476,7 +465,7 @@ def local_lipschitz(
         torch module with one output is read as a binary classifier's logit.
     norm : {"l2", "l1", "linf"}, default="l2"
         The norm of both the explanation and the input differences.
-    output : str, int or None, default=None
+    target : str, int or None, default=None
         The explanation output evaluated (name or position). None: the only output,
         else each row's predicted class (largest recorded ``model_output`` at the
         row), kept for its neighbours.
@@ -488,7 +477,7 @@ def local_lipschitz(
     batch_size : int, optional
         Rows per call of ``explain_fn``; None explains all ``n * (n_perturbations +
         1)`` rows in one call.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the neighbours.
 
     Returns
@@ -502,7 +491,7 @@ def local_lipschitz(
     InputError
         Non-numeric X, ``radius`` <= 0, ``n_perturbations`` < 1, an unknown ``norm``,
         a bad ``scale``, X without spread and no ``scale``, an ``explain_fn`` that
-        fails or returns the wrong number of rows, or a bad ``output``.
+        fails or returns the wrong number of rows, or a bad ``target``.
 
     Notes
     -----
@@ -527,25 +516,10 @@ def local_lipschitz(
         or not (np.isfinite(radius) and radius > 0)
     ):
         raise InputError(f"radius must be a number > 0, got {radius!r}; e.g. radius=0.1.")
-    if (
-        isinstance(n_perturbations, bool)
-        or not isinstance(n_perturbations, (int, np.integer))
-        or n_perturbations < 1
-    ):
-        raise InputError(
-            f"n_perturbations must be an integer >= 1, got {n_perturbations!r}; "
-            "e.g. n_perturbations=20."
-        )
+    n_perturbations = check_int(n_perturbations, "n_perturbations", 1, "n_perturbations=20")
     if norm not in NORMS:
         raise InputError(f"norm must be one of {NORMS}, got {norm!r}; e.g. norm='l2'.")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, (int, np.integer))
-        or batch_size < 1
-    ):
-        raise InputError(
-            f"batch_size must be None or an integer >= 1, got {batch_size!r}; e.g. batch_size=4096."
-        )
+    batch_size = check_batch_size(batch_size)
     rng = np.random.default_rng(check_random_state(random_state))
     X_rows, cells, numeric = _as_rows(X)
     n, f = cells.shape
@@ -559,7 +533,7 @@ def local_lipschitz(
     # the denominators from the cells as handed over (float32 images are rounded)
     z_cells = _numeric_cells(Z, numeric).reshape(m + 1, n, f)
     delta_x = z_cells[1:] - z_cells[0][None]
-    values, method, outputs = _explain_stacked(explain_fn, Z, n, output, batch_size)
+    values, method, outputs = _explain_stacked(explain_fn, Z, n, target, batch_size)
     e = values.reshape(m + 1, n, -1)
     num = _norm(e[1:] - e[0][None], norm).T  # (n, m)
     den = _norm(delta_x, norm).T
@@ -579,7 +553,7 @@ def local_lipschitz(
         "radius": float(radius),
         "n_perturbations": m,
         "norm": norm,
-        "output": json_value(output),
+        "target": json_value(target),
         "scale": "given"
         if scale is not None
         else ("column std" if (numeric is not None or np.ndim(X_rows) == 2) else "value range"),
@@ -610,8 +584,8 @@ def seed_stability(
     X: Any,
     *,
     seeds: Sequence[Any] = (0, 1, 2, 3, 4),
-    k: int | None = None,
-    output: Any = None,
+    top_k: int | None = None,
+    target: Any = None,
 ) -> SeedStability:
     """How much a stochastic explainer's attributions change with its seed alone.
 
@@ -632,11 +606,10 @@ def seed_stability(
         The rows explained, passed as is to every explainer.
     seeds : sequence, default=(0, 1, 2, 3, 4)
         At least two distinct seeds.
-    k : int or None, default=None
-        None: 5, or every feature when there are fewer; an integer above the number
-        of features is an error.
-        Top-k size (capped at the number of features).
-    output : str, int or None, default=None
+    top_k : int or None, default=None
+        Top-k size. None: 5, or every feature when there are fewer; an integer above
+        the number of features is an error.
+    target : str, int or None, default=None
         The output compared (name or position). None: the only output, else each
         row's predicted class from the first seed's recorded ``model_output``, kept
         for every seed.
@@ -650,7 +623,8 @@ def seed_stability(
     Raises
     ------
     InputError
-        Fewer than two distinct seeds, ``k`` < 1, an explainer that is not callable
+        Fewer than two distinct seeds, ``top_k`` < 1 or above the number of features,
+        an explainer that is not callable
         or fails, or explanations of different shapes across seeds.
 
     References
@@ -677,7 +651,7 @@ def seed_stability(
         raise InputError(
             f"seeds must hold at least two distinct seeds, got {seeds!r}; e.g. seeds=(0, 1, 2, 3, 4)."
         )
-    k = check_k(k)
+    top_k = check_top_k(top_k)
     mats = []
     positions = None
     for s in seeds:
@@ -689,7 +663,7 @@ def seed_stability(
             )
         res = _call_explainer(fn, X, f"the explainer of seed {s!r}")
         mat = attribution_matrix(
-            res, output=output, positions=positions, name=f"the explanation of seed {s!r}"
+            res, target=target, positions=positions, name=f"the explanation of seed {s!r}"
         )
         if positions is None:
             positions = mat.positions
@@ -701,8 +675,8 @@ def seed_stability(
         mats.append(mat)
     values = np.stack([m.values for m in mats])  # (S, n, F)
     n_seeds, n, f = values.shape
-    k_eff = check_k_fits(k, f)
-    ins = [membership(top_k(v, k_eff), f) for v in values]
+    k_eff = check_top_k_fits(top_k, f)
+    ins = [membership(top_features(v, k_eff), f) for v in values]
     absv = np.abs(values)
     jac, rho, tau = [], [], []
     for a, b in combinations(range(n_seeds), 2):
@@ -723,9 +697,9 @@ def seed_stability(
         method=mats[0].method,
         params={
             "seeds": [json_value(s) for s in seeds],
-            "k": k,
-            "k_used": k_eff,
-            "output": json_value(output),
+            "top_k": top_k,
+            "top_k_used": k_eff,
+            "target": json_value(target),
             "n_rows": n,
             "n_features": f,
         },
