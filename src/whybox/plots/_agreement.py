@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.evaluate._agreement import METRICS, Agreement
-from whybox.plots._common import figure_and_axes, label_text
+from whybox.evaluate import Agreement
+from whybox.plots._common import check_result, figure_and_axes, label_text
 
 _LABELS = {
     "feature_agreement": "feature agreement (share of top-{k} features in common)",
@@ -31,7 +31,7 @@ def disagreement_matrix(
     Parameters
     ----------
     result : Agreement
-        The result of :func:`whybox.evaluate._agreement.agreement`.
+        The result of :func:`whybox.evaluate.agreement`.
     metric : str, default="feature_agreement"
         One of ``"feature_agreement"``, ``"rank_agreement"``, ``"sign_agreement"``,
         ``"signed_rank_agreement"``, ``"rank_correlation"``; the values are averaged
@@ -58,14 +58,15 @@ def disagreement_matrix(
     .. [1] S. Krishna et al., "The disagreement problem in explainable machine
        learning: a practitioner's perspective", arXiv:2202.01602, 2022.
     """
-    if not isinstance(result, Agreement):
+    check_result(
+        result,
+        Agreement,
+        "disagreement_matrix",
+        "whybox.evaluate.agreement({'SHAP': shap_ex, 'LIME': lime_ex})",
+    )
+    if metric not in _LABELS:
         raise InputError(
-            f"result must be an Agreement, got {type(result).__name__}; pass the result of "
-            "agreement({'SHAP': shap_ex, 'LIME': lime_ex})."
-        )
-    if metric not in METRICS:
-        raise InputError(
-            f"metric must be one of {METRICS}, got {metric!r}; e.g. metric='feature_agreement'."
+            f"metric must be one of {tuple(_LABELS)}, got {metric!r}; e.g. metric='feature_agreement'."
         )
     mat = result.matrix(metric).to_numpy()
     names = list(result.methods)

@@ -6,29 +6,19 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
-from whybox.inspection._ale import AccumulatedLocalEffects
-from whybox.plots._common import TEXT_CHARS, figure_and_axes, label_text, literal, short_label
+from whybox.inspection import AccumulatedLocalEffects
+from whybox.plots._common import (
+    TEXT_CHARS,
+    check_result,
+    figure_and_axes,
+    label_text,
+    literal,
+    short_label,
+    target_index,
+)
 
 _ALE_COLOR = "#a63603"
 _RUG_COLOR = "#555555"
-
-
-def _output_index(names: tuple[str, ...], output: Any) -> int:
-    if output is None:
-        return 0
-    if (
-        isinstance(output, (int, np.integer))
-        and not isinstance(output, bool)
-        and 0 <= int(output) < len(names)
-    ):
-        return int(output)
-    if output in names:
-        return names.index(output)
-    raise InputError(
-        f"output must be one of {list(names)} or a position below {len(names)}, got {output!r}; "
-        "pass a class name or leave output out for the first."
-    )
 
 
 def _rug(ax: Any, values: np.ndarray, axis: str) -> None:
@@ -43,14 +33,14 @@ def _rug(ax: Any, values: np.ndarray, axis: str) -> None:
                 transform=trans, clip_on=False, gid="rug:y")  # fmt: skip
 
 
-def ale(result: Any, *, output: Any = None, contours: bool = True, ax: Any = None) -> Any:
+def ale(result: Any, *, target: Any = None, contours: bool = True, ax: Any = None) -> Any:
     """Draw accumulated local effects: a curve, points per level, or a 2-D heatmap.
 
     Parameters
     ----------
     result : AccumulatedLocalEffects
         The result of :func:`whybox.inspection.accumulated_local_effects`.
-    output : str or int, optional
+    target : str or int, optional
         The output drawn (class name or position); default the first.
     contours : bool, default=True
         Second order: draw labelled contour lines over the heatmap.
@@ -71,7 +61,7 @@ def ale(result: Any, *, output: Any = None, contours: bool = True, ax: Any = Non
     Raises
     ------
     InputError
-        A result of another type, an unknown output or an ``ax`` that is not a
+        A result of another type, an unknown ``target`` or an ``ax`` that is not a
         matplotlib Axes.
 
     References
@@ -79,12 +69,13 @@ def ale(result: Any, *, output: Any = None, contours: bool = True, ax: Any = Non
     .. [1] D. W. Apley, J. Zhu, "Visualizing the effects of predictor variables in
        black box supervised learning models", JRSS Series B 82(4), 2020.
     """
-    if not isinstance(result, AccumulatedLocalEffects):
-        raise InputError(
-            f"result must be an AccumulatedLocalEffects, got {type(result).__name__}; pass the "
-            "result of whybox.inspection.accumulated_local_effects(model, X, features)."
-        )
-    k = _output_index(result.output_names, output)
+    check_result(
+        result,
+        AccumulatedLocalEffects,
+        "ale",
+        "whybox.inspection.accumulated_local_effects(model, X, features)",
+    )
+    k = target_index(result.output_names, target)
     label = f"ALE, {result.output_space} output ({result.output_names[k]})"
     if result.order == 2:
         return _heatmap(result, k, label, contours, ax)

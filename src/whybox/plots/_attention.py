@@ -7,13 +7,13 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.plots._common import POSITIVE, figure_and_axes, literal
+from whybox.plots._common import POSITIVE, check_result, figure_and_axes, literal
 
 
 def attention(
-    maps: Any,
+    result: Any,
     *,
-    index: int = 0,
+    row: int = 0,
     layer: int | str = -1,
     head: int | None = None,
     rollout_query: Any = None,
@@ -23,18 +23,18 @@ def attention(
 
     Parameters
     ----------
-    maps : AttentionMaps
-        From :func:`whybox.gradients.attention_weights`.
-    index : int, default 0
-        The sample drawn.
+    result : AttentionMaps
+        From :func:`whybox.attention.attention_weights`.
+    row : int, default 0
+        The position of the sample drawn.
     layer : int or str, default -1
         The layer: a position (negative counts from the last) or a name from
-        ``maps.layer_names``.
+        ``result.layer_names``.
     head : int, optional
         The head drawn; None draws the mean over the layer's heads.
     rollout_query : int or "mean", optional
         When given, a bar strip above the heatmap shows the attention rollout
-        (:func:`whybox.gradients.rollout_relevance`, mean head fusion, all layers) of
+        (:func:`whybox.attention.rollout_relevance`, mean head fusion, all layers) of
         each key token for this query position (0: ``[CLS]``), on the heatmap's
         columns.
     ax : matplotlib Axes, optional
@@ -53,20 +53,18 @@ def attention(
     Raises
     ------
     InputError
-        ``maps`` is not an AttentionMaps; ``index``, ``layer`` or ``head`` is out of
+        ``result`` is not an AttentionMaps; ``row``, ``layer`` or ``head`` is out of
         range; a bad ``rollout_query``.
     """
-    from whybox.gradients._attention import AttentionMaps, rollout_relevance
+    from whybox.attention import AttentionMaps, rollout_relevance
 
-    if not isinstance(maps, AttentionMaps):
-        raise InputError(
-            f"attention takes AttentionMaps, got {type(maps).__name__}; pass the result of "
-            "whybox.gradients.attention_weights(model, inputs)."
-        )
+    maps = check_result(
+        result, AttentionMaps, "attention", "whybox.attention.attention_weights(model, inputs)"
+    )
     n = len(maps)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
-        raise InputError(f"index must be a sample position in {-n}..{n - 1}, got {index!r}.")
-    index = int(index) % n
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)) or not -n <= row < n:
+        raise InputError(f"row must be a sample position in {-n}..{n - 1}, got {row!r}.")
+    index = int(row) % n
     one_layer = maps.layer(layer)
     weights = one_layer.weights[index, 0]  # (H, T, T)
     if head is None:

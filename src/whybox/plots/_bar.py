@@ -8,16 +8,14 @@ import numpy as np
 
 from whybox.plots._common import (
     POSITIVE,
-    check_max_display,
     figure_and_axes,
     label_text,
-    samples_by_features,
-    top_features,
+    ranked_features,
     value_label,
 )
 
 
-def bar(explanation: Any, *, max_display: int = 10, output: Any = None, ax: Any = None) -> Any:
+def bar(explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any = None) -> Any:
     """Draw each feature's global importance, the mean absolute SHAP value, as a bar.
 
     Parameters
@@ -29,9 +27,9 @@ def bar(explanation: Any, *, max_display: int = 10, output: Any = None, ax: Any 
         The most bars to draw. With more features, the ``max_display - 1`` most
         important get their own bar and the rest are summed into one
         "N other features" bar at the bottom.
-    output : str or int, optional
-        The output to draw (name or index); required when the explanation has more
-        than one output.
+    target : str or int, optional
+        The output to draw (name or position); required when the explanation has
+        more than one output.
     ax : matplotlib Axes, optional
         Where to draw; default: a new figure.
 
@@ -45,19 +43,15 @@ def bar(explanation: Any, *, max_display: int = 10, output: Any = None, ax: Any 
     Raises
     ------
     InputError
-        If the explanation is not a many-row Explanation, ``output`` is missing or
+        If the explanation is not a many-row Explanation, ``target`` is missing or
         unknown for a multi-output explanation, or ``max_display`` is not an integer >= 1.
 
     References
     ----------
-    .. [1] S. M. Lundberg et al., "From local explanations to global understanding
-       with explainable AI for trees", Nature Machine Intelligence 2, 2020
-       (the SHAP summary, dependence and waterfall plots).
+    .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
     """
-    max_display = check_max_display(max_display)
-    ex = samples_by_features(explanation, output, "bar")
-    importance = np.abs(ex.values).mean(axis=0)
-    shown, rest = top_features(importance, max_display)
+    ex, importance, shown, rest = ranked_features(explanation, target, max_display, "bar")
     names = [ex.feature_names[i] for i in shown]
     widths = [float(importance[i]) for i in shown]
     if len(rest):

@@ -9,12 +9,10 @@ import numpy as np
 from whybox.plots._common import (
     CMAP,
     MISSING,
-    check_max_display,
     figure_and_axes,
     label_text,
     numeric_values,
-    samples_by_features,
-    top_features,
+    ranked_features,
     value_label,
 )
 
@@ -55,7 +53,13 @@ def swarm_offsets(values: np.ndarray, width: float = 0.4, n_bins: int = 100) -> 
     return sign * level * (width / top)
 
 
-def beeswarm(explanation: Any, *, max_display: int = 10, output: Any = None, ax: Any = None) -> Any:
+def _points(ax: Any, x: np.ndarray, y: np.ndarray, gid: str, **colour: Any) -> None:
+    """One group of beeswarm points (gid ``gid``), coloured by ``colour``'s scatter options."""
+    pts = ax.scatter(x, y, s=12, linewidths=0, alpha=0.9, zorder=3, **colour)
+    pts.set_gid(gid)
+
+
+def beeswarm(explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any = None) -> Any:
     """Draw each row's SHAP value of each feature as a point, one row of points per feature.
 
     Parameters
@@ -67,10 +71,8 @@ def beeswarm(explanation: Any, *, max_display: int = 10, output: Any = None, ax:
         The most feature rows. With more features, the ``max_display - 1`` largest
         by mean absolute value get their own row and one bottom row shows, per
         sample, the sum of the other features' values (grey).
-    output : str or int, optional
-        The output to draw; required when the explanation has more than one output.
-    ax : matplotlib Axes, optional
-        Where to draw; default: a new figure.
+    target, ax
+        As in :func:`whybox.plots.bar`.
 
     Returns
     -------
@@ -88,18 +90,14 @@ def beeswarm(explanation: Any, *, max_display: int = 10, output: Any = None, ax:
 
     References
     ----------
-    .. [1] S. M. Lundberg et al., "From local explanations to global understanding
-       with explainable AI for trees", Nature Machine Intelligence 2, 2020
-       (the SHAP summary, dependence and waterfall plots).
+    .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
     """
-    max_display = check_max_display(max_display)
-    ex = samples_by_features(explanation, output, "beeswarm")
+    ex, _, shown, rest = ranked_features(explanation, target, max_display, "beeswarm")
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
 
     n, _ = ex.values.shape
-    importance = np.abs(ex.values).mean(axis=0)
-    shown, rest = top_features(importance, max_display)
     n_rows = len(shown) + (1 if len(rest) else 0)
     fig, ax = figure_and_axes(ax, (7.5, 0.45 * n_rows + 1.6))
     norm_all = Normalize(vmin=0.0, vmax=1.0)
@@ -117,30 +115,13 @@ def beeswarm(explanation: Any, *, max_display: int = 10, output: Any = None, ax:
             scaled = (
                 np.clip((col[ok] - lo) / (hi - lo), 0, 1) if hi > lo else np.full(ok.sum(), 0.5)
             )
-            pts = ax.scatter(
-                v[ok],
-                yy[ok],
-                c=scaled,
-                cmap=CMAP,
-                norm=norm_all,
-                s=12,
-                linewidths=0,
-                alpha=0.9,
-                zorder=3,
-            )
-            pts.set_gid(ex.feature_names[j])
+            _points(ax, v[ok], yy[ok], ex.feature_names[j], c=scaled, cmap=CMAP, norm=norm_all)
         if (~ok).any():
-            pts = ax.scatter(
-                v[~ok], yy[~ok], color=MISSING, s=12, linewidths=0, alpha=0.9, zorder=3
-            )
-            pts.set_gid(f"{ex.feature_names[j]}:missing")
+            _points(ax, v[~ok], yy[~ok], f"{ex.feature_names[j]}:missing", color=MISSING)
         labels.append(ex.feature_names[j])
     if len(rest):
         v = ex.values[:, rest].sum(axis=1)
-        pts = ax.scatter(
-            v, swarm_offsets(v), color=MISSING, s=12, linewidths=0, alpha=0.9, zorder=3
-        )
-        pts.set_gid("other features")
+        _points(ax, v, swarm_offsets(v), "other features", color=MISSING)
         labels.append(f"Sum of {len(rest)} other features")
     ax.set_yticks(np.arange(n_rows)[::-1], label_text(labels))
     ax.set_ylim(-0.6, n_rows - 0.4)

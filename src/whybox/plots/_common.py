@@ -1,4 +1,4 @@
-"""Helpers shared by the plots: lazy matplotlib, axes, output selection, validation."""
+"""Helpers shared by the plots: lazy matplotlib, axes, target selection, validation."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_int
 
 POSITIVE = "#d62728"
 NEGATIVE = "#1f77b4"
@@ -50,15 +51,30 @@ def figure_and_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
 
 
 def check_max_display(max_display: Any) -> int:
-    if (
-        isinstance(max_display, bool)
-        or not isinstance(max_display, (int, np.integer))
-        or max_display < 1
-    ):
+    """``max_display`` as an int >= 1 (:func:`whybox._utils.check_int`)."""
+    return check_int(max_display, "max_display", 1, "max_display=10")
+
+
+def check_result(result: Any, kind: type, plot: str, call: str) -> Any:
+    """``result`` itself when it is a ``kind``, else an InputError naming the call that makes one.
+
+    Parameters
+    ----------
+    result : object
+        What the user passed.
+    kind : type
+        The result type the plot draws, e.g. ``PartialDependence``.
+    plot : str
+        The plot's name, for the message.
+    call : str
+        The call that makes such a result, e.g.
+        ``"whybox.inspection.partial_dependence(model, X, feature)"``.
+    """
+    if not isinstance(result, kind):
         raise InputError(
-            f"max_display must be an integer >= 1, got {max_display!r}; pass e.g. max_display=10."
+            f"{plot} takes {kind.__name__}, got {type(result).__name__}; pass the result of {call}."
         )
-    return int(max_display)
+    return result
 
 
 def check_explanation(explanation: Any, plot: str) -> Explanation:
@@ -75,58 +91,83 @@ def check_explanation(explanation: Any, plot: str) -> Explanation:
     return explanation
 
 
-def select_output(explanation: Explanation, output: Any, plot: str) -> Explanation:
+def target_index(names: Any, target: Any) -> int:
+    """The position of the output ``target`` names among ``names`` (None: the first).
+
+    Raises
+    ------
+    InputError
+        If ``target`` is neither one of ``names`` nor a position below ``len(names)``.
+    """
+    names = list(names)
+    if target is None:
+        return 0
+    if (
+        isinstance(target, (int, np.integer))
+        and not isinstance(target, bool)
+        and 0 <= int(target) < len(names)
+    ):
+        return int(target)
+    if target in names:
+        return names.index(target)
+    raise InputError(
+        f"target must be one of {names} or a position below {len(names)}, got {target!r}; "
+        "pass a class name or leave target out for the first."
+    )
+
+
+def select_target(explanation: Explanation, target: Any, plot: str) -> Explanation:
     """Drop the outputs axis by choosing one output.
 
-    A single-output explanation needs no ``output``; a multi-output one needs a name
+    A single-output explanation needs no ``target``; a multi-output one needs a name
     or an index.
 
     Raises
     ------
     InputError
-        If ``output`` is missing for a multi-output explanation, names no output,
+        If ``target`` is missing for a multi-output explanation, names no output,
         or is given for an explanation that was already sliced to one output.
     """
     names = list(explanation.output_names)
     if "outputs" not in explanation.axes:
-        if output is not None and output not in (names[0], 0, -1):
+        if target is not None and target not in (names[0], 0, -1):
             raise InputError(
-                f"output={output!r} was given but the explanation was already sliced to the "
-                f"output {names[0]!r}; leave output out."
+                f"target={target!r} was given but the explanation was already sliced to the "
+                f"output {names[0]!r}; leave target out."
             )
         return explanation
     k = explanation.shape[explanation.axes.index("outputs")]
-    if output is None:
+    if target is None:
         if k == 1:
             return explanation[(slice(None),) * (len(explanation.axes) - 1) + (0,)]
         raise InputError(
-            f"{plot} needs output= for an explanation with {k} outputs; choose one of "
+            f"{plot} needs target= for an explanation with {k} outputs; choose one of "
             f"{names} (by name or index)."
         )
-    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
-        if not -k <= output < k:
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if not -k <= target < k:
             raise InputError(
-                f"output={output} is out of range for {k} outputs; choose an index in "
+                f"target={target} is out of range for {k} outputs; choose an index in "
                 f"0..{k - 1} or a name from {names}."
             )
-        key: Any = int(output)
-    elif isinstance(output, str):
-        if output not in names:
+        key: Any = int(target)
+    elif isinstance(target, str):
+        if target not in names:
             raise InputError(
-                f"output={output!r} is not an output of this explanation; choose one of {names}."
+                f"target={target!r} is not an output of this explanation; choose one of {names}."
             )
-        key = output
+        key = target
     else:
         raise InputError(
-            f"output must be an output name or index, got {type(output).__name__}; choose one "
+            f"target must be an output name or index, got {type(target).__name__}; choose one "
             f"of {names}."
         )
     return explanation[(slice(None),) * (len(explanation.axes) - 1) + (key,)]
 
 
-def samples_by_features(explanation: Any, output: Any, plot: str) -> Explanation:
+def samples_by_features(explanation: Any, target: Any, plot: str) -> Explanation:
     """An explanation with axes ("samples", "features"), or an InputError saying why not."""
-    ex = select_output(check_explanation(explanation, plot), output, plot)
+    ex = select_target(check_explanation(explanation, plot), target, plot)
     if "samples" not in ex.axes:
         raise InputError(
             f"{plot} summarises many rows but the explanation holds one row (axes "
@@ -135,6 +176,27 @@ def samples_by_features(explanation: Any, output: Any, plot: str) -> Explanation
     if len(ex) == 0:
         raise InputError(f"{plot} needs at least one row but the explanation has none.")
     return ex
+
+
+def one_row(ex: Explanation, target: Any, plot: str) -> Explanation:
+    """One row and one output of ``ex``: axes ("features",).
+
+    An explanation of exactly one row (with a samples axis) is accepted as well.
+
+    Raises
+    ------
+    InputError
+        If ``ex`` holds more than one row (the fix: ``ex[i]``), or as :func:`select_target`.
+    """
+    if "samples" in ex.axes:
+        n = ex.shape[ex.axes.index("samples")]
+        if n != 1:
+            raise InputError(
+                f"{plot} draws one explained row but the explanation holds {n} rows; pass "
+                f"one row, e.g. plots.{plot}(ex[i])."
+            )
+        ex = ex[0]
+    return select_target(ex, target, plot)
 
 
 def numeric_values(column: np.ndarray | None, n: int) -> np.ndarray:
@@ -280,3 +342,24 @@ def top_features(importance: np.ndarray, max_display: int) -> tuple[np.ndarray, 
     if len(order) <= max_display:
         return order, order[:0]
     return order[: max_display - 1], order[max_display - 1 :]
+
+
+def ranked_features(
+    explanation: Any, target: Any, max_display: Any, plot: str
+) -> tuple[Explanation, np.ndarray, np.ndarray, np.ndarray]:
+    """The many-row summary plots' start (bar, beeswarm).
+
+    Returns
+    -------
+    ex : Explanation
+        Axes ("samples", "features"), one output (:func:`samples_by_features`).
+    importance : ndarray of shape (n_features,)
+        The mean absolute value of each feature.
+    shown, rest : ndarray of int
+        :func:`top_features` of ``importance``.
+    """
+    max_display = check_max_display(max_display)
+    ex = samples_by_features(explanation, target, plot)
+    importance = np.abs(ex.values).mean(axis=0)
+    shown, rest = top_features(importance, max_display)
+    return ex, importance, shown, rest

@@ -7,16 +7,16 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.debugging._results import ConfusionAnalysis
-from whybox.plots._common import figure_and_axes, label_text
+from whybox.debugging import ConfusionAnalysis
+from whybox.plots._common import check_result, figure_and_axes, label_text
 
 
-def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -> Any:
+def confusion_matrix(result: Any, *, normalize: bool = True, ax: Any = None) -> Any:
     """Draw a confusion matrix as a heatmap with the counts written in the cells.
 
     Parameters
     ----------
-    analysis : ConfusionAnalysis
+    result : ConfusionAnalysis
         The result of :func:`whybox.debugging.confusion_analysis`.
     normalize : bool, default=True
         Colour the cells by their share of the true class (each row sums to 1) and
@@ -28,28 +28,29 @@ def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -
     -------
     matplotlib.figure.Figure
         Rows: true class, columns: predicted class, both labelled with
-        ``analysis.labels``; one text per cell; a colour bar.
+        ``result.labels``; one text per cell; a colour bar.
 
     Raises
     ------
     InputError
-        If ``analysis`` is not a ConfusionAnalysis or ``normalize`` is not a bool.
+        If ``result`` is not a ConfusionAnalysis or ``normalize`` is not a bool.
 
     Notes
     -----
     Layout as ``sklearn.metrics.ConfusionMatrixDisplay`` (rows: true class), drawn
-    here from the counts of the analysis.
+    here from the counts of the result.
     """
-    if not isinstance(analysis, ConfusionAnalysis):
-        raise InputError(
-            f"analysis must be a ConfusionAnalysis, got {type(analysis).__name__}; pass the "
-            "result of whybox.debugging.confusion_analysis(y_true, y_pred)."
-        )
+    check_result(
+        result,
+        ConfusionAnalysis,
+        "confusion_matrix",
+        "whybox.debugging.confusion_analysis(y_true, y_pred)",
+    )
     if not isinstance(normalize, (bool, np.bool_)):
         raise InputError(f"normalize must be True or False, got {normalize!r}.")
-    k = len(analysis.labels)
-    counts = analysis.matrix
-    shown = analysis.normalized if normalize else counts.astype(np.float64)
+    k = len(result.labels)
+    counts = result.matrix
+    shown = result.normalized if normalize else counts.astype(np.float64)
     vmax = 1.0 if normalize else max(float(counts.max()), 1.0)
     size = max(3.5, 0.7 * k + 2.0)
     fig, ax = figure_and_axes(ax, (size + 1.0, size))
@@ -58,7 +59,7 @@ def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -
         for j in range(k):
             text = str(int(counts[i, j]))
             if normalize:
-                text += f"\n({100 * analysis.normalized[i, j]:.0f}%)"
+                text += f"\n({100 * result.normalized[i, j]:.0f}%)"
             dark = shown[i, j] > 0.55 * vmax
             ax.text(
                 j,
@@ -71,14 +72,14 @@ def confusion_matrix(analysis: Any, *, normalize: bool = True, ax: Any = None) -
             )
     ax.set_xticks(
         np.arange(k),
-        label_text(analysis.labels),
+        label_text(result.labels),
         rotation=45 if k > 4 else 0,
         ha="right" if k > 4 else "center",
     )
-    ax.set_yticks(np.arange(k), label_text(analysis.labels))
+    ax.set_yticks(np.arange(k), label_text(result.labels))
     ax.set_xlabel("Predicted class")
     ax.set_ylabel("True class")
-    ax.set_title(f"accuracy {analysis.accuracy:.3f} on {analysis.n_samples} rows", fontsize=10)
+    ax.set_title(f"accuracy {result.accuracy:.3f} on {result.n_samples} rows", fontsize=10)
     cbar = fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     cbar.set_label("share of the true class" if normalize else "count")
     return fig

@@ -11,6 +11,7 @@ from whybox._exceptions import InputError
 from whybox.plots._common import (
     NEGATIVE,
     POSITIVE,
+    check_result,
     figure_and_axes,
     format_value,
     label_text,
@@ -66,11 +67,12 @@ def counterfactuals(result: Any, row: int = 0, *, ax: Any = None) -> Any:
     """
     from whybox.counterfactuals import Counterfactuals
 
-    if not isinstance(result, Counterfactuals):
-        raise InputError(
-            f"result must be a Counterfactuals, got {type(result).__name__}; pass the result "
-            "of CounterfactualExplainer(model, data)(X)."
-        )
+    check_result(
+        result,
+        Counterfactuals,
+        "counterfactuals",
+        "whybox.counterfactuals.CounterfactualExplainer(model, background)(X)",
+    )
     if (
         isinstance(row, bool)
         or not isinstance(row, (int, np.integer))

@@ -62,7 +62,7 @@ def _as_plot_numbers(column: np.ndarray) -> tuple[np.ndarray, list[str] | None]:
 
 
 def dependence(
-    explanation: Any, feature: Any, *, color: Any = None, output: Any = None, ax: Any = None
+    explanation: Any, feature: Any, *, color: Any = None, target: Any = None, ax: Any = None
 ) -> Any:
     """Scatter a feature's value against its SHAP value, one point per row.
 
@@ -76,10 +76,8 @@ def dependence(
     color : str or int, optional
         A feature whose value colours the points (with a colour bar); missing
         values are grey. Default: one colour.
-    output : str or int, optional
-        The output to draw; required when the explanation has more than one output.
-    ax : matplotlib Axes, optional
-        Where to draw; default: a new figure.
+    target, ax
+        As in :func:`whybox.plots.bar`.
 
     Returns
     -------
@@ -92,15 +90,14 @@ def dependence(
     ------
     InputError
         If the explanation has no ``data``, ``feature`` or ``color`` names no
-        feature, or ``output`` is missing or unknown for a multi-output explanation.
+        feature, or ``target`` is missing or unknown for a multi-output explanation.
 
     References
     ----------
-    .. [1] S. M. Lundberg et al., "From local explanations to global understanding
-       with explainable AI for trees", Nature Machine Intelligence 2, 2020
-       (the SHAP summary, dependence and waterfall plots).
+    .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
     """
-    ex = samples_by_features(explanation, output, "dependence")
+    ex = samples_by_features(explanation, target, "dependence")
     j = _feature_index(ex, feature, "feature")
     if ex.data is None:
         raise InputError(

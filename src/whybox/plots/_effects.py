@@ -7,39 +7,25 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
-from whybox.inspection._h_statistic import HStatistic
-from whybox.inspection._partial_dependence import PartialDependence
-from whybox.plots._common import TEXT_CHARS, check_max_display, figure_and_axes, label_text
+from whybox._utils import check_int, check_random_state
+from whybox.inspection import HStatistic, PartialDependence, shap_interaction_matrix
+from whybox.plots._common import (
+    TEXT_CHARS,
+    check_max_display,
+    check_result,
+    figure_and_axes,
+    label_text,
+    target_index,
+)
 
 _PD_COLOR = "#08306b"
 _ICE_COLOR = "#6baed6"
 
 
-def _check(result: Any, kind: type, call: str) -> None:
-    if not isinstance(result, kind):
-        raise InputError(
-            f"result must be a {kind.__name__}, got {type(result).__name__}; pass the result "
-            f"of whybox.inspection.{call}."
-        )
-
-
-def _output_index(names: tuple[str, ...], output: Any) -> int:
-    if output is None:
-        return 0
-    if isinstance(output, (int, np.integer)) and 0 <= int(output) < len(names):
-        return int(output)
-    if output in names:
-        return names.index(output)
-    raise InputError(
-        f"output must be one of {list(names)} or a position below {len(names)}, got {output!r}."
-    )
-
-
 def partial_dependence(
     result: Any,
     *,
-    output: Any = None,
+    target: Any = None,
     ice: bool = True,
     max_ice_lines: int = 100,
     random_state: Any = 0,
@@ -51,12 +37,14 @@ def partial_dependence(
     ----------
     result : PartialDependence
         The result of :func:`whybox.inspection.partial_dependence`.
-    output : str or int, optional
+    target : str or int, optional
         The output drawn (class name or position); default the first.
     ice : bool, default=True
         Draw the ICE curves (when the result has them) under the average.
     max_ice_lines : int, default=100
         At most this many ICE curves, a random sample of the rows (``random_state``).
+    random_state : None, int or numpy Generator, default=0
+        Seed of the sample of ICE curves drawn.
     ax : matplotlib Axes, optional
 
     Returns
@@ -68,11 +56,17 @@ def partial_dependence(
     Raises
     ------
     InputError
-        A result of another type, an unknown output, bad ``max_ice_lines``.
+        A result of another type, an unknown ``target``, bad ``max_ice_lines``.
     """
-    _check(result, PartialDependence, "partial_dependence(model, X, feature)")
-    max_ice_lines = check_max_display(max_ice_lines)
-    k = _output_index(result.output_names, output)
+    check_result(
+        result,
+        PartialDependence,
+        "partial_dependence",
+        "whybox.inspection.partial_dependence(model, X, feature)",
+    )
+    max_ice_lines = check_int(max_ice_lines, "max_ice_lines", 1, "max_ice_lines=100")
+    random_state = check_random_state(random_state)
+    k = target_index(result.output_names, target)
     centred = "centred " if result.centered else ""
     label = f"{centred}{result.output_space} output ({result.output_names[k]})"
     if len(result.feature_names) == 2:
@@ -119,7 +113,7 @@ def partial_dependence(
 def h_statistic(
     result: Any,
     *,
-    output: Any = None,
+    target: Any = None,
     pairwise: bool = False,
     max_display: int = 10,
     ax: Any = None,
@@ -130,8 +124,8 @@ def h_statistic(
     ----------
     result : HStatistic
         The result of :func:`whybox.inspection.h_statistic`.
-    output : str or int, optional
-        The output drawn; default the first.
+    target : str or int, optional
+        The output drawn (class name or position); default the first.
     pairwise : bool, default=False
         Draw the pairwise H^2 as a heatmap (pairs not computed left blank).
     max_display : int, default=10
@@ -145,11 +139,11 @@ def h_statistic(
     Raises
     ------
     InputError
-        A result of another type, an unknown output, bad ``max_display``.
+        A result of another type, an unknown ``target``, bad ``max_display``.
     """
-    _check(result, HStatistic, "h_statistic(model, X)")
+    check_result(result, HStatistic, "h_statistic", "whybox.inspection.h_statistic(model, X)")
     max_display = check_max_display(max_display)
-    k = _output_index(result.output_names, output)
+    k = target_index(result.output_names, target)
     order = np.argsort(-result.overall[k], kind="stable")[:max_display]
     names = [result.feature_names[i] for i in order]
     if pairwise:
@@ -169,8 +163,8 @@ def h_statistic(
 
 
 def shap_interactions(
-    explanation: Any, *, output: Any = None, max_display: int = 10, ax: Any = None
-):
+    explanation: Any, *, target: Any = None, max_display: int = 10, ax: Any = None
+) -> Any:
     """Draw the mean |SHAP interaction value| of each pair of features as a heatmap.
 
     Parameters
@@ -178,8 +172,8 @@ def shap_interactions(
     explanation : Explanation
         SHAP interaction values (axes "samples", "features", "features", "outputs"),
         e.g. ``TreeExplainer(model).interaction_values(X)``.
-    output : str or int, optional
-        The output drawn; None: the mean over the outputs.
+    target : str or int, optional
+        The output drawn (name or position); None: the mean over the outputs.
     max_display : int, default=10
         The most features drawn: those with the largest total interaction.
     ax : matplotlib Axes, optional
@@ -195,13 +189,11 @@ def shap_interactions(
     Raises
     ------
     InputError
-        An explanation without interaction values, an unknown output, bad
+        An explanation without interaction values, an unknown ``target``, bad
         ``max_display``.
     """
-    from whybox.inspection._shap_interactions import shap_interaction_matrix
-
     max_display = check_max_display(max_display)
-    matrix = shap_interaction_matrix(explanation, output=output)
+    matrix = shap_interaction_matrix(explanation, target=target)
     values = matrix.to_numpy().copy()
     np.fill_diagonal(values, np.nan)
     order = np.argsort(-np.nansum(values, axis=1), kind="stable")[:max_display]

@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.debugging._calibration import Calibration
-from whybox.debugging._slices import SliceAnalysis
+from whybox.debugging import Calibration, SliceAnalysis
+from whybox.inspection import GlobalSurrogate
 from whybox.plots._common import (
     LABEL_CHARS,
     check_max_display,
+    check_result,
     figure_and_axes,
     label_text,
     literal,
@@ -39,11 +40,7 @@ def slices(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
     InputError
         A result of another type or bad ``max_display``.
     """
-    if not isinstance(result, SliceAnalysis):
-        raise InputError(
-            f"result must be a SliceAnalysis, got {type(result).__name__}; pass the result of "
-            "whybox.debugging.find_slices(model, X, y)."
-        )
+    check_result(result, SliceAnalysis, "slices", "whybox.debugging.find_slices(model, X, y)")
     shown = result.slices[: check_max_display(max_display)]
     fig, ax = figure_and_axes(ax, (7.5, 0.45 * max(1, len(shown)) + 1.6))
     ypos = np.arange(len(shown))[::-1]
@@ -90,11 +87,7 @@ def calibration(result: Any, *, curves: Any = None, ax: Any = None) -> Any:
     InputError
         A result of another type or a curve position out of range.
     """
-    if not isinstance(result, Calibration):
-        raise InputError(
-            f"result must be a Calibration, got {type(result).__name__}; pass the result of "
-            "whybox.debugging.calibration(model, X, y)."
-        )
+    check_result(result, Calibration, "calibration", "whybox.debugging.calibration(model, X, y)")
     chosen = [0] if curves is None else list(curves)
     if any(not 0 <= c < len(result.curves) for c in chosen):
         raise InputError(f"curves must hold positions below {len(result.curves)}, got {curves!r}.")
@@ -141,13 +134,9 @@ def surrogate_tree(result: Any, *, ax: Any = None, fontsize: int = 8) -> Any:
     """
     from sklearn.tree import plot_tree
 
-    from whybox.inspection._surrogate import GlobalSurrogate
-
-    if not isinstance(result, GlobalSurrogate):
-        raise InputError(
-            f"result must be a GlobalSurrogate, got {type(result).__name__}; pass the result "
-            "of whybox.inspection.global_surrogate(model, X)."
-        )
+    check_result(
+        result, GlobalSurrogate, "surrogate_tree", "whybox.inspection.global_surrogate(model, X)"
+    )
     leaves = result.tree.get_n_leaves()
     fig, ax = figure_and_axes(ax, (max(6.0, 1.6 * leaves), 1.8 * result.tree.get_depth() + 1.5))
     if not hasattr(fig.canvas, "get_renderer"):  # plot_tree measures its boxes with a renderer

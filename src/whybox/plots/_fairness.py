@@ -7,20 +7,14 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.fairness._group_metrics import FOUR_FIFTHS, GroupMetrics
-from whybox.plots._common import LABEL_CHARS, figure_and_axes, label_text, literal
+from whybox.fairness import GroupMetrics
+from whybox.plots._common import LABEL_CHARS, check_result, figure_and_axes, label_text, literal
 
 _COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _SMALL_HATCH = "///"
 
 
-def _check_result(result: Any, plot: str) -> GroupMetrics:
-    if not isinstance(result, GroupMetrics):
-        raise InputError(
-            f"{plot} takes a GroupMetrics, got {type(result).__name__}; pass the result of "
-            "whybox.fairness.group_metrics(y_true, y_pred, sensitive_features)."
-        )
-    return result
+_SOURCE = "whybox.fairness.group_metrics(y_true, y_pred, sensitive_features)"
 
 
 def fairness(result: Any, metrics: Any = None, ax: Any = None) -> Any:
@@ -59,7 +53,7 @@ def fairness(result: Any, metrics: Any = None, ax: Any = None) -> Any:
     .. [1] M. Hardt, E. Price, N. Srebro, "Equality of opportunity in supervised
        learning", NeurIPS 2016 (the rates compared).
     """
-    result = _check_result(result, "plots.fairness")
+    result = check_result(result, GroupMetrics, "plots.fairness", _SOURCE)
     if metrics is None:
         metrics = (
             ("selection_rate", "tpr", "fpr")
@@ -162,7 +156,7 @@ def disparities(result: Any, ax: Any = None) -> Any:
     .. [1] US EEOC, Uniform Guidelines on Employee Selection Procedures, 29 CFR
        1607.4(D) (the four-fifths rule).
     """
-    result = _check_result(result, "plots.disparities")
+    result = check_result(result, GroupMetrics, "plots.disparities", _SOURCE)
     disp = result.disparities
     m = len(disp)
     fig, ax = figure_and_axes(ax, (7.0, 0.5 * m + 1.6))
@@ -188,7 +182,7 @@ def disparities(result: Any, ax: Any = None) -> Any:
         y = ys[list(disp["metric"]).index("demographic_parity")]
         ratio = ff["ratio"]
         threshold = ax.plot(
-            [FOUR_FIFTHS, FOUR_FIFTHS], [y - 0.4, y + 0.4], color="#555555", linestyle=":"
+            [ff["threshold"], ff["threshold"]], [y - 0.4, y + 0.4], color="#555555", linestyle=":"
         )[0]
         threshold.set_gid("four_fifths")
         if ratio is not None and np.isfinite(ratio):
@@ -197,7 +191,7 @@ def disparities(result: Any, ax: Any = None) -> Any:
             dot.set_gid("ratio:demographic_parity")
             verdict = "passes" if ff["passed"] else "fails"
             ax.annotate(
-                f"ratio {ratio:.3g} {verdict} four-fifths (0.8)",
+                f"ratio {ratio:.3g} {verdict} four-fifths ({ff['threshold']:g})",
                 (ratio, y),
                 xytext=(4, 6),
                 textcoords="offset points",

@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
-from whybox.plots._common import figure_and_axes, literal
+from whybox.plots._common import check_result, figure_and_axes, literal
 
 
 def deletion_curves(result: Any, ax: Any = None) -> Any:
@@ -44,13 +43,11 @@ def deletion_curves(result: Any, ax: Any = None) -> Any:
     .. [2] W. Samek et al., "Evaluating the visualization of what a deep neural network
        has learned", IEEE TNNLS 28(11), 2017.
     """
-    from whybox.evaluate._faithfulness import Faithfulness
+    from whybox.evaluate import Faithfulness
 
-    if not isinstance(result, Faithfulness):
-        raise InputError(
-            f"result must be a Faithfulness result, got {type(result).__name__}; pass the "
-            "result of faithfulness(model, explanation)."
-        )
+    check_result(
+        result, Faithfulness, "deletion_curves", "whybox.evaluate.faithfulness(model, explanation)"
+    )
     fig, ax = figure_and_axes(ax, (6.4, 4.2))
     t = result.fractions
     deletion = result.deletion.mean(axis=0)

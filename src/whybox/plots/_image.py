@@ -9,7 +9,8 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.plots._common import CMAP, figure_and_axes, literal, require_matplotlib, select_output
+from whybox._utils import check_int
+from whybox.plots._common import CMAP, figure_and_axes, literal, require_matplotlib, select_target
 
 SIGNS = ("absolute", "positive", "negative", "all")
 DEFAULT_CMAPS = {"absolute": "Reds", "positive": "Reds", "negative": "Blues", "all": CMAP}
@@ -50,11 +51,11 @@ def image(
     explanation: Any,
     images: Any = None,
     *,
-    index: int = 0,
-    output: Any = None,
+    row: int = 0,
+    target: Any = None,
     sign: str = "absolute",
     cmap: Any = None,
-    alpha: float = 0.5,
+    opacity: float = 0.5,
     ax: Any = None,
 ) -> Any:
     """Draw one image with its attribution map as a heat overlay.
@@ -72,17 +73,18 @@ def image(
         without a sample axis when the explanation holds one sample. Default: the
         explained inputs, ``explanation.data``. Pass the original (unnormalised)
         images to see them in their own colours.
-    index : int, default 0
-        The sample drawn.
-    output : str or int, optional
-        The output drawn; needed only when the explanation has several.
+    row : int, default 0
+        The position of the sample drawn.
+    target : str or int, optional
+        The output drawn (name or position); needed only when the explanation has
+        several.
     sign : {"absolute", "positive", "negative", "all"}, default "absolute"
         The part of the map drawn (see :func:`attribution_map`); per-channel
         attributions are summed over channels first.
     cmap : str or matplotlib Colormap, optional
         The overlay's colours; default "Reds" ("Blues" for ``"negative"``,
         "coolwarm" centred on zero for ``"all"``).
-    alpha : float, default 0.5
+    opacity : float, default 0.5
         The overlay's opacity, in [0, 1].
     ax : matplotlib Axes, optional
         Where to draw; default: a new figure.
@@ -101,24 +103,24 @@ def image(
     Raises
     ------
     InputError
-        If the explanation's axes are not an image's, ``index`` is out of range,
-        the explanation has several outputs and no ``output``, ``sign``, ``alpha``
+        If the explanation's axes are not an image's, ``row`` is out of range,
+        the explanation has several outputs and no ``target``, ``sign``, ``opacity``
         or ``cmap`` is invalid, or no image is known (``data`` is None and no
         ``images``) or the image's size does not match the explanation's input.
     """
-    ex, row, index = _one_image(explanation, index, output, "image")
+    ex, one, row = _one_image(explanation, row, target, "image")
     sign = _check_sign(sign)
-    alpha = _check_alpha(alpha)
+    opacity = _check_opacity(opacity)
     cmap = _check_cmap(DEFAULT_CMAPS[sign] if cmap is None else cmap)
-    heat = attribution_map(row, sign)
+    heat = attribution_map(one, sign)
     size = _input_size(ex, heat.shape)
     if images is None:
-        if row.data is None:
+        if one.data is None:
             raise InputError(
                 "image needs the explained images but the explanation has no data; pass "
                 "them with images=."
             )
-        picture = np.asarray(row.data)
+        picture = np.asarray(one.data)
     else:
         picture = np.asarray(images)
         if "samples" in ex.axes:
@@ -127,7 +129,7 @@ def image(
                     f"images must hold one image per explained sample ({len(ex)}), got shape "
                     f"{picture.shape}; pass an array of shape (n_samples, ...) as the inputs."
                 )
-            picture = picture[index]
+            picture = picture[row]
     shown = _display_image(picture, size)
     height, width = size
     fig, ax = figure_and_axes(ax, (4.0, 4.0 * height / max(width, 1)))
@@ -137,12 +139,12 @@ def image(
         cmap=cmap,
         vmin=-1.0 if sign == "all" else 0.0,
         vmax=1.0,
-        alpha=alpha,
+        alpha=opacity,
         extent=(-0.5, width - 0.5, height - 0.5, -0.5),
     )
-    title = f"{ex.method or 'attribution'}: {row.output_names[0]}"
+    title = f"{ex.method or 'attribution'}: {one.output_names[0]}"
     if "samples" in ex.axes:
-        title += f" (sample {index})"
+        title += f" (sample {row})"
     ax.set_title(literal(title))
     ax.set_axis_off()
     return fig
@@ -154,10 +156,10 @@ def image_grid(
     *,
     n: int = 8,
     ncols: int = 4,
-    output: Any = None,
+    target: Any = None,
     sign: str = "absolute",
     cmap: Any = None,
-    alpha: float = 0.5,
+    opacity: float = 0.5,
 ) -> Any:
     """Draw the first ``n`` images of an explanation with their attribution maps.
 
@@ -172,7 +174,7 @@ def image_grid(
         ``images``, to choose others).
     ncols : int, default 4
         Images per row.
-    output, sign, cmap, alpha
+    target, sign, cmap, opacity
         As in :func:`image`.
 
     Returns
@@ -193,8 +195,8 @@ def image_grid(
             f"image_grid draws several samples but the explanation holds one (axes "
             f"{ex.axes}); use plots.image for one sample."
         )
-    n = _check_count(n, "n")
-    ncols = _check_count(ncols, "ncols")
+    n = check_int(n, "n", 1, "n=8")
+    ncols = check_int(ncols, "ncols", 1, "ncols=4")
     shown = min(n, len(ex))
     ncols = min(ncols, shown)
     nrows = math.ceil(shown / ncols)
@@ -208,7 +210,7 @@ def image_grid(
     fig.set_layout_engine("constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).reshape(-1)
     for i in range(shown):
-        image(ex, images, index=i, output=output, sign=sign, cmap=cmap, alpha=alpha, ax=axes[i])
+        image(ex, images, row=i, target=target, sign=sign, cmap=cmap, opacity=opacity, ax=axes[i])
         axes[i].set_title(f"sample {i}", fontsize=9)  # the method is in the figure's title
     fig.suptitle(literal(f"{ex.method}: {ex.output_names[0]}"), fontsize=10)
     for extra in axes[shown:]:
@@ -234,29 +236,29 @@ def _check_image_explanation(explanation: Any, plot: str) -> Explanation:
 
 
 def _one_image(
-    explanation: Any, index: Any, output: Any, plot: str
+    explanation: Any, row: Any, target: Any, plot: str
 ) -> tuple[Explanation, Explanation, int]:
-    """(the explanation, its one sample and one output, the sample's index)."""
+    """(the explanation, its one sample and one output, the sample's position)."""
     ex = _check_image_explanation(explanation, plot)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-        raise InputError(f"index must be an int (the sample drawn), got {index!r}.")
-    index = int(index)
+    if isinstance(row, bool) or not isinstance(row, (int, np.integer)):
+        raise InputError(f"row must be an int (the position of the sample drawn), got {row!r}.")
+    row = int(row)
     if "samples" in ex.axes:
         n = len(ex)
-        if not -n <= index < n:
+        if not -n <= row < n:
             raise InputError(
-                f"index={index} is out of range for an explanation of {n} samples; pass an "
-                f"index in 0..{n - 1}."
+                f"row={row} is out of range for an explanation of {n} samples; pass a "
+                f"position in 0..{n - 1}."
             )
-        index %= n
-        row = ex[index]
-    elif index != 0:
+        row %= n
+        one = ex[row]
+    elif row != 0:
         raise InputError(
-            f"index={index} was given but the explanation holds one sample; leave index out."
+            f"row={row} was given but the explanation holds one sample; leave row out."
         )
     else:
-        row = ex
-    return ex, select_output(row, output, plot), index
+        one = ex
+    return ex, select_target(one, target, plot), row
 
 
 def _input_size(ex: Explanation, map_size: tuple[int, ...]) -> tuple[int, int]:
@@ -297,16 +299,17 @@ def _check_sign(sign: Any) -> str:
     return str(sign)
 
 
-def _check_alpha(alpha: Any) -> float:
+def _check_opacity(opacity: Any) -> float:
     if (
-        isinstance(alpha, bool)
-        or not isinstance(alpha, (int, float, np.integer, np.floating))
-        or not 0.0 <= float(alpha) <= 1.0
+        isinstance(opacity, bool)
+        or not isinstance(opacity, (int, float, np.integer, np.floating))
+        or not 0.0 <= float(opacity) <= 1.0
     ):
         raise InputError(
-            f"alpha must be a number in [0, 1] (the overlay's opacity), got {alpha!r}."
+            f"opacity must be a number in [0, 1] (the overlay's opacity), got {opacity!r}; "
+            "e.g. opacity=0.5."
         )
-    return float(alpha)
+    return float(opacity)
 
 
 def _check_cmap(cmap: Any) -> Any:
@@ -322,9 +325,3 @@ def _check_cmap(cmap: Any) -> Any:
             f"cmap must be a matplotlib colormap or its name, got {cmap!r}; pass e.g. "
             "cmap='viridis'."
         ) from None
-
-
-def _check_count(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be an integer >= 1, got {value!r}; pass e.g. {name}=4.")
-    return int(value)

@@ -7,9 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
-from whybox.inspection._importance_comparison import ImportanceComparison
-from whybox.plots._common import check_max_display, figure_and_axes, label_text, literal
+from whybox.inspection import ImportanceComparison
+from whybox.plots._common import (
+    check_max_display,
+    check_result,
+    figure_and_axes,
+    label_text,
+    literal,
+)
 
 COLORS = {"mdi": "#969696", "permutation": "#3182bd", "shap": "#e6550d"}
 LABELS = {
@@ -55,11 +60,12 @@ def importance_comparison(result: Any, *, max_display: int = 10, ax: Any = None)
     .. [1] C. Strobl, A.-L. Boulesteix, A. Zeileis and T. Hothorn, "Bias in random
        forest variable importance measures", BMC Bioinformatics 8, 2007.
     """
-    if not isinstance(result, ImportanceComparison):
-        raise InputError(
-            f"result must be an ImportanceComparison, got {type(result).__name__}; pass the "
-            "result of whybox.inspection.importance_comparison(model, X, y)."
-        )
+    check_result(
+        result,
+        ImportanceComparison,
+        "importance_comparison",
+        "whybox.inspection.importance_comparison(model, X, y)",
+    )
     max_display = check_max_display(max_display)
     s = result.shares()
     kinds = [k for k in ("mdi", "permutation", "shap") if s[k] is not None]

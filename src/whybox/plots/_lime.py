@@ -9,8 +9,8 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_int
 from whybox.lime import LimeTabularExplainer, conditions
-from whybox.lime._surrogate import check_positive_int
 from whybox.plots._common import (
     NEGATIVE,
     POSITIVE,
@@ -19,11 +19,11 @@ from whybox.plots._common import (
     figure_and_axes,
     label_text,
     literal,
-    select_output,
+    one_row,
 )
 
 
-def _lime_row(explanation: Any, output: Any, plot: str, method: str | None = None) -> Explanation:
+def _lime_row(explanation: Any, target: Any, plot: str, method: str | None = None) -> Explanation:
     """One row and one output of a LIME explanation (axes ("features",))."""
     ex = check_explanation(explanation, plot)
     if not ex.method.startswith("lime") or (method is not None and ex.method != method):
@@ -32,15 +32,7 @@ def _lime_row(explanation: Any, output: Any, plot: str, method: str | None = Non
             f"{plot} draws a {want} result, got an explanation made by {ex.method!r}; pass "
             "the result of the matching whybox.lime explainer."
         )
-    if "samples" in ex.axes:
-        n = ex.shape[ex.axes.index("samples")]
-        if n != 1:
-            raise InputError(
-                f"{plot} draws one explained row but the explanation holds {n}; pass one row, "
-                f"e.g. plots.{plot}(ex[i])."
-            )
-        ex = ex[0]
-    return select_output(ex, output, plot)
+    return one_row(ex, target, plot)
 
 
 def _local_r2(ex: Explanation) -> float | None:
@@ -54,21 +46,20 @@ def _title(ex: Explanation) -> str:
     return f"{ex.output_names[0]}: {fit}" if fit else ex.output_names[0]
 
 
-def lime_bar(
-    explanation_row: Any, *, max_display: int = 10, output: Any = None, ax: Any = None
-) -> Any:
+def lime_bar(explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any = None) -> Any:
     """Draw one row's LIME weights as signed horizontal bars, labelled with their conditions.
 
     Parameters
     ----------
-    explanation_row : Explanation
+    explanation : Explanation
         One row of a :mod:`whybox.lime` result (``ex[i]``, or an explanation of one
         row): axes ("features", "outputs") or ("features",).
     max_display : int, default=10
         The most bars: the features with the largest absolute weights. Features the
         surrogate did not select (weight 0) are not drawn.
-    output : str or int, optional
-        The output to draw; required when the row has more than one output.
+    target : str or int, optional
+        The output to draw (name or position); required when the row has more than one
+        output.
     ax : matplotlib Axes, optional
         Where to draw; default: a new figure.
 
@@ -86,7 +77,7 @@ def lime_bar(
     ------
     InputError
         If the explanation is not a LIME result, holds more than one row (fix: pass
-        ``ex[i]``), has more than one output and no ``output``, or ``max_display`` is
+        ``ex[i]``), has more than one output and no ``target``, or ``max_display`` is
         not an integer >= 1.
 
     References
@@ -95,7 +86,7 @@ def lime_bar(
        Explaining the predictions of any classifier", KDD 2016.
     """
     max_display = check_max_display(max_display)
-    ex = _lime_row(explanation_row, output, "lime_bar")
+    ex = _lime_row(explanation, target, "lime_bar")
     weights = np.asarray(ex.values, dtype=np.float64)
     if ex.method == LimeTabularExplainer.method and ex.data is not None:
         labels = list(conditions(ex))
@@ -121,15 +112,16 @@ def _rgba(weight: float, largest: float) -> str:
     return f"rgba({r}, {g}, {b}, {0.15 + 0.75 * abs(weight) / largest:.3f})"
 
 
-def lime_text(explanation: Any, *, output: Any = None) -> str:
+def lime_text(explanation: Any, *, target: Any = None) -> str:
     """Highlight the words of a text LIME explanation, as an HTML fragment.
 
     Parameters
     ----------
     explanation : Explanation
         A :class:`whybox.lime.LimeTextExplainer` result (or its one row).
-    output : str or int, optional
-        The class to show; required when more than one class was explained.
+    target : str or int, optional
+        The class to show (name or position); required when more than one class was
+        explained.
 
     Returns
     -------
@@ -145,9 +137,9 @@ def lime_text(explanation: Any, *, output: Any = None) -> str:
     ------
     InputError
         If the explanation is not a text LIME result, or has more than one class and
-        no ``output``.
+        no ``target``.
     """
-    ex = _lime_row(explanation, output, "lime_text", "lime_text")
+    ex = _lime_row(explanation, target, "lime_text", "lime_text")
     text = str(ex.params["text"])
     weights = np.asarray(ex.values, dtype=np.float64)
     largest = float(np.abs(weights).max())
@@ -187,7 +179,7 @@ def lime_image(
     *,
     n_superpixels: int = 5,
     positive_only: bool = False,
-    output: Any = None,
+    target: Any = None,
     ax: Any = None,
 ) -> Any:
     """Draw an image with the superpixels of largest LIME weight tinted over it.
@@ -204,8 +196,9 @@ def lime_image(
         positive weight with ``positive_only``), among the selected ones.
     positive_only : bool, default=False
         Tint only superpixels that raise the probability.
-    output : str or int, optional
-        The class to show; required when more than one class was explained.
+    target : str or int, optional
+        The class to show (name or position); required when more than one class was
+        explained.
     ax : matplotlib Axes, optional
         Where to draw; default: a new figure.
 
@@ -223,8 +216,8 @@ def lime_image(
         If the explanation is not an image LIME result, ``image`` does not have the
         explained image's height and width, or ``n_superpixels`` is not an integer >= 1.
     """
-    n_superpixels = check_positive_int(n_superpixels, "n_superpixels", 5)
-    ex = _lime_row(explanation, output, "lime_image", "lime_image")
+    n_superpixels = check_int(n_superpixels, "n_superpixels", 1, "n_superpixels=5")
+    ex = _lime_row(explanation, target, "lime_image", "lime_image")
     segments = np.asarray(ex.params["segments"], dtype=np.intp)
     img = np.asarray(image)
     if img.shape[:2] != segments.shape or img.ndim not in (2, 3):

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
 from whybox.inspection import PermutationImportance
-from whybox.plots._common import check_max_display, figure_and_axes, label_text
+from whybox.plots._common import check_max_display, check_result, figure_and_axes, label_text
 
 
 def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
@@ -44,11 +43,12 @@ def permutation_importance(result: Any, *, max_display: int = 10, ax: Any = None
     .. [1] L. Breiman, "Random Forests", Machine Learning 45, 2001 (permutation
        importance); box plots of the repeats follow scikit-learn's user guide.
     """
-    if not isinstance(result, PermutationImportance):
-        raise InputError(
-            f"result must be a PermutationImportance, got {type(result).__name__}; pass the "
-            "result of whybox.inspection.permutation_importance(model, X, y)."
-        )
+    check_result(
+        result,
+        PermutationImportance,
+        "permutation_importance",
+        "whybox.inspection.permutation_importance(model, X, y)",
+    )
     max_display = check_max_display(max_display)
     imp = np.asarray(result.importances, dtype=np.float64)
     if imp.ndim == 1:

@@ -7,8 +7,15 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.debugging._residuals import _TEST_NAMES, ResidualAnalysis
-from whybox.plots._common import TEXT_CHARS, figure_and_axes, label_text
+from whybox.debugging import ResidualAnalysis
+from whybox.plots._common import TEXT_CHARS, check_result, figure_and_axes, label_text
+
+# The tests residual_analysis runs, by the name it records in ``test``.
+_TEST_NAMES = {
+    "welch": "Welch's one-way ANOVA",
+    "anova": "one-way ANOVA F-test",
+    "kruskal": "Kruskal-Wallis H-test",
+}
 
 
 def residuals(result: Any, feature: Any = None, *, ax: Any = None) -> Any:
@@ -37,11 +44,9 @@ def residuals(result: Any, feature: Any = None, *, ax: Any = None) -> Any:
     InputError
         A result of another type, an unknown feature name or a position out of range.
     """
-    if not isinstance(result, ResidualAnalysis):
-        raise InputError(
-            f"result must be a ResidualAnalysis, got {type(result).__name__}; pass the result "
-            "of whybox.debugging.residual_analysis(model, X, y)."
-        )
+    check_result(
+        result, ResidualAnalysis, "residuals", "whybox.debugging.residual_analysis(model, X, y)"
+    )
     names = [f.feature for f in result.features]
     if feature is None:
         feature = 0

@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
 from whybox.plots._common import (
     NEGATIVE,
     POSITIVE,
@@ -15,41 +14,29 @@ from whybox.plots._common import (
     figure_and_axes,
     format_value,
     label_text,
-    select_output,
+    one_row,
     top_features,
     value_label,
 )
 
 
-def _one_row(explanation: Any, output: Any) -> Any:
-    ex = check_explanation(explanation, "waterfall")
-    if "samples" in ex.axes:
-        n = ex.shape[ex.axes.index("samples")]
-        if n != 1:
-            raise InputError(
-                f"waterfall explains one prediction but the explanation holds {n} rows; "
-                "pass one row, e.g. plots.waterfall(ex[i])."
-            )
-        ex = ex[0]
-    return select_output(ex, output, "waterfall")
-
-
 def waterfall(
-    explanation_row: Any, *, max_display: int = 10, output: Any = None, ax: Any = None
+    explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any = None
 ) -> Any:
     """Draw one prediction as steps from the base value E[f(X)] to the output f(x).
 
     Parameters
     ----------
-    explanation_row : Explanation
+    explanation : Explanation
         One row: axes ("features", "outputs") or ("features",), e.g. ``ex[0]``; an
         explanation of exactly one row is accepted as well.
     max_display : int, default=10
         The most bars. With more features, the ``max_display - 1`` largest in
         absolute value get their own bar and the others are summed into one
         "N other features" bar, drawn first (just above the base value).
-    output : str or int, optional
-        The output to draw; required when the row has more than one output.
+    target : str or int, optional
+        The output to draw (name or position); required when the row has more than one
+        output.
     ax : matplotlib Axes, optional
         Where to draw; default: a new figure.
 
@@ -66,16 +53,15 @@ def waterfall(
     ------
     InputError
         If the explanation holds more than one row (fix: pass ``ex[i]``), has more
-        than one output and no ``output``, or ``max_display`` is not an integer >= 1.
+        than one output and no ``target``, or ``max_display`` is not an integer >= 1.
 
     References
     ----------
-    .. [1] S. M. Lundberg et al., "From local explanations to global understanding
-       with explainable AI for trees", Nature Machine Intelligence 2, 2020
-       (the SHAP summary, dependence and waterfall plots).
+    .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
     """
     max_display = check_max_display(max_display)
-    ex = _one_row(explanation_row, output)
+    ex = one_row(check_explanation(explanation, "waterfall"), target, "waterfall")
     values = np.asarray(ex.values, dtype=np.float64)
     base = float(np.asarray(ex.base_values).reshape(-1)[0])
     fx = base + float(values.sum())

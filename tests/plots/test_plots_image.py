@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+from _requires import requires
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from _requires import requires  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from whybox import Explanation, InputError  # noqa: E402
-from whybox.plots import image, image_grid  # noqa: E402
+from whybox import Explanation, InputError
+from whybox.plots import image, image_grid
 
 PIXEL_AXES = ("samples", "channels", "height", "width", "outputs")
 MAP_AXES = ("samples", "height", "width", "outputs")
@@ -50,7 +46,7 @@ def cam_explanation(n=4, h=3, w=3, size=(6, 6), seed=1):
 
 def test_image_draws_the_rgb_input_and_the_normalised_absolute_map():
     ex = pixel_explanation()
-    fig = image(ex, index=1)
+    fig = image(ex, row=1)
     assert isinstance(fig, Figure) and len(fig.axes) == 1
     ax = fig.axes[0]
     assert len(ax.images) == 2
@@ -75,19 +71,19 @@ def test_image_draws_the_rgb_input_and_the_normalised_absolute_map():
 )
 def test_sign_chooses_the_part_of_the_map_and_its_colours(sign, part, clim, cmap):
     ex = pixel_explanation(seed=2)
-    overlay = image(ex, index=2, sign=sign).axes[0].images[1]
+    overlay = image(ex, row=2, sign=sign).axes[0].images[1]
     m = part(ex.values[2, ..., 0].sum(axis=0))
     assert (m != 0).any()
     np.testing.assert_allclose(overlay.get_array(), m / np.abs(m).max())
     assert overlay.get_clim() == clim and overlay.get_cmap().name == cmap
 
 
-def test_an_all_zero_part_gives_a_zero_overlay_and_cmap_alpha_are_used():
+def test_an_all_zero_part_gives_a_zero_overlay_and_cmap_opacity_are_used():
     ex = pixel_explanation()
     zero = Explanation(
         np.abs(ex.values), ex.base_values, ex.data, (), ex.output_names, axes=PIXEL_AXES
     )
-    overlay = image(zero, sign="negative", cmap="viridis", alpha=0.3).axes[0].images[1]
+    overlay = image(zero, sign="negative", cmap="viridis", opacity=0.3).axes[0].images[1]
     assert (overlay.get_array() == 0).all()
     assert overlay.get_cmap().name == "viridis" and overlay.get_alpha() == 0.3
     assert zero.method == "" and image(zero).axes[0].get_title() == "attribution: cat (sample 0)"
@@ -111,7 +107,7 @@ def test_images_argument_in_channels_last_uint8_and_an_existing_axes():
     rgb = np.random.default_rng(3).integers(0, 256, size=(2, 6, 5, 3), dtype=np.uint8)
     fig = Figure()
     left, right = fig.subplots(1, 2)
-    assert image(ex, rgb, index=-1, ax=right) is fig
+    assert image(ex, rgb, row=-1, ax=right) is fig
     assert not left.images and len(right.images) == 2
     np.testing.assert_allclose(right.images[0].get_array(), rgb[1] / 255.0)
     assert right.get_title() == "saliency: cat (sample 1)"
@@ -134,14 +130,14 @@ def test_errors_name_the_argument_and_the_fix():
         image(ex.values)
     with pytest.raises(InputError, match=r"sign must be one of \('absolute'"):
         image(ex, sign="abs")
-    with pytest.raises(InputError, match=r"alpha must be a number in \[0, 1\]"):
-        image(ex, alpha=1.5)
+    with pytest.raises(InputError, match=r"opacity must be a number in \[0, 1\]"):
+        image(ex, opacity=1.5)
     with pytest.raises(InputError, match="cmap must be a matplotlib colormap or its name"):
         image(ex, cmap="no-such-map")
-    with pytest.raises(InputError, match=r"index=3 is out of range .* index in 0\.\.2"):
-        image(ex, index=3)
-    with pytest.raises(InputError, match="index=1 was given but the explanation holds one"):
-        image(ex[0], index=1)
+    with pytest.raises(InputError, match=r"row=3 is out of range .* position in 0\.\.2"):
+        image(ex, row=3)
+    with pytest.raises(InputError, match="row=1 was given but the explanation holds one"):
+        image(ex[0], row=1)
     no_data = Explanation(ex.values, ex.base_values, None, (), ex.output_names, axes=PIXEL_AXES)
     with pytest.raises(InputError, match="has no data; pass them with images="):
         image(no_data)
@@ -153,9 +149,9 @@ def test_errors_name_the_argument_and_the_fix():
         np.ones((1, 4, 4, 2)), np.zeros((1, 2)), np.ones((1, 1, 4, 4)), (), ["a", "b"],
         axes=MAP_AXES,
     )  # fmt: skip
-    with pytest.raises(InputError, match="needs output= for an explanation with 2 outputs"):
+    with pytest.raises(InputError, match="needs target= for an explanation with 2 outputs"):
         image(two)
-    np.testing.assert_allclose(image(two, output="b").axes[0].images[1].get_array(), 1.0)
+    np.testing.assert_allclose(image(two, target="b").axes[0].images[1].get_array(), 1.0)
 
 
 def test_image_grid_draws_one_axes_per_sample():
@@ -170,7 +166,7 @@ def test_image_grid_draws_one_axes_per_sample():
     assert len(image_grid(ex).axes) == 7  # n=8 but only 7 samples
     with pytest.raises(InputError, match="holds one .* use plots.image for one sample"):
         image_grid(ex[0])
-    with pytest.raises(InputError, match="n must be an integer >= 1"):
+    with pytest.raises(InputError, match="n must be a positive integer"):
         image_grid(ex, n=0)
 
 

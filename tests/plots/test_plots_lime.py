@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pytest
+from matplotlib.colors import to_hex
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.colors import to_hex  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from whybox import Explanation, InputError  # noqa: E402
-from whybox.lime import (  # noqa: E402
+from whybox import Explanation, InputError
+from whybox.lime import (
     LimeImageExplainer,
     LimeTabularExplainer,
     LimeTextExplainer,
     conditions,
 )
-from whybox.plots._common import NEGATIVE, POSITIVE  # noqa: E402
-from whybox.plots._lime import lime_bar, lime_image, lime_text  # noqa: E402
+from whybox.plots._common import NEGATIVE, POSITIVE
+from whybox.plots._lime import lime_bar, lime_image, lime_text
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +27,7 @@ def tabular():
         A = np.asarray(A, dtype=float)
         return 2.0 * (A[:, 0] > 0.5) - 1.0 * (A[:, 3] > 0) + 0.1 * A[:, 1]
 
-    return LimeTabularExplainer(model, X, n_features=3, n_samples=300, random_state=0)(X[:3])
+    return LimeTabularExplainer(model, X, n_features=3, n_perturbations=300, random_state=0)(X[:3])
 
 
 def _ticklabels(ax):
@@ -67,7 +63,7 @@ def test_lime_bar_errors_name_the_fix(tabular):
     shap_like = Explanation(np.ones((1, 2, 1)), np.zeros((1, 1)), None, ["a", "b"], ["y"])
     with pytest.raises(InputError, match="made by ''"):
         lime_bar(shap_like)
-    with pytest.raises(InputError, match="max_display must be an integer >= 1"):
+    with pytest.raises(InputError, match="max_display must be a positive integer"):
         lime_bar(tabular[0], max_display=0)
 
 
@@ -77,7 +73,7 @@ def _text_explanation(doc, class_name="good <review>"):
         return np.c_[1 - p, p]
 
     return LimeTextExplainer(
-        predict_proba, class_names=["bad", class_name], n_features=2, n_samples=300,
+        predict_proba, class_names=["bad", class_name], n_features=2, n_perturbations=300,
         random_state=0,
     )(doc)  # fmt: skip
 
@@ -120,8 +116,8 @@ def test_lime_image_tints_the_chosen_superpixels():
         return np.c_[1 - p, p]
 
     ex = LimeImageExplainer(
-        predict_fn, segmentation=_quadrants, hide_color=0.0, alpha=0.0,
-        feature_selection="none", n_samples=200, random_state=0,
+        predict_fn, segmentation=_quadrants, hide_color=0.0, ridge=0.0,
+        feature_selection="none", n_perturbations=200, random_state=0,
     )(img)  # fmt: skip
     np.testing.assert_allclose(ex.values[0, :, 0], [0.3, 0, 0, -0.2], atol=1e-10)
     fig = lime_image(ex, img, n_superpixels=2)
@@ -138,5 +134,5 @@ def test_lime_image_tints_the_chosen_superpixels():
     assert np.all(positive[4:, 4:, 3] == 0) and positive[1, 1, 3] == 0.45
     with pytest.raises(InputError, match=r"image has shape \(4, 8, 3\)"):
         lime_image(ex, img[:4])
-    with pytest.raises(InputError, match="n_superpixels must be an integer >= 1"):
+    with pytest.raises(InputError, match="n_superpixels must be a positive integer"):
         lime_image(ex, img, n_superpixels=0)
