@@ -156,18 +156,18 @@ def test_errors_name_the_argument_and_the_fix():
 
 def test_image_grid_draws_one_axes_per_sample():
     ex = cam_explanation(n=7)
-    fig = image_grid(ex, n=5, ncols=3, sign="all")
+    fig = image_grid(ex, max_display=5, ncols=3, sign="all")
     assert isinstance(fig, Figure) and len(fig.axes) == 5
     for i, ax in enumerate(fig.axes):
         assert len(ax.images) == 2 and ax.get_title() == f"sample {i}"
         heat = ex.values[i, ..., 0]
         np.testing.assert_allclose(ax.images[1].get_array(), heat / np.abs(heat).max())
     assert fig.get_suptitle() == "grad_cam: 7"
-    assert len(image_grid(ex).axes) == 7  # n=8 but only 7 samples
+    assert len(image_grid(ex).axes) == 7  # max_display=8 but only 7 samples
     with pytest.raises(InputError, match="holds one .* use plots.image for one sample"):
         image_grid(ex[0])
-    with pytest.raises(InputError, match="n must be a positive integer"):
-        image_grid(ex, n=0)
+    with pytest.raises(InputError, match="max_display must be a positive integer"):
+        image_grid(ex, max_display=0)
 
 
 def test_plots_of_real_grad_cam_and_saliency_results():

@@ -154,14 +154,14 @@ def image_grid(
     explanation: Any,
     images: Any = None,
     *,
-    n: int = 8,
+    max_display: int = 8,
     ncols: int = 4,
     target: Any = None,
     sign: str = "absolute",
     cmap: Any = None,
     opacity: float = 0.5,
 ) -> Any:
-    """Draw the first ``n`` images of an explanation with their attribution maps.
+    """Draw the first ``max_display`` images of an explanation with their attribution maps.
 
     Parameters
     ----------
@@ -169,9 +169,9 @@ def image_grid(
         An image attribution with a samples axis, as in :func:`image`.
     images : ndarray, optional
         The images to draw, one per explained sample, as in :func:`image`.
-    n : int, default 8
-        The most images drawn: samples 0 .. n - 1 (slice the explanation, and
-        ``images``, to choose others).
+    max_display : int, default 8
+        The most images drawn: samples 0 .. max_display - 1 (slice the explanation,
+        and ``images``, to choose others).
     ncols : int, default 4
         Images per row.
     target, sign, cmap, opacity
@@ -187,7 +187,7 @@ def image_grid(
     ------
     InputError
         As in :func:`image`; also if the explanation holds one sample (use
-        :func:`image`) or ``n`` or ``ncols`` is not an integer >= 1.
+        :func:`image`) or ``max_display`` or ``ncols`` is not a positive integer.
     """
     ex = _check_image_explanation(explanation, "image_grid")
     if "samples" not in ex.axes:
@@ -195,9 +195,9 @@ def image_grid(
             f"image_grid draws several samples but the explanation holds one (axes "
             f"{ex.axes}); use plots.image for one sample."
         )
-    n = check_int(n, "n", 1, "n=8")
+    max_display = check_int(max_display, "max_display", 1, "max_display=8")
     ncols = check_int(ncols, "ncols", 1, "ncols=4")
-    shown = min(n, len(ex))
+    shown = min(max_display, len(ex))
     ncols = min(ncols, shown)
     nrows = math.ceil(shown / ncols)
     require_matplotlib()
