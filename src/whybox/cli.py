@@ -202,7 +202,9 @@ def audit(
             f"whybox audit needs {', '.join(missing)}; give them, or --demo for the demo."
         )
     # both outputs are checked before any work: neither may be an input or a folder
-    html_path, json_path = report_paths(out, inputs={"--model": model_path, "--data": data_path})
+    html_path, json_path = report_paths(
+        out, input_paths={"--model": model_path, "--data": data_path}
+    )
     recover_pair(html_path, json_path)  # finish a write to them that was killed, if any
     if demo:
         from whybox.datasets import load_credit, load_demo, load_digits_cnn
@@ -212,7 +214,7 @@ def audit(
         report = run_audit(
             case.model, case.X_test, case.y_test, rows=row_list, class_names=case.class_names,
             random_state=seed, progress=not quiet, source=case.description,
-            sensitive=case.group_test if demo == "credit" else None,
+            sensitive_features=case.group_test if demo == "credit" else None,
         )  # fmt: skip
         _save(report, html_path, json_path)
         return
@@ -245,7 +247,7 @@ def audit(
     X = frame.drop(columns=[target])
     report = run_audit(
         model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source,
-        sensitive=attrs or None,
+        sensitive_features=attrs or None,
     )  # fmt: skip
     _save(report, html_path, json_path)
 

@@ -75,7 +75,7 @@ def check_output_path(
     path: str | os.PathLike,
     *,
     name: str = "--out",
-    inputs: dict[str, str | os.PathLike | None] | None = None,
+    input_paths: dict[str, str | os.PathLike | None] | None = None,
 ) -> Path:
     """Check, before any work, that a file can be written at ``path``.
 
@@ -85,7 +85,7 @@ def check_output_path(
         The file to write.
     name : str, default="--out"
         How the path is called in messages (the option or argument that gave it).
-    inputs : dict of str to path, optional
+    input_paths : dict of str to path, optional
         Input files by the option that gave them (``{"--model": "model.json"}``): the
         output may be none of them, compared as files (hard links and symlinks to an
         input count as the input).
@@ -98,7 +98,7 @@ def check_output_path(
     ------
     InputError
         If the folder does not exist or cannot be written, ``path`` is a folder, or it
-        is one of ``inputs``.
+        is one of ``input_paths``.
     """
     p = Path(path)
     folder = p.parent if str(p.parent) else Path(".")
@@ -111,7 +111,7 @@ def check_output_path(
         raise InputError(
             f"{name} {_quote(p)} is a folder; give a file path such as {_quote(p / 'report.html')}."
         )
-    for option, given in (inputs or {}).items():
+    for option, given in (input_paths or {}).items():
         if given is not None and _same_file(p, Path(given)):
             raise InputError(
                 f"{name} {_quote(p)} is the file given to {option}; writing there would "
@@ -126,10 +126,10 @@ def check_output_path(
 
 
 def report_paths(
-    out: str | os.PathLike,
+    path: str | os.PathLike,
     *,
     name: str = "--out",
-    inputs: dict[str, str | os.PathLike | None] | None = None,
+    input_paths: dict[str, str | os.PathLike | None] | None = None,
 ) -> tuple[Path, Path]:
     """The HTML and JSON paths of a report, both checked before any work.
 
@@ -138,11 +138,11 @@ def report_paths(
 
     Parameters
     ----------
-    out : str or path-like
+    path : str or path-like
         Where the HTML goes.
     name : str, default="--out"
-        How ``out`` is called in messages.
-    inputs : dict of str to path, optional
+        How ``path`` is called in messages.
+    input_paths : dict of str to path, optional
         Input files neither output may overwrite (see :func:`check_output_path`).
 
     Returns
@@ -153,24 +153,24 @@ def report_paths(
     Raises
     ------
     InputError
-        If ``out`` ends in ``.json`` (the two files would be one), or either path fails
+        If ``path`` ends in ``.json`` (the two files would be one), or either path fails
         :func:`check_output_path`.
     """
-    html = Path(out)
+    html = Path(path)
     if html.suffix.lower() == ".json":
         raise InputError(
             f"{name} {_quote(html)} ends in .json, but {name} names the HTML report and the "
             "JSON is written beside it with the suffix .json, so both would be one file; "
             f"give an HTML path such as {_quote(html.with_suffix('.html'))}."
         )
-    html = check_output_path(html, name=name, inputs=inputs)
+    html = check_output_path(html, name=name, input_paths=input_paths)
     json_path = html.with_suffix(".json")
     if json_path.is_dir():
         raise InputError(
             f"the JSON report {_quote(json_path)}, written beside {name}, would replace a "
             f"folder of that name; move the folder or choose another {name}."
         )
-    for option, given in (inputs or {}).items():
+    for option, given in (input_paths or {}).items():
         if given is not None and _same_file(json_path, Path(given)):
             raise InputError(
                 f"{name} {_quote(html)} puts its JSON report at {_quote(json_path)}, the file "

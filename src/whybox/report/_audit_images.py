@@ -16,9 +16,14 @@ import numpy as np
 from whybox import plots
 from whybox._exceptions import InputError
 from whybox._version import __version__
+from whybox.report._inputs import check_rows
 from whybox.report._report import Figure, Report, Section, Table, Text
+from whybox.report._section_confusion import confusion_of
+from whybox.report._section_performance import metrics_table
+from whybox.report._section_quality import QUALITY_COLUMNS, quality_row
 
 _MAX_SHOWN = 8  # images in each attribution grid
+_AUTO_PROGRESS_ROWS = 100  # progress=None shows the bar from this many images
 
 
 def last_conv_layer(module: Any) -> str | None:
@@ -71,7 +76,7 @@ def audit_images(
     class_names: Sequence[str] | None = None,
     layer: str | None = None,
     random_state: int | None = 0,
-    progress: bool = True,
+    progress: bool | None = True,
     source: str = "",
 ) -> Report:
     """Audit a PyTorch image classifier on labelled, held-out images.
@@ -97,8 +102,8 @@ def audit_images(
         The Grad-CAM layer; default the last ``Conv2d``. Without one Grad-CAM is left out.
     random_state : int or None, default 0
         Recorded; the audit of an image model draws nothing at random.
-    progress : bool, default True
-        Show a progress bar on stderr.
+    progress : bool or None, default True
+        Show a progress bar on stderr; None shows it for 100 images or more.
     source : str, optional
         Where the model and data came from, shown in the report.
 
@@ -116,11 +121,8 @@ def audit_images(
     from tqdm.auto import tqdm
 
     from whybox.adapters._torch import adapt_torch_model, batches
-    from whybox.evaluate._quality import quality
-    from whybox.evaluate._sanity import model_randomization
+    from whybox.evaluate import model_randomization, quality
     from whybox.gradients import GradCAM, IntegratedGradients
-    from whybox.report._audit import _check_rows, _confusion_sections
-    from whybox.report._audit_quality import QUALITY_COLUMNS, quality_row
 
     t0 = time.perf_counter()
     tm = adapt_torch_model(model, output_names=class_names)
@@ -130,7 +132,8 @@ def audit_images(
             f"X must hold images of shape (n_images, channels, height, width), got shape "
             f"{tuple(x.shape)}; add a channel axis with X[:, None] for grey images."
         )
-    bar = tqdm(total=4, desc="whybox audit", disable=not progress, leave=False)
+    show = len(x) >= _AUTO_PROGRESS_ROWS if progress is None else bool(progress)
+    bar = tqdm(total=4, desc="whybox audit", disable=not show, leave=False)
     with tm.evaluation(), torch.no_grad():
         logits = torch.cat([tm.forward(x[sl]) for sl in batches(len(x), 256)])
     proba = torch.softmax(logits.double(), dim=1).cpu().numpy()
@@ -144,7 +147,7 @@ def audit_images(
         )
     pred = proba.argmax(axis=1)
     conf = proba.max(axis=1)
-    chosen = _check_rows(rows, len(x)) or _chosen_images(y, pred, conf)
+    chosen = check_rows(rows, len(x)) or _chosen_images(y, pred, conf)
     bar.update()
 
     from sklearn import metrics
@@ -158,24 +161,18 @@ def audit_images(
         Section(
             "performance",
             "Model performance",
-            (
-                Table(
-                    "Metrics",
-                    ("metric", "value"),
-                    tuple((m, float(f"{v:.4g}")) for m, v in perf_rows),
-                ),
-            ),  # fmt: skip
+            (metrics_table(perf_rows),),
             f"Accuracy {perf_rows[0][1]:.3f} on {len(y)} images.",
         )
     ]
-    confusion, analysis = _confusion_sections(range(n_classes), y, pred, names)
+    confusion = confusion_of(range(n_classes), y, pred, names)
     sections.append(confusion)
     bar.update()
 
     target = [int(pred[i]) for i in chosen]
     images = x[chosen]
     ig = IntegratedGradients(tm, batch_size=512)(images, target=target)
-    results: dict[str, Any] = {"confusion": analysis, "integrated_gradients": ig}
+    results: dict[str, Any] = {**confusion.results, "integrated_gradients": ig}
     captions = [f"true {names[y[i]]}, predicted {names[pred[i]]} ({conf[i]:.2f})" for i in chosen]
     titles = [f"#{i}: {names[y[i]]} as {names[pred[i]]}" for i in chosen]
     blocks: list = [

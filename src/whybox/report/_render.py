@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any
 
 import jinja2
-
-if TYPE_CHECKING:
-    from whybox.report._report import Report
 
 
 @lru_cache(maxsize=1)
@@ -22,6 +19,6 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(report: Report) -> str:
+def render_html(report: Any) -> str:
     """Render the report; all user-controlled text is HTML-escaped by autoescaping."""
     return _environment().get_template("report.html").render(report=report)

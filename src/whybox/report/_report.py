@@ -1,10 +1,13 @@
-"""The audit report: sections of figures, tables and text, rendered to HTML and JSON."""
+"""The audit report: sections of figures, tables and text, rendered to HTML and JSON.
+
+The JSON follows whybox's one rule (:func:`whybox._utils.json_value`): NaN is ``null``,
+infinities are ``"inf"``/``"-inf"``.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import uuid
 from dataclasses import dataclass, field, replace
@@ -13,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from whybox._utils import json_dumps, json_value
 from whybox.io import REPORT_ID_KEY, check_output_path, report_paths, write_atomic, write_pair
 
 
@@ -28,11 +32,28 @@ class Figure:
     kind = "figure"
 
     @classmethod
-    def from_matplotlib(cls, fig: Any, title: str, data: dict[str, Any], caption: str = ""):
-        """Render a matplotlib Figure to an embedded PNG."""
+    def from_matplotlib(
+        cls, fig: Any, title: str, numbers: dict[str, Any], caption: str = ""
+    ) -> Figure:
+        """Render a matplotlib Figure to an embedded PNG.
+
+        Parameters
+        ----------
+        fig : matplotlib.figure.Figure
+            The figure, saved at 96 dpi.
+        title : str
+        numbers : dict
+            The numbers drawn, written to the report's JSON (as ``data``).
+        caption : str, optional
+            How to read the figure.
+
+        Returns
+        -------
+        Figure
+        """
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
-        return cls(title, base64.b64encode(buf.getvalue()).decode("ascii"), data, caption)
+        return cls(title, base64.b64encode(buf.getvalue()).decode("ascii"), numbers, caption)
 
 
 @dataclass(frozen=True)
@@ -47,9 +68,26 @@ class Table:
     kind = "table"
 
     @classmethod
-    def from_frame(cls, frame: Any, title: str, caption: str = "", index: bool = True):
-        """A table from a pandas DataFrame (the index becomes the first column)."""
-        frame = frame.reset_index() if index else frame
+    def from_frame(
+        cls, frame: Any, title: str, caption: str = "", with_index: bool = True
+    ) -> Table:
+        """A table from a pandas DataFrame.
+
+        Parameters
+        ----------
+        frame : DataFrame
+        title : str
+        caption : str, optional
+        with_index : bool, default=True
+            Keep the frame's index as the first column.
+
+        Returns
+        -------
+        Table
+            Floats rounded to 4 significant digits, numpy scalars as Python ones, other
+            objects as text.
+        """
+        frame = frame.reset_index() if with_index else frame
         rows = tuple(tuple(_cell(v) for v in r) for r in frame.itertuples(index=False))
         return cls(title, tuple(str(c) for c in frame.columns), rows, caption)
 
@@ -65,38 +103,27 @@ class Text:
 
 @dataclass(frozen=True)
 class Section:
-    """One titled part of the report."""
+    """One titled part of the report.
+
+    ``results`` holds the library results the section shows (not in its JSON: the
+    report's ``results`` gathers them).
+    """
 
     id: str
     title: str
     blocks: tuple[Figure | Table | Text, ...]
     summary: str = ""
+    results: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 def _cell(v: Any) -> Any:
     if isinstance(v, (float, np.floating)):
-        return float(f"{float(v):.4g}") if np.isfinite(v) else str(v)
+        return float(f"{float(v):.4g}") if np.isfinite(v) else float(v)
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (bool, np.bool_)):
         return bool(v)
     return v if isinstance(v, (int, str)) or v is None else str(v)
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.floating, float)):
-        return float(obj) if np.isfinite(obj) else None
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    return obj
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,11 +168,11 @@ class Report:
                 else:
                     blocks.append({"kind": "text", "text": b.text})
             sections.append({"id": s.id, "title": s.title, "summary": s.summary, "blocks": blocks})
-        return _jsonable({"title": self.title, "meta": self.meta, "sections": sections})
+        return json_value({"title": self.title, "meta": self.meta, "sections": sections})
 
     def to_json(self) -> str:
-        """The report as a JSON string (see :meth:`to_dict`)."""
-        return json.dumps(self.to_dict(), indent=1, allow_nan=False)
+        """The report as a strict JSON string (see :meth:`to_dict`)."""
+        return json_dumps(self.to_dict(), indent=1)
 
     def to_html(self) -> str:
         """The report as one self-contained HTML page."""

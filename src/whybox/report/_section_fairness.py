@@ -7,13 +7,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox import plots
 from whybox._exceptions import InputError
 from whybox.adapters import Model
 from whybox.adapters._model import _made_up
+from whybox.fairness import flip_test, group_metrics, proxy_detection
 from whybox.fairness._sensitive import check_group_count
+from whybox.report._context import AuditContext
+from whybox.report._report import Figure, Section, Table, Text
 
 
-def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame | None, list[str]]:
+def split_sensitive(
+    m: Model, X: Any, sensitive_features: Any
+) -> tuple[Any, pd.DataFrame | None, list[str]]:
     """Separate the sensitive attributes from the model's input.
 
     Parameters
@@ -21,7 +27,7 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
     m : Model
     X : DataFrame or ndarray
         The audited rows as given.
-    sensitive : None, str, sequence of str and Series, Series or DataFrame
+    sensitive_features : None, str, sequence of str and Series, Series or DataFrame
         Column names of ``X`` or the attributes themselves (one value per row), or a
         list mixing both (``["sex", pd.cut(X["age"], [18, 40, 65]).astype(str)]``).
 
@@ -36,33 +42,35 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
     InputError
         A name that is not a column of X, or attributes of the wrong length.
     """
-    if sensitive is None:
+    if sensitive_features is None:
         return X, None, []
     n = len(X)
-    if isinstance(sensitive, (pd.Series, pd.DataFrame)) or (
-        isinstance(sensitive, np.ndarray) and sensitive.dtype != object
+    if isinstance(sensitive_features, (pd.Series, pd.DataFrame)) or (
+        isinstance(sensitive_features, np.ndarray) and sensitive_features.dtype != object
     ):
-        frame = pd.DataFrame(sensitive).reset_index(drop=True)
-        if isinstance(sensitive, pd.Series):
-            frame.columns = [str(sensitive.name or "sensitive")]
-        elif not isinstance(sensitive, pd.DataFrame):
+        frame = pd.DataFrame(sensitive_features).reset_index(drop=True)
+        if isinstance(sensitive_features, pd.Series):
+            frame.columns = [str(sensitive_features.name or "sensitive")]
+        elif not isinstance(sensitive_features, pd.DataFrame):
             frame.columns = [f"sensitive_{i}" for i in range(frame.shape[1])]
         if len(frame) != n:
             raise InputError(
-                f"sensitive must hold one value per row of X ({n}), got {len(frame)}; pass "
+                f"sensitive_features must hold one value per row of X ({n}), got {len(frame)}; pass "
                 "the attribute of the audited rows."
             )
         for column in frame.columns:
             check_group_count(frame[column], str(column))
         return X, frame.astype(object), []
-    items = [sensitive] if isinstance(sensitive, str) else list(sensitive)
+    items = (
+        [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
+    )
     given = [s for s in items if isinstance(s, pd.Series)]  # e.g. a binned column
     names = [s for s in items if not isinstance(s, pd.Series)]
     columns = [str(c) for c in getattr(X, "columns", [])]
     missing = [s for s in names if s not in columns]
     if missing:
         raise InputError(
-            f"sensitive names {missing}, which {'is' if len(missing) == 1 else 'are'} not a "
+            f"sensitive_features names {missing}, which {'is' if len(missing) == 1 else 'are'} not a "
             f"column of X (columns: {columns[:10]}); give column names of X or the attribute "
             "values as a Series."
         )
@@ -70,7 +78,7 @@ def split_sensitive(m: Model, X: Any, sensitive: Any) -> tuple[Any, pd.DataFrame
     for k, series in enumerate(given):
         if len(series) != n:
             raise InputError(
-                f"sensitive must hold one value per row of X ({n}), got {len(series)}; pass "
+                f"sensitive_features must hold one value per row of X ({n}), got {len(series)}; pass "
                 "the attribute of the audited rows."
             )
         frame[str(series.name or f"sensitive_{k}")] = series.to_numpy(dtype=object)
@@ -143,22 +151,12 @@ def _disparity_sentence(gm: Any) -> str:
     )
 
 
-def fairness_section(
-    m: Model,
-    data: Any,
-    y: np.ndarray,
-    pred: np.ndarray,
-    ex: Any,
-    explained: np.ndarray,
-    frame: pd.DataFrame,
-    model_inputs: list[str],
-    random_state: Any,
-) -> tuple[Any, dict[str, Any]]:
+def fairness_section(context: AuditContext) -> Section:
     """Group metrics and disparities (the intersection of all attributes), proxy detection
     per attribute, and a flip test for each attribute the model takes."""
-    from whybox import plots
-    from whybox.fairness import flip_test, group_metrics, proxy_detection
-    from whybox.report._report import Figure, Section, Table, Text
+    m, data, y, pred = context.model, context.data, context.y, context.pred
+    ex, explained, random_state = context.explanation, context.explained, context.random_state
+    frame, model_inputs = context.sensitive_features, context.sensitive_inputs
 
     results: dict[str, Any] = {}
     y_prob, pos_label = None, None
@@ -244,7 +242,7 @@ def fairness_section(
             f"largest minus smallest group value with its {gm.confidence_level:.0%} interval",
         )  # fmt: skip
     )
-    blocks.append(Table.from_frame(gm.disparities, "Disparities", index=False))
+    blocks.append(Table.from_frame(gm.disparities, "Disparities", with_index=False))
     for name, marginal in gm.marginals.items():
         blocks.append(Table.from_frame(marginal[shown], f"Metrics by {name} alone"))
     summary = [_disparity_sentence(gm)] + list(gm.warnings)
@@ -289,4 +287,6 @@ def fairness_section(
             if m.task == "classification"
             else f"Changing only {name!r} moves the prediction by {flip.overall:.3g} on average."
         )
-    return Section("fairness", "Fairness", tuple(blocks), " ".join(summary)), results
+    return Section(
+        "fairness", "Fairness", tuple(blocks), " ".join(summary), results={"fairness": results}
+    )

@@ -10,8 +10,8 @@ import pandas as pd
 from whybox import plots
 from whybox._explanation import Explanation
 from whybox.adapters import Dataset, Model
-from whybox.evaluate import agreement, faithfulness, seed_stability
-from whybox.evaluate._quality import MAX_ROWS, quality
+from whybox.evaluate import agreement, faithfulness, model_randomization, quality, seed_stability
+from whybox.report._context import AuditContext
 from whybox.report._report import Figure, Section, Table, Text
 
 _N_STEPS = 10
@@ -25,7 +25,8 @@ QUALITY_COLUMNS = (
     "verdict",
 )
 _SEEDS = (0, 1, 2)  # LIME reruns for its run-to-run stability
-_K = 5  # top-k for stability and agreement
+_TOP_K = 5  # top-k for stability and agreement
+_CURVE_ROWS = 200  # rows of the SHAP deletion curves (as many as quality's faithfulness test)
 
 
 def _provenance(ex: Explanation, units: str) -> Table:
@@ -78,8 +79,6 @@ def _label_randomization(
     refitted on permuted labels must get different SHAP values. (check, "") or (None, why)."""
     from sklearn.base import clone
 
-    from whybox.evaluate import model_randomization
-
     try:
         clone(m.estimator)
     except Exception as exc:  # a Booster, a callable: nothing to refit
@@ -112,9 +111,7 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
         stability = f"Lipschitz {stab['median_estimate']:.3g} (max {stab['max_estimate']:.3g})"
     elif "seed_stability" in q:
         seeds = q["seed_stability"]
-        stability = (
-            f"top-{seeds['k']} overlap {seeds['top_k_jaccard']:.2f} over {seeds['n_seeds']} seeds"
-        )
+        stability = f"top-{seeds['top_k']} overlap {seeds['top_k_jaccard']:.2f} over {seeds['n_seeds']} seeds"
     else:
         stability = "—"
     return (
@@ -127,38 +124,37 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
     )
 
 
-def quality_section(
-    m: Model,
-    data: Dataset,
-    ex: Explanation,
-    lime_ex: Explanation,
-    chosen_shap: Explanation,
-    chosen_rows: Dataset,
-    units: str,
-    explain_fn: Any,
-    lime_factory: Any,
-    random_state: Any,
-    y: np.ndarray | None = None,
-) -> tuple[Section, dict[str, Any]]:
+def quality_section(context: AuditContext) -> Section:
     """Additivity, faithfulness (AOPC against random orders) and stability (local
     Lipschitz) of the SHAP values; faithfulness and run-to-run stability over seeds of
-    LIME on the chosen rows; the SHAP deletion curves; SHAP and LIME agreement."""
+    LIME on the chosen rows; the SHAP deletion curves; SHAP and LIME agreement; and the
+    permuted-label sanity check."""
+    from whybox.lime import LimeTabularExplainer
+
+    m, data, ex, lime_ex = context.model, context.data, context.explanation, context.lime
+    random_state, units = context.random_state, context.units
+    rows_chosen = list(context.rows)
+    chosen_shap = ex[[context.positions[r] for r in rows_chosen]]
+
+    def lime_factory(seed: int) -> Any:
+        return LimeTabularExplainer(m, data, random_state=seed)
+
     quality(
-        m, ex, background=data, explain_fn=explain_fn, n_steps=_N_STEPS, n_random=_N_RANDOM,
-        random_state=random_state,
+        m, ex, background=data, explain_fn=context.explain, n_steps=_N_STEPS,
+        n_random=_N_RANDOM, random_state=random_state,
     )  # fmt: skip
     quality(
         m, lime_ex, background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
         random_state=random_state,
     )  # fmt: skip
-    k = min(_K, data.n_features)
-    seeds = seed_stability(lime_factory, chosen_rows, seeds=_SEEDS, k=k)
+    k = min(_TOP_K, data.n_features)
+    seeds = seed_stability(lime_factory, data.take(rows_chosen), seeds=_SEEDS, top_k=k)
     lime_ex.quality["seed_stability"] = seeds.summary()
-    agree = agreement({"SHAP": chosen_shap, "LIME": lime_ex}, k=k)
+    agree = agreement({"SHAP": chosen_shap, "LIME": lime_ex}, top_k=k)
     n = ex.values.shape[0]
     rows = (
-        np.sort(np.random.default_rng(random_state).choice(n, MAX_ROWS, replace=False))
-        if n > MAX_ROWS
+        np.sort(np.random.default_rng(random_state).choice(n, _CURVE_ROWS, replace=False))
+        if n > _CURVE_ROWS
         else np.arange(n)
     )
     curves = faithfulness(
@@ -194,15 +190,14 @@ def quality_section(
         ),
     ]
     sanity_text = ""
-    if y is not None:
-        check, why = _label_randomization(m, data, y, explain_fn, random_state)
-        if check is None:
-            sanity_text = f"The permuted-label sanity check was not run: {why}. "
-        else:
-            ex.quality["sanity"] = check.to_dict()
-            ex.quality["passes"] = ex.quality["passes"] and check.passes
-            sanity_text = f"Sanity check (Adebayo et al. 2018): {check.message} "
-            blocks.append(Text(sanity_text))
+    check, why = _label_randomization(m, data, context.y, context.explain, random_state)
+    if check is None:
+        sanity_text = f"The permuted-label sanity check was not run: {why}. "
+    else:
+        ex.quality["sanity"] = check.to_dict()
+        ex.quality["passes"] = ex.quality["passes"] and check.passes
+        sanity_text = f"Sanity check (Adebayo et al. 2018): {check.message} "
+        blocks.append(Text(sanity_text))
     failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
     err = np.nanmax(ex.additivity_error)
     summary = (
@@ -227,4 +222,6 @@ def quality_section(
         "lime_seed_stability": seeds,
         "agreement": agree,
     }
-    return Section("quality", "Explanation quality", tuple(blocks), summary), results
+    return Section(
+        "quality", "Explanation quality", tuple(blocks), summary, results={"quality": results}
+    )

@@ -1,0 +1,111 @@
+"""The audit context: what every section of the tabular audit reads, in one typed object."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._explanation import Explanation
+from whybox.adapters import Dataset, Model
+
+KERNEL_EVALS = 512
+"""KernelSHAP coalitions per row (more than 12 features, not a tree model)."""
+
+
+@dataclass(frozen=True, eq=False)
+class AuditContext:
+    """The audited model and data, the settings, and the explanations shared by sections.
+
+    The audit builds it in steps (:func:`dataclasses.replace` adds the explanation,
+    the permutation importance and LIME once they are computed); each section reads it
+    and returns a :class:`~whybox.report.Section`.
+
+    Attributes
+    ----------
+    model : Model
+        The adapted model.
+    data : Dataset
+        The audited rows (the model's input columns only).
+    y : ndarray of shape (n_samples,)
+        The true targets, as the model's class labels (classification) or float64.
+    pred : ndarray of shape (n_samples,)
+        The predicted labels (classification) or values (regression).
+    rows : tuple of int
+        The rows explained one by one (positions in ``data``).
+    class_names : tuple of str or None
+        The user's display names of the classes.
+    display : dict of str to str
+        A class label (as text) -> its display name; empty for a regressor.
+    random_state : None, int or Generator
+        The user's seed, passed to every seeded call.
+    rng : Generator
+        Draws the audit's own row samples, in a fixed order of the steps.
+    sensitive_features : DataFrame or None
+        The sensitive attributes as text, one column per attribute.
+    sensitive_inputs : tuple of str
+        The sensitive attributes that are also model inputs (flip-testable).
+    explanation : Explanation or None
+        The SHAP values of ``explained``.
+    explained : ndarray of int or None
+        The rows of ``data`` the SHAP values explain (a sample plus ``rows``).
+    background : Dataset or None
+        The SHAP background (None for path-dependent TreeSHAP).
+    units : str
+        What the SHAP values are measured in, in words.
+    top_features : tuple of str
+        The most important features by mean |SHAP value|.
+    permutation : PermutationImportance or None
+    lime : Explanation or None
+        LIME on ``rows``.
+    """
+
+    model: Model
+    data: Dataset
+    y: np.ndarray
+    pred: np.ndarray
+    rows: tuple[int, ...]
+    class_names: tuple[str, ...] | None
+    display: dict[str, str]
+    random_state: Any
+    rng: np.random.Generator
+    sensitive_features: pd.DataFrame | None = None
+    sensitive_inputs: tuple[str, ...] = ()
+    explanation: Explanation | None = None
+    explained: np.ndarray | None = None
+    background: Dataset | None = None
+    units: str = ""
+    top_features: tuple[str, ...] = ()
+    permutation: Any = None
+    lime: Explanation | None = None
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return self.model.task
+
+    @property
+    def positions(self) -> dict[int, int]:
+        """Row of ``data`` -> its position in ``explanation``."""
+        return {int(r): i for i, r in enumerate(self.explained)}
+
+    def explain(self, rows: Any, model: Any = None, progress: bool | None = False) -> Explanation:
+        """SHAP values of ``rows`` (of ``model``, default the audited one) with the audit's
+        explainer settings (used again by the stability and sanity checks)."""
+        from whybox import explain
+
+        return explain(
+            self.model if model is None else model,
+            rows,
+            background=self.background,
+            random_state=self.random_state,
+            max_evals=max(KERNEL_EVALS, 4 * self.data.n_features),
+            progress=progress,
+        )
+
+    def replace(self, **changes: Any) -> AuditContext:
+        """A copy with ``changes`` (the context is frozen)."""
+        return dataclasses.replace(self, **changes)
