@@ -126,7 +126,7 @@ def test_errors_name_the_argument_and_the_fix():
     tabular = Explanation(np.ones((2, 3, 1)), np.zeros((2, 1)), None, ["a", "b", "c"], ["y"])
     with pytest.raises(InputError, match=r"draws image attributions, .* e\.g\. plots\.bar"):
         image(tabular)
-    with pytest.raises(InputError, match="image takes a whybox Explanation, got ndarray"):
+    with pytest.raises(InputError, match="image takes Explanation, got ndarray"):
         image(ex.values)
     with pytest.raises(InputError, match=r"sign must be one of \('absolute'"):
         image(ex, sign="abs")

@@ -78,11 +78,7 @@ def check_result(result: Any, kind: type, plot: str, call: str) -> Any:
 
 
 def check_explanation(explanation: Any, plot: str) -> Explanation:
-    if not isinstance(explanation, Explanation):
-        raise InputError(
-            f"{plot} takes a whybox Explanation, got {type(explanation).__name__}; pass the "
-            "result of an explainer, e.g. whybox.explain(model, X)."
-        )
+    check_result(explanation, Explanation, plot, "an explainer, e.g. whybox.explain(model, X)")
     if explanation.axes.count("features") != 1:
         raise InputError(
             f"{plot} draws one attribution per feature but the explanation has axes "

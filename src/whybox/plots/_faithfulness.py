@@ -57,22 +57,17 @@ def deletion_curves(result: Any, ax: Any = None) -> Any:
     def fmt(v: Any) -> str:
         return "n/a" if v is None else f"{v:.3g}"
 
-    (line,) = ax.plot(
-        t,
-        deletion,
-        color="#d62728",
-        lw=2,
-        label=f"deletion (AOPC {fmt(s['mean_aopc'])}, AUC {fmt(s['mean_deletion_auc'])})",
-    )
-    line.set_gid("deletion")
-    (line,) = ax.plot(
-        t,
-        insertion,
-        color="#1f77b4",
-        lw=2,
-        label=f"insertion (AUC {fmt(s['mean_insertion_auc'])})",
-    )
-    line.set_gid("insertion")
+    for gid, curve, color, label in (
+        (
+            "deletion",
+            deletion,
+            "#d62728",
+            f"deletion (AOPC {fmt(s['mean_aopc'])}, AUC {fmt(s['mean_deletion_auc'])})",
+        ),
+        ("insertion", insertion, "#1f77b4", f"insertion (AUC {fmt(s['mean_insertion_auc'])})"),
+    ):
+        (line,) = ax.plot(t, curve, color=color, lw=2, label=label)
+        line.set_gid(gid)
     curves = result.random_deletion_curves
     if curves.shape[0] > 0:
         mean = curves.mean(axis=0)

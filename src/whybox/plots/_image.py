@@ -10,10 +10,18 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import check_int
-from whybox.plots._common import CMAP, figure_and_axes, literal, require_matplotlib, select_target
+from whybox.plots._common import (
+    CMAP,
+    check_result,
+    figure_and_axes,
+    literal,
+    require_matplotlib,
+    select_target,
+)
 
 SIGNS = ("absolute", "positive", "negative", "all")
 DEFAULT_CMAPS = {"absolute": "Reds", "positive": "Reds", "negative": "Blues", "all": CMAP}
+_SOURCE = "a gradient method, e.g. whybox.gradients.GradCAM(model, layer)(X)"
 IMAGE_AXES = (("channels", "height", "width"), ("height", "width"))
 
 
@@ -220,11 +228,7 @@ def image_grid(
 
 # ---------------------------------------------------------------------- helpers
 def _check_image_explanation(explanation: Any, plot: str) -> Explanation:
-    if not isinstance(explanation, Explanation):
-        raise InputError(
-            f"{plot} takes a whybox Explanation, got {type(explanation).__name__}; pass the "
-            "result of a gradient method, e.g. whybox.gradients.GradCAM(model, layer)(X)."
-        )
+    check_result(explanation, Explanation, plot, _SOURCE)
     spatial = tuple(a for a in explanation.axes if a not in ("samples", "outputs"))
     if spatial not in IMAGE_AXES:
         raise InputError(
