@@ -50,6 +50,19 @@ def bar(explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any 
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
        explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+
+    Examples
+    --------
+    >>> import whybox
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression
+    >>> X, y = make_regression(n_samples=50, n_features=4, random_state=0)
+    >>> model = LinearRegression().fit(X, y)
+    >>> ex = whybox.explain(model, X, background=X)
+    >>> fig = whybox.plots.bar(ex)
+    >>> len(fig.axes[0].patches)  # one bar per feature
+    4
+    >>> fig.savefig("importance.png")  # doctest: +SKIP
     """
     ex, importance, shown, rest = ranked_features(explanation, target, max_display, "bar")
     names = [ex.feature_names[i] for i in shown]

@@ -59,6 +59,19 @@ def waterfall(
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
        explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+    >>> model = Ridge().fit(X, y)
+    >>> import whybox
+    >>> ex = whybox.explain(model, X.iloc[:5], background=X)
+    >>> fig = whybox.plots.waterfall(ex[0], max_display=4)  # the first row
+    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()][0]  # the bottom bar
+    '7 other features'
+
     """
     max_display = check_max_display(max_display)
     ex = one_row(check_explanation(explanation, "waterfall"), target, "waterfall")
