@@ -111,11 +111,11 @@ def _whybox_side(model, data, X_train, rows):
         beam_size=BEAM,
         random_state=SEED,
     )
-    explainer.explain(rows[0])  # warm-up
+    explainer(rows[0])  # warm-up
     out = []
     for x in rows:
         start = time.perf_counter()
-        a = explainer.explain(x)
+        (a,) = explainer(x)
         seconds = time.perf_counter() - start
         edges = explainer.discretizer.edges
         intervals = [

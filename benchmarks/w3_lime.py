@@ -30,7 +30,7 @@ SEED = 0
 @dataclass
 class Config:
     n_explain: int
-    n_samples: int
+    n_perturbations: int
     n_features: int
     n_stability_rows: int
     n_seeds: int
@@ -81,7 +81,7 @@ def _lime_side(model, X_train: np.ndarray, rows: np.ndarray, cfg: Config, seed: 
                     model.predict_proba,
                     labels=(1,),
                     num_features=cfg.n_features,
-                    num_samples=cfg.n_samples,
+                    num_samples=cfg.n_perturbations,
                 )
                 for j, w in exp.as_map()[1]:
                     weights[i, j] = w
@@ -95,7 +95,11 @@ def _whybox_side(model, X_train: np.ndarray, rows: np.ndarray, cfg: Config, seed
     from whybox.lime import LimeTabularExplainer
 
     explainer = LimeTabularExplainer(
-        model, X_train, n_samples=cfg.n_samples, n_features=cfg.n_features, random_state=seed
+        model,
+        X_train,
+        n_perturbations=cfg.n_perturbations,
+        n_features=cfg.n_features,
+        random_state=seed,
     )
 
     def call() -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +139,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> dict:
     print(f"\n== {workload} LIME tabular: breast cancer, RandomForestClassifier (100 trees)")
     print(
         f"   {len(X_train)} training rows x 30 features, explaining {cfg.n_explain} rows with "
-        f"{cfg.n_samples:,} samples and {cfg.n_features} features; model n_jobs={n_jobs}; "
+        f"{cfg.n_perturbations:,} samples and {cfg.n_features} features; model n_jobs={n_jobs}; "
         f"median of {cfg.repeats} runs after a warm-up; {os.cpu_count()} CPUs"
     )
     print(

@@ -39,7 +39,7 @@ SLIC = {"n_segments": 50, "compactness": 10.0, "start_label": 0}
 @dataclass
 class Config:
     n_images: int
-    n_samples: int
+    n_perturbations: int
     batch_size: int
     n_features: int
     repeats: int
@@ -110,7 +110,7 @@ def _whybox_side(predict_fn, images: np.ndarray, cfg: Config):
     explainer = LimeImageExplainer(
         predict_fn,
         segmentation=segment,
-        n_samples=cfg.n_samples,
+        n_perturbations=cfg.n_perturbations,
         n_features=cfg.n_features,
         batch_size=cfg.batch_size,
         random_state=SEED,
@@ -149,7 +149,7 @@ def _lime_side(predict_fn, images: np.ndarray, cfg: Config):
                     top_labels=None,
                     hide_color=None,
                     num_features=cfg.n_features,
-                    num_samples=cfg.n_samples,
+                    num_samples=cfg.n_perturbations,
                     batch_size=cfg.batch_size,
                     segmentation_fn=segment,
                     random_seed=SEED,
@@ -197,7 +197,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> dict:
     print(f"\n== {workload} LIME image: a two-convolution CNN on {SIZE}x{SIZE} RGB photographs")
     print(
         f"   {cfg.n_images} images ({min(n_segments)}-{max(n_segments)} SLIC "
-        f"superpixels), {cfg.n_samples:,} samples, batches of {cfg.batch_size}, "
+        f"superpixels), {cfg.n_perturbations:,} samples, batches of {cfg.batch_size}, "
         f"{N_CLASSES} classes, {cfg.n_features} features; torch {torch.__version__}, "
         f"{torch.get_num_threads()} thread(s); interleaved medians of {cfg.repeats} runs "
         f"after a warm-up; {os.cpu_count()} CPUs"

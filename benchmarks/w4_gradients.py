@@ -152,7 +152,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
         ),
         "GradientShap (20 samples)": (
             lambda: ours_values(
-                wg.GradientShap(model, background, n_samples=20, random_state=0)(x, target=target)
+                wg.GradientShap(model, background, n_draws=20, random_state=0)(x, target=target)
             ),
             lambda: ca.GradientShap(model).attribute(
                 x, baselines=background, target=target, n_samples=20, stdevs=0.0

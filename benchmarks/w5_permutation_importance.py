@@ -51,7 +51,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     from sklearn.inspection import permutation_importance as sk_permutation_importance
     from threadpoolctl import threadpool_limits
 
-    from whybox.inspection._permutation_importance import permutation_importance
+    from whybox.inspection import permutation_importance
 
     cfg = QUICK if quick else FULL
     limits = threadpool_limits(threads) if threads else None

@@ -54,10 +54,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     from sklearn.metrics import accuracy_score
     from threadpoolctl import threadpool_limits
 
-    try:
-        from whybox.fairness import group_metrics
-    except ImportError:  # before the package's __init__ exports it
-        from whybox.fairness._group_metrics import group_metrics
+    from whybox.fairness import group_metrics
 
     cfg = QUICK if quick else FULL
     y_true, y_pred, group = labels_and_groups(cfg.n_rows)
