@@ -11,12 +11,20 @@ import pandas as pd
 from scipy import sparse
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value, prepare_model
-from whybox.adapters import Dataset, adapt_data
+from whybox._utils import (
+    Result,
+    check_batch_size,
+    check_confidence_level,
+    check_int,
+    check_random_state,
+    json_value,
+)
+from whybox.adapters import Dataset
 from whybox.inspection._features import (
     check_not_constant,
     feature_index,
     levels,
+    model_and_data,
     output_space,
     predict_rows,
 )
@@ -26,7 +34,7 @@ _BOOT_CELLS = 1 << 22
 
 
 @dataclass(frozen=True, eq=False)
-class AccumulatedLocalEffects:
+class AccumulatedLocalEffects(Result):
     """Accumulated local effects of one feature (first order) or a pair (second order).
 
     Attributes
@@ -49,10 +57,11 @@ class AccumulatedLocalEffects:
     categorical : bool
         True for a first-order ALE of a categorical feature.
     output_names : tuple of str
+        One name per output (a binary classifier: the positive class).
     output_space : str
         "raw", "probability" or "log_odds".
     params : dict
-        The arguments, JSON-ready, and for second order ``n_empty_cells``: cells
+        The arguments, JSON-ready, ``n_samples`` (the rows of X), and for second order ``n_empty_cells``: cells
         without rows whose local effect was filled from the nearest non-empty cell.
     """
 
@@ -108,26 +117,11 @@ class AccumulatedLocalEffects:
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "feature_names": list(self.feature_names),
-            "grids": [[json_value(v) for v in g.tolist()] for g in self.grids],
-            "effect": self.effect.tolist(),
-            "lower": None if self.lower is None else self.lower.tolist(),
-            "upper": None if self.upper is None else self.upper.tolist(),
-            "counts": self.counts.tolist(),
-            "categorical": self.categorical,
-            "output_names": list(self.output_names),
-            "output_space": self.output_space,
-            "params": self.params,
-        }
-
 
 # ---------------------------------------------------------------------- numeric
-def quantile_edges(x: np.ndarray, bins: int) -> np.ndarray:
-    """Bin edges at the ``k / bins`` quantiles (inverse empirical CDF), duplicates removed."""
-    q = np.quantile(x, np.linspace(0.0, 1.0, bins + 1), method="inverted_cdf")
+def quantile_edges(x: np.ndarray, n_bins: int) -> np.ndarray:
+    """Bin edges at the ``k / n_bins`` quantiles (inverse empirical CDF), duplicates removed."""
+    q = np.quantile(x, np.linspace(0.0, 1.0, n_bins + 1), method="inverted_cdf")
     return np.unique(np.concatenate([[x.min()], q]))
 
 
@@ -331,32 +325,26 @@ class _Slots:
         return np.divide(sums, c, out=np.zeros_like(sums), where=c > 0), counts
 
 
-def _check_args(bins: Any, n_bootstrap: Any, confidence_level: Any) -> None:
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
-        raise InputError(f"n_bootstrap must be an integer >= 0, got {n_bootstrap!r}; e.g. 100.")
-    if n_bootstrap < 0 or n_bootstrap == 1:
+def _check_bootstrap(n_bootstrap: Any) -> int:
+    """``n_bootstrap``: 0 (no band) or at least 2 resamples."""
+    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=100")
+    if n_bootstrap == 1:
         raise InputError(
-            f"n_bootstrap must be 0 (no band) or at least 2 resamples, got {n_bootstrap}; "
-            "e.g. n_bootstrap=100."
+            "n_bootstrap must be 0 (no band) or at least 2 resamples, got 1; e.g. n_bootstrap=100."
         )
-    if (
-        isinstance(confidence_level, bool)
-        or not isinstance(confidence_level, (float, int, np.floating))
-        or not 0 < confidence_level < 1
-    ):
-        raise InputError(
-            f"confidence_level must be in (0, 1), got {confidence_level!r}; e.g. 0.95."
-        )
+    return n_bootstrap
 
 
-def _check_bins(bins: Any, what: str) -> int | np.ndarray:
+def _check_bins(n_bins: Any, what: str) -> int | np.ndarray:
     """An int >= 1 or strictly increasing edges (float64)."""
-    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        if bins < 1:
-            raise InputError(f"{what} must be an integer >= 1 or bin edges, got {bins!r}; e.g. 20.")
-        return int(bins)
+    if isinstance(n_bins, (int, np.integer)) and not isinstance(n_bins, bool):
+        if n_bins < 1:
+            raise InputError(
+                f"{what} must be an integer >= 1 or bin edges, got {n_bins!r}; e.g. 20."
+            )
+        return int(n_bins)
     try:
-        edges = np.asarray(bins, dtype=np.float64) if not isinstance(bins, bool) else None
+        edges = np.asarray(n_bins, dtype=np.float64) if not isinstance(n_bins, bool) else None
     except (TypeError, ValueError):
         edges = None
     if (
@@ -368,23 +356,24 @@ def _check_bins(bins: Any, what: str) -> int | np.ndarray:
     ):
         raise InputError(
             f"{what} must be an integer >= 1 or at least two strictly increasing finite bin "
-            f"edges, got {bins!r}; e.g. bins=20."
+            f"edges, got {n_bins!r}; e.g. n_bins=20."
         )
     return edges
 
 
-def _split_bins(bins: Any, order: int) -> list[int | np.ndarray]:
-    """One bins specification per feature."""
+def _split_bins(n_bins: Any, order: int) -> list[int | np.ndarray]:
+    """One ``n_bins`` specification per feature."""
     if order == 1:
-        return [_check_bins(bins, "bins")]
-    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
-        return [_check_bins(bins, "bins")] * 2
-    if not isinstance(bins, (tuple, list)) or len(bins) != 2:
+        return [_check_bins(n_bins, "n_bins")]
+    if isinstance(n_bins, (int, np.integer)) and not isinstance(n_bins, bool):
+        return [_check_bins(n_bins, "n_bins")] * 2
+    if not isinstance(n_bins, (tuple, list)) or len(n_bins) != 2:
         raise InputError(
-            f"bins for a pair of features must be an integer or a pair (one integer or "
-            f"sequence of edges per feature), got {bins!r}; e.g. bins=10 or bins=(10, 20)."
+            f"n_bins for a pair of features must be an integer or a pair (one integer or "
+            f"sequence of edges per feature), got {n_bins!r}; e.g. n_bins=10 or "
+            "n_bins=(10, 20)."
         )
-    return [_check_bins(b, f"bins[{i}]") for i, b in enumerate(bins)]
+    return [_check_bins(b, f"n_bins[{i}]") for i, b in enumerate(n_bins)]
 
 
 def _features(data: Dataset, features: Any) -> list[int]:
@@ -417,12 +406,6 @@ def _mark_categorical(data: Dataset, categorical_features: Any) -> Dataset:
     return Dataset(data.values, data.feature_names, flags)
 
 
-def _json_list(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, np.integer)):
-        return json_value(value)
-    return [json_value(v) for v in value]
-
-
 def _ordered_categories(X: Any, name: str) -> list[Any] | None:
     """The categories of column ``name`` of a DataFrame when it is an ordered Categorical."""
     if isinstance(X, pd.DataFrame) and name in X.columns:
@@ -439,8 +422,8 @@ def _edges_for(data: Dataset, j: int, spec: int | np.ndarray) -> np.ndarray:
         return spec
     if len(x) < 2 * spec and len(x) < 2 * len(np.unique(x)):
         raise InputError(
-            f"bins={spec} needs at least {2 * spec} rows (2 per bin) with a value of "
-            f"{data.feature_names[j]!r}, X has {len(x)}; use bins <= {max(1, len(x) // 2)}."
+            f"n_bins={spec} needs at least {2 * spec} rows (2 per bin) with a value of "
+            f"{data.feature_names[j]!r}, X has {len(x)}; use n_bins <= {max(1, len(x) // 2)}."
         )
     return quantile_edges(x, spec)
 
@@ -450,12 +433,12 @@ def accumulated_local_effects(
     X: Any,
     features: Any,
     *,
-    bins: Any = 20,
+    n_bins: Any = 20,
     output: str | None = None,
     n_bootstrap: int = 0,
     confidence_level: float = 0.95,
     categorical_features: Any = None,
-    random_state: Any = None,
+    random_state: Any = 0,
     batch_size: int | None = None,
 ) -> AccumulatedLocalEffects:
     """Accumulated local effects of one feature, or the interaction of a pair (Apley & Zhu 2020).
@@ -501,9 +484,9 @@ def accumulated_local_effects(
     features : str or int, or a pair of them
         One feature (numeric or categorical), or two numeric features for the
         second-order interaction.
-    bins : int or sequence of float, default=20
+    n_bins : int or sequence of float, default=20
         Numeric features: the number of quantile bins (fewer when values repeat: the
-        edges are the distinct ``k / bins`` quantiles, inverse empirical CDF, with
+        edges are the distinct ``k / n_bins`` quantiles, inverse empirical CDF, with
         the minimum), or the bin edges themselves (rows outside them are left out).
         For a pair: one integer for both, or a pair with an integer or edges each.
     output : {"raw", "probability", "log_odds"}, optional
@@ -520,10 +503,10 @@ def accumulated_local_effects(
     categorical_features : str, int or sequence of them, optional
         Columns to treat as categorical although numeric (e.g. integer codes).
         pandas category, text and bool columns are categorical anyway.
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator or None, default=0
         Seeds the bootstrap.
     batch_size : int, optional
-        Model-input rows per call; never changes the result.
+        Model-input rows per call (None: one call); never changes the result.
 
     Returns
     -------
@@ -536,7 +519,7 @@ def accumulated_local_effects(
     ------
     InputError
         An unknown, repeated or constant feature, more than two features, a
-        categorical feature in a pair, bins that are not a count or increasing
+        categorical feature in a pair, ``n_bins`` that is not a count or increasing
         edges, fewer than 2 rows per bin on average (too few rows for the bins),
         fewer than 10 rows for a bootstrap, bad ``n_bootstrap`` or
         ``confidence_level``.
@@ -547,14 +530,15 @@ def accumulated_local_effects(
        black box supervised learning models", JRSS Series B 82(4), 2020.
     """
     random_state = check_random_state(random_state)
-    _check_args(bins, n_bootstrap, confidence_level)
-    m = prepare_model(model, X)
-    data = m.check_data(adapt_data(X, name="X"), name="X")
+    n_bootstrap = _check_bootstrap(n_bootstrap)
+    confidence_level = check_confidence_level(confidence_level)
+    batch_size = check_batch_size(batch_size)
+    m, data = model_and_data(model, X)
     model_flags = data.categorical  # what the model is handed keeps the data's own dtypes
     data = _mark_categorical(data, categorical_features)
     idx = _features(data, features)
     names = tuple(data.feature_names[j] for j in idx)
-    specs = _split_bins(bins, len(idx))
+    specs = _split_bins(n_bins, len(idx))
     for j in idx:
         check_not_constant(data, j, levels(data, j))
     if len(idx) == 2 and data.categorical[idx].any():
@@ -659,10 +643,15 @@ def accumulated_local_effects(
         output_names=m.output_names,
         output_space=space,
         params={
-            "bins": bins_param if len(idx) == 2 else bins_param[0],
+            "n_bins": bins_param if len(idx) == 2 else bins_param[0],
             "n_bootstrap": int(n_bootstrap),
             "confidence_level": float(confidence_level),
-            "categorical_features": _json_list(categorical_features),
+            "categorical_features": json_value(
+                categorical_features
+                if categorical_features is None
+                or isinstance(categorical_features, (str, int, np.integer))
+                else list(categorical_features)
+            ),
             "random_state": json_value(random_state),
             "n_samples": n,
             "batch_size": json_value(batch_size),

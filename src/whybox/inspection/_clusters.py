@@ -53,7 +53,7 @@ def correlation_matrix(values: np.ndarray, method: str) -> np.ndarray:
 
 def correlated_feature_groups(
     X: Any,
-    threshold: float = 0.7,
+    correlation_threshold: float = 0.7,
     method: str = "spearman",
     *,
     linkage: str = "complete",
@@ -61,9 +61,9 @@ def correlated_feature_groups(
     """Cluster the columns of ``X`` into groups of strongly correlated features.
 
     Hierarchical (agglomerative) clustering of the distance ``1 - |rho|`` between
-    columns, cut at ``1 - threshold``. With the default complete linkage every two
-    columns of a group have ``|rho| >= threshold``, and any two groups together hold
-    a pair with ``|rho| < threshold``. The result can be passed as ``feature_groups``
+    columns, cut at ``1 - correlation_threshold``. With the default complete linkage
+    every two columns of a group have ``|rho| >= correlation_threshold``, and any two
+    groups together hold a pair with ``|rho| < correlation_threshold``. The result can be passed as ``feature_groups``
     to :func:`whybox.inspection.permutation_importance`, so correlated features are
     permuted together: permuting one of two near-copies alone leaves the model the
     other copy and understates both (Strobl et al. 2008; the scikit-learn user guide
@@ -74,7 +74,7 @@ def correlated_feature_groups(
     X : array-like of shape (n_samples, n_features) or DataFrame
         The rows (e.g. the held-out data of the permutation importance).
         Categorical and text columns are not clustered: each is a group of its own.
-    threshold : float in (0, 1], default=0.7
+    correlation_threshold : float in (0, 1], default=0.7
         The smallest absolute correlation that joins two columns.
     method : {"spearman", "pearson"}, default="spearman"
         Spearman's rank correlation (monotone relations, robust to outliers; ties
@@ -95,7 +95,7 @@ def correlated_feature_groups(
     Raises
     ------
     InputError
-        If ``threshold``, ``method`` or ``linkage`` is out of range, or ``X`` is empty.
+        If ``correlation_threshold``, ``method`` or ``linkage`` is out of range, or ``X`` is empty.
 
     References
     ----------
@@ -104,7 +104,7 @@ def correlated_feature_groups(
     .. [2] C. Spearman, "The proof and measurement of association between two things",
        American Journal of Psychology 15, 1904.
     """
-    check_threshold(threshold, "threshold")
+    check_threshold(correlation_threshold, "correlation_threshold")
     if method not in _METHODS:
         raise InputError(
             f"method must be one of {_METHODS}, got {method!r}; use method='spearman'."
@@ -127,8 +127,8 @@ def correlated_feature_groups(
         dist = (dist + dist.T) / 2.0
         np.fill_diagonal(dist, 0.0)
         tree = scipy_linkage(squareform(dist, checks=False), method=linkage)
-        # a small slack so that |rho| == threshold, up to rounding, still joins
-        cut = fcluster(tree, t=1.0 - float(threshold) + 1e-12, criterion="distance")
+        # a small slack so that |rho| == correlation_threshold, up to rounding, still joins
+        cut = fcluster(tree, t=1.0 - float(correlation_threshold) + 1e-12, criterion="distance")
         labels[numeric] = len(names) + cut
     groups: dict[str, list[str]] = {}
     seen: dict[int, list[str]] = {}

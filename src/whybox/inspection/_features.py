@@ -10,10 +10,17 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox.adapters import Dataset, Model
+from whybox._utils import prepare_model
+from whybox.adapters import Dataset, Model, adapt_data
 
 CELL_BUDGET = 1 << 22
 """Cells (rows x columns) of stacked copies per model call when batch_size is None."""
+
+
+def model_and_data(model: Any, X: Any) -> tuple[Model, Dataset]:
+    """The adapted model and ``X`` checked against it (named "X" in messages)."""
+    m = prepare_model(model, X)
+    return m, m.check_data(adapt_data(X, name="X"), name="X")
 
 
 def feature_index(data: Dataset, feature: Any, name: str = "features") -> int:

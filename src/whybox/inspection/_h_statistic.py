@@ -10,15 +10,19 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value, prepare_model
-from whybox.adapters import adapt_data
-from whybox.inspection._features import feature_index, output_space, predict_copies
+from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
+from whybox.inspection._features import (
+    feature_index,
+    model_and_data,
+    output_space,
+    predict_copies,
+)
 
 _DEFAULT_PAIR_FEATURES = 6
 
 
 @dataclass(frozen=True, eq=False)
-class HStatistic:
+class HStatistic(Result):
     """Friedman's H^2 statistics of interaction, per output.
 
     Attributes
@@ -33,8 +37,12 @@ class HStatistic:
         that their interaction explains; symmetric, NaN for pairs not computed and on
         the diagonal.
     output_names : tuple of str
+        One name per output (a binary classifier: the positive class).
     output_space : str
+        "raw", "probability" or "log_odds": the output the partial dependences are of.
     params : dict
+        The settings (``max_samples``, ``random_state``, the pairs computed,
+        ``batch_size``) and ``n_samples``, the rows used.
     """
 
     feature_names: tuple[str, ...]
@@ -72,17 +80,6 @@ class HStatistic:
         frame = pd.DataFrame(rows, columns=["feature_1", "feature_2", "output", "h2"])
         return frame.sort_values(["output", "h2"], ascending=[True, False], kind="stable")
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        return {
-            "feature_names": list(self.feature_names),
-            "overall": self.overall.tolist(),
-            "pairwise": json_value(np.where(np.isnan(self.pairwise), None, self.pairwise).tolist()),
-            "output_names": list(self.output_names),
-            "output_space": self.output_space,
-            "params": self.params,
-        }
-
 
 def _centred(a: np.ndarray) -> np.ndarray:
     return a - a.mean(axis=0, keepdims=True)
@@ -99,9 +96,9 @@ def h_statistic(
     features: Any = None,
     *,
     pairs: Any = None,
-    n_samples: int = 200,
+    max_samples: int = 200,
     output: str | None = None,
-    random_state: Any = None,
+    random_state: Any = 0,
     batch_size: int | None = None,
 ) -> HStatistic:
     """Friedman and Popescu's H^2 interaction statistics, overall and pairwise.
@@ -116,7 +113,7 @@ def h_statistic(
       sum_i f(x_i)^2`` (f centred too), the share of the output's variance due to
       j's interactions with any other feature.
 
-    Each feature costs ``n_samples^2`` model evaluations, and each pair as many;
+    Each feature costs ``max_samples^2`` model evaluations, and each pair as many;
     all are stacked into batched model calls.
 
     Parameters
@@ -124,20 +121,21 @@ def h_statistic(
     model : object
         A fitted model whybox can adapt.
     X : array-like of shape (n_rows, n_features) or DataFrame
-        The data; ``n_samples`` rows are drawn from it (all when fewer).
+        The data; ``max_samples`` rows are drawn from it (all when fewer).
     features : sequence of str or int, optional
         The features measured; default all.
     pairs : sequence of pairs, or "all", optional
         The pairs for ``pairwise``; default all pairs among the (up to) six
         features of highest overall H^2; "all": every pair of ``features``.
-    n_samples : int, default=200
-        Rows used. H^2 is a ratio of sums over these rows: with few rows it is
+    max_samples : int, default=200
+        The most rows used (>= 2), drawn without replacement with ``random_state``
+        when ``X`` has more. H^2 is a ratio of sums over these rows: with few rows it is
         noisy, and where the denominator is small (a feature with a weak effect)
         it is unstable and can exceed 1.
     output : {"raw", "probability", "log_odds"}, optional
         The output space; default probability for classifiers, the value for
         regressors.
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator or None, default=0
         Seeds the row sample.
     batch_size : int, optional
         Model-input rows per model call; never changes the result.
@@ -151,7 +149,7 @@ def h_statistic(
     Raises
     ------
     InputError
-        Unknown features, a pair naming one feature twice, ``n_samples`` < 2.
+        Unknown features, a pair naming one feature twice, ``max_samples`` < 2.
 
     References
     ----------
@@ -159,13 +157,12 @@ def h_statistic(
        Annals of Applied Statistics 2(3), 2008, section 8.1.
     """
     random_state = check_random_state(random_state)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
-        raise InputError(f"n_samples must be an integer >= 2, got {n_samples!r}; e.g. 200.")
-    m = prepare_model(model, X)
-    data = m.check_data(adapt_data(X, name="X"), name="X")
+    max_samples = check_int(max_samples, "max_samples", 2, "max_samples=200")
+    batch_size = check_batch_size(batch_size)
+    m, data = model_and_data(model, X)
     rng = np.random.default_rng(random_state)
-    if data.n_samples > n_samples:
-        data = data.take(np.sort(rng.choice(data.n_samples, size=int(n_samples), replace=False)))
+    if data.n_samples > max_samples:
+        data = data.take(np.sort(rng.choice(data.n_samples, size=max_samples, replace=False)))
     n = data.n_samples
     cols = (
         list(range(data.n_features))
@@ -215,6 +212,7 @@ def h_statistic(
         output_names=m.output_names,
         output_space=space,
         params={
+            "max_samples": max_samples,
             "n_samples": n,
             "random_state": json_value(random_state),
             "pairs": [

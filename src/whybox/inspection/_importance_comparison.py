@@ -12,8 +12,8 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state, json_value, prepare_model
-from whybox.adapters import Dataset, Model, adapt_data
+from whybox._utils import Result, check_random_state, json_value, prepare_model
+from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.inspection._permutation_importance import permutation_importance
 from whybox.inspection._results import PermutationImportance
 
@@ -47,7 +47,7 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class ImportanceComparison:
+class ImportanceComparison(Result):
     """Impurity, permutation and SHAP importance of each feature, with warnings.
 
     Attributes
@@ -132,29 +132,6 @@ class ImportanceComparison:
         order = np.argsort(-np.asarray(self.permutation.importances_mean), kind="stable")
         return frame.iloc[order]
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-
-        def clean(v: Any) -> Any:
-            if v is None:
-                return None
-            return [None if not np.isfinite(x) else float(x) for x in np.asarray(v, np.float64)]
-
-        return {
-            "feature_names": list(self.feature_names),
-            "mdi": clean(self.mdi),
-            "mdi_source": self.mdi_source,
-            "permutation": self.permutation.to_dict(),
-            "shap": clean(self.shap),
-            "shap_source": self.shap_source,
-            "rank_correlation": {
-                k: (None if not np.isfinite(v) else float(v))
-                for k, v in self.rank_correlation.items()
-            },
-            "warnings": list(self.warnings),
-            "params": self.params,
-        }
-
 
 # ---------------------------------------------------------------------- MDI
 def _pipeline_mapping(pre: Any, names: tuple[str, ...]) -> tuple[np.ndarray | None, str]:
@@ -175,16 +152,90 @@ def _pipeline_mapping(pre: Any, names: tuple[str, ...]) -> tuple[np.ndarray | No
     return np.array([stripped.index(n) for n in names]), ""
 
 
-def impurity_importance(model: Model, names: tuple[str, ...]) -> tuple[np.ndarray | None, str]:
-    """The model's ``feature_importances_`` in the order of ``names``, and their source.
+def impurity_importance(
+    model: Any, feature_names: tuple[str, ...]
+) -> tuple[np.ndarray | None, str]:
+    """A tree model's own ``feature_importances_``, in the order of ``feature_names``.
 
-    Looks at the model, or at the last step of a scikit-learn ``Pipeline`` whose
-    earlier steps keep the columns one-to-one (scalers, imputers, a
-    ``ColumnTransformer`` that only reorders or passes columns through).
+    For scikit-learn trees and forests these are the mean decrease in impurity
+    (MDI; Breiman et al. 1984, Breiman 2001): for each feature, the impurity
+    decrease (Gini, entropy or variance, weighted by the share of training samples
+    reaching the node) summed over every split on it, averaged over the trees and
+    normalised to sum to 1. XGBoost, LightGBM and CatBoost report their own
+    ``importance_type`` (gain, split counts, ...) under the same attribute. Either
+    way they are measured on the *training* data while the model was fitted, not
+    on the rows being inspected, and MDI favours features with many distinct values
+    (more candidate split points), even pure noise (Strobl et al. 2007): compare
+    with :func:`permutation_importance` on held-out rows, as
+    :func:`importance_comparison` does.
+
+    The importances are read from the model, or from the last step of a
+    scikit-learn ``Pipeline`` whose earlier steps keep the columns one-to-one
+    (scalers, imputers, a ``ColumnTransformer`` that only reorders or passes
+    columns through; output names ``"<transformer>__<column>"`` are matched to the
+    input column names). Nothing is computed and the model is not called.
+
+    Parameters
+    ----------
+    model : object
+        A fitted model or a :class:`whybox.adapters.Model` (its ``estimator`` is
+        read): a scikit-learn estimator or Pipeline, an XGBoost, LightGBM or
+        CatBoost model, or anything else (then no importances are available).
+    feature_names : tuple of str
+        One name per input column, in the model's column order (e.g.
+        ``adapt_data(X).feature_names``); the importances are returned in this
+        order, shape ``(len(feature_names),)``.
+
+    Returns
+    -------
+    importances : ndarray of shape (n_features,), float64, or None
+        One value per name of ``feature_names`` (for scikit-learn, non-negative
+        and summing to 1), or None when the model has no ``feature_importances_``,
+        they are not one value per input column (a pipeline that one-hot encodes
+        or selects columns), or the pipeline's output columns do not map one-to-one
+        to ``feature_names``.
+    source : str
+        Where the values come from (e.g. ``"RandomForestClassifier.feature_importances_
+        (mean decrease in impurity on the training data)"``), or, starting with
+        ``"not available:"``, why there are none.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If ``model`` is not a model whybox can adapt. Missing importances are not an
+        error: they give ``(None, reason)``.
+
+    Notes
+    -----
+    A property that raises (e.g. XGBoost's ``feature_importances_`` for a linear
+    booster) counts as missing.
+
+    References
+    ----------
+    .. [1] L. Breiman, J. Friedman, R. Olshen, C. Stone, "Classification and
+       Regression Trees", Wadsworth, 1984.
+    .. [2] L. Breiman, "Random Forests", Machine Learning 45, 2001.
+    .. [3] C. Strobl, A.-L. Boulesteix, A. Zeileis and T. Hothorn, "Bias in random
+       forest variable importance measures: illustrations, sources and a solution",
+       BMC Bioinformatics 8, 2007.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.tree import DecisionTreeRegressor
+    >>> from whybox.inspection import impurity_importance
+    >>> X, y = make_regression(n_samples=200, n_features=3, n_informative=1, random_state=0)
+    >>> tree = DecisionTreeRegressor(max_depth=3, random_state=0).fit(X, y)
+    >>> values, source = impurity_importance(tree, ("a", "b", "c"))
+    >>> values.shape, round(float(values.sum()), 6)
+    ((3,), 1.0)
+    >>> source
+    'DecisionTreeRegressor.feature_importances_ (mean decrease in impurity on the training data)'
     """
     from sklearn.pipeline import Pipeline
 
-    est = model.estimator
+    est = (model if isinstance(model, Model) else adapt_model(model)).estimator
+    names = tuple(feature_names)
     last, pre = est, None
     if isinstance(est, Pipeline):
         last, pre = est.steps[-1][1], est[:-1]
@@ -337,7 +388,7 @@ def importance_comparison(
     *,
     scoring: str | Callable | None = None,
     n_repeats: int = 5,
-    random_state: Any = None,
+    random_state: Any = 0,
     shap_values: Any = None,
     permutation: PermutationImportance | None = None,
 ) -> ImportanceComparison:
@@ -371,7 +422,7 @@ def importance_comparison(
         ``"r2"`` for a regressor.
     n_repeats : int, default=5
         Permutations per feature.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the permutations and the rows sampled for SHAP values.
     shap_values : Explanation or array-like of shape (n_samples, n_features[, n_outputs]), optional
         SHAP values to use (an array in the column order of ``X``). None: computed

@@ -11,13 +11,14 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value, prepare_model
-from whybox.adapters import Dataset, adapt_data
+from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
+from whybox.adapters import Dataset
 from whybox.inspection._features import (
     check_not_constant,
     column_values,
     feature_index,
     levels,
+    model_and_data,
     output_space,
     predict_copies,
 )
@@ -29,7 +30,7 @@ _METHODS = ("auto", "recursion", "brute")
 
 
 @dataclass(frozen=True, eq=False)
-class PartialDependence:
+class PartialDependence(Result):
     """Partial dependence and ICE curves of one feature or a pair of features.
 
     Attributes
@@ -83,22 +84,6 @@ class PartialDependence:
             frames.append(pd.DataFrame(cols))
         return pd.concat(frames, ignore_index=True)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "feature_names": list(self.feature_names),
-            "grid_values": [json_value(g.tolist()) for g in self.grid_values],
-            "average": self.average.tolist(),
-            "individual": None if self.individual is None else self.individual.tolist(),
-            "output_names": list(self.output_names),
-            "output_space": self.output_space,
-            "kind": self.kind,
-            "centered": self.centered,
-            "categorical": list(self.categorical),
-            "method": self.method,
-            "params": self.params,
-        }
-
 
 def _check_grid_args(
     grid: Any, grid_resolution: Any, percentiles: Any, kind: Any, method: Any
@@ -109,15 +94,7 @@ def _check_grid_args(
         raise InputError(f"kind must be one of {_KINDS}, got {kind!r}; e.g. kind='both'.")
     if grid not in _GRIDS:
         raise InputError(f"grid must be one of {_GRIDS}, got {grid!r}; e.g. grid='percentiles'.")
-    if (
-        isinstance(grid_resolution, bool)
-        or not isinstance(grid_resolution, (int, np.integer))
-        or grid_resolution < 2
-    ):
-        raise InputError(
-            f"grid_resolution must be an integer >= 2, got {grid_resolution!r}; e.g. "
-            "grid_resolution=50."
-        )
+    check_int(grid_resolution, "grid_resolution", 2, "grid_resolution=50")
     try:
         lo, hi = (float(p) for p in percentiles)
     except (TypeError, ValueError):
@@ -219,20 +196,24 @@ def _categorical_mask(data: Dataset, categorical_features: Any) -> np.ndarray:
 
 
 def _sample_rows(
-    data: Dataset, weights: np.ndarray | None, sample: Any, random_state: Any
+    data: Dataset, weights: np.ndarray | None, max_samples: Any, random_state: Any
 ) -> tuple[Dataset, np.ndarray | None]:
-    """``sample`` rows of ``data`` drawn without replacement (all when None or larger)."""
-    if sample is None:
+    """``max_samples`` rows of ``data`` drawn without replacement (all when None or larger)."""
+    if max_samples is None:
         return data, weights
     n = data.n_samples
-    if isinstance(sample, (int, np.integer)) and not isinstance(sample, bool) and sample >= 1:
-        size = int(sample)
-    elif isinstance(sample, (float, np.floating)) and 0.0 < float(sample) <= 1.0:
-        size = max(1, int(round(float(sample) * n)))
+    if (
+        isinstance(max_samples, (int, np.integer))
+        and not isinstance(max_samples, bool)
+        and max_samples >= 1
+    ):
+        size = int(max_samples)
+    elif isinstance(max_samples, (float, np.floating)) and 0.0 < float(max_samples) <= 1.0:
+        size = max(1, int(round(float(max_samples) * n)))
     else:
         raise InputError(
-            f"sample must be a number of rows (an integer >= 1) or a fraction in (0, 1], got "
-            f"{sample!r}; e.g. sample=1000."
+            f"max_samples must be a number of rows (an integer >= 1) or a fraction in (0, 1], "
+            f"got {max_samples!r}; e.g. max_samples=1000."
         )
     if size >= n:
         return data, weights
@@ -275,9 +256,9 @@ def partial_dependence(
     centered: bool = False,
     method: str = "auto",
     output: str | None = None,
-    sample: int | float | None = None,
+    max_samples: int | float | None = None,
     sample_weight: Any = None,
-    random_state: Any = None,
+    random_state: Any = 0,
     batch_size: int | None = None,
 ) -> PartialDependence:
     """Partial dependence and ICE curves of one feature or a pair of features.
@@ -341,14 +322,14 @@ def partial_dependence(
         The output space; default probability for a classifier (as scikit-learn's
         ``predict_proba``; a binary classifier gives the positive class) and the
         predicted value for a regressor.
-    sample : int or float, optional
+    max_samples : int or float, optional
         Use this many rows of X (a float in (0, 1]: this share of them), drawn
         without replacement with ``random_state``, for the average and the ICE
         curves; the grid is still built from all of X. None: every row.
     sample_weight : array-like of shape (n_samples,), optional
         Weights of the rows in the average (ICE curves are unweighted); brute only.
-    random_state : int, numpy Generator or None
-        Seeds the row ``sample``; nothing else is random.
+    random_state : int, numpy Generator or None, default=0
+        Seeds the rows drawn for ``max_samples``; nothing else is random.
     batch_size : int, optional
         Model-input rows per model call; None stacks about four million cells per
         call. Never changes the result.
@@ -365,7 +346,7 @@ def partial_dependence(
     InputError
         A feature that is not a column of X, more than two features, a constant
         feature, ``grid="uniform"`` on a categorical feature, bad ``kind``,
-        ``grid``, ``grid_resolution``, ``percentiles``, ``method``, ``sample``,
+        ``grid``, ``grid_resolution``, ``percentiles``, ``method``, ``max_samples``,
         ``categorical_features`` or ``sample_weight``; ``method="recursion"`` where
         it does not apply (another model, ICE curves asked for, sample weights, an
         output space other than raw, a categorical feature).
@@ -380,8 +361,8 @@ def partial_dependence(
     """
     random_state = check_random_state(random_state)
     _check_grid_args(grid, grid_resolution, percentiles, kind, method)
-    m = prepare_model(model, X)
-    data = m.check_data(adapt_data(X, name="X"), name="X")
+    batch_size = check_batch_size(batch_size)
+    m, data = model_and_data(model, X)
     feats = list(features) if isinstance(features, (tuple, list)) else [features]
     if not 1 <= len(feats) <= 2:
         raise InputError(
@@ -416,7 +397,7 @@ def partial_dependence(
                 f"X) with a positive sum, got shape {weights.shape}."
             )
     n_given = data.n_samples
-    data, weights = _sample_rows(data, weights, sample, random_state)
+    data, weights = _sample_rows(data, weights, max_samples, random_state)
     space = output_space(m, output)
     shape = tuple(len(g) for g in grids)
     points = _cartesian(grids)
@@ -464,7 +445,7 @@ def partial_dependence(
                 data.feature_names[j] for j, c in zip(cols, is_cat, strict=True) if c
             ),
             "method": method,
-            "sample": json_value(sample),
+            "max_samples": json_value(max_samples),
             "sample_weight": weights is not None,
             "n_samples": data.n_samples,
             "n_given": n_given,

@@ -12,15 +12,17 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
 from whybox._exceptions import InputError
 from whybox._utils import (
+    check_batch_size,
     check_confidence_level,
+    check_int,
     check_random_state,
     json_value,
-    prepare_model,
     resolve_players,
     shorten,
 )
-from whybox.adapters import Model, adapt_data
+from whybox.adapters import Model
 from whybox.inspection._clusters import check_threshold, correlated_feature_groups
+from whybox.inspection._features import model_and_data
 from whybox.inspection._results import PermutationImportance
 
 _AUTO_BATCH_CELLS = 1 << 22  # cells of stacked permuted copies per model call (batch_size=None)
@@ -157,12 +159,6 @@ def _resolve_scoring(scoring: Any, model: Model) -> tuple[str, Callable]:
         return float(scorer(est, idx, y, sample_weight=w))
 
     return name, score_scorer
-
-
-def _check_positive_int(value: Any, name: str, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}; e.g. {example}.")
-    return int(value)
 
 
 def _n_draw(max_samples: Any, n: int) -> int:
@@ -324,7 +320,7 @@ def permutation_importance(
     *,
     scoring: str | Callable | None = None,
     n_repeats: int = 5,
-    random_state: Any = None,
+    random_state: Any = 0,
     feature_groups: Mapping[str, Sequence[Any]] | str | None = None,
     sample_weight: Any = None,
     max_samples: int | float | None = None,
@@ -333,7 +329,7 @@ def permutation_importance(
     early_stop: bool = False,
     top_k: int | None = None,
     tol: float = 0.0,
-    cluster_threshold: float = 0.7,
+    correlation_threshold: float = 0.7,
 ) -> PermutationImportance:
     """Permutation importance of each feature (or feature group) for a fitted model.
 
@@ -372,7 +368,7 @@ def permutation_importance(
         ``sample_weight=`` when ``sample_weight`` is given.
     n_repeats : int, default=5
         Permutations per feature (the most, with ``early_stop``).
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the permutations and the row samples. The same seed gives the same
         result whatever ``batch_size``.
     feature_groups : dict of str to list of (str or int), "correlated" or None
@@ -380,7 +376,7 @@ def permutation_importance(
         model's column order). Columns in no group are features of their own, after
         the groups. ``"correlated"``: the groups of
         :func:`correlated_feature_groups` on ``X`` (Spearman, complete linkage,
-        ``|rho| >= cluster_threshold``), so near-copies are permuted together
+        ``|rho| >= correlation_threshold``), so near-copies are permuted together
         instead of standing in for each other.
     sample_weight : array-like of shape (n_samples,), optional
         Weights passed to the score.
@@ -420,7 +416,7 @@ def permutation_importance(
     tol : float >= 0, default=0.0
         With ``early_stop``, two features whose importances are shown to differ by
         less than ``tol`` (in the units of the score) count as settled.
-    cluster_threshold : float in (0, 1], default=0.7
+    correlation_threshold : float in (0, 1], default=0.7
         With ``feature_groups="correlated"``, the smallest |Spearman rho| that joins
         two columns.
 
@@ -443,7 +439,7 @@ def permutation_importance(
         callable, ``feature_groups`` is
         neither a dict nor "correlated", or ``n_repeats``, ``max_samples``,
         ``batch_size``, ``confidence_level``, ``early_stop``, ``top_k``, ``tol`` or
-        ``cluster_threshold`` is out of range.
+        ``correlation_threshold`` is out of range.
 
     References
     ----------
@@ -454,8 +450,7 @@ def permutation_importance(
        "Conditional variable importance for random forests", BMC Bioinformatics 9, 2008.
     """
     random_state = check_random_state(random_state)
-    adapted = prepare_model(model, X)
-    data = adapted.check_data(adapt_data(X, name="X"), name="X")
+    adapted, data = model_and_data(model, X)
     Xv = data.values
     n, d = Xv.shape
     y_arr = _check_y(y, n, adapted)
@@ -467,12 +462,11 @@ def permutation_importance(
                 f"sample_weight must have shape ({n},), one weight per row of X, got "
                 f"{w_arr.shape}; give one weight per row."
             )
-    n_repeats = _check_positive_int(n_repeats, "n_repeats", "n_repeats=5")
-    if batch_size is not None:
-        batch_size = _check_positive_int(batch_size, "batch_size", "batch_size=100000")
+    n_repeats = check_int(n_repeats, "n_repeats", 1, "n_repeats=5")
+    batch_size = check_batch_size(batch_size)
     level = check_confidence_level(confidence_level)
     m = _n_draw(max_samples, n)
-    check_threshold(cluster_threshold, "cluster_threshold")
+    check_threshold(correlation_threshold, "correlation_threshold")
     clustered = isinstance(feature_groups, str)
     if clustered:
         if feature_groups != "correlated":
@@ -480,7 +474,9 @@ def permutation_importance(
                 f"feature_groups must be a dict of group name -> columns, 'correlated' or "
                 f"None, got the string {feature_groups!r}; use feature_groups='correlated'."
             )
-        feature_groups = correlated_feature_groups(data, threshold=cluster_threshold)
+        feature_groups = correlated_feature_groups(
+            data, correlation_threshold=correlation_threshold
+        )
     players = resolve_players(feature_groups, data.feature_names)
     p = players.n_players
     stop_early, k, tol = _check_early_stop(early_stop, top_k, tol, p)
@@ -542,7 +538,7 @@ def permutation_importance(
     if stop_early:
         params.update({"top_k": json_value(top_k), "tol": tol})
     if clustered:
-        params.update({"clustered": True, "cluster_threshold": float(cluster_threshold)})
+        params.update({"clustered": True, "correlation_threshold": float(correlation_threshold)})
     return PermutationImportance(
         importances=importances,
         importances_mean=importances.mean(axis=1),

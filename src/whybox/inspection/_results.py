@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from whybox._utils import Result
+
 
 def t_interval(samples: np.ndarray, confidence_level: float) -> tuple[np.ndarray, np.ndarray]:
     """Student-t confidence interval of the mean of each row of ``samples``.
@@ -37,12 +39,8 @@ def t_interval(samples: np.ndarray, confidence_level: float) -> tuple[np.ndarray
     return mean - half, mean + half
 
 
-def _nan_to_none(values: np.ndarray) -> list[Any]:
-    return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, np.float64)]
-
-
 @dataclass(frozen=True, eq=False)
-class PermutationImportance:
+class PermutationImportance(Result):
     """Permutation importance of each feature (or feature group).
 
     Attributes
@@ -110,17 +108,6 @@ class PermutationImportance:
         return frame.sort_values("importance_mean", ascending=False, kind="stable")
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (an undefined interval bound is None)."""
-        return {
-            "importances": np.asarray(self.importances).tolist(),
-            "importances_mean": np.asarray(self.importances_mean).tolist(),
-            "importances_std": np.asarray(self.importances_std).tolist(),
-            "importances_lower": _nan_to_none(self.importances_lower),
-            "importances_upper": _nan_to_none(self.importances_upper),
-            "confidence_level": float(self.confidence_level),
-            "n_repeats_done": self.n_repeats_done,
-            "feature_names": list(self.feature_names),
-            "baseline_score": float(self.baseline_score),
-            "scoring": self.scoring,
-            "params": self.params,
-        }
+        """The fields as strict JSON data (an undefined interval bound is null), with
+        ``n_repeats_done``; :meth:`from_dict` reads it back."""
+        return super().to_dict() | {"n_repeats_done": self.n_repeats_done}

@@ -8,19 +8,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value, prepare_model
+from whybox._utils import Result, check_int, check_random_state, json_value
 from whybox.adapters import Dataset, adapt_data
+from whybox.inspection._features import model_and_data
 
 
 @dataclass(frozen=True, eq=False)
-class GlobalSurrogate:
+class GlobalSurrogate(Result):
     """A decision tree that imitates a model, with how well it does.
 
     Attributes
     ----------
-    tree : sklearn.tree.DecisionTreeClassifier or DecisionTreeRegressor
-        Fitted on the (one-hot encoded) rows and the model's predictions.
+    tree : sklearn.tree.DecisionTreeClassifier or DecisionTreeRegressor, or None
+        Fitted on the (one-hot encoded) rows and the model's predictions; None in a
+        result read back with :meth:`from_dict` (JSON does not hold the tree: its
+        ``rules`` and size do).
     feature_names : tuple of str
         The tree's input columns (categorical features one-hot encoded as
         ``feature=level``).
@@ -35,6 +37,9 @@ class GlobalSurrogate:
     rules : str
         The tree as indented IF-THEN text (``sklearn.tree.export_text``).
     params : dict
+        The settings (``max_depth``, ``min_samples_leaf``, ``output``,
+        ``random_state``), ``n_samples`` (rows fitted on), and the fitted tree's
+        ``depth`` and ``n_leaves``.
     """
 
     tree: Any
@@ -46,10 +51,20 @@ class GlobalSurrogate:
     rules: str
     params: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def depth(self) -> int:
+        """The depth of the fitted tree."""
+        return int(self.tree.get_depth() if self.tree is not None else self.params["depth"])
+
+    @property
+    def n_leaves(self) -> int:
+        """The number of leaves of the fitted tree."""
+        return int(self.tree.get_n_leaves() if self.tree is not None else self.params["n_leaves"])
+
     def __repr__(self) -> str:
         held = "" if self.test_fidelity is None else f", held-out {self.test_fidelity:.3f}"
         return (
-            f"GlobalSurrogate(depth {self.tree.get_depth()}, {self.tree.get_n_leaves()} leaves, "
+            f"GlobalSurrogate(depth {self.depth}, {self.n_leaves} leaves, "
             f"fidelity {self.fidelity_metric} {self.fidelity:.3f}{held})"
         )
 
@@ -62,22 +77,23 @@ class GlobalSurrogate:
                     "fidelity_metric": self.fidelity_metric,
                     "fidelity": self.fidelity,
                     "test_fidelity": self.test_fidelity,
-                    "depth": self.tree.get_depth(),
-                    "leaves": self.tree.get_n_leaves(),
+                    "depth": self.depth,
+                    "leaves": self.n_leaves,
                 }
             ]
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "feature_names": list(self.feature_names),
-            "fidelity": self.fidelity,
-            "test_fidelity": self.test_fidelity,
-            "fidelity_metric": self.fidelity_metric,
-            "target": self.target,
-            "rules": self.rules,
-            "params": self.params,
-        }
+        """The fields as strict JSON data, without the fitted ``tree`` (its ``rules``,
+        depth and leaves are kept); :meth:`from_dict` reads it back with ``tree=None``."""
+        out = super().to_dict()
+        del out["tree"]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GlobalSurrogate:
+        """Rebuild the result from :meth:`to_dict`'s output; ``tree`` is None."""
+        return super().from_dict({k: v for k, v in d.items() if k != "tree"} | {"tree": None})
 
 
 def _encode(data: Dataset, levels: dict[int, list[Any]] | None = None):
@@ -155,10 +171,8 @@ def global_surrogate(
     from sklearn.metrics import accuracy_score, r2_score
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor, export_text
 
-    if isinstance(max_depth, bool) or not isinstance(max_depth, (int, np.integer)) or max_depth < 1:
-        raise InputError(f"max_depth must be an integer >= 1, got {max_depth!r}; e.g. 3.")
-    m = prepare_model(model, X)
-    data = m.check_data(adapt_data(X, name="X"), name="X")
+    max_depth = check_int(max_depth, "max_depth", 1, "max_depth=3")
+    m, data = model_and_data(model, X)
     classify = m.task == "classification" and output is None
     seed = (
         random_state
@@ -199,5 +213,7 @@ def global_surrogate(
             "output": output,
             "random_state": json_value(random_state),
             "n_samples": data.n_samples,
+            "depth": int(tree.get_depth()),
+            "n_leaves": int(tree.get_n_leaves()),
         },
     )

@@ -7,19 +7,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import requires
+from inspection._helpers import additive
 from scipy.stats import ks_2samp
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data, adapt_model
-from whybox.inspection import _ale
-from whybox.inspection._ale import (
-    AccumulatedLocalEffects,
-    _level_distances,
-    accumulated_local_effects,
-    order_levels,
-)
-from whybox.inspection._partial_dependence import partial_dependence
+from whybox.inspection import _ale, accumulated_local_effects, partial_dependence
+from whybox.inspection._ale import AccumulatedLocalEffects, _level_distances, order_levels
 from whybox.plots._ale import ale as plot_ale
 
 
@@ -79,7 +78,7 @@ def test_first_order_equals_pyale_on_the_same_bins(correlated):
         warnings.simplefilter("ignore")
         ref = pyale.ale(correlated, _Predictor(), ["b"], grid_size=12, include_CI=False, plot=False)
     ours = accumulated_local_effects(
-        _reg(_nonlinear), correlated, "b", bins=np.asarray(ref.index, dtype=np.float64)
+        _reg(_nonlinear), correlated, "b", n_bins=np.asarray(ref.index, dtype=np.float64)
     )
     assert ours.effect.shape == (1, len(ref))
     assert np.abs(ours.effect[0] - ref["eff"].to_numpy()).max() <= PYALE_TOL
@@ -93,7 +92,7 @@ def test_second_order_equals_pyale_on_the_same_bins_with_empty_cells(correlated)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = ale2d.aleplot_2D_continuous(correlated, _Predictor(), ["a", "b"], grid_size=K)
-    ours = accumulated_local_effects(_reg(_nonlinear), correlated, ("a", "b"), bins=(e0, e1))
+    ours = accumulated_local_effects(_reg(_nonlinear), correlated, ("a", "b"), n_bins=(e0, e1))
     np.testing.assert_allclose(np.asarray(ref.index, dtype=float), ours.grids[0])
     np.testing.assert_allclose(np.asarray(ref.columns, dtype=float), ours.grids[1])
     # a and b are correlated: corner cells are empty and filled from their nearest neighbour
@@ -154,7 +153,7 @@ def test_second_order_equals_a_loop_transcription_of_aleplot():
     rng = np.random.default_rng(1)
     x0 = rng.uniform(-2, 2, 250)
     X = np.column_stack([x0, x0 + rng.normal(0, 0.5, 250), rng.normal(size=250)])
-    res = accumulated_local_effects(_reg(_nonlinear), X, (0, 1), bins=(6, 7))
+    res = accumulated_local_effects(_reg(_nonlinear), X, (0, 1), n_bins=(6, 7))
     z1, z2 = res.grids
     assert len(z1) == 7 and len(z2) == 8 and res.params["n_empty_cells"] > 0
     ref = _aleplot_2d_loops(_nonlinear, X, 0, 1, z1, z2)
@@ -167,7 +166,7 @@ def test_additive_component_is_recovered_exactly():
     rng = np.random.default_rng(2)
     X = rng.uniform(-2, 2, size=(400, 3))
     res = accumulated_local_effects(
-        _reg(lambda A: np.sin(A[:, 0]) + A[:, 1] ** 2 + A[:, 2] / 2), X, 1, bins=10
+        _reg(lambda A: np.sin(A[:, 0]) + A[:, 1] ** 2 + A[:, 2] / 2), X, 1, n_bins=10
     )
     z = res.grids[0]
     mid_weights = res.counts / res.counts.sum()
@@ -188,7 +187,7 @@ def test_ale_follows_the_data_where_partial_dependence_extrapolates():
     x0 = rng.uniform(0, 1, 2000)
     X = np.column_stack([x0, x0 + rng.normal(0, 0.1, 2000)])
     model = _reg(lambda A: A[:, 0] + A[:, 1] + 10 * (A[:, 0] - A[:, 1]) ** 2)
-    res = accumulated_local_effects(model, X, 0, bins=20)
+    res = accumulated_local_effects(model, X, 0, n_bins=20)
     z = res.grids[0]
     line = z - z[0]
     dev = (res.effect[0] - res.effect[0][0]) - line
@@ -205,7 +204,7 @@ def test_second_order_of_an_additive_model_is_zero():
     x0 = rng.normal(size=300)
     X = np.column_stack([x0, 0.9 * x0 + rng.normal(0, 0.3, 300), rng.normal(size=300)])
     model = _reg(lambda A: np.exp(A[:, 0] / 2) + np.sin(3 * A[:, 1]) + A[:, 2] * A[:, 0])
-    res = accumulated_local_effects(model, X, (0, 1), bins=10)
+    res = accumulated_local_effects(model, X, (0, 1), n_bins=10)
     # every second difference is 0 (up to rounding), filled cells too
     assert res.params["n_empty_cells"] > 0
     assert np.abs(res.effect).max() <= 1e-12
@@ -224,7 +223,7 @@ def test_second_order_of_a_product_is_the_centred_product():
     U, V = np.meshgrid(u, v, indexing="ij")
     X = np.column_stack([U.ravel(), V.ravel(), rng.normal(size=1600)])
     res = accumulated_local_effects(
-        _reg(lambda A: A[:, 0] * A[:, 1] + A[:, 2] ** 2), X, (0, 1), bins=8
+        _reg(lambda A: A[:, 0] * A[:, 1] + A[:, 2] ** 2), X, (0, 1), n_bins=8
     )
     z, w = res.grids
     assert res.counts.shape == (8, 8) and (res.counts == 25).all()
@@ -234,26 +233,25 @@ def test_second_order_of_a_product_is_the_centred_product():
 
 
 def test_multi_output_and_output_spaces_match_single_output_runs():
-    from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(6)
     X = rng.normal(size=(300, 3))
     y = rng.integers(0, 3, 300) + (X[:, 0] > 0.5)
     clf = LogisticRegression(max_iter=500).fit(X, y)
-    res = accumulated_local_effects(clf, X, 0, bins=10)
+    res = accumulated_local_effects(clf, X, 0, n_bins=10)
     assert res.output_space == "probability" and res.effect.shape == (4, 11)
     for k in range(4):
         one = accumulated_local_effects(
             adapt_model(lambda A, k=k: clf.predict_proba(A)[:, k], task="regression"), X, 0,
-            bins=10,
+            n_bins=10,
         )  # fmt: skip
         np.testing.assert_allclose(res.effect[k], one.effect[0], atol=1e-12)
     binary = LogisticRegression().fit(X, X[:, 1] > 0)
-    logit = accumulated_local_effects(binary, X, (1, 2), bins=6, output="log_odds")
+    logit = accumulated_local_effects(binary, X, (1, 2), n_bins=6, output="log_odds")
     assert logit.output_space == "log_odds" and logit.effect.shape == (1, 7, 7)
     # the log-odds are linear, so the pure interaction vanishes
     assert np.abs(logit.effect).max() <= 1e-9
-    margin = accumulated_local_effects(binary, X, 1, bins=6, output="log_odds")
+    margin = accumulated_local_effects(binary, X, 1, n_bins=6, output="log_odds")
     z = margin.grids[0]
     slope = binary.coef_[0, 1]
     np.testing.assert_allclose(np.diff(margin.effect[0]), slope * np.diff(z), atol=1e-10)
@@ -338,11 +336,11 @@ def test_bootstrap_equals_rerunning_on_resampled_rows(features):
     X = rng.normal(size=(120, 3))
     X[:, 1] += 0.7 * X[:, 0]
     model, calls = _counting(_nonlinear)
-    plain = accumulated_local_effects(model, X, features, bins=5)
+    plain = accumulated_local_effects(model, X, features, n_bins=5)
     n_plain = list(calls)
     calls.clear()
     boot = accumulated_local_effects(
-        model, X, features, bins=5, n_bootstrap=40, confidence_level=0.8, random_state=3
+        model, X, features, n_bins=5, n_bootstrap=40, confidence_level=0.8, random_state=3
     )
     assert calls == n_plain and calls[-1] == (4 if isinstance(features, tuple) else 2) * len(X)
     np.testing.assert_allclose(boot.effect, plain.effect, atol=1e-14)
@@ -351,7 +349,7 @@ def test_bootstrap_equals_rerunning_on_resampled_rows(features):
     curves = []
     for _ in range(40):
         rows = draws.integers(0, len(X), len(X))
-        curves.append(accumulated_local_effects(model, X[rows], features, bins=edges).effect)
+        curves.append(accumulated_local_effects(model, X[rows], features, n_bins=edges).effect)
     lo, hi = np.quantile(np.stack(curves), [0.1, 0.9], axis=0)
     assert np.abs(boot.lower - lo).max() <= 1e-9 and np.abs(boot.upper - hi).max() <= 1e-9
 
@@ -361,19 +359,23 @@ def test_bootstrap_band_contains_estimate_narrows_with_rows_and_is_seeded(monkey
     X = rng.normal(size=(2000, 3))
     model = _reg(lambda A: np.tanh(A[:, 0]) * 2 + A[:, 1] * A[:, 2] + A[:, 0] * A[:, 1])
     for feats in (0, (0, 1)):
-        big = accumulated_local_effects(model, X, feats, bins=8, n_bootstrap=100, random_state=0)
+        big = accumulated_local_effects(model, X, feats, n_bins=8, n_bootstrap=100, random_state=0)
         small = accumulated_local_effects(
-            model, X[:200], feats, bins=8, n_bootstrap=100, random_state=0
+            model, X[:200], feats, n_bins=8, n_bootstrap=100, random_state=0
         )
         assert np.all(big.lower <= big.effect + 1e-12) and np.all(big.effect <= big.upper + 1e-12)
         assert np.mean(small.upper - small.lower) > 2 * np.mean(big.upper - big.lower)
-        again = accumulated_local_effects(model, X, feats, bins=8, n_bootstrap=100, random_state=0)
+        again = accumulated_local_effects(
+            model, X, feats, n_bins=8, n_bootstrap=100, random_state=0
+        )
         np.testing.assert_array_equal(big.lower, again.lower)
-        other = accumulated_local_effects(model, X, feats, bins=8, n_bootstrap=100, random_state=1)
+        other = accumulated_local_effects(
+            model, X, feats, n_bins=8, n_bootstrap=100, random_state=1
+        )
         assert not np.array_equal(big.lower, other.lower)
     # the resamples are drawn in one order whatever the memory block size
     monkeypatch.setattr(_ale, "_BOOT_CELLS", 1)
-    tiny = accumulated_local_effects(model, X, (0, 1), bins=8, n_bootstrap=100, random_state=0)
+    tiny = accumulated_local_effects(model, X, (0, 1), n_bins=8, n_bootstrap=100, random_state=0)
     np.testing.assert_allclose(tiny.lower, big.lower, atol=1e-12)
 
 
@@ -381,9 +383,9 @@ def test_batch_size_bounds_calls_and_never_changes_the_result():
     rng = np.random.default_rng(12)
     X = rng.normal(size=(90, 3))
     model, calls = _counting(_nonlinear)
-    ref = accumulated_local_effects(model, X, (0, 2), bins=4)
+    ref = accumulated_local_effects(model, X, (0, 2), n_bins=4)
     calls.clear()
-    small = accumulated_local_effects(model, X, (0, 2), bins=4, batch_size=50)
+    small = accumulated_local_effects(model, X, (0, 2), n_bins=4, batch_size=50)
     assert max(calls[1:]) <= 50 and sum(calls[1:]) == 4 * 90
     np.testing.assert_allclose(small.effect, ref.effect, atol=1e-13)
 
@@ -393,8 +395,10 @@ def test_result_frames_dicts_and_plots(correlated):
     import json
 
     model = _reg(_nonlinear)
-    one = accumulated_local_effects(model, correlated, "a", bins=6, n_bootstrap=20, random_state=0)
-    pair = accumulated_local_effects(model, correlated, ("a", "c"), bins=5)
+    one = accumulated_local_effects(
+        model, correlated, "a", n_bins=6, n_bootstrap=20, random_state=0
+    )
+    pair = accumulated_local_effects(model, correlated, ("a", "c"), n_bins=5)
     assert one.feature_name == "a" and one.grid_values is one.grids[0] and one.order == 1
     with pytest.raises(InputError, match="feature_names"):
         getattr(pair, "feature_name")  # noqa: B009
@@ -406,7 +410,7 @@ def test_result_frames_dicts_and_plots(correlated):
     assert {"lower", "upper"} <= set(one.to_frame().columns)
     d = json.loads(json.dumps(pair.to_dict()))
     assert d["feature_names"] == ["a", "c"] and np.shape(d["effect"]) == (1, 6, 6)
-    assert d["params"]["bins"] == [5, 5] and isinstance(d["grids"][0][0], float)
+    assert d["params"]["n_bins"] == [5, 5] and isinstance(d["grids"][0][0], float)
 
     fig = plot_ale(one)
     ax = fig.axes[0]
@@ -426,8 +430,8 @@ def test_result_frames_dicts_and_plots(correlated):
     assert ticks == [str(v) for v in cat.grids[0]] and len(ticks) == 2
     with pytest.raises(InputError, match="AccumulatedLocalEffects"):
         plot_ale(frame)
-    with pytest.raises(InputError, match="output"):
-        plot_ale(one, output="nope")
+    with pytest.raises(InputError, match="target"):
+        plot_ale(one, target="nope")
     assert isinstance(one, AccumulatedLocalEffects)
 
 
@@ -444,21 +448,21 @@ def test_bad_input(correlated):
     with pytest.raises(InputError, match="single value"):
         accumulated_local_effects(model, X.assign(c=1.0), ("a", "c"))
     with pytest.raises(InputError, match="needs at least 40 rows"):
-        accumulated_local_effects(model, X[:30], "a", bins=20)
+        accumulated_local_effects(model, X[:30], "a", n_bins=20)
     with pytest.raises(InputError, match="needs at least 20 rows"):
-        accumulated_local_effects(model, X[:15], ("a", "b"), bins=(3, 10))
+        accumulated_local_effects(model, X[:15], ("a", "b"), n_bins=(3, 10))
     with pytest.raises(InputError, match="at least 10 rows"):
-        accumulated_local_effects(model, X[:8], "a", bins=2, n_bootstrap=10)
+        accumulated_local_effects(model, X[:8], "a", n_bins=2, n_bootstrap=10)
     with pytest.raises(InputError, match="categorical.*two numeric"):
         accumulated_local_effects(model, X, ("a", "b"), categorical_features="b")
     with pytest.raises(InputError, match="bins"):
-        accumulated_local_effects(model, X, "a", bins=[1.0, 0.5])
+        accumulated_local_effects(model, X, "a", n_bins=[1.0, 0.5])
     with pytest.raises(InputError, match="bins"):
-        accumulated_local_effects(model, X, "a", bins=0)
+        accumulated_local_effects(model, X, "a", n_bins=0)
     with pytest.raises(InputError, match=r"bins\[1\]"):
-        accumulated_local_effects(model, X, ("a", "b"), bins=(5, [0.0]))
+        accumulated_local_effects(model, X, ("a", "b"), n_bins=(5, [0.0]))
     with pytest.raises(InputError, match="pair"):
-        accumulated_local_effects(model, X, ("a", "b"), bins=(5, 5, 5))
+        accumulated_local_effects(model, X, ("a", "b"), n_bins=(5, 5, 5))
     with pytest.raises(InputError, match="n_bootstrap"):
         accumulated_local_effects(model, X, "a", n_bootstrap=1)
     with pytest.raises(InputError, match="n_bootstrap"):
@@ -467,3 +471,126 @@ def test_bad_input(correlated):
         accumulated_local_effects(model, X, "a", n_bootstrap=10, confidence_level=1.0)
     with pytest.raises(InputError, match="categorical_features"):
         accumulated_local_effects(model, X, "a", categorical_features=["zz"])
+
+
+def test_ale_equals_pyale_on_the_same_bins(regression):
+    pyale = requires("PyALE")
+    model, X = regression
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = pyale.ale(frame, model, ["a"], grid_size=10, include_CI=False, plot=False)
+    edges = np.asarray(ref.index, dtype=np.float64)
+    ours = accumulated_local_effects(model, frame, "a", n_bins=edges)
+    # PyALE computes in double (pandas): measured 1.8e-15
+    assert np.abs(ours.effect[0] - ref["eff"].to_numpy()).max() <= 1e-12
+    # default edges: the minimum and the k/10 quantiles (inverse empirical CDF, R's type 1),
+    # each a value of the data; PyALE's own quantile rule differs slightly (n - 1 in place of n)
+    default = accumulated_local_effects(model, frame, "a", n_bins=10)
+    assert len(default.grid_values) == 11 and np.isin(default.grid_values, frame["a"]).all()
+    assert (
+        default.grid_values[0] == frame["a"].min() and default.grid_values[-1] == frame["a"].max()
+    )
+    assert default.counts.sum() == len(frame) and default.counts.min() >= 25
+
+
+def test_ale_of_an_additive_model_is_the_centred_component():
+    rng = np.random.default_rng(5)
+    X = rng.uniform(-2, 2, size=(400, 3))
+    model = adapt_model(additive, task="regression")
+    res = accumulated_local_effects(model, X, 1, n_bins=8)
+    z = res.grid_values
+    # local effects are exactly g(z_k) - g(z_{k-1}), so the steps equal the component's
+    np.testing.assert_allclose(np.diff(res.effect[0]), np.diff(z**2), atol=1e-12)
+    # centred: the count-weighted mean of the bin midpoint values is 0
+    mid = (res.effect[0][1:] + res.effect[0][:-1]) / 2
+    assert abs((mid * res.counts).sum()) <= 1e-9
+    assert res.counts.sum() == 400
+
+
+def test_ale_is_right_under_correlation_where_pd_extrapolates():
+    """f = x0 + x1 + 10 (x0 - x1)^2 with x1 = x0 + N(0, 0.01): on the data the effect of x0
+    has slope 1 (the square is ~0); PD sets x0 far from x1 and sees a parabola."""
+    rng = np.random.default_rng(6)
+    x0 = rng.uniform(0, 1, 2000)
+    X = np.column_stack([x0, x0 + rng.normal(0, 0.01, 2000)])
+    model = adapt_model(
+        lambda A: A[:, 0] + A[:, 1] + 10 * (A[:, 0] - A[:, 1]) ** 2, task="regression"
+    )
+    ale = accumulated_local_effects(model, X, 0, n_bins=20)
+    z = ale.grid_values
+    # within a bin of width w the square adds 10 w (z_k + z_{k-1} - 2 x1) per row, which
+    # averages to ~0 with |error| bounded by a few times 10 * w * 0.01 per bin
+    assert (
+        np.abs(ale.effect[0] - (z - z.mean()) - (ale.effect[0] - (z - z.mean())).mean()).max()
+        < 0.05
+    )
+    pd_res = partial_dependence(model, X, 0, grid="uniform", grid_resolution=21)
+    g = pd_res.grid_values[0]
+    slope = np.diff(pd_res.average[0]) / np.diff(g)
+    # PD(z) = z + mean(x1) + 10 mean((z - x1)^2): slope 1 + 20 (z - mean(x1)), -9 to 11
+    assert slope.max() - slope.min() > 15
+
+
+def test_ale_bootstrap_band_costs_no_model_calls_and_is_seeded():
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(300, 3))
+    calls = []
+
+    def f(A):
+        calls.append(len(A))
+        return np.tanh(A[:, 0]) * 2 + A[:, 1] * A[:, 2]
+
+    model = adapt_model(f, task="regression")
+    calls.clear()
+    plain = accumulated_local_effects(model, X, 0, n_bins=10)
+    n_plain = list(calls)
+    calls.clear()
+    boot = accumulated_local_effects(model, X, 0, n_bins=10, n_bootstrap=200, random_state=0)
+    # the same calls: check_data's probe of X, then one call for both edges of every row
+    assert calls == n_plain and calls[-1] == 2 * len(X)
+    np.testing.assert_allclose(boot.effect, plain.effect)
+    assert np.all(boot.lower <= boot.effect + 1e-12) and np.all(boot.effect <= boot.upper + 1e-12)
+    again = accumulated_local_effects(model, X, 0, n_bins=10, n_bootstrap=200, random_state=0)
+    np.testing.assert_array_equal(boot.lower, again.lower)
+    few = accumulated_local_effects(model, X[:60], 0, n_bins=10, n_bootstrap=200, random_state=0)
+    assert np.mean(few.upper - few.lower) > np.mean(boot.upper - boot.lower)
+
+
+def test_ale_categorical_orders_levels_and_recovers_an_additive_effect():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(8)
+    n = 600
+    rank = rng.integers(0, 4, n)
+    names = np.array(["low", "mid", "high", "top"])  # sorted order differs from rank order
+    frame = pd.DataFrame({"size": rank * 1.0 + rng.normal(0, 0.3, n), "level": names[rank]})
+    y = 0.5 * frame["size"] + pd.Series([0.0, 1.0, 3.0, 2.0])[rank].to_numpy()
+    pre = ColumnTransformer([("oh", OneHotEncoder(), ["level"])], remainder="passthrough")
+    model = make_pipeline(pre, LinearRegression()).fit(frame, y)  # additive in the level
+    res = accumulated_local_effects(model, frame, "level")
+    order = list(res.grid_values)
+    assert order in (["low", "mid", "high", "top"], ["top", "high", "mid", "low"])
+    coef = dict(zip(pre.get_feature_names_out(), model[-1].coef_, strict=False))
+    g = np.array([coef[f"oh__level_{v}"] for v in order])
+    counts = np.array([(frame["level"] == v).sum() for v in order])
+    np.testing.assert_array_equal(res.counts, counts)
+    np.testing.assert_allclose(res.effect[0], g - (g * counts).sum() / counts.sum(), atol=1e-9)
+
+
+def test_ale_bad_input(regression):
+    model, X = regression
+    with pytest.raises(InputError, match="bins"):
+        accumulated_local_effects(model, X, 0, n_bins=[1.0, 0.5])
+    with pytest.raises(InputError, match="needs at least 40 rows"):
+        accumulated_local_effects(model, X[:30], 0, n_bins=20)
+    with pytest.raises(InputError, match="n_bootstrap"):
+        accumulated_local_effects(model, X, 0, n_bootstrap=1)
+    with pytest.raises(InputError, match="confidence_level"):
+        accumulated_local_effects(model, X, 0, n_bootstrap=10, confidence_level=1.5)
+    with pytest.raises(InputError, match="at least 10 rows"):
+        accumulated_local_effects(model, X[:8], 0, n_bins=2, n_bootstrap=10)
+    const = X.copy()
+    const[:, 1] = 0.0
+    with pytest.raises(InputError, match="single value"):
+        accumulated_local_effects(model, const, 1)

@@ -1,13 +1,12 @@
-"""Partial dependence and ICE: scikit-learn's brute force and recursion, closed forms, errors.
-
-(tests/test_feature_effects.py covers the brute-force basics: regression, multi-class
-probabilities, a Pipeline with a categorical column, sample weights, batch size.)
-"""
+"""Partial dependence and ICE: scikit-learn's brute force and recursion, closed forms, errors."""
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
+from inspection._helpers import additive
+from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     GradientBoostingClassifier,
@@ -19,12 +18,12 @@ from sklearn.ensemble import (
 from sklearn.inspection import partial_dependence as sk_partial_dependence
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data, adapt_model
-from whybox.inspection._partial_dependence import PartialDependence, partial_dependence
+from whybox.inspection import PartialDependence, partial_dependence
 from whybox.inspection._tree_recursion import tree_ensemble
 
 TOL = 1e-9
@@ -254,13 +253,13 @@ def test_sample_uses_a_seeded_subset_of_the_rows_and_the_full_grid(data):
     model = adapt_model(lambda A: np.sin(A[:, 0]) * A[:, 1] + A[:, 2] ** 3, task="regression")
     full = partial_dependence(model, X, 0, kind="both", grid_resolution=6)
     part = partial_dependence(
-        model, X, 0, kind="both", grid_resolution=6, sample=50, random_state=3
+        model, X, 0, kind="both", grid_resolution=6, max_samples=50, random_state=3
     )
     again = partial_dependence(
-        model, X, 0, kind="both", grid_resolution=6, sample=50, random_state=3
+        model, X, 0, kind="both", grid_resolution=6, max_samples=50, random_state=3
     )
     other = partial_dependence(
-        model, X, 0, kind="both", grid_resolution=6, sample=50, random_state=4
+        model, X, 0, kind="both", grid_resolution=6, max_samples=50, random_state=4
     )
     np.testing.assert_array_equal(part.grid_values[0], full.grid_values[0])
     assert part.individual.shape == (1, 50, 6) and part.params["n_given"] == len(X)
@@ -271,12 +270,14 @@ def test_sample_uses_a_seeded_subset_of_the_rows_and_the_full_grid(data):
     rows = [m[0] for m in match]
     assert all(len(m) >= 1 for m in match) and len(set(rows)) == 50
     np.testing.assert_allclose(part.average[0], part.individual[0].mean(axis=0), atol=1e-12)
-    frac = partial_dependence(model, X, 0, kind="individual", sample=0.25, random_state=0)
+    frac = partial_dependence(model, X, 0, kind="individual", max_samples=0.25, random_state=0)
     assert frac.individual.shape[1] == 60
-    assert partial_dependence(model, X, 0, kind="both", sample=10_000).individual.shape[1] == 240
+    assert (
+        partial_dependence(model, X, 0, kind="both", max_samples=10_000).individual.shape[1] == 240
+    )
     for bad in (0, 1.5, True, "10"):
-        with pytest.raises(InputError, match="sample must be"):
-            partial_dependence(model, X, 0, sample=bad)
+        with pytest.raises(InputError, match="max_samples must be"):
+            partial_dependence(model, X, 0, max_samples=bad)
 
 
 def test_grids_and_closed_forms():
@@ -342,3 +343,96 @@ def test_bad_grid_input(data):
         partial_dependence(model, X, 0, custom_values={0: [[1.0, 2.0]]})
     with pytest.raises(InputError, match="'x1' is categorical, so grid='uniform'"):
         partial_dependence(model, X, 1, grid="uniform", categorical_features=["x1"])
+
+
+def test_pd_and_ice_equal_scikit_learn_regression(regression):
+    model, X = regression
+    ref = sk_partial_dependence(model, X, [0], kind="both", method="brute", grid_resolution=25)
+    ours = partial_dependence(model, X, 0, kind="both", grid_resolution=25)
+    np.testing.assert_array_equal(ours.grid_values[0], ref["grid_values"][0])
+    assert np.abs(ours.average - ref["average"]).max() <= 1e-9
+    assert np.abs(ours.individual - ref["individual"]).max() <= 1e-9
+    assert ours.output_space == "raw" and ours.individual.shape == (1, 300, 25)
+
+
+def test_pd_multiclass_probabilities_and_two_way_equal_scikit_learn(multiclass):
+    model, X = multiclass
+    ref = sk_partial_dependence(model, X, [1], kind="both", method="brute", grid_resolution=15)
+    ours = partial_dependence(model, X, "x1", kind="both", grid_resolution=15)
+    assert ours.average.shape == (3, 15) and ours.output_space == "probability"
+    assert np.abs(ours.average - ref["average"]).max() <= 1e-9
+    assert np.abs(ours.individual - ref["individual"]).max() <= 1e-9
+    ref2 = sk_partial_dependence(model, X, [(0, 1)], method="brute", grid_resolution=8)
+    ours2 = partial_dependence(model, X, (0, 1), grid_resolution=8)
+    assert ours2.average.shape == (3, 8, 8)
+    assert np.abs(ours2.average - ref2["average"]).max() <= 1e-9
+    frame = ours2.to_frame()
+    assert len(frame) == 3 * 64 and {"x0", "x1", "output", "average"} <= set(frame.columns)
+
+
+def test_pd_pipeline_with_categorical_column_equals_scikit_learn():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(
+        {"num": rng.normal(size=200), "cat": rng.choice(["a", "b", "c"], size=200)}
+    )
+    y = ((frame["num"] > 0) ^ (frame["cat"] == "b")).astype(int)
+    pre = ColumnTransformer([("oh", OneHotEncoder(), ["cat"])], remainder="passthrough")
+    model = make_pipeline(pre, LogisticRegression()).fit(frame, y)
+    ref = sk_partial_dependence(
+        model, frame, ["cat"], categorical_features=["cat"], kind="both", method="brute"
+    )
+    ours = partial_dependence(model, frame, "cat", kind="both")
+    assert list(ours.grid_values[0]) == ["a", "b", "c"] and ours.categorical == (True,)
+    assert np.abs(ours.average - ref["average"]).max() <= 1e-9
+    assert np.abs(ours.individual - ref["individual"]).max() <= 1e-9
+    with pytest.raises(InputError, match="categorical"):
+        partial_dependence(model, frame, "cat", grid="uniform")
+
+
+def test_pd_of_an_additive_model_is_the_component_and_ice_is_parallel():
+    rng = np.random.default_rng(3)
+    X = rng.uniform(-2, 2, size=(150, 3))
+    model = adapt_model(additive, task="regression")
+    res = partial_dependence(
+        model, X, 1, kind="both", grid="uniform", grid_resolution=11, centered=True
+    )
+    z = res.grid_values[0]
+    np.testing.assert_allclose(res.grid_values[0][[0, -1]], [X[:, 1].min(), X[:, 1].max()])
+    # centred: g2(z) - g2(z_0) for the average and for every single row (parallel ICE)
+    np.testing.assert_allclose(res.average[0], z**2 - z[0] ** 2, atol=1e-12)
+    np.testing.assert_allclose(res.individual[0], np.tile(z**2 - z[0] ** 2, (150, 1)), atol=1e-12)
+    plain = partial_dependence(model, X, 1, grid="uniform", grid_resolution=11)
+    rest = np.sin(X[:, 0]) + 0.5 * X[:, 2]
+    np.testing.assert_allclose(plain.average[0], z**2 + rest.mean(), atol=1e-12)
+
+
+def test_pd_batch_size_and_sample_weight(regression):
+    model, X = regression
+    full = partial_dependence(model, X, 2, kind="both", grid_resolution=10)
+    small = partial_dependence(model, X, 2, kind="both", grid_resolution=10, batch_size=7)
+    np.testing.assert_array_equal(full.individual, small.individual)
+    w = np.random.default_rng(4).uniform(0, 2, size=len(X))
+    ref = sk_partial_dependence(model, X, [2], method="brute", grid_resolution=10, sample_weight=w)
+    ours = partial_dependence(model, X, 2, grid_resolution=10, sample_weight=w)
+    assert np.abs(ours.average - ref["average"]).max() <= 1e-9
+
+
+def test_pd_bad_input(regression):
+    model, X = regression
+    frame = pd.DataFrame(X, columns=["age", "income", "debt", "score"])
+    with pytest.raises(InputError, match="'incme'.*closest.*income"):
+        partial_dependence(model, frame, "incme")
+    const = X.copy()
+    const[:, 3] = 1.0
+    with pytest.raises(InputError, match="single value"):
+        partial_dependence(model, const, 3)
+    with pytest.raises(InputError, match="kind"):
+        partial_dependence(model, X, 0, kind="mean")
+    with pytest.raises(InputError, match="grid_resolution"):
+        partial_dependence(model, X, 0, grid_resolution=1)
+    with pytest.raises(InputError, match="percentiles"):
+        partial_dependence(model, X, 0, percentiles=(0.9, 0.1))
+    with pytest.raises(InputError, match="one feature or a pair"):
+        partial_dependence(model, X, [0, 1, 2])
+    with pytest.raises(InputError, match="position 9"):
+        partial_dependence(model, X, 9)

@@ -33,7 +33,7 @@ def test_matrix_is_the_mean_absolute_pair_sum_by_loops():
     values = (half + np.swapaxes(half, 1, 2)) / 2  # symmetric, as interaction values are
     ex = _explanation(values, outputs=("p", "q"))
     for output in (None, "q", 0):
-        got = shap_interaction_matrix(ex, output=output).to_numpy()
+        got = shap_interaction_matrix(ex, target=output).to_numpy()
         ks = [0, 1] if output is None else [1 if output == "q" else 0]
         want = np.zeros((3, 3))
         for i in range(3):
@@ -53,7 +53,7 @@ def test_planted_interaction_is_the_top_pair_and_rows_add_up():
     model = GradientBoostingRegressor(n_estimators=80, max_depth=3, random_state=0).fit(X, y)
     ex = TreeExplainer(model).interaction_values(X[:100])
     matrix = shap_interaction_matrix(ex)
-    pairs = top_interaction_pairs(matrix, k=3)
+    pairs = top_interaction_pairs(matrix, top_k=3)
     assert tuple(pairs.iloc[0][["feature_1", "feature_2"]]) == ("x0", "x1")
     assert pairs["mean_abs_interaction"].iloc[0] > 5 * pairs["mean_abs_interaction"].iloc[1]
     # x3 takes no part in y: only noise-fitting splits give it interactions
@@ -88,7 +88,7 @@ def test_bad_input():
     )
     with pytest.raises(InputError, match="interaction values"):
         shap_interaction_matrix(flat)
-    with pytest.raises(InputError, match="output must be one of"):
-        shap_interaction_matrix(_explanation(values), output="z")
+    with pytest.raises(InputError, match="target must be one of"):
+        shap_interaction_matrix(_explanation(values), target="z")
     with pytest.raises(InputError, match="max_display"):
         shap_interactions(_explanation(values), max_display=0)
