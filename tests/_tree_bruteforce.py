@@ -14,7 +14,8 @@ from itertools import combinations
 import numpy as np
 from hypothesis import strategies as st
 
-from whybox.shapley.tree._ensemble import (
+from whybox.shapley.tree._ensemble import TreeEnsemble
+from whybox.shapley.tree._primitives import (
     CATEGORICAL_RULES,
     MISSING_NAN,
     MISSING_NONE,
@@ -22,7 +23,6 @@ from whybox.shapley.tree._ensemble import (
     SPLIT_CATEGORICAL,
     SPLIT_CATEGORICAL_DEFAULT,
     SPLIT_CATEGORICAL_RIGHT,
-    TreeEnsemble,
 )
 
 GRID = [-1.0, -0.5, 0.0, 0.5, 1.0]
@@ -30,9 +30,7 @@ X_VALUES = [*GRID, 0.25, 2.0, 3.7, 7.0, np.nan]  # 2.0, 3.7, 7.0: categories 2, 
 
 
 # ---------------------------------------------------------------------- brute force
-def _goes_left(
-    x: float, thr: float, dleft: bool, rule: int, strict: bool, sets: np.ndarray
-) -> bool:
+def goes_left(x: float, thr: float, dleft: bool, rule: int, strict: bool, sets: np.ndarray) -> bool:
     """The split rule, written out plainly (independently of the numba kernel)."""
     if rule == SPLIT_CATEGORICAL:  # LightGBM: category trunc(x); NaN, < 0, unseen go right
         if math.isnan(x):
@@ -70,7 +68,7 @@ def tree_value(e: TreeEnsemble, t: int, x: np.ndarray, coalition: frozenset, nod
     right = e.children_right[t, node]
     f = e.features[t, node]
     if f in coalition:
-        go_left = _goes_left(
+        go_left = goes_left(
             x[f],
             e.thresholds[t, node],
             bool(e.default_left[t, node]),

@@ -19,12 +19,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer
-from whybox.shapley.tree._ensemble import (
+from whybox.shapley.tree._ensemble import parse_ensemble
+from whybox.shapley.tree._path_dependent import ensemble_predict, prepare_rows
+from whybox.shapley.tree._primitives import (
     SPLIT_CATEGORICAL_DEFAULT,
     SPLIT_CATEGORICAL_RIGHT,
-    parse_ensemble,
 )
-from whybox.shapley.tree._path_dependent import ensemble_predict, prepare_rows
 
 xgb = lazy("xgboost")
 

@@ -170,7 +170,7 @@ def test_quality_compares_lightgbm_category_codes_with_lightgbm(lgb_categorical)
     model, frame = lgb_categorical
     mixed = frame.assign(size=frame["size"].cat.codes)
     for X in (frame, mixed):
-        ex = quality(model, TreeExplainer(model)(X.iloc[:100]), random_state=0, max_rows=20)
+        ex = quality(model, TreeExplainer(model)(X.iloc[:100]), random_state=0, max_samples=20)
         library = ex.quality["additivity"]["library"]
         assert library["judged"] and library["passes"], library
         assert library["call"] == "LGBMClassifier.predict(X, raw_score=True)"

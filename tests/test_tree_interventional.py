@@ -19,15 +19,7 @@ import whybox
 from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer
 from whybox.shapley._exact import all_coalitions, shapley_weight_matrix
-from whybox.shapley.tree._ensemble import (
-    CATEGORICAL_RULES,
-    MISSING_NAN,
-    MISSING_NONE,
-    MISSING_ZERO,
-    SPLIT_CATEGORICAL,
-    TreeEnsemble,
-    parse_ensemble,
-)
+from whybox.shapley.tree._ensemble import TreeEnsemble, parse_ensemble
 from whybox.shapley.tree._interventional import (
     InterventionalLayout,
     interventional_shap,
@@ -35,6 +27,13 @@ from whybox.shapley.tree._interventional import (
     table_limit,
 )
 from whybox.shapley.tree._path_dependent import ensemble_predict
+from whybox.shapley.tree._primitives import (
+    CATEGORICAL_RULES,
+    MISSING_NAN,
+    MISSING_NONE,
+    MISSING_ZERO,
+    SPLIT_CATEGORICAL,
+)
 
 xgb = lazy("xgboost")
 lgb = lazy("lightgbm")

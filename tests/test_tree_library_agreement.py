@@ -290,7 +290,7 @@ def test_library_prediction_is_the_library_call(data, kind):
     ex = TreeExplainer(model)(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        q = quality(model, ex, random_state=0, max_rows=50).quality["additivity"]["library"]
+        q = quality(model, ex, random_state=0, max_samples=50).quality["additivity"]["library"]
     assert q["judged"] and q["passes"] and q["max_error"] < 1e-12 * max(1.0, np.abs(want).max())
 
 
@@ -353,5 +353,5 @@ def test_library_check_of_xgboost_probabilities(data, classes):
     assert lib.call == "XGBClassifier.predict_proba(X)" and lib.rounding < 1e-4
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        q = quality(model, ex, random_state=0, max_rows=20).quality["additivity"]["library"]
+        q = quality(model, ex, random_state=0, max_samples=20).quality["additivity"]["library"]
     assert q["judged"] and q["passes"], q

@@ -17,17 +17,17 @@ from _tree_bruteforce import chain_ensemble, product_game_shap
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _path_dependent as pd_module
 from whybox.shapley.tree import _quadrature
-from whybox.shapley.tree._ensemble import (
-    CATEGORICAL_RULES,
-    MISSING_NAN,
-    MISSING_NONE,
-    MISSING_ZERO,
-    TreeEnsemble,
-)
+from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._path_dependent import (
     ensemble_expected_value,
     ensemble_predict,
     path_dependent_shap,
+)
+from whybox.shapley.tree._primitives import (
+    CATEGORICAL_RULES,
+    MISSING_NAN,
+    MISSING_NONE,
+    MISSING_ZERO,
 )
 
 GRID = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])

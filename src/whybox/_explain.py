@@ -73,7 +73,7 @@ def explain(
     background: Any = None,
     method: str = "auto",
     output: str = "auto",
-    random_state: Any = None,
+    random_state: Any = 0,
     feature_groups: Mapping[str, Sequence[Any]] | None = None,
     max_evals: int | str = "auto",
     progress: bool | None = None,
@@ -119,8 +119,9 @@ def explain(
     method : {"auto", "tree", "linear", "exact", "kernel", "permutation"}, default="auto"
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the model's native space.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the sampled coalitions or permutations and any background sample.
+        None draws fresh entropy (results then differ between runs).
     feature_groups : dict of str to list of (str or int), optional
         Explain groups of columns as single players (not with ``"tree"``).
     max_evals : int or "auto", default="auto"
@@ -146,9 +147,16 @@ def explain(
 
     Examples
     --------
-    >>> ex = whybox.explain(model, X_test, background=X_train)  # doctest: +SKIP
-    >>> ex.params["chosen_by"]  # doctest: +SKIP
-    'auto: tree model'
+    >>> import whybox
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.ensemble import GradientBoostingClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    >>> model = GradientBoostingClassifier(n_estimators=20, max_depth=2, random_state=0)
+    >>> ex = whybox.explain(model.fit(X, y), X.iloc[:5])
+    >>> ex.params["chosen_by"], ex.method
+    ('auto: tree model', 'tree_path_dependent')
+    >>> ex.values.shape, ex.feature_names[0]
+    ((5, 30, 1), 'mean radius')
     """
     random_state = check_random_state(random_state)
     choices = ("auto", *METHODS)

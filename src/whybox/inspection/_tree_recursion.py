@@ -13,10 +13,12 @@ as path-dependent TreeSHAP), so the result equals the brute-force average over t
 training data only when the trees never split on another feature below a split on S
 (e.g. stumps), and in general is an approximation of it.
 
-Here every tree of every supported ensemble is flattened into one set of node arrays and
-walked by a numba kernel, depth first with an explicit stack, once per grid point (the
-weights fork at every split, so the walk is a loop that does not vectorise). The flattened
-trees are kept per fitted estimator, so repeated calls on one model flatten them once.
+The trees are read by :func:`whybox.shapley.tree.parse_ensemble` (the one reader of
+scikit-learn's trees, shared with TreeSHAP), whose padded node arrays are laid end to end
+into one set of node arrays (:class:`FlatTrees`) and walked by a numba kernel, depth
+first with an explicit stack, once per grid point (the weights fork at every split, so
+the walk is a loop that does not vectorise). The flattened trees are kept per fitted
+estimator, so repeated calls on one model read them once.
 """
 
 from __future__ import annotations
@@ -28,14 +30,24 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from whybox._exceptions import UnsupportedModelError
 from whybox.adapters import Dataset, Model
+from whybox.shapley.tree import TreeEnsemble, parse_ensemble
 
 _CHECK_ROWS = 8
+_NOT_ADDITIVE = (
+    "its raw output is not a constant plus the sum of its leaves (e.g. a log-link loss "
+    "such as Poisson)"
+)
 
 
 @dataclass(frozen=True)
-class TreeEnsemble:
-    """Flattened trees of an additive ensemble: ``raw(x) = offset + sum of leaves``.
+class FlatTrees:
+    """The trees of an additive ensemble end to end: ``raw(x) = offset + sum of leaves``.
+
+    Built from a :class:`whybox.shapley.tree.TreeEnsemble` (tree ``t``'s node ``i`` is
+    node ``t * max_nodes + i`` here; padding nodes are leaves of value 0 that no walk
+    reaches).
 
     Attributes
     ----------
@@ -51,6 +63,7 @@ class TreeEnsemble:
         Each leaf's contribution to each output (scaled by the learning rate or
         1/n_trees); 0 at internal nodes.
     roots : ndarray of shape (n_trees,), int64
+        The position of each tree's root.
     offset : ndarray of shape (n_outputs,), float64
         The constant added to the leaves (initial prediction of boosting).
     float32_inputs : bool
@@ -66,29 +79,6 @@ class TreeEnsemble:
     roots: np.ndarray
     offset: np.ndarray
     float32_inputs: bool
-
-
-def _sklearn_tree(tree: Any) -> tuple[np.ndarray, ...]:
-    t = tree.tree_
-    left = t.children_left.astype(np.int64)
-    leaf = left < 0
-    weight = t.weighted_n_node_samples.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(leaf, 0.0, weight[np.where(leaf, 0, left)] / weight)
-    feature = np.where(leaf, -1, t.feature).astype(np.int64)
-    return left, t.children_right.astype(np.int64), feature, t.threshold, share, t.value[:, 0, 0]
-
-
-def _hist_tree(predictor: Any) -> tuple[np.ndarray, ...]:
-    nodes = predictor.nodes
-    leaf = nodes["is_leaf"].astype(bool)
-    left = np.where(leaf, -1, nodes["left"].astype(np.int64))
-    right = np.where(leaf, -1, nodes["right"].astype(np.int64))
-    count = nodes["count"].astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(leaf, 0.0, count[np.where(leaf, 0, left)] / count)
-    feature = np.where(leaf, -1, nodes["feature_idx"].astype(np.int64))
-    return left, right, feature, nodes["num_threshold"], share, nodes["value"]
 
 
 def _kinds() -> dict[str, tuple[type, ...]]:
@@ -134,27 +124,6 @@ def unsupported(est: Any) -> str | None:
     )
 
 
-def _trees(est: Any) -> tuple[list[tuple[tuple[np.ndarray, ...], int, float]], bool]:
-    """(tree arrays, output, scale) for each tree, and whether inputs are float32."""
-    kinds = _kinds()
-    if isinstance(est, kinds["gb"]):
-        lr = float(est.learning_rate)
-        stages = est.estimators_
-        trees = [
-            (_sklearn_tree(stages[s, k]), k, lr)
-            for s in range(stages.shape[0])
-            for k in range(stages.shape[1])
-        ]
-        return trees, True
-    if isinstance(est, kinds["hist"]):
-        trees = [(_hist_tree(p), k, 1.0) for stage in est._predictors for k, p in enumerate(stage)]
-        return trees, False
-    if isinstance(est, kinds["tree"]):
-        return [(_sklearn_tree(est), 0, 1.0)], True
-    scale = 1.0 / len(est.estimators_)
-    return [(_sklearn_tree(t), 0, scale) for t in est.estimators_], True
-
-
 def _fitted_trees(est: Any) -> Any:
     """The object holding the fitted trees: a refit replaces it."""
     for attr in ("_predictors", "estimators_", "tree_"):
@@ -168,7 +137,7 @@ def _fitted_trees(est: Any) -> Any:
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def tree_ensemble(model: Model, data: Dataset) -> TreeEnsemble | str:
+def tree_ensemble(model: Model, data: Dataset) -> FlatTrees | str:
     """The flattened trees of ``model`` with their raw-output offset, or why not.
 
     The offset is the model's raw output minus the sum of leaves on a few rows of
@@ -199,37 +168,16 @@ def tree_ensemble(model: Model, data: Dataset) -> TreeEnsemble | str:
     return ens
 
 
-def _flatten(model: Model, data: Dataset) -> TreeEnsemble | str:
-    trees, float32_inputs = _trees(model.estimator)
-    n_out = model.n_outputs
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("l", "r", "f", "t", "s", "v")}
-    roots = []
-    base = 0
-    for (left, right, feature, threshold, share, value), k, scale in trees:
-        if k >= n_out:
-            return f"the model has {n_out} outputs but a tree for output {k}"
-        n = len(left)
-        roots.append(base)
-        parts["l"].append(np.where(left < 0, -1, left + base))
-        parts["r"].append(np.where(right < 0, -1, right + base))
-        parts["f"].append(feature)
-        parts["t"].append(np.asarray(threshold, dtype=np.float64))
-        parts["s"].append(share)
-        v = np.zeros((n, n_out))
-        v[left < 0, k] = np.asarray(value, dtype=np.float64)[left < 0] * scale
-        parts["v"].append(v)
-        base += n
-    ens = TreeEnsemble(
-        left=np.concatenate(parts["l"]),
-        right=np.concatenate(parts["r"]),
-        feature=np.concatenate(parts["f"]),
-        threshold=np.concatenate(parts["t"]),
-        left_share=np.concatenate(parts["s"]),
-        value=np.concatenate(parts["v"]),
-        roots=np.asarray(roots, dtype=np.int64),
-        offset=np.zeros(n_out),
-        float32_inputs=float32_inputs,
-    )
+def _flatten(model: Model, data: Dataset) -> FlatTrees | str:
+    try:
+        ensemble = parse_ensemble(model.estimator)
+    except UnsupportedModelError:
+        # past unsupported(), the reader refuses only a HistGradientBoostingRegressor
+        # whose loss predicts through a link (Poisson, gamma)
+        return _NOT_ADDITIVE
+    if ensemble.n_outputs != model.n_outputs:
+        return f"the model has {model.n_outputs} outputs but its trees feed {ensemble.n_outputs}"
+    ens = _end_to_end(ensemble)
     rows = data.values.astype(np.float64)
     rows = rows[~np.isnan(rows).any(axis=1)][:_CHECK_ROWS]
     if len(rows) == 0:
@@ -240,11 +188,37 @@ def _flatten(model: Model, data: Dataset) -> TreeEnsemble | str:
     )
     offset = diff[0]
     if not np.allclose(diff, offset, rtol=1e-7, atol=1e-7):
-        return (
-            "its raw output is not a constant plus the sum of its leaves (e.g. a log-link "
-            "loss such as Poisson)"
-        )
+        return _NOT_ADDITIVE
     return replace(ens, offset=offset)
+
+
+def _end_to_end(ensemble: TreeEnsemble) -> FlatTrees:
+    """The padded trees of ``ensemble`` laid end to end, with each split's left share.
+
+    The share is the left child's training weight (cover) over the node's; the
+    ``offset`` is left at 0 for :func:`_flatten` to measure.
+    """
+    n_trees, width = ensemble.children_left.shape
+    start = np.arange(n_trees, dtype=np.int64)[:, None] * width
+    left = ensemble.children_left.astype(np.int64)
+    right = ensemble.children_right.astype(np.int64)
+    leaf = left < 0
+    cover = ensemble.covers
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(
+            leaf, 0.0, np.take_along_axis(cover, np.where(leaf, 0, left), axis=1) / cover
+        )
+    return FlatTrees(
+        left=np.where(leaf, -1, left + start).ravel(),
+        right=np.where(right < 0, -1, right + start).ravel(),
+        feature=ensemble.features.astype(np.int64).ravel(),
+        threshold=ensemble.thresholds.ravel(),
+        left_share=share.ravel(),
+        value=ensemble.values.reshape(n_trees * width, ensemble.n_outputs),
+        roots=start.ravel(),
+        offset=np.zeros(ensemble.n_outputs),
+        float32_inputs=ensemble.float32_input,
+    )
 
 
 @njit(cache=True)
@@ -297,12 +271,12 @@ def _walk(
     return out
 
 
-def recursion_average(ens: TreeEnsemble, columns: Any, points: np.ndarray) -> np.ndarray:
+def recursion_average(ens: FlatTrees, columns: Any, points: np.ndarray) -> np.ndarray:
     """The recursion estimate of the partial dependence at each point.
 
     Parameters
     ----------
-    ens : TreeEnsemble
+    ens : FlatTrees
     columns : sequence of int
         The model-input columns S that the points set.
     points : ndarray of shape (n_points, len(columns)), float64

@@ -16,15 +16,19 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state
+from whybox._utils import Result, check_int, check_random_state, from_json_array
 from whybox.adapters import adapt_data
 
 SUMMARIES = ("kmeans", "sample")
 
 
 @dataclass(frozen=True, eq=False)
-class WeightedBackground:
+class WeightedBackground(Result):
     """Background rows with a weight each, accepted wherever a background is.
+
+    A :class:`~whybox._utils.Result`: ``to_dict``/``to_json``/``from_dict`` round-trip it
+    (a DataFrame as its values, index and columns; dtypes are not kept), and
+    ``to_frame`` is the rows with their weights.
 
     Attributes
     ----------
@@ -34,7 +38,7 @@ class WeightedBackground:
         Non-negative, summing to one: the share of the data each row stands for.
     """
 
-    data: Any
+    data: pd.DataFrame | np.ndarray
     weights: np.ndarray
 
     def __post_init__(self) -> None:
@@ -51,9 +55,26 @@ class WeightedBackground:
     def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WeightedBackground:
+        """Rebuild from ``to_dict()``'s output, the weights exactly as written (they
+        are already normalised; normalising again could move them by a rounding)."""
+        out = super().from_dict(d)
+        object.__setattr__(out, "weights", from_json_array(d["weights"], dtype=np.float64))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame (columns ``x0``, ``x1``, ... for an array) with a
+        ``weight`` column."""
+        frame = pd.DataFrame(self.data).copy()
+        if not isinstance(self.data, pd.DataFrame):
+            frame.columns = [f"x{j}" for j in range(frame.shape[1])]
+        frame["weight"] = self.weights
+        return frame
+
 
 def summarize_background(
-    X: Any, n_rows: int = 100, *, method: str = "kmeans", random_state: Any = None
+    X: Any, n_rows: int = 100, *, method: str = "kmeans", random_state: Any = 0
 ) -> WeightedBackground:
     """Summarise data into at most ``n_rows`` weighted background rows.
 
@@ -72,8 +93,9 @@ def summarize_background(
         are the cluster's most frequent level, and its weight is the cluster's share
         of the rows. ``"sample"``: a uniform random sample without replacement,
         equal weights.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the sample or the k-means initialisation.
+        None draws fresh entropy (results then differ between runs).
 
     Returns
     -------
@@ -87,8 +109,7 @@ def summarize_background(
         If ``n_rows`` is not a positive integer or ``method`` is unknown.
     """
     random_state = check_random_state(random_state)
-    if isinstance(n_rows, bool) or not isinstance(n_rows, (int, np.integer)) or n_rows < 1:
-        raise InputError(f"n_rows must be a positive integer, got {n_rows!r}; e.g. n_rows=100.")
+    n_rows = check_int(n_rows, "n_rows", 1, "n_rows=100")
     if method not in SUMMARIES:
         raise InputError(f"method must be one of {SUMMARIES}, got {method!r}; use method='kmeans'.")
     data = adapt_data(X, name="X")

@@ -102,8 +102,9 @@ class ExactExplainer(BackgroundExplainer):
     max_background : int or None, default=100
         A larger background is replaced by a random sample of this many rows
         (with a warning); None keeps every row.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the background sample (only used when the background is sampled).
+        None draws fresh entropy (results then differ between runs).
     progress : bool or None, default=None
         Show a tqdm progress bar over the explained rows; None shows it for 100 or
         more rows.
@@ -129,8 +130,17 @@ class ExactExplainer(BackgroundExplainer):
 
     Examples
     --------
-    >>> ex = ExactExplainer(model, X_train[:50])(X_test[:10])  # doctest: +SKIP
-    >>> ex.values.shape  # (10, n_features, n_outputs)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.shapley import ExactExplainer
+    >>> X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> ex = ExactExplainer(model, X[:50])(X[:3])  # 2**5 coalitions per row
+    >>> ex.values.shape  # (n_samples, n_features, n_outputs): the positive class
+    (3, 5, 1)
+    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
+    True
     """
 
     method = "exact"
@@ -145,7 +155,7 @@ class ExactExplainer(BackgroundExplainer):
         feature_groups: Mapping[str, Sequence[Any]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_background: int | None = DEFAULT_MAX_BACKGROUND,
-        random_state: Any = None,
+        random_state: Any = 0,
         progress: bool | None = None,
     ) -> None:
         super().__init__(

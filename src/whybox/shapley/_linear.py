@@ -28,7 +28,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
-from whybox._utils import Players, check_random_state, json_value, resolve_players
+from whybox._utils import Players, check_int, check_random_state, json_value, resolve_players
 from whybox.adapters import Model, adapt_data, adapt_model
 from whybox.shapley._exact import (
     MAX_EXACT_PLAYERS,
@@ -457,8 +457,9 @@ class LinearExplainer:
     n_permutations : int, default=500
         Antithetic pairs of orderings (``2 * n_permutations`` orderings) for the sampled
         transform.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the orderings of the sampled transform (the only random step).
+        None draws fresh entropy (results then differ between runs).
     progress : bool or None, default=None
         Show a tqdm progress bar while the correlation-dependent transform is computed;
         None shows it when that costs more than a few seconds.
@@ -513,8 +514,19 @@ class LinearExplainer:
 
     Examples
     --------
-    >>> ex = LinearExplainer(model, X_train)(X_test)  # doctest: +SKIP
-    >>> ex.values.shape  # (n_samples, n_features, n_outputs)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from whybox.shapley import LinearExplainer
+    >>> X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    >>> model = LinearRegression().fit(X, y)
+    >>> ex = LinearExplainer(model, X)(X[:3])
+    >>> ex.values.shape  # (n_samples, n_features, n_outputs)
+    (3, 4, 1)
+    >>> # interventional: coefficient times the distance from the background mean
+    >>> expected = model.coef_ * (X[:3] - X.mean(axis=0))
+    >>> bool(np.allclose(ex.values[:, :, 0], expected))
+    True
     """
 
     _owner = "LinearExplainer"
@@ -529,7 +541,7 @@ class LinearExplainer:
         feature_groups: Mapping[str, Sequence[Any]] | None = None,
         algorithm: str = "auto",
         n_permutations: int = 500,
-        random_state: Any = None,
+        random_state: Any = 0,
         progress: bool | None = None,
     ) -> None:
         random_state = check_random_state(random_state)
@@ -543,15 +555,7 @@ class LinearExplainer:
             raise InputError(
                 f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}; use 'auto'."
             )
-        if (
-            isinstance(n_permutations, bool)
-            or not isinstance(n_permutations, (int, np.integer))
-            or n_permutations < 1
-        ):
-            raise InputError(
-                "n_permutations must be a positive integer (antithetic pairs of orderings), "
-                f"got {n_permutations!r}; e.g. n_permutations=500."
-            )
+        n_permutations = check_int(n_permutations, "n_permutations", 1, "n_permutations=500")
         _, final = _linear_parts(model)
         try:
             self.model = adapt_model(model)

@@ -223,7 +223,7 @@ class BackgroundExplainer:
         feature_groups: Mapping[str, Sequence[Any]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_background: int | None = DEFAULT_MAX_BACKGROUND,
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         random_state = check_random_state(random_state)
         if background is None:

@@ -7,9 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import json_value, progress_bar
+from whybox._utils import check_int, json_value, progress_bar
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
@@ -53,9 +52,10 @@ class PermutationExplainer(BackgroundExplainer):
     n_permutations : int, default=10
         Antithetic pairs per explained row (each pair is a random ordering and its
         reverse, so ``2 * n_permutations`` orderings).
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the orderings (and the background sample, when the background is
         sampled). The same seed gives the same values whatever ``batch_size``.
+        None draws fresh entropy (results then differ between runs).
     feature_groups : dict of str to list of (str or int), optional
         Players made of several columns: group name -> column names or positions.
         Columns in no group are players of their own, after the groups. With groups,
@@ -85,6 +85,21 @@ class PermutationExplainer(BackgroundExplainer):
         If the background is missing or does not fit the model, ``output`` is not
         offered by the model, ``feature_groups`` is malformed or ``n_permutations`` is
         not a positive integer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.shapley import PermutationExplainer
+    >>> X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> ex = PermutationExplainer(model, X[:50], n_permutations=5)(X[:3])
+    >>> ex.values.shape  # (n_samples, n_features, n_outputs): the positive class
+    (3, 5, 1)
+    >>> # every ordering adds up exactly, so the average does too
+    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
+    True
     """
 
     method = "permutation"
@@ -97,21 +112,13 @@ class PermutationExplainer(BackgroundExplainer):
         *,
         output: str = "auto",
         n_permutations: int = 10,
-        random_state: Any = None,
+        random_state: Any = 0,
         feature_groups: Mapping[str, Sequence[Any]] | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_background: int | None = DEFAULT_MAX_BACKGROUND,
         progress: bool | None = None,
     ) -> None:
-        if (
-            isinstance(n_permutations, bool)
-            or not isinstance(n_permutations, (int, np.integer))
-            or n_permutations < 1
-        ):
-            raise InputError(
-                "n_permutations must be a positive integer (antithetic pairs of orderings "
-                f"per row), got {n_permutations!r}; e.g. n_permutations=10."
-            )
+        n_permutations = check_int(n_permutations, "n_permutations", 1, "n_permutations=10")
         super().__init__(
             model,
             background,

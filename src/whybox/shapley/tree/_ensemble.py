@@ -1,31 +1,23 @@
-"""One internal representation of tree ensembles, and the parsers that build it.
+"""One internal representation of tree ensembles, and the dispatch that builds it.
 
 Every supported tree model (scikit-learn trees, forests and gradient boosting,
-XGBoost, LightGBM) is turned into a :class:`TreeEnsemble`: padded arrays over trees
-that the TreeSHAP kernels read without knowing where the trees came from. This module
-is the only one in ``whybox.shapley.tree`` that knows the model libraries' formats.
+XGBoost, LightGBM, CatBoost) is turned into a :class:`TreeEnsemble`: padded arrays over
+trees that the TreeSHAP kernels read without knowing where the trees came from. The
+libraries' formats are known only to the readers of :mod:`whybox.shapley.tree._readers`
+(one per library); :func:`parse_ensemble` asks them in turn and pads what the one that
+supports the model reads (:func:`stack_trees`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from whybox._exceptions import InputError, UnsupportedModelError
-
-#: Missing-value rules of a split (``TreeEnsemble.missing_rule``).
-MISSING_NAN = 0  # NaN goes to the default child; everything else is compared
-MISSING_ZERO = 1  # LightGBM "Zero": NaN and |x| <= 1e-35 go to the default child
-MISSING_NONE = 2  # LightGBM "None": NaN is read as 0.0, then compared
-SPLIT_CATEGORICAL = 3  # LightGBM "==": category int(x) in the set goes left; NaN, < 0, unseen right
-SPLIT_CATEGORICAL_RIGHT = 4  # XGBoost: category int(x) in the set goes right; NaN to the default
-#: child; negative and every other category go left
-SPLIT_CATEGORICAL_DEFAULT = 5  # HistGradientBoosting, on encoded categories: category in the
-#: set goes left, every other known category right; NaN (missing or unknown) to the default
-CATEGORICAL_RULES = (SPLIT_CATEGORICAL, SPLIT_CATEGORICAL_RIGHT, SPLIT_CATEGORICAL_DEFAULT)
+from whybox.shapley.tree._primitives import CATEGORICAL_RULES, MISSING_NAN
+from whybox.shapley.tree._readers import READERS, TreeParts, TreeReader
 
 _SUPPORTED = (
     "scikit-learn DecisionTreeRegressor/Classifier, ExtraTreeRegressor/Classifier, "
@@ -257,22 +249,14 @@ class TreeEnsemble:
 
 
 # ---------------------------------------------------------------------- building
-def _pad(
-    trees: list[dict[str, np.ndarray]],
-    tree_output: list[int],
-    n_outputs: int,
-    base_offset: np.ndarray,
-    *,
-    n_features: int,
-    strict_less: bool,
-    float32_input: bool,
-    family: str,
-    category_sets: list[set[int]] | None = None,
-    encoded_categories: dict[int, np.ndarray] | None = None,
-    category_levels: dict[int, np.ndarray] | None = None,
-    missing_value: float = float("nan"),
-) -> TreeEnsemble:
-    """Stack per-tree arrays (each with ``value`` of shape (n_nodes, n_outputs or 1))."""
+def stack_trees(parts: TreeParts) -> TreeEnsemble:
+    """Pad a reader's per-tree arrays into one :class:`TreeEnsemble`.
+
+    Each tree's ``value`` has shape (n_nodes, n_outputs), or (n_nodes, 1) for a tree
+    that feeds the single output ``parts.tree_output[i]``; leaves' values are kept, the
+    rest of the node arrays are padded with -1 (children, features) or 0.
+    """
+    trees, tree_output, n_outputs = parts.trees, parts.tree_output, parts.n_outputs
     n_trees = len(trees)
     max_nodes = max(len(t["left"]) for t in trees)
     left = np.full((n_trees, max_nodes), -1, dtype=np.int32)
@@ -298,7 +282,7 @@ def _pad(
             values[i, :n, out] = v[:, 0]
         else:
             values[i, :n, :] = v
-    sets = category_sets or []
+    sets = parts.category_sets or []
     width = max((max(c) + 1 for c in sets if c), default=1)
     cats = np.zeros((len(sets), width), dtype=bool)
     for i, c in enumerate(sets):
@@ -313,555 +297,15 @@ def _pad(
         covers=cover,
         values=values,
         tree_output=np.asarray(tree_output, dtype=np.int32),
-        base_offset=np.asarray(base_offset, dtype=np.float64).reshape(n_outputs),
-        n_features=int(n_features),
-        strict_less=strict_less,
-        float32_input=float32_input,
-        family=family,
+        base_offset=np.asarray(parts.base_offset, dtype=np.float64).reshape(n_outputs),
+        n_features=int(parts.n_features),
+        strict_less=parts.strict_less,
+        float32_input=parts.float32_input,
+        family=parts.family,
         category_sets=cats,
-        encoded_categories=encoded_categories or {},
-        category_levels=category_levels or {},
-        missing_value=float(missing_value),
-    )
-
-
-# ---------------------------------------------------------------------- scikit-learn
-def _sklearn_tree(tree: Any, value: np.ndarray, scale: float = 1.0) -> dict[str, np.ndarray]:
-    missing = getattr(tree, "missing_go_to_left", None)
-    n = tree.node_count
-    return {
-        "left": np.asarray(tree.children_left),
-        "right": np.asarray(tree.children_right),
-        "feature": np.asarray(tree.feature),
-        "threshold": np.asarray(tree.threshold, dtype=np.float64),
-        "default_left": np.zeros(n, bool) if missing is None else np.asarray(missing, bool),
-        "cover": np.asarray(tree.weighted_n_node_samples, dtype=np.float64),
-        "value": value * scale,
-    }
-
-
-def _single_output(est: Any) -> None:
-    if getattr(est, "n_outputs_", 1) != 1:
-        raise UnsupportedModelError(
-            f"{type(est).__name__} was fitted on {est.n_outputs_} targets but TreeExplainer "
-            "explains single-target models; fit one model per target."
-        )
-
-
-def _parse_sklearn_forest(est: Any, trees: list[Any], classifier: bool) -> TreeEnsemble:
-    _single_output(est)
-    scale = 1.0 / len(trees)
-    parsed = []
-    for t in trees:
-        tree = t.tree_
-        if classifier:
-            v = np.asarray(tree.value[:, 0, :], dtype=np.float64)
-            total = v.sum(axis=1, keepdims=True)
-            v = np.divide(v, total, out=np.zeros_like(v), where=total > 0)
-            if v.shape[1] == 2:
-                v = v[:, 1:]
-        else:
-            v = np.asarray(tree.value[:, 0, :1], dtype=np.float64)
-        parsed.append(_sklearn_tree(tree, v, scale))
-    k = parsed[0]["value"].shape[1]
-    return _pad(
-        parsed,
-        [-1] * len(parsed),
-        k,
-        np.zeros(k),
-        n_features=est.n_features_in_,
-        strict_less=False,
-        float32_input=True,
-        family=f"sklearn.{type(est).__name__}",
-    )
-
-
-def _parse_sklearn_gb(est: Any) -> TreeEnsemble:
-    from sklearn.dummy import DummyClassifier, DummyRegressor
-
-    init = est.init_
-    if not (init == "zero" or isinstance(init, (DummyClassifier, DummyRegressor))):
-        raise UnsupportedModelError(
-            f"{type(est).__name__} uses the init estimator {type(init).__name__}, whose "
-            "prediction varies by row; TreeExplainer needs a constant start, so fit it with "
-            "init=None or init='zero'."
-        )
-    n_stages, k = est.estimators_.shape
-    offset = np.asarray(
-        est._raw_predict_init(np.zeros((1, est.n_features_in_), dtype=np.float32)),
-        dtype=np.float64,
-    ).reshape(k)
-    parsed, outputs = [], []
-    for stage in range(n_stages):
-        for j in range(k):
-            tree = est.estimators_[stage, j].tree_
-            parsed.append(_sklearn_tree(tree, tree.value[:, 0, :1], est.learning_rate))
-            outputs.append(j)
-    return _pad(
-        parsed,
-        outputs,
-        k,
-        offset,
-        n_features=est.n_features_in_,
-        strict_less=False,
-        float32_input=True,
-        family=f"sklearn.{type(est).__name__}",
-    )
-
-
-def _parse_sklearn_hgb(est: Any) -> TreeEnsemble:
-    link = type(getattr(getattr(est, "_loss", None), "link", None)).__name__
-    if type(est).__name__.startswith("HistGradientBoostingRegressor") and link not in (
-        "IdentityLink",
-        "NoneType",
-    ):
-        raise UnsupportedModelError(
-            f"HistGradientBoostingRegressor with loss={est.loss!r} predicts through a "
-            f"non-identity link ({link}) that TreeExplainer does not model yet; use "
-            "loss='squared_error', 'absolute_error' or 'quantile', or another explainer."
-        )
-    columns, encoded = _hgb_columns(est)
-    k = est.n_trees_per_iteration_
-    parsed, outputs, sets = [], [], []
-    for predictors in est._predictors:
-        for j, predictor in enumerate(predictors):
-            nodes = predictor.nodes
-            leaf = nodes["is_leaf"].astype(bool)
-            threshold = nodes["num_threshold"].astype(np.float64)
-            rule = np.full(len(nodes), MISSING_NAN, dtype=np.int8)
-            # a categorical split holds the left-going categories (as the encoder
-            # numbers them) in a 256-bit set; its threshold becomes that set's index
-            bitsets = predictor.raw_left_cat_bitsets
-            for node in np.flatnonzero(nodes["is_categorical"].astype(bool) & ~leaf):
-                words = bitsets[nodes["bitset_idx"][node]].astype(np.uint64)
-                bits = (words[:, None] >> np.arange(32, dtype=np.uint64)) & np.uint64(1)
-                sets.append(set(np.flatnonzero(bits.ravel()).tolist()))
-                threshold[node] = float(len(sets) - 1)
-                rule[node] = SPLIT_CATEGORICAL_DEFAULT
-            parsed.append(
-                {
-                    "left": np.where(leaf, -1, nodes["left"].astype(np.int64)),
-                    "right": np.where(leaf, -1, nodes["right"].astype(np.int64)),
-                    "feature": columns[nodes["feature_idx"].astype(np.int64)],
-                    "threshold": threshold,
-                    "default_left": nodes["missing_go_to_left"].astype(bool),
-                    "missing_rule": rule,
-                    "cover": nodes["count"].astype(np.float64),
-                    "value": nodes["value"][:, None],
-                }
-            )
-            outputs.append(j)
-    offset = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(k)
-    return _pad(
-        parsed,
-        outputs,
-        k,
-        offset,
-        n_features=est.n_features_in_,
-        strict_less=False,
-        float32_input=False,
-        family=f"sklearn.{type(est).__name__}",
-        category_sets=sets,
-        encoded_categories=encoded,
-    )
-
-
-def _hgb_columns(est: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Where each column HistGradientBoosting's trees read comes from, and its categories.
-
-    With categorical features the model encodes them with an ``OrdinalEncoder`` and
-    moves them first; the trees' feature indices refer to that order.
-
-    Returns
-    -------
-    columns : ndarray of shape (n_features,), int64
-        The input column of each column the trees read.
-    encoded : dict of int to ndarray
-        Input column of each categorical feature -> its known categories, in the
-        encoder's order (the split sets number them by position).
-    """
-    n = est.n_features_in_
-    is_cat = getattr(est, "is_categorical_", None)
-    pre = getattr(est, "_preprocessor", None)
-    if pre is None or is_cat is None or not np.any(is_cat):
-        return np.arange(n, dtype=np.int64), {}
-    cat_cols = np.flatnonzero(is_cat)
-    columns = np.concatenate([cat_cols, np.flatnonzero(~is_cat)]).astype(np.int64)
-    encoder = pre.named_transformers_["encoder"]
-    encoded = {}
-    for col, cats in zip(cat_cols, encoder.categories_, strict=True):
-        cats = np.asarray(cats)
-        if len(cats) and _is_missing(cats[-1]):  # the encoder lists NaN last
-            cats = cats[:-1]
-        encoded[int(col)] = cats.astype(np.float64) if cats.dtype.kind in "biuf" else cats
-    return columns, encoded
-
-
-def _is_missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def _parse_sklearn(est: Any) -> TreeEnsemble | None:
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier
-
-    if isinstance(est, BaseDecisionTree):
-        return _parse_sklearn_forest(est, [est], isinstance(est, DecisionTreeClassifier))
-    if isinstance(est, (RandomForestClassifier, ExtraTreesClassifier)):
-        return _parse_sklearn_forest(est, est.estimators_, True)
-    if isinstance(est, (RandomForestRegressor, ExtraTreesRegressor)):
-        return _parse_sklearn_forest(est, est.estimators_, False)
-    if isinstance(est, (GradientBoostingClassifier, GradientBoostingRegressor)):
-        return _parse_sklearn_gb(est)
-    if isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
-        return _parse_sklearn_hgb(est)
-    return None
-
-
-# ---------------------------------------------------------------------- XGBoost
-_XGB_LOGIT = ("binary:logistic", "reg:logistic")  # binary:logitraw stores a margin
-_XGB_LOG = ("count:poisson", "reg:gamma", "reg:tweedie", "survival:cox")
-
-
-def _xgb_base_margin(base_score: str, objective: str, k: int) -> np.ndarray:
-    """The base score of the saved config, converted to the margin."""
-    text = base_score.strip().strip("[]")
-    base = np.array([float(v) for v in text.split(",")], dtype=np.float64)
-    if objective in _XGB_LOGIT:
-        base = np.log(base) - np.log1p(-base)
-    elif objective in _XGB_LOG:
-        base = np.log(base)
-    if base.size == 1 and k > 1:
-        base = np.repeat(base, k)
-    if base.size != k:
-        raise UnsupportedModelError(
-            f"the XGBoost base_score has {base.size} values for {k} outputs; whybox cannot "
-            "read this model's intercept."
-        )
-    return base
-
-
-def _xgb_kept_trees(gb_model: dict, n_trees: int, k: int, end: int) -> int:
-    """How many of the model's trees make up its first ``end`` boosting rounds.
-
-    ``iteration_indptr`` (XGBoost 2.0 and later) holds where each round's trees start;
-    older files have ``k * num_parallel_tree`` trees per round (``k`` outputs).
-    ``end == 0`` keeps every tree.
-    """
-    if end <= 0:
-        return n_trees
-    indptr = gb_model.get("iteration_indptr")
-    if indptr:
-        return int(indptr[min(end, len(indptr) - 1)])
-    param = gb_model.get("gbtree_model_param", {})
-    parallel = max(1, int(param.get("num_parallel_tree", "1") or 1))
-    return min(n_trees, end * k * parallel)
-
-
-def _parse_xgboost(model: Any) -> TreeEnsemble:
-    from whybox.adapters._model import xgboost_predict_settings
-
-    booster = model.get_booster() if hasattr(model, "get_booster") else model
-    missing, (_, end) = xgboost_predict_settings(model)
-    raw = json.loads(booster.save_raw("json"))
-    learner = raw["learner"]
-    gb = learner["gradient_booster"]
-    kind = gb.get("name", "gbtree")
-    if kind == "dart":
-        weights = np.asarray(gb["weight_drop"], dtype=np.float64)
-        gb_model = gb["gbtree"]["model"]
-    elif kind == "gbtree":
-        gb_model = gb["model"]
-        weights = None
-    else:
-        raise UnsupportedModelError(
-            f"the XGBoost booster {kind!r} has no trees; TreeExplainer explains the 'gbtree' "
-            "and 'dart' boosters (use whybox.LinearExplainer or ExactExplainer for gblinear)."
-        )
-    objective = learner["objective"]["name"]
-    params = learner["learner_model_param"]
-    k = max(int(params.get("num_class", "0") or 0), int(params.get("num_target", "1") or 1), 1)
-    n_features = int(params["num_feature"])
-    trees_json = gb_model["trees"]
-    if not trees_json:
-        raise UnsupportedModelError("the XGBoost model has no trees; train it first.")
-    # the trees its predict uses: after early stopping, the rounds up to best_iteration
-    trees_json = trees_json[: _xgb_kept_trees(gb_model, len(trees_json), k, end)]
-    parsed, outputs, sets = [], [], []
-    for i, t in enumerate(trees_json):
-        if int(t["tree_param"].get("size_leaf_vector", "1")) > 1:
-            raise UnsupportedModelError(
-                "the XGBoost model has vector-leaf trees (multi_strategy='multi_output_tree'), "
-                "which TreeExplainer does not support; train with "
-                "multi_strategy='one_output_per_tree'."
-            )
-        left = np.asarray(t["left_children"], dtype=np.int64)
-        cond = np.asarray(t["split_conditions"], dtype=np.float32).astype(np.float64)
-        threshold = cond.copy()
-        rule = np.full(left.shape, MISSING_NAN, dtype=np.int8)
-        # categorical splits: the node's categories (which go right) are a segment of
-        # one flat list; the split's threshold becomes the index of its set
-        segments = zip(
-            t.get("categories_nodes", []),
-            t.get("categories_segments", []),
-            t.get("categories_sizes", []),
-            strict=True,
-        )
-        for node, start, size in segments:
-            sets.append({int(c) for c in t["categories"][int(start) : int(start) + int(size)]})
-            threshold[int(node)] = float(len(sets) - 1)
-            rule[int(node)] = SPLIT_CATEGORICAL_RIGHT
-        split_type = np.asarray(t.get("split_type", []), dtype=np.int64)
-        if split_type.size and np.any((split_type != 0) & (rule != SPLIT_CATEGORICAL_RIGHT)):
-            raise UnsupportedModelError(
-                "the XGBoost model has a categorical split without its category list; "
-                "whybox cannot read it (save the model with XGBoost 1.6 or later)."
-            )
-        scale = 1.0 if weights is None else weights[i]
-        parsed.append(
-            {
-                "left": left,
-                "right": np.asarray(t["right_children"], dtype=np.int64),
-                "feature": np.asarray(t["split_indices"], dtype=np.int64),
-                "threshold": threshold,
-                "default_left": np.asarray(t["default_left"], dtype=bool),
-                "missing_rule": rule,
-                "cover": np.asarray(t["sum_hessian"], dtype=np.float64),
-                "value": (cond * scale)[:, None],
-            }
-        )
-        outputs.append(int(gb_model["tree_info"][i]) if k > 1 else 0)
-    base = _xgb_base_margin(params["base_score"], objective, k)
-    return _pad(
-        parsed,
-        outputs,
-        k,
-        base,
-        n_features=n_features,
-        strict_less=True,
-        float32_input=True,
-        family=f"xgboost.{type(model).__name__}",
-        category_sets=sets,
-        missing_value=missing,
-    )
-
-
-# ---------------------------------------------------------------------- LightGBM
-_LGB_MISSING = {"NaN": MISSING_NAN, "Zero": MISSING_ZERO, "None": MISSING_NONE}
-
-
-def _parse_lightgbm(model: Any) -> TreeEnsemble:
-    from whybox.adapters._model import lightgbm_category_levels
-
-    booster = model.booster_ if hasattr(model, "booster_") else model
-    dump = booster.dump_model()
-    names = dump.get("feature_names") or []
-    k = int(dump.get("num_tree_per_iteration", 1))
-    infos = dump["tree_info"]
-    if not infos:
-        raise UnsupportedModelError("the LightGBM model has no trees; train it first.")
-    # boosting="rf" (average_output): LightGBM's raw score and pred_contrib are the sum
-    # over trees, not the average that predict() returns; like the Model adapter, whybox
-    # explains that raw score, so leaves are not rescaled here.
-    parsed, outputs, sets = [], [], []
-    for i, info in enumerate(infos):
-        left, right, feat, thr, dleft, rule, cover, value = [], [], [], [], [], [], [], []
-        stack = [(info["tree_structure"], -1, False)]
-        while stack:
-            node, parent, is_right = stack.pop()
-            idx = len(left)
-            if parent >= 0:
-                (right if is_right else left)[parent] = idx
-            left.append(-1)
-            right.append(-1)
-            if "split_feature" in node:
-                f = int(node["split_feature"])
-                decision = node.get("decision_type", "<=")
-                if decision == "==":
-                    sets.append({int(c) for c in str(node["threshold"]).split("||") if c})
-                    thr.append(float(len(sets) - 1))
-                    rule.append(SPLIT_CATEGORICAL)
-                elif decision == "<=":
-                    thr.append(float(node["threshold"]))
-                    rule.append(_LGB_MISSING[node.get("missing_type", "None")])
-                else:
-                    fname = names[f] if f < len(names) else f"Column_{f}"
-                    raise UnsupportedModelError(
-                        f"the LightGBM model splits feature {fname!r} with the decision type "
-                        f"{decision!r}, which TreeExplainer does not read; whybox reads '<=' "
-                        "and '==' (categorical) splits."
-                    )
-                feat.append(f)
-                dleft.append(bool(node["default_left"]))
-                cover.append(float(node["internal_count"]))
-                value.append(0.0)
-                stack.append((node["right_child"], idx, True))
-                stack.append((node["left_child"], idx, False))
-            else:
-                if "leaf_coeff" in node or "leaf_features" in node:
-                    raise UnsupportedModelError(
-                        "the LightGBM model has linear trees (linear_tree=True), which "
-                        "TreeExplainer does not support; train with linear_tree=False."
-                    )
-                feat.append(-1)
-                thr.append(0.0)
-                dleft.append(False)
-                rule.append(MISSING_NAN)
-                cover.append(float(node.get("leaf_count", 1.0)))
-                value.append(float(node["leaf_value"]))
-        parsed.append(
-            {
-                "left": np.asarray(left),
-                "right": np.asarray(right),
-                "feature": np.asarray(feat),
-                "threshold": np.asarray(thr),
-                "default_left": np.asarray(dleft),
-                "missing_rule": np.asarray(rule),
-                "cover": np.asarray(cover),
-                "value": np.asarray(value)[:, None],
-            }
-        )
-        outputs.append(i % k)
-    return _pad(
-        parsed,
-        outputs,
-        k,
-        np.zeros(k),
-        n_features=int(dump["max_feature_idx"]) + 1,
-        strict_less=False,
-        float32_input=False,
-        family=f"lightgbm.{type(model).__name__}",
-        category_sets=sets,
-        category_levels=lightgbm_category_levels(booster),
-    )
-
-
-# ---------------------------------------------------------------------- CatBoost
-_CATBOOST_NAMES = ("CatBoostRegressor", "CatBoostClassifier", "CatBoost")
-
-
-def _catboost_json(model: Any) -> dict:
-    import os
-    import tempfile
-
-    fd, path = tempfile.mkstemp(suffix=".json")
-    os.close(fd)
-    try:
-        model.save_model(path, format="json")
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
-    finally:
-        os.remove(path)
-
-
-def _parse_catboost(model: Any) -> TreeEnsemble:
-    """CatBoost's oblivious trees, unfolded into ordinary binary trees.
-
-    An oblivious tree of depth ``d`` asks ``x[f_i] > border_i`` for each of its ``d``
-    splits; answer ``i`` is bit ``i`` of the leaf index. Unfolded as CatBoost itself
-    reads it (the last split at the root, so the path from the root spells the leaf
-    index from its highest bit), level ``l`` holds ``2**l`` nodes asking split
-    ``d - 1 - l``, a row goes right when the answer is yes, node ``j`` of the last level
-    is leaf ``j``, and a node's cover is the summed training weight of its leaves.
-    The level order does not change predictions, but it does change path-dependent
-    SHAP values (the covers met on the way down), so it follows CatBoost's.
-    """
-    raw = _catboost_json(model)
-    if "oblivious_trees" not in raw:
-        raise UnsupportedModelError(
-            "the CatBoost model has non-symmetric trees (grow_policy='Depthwise' or "
-            "'Lossguide'), which TreeExplainer does not read; train with "
-            "grow_policy='SymmetricTree' (the default)."
-        )
-    info = raw.get("features_info", {})
-    if info.get("categorical_features") or info.get("text_features"):
-        raise UnsupportedModelError(
-            "the CatBoost model has categorical or text features, whose splits (one-hot "
-            "and CTR statistics) TreeExplainer does not read; give them to CatBoost as "
-            "numeric codes, or use whybox.PermutationExplainer."
-        )
-    floats = info.get("float_features", [])
-    nan_left = {
-        int(f["flat_feature_index"]): f.get("nan_value_treatment", "AsIs") != "AsTrue"
-        for f in floats
-    }
-    n_features = max((int(f["flat_feature_index"]) + 1 for f in floats), default=0)
-    n_features = max(n_features, len(getattr(model, "feature_names_", None) or ()))
-    scale, bias = raw.get("scale_and_bias", [1.0, [0.0]])
-    bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
-    trees = raw["oblivious_trees"]
-    k = max(1, len(trees[0]["leaf_values"]) // max(1, len(trees[0]["leaf_weights"])))
-    if bias.size == 1 and k > 1:
-        bias = np.repeat(bias, k)
-    parsed = []
-    for tree in trees:
-        splits = tree.get("splits", [])
-        for split in splits:
-            if split.get("split_type", "FloatFeature") != "FloatFeature":
-                raise UnsupportedModelError(
-                    f"the CatBoost model has a {split.get('split_type')!r} split; "
-                    "TreeExplainer reads float-feature splits only."
-                )
-        depth = len(splits)
-        weights = np.asarray(tree["leaf_weights"], dtype=np.float64)
-        leaf_values = np.asarray(tree["leaf_values"], dtype=np.float64).reshape(2**depth, k)
-        # nodes in breadth-first order: level i starts at 2**i - 1; node j of a level
-        # has children 2 j and 2 j + 1 of the next; the leaf index's bit i is level i's
-        # answer, so the leaf reached by path bits b_0..b_{d-1} is sum b_i 2**i
-        n_nodes = 2 ** (depth + 1) - 1
-        left = np.full(n_nodes, -1, dtype=np.int64)
-        right = np.full(n_nodes, -1, dtype=np.int64)
-        feature = np.full(n_nodes, -1, dtype=np.int64)
-        threshold = np.zeros(n_nodes)
-        dleft = np.zeros(n_nodes, dtype=bool)
-        cover = np.zeros(n_nodes)
-        value = np.zeros((n_nodes, k))
-        for level in range(depth + 1):
-            first = 2**level - 1
-            span = 2 ** (depth - level)  # leaves under a node of this level
-            for j in range(2**level):
-                node = first + j
-                cover[node] = weights[j * span : (j + 1) * span].sum()
-                if level == depth:
-                    value[node] = leaf_values[j] * scale
-                    continue
-                split = splits[depth - 1 - level]
-                f = int(split["float_feature_index"])
-                flat = int(floats[f]["flat_feature_index"]) if f < len(floats) else f
-                left[node] = 2 ** (level + 1) - 1 + 2 * j
-                right[node] = left[node] + 1
-                feature[node] = flat
-                threshold[node] = float(np.float32(split["border"]))
-                dleft[node] = nan_left.get(flat, True)
-        parsed.append(
-            {
-                "left": left,
-                "right": right,
-                "feature": feature,
-                "threshold": threshold,
-                "default_left": dleft,
-                "cover": cover,
-                "value": value,
-            }
-        )
-    return _pad(
-        parsed,
-        [-1] * len(parsed),
-        k,
-        bias,
-        n_features=n_features,
-        strict_less=False,
-        float32_input=True,
-        family=f"catboost.{type(model).__name__}",
+        encoded_categories=parts.encoded_categories or {},
+        category_levels=parts.category_levels or {},
+        missing_value=float(parts.missing_value),
     )
 
 
@@ -872,51 +316,29 @@ def _estimator_of(model: Any) -> Any:
     return model.estimator if isinstance(model, Model) else model
 
 
-def is_tree_model(model: Any) -> bool:
-    """True when ``model`` is of a type :func:`parse_ensemble` reads (fitted or not)."""
-    est = _estimator_of(model)
-    module = type(est).__module__.split(".")[0]
-    name = type(est).__name__
-    if module == "xgboost":
-        return name in (
-            "XGBRegressor",
-            "XGBClassifier",
-            "XGBRFRegressor",
-            "XGBRFClassifier",
-            "Booster",
-        )
-    if module == "lightgbm":
-        return name in ("LGBMRegressor", "LGBMClassifier", "Booster")
-    if module == "catboost":
-        return name in _CATBOOST_NAMES
-    if module == "sklearn":
-        from sklearn.ensemble import (
-            ExtraTreesClassifier,
-            ExtraTreesRegressor,
-            GradientBoostingClassifier,
-            GradientBoostingRegressor,
-            HistGradientBoostingClassifier,
-            HistGradientBoostingRegressor,
-            RandomForestClassifier,
-            RandomForestRegressor,
-        )
-        from sklearn.tree import BaseDecisionTree
+def _reader_of(estimator: Any) -> TreeReader | None:
+    for reader in READERS:
+        if reader.supports(estimator):
+            return reader
+    return None
 
-        return isinstance(
-            est,
-            (
-                BaseDecisionTree,
-                RandomForestClassifier,
-                RandomForestRegressor,
-                ExtraTreesClassifier,
-                ExtraTreesRegressor,
-                GradientBoostingClassifier,
-                GradientBoostingRegressor,
-                HistGradientBoostingClassifier,
-                HistGradientBoostingRegressor,
-            ),
-        )
-    return False
+
+def reads_trees(model: Any) -> bool:
+    """Whether ``model`` is of a type :func:`parse_ensemble` reads (fitted or not).
+
+    A type check only: whether TreeExplainer can explain a fitted model (its splits,
+    link and outputs included) is :func:`whybox._explain.is_tree_model`.
+
+    Parameters
+    ----------
+    model : object
+        A native model or a :class:`whybox.adapters.Model` wrapping one.
+
+    Returns
+    -------
+    bool
+    """
+    return _reader_of(_estimator_of(model)) is not None
 
 
 def parse_ensemble(model: Any) -> TreeEnsemble:
@@ -927,8 +349,8 @@ def parse_ensemble(model: Any) -> TreeEnsemble:
     model : object
         A fitted scikit-learn tree, forest or gradient-boosting estimator, an XGBoost
         ``XGBRegressor``/``XGBClassifier``/``Booster``, a LightGBM
-        ``LGBMRegressor``/``LGBMClassifier``/``Booster``, or a whybox ``Model``
-        wrapping one of them.
+        ``LGBMRegressor``/``LGBMClassifier``/``Booster``, a CatBoost model, or a whybox
+        ``Model`` wrapping one of them.
 
     Returns
     -------
@@ -946,33 +368,11 @@ def parse_ensemble(model: Any) -> TreeEnsemble:
         linear trees, vector leaves).
     """
     est = _estimator_of(model)
-    if not is_tree_model(est):
+    reader = _reader_of(est)
+    if reader is None:
         raise UnsupportedModelError(
             f"TreeExplainer cannot read a model of type {type(est).__module__}."
             f"{type(est).__name__}; it supports {_SUPPORTED} (give the fitted tree model "
             "itself, not a Pipeline, or use whybox.ExactExplainer/PermutationExplainer)."
         )
-    module = type(est).__module__.split(".")[0]
-    if module == "catboost":
-        if not est.is_fitted():
-            raise UnsupportedModelError(
-                f"the model {type(est).__name__} is not fitted; call fit(X, y) first."
-            )
-        return _parse_catboost(est)
-    if type(est).__name__ != "Booster":
-        from sklearn.utils.validation import check_is_fitted
-
-        try:
-            check_is_fitted(est)
-        except Exception:
-            raise UnsupportedModelError(
-                f"the model {type(est).__name__} is not fitted; call fit(X, y) first."
-            ) from None
-    if module == "xgboost":
-        return _parse_xgboost(est)
-    if module == "lightgbm":
-        return _parse_lightgbm(est)
-    parsed = _parse_sklearn(est)
-    if parsed is None:  # pragma: no cover - is_tree_model guarantees a parser
-        raise UnsupportedModelError(f"no parser for {type(est).__name__}.")
-    return parsed
+    return stack_trees(reader.read(est))

@@ -13,7 +13,7 @@ from whybox._explanation import Explanation
 from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data, adapt_model
 from whybox.adapters._model import _made_up
-from whybox.shapley.tree._ensemble import is_tree_model, parse_ensemble
+from whybox.shapley.tree._ensemble import parse_ensemble, reads_trees
 from whybox.shapley.tree._interactions import (
     path_dependent_interactions,
     tree_features,
@@ -110,8 +110,20 @@ default="tree_path_dependent"
 
     Examples
     --------
-    >>> ex = TreeExplainer(model)(X)       # doctest: +SKIP
-    >>> ex.values.shape                   # (n_samples, n_features, n_outputs)  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_regression
+    >>> from sklearn.ensemble import RandomForestRegressor
+    >>> from whybox.shapley import TreeExplainer
+    >>> X, y = make_regression(n_samples=200, n_features=4, random_state=0)
+    >>> model = RandomForestRegressor(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
+    >>> ex = TreeExplainer(model)(X[:5])
+    >>> ex.values.shape  # (n_samples, n_features, n_outputs)
+    (5, 4, 1)
+    >>> ex.method
+    'tree_path_dependent'
+    >>> # local accuracy: the base value plus the values is the model's prediction
+    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
+    True
     """
 
     method = "tree_path_dependent"
@@ -210,7 +222,7 @@ default="tree_path_dependent"
         Models of a supported type can still be refused at construction (e.g. an
         XGBoost model with categorical splits).
         """
-        return is_tree_model(model)
+        return reads_trees(model)
 
     def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names

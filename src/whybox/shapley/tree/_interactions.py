@@ -55,14 +55,11 @@ from whybox._exceptions import InputError
 from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._interventional import leaf_layout
 from whybox.shapley.tree._path_dependent import (
-    _extend,
-    _goes_left,
-    _unwind,
-    _unwound_sum,
     child_fractions,
     path_dependent_shap,
     prepare_rows,
 )
+from whybox.shapley.tree._primitives import extend_path, goes_left, unwind_path, unwound_sum
 
 _NO_EXTEND = -2  # a child of a split on the conditioning feature: the path is unchanged
 
@@ -206,7 +203,7 @@ def _interaction_row(
             if left < 0:
                 continue
             f = feats[t, local[t, node]]
-            goes[node] = _goes_left(
+            goes[node] = goes_left(
                 x[f],
                 thresholds[t, node],
                 default_left[t, node],
@@ -248,7 +245,7 @@ def _interaction_row(
                 if s_feat[top] == _NO_EXTEND:
                     ud -= 1
                 else:
-                    _extend(pf, pz, po, pw, lvl, ud, s_zero[top], s_one[top], s_feat[top], inv)
+                    extend_path(pf, pz, po, pw, lvl, ud, s_zero[top], s_one[top], s_feat[top], inv)
                 left = children_left[t, node]
                 if left < 0:
                     diff = 0.5 * (on - off)
@@ -258,7 +255,7 @@ def _interaction_row(
                         lj = pf[lvl, j]
                         if lj <= c:
                             continue
-                        w = _unwound_sum(pz, po, pw, lvl, ud, j, inv) * (po[lvl, j] - pz[lvl, j])
+                        w = unwound_sum(pz, po, pw, lvl, ud, j, inv) * (po[lvl, j] - pz[lvl, j])
                         w *= diff
                         f = feats[t, lj]
                         if out >= 0:
@@ -304,7 +301,7 @@ def _interaction_row(
                     if pf[lvl, j] == split:
                         in_zero = pz[lvl, j]
                         in_one = po[lvl, j]
-                        _unwind(pf, pz, po, pw, lvl, ud, j, inv)
+                        unwind_path(pf, pz, po, pw, lvl, ud, j, inv)
                         ud -= 1
                         break
                 plen[lvl] = ud + 1

@@ -35,7 +35,7 @@ to use it, chosen per leaf:
   distinct background patterns of the leaf with their counts and combine each row's
   pattern with each of them (``O(n_rows * n_distinct)`` per leaf). Still exact.
 
-Every split decision goes through :func:`_goes_left` (missing values, LightGBM rules,
+Every split decision goes through :func:`~whybox.shapley.tree._primitives.goes_left` (missing values, LightGBM rules,
 categorical splits), rows and background are cast like the library casts them
 (:func:`prepare_rows`), and each explained row writes only its own slice of the output
 in a fixed order, so the values do not depend on the number of threads.
@@ -50,7 +50,8 @@ import numpy as np
 from numba import njit, prange
 
 from whybox.shapley.tree._ensemble import TreeEnsemble
-from whybox.shapley.tree._path_dependent import _goes_left, prepare_rows
+from whybox.shapley.tree._path_dependent import prepare_rows
+from whybox.shapley.tree._primitives import goes_left
 
 MAX_PATH_FEATURES = 62
 """The most distinct features a root-to-leaf path may split on (patterns are int64 bits)."""
@@ -295,7 +296,7 @@ def _background_pass(
                 right = children_right[t, node]
                 bit = 1 << node_pos[t, node]
                 f = features[t, node]
-                if _goes_left(
+                if goes_left(
                     z[f],
                     thresholds[t, node],
                     default_left[t, node],
@@ -450,7 +451,7 @@ def _row_pass(
                 right = children_right[t, node]
                 bit = 1 << node_pos[t, node]
                 f = features[t, node]
-                if _goes_left(
+                if goes_left(
                     x[f],
                     thresholds[t, node],
                     default_left[t, node],

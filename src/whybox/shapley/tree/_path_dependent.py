@@ -2,8 +2,8 @@
 
 :func:`path_dependent_shap` computes the values with the quadrature kernel of
 :mod:`whybox.shapley.tree._quadrature` (``O(nodes * q)`` per tree and row,
-``q = ceil(min(depth, n_features) / 2)``). The recursion below (``_shap_row``,
-``_extend``, ``_unwind``, ``_unwound_sum``) is kept as the reference on shallow trees and
+``q = ceil(min(depth, n_features) / 2)``). The recursion below (``_shap_row``, with
+the path primitives EXTEND and UNWIND of :mod:`whybox.shapley.tree._primitives`) is kept as the reference on shallow trees and
 as the building block of interaction values; it is not used for deep paths because it
 loses precision there: UNWIND divides by the path's weights, and once a path holds more
 than about 50 distinct features the rounding errors grow like binomial coefficients
@@ -31,15 +31,9 @@ import numpy as np
 from numba import njit, prange
 
 from whybox._exceptions import InputError
-from whybox.shapley.tree._ensemble import (
-    MISSING_NONE,
-    MISSING_ZERO,
-    SPLIT_CATEGORICAL,
-    SPLIT_CATEGORICAL_RIGHT,
-    TreeEnsemble,
-)
-
-_LGBM_ZERO = 1e-35
+from whybox.shapley.tree import _quadrature
+from whybox.shapley.tree._ensemble import TreeEnsemble
+from whybox.shapley.tree._primitives import extend_path, goes_left, unwind_path, unwound_sum
 
 #: Largest share of the machine's memory the work arrays of one row per thread may take
 #: before :func:`path_dependent_shap` refuses the ensemble as too deep.
@@ -52,40 +46,6 @@ def _physical_memory() -> int | None:
         return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (AttributeError, ValueError, OSError):
         return None
-
-
-@njit(cache=True, inline="always")
-def _goes_left(x, threshold, default_left, rule, strict_less, category_sets):
-    """The decision rule of one split, missing values included."""
-    if rule >= SPLIT_CATEGORICAL:
-        if rule == SPLIT_CATEGORICAL:
-            # LightGBM: NaN, negative and unseen categories go right; int() truncates
-            if np.isnan(x) or x <= -1.0 or x >= category_sets.shape[1]:
-                return False
-            return category_sets[int(threshold), int(x)]
-        if np.isnan(x):
-            return default_left
-        if rule == SPLIT_CATEGORICAL_RIGHT:
-            # XGBoost: the set goes right; negative and every other category go left
-            if x < 0.0 or x >= category_sets.shape[1]:
-                return True
-            return not category_sets[int(threshold), int(x)]
-        # HistGradientBoosting on encoded categories (unknown ones are already NaN):
-        # a known category outside the set goes right
-        if x < 0.0:
-            return default_left
-        if x >= category_sets.shape[1]:
-            return False
-        return category_sets[int(threshold), int(x)]
-    if rule == MISSING_NONE and np.isnan(x):
-        x = 0.0
-    if np.isnan(x):
-        return default_left
-    if rule == MISSING_ZERO and abs(x) <= _LGBM_ZERO:
-        return default_left
-    if strict_less:
-        return x < threshold
-    return x <= threshold
 
 
 @njit(cache=True)
@@ -180,7 +140,7 @@ def predict_raw(
             node = 0
             while children_left[t, node] >= 0:
                 f = features[t, node]
-                if _goes_left(
+                if goes_left(
                     X[i, f],
                     thresholds[t, node],
                     default_left[t, node],
@@ -198,66 +158,6 @@ def predict_raw(
                 for k in range(n_out):
                     out[i, k] += values[t, node, k]
     return out
-
-
-@njit(cache=True, inline="always")
-def _extend(pf, pz, po, pw, lvl, ud, zero, one, feature, inv):
-    """EXTEND: append (feature, zero, one) as element ``ud`` of the path at level ``lvl``.
-
-    ``inv[i]`` is ``1 / i``: multiplying by it spares a division in the inner loops.
-    """
-    pf[lvl, ud] = feature
-    pz[lvl, ud] = zero
-    po[lvl, ud] = one
-    pw[lvl, ud] = 1.0 if ud == 0 else 0.0
-    scale = inv[ud + 1]
-    for i in range(ud - 1, -1, -1):
-        w = pw[lvl, i] * scale
-        pw[lvl, i + 1] += one * w * (i + 1)
-        pw[lvl, i] = zero * w * (ud - i)
-
-
-@njit(cache=True, inline="always")
-def _unwind(pf, pz, po, pw, lvl, ud, k, inv):
-    """UNWIND: remove element ``k`` from the path of ``ud + 1`` elements at ``lvl``."""
-    one = po[lvl, k]
-    zero = pz[lvl, k]
-    nxt = pw[lvl, ud]
-    if one != 0.0:
-        up = (ud + 1) / one
-        down = zero * inv[ud + 1]
-        for i in range(ud - 1, -1, -1):
-            tmp = pw[lvl, i]
-            pw[lvl, i] = nxt * up * inv[i + 1]
-            nxt = tmp - pw[lvl, i] * down * (ud - i)
-    else:  # divide last: 1 / zero may overflow where pw / zero does not
-        for i in range(ud - 1, -1, -1):
-            pw[lvl, i] = pw[lvl, i] * (ud + 1) * inv[ud - i] / zero
-    for i in range(k, ud):
-        pf[lvl, i] = pf[lvl, i + 1]
-        pz[lvl, i] = pz[lvl, i + 1]
-        po[lvl, i] = po[lvl, i + 1]
-
-
-@njit(cache=True, inline="always")
-def _unwound_sum(pz, po, pw, lvl, ud, k, inv):
-    """Total weight of the path at ``lvl`` once element ``k`` is unwound (not modified)."""
-    one = po[lvl, k]
-    zero = pz[lvl, k]
-    total = 0.0
-    if one != 0.0:
-        up = (ud + 1) / one
-        down = zero * inv[ud + 1]
-        nxt = pw[lvl, ud]
-        for i in range(ud - 1, -1, -1):
-            tmp = nxt * up * inv[i + 1]
-            total += tmp
-            nxt = pw[lvl, i] - tmp * down * (ud - i)
-    else:
-        for i in range(ud - 1, -1, -1):
-            total += pw[lvl, i] * inv[ud - i]
-        total = total * (ud + 1) / zero
-    return total
 
 
 @njit(cache=True)
@@ -318,11 +218,11 @@ def _shap_row(
                     pz[lvl, j] = pz[lvl - 1, j]
                     po[lvl, j] = po[lvl - 1, j]
                     pw[lvl, j] = pw[lvl - 1, j]
-            _extend(pf, pz, po, pw, lvl, ud, s_zero[top], s_one[top], s_feat[top], inv)
+            extend_path(pf, pz, po, pw, lvl, ud, s_zero[top], s_one[top], s_feat[top], inv)
             left = children_left[t, node]
             if left < 0:
                 for j in range(1, ud + 1):
-                    w = _unwound_sum(pz, po, pw, lvl, ud, j, inv) * (po[lvl, j] - pz[lvl, j])
+                    w = unwound_sum(pz, po, pw, lvl, ud, j, inv) * (po[lvl, j] - pz[lvl, j])
                     f = pf[lvl, j]
                     if out >= 0:
                         phi[f, out] += w * values[t, node, out]
@@ -332,7 +232,7 @@ def _shap_row(
                 continue
             right = children_right[t, node]
             split = features[t, node]
-            if _goes_left(
+            if goes_left(
                 x[split],
                 thresholds[t, node],
                 default_left[t, node],
@@ -352,7 +252,7 @@ def _shap_row(
                 if pf[lvl, j] == split:
                     in_zero = pz[lvl, j]
                     in_one = po[lvl, j]
-                    _unwind(pf, pz, po, pw, lvl, ud, j, inv)
+                    unwind_path(pf, pz, po, pw, lvl, ud, j, inv)
                     ud -= 1
                     break
             plen[lvl] = ud + 1
@@ -519,8 +419,6 @@ def path_dependent_shap(
        Intelligence 2, 56-67 (2020).
     .. [2] P. Yu, C. Xu, A. Bifet, J. Read, "Linear TreeShap", NeurIPS 2022.
     """
-    from whybox.shapley.tree import _quadrature
-
     if kernel not in ("auto", "quadrature", "recursive"):
         raise InputError(
             f"kernel must be 'auto', 'quadrature' or 'recursive', got {kernel!r}; "

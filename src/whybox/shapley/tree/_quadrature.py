@@ -58,7 +58,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from whybox.shapley.tree._path_dependent import _goes_left
+from whybox.shapley.tree._primitives import goes_left
 
 #: Most rows handled together in one pass over a tree.
 BLOCK_ROWS = 128
@@ -172,7 +172,7 @@ def _shap_block(
         side[0] = 0
         split = features[t, 0]
         for r in range(nb):
-            gl[0, r] = _goes_left(
+            gl[0, r] = goes_left(
                 X[start + r, split],
                 thresholds[t, 0],
                 default_left[t, 0],
@@ -242,7 +242,7 @@ def _shap_block(
                     side[d] = 0
                     split = features[t, child]
                     for r in range(nb):
-                        gl[d, r] = _goes_left(
+                        gl[d, r] = goes_left(
                             X[start + r, split],
                             thresholds[t, child],
                             default_left[t, child],

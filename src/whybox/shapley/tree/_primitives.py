@@ -1,0 +1,125 @@
+"""The leaf of the TreeSHAP kernels: split rules and the path primitives.
+
+Every kernel of :mod:`whybox.shapley.tree` (path-dependent, quadrature, interactions,
+interventional) decides a split with :func:`goes_left` and, where it follows the
+coalition proportions along a root-to-leaf path (Algorithm 2 of Lundberg et al. 2020),
+uses EXTEND and UNWIND from here; the tree readers use the split-rule constants. This
+module imports nothing of whybox, so the kernel modules import it and not each other.
+
+The functions are numba-compiled with ``cache=True`` and inlined into the kernels. numba
+invalidates a kernel's cache entry when the kernel's own file changes, not when a helper
+inlined from this file does: after editing this file, delete the kernels'
+``whybox/shapley/tree/__pycache__/*.nbi`` and ``*.nbc`` files (a fresh install has none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+#: Missing-value rules of a split (``TreeEnsemble.missing_rule``).
+MISSING_NAN = 0  # NaN goes to the default child; everything else is compared
+MISSING_ZERO = 1  # LightGBM "Zero": NaN and |x| <= 1e-35 go to the default child
+MISSING_NONE = 2  # LightGBM "None": NaN is read as 0.0, then compared
+SPLIT_CATEGORICAL = 3  # LightGBM "==": category int(x) in the set goes left; NaN, < 0, unseen right
+SPLIT_CATEGORICAL_RIGHT = 4  # XGBoost: category int(x) in the set goes right; NaN to the default
+#: child; negative and every other category go left
+SPLIT_CATEGORICAL_DEFAULT = 5  # HistGradientBoosting, on encoded categories: category in the
+#: set goes left, every other known category right; NaN (missing or unknown) to the default
+CATEGORICAL_RULES = (SPLIT_CATEGORICAL, SPLIT_CATEGORICAL_RIGHT, SPLIT_CATEGORICAL_DEFAULT)
+
+_LGBM_ZERO = 1e-35
+
+
+@njit(cache=True, inline="always")
+def goes_left(x, threshold, default_left, rule, strict_less, category_sets):
+    """The decision rule of one split, missing values included."""
+    if rule >= SPLIT_CATEGORICAL:
+        if rule == SPLIT_CATEGORICAL:
+            # LightGBM: NaN, negative and unseen categories go right; int() truncates
+            if np.isnan(x) or x <= -1.0 or x >= category_sets.shape[1]:
+                return False
+            return category_sets[int(threshold), int(x)]
+        if np.isnan(x):
+            return default_left
+        if rule == SPLIT_CATEGORICAL_RIGHT:
+            # XGBoost: the set goes right; negative and every other category go left
+            if x < 0.0 or x >= category_sets.shape[1]:
+                return True
+            return not category_sets[int(threshold), int(x)]
+        # HistGradientBoosting on encoded categories (unknown ones are already NaN):
+        # a known category outside the set goes right
+        if x < 0.0:
+            return default_left
+        if x >= category_sets.shape[1]:
+            return False
+        return category_sets[int(threshold), int(x)]
+    if rule == MISSING_NONE and np.isnan(x):
+        x = 0.0
+    if np.isnan(x):
+        return default_left
+    if rule == MISSING_ZERO and abs(x) <= _LGBM_ZERO:
+        return default_left
+    if strict_less:
+        return x < threshold
+    return x <= threshold
+
+
+@njit(cache=True, inline="always")
+def extend_path(pf, pz, po, pw, lvl, ud, zero, one, feature, inv):
+    """EXTEND: append (feature, zero, one) as element ``ud`` of the path at level ``lvl``.
+
+    ``inv[i]`` is ``1 / i``: multiplying by it spares a division in the inner loops.
+    """
+    pf[lvl, ud] = feature
+    pz[lvl, ud] = zero
+    po[lvl, ud] = one
+    pw[lvl, ud] = 1.0 if ud == 0 else 0.0
+    scale = inv[ud + 1]
+    for i in range(ud - 1, -1, -1):
+        w = pw[lvl, i] * scale
+        pw[lvl, i + 1] += one * w * (i + 1)
+        pw[lvl, i] = zero * w * (ud - i)
+
+
+@njit(cache=True, inline="always")
+def unwind_path(pf, pz, po, pw, lvl, ud, k, inv):
+    """UNWIND: remove element ``k`` from the path of ``ud + 1`` elements at ``lvl``."""
+    one = po[lvl, k]
+    zero = pz[lvl, k]
+    nxt = pw[lvl, ud]
+    if one != 0.0:
+        up = (ud + 1) / one
+        down = zero * inv[ud + 1]
+        for i in range(ud - 1, -1, -1):
+            tmp = pw[lvl, i]
+            pw[lvl, i] = nxt * up * inv[i + 1]
+            nxt = tmp - pw[lvl, i] * down * (ud - i)
+    else:  # divide last: 1 / zero may overflow where pw / zero does not
+        for i in range(ud - 1, -1, -1):
+            pw[lvl, i] = pw[lvl, i] * (ud + 1) * inv[ud - i] / zero
+    for i in range(k, ud):
+        pf[lvl, i] = pf[lvl, i + 1]
+        pz[lvl, i] = pz[lvl, i + 1]
+        po[lvl, i] = po[lvl, i + 1]
+
+
+@njit(cache=True, inline="always")
+def unwound_sum(pz, po, pw, lvl, ud, k, inv):
+    """Total weight of the path at ``lvl`` once element ``k`` is unwound (not modified)."""
+    one = po[lvl, k]
+    zero = pz[lvl, k]
+    total = 0.0
+    if one != 0.0:
+        up = (ud + 1) / one
+        down = zero * inv[ud + 1]
+        nxt = pw[lvl, ud]
+        for i in range(ud - 1, -1, -1):
+            tmp = nxt * up * inv[i + 1]
+            total += tmp
+            nxt = pw[lvl, i] - tmp * down * (ud - i)
+    else:
+        for i in range(ud - 1, -1, -1):
+            total += pw[lvl, i] * inv[ud - i]
+        total = total * (ud + 1) / zero
+    return total
