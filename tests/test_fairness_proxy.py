@@ -120,7 +120,7 @@ def test_reason_codes_of_a_logistic_model_in_closed_form():
     model = LogisticRegression().fit(X, y)
     ex = explain(model, X, background=X)
     denied = np.flatnonzero(model.predict(X) == 0)[:10]
-    codes = reason_codes(ex, rows=denied, k=3)
+    codes = reason_codes(ex, rows=denied, top_k=3)
     # linear SHAP: phi_j = coef_j * (x_j - mean x_j); reasons = the 3 most negative
     phi = model.coef_[0] * (X.to_numpy() - X.to_numpy().mean(axis=0))
     for r in denied:
@@ -146,8 +146,8 @@ def test_bad_input(credit):
     with pytest.raises(InputError, match="too many for a sensitive attribute"):
         flip_test(case.model, case.X_test, "income")
     ex = explain(case.model, case.X_test[:20])
-    with pytest.raises(InputError, match="k must be an integer in 1..8"):
-        reason_codes(ex, k=9)
+    with pytest.raises(InputError, match="top_k must be an integer in 1..8"):
+        reason_codes(ex, top_k=9)
     with pytest.raises(InputError, match="rows must be positions"):
         reason_codes(ex, rows=[25])
     with pytest.raises(InputError, match="n_samples must be an integer >= 200"):

@@ -1,5 +1,10 @@
-"""Explanation quality: faithfulness, stability, sanity checks and agreement."""
+"""Explanation quality: faithfulness, stability, sanity checks and agreement.
 
+Besides ``__all__``, for whybox's own report and plots: ``METRICS`` (the agreement
+metrics, in order) and ``MAX_ROWS`` (the rows :func:`quality` tests for faithfulness).
+"""
+
+from whybox.evaluate._agreement import METRICS as METRICS
 from whybox.evaluate._agreement import Agreement, agreement
 from whybox.evaluate._faithfulness import (
     Faithfulness,
@@ -11,6 +16,7 @@ from whybox.evaluate._faithfulness import (
     infidelity,
     sensitivity_n,
 )
+from whybox.evaluate._quality import MAX_ROWS as MAX_ROWS
 from whybox.evaluate._quality import quality
 from whybox.evaluate._sanity import SanityCheck, model_randomization
 from whybox.evaluate._stability import (

@@ -162,7 +162,7 @@ def attribution_matrix(
         multi-output explanation without ``target`` and without a recorded
         ``model_output`` to choose the predicted class from.
     """
-    from whybox.inspection._results import PermutationImportance
+    from whybox.inspection import PermutationImportance
 
     if isinstance(obj, PermutationImportance):
         if n_rows is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,13 +10,13 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import json_value, prepare_model
+from whybox._utils import Result, from_json_array, json_value, prepare_model
 from whybox.adapters import adapt_data
 from whybox.inspection._features import feature_index, levels
 
 
 @dataclass(frozen=True, eq=False)
-class FlipTest:
+class FlipTest(Result):
     """What changes when only the sensitive attribute of each row is changed.
 
     Attributes
@@ -51,17 +52,26 @@ class FlipTest:
         return self.flip_rate.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        rate = self.flip_rate.to_numpy(dtype=np.float64)
-        return {
-            "feature": self.feature,
-            "values": [json_value(v) for v in self.values],
-            "flip_rate": [[None if np.isnan(v) else float(v) for v in r] for r in rate],
-            "overall": float(self.overall),
-            "n_changed_rows": int(len(self.changed_rows)),
-            "task": self.task,
-            "params": self.params,
-        }
+        """The fields as strict JSON data, ``flip_rate`` as a nested list (row "from"
+        value, column "to" value, in the order of ``values``); read back by
+        :meth:`from_dict`."""
+        return super().to_dict() | {"flip_rate": json_value(self.flip_rate.to_numpy())}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FlipTest:
+        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        result = super().from_dict({**d, "flip_rate": None})
+        rate = _rate_frame(from_json_array(d["flip_rate"], np.float64), result.values)
+        return dataclasses.replace(result, flip_rate=rate)
+
+
+def _rate_frame(rate: np.ndarray, names: Any) -> pd.DataFrame:
+    """The from x to table of flip rates, labelled by the values as text."""
+    return pd.DataFrame(
+        rate,
+        index=pd.Index([str(v) for v in names], name="from"),
+        columns=pd.Index([str(v) for v in names], name="to"),
+    )
 
 
 def flip_test(model: Any, X: Any, feature: Any, *, values: Any = None) -> FlipTest:
@@ -141,11 +151,7 @@ def flip_test(model: Any, X: Any, feature: Any, *, values: Any = None) -> FlipTe
                     rate[a, b] = delta[b, home[a]].mean()
         changed_rows = np.array([], dtype=np.intp)
         overall = float(delta.max(axis=0).mean())
-    frame = pd.DataFrame(
-        rate,
-        index=pd.Index([str(v) for v in names], name="from"),
-        columns=pd.Index([str(v) for v in names], name="to"),
-    )
+    frame = _rate_frame(rate, names)
     return FlipTest(
         feature=data.feature_names[j],
         values=tuple(names),

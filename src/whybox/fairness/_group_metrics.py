@@ -11,8 +11,17 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_confidence_level, check_random_state, json_value
+from whybox._utils import (
+    Result,
+    check_confidence_level,
+    check_int,
+    check_random_state,
+    from_json_array,
+    from_json_number,
+    json_value,
+)
 from whybox.debugging._confusion import _as_label_vector
+from whybox.fairness._tables import from_records, records
 
 FOUR_FIFTHS = 0.8
 _BOOT_CELLS = 1 << 20  # resample draws (rows x replicates) held at once for a regression
@@ -59,30 +68,11 @@ _DISPARITY_COLUMNS = (
 
 
 # ---------------------------------------------------------------------- result
-def _py(value: Any) -> Any:
-    """A JSON-ready scalar: NaN/inf -> None, numpy scalars -> Python, other objects -> repr."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if value is None or isinstance(value, str):
-        return value
-    return json_value(value)
-
-
-def _records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
-    rows = []
-    for key, row in frame.iterrows():
-        rec = {index_name: _py(key)} if index_name else {}
-        rec.update({str(c): _py(v) for c, v in row.items()})
-        rows.append(rec)
-    return rows
+_FOUR_FIFTHS_NUMBERS = ("ratio", "ci_low", "ci_high", "threshold", "lowest_rate", "highest_rate")
 
 
 @dataclass(frozen=True, eq=False)
-class GroupMetrics:
+class GroupMetrics(Result):
     """Metrics of a model's predictions in each group, and the disparities between groups.
 
     Attributes
@@ -171,36 +161,59 @@ class GroupMetrics:
         return self.by_group.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN -> None)."""
+        """The fields as strict JSON data, each table as a list of records (one dict per
+        row, the group name under ``"group"``), ``overall`` as a dict; read back by
+        :meth:`from_dict`."""
         return {
             "task": self.task,
             "sensitive_names": list(self.sensitive_names),
-            "pos_label": _py(self.pos_label),
-            "by_group": _records(self.by_group, "group"),
-            "group_levels": _records(self.group_levels, "group"),
-            "overall": {str(k): _py(v) for k, v in self.overall.items()},
-            "disparities": _records(self.disparities),
-            "four_fifths": (
-                None
-                if self.four_fifths is None
-                else {k: _py(v) for k, v in self.four_fifths.items()}
-            ),
-            "marginals": {k: _records(v, "group") for k, v in self.marginals.items()},
-            "marginal_disparities": {k: _records(v) for k, v in self.marginal_disparities.items()},
+            "pos_label": json_value(self.pos_label),
+            "by_group": records(self.by_group, "group"),
+            "group_levels": records(self.group_levels, "group"),
+            "overall": json_value(self.overall.to_dict()),
+            "disparities": records(self.disparities),
+            "four_fifths": json_value(self.four_fifths),
+            "marginals": {k: records(v, "group") for k, v in self.marginals.items()},
+            "marginal_disparities": {k: records(v) for k, v in self.marginal_disparities.items()},
             "warnings": list(self.warnings),
-            "confidence_level": float(self.confidence_level),
+            "confidence_level": json_value(self.confidence_level),
             "min_group_size": int(self.min_group_size),
-            "params": self.params,
+            "params": json_value(self.params),
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GroupMetrics:
+        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        four_fifths = d["four_fifths"]
+        if four_fifths is not None:
+            four_fifths = {
+                k: from_json_number(v) if k in _FOUR_FIFTHS_NUMBERS else v
+                for k, v in four_fifths.items()
+            }
+        overall = d["overall"]
+        return cls(
+            by_group=from_records(d["by_group"], "group"),
+            overall=pd.Series(
+                from_json_array(list(overall.values()), np.float64),
+                index=list(overall),
+                name="overall",
+            ),
+            disparities=from_records(d["disparities"]),
+            four_fifths=four_fifths,
+            warnings=tuple(d["warnings"]),
+            sensitive_names=tuple(d["sensitive_names"]),
+            task=d["task"],
+            group_levels=from_records(d["group_levels"], "group"),
+            marginals={k: from_records(v, "group") for k, v in d["marginals"].items()},
+            marginal_disparities={k: from_records(v) for k, v in d["marginal_disparities"].items()},
+            pos_label=d["pos_label"],
+            confidence_level=from_json_number(d["confidence_level"]),
+            min_group_size=int(d["min_group_size"]),
+            params=d["params"],
+        )
 
 
 # ---------------------------------------------------------------------- input checks
-def _check_int(value: Any, name: str, low: int, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}; e.g. {example}.")
-    return int(value)
-
-
 def _sensitive_columns(sensitive_features: Any, n: int) -> list[tuple[str, np.ndarray]]:
     """(name, values) of each sensitive feature, checked: right length, no missing value."""
     sf = sensitive_features
@@ -396,7 +409,7 @@ def _numeric_vector(y: Any, name: str) -> np.ndarray:
         except (TypeError, ValueError):
             raise InputError(
                 f"{name} must hold numbers for a regression, got values such as "
-                f"{_py(arr[0])!r}; pass numeric targets or task='classification'."
+                f"{json_value(arr[0])!r}; pass numeric targets or task='classification'."
             ) from None
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
@@ -727,7 +740,7 @@ def group_metrics(
     n_bootstrap: int = 200,
     confidence_level: float = 0.95,
     min_group_size: int = 30,
-    random_state: Any = None,
+    random_state: Any = 0,
 ) -> GroupMetrics:
     """Metrics of a model's predictions in each sensitive group, and the gaps between groups.
 
@@ -784,7 +797,7 @@ def group_metrics(
     confidence_level : float in (0, 1), default=0.95
     min_group_size : int >= 0, default=30
         Groups with fewer rows get a warning and ``small_group=True``.
-    random_state : int, numpy Generator or None, default=None
+    random_state : int, numpy Generator or None, default=0
         Seeds the bootstrap.
 
     Returns
@@ -822,9 +835,9 @@ def group_metrics(
        fairness in AI", Microsoft Tech. Report MSR-TR-2020-32, 2020.
     """
     random_state = check_random_state(random_state)
-    n_boot = _check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
+    n_boot = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
     level = check_confidence_level(confidence_level)
-    min_size = _check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
+    min_size = check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
     yt = _as_label_vector(y_true, "y_true")
     yp = _as_label_vector(y_pred, "y_pred")
     n = len(yt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,16 +11,24 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_confidence_level, check_random_state, json_value, prepare_model
+from whybox._utils import (
+    Result,
+    check_confidence_level,
+    check_int,
+    check_random_state,
+    json_value,
+    prepare_model,
+)
 from whybox.adapters import Dataset, adapt_data
-from whybox.fairness._sensitive import check_sensitive
+from whybox.fairness._sensitive import check_sensitive, output_position
+from whybox.fairness._tables import from_records, records
 
 MAX_SHAP_ROWS = 500
 BACKGROUND_ROWS = 100
 
 
 @dataclass(frozen=True, eq=False)
-class ProxyDetection:
+class ProxyDetection(Result):
     """How well each feature stands in for a sensitive attribute, and how much the model uses it.
 
     Attributes
@@ -74,22 +83,15 @@ class ProxyDetection:
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN as None)."""
-        table = self.table.reset_index().astype(object)
-        table = table.where(pd.notna(table), None)
-        return {
-            "sensitive_name": self.sensitive_name,
-            "groups": list(self.groups),
-            "table": table.to_dict(orient="list"),
-            "output_auc": json_value(self.output_auc),
-            "output_auc_interval": [json_value(v) for v in self.output_auc_interval],
-            "output_auc_by_group": {k: json_value(v) for k, v in self.output_auc_by_group.items()},
-            "output_gap": {k: float(v) for k, v in self.output_gap.items()},
-            "output_space": self.output_space,
-            "flagged": list(self.flagged),
-            "findings": list(self.findings),
-            "params": self.params,
-        }
+        """The fields as strict JSON data, ``table`` as records (one dict per feature,
+        its name under ``"feature"``); read back by :meth:`from_dict`."""
+        return super().to_dict() | {"table": records(self.table, "feature")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProxyDetection:
+        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        result = super().from_dict({**d, "table": None})
+        return dataclasses.replace(result, table=from_records(d["table"], "feature"))
 
 
 def predictability(
@@ -253,14 +255,14 @@ def _shap(model: Any, data: Dataset, shap_values: Any, rng: np.random.Generator)
 def proxy_detection(
     model: Any,
     X: Any,
-    sensitive: Any,
+    sensitive_features: Any,
     *,
     shap_values: Explanation | None = None,
-    output: Any = None,
+    target: Any = None,
     strength_threshold: float = 0.3,
     reliance_threshold: float = 0.05,
     cv: int = 5,
-    random_state: Any = None,
+    random_state: Any = 0,
     confidence_level: float = 0.95,
 ) -> ProxyDetection:
     """Flag features that stand in for a sensitive attribute the model does not see.
@@ -286,12 +288,12 @@ def proxy_detection(
         A fitted model whybox can adapt, or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         Rows the model takes (the attribute need not be a column).
-    sensitive : array-like of shape (n_samples,) or Series
-        The group of each row.
+    sensitive_features : array-like of shape (n_samples,) or Series
+        The group of each row (one sensitive attribute).
     shap_values : Explanation, optional
         SHAP values of every row of ``X`` (axes samples, features, outputs). None:
         computed with :func:`whybox.explain` on up to 500 rows.
-    output : str or int, optional
+    target : str or int, optional
         The output whose SHAP values are used (a class name or position); None: the
         first (for a binary classifier, the positive class).
     strength_threshold : float in [0, 1], default=0.3
@@ -300,7 +302,7 @@ def proxy_detection(
         The share of mean |SHAP value| from which the model counts as using it.
     cv : int, default=5
         Cross-validation folds for the AUCs (>= 2).
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator or None, default=0
         Seeds the folds and the rows sampled for SHAP values.
     confidence_level : float in (0, 1), default=0.95
         Level of the interval of ``output_auc``.
@@ -333,11 +335,10 @@ def proxy_detection(
     ):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise InputError(f"{name} must be a number in [0, 1], got {value!r}; e.g. {name}=0.3.")
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise InputError(f"cv must be an integer >= 2, got {cv!r}; e.g. cv=5.")
+    cv = check_int(cv, "cv", 2, "cv=5")
     m = prepare_model(model, X)
     data = m.check_data(adapt_data(X, name="X"), name="X")
-    label, groups = check_sensitive(sensitive, data.n_samples)
+    label, groups = check_sensitive(sensitive_features, data.n_samples)
     rng = np.random.default_rng(random_state)
     seed = int(rng.integers(2**31 - 1))
     auc = np.array(
@@ -353,15 +354,7 @@ def proxy_detection(
         ]
     )
     ex, rows = _shap(m, data, shap_values, rng)
-    k = 0
-    if output is not None:
-        names = list(ex.output_names)
-        if output in names:
-            k = names.index(output)
-        elif isinstance(output, (int, np.integer)) and 0 <= int(output) < len(names):
-            k = int(output)
-        else:
-            raise InputError(f"output must be one of {names} or a position, got {output!r}.")
+    k = output_position(target, ex.output_names)
     phi = np.asarray(ex.values, dtype=np.float64)[:, :, k]
     out = phi.sum(axis=1) + np.asarray(ex.base_values, dtype=np.float64)[:, k]
     # the output on every row of X (a monotone view of it gives the same AUC)
@@ -421,7 +414,7 @@ def proxy_detection(
             "random_state": json_value(random_state),
             "shap": "given" if shap_values is not None else ex.method,
             "shap_rows": int(len(rows)),
-            "output": ex.output_names[k],
+            "target": ex.output_names[k],
             "confidence_level": float(confidence_level),
             "output_auc_method": "rank AUC (Mann-Whitney), oriented; DeLong interval",
         },

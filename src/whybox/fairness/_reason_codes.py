@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +11,15 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import Result
+from whybox.fairness._sensitive import output_position
+from whybox.fairness._tables import from_records, records
+
+_COLUMNS = ["row", "rank", "feature", "value", "shap_value", "reason"]
 
 
 @dataclass(frozen=True, eq=False)
-class ReasonCodes:
+class ReasonCodes(Result):
     """The top reasons per row, as a tidy table and as sentences.
 
     Attributes
@@ -26,6 +32,9 @@ class ReasonCodes:
     output : str
         The favourable output whose SHAP values were read (e.g. "approved").
     output_space : str
+        The units of ``shap_value``: the explanation's output space.
+    params : dict
+        ``top_k`` and ``rows`` as given.
     """
 
     table: pd.DataFrame
@@ -38,16 +47,19 @@ class ReasonCodes:
         return self.table.loc[self.table["row"] == row, "reason"].tolist()
 
     def to_frame(self) -> pd.DataFrame:
+        """The reasons, one line each (a copy of ``table``)."""
         return self.table.copy()
 
     def to_dict(self) -> dict[str, Any]:
-        table = self.table.astype(object).where(pd.notna(self.table), None)
-        return {
-            "table": table.to_dict(orient="list"),
-            "output": self.output,
-            "output_space": self.output_space,
-            "params": self.params,
-        }
+        """The fields as strict JSON data, ``table`` as records (one dict per reason);
+        read back by :meth:`from_dict`."""
+        return super().to_dict() | {"table": records(self.table)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ReasonCodes:
+        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        table = from_records(d["table"]) if d["table"] else pd.DataFrame(columns=_COLUMNS)
+        return dataclasses.replace(super().from_dict({**d, "table": None}), table=table)
 
 
 def _format(value: Any) -> str:
@@ -61,39 +73,92 @@ def _format(value: Any) -> str:
 
 
 def reason_codes(
-    explanation: Explanation, *, rows: Any = None, k: int = 4, output: Any = None
+    explanation: Explanation, *, rows: Any = None, top_k: int = 4, target: Any = None
 ) -> ReasonCodes:
-    """The ``k`` features that pushed each row's prediction furthest from the favourable outcome.
+    """The principal reasons for an adverse decision: the features that lowered a row's score most.
 
-    For a denied application, the principal reasons of an adverse-action notice (US
-    Equal Credit Opportunity Act, Regulation B, 12 CFR 1002.9) are the features that
-    lowered its score the most. With SHAP values of the favourable output, those are
-    the features with the most negative values: each is phrased from its name and the
-    row's value ("debt_ratio of 0.61 lowered the score for 'approved' by 0.84 (raw)").
-    Features that raised the score are never given as reasons, so a row may get fewer
-    than ``k``.
+    A lender that denies credit must tell the applicant the specific principal
+    reasons (US Equal Credit Opportunity Act, Regulation B, 12 CFR 1002.9(a)(2) and
+    (b)(2); its staff commentary finds more than four reasons unlikely to help, and
+    the CFPB's Circular 2022-03 holds a complex model to the same duty). With SHAP
+    values of the *favourable* output (Lundberg & Lee 2017), each feature's value is
+    its additive contribution to that output relative to the base value, so the
+    features with the most negative values are the ones that pushed the row furthest
+    away from the favourable outcome. For every row asked, the ``top_k`` most
+    negative contributions are listed, principal reason first, and each is phrased
+    from the feature's name and the row's value, e.g. ``"debt_ratio of 0.61 lowered
+    the score for 'approved' by 0.84 (raw)"``. Features that raised the score are
+    never given as reasons, so a row may get fewer than ``top_k`` (none when every
+    feature raised it). Nothing is refitted or sampled: the reasons are read from
+    ``explanation`` as it is, in its output space.
 
     Parameters
     ----------
     explanation : Explanation
-        SHAP values, axes (samples, features, outputs), e.g. ``whybox.explain(model, X)``.
+        SHAP values (or any additive attribution) with axes ("samples", "features",
+        "outputs"): ``values`` of shape (n_samples, n_features, n_outputs), float64,
+        in ``explanation.output_space`` (``"raw"`` margin, ``"probability"`` or
+        ``"log_odds"``), and ``data`` holding the rows (their values are quoted in
+        the sentences; "None" without data), e.g. ``whybox.explain(model, X)``.
     rows : sequence of int, optional
-        Positions of the rows to give reasons for (e.g. the denied ones); default all.
-    k : int, default=4
-        The most reasons per row (US practice: up to four).
-    output : str or int, optional
-        The favourable output (class name or position); default the first (for a binary
-        classifier, its positive class).
+        Positions (0-based, in ``explanation``) of the rows to give reasons for, e.g.
+        the denied applications; default every row, in order.
+    top_k : int, default=4
+        The most reasons per row, 1 to n_features (US practice: up to four).
+    target : str or int, optional
+        The favourable output, by name (e.g. ``"approved"``) or position on the
+        outputs axis; default the first output (for a binary classifier, its
+        positive class, so pass the favourable class when the positive class is
+        the adverse one).
 
     Returns
     -------
     ReasonCodes
+        ``table``: one line per reason with ``row`` (int), ``rank`` (1 = principal),
+        ``feature`` (str), ``value`` (the row's value, as in ``explanation.data``),
+        ``shap_value`` (float64, negative, in ``output_space`` units) and ``reason``
+        (the sentence); ``output`` (the favourable output's name) and
+        ``output_space``. ``for_row(row)`` gives one row's sentences.
 
     Raises
     ------
     InputError
-        An explanation that is not per (sample, feature, output), rows out of range,
-        ``k`` below 1 or above the number of features, an unknown output.
+        ``explanation`` is not an Explanation with axes (samples, features, outputs);
+        ``rows`` holds a position outside 0..n_samples-1; ``top_k`` is not an integer
+        in 1..n_features; ``target`` is neither an output name nor a position.
+
+    See Also
+    --------
+    whybox.counterfactuals.CounterfactualExplainer.recourse : what the applicant
+        could change to be approved.
+
+    References
+    ----------
+    .. [1] Equal Credit Opportunity Act (Regulation B), 12 CFR 1002.9 (notifications
+       of action taken; statement of specific reasons) and its Official
+       Interpretation, comment 9(b)(2)-1.
+    .. [2] Consumer Financial Protection Bureau, "Adverse action notification
+       requirements in connection with credit decisions based on complex
+       algorithms", Circular 2022-03, 2022.
+    .. [3] S. M. Lundberg and S.-I. Lee, "A unified approach to interpreting model
+       predictions", NeurIPS 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox import explain
+    >>> from whybox.fairness import reason_codes
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(50, 10, 300),
+    ...                   "debt_ratio": rng.uniform(0, 1, 300),
+    ...                   "years_employed": rng.integers(0, 30, 300).astype(float)})
+    >>> y = (X["income"] / 50 - X["debt_ratio"] + rng.normal(0, 0.2, 300) > 0.5).astype(int)
+    >>> model = LogisticRegression().fit(X, y)
+    >>> codes = reason_codes(explain(model, X), rows=[0, 1], top_k=2)
+    >>> codes.table[["row", "rank", "feature"]].shape[1]
+    3
     """
     if not isinstance(explanation, Explanation) or explanation.axes != (
         "samples",
@@ -106,23 +171,18 @@ def reason_codes(
             "whybox.explain(model, X)."
         )
     n, d = explanation.values.shape[:2]
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= d:
-        raise InputError(f"k must be an integer in 1..{d} (the number of features), got {k!r}.")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= d:
+        raise InputError(
+            f"top_k must be an integer in 1..{d} (the number of features), got {top_k!r}."
+        )
     names = list(explanation.output_names)
-    if output is None:
-        o = 0
-    elif output in names:
-        o = names.index(output)
-    elif isinstance(output, (int, np.integer)) and 0 <= int(output) < len(names):
-        o = int(output)
-    else:
-        raise InputError(f"output must be one of {names} or a position, got {output!r}.")
+    o = output_position(target, explanation.output_names)
     idx = np.arange(n) if rows is None else np.asarray(list(rows), dtype=np.intp)
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise InputError(f"rows must be positions in 0..{n - 1}, got {list(idx)[:5]}.")
     phi = np.asarray(explanation.values, dtype=np.float64)[idx, :, o]
-    order = np.argsort(phi, axis=1, kind="stable")[:, :k]  # most negative first
-    records = []
+    order = np.argsort(phi, axis=1, kind="stable")[:, :top_k]  # most negative first
+    reasons = []
     for r, row in enumerate(idx):
         for rank, j in enumerate(order[r], start=1):
             value = phi[r, j]
@@ -130,7 +190,7 @@ def reason_codes(
                 break
             shown = explanation.data[row, j] if explanation.data is not None else None
             feat = explanation.feature_names[j]
-            records.append(
+            reasons.append(
                 {
                     "row": int(row),
                     "rank": rank,
@@ -141,12 +201,10 @@ def reason_codes(
                     f"{names[o]!r} by {-value:.3g} ({explanation.output_space})",
                 }
             )
-    table = pd.DataFrame(
-        records, columns=["row", "rank", "feature", "value", "shap_value", "reason"]
-    )
+    table = pd.DataFrame(reasons, columns=_COLUMNS)
     return ReasonCodes(
         table=table,
         output=names[o],
         output_space=explanation.output_space,
-        params={"k": int(k), "rows": None if rows is None else [int(i) for i in idx]},
+        params={"top_k": int(top_k), "rows": None if rows is None else [int(i) for i in idx]},
     )

@@ -11,7 +11,9 @@ from whybox._exceptions import InputError
 from whybox._utils import shorten
 
 
-def check_sensitive(sensitive: Any, n_rows: int, name: str = "sensitive") -> tuple[str, np.ndarray]:
+def check_sensitive(
+    sensitive: Any, n_rows: int, name: str = "sensitive_features"
+) -> tuple[str, np.ndarray]:
     """The attribute's name and its values as strings, or a clear error.
 
     Parameters
@@ -23,14 +25,17 @@ def check_sensitive(sensitive: Any, n_rows: int, name: str = "sensitive") -> tup
     Returns
     -------
     (str, ndarray of shape (n_rows,), object)
-        The Series' name (else ``name``) and the group of each row as a string.
+        The Series' name (else ``"sensitive"``) and the group of each row as a string.
 
     Raises
     ------
     InputError
         Wrong length, not one-dimensional, missing values, or a single group.
     """
-    label = str(sensitive.name) if isinstance(sensitive, pd.Series) and sensitive.name else name
+    # an unnamed attribute is called "sensitive" in results and sentences
+    label = (
+        str(sensitive.name) if isinstance(sensitive, pd.Series) and sensitive.name else "sensitive"
+    )
     values = np.asarray(sensitive, dtype=object)
     if values.ndim != 1 or len(values) != n_rows:
         raise InputError(
@@ -50,6 +55,19 @@ def check_sensitive(sensitive: Any, n_rows: int, name: str = "sensitive") -> tup
             "compare; pass an attribute with at least two groups."
         )
     return label, groups
+
+
+def output_position(target: Any, names: Any) -> int:
+    """The position of the output ``target`` names (a name or a position; None: the
+    first, for a binary classifier its positive class), or an InputError."""
+    names = list(names)
+    if target is None:
+        return 0
+    if target in names:
+        return names.index(target)
+    if isinstance(target, (int, np.integer)) and 0 <= int(target) < len(names):
+        return int(target)
+    raise InputError(f"target must be one of {names} or a position, got {target!r}.")
 
 
 #: the most groups an attribute may form before it must be binned or merged
@@ -100,7 +118,7 @@ def check_group_count(values: Any, label: str, *, cli: bool = False) -> None:
         else:
             py_edges = edges.replace("-inf", "-np.inf").replace(",inf", ",np.inf")
             fix = (
-                f"bin it, e.g. sensitive=pd.cut(X[{shown}], bins=[{py_edges.replace(',', ', ')}])"
+                f"bin it, e.g. sensitive_features=pd.cut(X[{shown}], bins=[{py_edges.replace(',', ', ')}])"
                 f".astype(str) (your own edges) or pd.qcut(X[{shown}], 4).astype(str) (four "
                 "groups of equal size)"
             )
