@@ -9,14 +9,15 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox.adapters import adapt_data, adapt_model
-from whybox.debugging._confusion import _as_label_vector
+from whybox._utils import Result, check_int
+from whybox.adapters import adapt_model
+from whybox.debugging._common import labelled_rows
 
 _STRATEGIES = ("uniform", "quantile")
 
 
 @dataclass(frozen=True, eq=False)
-class ReliabilityCurve:
+class ReliabilityCurve(Result):
     """Predicted probability against observed frequency, per bin (non-empty bins only).
 
     Attributes
@@ -42,7 +43,7 @@ class ReliabilityCurve:
 
 
 @dataclass(frozen=True, eq=False)
-class Calibration:
+class Calibration(Result):
     """A classifier's calibration on labelled rows.
 
     Attributes
@@ -58,9 +59,13 @@ class Calibration:
         the one-hot label (binary: of the positive class's probability), as
         scikit-learn's ``brier_score_loss``; 0 is perfect.
     classes : tuple
+        The model's classes, in the order of its probabilities.
     n_bins : int
+        Bins asked for (the curves keep the non-empty ones).
     strategy : str
+        "uniform" or "quantile".
     params : dict
+        ``n_samples``: the rows scored.
     """
 
     curves: tuple[ReliabilityCurve, ...]
@@ -78,27 +83,6 @@ class Calibration:
             for p, o, n in zip(c.mean_predicted, c.observed, c.counts, strict=True):
                 rows.append((c.label, float(p), float(o), int(n)))
         return pd.DataFrame(rows, columns=["curve", "mean_predicted", "observed", "count"])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "curves": [
-                {
-                    "label": c.label,
-                    "mean_predicted": c.mean_predicted.tolist(),
-                    "observed": c.observed.tolist(),
-                    "counts": c.counts.tolist(),
-                    "ece": c.ece,
-                    "mce": c.mce,
-                }
-                for c in self.curves
-            ],
-            "ece": self.ece,
-            "brier_score": self.brier_score,
-            "classes": [str(c) for c in self.classes],
-            "n_bins": self.n_bins,
-            "strategy": self.strategy,
-            "params": self.params,
-        }
 
 
 def reliability_curve(
@@ -179,8 +163,7 @@ def calibration(
     .. [3] G. W. Brier, "Verification of forecasts expressed in terms of
        probability", Monthly Weather Review 78(1), 1950.
     """
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
-        raise InputError(f"n_bins must be an integer >= 2, got {n_bins!r}; e.g. n_bins=10.")
+    n_bins = check_int(n_bins, "n_bins", 2, "n_bins=10")
     if strategy not in _STRATEGIES:
         raise InputError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}.")
     m = adapt_model(model)
@@ -189,12 +172,7 @@ def calibration(
             "calibration needs a classifier with probabilities, but the model is a "
             "regressor; use whybox.debugging.error_analysis for a regressor's errors."
         )
-    data = m.check_data(adapt_data(X, name="X"), name="X")
-    y_arr = _as_label_vector(y, "y")
-    if len(y_arr) != data.n_samples:
-        raise InputError(
-            f"y has {len(y_arr)} values but X has {data.n_samples} rows; give one label per row."
-        )
+    data, y_arr = labelled_rows(m, X, y, "give one label per row.")
     classes = list(np.asarray(m.classes).tolist())
     codes = pd.Index(classes, dtype=object).get_indexer(pd.Index(y_arr.tolist(), dtype=object))
     if np.any(codes < 0):

@@ -9,24 +9,17 @@ import pandas as pd
 from scipy import stats
 
 from whybox._exceptions import InputError
-from whybox.adapters import Dataset, adapt_data, adapt_model
-from whybox.debugging._confusion import _analysis_from_matrix, _as_label_vector
+from whybox._utils import check_int
+from whybox.adapters import Dataset, adapt_model
+from whybox.debugging._common import labelled_rows, regression_predictions, residual_summary
+from whybox.debugging._confusion import _analysis_from_matrix
 from whybox.debugging._results import (
     ClassificationCase,
     ErrorAnalysis,
     FeatureBins,
     FeatureShift,
     RegressionCase,
-    ResidualSummary,
 )
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(
-            f"{name} must be an integer >= {minimum}, got {value!r}; pass e.g. {name}={minimum}."
-        )
-    return int(value)
 
 
 def error_analysis(
@@ -93,16 +86,10 @@ def error_analysis(
        Human-Machine Analyses for Characterizing System Failure", HCOMP 2018
        (error analysis by comparing failing and succeeding rows).
     """
-    top_k = _check_int(top_k, "top_k", 1)
-    n_bins = _check_int(n_bins, "n_bins", 1)
+    top_k = check_int(top_k, "top_k", 1, "top_k=10")
+    n_bins = check_int(n_bins, "n_bins", 1, "n_bins=5")
     m = adapt_model(model)
-    data = m.check_data(adapt_data(X, name="X"), name="X")
-    y_arr = _as_label_vector(y, "y")
-    if y_arr.shape[0] != data.n_samples:
-        raise InputError(
-            f"y has {y_arr.shape[0]} values but X has {data.n_samples} rows; give one target "
-            "per row of X."
-        )
+    data, y_arr = labelled_rows(m, X, y, "give one target per row of X.")
     params = {"top_k": top_k, "n_bins": n_bins}
     if m.task == "classification":
         return _classification(m, data, y_arr, top_k, params)
@@ -178,39 +165,15 @@ def _classification(
 
 
 # ---------------------------------------------------------------------- regression
-def _r2(y: np.ndarray, pred: np.ndarray) -> float:
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    if ss_tot == 0.0:
-        return 1.0 if ss_res == 0.0 else 0.0
-    return 1.0 - ss_res / ss_tot
-
-
 def _regression(
     m: Any, data: Dataset, y: np.ndarray, top_k: int, n_bins: int, params: dict[str, Any]
 ) -> ErrorAnalysis:
-    try:
-        y_num = np.asarray(pd.to_numeric(pd.Series(y)), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"y must hold numbers for a regressor, got values such as {y[:3].tolist()}; "
-            "pass the numeric target (or a classifier for class labels)."
-        ) from None
-    out = m.predict(data, "raw")
-    if out.shape[1] != 1:
-        raise InputError(
-            f"error_analysis handles one regression target but the model has {out.shape[1]} "
-            "outputs; wrap the model to return one output."
-        )
-    pred = out[:, 0]
+    y_num, pred = regression_predictions(
+        m, data, y, "error_analysis", "pass the numeric target (or a classifier for class labels)."
+    )
     resid = pred - y_num
     abs_err = np.abs(resid)
-    summary = ResidualSummary(
-        mae=float(abs_err.mean()),
-        rmse=float(np.sqrt(np.mean(resid**2))),
-        r2=_r2(y_num, pred),
-        bias=float(resid.mean()),
-    )
+    summary = residual_summary(y_num, pred)
     order = np.argsort(-abs_err, kind="stable")[:top_k]
     largest = tuple(
         RegressionCase(int(r), float(y_num[r]), float(pred[r]), float(resid[r])) for r in order

@@ -10,8 +10,14 @@ import pandas as pd
 from scipy import stats
 
 from whybox._exceptions import InputError
-from whybox.adapters import Dataset, adapt_data, adapt_model
-from whybox.debugging._confusion import _as_label_vector
+from whybox._utils import Result, check_int
+from whybox.adapters import Dataset, adapt_model
+from whybox.debugging._common import (
+    check_significance,
+    labelled_rows,
+    regression_predictions,
+    residual_summary,
+)
 from whybox.debugging._results import ResidualSummary
 
 _TESTS = ("welch", "anova", "kruskal")
@@ -26,17 +32,8 @@ MISSING_LABEL = "missing"
 _ROUNDING = 1e-9
 
 
-def _num(v: Any) -> Any:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
-def _nums(a: np.ndarray) -> list[Any]:
-    return [_num(v) for v in np.asarray(a, dtype=np.float64)]
-
-
 @dataclass(frozen=True, eq=False)
-class FeatureResiduals:
+class FeatureResiduals(Result):
     """A regressor's residuals in the bins (or categories) of one feature.
 
     Residuals are ``predicted - true``: a positive mean residual means the model
@@ -88,6 +85,11 @@ class FeatureResiduals:
     test: str
 
     @property
+    def test_name(self) -> str:
+        """The test in words (e.g. "Welch's one-way ANOVA"), for titles and captions."""
+        return _TEST_NAMES.get(self.test.split(" ")[0], self.test)
+
+    @property
     def worst_bin(self) -> int:
         """Index of the bin with the largest absolute mean residual."""
         return int(np.nanargmax(np.abs(self.mean_residual)))
@@ -104,26 +106,9 @@ class FeatureResiduals:
             }
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "feature": self.feature,
-            "kind": self.kind,
-            "labels": list(self.labels),
-            "count": self.count.astype(np.int64).tolist(),
-            "mean_residual": _nums(self.mean_residual),
-            "mae": _nums(self.mae),
-            "std_residual": _nums(self.std_residual),
-            "statistic": _num(self.statistic),
-            "p_value": _num(self.p_value),
-            "adjusted_p_value": _num(self.adjusted_p_value),
-            "effect_size": _num(self.effect_size),
-            "test": self.test,
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class ResidualAnalysis:
+class ResidualAnalysis(Result):
     """A regressor's residuals by feature, features ranked by how much the bins differ.
 
     Attributes
@@ -137,20 +122,20 @@ class ResidualAnalysis:
         ``predicted - true`` per row.
     test : str
         The test asked for: ``"welch"``, ``"anova"`` or ``"kruskal"``.
-    alpha : float
+    significance : float
         The family-wise error rate at which ``significant`` features are flagged
-        (Holm-adjusted p-value <= alpha).
+        (Holm-adjusted p-value <= significance).
     notes : tuple of str
         Why some or all tests could not be run, if so.
     params : dict
-        The settings (``n_bins``, ``test``, ``alpha``) to reproduce the result.
+        The settings (``n_bins``, ``test``, ``significance``) to reproduce the result.
     """
 
     features: tuple[FeatureResiduals, ...]
     summary: ResidualSummary
     residuals: np.ndarray
     test: str
-    alpha: float
+    significance: float
     notes: tuple[str, ...] = ()
     params: dict[str, Any] = field(default_factory=dict)
 
@@ -160,8 +145,8 @@ class ResidualAnalysis:
 
     @property
     def significant(self) -> tuple[str, ...]:
-        """Features whose Holm-adjusted p-value is at most ``alpha``, in rank order."""
-        return tuple(f.feature for f in self.features if f.adjusted_p_value <= self.alpha)
+        """Features whose Holm-adjusted p-value is at most ``significance``, in rank order."""
+        return tuple(f.feature for f in self.features if f.adjusted_p_value <= self.significance)
 
     def __getitem__(self, feature: str) -> FeatureResiduals:
         for f in self.features:
@@ -206,16 +191,9 @@ class ResidualAnalysis:
         return out[["feature", "bin", "count", "mean_residual", "mae", "std_residual"]]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (the per-row residuals are left out)."""
-        return {
-            "features": [f.to_dict() for f in self.features],
-            "summary": self.summary.to_dict(),
-            "n_samples": self.n_samples,
-            "test": self.test,
-            "alpha": self.alpha,
-            "notes": list(self.notes),
-            "params": dict(self.params),
-        }
+        """The fields as strict JSON data, with ``n_samples``; :meth:`from_dict` reads it
+        back."""
+        return super().to_dict() | {"n_samples": self.n_samples}
 
 
 # ---------------------------------------------------------------------- binning
@@ -344,12 +322,6 @@ def _holm(p: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_int(value: Any, name: str, low: int, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}; e.g. {example}.")
-    return int(value)
-
-
 def residual_analysis(
     model: Any,
     X: Any,
@@ -357,7 +329,7 @@ def residual_analysis(
     *,
     n_bins: int = 5,
     test: str = "welch",
-    alpha: float = 0.05,
+    significance: float = 0.05,
 ) -> ResidualAnalysis:
     """Find the features along which a regressor's residuals are biased.
 
@@ -373,7 +345,7 @@ def residual_analysis(
 
     The p-values are adjusted over the features with Holm's step-down method, so
     the chance that any feature of a well-specified model is flagged
-    (``ResidualAnalysis.significant``) is at most ``alpha``.
+    (``ResidualAnalysis.significant``) is at most ``significance``.
 
     Parameters
     ----------
@@ -397,7 +369,7 @@ def residual_analysis(
         variances). ``"kruskal"``: the Kruskal-Wallis rank test, robust to
         outliers but sensitive to any difference in the bins' distributions,
         not only their means.
-    alpha : float, default=0.05
+    significance : float, default=0.05
         Family-wise error rate for ``significant`` (in (0, 1)).
 
     Returns
@@ -412,7 +384,7 @@ def residual_analysis(
     ------
     InputError
         A classifier; a model with more than one output; ``y`` of the wrong length
-        or not numeric; ``n_bins`` < 2; an unknown ``test``; ``alpha`` outside
+        or not numeric; ``n_bins`` < 2; an unknown ``test``; ``significance`` outside
         (0, 1).
 
     References
@@ -426,49 +398,23 @@ def residual_analysis(
     .. [4] N. R. Draper, H. Smith, "Applied Regression Analysis", 3rd ed., 1998,
        ch. 2 (examining residuals against each predictor).
     """
-    n_bins = _check_int(n_bins, "n_bins", 2, "n_bins=5")
+    n_bins = check_int(n_bins, "n_bins", 2, "n_bins=5")
     if test not in _TESTS:
         raise InputError(f"test must be one of {_TESTS}, got {test!r}; e.g. test='welch'.")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise InputError(f"alpha must be a number in (0, 1), got {alpha!r}; e.g. alpha=0.05.")
+    significance = check_significance(significance)
     m = adapt_model(model)
     if m.task != "regression":
         raise InputError(
             "residual_analysis needs a regressor, but the model is a classifier; use "
             "whybox.debugging.calibration or find_slices for a classifier's errors."
         )
-    data = m.check_data(adapt_data(X, name="X"), name="X")
-    y_arr = _as_label_vector(y, "y")
-    if y_arr.shape[0] != data.n_samples:
-        raise InputError(
-            f"y has {y_arr.shape[0]} values but X has {data.n_samples} rows; give one target "
-            "per row of X."
-        )
-    try:
-        y_num = np.asarray(pd.to_numeric(pd.Series(y_arr)), dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"y must hold numbers for a regressor, got values such as {y_arr[:3].tolist()}; "
-            "pass the numeric target."
-        ) from None
-    out = m.predict(data, "raw")
-    if out.shape[1] != 1:
-        raise InputError(
-            f"residual_analysis handles one regression target but the model has {out.shape[1]} "
-            "outputs; wrap the model to return one output."
-        )
-    pred = out[:, 0]
+    data, y_arr = labelled_rows(m, X, y, "give one target per row of X.")
+    y_num, pred = regression_predictions(
+        m, data, y_arr, "residual_analysis", "pass the numeric target."
+    )
     resid = pred - y_num
     abs_err = np.abs(resid)
-    ss_tot = float(np.sum((y_num - y_num.mean()) ** 2))
-    ss_res = float(np.sum(resid**2))
-    r2 = (1.0 if ss_res == 0 else 0.0) if ss_tot == 0 else 1.0 - ss_res / ss_tot
-    summary = ResidualSummary(
-        mae=float(abs_err.mean()),
-        rmse=float(np.sqrt(np.mean(resid**2))),
-        r2=float(r2),
-        bias=float(resid.mean()),
-    )
+    summary = residual_summary(y_num, pred)
     ranks = stats.rankdata(resid)
     n = resid.size
     _, ties = np.unique(resid, return_counts=True)
@@ -539,7 +485,7 @@ def residual_analysis(
         summary=summary,
         residuals=resid,
         test=test,
-        alpha=float(alpha),
+        significance=significance,
         notes=tuple(notes),
-        params={"n_bins": n_bins, "test": test, "alpha": float(alpha)},
+        params={"n_bins": n_bins, "test": test, "significance": significance},
     )

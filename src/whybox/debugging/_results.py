@@ -5,29 +5,18 @@ No plotting library is imported here; :mod:`whybox.plots` draws these results.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-
-def _num(x: Any) -> Any:
-    """A float for JSON: NaN and infinities become ``None``."""
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _nums(a: np.ndarray) -> list[Any]:
-    return [_num(v) for v in np.asarray(a, dtype=np.float64).ravel()]
+from whybox._utils import Result
 
 
 # ---------------------------------------------------------------------- confusion
 @dataclass(frozen=True)
-class ConfusedPair:
+class ConfusedPair(Result):
     """One off-diagonal cell of a confusion matrix.
 
     Attributes
@@ -47,18 +36,9 @@ class ConfusedPair:
     count: int
     share: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "true": self.true,
-            "predicted": self.predicted,
-            "count": int(self.count),
-            "share": _num(self.share),
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class ConfusionAnalysis:
+class ConfusionAnalysis(Result):
     """A confusion matrix with the per-class metrics read from it.
 
     Attributes
@@ -124,29 +104,19 @@ class ConfusionAnalysis:
     def pairs_frame(self) -> pd.DataFrame:
         """The confused pairs as a table with columns true, predicted, count, share."""
         return pd.DataFrame(
-            [p.to_dict() for p in self.confused_pairs],
+            [vars(p) for p in self.confused_pairs],
             columns=["true", "predicted", "count", "share"],
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (arrays as nested lists)."""
-        return {
-            "labels": list(self.labels),
-            "matrix": self.matrix.astype(np.int64).tolist(),
-            "normalized": self.normalized.tolist(),
-            "precision": _nums(self.precision),
-            "recall": _nums(self.recall),
-            "f1": _nums(self.f1),
-            "support": self.support.astype(np.int64).tolist(),
-            "accuracy": _num(self.accuracy),
-            "n_samples": self.n_samples,
-            "confused_pairs": [p.to_dict() for p in self.confused_pairs],
-        }
+        """The fields as strict JSON data, with ``n_samples``; :meth:`from_dict` reads
+        it back."""
+        return super().to_dict() | {"n_samples": self.n_samples}
 
 
 # ---------------------------------------------------------------------- error analysis
 @dataclass(frozen=True)
-class ClassificationCase:
+class ClassificationCase(Result):
     """One row of a classifier's predictions worth looking at.
 
     Attributes
@@ -166,18 +136,9 @@ class ClassificationCase:
     predicted: str
     confidence: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "row": int(self.row),
-            "true": self.true,
-            "predicted": self.predicted,
-            "confidence": _num(self.confidence),
-        }
-
 
 @dataclass(frozen=True)
-class RegressionCase:
+class RegressionCase(Result):
     """One row of a regressor's predictions with a large error.
 
     Attributes
@@ -197,18 +158,9 @@ class RegressionCase:
     predicted: float
     error: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "row": int(self.row),
-            "true": _num(self.true),
-            "predicted": _num(self.predicted),
-            "error": _num(self.error),
-        }
-
 
 @dataclass(frozen=True)
-class ResidualSummary:
+class ResidualSummary(Result):
     """Summary of a regressor's residuals ``predicted - true``.
 
     Attributes
@@ -229,13 +181,9 @@ class ResidualSummary:
     r2: float
     bias: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {k: _num(getattr(self, k)) for k in ("mae", "rmse", "r2", "bias")}
-
 
 @dataclass(frozen=True)
-class FeatureShift:
+class FeatureShift(Result):
     """How differently one feature is distributed among the error rows and the rest.
 
     Attributes
@@ -278,31 +226,9 @@ class FeatureShift:
     tvd: float | None = None
     top_category: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        out: dict[str, Any] = {
-            "feature": self.feature,
-            "kind": self.kind,
-            "n_errors": int(self.n_errors),
-            "n_rest": int(self.n_rest),
-            "top_category": self.top_category,
-        }
-        for k in (
-            "effect",
-            "cohens_d",
-            "ks_statistic",
-            "ks_pvalue",
-            "mean_errors",
-            "mean_rest",
-            "cramers_v",
-            "tvd",
-        ):
-            out[k] = _num(getattr(self, k))
-        return out
-
 
 @dataclass(frozen=True, eq=False)
-class FeatureBins:
+class FeatureBins(Result):
     """A regressor's mean absolute error in bins of one feature.
 
     Attributes
@@ -329,20 +255,9 @@ class FeatureBins:
     worst_bin: int
     worst_ratio: float
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "feature": self.feature,
-            "labels": list(self.labels),
-            "count": self.count.astype(np.int64).tolist(),
-            "mae": _nums(self.mae),
-            "worst_bin": int(self.worst_bin),
-            "worst_ratio": _num(self.worst_ratio),
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class ErrorAnalysis:
+class ErrorAnalysis(Result):
     """Where and on which rows a model fails.
 
     Attributes
@@ -461,40 +376,14 @@ class ErrorAnalysis:
         """
         if self.task == "regression":
             return pd.DataFrame(
-                [c.to_dict() for c in self.largest_errors],
+                [vars(c) for c in self.largest_errors],
                 columns=["row", "true", "predicted", "error"],
             )
-        rows = [
-            {"kind": "high_confidence_error", **c.to_dict()} for c in self.high_confidence_errors
-        ]
-        rows += [
-            {"kind": "low_confidence_correct", **c.to_dict()} for c in self.low_confidence_correct
-        ]
+        rows = [{"kind": "high_confidence_error", **vars(c)} for c in self.high_confidence_errors]
+        rows += [{"kind": "low_confidence_correct", **vars(c)} for c in self.low_confidence_correct]
         return pd.DataFrame(rows, columns=["kind", "row", "true", "predicted", "confidence"])
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return {
-            "task": self.task,
-            "n_samples": int(self.n_samples),
-            "n_errors": self.n_errors,
-            "is_error": self.is_error.astype(bool).tolist(),
-            "error_definition": self.error_definition,
-            "feature_shifts": [s.to_dict() for s in self.feature_shifts],
-            "notes": list(self.notes),
-            "feature_names": list(self.feature_names),
-            "accuracy": _num(self.accuracy),
-            "classes": None if self.classes is None else list(self.classes),
-            "class_accuracy": None if self.class_accuracy is None else _nums(self.class_accuracy),
-            "class_support": None
-            if self.class_support is None
-            else self.class_support.astype(np.int64).tolist(),
-            "confusion": None if self.confusion is None else self.confusion.to_dict(),
-            "high_confidence_errors": [c.to_dict() for c in self.high_confidence_errors],
-            "low_confidence_correct": [c.to_dict() for c in self.low_confidence_correct],
-            "residuals": None if self.residuals is None else self.residuals.to_dict(),
-            "largest_errors": [c.to_dict() for c in self.largest_errors],
-            "error_threshold": _num(self.error_threshold),
-            "feature_bins": [b.to_dict() for b in self.feature_bins],
-            "params": dict(self.params),
-        }
+        """The fields as strict JSON data, with ``n_errors``; :meth:`from_dict` reads it
+        back."""
+        return super().to_dict() | {"n_errors": self.n_errors}

@@ -11,15 +11,16 @@ import pandas as pd
 from scipy import stats
 
 from whybox._exceptions import InputError
-from whybox._utils import json_value
+from whybox._utils import Result, check_int, json_value
 from whybox.adapters import Dataset, adapt_data, adapt_model
+from whybox.debugging._common import check_significance
 from whybox.debugging._confusion import _as_label_vector
 
 _LARGE_ERROR_QUANTILE = 0.9
 
 
 @dataclass(frozen=True, eq=False)
-class Slice:
+class Slice(Result):
     """One subgroup where the error rate is significantly higher than in the rest.
 
     Attributes
@@ -55,14 +56,9 @@ class Slice:
     p_value: float
     adjusted_p_value: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return {k: json_value(v) for k, v in self.__dict__.items()} | {
-            "conditions": list(self.conditions)
-        }
-
 
 @dataclass(frozen=True, eq=False)
-class SliceAnalysis:
+class SliceAnalysis(Result):
     """The slices found, with what was tested to find them.
 
     Attributes
@@ -76,15 +72,18 @@ class SliceAnalysis:
     n_candidates : int
         Candidate slices tested (every condition and conjunction with enough
         support): the count the false discovery rate is controlled over.
-    alpha : float
+    significance : float
+        The false discovery rate the slices were selected at.
     params : dict
+        The settings (``max_conditions``, ``min_support`` and the ``min_rows`` it
+        gives, ``n_bins``, ``max_slices``, ``max_overlap``).
     """
 
     slices: tuple[Slice, ...]
     overall_error_rate: float
     error_definition: str
     n_candidates: int
-    alpha: float
+    significance: float
     params: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
@@ -94,16 +93,6 @@ class SliceAnalysis:
             "ci_low", "ci_high", "p_value", "adjusted_p_value",
         ]  # fmt: skip
         return pd.DataFrame([[getattr(s, c) for c in cols] for s in self.slices], columns=cols)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "slices": [s.to_dict() for s in self.slices],
-            "overall_error_rate": self.overall_error_rate,
-            "error_definition": self.error_definition,
-            "n_candidates": self.n_candidates,
-            "alpha": self.alpha,
-            "params": self.params,
-        }
 
 
 def _fmt(v: Any) -> str:
@@ -184,7 +173,7 @@ def find_slices(
     max_conditions: int = 2,
     min_support: float | int = 0.02,
     n_bins: int = 4,
-    alpha: float = 0.05,
+    significance: float = 0.05,
     max_slices: int = 10,
     max_overlap: float = 0.8,
 ) -> SliceAnalysis:
@@ -197,8 +186,9 @@ def find_slices(
     ``min_support`` rows is tested against the other rows with a one-sided exact
     test (hypergeometric, i.e. Fisher's exact test: more errors in the slice than
     chance allows), and the Benjamini-Hochberg procedure controls the false
-    discovery rate at ``alpha`` over all candidates tested, so on data whose errors
-    fall at random no slice is reported with probability at least ``1 - alpha``.
+    discovery rate at ``significance`` over all candidates tested, so on data whose
+    errors fall at random no slice is reported with probability at least
+    ``1 - significance``.
     A conjunction is kept only when its error rate is above both of its single
     conditions' (it must add something), and a slice overlapping a higher-ranked
     one by more than ``max_overlap`` (Jaccard) is dropped as a repeat. The
@@ -217,8 +207,8 @@ def find_slices(
         Smallest slice: a fraction of the rows in (0, 1) or a row count >= 1.
     n_bins : int, default=4
         Quantile bins per numeric feature (>= 2).
-    alpha : float, default=0.05
-        False discovery rate.
+    significance : float, default=0.05
+        False discovery rate, in (0, 1).
     max_slices : int, default=10
     max_overlap : float, default=0.8
 
@@ -232,7 +222,7 @@ def find_slices(
     ------
     InputError
         ``y`` of the wrong length or with unknown labels, ``min_support``,
-        ``max_conditions``, ``n_bins``, ``alpha`` or ``max_slices`` out of range.
+        ``max_conditions``, ``n_bins``, ``significance`` or ``max_slices`` out of range.
 
     References
     ----------
@@ -243,16 +233,9 @@ def find_slices(
     """
     if max_conditions not in (1, 2):
         raise InputError(f"max_conditions must be 1 or 2, got {max_conditions!r}.")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, (int, np.integer)) or n_bins < 2:
-        raise InputError(f"n_bins must be an integer >= 2, got {n_bins!r}; e.g. n_bins=4.")
-    if not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
-        raise InputError(f"alpha must be in (0, 1), got {alpha!r}; e.g. alpha=0.05.")
-    if (
-        isinstance(max_slices, bool)
-        or not isinstance(max_slices, (int, np.integer))
-        or max_slices < 1
-    ):
-        raise InputError(f"max_slices must be an integer >= 1, got {max_slices!r}.")
+    n_bins = check_int(n_bins, "n_bins", 2, "n_bins=4")
+    significance = check_significance(significance)
+    max_slices = check_int(max_slices, "max_slices", 1, "max_slices=10")
     m = adapt_model(model)
     data = m.check_data(adapt_data(X, name="X"), name="X")
     n = data.n_samples
@@ -289,7 +272,7 @@ def find_slices(
     cands = [c for c in cands if min_n <= c[1] < n]
     total_err = e.sum()
     if not cands or total_err == 0:
-        return SliceAnalysis((), float(e.mean()), definition, len(cands), float(alpha), {})
+        return SliceAnalysis((), float(e.mean()), definition, len(cands), significance, {})
     sizes = np.array([c[1] for c in cands])
     errs = np.array([c[2] for c in cands])
     p = stats.hypergeom.sf(errs - 1, n, total_err, sizes)
@@ -314,11 +297,12 @@ def find_slices(
     chosen: list[Slice] = []
     kept_masks: list[np.ndarray] = []
     for i in np.argsort(-diff, kind="stable"):
-        if adj[i] > alpha or diff[i] <= 0:
+        if adj[i] > significance or diff[i] <= 0:
             continue
         conds = cands[i][0]
         if len(conds) == 2 and (
-            rate[i] <= max(single_rate[conds[0]], single_rate[conds[1]]) or parent_adj[i] > alpha
+            rate[i] <= max(single_rate[conds[0]], single_rate[conds[1]])
+            or parent_adj[i] > significance
         ):
             continue
         mask = M[:, conds].all(axis=1)
@@ -347,7 +331,7 @@ def find_slices(
         overall_error_rate=float(e.mean()),
         error_definition=definition,
         n_candidates=len(cands),
-        alpha=float(alpha),
+        significance=significance,
         params={
             "max_conditions": int(max_conditions),
             "min_support": json_value(min_support),

@@ -99,7 +99,7 @@ def test_a_missing_quadratic_term_ranks_its_feature_first():
 
 
 def test_well_specified_model_flags_no_feature_in_most_seeds():
-    """The true function, noise growing along x0 (Welch's case): P(any flagged) <= alpha.
+    """The true function, noise growing along x0 (Welch's case): P(any flagged) <= significance.
 
     The model is the data's own mean function, so the null hypothesis holds exactly (a
     model fitted on few rows carries its coefficients' error, a real bias).
@@ -111,7 +111,7 @@ def test_well_specified_model_flags_no_feature_in_most_seeds():
         rng = np.random.default_rng(200 + seed)
         X = rng.uniform(-1, 1, size=(600, 4))
         y = X @ beta + rng.normal(0, 0.2 + 0.8 * np.abs(X[:, 0]))
-        res = residual_analysis(lambda A: np.asarray(A) @ beta, X, y, alpha=0.05)
+        res = residual_analysis(lambda A: np.asarray(A) @ beta, X, y, significance=0.05)
         flagged += bool(res.significant)
     # P(flagged >= 4) for flagged ~ Binomial(20, 0.05) is 0.016
     assert flagged <= 3, stats.binom.sf(flagged - 1, seeds, 0.05)
@@ -209,8 +209,8 @@ def test_bad_input():
         residual_analysis(model, X, y, n_bins=1)
     with pytest.raises(InputError, match="test must be one of"):
         residual_analysis(model, X, y, test="t")
-    with pytest.raises(InputError, match="alpha"):
-        residual_analysis(model, X, y, alpha=1.5)
+    with pytest.raises(InputError, match="significance"):
+        residual_analysis(model, X, y, significance=1.5)
     with pytest.raises(InputError, match="y has 10 values"):
         residual_analysis(model, X, y[:10])
     with pytest.raises(InputError, match="numbers"):
