@@ -310,7 +310,7 @@ def test_continuous_sensitive_suggests_cli_binning(tmp_path, capsys, files):
 def test_continuous_sensitive_in_python_suggests_pd_cut(table):
     model = LogisticRegression().fit(table[["age", "debt"]], table["label"])
     with pytest.raises(InputError, match=r"is continuous .*=pd\.cut\(X\['age'\]") as info:
-        audit(model, table[["age", "debt"]], table["label"], sensitive="age", progress=False)
+        audit(model, table[["age", "debt"]], table["label"], sensitive_features="age", progress=False)
     assert "--sensitive" not in str(info.value)
 
 

@@ -14,7 +14,7 @@ from whybox import InputError, audit
 from whybox.adapters import adapt_model
 from whybox.cli import main
 from whybox.datasets import load_credit
-from whybox.report._audit_fairness import split_sensitive
+from whybox.report._section_fairness import split_sensitive
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_biased_credit_fails_four_fifths_and_flags_the_proxy(credit):
     case = credit[True]
     report = audit(
         case.model, case.X_test, case.y_test, class_names=case.class_names,
-        sensitive=case.group_test, progress=False,
+        sensitive_features=case.group_test, progress=False,
     )  # fmt: skip
     fair = report.results["fairness"]
     gm = fair["group_metrics"]
@@ -57,7 +57,7 @@ def test_biased_credit_fails_four_fifths_and_flags_the_proxy(credit):
 
 def test_unbiased_control_passes_and_flags_nothing(credit):
     case = credit[False]
-    report = audit(case.model, case.X_test, case.y_test, sensitive=case.group_test, progress=False)
+    report = audit(case.model, case.X_test, case.y_test, sensitive_features=case.group_test, progress=False)
     fair = report.results["fairness"]
     assert fair["group_metrics"].four_fifths["passed"] is True
     assert fair["proxies"]["group"].flagged == ()
@@ -75,7 +75,7 @@ def test_sensitive_column_names_and_the_flip_test(credit):
     Xg = case.X_train.assign(is_b=(case.group_train == "B").astype(int))
     model = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(Xg, case.y_train)
     Xt = case.X_test.assign(is_b=(case.group_test == "B").astype(int))[:300]
-    report = audit(model, Xt, case.y_test[:300], sensitive=["is_b"], progress=False)
+    report = audit(model, Xt, case.y_test[:300], sensitive_features=["is_b"], progress=False)
     flip = report.results["fairness"]["flip_tests"]["is_b"]
     changed = model.predict(Xt.assign(is_b=1 - Xt.is_b)) != model.predict(Xt)
     assert flip.overall == pytest.approx(changed.mean(), abs=1e-15)
@@ -84,9 +84,9 @@ def test_sensitive_column_names_and_the_flip_test(credit):
     for i, frame in enumerate(cfs.counterfactuals):
         assert (frame["is_b"] == cfs.original["is_b"].iloc[i]).all()
     with pytest.raises(InputError, match="not a column of X"):
-        audit(case.model, case.X_test, case.y_test, sensitive="race", progress=False)
+        audit(case.model, case.X_test, case.y_test, sensitive_features="race", progress=False)
     with pytest.raises(InputError, match="one value per row"):
-        audit(case.model, case.X_test, case.y_test, sensitive=case.group_test[:5], progress=False)
+        audit(case.model, case.X_test, case.y_test, sensitive_features=case.group_test[:5], progress=False)
 
 
 def test_cli_sensitive_and_credit_demo(credit, tmp_path, capsys):
@@ -113,13 +113,6 @@ def test_cli_sensitive_and_credit_demo(credit, tmp_path, capsys):
     assert exc.value.code == 2
 
 
-def test_demo_credit_loads_with_its_documented_truth():
-    case = load_credit(n_samples=2000)
-    assert case.proxy == "zip_region" and "group" not in case.X_train.columns
-    assert set(case.group_train) == {"A", "B"}
-    assert isinstance(case.X_test, pd.DataFrame) and np.isin(case.y_test, [0, 1]).all()
-
-
 def test_multiclass_and_regression_fairness_sections():
     from sklearn.datasets import load_diabetes, load_wine
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestRegressor
@@ -127,7 +120,7 @@ def test_multiclass_and_regression_fairness_sections():
     wine = load_wine(as_frame=True)
     model = HistGradientBoostingClassifier(max_iter=15, random_state=0).fit(wine.data, wine.target)
     strong = pd.Series(np.where(wine.data["alcohol"] > 13, "hi", "lo"), name="alc")
-    report = audit(model, wine.data, wine.target, sensitive=strong, progress=False)
+    report = audit(model, wine.data, wine.target, sensitive_features=strong, progress=False)
     fair = report.results["fairness"]
     by_class = fair["group_metrics_by_class"]
     assert set(by_class) == {"0", "1", "2"}
@@ -145,7 +138,7 @@ def test_multiclass_and_regression_fairness_sections():
     reg = RandomForestRegressor(n_estimators=10, max_depth=3, random_state=0)
     reg.fit(diabetes.data, diabetes.target)
     sex = pd.Series(np.where(diabetes.data["sex"] > 0, "M", "F"), name="sex")
-    report = audit(reg, diabetes.data, diabetes.target, sensitive=sex, progress=False)
+    report = audit(reg, diabetes.data, diabetes.target, sensitive_features=sex, progress=False)
     gm = report.results["fairness"]["group_metrics"]
     assert gm.task == "regression" and gm.four_fifths is None
     pred = reg.predict(diabetes.data)

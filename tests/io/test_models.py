@@ -1,11 +1,9 @@
-"""Loading models and data from files safely, and writing reports atomically."""
+"""Loading model files safely: native formats, skops without trust, pickle only when trusted."""
 
 import os
-import stat
 
 import joblib
 import numpy as np
-import pandas as pd
 import pytest
 import skops.io as sio
 from _requires import lazy, requires
@@ -15,17 +13,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from whybox import InputError
-from whybox.io import check_output_path, load_data, load_model, write_atomic
+from whybox.io import load_model
 
 lgb = lazy("lightgbm")
 xgb = lazy("xgboost")
-
-
-@pytest.fixture(scope="module")
-def xy():
-    rng = np.random.default_rng(0)
-    X = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
-    return X, (X.a + 0.5 * X.b > 0).astype(int)
 
 
 @pytest.mark.parametrize("suffix", [".json", ".ubj"])
@@ -142,51 +133,3 @@ def test_corrupt_or_unknown_model_file_is_one_clear_error(tmp_path, name, conten
 def test_missing_model_file(tmp_path):
     with pytest.raises(InputError, match="does not exist; check the path given to --model"):
         load_model(tmp_path / "nope.skops")
-
-
-def test_load_data_csv_and_parquet_agree(xy, tmp_path):
-    X, _ = xy
-    X.to_csv(tmp_path / "d.csv", index=False)
-    X.to_parquet(tmp_path / "d.parquet")
-    pd.testing.assert_frame_equal(load_data(tmp_path / "d.csv"), X)
-    pd.testing.assert_frame_equal(load_data(tmp_path / "d.parquet"), X)
-
-
-def test_load_data_errors(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
-        load_data(tmp_path / "none.csv")
-    (tmp_path / "d.xlsx").write_bytes(b"x")
-    with pytest.raises(InputError, match=r"unknown suffix '\.xlsx'; give a \.csv or \.parquet"):
-        load_data(tmp_path / "d.xlsx")
-    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
-    with pytest.raises(InputError, match="could not be read .*valid Parquet file"):
-        load_data(tmp_path / "bad.parquet")
-    (tmp_path / "empty.csv").write_text("a,b\n")
-    with pytest.raises(InputError, match="has no rows"):
-        load_data(tmp_path / "empty.csv")
-
-
-def test_check_output_path(tmp_path):
-    assert check_output_path(tmp_path / "r.html") == tmp_path / "r.html"
-    with pytest.raises(InputError, match="does not exist; create it"):
-        check_output_path(tmp_path / "missing" / "r.html")
-    with pytest.raises(InputError, match="is a folder"):
-        check_output_path(tmp_path)
-
-
-def test_write_atomic_replaces_only_when_complete(tmp_path, monkeypatch):
-    target = tmp_path / "r.html"
-    write_atomic(target, "first")
-    assert target.read_text() == "first"
-    umask = os.umask(0)
-    os.umask(umask)
-    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
-
-    def broken_replace(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, "second")
-    assert target.read_text() == "first"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temporary file left
