@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
 from scipy.special import rel_entr
 
 from whybox._exceptions import InputError
-from whybox._utils import check_batch_size
+from whybox._utils import check_batch_size, check_int, json_value
 
 _BISECTION_STEPS = 60  # halvings of [0, 1]: below float64 resolution
 _LUCB_K1 = 405.5  # exploration rate constants of KL-LUCB (Kaufmann & Kalyanakrishnan 2013)
@@ -126,44 +126,16 @@ class SearchSettings:
                     f"{name} must be a number strictly between 0 and 1, got {value!r}; "
                     f"e.g. {name}={getattr(SearchSettings, name)}."
                 )
-        positive = {
-            "beam_size": self.beam_size,
-            "samples_per_pull": self.samples_per_pull,
-            "max_check_samples": self.max_check_samples,
-        }
+        for name in ("beam_size", "samples_per_pull", "max_check_samples"):
+            check_int(getattr(self, name), name, 1, f"{name}={getattr(SearchSettings, name)}")
         if self.max_anchor_size is not None:
-            positive["max_anchor_size"] = self.max_anchor_size
-        for name, value in positive.items():
-            if not _is_int(value) or value < 1:
-                default = getattr(SearchSettings, name)
-                raise InputError(
-                    f"{name} must be a positive integer, got {value!r}; "
-                    f"e.g. {name}={default if default is not None else 5}."
-                )
-        if not _is_int(self.n_examples) or self.n_examples < 0:
-            raise InputError(
-                f"n_examples must be a non-negative integer, got {self.n_examples!r}; "
-                "e.g. n_examples=10."
-            )
+            check_int(self.max_anchor_size, "max_anchor_size", 1, "max_anchor_size=5")
+        check_int(self.n_examples, "n_examples", 0, "n_examples=10")
         check_batch_size(self.batch_size)
 
     def to_params(self) -> dict[str, Any]:
         """The settings as JSON-ready values."""
-        return {
-            "threshold": float(self.threshold),
-            "delta": float(self.delta),
-            "epsilon": float(self.epsilon),
-            "beam_size": int(self.beam_size),
-            "samples_per_pull": int(self.samples_per_pull),
-            "batch_size": int(self.batch_size),
-            "max_anchor_size": None if self.max_anchor_size is None else int(self.max_anchor_size),
-            "max_check_samples": int(self.max_check_samples),
-            "n_examples": int(self.n_examples),
-        }
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+        return {f.name: json_value(getattr(self, f.name)) for f in fields(self)}
 
 
 # ---------------------------------------------------------------------- KL bounds
@@ -196,23 +168,24 @@ def kl_bounds(mean: np.ndarray, n: np.ndarray, beta: float) -> tuple[np.ndarray,
     mean = np.asarray(mean, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     level = np.where(n > 0, beta / np.maximum(n, 1.0), np.inf)
-    # upper: KL(p_hat, q) grows in q on [p_hat, 1]; keep KL(lo) <= level < KL(hi)
-    lo, hi = mean.copy(), np.ones_like(mean)
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        inside = kl_bernoulli(mean, mid) <= level
-        lo = np.where(inside, mid, lo)
-        hi = np.where(inside, hi, mid)
-    upper = np.where(kl_bernoulli(mean, 1.0) <= level, 1.0, hi)
-    # lower: KL(p_hat, q) falls in q on [0, p_hat]
-    lo, hi = np.zeros_like(mean), mean.copy()
-    for _ in range(_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        inside = kl_bernoulli(mean, mid) <= level
-        hi = np.where(inside, mid, hi)
-        lo = np.where(inside, lo, mid)
-    lower = np.where(kl_bernoulli(mean, 0.0) <= level, 0.0, lo)
+    # KL(p_hat, q) grows in q on [p_hat, 1] and falls on [0, p_hat]
+    upper = np.where(kl_bernoulli(mean, 1.0) <= level, 1.0, _edge(mean, 1.0, mean, level))
+    lower = np.where(kl_bernoulli(mean, 0.0) <= level, 0.0, _edge(mean, 0.0, mean, level))
     return lower, upper
+
+
+def _edge(inside: np.ndarray, outside: Any, mean: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Bisect between ``inside`` (``KL(mean, q) <= level``) and ``outside`` (above it)
+    for the extreme ``q`` still inside; the bound is rounded outwards (returns the last
+    ``outside`` point), so it is conservative."""
+    inside = inside.copy()
+    outside = np.broadcast_to(np.asarray(outside, dtype=np.float64), inside.shape).copy()
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (inside + outside)
+        ok = kl_bernoulli(mean, mid) <= level
+        inside = np.where(ok, mid, inside)
+        outside = np.where(ok, outside, mid)
+    return outside
 
 
 def lucb_beta(n_arms: int, t: int, delta: float) -> float:

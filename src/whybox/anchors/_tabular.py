@@ -1,4 +1,4 @@
-"""Anchors for tabular classifiers: rules on binned features, sampled from training rows."""
+"""Anchors for tabular classifiers: rules on binned features, sampled from background rows."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import pandas as pd
 
 from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
 from whybox._exceptions import InputError, UnsupportedModelError
-from whybox._utils import Players, check_random_state, json_value, progress_bar, resolve_players
-from whybox._version import __version__
+from whybox._utils import Players, check_int, resolve_players
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
+from whybox.anchors._explainer import AnchorExplainer
 from whybox.anchors._result import Anchor
-from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
+from whybox.anchors._search import Labeller, Rule
 
 Predicate = tuple[int, int, int]
 """``(player, lowest code, highest code)``: the player's code lies in that range (a
@@ -23,7 +23,7 @@ column's bin; for a group of several columns, how many of them are outside the e
 row's bin)."""
 
 
-class AnchorTabular:
+class AnchorTabular(AnchorExplainer):
     """Anchors (Ribeiro, Singh & Guestrin 2018) for classifiers on tables.
 
     An anchor of a row ``x`` is a rule, such as ``"mean radius > 17.2 AND worst
@@ -41,10 +41,10 @@ class AnchorTabular:
         ``adapt_model(f, task="classification", output_names=[...])``. The anchored
         prediction is the class of highest probability (a binary classifier's positive
         class when its probability exceeds 0.5).
-    training_data : array-like of shape (n_train, n_features) or DataFrame
-        The rows perturbations are drawn from and quantiles are taken on, with the
-        model's columns (float64, or mixed text and numbers for a model that takes a
-        DataFrame).
+    background : array-like of shape (n_background, n_features) or DataFrame
+        The rows perturbations are drawn from and quantiles are taken on, typically the
+        training data, with the model's columns (float64, or mixed text and numbers for
+        a model that takes a DataFrame).
     categorical_features : sequence of (str or int), optional
         Columns (names or positions) whose values are levels, not numbers, in
         addition to the text, category and bool columns of a DataFrame.
@@ -53,7 +53,7 @@ class AnchorTabular:
         group name -> column names or positions. A group of several columns is one
         candidate condition, "every column in the row's bin", written as the group's
         name and its columns' conditions, e.g. ``"colour (colour_red > 0, colour_blue
-        <= 0)"``; its columns are copied together from one training row in the
+        <= 0)"``; its columns are copied together from one background row in the
         perturbations, so a rule never holds part of the group. A group of one column
         keeps that column's conditions. Columns in no group are features of their own,
         after the groups.
@@ -84,25 +84,25 @@ class AnchorTabular:
         measured.
     n_examples : int, default=10
         Perturbations kept as examples, with the same and with a different prediction.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the coverage sample and the perturbations. The same seed gives the same
-        anchor whatever ``batch_size``; with an int seed, every row is explained with
-        the same stream, so :meth:`explain_rows` equals row-by-row :meth:`explain`.
+    random_state : int, numpy Generator or None, default=0
+        Seeds the coverage sample and the perturbations (None: fresh entropy). The same
+        seed gives the same anchor whatever ``batch_size``; with an int seed, every row
+        is explained with the same stream, so explaining rows together equals
+        explaining them one by one.
     progress : bool or None, default=None
-        Show a tqdm bar over the rows of :meth:`explain_rows`; None shows it for 100 or
-        more rows.
+        Show a tqdm bar over the explained rows; None shows it for 100 or more rows.
 
     Attributes
     ----------
     model : whybox.adapters.Model
-    training_data : whybox.adapters.Dataset
-        The training rows in the model's column order.
+    background : whybox.adapters.Dataset
+        The background rows in the model's column order.
     discretizer : whybox._discretize.Discretizer
         The bins the predicates are made of.
     class_names : tuple of str
         The name of each class (a binary classifier's negative class first).
     feature_names : tuple of str
-    players : whybox.shapley._masking.Players
+    players : whybox._utils.Players
         The features the rules are made of: the groups, then the columns in no group
         (every column on its own without ``feature_groups``).
 
@@ -111,14 +111,14 @@ class AnchorTabular:
     UnsupportedModelError
         If the model is a regressor: anchors need a predicted class.
     InputError
-        If ``training_data`` does not fit the model, ``categorical_features`` names an
+        If ``background`` does not fit the model, ``categorical_features`` names an
         unknown column, ``feature_groups`` is not a dict, has an empty group, names an
         unknown column, puts a column in two groups or names a group like a column in
         no group, ``discretizer`` is unknown, or a number is out of its range.
 
     Notes
     -----
-    *Predicates.* Numeric features are cut at quantiles of the training data. For a
+    *Predicates.* Numeric features are cut at quantiles of the background. For a
     row in bin ``b`` of a feature, the predicates are the one-sided conditions that
     contain the row: ``x > e_k`` for every cut ``e_k`` below it and ``x <= e_k`` for
     every cut at or above it; two predicates on one feature read as one interval,
@@ -127,10 +127,10 @@ class AnchorTabular:
     columns lies in the row's bin (has the row's level); the anchor's ``bins`` entry
     for it is ``(0, 0)``, the number of its columns allowed outside the row's bin.
 
-    *Perturbations.* ``D(z | A)`` takes a uniformly drawn training row and replaces
+    *Perturbations.* ``D(z | A)`` takes a uniformly drawn background row and replaces
     the columns of its anchored features (all the columns of an anchored group) by
-    those of a training row, drawn uniformly among the rows where ``A`` holds (by the
-    instance's own values when no training row satisfies ``A``), as in the paper's
+    those of a background row, drawn uniformly among the rows where ``A`` holds (by the
+    instance's own values when no background row satisfies ``A``), as in the paper's
     sampling from the training data. ``A`` holds on every perturbation. Coverage is
     the fraction of the coverage sample where ``A`` holds.
 
@@ -146,6 +146,23 @@ class AnchorTabular:
     Ribeiro, Singh & Guestrin (2018), "Anchors: High-Precision Model-Agnostic
     Explanations", AAAI. Kaufmann & Kalyanakrishnan (2013), "Information Complexity
     in Bandit Subset Selection", COLT.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from whybox.anchors import AnchorTabular
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y)
+    >>> explainer = AnchorTabular(model, X)
+    >>> anchors = explainer(X[[0, 100]])  # one Anchor per row
+    >>> len(anchors)
+    2
+    >>> print(anchors[1])
+    IF x3 > 1.8 THEN '2' (precision 1.00, coverage 0.23)
+    >>> anchors[1].to_frame()[["rule", "prediction", "meets_threshold"]]
+           rule prediction  meets_threshold
+    0  x3 > 1.8          2             True
     """
 
     method = "anchor_tabular"
@@ -153,7 +170,7 @@ class AnchorTabular:
     def __init__(
         self,
         model: Any,
-        training_data: Any,
+        background: Any,
         *,
         categorical_features: Sequence[str | int] | None = None,
         feature_groups: Any = None,
@@ -163,15 +180,14 @@ class AnchorTabular:
         epsilon: float = 0.15,
         beam_size: int = 2,
         samples_per_pull: int = 100,
-        batch_size: int = 10_000,
+        batch_size: int | None = 10_000,
         max_anchor_size: int | None = None,
         max_check_samples: int = 10_000,
         coverage_samples: int = 10_000,
         n_examples: int = 10,
-        random_state: Any = None,
+        random_state: Any = 0,
         progress: bool | None = None,
     ) -> None:
-        random_state = check_random_state(random_state)
         self.model: Model = adapt_model(model)
         if self.model.task != "classification":
             raise UnsupportedModelError(
@@ -180,105 +196,61 @@ class AnchorTabular:
                 "probabilities (e.g. of prediction > cut) and pass "
                 "adapt_model(f, task='classification', output_names=[...])."
             )
-        self.settings = SearchSettings(
-            threshold=threshold,
-            delta=delta,
-            epsilon=epsilon,
-            beam_size=beam_size,
-            samples_per_pull=samples_per_pull,
-            batch_size=batch_size,
-            max_anchor_size=max_anchor_size,
-            max_check_samples=max_check_samples,
-            n_examples=n_examples,
-        )
-        if (
-            isinstance(coverage_samples, bool)
-            or not isinstance(coverage_samples, (int, np.integer))
-            or coverage_samples < 1
-        ):
-            raise InputError(
-                f"coverage_samples must be a positive integer, got {coverage_samples!r}; "
-                "e.g. coverage_samples=10000."
-            )
-        self.training_data: Dataset = self.model.check_data(
-            adapt_data(training_data, name="training_data"), name="training_data"
+        self._settings(
+            random_state=random_state, progress=progress, threshold=threshold, delta=delta,
+            epsilon=epsilon, beam_size=beam_size, samples_per_pull=samples_per_pull,
+            batch_size=batch_size, max_anchor_size=max_anchor_size,
+            max_check_samples=max_check_samples, n_examples=n_examples,
+        )  # fmt: skip
+        check_int(coverage_samples, "coverage_samples", 1, "coverage_samples=10000")
+        self.background: Dataset = self.model.check_data(
+            adapt_data(background, name="background"), name="background"
         )
         self.players: Players = resolve_players(feature_groups, self.feature_names)
         self.discretizer: Discretizer = fit_discretizer(
-            self.training_data, kind=discretizer, categorical=categorical_features
+            self.background, kind=discretizer, categorical=categorical_features
         )
         sizes = np.array([len(cols) for cols in self.players.columns])
         self._grouped = sizes > 1  # players of several columns
         self._first = np.array([cols[0] for cols in self.players.columns])
         self._by_player = np.concatenate(self.players.columns)  # columns, player by player
         self._starts = np.cumsum(sizes) - sizes
-        self.random_state = random_state
-        self.progress = progress
-        self.class_names = _class_names(self.model)
-        self._codes = self.discretizer.transform(self.training_data)
-        n_train = self.training_data.n_samples
-        rows = np.arange(n_train)
-        if n_train > coverage_samples:
-            rng = np.random.default_rng(random_state)
-            rows = np.sort(rng.choice(n_train, size=int(coverage_samples), replace=False))
+        self.class_names = self.model.class_names
+        self._codes = self.discretizer.transform(self.background)
+        n_background = self.background.n_samples
+        rows = np.arange(n_background)
+        if n_background > coverage_samples:
+            rng = np.random.default_rng(self.random_state)
+            rows = np.sort(rng.choice(n_background, size=int(coverage_samples), replace=False))
         self._coverage_codes = self._codes[rows]
 
     @property
     def feature_names(self) -> tuple[str, ...]:
-        return self.training_data.feature_names
+        return self.background.feature_names
 
     # ------------------------------------------------------------------ public
-    def explain(self, x: Any) -> Anchor:
-        """The anchor of one row.
+    def __call__(self, X: Any) -> list[Anchor]:
+        """The anchor of every row of ``X``.
 
         Parameters
         ----------
-        x : array-like of shape (n_features,) or (1, n_features), Series or one-row DataFrame
-            The row, with the training data's columns.
-
-        Returns
-        -------
-        Anchor
-            The rule, the predicted class it anchors, its precision (with KL bounds),
-            coverage, example perturbations, model calls and time.
-
-        Raises
-        ------
-        InputError
-            If ``x`` is not one row with the training data's columns.
-        """
-        values = self._check_rows(x, "x")
-        if values.shape[0] != 1:
-            raise InputError(
-                f"x must be one row but has {values.shape[0]}; use explain_rows(X) to "
-                "explain several rows."
-            )
-        return self._explain_row(values[0])
-
-    def explain_rows(self, X: Any) -> list[Anchor]:
-        """The anchor of every row of ``X`` (each as :meth:`explain` would give it).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or DataFrame
+        X : array-like of shape (n_samples, n_features) or (n_features,), DataFrame or Series
+            The rows, with the background's columns; a 1-D array or a Series is one
+            row. DataFrame columns in another order are put back in the model's order.
 
         Returns
         -------
         list of Anchor
-            One per row, in order.
+            One per row, in order (a list of one for one row): the rule, the predicted
+            class it anchors, its precision (with KL bounds), coverage, example
+            perturbations, model calls and time.
 
         Raises
         ------
         InputError
-            If ``X`` does not have the training data's columns.
+            If ``X`` does not have the background's columns.
         """
-        values = self._check_rows(X, "X")
-        anchors = []
-        with progress_bar(len(values), self.progress, "anchors") as bar:
-            for row in values:
-                anchors.append(self._explain_row(row))
-                bar.update(1)
-        return anchors
+        return self._explain_all(self._check_rows(X, "X"))
 
     def holds(self, anchor: Anchor, X: Any) -> np.ndarray:
         """Where an anchor from this explainer holds.
@@ -298,7 +270,7 @@ class AnchorTabular:
         ------
         InputError
             If the anchor was made with other columns or bins, or ``X`` does not have
-            the training data's columns.
+            the background's columns.
         """
         if (
             not isinstance(anchor, Anchor)
@@ -334,7 +306,7 @@ class AnchorTabular:
         return self.players.groups_as_dict() if self.players.grouped else None
 
     def _dataset(self, values: np.ndarray) -> Dataset:
-        return Dataset(values, self.feature_names, self.training_data.categorical)
+        return Dataset(values, self.feature_names, self.background.categorical)
 
     def _check_rows(self, X: Any, name: str) -> np.ndarray:
         d = len(self.feature_names)
@@ -346,9 +318,9 @@ class AnchorTabular:
                 missing = [c for c in self.feature_names if c not in data.feature_names]
                 extra = [c for c in data.feature_names if c not in self.feature_names]
                 raise InputError(
-                    f"{name} has the columns {list(data.feature_names)[:5]} but the training "
-                    f"data has {list(self.feature_names)[:5]} (missing {missing[:5]}, "
-                    f"unexpected {extra[:5]}); give {name} the training data's columns."
+                    f"{name} has the columns {list(data.feature_names)[:5]} but the background "
+                    f"has {list(self.feature_names)[:5]} (missing {missing[:5]}, "
+                    f"unexpected {extra[:5]}); give {name} the background's columns."
                 )
             data = data.select(self.feature_names)
         else:
@@ -362,63 +334,48 @@ class AnchorTabular:
             data = adapt_data(arr[None, :] if arr.ndim == 1 else arr, name=name)
             if data.n_features != d:
                 raise InputError(
-                    f"{name} has {data.n_features} columns but the training data has {d}; "
-                    f"give {name} the training data's columns."
+                    f"{name} has {data.n_features} columns but the background has {d}; "
+                    f"give {name} the background's columns."
                 )
         values = data.values
-        if values.dtype == object and self.training_data.is_numeric:
+        if values.dtype == object and self.background.is_numeric:
             try:  # a row of numbers held as objects (e.g. a Series of a mixed frame)
                 values = values.astype(np.float64)
             except (TypeError, ValueError):
                 pass  # check_data names the non-numeric columns
         values = self.model.check_data(self._dataset(values), name=name).values
-        return values if self.training_data.is_numeric else values.astype(object)
+        return values if self.background.is_numeric else values.astype(object)
 
-    def _explain_row(self, row: np.ndarray) -> Anchor:
+    def _explain_one(self, row: np.ndarray) -> Anchor:
         start = time.perf_counter()
-        rng = np.random.default_rng(self.random_state)
         problem = _TabularProblem(self, row)
-        check = anchor_search(problem, self.settings, rng)
-        elapsed = time.perf_counter() - start
+        check = self._search(problem)
         rule = check.rule
-        return Anchor(
+        return self._anchor(
+            problem,
+            check,
+            start,
             conditions=tuple(problem.describe(predicate) for predicate in rule),
             features=tuple(p for p, _, _ in rule),
             feature_names=tuple(self.players.names[p] for p, _, _ in rule),
             bins=tuple((lo, hi) for _, lo, hi in rule),
             prediction=self.class_names[problem.target],
-            precision=check.precision,
-            precision_bounds=(check.lower, check.upper),
-            n_precision_samples=check.n,
-            coverage=check.coverage,
-            meets_threshold=check.accepted,
             instance=row,
-            examples_same=check.same,
-            examples_different=check.different,
             columns=self.feature_names,
-            n_samples=problem.labeller.n_rows,
-            n_model_calls=problem.labeller.n_calls,
-            time_seconds=elapsed,
-            method=self.method,
-            params=self._params(),
         )
 
-    def _params(self) -> dict[str, Any]:
-        params = self.settings.to_params()
-        params.update(
-            discretizer=self.discretizer.to_dict(),
-            categorical_features=[
+    def _own_params(self) -> dict[str, Any]:
+        return {
+            "discretizer": self.discretizer.to_dict(),
+            "categorical_features": [
                 n
                 for n, c in zip(self.feature_names, self.discretizer.categorical, strict=True)
                 if c
             ],
-            feature_groups=self._groups_param(),
-            coverage_rows=int(len(self._coverage_codes)),
-            training_rows=int(self.training_data.n_samples),
-            random_state=json_value(self.random_state),
-            whybox_version=__version__,
-        )
-        return params
+            "feature_groups": self._groups_param(),
+            "coverage_rows": int(len(self._coverage_codes)),
+            "background_rows": int(self.background.n_samples),
+        }
 
     def _labels(self, values: np.ndarray) -> np.ndarray:
         """The index of the predicted class (into ``class_names``) of each row."""
@@ -474,7 +431,7 @@ class _TabularProblem:
     def draw(
         self, requests: Sequence[tuple[Rule, int]], rng: np.random.Generator
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        train = self.explainer.training_data.values
+        train = self.explainer.background.values
         blocks = []
         for rule, n in requests:
             rows = train[rng.integers(len(train), size=n)]
@@ -538,8 +495,3 @@ def _describe(disc: Discretizer, j: int, lo: int, hi: int) -> str:
     if hi == len(edges):
         return f"{name} > {_fmt(edges[lo - 1])}"
     return f"{_fmt(edges[lo - 1])} < {name} <= {_fmt(edges[hi])}"
-
-
-def _class_names(model: Model) -> tuple[str, ...]:
-    """One name per class; a single-output (binary) model's negative class first."""
-    return model.class_names

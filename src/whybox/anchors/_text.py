@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, json_value
-from whybox._version import __version__
+from whybox._utils import shorten
+from whybox.anchors._explainer import AnchorExplainer
 from whybox.anchors._result import Anchor
-from whybox.anchors._search import Labeller, Rule, SearchSettings, anchor_search
+from whybox.anchors._search import Labeller, Rule
 
 PERTURBATIONS = {"mask": "replace the word by mask_string", "drop": "delete the word"}
 """Name -> what a perturbation does to a word it removes."""
@@ -24,7 +25,7 @@ KEEP_PROBABILITY = 0.5
 _WORD = re.compile(r"\w+")
 
 
-class AnchorText:
+class AnchorText(AnchorExplainer):
     """Anchors (Ribeiro, Singh & Guestrin 2018) for text classifiers.
 
     The anchor of a text is a set of its words, such as ``{"terrible", "boring"}``,
@@ -36,8 +37,8 @@ class AnchorText:
 
     Parameters
     ----------
-    predict_fn : callable
-        ``predict_fn(list of str)`` returns, for n texts, either labels (array-like of
+    model : callable
+        ``model(list of str)`` returns, for n texts, either labels (array-like of
         shape (n,), any comparable values) or class probabilities (array-like of shape
         (n, n_classes); one column is the positive class's probability, predicted when
         above 0.5). The anchored prediction is the label, or the class of highest
@@ -57,13 +58,15 @@ class AnchorText:
     threshold, delta, epsilon, beam_size, samples_per_pull, batch_size, max_anchor_size, \
 max_check_samples, n_examples, random_state
         As for :class:`whybox.anchors.AnchorTabular`; ``batch_size`` is texts per call
-        of ``predict_fn``, and ``max_anchor_size`` (None) defaults to the number of
+        of ``model``, and ``max_anchor_size`` (None) defaults to the number of
         distinct words.
+    progress : bool or None, default=None
+        Show a tqdm bar over the explained texts; None shows it for 100 or more texts.
 
     Raises
     ------
     InputError
-        If ``predict_fn`` or ``tokenizer`` is not callable, ``perturbation`` is unknown,
+        If ``model`` or ``tokenizer`` is not callable, ``perturbation`` is unknown,
         ``mask_string`` is not a str, or a number is out of its range.
 
     Notes
@@ -86,7 +89,7 @@ max_check_samples, n_examples, random_state
 
     def __init__(
         self,
-        predict_fn: Callable[[list[str]], Any],
+        model: Callable[[list[str]], Any],
         *,
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         mask_string: str = "UNK",
@@ -97,17 +100,17 @@ max_check_samples, n_examples, random_state
         epsilon: float = 0.15,
         beam_size: int = 2,
         samples_per_pull: int = 100,
-        batch_size: int = 10_000,
+        batch_size: int | None = 10_000,
         max_anchor_size: int | None = None,
         max_check_samples: int = 10_000,
         n_examples: int = 10,
-        random_state: Any = None,
+        random_state: Any = 0,
+        progress: bool | None = None,
     ) -> None:
-        random_state = check_random_state(random_state)
-        if not callable(predict_fn):
+        if not callable(model):
             raise InputError(
-                f"predict_fn must be a function of a list of texts, got "
-                f"{type(predict_fn).__name__}; pass e.g. model.predict_proba."
+                f"model must be a function of a list of texts, got "
+                f"{type(model).__name__}; pass e.g. pipeline.predict_proba."
             )
         if tokenizer is not None and not callable(tokenizer):
             raise InputError(
@@ -124,73 +127,77 @@ max_check_samples, n_examples, random_state
                 f"mask_string must be a str, got {type(mask_string).__name__}; "
                 "e.g. mask_string='UNK'."
             )
-        self.settings = SearchSettings(
-            threshold=threshold,
-            delta=delta,
-            epsilon=epsilon,
-            beam_size=beam_size,
-            samples_per_pull=samples_per_pull,
-            batch_size=batch_size,
-            max_anchor_size=max_anchor_size,
-            max_check_samples=max_check_samples,
-            n_examples=n_examples,
-        )
-        self.predict_fn = predict_fn
+        self._settings(
+            random_state=random_state, progress=progress, threshold=threshold, delta=delta,
+            epsilon=epsilon, beam_size=beam_size, samples_per_pull=samples_per_pull,
+            batch_size=batch_size, max_anchor_size=max_anchor_size,
+            max_check_samples=max_check_samples, n_examples=n_examples,
+        )  # fmt: skip
+        self.model = model
         self.tokenizer = tokenizer
         self.mask_string = mask_string
         self.perturbation = perturbation
         self.class_names = None if class_names is None else tuple(str(c) for c in class_names)
-        self.random_state = random_state
 
-    def explain(self, text: str) -> Anchor:
-        """The anchor of one text.
+    def __call__(self, texts: str | Sequence[str]) -> list[Anchor]:
+        """The anchor of every text.
 
         Parameters
         ----------
-        text : str
+        texts : str or sequence of str
+            The texts; a str is one text.
 
         Returns
         -------
-        Anchor
-            ``conditions`` such as ``"contains 'terrible'"``, one per anchored word
-            (``feature_names`` holds the words, ``features`` their positions among the
-            text's distinct words); the predicted class; precision with KL bounds;
-            coverage ``0.5 ** len(anchor)``; example perturbations (str) with the same
-            and a different prediction; model calls and time.
+        list of Anchor
+            One per text, in order (a list of one for a str): ``conditions`` such as
+            ``"contains 'terrible'"``, one per anchored word (``feature_names`` holds
+            the words, ``features`` their positions among the text's distinct words);
+            the predicted class; precision with KL bounds; coverage
+            ``0.5 ** len(anchor)``; example perturbations (str) with the same and a
+            different prediction; model calls and time.
 
         Raises
         ------
         InputError
-            If ``text`` is not a str or has no words, or ``predict_fn`` returns an
-            output of the wrong shape or ``class_names`` does not name its classes.
+            If ``texts`` is not a str or a non-empty sequence of str, a text has no
+            words, or
+            ``model`` returns an output of the wrong shape or ``class_names`` does not
+            name its classes.
         """
-        if not isinstance(text, str):
+        if isinstance(texts, str):
+            texts = [texts]
+        elif isinstance(texts, (list, tuple, np.ndarray, pd.Series)):
+            texts = list(texts)
+        else:
             raise InputError(
-                f"text must be a str, got {type(text).__name__}; explain one text at a time."
+                f"texts must be a str or a list of str, got {type(texts).__name__}; "
+                "e.g. explainer(['a text', 'another text'])."
             )
+        if not texts:
+            raise InputError("texts is empty; give at least one text, e.g. explainer('a text').")
+        bad = [t for t in texts if not isinstance(t, str)]
+        if bad:
+            raise InputError(
+                f"texts must hold str only, got {type(bad[0]).__name__} {shorten(bad[0])}; "
+                "give the texts as a list of str."
+            )
+        return self._explain_all(texts)
+
+    def _explain_one(self, text: str) -> Anchor:
         start = time.perf_counter()
         problem = _TextProblem(self, text)
         prediction = self._class_name(problem.target)
-        check = anchor_search(problem, self.settings, np.random.default_rng(self.random_state))
-        elapsed = time.perf_counter() - start
-        return Anchor(
+        check = self._search(problem)
+        return self._anchor(
+            problem,
+            check,
+            start,
             conditions=tuple(f"contains {problem.vocabulary[w]!r}" for w in check.rule),
             features=tuple(int(w) for w in check.rule),
             feature_names=tuple(problem.vocabulary[w] for w in check.rule),
             prediction=prediction,
-            precision=check.precision,
-            precision_bounds=(check.lower, check.upper),
-            n_precision_samples=check.n,
-            coverage=check.coverage,
-            meets_threshold=check.accepted,
             instance=text,
-            examples_same=check.same,
-            examples_different=check.different,
-            n_samples=problem.labeller.n_rows,
-            n_model_calls=problem.labeller.n_calls,
-            time_seconds=elapsed,
-            method=self.method,
-            params=self._params(),
         )
 
     def _class_name(self, label: Any) -> str:
@@ -198,23 +205,19 @@ max_check_samples, n_examples, random_state
             return str(label)
         if not isinstance(label, (int, np.integer)) or not 0 <= label < len(self.class_names):
             raise InputError(
-                f"class_names has {len(self.class_names)} names but predict_fn predicts the "
+                f"class_names has {len(self.class_names)} names but model predicts the "
                 f"class {label!r}; give one name per class index, or leave class_names out."
             )
         return self.class_names[int(label)]
 
-    def _params(self) -> dict[str, Any]:
-        params = self.settings.to_params()
-        params.update(
-            tokenizer="words (\\w+)" if self.tokenizer is None else repr(self.tokenizer),
-            perturbation=self.perturbation,
-            mask_string=self.mask_string,
-            keep_probability=KEEP_PROBABILITY,
-            class_names=None if self.class_names is None else list(self.class_names),
-            random_state=json_value(self.random_state),
-            whybox_version=__version__,
-        )
-        return params
+    def _own_params(self) -> dict[str, Any]:
+        return {
+            "tokenizer": "words (\\w+)" if self.tokenizer is None else repr(self.tokenizer),
+            "perturbation": self.perturbation,
+            "mask_string": self.mask_string,
+            "keep_probability": KEEP_PROBABILITY,
+            "class_names": None if self.class_names is None else list(self.class_names),
+        }
 
 
 class _TextProblem:
@@ -273,7 +276,7 @@ class _TextProblem:
         return out
 
     def _labels(self, texts: np.ndarray) -> np.ndarray:
-        out = np.asarray(self.explainer.predict_fn(list(texts)))
+        out = np.asarray(self.explainer.model(list(texts)))
         n = len(texts)
         form = "labels" if out.ndim == 1 else out.shape[-1] if out.ndim == 2 else None
         if out.shape[:1] != (n,) or form in (None, 0) or self._form not in (None, form):
@@ -281,7 +284,7 @@ class _TextProblem:
                 "" if self._form is None else f" (its first output had the form {self._form!r})"
             )
             raise InputError(
-                f"predict_fn returned an output of shape {out.shape} for {n} texts{expected}; "
+                f"model returned an output of shape {out.shape} for {n} texts{expected}; "
                 "it must return one label per text, shape (n_texts,), or class "
                 "probabilities of shape (n_texts, n_classes), the same form every call."
             )

@@ -9,12 +9,8 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state, json_value
-from whybox.lime._surrogate import (
-    PresenceLime,
-    cosine_distance_to_ones,
-    predict_in_batches,
-)
+from whybox._utils import json_value
+from whybox.lime._surrogate import PresenceLime, cosine_distance_to_ones
 
 SEGMENTATIONS: dict[str, dict[str, Any]] = {
     "quickshift": {"kernel_size": 4, "max_dist": 200, "ratio": 0.2},
@@ -33,18 +29,19 @@ class LimeImageExplainer(PresenceLime):
     others, painting them with ``hide_color`` or, by default, with each superpixel's
     own mean colour (Ribeiro, Singh & Guestrin 2016). Each perturbation is weighed by
     ``exp(-d^2 / (2 kernel_width^2))`` with ``d`` the cosine distance between its 0/1
-    presence vector and the image's (all ones). The classifier sees the perturbed
-    images ``batch_size`` at a time.
+    presence vector and the image's (all ones). The model sees the perturbed images
+    ``batch_size`` at a time.
 
     Parameters
     ----------
-    predict_fn : callable
-        ``predict_fn(images) -> array-like of shape (n_images, n_classes)``: class
+    model : callable
+        ``model(images) -> array-like of shape (n_images, n_classes)``: class
         probabilities for a batch ``images`` of shape (n_images, *image.shape): a
-        fresh C-contiguous array in the image's dtype. A two-class model explains the positive class (column 1)
-        only, as everywhere in whybox; with more classes every class is explained.
+        fresh C-contiguous array in the image's dtype. A two-class model explains the
+        positive class (column 1) only, as everywhere in whybox; with more classes every
+        class is explained.
     class_names : sequence of str, optional
-        One name per column of ``predict_fn``'s output; default ``class_0, ...``.
+        One name per column of ``model``'s output; default ``class_0, ...``.
     segmentation : {"quickshift", "slic", "felzenszwalb"} or callable, default="quickshift"
         How superpixels are made: a scikit-image segmentation (run on the image's RGB
         channels; a grey image is repeated into three), or a callable
@@ -56,28 +53,29 @@ class LimeImageExplainer(PresenceLime):
     hide_color : float or sequence of float, optional
         The colour of hidden superpixels: one value, or one per channel. Default: each
         superpixel's mean colour.
-    n_samples : int, default=1000
-        Samples: the image itself and ``n_samples - 1`` perturbations.
+    n_perturbations : int, default=1000
+        Samples: the image itself and ``n_perturbations - 1`` perturbations.
     kernel_width : float, default=0.25
         Width of the proximity kernel, on the scale of the cosine distance.
     n_features : int, default=10
         The most superpixels a surrogate uses (fewer when there are fewer).
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         As in :class:`LimeTabularExplainer`.
-    alpha : float, default=1.0
+    ridge : float, default=1.0
         Ridge penalty of the surrogate; 0 gives weighted least squares.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the perturbations; the same seed gives the same explanation whatever
-        ``batch_size``. (The segmentations are deterministic.)
-    batch_size : int, default=100
-        Images per call of ``predict_fn``. Never changes the result.
-    progress : bool, default=False
-        Show a tqdm progress bar over the perturbed images.
+    random_state : int, numpy Generator or None, default=0
+        Seeds the perturbations (None: fresh entropy); the same seed gives the same
+        explanation whatever ``batch_size``. (The segmentations are deterministic.)
+    batch_size : int or None, default=100
+        Images per call of ``model`` (None: all in one call). Never changes the result.
+    progress : bool or None, default=None
+        Show a tqdm progress bar over the perturbed images; None shows it for 100 or
+        more.
 
     Raises
     ------
     InputError
-        If ``predict_fn`` is not callable, ``segmentation`` is unknown,
+        If ``model`` is not callable, ``segmentation`` is unknown,
         ``segmentation_params`` is not a dict, or a parameter is out of range.
 
     References
@@ -90,27 +88,28 @@ class LimeImageExplainer(PresenceLime):
 
     def __init__(
         self,
-        predict_fn: Callable[[np.ndarray], Any],
+        model: Callable[[np.ndarray], Any],
         *,
         class_names: Sequence[str] | None = None,
         segmentation: str | Callable[[np.ndarray], np.ndarray] = "quickshift",
         segmentation_params: Mapping[str, Any] | None = None,
         hide_color: float | Sequence[float] | None = None,
-        n_samples: int = 1000,
+        n_perturbations: int = 1000,
         kernel_width: float = 0.25,
         n_features: int = 10,
         feature_selection: str = "auto",
-        alpha: float = 1.0,
-        random_state: Any = None,
-        batch_size: int = 100,
-        progress: bool = False,
+        ridge: float = 1.0,
+        random_state: Any = 0,
+        batch_size: int | None = 100,
+        progress: bool | None = None,
     ) -> None:
-        random_state = check_random_state(random_state)
-        if not callable(predict_fn):
-            raise InputError(
-                f"predict_fn must be a callable images -> (n_images, n_classes), got "
-                f"{type(predict_fn).__name__}; pass e.g. a function wrapping model.predict."
-            )
+        self._presence_settings(
+            model, class_names, "images", "a function wrapping net.predict",
+            n_perturbations=n_perturbations, kernel_width=kernel_width,
+            n_features=n_features, feature_selection=feature_selection, ridge=ridge,
+            random_state=random_state, batch_size=batch_size, progress=progress,
+            default_perturbations=1000, default_width=0.25,
+        )  # fmt: skip
         if not callable(segmentation) and segmentation not in SEGMENTATIONS:
             raise InputError(
                 f"segmentation must be one of {tuple(SEGMENTATIONS)} or a callable image -> "
@@ -126,16 +125,9 @@ class LimeImageExplainer(PresenceLime):
                 "segmentation_params are for the scikit-image segmentations, but segmentation "
                 "is a callable; bind its parameters in the callable (functools.partial)."
             )
-        self.predict_fn = predict_fn
         self.segmentation = segmentation
         self.segmentation_params = dict(segmentation_params or {})
         self.hide_color = hide_color
-        self._settings(
-            class_names=class_names, n_samples=n_samples, kernel_width=kernel_width,
-            n_features=n_features, feature_selection=feature_selection, alpha=alpha,
-            random_state=random_state, batch_size=batch_size, progress=progress,
-            defaults=(1000, 0.25),
-        )  # fmt: skip
 
     def segments(self, image: np.ndarray) -> np.ndarray:
         """The superpixel of every pixel, labelled 0..n_superpixels-1.
@@ -178,7 +170,7 @@ class LimeImageExplainer(PresenceLime):
         return np.unique(labels, return_inverse=True)[1].reshape(image.shape[:2])
 
     def __call__(self, image: Any) -> Explanation:
-        """Explain ``predict_fn`` on one image.
+        """Explain the model's prediction for one image.
 
         Parameters
         ----------
@@ -194,7 +186,7 @@ class LimeImageExplainer(PresenceLime):
             ``"superpixel 0"``, ... ; ``data`` is None. ``base_values``: the
             surrogate's intercept (everything hidden), so ``values.sum(features) +
             base_values`` is its prediction for the whole image and
-            ``additivity_error`` its distance from ``model_output``, the classifier's
+            ``additivity_error`` its distance from ``model_output``, the model's
             probability. ``quality["local_r2"]`` (1, n_outputs): the weighted R^2 on
             the perturbations. ``params["segments"]`` holds the superpixel map
             (height x width labels) for :func:`whybox.plots.lime_image`.
@@ -203,7 +195,7 @@ class LimeImageExplainer(PresenceLime):
         ------
         InputError
             If ``image`` is not a 2-D or 3-D array of finite numbers, or
-            ``predict_fn`` returns something other than (n_images, n_classes)
+            ``model`` returns something other than (n_images, n_classes)
             probabilities.
         """
         image = _check_image(image)
@@ -211,8 +203,8 @@ class LimeImageExplainer(PresenceLime):
         d = int(segments.max()) + 1
         hidden = self._hidden_image(image, segments, d)
         rng = np.random.default_rng(self.random_state)
-        Z = np.ones((self.n_samples, d))
-        Z[1:] = rng.integers(0, 2, size=(self.n_samples - 1, d))
+        Z = np.ones((self.n_perturbations, d))
+        Z[1:] = rng.integers(0, 2, size=(self.n_perturbations - 1, d))
         Y = self._predict(image, hidden, segments, Z > 0)
         hide = self.hide_color
         return self._explain(
@@ -293,15 +285,7 @@ class LimeImageExplainer(PresenceLime):
             np.copyto(batch, image, where=shown)
             return batch
 
-        return predict_in_batches(
-            self.predict_fn,
-            images,
-            keep.shape[0],
-            batch_size=self.batch_size,
-            class_names=self.class_names,
-            who="predict_fn",
-            progress=self.progress,
-        )
+        return self._predict_batches(images, keep.shape[0])
 
 
 def _check_image(image: Any) -> np.ndarray:

@@ -27,7 +27,13 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox._utils import progress_bar
+from whybox._utils import (
+    check_batch_size,
+    check_int,
+    check_random_state,
+    json_value,
+    progress_bar,
+)
 
 FEATURE_SELECTIONS = ("auto", "forward_selection", "lasso_path", "highest_weights", "none")
 """The feature selection methods; "auto" is forward selection up to 6 features, else
@@ -36,20 +42,11 @@ highest weights."""
 AUTO_FORWARD_MAX = 6
 """"auto" uses forward selection when at most this many features are asked for."""
 
-SELECTION_ALPHA = 0.01
+SELECTION_RIDGE = 0.01
 """The ridge penalty of the all-feature fit that ranks features for "highest_weights"."""
 
 
 # ---------------------------------------------------------------------- validation
-def check_positive_int(value: Any, name: str, example: int, minimum: int = 1) -> int:
-    """``value`` as an int, or an InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(
-            f"{name} must be an integer >= {minimum}, got {value!r}; e.g. {name}={example}."
-        )
-    return int(value)
-
-
 def check_positive_float(value: Any, name: str, example: float, allow_zero: bool = False) -> float:
     """``value`` as a finite float > 0 (>= 0 with ``allow_zero``), or an InputError."""
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
@@ -179,7 +176,7 @@ def weighted_moments(Z: np.ndarray, Y: np.ndarray, weights: np.ndarray) -> Weigh
 
 # ---------------------------------------------------------------------- fits
 def _masked_solve(
-    gram: np.ndarray, cross: np.ndarray, mask: np.ndarray, alpha: float
+    gram: np.ndarray, cross: np.ndarray, mask: np.ndarray, ridge: float
 ) -> np.ndarray:
     """Ridge coefficients on the features in ``mask`` (zero elsewhere), batched.
 
@@ -188,19 +185,19 @@ def _masked_solve(
     gram : ndarray of shape (..., d, d)
     cross : ndarray of shape (..., d)
     mask : ndarray of shape (..., d), bool
-    alpha : float
+    ridge : float
 
     Returns
     -------
     ndarray of shape (..., d)
-        The minimum-norm solution of ``(G_S + alpha I) b_S = c_S``: with ``alpha = 0`` a
+        The minimum-norm solution of ``(G_S + ridge I) b_S = c_S``: with ``ridge = 0`` a
         feature that does not vary among the weighted samples gets 0.
     """
     d = gram.shape[-1]
     pair = mask[..., :, None] & mask[..., None, :]
     eye = np.eye(d, dtype=bool)
     # unselected features become decoupled unit rows with a zero right-hand side
-    A = np.where(pair, gram, 0.0) + np.where(eye & pair, alpha, 0.0) + (eye & ~pair)
+    A = np.where(pair, gram, 0.0) + np.where(eye & pair, ridge, 0.0) + (eye & ~pair)
     rhs = np.where(mask, cross, 0.0)
     solution = (np.linalg.pinv(A, hermitian=True) @ rhs[..., None])[..., 0]
     return np.where(mask, solution, 0.0)  # exact zeros, whatever the rounding
@@ -223,7 +220,7 @@ def _highest_weights(mom: WeightedMoments, m: int) -> np.ndarray:
     r, d, k = mom.cross.shape
     all_on = np.ones((r, d), dtype=bool)
     coef = np.stack(
-        [_masked_solve(mom.gram, mom.cross[:, :, o], all_on, SELECTION_ALPHA) for o in range(k)],
+        [_masked_solve(mom.gram, mom.cross[:, :, o], all_on, SELECTION_RIDGE) for o in range(k)],
         axis=1,
     )  # (r, k, d)
     score = np.abs(coef * mom.z_row[:, None, :])
@@ -302,7 +299,7 @@ class Surrogates:
 
 
 def fit_surrogates(
-    mom: WeightedMoments, *, n_features: int, feature_selection: str, alpha: float
+    mom: WeightedMoments, *, n_features: int, feature_selection: str, ridge: float
 ) -> Surrogates:
     """Select features and fit the weighted ridge surrogate for every instance and output.
 
@@ -313,9 +310,9 @@ def fit_surrogates(
         The most features a surrogate may use (at most the number of features).
     feature_selection : {"forward_selection", "lasso_path", "highest_weights", "none"}
         Already resolved by :func:`resolve_selection` (not "auto").
-    alpha : float
+    ridge : float
         The ridge penalty of the surrogate: it minimises
-        ``sum_s w_s (y_s - b0 - z_s . b)^2 + alpha * |b|^2``.
+        ``sum_s w_s (y_s - b0 - z_s . b)^2 + ridge * |b|^2``.
 
     Returns
     -------
@@ -329,15 +326,15 @@ def fit_surrogates(
         mask = _SELECTORS[feature_selection](mom, m)
     coef = np.empty((r, k, d))
     for o in range(k):
-        coef[:, o] = _masked_solve(mom.gram, mom.cross[:, :, o], mask[:, o], alpha)
+        coef[:, o] = _masked_solve(mom.gram, mom.cross[:, :, o], mask[:, o], ridge)
     local_r2 = _r2(mom, coef)
     intercept = mom.y_mean - np.einsum("rkd,rd->rk", coef, mom.z_mean)
     return Surrogates(np.swapaxes(coef, 1, 2), intercept, local_r2, np.swapaxes(mask, 1, 2).copy())
 
 
 # ---------------------------------------------------------------------- outputs
-def class_outputs(proba: Any, n_rows: int, class_names: Any, who: str) -> np.ndarray:
-    """Check a ``predict_proba`` answer and keep the outputs LIME explains.
+def class_outputs(proba: Any, n_rows: int, class_names: Any) -> np.ndarray:
+    """Check the class probabilities a model returned and keep the outputs LIME explains.
 
     A binary classifier has one output, the positive class (column 1), as everywhere
     in whybox; with more classes every class is an output.
@@ -348,8 +345,6 @@ def class_outputs(proba: Any, n_rows: int, class_names: Any, who: str) -> np.nda
         What the user's function returned for ``n_rows`` inputs.
     n_rows : int
     class_names : sequence of str or None
-    who : str
-        The function's name, for the error messages.
 
     Returns
     -------
@@ -368,47 +363,45 @@ def class_outputs(proba: Any, n_rows: int, class_names: Any, who: str) -> np.nda
     if arr is None or arr.ndim != 2 or arr.shape[0] != n_rows or arr.shape[1] < 2:
         shape = "non-numeric" if arr is None else arr.shape
         raise InputError(
-            f"{who} must return class probabilities of shape (n_inputs, n_classes) with "
+            "model must return class probabilities of shape (n_inputs, n_classes) with "
             f"n_classes >= 2, but returned {shape} for {n_rows} inputs; return e.g. "
-            "model.predict_proba(...) (for a single score p, return np.c_[1 - p, p])."
+            "clf.predict_proba(...) (for a single score p, return np.c_[1 - p, p])."
         )
     if not np.all(np.isfinite(arr)):
         raise InputError(
-            f"{who} returned non-finite probabilities; check the model on perturbed inputs."
+            "model returned non-finite probabilities; check the model on perturbed inputs."
         )
     if class_names is not None and len(class_names) != arr.shape[1]:
         raise InputError(
-            f"class_names has {len(class_names)} names but {who} returned {arr.shape[1]} "
+            f"class_names has {len(class_names)} names but model returned {arr.shape[1]} "
             "classes; give one name per column of its output."
         )
     return arr[:, 1:] if arr.shape[1] == 2 else arr
 
 
 def predict_in_batches(
-    predict: Callable[[Any], Any],
+    model: Callable[[Any], Any],
     make_batch: Callable[[int, int], Any],
     n: int,
     *,
-    batch_size: int,
+    batch_size: int | None,
     class_names: Any,
-    who: str,
-    progress: bool,
+    progress: bool | None,
 ) -> np.ndarray:
     """Class probabilities of ``n`` perturbed inputs, ``batch_size`` per call.
 
     Parameters
     ----------
-    predict : callable
-        The user's function (``predict_proba`` / ``predict_fn``).
+    model : callable
+        The user's function of a batch of inputs (texts, images).
     make_batch : callable
         ``make_batch(start, stop)`` builds the inputs ``start .. stop - 1``.
     n : int
-    batch_size : int
+    batch_size : int or None
+        Inputs per call of ``model``; None: all in one call.
     class_names : sequence of str or None
-    who : str
-        The function's name, for the error messages.
-    progress : bool
-        Show a tqdm bar over the inputs.
+    progress : bool or None
+        Show a tqdm bar over the inputs (None: for 100 or more).
 
     Returns
     -------
@@ -421,14 +414,14 @@ def predict_in_batches(
         As :func:`class_outputs`, or when calls disagree on the number of classes.
     """
     parts: list[np.ndarray] = []
-    with progress_bar(n, progress, f"LIME ({who})") as bar:
+    with progress_bar(n, progress, "LIME") as bar:
         step = batch_size or max(n, 1)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            out = class_outputs(predict(make_batch(start, stop)), stop - start, class_names, who)
+            out = class_outputs(model(make_batch(start, stop)), stop - start, class_names)
             if parts and out.shape[1] != parts[0].shape[1]:
                 raise InputError(
-                    f"{who} returned a different number of classes from one call to the "
+                    "model returned a different number of classes from one call to the "
                     "next; return every class's probability in every call."
                 )
             parts.append(out)
@@ -446,13 +439,13 @@ def class_output_names(class_names: Any, n_classes: int) -> tuple[str, ...]:
     return names[1:] if n_classes == 2 else names
 
 
-class PresenceLime:
-    """What text and image LIME share: features that are present or hidden.
+# ---------------------------------------------------------------------- explainers
+class LimeSettings:
+    """The settings every LIME explainer checks, keeps and records the same way.
 
-    A perturbation is a 0/1 vector over the features (sample 0 keeps them all: the
-    explained input itself); the surrogate is fitted on that vector. Subclasses set
-    ``method`` and call :meth:`_settings` from ``__init__`` and :meth:`_explain` from
-    ``__call__``.
+    Subclasses set ``method`` and call :meth:`_settings` from ``__init__``;
+    :meth:`_fit` fits the surrogates of one or several inputs' neighbourhoods and
+    :meth:`_shared_params` records the shared settings in an explanation's ``params``.
     """
 
     method = ""
@@ -460,29 +453,91 @@ class PresenceLime:
     def _settings(
         self,
         *,
-        class_names: Any,
-        n_samples: Any,
+        n_perturbations: Any,
         kernel_width: Any,
         n_features: Any,
         feature_selection: Any,
-        alpha: Any,
+        ridge: Any,
         random_state: Any,
         batch_size: Any,
         progress: Any,
-        defaults: tuple[int, float],
+        default_perturbations: int,
+        default_width: float,
     ) -> None:
-        """Check and keep the settings every presence explainer takes."""
-        from whybox._utils import check_batch_size
-
-        self.class_names = None if class_names is None else [str(c) for c in class_names]
-        self.n_samples = check_positive_int(n_samples, "n_samples", defaults[0], minimum=2)
-        self.kernel_width = check_positive_float(kernel_width, "kernel_width", defaults[1])
-        self.n_features = check_positive_int(n_features, "n_features", 10)
+        """Check and keep the settings every LIME explainer takes."""
+        self.random_state = check_random_state(random_state)
+        self.n_perturbations = check_int(
+            n_perturbations, "n_perturbations", 2, f"n_perturbations={default_perturbations}"
+        )
+        self.kernel_width = check_positive_float(kernel_width, "kernel_width", default_width)
+        self.n_features = check_int(n_features, "n_features", 1, "n_features=10")
         self.feature_selection = check_feature_selection(feature_selection)
-        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
-        self.random_state = random_state
+        self.ridge = check_positive_float(ridge, "ridge", 1.0, allow_zero=True)
         self.batch_size = check_batch_size(batch_size)
-        self.progress = bool(progress)
+        self.progress = None if progress is None else bool(progress)
+
+    def _fit(
+        self, Z: np.ndarray, Y: np.ndarray, distances: np.ndarray, selection: str
+    ) -> tuple[WeightedMoments, Surrogates]:
+        """The surrogates of neighbourhoods ``Z`` (n_rows, n_samples, d) with model
+        outputs ``Y`` (n_rows, n_samples, n_outputs) and ``distances`` (n_rows,
+        n_samples) to their inputs, feature selection ``selection`` resolved."""
+        moments = weighted_moments(Z, Y, kernel_weights(distances, self.kernel_width))
+        fit = fit_surrogates(
+            moments, n_features=self.n_features, feature_selection=selection, ridge=self.ridge
+        )
+        return moments, fit
+
+    def _shared_params(self, selection: str) -> dict[str, Any]:
+        """The shared settings as an explanation's ``params`` entries."""
+        from whybox._version import __version__
+
+        return {
+            "n_perturbations": self.n_perturbations,
+            "kernel_width": self.kernel_width,
+            "n_features": self.n_features,
+            "feature_selection": self.feature_selection,
+            "feature_selection_used": selection,
+            "ridge": self.ridge,
+            "batch_size": self.batch_size,
+            "random_state": json_value(self.random_state),
+            "whybox_version": __version__,
+        }
+
+
+class PresenceLime(LimeSettings):
+    """What text and image LIME share: features that are present or hidden.
+
+    A perturbation is a 0/1 vector over the features (sample 0 keeps them all: the
+    explained input itself); the surrogate is fitted on that vector. Subclasses call
+    :meth:`_presence_settings` from ``__init__`` and :meth:`_explain` from ``__call__``.
+    """
+
+    def _presence_settings(
+        self, model: Any, class_names: Any, kind: str, example: str, **settings: Any
+    ) -> None:
+        """Check and keep ``model`` (a callable of a batch of ``kind``), ``class_names``
+        and the shared settings."""
+        if not callable(model):
+            raise InputError(
+                f"model must be a callable {kind} -> (n_{kind}, n_classes), got "
+                f"{type(model).__name__}; pass e.g. {example}."
+            )
+        self.model = model
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self._settings(**settings)
+
+    def _predict_batches(self, make_batch: Callable[[int, int], Any], n: int) -> np.ndarray:
+        """The model's class probabilities of ``n`` perturbed inputs (see
+        :func:`predict_in_batches`)."""
+        return predict_in_batches(
+            self.model,
+            make_batch,
+            n,
+            batch_size=self.batch_size,
+            class_names=self.class_names,
+            progress=self.progress,
+        )
 
     def _explain(
         self,
@@ -496,22 +551,15 @@ class PresenceLime:
     ) -> Any:
         """Fit the surrogate to one input's perturbations and wrap it as an Explanation.
 
-        ``Z`` (n_samples, d) 0/1 presence, ``Y`` (n_samples, n_outputs) the model's
-        probabilities, ``distances`` (n_samples,) to the input. ``params`` holds the
-        subclass's own settings; the shared ones are added.
+        ``Z`` (n_perturbations, d) 0/1 presence, ``Y`` (n_perturbations, n_outputs) the
+        model's probabilities, ``distances`` (n_perturbations,) to the input. ``params``
+        holds the subclass's own settings; the shared ones are added.
         """
         from whybox._explanation import Explanation
-        from whybox._utils import json_value
-        from whybox._version import __version__
 
-        d = Z.shape[1]
         n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
-        weights = kernel_weights(distances, self.kernel_width)
-        moments = weighted_moments(Z[None], Y[None], weights[None])
-        selection = resolve_selection(self.feature_selection, self.n_features, d)
-        fit = fit_surrogates(
-            moments, n_features=self.n_features, feature_selection=selection, alpha=self.alpha
-        )
+        selection = resolve_selection(self.feature_selection, self.n_features, Z.shape[1])
+        _, fit = self._fit(Z[None], Y[None], distances[None], selection)
         return Explanation(
             values=fit.coef,
             base_values=fit.intercept,
@@ -520,18 +568,7 @@ class PresenceLime:
             output_names=class_output_names(self.class_names, n_classes),
             output_space="probability",
             method=self.method,
-            params={
-                **params,
-                "n_samples": self.n_samples,
-                "kernel_width": self.kernel_width,
-                "n_features": self.n_features,
-                "feature_selection": self.feature_selection,
-                "feature_selection_used": selection,
-                "alpha": self.alpha,
-                "batch_size": self.batch_size,
-                "random_state": json_value(self.random_state),
-                "whybox_version": __version__,
-            },
+            params={**params, **self._shared_params(selection)},
             model_output=Y[:1],
             quality={"local_r2": fit.local_r2},
         )

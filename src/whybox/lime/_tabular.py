@@ -13,65 +13,52 @@ from scipy.stats import qmc
 from whybox._discretize import MISSING, Discretizer, fit_discretizer
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import (
-    check_batch_size,
-    check_random_state,
-    json_value,
-    prepare_model,
-    progress_bar,
-    resolve_players,
-)
-from whybox._version import __version__
+from whybox._utils import prepare_model, progress_bar, resolve_players
 from whybox.adapters import Dataset, adapt_data
-from whybox.lime._surrogate import (
-    check_feature_selection,
-    check_positive_float,
-    check_positive_int,
-    fit_surrogates,
-    kernel_weights,
-    resolve_selection,
-    weighted_moments,
-)
-from whybox.shapley._masking import DEFAULT_BATCH_SIZE
+from whybox.lime._surrogate import LimeSettings, resolve_selection
+
+DEFAULT_BATCH_SIZE = 65536
+"""Model-input rows per model call by default."""
 
 _BLOCK_CELLS = 1 << 22  # interpretable-sample cells (rows x samples x features) held at once
 
 
-class LimeTabularExplainer:
+class LimeTabularExplainer(LimeSettings):
     """LIME for tabular models: a weighted linear surrogate fitted around each row.
 
     The surrogate is fitted to the model's outputs on perturbed rows, written in an
     interpretable representation (Ribeiro, Singh & Guestrin 2016, "Why should I trust
     you?": Explaining the predictions of any classifier, KDD):
 
-    * ``discretize=True``: numeric features are cut at quantiles of the training data
+    * ``discretize=True``: numeric features are cut at quantiles of the background
       (:func:`whybox._discretize.fit_discretizer`), categorical features keep their
       levels, and feature ``j`` of a perturbation is 1 when it falls in the same bin
       (level) as the explained row's, else 0. A surrogate weight reads
       "being in the row's bin, e.g. ``mean radius > 17.2``, moves the output by w".
-    * ``discretize=False``: numeric features are standardised with the training mean
-      and standard deviation; categorical features are 1 when equal to the row's.
+    * ``discretize=False``: numeric features are standardised with the background
+      mean and standard deviation; categorical features are 1 when equal to the row's.
 
-    Perturbations are drawn from the training data's marginal distribution, which does
-    not depend on the explained row (as in the authors' code): with ``discretize=True``
-    each feature takes values of the training column, each bin in proportion to its
-    training frequency; with ``discretize=False`` numeric features are normal with the
-    training mean and standard deviation, categorical ones take training values. So one
-    set of ``n_samples - 1`` perturbations serves every explained row: the model is
+    Perturbations are drawn from the background's marginal distribution (the training
+    data in the authors' code), which does not depend on the explained row: with
+    ``discretize=True`` each feature takes values of the background column, each bin in
+    proportion to its background frequency; with ``discretize=False`` numeric features
+    are normal with the background mean and standard deviation, categorical ones take
+    background values. So one set of ``n_perturbations - 1`` perturbations serves every
+    explained row: the model is
     called once on them (and once on the explained rows, the first sample of each
     row's neighbourhood), and only the proximity weights and the representation differ
     from row to row. The perturbations are a randomised quasi-Monte Carlo sample:
-    scrambled Sobol' points (Owen 1995) mapped through each feature's training
-    quantiles. Every single perturbation still follows the training marginals, but the
+    scrambled Sobol' points (Owen 1995) mapped through each feature's background
+    quantiles. Every single perturbation still follows the background marginals, but the
     points spread over the bins of every feature and pair of features far more evenly
     than independent draws, which lowers the variance of the weights severalfold at
-    the same ``n_samples`` (benchmark W3, breast cancer: the top-5 features of 10 rows
+    the same ``n_perturbations`` (benchmark W3, breast cancer: the top-5 features of 10 rows
     have a Jaccard index of 1.00 across 5 seeds, against 0.82 with independent draws).
 
     Each perturbation is weighed by ``exp(-d^2 / (2 kernel_width^2))``, ``d`` the
     Euclidean distance between its representation and the row's (with
     ``discretize=True``, the square root of the number of features outside the row's
-    bin). Features are selected, then a weighted ridge regression (penalty ``alpha``)
+    bin). Features are selected, then a weighted ridge regression (penalty ``ridge``)
     on them is the surrogate; its weighted R^2 on the perturbations is the local R^2.
 
     Parameters
@@ -80,9 +67,9 @@ class LimeTabularExplainer:
         A fitted model whybox can adapt (scikit-learn estimator or Pipeline, XGBoost,
         LightGBM, CatBoost, a callable ``f(X) -> outputs``) or a
         :class:`whybox.adapters.Model`.
-    training_data : array-like of shape (n_train, n_features) or DataFrame
-        The data the perturbations are drawn from (and the bins cut on). Float64, or
-        mixed columns for a model that takes a DataFrame.
+    background : array-like of shape (n_background, n_features) or DataFrame
+        The rows the perturbations are drawn from (and the bins cut on), typically the
+        training data. Float64, or mixed columns for a model that takes a DataFrame.
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the probability for classifiers (as
         LIME does) and the raw output for regressors.
@@ -95,15 +82,16 @@ class LimeTabularExplainer:
         category, text and bool columns).
     kernel_width : float, optional
         Width of the proximity kernel; default ``0.75 * sqrt(n_features)``.
-    n_samples : int, default=5000
-        Samples per explained row: the row itself and ``n_samples - 1`` perturbations.
+    n_perturbations : int, default=5000
+        Samples per explained row: the row itself and ``n_perturbations - 1``
+        perturbations.
     n_features : int, optional
         The most features a surrogate uses (the others get weight 0); default
         ``min(10, n_features of the data)``.
     feature_groups : dict of str to list of (str or int), optional
         Columns explained as one feature (e.g. the one-hot columns of one
         categorical): group name -> column names or positions. A group is perturbed
-        as a whole (its columns copied together from one training row, so one-hot
+        as a whole (its columns copied together from one background row, so one-hot
         columns stay consistent) and is "as in the row" only when all its columns'
         bins are. Columns in no group are features of their own, after the groups.
         Needs ``discretize=True``. The explanation's feature axis then holds the
@@ -114,14 +102,15 @@ class LimeTabularExplainer:
         nonzero; the largest ``|weight * value|`` of a ridge fit (penalty 0.01) on all
         features; or all. ``"auto"``: forward selection for ``n_features <= 6``, else
         highest weights (the LIME authors' rule).
-    alpha : float, default=1.0
+    ridge : float, default=1.0
         Ridge penalty of the surrogate (the authors' code uses 1); 0 gives weighted
         least squares.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the perturbations. The same seed gives the same explanation whatever
+    random_state : int, numpy Generator or None, default=0
+        Seeds the perturbations (None: fresh entropy). The same seed gives the same explanation whatever
         ``batch_size`` and whichever other rows are explained in the same call.
-    batch_size : int, default=65536
-        Model-input rows per model call. Never changes the result.
+    batch_size : int or None, default=65536
+        Model-input rows per model call (None: all in one call). Never changes the
+        result.
     progress : bool or None, default=None
         Show a tqdm progress bar over the explained rows; None shows it for 100 or
         more rows.
@@ -135,20 +124,37 @@ class LimeTabularExplainer:
     discretizer : Discretizer or None
         The bins (``discretize=True``).
     mean, scale : ndarray of shape (n_features,) or None
-        The training mean and standard deviation that standardise numeric features
+        The background mean and standard deviation that standardise numeric features
         (``discretize=False``; 0 and 1 for categorical features, 1 for a constant one).
 
     Raises
     ------
     InputError
-        If the training data does not fit the model, ``output`` is not offered, a
-        categorical column is unknown, or a parameter is out of range (``n_features``
-        above the number of features, ``kernel_width <= 0``, ``n_samples < 2``).
+        If the background is None or does not fit the model, ``output`` is not
+        offered, a categorical column is unknown, or a parameter is out of range
+        (``n_features`` above the number of features, ``kernel_width <= 0``,
+        ``n_perturbations < 2``, ``ridge < 0``).
 
     References
     ----------
     .. [1] M. T. Ribeiro, S. Singh and C. Guestrin, "'Why should I trust you?':
        Explaining the predictions of any classifier", KDD 2016.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.lime import LimeTabularExplainer, conditions
+    >>> X, y = load_iris(return_X_y=True)
+    >>> model = LogisticRegression(max_iter=500).fit(X, y)
+    >>> explainer = LimeTabularExplainer(model, X, n_perturbations=500)
+    >>> ex = explainer(X[:2])
+    >>> ex.shape  # (rows, features, classes)
+    (2, 4, 3)
+    >>> str(conditions(ex)[0, 2])  # the bin of row 0's third feature
+    'x2 <= 1.6'
+    >>> round(float(ex.values[0, 2, 0]), 1)  # being in that bin raises P(class 0) by ~0.8
+    0.8
     """
 
     method = "lime_tabular"
@@ -156,36 +162,35 @@ class LimeTabularExplainer:
     def __init__(
         self,
         model: Any,
-        training_data: Any,
+        background: Any,
         *,
         output: str = "auto",
         discretize: bool = True,
         discretizer: str = "quartile",
         categorical_features: Any = None,
         kernel_width: float | None = None,
-        n_samples: int = 5000,
+        n_perturbations: int = 5000,
         n_features: int | None = None,
         feature_selection: str = "auto",
         feature_groups: Any = None,
-        alpha: float = 1.0,
-        random_state: Any = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
+        ridge: float = 1.0,
+        random_state: Any = 0,
+        batch_size: int | None = DEFAULT_BATCH_SIZE,
         progress: bool | None = None,
     ) -> None:
-        random_state = check_random_state(random_state)
-        if training_data is None:
+        if background is None:
             raise InputError(
-                "LimeTabularExplainer needs training_data (the rows perturbations are drawn "
-                "from), got None; pass training_data=X_train."
+                "LimeTabularExplainer needs background (the rows perturbations are drawn "
+                "from), got None; pass background=X_train."
             )
-        self.model = prepare_model(model, training_data)
+        self.model = prepare_model(model, background)
         self.output = (
             ("probability" if self.model.task == "classification" else "raw")
             if output == "auto"
             else self.model.resolve_output(output)
         )
-        data = adapt_data(training_data, name="training_data")
-        self._train = self.model.check_data(data, name="training_data")
+        data = adapt_data(background, name="background")
+        self._train = self.model.check_data(data, name="background")
         self.feature_names = self._train.feature_names
         self.players = resolve_players(feature_groups, self.feature_names)
         d = self.players.n_players
@@ -197,30 +202,28 @@ class LimeTabularExplainer:
             )
         # categorical levels come from the discretizer in both modes
         bins = fit_discretizer(
-            self._train, kind=discretizer, categorical=categorical_features, name="training_data"
+            self._train, kind=discretizer, categorical=categorical_features, name="background"
         )
         self.categorical = bins.categorical
         self.discretizer: Discretizer | None = bins if self.discretize else None
         self._bins = bins
-        self.n_samples = check_positive_int(n_samples, "n_samples", 5000, minimum=2)
-        if n_features is None:
-            n_features = min(10, d)
-        self.n_features = check_positive_int(n_features, "n_features", min(10, d))
+        self._settings(
+            n_perturbations=n_perturbations,
+            kernel_width=0.75 * float(np.sqrt(d)) if kernel_width is None else kernel_width,
+            n_features=min(10, d) if n_features is None else n_features,
+            feature_selection=feature_selection,
+            ridge=ridge,
+            random_state=random_state,
+            batch_size=batch_size,
+            progress=progress,
+            default_perturbations=5000,
+            default_width=0.75 * float(np.sqrt(d)),
+        )
         if self.n_features > d:
             raise InputError(
                 f"n_features is {self.n_features} but the data has {d} features; pass "
                 f"n_features={d} or fewer."
             )
-        self.kernel_width = (
-            0.75 * float(np.sqrt(d))
-            if kernel_width is None
-            else check_positive_float(kernel_width, "kernel_width", 0.75 * float(np.sqrt(d)))
-        )
-        self.feature_selection = check_feature_selection(feature_selection)
-        self.alpha = check_positive_float(alpha, "alpha", 1.0, allow_zero=True)
-        self.random_state = random_state
-        self.batch_size = check_batch_size(batch_size)
-        self.progress = progress
         self.mean = self.scale = None
         if not self.discretize:
             self.mean, self.scale = self._standardisation()
@@ -247,7 +250,7 @@ class LimeTabularExplainer:
             if np.isnan(x[:, num]).all(axis=0).any():
                 bad = [n for n, c in zip(self.feature_names, x.T, strict=True) if np.isnan(c).all()]
                 raise InputError(
-                    f"training_data has numeric columns with no values {bad[:5]}; drop them or "
+                    f"background has numeric columns with no values {bad[:5]}; drop them or "
                     "use discretize=True."
                 )
             mean[num] = np.nanmean(x[:, num], axis=0)
@@ -262,7 +265,7 @@ class LimeTabularExplainer:
         Returns
         -------
         values : ndarray of shape (n_draw, n_features)
-            float64, or object when the training data has text columns.
+            float64, or object when the background has text columns.
         codes : ndarray of shape (n_draw, n_features), int64
             Bin (level) codes; with ``discretize=False`` only categorical ones are used.
         """
@@ -270,7 +273,7 @@ class LimeTabularExplainer:
         players = self.players
         quantile = _unit_draws(rng, n_draw, players.n_players)
         pos = np.minimum((quantile * n_train).astype(np.intp), n_train - 1)
-        # each player's columns come from one training row, picked by the quantile of
+        # each player's columns come from one background row, picked by the quantile of
         # its first column (a single column: that column's own quantile)
         first = np.array([c[0] for c in players.columns])
         rows = self._order[pos, first[None, :]][:, self._owner]  # (n_draw, d)
@@ -292,7 +295,7 @@ class LimeTabularExplainer:
 
         Returns
         -------
-        ndarray of shape (n_rows, n_samples, n_players), float64
+        ndarray of shape (n_rows, n_perturbations, n_players), float64
             Sample 0 of row ``r`` is the row itself.
         """
         all_codes = np.concatenate(
@@ -319,7 +322,7 @@ class LimeTabularExplainer:
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features) or DataFrame
-            The rows to explain, with the training data's columns.
+            The rows to explain, with the background's columns.
 
         Returns
         -------
@@ -329,7 +332,7 @@ class LimeTabularExplainer:
             interpretable value, i.e. the coefficient itself with ``discretize=True``
             (the row is 1 on every feature), and ``coefficient * (x - mean) / std``
             with ``discretize=False`` (the feature's contribution relative to the
-            training mean); 0 for features not selected. ``base_values`` (n_rows,
+            background mean); 0 for features not selected. ``base_values`` (n_rows,
             n_outputs): the surrogate's intercept, so ``values.sum(features) +
             base_values`` is the surrogate's prediction at the row and
             ``additivity_error`` its distance from the model's output there
@@ -343,17 +346,17 @@ class LimeTabularExplainer:
         Raises
         ------
         InputError
-            If ``X`` does not have the training data's columns, or (with
+            If ``X`` does not have the background's columns, or (with
             ``discretize=False``) has a missing numeric value.
         """
         data = self.model.check_data(adapt_data(X, name="X"), name="X")
         if data.n_features != len(self.feature_names):
             raise InputError(
-                f"X has {data.n_features} columns but training_data has "
-                f"{len(self.feature_names)}; give X the training data's columns."
+                f"X has {data.n_features} columns but background has "
+                f"{len(self.feature_names)}; give X the background's columns."
             )
         if set(data.feature_names) == set(self.feature_names):
-            data = data.select(self.feature_names)  # the training data's column order
+            data = data.select(self.feature_names)  # the background's column order
         Xv = data.values
         n = Xv.shape[0]
         if not self.discretize and np.isnan(self._numeric(Xv)[:, ~self.categorical]).any():
@@ -363,7 +366,7 @@ class LimeTabularExplainer:
                 "discretize=True, where a missing value is a bin of its own."
             )
         rng = np.random.default_rng(self.random_state)
-        values, codes = self._draw(rng, self.n_samples - 1)
+        values, codes = self._draw(rng, self.n_perturbations - 1)
         f_draw = self._predict(values)
         f_x = self._predict(Xv)
         row_codes = self._bins.transform(data)
@@ -373,7 +376,7 @@ class LimeTabularExplainer:
         out_values = np.empty((n, d, k))
         intercept = np.empty((n, k))
         local_r2 = np.empty((n, k))
-        block = max(1, _BLOCK_CELLS // (self.n_samples * d))
+        block = max(1, _BLOCK_CELLS // (self.n_perturbations * d))
         with progress_bar(n, self.progress, "LIME") as bar:
             for start in range(0, n, block):
                 stop = min(n, start + block)
@@ -386,14 +389,7 @@ class LimeTabularExplainer:
                     axis=1,
                 )
                 distances = np.sqrt(np.square(Z - Z[:, :1]).sum(axis=2))
-                weights = kernel_weights(distances, self.kernel_width)
-                moments = weighted_moments(Z, Y, weights)
-                fit = fit_surrogates(
-                    moments,
-                    n_features=self.n_features,
-                    feature_selection=selection,
-                    alpha=self.alpha,
-                )
+                moments, fit = self._fit(Z, Y, distances, selection)
                 out_values[start:stop] = fit.coef * moments.z_row[:, :, None]
                 intercept[start:stop] = fit.intercept
                 local_r2[start:stop] = fit.local_r2
@@ -429,19 +425,11 @@ class LimeTabularExplainer:
             "discretize": self.discretize,
             "discretizer": self.discretizer.to_dict() if self.discretizer is not None else None,
             "categorical_features": [n for n, c in zip(names, self.categorical, strict=True) if c],
-            "kernel_width": self.kernel_width,
             "kernel": "exp(-d^2 / (2 kernel_width^2))",
-            "n_samples": self.n_samples,
             "sampling": _sampling(len(self.feature_names)),
-            "n_features": self.n_features,
-            "feature_selection": self.feature_selection,
-            "feature_selection_used": selection,
             "feature_groups": self.players.groups_as_dict() if self.players.grouped else None,
-            "alpha": self.alpha,
-            "training_rows": int(self._train.n_samples),
-            "batch_size": self.batch_size,
-            "random_state": json_value(self.random_state),
-            "whybox_version": __version__,
+            "background_rows": int(self._train.n_samples),
+            **self._shared_params(selection),
         }
         if not self.discretize:
             params["mean"] = dict(zip(names, map(float, self.mean), strict=True))
@@ -453,7 +441,7 @@ def _unit_draws(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     """``n`` points uniform on the unit cube ``[0, 1)^d``: scrambled Sobol' points.
 
     Each point is uniform on the cube (Owen scrambling), so each perturbation follows
-    the product of the training marginals exactly, while the points together fill the
+    the product of the background marginals exactly, while the points together fill the
     cube far more evenly than independent draws (randomised quasi-Monte Carlo). Beyond
     the dimensions Sobol' sequences are tabulated for, independent uniform draws.
     """

@@ -10,12 +10,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state
-from whybox.lime._surrogate import (
-    PresenceLime,
-    cosine_distance_to_ones,
-    predict_in_batches,
-)
+from whybox.lime._surrogate import PresenceLime, cosine_distance_to_ones
 
 _WORD = re.compile(r"\w+")
 
@@ -31,7 +26,7 @@ class LimeTextExplainer(PresenceLime):
     by ``mask_string``; the text between words is kept. Each perturbation is weighed
     by ``exp(-d^2 / (2 kernel_width^2))`` with ``d`` 100 times the cosine distance
     between its 0/1 presence vector and the document's (all ones), the LIME authors'
-    convention. The classifier sees the perturbed documents ``batch_size`` at a time.
+    convention. The model sees the perturbed documents ``batch_size`` at a time.
 
     Any tokenizer works: the default splits on non-word characters; a callable
     ``tokenizer(text) -> list of str`` returns the words in order, each a substring of
@@ -40,12 +35,13 @@ class LimeTextExplainer(PresenceLime):
 
     Parameters
     ----------
-    predict_proba : callable
-        ``predict_proba(list of str) -> array-like of shape (n_texts, n_classes)``:
-        class probabilities. A two-class model explains the positive class (column 1)
-        only, as everywhere in whybox; with more classes every class is explained.
+    model : callable
+        ``model(list of str) -> array-like of shape (n_texts, n_classes)``: class
+        probabilities (e.g. a text pipeline's ``predict_proba``). A two-class model
+        explains the positive class (column 1) only, as everywhere in whybox; with more
+        classes every class is explained.
     class_names : sequence of str, optional
-        One name per column of ``predict_proba``'s output; default ``class_0, ...``.
+        One name per column of ``model``'s output; default ``class_0, ...``.
     tokenizer : callable, optional
         ``tokenizer(text) -> list of str``; default: the runs of word characters
         (regular expression ``\\w+``).
@@ -53,29 +49,30 @@ class LimeTextExplainer(PresenceLime):
         Features are distinct words (True) or word positions (False).
     mask_string : str, optional
         What a removed word is replaced with; default: nothing (deleted).
-    n_samples : int, default=5000
-        Samples: the document itself and ``n_samples - 1`` perturbations.
+    n_perturbations : int, default=5000
+        Samples: the document itself and ``n_perturbations - 1`` perturbations.
     kernel_width : float, default=25.0
         Width of the proximity kernel, on the scale of 100 x cosine distance.
     n_features : int, default=10
         The most words a surrogate uses (fewer when the document has fewer).
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         As in :class:`LimeTabularExplainer`.
-    alpha : float, default=1.0
+    ridge : float, default=1.0
         Ridge penalty of the surrogate; 0 gives weighted least squares.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the perturbations; the same seed gives the same explanation whatever
-        ``batch_size``.
-    batch_size : int, default=1000
-        Documents per call of ``predict_proba``. Never changes the result.
-    progress : bool, default=False
-        Show a tqdm progress bar over the perturbed documents.
+    random_state : int, numpy Generator or None, default=0
+        Seeds the perturbations (None: fresh entropy); the same seed gives the same
+        explanation whatever ``batch_size``.
+    batch_size : int or None, default=1000
+        Documents per call of ``model`` (None: all in one call). Never changes the
+        result.
+    progress : bool or None, default=None
+        Show a tqdm progress bar over the perturbed documents; None shows it for 100
+        or more.
 
     Raises
     ------
     InputError
-        If ``predict_proba`` or ``tokenizer`` is not callable, or a parameter is out of
-        range.
+        If ``model`` or ``tokenizer`` is not callable, or a parameter is out of range.
 
     References
     ----------
@@ -87,27 +84,28 @@ class LimeTextExplainer(PresenceLime):
 
     def __init__(
         self,
-        predict_proba: Callable[[list[str]], Any],
+        model: Callable[[list[str]], Any],
         *,
         class_names: Sequence[str] | None = None,
         tokenizer: Callable[[str], Sequence[str]] | None = None,
         bow: bool = True,
         mask_string: str | None = None,
-        n_samples: int = 5000,
+        n_perturbations: int = 5000,
         kernel_width: float = 25.0,
         n_features: int = 10,
         feature_selection: str = "auto",
-        alpha: float = 1.0,
-        random_state: Any = None,
-        batch_size: int = 1000,
-        progress: bool = False,
+        ridge: float = 1.0,
+        random_state: Any = 0,
+        batch_size: int | None = 1000,
+        progress: bool | None = None,
     ) -> None:
-        random_state = check_random_state(random_state)
-        if not callable(predict_proba):
-            raise InputError(
-                f"predict_proba must be a callable list of str -> (n_texts, n_classes), got "
-                f"{type(predict_proba).__name__}; pass e.g. pipeline.predict_proba."
-            )
+        self._presence_settings(
+            model, class_names, "texts", "pipeline.predict_proba",
+            n_perturbations=n_perturbations, kernel_width=kernel_width,
+            n_features=n_features, feature_selection=feature_selection, ridge=ridge,
+            random_state=random_state, batch_size=batch_size, progress=progress,
+            default_perturbations=5000, default_width=25.0,
+        )  # fmt: skip
         if tokenizer is not None and not callable(tokenizer):
             raise InputError(
                 f"tokenizer must be a callable text -> list of str or None, got "
@@ -118,16 +116,9 @@ class LimeTextExplainer(PresenceLime):
                 f"mask_string must be a str or None, got {type(mask_string).__name__}; "
                 "e.g. mask_string='UNK'."
             )
-        self.predict_proba = predict_proba
         self.tokenizer = tokenizer
         self.bow = bool(bow)
         self.mask_string = mask_string
-        self._settings(
-            class_names=class_names, n_samples=n_samples, kernel_width=kernel_width,
-            n_features=n_features, feature_selection=feature_selection, alpha=alpha,
-            random_state=random_state, batch_size=batch_size, progress=progress,
-            defaults=(5000, 25.0),
-        )  # fmt: skip
 
     def tokens(self, text: str) -> list[tuple[str, int, int]]:
         """The words of ``text`` with their character spans ``(word, start, end)``.
@@ -163,7 +154,7 @@ class LimeTextExplainer(PresenceLime):
         return out
 
     def __call__(self, text: str) -> Explanation:
-        """Explain ``predict_proba`` on one document.
+        """Explain the model's prediction for one document.
 
         Parameters
         ----------
@@ -180,7 +171,7 @@ class LimeTextExplainer(PresenceLime):
             the words. ``base_values``: the surrogate's intercept (all words
             removed), so ``values.sum(features) + base_values`` is its prediction for
             the whole document and ``additivity_error`` its distance from
-            ``model_output``, the classifier's probability. ``quality["local_r2"]``
+            ``model_output``, the model's probability. ``quality["local_r2"]``
             (1, n_outputs): the weighted R^2 on the perturbations.
             ``params["text"]`` and ``params["spans"]`` (per feature, its
             ``[start, end]`` character spans) let :func:`whybox.plots.lime_text`
@@ -189,8 +180,7 @@ class LimeTextExplainer(PresenceLime):
         Raises
         ------
         InputError
-            If ``text`` is not a str with at least one word, or ``predict_proba``
-            returns something other than (n_texts, n_classes) probabilities.
+            If ``text`` is not a str with at least one word, or ``model`` returns something other than (n_texts, n_classes) probabilities.
         """
         if not isinstance(text, str):
             raise InputError(
@@ -206,7 +196,7 @@ class LimeTextExplainer(PresenceLime):
         names, feature_of, spans = self._features(toks)
         d = len(names)
         rng = np.random.default_rng(self.random_state)
-        Z = _removal_samples(rng, self.n_samples, d)
+        Z = _removal_samples(rng, self.n_perturbations, d)
         pieces, is_word = _pieces(text, toks)
         Y = self._predict(Z[:, feature_of] > 0, pieces, is_word)
         words = np.empty((1, d), dtype=object)
@@ -256,27 +246,19 @@ class LimeTextExplainer(PresenceLime):
             shown[hidden] = mask
             return ["".join(row) for row in shown]
 
-        return predict_in_batches(
-            self.predict_proba,
-            texts,
-            keep.shape[0],
-            batch_size=self.batch_size,
-            class_names=self.class_names,
-            who="predict_proba",
-            progress=self.progress,
-        )
+        return self._predict_batches(texts, keep.shape[0])
 
 
-def _removal_samples(rng: np.random.Generator, n_samples: int, d: int) -> np.ndarray:
+def _removal_samples(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
     """0/1 rows: the document (all ones), then rows each removing 1..d random features.
 
     Returns
     -------
-    ndarray of shape (n_samples, d), float64
+    ndarray of shape (n, d), float64
     """
-    n_removed = rng.integers(1, d + 1, size=n_samples - 1)
-    rank = np.argsort(np.argsort(rng.random((n_samples - 1, d)), axis=1), axis=1)
-    Z = np.ones((n_samples, d))
+    n_removed = rng.integers(1, d + 1, size=n - 1)
+    rank = np.argsort(np.argsort(rng.random((n - 1, d)), axis=1), axis=1)
+    Z = np.ones((n, d))
     Z[1:] = rank >= n_removed[:, None]
     return Z
 

@@ -54,7 +54,7 @@ def test_predict_fn_gets_c_contiguous_batches_of_the_perturbed_images(make_image
         predict,
         segmentation=_stripes,
         hide_color=hide,
-        n_samples=40,
+        n_perturbations=40,
         batch_size=16,
         random_state=3,
     )

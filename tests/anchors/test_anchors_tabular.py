@@ -1,10 +1,9 @@
-"""Anchors for tables, and the search they share with text.
+"""Anchors for tables.
 
 Ground truths: closed forms (models whose decision depends on one or two features cut
 at the training median, so the best anchor, its precision and coverage are known),
 exact precision under the perturbation distribution by enumerating every (base row,
-donor row) pair, fresh samples drawn independently of the explainer, KL bounds solved
-with scipy's root finder, and bandit arms of known means.
+donor row) pair, and fresh samples drawn independently of the explainer.
 """
 
 import json
@@ -13,21 +12,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.optimize import brentq
 
 from whybox import InputError, UnsupportedModelError
 from whybox._discretize import fit_discretizer
 from whybox.adapters import adapt_model
-from whybox.anchors import Anchor, AnchorTabular
-from whybox.anchors._search import (
-    SearchSettings,
-    anchor_search,
-    check_rule,
-    check_schedule,
-    kl_bernoulli,
-    kl_bounds,
-    kl_lucb,
-)
+from whybox.anchors import AnchorTabular
 
 TAU = 0.95
 
@@ -107,7 +96,7 @@ def test_one_feature_model_gives_the_median_rule_exactly():
     med = np.median(X[:, 0])
     model = _classifier(lambda Z: Z[:, 0] > med)
     explainer = AnchorTabular(model, X, random_state=0)
-    a = explainer.explain(np.array([1.2, -0.3, 0.5, 0.1]))
+    a = explainer(np.array([1.2, -0.3, 0.5, 0.1]))[0]
     # "x0 > median" has precision 1 and coverage 1/2, the largest of any exact anchor
     assert a.conditions == (f"x0 > {med:.4g}",)
     assert a.features == (0,) and a.feature_names == ("x0",)
@@ -117,7 +106,7 @@ def test_one_feature_model_gives_the_median_rule_exactly():
     assert len(a.examples_different) == 0 and a.examples_same.shape == (10, 4)
     assert np.all(a.examples_same[:, 0] > med)
     assert str(a) == f"IF x0 > {med:.4g} THEN 'pos' (precision 1.00, coverage 0.50)"
-    b = explainer.explain([-1.0, 2.0, 0.0, 0.0])
+    b = explainer([-1.0, 2.0, 0.0, 0.0])[0]
     assert b.conditions == (f"x0 <= {med:.4g}",) and b.prediction == "not pos"
     assert b.coverage == 0.5
 
@@ -133,7 +122,7 @@ def test_two_feature_and_model_needs_both_medians():
     # rest have 1/4 or 1/3), so the search meets the best pair whatever the noise
     explainer = AnchorTabular(_classifier(label), X, beam_size=4, random_state=1)
     row = np.array([1.0, 1.0, 0.1, -0.2])
-    a = explainer.explain(row)
+    a = explainer(row)[0]
     assert set(a.conditions) == {f"x0 > {m0:.4g}", f"x1 > {m1:.4g}"}
     assert a.coverage == np.mean((X[:, 0] > m0) & (X[:, 1] > m1))
     assert a.precision == 1.0 and a.meets_threshold
@@ -146,7 +135,7 @@ def test_two_feature_and_model_needs_both_medians():
 def test_prediction_that_holds_everywhere_gives_the_empty_anchor():
     X = _data(n=200)
     explainer = AnchorTabular(_classifier(lambda Z: Z[:, 0] < 100), X, random_state=0)
-    a = explainer.explain(X[0])
+    a = explainer(X[0])[0]
     assert a.conditions == () and len(a) == 0
     assert a.coverage == 1.0 and a.precision == 1.0 and a.meets_threshold
     assert str(a).startswith("IF (always) THEN 'pos'")
@@ -165,7 +154,7 @@ def test_reported_precision_holds_on_fresh_perturbations(row):
         return (Z[:, 0] + 0.5 * Z[:, 1] > 0.2).astype(int)
 
     explainer = AnchorTabular(_classifier(label), X, random_state=0)
-    a = explainer.explain(row)
+    a = explainer(row)[0]
     target = int(label(row[None])[0])
     assert a.meets_threshold and a.prediction == ("pos" if target else "not pos")
     intervals = _intervals(a, X)
@@ -200,11 +189,11 @@ def test_multiclass_sklearn_model_on_a_frame():
     row = X.iloc[[120]]
     target = int(tree.predict(row)[0])
     # columns in another order are put back in the model's order
-    a = explainer.explain(row[list(reversed(X.columns))])
+    a = explainer(row[list(reversed(X.columns))])[0]
     assert type(a.prediction) is str and a.prediction == iris.target_names[target]
     assert a.meets_threshold
     assert a.columns == tuple(X.columns)
-    series = explainer.explain(X.iloc[120])  # a Series is one row too
+    series = explainer(X.iloc[120])[0]  # a Series is one row too
     assert (series.conditions, series.precision) == (a.conditions, a.precision)
     covered = explainer.holds(a, X)
     assert a.coverage == covered.mean()
@@ -239,7 +228,7 @@ def test_categorical_column_through_a_pipeline():
     # largest coverage of any exact anchor
     explainer = AnchorTabular(pipe, frame, random_state=0)
     red = frame[y].iloc[[0]]
-    a = explainer.explain(red)
+    a = explainer(red)[0]
     assert a.prediction == "True" and a.meets_threshold
     assert a.conditions == ("color = red",) and a.precision == 1.0
     assert a.coverage == y.mean()
@@ -259,9 +248,9 @@ def test_same_seed_same_anchor_whatever_the_batch_size():
             d.pop(key)
         return d
 
-    first = AnchorTabular(model, X, random_state=7).explain(row)
-    again = AnchorTabular(model, X, random_state=7).explain(row)
-    small = AnchorTabular(model, X, random_state=7, batch_size=37).explain(row)
+    first = AnchorTabular(model, X, random_state=7)(row)[0]
+    again = AnchorTabular(model, X, random_state=7)(row)[0]
+    small = AnchorTabular(model, X, random_state=7, batch_size=37)(row)[0]
     assert fields(first) == fields(again) == fields(small)
     assert small.n_model_calls > first.n_model_calls
     assert small.params["batch_size"] == 37 and first.params["random_state"] == 7
@@ -269,19 +258,20 @@ def test_same_seed_same_anchor_whatever_the_batch_size():
     json.dumps(first.to_dict(), allow_nan=False)
 
 
-def test_explain_rows_equals_row_by_row():
+def test_rows_together_equal_row_by_row():
     X = _data(n=200)
     med = np.median(X[:, 1])
     explainer = AnchorTabular(_classifier(lambda Z: Z[:, 1] > med), X, random_state=3)
     rows = X[:3]
-    batch = explainer.explain_rows(rows)
+    batch = explainer(rows)
+    assert len(batch) == 3
     for a, row in zip(batch, rows, strict=True):
-        b = explainer.explain(row)
-        assert (a.conditions, a.precision, a.coverage, a.n_samples) == (
+        [b] = explainer(row)  # a 1-D row is one row
+        assert (a.conditions, a.precision, a.coverage, a.n_model_rows) == (
             b.conditions,
             b.precision,
             b.coverage,
-            b.n_samples,
+            b.n_model_rows,
         )
 
 
@@ -291,8 +281,8 @@ def test_coverage_sample_and_json():
     explainer = AnchorTabular(
         _classifier(lambda Z: Z[:, 0] > med), X, coverage_samples=100, random_state=0
     )
-    a = explainer.explain(X[np.argmax(X[:, 0])])
-    assert a.params["coverage_rows"] == 100 and a.params["training_rows"] == 500
+    a = explainer(X[np.argmax(X[:, 0])])[0]
+    assert a.params["coverage_rows"] == 100 and a.params["background_rows"] == 500
     assert a.coverage * 100 == round(a.coverage * 100)  # a fraction of the 100 rows
     d = json.loads(a.to_json())
     assert d["conditions"] == list(a.conditions) and d["bins"] == [list(b) for b in a.bins]
@@ -341,13 +331,13 @@ def test_grouped_one_hot_columns_are_anchored_together_and_precision_holds():
     assert explainer.players.names == ("colour", "x0", "x1")
     # without the group, the anchor of a green row is "colour_red <= 0": part of the colour
     green = X[np.flatnonzero(X[:, 1] == 1)[0]]
-    alone = AnchorTabular(model, frame, random_state=0).explain(green)
+    alone = AnchorTabular(model, frame, random_state=0)(green)[0]
     assert alone.conditions == ("colour_red <= 0",)
     edges = fit_discretizer(X).edges
     rng = np.random.default_rng(1)
     grouped = 0
     for row in X[:8]:
-        a = explainer.explain(row)
+        a = explainer(row)[0]
         target = int(label(row[None])[0])
         assert a.meets_threshold and a.params["feature_groups"] == {
             "colour": [0, 1, 2],
@@ -394,7 +384,7 @@ def test_model_of_one_group_is_anchored_by_that_group_alone():
     )
     q3 = np.percentile(X[:, :2], 75, axis=0)
     row = np.array([q3[0] + 0.5, q3[1] + 0.5, 0.0, 0.0])  # top quartile of both
-    a = explainer.explain(row)
+    a = explainer(row)[0]
     # "size as in the row" (both in their top quartile) has precision 1; any rule
     # without it holds on rows where the model says no
     assert a.conditions == (f"size (height > {q3[0]:.4g}, weight > {q3[1]:.4g})",)
@@ -420,7 +410,7 @@ def test_groups_of_one_column_give_the_ungrouped_anchor():
         return d
 
     for row in ([1.5, 0.5, 0.0, 0.0], [-1.2, 0.3, 0.5, -0.5], [0.4, 1.5, 0.0, 0.0]):
-        a, b = plain.explain(row), grouped.explain(row)
+        a, b = plain(row)[0], grouped(row)[0]
         assert len(a) >= 1 and fields(a) == fields(b)
         assert a.params["feature_groups"] is None
         assert b.params["feature_groups"] == {f"x{j}": [j] for j in range(4)}
@@ -447,91 +437,9 @@ def test_bad_feature_groups_are_named():
     grouped = AnchorTabular(model, X, feature_groups={"g": ["x0", "x1"]}, random_state=0)
     plain = AnchorTabular(model, X, random_state=0)
     with pytest.raises(InputError, match="with these columns, bins and feature groups"):
-        plain.holds(grouped.explain(X[0]), X)
+        plain.holds(grouped(X[0])[0], X)
     with pytest.raises(InputError, match="with these columns, bins and feature groups"):
-        grouped.holds(plain.explain(X[0]), X)
-
-
-# ---------------------------------------------------------------------- the search
-class _Arms:
-    """A synthetic anchor problem: rules are sets of feature ids with known precision."""
-
-    def __init__(self, n_features, precision, coverage):
-        self.n_features = n_features
-        self.precision = precision
-        self.cov = coverage
-
-    def children(self, rule):
-        return [rule + (w,) for w in range(self.n_features) if w not in rule]
-
-    def coverage(self, rule):
-        return self.cov(frozenset(rule))
-
-    def draw(self, requests, rng):
-        return [
-            (np.zeros((n, 1)), rng.random(n) < self.precision(frozenset(rule)))
-            for rule, n in requests
-        ]
-
-
-def test_kl_bounds_match_a_root_finder_and_closed_forms():
-    beta = 4.0
-    for mean, n in ((0.3, 50), (0.9, 200), (0.97, 1000), (0.5, 10)):
-        lower, upper = kl_bounds(np.array([mean]), np.array([n]), beta)
-
-        def gap(q, mean=mean, n=n):
-            return n * kl_bernoulli(mean, q) - beta
-
-        assert lower[0] == pytest.approx(brentq(gap, 1e-12, mean), abs=1e-12)
-        assert upper[0] == pytest.approx(brentq(gap, mean, 1 - 1e-12), abs=1e-12)
-    # all successes / all failures: n KL = -n log q has the closed form exp(-beta / n)
-    lower, upper = kl_bounds(np.array([1.0, 0.0, 0.5]), np.array([100, 100, 0]), beta)
-    assert lower[0] == pytest.approx(math.exp(-beta / 100), abs=1e-12) and upper[0] == 1.0
-    assert upper[1] == pytest.approx(1 - math.exp(-beta / 100), abs=1e-12) and lower[1] == 0.0
-    assert (lower[2], upper[2]) == (0.0, 1.0)
-
-
-def test_kl_lucb_finds_the_best_arms():
-    means = [0.2, 0.9, 0.5, 0.95, 0.3]
-    problem = _Arms(5, lambda r: means[next(iter(r))], lambda r: 1.0)
-    rules = [(i,) for i in range(5)]
-    for seed in range(10):
-        chosen = kl_lucb(problem, rules, 2, SearchSettings(), np.random.default_rng(seed))
-        assert set(chosen) == {(1,), (3,)}
-
-
-def test_check_accepts_after_the_closed_form_sample_size_and_rejects_below():
-    settings = SearchSettings(max_check_samples=3200)
-    beta = 5.0
-    rng = np.random.default_rng(0)
-    sure = check_rule(_Arms(1, lambda r: 1.0, lambda r: 1.0), (), beta, settings, rng)
-    # all hits: the lower bound exp(-beta / n) reaches 0.95 once n >= beta / -log(0.95)
-    need = beta / -math.log(TAU)
-    assert sure.accepted and sure.n == min(s for s in check_schedule(settings) if s >= need)
-    never = check_rule(_Arms(1, lambda r: 0.0, lambda r: 1.0), (), beta, settings, rng)
-    assert not never.accepted and never.n == settings.samples_per_pull
-    # precision exactly at the threshold stays undecided and is rejected at the cap
-    edge = check_rule(_Arms(1, lambda r: TAU, lambda r: 1.0), (), beta, settings, rng)
-    assert not edge.accepted and edge.n == 3200 and edge.lower < TAU <= edge.upper
-
-
-def test_search_returns_the_largest_coverage_precise_rule():
-    per_feature = [0.9, 0.8, 0.5, 0.7, 0.6]
-
-    def coverage(rule):
-        return float(np.prod([per_feature[w] for w in rule]))
-
-    def precision(rule):
-        return 0.995 if {1, 3} <= rule else 0.4 + 0.2 * len(rule & {1, 3})
-
-    problem = _Arms(5, precision, coverage)
-    best = anchor_search(problem, SearchSettings(), np.random.default_rng(0))
-    assert set(best.rule) == {1, 3} and best.accepted
-    assert best.coverage == pytest.approx(0.8 * 0.7)
-    assert best.lower <= 0.995 <= best.upper
-    flat = _Arms(3, lambda r: 0.6, coverage)
-    none = anchor_search(flat, SearchSettings(max_anchor_size=2), np.random.default_rng(0))
-    assert not none.accepted and none.upper < TAU
+        grouped.holds(plain(X[0])[0], X)
 
 
 # ---------------------------------------------------------------------- bad input
@@ -539,12 +447,14 @@ def test_bad_input_is_named():
     X = _data(n=100)
     model = _classifier(lambda Z: Z[:, 0] > 0)
     explainer = AnchorTabular(model, X, random_state=0)
-    with pytest.raises(InputError, match="x has 3 columns but the training data has 4"):
-        explainer.explain(np.zeros(3))
-    with pytest.raises(InputError, match="x must be one row but has 2; use explain_rows"):
-        explainer.explain(np.zeros((2, 4)))
+    with pytest.raises(InputError, match="X has 3 columns but the background has 4"):
+        explainer(np.zeros(3))
+    with pytest.raises(InputError, match="X has 3 columns but the background has 4"):
+        explainer(np.zeros((2, 3)))
+    with pytest.raises(InputError, match="X is empty"):
+        explainer(np.zeros((0, 4)))
     with pytest.raises(InputError, match="X has the columns"):
-        explainer.explain_rows(pd.DataFrame(np.zeros((2, 4)), columns=list("abcd")))
+        explainer(pd.DataFrame(np.zeros((2, 4)), columns=list("abcd")))
     for value in (0, 1.0, 1.5, "high", True):
         with pytest.raises(InputError, match="threshold must be a number strictly between"):
             AnchorTabular(model, X, threshold=value)
@@ -564,37 +474,15 @@ def test_bad_input_is_named():
         AnchorTabular(model, X, categorical_features=["z"])
     with pytest.raises(InputError, match="anchor must be an Anchor made by an AnchorTabular"):
         other = AnchorTabular(model, X, discretizer="decile", random_state=0)
-        explainer.holds(other.explain(X[0]), X)
+        explainer.holds(other(X[0])[0], X)
 
 
-def test_regressor_and_mismatched_training_data_are_refused():
+def test_regressor_and_mismatched_background_are_refused():
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     X = _data(n=100)
     with pytest.raises(UnsupportedModelError, match="AnchorTabular explains classifiers"):
         AnchorTabular(LinearRegression().fit(X, X[:, 0]), X)
     clf = LogisticRegression().fit(X, X[:, 0] > 0)
-    with pytest.raises(InputError, match="training_data has 3 columns but the model"):
+    with pytest.raises(InputError, match="background has 3 columns but the model"):
         AnchorTabular(clf, X[:, :3])
-
-
-def test_anchor_is_frozen():
-    a = Anchor(
-        conditions=(),
-        features=(),
-        feature_names=(),
-        prediction="a",
-        precision=1.0,
-        precision_bounds=(0.9, 1.0),
-        n_precision_samples=10,
-        coverage=1.0,
-        meets_threshold=False,
-        instance=np.array([np.nan, np.inf]),
-        examples_same=np.empty((0, 2)),
-        examples_different=np.empty((0, 2)),
-        params={"threshold": 0.95},
-    )
-    with pytest.raises(AttributeError):
-        a.precision = 0.5
-    assert str(a).endswith("; below the precision threshold 0.95")
-    assert json.loads(a.to_json())["instance"] == [None, "inf"]

@@ -37,8 +37,8 @@ def red_detector(batch):
 
 def test_finds_the_superpixel_a_classifier_keys_on_exactly(image):
     ex = LimeImageExplainer(
-        red_detector, segmentation=quadrants, hide_color=0.0, alpha=0.0,
-        feature_selection="none", n_samples=200, random_state=0,
+        red_detector, segmentation=quadrants, hide_color=0.0, ridge=0.0,
+        feature_selection="none", n_perturbations=200, random_state=0,
     )(image)  # fmt: skip
     assert ex.shape == (1, 4, 1) and ex.feature_names[1] == "superpixel 1"
     np.testing.assert_allclose(ex.values[0, :, 0], [0.0, 0.8, 0.0, 0.0], atol=1e-10)
@@ -60,7 +60,7 @@ def test_hidden_superpixels_take_their_mean_colour_or_the_hide_color(image):
         batches.append(batch.copy())
         return red_detector(batch)
 
-    LimeImageExplainer(record, segmentation=quadrants, n_samples=50, random_state=1)(image)
+    LimeImageExplainer(record, segmentation=quadrants, n_perturbations=50, random_state=1)(image)
     seg = (quadrants(image) - 10) // 10
     images = np.concatenate(batches)
     np.testing.assert_array_equal(images[0], image)  # the image itself first
@@ -72,9 +72,9 @@ def test_hidden_superpixels_take_their_mean_colour_or_the_hide_color(image):
             hidden = np.allclose(img[inside], mean, atol=1e-12)
             assert shown or hidden
     batches.clear()
-    LimeImageExplainer(record, segmentation=quadrants, hide_color=[0.0, 0.5, 1.0], n_samples=20)(
-        image
-    )
+    LimeImageExplainer(
+        record, segmentation=quadrants, hide_color=[0.0, 0.5, 1.0], n_perturbations=20
+    )(image)
     hidden = [np.all(img[seg == 0] == [0.0, 0.5, 1.0]) for img in np.concatenate(batches)]
     assert any(hidden)
 
@@ -94,7 +94,7 @@ def test_uint8_grey_image_keeps_its_dtype_and_slic_segments():
 
     explainer = LimeImageExplainer(
         predict_fn, segmentation="slic", segmentation_params={"n_segments": 6},
-        hide_color=0, n_samples=100, random_state=0,
+        hide_color=0, n_perturbations=100, random_state=0,
     )  # fmt: skip
     ex = explainer(img)
     assert set(dtypes) == {np.dtype(np.uint8)}
@@ -114,7 +114,7 @@ def test_deterministic_batch_size_invariant_multiclass_and_json(image):
     def explain(**kw):
         return LimeImageExplainer(
             three, segmentation=quadrants, class_names=["red", "other", "flat"],
-            feature_selection="none", n_samples=64, random_state=5, **kw,
+            feature_selection="none", n_perturbations=64, random_state=5, **kw,
         )  # fmt: skip
 
     a = explain()(image)
@@ -130,7 +130,7 @@ def test_deterministic_batch_size_invariant_multiclass_and_json(image):
 
 
 def test_bad_input_is_named(image):
-    with pytest.raises(InputError, match="predict_fn must be a callable"):
+    with pytest.raises(InputError, match="model must be a callable"):
         LimeImageExplainer(None)
     with pytest.raises(InputError, match="segmentation must be one of"):
         LimeImageExplainer(red_detector, segmentation="watershed")
@@ -140,20 +140,24 @@ def test_bad_input_is_named(image):
         LimeImageExplainer(red_detector, segmentation=quadrants, segmentation_params={"a": 1})
     with pytest.raises(InputError, match="kernel_width must be a finite number > 0"):
         LimeImageExplainer(red_detector, kernel_width=-0.25)
-    with pytest.raises(InputError, match="n_samples must be an integer >= 2"):
-        LimeImageExplainer(red_detector, n_samples="many")
-    ex = LimeImageExplainer(red_detector, segmentation=quadrants, n_samples=10)
+    with pytest.raises(InputError, match="n_perturbations must be an integer >= 2"):
+        LimeImageExplainer(red_detector, n_perturbations="many")
+    ex = LimeImageExplainer(red_detector, segmentation=quadrants, n_perturbations=10)
     with pytest.raises(InputError, match="image must be an array of numbers"):
         ex(np.zeros((2, 4, 4, 3)))
     with pytest.raises(InputError, match="non-finite pixels"):
         ex(np.full((4, 4), np.nan))
     with pytest.raises(InputError, match="returned \\(10,\\) for 10 inputs"):
-        LimeImageExplainer(lambda b: np.ones(len(b)), segmentation=quadrants, n_samples=10)(image)
-    with pytest.raises(InputError, match="segmentation returned"):
-        LimeImageExplainer(red_detector, segmentation=lambda im: np.zeros(3), n_samples=10)(image)
-    with pytest.raises(InputError, match="hide_color must be one number or one per channel"):
-        LimeImageExplainer(red_detector, segmentation=quadrants, hide_color=[0, 0], n_samples=10)(
+        LimeImageExplainer(lambda b: np.ones(len(b)), segmentation=quadrants, n_perturbations=10)(
             image
         )
+    with pytest.raises(InputError, match="segmentation returned"):
+        LimeImageExplainer(red_detector, segmentation=lambda im: np.zeros(3), n_perturbations=10)(
+            image
+        )
+    with pytest.raises(InputError, match="hide_color must be one number or one per channel"):
+        LimeImageExplainer(
+            red_detector, segmentation=quadrants, hide_color=[0, 0], n_perturbations=10
+        )(image)
     with pytest.raises(InputError, match="were not accepted by skimage.segmentation.slic"):
         LimeImageExplainer(red_detector, segmentation="slic", segmentation_params={"k": 1})(image)

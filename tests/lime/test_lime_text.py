@@ -32,7 +32,7 @@ def linear_in_presence(weights, base=0.1):
 def test_closed_form_when_the_model_is_linear_in_word_presence():
     weights = {"good": 0.4, "weak": -0.25, "plot": 0.05}
     ex = LimeTextExplainer(
-        linear_in_presence(weights), alpha=0.0, feature_selection="none", n_samples=400,
+        linear_in_presence(weights), ridge=0.0, feature_selection="none", n_perturbations=400,
         random_state=0,
     )(DOC)  # fmt: skip
     names = ["A", "good", "film", "a", "plot", "but", "the", "ending", "was", "weak"]
@@ -68,8 +68,8 @@ def test_positions_instead_of_words_and_a_mask_string():
         return np.c_[1 - p, p]
 
     ex = LimeTextExplainer(
-        predict_proba, bow=False, mask_string="UNK", alpha=0.0, feature_selection="none",
-        n_samples=300, random_state=0,
+        predict_proba, bow=False, mask_string="UNK", ridge=0.0, feature_selection="none",
+        n_perturbations=300, random_state=0,
     )(DOC)  # fmt: skip
     assert ex.feature_names[1] == "good@2" and ex.feature_names[4] == "good@15"
     expected = np.zeros(len(ex.feature_names))
@@ -89,7 +89,7 @@ def test_removal_counts_are_uniform_and_words_removed_entirely_in_bow_mode():
         seen.extend(texts)
         return np.tile([0.5, 0.5], (len(texts), 1))
 
-    LimeTextExplainer(predict_proba, n_samples=3001, random_state=0)(DOC)
+    LimeTextExplainer(predict_proba, n_perturbations=3001, random_state=0)(DOC)
     # bow: 'good' is one feature, so both occurrences go together
     assert all(len(re.findall(r"\bgood\b", t)) in (0, 2) for t in seen)
     # 1..10 of the 10 distinct words removed, each count equally likely: 300 expected
@@ -104,7 +104,9 @@ def test_custom_tokenizer_deterministic_and_batch_size_invariant():
     proba = linear_in_presence({"good": 0.4, "weak": -0.2})
 
     def explain(**kw):
-        return LimeTextExplainer(proba, tokenizer=str.split, n_samples=500, random_state=3, **kw)
+        return LimeTextExplainer(
+            proba, tokenizer=str.split, n_perturbations=500, random_state=3, **kw
+        )
 
     a = explain()(DOC)
     b = explain(batch_size=7)(DOC)
@@ -112,7 +114,7 @@ def test_custom_tokenizer_deterministic_and_batch_size_invariant():
     np.testing.assert_array_equal(a.base_values, b.base_values)
     assert a.feature_names[:3] == ("A", "good", "film,")
     assert a.params["spans"][2] == [[7, 12]]
-    c = LimeTextExplainer(proba, tokenizer=str.split, n_samples=500, random_state=4)(DOC)
+    c = LimeTextExplainer(proba, tokenizer=str.split, n_perturbations=500, random_state=4)(DOC)
     assert not np.array_equal(a.values, c.values)
 
 
@@ -125,7 +127,7 @@ def test_multiclass_surrogates_add_up_and_class_names():
 
     ex = LimeTextExplainer(
         predict_proba, class_names=["pos", "neu", "neg"], feature_selection="none",
-        n_samples=500, random_state=0,
+        n_perturbations=500, random_state=0,
     )(DOC)  # fmt: skip
     assert ex.shape == (1, 10, 3) and ex.output_names == ("pos", "neu", "neg")
     np.testing.assert_allclose(ex.values.sum(axis=2), 0.0, atol=1e-10)
@@ -133,7 +135,9 @@ def test_multiclass_surrogates_add_up_and_class_names():
 
 
 def test_json_round_trip_keeps_the_text_and_spans():
-    ex = LimeTextExplainer(linear_in_presence({"good": 0.3}), n_samples=200, random_state=0)(DOC)
+    ex = LimeTextExplainer(linear_in_presence({"good": 0.3}), n_perturbations=200, random_state=0)(
+        DOC
+    )
     back = Explanation.from_dict(json.loads(ex.to_json()))
     assert back.params["text"] == DOC and back.params["spans"] == ex.params["spans"]
     np.testing.assert_array_equal(back.values, ex.values)
@@ -144,7 +148,7 @@ def test_agrees_with_the_lime_package_on_the_top_word():
     Reference = requires("lime.lime_text").LimeTextExplainer
 
     proba = linear_in_presence({"good": 0.35, "weak": -0.3, "ending": 0.1})
-    ours = LimeTextExplainer(proba, n_features=3, n_samples=1000, random_state=0)(DOC)
+    ours = LimeTextExplainer(proba, n_features=3, n_perturbations=1000, random_state=0)(DOC)
     ref = Reference(random_state=0).explain_instance(DOC, proba, num_features=3, num_samples=1000)
     theirs = dict(ref.as_list())
     mine = {n: v for n, v in zip(ours.feature_names, ours.values[0, :, 0], strict=True) if v}
@@ -155,26 +159,26 @@ def test_agrees_with_the_lime_package_on_the_top_word():
 
 def test_bad_input_is_named():
     proba = linear_in_presence({"good": 0.3})
-    with pytest.raises(InputError, match="predict_proba must be a callable"):
+    with pytest.raises(InputError, match="model must be a callable"):
         LimeTextExplainer("model")
     with pytest.raises(InputError, match="tokenizer must be a callable"):
         LimeTextExplainer(proba, tokenizer="split")
     with pytest.raises(InputError, match="kernel_width must be a finite number > 0"):
         LimeTextExplainer(proba, kernel_width=0)
-    with pytest.raises(InputError, match="n_samples must be an integer >= 2"):
-        LimeTextExplainer(proba, n_samples=1)
-    with pytest.raises(InputError, match="n_features must be an integer >= 1"):
+    with pytest.raises(InputError, match="n_perturbations must be an integer >= 2"):
+        LimeTextExplainer(proba, n_perturbations=1)
+    with pytest.raises(InputError, match="n_features must be a positive integer"):
         LimeTextExplainer(proba, n_features=0)
-    ex = LimeTextExplainer(proba, n_samples=20)
+    ex = LimeTextExplainer(proba, n_perturbations=20)
     with pytest.raises(InputError, match="text must be a str"):
         ex(["a list", "of texts"])
     with pytest.raises(InputError, match="text has no words"):
         ex(" ,;! ")
     with pytest.raises(InputError, match=r"np\.c_\[1 - p, p\]"):
-        LimeTextExplainer(lambda t: np.full(len(t), 0.5), n_samples=20)(DOC)
+        LimeTextExplainer(lambda t: np.full(len(t), 0.5), n_perturbations=20)(DOC)
     with pytest.raises(InputError, match="returned \\(1, 2\\) for 20 inputs"):
-        LimeTextExplainer(lambda t: np.array([[0.5, 0.5]]), n_samples=20)(DOC)
+        LimeTextExplainer(lambda t: np.array([[0.5, 0.5]]), n_perturbations=20)(DOC)
     with pytest.raises(InputError, match="class_names has 3 names"):
-        LimeTextExplainer(proba, class_names=["a", "b", "c"], n_samples=20)(DOC)
+        LimeTextExplainer(proba, class_names=["a", "b", "c"], n_perturbations=20)(DOC)
     with pytest.raises(InputError, match="does not occur in the text"):
-        LimeTextExplainer(proba, tokenizer=lambda t: t.lower().split(), n_samples=20)(DOC)
+        LimeTextExplainer(proba, tokenizer=lambda t: t.lower().split(), n_perturbations=20)(DOC)

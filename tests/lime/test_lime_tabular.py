@@ -1,8 +1,7 @@
-"""LIME for tables, and the surrogate core every LIME explainer shares.
+"""LIME for tables.
 
 Ground truths: closed forms (a linear model is its own surrogate; a model additive in
-indicators of the bins is linear in LIME's binary representation), the lime package's
-own ``LimeBase`` fitted on the very same samples, and scikit-learn's weighted Ridge.
+indicators of the bins is linear in LIME's binary representation) and the lime package.
 """
 
 from __future__ import annotations
@@ -22,12 +21,6 @@ from sklearn.preprocessing import OneHotEncoder
 
 from whybox import Explanation, InputError
 from whybox.lime import LimeTabularExplainer, conditions
-from whybox.lime._surrogate import (
-    cosine_distance_to_ones,
-    fit_surrogates,
-    kernel_weights,
-    weighted_moments,
-)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +44,7 @@ def test_continuous_mode_recovers_a_linear_model_exactly(data6):
     y = X @ coef + 4.0
     model = LinearRegression().fit(X, y)
     ex = LimeTabularExplainer(
-        model, X, discretize=False, alpha=0.0, feature_selection="none", n_samples=400,
+        model, X, discretize=False, ridge=0.0, feature_selection="none", n_perturbations=400,
         random_state=0,
     )(X[:5])  # fmt: skip
     mean, std = X.mean(axis=0), X.std(axis=0)
@@ -71,8 +64,8 @@ def test_continuous_mode_log_odds_of_a_logistic_model_are_exact(data6):
     X, y = data6
     model = LogisticRegression().fit(X, y)
     ex = LimeTabularExplainer(
-        model, X, output="log_odds", discretize=False, alpha=0.0, feature_selection="none",
-        n_samples=300, random_state=1,
+        model, X, output="log_odds", discretize=False, ridge=0.0, feature_selection="none",
+        n_perturbations=300, random_state=1,
     )(X[:3])  # fmt: skip
     assert ex.output_space == "log_odds"
     np.testing.assert_allclose(
@@ -92,7 +85,7 @@ def test_discretized_mode_on_a_model_additive_in_bin_indicators_is_exact():
 
     rows = top + 0.05  # every feature in its top quartile
     ex = LimeTabularExplainer(
-        model, X, alpha=0.0, feature_selection="none", n_samples=500, random_state=0
+        model, X, ridge=0.0, feature_selection="none", n_perturbations=500, random_state=0
     )(rows[None, :])
     np.testing.assert_allclose(ex.values[0, :, 0], c, atol=1e-10)
     np.testing.assert_allclose(ex.base_values, 0.0, atol=1e-10)
@@ -120,7 +113,7 @@ def test_two_level_categorical_and_numeric_columns_of_a_pipeline_are_exact():
     ).fit(frame, y)
     rows = frame.iloc[:4]
     ex = LimeTabularExplainer(
-        pipe, frame, discretize=False, alpha=0.0, feature_selection="none", n_samples=300,
+        pipe, frame, discretize=False, ridge=0.0, feature_selection="none", n_perturbations=300,
         random_state=0,
     )(rows)  # fmt: skip
     assert ex.feature_names == ("size", "color")
@@ -136,7 +129,7 @@ def test_two_level_categorical_and_numeric_columns_of_a_pipeline_are_exact():
     assert cond[0, 0] == f"size = {rows['size'].iloc[0]:.4g}"
     assert ex.params["categorical_features"] == ["color"]
     # discretized: the numeric column reads as its bin, the categorical as its level
-    disc = LimeTabularExplainer(pipe, frame, n_samples=300, random_state=0)(rows)
+    disc = LimeTabularExplainer(pipe, frame, n_perturbations=300, random_state=0)(rows)
     edges = np.percentile(frame["size"], [25, 50, 75])
     x = rows["size"].iloc[0]
     b = int(np.searchsorted(edges, x))
@@ -148,85 +141,12 @@ def test_two_level_categorical_and_numeric_columns_of_a_pipeline_are_exact():
     assert list(conditions(disc)[0]) == [expected, f"color = {rows['color'].iloc[0]}"]
 
 
-# ---------------------------------------------------------------------- the surrogate core
-def _random_neighbourhood(seed=0, n=400, d=7, binary=True):
-    rng = np.random.default_rng(seed)
-    Z = (rng.random((n, d)) < 0.6).astype(float) if binary else rng.normal(size=(n, d))
-    Z[0] = 1.0
-    y = Z @ rng.normal(size=d) + 0.5 * Z[:, 0] * Z[:, 1] + 0.3 * rng.normal(size=n)
-    distances = np.sqrt(((Z - Z[0]) ** 2).sum(axis=1))
-    return Z, y, distances
-
-
-@pytest.mark.parametrize(
-    "method", ["none", "highest_weights", "forward_selection", "lasso_path", "auto"]
-)
-@pytest.mark.parametrize("n_features", [3, 6])
-def test_surrogate_equals_lime_base_on_the_same_samples(method, n_features):
-    LimeBase = requires("lime.lime_base").LimeBase
-
-    Z, y, distances = _random_neighbourhood(seed=n_features)
-    width = 2.0
-    base = LimeBase(lambda d: np.sqrt(np.exp(-(d**2) / width**2)), random_state=0)
-    intercept, pairs, score, local_pred = base.explain_instance_with_data(
-        Z, np.c_[1 - y, y], distances, 1, n_features, feature_selection=method
-    )
-    ref = np.zeros(Z.shape[1])
-    for j, w in pairs:
-        ref[j] = w
-    from whybox.lime._surrogate import resolve_selection
-
-    mom = weighted_moments(Z[None], y[None, :, None], kernel_weights(distances, width)[None])
-    fit = fit_surrogates(
-        mom,
-        n_features=n_features,
-        feature_selection=resolve_selection(method, n_features, Z.shape[1]),
-        alpha=1.0,
-    )
-    np.testing.assert_allclose(fit.coef[0, :, 0], ref, atol=1e-9)
-    np.testing.assert_allclose(fit.intercept[0, 0], intercept, atol=1e-9)
-    np.testing.assert_allclose(fit.local_r2[0, 0], score, atol=1e-9)
-    np.testing.assert_allclose(fit.intercept[0, 0] + Z[0] @ fit.coef[0, :, 0], local_pred[0])
-    assert fit.selected[0, :, 0].sum() == (Z.shape[1] if method == "none" else n_features)
-
-
-def test_surrogate_equals_weighted_ridge_for_many_rows_and_outputs():
-    from sklearn.linear_model import Ridge
-    from sklearn.metrics import r2_score
-
-    rng = np.random.default_rng(3)
-    Z = rng.normal(size=(3, 200, 5))
-    Y = rng.normal(size=(3, 200, 2)) + Z[..., :2]
-    w = rng.random((3, 200))
-    fit = fit_surrogates(
-        weighted_moments(Z, Y, w), n_features=5, feature_selection="none", alpha=2.5
-    )
-    for r in range(3):
-        ridge = Ridge(alpha=2.5).fit(Z[r], Y[r], sample_weight=w[r])
-        np.testing.assert_allclose(fit.coef[r].T, ridge.coef_, atol=1e-10)
-        np.testing.assert_allclose(fit.intercept[r], ridge.intercept_, atol=1e-10)
-        for o in range(2):
-            r2 = r2_score(Y[r, :, o], ridge.predict(Z[r])[:, o], sample_weight=w[r])
-            assert fit.local_r2[r, o] == pytest.approx(r2, abs=1e-10)
-
-
-def test_kernel_and_cosine_distance_conventions():
-    d = np.array([0.0, 1.0, 2.5])
-    np.testing.assert_allclose(kernel_weights(d, 1.5), np.sqrt(np.exp(-(d**2) / 1.5**2)))
-    Z = np.array([[1, 1, 1, 1], [1, 0, 0, 0], [0, 0, 0, 0]], dtype=float)
-    from sklearn.metrics.pairwise import cosine_distances
-
-    np.testing.assert_allclose(
-        cosine_distance_to_ones(Z), cosine_distances(Z, np.ones((1, 4)))[:, 0], atol=1e-12
-    )
-
-
 # ---------------------------------------------------------------------- contracts
 def test_deterministic_batch_size_invariant_and_batch_equals_row_by_row(data6, forest):
     X, _ = data6
 
     def explain(**kw):
-        return LimeTabularExplainer(forest, X, n_samples=600, random_state=7, **kw)
+        return LimeTabularExplainer(forest, X, n_perturbations=600, random_state=7, **kw)
 
     a = explain()(X[:4])
     b = explain(batch_size=37)(X[:4])
@@ -238,15 +158,15 @@ def test_deterministic_batch_size_invariant_and_batch_equals_row_by_row(data6, f
     np.testing.assert_allclose(
         np.concatenate([r.base_values for r in rows]), a.base_values, atol=1e-12
     )
-    other = LimeTabularExplainer(forest, X, n_samples=600, random_state=8)(X[:4])
+    other = LimeTabularExplainer(forest, X, n_perturbations=600, random_state=8)(X[:4])
     assert not np.array_equal(other.values, a.values)
-    assert a.params["random_state"] == 7 and a.params["n_samples"] == 600
+    assert a.params["random_state"] == 7 and a.params["n_perturbations"] == 600
     assert a.params["feature_selection_used"] == "none"  # n_features covers all 6
 
 
 def test_classifier_defaults_to_probability_and_selects_n_features(data6, forest):
     X, _ = data6
-    ex = LimeTabularExplainer(forest, X, n_features=2, n_samples=500, random_state=0)(X[:6])
+    ex = LimeTabularExplainer(forest, X, n_features=2, n_perturbations=500, random_state=0)(X[:6])
     assert ex.output_space == "probability"
     assert ex.shape == (6, 6, 1) and ex.output_names == ("1",)
     np.testing.assert_allclose(ex.model_output, forest.predict_proba(X[:6])[:, 1:])
@@ -263,9 +183,9 @@ def test_multiclass_explains_every_class_and_the_surrogates_add_up():
 
     X, y = load_iris(return_X_y=True)
     model = LogisticRegression(max_iter=500).fit(X, y)
-    ex = LimeTabularExplainer(model, X, feature_selection="none", n_samples=500, random_state=0)(
-        X[[0, 60, 120]]
-    )
+    ex = LimeTabularExplainer(
+        model, X, feature_selection="none", n_perturbations=500, random_state=0
+    )(X[[0, 60, 120]])
     assert ex.shape == (3, 4, 3) and ex.output_names == ("0", "1", "2")
     # ridge is linear in the target: the class surrogates sum to the surrogate of sum p = 1
     np.testing.assert_allclose(ex.values.sum(axis=2), 0.0, atol=1e-10)
@@ -277,7 +197,7 @@ def test_multiclass_explains_every_class_and_the_surrogates_add_up():
 
 def test_round_trips_through_json_with_its_conditions(data6, forest):
     X, _ = data6
-    ex = LimeTabularExplainer(forest, X, n_samples=300, random_state=0)(X[:3])
+    ex = LimeTabularExplainer(forest, X, n_perturbations=300, random_state=0)(X[:3])
     back = Explanation.from_dict(json.loads(ex.to_json()))
     np.testing.assert_array_equal(back.values, ex.values)
     np.testing.assert_array_equal(back.quality["local_r2"], ex.quality["local_r2"])
@@ -317,7 +237,7 @@ def test_perturbations_follow_the_training_marginals(data6):
         seen.append(np.asarray(A, dtype=float))
         return np.zeros(len(A))
 
-    LimeTabularExplainer(model, X[:128], n_samples=2049, random_state=0)(X[:2])
+    LimeTabularExplainer(model, X[:128], n_perturbations=2049, random_state=0)(X[:2])
     draws = seen[-2]  # the perturbations (the explained rows come last)
     assert draws.shape == (2048, 6)
     # Sobol' points: with 2^11 draws from 2^7 training rows, each row's value is drawn
@@ -332,14 +252,16 @@ def test_progress_bar_and_the_monte_carlo_fallback(data6, forest, capsys, monkey
     from scipy.stats import qmc
 
     X, _ = data6
-    quiet = LimeTabularExplainer(forest, X, n_samples=200, random_state=0)(X[:3])
-    shown = LimeTabularExplainer(forest, X, n_samples=200, random_state=0, progress=True)(X[:3])
+    quiet = LimeTabularExplainer(forest, X, n_perturbations=200, random_state=0)(X[:3])
+    shown = LimeTabularExplainer(forest, X, n_perturbations=200, random_state=0, progress=True)(
+        X[:3]
+    )
     assert "LIME" in capsys.readouterr().err
     np.testing.assert_array_equal(quiet.values, shown.values)
     assert quiet.params["sampling"] == "scrambled_sobol"
     # beyond the dimensions Sobol' points are tabulated for: independent uniform draws
     monkeypatch.setattr(qmc.Sobol, "MAXDIM", 5)
-    mc = LimeTabularExplainer(forest, X, n_samples=200, random_state=0)(X[:3])
+    mc = LimeTabularExplainer(forest, X, n_perturbations=200, random_state=0)(X[:3])
     assert mc.params["sampling"] == "monte_carlo"
     assert not np.array_equal(mc.values, quiet.values)
     assert np.isfinite(mc.values).all()
@@ -348,11 +270,11 @@ def test_progress_bar_and_the_monte_carlo_fallback(data6, forest, capsys, monkey
 # ---------------------------------------------------------------------- bad input
 def test_bad_input_is_named(data6, forest):
     X, _ = data6
-    with pytest.raises(InputError, match="needs training_data"):
+    with pytest.raises(InputError, match="needs background"):
         LimeTabularExplainer(forest, None)
-    with pytest.raises(InputError, match="training_data has 5 columns"):
+    with pytest.raises(InputError, match="background has 5 columns"):
         LimeTabularExplainer(forest, X[:, :5])
-    ex = LimeTabularExplainer(forest, X, n_samples=50)
+    ex = LimeTabularExplainer(forest, X, n_perturbations=50)
     with pytest.raises(InputError, match="X has 7 columns"):
         ex(np.c_[X[:2], X[:2, :1]])
     with pytest.raises(InputError, match="n_features is 7 but the data has 6"):
@@ -361,20 +283,20 @@ def test_bad_input_is_named(data6, forest):
         with pytest.raises(InputError, match="kernel_width must be a finite number > 0"):
             LimeTabularExplainer(forest, X, kernel_width=bad)
     for bad in (1, 2.5, True):
-        with pytest.raises(InputError, match="n_samples must be an integer >= 2"):
-            LimeTabularExplainer(forest, X, n_samples=bad)
+        with pytest.raises(InputError, match="n_perturbations must be an integer >= 2"):
+            LimeTabularExplainer(forest, X, n_perturbations=bad)
     with pytest.raises(InputError, match="feature_selection must be one of"):
         LimeTabularExplainer(forest, X, feature_selection="lasso")
     with pytest.raises(InputError, match="discretizer must be one of"):
         LimeTabularExplainer(forest, X, discretizer="entropy")
-    with pytest.raises(InputError, match="alpha must be a finite number >= 0"):
-        LimeTabularExplainer(forest, X, alpha=-1)
+    with pytest.raises(InputError, match="ridge must be a finite number >= 0"):
+        LimeTabularExplainer(forest, X, ridge=-1)
     with pytest.raises(InputError, match="output must be one of"):
         LimeTabularExplainer(LinearRegression().fit(X, X[:, 0]), X, output="probability")
     with pytest.raises(InputError, match="categorical_features names the column 'z'"):
         LimeTabularExplainer(forest, X, categorical_features=["z"])
-    with pytest.raises(InputError, match="X has 5 columns but training_data has 6"):
-        LimeTabularExplainer(lambda A: np.zeros(len(A)), X, n_samples=50)(X[:2, :5])
+    with pytest.raises(InputError, match="X has 5 columns but background has 6"):
+        LimeTabularExplainer(lambda A: np.zeros(len(A)), X, n_perturbations=50)(X[:2, :5])
     nan_row = X[:1].copy()
     nan_row[0, 2] = np.nan
 
@@ -382,9 +304,9 @@ def test_bad_input_is_named(data6, forest):
         return np.nansum(np.asarray(A, dtype=float), axis=1)
 
     with pytest.raises(InputError, match="missing values in numeric columns"):
-        LimeTabularExplainer(nan_sum, X, discretize=False, n_samples=50)(nan_row)
+        LimeTabularExplainer(nan_sum, X, discretize=False, n_perturbations=50)(nan_row)
     # discretized, a missing value is a bin of its own
-    ex = LimeTabularExplainer(nan_sum, X, n_samples=50)(nan_row)
+    ex = LimeTabularExplainer(nan_sum, X, n_perturbations=50)(nan_row)
     assert conditions(ex)[0, 2] == "x2 is missing"
     with pytest.raises(InputError, match="conditions reads a tabular LIME explanation"):
         conditions(Explanation(np.zeros((1, 2, 1)), np.zeros((1, 1)), None, ["a", "b"], ["y"]))
@@ -412,7 +334,7 @@ def test_feature_groups_are_one_player_perturbed_as_a_whole():
     frame = pd.DataFrame(X, columns=names)
     groups = {"city": ["city_paris", "city_lyon", "city_nice"]}
     explainer = LimeTabularExplainer(
-        f, frame, feature_groups=groups, feature_selection="none", alpha=0.0, random_state=0
+        f, frame, feature_groups=groups, feature_selection="none", ridge=0.0, random_state=0
     )
     row = frame[(frame["city_paris"] == 1) & (frame["x0"] > q3)].iloc[:1]
     ex = explainer(row)

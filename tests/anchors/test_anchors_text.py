@@ -47,7 +47,7 @@ def _almost(texts):
 
 def test_one_word_model_anchors_that_word():
     explainer = AnchorText(_keyed("terrible"), class_names=["negative", "positive"], random_state=0)
-    a = explainer.explain("The plot was terrible but the actors were fine.")
+    a = explainer("The plot was terrible but the actors were fine.")[0]
     assert a.conditions == ("contains 'terrible'",) and a.feature_names == ("terrible",)
     assert a.prediction == "negative" and a.meets_threshold
     assert a.precision == 1.0 and a.coverage == 0.5  # one word kept with probability 1/2
@@ -65,14 +65,14 @@ def test_two_words_needed_together():
     def predict(texts):
         return np.array([int({"not", "good"} <= _words(t)) for t in texts])
 
-    a = AnchorText(predict, random_state=0).explain("the movie was not good at all")
+    a = AnchorText(predict, random_state=0)("the movie was not good at all")[0]
     assert set(a.feature_names) == {"not", "good"}
     assert a.coverage == 0.25 and a.precision == 1.0 and a.prediction == "1"
 
 
 def test_precision_below_one_matches_its_closed_form():
     explainer = AnchorText(_almost, random_state=0)
-    a = explainer.explain(REVIEW)
+    a = explainer(REVIEW)[0]
     # with 'terrible' kept the prediction changes only when all five intensifiers are
     # removed: precision 1 - 1/32, coverage 1/2
     exact = 1 - 0.5 ** len(INTENSIFIERS)
@@ -109,17 +109,15 @@ def test_same_seed_same_anchor_whatever_the_batch_size():
             d.pop(key)
         return d
 
-    first = AnchorText(_almost, random_state=5).explain(REVIEW)
-    again = AnchorText(_almost, random_state=5).explain(REVIEW)
-    small = AnchorText(_almost, random_state=5, batch_size=64).explain(REVIEW)
+    first = AnchorText(_almost, random_state=5)(REVIEW)[0]
+    again = AnchorText(_almost, random_state=5)(REVIEW)[0]
+    small = AnchorText(_almost, random_state=5, batch_size=64)(REVIEW)[0]
     assert fields(first) == fields(again) == fields(small)
     assert small.n_model_calls > first.n_model_calls
 
 
 def test_drop_perturbation_and_custom_tokenizer():
-    a = AnchorText(_keyed("awful"), perturbation="drop", random_state=0).explain(
-        "an awful, awful day"
-    )
+    a = AnchorText(_keyed("awful"), perturbation="drop", random_state=0)("an awful, awful day")[0]
     # a repeated word is one feature: both copies stay
     assert a.conditions == ("contains 'awful'",)
     for example in a.examples_same:
@@ -128,19 +126,34 @@ def test_drop_perturbation_and_custom_tokenizer():
     def predict(texts):
         return np.array(["neg" if "Terrible!!!" in t.split() else "pos" for t in texts])
 
-    b = AnchorText(predict, tokenizer=str.split, random_state=0).explain("Terrible!!! really bad")
+    b = AnchorText(predict, tokenizer=str.split, random_state=0)("Terrible!!! really bad")[0]
     assert b.conditions == ("contains 'Terrible!!!'",) and b.prediction == "neg"
     assert all(len(e.split(" ")) == 3 for e in b.examples_same)
 
 
 def test_prediction_that_holds_everywhere_gives_the_empty_anchor():
-    a = AnchorText(lambda t: np.ones(len(t)), n_examples=0, random_state=0).explain("a b c")
+    a = AnchorText(lambda t: np.ones(len(t)), n_examples=0, random_state=0)("a b c")[0]
     assert a.conditions == () and a.coverage == 1.0 and a.meets_threshold
     assert a.examples_same.shape == (0,) and a.examples_different.shape == (0,)
 
 
+def test_several_texts_give_one_anchor_each():
+    explainer = AnchorText(_keyed("terrible"), random_state=0)
+    texts = ["a terrible film", "a fine film", "terrible, truly terrible"]
+    anchors = explainer(texts)
+    assert [a.instance for a in anchors] == texts
+    for a, text in zip(anchors, texts, strict=True):
+        [one] = explainer(text)  # a str is one text
+        assert (a.conditions, a.precision, a.n_model_rows) == (
+            one.conditions,
+            one.precision,
+            one.n_model_rows,
+        )
+    assert explainer(tuple(texts))[1].conditions == anchors[1].conditions
+
+
 def test_bad_input_is_named():
-    with pytest.raises(InputError, match="predict_fn must be a function"):
+    with pytest.raises(InputError, match="model must be a function"):
         AnchorText("model")
     with pytest.raises(InputError, match="tokenizer must be a function"):
         AnchorText(_almost, tokenizer=3)
@@ -151,21 +164,23 @@ def test_bad_input_is_named():
     with pytest.raises(InputError, match="threshold must be a number strictly between"):
         AnchorText(_almost, threshold=1)
     explainer = AnchorText(_almost)
-    with pytest.raises(InputError, match="text must be a str, got list"):
-        explainer.explain(["a text"])
+    with pytest.raises(InputError, match="texts must be a str or a list of str, got int"):
+        explainer(3)
+    with pytest.raises(InputError, match="texts must hold str only, got int 3"):
+        explainer(["a text", 3])
+    with pytest.raises(InputError, match="texts is empty"):
+        explainer([])
     with pytest.raises(InputError, match="text has no words"):
-        explainer.explain("?!")
+        explainer("?!")
     with pytest.raises(InputError, match=r"shape \(1, 2, 1\) for 1 texts"):
-        AnchorText(lambda t: np.zeros((len(t), 2, 1))).explain("good")
+        AnchorText(lambda t: np.zeros((len(t), 2, 1)))("good")
     with pytest.raises(InputError, match=r"shape \(1,\) for 100 texts"):
-        AnchorText(lambda t: np.zeros(1)).explain("good day")
+        AnchorText(lambda t: np.zeros(1))("good day")
     with pytest.raises(InputError, match="its first output had the form 'labels'"):
-        AnchorText(lambda t: np.zeros(1) if len(t) == 1 else np.zeros((len(t), 2))).explain(
-            "good day"
-        )
-    with pytest.raises(InputError, match="class_names has 2 names but predict_fn predicts"):
-        AnchorText(lambda t: np.tile([0.1, 0.2, 0.7], (len(t), 1)), class_names=["a", "b"]).explain(
+        AnchorText(lambda t: np.zeros(1) if len(t) == 1 else np.zeros((len(t), 2)))("good day")
+    with pytest.raises(InputError, match="class_names has 2 names but model predicts"):
+        AnchorText(lambda t: np.tile([0.1, 0.2, 0.7], (len(t), 1)), class_names=["a", "b"])(
             "good day"
         )
     with pytest.raises(InputError, match="tokenizer must return a list of str"):
-        AnchorText(_almost, tokenizer=lambda s: [1, 2]).explain("good day")
+        AnchorText(_almost, tokenizer=lambda s: [1, 2])("good day")
