@@ -195,12 +195,7 @@ class TorchModel:
         """
         torch = import_torch()
         if isinstance(X, torch.Tensor):
-            if X.device != self.device:
-                raise InputError(
-                    f"{name} is on device {X.device} but the model is on {self.device}; "
-                    f"move one of them, e.g. {name}.to('{self.device}')."
-                )
-            x = X.detach()
+            x = self.on_device(X, name)
         else:
             try:
                 arr = np.asarray(X, dtype=np.float64)
@@ -214,9 +209,7 @@ class TorchModel:
             x = torch.as_tensor(arr, device=self.device)
         if not torch.is_floating_point(x):
             x = x.to(torch.get_default_dtype())
-        dtype = self.parameter_dtype()
-        if dtype is not None and x.dtype != dtype:
-            x = x.to(dtype)
+        x = self.in_parameter_dtype(x)
         if x.ndim < 2:
             raise InputError(
                 f"{name} must have a sample axis first, shape (n_samples, ...), got shape "
@@ -225,6 +218,26 @@ class TorchModel:
         if x.shape[0] == 0:
             raise InputError(f"{name} has no samples; give at least one.")
         return x
+
+    def on_device(self, t: Any, name: str) -> Any:
+        """The tensor argument ``name`` detached, if it is on the model's device.
+
+        Raises
+        ------
+        InputError
+            ``t`` is on another device (the message says how to move it).
+        """
+        if t.device != self.device:
+            raise InputError(
+                f"{name} is on device {t.device} but the model is on {self.device}; "
+                f"move one of them, e.g. {name}.to('{self.device}')."
+            )
+        return t.detach()
+
+    def in_parameter_dtype(self, t: Any) -> Any:
+        """A floating tensor cast to the model's parameter dtype (as it is without one)."""
+        dtype = self.parameter_dtype()
+        return t if dtype is None or t.dtype == dtype else t.to(dtype)
 
     def parameter_dtype(self) -> Any:
         """The floating dtype of the model's first parameter (None without parameters)."""
@@ -395,6 +408,16 @@ def adapt_torch_model(
     device = params[0].device if params else torch.device("cpu")
     names = None if output_names is None else tuple(str(n) for n in output_names)
     return TorchModel(module=model, device=device, output=output, output_names=names)
+
+
+def target_param(target: Any) -> Any:
+    """What an explanation's ``params`` records of a resolved target (JSON-ready).
+
+    ``"callable"`` for a callable target, else the output index of each sample.
+    """
+    if callable(target):
+        return "callable"
+    return [int(t) for t in target.cpu().numpy()]
 
 
 def batches(n: int, batch_size: int | None) -> Iterator[slice]:

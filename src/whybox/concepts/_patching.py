@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_batch_size, json_value
+from whybox._utils import Result, check_batch_size, json_value
 from whybox._version import __version__
-from whybox.adapters._torch import TargetLike, adapt_torch_model, import_torch
+from whybox.adapters._torch import TargetLike, adapt_torch_model, import_torch, target_param
 from whybox.concepts._activations import layer_name, patched_forward
 
 
 @dataclass(frozen=True, eq=False)
-class PatchingResult:
+class PatchingResult(Result):
     """Targeted outputs of clean, corrupted and patched runs, per layer and sample.
 
     Attributes
@@ -40,6 +40,12 @@ class PatchingResult:
         nothing to restore and the fraction is undefined.
     params : dict
         Target, positions, output space and batch size.
+
+    Notes
+    -----
+    A :class:`~whybox._utils.Result`: ``to_dict()``/``to_json()`` write every field
+    (strict JSON: NaN as null) and ``PatchingResult.from_dict`` reads them back;
+    ``to_frame()`` is the tidy (layer, sample) table.
     """
 
     layers: tuple[str, ...]
@@ -73,21 +79,6 @@ class PatchingResult:
                 "restored_fraction": self.restored_fraction.ravel(),
             }
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN written as None)."""
-
-        def clean_list(a: np.ndarray) -> Any:
-            return np.where(np.isnan(a), None, a).tolist()
-
-        return {
-            "layers": list(self.layers),
-            "clean_output": self.clean_output.tolist(),
-            "corrupted_output": self.corrupted_output.tolist(),
-            "patched_output": self.patched_output.tolist(),
-            "restored_fraction": clean_list(self.restored_fraction),
-            "params": self.params,
-        }
 
 
 def activation_patching(
@@ -205,7 +196,6 @@ def activation_patching(
             UserWarning,
             stacklevel=2,
         )
-    target_param: Any = "callable" if callable(tgt) else [int(t) for t in tgt.cpu().numpy()]
     return PatchingResult(
         layers=names,
         clean_output=clean_np,
@@ -214,7 +204,7 @@ def activation_patching(
         restored_fraction=fraction,
         params={
             "method": "activation_patching",
-            "target": target_param,
+            "target": target_param(tgt),
             "positions": _positions_param(positions),
             "output": tm.output,
             "batch_size": batch_size,

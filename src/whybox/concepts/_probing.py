@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_batch_size, check_random_state, json_value
+from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
 from whybox._version import __version__
 from whybox.adapters._torch import adapt_torch_model, import_torch
 from whybox.concepts._activations import flat_numpy, layer_activations, layer_name
@@ -18,26 +18,27 @@ TASKS = ("auto", "classification", "regression")
 
 
 @dataclass(frozen=True, eq=False)
-class ProbeResult:
+class ProbeResult(Result):
     """Cross-validated score of a linear probe on the real task and on the control task.
 
     Attributes
     ----------
     accuracy : float
-        Mean held-out score of the probe on the labels over the folds: accuracy for
+        Mean held-out score of the probe on ``y`` over the folds: accuracy for
         classification, R^2 for regression (see ``scoring``).
     control_accuracy : float
         The same for the control task (random labels fixed per type).
     selectivity : float
         ``accuracy - control_accuracy`` (Hewitt & Liang 2019): how much of the score
-        comes from the activations encoding the labels rather than from the probe
+        comes from the activations encoding ``y`` rather than from the probe
         memorising arbitrary labels of the inputs.
     fold_scores : ndarray of shape (cv,), float64
-        Held-out score in each fold on the labels.
+        Held-out score in each fold on ``y``.
     control_fold_scores : ndarray of shape (cv,), float64
         Held-out score in each fold (the same folds) on the control labels.
     control_labels : ndarray of shape (n_samples,)
-        The control task's labels, constant within each type.
+        The control task's labels (``y_control`` when given), constant within each
+        type otherwise.
     n_features : int
         Dimensions of the (flattened) activations the probe sees.
     n_samples : int
@@ -46,6 +47,12 @@ class ProbeResult:
         What ``accuracy`` and the fold scores measure.
     params : dict
         cv, random_state, the layer (when captured) and the probe, to reproduce.
+
+    Notes
+    -----
+    A :class:`~whybox._utils.Result`: ``to_dict()``/``to_json()`` write every field
+    (strict JSON) and ``ProbeResult.from_dict`` reads them back; ``to_frame()`` is
+    the per-fold table.
     """
 
     accuracy: float
@@ -71,39 +78,23 @@ class ProbeResult:
             index=pd.RangeIndex(len(self.fold_scores), name="fold"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "accuracy": float(self.accuracy),
-            "control_accuracy": float(self.control_accuracy),
-            "selectivity": float(self.selectivity),
-            "fold_scores": self.fold_scores.tolist(),
-            "control_fold_scores": self.control_fold_scores.tolist(),
-            "control_labels": self.control_labels.tolist(),
-            "n_features": int(self.n_features),
-            "n_samples": int(self.n_samples),
-            "task": self.task,
-            "scoring": self.scoring,
-            "params": self.params,
-        }
-
 
 def probe(
     activations: Any,
-    labels: Any,
+    y: Any,
     *,
     types: Any = None,
-    control_labels: Any = None,
+    y_control: Any = None,
     task: str = "auto",
     estimator: Any = None,
     cv: int = 5,
-    random_state: Any = None,
+    random_state: Any = 0,
     batch_size: int | None = None,
 ) -> ProbeResult:
     """Linear probe of what a layer's activations encode, with a control task.
 
-    A probe is a linear model fitted to predict ``labels`` from the activations; its
-    cross-validated score says how linearly decodable the labels are. A high score
+    A probe is a linear model fitted to predict ``y`` from the activations; its
+    cross-validated score says how linearly decodable ``y`` is. A high score
     alone does not show that the layer encodes the property: an expressive probe can
     also memorise arbitrary labels. Hewitt & Liang (2019, "Designing and interpreting
     probes with control tasks") therefore fit the same probe to a control task, in
@@ -123,24 +114,24 @@ def probe(
         ``(model, layer, inputs)``: a ``torch.nn.Module``, a layer name from
         ``model.named_modules()`` (or the submodule) and the inputs (n_samples,
         *input_shape), whose activations at the layer are captured (eval mode).
-    labels : array-like of shape (n_samples,)
-        Class labels (ints, strings, bools) or real targets.
+    y : array-like of shape (n_samples,)
+        The property probed for: class labels (ints, strings, bools) or real targets.
     types : array-like of shape (n_samples,), optional
         A type id per sample for the control task (e.g. the word of each token).
         None: each distinct input is a type (equal rows of the inputs, or of the
         activations when activations are given).
-    control_labels : array-like of shape (n_samples,), optional
-        Your own control labels; then ``types`` is not used.
+    y_control : array-like of shape (n_samples,), optional
+        Your own control-task labels; then ``types`` is not used.
     task : {"auto", "classification", "regression"}, default "auto"
-        "auto": regression for float labels, classification otherwise.
+        "auto": regression for a float ``y``, classification otherwise.
     estimator : scikit-learn estimator, optional
         The probe, cloned for each fold. Default: standardised features followed by
         ``LogisticRegression(C=1)`` for classification or ``Ridge(alpha=1)`` for
         regression.
     cv : int, default 5
         Folds of the (stratified, for classification) shuffled K-fold split.
-    random_state : int, numpy Generator or None, default None
-        Seeds the control labels and the folds.
+    random_state : int, numpy Generator or None, default 0
+        Seeds the control labels and the folds; None draws afresh.
     batch_size : int, optional
         Inputs per forward pass when capturing activations.
 
@@ -152,37 +143,35 @@ def probe(
     Raises
     ------
     InputError
-        Labels, types or control labels of the wrong length, fewer than 2 classes, a
+        ``y``, ``types`` or ``y_control`` of the wrong length, fewer than 2 classes, a
         class with fewer members than ``cv``, ``cv`` below 2, activations that are not
         a numeric matrix, a bad ``(model, layer, inputs)`` tuple or unknown layer.
     """
     rng = np.random.default_rng(check_random_state(random_state))
     acts, inputs, captured = _activations(activations, check_batch_size(batch_size))
     n = acts.shape[0]
-    y = _vector(labels, n, "labels")
+    y = _vector(y, n, "y")
     task = _task(task, y)
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv < 2:
-        raise InputError(f"cv must be an int of at least 2 (folds), got {cv!r}; e.g. cv=5.")
-    cv = int(cv)
+    cv = check_int(cv, "cv", 2, "cv=5")
     if cv > n:
         raise InputError(f"cv={cv} folds need at least {cv} samples, got {n}; lower cv.")
     if task == "classification":
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
             raise InputError(
-                f"labels has {len(classes)} distinct class ({classes.tolist()}); a probe "
+                f"y has {len(classes)} distinct class ({classes.tolist()}); a probe "
                 "needs at least 2 classes."
             )
         if counts.min() < cv:
             raise InputError(
-                f"class {classes[counts.argmin()].item()!r} of labels has {counts.min()} sample(s), "
+                f"class {classes[counts.argmin()].item()!r} of y has {counts.min()} sample(s), "
                 f"fewer than cv={cv}; lower cv or give more samples of that class."
             )
     else:
         y = y.astype(np.float64)
 
-    if control_labels is not None:
-        control = _vector(control_labels, n, "control_labels")
+    if y_control is not None:
+        control = _vector(y_control, n, "y_control")
         if task == "regression":
             control = control.astype(np.float64)
     else:
@@ -224,7 +213,7 @@ def probe(
             "random_state": json_value(random_state),
             "estimator": repr(probe_model),
             "layer": captured,
-            "control": "given" if control_labels is not None else "permuted type labels",
+            "control": "given" if y_control is not None else "permuted type labels",
             "whybox_version": __version__,
         },
     )
@@ -308,7 +297,7 @@ def _task(task: str, y: np.ndarray) -> str:
     if task != "auto":
         if task == "regression" and not np.issubdtype(y.dtype, np.number):
             raise InputError(
-                f"task='regression' needs numeric labels, got dtype {y.dtype}; use "
+                f"task='regression' needs a numeric y, got dtype {y.dtype}; use "
                 "task='classification'."
             )
         return task

@@ -11,9 +11,15 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import check_batch_size, check_random_state, json_value
+from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
 from whybox._version import __version__
-from whybox.adapters._torch import TargetLike, adapt_torch_model, batches, import_torch
+from whybox.adapters._torch import (
+    TargetLike,
+    adapt_torch_model,
+    batches,
+    import_torch,
+    target_param,
+)
 from whybox.concepts._activations import (
     flat_numpy,
     layer_activations,
@@ -25,7 +31,7 @@ CLASSIFIERS = ("logistic", "sgd")
 
 
 @dataclass(frozen=True, eq=False)
-class TCAVResult:
+class TCAVResult(Result):
     """TCAV scores of each concept for one layer and one targeted output.
 
     Attributes
@@ -51,11 +57,17 @@ class TCAVResult:
         Two-sided t-test (Student's, ``scipy.stats.ttest_ind``) of ``scores[c]``
         against ``random_scores``.
     significant : ndarray of shape (n_concepts,), bool
-        ``p_values < alpha / n_concepts`` (Bonferroni over the concepts).
-    alpha : float
+        ``p_values < significance / n_concepts`` (Bonferroni over the concepts).
+    significance : float
         The family-wise significance level.
     params : dict
         Target, n_random, classifier, random_state and the other settings.
+
+    Notes
+    -----
+    A :class:`~whybox._utils.Result`: ``to_dict()``/``to_json()`` write every field
+    (strict JSON: a NaN p-value is null) and ``TCAVResult.from_dict`` reads them back;
+    ``to_frame()`` is the per-concept table.
     """
 
     concepts: tuple[str, ...]
@@ -67,7 +79,7 @@ class TCAVResult:
     random_cav_accuracies: np.ndarray
     p_values: np.ndarray
     significant: np.ndarray
-    alpha: float
+    significance: float
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -100,22 +112,6 @@ class TCAVResult:
             index=pd.Index(list(self.concepts), name="concept"),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        return {
-            "concepts": list(self.concepts),
-            "layer": self.layer,
-            "scores": self.scores.tolist(),
-            "random_scores": self.random_scores.tolist(),
-            "cavs": self.cavs.tolist(),
-            "cav_accuracies": self.cav_accuracies.tolist(),
-            "random_cav_accuracies": self.random_cav_accuracies.tolist(),
-            "p_values": [None if np.isnan(p) else float(p) for p in self.p_values],
-            "significant": [bool(s) for s in self.significant],
-            "alpha": float(self.alpha),
-            "params": self.params,
-        }
-
 
 class TCAV:
     """Testing with Concept Activation Vectors (Kim et al. 2018, "Interpretability beyond
@@ -134,7 +130,7 @@ class TCAV:
     disjoint halves A and B; the concept CAV separates the concept from A, and a
     random CAV separates B from A. The concept's scores are compared with the random
     scores by a two-sided t-test; a concept is significant when its p-value is below
-    ``alpha / n_concepts`` (Bonferroni).
+    ``significance / n_concepts`` (Bonferroni).
 
     Parameters
     ----------
@@ -148,14 +144,14 @@ class TCAV:
         element) must be a tensor (n_samples, ...); it is flattened per sample.
     n_random : int, default 10
         Runs (random splits), at least 2 for the t-test.
-    random_state : int, numpy Generator or None, default None
+    random_state : int, numpy Generator or None, default 0
         Seeds the random splits and the classifiers; a fixed seed gives the same
-        result whatever ``batch_size``.
+        result whatever ``batch_size``; None draws afresh.
     classifier : {"logistic", "sgd"}, default "logistic"
         The linear classifier: scikit-learn's ``LogisticRegression`` (L2, C=1) or
         ``SGDClassifier`` (hinge loss, a linear SVM), both with balanced class weights.
-    alpha : float, default 0.05
-        Family-wise significance level.
+    significance : float, default 0.05
+        Family-wise significance level of the t-tests (Bonferroni over the concepts).
     output : {"raw", "probability"}, default "raw"
         The output space whose gradient is taken (logits or probabilities).
     batch_size : int, optional
@@ -167,7 +163,7 @@ class TCAV:
     The runs share the concept examples while the random-vs-random CAVs draw fresh
     halves, so the t-test treats scores that are correlated through the concept set
     as independent. A concept set that is itself a sample of the random
-    distribution therefore comes out significant more often than ``alpha`` (more so
+    distribution therefore comes out significant more often than ``significance`` (more so
     with many runs). Read ``cav_accuracies`` with the p-value (a CAV near chance
     does not stand for its concept), and repeat with other random examples before
     trusting a borderline result.
@@ -175,8 +171,8 @@ class TCAV:
     Raises
     ------
     InputError
-        Unknown ``layer``, ``n_random`` below 2, unknown ``classifier``, ``alpha``
-        outside (0, 1), bad ``output`` or ``batch_size``.
+        Unknown ``layer``, ``n_random`` below 2, unknown ``classifier``,
+        ``significance`` outside (0, 1), bad ``output`` or ``batch_size``.
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
     """
@@ -189,47 +185,46 @@ class TCAV:
         layer: Any,
         *,
         n_random: int = 10,
-        random_state: Any = None,
+        random_state: Any = 0,
         classifier: str = "logistic",
-        alpha: float = 0.05,
+        significance: float = 0.05,
         output: str = "raw",
         batch_size: int | None = None,
     ) -> None:
         self.model = adapt_torch_model(model, output=output)
         self.layer = self.model.layer(layer)
         self.layer_name = layer_name(self.model, self.layer)
-        if isinstance(n_random, bool) or not isinstance(n_random, (int, np.integer)):
-            raise InputError(f"n_random must be an int of at least 2, got {n_random!r}.")
-        if n_random < 2:
-            raise InputError(
-                f"n_random must be at least 2 (the t-test needs a spread of scores), got "
-                f"{n_random}; e.g. n_random=10."
-            )
         if classifier not in CLASSIFIERS:
             raise InputError(
                 f"classifier must be one of {CLASSIFIERS}, got {classifier!r}; use "
                 "'logistic' for LogisticRegression or 'sgd' for a linear SVM."
             )
-        if not isinstance(alpha, (float, int)) or not 0.0 < float(alpha) < 1.0:
-            raise InputError(f"alpha must be a number in (0, 1), got {alpha!r}; e.g. 0.05.")
-        self.n_random = int(n_random)
+        if (
+            isinstance(significance, bool)
+            or not isinstance(significance, (float, int))
+            or not 0.0 < float(significance) < 1.0
+        ):
+            raise InputError(
+                f"significance must be a number in (0, 1), got {significance!r}; e.g. 0.05."
+            )
+        self.n_random = check_int(n_random, "n_random", 2, "n_random=10")
         self.random_state = check_random_state(random_state)
         self.classifier = classifier
-        self.alpha = float(alpha)
+        self.significance = float(significance)
         self.batch_size = check_batch_size(batch_size)
 
     def __call__(
         self,
-        inputs: Any,
+        X: Any,
         concepts: Mapping[str, Any],
         random_examples: Any,
         target: TargetLike = None,
     ) -> TCAVResult:
-        """TCAV scores of each concept for the targeted output on ``inputs``.
+        """TCAV scores of each concept for the targeted output on ``X``.
 
         Parameters
         ----------
-        inputs : array-like or torch.Tensor of shape (n_samples, *input_shape)
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
             The inputs whose sensitivity is measured (typically inputs of the class
             ``target``); a tensor must be on the model's device.
         concepts : dict of str to array-like of shape (n_examples, *input_shape)
@@ -258,7 +253,7 @@ class TCAV:
         """
         torch = import_torch()
         model = self.model
-        x = model.as_input(inputs, "inputs")
+        x = model.as_input(X)
         names, examples = self._concepts(concepts, x)
         rand = model.as_input(random_examples, "random_examples")
         _check_shape(rand, x, "random_examples")
@@ -297,8 +292,7 @@ class TCAV:
         scores = (np.einsum("crd,nd->crn", cavs, grad) > 0).mean(axis=2)
         random_scores = (random_cavs @ grad.T > 0).mean(axis=1)
         p_values = np.array([_two_sided_t_test(s, random_scores) for s in scores])
-        significant = p_values < self.alpha / n_c
-        target_param: Any = "callable" if callable(tgt) else [int(t) for t in tgt.cpu().numpy()]
+        significant = p_values < self.significance / n_c
         return TCAVResult(
             concepts=names,
             layer=self.layer_name,
@@ -309,10 +303,10 @@ class TCAV:
             random_cav_accuracies=random_accs,
             p_values=p_values,
             significant=significant,
-            alpha=self.alpha,
+            significance=self.significance,
             params={
                 "method": self.method,
-                "target": target_param,
+                "target": target_param(tgt),
                 "n_random": self.n_random,
                 "classifier": self.classifier,
                 "random_state": json_value(self.random_state),

@@ -1,16 +1,10 @@
 """Gradient attributions for PyTorch models (the ``torch`` extra).
 
 Every method returns an :class:`~whybox.Explanation` whose values keep the input's
-shape: (n_samples, *input_shape, 1), one targeted output per sample.
+shape: (n_samples, *input_shape, 1), one targeted output per sample. Attention maps
+(which are not attributions) are in :mod:`whybox.attention`.
 """
 
-from whybox.gradients._attention import (
-    AttentionMaps,
-    attention_rollout,
-    attention_weights,
-    attention_x_gradient,
-    rollout_relevance,
-)
 from whybox.gradients._common import TorchExplainer
 from whybox.gradients._deeplift import DeepLift, DeepShap
 from whybox.gradients._gradcam import GradCAM, GradCAMPlusPlus
@@ -20,7 +14,6 @@ from whybox.gradients._saliency import InputXGradient, Saliency
 from whybox.gradients._smoothgrad import SmoothGrad
 
 __all__ = [
-    "AttentionMaps",
     "DeepLift",
     "DeepShap",
     "GradCAM",
@@ -32,8 +25,4 @@ __all__ = [
     "Saliency",
     "SmoothGrad",
     "TorchExplainer",
-    "attention_rollout",
-    "attention_weights",
-    "attention_x_gradient",
-    "rollout_relevance",
 ]

@@ -1,8 +1,10 @@
-"""What every gradient method shares: inputs, targets, batched input gradients, results."""
+"""What every gradient method shares: inputs, targets, batched input gradients, random
+draws and the Explanation they return."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,7 +13,15 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import check_batch_size
 from whybox._version import __version__
-from whybox.adapters._torch import TorchModel, adapt_torch_model, batches, import_torch, input_axes
+from whybox.adapters._torch import (
+    TargetLike,
+    TorchModel,
+    adapt_torch_model,
+    batches,
+    import_torch,
+    input_axes,
+    target_param,
+)
 
 
 class TorchExplainer:
@@ -93,7 +103,7 @@ class TorchExplainer:
         with torch.no_grad():
             return torch.cat(
                 [
-                    self.model.target_scalar(self.model.forward(points[sl]), _take(rows, sl))
+                    self.model.target_scalar(self.model.forward(points[sl]), take_rows(rows, sl))
                     for sl in batches(len(points), self.batch_size)
                 ]
             )
@@ -106,19 +116,49 @@ class TorchExplainer:
         """
         return input_gradients(self.model, points, target, reps, self.batch_size)
 
-    def _explanation(
-        self,
-        x: Any,
-        values: Any,
-        out: Any,
-        target: Any,
-        *,
-        params: dict[str, Any],
-        base_values: Any = None,
-        quality: dict[str, Any] | None = None,
-        feature_names: Sequence[str] | None = None,
-        completeness: bool = False,
+    def __call__(
+        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
     ) -> Explanation:
+        """Attributions of the targeted output for each input.
+
+        Parameters
+        ----------
+        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+            Numeric inputs; a tensor must be on the model's device.
+        target : None, int, sequence of int or callable, optional
+            The output explained: None for each sample's largest output (the
+            predicted class), an output index for all samples, one index per sample,
+            or a callable mapping the output tensor (n, n_outputs) to one scalar per
+            sample, row by row.
+        feature_names : sequence of str, optional
+            Names of the features of 1-D inputs.
+
+        Returns
+        -------
+        Explanation
+            values (n_samples, *input_shape, 1) float64 on the axes ("samples",
+            *input axes, "outputs"): ("features",) for 1-D inputs, ("tokens",
+            "embedding") for 2-D, ("channels", "height", "width") for 3-D.
+            ``model_output`` is the targeted output at ``X``; what ``base_values``
+            and ``quality`` hold, and the values' units, are in the class's Notes.
+
+        Raises
+        ------
+        InputError
+            Inputs that are not numeric or are on another device, a target out of
+            range, and the errors the class lists.
+        """
+        with self.model.evaluation():
+            return self._attribute(X, target, feature_names)
+
+    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
+        """The explanation of one call, computed in eval mode (each method's own rule)."""
+        raise NotImplementedError  # pragma: no cover - every method defines it
+
+    def _explanation(
+        self, x: Any, values: Any, out: Any, target: Any, *, params: dict[str, Any], **options: Any
+    ) -> Explanation:
+        """:func:`build_explanation` for this explainer's model, method and batch size."""
         return build_explanation(
             self.model,
             x,
@@ -127,21 +167,8 @@ class TorchExplainer:
             target,
             method=self.method,
             params={**params, "batch_size": self.batch_size},
-            base_values=base_values,
-            quality=quality,
-            feature_names=feature_names,
-            completeness=completeness,
+            **options,
         )
-
-
-def check_count(value: Any, name: str, minimum: int = 1) -> int:
-    """``value`` as an int of at least ``minimum``, or an InputError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(
-            f"{name} must be an int of at least {minimum}, got {value!r}; "
-            f"pass e.g. {name}={max(minimum, 50)}."
-        )
-    return int(value)
 
 
 def describe_baseline(baseline: Any) -> Any:
@@ -172,8 +199,9 @@ def expand_target(target: Any, reps: int) -> Any:
     return target.repeat(reps)
 
 
-def _take(rows: Any, sl: slice) -> Any:
-    return rows if callable(rows) else rows[sl]
+def take_rows(target: Any, rows: Any) -> Any:
+    """The targets of some samples (a slice or positions); a callable target stays itself."""
+    return target if callable(target) else target[rows]
 
 
 def input_gradients(
@@ -192,7 +220,7 @@ def input_gradients(
     with torch.enable_grad():
         for sl in batches(len(points), batch_size):
             p = points[sl].detach().requires_grad_(True)
-            s = model.target_scalar(model.forward(p), _take(rows, sl))
+            s = model.target_scalar(model.forward(p), take_rows(rows, sl))
             (g,) = torch.autograd.grad(s.sum(), p)
             grads[sl] = g
             scalars[sl] = s.detach()
@@ -212,6 +240,7 @@ def build_explanation(
     quality: dict[str, Any] | None = None,
     feature_names: Sequence[str] | None = None,
     completeness: bool = False,
+    map_axes: tuple[str, ...] | None = None,
 ) -> Explanation:
     """An :class:`Explanation` of one targeted output per sample.
 
@@ -222,11 +251,17 @@ def build_explanation(
     ``|sum(values) - (f_t(x) - f_t(baseline))|`` in float64 (equal to
     ``additivity_error``), and ``"relative_completeness_delta"``, that gap divided by
     ``|f_t(x) - f_t(baseline)|`` (inf where the two outputs are equal and the gap is not 0).
+    With ``map_axes`` the values are a map of their own shape (n, *map_shape) on those
+    axes (Grad-CAM), not one value per input element.
     """
     n = x.shape[0]
     in_shape = tuple(int(s) for s in x.shape[1:])
-    axes = ("samples", *input_axes(in_shape), "outputs")
-    vals = _numpy(values).reshape(n, *in_shape, 1)
+    if map_axes is None:
+        axes = ("samples", *input_axes(in_shape), "outputs")
+        vals = _numpy(values).reshape(n, *in_shape, 1)
+    else:
+        axes = ("samples", *map_axes, "outputs")
+        vals = _numpy(values)[..., None]
     model_output = _numpy(model.target_scalar(out, target)).reshape(n, 1)
     base = np.full((n, 1), np.nan) if base_values is None else _numpy(base_values).reshape(n, 1)
     names: tuple[str, ...] = ()
@@ -243,10 +278,6 @@ def build_explanation(
         with np.errstate(divide="ignore", invalid="ignore"):
             quality["completeness_delta"] = gap
             quality["relative_completeness_delta"] = np.where(gap == 0, 0.0, gap / change)
-    if callable(target):
-        target_param: Any = "callable"
-    else:
-        target_param = [int(t) for t in target.cpu().numpy()]
     return Explanation(
         values=vals,
         base_values=base,
@@ -257,7 +288,7 @@ def build_explanation(
         method=method,
         params={
             **params,
-            "target": target_param,
+            "target": target_param(target),
             "input_shape": list(in_shape),
             "whybox_version": __version__,
         },
@@ -275,3 +306,70 @@ def _numpy(t: Any) -> np.ndarray:
 
 def _float64() -> Any:
     return import_torch().float64
+
+
+# ---------------------------------------------------------------------- random draws
+def torch_generator(random_state: Any) -> Any:
+    """A CPU ``torch.Generator`` seeded from ``random_state``.
+
+    An int seeds it directly (so the draws equal those of ``torch.manual_seed`` with
+    that int); a numpy Generator (or another numpy seed) gives it a seed drawn from
+    it; None a fresh random seed. Draws are made on the CPU and then moved, so they
+    do not depend on the model's device.
+    """
+    torch = import_torch()
+    gen = torch.Generator()
+    if random_state is None:
+        gen.seed()
+    elif isinstance(random_state, (int, np.integer)):
+        gen.manual_seed(int(random_state))
+    else:  # a numpy Generator, RandomState, SeedSequence or BitGenerator
+        gen.manual_seed(int(np.random.default_rng(random_state).integers(0, 2**63 - 1)))
+    return gen
+
+
+def check_scale(value: Any, name: str) -> float:
+    """``value`` as a finite float >= 0, or an InputError naming ``name``."""
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        scale = float("nan")
+    if isinstance(value, bool) or not math.isfinite(scale) or scale < 0:
+        raise InputError(
+            f"{name} must be a finite number >= 0, got {value!r}; pass e.g. {name}=0.15."
+        )
+    return scale
+
+
+def sample_chunks(n: int, per_sample: int, batch_size: int | None) -> Iterator[slice]:
+    """Consecutive sample ranges whose ``per_sample`` points each fit one pass."""
+    step = n if not batch_size else max(1, batch_size // per_sample)
+    for first in range(0, n, step):
+        yield slice(first, min(first + step, n))
+
+
+def standard_normal(gen: Any, n_draws: int, count: int, shape: tuple[int, ...], like: Any) -> Any:
+    """Standard normal draws of shape (n_draws, count, *shape), drawn sample by sample.
+
+    Each of the ``count`` samples gets one generator call of shape (n_draws, *shape),
+    made in sample order, so a sample's draws never depend on how the samples are
+    split into passes. The draws are made on the CPU in ``like``'s dtype and moved
+    to ``like``'s device.
+    """
+    torch = import_torch()
+    draws = [torch.randn((n_draws, *shape), generator=gen, dtype=like.dtype) for _ in range(count)]
+    return torch.stack(draws, dim=1).to(like.device)
+
+
+def mean_and_error(draws: Any) -> tuple[Any, Any]:
+    """Mean over the first axis and its standard error (NaN for a single draw)."""
+    torch = import_torch()
+    mean = draws.mean(dim=0)
+    if draws.shape[0] < 2:
+        return mean, torch.full_like(mean, float("nan"))
+    return mean, draws.std(dim=0, correction=1) / math.sqrt(draws.shape[0])
+
+
+def per_value(t: Any) -> np.ndarray:
+    """A (n, *input_shape) tensor as a float64 array shaped like the values."""
+    return _numpy(t)[..., None]

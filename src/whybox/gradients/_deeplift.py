@@ -26,7 +26,7 @@ import numpy as np
 
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
-from whybox.adapters._torch import TargetLike, batches, import_torch
+from whybox.adapters._torch import batches, import_torch
 from whybox.gradients._common import (
     TorchExplainer,
     batch_target,
@@ -436,7 +436,7 @@ class _DeepLiftBase(TorchExplainer):
                 f"up (see quality['completeness_delta']). Use the modules "
                 f"({', '.join(SUPPORTED_MODULES)}) instead of functional calls.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,  # _deeplift, _attribute, __call__, the caller
             )
         return values, f_r, torch.cat(outs), join_targets(rows, parts)
 
@@ -519,6 +519,15 @@ class DeepLift(_DeepLiftBase):
 
     Notes
     -----
+    Called as ``explainer(X, target)`` (see :meth:`TorchExplainer.__call__`), it
+    returns values in the units of the output space; ``base_values`` is
+    ``f_t(baseline)`` and ``model_output`` ``f_t(x)``, so ``additivity_error`` is the
+    summation-to-delta gap. ``quality["completeness_delta"]`` (n_samples, 1) is
+    ``|sum(values) - (f_t(x) - f_t(baseline))|`` and
+    ``quality["relative_completeness_delta"]`` that gap divided by
+    ``|f_t(x) - f_t(baseline)|``. A supported nonlinearity that sees a tensor whose
+    first axis is not the sample axis raises ``UnsupportedModelError``.
+
     Nonlinearities called as functions (``torch.relu``, ``F.relu``, ``x.sigmoid()``)
     or of unsupported types (GELU, SiLU, adaptive max pooling ...) keep their
     ordinary gradient, which breaks summation-to-delta; a ``UserWarning`` names the
@@ -548,50 +557,13 @@ class DeepLift(_DeepLiftBase):
         )
         self.baseline = baseline
 
-    def __call__(
-        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
-    ) -> Explanation:
-        """DeepLIFT attributions of the targeted output for each input.
-
-        Parameters
-        ----------
-        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
-            Numeric inputs; a tensor must be on the model's device.
-        target : None, int, sequence of int or callable, optional
-            The output explained: None for each sample's largest output (the
-            predicted class), an output index for all samples, one index per sample,
-            or a callable mapping the output tensor (n, n_outputs) to one scalar per
-            sample, row by row.
-        feature_names : sequence of str, optional
-            Names of the features of 1-D inputs.
-
-        Returns
-        -------
-        Explanation
-            values (n_samples, *input_shape, 1) float64 in the units of the output
-            space; ``base_values`` is ``f_t(baseline)`` and ``model_output``
-            ``f_t(x)``, so ``additivity_error`` is the summation-to-delta gap.
-            ``quality["completeness_delta"]`` (n_samples, 1) is
-            ``|sum(values) - (f_t(x) - f_t(baseline))|`` and
-            ``quality["relative_completeness_delta"]`` that gap divided by
-            ``|f_t(x) - f_t(baseline)|``.
-
-        Raises
-        ------
-        InputError
-            Inputs that are not numeric or are on another device, a baseline whose
-            shape fits neither one input nor one per sample, a target out of range.
-        UnsupportedModelError
-            A supported nonlinearity sees a tensor whose first axis is not the
-            sample axis.
-        """
+    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
         torch = import_torch()
-        with self.model.evaluation():
-            x = self.model.as_input(X)
-            spec = self.model.target_rows(target, len(x))
-            ref = self.model.as_baseline(self.baseline, x)
-            idx = torch.arange(len(x), device=x.device)
-            values, f_ref, out, tgt = self._deeplift(x, ref, spec, idx, idx)
+        x = self.model.as_input(X)
+        spec = self.model.target_rows(target, len(x))
+        ref = self.model.as_baseline(self.baseline, x)
+        idx = torch.arange(len(x), device=x.device)
+        values, f_ref, out, tgt = self._deeplift(x, ref, spec, idx, idx)
         return self._finish(
             x,
             values,
@@ -635,6 +607,13 @@ class DeepShap(_DeepLiftBase):
 
     Notes
     -----
+    Called as ``explainer(X, target)`` (see :meth:`TorchExplainer.__call__`), it
+    returns values in the units of the output space; ``base_values`` is the mean of
+    ``f_t`` over the background and ``model_output`` ``f_t(x)``, so
+    ``additivity_error`` is the summation-to-delta gap (also in
+    ``quality["completeness_delta"]``, with ``quality["relative_completeness_delta"]``).
+    Inputs whose shape differs from the background's raise ``InputError``.
+
     The same limits as :class:`DeepLift` (functional activations, softmax). The
     values equal captum's ``DeepLiftShap``: the plain mean of the DeepLIFT values
     over the background rows.
@@ -657,53 +636,21 @@ class DeepShap(_DeepLiftBase):
         )
         self.background = self.model.as_input(background, "background")
 
-    def __call__(
-        self, X: Any, target: TargetLike = None, *, feature_names: Sequence[str] | None = None
-    ) -> Explanation:
-        """DeepSHAP attributions of the targeted output for each input.
-
-        Parameters
-        ----------
-        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
-            Numeric inputs; a tensor must be on the model's device.
-        target : None, int, sequence of int or callable, optional
-            As in :meth:`DeepLift.__call__`.
-        feature_names : sequence of str, optional
-            Names of the features of 1-D inputs.
-
-        Returns
-        -------
-        Explanation
-            values (n_samples, *input_shape, 1) float64 in the units of the output
-            space; ``base_values`` is the mean of ``f_t`` over the background and
-            ``model_output`` ``f_t(x)``, so ``additivity_error`` is the
-            summation-to-delta gap (also in ``quality["completeness_delta"]``,
-            with ``quality["relative_completeness_delta"]``).
-
-        Raises
-        ------
-        InputError
-            Inputs that are not numeric or are on another device, inputs whose shape
-            differs from the background's, a target out of range.
-        UnsupportedModelError
-            A supported nonlinearity sees a tensor whose first axis is not the
-            sample axis.
-        """
+    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
         torch = import_torch()
         bg = self.background
-        with self.model.evaluation():
-            x = self.model.as_input(X)
-            spec = self.model.target_rows(target, len(x))
-            if tuple(x.shape[1:]) != tuple(bg.shape[1:]):
-                raise InputError(
-                    f"X has inputs of shape {tuple(x.shape[1:])} but the background's are "
-                    f"{tuple(bg.shape[1:])}; give a background of shape (n_background, "
-                    f"{', '.join(str(int(s)) for s in x.shape[1:])})."
-                )
-            n, k = len(x), len(bg)
-            pairs = torch.arange(n * k, device=x.device)
-            i_idx, r_idx = pairs // k, pairs % k
-            values, f_ref, outs, targets = self._deeplift(x, bg, spec, i_idx, r_idx)
+        x = self.model.as_input(X)
+        spec = self.model.target_rows(target, len(x))
+        if tuple(x.shape[1:]) != tuple(bg.shape[1:]):
+            raise InputError(
+                f"X has inputs of shape {tuple(x.shape[1:])} but the background's are "
+                f"{tuple(bg.shape[1:])}; give a background of shape (n_background, "
+                f"{', '.join(str(int(s)) for s in x.shape[1:])})."
+            )
+        n, k = len(x), len(bg)
+        pairs = torch.arange(n * k, device=x.device)
+        i_idx, r_idx = pairs // k, pairs % k
+        values, f_ref, outs, targets = self._deeplift(x, bg, spec, i_idx, r_idx)
         out, tgt = outs[::k], targets if callable(targets) else targets[::k]
         values = values.reshape(n, k, *x.shape[1:]).mean(dim=1)
         base = f_ref.reshape(n, k).mean(dim=1)

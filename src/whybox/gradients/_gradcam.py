@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._version import __version__
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import TorchExplainer, _numpy, batch_target, join_targets
+from whybox.gradients._common import TorchExplainer, batch_target, join_targets
 
 # The axes of a map by its number of spatial dimensions; the interpolation that
 # brings it to the input's size (align_corners=False in both).
@@ -111,10 +108,7 @@ class GradCAM(TorchExplainer):
             Numeric inputs, e.g. images (n_samples, channels, height, width); a
             tensor must be on the model's device.
         target : None, int, sequence of int or callable, optional
-            The output explained: None for each sample's largest output (the
-            predicted class), an output index for all samples, one index per
-            sample, or a callable mapping the output tensor (n, n_outputs) to one
-            scalar per sample, row by row.
+            The output explained, as in :meth:`TorchExplainer.__call__`.
 
         Returns
         -------
@@ -145,7 +139,7 @@ class GradCAM(TorchExplainer):
             "upsample": self.upsample,
             "map_shape": map_shape,
         }
-        return self._map_explanation(x, cam, out, tgt, params)
+        return self._explanation(x, cam, out, tgt, params=params, map_axes=MAP_AXES[cam.ndim - 1])
 
     # ------------------------------------------------------------------ pieces
     def _channel_weights(self, acts: Any, grads: Any) -> Any:
@@ -232,33 +226,6 @@ class GradCAM(TorchExplainer):
         return torch.nn.functional.interpolate(
             cam[:, None], size=size, mode=INTERPOLATION[d], align_corners=False
         )[:, 0]
-
-    def _map_explanation(
-        self, x: Any, cam: Any, out: Any, target: Any, params: dict[str, Any]
-    ) -> Explanation:
-        n = x.shape[0]
-        if callable(target):
-            target_param: Any = "callable"
-        else:
-            target_param = [int(t) for t in target.cpu().numpy()]
-        return Explanation(
-            values=_numpy(cam)[..., None],
-            base_values=np.full((n, 1), np.nan),
-            data=_numpy(x),
-            feature_names=(),
-            output_names=self.model.target_names(target, int(out.shape[1])),
-            output_space="probability" if self.model.output == "probability" else "raw",
-            method=self.method,
-            params={
-                **params,
-                "batch_size": self.batch_size,
-                "target": target_param,
-                "input_shape": [int(s) for s in x.shape[1:]],
-                "whybox_version": __version__,
-            },
-            model_output=_numpy(self.model.target_scalar(out, target)).reshape(n, 1),
-            axes=("samples", *MAP_AXES[cam.ndim - 1], "outputs"),
-        )
 
 
 class GradCAMPlusPlus(GradCAM):

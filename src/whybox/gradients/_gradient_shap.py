@@ -10,23 +10,22 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_random_state
+from whybox._utils import Result, check_int, check_random_state, json_value
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import TorchExplainer, check_count
-from whybox.gradients._smoothgrad import (
+from whybox.gradients._common import (
+    TorchExplainer,
     check_scale,
     mean_and_error,
     per_value,
-    random_state_param,
     sample_chunks,
     standard_normal,
-    take_target,
+    take_rows,
     torch_generator,
 )
 
 
 @dataclass(frozen=True, eq=False)
-class GradientShapDraws:
+class GradientShapDraws(Result):
     """The random draws behind a GradientSHAP estimate, one row per explained input.
 
     Pass them to :meth:`GradientShap.__call__` to compute the estimate from fixed
@@ -35,14 +34,19 @@ class GradientShapDraws:
 
     Attributes
     ----------
-    background_index : ndarray of shape (n_inputs, n_samples), int
+    background_index : ndarray of shape (n_inputs, n_draws), int
         Row of the background used as baseline by each draw.
-    alpha : ndarray of shape (n_inputs, n_samples), float64
+    alpha : ndarray of shape (n_inputs, n_draws), float64
         Position of each draw's point on the path from the baseline (0) to the
         (noisy) input (1), in [0, 1].
-    noise : ndarray of shape (n_inputs, n_samples, *input_shape), float64, or None
+    noise : ndarray of shape (n_inputs, n_draws, *input_shape), float64, or None
         Gaussian noise added to the input in each draw, already scaled; None for
         no noise.
+
+    Notes
+    -----
+    A :class:`~whybox._utils.Result`: ``to_json()`` writes the draws and
+    ``GradientShapDraws.from_dict`` reads them back, to replay an estimate elsewhere.
     """
 
     background_index: np.ndarray
@@ -53,7 +57,7 @@ class GradientShapDraws:
 class GradientShap(TorchExplainer):
     """GradientSHAP, the expected-gradients estimate of SHAP values (Lundberg & Lee 2017).
 
-    For each input ``x`` it draws ``n_samples`` triples: a baseline ``b`` uniformly
+    For each input ``x`` it draws ``n_draws`` triples: a baseline ``b`` uniformly
     from the background, a position ``alpha ~ U(0, 1)`` and optional input noise
     ``e ~ N(0, stdev^2 I)``; with ``z = x + e`` the attribution is the mean over
     the draws of
@@ -72,14 +76,14 @@ class GradientShap(TorchExplainer):
     background : array-like or torch.Tensor of shape (n_background, *input_shape)
         Reference inputs the baselines are drawn from (a tensor must be on the
         model's device).
-    n_samples : int, default 20
+    n_draws : int, default 20
         Draws per input.
     stdev : float, default 0.0
         Standard deviation of the Gaussian noise added to the input, in input
         units (SmoothGrad-style smoothing); 0 for none.
-    random_state : int, numpy Generator or None, default None
+    random_state : int, numpy Generator or None, default 0
         Seeds the draws; an int gives the same values on every call, whatever
-        ``batch_size`` and device.
+        ``batch_size`` and device; None draws afresh.
     output, output_names, batch_size
         As in :class:`~whybox.gradients.TorchExplainer`; each pass holds all the
         draws of as many inputs as ``batch_size`` allows (at least one input).
@@ -87,12 +91,12 @@ class GradientShap(TorchExplainer):
     Raises
     ------
     InputError
-        Bad ``background``, ``n_samples``, ``stdev`` or ``random_state``.
+        Bad ``background``, ``n_draws``, ``stdev`` or ``random_state``.
 
     Notes
     -----
     The draws are made in this order from one ``torch.Generator``: the background
-    indices (n_inputs, n_samples), then the positions, then (with noise) each
+    indices (n_inputs, n_draws), then the positions, then (with noise) each
     input's noise in input order.
 
     References
@@ -111,16 +115,16 @@ class GradientShap(TorchExplainer):
         model: Any,
         background: Any,
         *,
-        n_samples: int = 20,
+        n_draws: int = 20,
         stdev: float = 0.0,
-        random_state: Any = None,
+        random_state: Any = 0,
         output: str = "raw",
         output_names: Sequence[str] | None = None,
         batch_size: int | None = None,
     ) -> None:
         super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
         self.background = self.model.as_input(background, "background")
-        self.n_samples = check_count(n_samples, "n_samples")
+        self.n_draws = check_int(n_draws, "n_draws", 1, "n_draws=20")
         self.stdev = check_scale(stdev, "stdev")
         self.random_state = check_random_state(random_state)
 
@@ -144,7 +148,7 @@ class GradientShap(TorchExplainer):
         index, alpha = self._index_and_alpha(gen, len(x))
         noise = None
         if self.stdev > 0:
-            noise = standard_normal(gen, self.n_samples, len(x), tuple(x.shape[1:]), x)
+            noise = standard_normal(gen, self.n_draws, len(x), tuple(x.shape[1:]), x)
             noise = (self.stdev * noise).transpose(0, 1)
         return GradientShapDraws(
             background_index=index.numpy(),
@@ -154,7 +158,7 @@ class GradientShap(TorchExplainer):
 
     def _index_and_alpha(self, gen: Any, n: int) -> tuple[Any, Any]:
         torch = import_torch()
-        shape = (n, self.n_samples)
+        shape = (n, self.n_draws)
         index = torch.randint(len(self.background), shape, generator=gen)
         alpha = torch.rand(shape, generator=gen, dtype=torch.float64)
         return index, alpha
@@ -173,7 +177,7 @@ class GradientShap(TorchExplainer):
         if index.ndim != 2 or index.shape[0] != n or alpha.shape != index.shape:
             raise InputError(
                 f"draws.background_index and draws.alpha must both have shape "
-                f"(n_inputs={n}, n_samples), got {index.shape} and {alpha.shape}; "
+                f"(n_inputs={n}, n_draws), got {index.shape} and {alpha.shape}; "
                 "make the draws for these inputs."
             )
         n_bg = len(self.background)
@@ -193,7 +197,7 @@ class GradientShap(TorchExplainer):
             expected = (*index.shape, *x.shape[1:])
             if noise_arr.shape != expected:
                 raise InputError(
-                    f"draws.noise must have shape (n_inputs, n_samples, *input_shape) = "
+                    f"draws.noise must have shape (n_inputs, n_draws, *input_shape) = "
                     f"{expected}, got {noise_arr.shape}; or pass noise=None."
                 )
             noise = torch.as_tensor(noise_arr, dtype=x.dtype, device=x.device)
@@ -216,13 +220,10 @@ class GradientShap(TorchExplainer):
             Numeric inputs with the background's input shape; a tensor must be on
             the model's device.
         target : None, int, sequence of int or callable, optional
-            The output explained: None for each input's largest output (the
-            predicted class), an output index for all inputs, one index per input,
-            or a callable mapping the output tensor (n, n_outputs) to one scalar per
-            row.
+            The output explained, as in :meth:`TorchExplainer.__call__`.
         draws : GradientShapDraws, optional
             Fixed draws to use instead of drawing from ``random_state``; their
-            number per input replaces ``n_samples`` and their noise ``stdev``.
+            number per input replaces ``n_draws`` and their noise ``stdev``.
         feature_names : sequence of str, optional
             Names of the features of 1-D inputs.
 
@@ -278,7 +279,7 @@ class GradientShap(TorchExplainer):
                 diff = z - base
                 a = alpha[sl].T.to(dtype=x.dtype, device=x.device).reshape(ns, m, *trailing)
                 points = (base + a * diff).reshape(ns * m, *in_shape)
-                grads, _ = self._gradients(points, take_target(tgt, sl), ns)
+                grads, _ = self._gradients(points, take_rows(tgt, sl), ns)
                 values[sl], error[sl] = mean_and_error(grads.reshape(ns, m, *in_shape) * diff)
             base_values = self._background_mean(tgt, n)
         return self._explanation(
@@ -287,9 +288,9 @@ class GradientShap(TorchExplainer):
             out,
             tgt,
             params={
-                "n_samples": int(ns),
+                "n_draws": int(ns),
                 "stdev": self.stdev if draws is None else None,
-                "random_state": random_state_param(self.random_state),
+                "random_state": json_value(self.random_state),
                 "draws": "random_state" if draws is None else "given",
                 "n_background": len(self.background),
             },

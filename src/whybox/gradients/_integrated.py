@@ -9,8 +9,9 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import check_int
 from whybox.adapters._torch import TargetLike, import_torch
-from whybox.gradients._common import TorchExplainer, check_count, describe_baseline
+from whybox.gradients._common import TorchExplainer, describe_baseline, take_rows
 
 IG_RULES = (
     "gausslegendre",
@@ -136,14 +137,16 @@ class IntegratedGradients(TorchExplainer):
                 f"0.01) or None to keep n_steps for every sample, got {completeness_tolerance!r}."
             )
         self.completeness_tolerance = completeness_tolerance
-        self.max_steps = check_count(max_steps, "max_steps", 1)
+        self.max_steps = check_int(max_steps, "max_steps", 1, "max_steps=400")
         if rule not in IG_RULES:
             raise InputError(
                 f"rule must be one of {IG_RULES}, got {rule!r}; the default "
                 "'gausslegendre' is the most accurate."
             )
         self.rule = rule
-        self.n_steps = check_count(n_steps, "n_steps", 2 if rule == "riemann_trapezoid" else 1)
+        self.n_steps = check_int(
+            n_steps, "n_steps", 2 if rule == "riemann_trapezoid" else 1, "n_steps=50"
+        )
         self.baseline = baseline
 
     def __call__(
@@ -161,10 +164,7 @@ class IntegratedGradients(TorchExplainer):
         X : array-like or torch.Tensor of shape (n_samples, *input_shape)
             Numeric inputs; a tensor must be on the model's device.
         target : None, int, sequence of int or callable, optional
-            The output explained: None for each sample's largest output (the
-            predicted class), an output index for all samples, one index per sample,
-            or a callable mapping the output tensor (n, n_outputs) to one scalar per
-            sample, row by row.
+            The output explained, as in :meth:`TorchExplainer.__call__`.
         baseline : None, float, array-like or torch.Tensor, optional
             Overrides the explainer's baseline for this call (same forms).
         feature_names : sequence of str, optional
@@ -208,7 +208,7 @@ class IntegratedGradients(TorchExplainer):
                 steps[rows] *= 2
                 idx = import_torch().as_tensor(rows, device=x.device)
                 values[idx] = diff[idx] * self._path_integral(
-                    b[idx], diff[idx], _rows(tgt, idx), int(steps[rows[0]])
+                    b[idx], diff[idx], take_rows(tgt, idx), int(steps[rows[0]])
                 )
         return self._explanation(
             x,
@@ -259,8 +259,3 @@ def _relative_gap(values: Any, f_x: Any, f_base: Any) -> np.ndarray:
     gap = np.abs(total - change)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(gap == 0, 0.0, gap / np.abs(change))
-
-
-def _rows(target: Any, rows: np.ndarray) -> Any:
-    """The targets of some samples (a callable target acts row by row, so it stays)."""
-    return target if callable(target) else target[rows]

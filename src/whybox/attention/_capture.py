@@ -1,4 +1,4 @@
-"""Attention weights of transformers, attention rollout and attention times gradient.
+"""Capturing the attention weights of a transformer during its forward pass.
 
 Two kinds of models are read:
 
@@ -11,37 +11,30 @@ Two kinds of models are read:
   average_attn_weights=False``) and hand its caller exactly what it asked for; the
   hooks, and PyTorch's fused "fast path" setting, are restored afterwards.
 
-Attention is not attribution: a large weight says where a head read from, not that
-the token mattered to the prediction (Jain & Wallace 2019; Wiegreffe & Pinter 2019).
-:func:`attention_x_gradient` weights attention by its gradient with respect to the
-explained output, which ties it to the prediction.
+:class:`AttentionRun` runs a model on its inputs in batches and collects the weights
+(and, for :func:`~whybox.attention.attention_x_gradient`, their gradients).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox._explanation import Explanation
 from whybox._utils import check_batch_size
 from whybox._version import __version__
 from whybox.adapters._torch import (
-    TargetLike,
     TorchModel,
     adapt_torch_model,
     batches,
     import_torch,
     output_matrix,
 )
-
-HEAD_FUSIONS = ("mean", "max", "min")
+from whybox.attention._maps import AttentionMaps
 
 _MHA_ARGS = (
     "query",
@@ -55,208 +48,6 @@ _MHA_ARGS = (
 )
 
 
-# ---------------------------------------------------------------------- result type
-@dataclass(frozen=True, eq=False)
-class AttentionMaps:
-    """The attention weights of every layer and head of a transformer, per sample.
-
-    Attention is not attribution: ``weights[i, l, h, q, k]`` says how much head ``h``
-    of layer ``l`` mixed token ``k`` into token ``q``, not how much token ``k``
-    mattered to the prediction. Attention can be changed a lot without changing the
-    prediction (Jain & Wallace 2019), though not always freely (Wiegreffe & Pinter
-    2019); use :func:`attention_x_gradient` or an attribution method to explain an
-    output.
-
-    Attributes
-    ----------
-    weights : ndarray of shape (n_samples, n_layers, n_heads, n_tokens, n_tokens), float64
-        Softmax attention probabilities: query tokens on the fourth axis, key tokens
-        on the last; each row sums to 1 over the keys the model did not mask.
-        Layers are in the order the model ran them.
-    layer_names : tuple of str
-        One name per layer: ``"layer 0"``, ``"layer 1"`` ... for Hugging Face models,
-        the module's name in ``named_modules()`` for ``nn.MultiheadAttention`` layers
-        (``"name#2"`` for its second call when a layer runs twice).
-    padding_mask : ndarray of shape (n_samples, n_tokens), bool
-        True at padding positions (PyTorch's ``key_padding_mask`` convention; a
-        Hugging Face ``attention_mask`` is its negation). Rows and columns of padding
-        tokens carry no information.
-    tokens : tuple of tuple of str, or None
-        Per sample, the ``n_tokens`` token strings (padding included), when known.
-    method : str
-        ``"attention_weights"``.
-    params : dict
-        How the maps were made: ``source`` (``"huggingface"`` or
-        ``"multihead_attention"``), ``batch_size``, ``heads`` (``"all"``, or
-        ``"mean"`` after :meth:`mean_heads`) and the whybox version.
-
-    Raises
-    ------
-    InputError
-        Arrays of inconsistent shapes.
-
-    References
-    ----------
-    Jain, S. & Wallace, B. C. (2019). Attention is not explanation. NAACL.
-    Wiegreffe, S. & Pinter, Y. (2019). Attention is not not explanation. EMNLP.
-    """
-
-    weights: np.ndarray
-    layer_names: tuple[str, ...]
-    padding_mask: np.ndarray
-    tokens: tuple[tuple[str, ...], ...] | None = None
-    method: str = "attention_weights"
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        weights = np.asarray(self.weights, dtype=np.float64)
-        object.__setattr__(self, "weights", weights)
-        if weights.ndim != 5 or weights.shape[3] != weights.shape[4]:
-            raise InputError(
-                "weights must have shape (n_samples, n_layers, n_heads, n_tokens, n_tokens), "
-                f"got {weights.shape}."
-            )
-        n, n_layers, _, t, _ = weights.shape
-        names = tuple(str(s) for s in self.layer_names)
-        object.__setattr__(self, "layer_names", names)
-        if len(names) != n_layers:
-            raise InputError(
-                f"layer_names has {len(names)} names but weights has {n_layers} layers; give "
-                "one name per layer."
-            )
-        mask = np.asarray(self.padding_mask, dtype=bool)
-        object.__setattr__(self, "padding_mask", mask)
-        if mask.shape != (n, t):
-            raise InputError(
-                f"padding_mask must have shape (n_samples, n_tokens) = {(n, t)}, got {mask.shape}."
-            )
-        if self.tokens is not None:
-            tokens = tuple(tuple(str(w) for w in row) for row in self.tokens)
-            if len(tokens) != n or any(len(row) != t for row in tokens):
-                raise InputError(
-                    f"tokens must hold {n} sequences of {t} token strings (padding included), "
-                    f"got {len(tokens)} sequences of lengths {sorted({len(r) for r in tokens})}."
-                )
-            object.__setattr__(self, "tokens", tokens)
-
-    # ------------------------------------------------------------------ shape
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """The shape of ``weights``: (n_samples, n_layers, n_heads, n_tokens, n_tokens)."""
-        return self.weights.shape
-
-    def __len__(self) -> int:
-        return self.weights.shape[0]
-
-    @property
-    def n_layers(self) -> int:
-        return self.weights.shape[1]
-
-    @property
-    def n_heads(self) -> int:
-        return self.weights.shape[2]
-
-    @property
-    def n_tokens(self) -> int:
-        return self.weights.shape[3]
-
-    # ------------------------------------------------------------------ views
-    def mean_heads(self) -> AttentionMaps:
-        """The same maps with the heads of each layer averaged into one.
-
-        Returns
-        -------
-        AttentionMaps
-            weights of shape (n_samples, n_layers, 1, n_tokens, n_tokens); rows
-            still sum to 1 over the unmasked keys.
-        """
-        return replace(
-            self,
-            weights=self.weights.mean(axis=2, keepdims=True),
-            params={**self.params, "heads": "mean"},
-        )
-
-    def layer(self, layer: int | str) -> AttentionMaps:
-        """The maps of one layer, given by position (negative counts from the last) or name.
-
-        Returns
-        -------
-        AttentionMaps
-            weights of shape (n_samples, 1, n_heads, n_tokens, n_tokens).
-
-        Raises
-        ------
-        InputError
-            No layer has that position or name.
-        """
-        i = self._layer_index(layer)
-        return replace(self, weights=self.weights[:, i : i + 1], layer_names=(self.layer_names[i],))
-
-    def _layer_index(self, layer: Any) -> int:
-        n_layers = self.n_layers
-        if isinstance(layer, str):
-            if layer not in self.layer_names:
-                raise InputError(
-                    f"layer {layer!r} is not one of the layer names; choose one of "
-                    f"{list(self.layer_names)} or give a position."
-                )
-            return self.layer_names.index(layer)
-        if (
-            isinstance(layer, bool)
-            or not isinstance(layer, (int, np.integer))
-            or not -n_layers <= layer < n_layers
-        ):
-            raise InputError(
-                f"layer must be a layer name or a position in {-n_layers}..{n_layers - 1}, "
-                f"got {layer!r}."
-            )
-        return int(layer) % n_layers
-
-    def real_tokens(self, index: int) -> list[str]:
-        """The tokens of sample ``index`` without padding (positions as strings if unknown)."""
-        keep = np.flatnonzero(~self.padding_mask[index])
-        if self.tokens is None:
-            return [str(j) for j in keep]
-        return [self.tokens[index][j] for j in keep]
-
-    # ------------------------------------------------------------------ export
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (arrays as nested lists)."""
-        return {
-            "weights": self.weights.tolist(),
-            "layer_names": list(self.layer_names),
-            "padding_mask": self.padding_mask.tolist(),
-            "tokens": None if self.tokens is None else [list(r) for r in self.tokens],
-            "method": self.method,
-            "params": self.params,
-        }
-
-    def to_json(self) -> str:
-        """The maps as a JSON string; :meth:`from_dict` reads the parsed dict back."""
-        return json.dumps(self.to_dict(), allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> AttentionMaps:
-        """Rebuild the maps from :meth:`to_dict` output (or parsed JSON)."""
-        tokens = d.get("tokens")
-        return cls(
-            weights=np.asarray(d["weights"], dtype=np.float64),
-            layer_names=tuple(d["layer_names"]),
-            padding_mask=np.asarray(d["padding_mask"], dtype=bool),
-            tokens=None if tokens is None else tuple(tuple(r) for r in tokens),
-            method=d.get("method", "attention_weights"),
-            params=dict(d.get("params", {})),
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"AttentionMaps(n_samples={len(self)}, n_layers={self.n_layers}, "
-            f"n_heads={self.n_heads}, n_tokens={self.n_tokens}, "
-            f"source={self.params.get('source', '?')!r})"
-        )
-
-
-# ---------------------------------------------------------------------- public functions
 def attention_weights(
     model: Any,
     inputs: Any,
@@ -314,7 +105,7 @@ def attention_weights(
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
     """
-    run = _AttentionRun(model, inputs, batch_size=batch_size)
+    run = AttentionRun(model, inputs, batch_size=batch_size)
     weights, layer_names, pad_found = run.collect(gradients=False)
     return AttentionMaps(
         weights=weights,
@@ -331,255 +122,8 @@ def attention_weights(
     )
 
 
-def attention_rollout(
-    maps: AttentionMaps,
-    *,
-    head_fusion: str = "mean",
-    add_residual: bool = True,
-    discard_ratio: float = 0.0,
-    start_layer: int = 0,
-) -> np.ndarray:
-    """Attention rollout: how much of each token flows into each token through all layers.
-
-    For each layer from ``start_layer`` on, the heads are fused into one matrix
-    ``A`` (mean, max or min over heads), the weights of padding keys are set to 0,
-    optionally the weakest weights of each row are dropped, the residual connection
-    is modelled as ``A_hat = 0.5 A + 0.5 I``, and the rows are renormalised to sum to
-    1. The rollout is the product ``A_hat_L ... A_hat_start`` (the last layer on the
-    left): entry ``[q, k]`` is the share of token ``k`` in token ``q`` at the output,
-    if information mixed linearly along the attention paths (Abnar & Zuidema 2020).
-
-    Parameters
-    ----------
-    maps : AttentionMaps
-        From :func:`attention_weights`.
-    head_fusion : {"mean", "max", "min"}, default "mean"
-        How the heads of a layer are fused.
-    add_residual : bool, default True
-        Add the identity for the residual connection (``0.5 A + 0.5 I``).
-    discard_ratio : float in [0, 1), default 0.0
-        In each row, the fraction of the smallest weights (of the non-padding keys,
-        rounded down) set to 0 before the residual is added; the largest weight of a
-        row is never dropped. (Dropping row by row, rather than over the whole
-        matrix, keeps every token's strongest links.)
-    start_layer : int, default 0
-        The first layer rolled out (layers before it are skipped).
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_tokens, n_tokens), float64
-        Query tokens on the rows, key tokens on the columns. Rows of non-padding
-        tokens sum to 1; rows and columns of padding tokens are 0 (a row whose fused
-        weights are all 0 stays 0).
-
-    Raises
-    ------
-    InputError
-        ``maps`` is not an AttentionMaps, bad ``head_fusion``, ``discard_ratio``
-        outside [0, 1) or ``start_layer`` out of range.
-
-    References
-    ----------
-    Abnar, S. & Zuidema, W. (2020). Quantifying attention flow in transformers. ACL.
-    """
-    maps = _check_maps(maps, "attention_rollout")
-    fusion = _check_head_fusion(head_fusion)
-    discard = _check_discard_ratio(discard_ratio)
-    first = _check_start_layer(start_layer, maps.n_layers)
-    keep = ~maps.padding_mask  # (n, T)
-    fused = _fuse_heads(maps.weights[:, first:], fusion)  # (n, L, T, T)
-    fused = fused * keep[:, None, None, :]
-    if discard > 0:
-        fused = _discard_weakest(fused, keep, discard)
-    n, _, t, _ = fused.shape
-    eye = np.eye(t)
-    if add_residual:
-        fused = 0.5 * fused + 0.5 * eye
-    sums = fused.sum(axis=-1, keepdims=True)
-    fused = np.divide(fused, sums, out=np.zeros_like(fused), where=sums > 0)
-    rollout = np.broadcast_to(eye, (n, t, t)).copy()
-    for layer in range(fused.shape[1]):
-        rollout = fused[:, layer] @ rollout
-    return rollout * keep[:, :, None] * keep[:, None, :]
-
-
-def rollout_relevance(
-    maps: AttentionMaps,
-    *,
-    query: Any = 0,
-    head_fusion: str = "mean",
-    add_residual: bool = True,
-    discard_ratio: float = 0.0,
-    start_layer: int = 0,
-) -> np.ndarray:
-    """The attention rollout of one query token: the relevance of each token to it.
-
-    With ``query=0`` on a BERT-style model this is the share of each token in the
-    ``[CLS]`` representation a classifier reads. A plain array, not an
-    :class:`~whybox.Explanation`: rollout does not explain any output (it has no
-    target and adds up to 1, not to a prediction), and the token strings stay on
-    ``maps.tokens``.
-
-    Parameters
-    ----------
-    maps : AttentionMaps
-        From :func:`attention_weights`.
-    query : int, sequence of int or "mean", default 0
-        The query token: one position for every sample (negative counts from the
-        end), one position per sample (e.g. each sample's last real token), or
-        ``"mean"``: the average over the non-padding tokens (for mean-pooled models).
-    head_fusion, add_residual, discard_ratio, start_layer
-        As in :func:`attention_rollout`.
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_tokens), float64
-        Sums to 1 over each sample's tokens; 0 at padding positions.
-
-    Raises
-    ------
-    InputError
-        A query that is out of range or a padding position, or a bad rollout setting.
-    """
-    maps = _check_maps(maps, "rollout_relevance")
-    rollout = attention_rollout(
-        maps,
-        head_fusion=head_fusion,
-        add_residual=add_residual,
-        discard_ratio=discard_ratio,
-        start_layer=start_layer,
-    )
-    return _query_rows(rollout, query, maps.padding_mask)
-
-
-def attention_x_gradient(
-    model: Any,
-    inputs: Any,
-    target: TargetLike = None,
-    *,
-    query: Any = 0,
-    tokens: Sequence[Sequence[str]] | None = None,
-    tokenizer: Any = None,
-    padding_mask: Any = None,
-    output: str = "raw",
-    output_names: Sequence[str] | None = None,
-    batch_size: int | None = None,
-) -> Explanation:
-    """Token relevance from attention weighted by its gradient (Chefer, Gur & Wolf 2021).
-
-    For every layer ``l`` and head ``h`` the attention probabilities ``A_lh`` are
-    multiplied elementwise by the gradient of the targeted output ``f_t`` with respect
-    to them, ``A_lh * d f_t / d A_lh``; the positive part is averaged over the heads,
-    ``Abar_l = mean_h (A_lh * dA_lh)^+``. Relevance is propagated through the layers
-    in the order they run, starting from the identity: ``R <- R + Abar_l R``. The
-    relevance of token ``k`` is ``(R - I)[query, k]``: what flowed into the query
-    token through attention that raises the output, without the token's own residual
-    stream (so a model whose output does not depend on its attention gets zero).
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        As in :func:`attention_weights`; its output (the ``logits`` of a Hugging Face
-        output, the first element of a tuple) of shape (n_samples, n_outputs) is
-        explained in ``output`` space, or any output reduced by a callable target.
-    inputs : mapping, torch.Tensor or array-like
-        As in :func:`attention_weights`.
-    target : None, int, sequence of int or callable, optional
-        The output explained: None for each sample's largest output (the predicted
-        class), an output index for all samples, one index per sample, or a callable
-        mapping the model's output tensor to one scalar per sample (e.g. a norm of
-        the ``[CLS]`` embedding of a model without a head).
-    query : int, sequence of int or "mean", default 0
-        The token whose relevance row is reported, as in :func:`rollout_relevance`
-        (0: ``[CLS]``).
-    tokens, tokenizer, padding_mask, batch_size
-        As in :func:`attention_weights`.
-    output : {"raw", "probability"}, default "raw"
-        The output space explained (softmax, or the sigmoid of a single output).
-    output_names : sequence of str, optional
-        One name per output (class names).
-
-    Returns
-    -------
-    Explanation
-        values (n_samples, n_tokens, 1) float64 on axes ("samples", "tokens",
-        "outputs"): nonnegative relevance, 0 at padding positions, in the output's
-        units (an attention probability times a gradient). ``data`` holds the token
-        strings (object array (n_samples, n_tokens)) when known, else the token ids;
-        ``model_output`` is the targeted output; ``base_values`` is NaN (the values
-        do not add up to the output). ``params`` records the target, the query, the
-        layer names and the source.
-
-    Raises
-    ------
-    InputError
-        As in :func:`attention_weights`, plus a target out of range, a model output
-        that is not (n_samples, n_outputs) with a non-callable target, or a bad query.
-    UnsupportedModelError
-        ``model`` is not a ``torch.nn.Module``.
-
-    References
-    ----------
-    Chefer, H., Gur, S. & Wolf, L. (2021). Generic attention-model explainability for
-    interpreting bi-modal and encoder-decoder transformers. ICCV.
-    """
-    if output not in ("raw", "probability"):
-        raise InputError(
-            f"output must be one of ('raw', 'probability'), got {output!r}; 'raw' explains "
-            "the logits."
-        )
-    run = _AttentionRun(model, inputs, batch_size=batch_size, output_names=output_names)
-    weights, layer_names, pad_found = run.collect(gradients=True, target=target, output=output)
-    grads = run.gradients
-    n, _, _, t, _ = weights.shape
-    mask = run.padding(padding_mask, pad_found, t)
-    keep = ~mask
-    cam = np.clip(weights * grads, 0.0, None).mean(axis=2)  # (n, L, T, T)
-    cam = cam * keep[:, None, None, :] * keep[:, None, :, None]
-    eye = np.eye(t)
-    relevance = np.broadcast_to(eye, (n, t, t)).copy()
-    for layer in range(cam.shape[1]):
-        relevance = relevance + cam[:, layer] @ relevance
-    values = _query_rows(relevance - eye, query, mask)
-    token_strings = run.tokens(tokens, tokenizer, t)
-    if token_strings is not None:
-        data: Any = np.array([list(r) for r in token_strings], dtype=object)
-    elif run.token_ids is not None:
-        data = run.token_ids
-    else:
-        data = None
-    resolved = run.resolved_target
-    if callable(resolved):
-        target_param: Any = "callable"
-        out_names = (getattr(resolved, "__name__", "target"),)
-    else:
-        target_param = [int(v) for v in resolved.cpu().numpy()]
-        out_names = run.torch_model.target_names(resolved, run.n_outputs)
-    return Explanation(
-        values=values[:, :, None],
-        base_values=np.full((n, 1), np.nan),
-        data=data,
-        feature_names=(),
-        output_names=out_names,
-        output_space="probability" if output == "probability" else "raw",
-        method="attention_x_gradient",
-        params={
-            "target": target_param,
-            "query": _query_param(query),
-            "head_fusion": "mean_positive",
-            "layer_names": list(layer_names),
-            "source": run.source,
-            "output": output,
-            "batch_size": run.batch_size,
-            "whybox_version": __version__,
-        },
-        model_output=run.model_output[:, None],
-        axes=("samples", "tokens", "outputs"),
-    )
-
-
 # ---------------------------------------------------------------------- the model run
-class _AttentionRun:
+class AttentionRun:
     """One model, one set of inputs: run in batches, capture attention (and gradients)."""
 
     def __init__(
@@ -621,7 +165,7 @@ class _AttentionRun:
         """
         torch = import_torch()
         want_grad = bool(gradients)
-        targets = _split_target(target, self.n)
+        targets = self.torch_model.target_rows(target, self.n)
         parts, grad_parts, scalar_parts, target_parts, pads = [], [], [], [], []
         names: tuple[str, ...] = ()
         with self.torch_model.evaluation():
@@ -781,20 +325,6 @@ class _AttentionRun:
             tuple(str(w) for w in tokenizer.convert_ids_to_tokens([int(i) for i in row]))
             for row in self.token_ids
         )
-
-
-def _split_target(target: Any, n: int) -> Any:
-    """The target as given, with a per-sample sequence checked and made an array."""
-    if target is None or callable(target) or isinstance(target, (int, np.integer)):
-        return target
-    torch = import_torch()
-    arr = np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target)
-    if arr.ndim != 1 or arr.shape[0] != n or not np.issubdtype(arr.dtype, np.integer):
-        raise InputError(
-            f"target must be None, an int, one int per sample ({n}) or a callable; got "
-            f"{type(target).__name__} of shape {arr.shape} and dtype {arr.dtype}."
-        )
-    return arr
 
 
 def _take(target: Any, sl: slice) -> Any:
@@ -961,12 +491,7 @@ def _as_tensor(model: TorchModel, value: Any, name: str) -> Any:
     """A tensor on the model's device (floats in the model's dtype); other values as given."""
     torch = import_torch()
     if isinstance(value, torch.Tensor):
-        if value.device != model.device:
-            raise InputError(
-                f"{name} is on device {value.device} but the model is on {model.device}; move "
-                f"it, e.g. {name}.to('{model.device}')."
-            )
-        t = value.detach()
+        t = model.on_device(value, name)
     elif isinstance(value, (np.ndarray, list, tuple)):
         try:
             arr = np.asarray(value)
@@ -981,11 +506,7 @@ def _as_tensor(model: TorchModel, value: Any, name: str) -> Any:
         t = torch.as_tensor(arr, device=model.device)
     else:
         return value
-    if torch.is_floating_point(t):
-        dtype = model.parameter_dtype()
-        if dtype is not None and t.dtype != dtype:
-            t = t.to(dtype)
-    return t
+    return model.in_parameter_dtype(t) if torch.is_floating_point(t) else t
 
 
 def _is_sample_tensor(value: Any, n: int) -> bool:
@@ -1056,111 +577,3 @@ def _output_tensor(out: Any) -> Any:
 
 def _float64(t: Any) -> np.ndarray:
     return t.detach().cpu().to(dtype=import_torch().float64).numpy()
-
-
-def _check_maps(maps: Any, name: str) -> AttentionMaps:
-    if not isinstance(maps, AttentionMaps):
-        raise InputError(
-            f"{name} takes AttentionMaps, got {type(maps).__name__}; pass the result of "
-            "whybox.gradients.attention_weights(model, inputs)."
-        )
-    return maps
-
-
-def _check_head_fusion(head_fusion: Any) -> str:
-    if head_fusion not in HEAD_FUSIONS:
-        raise InputError(
-            f"head_fusion must be one of {HEAD_FUSIONS}, got {head_fusion!r}; "
-            'the usual choice is "mean".'
-        )
-    return str(head_fusion)
-
-
-def _check_discard_ratio(discard_ratio: Any) -> float:
-    if (
-        isinstance(discard_ratio, bool)
-        or not isinstance(discard_ratio, (int, float, np.integer, np.floating))
-        or not 0.0 <= float(discard_ratio) < 1.0
-    ):
-        raise InputError(
-            f"discard_ratio must be a number in [0, 1), the fraction of each row's weakest "
-            f"weights dropped, got {discard_ratio!r}."
-        )
-    return float(discard_ratio)
-
-
-def _check_start_layer(start_layer: Any, n_layers: int) -> int:
-    if (
-        isinstance(start_layer, bool)
-        or not isinstance(start_layer, (int, np.integer))
-        or not 0 <= start_layer < n_layers
-    ):
-        raise InputError(
-            f"start_layer must be an int in 0..{n_layers - 1} (the maps have {n_layers} "
-            f"layers), got {start_layer!r}."
-        )
-    return int(start_layer)
-
-
-def _fuse_heads(weights: np.ndarray, head_fusion: str) -> np.ndarray:
-    """(n, L, H, T, T) -> (n, L, T, T) by the mean, max or min over heads."""
-    return {"mean": np.mean, "max": np.max, "min": np.min}[head_fusion](weights, axis=2)
-
-
-def _discard_weakest(fused: np.ndarray, keep: np.ndarray, ratio: float) -> np.ndarray:
-    """Zero the ``floor(ratio * n_keys)`` smallest weights of each row (non-padding keys)."""
-    n_keys = keep.sum(axis=1)  # (n,)
-    n_drop = np.floor(ratio * n_keys).astype(np.intp)
-    ranked = np.where(keep[:, None, None, :], fused, np.inf)
-    order = np.argsort(ranked, axis=-1, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(fused.shape[-1]), axis=-1)
-    drop = ranks < n_drop[:, None, None, None]
-    return np.where(drop, 0.0, fused)
-
-
-def _query_param(query: Any) -> Any:
-    """The query as JSON: a string, an int, or a list of ints."""
-    if isinstance(query, str):
-        return query
-    if isinstance(query, (int, np.integer)):
-        return int(query)
-    return [int(q) for q in np.asarray(query).reshape(-1)]
-
-
-def _query_rows(matrix: np.ndarray, query: Any, padding: np.ndarray) -> np.ndarray:
-    """Rows ``query`` of (n, T, T) matrices: one position, one per sample, or the mean."""
-    n, t, _ = matrix.shape
-    keep = ~padding
-    if isinstance(query, str):
-        if query != "mean":
-            raise InputError(
-                f"query must be a token position, one position per sample or 'mean', got {query!r}."
-            )
-        counts = np.maximum(keep.sum(axis=1), 1)
-        return (matrix * keep[:, :, None]).sum(axis=1) / counts[:, None]
-    if isinstance(query, (int, np.integer)) and not isinstance(query, bool):
-        positions = np.full(n, int(query))
-    else:
-        arr = np.asarray(query)
-        if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer):
-            raise InputError(
-                f"query must be a token position, one position per sample ({n}) or 'mean', "
-                f"got {query!r}."
-            )
-        positions = arr.astype(np.intp)
-    bad = (positions < -t) | (positions >= t)
-    if bad.any():
-        raise InputError(
-            f"query {int(positions[bad][0])} is out of range for {t} tokens; give a position "
-            f"in {-t}..{t - 1}."
-        )
-    positions = positions % t
-    is_pad = padding[np.arange(n), positions]
-    if is_pad.any():
-        i = int(np.flatnonzero(is_pad)[0])
-        raise InputError(
-            f"query position {int(positions[i])} is padding in sample {i}; give one "
-            "non-padding position per sample (e.g. each sample's last real token) or 'mean'."
-        )
-    return matrix[np.arange(n), positions]

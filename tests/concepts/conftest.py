@@ -1,0 +1,15 @@
+"""Fixtures of the concept tests."""
+
+import pytest
+from _requires import requires
+
+from tests.concepts._helpers import U, W
+
+
+@pytest.fixture(scope="module")
+def quad():
+    """f(h) = w.h + (u.h)^2 / 2 behind an identity encoder, in float64 and eval mode."""
+    requires("torch")
+    from tests.concepts._helpers import QuadraticHead
+
+    return QuadraticHead(W, U).double().eval()
