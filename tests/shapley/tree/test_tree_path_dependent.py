@@ -7,9 +7,9 @@ and built directly as TreeEnsemble objects, so these tests need no model library
 from __future__ import annotations
 
 import numpy as np
-from _tree_bruteforce import brute_force_shap, ensemble_value, random_ensembles
 from hypothesis import HealthCheck, given, settings
 
+from tests.shapley.tree._bruteforce import brute_force_shap, ensemble_value, random_ensembles
 from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._path_dependent import (
     ensemble_expected_value,

@@ -1,7 +1,7 @@
 """Path-dependent SHAP interaction values (``TreeExplainer.interaction_values``).
 
 Ground truths: the Shapley interaction index computed by enumerating coalitions of the
-brute-force path-dependent value function on random trees (``_tree_bruteforce``), the
+brute-force path-dependent value function on random trees (``_bruteforce``), the
 SHAP values (each row of the matrix sums to them), ``shap.TreeExplainer`` (its own C++
 for scikit-learn and LightGBM models) and XGBoost's ``pred_interactions``. Models are
 small (<= 30 trees, <= 200 rows) to keep the file fast on two cores.
@@ -17,10 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import lazy
-from _tree_bruteforce import brute_force_shap, chain_ensemble, ensemble_value, random_ensembles
 from hypothesis import HealthCheck, given, settings
 from sklearn import ensemble as sk_ensemble
 
+from tests.shapley.tree._bruteforce import (
+    brute_force_shap,
+    chain_ensemble,
+    ensemble_value,
+    random_ensembles,
+)
 from whybox._exceptions import InputError
 from whybox.shapley.tree import TreeExplainer
 from whybox.shapley.tree._interactions import path_dependent_interactions

@@ -2,7 +2,7 @@
 test_tree_interventional and test_tree_shap).
 
 References: XGBoost's own ``pred_contribs``/``pred_interactions`` on categorical
-models; brute-force enumeration of the path-dependent game (``tests/_tree_bruteforce``)
+models; brute-force enumeration of the path-dependent game (``tests/shapley/tree/_bruteforce.py``)
 and of the interventional game (``ExactExplainer``); the model's own predictions for
 local accuracy. The rows hold missing values, categories never seen in training,
 negative and non-integer codes, so every branch of each library's rule is exercised.
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import lazy
-from _tree_bruteforce import brute_force_shap, by_output
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from tests.shapley.tree._bruteforce import brute_force_shap, by_output
 from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer
 from whybox.shapley.tree._ensemble import parse_ensemble

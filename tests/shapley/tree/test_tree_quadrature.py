@@ -12,8 +12,8 @@ import zlib
 
 import numpy as np
 import pytest
-from _tree_bruteforce import chain_ensemble, product_game_shap
 
+from tests.shapley.tree._bruteforce import chain_ensemble, product_game_shap
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _path_dependent as pd_module
 from whybox.shapley.tree import _quadrature
