@@ -5,6 +5,7 @@ No plotting library is imported here; :mod:`whybox.plots` draws these results.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,6 +226,25 @@ class FeatureShift(Result):
     cramers_v: float | None = None
     tvd: float | None = None
     top_category: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureShift:
+        """Rebuild the shift from :meth:`to_dict`'s output.
+
+        JSON writes NaN and None alike (null); a statistic of the shift's own kind that
+        was computed (``ks_statistic`` or ``tvd`` present) reads back null as NaN, the
+        other kind's statistics as None.
+        """
+        out = super().from_dict(d)
+        own = _NUMERIC_STATS if out.kind == "numeric" else _CATEGORICAL_STATS
+        if getattr(out, own[0]) is None:  # not computed: a group without values
+            return out
+        nan = {k: float("nan") for k in own if getattr(out, k) is None}
+        return dataclasses.replace(out, **nan) if nan else out
+
+
+_NUMERIC_STATS = ("ks_statistic", "ks_pvalue", "cohens_d", "mean_errors", "mean_rest")
+_CATEGORICAL_STATS = ("tvd", "cramers_v")
 
 
 @dataclass(frozen=True, eq=False)

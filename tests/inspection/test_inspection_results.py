@@ -1,0 +1,98 @@
+"""Every inspection result survives strict JSON: ``from_dict(json.loads(to_json()))`` gives
+back its fields, and it shows as an HTML table in a notebook."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from inspection._helpers import assert_round_trip
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression
+
+from whybox.inspection import (
+    AccumulatedLocalEffects,
+    GlobalSurrogate,
+    HStatistic,
+    ImportanceComparison,
+    PartialDependence,
+    PermutationImportance,
+    accumulated_local_effects,
+    global_surrogate,
+    h_statistic,
+    importance_comparison,
+    partial_dependence,
+    permutation_importance,
+)
+
+
+@pytest.fixture(scope="module")
+def classified():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(160, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0.3).astype(int)
+    return RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y), X, y
+
+
+def test_partial_dependence(classified):
+    model, X, _ = classified
+    both = partial_dependence(model, X, ("a", "b"), kind="both", grid_resolution=5)
+    back = assert_round_trip(both)
+    assert isinstance(back, PartialDependence) and back.individual.shape == (1, 160, 5, 5)
+    assert_round_trip(partial_dependence(model, X, "a", grid_resolution=4))
+
+
+def test_accumulated_local_effects(classified):
+    model, X, _ = classified
+    one = accumulated_local_effects(model, X, "a", n_bins=5, n_bootstrap=5)
+    assert isinstance(assert_round_trip(one), AccumulatedLocalEffects)
+    assert_round_trip(accumulated_local_effects(model, X, ("a", "b"), n_bins=4))
+
+    coded = X.assign(a=(X["a"] > 0).astype(float))
+    cat = accumulated_local_effects(model, coded, "a", categorical_features="a")
+    back = assert_round_trip(cat)
+    assert back.categorical and list(back.grids[0]) == list(cat.grids[0])
+
+
+def test_h_statistic(classified):
+    model, X, _ = classified
+    h = h_statistic(model, X, max_samples=20, pairs=[("a", "b")])
+    assert np.isnan(h.pairwise).any()  # pairs not computed: NaN, written as null
+    assert isinstance(assert_round_trip(h), HStatistic)
+
+
+def test_permutation_importance(classified):
+    model, X, y = classified
+    one = permutation_importance(model, X, y, n_repeats=1)
+    assert np.isnan(one.importances_lower).all()  # one repeat: no interval
+    assert isinstance(assert_round_trip(one), PermutationImportance)
+    d = json.loads(one.to_json())
+    assert d["n_repeats_done"] == 1 and d["importances_lower"] == [None, None, None]
+    assert_round_trip(permutation_importance(model, X, y, n_repeats=3, feature_groups="correlated"))
+
+
+def test_importance_comparison(classified):
+    model, X, y = classified
+    comparison = importance_comparison(model, X, y, n_repeats=2)
+    back = assert_round_trip(comparison)
+    assert isinstance(back, ImportanceComparison)
+    assert isinstance(back.permutation, PermutationImportance)
+    rng = np.random.default_rng(1)
+    Z = rng.normal(size=(80, 2))
+    linear = LinearRegression().fit(Z, Z[:, 0])
+    given = importance_comparison(linear, Z, Z[:, 0], shap_values=np.zeros((80, 2)))
+    assert given.mdi is None and np.isnan(given.rank_correlation["permutation vs shap"])
+    assert_round_trip(given)
+
+
+def test_global_surrogate(classified):
+    model, X, _ = classified
+    sur = global_surrogate(model, X[:100], max_depth=2, X_test=X[100:])
+    back = assert_round_trip(sur, skip=("tree",))
+    assert isinstance(back, GlobalSurrogate) and back.tree is None
+    assert (back.depth, back.n_leaves) == (sur.depth, sur.n_leaves)
+    assert repr(back) == repr(sur)
+    pd.testing.assert_frame_equal(back.to_frame(), sur.to_frame())
+    assert "tree" not in sur.to_dict()
