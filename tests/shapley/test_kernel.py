@@ -13,13 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from whybox import (
-    ExactExplainer,
-    InputError,
-    KernelExplainer,
-    WeightedBackground,
-    summarize_background,
-)
+from whybox import ExactExplainer, InputError, KernelExplainer, WeightedBackground
 from whybox.shapley._kernel import _allocate, build_design, kernel_weight
 
 
@@ -315,30 +309,6 @@ def test_weighted_background_equals_the_repeated_rows():
     assert a.params["background_weighted"] is True
 
 
-def test_summarize_background_kmeans_and_sample():
-    rng = np.random.default_rng(6)
-    frame = pd.DataFrame(
-        {
-            "x": np.concatenate([rng.normal(0, 0.1, 150), rng.normal(10, 0.1, 50)]),
-            "flag": np.repeat([0, 1], [150, 50]),
-            "color": np.repeat(["blue", "red"], [150, 50]),
-        }
-    )
-    summary = summarize_background(frame, 2, random_state=0)
-    assert list(summary.data.columns) == ["x", "flag", "color"]
-    assert summary.data.dtypes.tolist() == frame.dtypes.tolist()
-    np.testing.assert_allclose(np.sort(summary.weights), [0.25, 0.75])
-    # the two clusters sit at the two modes; values are ones the data takes
-    assert set(np.round(np.sort(summary.data["x"].to_numpy()))) == {0.0, 10.0}
-    assert set(summary.data["x"]) <= set(frame["x"])
-    assert set(summary.data["flag"]) <= {0, 1}
-    sample = summarize_background(frame.to_numpy(), 5, method="sample", random_state=0)
-    assert sample.data.shape == (5, 3)
-    np.testing.assert_allclose(sample.weights, 0.2)
-    small = summarize_background(frame[:3], 10)
-    assert small.data.shape == (3, 3)
-
-
 def test_clear_errors(data8):
     bg, X = data8
     with pytest.raises(InputError, match="max_evals=13 is too small for 8 players"):
@@ -353,9 +323,3 @@ def test_clear_errors(data8):
         KernelExplainer(interacting, bg)(X[:, :7])
     with pytest.raises(InputError, match="needs background data"):
         KernelExplainer(interacting, None)
-    with pytest.raises(InputError, match="weights must be 4 finite non-negative"):
-        WeightedBackground(bg[:4], [1, -1, 0, 1])
-    with pytest.raises(InputError, match="n_rows must be a positive integer"):
-        summarize_background(bg, 0)
-    with pytest.raises(InputError, match="method must be one of"):
-        summarize_background(bg, 5, method="medoids")
