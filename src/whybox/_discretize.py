@@ -1,6 +1,6 @@
 """Bins of feature values with readable conditions, shared by LIME and anchors.
 
-A numeric feature is cut at quantiles of the training data (quartiles by default);
+A numeric feature is cut at quantiles of the background data (quartiles by default);
 a categorical feature keeps its levels. Each row then reads as one condition per
 feature — ``"age <= 31"``, ``"31 < age <= 45"``, ``"color = red"`` — which is the
 interpretable representation of tabular LIME (Ribeiro, Singh & Guestrin 2016) and the
@@ -19,15 +19,15 @@ from whybox._exceptions import InputError
 from whybox.adapters import Dataset, adapt_data
 
 DISCRETIZERS = {"quartile": (25, 50, 75), "decile": tuple(range(10, 100, 10))}
-"""Name -> the percentiles of the training data where numeric features are cut."""
+"""Name -> the percentiles of the background data where numeric features are cut."""
 
 MISSING = -1
-"""The bin code of a missing value (NaN) or of a category unseen in training."""
+"""The bin code of a missing value (NaN) or of a category unseen in the background."""
 
 
 @dataclass(frozen=True, eq=False)
 class Discretizer:
-    """Bins for every feature, fitted on training data.
+    """Bins for every feature, fitted on background data (typically the training data).
 
     Attributes
     ----------
@@ -90,8 +90,9 @@ class Discretizer:
                 out[:, j] = np.where(np.isnan(x), MISSING, codes)
         return out
 
-    def describe(self, j: int, b: int) -> str:
-        """The condition that bin ``b`` of feature ``j`` stands for, e.g. ``"2.5 < x <= 4"``."""
+    def describe(self, j: int, b: int, last: int | None = None) -> str:
+        """The condition that bin ``b`` of feature ``j`` stands for, e.g. ``"2.5 < x <= 4"``;
+        with ``last``, the numeric bins ``b`` to ``last`` together (``"x > 2"``)."""
         name = self.feature_names[j]
         if b == MISSING:
             return f"{name} is missing" if self.levels[j] is None else f"{name} is other"
@@ -99,13 +100,14 @@ class Discretizer:
         if lv is not None:
             return f"{name} = {lv[b]}"
         e = self.edges[j]
+        last = b if last is None else last
         if len(e) == 0:
             return f"{name} is any value"
         if b == 0:
-            return f"{name} <= {_fmt(e[0])}"
-        if b == len(e):
-            return f"{name} > {_fmt(e[-1])}"
-        return f"{_fmt(e[b - 1])} < {name} <= {_fmt(e[b])}"
+            return f"{name} <= {_fmt(e[last])}"
+        if last == len(e):
+            return f"{name} > {_fmt(e[b - 1])}"
+        return f"{_fmt(e[b - 1])} < {name} <= {_fmt(e[last])}"
 
     def describe_row(self, codes: np.ndarray) -> list[str]:
         """One condition per feature for a row of bin codes of shape (n_features,)."""
@@ -129,7 +131,7 @@ class Discretizer:
 
 
 def fit_discretizer(
-    data: Any, *, kind: str = "quartile", categorical: Any = None, name: str = "training_data"
+    data: Any, *, kind: str = "quartile", categorical: Any = None, name: str = "background"
 ) -> Discretizer:
     """Fit quantile bins to numeric features and list the levels of categorical ones.
 
@@ -219,13 +221,13 @@ def _values(X: Any, n_features: int) -> np.ndarray:
     if values.shape[1] != n_features:
         raise InputError(
             f"X has {values.shape[1]} columns but the discretizer was fitted on {n_features}; "
-            "give rows with the training data's columns."
+            "give rows with the background's columns."
         )
     return values
 
 
 def _nonempty_cuts(cuts: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """The cuts that leave every bin holding at least one training value."""
+    """The cuts that leave every bin holding at least one background value."""
     kept: list[float] = []
     lower = -np.inf
     for c in cuts:

@@ -73,21 +73,8 @@ def test_tabular_anchor_round_trips_through_json():
     assert back.to_dict() == a.to_dict()
 
 
-def test_mixed_frame_anchor_round_trips_through_json():
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-    from sklearn.tree import DecisionTreeClassifier
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {"color": rng.choice(["red", "green", "blue"], size=300), "size": rng.normal(size=300)}
-    )
-    y = frame["color"] == "red"
-    pipe = make_pipeline(
-        ColumnTransformer([("c", OneHotEncoder(), ["color"])], remainder="passthrough"),
-        DecisionTreeClassifier(random_state=0),
-    ).fit(frame, y)
+def test_mixed_frame_anchor_round_trips_through_json(colour_pipeline):
+    frame, _, pipe = colour_pipeline
     explainer = AnchorTabular(pipe, frame, n_examples=3, random_state=0)
     [a] = explainer(frame.iloc[[0]])
     assert a.instance.dtype == object

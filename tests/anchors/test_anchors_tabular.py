@@ -209,21 +209,8 @@ def test_multiclass_sklearn_model_on_a_frame():
     assert a.precision_bounds[0] <= exact <= a.precision_bounds[1]
 
 
-def test_categorical_column_through_a_pipeline():
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
-    from sklearn.tree import DecisionTreeClassifier
-
-    rng = np.random.default_rng(0)
-    frame = pd.DataFrame(
-        {"color": rng.choice(["red", "green", "blue"], size=300), "size": rng.normal(size=300)}
-    )
-    y = frame["color"] == "red"
-    pipe = make_pipeline(
-        ColumnTransformer([("c", OneHotEncoder(), ["color"])], remainder="passthrough"),
-        DecisionTreeClassifier(random_state=0),
-    ).fit(frame, y)
+def test_categorical_column_through_a_pipeline(colour_pipeline):
+    frame, y, pipe = colour_pipeline
     # the tree predicts "red" exactly, so "color = red" has precision 1 and the
     # largest coverage of any exact anchor
     explainer = AnchorTabular(pipe, frame, random_state=0)
@@ -458,20 +445,18 @@ def test_bad_input_is_named():
     for value in (0, 1.0, 1.5, "high", True):
         with pytest.raises(InputError, match="threshold must be a number strictly between"):
             AnchorTabular(model, X, threshold=value)
-    with pytest.raises(InputError, match="delta must be a number strictly between 0 and 1"):
-        AnchorTabular(model, X, delta=0)
-    with pytest.raises(InputError, match="beam_size must be a positive integer, got 0"):
-        AnchorTabular(model, X, beam_size=0)
-    with pytest.raises(InputError, match="max_anchor_size must be a positive integer"):
-        AnchorTabular(model, X, max_anchor_size=2.5)
-    with pytest.raises(InputError, match="coverage_samples must be a positive integer"):
-        AnchorTabular(model, X, coverage_samples=0)
-    with pytest.raises(InputError, match="batch_size must be a positive integer"):
-        AnchorTabular(model, X, batch_size=-1)
-    with pytest.raises(InputError, match="discretizer must be one of"):
-        AnchorTabular(model, X, discretizer="entropy")
-    with pytest.raises(InputError, match="categorical_features names the column 'z'"):
-        AnchorTabular(model, X, categorical_features=["z"])
+    for settings, message in (
+        ({"delta": 0}, "delta must be a number strictly between 0 and 1"),
+        ({"beam_size": 0}, "beam_size must be a positive integer, got 0"),
+        ({"max_anchor_size": 2.5}, "max_anchor_size must be a positive integer"),
+        ({"coverage_samples": 0}, "coverage_samples must be a positive integer"),
+        ({"batch_size": -1}, "batch_size must be a positive integer"),
+        ({"discretizer": "entropy"}, "discretizer must be one of"),
+        ({"categorical_features": ["z"]}, "categorical_features names the column 'z'"),
+        ({"random_state": -1}, "random_state must be None, a non-negative int"),
+    ):
+        with pytest.raises(InputError, match=message):
+            AnchorTabular(model, X, **settings)
     with pytest.raises(InputError, match="anchor must be an Anchor made by an AnchorTabular"):
         other = AnchorTabular(model, X, discretizer="decile", random_state=0)
         explainer.holds(other(X[0])[0], X)

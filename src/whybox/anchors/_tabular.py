@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._discretize import MISSING, Discretizer, _fmt, fit_discretizer
+from whybox._discretize import MISSING, Discretizer, fit_discretizer
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._utils import Players, check_int, resolve_players
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
@@ -424,7 +424,7 @@ class _TabularProblem:
         p, lo, hi = predicate
         disc, cols = self.explainer.discretizer, self.columns[p]
         if len(cols) == 1:
-            return _describe(disc, int(cols[0]), lo, hi)
+            return disc.describe(int(cols[0]), lo, hi)
         members = ", ".join(disc.describe(j, int(self.row_codes[j])) for j in cols)
         return f"{self.explainer.players.names[p]} ({members})"
 
@@ -483,15 +483,3 @@ def _predicates(
         out.extend((p, k, top) for k in range(1, b + 1))  # x > e[k-1]
         out.extend((p, 0, k) for k in range(b, top))  # x <= e[k]
     return out
-
-
-def _describe(disc: Discretizer, j: int, lo: int, hi: int) -> str:
-    """The condition "bin of feature j in lo..hi", e.g. ``"x > 2"``, ``"1 < x <= 2"``."""
-    if lo == hi:
-        return disc.describe(j, lo)
-    name, edges = disc.feature_names[j], disc.edges[j]
-    if lo == 0:
-        return f"{name} <= {_fmt(edges[hi])}"
-    if hi == len(edges):
-        return f"{name} > {_fmt(edges[lo - 1])}"
-    return f"{_fmt(edges[lo - 1])} < {name} <= {_fmt(edges[hi])}"

@@ -106,8 +106,9 @@ class LimeTabularExplainer(LimeSettings):
         Ridge penalty of the surrogate (the authors' code uses 1); 0 gives weighted
         least squares.
     random_state : int, numpy Generator or None, default=0
-        Seeds the perturbations (None: fresh entropy). The same seed gives the same explanation whatever
-        ``batch_size`` and whichever other rows are explained in the same call.
+        Seeds the perturbations (None: fresh entropy). The same seed gives the same
+        explanation whatever ``batch_size`` and whichever other rows are explained in
+        the same call.
     batch_size : int or None, default=65536
         Model-input rows per model call (None: all in one call). Never changes the
         result.
@@ -317,20 +318,22 @@ class LimeTabularExplainer(LimeSettings):
 
     # ------------------------------------------------------------------ explain
     def __call__(self, X: Any) -> Explanation:
-        """Explain the rows of ``X``.
+        """Fit a local surrogate around each row of ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features) or DataFrame
-            The rows to explain, with the background's columns.
+            The rows to explain, with the background's columns (a DataFrame's columns
+            are put in the background's order by name).
 
         Returns
         -------
         Explanation
-            ``values`` of shape (n_rows, n_features, n_outputs), float64, in
-            ``output_space``: each surrogate's coefficient times the row's own
-            interpretable value, i.e. the coefficient itself with ``discretize=True``
-            (the row is 1 on every feature), and ``coefficient * (x - mean) / std``
+            One surrogate per row and output. ``values`` (n_rows, n_features,
+            n_outputs), float64, in ``output_space``: each surrogate's coefficient
+            times the row's own interpretable value, i.e. the coefficient itself with
+            ``discretize=True`` (the row is 1 on every feature), and
+            ``coefficient * (x - mean) / std``
             with ``discretize=False`` (the feature's contribution relative to the
             background mean); 0 for features not selected. ``base_values`` (n_rows,
             n_outputs): the surrogate's intercept, so ``values.sum(features) +

@@ -180,7 +180,8 @@ class LimeTextExplainer(PresenceLime):
         Raises
         ------
         InputError
-            If ``text`` is not a str with at least one word, or ``model`` returns something other than (n_texts, n_classes) probabilities.
+            If ``text`` is not a str with at least one word, or ``model`` returns
+            something other than (n_texts, n_classes) probabilities.
         """
         if not isinstance(text, str):
             raise InputError(
