@@ -85,6 +85,22 @@ def error_analysis(
     .. [4] B. Nushi, E. Kamar, E. Horvitz, "Towards Accountable AI: Hybrid
        Human-Machine Analyses for Characterizing System Failure", HCOMP 2018
        (error analysis by comparing failing and succeeding rows).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.debugging import error_analysis
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.uniform(0, 1, size=(1000, 2))
+    >>> y = (X[:, 0] > 0.5).astype(int)
+    >>> y = np.where(X[:, 1] > 0.8, 1 - y, y)  # the labels flip where x1 > 0.8
+    >>> model = LogisticRegression().fit(X, y)
+    >>> result = error_analysis(model, X, y, top_k=3)
+    >>> result.task, result.n_errors, result.cases_frame().shape
+    ('classification', 217, (6, 5))
+    >>> result.feature_shifts[0].feature  # the errors differ most in x1
+    'x1'
     """
     top_k = check_int(top_k, "top_k", 1, "top_k=10")
     n_bins = check_int(n_bins, "n_bins", 1, "n_bins=5")

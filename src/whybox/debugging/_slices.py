@@ -230,6 +230,22 @@ def find_slices(
        automated data slicing for model validation", ICDE 2019.
     .. [2] Y. Benjamini, Y. Hochberg, "Controlling the false discovery rate", JRSS-B
        57(1), 1995.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.debugging import find_slices
+    >>> rng = np.random.default_rng(1)
+    >>> X = rng.uniform(0, 1, size=(1000, 2))
+    >>> y = (X[:, 0] > 0.5).astype(int)
+    >>> y = np.where(X[:, 1] > 0.8, 1 - y, y)  # the labels flip where x1 > 0.8
+    >>> model = LogisticRegression().fit(X, y)
+    >>> result = find_slices(model, X, y)
+    >>> result.slices[0].description  # the worst slice: x1 above its 75th percentile
+    'x1 > 0.7613'
+    >>> result.to_frame()[["n", "error_rate"]].iloc[0].round(2).tolist()
+    [250.0, 0.86]
     """
     if max_conditions not in (1, 2):
         raise InputError(f"max_conditions must be 1 or 2, got {max_conditions!r}.")

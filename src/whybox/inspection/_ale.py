@@ -528,6 +528,21 @@ def accumulated_local_effects(
     ----------
     .. [1] D. W. Apley, J. Zhu, "Visualizing the effects of predictor variables in
        black box supervised learning models", JRSS Series B 82(4), 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from whybox.inspection import accumulated_local_effects
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> model = LinearRegression().fit(X, 2 * X[:, 0] + X[:, 1])
+    >>> result = accumulated_local_effects(model, X, 0, n_bins=4)
+    >>> result.effect.shape, result.counts.tolist()  # (outputs, bin edges), rows per bin
+    ((1, 5), [50, 50, 50, 50])
+    >>> slope = np.diff(result.effect[0]) / np.diff(result.grid_values)
+    >>> np.round(slope, 6).tolist()  # the model's coefficient of x0
+    [2.0, 2.0, 2.0, 2.0]
     """
     random_state = check_random_state(random_state)
     n_bootstrap = _check_bootstrap(n_bootstrap)

@@ -155,6 +155,21 @@ def h_statistic(
     ----------
     .. [1] J. H. Friedman, B. E. Popescu, "Predictive learning via rule ensembles",
        Annals of Applied Statistics 2(3), 2008, section 8.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.ensemble import GradientBoostingRegressor
+    >>> from whybox.inspection import h_statistic
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> y = X[:, 0] * X[:, 1] + X[:, 2]  # x0 and x1 interact, x2 acts alone
+    >>> model = GradientBoostingRegressor(max_depth=2, random_state=0).fit(X, y)
+    >>> result = h_statistic(model, X, max_samples=50, pairs="all")
+    >>> result.overall.shape, result.pairwise.shape
+    ((1, 3), (1, 3, 3))
+    >>> result.pairs_frame()[["feature_1", "feature_2"]].iloc[0].tolist()  # strongest pair
+    ['x0', 'x1']
     """
     random_state = check_random_state(random_state)
     max_samples = check_int(max_samples, "max_samples", 2, "max_samples=200")

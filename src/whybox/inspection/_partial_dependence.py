@@ -358,6 +358,21 @@ def partial_dependence(
     .. [2] A. Goldstein, A. Kapelner, J. Bleich, E. Pitkin, "Peeking inside the black
        box: visualizing statistical learning with plots of individual conditional
        expectation", JCGS 24(1), 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from whybox.inspection import partial_dependence
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> model = LinearRegression().fit(X, 2 * X[:, 0] + X[:, 1])
+    >>> result = partial_dependence(model, X, 0, grid_resolution=5, kind="both")
+    >>> result.average.shape, result.individual.shape  # (outputs, grid), (outputs, rows, grid)
+    ((1, 5), (1, 200, 5))
+    >>> slope = np.diff(result.average[0]) / np.diff(result.grid_values[0])
+    >>> np.round(slope, 6).tolist()  # the model's coefficient of x0
+    [2.0, 2.0, 2.0, 2.0]
     """
     random_state = check_random_state(random_state)
     _check_grid_args(grid, grid_resolution, percentiles, kind, method)
