@@ -256,8 +256,8 @@ def test_sparsify_never_adds_changes_and_keeps_validity(small_case):
 
 def test_deterministic_with_seed(linear_case):
     model, X = linear_case
-    a = CounterfactualExplainer(model, X)(X[:2], random_state=4)
-    b = CounterfactualExplainer(model, X)(X[:2], random_state=4)
+    a = CounterfactualExplainer(model, X, random_state=4)(X[:2])
+    b = CounterfactualExplainer(model, X, random_state=4)(X[:2])
     for fa, fb in zip(a.counterfactuals, b.counterfactuals, strict=True):
         pd.testing.assert_frame_equal(fa, fb)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError, UnsupportedModelError
-from whybox._utils import check_random_state, json_value, prepare_model
+from whybox._utils import check_int, check_random_state, json_value, prepare_model
 from whybox.adapters import adapt_data
 from whybox.counterfactuals._constraints import FeatureSpace, RowSpace, _same, build_space
 from whybox.counterfactuals._recourse import action_sentence, cost_weights
@@ -20,12 +20,6 @@ from whybox.counterfactuals._search import SearchSettings, Target, search, split
 
 _METHODS = ("auto", "genetic", "tree")
 _MAX_PLAUSIBILITY_ROWS = 2000  # desired-outcome training rows kept for the kNN check
-
-
-def _check_int(value: Any, name: str, low: int, example: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InputError(f"{name} must be an integer >= {low}, got {value!r}; e.g. {example}.")
-    return int(value)
 
 
 def _check_weight(value: Any, name: str) -> float:
@@ -66,8 +60,8 @@ class CounterfactualExplainer:
     model : object
         A fitted classifier or regressor whybox can adapt (scikit-learn estimator or
         Pipeline, XGBoost, LightGBM, CatBoost, a callable) or a whybox ``Model``.
-    data : array-like of shape (n_samples, n_features) or DataFrame
-        Training-like rows. They give each numeric feature's scale (median absolute
+    background : array-like of shape (n_background, n_features) or DataFrame
+        Training-like rows (reference data). They give each numeric feature's scale (median absolute
         deviation, MAD; the standard deviation when the MAD is 0, then 1), its default
         allowed range (the data's minimum to maximum, widened to hold the row being
         explained), which numeric features are integer-valued, the levels of the
@@ -84,7 +78,7 @@ class CounterfactualExplainer:
         may move (age can only increase).
     integer : sequence of str or int, optional
         Numeric features whose changed values must be integers, on top of the
-        numeric features whose values in ``data`` are all whole numbers.
+        numeric features whose values in ``background`` are all whole numbers.
     categorical_features : sequence of str or int, optional
         Numeric columns to treat as categorical (moved only among the observed
         levels); text, bool and pandas category columns are categorical already.
@@ -99,13 +93,14 @@ class CounterfactualExplainer:
         XGBoost, LightGBM, CatBoost), candidate values come from the split
         thresholds; ``"genetic"``: the model-agnostic genetic search; ``"auto"``:
         ``"tree"`` for tree models, else ``"genetic"``.
-    random_state : int, numpy Generator or None, default=None
-        Seeds the search (a call's own ``random_state`` takes precedence).
+    random_state : int, numpy Generator or None, default=0
+        Seeds the search of every call (a numpy Generator is drawn from call after
+        call; an int or None gives each call its own fresh generator from it).
 
     Raises
     ------
     InputError
-        ``data`` does not fit the model; a constraint names an unknown feature (with
+        ``background`` does not fit the model; a constraint names an unknown feature (with
         the closest names), puts a feature both in ``immutable`` and in ``ranges`` or
         ``monotone``, has ``low > high``, a direction other than increase/decrease,
         a monotone or integer categorical feature, or makes every feature immutable;
@@ -127,7 +122,7 @@ class CounterfactualExplainer:
     def __init__(
         self,
         model: Any,
-        data: Any,
+        background: Any,
         *,
         immutable: Sequence[Any] = (),
         ranges: Mapping[Any, Any] | None = None,
@@ -137,13 +132,15 @@ class CounterfactualExplainer:
         plausibility: str | None = "knn",
         n_neighbors: int = 5,
         method: str = "auto",
-        random_state: Any = None,
+        random_state: Any = 0,
     ) -> None:
         random_state = check_random_state(random_state)
-        self.model = prepare_model(model, data)
-        self.data = self.model.check_data(adapt_data(data, name="data"), name="data")
+        self.model = prepare_model(model, background)
+        self.background = self.model.check_data(
+            adapt_data(background, name="background"), name="background"
+        )
         self.space: FeatureSpace = build_space(
-            self.data,
+            self.background,
             immutable=immutable,
             ranges=ranges,
             monotone=monotone,
@@ -156,16 +153,16 @@ class CounterfactualExplainer:
                 "plausibility='knn' to score counterfactuals against the data."
             )
         self.plausibility = plausibility
-        self.n_neighbors = _check_int(n_neighbors, "n_neighbors", 1, "n_neighbors=5")
+        self.n_neighbors = check_int(n_neighbors, "n_neighbors", 1, "n_neighbors=5")
         if method not in _METHODS:
             raise InputError(
                 f"method must be one of {_METHODS}, got {method!r}; e.g. method='auto'."
             )
         self._splits = None
         self._strict = False
-        from whybox.shapley.tree._ensemble import is_tree_model, parse_ensemble
+        from whybox.shapley.tree import parse_ensemble, reads_trees
 
-        if method == "tree" or (method == "auto" and is_tree_model(self.model)):
+        if method == "tree" or (method == "auto" and reads_trees(self.model)):
             try:
                 ens = parse_ensemble(self.model)
             except UnsupportedModelError:
@@ -191,7 +188,7 @@ class CounterfactualExplainer:
         }
         self._y_scale = 1.0
         if self.model.task == "regression":
-            pred = self.model.predict(self.data, "raw")[:, 0]
+            pred = self.model.predict(self.background, "raw")[:, 0]
             s = float(np.std(pred))
             self._y_scale = s if s > 0 else 1.0
         self._reference_cache: dict[Any, Any] = {}
@@ -338,7 +335,6 @@ class CounterfactualExplainer:
         max_evals: int = 20_000,
         sparsity_weight: float = 0.5,
         diversity_weight: float = 0.5,
-        random_state: Any = None,
     ) -> Counterfactuals:
         """Find ``n_counterfactuals`` diverse, valid counterfactuals for each row of ``X``.
 
@@ -384,8 +380,6 @@ class CounterfactualExplainer:
             about ``33 * n_features`` per pooled row). ``metrics["n_evals"]``
             reports what was spent.
         sparsity_weight, diversity_weight : float >= 0, default=0.5
-        random_state : int, numpy Generator or None
-            Seeds the search; None: the explainer's ``random_state``.
 
         Returns
         -------
@@ -403,12 +397,11 @@ class CounterfactualExplainer:
             not a pair with low <= high; ``n_counterfactuals``, ``max_evals`` or a
             weight is out of range.
         """
-        random_state = check_random_state(random_state)
-        n_cf = _check_int(n_counterfactuals, "n_counterfactuals", 1, "n_counterfactuals=4")
-        max_evals = _check_int(max_evals, "max_evals", 100, "max_evals=20000")
+        n_cf = check_int(n_counterfactuals, "n_counterfactuals", 1, "n_counterfactuals=4")
+        max_evals = check_int(max_evals, "max_evals", 100, "max_evals=20000")
         sw = _check_weight(sparsity_weight, "sparsity_weight")
         dw = _check_weight(diversity_weight, "diversity_weight")
-        seed = random_state if random_state is not None else self.random_state
+        seed = self.random_state
         rng = np.random.default_rng(seed)
         data, X_enc = self._rows(X)
         targets = self._targets(X_enc, desired_class, desired_range)
@@ -573,7 +566,6 @@ class CounterfactualExplainer:
         desired_class: Any = "opposite",
         desired_range: tuple[float, float] | None = None,
         max_evals: int = 20_000,
-        random_state: Any = None,
     ) -> Recourse:
         """The cheapest actionable counterfactual of one row, with its actions in words.
 
@@ -591,8 +583,9 @@ class CounterfactualExplainer:
         costs : dict, optional
             Feature -> cost per unit of change (per change for categorical
             features); a feature left out costs ``1/MAD`` per unit (1 per change).
-        desired_class, desired_range, max_evals, random_state
-            As in ``__call__``.
+        desired_class, desired_range, max_evals
+            As in ``__call__``. The search is seeded by the explainer's
+            ``random_state``.
 
         Returns
         -------
@@ -606,8 +599,7 @@ class CounterfactualExplainer:
             ``x`` is not one row, ``costs`` names an unknown or immutable feature or
             holds a non-positive cost, or as in ``__call__``.
         """
-        random_state = check_random_state(random_state)
-        max_evals = _check_int(max_evals, "max_evals", 100, "max_evals=20000")
+        max_evals = check_int(max_evals, "max_evals", 100, "max_evals=20000")
         weights = cost_weights(self.space, costs)
         data, X_enc = self._rows(x)
         if len(X_enc) != 1:
@@ -616,7 +608,7 @@ class CounterfactualExplainer:
                 "(call the explainer itself for several rows)."
             )
         t = self._targets(X_enc, desired_class, desired_range)[0]
-        seed = random_state if random_state is not None else self.random_state
+        seed = self.random_state
         rng = np.random.default_rng(seed)
         space = self.space
         x0 = X_enc[0]

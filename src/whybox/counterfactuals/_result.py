@@ -1,43 +1,50 @@
-"""Result types of the counterfactual explainer: frozen, tidy, JSON-ready."""
+r"""Result types of the counterfactual explainer: frozen, tidy, JSON-ready.
+
+Both are :class:`whybox._utils.Result`\ s: ``to_dict`` writes every field by the one JSON
+rule (frames as index, columns and rows of cells); ``from_dict`` reads the frames back
+column by column, so numbers, levels and flags keep their types.
+"""
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from whybox._utils import json_value
+from whybox._utils import Result, from_json_array, from_json_number
 
 
-def jsonable(v: Any) -> Any:
-    """A value JSON can hold: numpy scalars unwrapped, NaN/inf/missing -> None."""
-    if v is None or v is pd.NA:
+def _column(values: list[Any]) -> np.ndarray:
+    """One column read back from JSON: int64, float64 (None as NaN, ``"inf"``), bool,
+    text, or object where numbers and text mix."""
+    arr = from_json_array(values)
+    if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
+        return np.array(values, dtype=object)
+    return arr
+
+
+def _frame(value: dict[str, Any]) -> pd.DataFrame:
+    """A frame written by ``json_value`` (index, columns, rows of cells), column by column."""
+    cells = value["data"]
+    columns = {c: _column([row[j] for row in cells]) for j, c in enumerate(value["columns"])}
+    return pd.DataFrame(columns, columns=value["columns"], index=pd.Index(value["index"]))
+
+
+def _series(value: dict[str, Any] | None) -> pd.Series | None:
+    """A row written by ``json_value`` (index, data, name); None stays None."""
+    if value is None:
         return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, (bool, int, str)):
-        return v
-    if isinstance(v, (tuple, list)):
-        return [jsonable(u) for u in v]
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return json_value(v)
+    return pd.Series(_column(value["data"]), index=value["index"], name=value["name"])
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [str(c) for c in frame.columns]
-    return [
-        {c: jsonable(v) for c, v in zip(cols, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]
+def _desired(value: Any) -> Any:
+    """A desired class label, or a desired range read back as ``(low, high)`` floats."""
+    if isinstance(value, list):
+        return tuple(from_json_number(v) for v in value)
+    return value
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -50,7 +57,7 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 @dataclass(frozen=True, eq=False)
-class Counterfactuals:
+class Counterfactuals(Result):
     """Counterfactual explanations of some rows: what to change to get the outcome asked.
 
     Attributes
@@ -140,24 +147,24 @@ class Counterfactuals:
         frame = pd.DataFrame(out, columns=["row", "cf", "feature", "original", "new"])
         return frame.astype({"original": object, "new": object})
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (frames as lists of records)."""
-        return {
-            "feature_names": list(self.feature_names),
-            "task": self.task,
-            "original": _records(self.original),
-            "original_prediction": [jsonable(v) for v in self.original_prediction],
-            "desired": [jsonable(v) for v in self.desired],
-            "counterfactuals": [_records(c) for c in self.counterfactuals],
-            "status": list(self.status),
-            "metrics": _records(self.metrics),
-            "details": _records(self.details),
-            "params": self.params,
-        }
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Counterfactuals:
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded): the
+        frames column by column, desired ranges as ``(low, high)``."""
+        frames = ("original", "counterfactuals", "metrics", "details")
+        result = super().from_dict({**d, **dict.fromkeys(frames)})
+        return dataclasses.replace(
+            result,
+            original=_frame(d["original"]),
+            desired=tuple(_desired(v) for v in d["desired"]),
+            counterfactuals=tuple(_frame(c) for c in d["counterfactuals"]),
+            metrics=_frame(d["metrics"]),
+            details=_frame(d["details"]),
+        )
 
 
 @dataclass(frozen=True, eq=False)
-class Recourse:
+class Recourse(Result):
     """The cheapest actionable change found for one row, with its actions in words.
 
     Attributes
@@ -202,20 +209,16 @@ class Recourse:
         """The changes: feature, original, new, unit_cost, cost (one line each)."""
         return self.changes.copy()
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field."""
-        return {
-            "feature_names": list(self.feature_names),
-            "original": {k: jsonable(v) for k, v in self.original.items()},
-            "counterfactual": None
-            if self.counterfactual is None
-            else {k: jsonable(v) for k, v in self.counterfactual.items()},
-            "original_prediction": jsonable(self.original_prediction),
-            "prediction": jsonable(self.prediction),
-            "desired": jsonable(self.desired),
-            "cost": jsonable(self.cost),
-            "actions": list(self.actions),
-            "changes": _records(self.changes),
-            "status": self.status,
-            "params": self.params,
-        }
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Recourse:
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded): the rows
+        and the changes column by column, a desired range as ``(low, high)``."""
+        tables = ("original", "counterfactual", "changes")
+        result = super().from_dict({**d, **dict.fromkeys(tables)})
+        return dataclasses.replace(
+            result,
+            original=_series(d["original"]),
+            counterfactual=_series(d["counterfactual"]),
+            desired=_desired(d["desired"]),
+            changes=_frame(d["changes"]).astype({"original": object, "new": object}),
+        )

@@ -51,17 +51,12 @@ class FlipTest(Result):
         """The from x to table."""
         return self.flip_rate.copy()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as strict JSON data, ``flip_rate`` as a nested list (row "from"
-        value, column "to" value, in the order of ``values``); read back by
-        :meth:`from_dict`."""
-        return super().to_dict() | {"flip_rate": json_value(self.flip_rate.to_numpy())}
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FlipTest:
-        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded)."""
         result = super().from_dict({**d, "flip_rate": None})
-        rate = _rate_frame(from_json_array(d["flip_rate"], np.float64), result.values)
+        cells = d["flip_rate"]["data"]
+        rate = _rate_frame(from_json_array(cells, np.float64), result.values)
         return dataclasses.replace(result, flip_rate=rate)
 
 

@@ -21,7 +21,7 @@ from whybox._utils import (
 )
 from whybox.adapters import Dataset, adapt_data
 from whybox.fairness._sensitive import check_sensitive, output_position
-from whybox.fairness._tables import from_records, records
+from whybox.fairness._tables import frame_from_json
 
 MAX_SHAP_ROWS = 500
 BACKGROUND_ROWS = 100
@@ -82,16 +82,12 @@ class ProxyDetection(Result):
         """The per-feature table."""
         return self.table.copy()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as strict JSON data, ``table`` as records (one dict per feature,
-        its name under ``"feature"``); read back by :meth:`from_dict`."""
-        return super().to_dict() | {"table": records(self.table, "feature")}
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ProxyDetection:
-        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded), the
+        table column by column."""
         result = super().from_dict({**d, "table": None})
-        return dataclasses.replace(result, table=from_records(d["table"], "feature"))
+        return dataclasses.replace(result, table=frame_from_json(d["table"], "feature"))
 
 
 def predictability(

@@ -13,7 +13,7 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import Result
 from whybox.fairness._sensitive import output_position
-from whybox.fairness._tables import from_records, records
+from whybox.fairness._tables import frame_from_json
 
 _COLUMNS = ["row", "rank", "feature", "value", "shap_value", "reason"]
 
@@ -50,16 +50,12 @@ class ReasonCodes(Result):
         """The reasons, one line each (a copy of ``table``)."""
         return self.table.copy()
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as strict JSON data, ``table`` as records (one dict per reason);
-        read back by :meth:`from_dict`."""
-        return super().to_dict() | {"table": records(self.table)}
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReasonCodes:
-        """Rebuild the result from :meth:`to_dict`'s output (or its JSON, loaded)."""
-        table = from_records(d["table"]) if d["table"] else pd.DataFrame(columns=_COLUMNS)
-        return dataclasses.replace(super().from_dict({**d, "table": None}), table=table)
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded), the
+        table column by column."""
+        result = super().from_dict({**d, "table": None})
+        return dataclasses.replace(result, table=frame_from_json(d["table"]))
 
 
 def _format(value: Any) -> str:
@@ -151,14 +147,21 @@ def reason_codes(
     >>> from whybox import explain
     >>> from whybox.fairness import reason_codes
     >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"income": rng.normal(50, 10, 300),
-    ...                   "debt_ratio": rng.uniform(0, 1, 300),
-    ...                   "years_employed": rng.integers(0, 30, 300).astype(float)})
-    >>> y = (X["income"] / 50 - X["debt_ratio"] + rng.normal(0, 0.2, 300) > 0.5).astype(int)
-    >>> model = LogisticRegression().fit(X, y)
-    >>> codes = reason_codes(explain(model, X), rows=[0, 1], top_k=2)
-    >>> codes.table[["row", "rank", "feature"]].shape[1]
-    3
+    >>> X = pd.DataFrame({"income": rng.normal(50, 10, 200).round(1),
+    ...                   "debt_ratio": rng.uniform(0, 1, 200).round(2),
+    ...                   "age": rng.integers(20, 70, 200)})
+    >>> approved = (X["income"] / 50 - X["debt_ratio"] > 0.5).astype(int)
+    >>> model = LogisticRegression().fit(X, approved)
+    >>> denied = np.flatnonzero(model.predict(X) == 0)[:2]
+    >>> codes = reason_codes(explain(model, X, background=X), rows=denied, top_k=2)
+    >>> codes.table[["row", "rank", "feature"]]
+       row  rank     feature
+    0    1     1  debt_ratio
+    1    1     2         age
+    2    3     1  debt_ratio
+    3    3     2         age
+    >>> codes.output, codes.output_space
+    ('1', 'raw')
     """
     if not isinstance(explanation, Explanation) or explanation.axes != (
         "samples",

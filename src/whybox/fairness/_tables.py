@@ -1,8 +1,10 @@
-"""Tables of the fairness results as JSON records, and back.
+"""Tables of the fairness results as JSON, and back, column by column.
 
 The results' tables mix integer counts, rates (NaN where undefined), flags and group
-names, so they are written row by row (one dict per row) and read back column by
-column, each column with its own type.
+names; :func:`whybox._utils.json_value` writes a frame as ``{"index", "columns",
+"data"}`` (rows of cells), and :func:`frame_from_json` reads each column back with its
+own type. ``GroupMetrics`` writes its tables as records (one dict per row, as the audit
+report shows them): :func:`records` and :func:`from_records`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,27 @@ import pandas as pd
 from whybox._utils import from_json_array, json_value
 
 
+def json_column(values: list[Any]) -> np.ndarray:
+    """One column read back: int64, float64 (None as NaN, ``"inf"``), bool, text, or
+    object where numbers and text mix."""
+    arr = from_json_array(values)
+    if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
+        return np.array(values, dtype=object)
+    return arr
+
+
+def frame_from_json(value: dict[str, Any], index_name: str | None = None) -> pd.DataFrame:
+    """A frame written by ``json_value`` (``{"index", "columns", "data"}``)."""
+    columns = value["columns"]
+    cells = value["data"]
+    frame = pd.DataFrame(
+        {c: json_column([row[j] for row in cells]) for j, c in enumerate(columns)},
+        columns=columns,
+    )
+    frame.index = pd.Index(value["index"], name=index_name)
+    return frame
+
+
 def records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str, Any]]:
     """A frame as strict-JSON records, its index as the column ``index_name`` when given."""
     rows = []
@@ -23,15 +46,6 @@ def records(frame: pd.DataFrame, index_name: str | None = None) -> list[dict[str
         rec.update({str(c): json_value(v) for c, v in row.items()})
         rows.append(rec)
     return rows
-
-
-def json_column(values: list[Any]) -> np.ndarray:
-    """One column read back: int64, float64 (None as NaN, ``"inf"``), bool, text, or
-    object where numbers and text mix."""
-    arr = from_json_array(values)
-    if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
-        return np.array(values, dtype=object)
-    return arr
 
 
 def from_records(rows: list[dict[str, Any]], index_name: str | None = None) -> pd.DataFrame:
