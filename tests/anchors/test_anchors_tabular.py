@@ -243,6 +243,12 @@ def test_same_seed_same_anchor_whatever_the_batch_size():
     assert small.params["batch_size"] == 37 and first.params["random_state"] == 7
     assert first.params["whybox_version"]
     json.dumps(first.to_dict(), allow_nan=False)
+    # one model call per batch of perturbations, however many; the default seed is 0
+    [whole] = AnchorTabular(model, X, random_state=7, batch_size=None)(row)
+    assert fields(whole) == fields(first) and whole.params["batch_size"] is None
+    [default] = AnchorTabular(model, X)(row)
+    [zero] = AnchorTabular(model, X, random_state=0)(row)
+    assert fields(default) == fields(zero) and default.params["random_state"] == 0
 
 
 def test_rows_together_equal_row_by_row():

@@ -120,6 +120,7 @@ def test_deterministic_batch_size_invariant_multiclass_and_json(image):
     a = explain()(image)
     b = explain(batch_size=9)(image)
     np.testing.assert_array_equal(a.values, b.values)
+    np.testing.assert_array_equal(explain(batch_size=None)(image).values, a.values)
     assert a.shape == (1, 4, 3) and a.output_names == ("red", "other", "flat")
     np.testing.assert_allclose(a.values.sum(axis=2), 0.0, atol=1e-10)
     np.testing.assert_allclose(a.values[0, :, 2], 0.0, atol=1e-10)  # a constant class

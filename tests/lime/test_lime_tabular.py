@@ -162,6 +162,21 @@ def test_deterministic_batch_size_invariant_and_batch_equals_row_by_row(data6, f
     assert not np.array_equal(other.values, a.values)
     assert a.params["random_state"] == 7 and a.params["n_perturbations"] == 600
     assert a.params["feature_selection_used"] == "none"  # n_features covers all 6
+    # one model call for everything gives the same numbers too
+    whole = explain(batch_size=None)(X[:4])
+    np.testing.assert_array_equal(whole.values, a.values)
+    assert whole.params["batch_size"] is None
+
+
+def test_default_seed_is_zero_and_recorded(data6, forest):
+    X, _ = data6
+    a = LimeTabularExplainer(forest, X, n_perturbations=300)(X[:2])
+    b = LimeTabularExplainer(forest, X, n_perturbations=300, random_state=0)(X[:2])
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.params["random_state"] == 0 and a.params["ridge"] == 1.0
+    assert a.params["background_rows"] == len(X)
+    with pytest.raises(InputError, match="random_state must be None, a non-negative int"):
+        LimeTabularExplainer(forest, X, random_state="seed")
 
 
 def test_classifier_defaults_to_probability_and_selects_n_features(data6, forest):

@@ -116,6 +116,11 @@ def test_custom_tokenizer_deterministic_and_batch_size_invariant():
     assert a.params["spans"][2] == [[7, 12]]
     c = LimeTextExplainer(proba, tokenizer=str.split, n_perturbations=500, random_state=4)(DOC)
     assert not np.array_equal(a.values, c.values)
+    # the default seed is 0, and one model call for everything changes nothing
+    d = LimeTextExplainer(proba, tokenizer=str.split, n_perturbations=500, batch_size=None)(DOC)
+    e = LimeTextExplainer(proba, tokenizer=str.split, n_perturbations=500, random_state=0)(DOC)
+    np.testing.assert_array_equal(d.values, e.values)
+    assert d.params["random_state"] == 0 and d.params["n_perturbations"] == 500
 
 
 def test_multiclass_surrogates_add_up_and_class_names():
