@@ -10,7 +10,6 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._utils import Result, check_int
-from whybox.adapters import adapt_model
 from whybox.debugging._common import labelled_rows
 
 _STRATEGIES = ("uniform", "quantile")
@@ -166,13 +165,11 @@ def calibration(
     n_bins = check_int(n_bins, "n_bins", 2, "n_bins=10")
     if strategy not in _STRATEGIES:
         raise InputError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}.")
-    m = adapt_model(model)
-    if m.task != "classification":
-        raise InputError(
-            "calibration needs a classifier with probabilities, but the model is a "
-            "regressor; use whybox.debugging.error_analysis for a regressor's errors."
-        )
-    data, y_arr = labelled_rows(m, X, y, "give one label per row.")
+    m, data, y_arr = labelled_rows(
+        model, X, y, "give one label per row.", "classification",
+        "calibration needs a classifier with probabilities, but the model is a regressor; "
+        "use whybox.debugging.error_analysis for a regressor's errors.",
+    )  # fmt: skip
     classes = list(np.asarray(m.classes).tolist())
     codes = pd.Index(classes, dtype=object).get_indexer(pd.Index(y_arr.tolist(), dtype=object))
     if np.any(codes < 0):

@@ -9,27 +9,33 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox.adapters import Dataset, Model, adapt_data
+from whybox.adapters import Dataset, Model, adapt_data, adapt_model
 from whybox.debugging._confusion import _as_label_vector
 from whybox.debugging._results import ResidualSummary
 
 
-def labelled_rows(m: Model, X: Any, y: Any, fix: str) -> tuple[Dataset, np.ndarray]:
-    """``X`` checked against the adapted model and ``y`` as one label per row.
+def labelled_rows(
+    model: Any, X: Any, y: Any, fix: str, task: str | None = None, refusal: str = ""
+) -> tuple[Model, Dataset, np.ndarray]:
+    """The adapted model, ``X`` checked against it and ``y`` as one label per row.
 
-    ``fix`` ends the message for a wrong length (e.g. "give one label per row.").
+    ``fix`` ends the message for a wrong length (e.g. "give one label per row.");
+    with ``task``, a model of the other task is refused with the message ``refusal``.
 
     Raises
     ------
     InputError
-        If ``X`` does not fit the model, or ``y`` is not 1-D, is empty, holds a
-        missing value or has another length than ``X``.
+        If the model is not of ``task``, ``X`` does not fit the model, or ``y`` is not
+        1-D, is empty, holds a missing value or has another length than ``X``.
     """
+    m = adapt_model(model)
+    if task is not None and m.task != task:
+        raise InputError(refusal)
     data = m.check_data(adapt_data(X, name="X"), name="X")
     y_arr = _as_label_vector(y, "y")
     if y_arr.shape[0] != data.n_samples:
         raise InputError(f"y has {y_arr.shape[0]} values but X has {data.n_samples} rows; {fix}")
-    return data, y_arr
+    return m, data, y_arr
 
 
 def regression_predictions(

@@ -192,14 +192,5 @@ def _analysis_from_matrix(matrix: np.ndarray, labels: tuple[str, ...]) -> Confus
     pairs = tuple(
         ConfusedPair(labels[ti[o]], labels[pi[o]], int(counts[o]), float(shares[o])) for o in order
     )
-    return ConfusionAnalysis(
-        labels=labels,
-        matrix=matrix,
-        normalized=normalized,
-        precision=precision,
-        recall=recall,
-        f1=f1,
-        support=support.astype(np.int64),
-        accuracy=accuracy,
-        confused_pairs=pairs,
-    )
+    metrics = (precision, recall, f1, support.astype(np.int64))
+    return ConfusionAnalysis(labels, matrix, normalized, *metrics, accuracy, pairs)

@@ -10,7 +10,7 @@ from scipy import stats
 
 from whybox._exceptions import InputError
 from whybox._utils import check_int
-from whybox.adapters import Dataset, adapt_model
+from whybox.adapters import Dataset
 from whybox.debugging._common import labelled_rows, regression_predictions, residual_summary
 from whybox.debugging._confusion import _analysis_from_matrix
 from whybox.debugging._results import (
@@ -104,8 +104,7 @@ def error_analysis(
     """
     top_k = check_int(top_k, "top_k", 1, "top_k=10")
     n_bins = check_int(n_bins, "n_bins", 1, "n_bins=5")
-    m = adapt_model(model)
-    data, y_arr = labelled_rows(m, X, y, "give one target per row of X.")
+    m, data, y_arr = labelled_rows(model, X, y, "give one target per row of X.")
     params = {"top_k": top_k, "n_bins": n_bins}
     if m.task == "classification":
         return _classification(m, data, y_arr, top_k, params)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from whybox._exceptions import InputError
 from whybox._utils import Result, check_int
-from whybox.adapters import Dataset, adapt_model
+from whybox.adapters import Dataset
 from whybox.debugging._common import (
     check_significance,
     labelled_rows,
@@ -402,13 +402,11 @@ def residual_analysis(
     if test not in _TESTS:
         raise InputError(f"test must be one of {_TESTS}, got {test!r}; e.g. test='welch'.")
     significance = check_significance(significance)
-    m = adapt_model(model)
-    if m.task != "regression":
-        raise InputError(
-            "residual_analysis needs a regressor, but the model is a classifier; use "
-            "whybox.debugging.calibration or find_slices for a classifier's errors."
-        )
-    data, y_arr = labelled_rows(m, X, y, "give one target per row of X.")
+    m, data, y_arr = labelled_rows(
+        model, X, y, "give one target per row of X.", "regression",
+        "residual_analysis needs a regressor, but the model is a classifier; use "
+        "whybox.debugging.calibration or find_slices for a classifier's errors.",
+    )  # fmt: skip
     y_num, pred = regression_predictions(
         m, data, y_arr, "residual_analysis", "pass the numeric target."
     )

@@ -236,10 +236,9 @@ def find_slices(
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> from whybox.debugging import find_slices
-    >>> rng = np.random.default_rng(1)
-    >>> X = rng.uniform(0, 1, size=(1000, 2))
-    >>> y = (X[:, 0] > 0.5).astype(int)
-    >>> y = np.where(X[:, 1] > 0.8, 1 - y, y)  # the labels flip where x1 > 0.8
+    >>> X = np.random.default_rng(1).uniform(0, 1, size=(1000, 2))
+    >>> # the labels are x0 > 0.5, flipped where x1 > 0.8
+    >>> y = np.where(X[:, 1] > 0.8, X[:, 0] <= 0.5, X[:, 0] > 0.5).astype(int)
     >>> model = LogisticRegression().fit(X, y)
     >>> result = find_slices(model, X, y)
     >>> result.slices[0].description  # the worst slice: x1 above its 75th percentile

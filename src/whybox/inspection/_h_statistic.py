@@ -161,8 +161,7 @@ def h_statistic(
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> from whybox.inspection import h_statistic
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> X = np.random.default_rng(0).uniform(-1, 1, (200, 3))
     >>> y = X[:, 0] * X[:, 1] + X[:, 2]  # x0 and x1 interact, x2 acts alone
     >>> model = GradientBoostingRegressor(max_depth=2, random_state=0).fit(X, y)
     >>> result = h_statistic(model, X, max_samples=50, pairs="all")

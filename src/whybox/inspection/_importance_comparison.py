@@ -386,11 +386,11 @@ def importance_comparison(
     X: Any,
     y: Any,
     *,
+    shap_values: Any = None,
+    permutation: PermutationImportance | None = None,
     scoring: str | Callable | None = None,
     n_repeats: int = 5,
     random_state: Any = 0,
-    shap_values: Any = None,
-    permutation: PermutationImportance | None = None,
 ) -> ImportanceComparison:
     """Compare impurity (MDI), permutation and SHAP importance, and say where they disagree.
 
@@ -407,13 +407,22 @@ def importance_comparison(
     Parameters
     ----------
     model : object
-        A fitted model whybox can adapt (scikit-learn estimator or Pipeline, XGBoost,
-        LightGBM, a callable) or a :class:`whybox.adapters.Model`.
+        The fitted model, of any kind :func:`permutation_importance` takes; the
+        impurity importance needs a tree model (or a Pipeline ending in one).
     X : array-like of shape (n_samples, n_features) or DataFrame
         Held-out rows (not the training data: permutation importance on the training
         rows rewards overfitting just as MDI does).
     y : array-like of shape (n_samples,)
         The true targets of ``X``.
+    shap_values : Explanation or array-like of shape (n_samples, n_features[, n_outputs]), optional
+        SHAP values to use (an array in the column order of ``X``). None: computed
+        with :func:`whybox.explain` on up to 200 rows of ``X`` (path-dependent
+        TreeSHAP for tree models, else interventional SHAP against up to 100 rows of
+        ``X``).
+    permutation : PermutationImportance, optional
+        A permutation importance already computed on ``X`` and ``y`` (one feature
+        per column of ``X``, no groups), used as it is; ``scoring``, ``n_repeats``
+        and ``random_state`` then do not apply to it. None: computed here.
     scoring : str, callable or None, default=None
         The permutation importance's score (see
         :func:`~whybox.inspection.permutation_importance`). None: ``"neg_log_loss"``
@@ -424,15 +433,6 @@ def importance_comparison(
         Permutations per feature.
     random_state : int, numpy Generator or None, default=0
         Seeds the permutations and the rows sampled for SHAP values.
-    shap_values : Explanation or array-like of shape (n_samples, n_features[, n_outputs]), optional
-        SHAP values to use (an array in the column order of ``X``). None: computed
-        with :func:`whybox.explain` on up to 200 rows of ``X`` (path-dependent
-        TreeSHAP for tree models, else interventional SHAP against up to 100 rows of
-        ``X``).
-    permutation : PermutationImportance, optional
-        A permutation importance already computed on ``X`` and ``y`` (one feature
-        per column of ``X``, no groups), used as it is; ``scoring``, ``n_repeats``
-        and ``random_state`` then do not apply to it. None: computed here.
 
     Returns
     -------

@@ -364,8 +364,7 @@ def partial_dependence(
     >>> import numpy as np
     >>> from sklearn.linear_model import LinearRegression
     >>> from whybox.inspection import partial_dependence
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> X = np.random.default_rng(0).uniform(-1, 1, size=(200, 3))
     >>> model = LinearRegression().fit(X, 2 * X[:, 0] + X[:, 1])
     >>> result = partial_dependence(model, X, 0, grid_resolution=5, kind="both")
     >>> result.average.shape, result.individual.shape  # (outputs, grid), (outputs, rows, grid)
