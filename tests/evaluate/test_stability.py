@@ -347,7 +347,7 @@ def test_lime_with_few_samples_is_less_stable_than_with_many(cancer):
 
     def run(n_samples):
         return seed_stability(
-            lambda s: LimeTabularExplainer(model, X, n_samples=n_samples, random_state=s),
+            lambda s: LimeTabularExplainer(model, X, n_perturbations=n_samples, random_state=s),
             rows,
             seeds=(0, 1, 2, 3),
         )

@@ -1,4 +1,4 @@
-"""The model output's AUC for a group: the score's own rank AUC with DeLong's interval (#19 item 19)."""
+"""Proxy detection against planted truths, and the model output's own AUC for a group."""
 
 from __future__ import annotations
 
@@ -7,12 +7,84 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from whybox import InputError
-from whybox.datasets import load_credit
+from whybox import InputError, explain
+from whybox.datasets import load_credit, make_credit_data
 from whybox.fairness import proxy_detection
-from whybox.fairness._proxy import rank_auc
+from whybox.fairness._proxy import predictability, rank_auc
 
 
+def test_planted_proxy_is_flagged_and_the_control_flags_nothing(credit):
+    biased = proxy_detection(
+        credit[True].model, credit[True].X_test, credit[True].group_test, random_state=0
+    )
+    assert biased.flagged == ("zip_region",)
+    assert "'zip_region' predicts 'group'" in biased.findings[0]
+    # the proxy pushes group B's mean output down, and B's mean output is below A's
+    assert biased.table.loc["zip_region", "gap_B"] < 0 < biased.table.loc["zip_region", "gap_A"]
+    assert biased.output_gap["B"] < 0
+    control = proxy_detection(
+        credit[False].model, credit[False].X_test, credit[False].group_test, random_state=0
+    )
+    assert control.flagged == () and control.findings == ()
+    # the proxy is in the control data too (strong), but the model has no use for it
+    assert control.table.loc["zip_region", "strength"] > 0.5
+    assert control.table.loc["zip_region", "reliance"] < 0.05
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_planted_proxy_verdicts_hold_across_seeds(seed):
+    for biased, want in ((True, ("zip_region",)), (False, ())):
+        case = load_credit(biased=biased, n_samples=4000, random_state=seed)
+        res = proxy_detection(case.model, case.X_test, case.group_test, random_state=seed)
+        assert res.flagged == want
+
+
+def test_gaps_add_up_to_the_groups_output_gap(credit):
+    case = credit[True]
+    ex = explain(case.model, case.X_test)
+    res = proxy_detection(case.model, case.X_test, case.group_test, shap_values=ex)
+    out = ex.values[:, :, 0].sum(axis=1) + ex.base_values[:, 0]
+    for g in ("A", "B"):
+        want = out[case.group_test == g].mean() - out.mean()
+        assert res.output_gap[g] == pytest.approx(want, abs=1e-12)
+        assert res.table[f"gap_{g}"].sum() == pytest.approx(want, abs=1e-9)  # local accuracy
+    share = np.abs(ex.values[:, :, 0]).mean(axis=0)
+    np.testing.assert_allclose(
+        res.table.loc[list(ex.feature_names), "reliance"], share / share.sum(), atol=1e-12
+    )
+
+
+def test_predictability_of_the_attribute_itself_and_of_noise():
+    rng = np.random.default_rng(0)
+    g = np.where(rng.random(2000) < 0.4, "x", "y")
+    assert (
+        predictability((g == "x").astype(float), g, categorical=False, cv=5, random_state=0) == 1.0
+    )
+    noise = predictability(rng.normal(size=2000), g, categorical=False, cv=5, random_state=0)
+    assert abs(noise - 0.5) < 0.05
+    # a categorical column whose levels mix the groups in a non-monotone order
+    levels = rng.choice(list("pqrs"), 2000)
+    g2 = np.where(np.isin(levels, ["p", "s"]), "x", "y")
+    assert predictability(levels, g2, categorical=True, cv=5, random_state=0) == 1.0
+    three = np.array(["a", "b", "c"] * 400)
+    codes = (np.arange(1200) % 3).astype(float)  # the group's own code: fully predictive
+    assert predictability(codes, three, categorical=False, cv=5, random_state=0) == 1.0
+
+
+def test_bad_input(credit):
+    case = credit[True]
+    with pytest.raises(InputError, match="single value"):
+        proxy_detection(case.model, case.X_test, np.repeat("A", len(case.X_test)))
+    with pytest.raises(InputError, match="missing values"):
+        proxy_detection(case.model, case.X_test, case.group_test.where(case.group_test == "A"))
+    with pytest.raises(InputError, match="one group per row"):
+        proxy_detection(case.model, case.X_test, case.group_test[:10])
+    with pytest.raises(InputError, match="n_samples must be an integer >= 200"):
+        make_credit_data(10)
+
+
+# ---------------------------------------------------------------------- the output's AUC
+# the score's own rank AUC with DeLong's interval (#19 item 19)
 def _oriented(a: float) -> float:
     return max(a, 1.0 - a)
 

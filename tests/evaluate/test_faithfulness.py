@@ -59,14 +59,6 @@ def linear_case():
     return X, w, f, true
 
 
-@pytest.fixture(scope="module")
-def digits():
-    requires("torch")
-    from whybox.datasets import load_digits_cnn
-
-    return load_digits_cnn()
-
-
 # ---------------------------------------------------------------------- linear ground truth
 def test_true_linear_attribution_is_optimal_and_beats_random_and_reversed(linear_case):
     # For f(x) = w.x + c and the mean baseline, removing a set S gives
@@ -198,7 +190,9 @@ def test_background_baseline_with_one_row_equals_that_row(linear_case):
     ps = prepare(f, ex, segments=groups, rng=np.random.default_rng(0))
     cols = [[0, 4, 5], [1, 2], [3, 6, 7, 8]]
     np.testing.assert_allclose(ps.attributions, np.stack([true[:, c].sum(1) for c in cols], 1))
-    fc = faithfulness_correlation(f, ex, segments=groups, subset_size=1, n_subsets=6, random_state=0)
+    fc = faithfulness_correlation(
+        f, ex, segments=groups, subset_size=1, n_subsets=6, random_state=0
+    )
     np.testing.assert_allclose(fc.attribution_sums, fc.output_drops, atol=1e-10)
     g = infidelity(f, ex, segments=groups, perturbation="baseline", random_state=0)
     np.testing.assert_allclose(g.infidelity, 0.0, atol=1e-20)
@@ -442,9 +436,9 @@ def test_text_words_are_deleted():
         return np.stack([1 - p, p], axis=1)
 
     text = "good food, bad service, fine view"
-    ex = whybox.LimeTextExplainer(proba, class_names=["neg", "pos"], n_samples=300, random_state=0)(
-        text
-    )
+    ex = whybox.LimeTextExplainer(
+        proba, class_names=["neg", "pos"], n_perturbations=300, random_state=0
+    )(text)
     res = faithfulness(proba, ex, target="pos", n_random=3, random_state=0)
     words = list(ex.feature_names)
     assert ex.output_names == ("pos",)  # a binary classifier: the positive class
