@@ -15,7 +15,6 @@ from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
-    coalition_values,
     shapley_explanation,
 )
 
@@ -204,12 +203,10 @@ class ExactExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
-        data = self._check_X(X)
-        Xv = data.values
+        Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players
         k = self.expected_value.shape[0]
-        f_x = self.model.predict(Xv, self.output)
         n_coal = 1 << p
         values = np.empty((n, p, k), dtype=np.float64)
         block = max(1, _BLOCK_VALUES // (n_coal * k))
@@ -220,16 +217,7 @@ class ExactExplainer(BackgroundExplainer):
                 v[:, 0] = self.expected_value
                 v[:, -1] = f_x[start:stop]
                 if n_coal > 2:
-                    v[:, 1:-1] = coalition_values(
-                        self.model,
-                        self.output,
-                        Xv[start:stop],
-                        self.background.values,
-                        self._masks,
-                        batch_size=self.batch_size,
-                        progress=bar,
-                        weights=self.background_weights,
-                    )
+                    v[:, 1:-1] = self._masked_values(Xv[start:stop], self._masks, bar)
                 else:
                     bar.update(stop - start)
                 values[start:stop] = np.einsum("pm,nmk->npk", self._weights, v)

@@ -51,7 +51,6 @@ from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
-    coalition_values,
     shapley_explanation,
 )
 
@@ -710,8 +709,7 @@ class KernelExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
-        data = self._check_X(X)
-        Xv = data.values
+        Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players
         rng = np.random.default_rng(self.random_state)
@@ -723,19 +721,9 @@ class KernelExplainer(BackgroundExplainer):
             )
         else:
             design = _identifying_design(p, self.max_evals, self.sampling, rng)
-        f_x = self.model.predict(Xv, self.output)
         masks = self.players.column_masks(design.coalitions)
         with progress_bar(n, self.progress, "KernelSHAP") as bar:
-            v = coalition_values(
-                self.model,
-                self.output,
-                Xv,
-                self.background.values,
-                masks,
-                batch_size=self.batch_size,
-                progress=bar,
-                weights=self.background_weights,
-            )
+            v = self._masked_values(Xv, masks, bar)
         y = v - self.expected_value
         values, se = solve(
             design, y, f_x - self.expected_value, standard_error=True, degree=self.degree

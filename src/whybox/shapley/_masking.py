@@ -281,6 +281,27 @@ class BackgroundExplainer:
             )
         return data
 
+    def _rows(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of ``X`` (checked against the background) and the model's output at
+        each, of shapes (n_samples, n_features) and (n_samples, n_outputs)."""
+        rows = self._check_X(X).values
+        return rows, self.model.predict(rows, self.output)
+
+    def _masked_values(self, rows: np.ndarray, masks: np.ndarray, bar: Any) -> np.ndarray:
+        """:func:`coalition_values` of ``rows`` under ``masks``, over the background
+        (weighted when it is a :class:`WeightedBackground`), in batches of
+        ``batch_size`` model rows, advancing the progress ``bar``."""
+        return coalition_values(
+            self.model,
+            self.output,
+            rows,
+            self.background.values,
+            masks,
+            batch_size=self.batch_size,
+            progress=bar,
+            weights=self.background_weights,
+        )
+
     def _common_params(self) -> dict[str, Any]:
         return {
             "output": self.output,

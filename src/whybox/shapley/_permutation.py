@@ -13,7 +13,6 @@ from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
     BackgroundExplainer,
-    coalition_values,
     shapley_explanation,
 )
 
@@ -158,13 +157,11 @@ class PermutationExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
-        data = self._check_X(X)
-        Xv = data.values
+        Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players
         k = self.expected_value.shape[0]
         r = self.n_permutations
-        f_x = self.model.predict(Xv, self.output)
         # All orderings are drawn up front, so the values do not depend on batch_size.
         rng = np.random.default_rng(self.random_state)
         forward = np.argsort(rng.random((n, r, p)), axis=-1)
@@ -190,16 +187,7 @@ class PermutationExplainer(BackgroundExplainer):
                     # coalition j of ordering o holds the players ranked below j
                     coal = rk[:, :, None, :] < steps[None, None, :, None]  # (b, 2r, p-1, p)
                     masks = self.players.column_masks(coal).reshape(b, per_row, -1)
-                    inner = coalition_values(
-                        self.model,
-                        self.output,
-                        Xv[start:stop],
-                        self.background.values,
-                        masks,
-                        batch_size=self.batch_size,
-                        progress=bar,
-                        weights=self.background_weights,
-                    )
+                    inner = self._masked_values(Xv[start:stop], masks, bar)
                     u[:, :, 1:p] = inner.reshape(b, 2 * r, n_inner, k)
                 else:
                     bar.update(b)

@@ -10,6 +10,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox._utils import progress_bar
 from whybox._version import __version__
 from whybox.adapters import Dataset, adapt_data, adapt_model
 from whybox.adapters._model import _made_up
@@ -31,8 +32,10 @@ from whybox.shapley.tree._path_dependent import (
 )
 
 _PERTURBATIONS = ("tree_path_dependent", "interventional")
-#: Rows per block; a progress bar is shown above _PROGRESS_ROWS rows.
+#: Rows per block of the path-dependent kernels.
 _BLOCK_ROWS = 5_000
+#: Interventional TreeSHAP's bar (over trees) shows, with ``progress=None``, above
+#: ``200 * _PROGRESS_ROWS`` rows times trees.
 _PROGRESS_ROWS = 10_000
 
 
@@ -83,7 +86,8 @@ default="tree_path_dependent"
         Threads for the computation; ``None`` or ``-1`` uses all of numba's threads.
         The values do not depend on it.
     progress : bool or None, default=None
-        Show a tqdm progress bar over blocks of rows; None shows it above 10,000 rows.
+        Show a tqdm progress bar over the explained rows; None shows it from 100 rows
+        on (interventional: over the trees, above 2,000,000 rows times trees).
 
     Attributes
     ----------
@@ -99,8 +103,7 @@ default="tree_path_dependent"
 
     Notes
     -----
-    Memory: rows are explained in blocks of 5,000 (a tqdm progress bar shows above
-    10,000 rows), each block written into the result as it is done. Beyond the input
+    Memory: rows are explained in blocks of 5,000, each block written into the result as it is done. Beyond the input
     and the returned ``Explanation`` (its SHAP values take
     ``n_samples * n_features * n_outputs * 8`` bytes), a call holds one block's copy of
     the rows and values, the threads' work arrays (``O(depth * q * (1 + n_outputs) +
@@ -362,40 +365,50 @@ default="tree_path_dependent"
         n = rows.shape[0]
         if self.feature_perturbation == "interventional":
             return self._explain_interventional(data)
-        blocks = range(0, n, _BLOCK_ROWS)
-        if self.progress or (self.progress is None and n > _PROGRESS_ROWS):
-            from tqdm.auto import tqdm
-
-            blocks = tqdm(blocks, desc="TreeExplainer", unit="block", leave=False)
         # each block is written into the result as it comes: no list of parts to join
         values = np.empty((n, self.ensemble.n_features, self.ensemble.n_outputs))
-        for start in blocks:
-            values[start : start + _BLOCK_ROWS] = path_dependent_shap(
-                self.ensemble,
-                rows[start : start + _BLOCK_ROWS],
-                frac=self._frac,
-                max_depth=self._max_depth,
-                n_threads=self.n_jobs,
-            )
-        base = np.tile(self.expected_value, (n, 1))
+        with progress_bar(n, self.progress, "TreeExplainer") as bar:
+            for start in range(0, n, _BLOCK_ROWS):
+                block = rows[start : start + _BLOCK_ROWS]
+                values[start : start + _BLOCK_ROWS] = path_dependent_shap(
+                    self.ensemble,
+                    block,
+                    frac=self._frac,
+                    max_depth=self._max_depth,
+                    n_threads=self.n_jobs,
+                )
+                bar.update(len(block))
+        return self._explanation(data, values, self.method)
 
+    def _explanation(
+        self,
+        data: Dataset,
+        values: np.ndarray,
+        method: str,
+        axes: tuple[str, ...] = ("samples", "features", "outputs"),
+        **params: Any,
+    ) -> Explanation:
+        """The Explanation of ``data``'s rows: ``values``, the base value on every row,
+        the model's output (so additivity is checked) and the run's ``params``."""
         return Explanation(
             values=values,
-            base_values=base,
+            base_values=np.tile(self.expected_value, (values.shape[0], 1)),
             data=data.values,
             feature_names=data.feature_names,
             output_names=self.model.output_names,
             output_space=self.output_space,
-            method=self.method,
+            method=method,
             params={
                 "feature_perturbation": self.feature_perturbation,
                 "output": self.output_space,
                 "n_jobs": self.n_jobs,
                 "model_family": self.ensemble.family,
                 "n_trees": self.ensemble.n_trees,
+                **params,
                 "whybox_version": __version__,
             },
             model_output=self.model.predict(data, self.output_space),
+            axes=axes,
         )
 
     def _explain_interventional(self, data: Dataset) -> Explanation:
@@ -421,24 +434,8 @@ default="tree_path_dependent"
             if bar is not None:
                 bar.close()
 
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=data.values,
-            feature_names=data.feature_names,
-            output_names=self.model.output_names,
-            output_space=self.output_space,
-            method=self.method,
-            params={
-                "feature_perturbation": self.feature_perturbation,
-                "output": self.output_space,
-                "n_jobs": self.n_jobs,
-                "model_family": e.family,
-                "n_trees": e.n_trees,
-                "background_rows": self.background.n_samples,
-                "whybox_version": __version__,
-            },
-            model_output=self.model.predict(data, self.output_space),
+        return self._explanation(
+            data, values, self.method, background_rows=self.background.n_samples
         )
 
     def interaction_values(self, X: Any) -> Explanation:
@@ -480,38 +477,22 @@ default="tree_path_dependent"
             self._tree_features = structure
         # n_features**2 values per row: keep each block's output near 1e7 floats (80 MB)
         block = max(1, min(_BLOCK_ROWS, 10_000_000 // max(1, e.n_features**2 * e.n_outputs)))
-        starts = range(0, n, block)
-        if self.progress or (self.progress is None and n > _PROGRESS_ROWS):
-            from tqdm.auto import tqdm
-
-            starts = tqdm(starts, desc="TreeExplainer interactions", unit="block", leave=False)
         values = np.empty((n, e.n_features, e.n_features, e.n_outputs))
-        for start in starts:
-            values[start : start + block] = path_dependent_interactions(
-                e,
-                rows[start : start + block],
-                frac=self._frac,
-                max_depth=self._max_depth,
-                structure=structure,
-                n_threads=self.n_jobs,
-            )
-
-        return Explanation(
-            values=values,
-            base_values=np.tile(self.expected_value, (n, 1)),
-            data=data.values,
-            feature_names=data.feature_names,
-            output_names=self.model.output_names,
-            output_space=self.output_space,
-            method="tree_path_dependent_interactions",
-            params={
-                "feature_perturbation": self.feature_perturbation,
-                "output": self.output_space,
-                "n_jobs": self.n_jobs,
-                "model_family": e.family,
-                "n_trees": e.n_trees,
-                "whybox_version": __version__,
-            },
-            model_output=self.model.predict(data, self.output_space),
+        with progress_bar(n, self.progress, "TreeExplainer interactions") as bar:
+            for start in range(0, n, block):
+                part = rows[start : start + block]
+                values[start : start + block] = path_dependent_interactions(
+                    e,
+                    part,
+                    frac=self._frac,
+                    max_depth=self._max_depth,
+                    structure=structure,
+                    n_threads=self.n_jobs,
+                )
+                bar.update(len(part))
+        return self._explanation(
+            data,
+            values,
+            "tree_path_dependent_interactions",
             axes=("samples", "features", "features", "outputs"),
         )

@@ -434,6 +434,23 @@ def path_dependent_shap(
     if block_rows is not None and block_rows < 1:
         raise InputError(f"block_rows must be a positive integer, got {block_rows}.")
     rows = prepare_rows(e, X)
+    # the arguments both kernels take, in their order
+    args = (
+        rows,
+        e.children_left,
+        e.children_right,
+        e.features,
+        e.thresholds,
+        e.default_left,
+        e.missing_rule,
+        frac,
+        e.values,
+        e.tree_output,
+        e.strict_less,
+        max_depth,
+        e.n_features,
+        e.category_sets,
+    )
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)
@@ -454,40 +471,7 @@ def path_dependent_shap(
                     e.n_outputs,
                     numba.get_num_threads(),
                 )
-            return _quadrature.quadrature_shap_rows(
-                rows,
-                e.children_left,
-                e.children_right,
-                e.features,
-                e.thresholds,
-                e.default_left,
-                e.missing_rule,
-                frac,
-                e.values,
-                e.tree_output,
-                e.strict_less,
-                max_depth,
-                e.n_features,
-                e.category_sets,
-                t_nodes,
-                w_nodes,
-                int(block_rows),
-            )
-        return _shap_rows(
-            rows,
-            e.children_left,
-            e.children_right,
-            e.features,
-            e.thresholds,
-            e.default_left,
-            e.missing_rule,
-            frac,
-            e.values,
-            e.tree_output,
-            e.strict_less,
-            max_depth,
-            e.n_features,
-            e.category_sets,
-        )
+            return _quadrature.quadrature_shap_rows(*args, t_nodes, w_nodes, int(block_rows))
+        return _shap_rows(*args)
     finally:
         numba.set_num_threads(previous)
