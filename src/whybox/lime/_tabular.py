@@ -119,7 +119,9 @@ class LimeTabularExplainer(LimeSettings):
     Attributes
     ----------
     model : whybox.adapters.Model
+        The adapted model, called on the perturbations and the explained rows.
     output : str
+        The output space explained (``"auto"`` resolved).
     feature_names : tuple of str
     categorical : ndarray of shape (n_features,), bool
     discretizer : Discretizer or None
