@@ -25,6 +25,11 @@ def test_quartile_bins_match_numpy_percentiles_and_conditions_hold():
     assert disc.describe(0, 0) == f"x0 <= {e[0]:.4g}"
     assert disc.describe(0, 2) == f"{e[1]:.4g} < x0 <= {e[2]:.4g}"
     assert disc.describe(0, 3) == f"x0 > {e[2]:.4g}"
+    # several bins together read as one interval
+    assert disc.describe(0, 0, 2) == f"x0 <= {e[2]:.4g}"
+    assert disc.describe(0, 1, 3) == f"x0 > {e[0]:.4g}"
+    assert disc.describe(0, 1, 2) == f"{e[0]:.4g} < x0 <= {e[2]:.4g}"
+    assert disc.describe(0, 2, 2) == disc.describe(0, 2)
 
 
 def test_categorical_levels_missing_and_few_distinct_values():

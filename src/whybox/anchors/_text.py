@@ -161,9 +161,8 @@ max_check_samples, n_examples, random_state
         ------
         InputError
             If ``texts`` is not a str or a non-empty sequence of str, a text has no
-            words, or
-            ``model`` returns an output of the wrong shape or ``class_names`` does not
-            name its classes.
+            words, or ``model`` returns an output of the wrong shape or
+            ``class_names`` does not name its classes.
         """
         if isinstance(texts, str):
             texts = [texts]
