@@ -11,9 +11,11 @@ import math
 from functools import reduce
 
 import numpy as np
-import torch
+from _requires import requires
 
 from whybox.attention import AttentionMaps
+
+torch = requires("torch")
 
 nn = torch.nn
 

@@ -7,26 +7,24 @@ reference weights.
 
 from __future__ import annotations
 
+import matplotlib
 import numpy as np
 import pytest
 from _requires import requires
 
-torch = requires("torch")
-
-import matplotlib  # noqa: E402
+from tests.attention._helpers import IDS, UsesAveragedWeights, tiny_classifier, torch
 
 matplotlib.use("Agg")
 
-from tests.attention._helpers import IDS, UsesAveragedWeights, tiny_classifier  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.attention import (  # noqa: E402
+from whybox import InputError
+from whybox.attention import (
     attention_weights,
     attention_x_gradient,
     rollout_relevance,
 )
-from whybox.attention._capture import _capture_mha  # noqa: E402
-from whybox.datasets import load_text_transformer  # noqa: E402
-from whybox.plots import attention as plot_attention  # noqa: E402
+from whybox.attention._capture import _capture_mha
+from whybox.datasets import load_text_transformer
+from whybox.plots import attention as plot_attention
 
 nn = torch.nn
 

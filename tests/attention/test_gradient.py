@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
-
-from tests.attention._helpers import (  # noqa: E402
-    IDS,
-    chefer_reference,
-    manual_forward,
-    tiny_classifier,
-)
-from whybox import Explanation, InputError  # noqa: E402
-from whybox.attention import attention_weights, attention_x_gradient  # noqa: E402
+from tests.attention._helpers import IDS, chefer_reference, manual_forward, tiny_classifier, torch
+from whybox import Explanation, InputError
+from whybox.attention import attention_weights, attention_x_gradient
 
 nn = torch.nn
 

@@ -6,13 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
-
-from tests.attention._helpers import random_maps  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.attention import AttentionMaps, attention_rollout  # noqa: E402
+from tests.attention._helpers import random_maps
+from whybox import InputError
+from whybox.attention import AttentionMaps, attention_rollout
 
 
 def test_attention_maps_views_round_trip_and_validation():

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
-
-from tests.attention._helpers import random_maps, rollout_reference  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.attention import AttentionMaps, attention_rollout, rollout_relevance  # noqa: E402
+from tests.attention._helpers import random_maps, rollout_reference
+from whybox import InputError
+from whybox.attention import AttentionMaps, attention_rollout, rollout_relevance
 
 
 @pytest.mark.parametrize("fusion", ["mean", "max", "min"])

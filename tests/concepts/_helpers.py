@@ -1,7 +1,9 @@
 """Models shared by the concept tests: closed-form gradients and separable branches."""
 
 import numpy as np
-import torch
+from _requires import requires
+
+torch = requires("torch")
 
 nn = torch.nn
 

@@ -4,13 +4,10 @@ import numpy as np
 import pytest
 from _requires import requires
 
-torch = requires("torch")
-nn = torch.nn
-
-from tests.concepts._helpers import D, tiny_cnn  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.adapters._torch import adapt_torch_model  # noqa: E402
-from whybox.concepts._activations import layer_activations, layer_gradients  # noqa: E402
+from tests.concepts._helpers import D, tiny_cnn, torch
+from whybox import InputError
+from whybox.adapters._torch import adapt_torch_model
+from whybox.concepts._activations import layer_activations, layer_gradients
 
 
 def test_layer_gradients_match_captum_and_batching():

@@ -1,19 +1,17 @@
 """Activation patching: closed forms, positions, NaN where nothing is restored, hooks removed."""
 
+import json
+
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
+from tests.concepts._helpers import TwoBranch, tiny_cnn, torch
+from whybox import InputError
+from whybox.adapters._torch import adapt_torch_model
+from whybox.concepts import PatchingResult, activation_patching
+from whybox.concepts._activations import layer_activations
+
 nn = torch.nn
-
-import json  # noqa: E402
-
-from tests.concepts._helpers import TwoBranch, tiny_cnn  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.adapters._torch import adapt_torch_model  # noqa: E402
-from whybox.concepts import PatchingResult, activation_patching  # noqa: E402
-from whybox.concepts._activations import layer_activations  # noqa: E402
 
 
 @pytest.fixture(scope="module")

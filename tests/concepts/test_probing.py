@@ -1,16 +1,15 @@
 """Linear probes with a control task (Hewitt & Liang 2019)."""
 
+import json
+
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
+from tests.concepts._helpers import torch
+from whybox import InputError
+from whybox.concepts import ProbeResult, probe
+
 nn = torch.nn
-
-import json  # noqa: E402
-
-from whybox import InputError  # noqa: E402
-from whybox.concepts import ProbeResult, probe  # noqa: E402
 
 
 def test_probe_linearly_encoded_labels_are_selective():

@@ -1,17 +1,15 @@
 """TCAV: closed-form directional derivatives, significance, determinism, the result type."""
 
+import json
+
 import numpy as np
 import pytest
-from _requires import requires
 
-torch = requires("torch")
+from tests.concepts._helpers import D, E, QuadraticHead, U, W, torch
+from whybox import InputError
+from whybox.concepts import TCAV, TCAVResult
+
 nn = torch.nn
-
-import json  # noqa: E402
-
-from tests.concepts._helpers import D, E, QuadraticHead, U, W  # noqa: E402
-from whybox import InputError  # noqa: E402
-from whybox.concepts import TCAV, TCAVResult  # noqa: E402
 
 
 @pytest.fixture(scope="module")

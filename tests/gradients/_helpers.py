@@ -1,32 +1,48 @@
-"""Models and inputs shared by the gradient tests (float64, seeded)."""
+"""Models and inputs shared by the gradient tests (float64, seeded).
 
-import torch
+Importing this module skips the importing test module when torch is missing (fails
+under ``WHYBOX_REQUIRE_ALL=1``); captum is imported by the first test that uses it.
+"""
+
+import pytest
+from _requires import lazy, requires
+
+torch = requires("torch")
+captum_attr = lazy("captum.attr")
+
+# captum warns that it switched requires_grad on for our inputs
+IGNORE_CAPTUM_INPUT_WARNING = pytest.mark.filterwarnings(
+    "ignore:Input Tensor 0 did not already require gradients"
+)
 
 RULES = ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]
 
 
+def float64_net(seed, build):
+    """``nn.Sequential(*build(nn))`` in float64 and eval mode, its weights drawn after
+    ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(*build(torch.nn)).double().eval()
+
+
 def make_cnn():
-    torch.manual_seed(0)
-    return (
-        torch.nn.Sequential(
-            torch.nn.Conv2d(1, 3, 3, padding=1),
-            torch.nn.ReLU(),
-            torch.nn.MaxPool2d(2),
-            torch.nn.Flatten(),
-            torch.nn.Linear(48, 4),
-        )
-        .double()
-        .eval()
-    )
+    return float64_net(
+        0,
+        lambda nn: [
+            nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(48, 4),
+        ],
+    )  # fmt: skip
 
 
 def make_mlp(n_in=5, smooth=False):
-    torch.manual_seed(1)
-    act = torch.nn.Tanh() if smooth else torch.nn.ReLU()
-    return torch.nn.Sequential(
-        torch.nn.Linear(n_in, 8), act, torch.nn.Linear(8, 8), torch.nn.Softplus(),
-        torch.nn.Linear(8, 3),
-    ).double().eval()  # fmt: skip
+    return float64_net(
+        1,
+        lambda nn: [
+            nn.Linear(n_in, 8), nn.Tanh() if smooth else nn.ReLU(), nn.Linear(8, 8),
+            nn.Softplus(), nn.Linear(8, 3),
+        ],
+    )  # fmt: skip
 
 
 def make_linear(n_in=5, bias=0.7):

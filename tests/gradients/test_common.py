@@ -8,21 +8,19 @@ the dummy axiom, eval mode and the input errors.
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
-
-from tests.gradients._helpers import (  # noqa: E402
+from tests.gradients._helpers import (
+    IGNORE_CAPTUM_INPUT_WARNING,
     IgnoresLast,
     images,
     make_cnn,
     make_mlp,
     table,
+    torch,
     vals,
 )
-from whybox import InputError  # noqa: E402
-from whybox.gradients import (  # noqa: E402
+from whybox import InputError
+from whybox.gradients import (
     GradientShap,
     InputXGradient,
     IntegratedGradients,
@@ -30,8 +28,7 @@ from whybox.gradients import (  # noqa: E402
     SmoothGrad,
 )
 
-# captum warns that it switched requires_grad on for our inputs
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 def test_a_dummy_input_gets_exactly_zero():

@@ -4,15 +4,12 @@ import warnings
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
+from tests.gradients._helpers import captum_attr, torch
+from whybox._exceptions import InputError, UnsupportedModelError
+from whybox.gradients import DeepLift, DeepShap
 
-from torch import nn  # noqa: E402
-
-from whybox._exceptions import InputError, UnsupportedModelError  # noqa: E402
-from whybox.gradients import DeepLift, DeepShap  # noqa: E402
+nn = torch.nn
 
 # Every model and input here is float64, as are captum's references: the same products
 # and sums in another order differ by a few ulps. Measured: values against captum at most

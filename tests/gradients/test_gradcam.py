@@ -7,63 +7,49 @@ pixels, and the paper's formula with autograd derivatives of Y = exp(S).
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
+from tests.gradients._helpers import IGNORE_CAPTUM_INPUT_WARNING, captum_attr, float64_net, torch
+from whybox import InputError
+from whybox.gradients import GradCAM, GradCAMPlusPlus
 
-from whybox import InputError  # noqa: E402
-from whybox.gradients import GradCAM, GradCAMPlusPlus  # noqa: E402
-
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 # ---------------------------------------------------------------------- models
 def make_cnn(inplace=True):
-    torch.manual_seed(0)
-    return (
-        torch.nn.Sequential(
-            torch.nn.Conv2d(3, 4, 3, padding=1),
-            torch.nn.ReLU(inplace=inplace),
-            torch.nn.Conv2d(4, 5, 3),
-            torch.nn.ReLU(),
-            torch.nn.AdaptiveAvgPool2d(2),
-            torch.nn.Flatten(),
-            torch.nn.Linear(20, 3),
-        )
-        .double()
-        .eval()
-    )
+    return float64_net(
+        0,
+        lambda nn: [
+            nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=inplace), nn.Conv2d(4, 5, 3),
+            nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(20, 3),
+        ],
+    )  # fmt: skip
 
 
 def make_cnn1d():
-    torch.manual_seed(1)
-    return (
-        torch.nn.Sequential(
-            torch.nn.Conv1d(2, 3, 3),
-            torch.nn.Tanh(),
-            torch.nn.AdaptiveMaxPool1d(2),
-            torch.nn.Flatten(),
-            torch.nn.Linear(6, 2),
-        )
-        .double()
-        .eval()
+    return float64_net(
+        1,
+        lambda nn: [
+            nn.Conv1d(2, 3, 3),
+            nn.Tanh(),
+            nn.AdaptiveMaxPool1d(2),
+            nn.Flatten(),
+            nn.Linear(6, 2),
+        ],
     )
 
 
 def make_gap_head():
     """conv -> ReLU (the explained layer) -> global average pool -> linear: S linear in A."""
-    torch.manual_seed(2)
-    return (
-        torch.nn.Sequential(
-            torch.nn.Conv2d(1, 2, 3),
-            torch.nn.ReLU(),
-            torch.nn.AdaptiveAvgPool2d(1),
-            torch.nn.Flatten(),
-            torch.nn.Linear(2, 3),
-        )
-        .double()
-        .eval()
+    return float64_net(
+        2,
+        lambda nn: [
+            nn.Conv2d(1, 2, 3),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Linear(2, 3),
+        ],
     )
 
 

@@ -4,24 +4,22 @@ import json
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
-
-from tests.gradients._helpers import (  # noqa: E402
+from tests.gradients._helpers import (
+    IGNORE_CAPTUM_INPUT_WARNING,
+    captum_attr,
     images,
     make_cnn,
     make_linear,
     make_mlp,
     table,
+    torch,
     vals,
 )
-from whybox import InputError  # noqa: E402
-from whybox.gradients import GradientShap, GradientShapDraws  # noqa: E402
+from whybox import InputError
+from whybox.gradients import GradientShap, GradientShapDraws
 
-# captum warns that it switched requires_grad on for our inputs
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 def captum_gradient_shap_draws(seed, n, n_bg, n_samples, stdev, shape):
@@ -37,7 +35,7 @@ def captum_gradient_shap_draws(seed, n, n_bg, n_samples, stdev, shape):
     alpha = np.random.uniform(0.0, 1.0, n * n_samples)  # noqa: NPY002
     return GradientShapDraws(
         background_index=index.reshape(n, n_samples),
-        alpha=alpha.reshape(n, n_samples),
+        path_positions=alpha.reshape(n, n_samples),
         noise=noise.numpy().reshape(n, n_samples, *shape),
     )
 
@@ -91,16 +89,19 @@ def test_gradient_shap_shape_and_draw_errors():
         gs(np.zeros((3, 4)))
     draws = gs.draw(x)
     with pytest.raises(InputError, match="draws must be a GradientShapDraws"):
-        gs(x, draws={"alpha": draws.alpha})
+        gs(x, draws={"path_positions": draws.path_positions})
     with pytest.raises(InputError, match=r"must both have shape \(n_inputs=2, n_draws\)"):
         gs(x[:2], draws=draws)
-    bad_index = GradientShapDraws(draws.background_index + 4, draws.alpha)
+    bad_index = GradientShapDraws(draws.background_index + 4, draws.path_positions)
     with pytest.raises(InputError, match=r"background_index must hold ints in 0\.\.3"):
         gs(x, draws=bad_index)
-    with pytest.raises(InputError, match=r"draws.alpha must lie in \[0, 1\]"):
-        gs(x, draws=GradientShapDraws(draws.background_index, draws.alpha + 1))
+    with pytest.raises(InputError, match=r"draws.path_positions must lie in \[0, 1\]"):
+        gs(x, draws=GradientShapDraws(draws.background_index, draws.path_positions + 1))
     with pytest.raises(InputError, match=r"draws.noise must have shape"):
-        gs(x, draws=GradientShapDraws(draws.background_index, draws.alpha, np.zeros((3, 2))))
+        gs(
+            x,
+            draws=GradientShapDraws(draws.background_index, draws.path_positions, np.zeros((3, 2))),
+        )
 
 
 def test_gradient_shap_draws_are_a_result_with_a_strict_json_round_trip():
@@ -110,7 +111,7 @@ def test_gradient_shap_draws_are_a_result_with_a_strict_json_round_trip():
         back = GradientShapDraws.from_dict(json.loads(draws.to_json()))
         np.testing.assert_array_equal(back.background_index, draws.background_index)
         assert back.background_index.dtype.kind == "i"
-        np.testing.assert_array_equal(back.alpha, draws.alpha)
+        np.testing.assert_array_equal(back.path_positions, draws.path_positions)
         if draws.noise is None:
             assert back.noise is None
         else:

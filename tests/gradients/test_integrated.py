@@ -2,25 +2,23 @@
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
-
-from tests.gradients._helpers import (  # noqa: E402
+from tests.gradients._helpers import (
+    IGNORE_CAPTUM_INPUT_WARNING,
     RULES,
+    captum_attr,
     images,
     make_cnn,
     make_linear,
     make_mlp,
     table,
+    torch,
     vals,
 )
-from whybox import InputError  # noqa: E402
-from whybox.gradients import IntegratedGradients  # noqa: E402
+from whybox import InputError
+from whybox.gradients import IntegratedGradients
 
-# captum warns that it switched requires_grad on for our inputs
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 @pytest.mark.parametrize("kind", ["cnn", "mlp"])

@@ -2,12 +2,10 @@
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
-
-from tests.gradients._helpers import (  # noqa: E402
+from tests.gradients._helpers import (
+    IGNORE_CAPTUM_INPUT_WARNING,
+    captum_attr,
     images,
     make_cnn,
     make_linear,
@@ -15,10 +13,9 @@ from tests.gradients._helpers import (  # noqa: E402
     table,
     vals,
 )
-from whybox.gradients import InputXGradient, Saliency  # noqa: E402
+from whybox.gradients import InputXGradient, Saliency
 
-# captum warns that it switched requires_grad on for our inputs
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 @pytest.mark.parametrize("kind", ["cnn", "mlp"])

@@ -2,23 +2,21 @@
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
-torch = requires("torch")
-captum_attr = lazy("captum.attr")
-
-from tests.gradients._helpers import (  # noqa: E402
+from tests.gradients._helpers import (
+    IGNORE_CAPTUM_INPUT_WARNING,
+    captum_attr,
     images,
     loop_gradient,
     make_cnn,
     make_mlp,
     table,
+    torch,
     vals,
 )
-from whybox.gradients import SmoothGrad  # noqa: E402
+from whybox.gradients import SmoothGrad
 
-# captum warns that it switched requires_grad on for our inputs
-pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
+pytestmark = IGNORE_CAPTUM_INPUT_WARNING
 
 
 @pytest.mark.parametrize("variant", ["smoothgrad", "smoothgrad_sq", "vargrad"])

@@ -11,7 +11,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_batch_size
+from whybox._utils import check_batch_size, check_int, check_random_state, json_value
 from whybox._version import __version__
 from whybox.adapters._torch import (
     TargetLike,
@@ -309,6 +309,62 @@ def _float64() -> Any:
 
 
 # ---------------------------------------------------------------------- random draws
+class DrawingExplainer(TorchExplainer):
+    """Base of the explainers that average gradients over random draws per input.
+
+    SmoothGrad (noisy copies) and GradientShap (points between baselines and the
+    input): ``n_draws`` points per input, drawn from a CPU ``torch.Generator`` seeded
+    by ``random_state``, their gradients reduced to a value and a Monte Carlo
+    standard error per input element.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        n_draws: int,
+        random_state: Any,
+        output: str = "raw",
+        output_names: Sequence[str] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
+        self.n_draws = check_int(n_draws, "n_draws", 1, "n_draws=50")
+        self.random_state = check_random_state(random_state)
+
+    def _generator(self) -> Any:
+        """A fresh generator for one call (the same draws on every call for an int seed)."""
+        return torch_generator(self.random_state)
+
+    def _random_state_param(self) -> Any:
+        """What ``params`` records of ``random_state`` (an int, None, or a repr)."""
+        return json_value(self.random_state)
+
+    def _over_draws(self, x: Any, target: Any, n_draws: int, chunk: Any) -> tuple[Any, np.ndarray]:
+        """Values (a tensor shaped like ``x``) and their Monte Carlo standard errors
+        (float64, shaped like the explanation's values), a chunk of inputs at a time.
+
+        ``chunk(sl)`` gives, for the inputs ``x[sl]``, the points (n_draws, m,
+        *input_shape) in draw-major layout (block r holds draw r of each input) and a
+        function that reduces their gradients, of the same shape, to (values, errors)
+        of shape (m, *input_shape), errors None where there are none (left NaN). Each
+        pass holds all the draws of as many inputs as ``batch_size`` allows.
+        """
+        torch = import_torch()
+        in_shape = tuple(x.shape[1:])
+        values = torch.empty_like(x)
+        error = torch.full_like(x, float("nan"))
+        for sl in sample_chunks(len(x), n_draws, self.batch_size):
+            points, reduce = chunk(sl)
+            grads, _ = self._gradients(
+                points.reshape(-1, *in_shape), take_rows(target, sl), n_draws
+            )
+            values[sl], chunk_error = reduce(grads.reshape(points.shape))
+            if chunk_error is not None:
+                error[sl] = chunk_error
+        return values, per_value(error)
+
+
 def torch_generator(random_state: Any) -> Any:
     """A CPU ``torch.Generator`` seeded from ``random_state``.
 

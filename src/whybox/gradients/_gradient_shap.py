@@ -10,18 +10,9 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import Result, check_int, check_random_state, json_value
+from whybox._utils import Result
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import (
-    TorchExplainer,
-    check_scale,
-    mean_and_error,
-    per_value,
-    sample_chunks,
-    standard_normal,
-    take_rows,
-    torch_generator,
-)
+from whybox.gradients._common import DrawingExplainer, check_scale, mean_and_error, standard_normal
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,7 +27,7 @@ class GradientShapDraws(Result):
     ----------
     background_index : ndarray of shape (n_inputs, n_draws), int
         Row of the background used as baseline by each draw.
-    alpha : ndarray of shape (n_inputs, n_draws), float64
+    path_positions : ndarray of shape (n_inputs, n_draws), float64
         Position of each draw's point on the path from the baseline (0) to the
         (noisy) input (1), in [0, 1].
     noise : ndarray of shape (n_inputs, n_draws, *input_shape), float64, or None
@@ -50,11 +41,11 @@ class GradientShapDraws(Result):
     """
 
     background_index: np.ndarray
-    alpha: np.ndarray
+    path_positions: np.ndarray
     noise: np.ndarray | None = None
 
 
-class GradientShap(TorchExplainer):
+class GradientShap(DrawingExplainer):
     """GradientSHAP, the expected-gradients estimate of SHAP values (Lundberg & Lee 2017).
 
     For each input ``x`` it draws ``n_draws`` triples: a baseline ``b`` uniformly
@@ -122,11 +113,16 @@ class GradientShap(TorchExplainer):
         output_names: Sequence[str] | None = None,
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
+        super().__init__(
+            model,
+            n_draws=n_draws,
+            random_state=random_state,
+            output=output,
+            output_names=output_names,
+            batch_size=batch_size,
+        )
         self.background = self.model.as_input(background, "background")
-        self.n_draws = check_int(n_draws, "n_draws", 1, "n_draws=20")
         self.stdev = check_scale(stdev, "stdev")
-        self.random_state = check_random_state(random_state)
 
     # ------------------------------------------------------------------ draws
     def draw(self, X: Any) -> GradientShapDraws:
@@ -144,7 +140,7 @@ class GradientShap(TorchExplainer):
         """
         torch = import_torch()
         x = self.model.as_input(X)
-        gen = torch_generator(self.random_state)
+        gen = self._generator()
         index, alpha = self._index_and_alpha(gen, len(x))
         noise = None
         if self.stdev > 0:
@@ -152,7 +148,7 @@ class GradientShap(TorchExplainer):
             noise = (self.stdev * noise).transpose(0, 1)
         return GradientShapDraws(
             background_index=index.numpy(),
-            alpha=alpha.numpy(),
+            path_positions=alpha.numpy(),
             noise=None if noise is None else noise.detach().cpu().to(torch.float64).numpy(),
         )
 
@@ -172,11 +168,11 @@ class GradientShap(TorchExplainer):
                 f"{type(draws).__name__}."
             )
         index = np.asarray(draws.background_index)
-        alpha = np.asarray(draws.alpha, dtype=np.float64)
+        alpha = np.asarray(draws.path_positions, dtype=np.float64)
         n = len(x)
         if index.ndim != 2 or index.shape[0] != n or alpha.shape != index.shape:
             raise InputError(
-                f"draws.background_index and draws.alpha must both have shape "
+                f"draws.background_index and draws.path_positions must both have shape "
                 f"(n_inputs={n}, n_draws), got {index.shape} and {alpha.shape}; "
                 "make the draws for these inputs."
             )
@@ -188,7 +184,7 @@ class GradientShap(TorchExplainer):
             )
         if not np.all((alpha >= 0) & (alpha <= 1)):
             raise InputError(
-                "draws.alpha must lie in [0, 1] (positions on the path from baseline to "
+                "draws.path_positions must lie in [0, 1] (positions on the path from baseline to "
                 f"input), got values from {alpha.min()} to {alpha.max()}."
             )
         noise = None
@@ -216,16 +212,13 @@ class GradientShap(TorchExplainer):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_inputs, *input_shape)
-            Numeric inputs with the background's input shape; a tensor must be on
-            the model's device.
-        target : None, int, sequence of int or callable, optional
-            The output explained, as in :meth:`TorchExplainer.__call__`.
+        X, target, feature_names
+            The inputs (n_inputs, *input_shape), with the background's input shape,
+            the output explained and the feature names of 1-D inputs, as in
+            :meth:`TorchExplainer.__call__`.
         draws : GradientShapDraws, optional
             Fixed draws to use instead of drawing from ``random_state``; their
             number per input replaces ``n_draws`` and their noise ``stdev``.
-        feature_names : sequence of str, optional
-            Names of the features of 1-D inputs.
 
         Returns
         -------
@@ -242,7 +235,6 @@ class GradientShap(TorchExplainer):
             Inputs that are not numeric, are on another device or do not have the
             background's input shape; a target out of range; malformed draws.
         """
-        torch = import_torch()
         shape = getattr(X, "shape", None)
         shape = tuple(np.shape(X) if shape is None else shape)
         bg_shape = tuple(self.background.shape[1:])
@@ -254,21 +246,18 @@ class GradientShap(TorchExplainer):
         with self.model.evaluation():
             x, out, tgt = self._start(X, target)
             in_shape = tuple(x.shape[1:])
-            n = len(x)
             gen = None
             if draws is None:
-                gen = torch_generator(self.random_state)
-                index, alpha = self._index_and_alpha(gen, n)
+                gen = self._generator()
+                index, alpha = self._index_and_alpha(gen, len(x))
                 noise = None
             else:
                 index, alpha, noise = self._check_draws(draws, x)
             ns = index.shape[1]
-            values = torch.empty_like(x)
-            error = torch.empty_like(x)
             trailing = [1] * len(in_shape)
-            for sl in sample_chunks(n, ns, self.batch_size):
+
+            def chunk(sl: slice) -> tuple[Any, Any]:
                 m = sl.stop - sl.start
-                # draw-major layout (ns, m, ...): block r holds draw r of each input
                 base = self.background[index[sl].T.reshape(-1).to(x.device)]
                 base = base.reshape(ns, m, *in_shape)
                 z = x[sl][None].expand(ns, m, *in_shape)
@@ -278,10 +267,10 @@ class GradientShap(TorchExplainer):
                     z = z + self.stdev * standard_normal(gen, ns, m, in_shape, x)
                 diff = z - base
                 a = alpha[sl].T.to(dtype=x.dtype, device=x.device).reshape(ns, m, *trailing)
-                points = (base + a * diff).reshape(ns * m, *in_shape)
-                grads, _ = self._gradients(points, take_rows(tgt, sl), ns)
-                values[sl], error[sl] = mean_and_error(grads.reshape(ns, m, *in_shape) * diff)
-            base_values = self._background_mean(tgt, n)
+                return base + a * diff, lambda grads: mean_and_error(grads * diff)
+
+            values, error = self._over_draws(x, tgt, ns, chunk)
+            base_values = self._background_mean(tgt, len(x))
         return self._explanation(
             x,
             values,
@@ -290,12 +279,12 @@ class GradientShap(TorchExplainer):
             params={
                 "n_draws": int(ns),
                 "stdev": self.stdev if draws is None else None,
-                "random_state": json_value(self.random_state),
+                "random_state": self._random_state_param(),
                 "draws": "random_state" if draws is None else "given",
                 "n_background": len(self.background),
             },
             base_values=base_values,
-            quality={"standard_error": per_value(error)},
+            quality={"standard_error": error},
             feature_names=feature_names,
         )
 

@@ -161,14 +161,11 @@ class IntegratedGradients(TorchExplainer):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
-            Numeric inputs; a tensor must be on the model's device.
-        target : None, int, sequence of int or callable, optional
-            The output explained, as in :meth:`TorchExplainer.__call__`.
+        X, target, feature_names
+            The inputs (n_samples, *input_shape), the output explained and the
+            feature names of 1-D inputs, as in :meth:`TorchExplainer.__call__`.
         baseline : None, float, array-like or torch.Tensor, optional
             Overrides the explainer's baseline for this call (same forms).
-        feature_names : sequence of str, optional
-            Names of the features of 1-D inputs.
 
         Returns
         -------

@@ -7,24 +7,13 @@ from typing import Any
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import check_int, check_random_state, json_value
-from whybox.adapters._torch import import_torch
-from whybox.gradients._common import (
-    TorchExplainer,
-    check_scale,
-    mean_and_error,
-    per_value,
-    sample_chunks,
-    standard_normal,
-    take_rows,
-    torch_generator,
-)
+from whybox.gradients._common import DrawingExplainer, check_scale, mean_and_error, standard_normal
 
 SMOOTHGRAD_VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
 # ---------------------------------------------------------------------- SmoothGrad
-class SmoothGrad(TorchExplainer):
+class SmoothGrad(DrawingExplainer):
     """SmoothGrad (Smilkov et al. 2017) and VarGrad (Adebayo et al. 2018).
 
     Draws ``n_draws`` noisy copies ``x + e`` of each input, with
@@ -102,8 +91,14 @@ class SmoothGrad(TorchExplainer):
         output_names: Sequence[str] | None = None,
         batch_size: int | None = None,
     ) -> None:
-        super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
-        self.n_draws = check_int(n_draws, "n_draws", 1, "n_draws=50")
+        super().__init__(
+            model,
+            n_draws=n_draws,
+            random_state=random_state,
+            output=output,
+            output_names=output_names,
+            batch_size=batch_size,
+        )
         self.noise_level = check_scale(noise_level, "noise_level")
         if variant not in SMOOTHGRAD_VARIANTS:
             raise InputError(
@@ -112,36 +107,25 @@ class SmoothGrad(TorchExplainer):
             )
         self.variant = variant
         self.absolute = bool(absolute)
-        self.random_state = check_random_state(random_state)
 
     def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
-        torch = import_torch()
-        gen = torch_generator(self.random_state)
+        gen = self._generator()
         ns = self.n_draws
         x, out, tgt = self._start(X, target)
         n, in_shape = x.shape[0], tuple(x.shape[1:])
         flat = x.reshape(n, -1)
         sigma = self.noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)
-        values = torch.empty_like(x)
-        error = torch.full_like(x, float("nan"))
-        for sl in sample_chunks(n, ns, self.batch_size):
+
+        def chunk(sl: slice) -> tuple[Any, Any]:
             m = sl.stop - sl.start
             noise = standard_normal(gen, ns, m, in_shape, x)
             scale = sigma[sl].reshape(1, m, *([1] * len(in_shape)))
-            points = (x[sl][None] + noise * scale).reshape(ns * m, *in_shape)
-            grads, _ = self._gradients(points, take_rows(tgt, sl), ns)
-            grads = grads.reshape(ns, m, *in_shape)
-            if self.absolute:
-                grads = grads.abs()
-            if self.variant == "vargrad":
-                values[sl] = (grads - grads.mean(dim=0)).square().mean(dim=0)
-            else:
-                if self.variant == "smoothgrad_sq":
-                    grads = grads.square()
-                values[sl], error[sl] = mean_and_error(grads)
+            return x[sl][None] + noise * scale, self._aggregate
+
+        values, error = self._over_draws(x, tgt, ns, chunk)
         quality: dict[str, Any] = {"noise_std": sigma.detach().cpu().double().numpy()[:, None]}
         if self.variant != "vargrad":
-            quality["standard_error"] = per_value(error)
+            quality["standard_error"] = error
         return self._explanation(
             x,
             values,
@@ -152,8 +136,18 @@ class SmoothGrad(TorchExplainer):
                 "noise_level": self.noise_level,
                 "variant": self.variant,
                 "absolute": self.absolute,
-                "random_state": json_value(self.random_state),
+                "random_state": self._random_state_param(),
             },
             quality=quality,
             feature_names=feature_names,
         )
+
+    def _aggregate(self, grads: Any) -> tuple[Any, Any]:
+        """(values, standard errors or None) of the gradients (n_draws, m, *input_shape)."""
+        if self.absolute:
+            grads = grads.abs()
+        if self.variant == "vargrad":
+            return (grads - grads.mean(dim=0)).square().mean(dim=0), None
+        if self.variant == "smoothgrad_sq":
+            grads = grads.square()
+        return mean_and_error(grads)
