@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from debugging._helpers import frame
 from inspection._helpers import assert_round_trip
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
@@ -34,20 +35,9 @@ from whybox.debugging import (
 )
 
 
-def _frame(n, seed):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "x1": rng.uniform(0, 1, n),
-            "x2": rng.normal(size=n),
-            "cat": rng.choice(["a", "b", "c"], size=n),
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def classified():
-    X = _frame(600, 0)
+    X = frame(600, 0)
     numeric = X[["x1", "x2"]]
     y = ((numeric["x2"] > 0) ^ (numeric["x1"] > 0.8)).astype(int).to_numpy()
     return LogisticRegression().fit(numeric, y), numeric, y
@@ -55,7 +45,7 @@ def classified():
 
 @pytest.fixture(scope="module")
 def regressed():
-    X = _frame(400, 1)
+    X = frame(400, 1)
     numeric = X[["x1", "x2"]].assign(x3=np.where(X["cat"] == "a", np.nan, 1.0))
     y = numeric["x1"] ** 2 * 4 + numeric["x2"] + np.random.default_rng(2).normal(0, 0.1, 400)
     model = LinearRegression().fit(numeric[["x1", "x2"]].to_numpy(), y)

@@ -3,23 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from debugging._helpers import frame as make_frame
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LinearRegression
 
 from whybox._exceptions import InputError
 from whybox.debugging import find_slices
-
-
-def _frame(n, seed):
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "x1": rng.uniform(0, 1, n),
-            "x2": rng.normal(size=n),
-            "cat": rng.choice(["a", "b", "c"], size=n),
-        }
-    )
 
 
 class _Rule(ClassifierMixin, BaseEstimator):
@@ -39,7 +29,7 @@ class _Rule(ClassifierMixin, BaseEstimator):
 
 
 def test_planted_failing_slice_is_found_first():
-    frame = _frame(3000, 0)
+    frame = make_frame(3000, 0)
     y = (frame["x2"] > 0).astype(int).to_numpy()
     rng = np.random.default_rng(1)
     y = np.where(rng.uniform(size=len(y)) < 0.05, 1 - y, y)  # 5% background noise
@@ -62,7 +52,7 @@ def test_uniform_errors_give_no_slice_in_most_seeds():
     found = 0
     seeds = 20
     for seed in range(seeds):
-        frame = _frame(1500, 100 + seed)
+        frame = make_frame(1500, 100 + seed)
         y = (frame["x2"] > 0).astype(int).to_numpy()
         flip = np.random.default_rng(seed).uniform(size=len(y)) < 0.15
         res = find_slices(_Rule().fit(frame), frame, np.where(flip, 1 - y, y), significance=0.05)
@@ -72,7 +62,7 @@ def test_uniform_errors_give_no_slice_in_most_seeds():
 
 
 def test_min_support_and_regression_errors():
-    frame = _frame(2000, 2)
+    frame = make_frame(2000, 2)
     res = find_slices(_Rule().fit(frame), frame, (frame["x2"] > 0).astype(int), min_support=100)
     assert all(s.n >= 100 for s in res.slices)
     rng = np.random.default_rng(3)
@@ -86,7 +76,7 @@ def test_min_support_and_regression_errors():
 
 
 def test_slice_bad_input():
-    frame = _frame(200, 4)
+    frame = make_frame(200, 4)
     y = (frame["x2"] > 0).astype(int)
     with pytest.raises(InputError, match="min_support"):
         find_slices(_Rule().fit(frame), frame, y, min_support=1.5)

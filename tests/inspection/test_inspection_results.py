@@ -12,20 +12,7 @@ from inspection._helpers import assert_round_trip
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression
 
-from whybox.inspection import (
-    AccumulatedLocalEffects,
-    GlobalSurrogate,
-    HStatistic,
-    ImportanceComparison,
-    PartialDependence,
-    PermutationImportance,
-    accumulated_local_effects,
-    global_surrogate,
-    h_statistic,
-    importance_comparison,
-    partial_dependence,
-    permutation_importance,
-)
+import whybox.inspection as wi
 
 
 @pytest.fixture(scope="module")
@@ -38,60 +25,62 @@ def classified():
 
 def test_partial_dependence(classified):
     model, X, _ = classified
-    both = partial_dependence(model, X, ("a", "b"), kind="both", grid_resolution=5)
+    both = wi.partial_dependence(model, X, ("a", "b"), kind="both", grid_resolution=5)
     back = assert_round_trip(both)
-    assert isinstance(back, PartialDependence) and back.individual.shape == (1, 160, 5, 5)
-    assert_round_trip(partial_dependence(model, X, "a", grid_resolution=4))
+    assert isinstance(back, wi.PartialDependence) and back.individual.shape == (1, 160, 5, 5)
+    assert_round_trip(wi.partial_dependence(model, X, "a", grid_resolution=4))
 
 
 def test_accumulated_local_effects(classified):
     model, X, _ = classified
-    one = accumulated_local_effects(model, X, "a", n_bins=5, n_bootstrap=5)
-    assert isinstance(assert_round_trip(one), AccumulatedLocalEffects)
-    assert_round_trip(accumulated_local_effects(model, X, ("a", "b"), n_bins=4))
+    one = wi.accumulated_local_effects(model, X, "a", n_bins=5, n_bootstrap=5)
+    assert isinstance(assert_round_trip(one), wi.AccumulatedLocalEffects)
+    assert_round_trip(wi.accumulated_local_effects(model, X, ("a", "b"), n_bins=4))
 
     coded = X.assign(a=(X["a"] > 0).astype(float))
-    cat = accumulated_local_effects(model, coded, "a", categorical_features="a")
+    cat = wi.accumulated_local_effects(model, coded, "a", categorical_features="a")
     back = assert_round_trip(cat)
     assert back.categorical and list(back.grids[0]) == list(cat.grids[0])
 
 
 def test_h_statistic(classified):
     model, X, _ = classified
-    h = h_statistic(model, X, max_samples=20, pairs=[("a", "b")])
+    h = wi.h_statistic(model, X, max_samples=20, pairs=[("a", "b")])
     assert np.isnan(h.pairwise).any()  # pairs not computed: NaN, written as null
-    assert isinstance(assert_round_trip(h), HStatistic)
+    assert isinstance(assert_round_trip(h), wi.HStatistic)
 
 
 def test_permutation_importance(classified):
     model, X, y = classified
-    one = permutation_importance(model, X, y, n_repeats=1)
+    one = wi.permutation_importance(model, X, y, n_repeats=1)
     assert np.isnan(one.importances_lower).all()  # one repeat: no interval
-    assert isinstance(assert_round_trip(one), PermutationImportance)
+    assert isinstance(assert_round_trip(one), wi.PermutationImportance)
     d = json.loads(one.to_json())
     assert d["n_repeats_done"] == 1 and d["importances_lower"] == [None, None, None]
-    assert_round_trip(permutation_importance(model, X, y, n_repeats=3, feature_groups="correlated"))
+    assert_round_trip(
+        wi.permutation_importance(model, X, y, n_repeats=3, feature_groups="correlated")
+    )
 
 
 def test_importance_comparison(classified):
     model, X, y = classified
-    comparison = importance_comparison(model, X, y, n_repeats=2)
+    comparison = wi.importance_comparison(model, X, y, n_repeats=2)
     back = assert_round_trip(comparison)
-    assert isinstance(back, ImportanceComparison)
-    assert isinstance(back.permutation, PermutationImportance)
+    assert isinstance(back, wi.ImportanceComparison)
+    assert isinstance(back.permutation, wi.PermutationImportance)
     rng = np.random.default_rng(1)
     Z = rng.normal(size=(80, 2))
     linear = LinearRegression().fit(Z, Z[:, 0])
-    given = importance_comparison(linear, Z, Z[:, 0], shap_values=np.zeros((80, 2)))
+    given = wi.importance_comparison(linear, Z, Z[:, 0], shap_values=np.zeros((80, 2)))
     assert given.mdi is None and np.isnan(given.rank_correlation["permutation vs shap"])
     assert_round_trip(given)
 
 
 def test_global_surrogate(classified):
     model, X, _ = classified
-    sur = global_surrogate(model, X[:100], max_depth=2, X_test=X[100:])
+    sur = wi.global_surrogate(model, X[:100], max_depth=2, X_test=X[100:])
     back = assert_round_trip(sur, skip=("tree",))
-    assert isinstance(back, GlobalSurrogate) and back.tree is None
+    assert isinstance(back, wi.GlobalSurrogate) and back.tree is None
     assert (back.depth, back.n_leaves) == (sur.depth, sur.n_leaves)
     assert repr(back) == repr(sur)
     pd.testing.assert_frame_equal(back.to_frame(), sur.to_frame())

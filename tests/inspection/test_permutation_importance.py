@@ -31,8 +31,12 @@ from whybox.plots import permutation_importance as plot_permutation_importance
 
 @pytest.fixture(scope="module")
 def linear():
+    return _linear_rows(3000)
+
+
+def _linear_rows(n):
+    """``n`` rows of a linear model whose features rank clearly, and the model fitted."""
     rng = np.random.default_rng(0)
-    n = 3000
     X = rng.normal(size=(n, 4)) * [1.0, 2.0, 0.5, 1.0]
     w = np.array([3.0, 1.0, 3.0, 0.7])  # w * sd = 3, 2, 1.5, 0.7: a clear ranking
     y = X @ w + rng.normal(size=n)
@@ -246,12 +250,7 @@ def test_one_model_call_per_repeat():
 
 @pytest.fixture(scope="module")
 def linear_2000():
-    rng = np.random.default_rng(0)
-    n = 2000
-    X = rng.normal(size=(n, 4)) * [1.0, 2.0, 0.5, 1.0]
-    w = np.array([3.0, 1.0, 3.0, 0.7])  # w * sd = 3, 2, 1.5, 0.7: clearly separated
-    y = X @ w + rng.normal(size=n)
-    return X, y, LinearRegression().fit(X, y)
+    return _linear_rows(2000)
 
 
 def test_interval_is_the_student_t_interval_of_the_repeats(linear_2000):

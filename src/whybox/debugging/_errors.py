@@ -91,8 +91,7 @@ def error_analysis(
     >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> from whybox.debugging import error_analysis
-    >>> rng = np.random.default_rng(1)
-    >>> X = rng.uniform(0, 1, size=(1000, 2))
+    >>> X = np.random.default_rng(1).random((1000, 2))
     >>> y = (X[:, 0] > 0.5).astype(int)
     >>> y = np.where(X[:, 1] > 0.8, 1 - y, y)  # the labels flip where x1 > 0.8
     >>> model = LogisticRegression().fit(X, y)

@@ -349,8 +349,8 @@ def permutation_importance(
     Parameters
     ----------
     model : object
-        A fitted model whybox can adapt (scikit-learn estimator or Pipeline, XGBoost,
-        LightGBM, a callable) or a :class:`whybox.adapters.Model`.
+        The fitted model scored: a scikit-learn estimator or Pipeline, an XGBoost or
+        LightGBM model, a callable ``f(X)`` or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         Held-out rows (float64 or mixed text/number columns for a Pipeline).
     y : array-like of shape (n_samples,) or (n_samples, 1)
@@ -451,11 +451,10 @@ def permutation_importance(
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from numpy.random import default_rng
     >>> from sklearn.linear_model import LinearRegression
     >>> from whybox.inspection import permutation_importance
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.uniform(-1, 1, size=(200, 3))
+    >>> X = default_rng(0).uniform(-1, 1, size=(200, 3))
     >>> y = 2 * X[:, 0] + X[:, 1]
     >>> model = LinearRegression().fit(X, y)
     >>> result = permutation_importance(model, X, y, n_repeats=5)

@@ -71,12 +71,11 @@ def shap_interaction_matrix(explanation: Any, *, target: Any = None) -> pd.DataF
 
     Examples
     --------
-    >>> import numpy as np
+    >>> from numpy.random import default_rng
     >>> from sklearn.ensemble import GradientBoostingRegressor
     >>> from whybox.inspection import shap_interaction_matrix
     >>> from whybox.shapley import TreeExplainer
-    >>> rng = np.random.default_rng(0)
-    >>> X = rng.normal(size=(300, 3))
+    >>> X = default_rng(0).normal(0.0, 1.0, (300, 3))
     >>> y = X[:, 0] * X[:, 1] + X[:, 2]
     >>> model = GradientBoostingRegressor(n_estimators=50, random_state=0).fit(X, y)
     >>> inter = TreeExplainer(model).interaction_values(X[:50])
