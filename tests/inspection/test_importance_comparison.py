@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import requires
+from inspection._helpers import colour_pipeline
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import StandardScaler
 
 from whybox import InputError
 from whybox.inspection._importance_comparison import ImportanceComparison, importance_comparison
@@ -151,19 +152,7 @@ def test_pipelines_map_mdi_to_the_input_columns():
 
 
 def test_models_without_mdi():
-    rng = np.random.default_rng(6)
-    n = 300
-    df = pd.DataFrame(
-        {
-            "color": rng.choice(["r", "g", "b"], size=n),
-            "x": rng.normal(size=n),
-            "z": rng.normal(size=n),
-        }
-    )
-    y = ((df["color"] == "r") ^ (df["x"] > 0)).astype(int)
-    pre = ColumnTransformer([("c", OneHotEncoder(), ["color"]), ("n", "passthrough", ["x"])])
-    pipe = Pipeline([("pre", pre), ("rf", RandomForestClassifier(10, random_state=0))])
-    pipe.fit(df, y)
+    pipe, df, y, rng = colour_pipeline(6, 300, ["r", "g", "b"], ["x", "z"], n_trees=10)
     res = importance_comparison(pipe, df, y, random_state=0, n_repeats=2)
     assert res.mdi is None and "turn 3 columns into 4" in res.mdi_source
     # the dropped column "z": no permutation importance and no SHAP value

@@ -7,8 +7,8 @@ import json
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
+from inspection._helpers import colour_pipeline
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
@@ -16,7 +16,6 @@ from sklearn.inspection import permutation_importance as sk_permutation_importan
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import get_scorer, r2_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 
 from whybox import InputError
 from whybox.inspection import PermutationImportance, permutation_importance
@@ -185,22 +184,8 @@ def test_sample_weight_and_max_samples():
 
 
 def test_pipeline_on_mixed_columns():
-    rng = np.random.default_rng(10)
-    n = 400
-    df = pd.DataFrame(
-        {
-            "color": rng.choice(["red", "green", "blue"], size=n),
-            "size": rng.normal(size=n),
-            "noise": rng.normal(size=n),
-        }
-    )
-    y = ((df["color"] == "red") ^ (df["size"] > 0)).astype(int)
-    pre = ColumnTransformer(
-        [("cat", OneHotEncoder(), ["color"]), ("num", "passthrough", ["size"])],
-        remainder="drop",
-    )
-    pipe = Pipeline([("pre", pre), ("rf", RandomForestClassifier(20, random_state=0))])
-    pipe.fit(df, y)
+    levels = ["red", "green", "blue"]
+    pipe, df, y, _ = colour_pipeline(10, 400, levels, ["size", "noise"], n_trees=20)
     res = permutation_importance(pipe, df, y, n_repeats=3, random_state=0)
     assert res.feature_names == ("color", "size", "noise")
     np.testing.assert_array_equal(res.importances[2], 0.0)
