@@ -62,6 +62,23 @@ def attention_rollout(
     References
     ----------
     Abnar, S. & Zuidema, W. (2020). Quantifying attention flow in transformers. ACL.
+
+    Examples
+    --------
+    Two layers of one head that attends uniformly (``U``) over three tokens: with the
+    residual the rollout is ``(0.5 U + 0.5 I)^2 = 0.25 I + 0.75 U``.
+
+    >>> import numpy as np
+    >>> from whybox.attention import AttentionMaps, attention_rollout
+    >>> maps = AttentionMaps(
+    ...     weights=np.full((1, 2, 1, 3, 3), 1 / 3),
+    ...     layer_names=["layer 0", "layer 1"],
+    ...     padding_mask=np.zeros((1, 3), dtype=bool),
+    ... )
+    >>> attention_rollout(maps)[0]
+    array([[0.5 , 0.25, 0.25],
+           [0.25, 0.5 , 0.25],
+           [0.25, 0.25, 0.5 ]])
     """
     maps = check_maps(maps, "attention_rollout")
     fusion = _check_head_fusion(head_fusion)

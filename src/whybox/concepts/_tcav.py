@@ -175,6 +175,30 @@ class TCAV:
         ``significance`` outside (0, 1), bad ``output`` or ``batch_size``.
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
+
+    Examples
+    --------
+    A model whose first output is the first coordinate of its layer ``"0"`` (an
+    identity): every input's output rises along a concept of large first coordinates.
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from whybox.concepts import TCAV
+    >>> encoder = torch.nn.Linear(4, 4)
+    >>> head = torch.nn.Linear(4, 2, bias=False)
+    >>> with torch.no_grad():  # h = x; the outputs are x0 and -x0
+    ...     _ = encoder.weight.copy_(torch.eye(4)), encoder.bias.zero_()
+    ...     _ = head.weight.copy_(torch.tensor([[1.0, 0, 0, 0], [-1.0, 0, 0, 0]]))
+    >>> model = torch.nn.Sequential(encoder, head).eval()
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(20, 4))
+    >>> concepts = {"first_axis": rng.normal(size=(30, 4)) + [3.0, 0.0, 0.0, 0.0]}
+    >>> random_examples = rng.normal(size=(40, 4))
+    >>> result = TCAV(model, "0", n_random=4)(X, concepts, random_examples, target=0)
+    >>> result.scores  # one TCAV score per run
+    array([[1., 1., 1., 1.]])
+    >>> result.to_frame().columns.tolist()[:3]
+    ['tcav_score', 'tcav_score_std', 'random_score']
     """
 
     method = "tcav"

@@ -110,6 +110,28 @@ class IntegratedGradients(TorchExplainer):
     ----------
     Sundararajan, M., Taly, A. & Yan, Q. (2017). Axiomatic attribution for deep
     networks. ICML, PMLR 70, 3319-3328.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import torch
+    >>> from whybox.gradients import IntegratedGradients
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(
+    ...     torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 2)
+    ... ).eval()
+    >>> X = torch.randn(5, 3)
+    >>> explanation = IntegratedGradients(model)(X, target=1)
+    >>> explanation.values.shape  # (n_samples, n_features, 1 output)
+    (5, 3, 1)
+    >>> explanation.axes
+    ('samples', 'features', 'outputs')
+
+    Completeness: the values add up to ``f_1(x) - f_1(baseline)`` (float32 model):
+
+    >>> gap = explanation.model_output - explanation.base_values
+    >>> bool(np.allclose(explanation.values.sum(axis=1), gap, atol=1e-5))
+    True
     """
 
     method = "integrated_gradients"

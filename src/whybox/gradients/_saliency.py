@@ -37,6 +37,20 @@ class Saliency(TorchExplainer):
     Simonyan, K., Vedaldi, A. & Zisserman, A. (2014). Deep inside convolutional
     networks: visualising image classification models and saliency maps. ICLR
     workshop, arXiv:1312.6034.
+
+    Examples
+    --------
+    The saliency of a linear model is the absolute value of its weights:
+
+    >>> import torch
+    >>> from whybox.gradients import Saliency
+    >>> model = torch.nn.Linear(3, 2).eval()
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.tensor([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]))
+    >>> explanation = Saliency(model)(torch.ones(2, 3), target=0)
+    >>> explanation.values[..., 0]
+    array([[1. , 2. , 0.5],
+           [1. , 2. , 0.5]])
     """
 
     method = "saliency"
