@@ -5,6 +5,9 @@ draws them.
 """
 
 from whybox.debugging._calibration import Calibration, ReliabilityCurve, calibration
+
+# as_label_vector is not in __all__: the label check shared with whybox.fairness.
+from whybox.debugging._confusion import _as_label_vector as as_label_vector  # noqa: F401
 from whybox.debugging._confusion import confusion_analysis
 from whybox.debugging._errors import error_analysis
 from whybox.debugging._residuals import FeatureResiduals, ResidualAnalysis, residual_analysis

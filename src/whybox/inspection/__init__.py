@@ -5,6 +5,9 @@ permutation vs SHAP) and global surrogates."""
 
 from whybox.inspection._ale import AccumulatedLocalEffects, accumulated_local_effects
 from whybox.inspection._clusters import correlated_feature_groups
+
+# feature_index and levels are not in __all__: column lookup shared with whybox.fairness.
+from whybox.inspection._features import feature_index, levels  # noqa: F401
 from whybox.inspection._h_statistic import HStatistic, h_statistic
 from whybox.inspection._importance_comparison import (
     ImportanceComparison,
