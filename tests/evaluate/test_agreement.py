@@ -7,13 +7,12 @@ the definitions of Krishna et al. (2022).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.evaluate import METRICS, agreement
@@ -84,7 +83,9 @@ def test_metrics_equal_a_hand_computation_on_three_rows():
     assert "disagree most on 'f0' (top-2 for A on 67% of rows, for B on 33%)" in res.summary
     frame = res.to_frame()
     assert frame.loc[0, "shared_top_k"] == pytest.approx(5 / 3)
-    json.dumps(res.to_dict())
+    back = assert_round_trip(res)
+    assert back.summary == res.summary
+    pd.testing.assert_frame_equal(back.to_frame(), res.to_frame())
 
 
 def test_agreement_aligns_names_and_accepts_images_and_global_importance():

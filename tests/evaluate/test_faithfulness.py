@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from _requires import requires
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox import Explanation
 from whybox._exceptions import InputError
 from whybox.evaluate._faithfulness import (
@@ -601,3 +602,17 @@ def test_row_blocks_never_change_the_result(linear_case, monkeypatch):
     monkeypatch.setattr(mod, "MAX_MASK_CELLS", 50)  # a block of one or two rows
     for a, b in zip(whole, run(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_every_result_round_trips_through_strict_json(linear_case):
+    X, w, f, true = linear_case
+    ex = _tab_explanation(true, X)
+    for r in (
+        faithfulness(f, ex, n_steps=4, n_random=3, random_state=0),
+        faithfulness(f, ex, n_steps=4, n_random=0),  # no random orders: empty arrays, NaN
+        faithfulness_correlation(f, ex, n_subsets=5, random_state=0),
+        sensitivity_n(f, ex, n_subsets=5, random_state=0),
+        infidelity(f, ex, n_perturbations=5, random_state=0),
+    ):
+        back = assert_round_trip(r)
+        assert back.to_json() == r.to_json()

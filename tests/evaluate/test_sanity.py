@@ -8,13 +8,12 @@ ignores the model keeps similarity 1 and fails).
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from _requires import requires
 from scipy import stats
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox.evaluate import model_randomization
 
@@ -73,7 +72,8 @@ def test_cascading_randomisation_of_the_digits_cnn(digits):
     again = model_randomization(digits.model, explain, X, random_state=0)
     np.testing.assert_array_equal(again.spearman, res.spearman)
     assert res.to_frame().shape == (3, 6)
-    json.dumps(res.to_dict())
+    back = assert_round_trip(res)  # SSIM maps, layer names
+    assert back.passes == res.passes and back.message == res.message
 
 
 def test_explanation_that_ignores_the_model_fails(digits):
@@ -142,6 +142,7 @@ def test_data_randomisation_of_a_gradient_boosted_model(cancer):
     rho = [stats.spearmanr(np.abs(a[i]), np.abs(b[i])).statistic for i in range(len(X))]
     np.testing.assert_allclose(res.spearman[0], rho, atol=1e-12)
     assert res.ssim is None
+    assert assert_round_trip(res).ssim is None
     # an explanation that ignores the model fails
     fixed = model_randomization(
         model, lambda m, Z: Z.to_numpy() - Z.to_numpy().mean(axis=0), X, y=y, random_state=0

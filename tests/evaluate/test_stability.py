@@ -19,6 +19,8 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
+import whybox
+from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.evaluate._agreement import kendall_rows, spearman_rows
@@ -371,3 +373,16 @@ def test_seed_stability_errors():
         seed_stability(lambda s: 3, None)
     with pytest.raises(InputError, match="shape"):
         seed_stability(lambda s: lambda X: np.ones((2, 3 + s)), None, seeds=(0, 1))
+
+
+def test_results_round_trip_through_strict_json(cancer):
+    X, _, model = cancer
+    rows = X.iloc[:6]
+    lip = local_lipschitz(
+        lambda Z: whybox.explain(model, Z), rows, n_perturbations=3, model=model, radius=2.0,
+        random_state=0,
+    )  # fmt: skip
+    assert_round_trip(lip)
+    seeds = seed_stability(lambda s: lambda Z: whybox.explain(model, Z), rows, seeds=(0, 1))
+    back = assert_round_trip(seeds)
+    assert back.summary() == seeds.summary()

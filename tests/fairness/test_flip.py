@@ -8,6 +8,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox import InputError
 from whybox.fairness import flip_test
 
@@ -54,3 +55,13 @@ def test_bad_input(credit):
         flip_test(case.model, case.X_test, "group")
     with pytest.raises(InputError, match="too many for a sensitive attribute"):
         flip_test(case.model, case.X_test, "income")
+
+
+def test_results_round_trip_through_strict_json():
+    rng = np.random.default_rng(4)
+    X = np.column_stack([rng.normal(size=200), rng.integers(0, 3, 200)])
+    y = (X[:, 0] + X[:, 1] > 1).astype(int)
+    res = flip_test(LogisticRegression().fit(X, y), X, 1)
+    back = assert_round_trip(res)  # NaN on the diagonal, the from/to names
+    assert back.flip_rate.index.name == "from" and back.flip_rate.columns.name == "to"
+    assert_round_trip(flip_test(LinearRegression().fit(X, X[:, 0]), X, 1))

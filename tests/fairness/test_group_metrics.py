@@ -19,6 +19,7 @@ from sklearn.metrics import (
     r2_score,
 )
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox.fairness._group_metrics import GroupMetrics, group_metrics
 from whybox.plots._fairness import disparities as plot_disparities
@@ -568,3 +569,15 @@ def test_disparities_plot_bars_whiskers_and_four_fifths():
     assert res.four_fifths["passed"] is False
     with pytest.raises(InputError, match="GroupMetrics"):
         plot_disparities(None)
+
+
+def test_results_round_trip_through_strict_json():
+    y_true, y_pred, g = _binary_data(400, 5)
+    prob = np.clip(y_pred * 0.6 + 0.2, 0, 1)
+    sf = pd.DataFrame({"g": g, "h": np.where(np.arange(400) % 3 == 0, "x", "y")})
+    classification = group_metrics(y_true, y_pred, sf, y_prob=prob, n_bootstrap=20)
+    back = assert_round_trip(classification)
+    assert back.to_dict() == classification.to_dict()  # the audit's JSON form is kept
+    rng = np.random.default_rng(1)
+    regression = group_metrics(rng.normal(size=200), rng.normal(size=200), g[:200], n_bootstrap=0)
+    assert_round_trip(regression)

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox import InputError, explain
 from whybox.datasets import load_credit, make_credit_data
 from whybox.fairness import proxy_detection
@@ -175,3 +176,10 @@ def test_proxy_detection_reports_the_scores_own_auc_on_the_credit_demo():
     lo, hi = res.output_auc_interval
     assert lo < res.output_auc < hi
     assert res.to_dict()["output_auc_interval"] == [lo, hi]
+
+
+def test_result_round_trips_through_strict_json(credit):
+    case = credit[True]
+    res = proxy_detection(case.model, case.X_test[:400], case.group_test[:400], random_state=0)
+    back = assert_round_trip(res)
+    assert back.table.index.name == "feature" and back.flagged == res.flagged

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from tests.evaluate._helpers import assert_round_trip
 from whybox import InputError, explain
 from whybox.fairness import reason_codes
 
@@ -38,3 +39,15 @@ def test_bad_input(credit):
         reason_codes(ex, top_k=9)
     with pytest.raises(InputError, match="rows must be positions"):
         reason_codes(ex, rows=[25])
+
+
+def test_result_round_trips_through_strict_json():
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["income", "debt", "age"])
+    X["region"] = rng.choice(["north", "south"], 200)
+    y = (X["income"] - X["debt"] > 0).astype(int)
+    model = LogisticRegression().fit(X[["income", "debt", "age"]], y)
+    ex = explain(model, X[["income", "debt", "age"]], background=X[["income", "debt", "age"]])
+    codes = reason_codes(ex, rows=[0, 1, 2], top_k=2)
+    back = assert_round_trip(codes)
+    assert back.for_row(1) == codes.for_row(1)

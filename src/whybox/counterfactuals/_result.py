@@ -19,7 +19,9 @@ from whybox._utils import Result, from_json_array, from_json_number
 
 def _column(values: list[Any]) -> np.ndarray:
     """One column read back from JSON: int64, float64 (None as NaN, ``"inf"``), bool,
-    text, or object where numbers and text mix."""
+    text, or object where numbers and text mix (or the column is empty)."""
+    if not values:  # an empty column holds no type: object, as pandas makes it
+        return np.array([], dtype=object)
     arr = from_json_array(values)
     if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
         return np.array(values, dtype=object)
@@ -30,7 +32,10 @@ def _frame(value: dict[str, Any]) -> pd.DataFrame:
     """A frame written by ``json_value`` (index, columns, rows of cells), column by column."""
     cells = value["data"]
     columns = {c: _column([row[j] for row in cells]) for j, c in enumerate(value["columns"])}
-    return pd.DataFrame(columns, columns=value["columns"], index=pd.Index(value["index"]))
+    index = value["index"]
+    if index == list(range(len(index))):  # the default index, empty frames included
+        index = pd.RangeIndex(len(index))
+    return pd.DataFrame(columns, columns=value["columns"], index=index)
 
 
 def _series(value: dict[str, Any] | None) -> pd.Series | None:

@@ -16,6 +16,7 @@ or superpixels, tokens, or the words of a LIME text explanation):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,6 +194,18 @@ class Faithfulness(Result):
     output_space: str
     method: str
     params: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Faithfulness:
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded); the
+        random orders' curves keep their shape (0, n_points) without random orders."""
+        result = super().from_dict(d)
+        n_points = len(result.fractions)
+        return dataclasses.replace(
+            result,
+            random_deletion_curves=result.random_deletion_curves.reshape(-1, n_points),
+            random_insertion_curves=result.random_insertion_curves.reshape(-1, n_points),
+        )
 
     # per row
     @property

@@ -19,7 +19,9 @@ from whybox._utils import from_json_array, json_value
 
 def json_column(values: list[Any]) -> np.ndarray:
     """One column read back: int64, float64 (None as NaN, ``"inf"``), bool, text, or
-    object where numbers and text mix."""
+    object where numbers and text mix (or the column is empty)."""
+    if not values:  # an empty column holds no type: object, as pandas makes it
+        return np.array([], dtype=object)
     arr = from_json_array(values)
     if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
         return np.array(values, dtype=object)
@@ -34,7 +36,11 @@ def frame_from_json(value: dict[str, Any], index_name: str | None = None) -> pd.
         {c: json_column([row[j] for row in cells]) for j, c in enumerate(columns)},
         columns=columns,
     )
-    frame.index = pd.Index(value["index"], name=index_name)
+    index = value["index"]
+    if index == list(range(len(index))) and index_name is None:  # the default index
+        frame.index = pd.RangeIndex(len(index))
+    else:
+        frame.index = pd.Index(index, name=index_name)
     return frame
 
 
