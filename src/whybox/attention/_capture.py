@@ -104,6 +104,24 @@ def attention_weights(
         ``padding_mask`` or ``batch_size``.
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
+
+    Examples
+    --------
+    A two-layer encoder with two heads, on two sequences of 5 token embeddings:
+
+    >>> import numpy as np
+    >>> import torch
+    >>> from whybox.attention import attention_weights
+    >>> _ = torch.manual_seed(0)
+    >>> layer = torch.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    >>> model = torch.nn.TransformerEncoder(layer, 2, enable_nested_tensor=False).eval()
+    >>> maps = attention_weights(model, torch.randn(2, 5, 8))
+    >>> maps.shape  # (n_samples, n_layers, n_heads, n_tokens, n_tokens)
+    (2, 2, 2, 5, 5)
+    >>> maps.layer_names
+    ('layers.0.self_attn', 'layers.1.self_attn')
+    >>> bool(np.allclose(maps.weights.sum(axis=-1), 1.0))  # softmax rows over the keys
+    True
     """
     run = AttentionRun(model, inputs, batch_size=batch_size)
     weights, layer_names, pad_found = run.collect(gradients=False)
