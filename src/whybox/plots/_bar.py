@@ -49,7 +49,7 @@ def bar(explanation: Any, *, max_display: int = 10, target: Any = None, ax: Any 
     References
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
-       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020 (the SHAP summary plots).
 
     Examples
     --------

@@ -91,7 +91,7 @@ def beeswarm(explanation: Any, *, max_display: int = 10, target: Any = None, ax:
     References
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
-       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020 (the beeswarm summary).
     """
     ex, _, shown, rest = ranked_features(explanation, target, max_display, "beeswarm")
     from matplotlib.cm import ScalarMappable

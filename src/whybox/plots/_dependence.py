@@ -95,7 +95,7 @@ def dependence(
     References
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
-       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020 (the dependence plot).
     """
     ex = samples_by_features(explanation, target, "dependence")
     j = _feature_index(ex, feature, "feature")

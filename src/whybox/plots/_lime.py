@@ -57,11 +57,8 @@ def lime_bar(explanation: Any, *, max_display: int = 10, target: Any = None, ax:
     max_display : int, default=10
         The most bars: the features with the largest absolute weights. Features the
         surrogate did not select (weight 0) are not drawn.
-    target : str or int, optional
-        The output to draw (name or position); required when the row has more than one
-        output.
-    ax : matplotlib Axes, optional
-        Where to draw; default: a new figure.
+    target, ax
+        As in :func:`whybox.plots.waterfall`.
 
     Returns
     -------

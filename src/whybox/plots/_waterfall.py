@@ -58,7 +58,7 @@ def waterfall(
     References
     ----------
     .. [1] S. M. Lundberg et al., "From local explanations to global understanding with
-       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020.
+       explainable AI for trees", Nature Machine Intelligence 2, 56-67, 2020 (the waterfall plot).
 
     Examples
     --------
