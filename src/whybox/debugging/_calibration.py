@@ -40,6 +40,17 @@ class ReliabilityCurve(Result):
     ece: float
     mce: float
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per non-empty bin: mean predicted probability, observed frequency,
+        count."""
+        return pd.DataFrame(
+            {
+                "mean_predicted": np.asarray(self.mean_predicted, dtype=np.float64),
+                "observed": np.asarray(self.observed, dtype=np.float64),
+                "count": np.asarray(self.counts, dtype=np.int64),
+            }
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Calibration(Result):
@@ -77,11 +88,11 @@ class Calibration(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per curve and bin."""
-        rows = []
-        for c in self.curves:
-            for p, o, n in zip(c.mean_predicted, c.observed, c.counts, strict=True):
-                rows.append((c.label, float(p), float(o), int(n)))
-        return pd.DataFrame(rows, columns=["curve", "mean_predicted", "observed", "count"])
+        columns = ["curve", "mean_predicted", "observed", "count"]
+        parts = [c.to_frame().assign(curve=c.label)[columns] for c in self.curves]
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        return pd.concat(parts, ignore_index=True)
 
 
 def reliability_curve(

@@ -275,6 +275,10 @@ class FeatureBins(Result):
     worst_bin: int
     worst_ratio: float
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per bin: its label, row count and mean absolute error."""
+        return pd.DataFrame({"bin": list(self.labels), "count": self.count, "mae": self.mae})
+
 
 @dataclass(frozen=True, eq=False)
 class ErrorAnalysis(Result):
