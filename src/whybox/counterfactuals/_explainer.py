@@ -117,6 +117,29 @@ class CounterfactualExplainer:
        classifiers through diverse counterfactual explanations", FAT* 2020.
     .. [3] B. Ustun, A. Spangher and Y. Liu, "Actionable recourse in linear
        classification", FAT* 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from whybox.counterfactuals import CounterfactualExplainer
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"income": rng.normal(50, 10, 300).round(1),
+    ...                   "debt": rng.uniform(0, 40, 300).round(1),
+    ...                   "age": rng.integers(20, 70, 300)})
+    >>> approved = (X["income"] - X["debt"] > 25).astype(int)
+    >>> model = LogisticRegression(max_iter=1000).fit(X, approved)
+    >>> explainer = CounterfactualExplainer(
+    ...     model, X, immutable=["age"], monotone={"debt": "decrease"})
+    >>> denied = X[model.predict(X) == 0].iloc[:2]
+    >>> res = explainer(denied, n_counterfactuals=2)
+    >>> res.status, res.desired
+    (('found', 'found'), (1, 1))
+    >>> res.counterfactuals[0].columns.tolist()
+    ['income', 'debt', 'age', 'prediction', 'probability']
+    >>> explainer.recourse(denied.iloc[0], costs={"income": 1.0, "debt": 2.0}).status
+    'found'
     """
 
     def __init__(

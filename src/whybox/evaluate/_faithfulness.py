@@ -566,6 +566,22 @@ def faithfulness(
     .. [2] W. Samek, A. Binder, G. Montavon, S. Lapuschkin and K.-R. Müller,
        "Evaluating the visualization of what a deep neural network has learned",
        IEEE Trans. Neural Networks and Learning Systems 28(11), 2017.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LinearRegression
+    >>> from whybox import explain
+    >>> from whybox.evaluate import faithfulness
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 4))
+    >>> model = LinearRegression().fit(X, X @ np.array([3.0, -2.0, 1.0, 0.0]))
+    >>> shap_values = explain(model, X[:20], background=X)
+    >>> res = faithfulness(model, shap_values, background=X, n_steps=4, n_random=5)
+    >>> res.deletion.shape  # 20 rows, 0..4 of the 4 features removed
+    (20, 5)
+    >>> res.passes_overall  # removing the top features first beats random orders
+    True
     """
     n_steps = check_int(n_steps, "n_steps", 1, "n_steps=20")
     n_random = check_int(n_random, "n_random", 0, "n_random=10")

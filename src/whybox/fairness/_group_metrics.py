@@ -833,6 +833,28 @@ def group_metrics(
        Hall, 1993.
     .. [4] S. Bird et al., "Fairlearn: a toolkit for assessing and improving
        fairness in AI", Microsoft Tech. Report MSR-TR-2020-32, 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from whybox.fairness import group_metrics
+    >>> rng = np.random.default_rng(0)
+    >>> sex = rng.choice(["F", "M"], 400)
+    >>> y_true = rng.integers(0, 2, 400)
+    >>> right = rng.random(400) < np.where(sex == "F", 0.7, 0.9)  # less accurate for F
+    >>> y_pred = np.where(right, y_true, 1 - y_true)
+    >>> gm = group_metrics(y_true, y_pred, sex, n_bootstrap=50)
+    >>> gm.by_group[["count", "selection_rate", "accuracy"]].round(3)
+           count  selection_rate  accuracy
+    group
+    F        179           0.525     0.682
+    M        221           0.529     0.919
+    >>> gm.disparities.set_index("metric").loc["accuracy", ["difference", "ratio"]].round(3)
+    difference    0.237
+    ratio         0.742
+    Name: accuracy, dtype: float64
+    >>> gm.four_fifths["passed"]
+    True
     """
     random_state = check_random_state(random_state)
     n_boot = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
