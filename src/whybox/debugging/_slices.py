@@ -28,6 +28,7 @@ class Slice(Result):
     description : str
         The conditions joined by "and", e.g. ``"age > 52 and region == 'north'"``.
     conditions : tuple of str
+        The one or two conditions, each as text.
     n : int
         Rows in the slice.
     support : float
@@ -66,6 +67,7 @@ class SliceAnalysis(Result):
     slices : tuple of Slice
         Significant slices, largest ``difference`` first (empty: none found).
     overall_error_rate : float
+        The error rate over all rows.
     error_definition : str
         What counts as an error ("misclassified", or an absolute error above the
         90th percentile for a regressor).
@@ -203,6 +205,8 @@ def find_slices(
     y : array-like of shape (n_samples,)
         True labels (classifier) or values (regressor).
     max_conditions : {1, 2}, default=2
+        The most conditions in a slice: single conditions only, or also the
+        conjunctions of two conditions on different features.
     min_support : float or int, default=0.02
         Smallest slice: a fraction of the rows in (0, 1) or a row count >= 1.
     n_bins : int, default=4
@@ -210,7 +214,10 @@ def find_slices(
     significance : float, default=0.05
         False discovery rate, in (0, 1).
     max_slices : int, default=10
+        The most slices reported (>= 1), largest ``difference`` first.
     max_overlap : float, default=0.8
+        A slice whose rows overlap a higher-ranked slice's by more than this Jaccard
+        index (shared rows over rows in either) is dropped as a repeat.
 
     Returns
     -------
