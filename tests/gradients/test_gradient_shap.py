@@ -120,5 +120,11 @@ def test_gradient_shap_draws_are_a_result_with_a_strict_json_round_trip():
         np.testing.assert_array_equal(
             vals(explainer(x, target=1, draws=back)), vals(explainer(x, target=1, draws=draws))
         )
+        frame = draws.to_frame()
+        assert frame.shape == ((15, 4) if draws.noise is not None else (6, 4))
+        np.testing.assert_array_equal(
+            frame["background_index"].to_numpy().reshape(draws.background_index.shape),
+            draws.background_index,
+        )
         html = draws._repr_html_()
-        assert isinstance(html, str) and "GradientShapDraws" in html
+        assert isinstance(html, str) and "path_position" in html

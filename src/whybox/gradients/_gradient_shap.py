@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
@@ -43,6 +44,27 @@ class GradientShapDraws(Result):
     background_index: np.ndarray
     path_positions: np.ndarray
     noise: np.ndarray | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per draw: the input, the draw, its background row and path position.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``input``, ``draw``, ``background_index`` (int) and
+            ``path_position`` (float64), n_inputs * n_draws rows (the noise, an
+            array per draw, stays in ``noise``).
+        """
+        index = np.asarray(self.background_index)
+        n, k = index.shape
+        return pd.DataFrame(
+            {
+                "input": np.repeat(np.arange(n), k),
+                "draw": np.tile(np.arange(k), n),
+                "background_index": index.ravel(),
+                "path_position": np.asarray(self.path_positions, dtype=np.float64).ravel(),
+            }
+        )
 
 
 class GradientShap(DrawingExplainer):
