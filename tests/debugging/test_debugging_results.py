@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from debugging._helpers import frame
-from inspection._helpers import assert_round_trip
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from tests.debugging._helpers import frame
+from tests.inspection._helpers import assert_round_trip
 from whybox.debugging import (
     Calibration,
     ClassificationCase,

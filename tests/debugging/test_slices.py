@@ -3,11 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from debugging._helpers import frame as make_frame
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LinearRegression
 
+from tests.debugging._helpers import frame as make_frame
 from whybox._exceptions import InputError
 from whybox.debugging import find_slices
 

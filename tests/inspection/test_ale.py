@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import requires
-from inspection._helpers import additive
 from scipy.stats import ks_2samp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer
@@ -15,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from tests.inspection._helpers import additive
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data, adapt_model
 from whybox.inspection import _ale, accumulated_local_effects, partial_dependence

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from inspection._helpers import additive
 
+from tests.inspection._helpers import additive
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_model
 from whybox.inspection import h_statistic

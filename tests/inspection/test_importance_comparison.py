@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from _requires import requires
-from inspection._helpers import colour_pipeline
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -16,6 +15,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests.inspection._helpers import colour_pipeline
 from whybox import InputError
 from whybox.inspection._importance_comparison import ImportanceComparison, importance_comparison
 from whybox.inspection._permutation_importance import permutation_importance

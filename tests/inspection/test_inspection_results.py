@@ -8,11 +8,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from inspection._helpers import assert_round_trip
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression
 
 import whybox.inspection as wi
+from tests.inspection._helpers import assert_round_trip
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from inspection._helpers import additive
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
@@ -21,6 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeRegressor
 
+from tests.inspection._helpers import additive
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data, adapt_model
 from whybox.inspection import PartialDependence, partial_dependence

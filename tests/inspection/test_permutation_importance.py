@@ -8,7 +8,6 @@ import warnings
 
 import numpy as np
 import pytest
-from inspection._helpers import colour_pipeline
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
@@ -17,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import get_scorer, r2_score
 from sklearn.pipeline import Pipeline
 
+from tests.inspection._helpers import colour_pipeline
 from whybox import InputError
 from whybox.inspection import PermutationImportance, permutation_importance
 from whybox.inspection._clusters import correlated_feature_groups
