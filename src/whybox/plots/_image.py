@@ -25,12 +25,12 @@ _SOURCE = "a gradient method, e.g. whybox.gradients.GradCAM(model, layer)(X)"
 IMAGE_AXES = (("channels", "height", "width"), ("height", "width"))
 
 
-def attribution_map(explanation_row: Explanation, sign: str = "absolute") -> np.ndarray:
+def attribution_map(explanation: Explanation, sign: str = "absolute") -> np.ndarray:
     """The normalised attribution map of one sample and one output, shape (height, width).
 
     Parameters
     ----------
-    explanation_row : Explanation
+    explanation : Explanation
         Axes ("channels", "height", "width") (a gradient method's values for one
         image and one output) or ("height", "width") (a Grad-CAM map).
     sign : {"absolute", "positive", "negative", "all"}, default "absolute"
@@ -43,8 +43,8 @@ def attribution_map(explanation_row: Explanation, sign: str = "absolute") -> np.
         The chosen part divided by its largest absolute value: in [0, 1] (in
         [-1, 1] for ``"all"``); all zeros when that part is zero everywhere.
     """
-    values = np.asarray(explanation_row.values, dtype=np.float64)
-    signed = values.sum(axis=0) if explanation_row.axes[0] == "channels" else values
+    values = np.asarray(explanation.values, dtype=np.float64)
+    signed = values.sum(axis=0) if explanation.axes[0] == "channels" else values
     part = {
         "absolute": np.abs(signed),
         "positive": np.maximum(signed, 0.0),
