@@ -223,6 +223,19 @@ class TreeEnsemble:
             hit = X == self.missing_value
         return np.where(hit, np.nan, X)
 
+    def splits_of(self, trees: slice | None = None) -> tuple:
+        """What the kernels' split rule reads, as one argument: ``(thresholds,
+        default_left, missing_rule, strict_less, category_sets)``, the node arrays of
+        the ``trees`` slice (all trees by default)."""
+        sl = slice(None) if trees is None else trees
+        return (
+            self.thresholds[sl],
+            self.default_left[sl],
+            self.missing_rule[sl],
+            self.strict_less,
+            self.category_sets,
+        )
+
     @property
     def n_trees(self) -> int:
         return self.children_left.shape[0]

@@ -59,7 +59,7 @@ from whybox.shapley.tree._path_dependent import (
     path_dependent_shap,
     prepare_rows,
 )
-from whybox.shapley.tree._primitives import extend_path, goes_left, unwind_path, unwound_sum
+from whybox.shapley.tree._primitives import extend_path, node_goes_left, unwind_path, unwound_sum
 
 _NO_EXTEND = -2  # a child of a split on the conditioning feature: the path is unchanged
 
@@ -146,15 +146,11 @@ def _interaction_row(
     inter,
     children_left,
     children_right,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
-    category_sets,
     feats,
     n_local,
     local,
@@ -203,14 +199,7 @@ def _interaction_row(
             if left < 0:
                 continue
             f = feats[t, local[t, node]]
-            goes[node] = goes_left(
-                x[f],
-                thresholds[t, node],
-                default_left[t, node],
-                missing_rule[t, node],
-                strict_less,
-                category_sets,
-            )
+            goes[node] = node_goes_left(x[f], splits, t, node)
             s_node[top] = children_right[t, node]
             s_node[top + 1] = left
             top += 2
@@ -337,15 +326,11 @@ def _interaction_rows(
     phi,
     children_left,
     children_right,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
-    category_sets,
     feats,
     n_local,
     local,
@@ -360,15 +345,11 @@ def _interaction_rows(
             m,
             children_left,
             children_right,
-            thresholds,
-            default_left,
-            missing_rule,
+            splits,
             frac,
             values,
             tree_output,
-            strict_less,
             max_depth,
-            category_sets,
             feats,
             n_local,
             local,
@@ -461,15 +442,11 @@ def path_dependent_interactions(
             phi,
             e.children_left,
             e.children_right,
-            e.thresholds,
-            e.default_left,
-            e.missing_rule,
+            e.splits_of(),
             frac,
             e.values,
             e.tree_output,
-            e.strict_less,
             max_depth,
-            e.category_sets,
             feats,
             n_local,
             local,

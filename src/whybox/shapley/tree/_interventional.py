@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._path_dependent import prepare_rows
-from whybox.shapley.tree._primitives import goes_left
+from whybox.shapley.tree._primitives import node_goes_left
 
 MAX_PATH_FEATURES = 62
 """The most distinct features a root-to-leaf path may split on (patterns are int64 bits)."""
@@ -232,11 +232,7 @@ def _background_pass(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
-    strict_less,
-    category_sets,
+    splits,
     values,
     tree_output,
     node_pos,
@@ -296,14 +292,7 @@ def _background_pass(
                 right = children_right[t, node]
                 bit = 1 << node_pos[t, node]
                 f = features[t, node]
-                if goes_left(
-                    z[f],
-                    thresholds[t, node],
-                    default_left[t, node],
-                    missing_rule[t, node],
-                    strict_less,
-                    category_sets,
-                ):
+                if node_goes_left(z[f], splits, t, node):
                     s_node[top] = right
                     s_pat[top] = pat & ~bit
                     s_node[top + 1] = left
@@ -364,11 +353,7 @@ def _row_pass(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
-    strict_less,
-    category_sets,
+    splits,
     values,
     tree_output,
     node_pos,
@@ -451,14 +436,7 @@ def _row_pass(
                 right = children_right[t, node]
                 bit = 1 << node_pos[t, node]
                 f = features[t, node]
-                if goes_left(
-                    x[f],
-                    thresholds[t, node],
-                    default_left[t, node],
-                    missing_rule[t, node],
-                    strict_less,
-                    category_sets,
-                ):
+                if node_goes_left(x[f], splits, t, node):
                     s_node[top] = right
                     s_pat[top] = pat & ~bit
                     s_node[top + 1] = left
@@ -627,16 +605,7 @@ def _chunk(e, lay, rows, Z, phi, t0, t1, mode, sizes, W) -> None:
     pair_pat = np.zeros(max(int(pair_s.sum()), 1), dtype=np.int64)
     pair_cnt = np.zeros(pair_pat.shape[0])
     pair_n = np.zeros(cnt_s.shape, dtype=np.int64)
-    nodes = (
-        e.children_left[sl],
-        e.children_right[sl],
-        e.features[sl],
-        e.thresholds[sl],
-        e.default_left[sl],
-        e.missing_rule[sl],
-        e.strict_less,
-        e.category_sets,
-    )
+    nodes = (e.children_left[sl], e.children_right[sl], e.features[sl], e.splits_of(sl))
     node_pos, leaf_k, md, k_above = lay.node_pos[sl], lay.leaf_k[sl], mode[sl], lay.k_above[sl]
     values, tree_output = e.values[sl], e.tree_output[sl]
     _background_pass(

@@ -33,7 +33,7 @@ from numba import njit, prange
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _quadrature
 from whybox.shapley.tree._ensemble import TreeEnsemble
-from whybox.shapley.tree._primitives import extend_path, goes_left, unwind_path, unwound_sum
+from whybox.shapley.tree._primitives import extend_path, node_goes_left, unwind_path, unwound_sum
 
 #: Largest share of the machine's memory the work arrays of one row per thread may take
 #: before :func:`path_dependent_shap` refuses the ensemble as too deep.
@@ -119,14 +119,10 @@ def predict_raw(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     values,
     tree_output,
     base_offset,
-    strict_less,
-    category_sets,
 ):
     """The ensemble's raw output for each row of ``X`` (float64, shape (n, n_outputs))."""
     n = X.shape[0]
@@ -140,14 +136,7 @@ def predict_raw(
             node = 0
             while children_left[t, node] >= 0:
                 f = features[t, node]
-                if goes_left(
-                    X[i, f],
-                    thresholds[t, node],
-                    default_left[t, node],
-                    missing_rule[t, node],
-                    strict_less,
-                    category_sets,
-                ):
+                if node_goes_left(X[i, f], splits, t, node):
                     node = children_left[t, node]
                 else:
                     node = children_right[t, node]
@@ -167,15 +156,11 @@ def _shap_row(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
-    category_sets,
 ):
     """Add the path-dependent SHAP values of row ``x`` to ``phi`` (n_features, n_outputs)."""
     n_trees = children_left.shape[0]
@@ -232,14 +217,7 @@ def _shap_row(
                 continue
             right = children_right[t, node]
             split = features[t, node]
-            if goes_left(
-                x[split],
-                thresholds[t, node],
-                default_left[t, node],
-                missing_rule[t, node],
-                strict_less,
-                category_sets,
-            ):
+            if node_goes_left(x[split], splits, t, node):
                 hot = left
                 cold = right
             else:
@@ -280,16 +258,12 @@ def _shap_rows(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
     n_features,
-    category_sets,
 ):
     n = X.shape[0]
     phi = np.zeros((n, n_features, values.shape[2]))
@@ -300,15 +274,11 @@ def _shap_rows(
             children_left,
             children_right,
             features,
-            thresholds,
-            default_left,
-            missing_rule,
+            splits,
             frac,
             values,
             tree_output,
-            strict_less,
             max_depth,
-            category_sets,
         )
     return phi
 
@@ -329,14 +299,10 @@ def ensemble_predict(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
         e.children_left,
         e.children_right,
         e.features,
-        e.thresholds,
-        e.default_left,
-        e.missing_rule,
+        e.splits_of(),
         e.values,
         e.tree_output,
         e.base_offset,
-        e.strict_less,
-        e.category_sets,
     )
 
 
@@ -440,16 +406,12 @@ def path_dependent_shap(
         e.children_left,
         e.children_right,
         e.features,
-        e.thresholds,
-        e.default_left,
-        e.missing_rule,
+        e.splits_of(),
         frac,
         e.values,
         e.tree_output,
-        e.strict_less,
         max_depth,
         e.n_features,
-        e.category_sets,
     )
     previous = numba.get_num_threads()
     if n_threads is not None:

@@ -66,6 +66,25 @@ def goes_left(x, threshold, default_left, rule, strict_less, category_sets):
 
 
 @njit(cache=True, inline="always")
+def node_goes_left(x, splits, t, node):
+    """:func:`goes_left` at node ``node`` of tree ``t``.
+
+    ``splits`` is :meth:`TreeEnsemble.splits_of`'s tuple ``(thresholds, default_left,
+    missing_rule, strict_less, category_sets)``: the kernels pass the split rule's
+    arrays on as one argument.
+    """
+    thresholds, default_left, missing_rule, strict_less, category_sets = splits
+    return goes_left(
+        x,
+        thresholds[t, node],
+        default_left[t, node],
+        missing_rule[t, node],
+        strict_less,
+        category_sets,
+    )
+
+
+@njit(cache=True, inline="always")
 def extend_path(pf, pz, po, pw, lvl, ud, zero, one, feature, inv):
     """EXTEND: append (feature, zero, one) as element ``ud`` of the path at level ``lvl``.
 

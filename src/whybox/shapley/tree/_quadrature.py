@@ -58,7 +58,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from whybox.shapley.tree._primitives import goes_left
+from whybox.shapley.tree._primitives import node_goes_left
 
 #: Most rows handled together in one pass over a tree.
 BLOCK_ROWS = 128
@@ -123,15 +123,11 @@ def _shap_block(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
-    category_sets,
     t_nodes,
     w_nodes,
 ):
@@ -172,14 +168,7 @@ def _shap_block(
         side[0] = 0
         split = features[t, 0]
         for r in range(nb):
-            gl[0, r] = goes_left(
-                X[start + r, split],
-                thresholds[t, 0],
-                default_left[t, 0],
-                missing_rule[t, 0],
-                strict_less,
-                category_sets,
-            )
+            gl[0, r] = node_goes_left(X[start + r, split], splits, t, 0)
         for j in range(n_o):
             for k in range(q):
                 for r in range(nb):
@@ -242,14 +231,7 @@ def _shap_block(
                     side[d] = 0
                     split = features[t, child]
                     for r in range(nb):
-                        gl[d, r] = goes_left(
-                            X[start + r, split],
-                            thresholds[t, child],
-                            default_left[t, child],
-                            missing_rule[t, child],
-                            strict_less,
-                            category_sets,
-                        )
+                        gl[d, r] = node_goes_left(X[start + r, split], splits, t, child)
                     for j in range(n_o):
                         for k in range(q):
                             for r in range(nb):
@@ -298,16 +280,12 @@ def quadrature_shap_rows(
     children_left,
     children_right,
     features,
-    thresholds,
-    default_left,
-    missing_rule,
+    splits,
     frac,
     values,
     tree_output,
-    strict_less,
     max_depth,
     n_features,
-    category_sets,
     t_nodes,
     w_nodes,
     block_rows,
@@ -318,18 +296,19 @@ def quadrature_shap_rows(
     ----------
     X : ndarray of shape (n_samples, n_features), float64
         The rows, already cast by ``prepare_rows``; NaN marks a missing value.
-    children_left, children_right, features, thresholds, default_left, missing_rule : \
-ndarray of shape (n_trees, max_nodes)
+    children_left, children_right, features : ndarray of shape (n_trees, max_nodes)
         The ensemble's node arrays (see ``TreeEnsemble``).
+    splits : tuple
+        ``TreeEnsemble.splits_of()``: thresholds, default directions, missing-value
+        rules, ``strict_less`` and category sets, read by
+        :func:`~whybox.shapley.tree._primitives.node_goes_left`.
     frac : ndarray of shape (n_trees, max_nodes), float64
         ``child_fractions``: each node's share of its parent's cover.
     values : ndarray of shape (n_trees, max_nodes, n_outputs), float64
     tree_output : ndarray of shape (n_trees,), int32
-    strict_less : bool
     max_depth : int
         The depth of the deepest tree.
     n_features : int
-    category_sets : ndarray of shape (n_sets, n_categories), bool
     t_nodes, w_nodes : ndarray of shape (q,), float64
         :func:`quadrature_nodes` for at least the most distinct features on a path.
     block_rows : int
@@ -354,15 +333,11 @@ ndarray of shape (n_trees, max_nodes)
             children_left,
             children_right,
             features,
-            thresholds,
-            default_left,
-            missing_rule,
+            splits,
             frac,
             values,
             tree_output,
-            strict_less,
             max_depth,
-            category_sets,
             t_nodes,
             w_nodes,
         )
