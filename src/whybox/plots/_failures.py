@@ -54,7 +54,7 @@ def slices(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
     ax.axvline(result.overall_error_rate, color="#555555", linestyle="--", linewidth=1)
     ax.set_xlabel(f"error rate ({result.error_definition})")
     title = (
-        f"{len(result.slices)} slice(s) with more errors (FDR {result.alpha:g}, "
+        f"{len(result.slices)} slice(s) with more errors (FDR {result.significance:g}, "
         f"{result.n_candidates} tested)"
         if result.slices
         else f"no slice with significantly more errors ({result.n_candidates} tested)"
