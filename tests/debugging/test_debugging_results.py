@@ -11,7 +11,7 @@ import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from tests.debugging._helpers import frame
-from tests.inspection._helpers import assert_round_trip
+from tests.evaluate._helpers import assert_round_trip
 from whybox.debugging import (
     Calibration,
     ClassificationCase,

@@ -73,11 +73,11 @@ def shap_interaction_matrix(explanation: Any, *, target: Any = None) -> pd.DataF
     --------
     >>> import numpy as np
     >>> from sklearn.ensemble import GradientBoostingRegressor
-    >>> from whybox.inspection import shap_interaction_matrix
-    >>> from whybox.shapley import TreeExplainer
     >>> X = np.random.default_rng(0).normal(0.0, 1.0, (300, 3))
     >>> y = X[:, 0] * X[:, 1] + X[:, 2]
     >>> model = GradientBoostingRegressor(n_estimators=50, random_state=0).fit(X, y)
+    >>> from whybox.inspection import shap_interaction_matrix
+    >>> from whybox.shapley import TreeExplainer
     >>> inter = TreeExplainer(model).interaction_values(X[:50])
     >>> matrix = shap_interaction_matrix(inter)
     >>> matrix.shape
