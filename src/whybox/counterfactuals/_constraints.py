@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -377,6 +377,31 @@ def _same(Z: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- construction
+def _mutable_items(
+    mapping: Any,
+    argument: str,
+    names: Sequence[str],
+    immutable: np.ndarray,
+    wanted: str,
+    example: str,
+) -> Iterator[tuple[int, Any]]:
+    """(column, value) of each entry of a constraint dict, checked: a dict, known
+    features, none of them immutable."""
+    if not isinstance(mapping, Mapping):
+        raise InputError(
+            f"{argument} must be a dict of feature -> {wanted}, got "
+            f"{type(mapping).__name__}; e.g. {argument}={example}."
+        )
+    for key, value in mapping.items():
+        j = resolve_feature(key, names, argument)
+        if immutable[j]:
+            raise InputError(
+                f"feature {names[j]!r} is both immutable and in {argument}; an immutable "
+                "feature never changes, so remove it from one of them."
+            )
+        yield j, value
+
+
 def build_space(
     data: Dataset,
     *,
@@ -455,18 +480,10 @@ def build_space(
 
     mono = np.zeros(d, dtype=np.int8)
     if monotone is not None:
-        if not isinstance(monotone, Mapping):
-            raise InputError(
-                f"monotone must be a dict of feature -> 'increase' or 'decrease', got "
-                f"{type(monotone).__name__}; e.g. monotone={{'age': 'increase'}}."
-            )
-        for key, direction in monotone.items():
-            j = resolve_feature(key, names, "monotone")
-            if imm[j]:
-                raise InputError(
-                    f"feature {names[j]!r} is both immutable and in monotone; an immutable "
-                    "feature never changes, so remove it from one of them."
-                )
+        items = _mutable_items(
+            monotone, "monotone", names, imm, "'increase' or 'decrease'", "{'age': 'increase'}"
+        )
+        for j, direction in items:
             if direction not in _MONOTONE:
                 raise InputError(
                     f"monotone[{names[j]!r}] must be 'increase' or 'decrease', got "
@@ -482,18 +499,10 @@ def build_space(
     user_range = np.zeros(d, dtype=bool)
     allowed_levels: list[set | None] = [None] * d
     if ranges is not None:
-        if not isinstance(ranges, Mapping):
-            raise InputError(
-                f"ranges must be a dict of feature -> (low, high), got "
-                f"{type(ranges).__name__}; e.g. ranges={{'income': (0, 100000)}}."
-            )
-        for key, rng in ranges.items():
-            j = resolve_feature(key, names, "ranges")
-            if imm[j]:
-                raise InputError(
-                    f"feature {names[j]!r} is both immutable and in ranges; an immutable "
-                    "feature never changes, so remove it from one of them."
-                )
+        items = _mutable_items(
+            ranges, "ranges", names, imm, "(low, high)", "{'income': (0, 100000)}"
+        )
+        for j, rng in items:
             if categorical[j]:
                 try:
                     allowed = {_key(v) for v in rng}

@@ -8,6 +8,7 @@ batches through a :class:`Target`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -164,64 +165,66 @@ def tree_candidates(
     and the bounds themselves. Categorical (or read by a categorical split): every
     allowed level (or observed value).
     """
-    out: list[np.ndarray] = []
-    for j in range(space.n_features):
-        a = rs.anchor[j]
-        if not rs.mutable[j]:
-            out.append(np.empty(0))
-            continue
-        if space.categorical[j]:
-            vals = rs.allowed[j]
-        elif splits[j] is None:
+
+    def numeric(j: int, a: float) -> np.ndarray:
+        if splits[j] is None:
             col = space.data[:, j]
-            vals = np.unique(col[np.isfinite(col)])
-        elif splits[j].size == 0:  # the model never reads it: no change helps
-            vals = np.empty(0)
-        else:
-            s = splits[j]
-            lo, hi = rs.lower[j], rs.upper[j]
-            if space.integer[j]:
-                t = s[:, 0]  # the thresholds' left ends; integers are exact in float32
-                if strict_less:
-                    left, right = np.ceil(s[:, 1]) - 1, np.ceil(s[:, 1])
-                else:
-                    left, right = np.floor(t), np.floor(t) + 1
-                lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+            return np.unique(col[np.isfinite(col)])
+        if splits[j].size == 0:  # the model never reads it: no change helps
+            return np.empty(0)
+        s = splits[j]
+        lo, hi = rs.lower[j], rs.upper[j]
+        if space.integer[j]:
+            t = s[:, 0]  # the thresholds' left ends; integers are exact in float32
+            if strict_less:
+                left, right = np.ceil(s[:, 1]) - 1, np.ceil(s[:, 1])
             else:
-                left, right = s[:, 0], s[:, 1]
-            vals = np.concatenate([left[left < a], right[right > a]])
-            extra = [v for v in (lo, hi) if np.isfinite(v)]
-            vals = np.concatenate([vals, extra])
-            vals = vals[(vals >= lo) & (vals <= hi)]
-        vals = np.unique(vals)
-        out.append(vals[vals != a])
-    return out
+                left, right = np.floor(t), np.floor(t) + 1
+            lo, hi = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+        else:
+            left, right = s[:, 0], s[:, 1]
+        vals = np.concatenate([left[left < a], right[right > a]])
+        extra = [v for v in (lo, hi) if np.isfinite(v)]
+        vals = np.concatenate([vals, extra])
+        return vals[(vals >= lo) & (vals <= hi)]
+
+    return _per_feature(space, rs, numeric)
 
 
 def generic_candidates(space: FeatureSpace, rs: RowSpace, n_grid: int = 24) -> list[np.ndarray]:
     """Per feature, values to sample changes from: data quantiles and a grid in bounds."""
+
+    def numeric(j: int, a: float) -> np.ndarray:
+        col = space.data[:, j]
+        col = col[np.isfinite(col)]
+        lo, hi = rs.lower[j], rs.upper[j]
+        span = 3.0 * space.scale[j]
+        lo_f = lo if np.isfinite(lo) else min(col.min(initial=a), a) - span
+        hi_f = hi if np.isfinite(hi) else max(col.max(initial=a), a) + span
+        inside = col[(col >= lo_f) & (col <= hi_f)]
+        q = np.quantile(inside, np.linspace(0, 1, n_grid + 1)) if inside.size else []
+        vals = np.concatenate([q, np.linspace(lo_f, hi_f, n_grid + 1)])
+        if space.integer[j]:
+            vals = np.round(vals)
+            vals = vals[(vals >= math.ceil(lo_f - 1e-9)) & (vals <= math.floor(hi_f + 1e-9))]
+        return vals
+
+    return _per_feature(space, rs, numeric)
+
+
+def _per_feature(
+    space: FeatureSpace, rs: RowSpace, numeric: Callable[[int, float], np.ndarray]
+) -> list[np.ndarray]:
+    """Per feature, the distinct values a change may take, the anchor excluded: none for
+    an immutable feature, the allowed levels of a categorical one, ``numeric(j, anchor)``
+    for a numeric one."""
     out: list[np.ndarray] = []
     for j in range(space.n_features):
         a = rs.anchor[j]
         if not rs.mutable[j]:
             out.append(np.empty(0))
             continue
-        if space.categorical[j]:
-            vals = rs.allowed[j]
-        else:
-            col = space.data[:, j]
-            col = col[np.isfinite(col)]
-            lo, hi = rs.lower[j], rs.upper[j]
-            span = 3.0 * space.scale[j]
-            lo_f = lo if np.isfinite(lo) else min(col.min(initial=a), a) - span
-            hi_f = hi if np.isfinite(hi) else max(col.max(initial=a), a) + span
-            inside = col[(col >= lo_f) & (col <= hi_f)]
-            q = np.quantile(inside, np.linspace(0, 1, n_grid + 1)) if inside.size else []
-            vals = np.concatenate([q, np.linspace(lo_f, hi_f, n_grid + 1)])
-            if space.integer[j]:
-                vals = np.round(vals)
-                vals = vals[(vals >= math.ceil(lo_f - 1e-9)) & (vals <= math.floor(hi_f + 1e-9))]
-        vals = np.unique(vals)
+        vals = np.unique(rs.allowed[j] if space.categorical[j] else numeric(j, a))
         out.append(vals[vals != a])
     return out
 

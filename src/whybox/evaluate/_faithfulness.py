@@ -36,17 +36,49 @@ MAX_MASK_CELLS = 1 << 24
 # ---------------------------------------------------------------------- helpers
 
 
-def _common_params(
-    ps: PerturbationSet, explanation: Any, random_state: Any, batch_size: Any, target: Any
+def _prepared(
+    model: Any, explanation: Any, random_state: Any, **settings: Any
+) -> tuple[np.random.Generator, PerturbationSet]:
+    """The seeded generator and the :class:`PerturbationSet` of a metric's call."""
+    rng = np.random.default_rng(check_random_state(random_state))
+    return rng, prepare(model, explanation, rng=rng, **settings)
+
+
+def _described(
+    ps: PerturbationSet,
+    explanation: Any,
+    random_state: Any,
+    batch_size: Any,
+    target: Any,
+    **settings: Any,
 ) -> dict[str, Any]:
+    """The fields every result shares: the outputs evaluated, their space, the method
+    tested and the params (the players, the baseline and the call's settings)."""
     return {
-        **ps.params,
-        "target": json_value(target),
-        "random_state": json_value(random_state),
-        "batch_size": json_value(batch_size),
-        "explanation_method": explanation.method,
-        "n_rows": ps.n_rows,
+        "outputs": ps.output_names,
+        "output_space": ps.output_space,
+        "method": explanation.method,
+        "params": {
+            **ps.params,
+            "target": json_value(target),
+            "random_state": json_value(random_state),
+            "batch_size": json_value(batch_size),
+            "explanation_method": explanation.method,
+            "n_rows": ps.n_rows,
+            **settings,
+        },
     }
+
+
+def _min_players(ps: PerturbationSet, name: str) -> int:
+    """The fewest players of a row, or an InputError when a row has fewer than two."""
+    p_min = int(ps.n_players.min())
+    if p_min < 2:
+        raise InputError(
+            f"{name} needs at least 2 players per row, the smallest row has {p_min}; "
+            "use smaller segments."
+        )
+    return p_min
 
 
 def _random_ranks(rng: np.random.Generator, n_players: np.ndarray, shape: tuple[int, ...]) -> Any:
@@ -585,10 +617,9 @@ def faithfulness(
     """
     n_steps = check_int(n_steps, "n_steps", 1, "n_steps=20")
     n_random = check_int(n_random, "n_random", 0, "n_random=10")
-    rng = np.random.default_rng(check_random_state(random_state))
-    ps = prepare(
-        model, explanation, baseline=baseline, background=background, target=target,
-        segments=segments, batch_size=batch_size, rng=rng,
+    rng, ps = _prepared(
+        model, explanation, random_state, baseline=baseline, background=background,
+        target=target, segments=segments, batch_size=batch_size,
     )  # fmt: skip
     n, p_max = ps.n_rows, ps.max_players
     n_pl = ps.n_players
@@ -626,12 +657,6 @@ def faithfulness(
     aopc = (f_x[:, None, None] - curves[:, :, 0, :]).mean(axis=-1)  # (n, O)
     auc = np.trapezoid(curves, fractions, axis=-1)  # (n, O, 2)
     rand = curves[:, 1:]
-    params = {
-        **_common_params(ps, explanation, random_state, batch_size, target),
-        "n_steps": n_steps,
-        "n_random": n_random,
-        "n_points": n_points,
-    }
     return Faithfulness(
         fractions=fractions,
         deletion=curves[:, 0, 0],
@@ -655,10 +680,16 @@ def faithfulness(
         model_output=f_x.copy(),
         baseline_output=f_b.copy(),
         n_players=n_pl.copy(),
-        outputs=ps.output_names,
-        output_space=ps.output_space,
-        method=explanation.method,
-        params=params,
+        **_described(
+            ps,
+            explanation,
+            random_state,
+            batch_size,
+            target,
+            n_steps=n_steps,
+            n_random=n_random,
+            n_points=n_points,
+        ),  # fmt: skip
     )
 
 
@@ -735,17 +766,11 @@ def faithfulness_correlation(
        feature-based model explanations", IJCAI 2020.
     """
     n_subsets = check_int(n_subsets, "n_subsets", 2, "n_subsets=50")
-    rng = np.random.default_rng(check_random_state(random_state))
-    ps = prepare(
-        model, explanation, baseline=baseline, background=background, target=target,
-        segments=segments, batch_size=batch_size, rng=rng,
+    rng, ps = _prepared(
+        model, explanation, random_state, baseline=baseline, background=background,
+        target=target, segments=segments, batch_size=batch_size,
     )  # fmt: skip
-    p_min = int(ps.n_players.min())
-    if p_min < 2:
-        raise InputError(
-            f"faithfulness_correlation needs at least 2 players per row, the smallest row "
-            f"has {p_min}; use smaller segments."
-        )
+    p_min = _min_players(ps, "faithfulness_correlation")
     if subset_size is None:
         subset_size = min(max(1, round(p_min / 4)), p_min - 1)
     size = _check_subset_size(subset_size, "subset_size", p_min)
@@ -756,14 +781,15 @@ def faithfulness_correlation(
         attribution_sums=sums,
         output_drops=drops,
         subset_size=size,
-        outputs=ps.output_names,
-        output_space=ps.output_space,
-        method=explanation.method,
-        params={
-            **_common_params(ps, explanation, random_state, batch_size, target),
-            "subset_size": size,
-            "n_subsets": n_subsets,
-        },
+        **_described(
+            ps,
+            explanation,
+            random_state,
+            batch_size,
+            target,
+            subset_size=size,
+            n_subsets=n_subsets,
+        ),  # fmt: skip
     )
 
 
@@ -817,17 +843,11 @@ def sensitivity_n(
        networks", ICLR 2018.
     """
     n_subsets = check_int(n_subsets, "n_subsets", 2, "n_subsets=50")
-    rng = np.random.default_rng(check_random_state(random_state))
-    ps = prepare(
-        model, explanation, baseline=baseline, background=background, target=target,
-        segments=segments, batch_size=batch_size, rng=rng,
+    rng, ps = _prepared(
+        model, explanation, random_state, baseline=baseline, background=background,
+        target=target, segments=segments, batch_size=batch_size,
     )  # fmt: skip
-    p_min = int(ps.n_players.min())
-    if p_min < 2:
-        raise InputError(
-            f"sensitivity_n needs at least 2 players per row, the smallest row has {p_min}; "
-            "use smaller segments."
-        )
+    p_min = _min_players(ps, "sensitivity_n")
     if ns is None:
         sizes = [1 << i for i in range(int(np.log2(p_min - 1)) + 1)]
     else:
@@ -842,14 +862,15 @@ def sensitivity_n(
     return SensitivityN(
         ns=np.asarray(sizes, dtype=np.intp),
         correlation=corr,
-        outputs=ps.output_names,
-        output_space=ps.output_space,
-        method=explanation.method,
-        params={
-            **_common_params(ps, explanation, random_state, batch_size, target),
-            "ns": [int(s) for s in sizes],
-            "n_subsets": n_subsets,
-        },
+        **_described(
+            ps,
+            explanation,
+            random_state,
+            batch_size,
+            target,
+            ns=[int(s) for s in sizes],
+            n_subsets=n_subsets,
+        ),  # fmt: skip
     )
 
 
@@ -950,10 +971,9 @@ def infidelity(
             f"noise_scale must be a positive number (in standard deviations of the inputs), "
             f"got {noise_scale!r}; e.g. noise_scale=0.1."
         )
-    rng = np.random.default_rng(check_random_state(random_state))
-    ps = prepare(
-        model, explanation, baseline=baseline, background=background, target=target,
-        segments=segments, batch_size=batch_size, rng=rng,
+    rng, ps = _prepared(
+        model, explanation, random_state, baseline=baseline, background=background,
+        target=target, segments=segments, batch_size=batch_size,
     )  # fmt: skip
     n = ps.n_rows
     if perturbation == "gaussian":
@@ -990,13 +1010,14 @@ def infidelity(
         infidelity_scaled=scaled,
         scale=beta,
         perturbation=perturbation,
-        outputs=ps.output_names,
-        output_space=ps.output_space,
-        method=explanation.method,
-        params={
-            **_common_params(ps, explanation, random_state, batch_size, target),
-            "n_perturbations": n_perturbations,
-            "noise_scale": float(noise_scale),
-            "perturbation": perturbation,
-        },
+        **_described(
+            ps,
+            explanation,
+            random_state,
+            batch_size,
+            target,
+            n_perturbations=n_perturbations,
+            noise_scale=float(noise_scale),
+            perturbation=perturbation,
+        ),  # fmt: skip
     )

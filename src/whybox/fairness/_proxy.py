@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,7 +11,6 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import (
-    Result,
     check_confidence_level,
     check_int,
     check_random_state,
@@ -20,15 +18,15 @@ from whybox._utils import (
     prepare_model,
 )
 from whybox.adapters import Dataset, adapt_data
-from whybox.fairness._sensitive import check_sensitive, output_position
-from whybox.fairness._tables import frame_from_json
+from whybox.fairness._sensitive import check_sensitive, is_shap_table, output_position
+from whybox.fairness._tables import TableResult
 
 MAX_SHAP_ROWS = 500
 BACKGROUND_ROWS = 100
 
 
 @dataclass(frozen=True, eq=False)
-class ProxyDetection(Result):
+class ProxyDetection(TableResult):
     """How well each feature stands in for a sensitive attribute, and how much the model uses it.
 
     Attributes
@@ -82,12 +80,7 @@ class ProxyDetection(Result):
         """The per-feature table."""
         return self.table.copy()
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ProxyDetection:
-        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded), the
-        table column by column."""
-        result = super().from_dict({**d, "table": None})
-        return dataclasses.replace(result, table=frame_from_json(d["table"], "feature"))
+    TABLES = {"table": "feature"}
 
 
 def predictability(
@@ -217,11 +210,7 @@ def rank_auc(
 def _shap(model: Any, data: Dataset, shap_values: Any, rng: np.random.Generator) -> tuple:
     """SHAP values (n, d) of the rows used, their row positions and output space."""
     if shap_values is not None:
-        if not isinstance(shap_values, Explanation) or shap_values.axes != (
-            "samples",
-            "features",
-            "outputs",
-        ):
+        if not is_shap_table(shap_values):
             raise InputError(
                 "shap_values must be an Explanation of SHAP values with axes (samples, "
                 f"features, outputs) for the rows of X, got {type(shap_values).__name__}; pass "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,15 +10,14 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import Result
-from whybox.fairness._sensitive import output_position
-from whybox.fairness._tables import frame_from_json
+from whybox.fairness._sensitive import is_shap_table, output_position
+from whybox.fairness._tables import TableResult
 
 _COLUMNS = ["row", "rank", "feature", "value", "shap_value", "reason"]
 
 
 @dataclass(frozen=True, eq=False)
-class ReasonCodes(Result):
+class ReasonCodes(TableResult):
     """The top reasons per row, as a tidy table and as sentences.
 
     Attributes
@@ -50,12 +48,7 @@ class ReasonCodes(Result):
         """The reasons, one line each (a copy of ``table``)."""
         return self.table.copy()
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ReasonCodes:
-        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded), the
-        table column by column."""
-        result = super().from_dict({**d, "table": None})
-        return dataclasses.replace(result, table=frame_from_json(d["table"]))
+    TABLES = {"table": None}
 
 
 def _format(value: Any) -> str:
@@ -163,11 +156,7 @@ def reason_codes(
     >>> codes.output, codes.output_space
     ('1', 'raw')
     """
-    if not isinstance(explanation, Explanation) or explanation.axes != (
-        "samples",
-        "features",
-        "outputs",
-    ):
+    if not is_shap_table(explanation):
         raise InputError(
             "explanation must hold SHAP values with axes (samples, features, outputs), got "
             f"{getattr(explanation, 'axes', type(explanation).__name__)}; pass "

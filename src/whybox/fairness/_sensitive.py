@@ -1,4 +1,5 @@
-"""Checking a sensitive attribute: one value per row, at least two groups, no missing."""
+"""Checks of the fairness inputs: a sensitive attribute (one value per row, at least two
+groups, no missing value), the SHAP values read, the output chosen."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox._explanation import Explanation
 from whybox._utils import shorten
 
 
@@ -55,6 +57,15 @@ def check_sensitive(
             "compare; pass an attribute with at least two groups."
         )
     return label, groups
+
+
+def is_shap_table(explanation: Any) -> bool:
+    """Whether ``explanation`` is an Explanation of one value per (row, feature, output)."""
+    return isinstance(explanation, Explanation) and explanation.axes == (
+        "samples",
+        "features",
+        "outputs",
+    )
 
 
 def output_position(target: Any, names: Any) -> int:

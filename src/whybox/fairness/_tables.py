@@ -3,18 +3,20 @@
 The results' tables mix integer counts, rates (NaN where undefined), flags and group
 names; :func:`whybox._utils.json_value` writes a frame as ``{"index", "columns",
 "data"}`` (rows of cells), and :func:`frame_from_json` reads each column back with its
-own type. ``GroupMetrics`` writes its tables as records (one dict per row, as the audit
+own type (:class:`TableResult` does it for a result's tables). ``GroupMetrics`` writes its
+tables as records (one dict per row, as the audit
 report shows them): :func:`records` and :func:`from_records`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from whybox._utils import from_json_array, json_value
+from whybox._utils import Result, from_json_array, json_value
 
 
 def json_column(values: list[Any]) -> np.ndarray:
@@ -59,3 +61,20 @@ def from_records(rows: list[dict[str, Any]], index_name: str | None = None) -> p
     columns = list(rows[0]) if rows else []
     frame = pd.DataFrame({c: json_column([r[c] for r in rows]) for c in columns}, columns=columns)
     return frame.set_index(index_name) if index_name else frame
+
+
+class TableResult(Result):
+    """A result whose tables are read back column by column by ``from_dict``.
+
+    ``TABLES`` names the DataFrame fields, each with the name of its index (None for
+    the default one).
+    """
+
+    TABLES: ClassVar[dict[str, str | None]] = {}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        """Rebuild the result from ``to_dict()``'s output (or its JSON, loaded)."""
+        result = super().from_dict({**d, **dict.fromkeys(cls.TABLES)})
+        tables = {f: frame_from_json(d[f], index) for f, index in cls.TABLES.items()}
+        return dataclasses.replace(result, **tables)
