@@ -184,15 +184,7 @@ def _check_early_stop(early_stop: Any, top_k: Any, tol: Any, p: int) -> tuple[bo
             f"early_stop must be True or False, got {early_stop!r}; pass early_stop=True to "
             "stop adding repeats once the ranking is settled."
         )
-    if top_k is None:
-        k = p
-    elif isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise InputError(
-            f"top_k must be None or a positive integer, got {top_k!r}; e.g. top_k=5 settles "
-            "the five most important features only."
-        )
-    else:
-        k = min(int(top_k), p)
+    k = p if top_k is None else min(check_int(top_k, "top_k", 1, "top_k=5, or None"), p)
     if (
         isinstance(tol, bool)
         or not isinstance(tol, (int, float, np.integer, np.floating))
