@@ -61,8 +61,9 @@ class AccumulatedLocalEffects(Result):
     output_space : str
         "raw", "probability" or "log_odds".
     params : dict
-        The arguments, JSON-ready, ``n_samples`` (the rows of X), and for second order ``n_empty_cells``: cells
-        without rows whose local effect was filled from the nearest non-empty cell.
+        The arguments, JSON-ready, ``n_samples`` (the rows of X), and for second
+        order ``n_empty_cells``: cells without rows whose local effect was filled
+        from the nearest non-empty cell.
     """
 
     feature_names: tuple[str, ...]
