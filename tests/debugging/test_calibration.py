@@ -1,4 +1,5 @@
-"""calibration: scikit-learn's calibration curve and Brier score, honest and overconfident predictors, the top-label curve."""
+"""calibration: scikit-learn's calibration curve and Brier score, honest and overconfident
+predictors, the top-label curve."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""confusion_analysis: hand-computed counts and metrics, scikit-learn agreement (a property test), JSON, bad input."""
+"""confusion_analysis: hand-computed counts and metrics, scikit-learn agreement (a property
+test), JSON, bad input."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from whybox.adapters import adapt_model
 from whybox.debugging import ErrorAnalysis, confusion_analysis, error_analysis
 
 
-# ---------------------------------------------------------------------- error analysis: classification
+# ------------------------------------------------------------------ error analysis: classification
 def _flipped_data(n=600, seed=0):
     """Labels follow `signal`, but are flipped where `shift` is large: errors live there."""
     rng = np.random.default_rng(seed)

@@ -63,9 +63,9 @@ def correlated_feature_groups(
     Hierarchical (agglomerative) clustering of the distance ``1 - |rho|`` between
     columns, cut at ``1 - correlation_threshold``. With the default complete linkage
     every two columns of a group have ``|rho| >= correlation_threshold``, and any two
-    groups together hold a pair with ``|rho| < correlation_threshold``. The result can be passed as ``feature_groups``
-    to :func:`whybox.inspection.permutation_importance`, so correlated features are
-    permuted together: permuting one of two near-copies alone leaves the model the
+    groups together hold a pair with ``|rho| < correlation_threshold``. The result can
+    be passed as ``feature_groups`` to :func:`whybox.inspection.permutation_importance`,
+    so correlated features are permuted together: permuting one of two near-copies alone leaves the model the
     other copy and understates both (Strobl et al. 2008; the scikit-learn user guide
     on multicollinear features).
 
