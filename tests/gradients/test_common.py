@@ -241,3 +241,28 @@ def test_bad_parameters_are_input_errors():
         GradientShap(model, table(2), stdev=float("nan"))
     with pytest.raises(InputError, match="n_draws must be a positive integer, got True"):
         GradientShap(model, table(2), n_draws=True)
+
+
+class Rowwise(torch.nn.Module):
+    """Each output row computed from its input row alone, elementwise then summed."""
+
+    def forward(self, x):
+        return torch.stack([torch.tanh(x).sum(1), (x * x).sum(1)], dim=1)
+
+
+def test_batch_size_leaves_every_bit_of_the_averaged_draws_unchanged():
+    # a model whose rows do not depend on the batch: only the averaging over the draws
+    # could change with how many inputs share a pass, and it adds draw after draw
+    model, x = Rowwise().double().eval(), table(7)
+    cases = [
+        lambda bs: SmoothGrad(model, n_draws=20, batch_size=bs),
+        lambda bs: SmoothGrad(model, n_draws=20, variant="vargrad", batch_size=bs),
+        lambda bs: GradientShap(model, table(3, seed=5), n_draws=20, stdev=0.1, batch_size=bs),
+    ]
+    for make in cases:
+        ref = make(None)(x, target=0)
+        for bs in (1, 20, 45):
+            ex = make(bs)(x, target=0)
+            np.testing.assert_array_equal(ex.values, ref.values)
+            for name, value in ref.quality.items():
+                np.testing.assert_array_equal(ex.quality[name], value)

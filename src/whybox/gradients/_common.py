@@ -417,13 +417,33 @@ def standard_normal(gen: Any, n_draws: int, count: int, shape: tuple[int, ...], 
     return torch.stack(draws, dim=1).to(like.device)
 
 
+def mean_over_draws(draws: Any) -> Any:
+    """The mean over the first axis, summed draw after draw.
+
+    The draws of one input are added in draw order whatever else is in the tensor,
+    so an input's mean does not depend on how many inputs share a pass (a reduction
+    over the axis may add in another order for another shape: ``batch_size`` would
+    change the last bits).
+    """
+    total = draws[0].clone()
+    for r in range(1, draws.shape[0]):
+        total += draws[r]
+    return total / draws.shape[0]
+
+
 def mean_and_error(draws: Any) -> tuple[Any, Any]:
-    """Mean over the first axis and its standard error (NaN for a single draw)."""
+    """Mean over the first axis and its standard error (NaN for a single draw).
+
+    Both are summed draw after draw (see :func:`mean_over_draws`); the standard error
+    is ``sqrt(sum_r (d_r - mean)^2 / (n - 1) / n)``.
+    """
     torch = import_torch()
-    mean = draws.mean(dim=0)
-    if draws.shape[0] < 2:
+    n = draws.shape[0]
+    mean = mean_over_draws(draws)
+    if n < 2:
         return mean, torch.full_like(mean, float("nan"))
-    return mean, draws.std(dim=0, correction=1) / math.sqrt(draws.shape[0])
+    variance = mean_over_draws((draws - mean).square()) * (n / (n - 1))
+    return mean, variance.sqrt() / math.sqrt(n)
 
 
 def per_value(t: Any) -> np.ndarray:

@@ -7,7 +7,13 @@ from typing import Any
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.gradients._common import DrawingExplainer, check_scale, mean_and_error, standard_normal
+from whybox.gradients._common import (
+    DrawingExplainer,
+    check_scale,
+    mean_and_error,
+    mean_over_draws,
+    standard_normal,
+)
 
 SMOOTHGRAD_VARIANTS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
@@ -147,7 +153,7 @@ class SmoothGrad(DrawingExplainer):
         if self.absolute:
             grads = grads.abs()
         if self.variant == "vargrad":
-            return (grads - grads.mean(dim=0)).square().mean(dim=0), None
+            return mean_over_draws((grads - mean_over_draws(grads)).square()), None
         if self.variant == "smoothgrad_sq":
             grads = grads.square()
         return mean_and_error(grads)
