@@ -9,6 +9,8 @@ the same checks:
   (``Explanation.values/axes/feature_names/output_names/output_space``);
 - ``json``: the result is a ``whybox._utils.Result`` whose strict JSON reads back
   equal: ``type(r).from_dict(json.loads(r.to_json()))``, NaN-aware;
+- ``views``: ``to_frame()`` is a non-empty DataFrame and ``_repr_html_()`` an HTML
+  table (what a notebook shows);
 - ``seed``: two runs with the same ``random_state`` are equal, and the default
   ``random_state`` is 0 (a method without randomness: two runs are equal);
 - ``batch_size`` / ``n_jobs``: the result does not depend on them, to the last bit
@@ -453,6 +455,14 @@ def check_json(case: Case) -> None:
         assert_same(type(result).from_dict(loaded), result)
 
 
+def check_views(case: Case) -> None:
+    for result in results(case()):
+        frame = result.to_frame()
+        assert isinstance(frame, pd.DataFrame) and not frame.empty
+        html = result._repr_html_()
+        assert isinstance(html, str) and "<table" in html
+
+
 def check_seed(case: Case) -> None:
     if "random_state" not in case.knobs:
         assert_same(case(), case(), "two runs", MEASUREMENTS)
@@ -494,6 +504,7 @@ def check_empty(case: Case) -> None:
 CHECKS: dict[str, tuple[Callable[[Case], None], str | None]] = {
     "shapes": (check_shapes, None),
     "json": (check_json, None),
+    "views": (check_views, None),
     "seed": (check_seed, None),
     "batch_size": (check_batch_size, "batch_size"),
     "n_jobs": (check_n_jobs, "n_jobs"),
@@ -516,11 +527,6 @@ _TORCH_NAN = (
     "NaN in X gives NaN attributions without an error: the torch adapter (as_input) does not "
     "check X for missing values, nor the model output for NaN, as check_data does"
 )
-_DRAW_MEAN = (
-    "batch_size changes values in the last bit (about 2e-16 with a batch-invariant model): "
-    "_over_draws reduces each chunk's draws with torch's mean over dim 0 "
-    "(gradients/_common.py mean_and_error), whose summation order depends on the chunk's size"
-)
 KNOWN_BREACHES = {
     ("global_surrogate", "json"): (
         "GlobalSurrogate.from_dict gives tree=None (documented): the fitted surrogate tree is "
@@ -532,7 +538,6 @@ KNOWN_BREACHES = {
     ("SmoothGrad", "wrong_columns"): _TORCH_COLUMNS,
     **{(name, "nan"): _TORCH_NAN for name in ("IntegratedGradients", "Saliency")},
     **{(name, "nan"): _TORCH_NAN for name in ("SmoothGrad", "GradientShap")},
-    **{(name, "batch_size"): _DRAW_MEAN for name in ("SmoothGrad", "GradientShap")},
 }
 """Contract breaches found by this suite and reported (issue 20): strict xfails, so a fix
 turns them into a failure that asks for the entry to be removed."""
