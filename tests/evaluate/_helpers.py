@@ -9,6 +9,8 @@ import math
 
 import numpy as np
 import pandas as pd
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 
 def assert_same(a, b, where="result"):
@@ -54,3 +56,12 @@ def assert_round_trip(result):
     html = result._repr_html_()
     assert isinstance(html, str) and html.strip()
     return back
+
+
+def cancer_case(n_rows):
+    """(X, y, model): the first ``n_rows`` rows of breast cancer and a gradient-boosted
+    classifier fitted on them."""
+    d = load_breast_cancer(as_frame=True)
+    X, y = d.data.iloc[:n_rows], d.target.iloc[:n_rows]
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
+    return X, y, model

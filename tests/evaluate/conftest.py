@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from _requires import requires
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import HistGradientBoostingClassifier
+
+from tests.evaluate._helpers import cancer_case
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,4 @@ def digits():
 @pytest.fixture(scope="module")
 def cancer():
     """(X, y, model): 240 rows of breast cancer and a gradient-boosted classifier."""
-    d = load_breast_cancer(as_frame=True)
-    X, y = d.data.iloc[:240], d.target.iloc[:240]
-    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
-    return X, y, model
+    return cancer_case(240)

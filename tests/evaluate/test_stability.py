@@ -15,12 +15,10 @@ import pandas as pd
 import pytest
 from _requires import requires
 from scipy import stats
-from sklearn.datasets import load_breast_cancer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 
 import whybox
-from tests.evaluate._helpers import assert_round_trip
+from tests.evaluate._helpers import assert_round_trip, cancer_case
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.evaluate._agreement import kendall_rows, spearman_rows
@@ -41,10 +39,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def cancer():
-    d = load_breast_cancer(as_frame=True)
-    X, y = d.data.iloc[:260], d.target.iloc[:260]
-    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(X, y)
-    return X, y, model
+    return cancer_case(260)
 
 
 def _norm(d, norm):

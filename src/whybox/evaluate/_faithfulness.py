@@ -152,8 +152,31 @@ def _random_subset_drops(
 
 
 # ---------------------------------------------------------------------- results
+@dataclass(frozen=True, eq=False, kw_only=True)
+class _Tested(Result):
+    """The fields every perturbation test's result shares (keyword-only, after the
+    result's own fields).
+
+    Attributes
+    ----------
+    outputs : tuple of str
+        The output evaluated for each row.
+    output_space : str
+        The space of the outputs (the explanation's).
+    method : str
+        The method of the explanation tested.
+    params : dict
+        What reproduces the result.
+    """
+
+    outputs: tuple[str, ...]
+    output_space: str
+    method: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
-class Faithfulness(Result):
+class Faithfulness(_Tested):
     """Deletion and insertion curves of an explanation against random orders.
 
     Every output value is the model's output for the evaluated output (one per row,
@@ -222,10 +245,6 @@ class Faithfulness(Result):
     model_output: np.ndarray
     baseline_output: np.ndarray
     n_players: np.ndarray
-    outputs: tuple[str, ...]
-    output_space: str
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Faithfulness:
@@ -339,7 +358,7 @@ class Faithfulness(Result):
 
 
 @dataclass(frozen=True, eq=False)
-class FaithfulnessCorrelation(Result):
+class FaithfulnessCorrelation(_Tested):
     """Faithfulness correlation (Bhatt et al. 2020) per explained row.
 
     Attributes
@@ -361,10 +380,6 @@ class FaithfulnessCorrelation(Result):
     attribution_sums: np.ndarray
     output_drops: np.ndarray
     subset_size: int
-    outputs: tuple[str, ...]
-    output_space: str
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mean_correlation(self) -> float:
@@ -377,7 +392,7 @@ class FaithfulnessCorrelation(Result):
 
 
 @dataclass(frozen=True, eq=False)
-class SensitivityN(Result):
+class SensitivityN(_Tested):
     """Sensitivity-n (Ancona et al. 2018): the correlation for each subset size n.
 
     Attributes
@@ -395,10 +410,6 @@ class SensitivityN(Result):
 
     ns: np.ndarray
     correlation: np.ndarray
-    outputs: tuple[str, ...]
-    output_space: str
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mean_correlation(self) -> np.ndarray:
@@ -423,7 +434,7 @@ class SensitivityN(Result):
 
 
 @dataclass(frozen=True, eq=False)
-class Infidelity(Result):
+class Infidelity(_Tested):
     """Explanation infidelity (Yeh et al. 2019) per explained row.
 
     Attributes
@@ -448,10 +459,6 @@ class Infidelity(Result):
     infidelity_scaled: np.ndarray
     scale: np.ndarray
     perturbation: str
-    outputs: tuple[str, ...]
-    output_space: str
-    method: str
-    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mean_infidelity(self) -> float:
