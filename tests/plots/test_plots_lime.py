@@ -8,14 +8,9 @@ from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
 from whybox import Explanation, InputError
-from whybox.lime import (
-    LimeImageExplainer,
-    LimeTabularExplainer,
-    LimeTextExplainer,
-    conditions,
-)
+from whybox.lime import LimeImageExplainer, LimeTabularExplainer, LimeTextExplainer, conditions
+from whybox.plots import lime_bar, lime_image, lime_text
 from whybox.plots._common import NEGATIVE, POSITIVE
-from whybox.plots._lime import lime_bar, lime_image, lime_text
 
 
 @pytest.fixture(scope="module")
