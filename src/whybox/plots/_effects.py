@@ -46,6 +46,7 @@ def partial_dependence(
     random_state : None, int or numpy Generator, default=0
         Seed of the sample of ICE curves drawn.
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
 
     Returns
     -------
@@ -131,6 +132,7 @@ def h_statistic(
     max_display : int, default=10
         The most features drawn (highest overall H^2 first).
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
 
     Returns
     -------
@@ -177,6 +179,7 @@ def shap_interactions(
     max_display : int, default=10
         The most features drawn: those with the largest total interaction.
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
 
     Returns
     -------

@@ -27,7 +27,9 @@ def slices(result: Any, *, max_display: int = 10, ax: Any = None) -> Any:
     result : SliceAnalysis
         The result of :func:`whybox.debugging.find_slices`.
     max_display : int, default=10
+        The most slices drawn, in the order of ``result.slices``.
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
 
     Returns
     -------
@@ -75,6 +77,7 @@ def calibration(result: Any, *, curves: Any = None, ax: Any = None) -> Any:
         Which curves to draw (positions in ``result.curves``); default the first
         (the positive class, or the top label of a multi-class model).
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
 
     Returns
     -------
@@ -119,7 +122,9 @@ def surrogate_tree(result: Any, *, ax: Any = None, fontsize: int = 8) -> Any:
     result : GlobalSurrogate
         The result of :func:`whybox.inspection.global_surrogate`.
     ax : matplotlib Axes, optional
+        Where to draw; default: a new figure.
     fontsize : int, default=8
+        The font size of the node text.
 
     Returns
     -------
