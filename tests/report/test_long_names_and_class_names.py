@@ -102,7 +102,7 @@ def test_anchor_of_the_negative_class_is_named(case):
     X, y, model = case
     m = adapt_model(model, class_names=["bad", "good"])
     row = int(np.flatnonzero(model.predict(X) == 0)[0])
-    anchor = AnchorTabular(m, X, random_state=0).explain(X.to_numpy()[row])
+    (anchor,) = AnchorTabular(m, X, random_state=0)(X.to_numpy()[row])
     assert anchor.prediction == "bad"
     assert "THEN 'bad'" in str(anchor)
 

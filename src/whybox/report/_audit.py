@@ -71,7 +71,7 @@ def _units(context: AuditContext) -> str:
     return f"the raw margin of {target}"
 
 
-def _with_explanation(context: AuditContext, progress: bool) -> AuditContext:
+def _with_explanation(context: AuditContext) -> AuditContext:
     """The SHAP values of up to 1000 rows (the chosen rows among them).
 
     Tree models get path-dependent TreeSHAP (no background needed, exact and fast);
@@ -85,7 +85,7 @@ def _with_explanation(context: AuditContext, progress: bool) -> AuditContext:
     if not is_tree_model(context.model):
         background = data.take(sample_rows(data.n_samples, _BACKGROUND_ROWS, rng))
     context = context.replace(explained=explained, background=background)
-    ex = context.explain(data.take(explained), progress=False if not progress else None)
+    ex = context.explain(data.take(explained), progress=context.inner_progress)
     return context.replace(explanation=ex)
 
 
@@ -106,7 +106,12 @@ def _with_lime(context: AuditContext) -> AuditContext:
     """LIME on the chosen rows."""
     from whybox.lime import LimeTabularExplainer
 
-    explainer = LimeTabularExplainer(context.model, context.data, random_state=context.random_state)
+    explainer = LimeTabularExplainer(
+        context.model,
+        context.data,
+        random_state=context.random_state,
+        progress=context.inner_progress,
+    )
     return context.replace(lime=explainer(context.data.take(list(context.rows))))
 
 
@@ -235,6 +240,7 @@ def audit(
             display=display,
             random_state=random_state,
             rng=np.random.default_rng(random_state),
+            progress=show,
             sensitive_features=sensitive_frame,
             sensitive_inputs=tuple(sensitive_inputs),
         )
@@ -249,7 +255,7 @@ def audit(
         errors = errors_section(context)
         bar.update()
         step("shap")
-        context = _with_explanation(context, show)
+        context = _with_explanation(context)
         bar.update()
         step("importance")
         context = _with_permutation(context)

@@ -44,6 +44,8 @@ class AuditContext:
         The user's seed, passed to every seeded call.
     rng : Generator
         Draws the audit's own row samples, in a fixed order of the steps.
+    progress : bool
+        Whether the audit shows progress bars (the library's own bars then show too).
     sensitive_features : DataFrame or None
         The sensitive attributes as text, one column per attribute.
     sensitive_inputs : tuple of str
@@ -72,6 +74,7 @@ class AuditContext:
     display: dict[str, str]
     random_state: Any
     rng: np.random.Generator
+    progress: bool = False
     sensitive_features: pd.DataFrame | None = None
     sensitive_inputs: tuple[str, ...] = ()
     explanation: Explanation | None = None
@@ -105,6 +108,11 @@ class AuditContext:
             max_evals=max(KERNEL_EVALS, 4 * self.data.n_features),
             progress=progress,
         )
+
+    @property
+    def inner_progress(self) -> bool | None:
+        """``progress`` for the library calls: False when the audit is quiet, else auto."""
+        return None if self.progress else False
 
     def replace(self, **changes: Any) -> AuditContext:
         """A copy with ``changes`` (the context is frozen)."""

@@ -108,7 +108,7 @@ def effects_section(context: AuditContext) -> Section:
                 "Interaction strength (Friedman's H^2)",
                 h.to_dict(),
                 f"share of the output's variance due to each feature's interactions, from "
-                f"{h.params['max_samples']} rows (noisy with few rows)",
+                f"{h.params['n_samples']} rows (noisy with few rows)",
             )
         )
         blocks.append(Table.from_frame(h.pairs_frame(), "Pairwise H^2", with_index=False))
@@ -117,7 +117,9 @@ def effects_section(context: AuditContext) -> Section:
 
         n_rows = min(_INTERACTION_ROWS, data.n_samples)
         sample = data.take(np.sort(rng.choice(data.n_samples, n_rows, replace=False)))
-        inter = TreeExplainer(m.estimator).interaction_values(sample)
+        inter = TreeExplainer(m.estimator, progress=context.inner_progress).interaction_values(
+            sample
+        )
         matrix = shap_interaction_matrix(inter)
         results["shap_interaction_matrix"] = matrix
         blocks.append(

@@ -28,7 +28,7 @@ def failures_section(context: AuditContext) -> Section:
             "Slices where the model fails more often",
             found.to_dict(),
             f"error: {found.error_definition}; exact one-sided tests, false discovery rate "
-            f"{found.alpha:g} over {found.n_candidates} candidate slices",
+            f"{found.significance:g} over {found.n_candidates} candidate slices",
         )
     )
     if found.slices:

@@ -29,7 +29,9 @@ def local_section(context: AuditContext) -> Section:
     positions = context.positions
     anchors = None
     if m.task == "classification":
-        anchor_explainer = AnchorTabular(m, data, random_state=context.random_state)
+        anchor_explainer = AnchorTabular(
+            m, data, random_state=context.random_state, progress=context.inner_progress
+        )
         anchors = [anchor_explainer(data.values[r])[0] for r in rows]
     reasons = cfs = None
     results: dict[str, Any] = {}
@@ -42,7 +44,7 @@ def local_section(context: AuditContext) -> Section:
         # a sensitive attribute the model takes is never a lever of a counterfactual
         cfs = CounterfactualExplainer(
             m, data, immutable=list(context.sensitive_inputs), random_state=context.random_state
-        )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS, random_state=context.random_state)
+        )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS)
         results = {"reason_codes": reasons, "counterfactuals": cfs}
     blocks = []
     for i, r in enumerate(rows):

@@ -111,7 +111,9 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
         stability = f"Lipschitz {stab['median_estimate']:.3g} (max {stab['max_estimate']:.3g})"
     elif "seed_stability" in q:
         seeds = q["seed_stability"]
-        stability = f"top-{seeds['top_k']} overlap {seeds['top_k_jaccard']:.2f} over {seeds['n_seeds']} seeds"
+        stability = (
+            f"top-{seeds['k']} overlap {seeds['top_k_jaccard']:.2f} over {seeds['n_seeds']} seeds"
+        )
     else:
         stability = "—"
     return (
