@@ -12,7 +12,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._utils import Result, from_json_array, json_value, prepare_model
 from whybox.adapters import adapt_data
-from whybox.inspection._features import feature_index, levels
+from whybox.inspection import feature_index, levels
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ from whybox._utils import (
     from_json_number,
     json_value,
 )
-from whybox.debugging._confusion import _as_label_vector
+from whybox.debugging import as_label_vector
 from whybox.fairness._tables import from_records, records
 
 FOUR_FIFTHS = 0.8
@@ -402,7 +402,7 @@ def _labels(y_true: np.ndarray, y_pred: np.ndarray) -> list[Any]:
 
 
 def _numeric_vector(y: Any, name: str) -> np.ndarray:
-    arr = _as_label_vector(y, name)
+    arr = as_label_vector(y, name)
     if not _is_numeric(arr):
         try:
             arr = np.asarray(arr, dtype=np.float64)
@@ -860,8 +860,8 @@ def group_metrics(
     n_boot = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
     level = check_confidence_level(confidence_level)
     min_size = check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
-    yt = _as_label_vector(y_true, "y_true")
-    yp = _as_label_vector(y_pred, "y_pred")
+    yt = as_label_vector(y_true, "y_true")
+    yp = as_label_vector(y_pred, "y_pred")
     n = len(yt)
     if len(yp) != n:
         raise InputError(
