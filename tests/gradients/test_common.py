@@ -266,3 +266,23 @@ def test_batch_size_leaves_every_bit_of_the_averaged_draws_unchanged():
             np.testing.assert_array_equal(ex.values, ref.values)
             for name, value in ref.quality.items():
                 np.testing.assert_array_equal(ex.quality[name], value)
+
+
+def test_dataframe_columns_name_the_features_and_nan_inputs_are_input_errors():
+    model, x = make_mlp().eval(), table()
+    frame = pd.DataFrame(x.numpy(), columns=list("abcde"))
+    background = table(3, seed=6)
+    for explainer in [Saliency(model), *explainers_for(model, background)]:
+        ex = explainer(frame, target=1)
+        assert ex.feature_names == tuple("abcde"), type(explainer).__name__
+        assert explainer(x, target=1).feature_names == ("x0", "x1", "x2", "x3", "x4")
+        named = explainer(frame, target=1, feature_names=list("vwxyz"))
+        assert named.feature_names == tuple("vwxyz")
+        with_nan = x.clone()
+        with_nan[2, 1] = float("nan")
+        with pytest.raises(
+            InputError, match=r"X contains NaN or infinite values \(the first in sample 2\)"
+        ):
+            explainer(with_nan, target=1)
+    with pytest.raises(InputError, match="background contains NaN or infinite values"):
+        GradientShap(model, np.full((2, 5), np.inf))

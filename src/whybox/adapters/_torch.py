@@ -191,7 +191,8 @@ class TorchModel:
         Raises
         ------
         InputError
-            X is not numeric, has no sample axis, or is a tensor on another device.
+            X is not numeric, has no sample axis or no samples, holds NaN or
+            infinite values, or is a tensor on another device.
         """
         torch = import_torch()
         if isinstance(X, torch.Tensor):
@@ -217,6 +218,13 @@ class TorchModel:
             )
         if x.shape[0] == 0:
             raise InputError(f"{name} has no samples; give at least one.")
+        finite = torch.isfinite(x).reshape(len(x), -1).all(dim=1)
+        if not bool(finite.all()):
+            row = int(torch.nonzero(~finite)[0, 0])
+            raise InputError(
+                f"{name} contains NaN or infinite values (the first in sample {row}); "
+                "gradient methods need finite inputs: impute or drop those samples."
+            )
         return x
 
     def on_device(self, t: Any, name: str) -> Any:
@@ -408,6 +416,14 @@ def adapt_torch_model(
     device = params[0].device if params else torch.device("cpu")
     names = None if output_names is None else tuple(str(n) for n in output_names)
     return TorchModel(module=model, device=device, output=output, output_names=names)
+
+
+def frame_columns(X: Any, feature_names: Any) -> Any:
+    """``feature_names`` as given, else the column names of a DataFrame ``X`` (or None)."""
+    if feature_names is not None:
+        return feature_names
+    columns = getattr(X, "columns", None)
+    return None if columns is None else [str(c) for c in columns]
 
 
 def target_param(target: Any) -> Any:

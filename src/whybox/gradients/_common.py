@@ -18,6 +18,7 @@ from whybox.adapters._torch import (
     TorchModel,
     adapt_torch_model,
     batches,
+    frame_columns,
     import_torch,
     input_axes,
     target_param,
@@ -131,7 +132,8 @@ class TorchExplainer:
             or a callable mapping the output tensor (n, n_outputs) to one scalar per
             sample, row by row.
         feature_names : sequence of str, optional
-            Names of the features of 1-D inputs.
+            Names of the features of 1-D inputs; default: a DataFrame's columns, else
+            ``x0``, ``x1``, ...
 
         Returns
         -------
@@ -145,11 +147,11 @@ class TorchExplainer:
         Raises
         ------
         InputError
-            Inputs that are not numeric or are on another device, a target out of
-            range, and the errors the class lists.
+            Inputs that are not numeric, hold NaN or infinite values or are on another
+            device, a target out of range, and the errors the class lists.
         """
         with self.model.evaluation():
-            return self._attribute(X, target, feature_names)
+            return self._attribute(X, target, frame_columns(X, feature_names))
 
     def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
         """The explanation of one call, computed in eval mode (each method's own rule)."""

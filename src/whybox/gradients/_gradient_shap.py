@@ -12,7 +12,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import Result
-from whybox.adapters._torch import TargetLike, batches, import_torch
+from whybox.adapters._torch import TargetLike, batches, frame_columns, import_torch
 from whybox.gradients._common import DrawingExplainer, check_scale, mean_and_error, standard_normal
 
 
@@ -307,7 +307,7 @@ class GradientShap(DrawingExplainer):
             },
             base_values=base_values,
             quality={"standard_error": error},
-            feature_names=feature_names,
+            feature_names=frame_columns(X, feature_names),
         )
 
     def _background_mean(self, target: Any, n: int) -> Any:

@@ -10,7 +10,7 @@ import numpy as np
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import check_int
-from whybox.adapters._torch import TargetLike, import_torch
+from whybox.adapters._torch import TargetLike, frame_columns, import_torch
 from whybox.gradients._common import TorchExplainer, describe_baseline, take_rows
 
 IG_RULES = (
@@ -242,7 +242,7 @@ class IntegratedGradients(TorchExplainer):
                 "baseline": describe_baseline(given),
             },
             base_values=f_base,
-            feature_names=feature_names,
+            feature_names=frame_columns(X, feature_names),
             completeness=True,
             quality={"n_steps": steps.astype(np.float64)[:, None]},
         )
