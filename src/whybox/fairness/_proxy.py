@@ -18,7 +18,7 @@ from whybox._utils import (
     prepare_model,
 )
 from whybox.adapters import Dataset, adapt_data
-from whybox.fairness._sensitive import check_sensitive, is_shap_table, output_position
+from whybox.fairness._sensitive import check_sensitive, is_shap_table, target_position
 from whybox.fairness._tables import TableResult
 
 MAX_SHAP_ROWS = 500
@@ -339,7 +339,7 @@ def proxy_detection(
         ]
     )
     ex, rows = _shap(m, data, shap_values, rng)
-    k = output_position(target, ex.output_names)
+    k = target_position(target, ex.output_names)
     phi = np.asarray(ex.values, dtype=np.float64)[:, :, k]
     out = phi.sum(axis=1) + np.asarray(ex.base_values, dtype=np.float64)[:, k]
     # the output on every row of X (a monotone view of it gives the same AUC)

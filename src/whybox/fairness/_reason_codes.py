@@ -10,7 +10,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.fairness._sensitive import is_shap_table, output_position
+from whybox.fairness._sensitive import is_shap_table, target_position
 from whybox.fairness._tables import TableResult
 
 _COLUMNS = ["row", "rank", "feature", "value", "shap_value", "reason"]
@@ -168,7 +168,7 @@ def reason_codes(
             f"top_k must be an integer in 1..{d} (the number of features), got {top_k!r}."
         )
     names = list(explanation.output_names)
-    o = output_position(target, explanation.output_names)
+    o = target_position(target, explanation.output_names)
     idx = np.arange(n) if rows is None else np.asarray(list(rows), dtype=np.intp)
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise InputError(f"rows must be positions in 0..{n - 1}, got {list(idx)[:5]}.")

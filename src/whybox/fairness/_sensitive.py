@@ -68,7 +68,7 @@ def is_shap_table(explanation: Any) -> bool:
     )
 
 
-def output_position(target: Any, names: Any) -> int:
+def target_position(target: Any, names: Any) -> int:
     """The position of the output ``target`` names (a name or a position; None: the
     first, for a binary classifier its positive class), or an InputError."""
     names = list(names)
