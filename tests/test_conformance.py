@@ -514,30 +514,20 @@ CHECKS: dict[str, tuple[Callable[[Case], None], str | None]] = {
 }
 
 
-_TORCH_NAMES = (
-    "torch methods name 1-D features x0, x1, ... and ignore a DataFrame's columns "
-    "(adapters/_torch.py as_input reads X with np.asarray; only feature_names= names them)"
-)
 _TORCH_COLUMNS = (
     "a torch model's own error (RuntimeError/IndexError from forward) escapes for X with "
     "another column count: the torch adapter neither checks the input shape nor turns a "
     "failing forward into an InputError, as the tabular adapter's check_data does"
-)
-_TORCH_NAN = (
-    "NaN in X gives NaN attributions without an error: the torch adapter (as_input) does not "
-    "check X for missing values, nor the model output for NaN, as check_data does"
 )
 KNOWN_BREACHES = {
     ("global_surrogate", "json"): (
         "GlobalSurrogate.from_dict gives tree=None (documented): the fitted surrogate tree is "
         "written as its repr and cannot be read back, so the round trip loses it"
     ),
-    **{(name, "shapes"): _TORCH_NAMES for name in ("IntegratedGradients", "Saliency")},
-    **{(name, "shapes"): _TORCH_NAMES for name in ("SmoothGrad", "GradientShap")},
-    **{(name, "wrong_columns"): _TORCH_COLUMNS for name in ("IntegratedGradients", "Saliency")},
-    ("SmoothGrad", "wrong_columns"): _TORCH_COLUMNS,
-    **{(name, "nan"): _TORCH_NAN for name in ("IntegratedGradients", "Saliency")},
-    **{(name, "nan"): _TORCH_NAN for name in ("SmoothGrad", "GradientShap")},
+    **{
+        (name, "wrong_columns"): _TORCH_COLUMNS
+        for name in ("IntegratedGradients", "Saliency", "SmoothGrad")
+    },
 }
 """Contract breaches found by this suite and reported (issue 20): strict xfails, so a fix
 turns them into a failure that asks for the entry to be removed."""
