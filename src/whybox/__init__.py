@@ -2,6 +2,7 @@
 
 from whybox import (
     anchors,
+    attention,
     concepts,
     counterfactuals,
     datasets,
@@ -50,6 +51,7 @@ __all__ = [
     "WeightedBackground",
     "__version__",
     "anchors",
+    "attention",
     "audit",
     "concepts",
     "counterfactuals",
