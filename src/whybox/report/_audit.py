@@ -49,8 +49,6 @@ _MAX_IMPORTANCE_ROWS = 5000
 _BACKGROUND_ROWS = 100
 _TOP_FEATURES = 3
 _AUTO_PROGRESS_ROWS = 100  # progress=None shows the bar from this many rows
-_STEPS = ("predict", "confusion", "errors", "shap", "importance", "effects", "failures",
-          "plots", "local", "quality")  # fmt: skip
 
 
 def _units(context: AuditContext) -> str:
@@ -113,6 +111,82 @@ def _with_lime(context: AuditContext) -> AuditContext:
         progress=context.inner_progress,
     )
     return context.replace(lime=explainer(context.data.take(list(context.rows))))
+
+
+def _importance(context: AuditContext) -> tuple[AuditContext, tuple[Section, ...]]:
+    """Permutation importance, the top features by mean |SHAP value|, the SHAP units, and
+    the "Global importance" section."""
+    context = _with_permutation(context)
+    shap_importance = context.explanation.global_importance().mean(axis=1)
+    context = context.replace(
+        units=_units(context), top_features=tuple(shap_importance.index[:_TOP_FEATURES].tolist())
+    )
+    return context, (importance_section(context),)
+
+
+def _local(context: AuditContext) -> tuple[AuditContext, tuple[Section, ...]]:
+    """LIME on the chosen rows and the "Local explanations" section."""
+    context = _with_lime(context)
+    return context, (local_section(context),)
+
+
+def _sections(*makers: Any) -> Any:
+    """A step that adds the sections ``makers`` make (a maker returns None to add none)."""
+
+    def run(context: AuditContext) -> tuple[AuditContext, tuple[Section, ...]]:
+        made = (make(context) for make in makers)
+        return context, tuple(section for section in made if section is not None)
+
+    return run
+
+
+# The steps after "predict", in order: (name on the progress bar, context -> (context,
+# sections)). The order fixes the draws of the audit's own generator (the SHAP rows and
+# background, the effects' rows, the surrogate's split).
+_PLAN = (
+    ("confusion", _sections(confusion_section)),
+    ("errors", _sections(errors_section)),
+    ("shap", lambda context: (_with_explanation(context), ())),
+    ("importance", _importance),
+    ("effects", _sections(effects_section)),
+    ("failures", _sections(failures_section)),
+    ("plots", _sections(shap_section, fairness_section)),
+    ("local", _local),
+    ("quality", _sections(quality_section)),
+)  # fmt: skip
+# the sections in the report's order
+_ORDER = ("performance", "confusion", "errors", "failures", "importance", "shap", "effects",
+          "fairness", "local", "quality")  # fmt: skip
+
+
+class _Steps:
+    """The audit's progress bar over its steps, and the seconds spent in each."""
+
+    def __init__(self, show: bool) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=1 + len(_PLAN), desc="whybox audit", disable=not show, leave=False)
+        self.seconds: dict[str, float] = {}
+        self._current = ("", time.perf_counter())
+
+    def start(self, name: str) -> None:
+        """End the current step and start ``name``."""
+        now = time.perf_counter()
+        previous, since = self._current
+        self.seconds[previous] = self.seconds.get(previous, 0.0) + now - since
+        self._current = (name, now)
+        self.bar.set_postfix_str(name)
+
+    def done(self) -> None:
+        self.bar.update()
+
+    def __enter__(self) -> _Steps:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # closed on every exit, so an error is not printed inside the bar
+        self.bar.close()
+        self.start("")
 
 
 def audit(
@@ -197,8 +271,6 @@ def audit(
             model, X, y, rows=rows, class_names=class_names, random_state=random_state,
             progress=progress, source=source,
         )  # fmt: skip
-    from tqdm.auto import tqdm
-
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
     X, sensitive_frame, sensitive_inputs = split_sensitive(m, X, sensitive_features)
@@ -207,29 +279,15 @@ def audit(
     check_enough(m, y, data.n_samples)
     row_list = check_rows(rows, data.n_samples)
     show = data.n_samples >= _AUTO_PROGRESS_ROWS if progress is None else bool(progress)
-    bar = tqdm(total=len(_STEPS), desc="whybox audit", disable=not show, leave=False)
-    timings: dict[str, float] = {}
-    current = ["", time.perf_counter()]
-
-    def step(name: str) -> None:
-        now = time.perf_counter()
-        timings[current[0]] = timings.get(current[0], 0.0) + now - current[1]
-        current[:] = [name, now]
-        bar.set_postfix_str(name)
-
-    try:
-        step("predict")
+    made: dict[str, Section] = {}
+    with _Steps(show) as steps:
+        steps.start("predict")
         if m.task == "classification":
             y = labels_match(m, y)
             pred = m.predict_label(data.values)
         else:
             y = y.astype(np.float64)
             pred = m.predict(data.values)[:, 0]
-        display = (
-            {str(c): str(n) for c, n in zip(m.classes, class_names or m.classes, strict=True)}
-            if m.task == "classification"
-            else {}
-        )
         context = AuditContext(
             model=m,
             data=data,
@@ -237,61 +295,25 @@ def audit(
             pred=pred,
             rows=tuple(row_list if row_list is not None else default_rows(m, data, y, pred)),
             class_names=tuple(class_names) if class_names is not None else None,
-            display=display,
+            display=(
+                {str(c): str(n) for c, n in zip(m.classes, class_names or m.classes, strict=True)}
+                if m.task == "classification"
+                else {}
+            ),
             random_state=random_state,
             rng=np.random.default_rng(random_state),
             progress=show,
             sensitive_features=sensitive_frame,
             sensitive_inputs=tuple(sensitive_inputs),
         )
-        performance = performance_section(context)
-        bar.update()
-        confusion = None
-        if m.task == "classification":
-            step("confusion")
-            confusion = confusion_section(context)
-        bar.update()
-        step("errors")
-        errors = errors_section(context)
-        bar.update()
-        step("shap")
-        context = _with_explanation(context)
-        bar.update()
-        step("importance")
-        context = _with_permutation(context)
-        bar.update()
-        shap_importance = context.explanation.global_importance().mean(axis=1)
-        context = context.replace(
-            units=_units(context),
-            top_features=tuple(shap_importance.index[:_TOP_FEATURES].tolist()),
-        )
-        importance = importance_section(context)
-        step("effects")
-        effects = effects_section(context)
-        bar.update()
-        step("failures")
-        failures = failures_section(context)
-        bar.update()
-        step("plots")
-        shap = shap_section(context)
-        fairness = None
-        if context.sensitive_features is not None:
-            fairness = fairness_section(context)
-        bar.update()
-        step("local")
-        context = _with_lime(context)
-        local = local_section(context)
-        bar.update()
-        step("quality")
-        quality = quality_section(context)
-        bar.update()
-    finally:
-        # closed on every exit, so an error is not printed inside the bar
-        bar.close()
-    step("")
-    sections = [performance, confusion, errors, failures, importance, shap, effects, fairness,
-                local, quality]  # fmt: skip
-    shown: tuple[Section, ...] = tuple(s for s in sections if s is not None)
+        made["performance"] = performance_section(context)
+        steps.done()
+        for name, run in _PLAN:
+            steps.start(name)
+            context, sections = run(context)
+            made.update((s.id, s) for s in sections)
+            steps.done()
+    shown = tuple(made[s] for s in _ORDER if s in made)
     results: dict[str, Any] = {}
     for section in shown:
         results.update(section.results)
@@ -308,6 +330,6 @@ def audit(
         "python": platform.python_version(),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "audit time (s)": round(time.perf_counter() - t0, 2),
-        "explanation quality checks (s)": round(timings["quality"], 2),
+        "explanation quality checks (s)": round(steps.seconds["quality"], 2),
     }
     return Report("whybox audit", meta, shown, results)

@@ -49,6 +49,8 @@ def confusion_of(
     )
 
 
-def confusion_section(context: AuditContext) -> Section:
-    """The confusion analysis of a classifier on the audited rows."""
+def confusion_section(context: AuditContext) -> Section | None:
+    """The confusion analysis of a classifier on the audited rows (None for a regressor)."""
+    if context.task != "classification":
+        return None
     return confusion_of(context.model.classes, context.y, context.pred, context.class_names)

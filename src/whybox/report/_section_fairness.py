@@ -151,9 +151,12 @@ def _disparity_sentence(gm: Any) -> str:
     )
 
 
-def fairness_section(context: AuditContext) -> Section:
+def fairness_section(context: AuditContext) -> Section | None:
     """Group metrics and disparities (the intersection of all attributes), proxy detection
-    per attribute, and a flip test for each attribute the model takes."""
+    per attribute, and a flip test for each attribute the model takes (None without
+    sensitive features)."""
+    if context.sensitive_features is None:
+        return None
     m, data, y, pred = context.model, context.data, context.y, context.pred
     ex, explained, random_state = context.explanation, context.explained, context.random_state
     frame, model_inputs = context.sensitive_features, context.sensitive_inputs
