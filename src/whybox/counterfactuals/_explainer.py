@@ -61,11 +61,11 @@ class CounterfactualExplainer:
         A fitted classifier or regressor whybox can adapt (scikit-learn estimator or
         Pipeline, XGBoost, LightGBM, CatBoost, a callable) or a whybox ``Model``.
     background : array-like of shape (n_background, n_features) or DataFrame
-        Training-like rows (reference data). They give each numeric feature's scale (median absolute
-        deviation, MAD; the standard deviation when the MAD is 0, then 1), its default
-        allowed range (the data's minimum to maximum, widened to hold the row being
-        explained), which numeric features are integer-valued, the levels of the
-        categorical features, and the rows for the plausibility check.
+        Training-like rows, the reference data. They give each numeric feature's scale
+        (median absolute deviation, MAD; the standard deviation when the MAD is 0, then
+        1), its default allowed range (the data's minimum to maximum, widened to hold
+        the row being explained), which numeric features are integer-valued, the levels
+        of the categorical features, and the rows for the plausibility check.
     immutable : sequence of str or int, default=()
         Features that may not change (names or positions).
     ranges : dict, optional
