@@ -191,7 +191,7 @@ def test_anchor_precision_guarantee_fails_at_most_at_rate_delta(anchor_models):
     for model, label in models.values():
         ex = AnchorTabular(model, X, threshold=threshold, delta=delta, random_state=0)
         for i in range(150, 170):
-            anchor = ex.explain(X[i])
+            [anchor] = ex(X[i])
             target = int(label(X[i : i + 1])[0])
             assert anchor.prediction == ex.class_names[target]  # the library's own class
             if anchor.meets_threshold:  # the anchors that claim the guarantee

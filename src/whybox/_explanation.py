@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -255,17 +254,9 @@ class Explanation(Result):
             if not isinstance(r, (int, np.integer))
         )
         feat_res = resolved[self.axes.index("features")] if "features" in self.axes else None
-        feature_names = self.feature_names
-        if feat_res is not None and not isinstance(feat_res, int):
-            feature_names = tuple(np.asarray(self.feature_names, dtype=object)[feat_res])
-        elif isinstance(feat_res, int):
-            feature_names = (self.feature_names[feat_res],)
+        feature_names = _pick_names(self.feature_names, feat_res)
         out_res = resolved[self.axes.index("outputs")] if "outputs" in self.axes else None
-        output_names = self.output_names
-        if out_res is not None and not isinstance(out_res, int):
-            output_names = tuple(np.asarray(self.output_names, dtype=object)[out_res])
-        elif isinstance(out_res, int):
-            output_names = (self.output_names[out_res],)
+        output_names = _pick_names(self.output_names, out_res)
         n_feat_axes = sum(a == "features" for a in self.axes)
         if n_feat_axes == 2 and isinstance(feat_res, int) and "features" in new_axes:
             # ex[:, "age"] on interaction values: keep the second feature axis' names.
@@ -355,10 +346,6 @@ class Explanation(Result):
             "quality": json_value(self.quality),
         }
 
-    def to_json(self, **kwargs: Any) -> str:
-        """The explanation as a strict JSON string; :meth:`from_dict` reads it back."""
-        return json.dumps(self.to_dict(), allow_nan=False, **kwargs)
-
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:
         """Rebuild an Explanation from :meth:`to_dict` output (or parsed JSON)."""
@@ -389,3 +376,12 @@ class Explanation(Result):
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
             f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
         )
+
+
+def _pick_names(names: tuple[str, ...], picked: Any) -> tuple[str, ...]:
+    """The names kept by an axis's resolved index (None keeps all, an int keeps one)."""
+    if picked is None:
+        return names
+    if isinstance(picked, int):
+        return (names[picked],)
+    return tuple(np.asarray(names, dtype=object)[picked])

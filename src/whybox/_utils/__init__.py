@@ -13,7 +13,10 @@ it without loading an algorithm (numba kernels, torch).
 
 from whybox._utils._json import (
     from_json_array,
+    from_json_column,
+    from_json_frame,
     from_json_number,
+    from_json_series,
     json_dumps,
     json_number,
     json_value,
@@ -38,7 +41,10 @@ __all__ = [
     "check_int",
     "check_random_state",
     "from_json_array",
+    "from_json_column",
+    "from_json_frame",
     "from_json_number",
+    "from_json_series",
     "is_torch_model",
     "json_dumps",
     "json_number",

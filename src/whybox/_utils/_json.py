@@ -8,6 +8,8 @@ and :func:`from_json_array`:
 - plus and minus infinity are the strings ``"inf"`` and ``"-inf"``;
 - numpy scalars become Python numbers, arrays nested lists, tuples lists, and dict keys
   strings;
+- a DataFrame is ``{"index", "columns", "data", "index_name"}`` (pandas' "split" form), a
+  Series ``{"index", "data", "name", "index_name"}``;
 - anything else JSON cannot hold (an estimator, a function) becomes its ``repr``.
 
 ``json.dumps(..., allow_nan=False)`` accepts everything :func:`json_value` returns.
@@ -62,10 +64,15 @@ def json_value(value: Any) -> Any:
             return value.tolist()
         return [json_value(v) for v in value.tolist()] if value.ndim else json_value(value.item())
     if isinstance(value, pd.DataFrame):
-        return json_value(value.to_dict(orient="split"))
+        return json_value({**value.to_dict(orient="split"), "index_name": value.index.name})
     if isinstance(value, pd.Series):
         return json_value(
-            {"index": value.index.tolist(), "data": value.tolist(), "name": value.name}
+            {
+                "index": value.index.tolist(),
+                "data": value.tolist(),
+                "name": value.name,
+                "index_name": value.index.name,
+            }
         )
     if isinstance(value, dict):
         return {str(k): json_value(v) for k, v in value.items()}
@@ -127,3 +134,34 @@ def from_json_array(value: Any, dtype: Any = None) -> np.ndarray:
             return np.asarray(value, dtype=np.float64)
         return np.vectorize(from_json_number, otypes=[np.float64])(arr)
     return np.asarray(value)
+
+
+def from_json_column(values: list[Any]) -> np.ndarray:
+    """Read back one column of a table: bool, int64, float64 (NaN, infinities) or object."""
+    if values and all(isinstance(v, bool) for v in values):
+        return np.array(values, dtype=bool)
+    if any(isinstance(v, bool) for v in values):
+        return np.array(values, dtype=object)
+    arr = from_json_array(values)
+    return arr if arr.dtype.kind in "if" else np.array(values, dtype=object)
+
+
+def from_json_frame(value: dict[str, Any]) -> pd.DataFrame:
+    """Read back a DataFrame written by :func:`json_value`, column by column."""
+    columns = value["columns"]
+    cells = list(zip(*value["data"], strict=True)) if value["data"] else [[] for _ in columns]
+    frame = pd.DataFrame(
+        {i: from_json_column(list(col)) for i, col in enumerate(cells)},
+        index=pd.Index(value["index"], name=value.get("index_name")),
+    )
+    frame.columns = pd.Index(columns)
+    return frame
+
+
+def from_json_series(value: dict[str, Any]) -> pd.Series:
+    """Read back a Series written by :func:`json_value`."""
+    return pd.Series(
+        from_json_column(list(value["data"])),
+        index=pd.Index(value["index"], name=value.get("index_name")),
+        name=value.get("name"),
+    )

@@ -12,7 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from whybox._utils._json import from_json_array, from_json_number, json_value
+from whybox._utils._json import (
+    from_json_array,
+    from_json_frame,
+    from_json_number,
+    from_json_series,
+    json_value,
+)
 
 _HTML_ROWS = 20
 """Rows of ``to_frame()`` shown by ``_repr_html_``."""
@@ -109,11 +115,9 @@ def _decode(hint: Any, value: Any) -> Any:
     if hint in (int, str, bool):
         return hint(value)
     if hint is pd.DataFrame:
-        return pd.DataFrame(
-            from_json_array(value["data"]) if value["data"] else None,
-            index=value["index"],
-            columns=value["columns"],
-        )
+        return from_json_frame(value)
+    if hint is pd.Series:
+        return from_json_series(value)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_decode(args[0], v) for v in value)
