@@ -25,7 +25,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._utils import Result, check_int, check_random_state, json_value
-from whybox.evaluate._numbers import nanmean
+from whybox.evaluate._numbers import check_number, nanmean
 from whybox.evaluate._perturb import PerturbationSet, pearson_rows, prepare
 
 PERTURBATIONS = ("gaussian", "baseline")
@@ -968,16 +968,10 @@ def infidelity(
             f"perturbation must be one of {PERTURBATIONS}, got {perturbation!r}; e.g. "
             "perturbation='baseline' for SHAP-like contributions."
         )
-    if (
-        isinstance(noise_scale, bool)
-        or not isinstance(noise_scale, (int, float, np.integer, np.floating))
-        or not np.isfinite(noise_scale)
-        or noise_scale <= 0
-    ):
-        raise InputError(
-            f"noise_scale must be a positive number (in standard deviations of the inputs), "
-            f"got {noise_scale!r}; e.g. noise_scale=0.1."
-        )
+    check_number(
+        noise_scale, "noise_scale", "a positive number (in standard deviations of the inputs)",
+        lambda v: v > 0, "noise_scale=0.1",
+    )  # fmt: skip
     rng, ps = _prepared(
         model, explanation, random_state, baseline=baseline, background=background,
         target=target, segments=segments, batch_size=batch_size,

@@ -1,7 +1,9 @@
-"""Small helpers shared by the evaluate modules: NaN-aware means, the output chosen."""
+"""Small helpers shared by the evaluate modules: NaN-aware means, the output chosen,
+number checks and calls of the user's functions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -55,3 +57,30 @@ def first_line(exc: BaseException) -> str:
     """An exception's message in one line (its type's name when it has none)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def check_number(
+    value: Any, name: str, allowed: str, ok: Callable[[float], bool], example: str
+) -> float:
+    """``value`` as a float when it is a finite number for which ``ok`` holds, else an
+    InputError: ``"{name} must be {allowed}, got {value!r}; e.g. {example}."``."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, float, np.number))
+        or not np.isfinite(value)
+        or not ok(float(value))
+    ):
+        raise InputError(f"{name} must be {allowed}, got {value!r}; e.g. {example}.")
+    return float(value)
+
+
+def call_user(fn: Callable[..., Any], *args: Any, failure: Callable[[str], str]) -> Any:
+    """``fn(*args)``, a function the user gave (or the model): an InputError passes
+    through, any other exception becomes an InputError with the message
+    ``failure(reason)``, ``reason`` being the first line of the error."""
+    try:
+        return fn(*args)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(failure(first_line(exc))) from None

@@ -22,7 +22,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import check_batch_size, is_torch_model
-from whybox.evaluate._numbers import first_line, output_position
+from whybox.evaluate._numbers import call_user, output_position
 
 AUTO_BATCH_CELLS = 1 << 22
 """Input cells (model-input rows x cells per row) per model call when ``batch_size`` is None."""
@@ -628,16 +628,14 @@ def _prepare_torch(
             out = tm.forward(t)
         return out.detach().cpu().to(torch.float64).numpy()
 
-    try:
-        f_all = forward(x)
-    except InputError:
-        raise
-    except Exception as exc:
-        reason = first_line(exc)
-        raise InputError(
+    f_all = call_user(
+        forward,
+        x,
+        failure=lambda reason: (
             f"the model could not run on the explanation's data of shape {data.shape} "
             f"({reason}); was the explanation made on another dataset or model?"
-        ) from None
+        ),
+    )
     k_model = f_all.shape[1]
     if target is not None and not isinstance(target, str):
         tgt = np.asarray(target, dtype=np.intp).reshape(-1)

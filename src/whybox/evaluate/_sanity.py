@@ -27,7 +27,7 @@ from whybox.evaluate._agreement import (
     spearman_rows,
     top_features,
 )
-from whybox.evaluate._numbers import first_line, nanmean
+from whybox.evaluate._numbers import call_user, check_number, first_line, nanmean
 
 KINDS = ("auto", "cascading", "labels")
 SIMILARITIES = ("spearman_abs", "spearman", "ssim")
@@ -277,16 +277,15 @@ def _layers(module: Any, layers: Sequence[str] | None) -> list[tuple[str, Any]]:
 
 
 def _explain(explain_fn: Callable[..., Any], model: Any, X: Any, what: str) -> Any:
-    try:
-        return explain_fn(model, X)
-    except InputError:
-        raise
-    except Exception as exc:
-        reason = first_line(exc)
-        raise InputError(
+    return call_user(
+        explain_fn,
+        model,
+        X,
+        failure=lambda reason: (
             f"explain_fn failed on the {what} ({reason}); it must map (model, X) to an "
             "Explanation or an array of attributions."
-        ) from None
+        ),
+    )
 
 
 # ---------------------------------------------------------------------- the check
@@ -398,15 +397,10 @@ def model_randomization(
             f"similarity must be one of {SIMILARITIES}, got {similarity!r}; "
             "e.g. similarity='spearman_abs'."
         )
-    if (
-        isinstance(similarity_threshold, bool)
-        or not isinstance(similarity_threshold, (int, float, np.number))
-        or not -1.0 <= similarity_threshold <= 1.0
-    ):
-        raise InputError(
-            f"similarity_threshold must be a number in [-1, 1], got {similarity_threshold!r}; "
-            "e.g. similarity_threshold=0.5."
-        )
+    check_number(
+        similarity_threshold, "similarity_threshold", "a number in [-1, 1]",
+        lambda v: -1.0 <= v <= 1.0, "similarity_threshold=0.5",
+    )  # fmt: skip
     torch_parts = _torch_parts(model)
     if kind == "auto":
         kind = "cascading" if torch_parts is not None else "labels"

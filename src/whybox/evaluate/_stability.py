@@ -40,7 +40,7 @@ from whybox.evaluate._agreement import (
     spearman_rows,
     top_features,
 )
-from whybox.evaluate._numbers import first_line, nanmean, output_position
+from whybox.evaluate._numbers import call_user, check_number, nanmean, output_position
 
 NORMS = ("l2", "l1", "linf")
 MODEL_CALL_CELLS = 1 << 22
@@ -116,16 +116,14 @@ def _numeric_cells(Z: Any, numeric: np.ndarray | None) -> np.ndarray:
 
 
 def _call_explainer(fn: Callable[[Any], Any], Z: Any, name: str) -> Any:
-    try:
-        return fn(Z)
-    except InputError:
-        raise
-    except Exception as exc:
-        reason = first_line(exc)
-        raise InputError(
-            f"{name} failed on the stacked rows of shape {np.shape(Z)} ({reason}); it must map "
-            "an array of rows to an Explanation or an array of attributions."
-        ) from None
+    return call_user(
+        fn,
+        Z,
+        failure=lambda reason: (
+            f"{name} failed on the stacked rows of shape {np.shape(Z)} ({reason}); it must "
+            "map an array of rows to an Explanation or an array of attributions."
+        ),
+    )
 
 
 def _explain_stacked(
@@ -510,12 +508,7 @@ def local_lipschitz(
             f"explain_fn must be a callable rows -> Explanation, got {type(explain_fn).__name__}; "
             "pass e.g. lambda Z: whybox.explain(model, Z)."
         )
-    if (
-        isinstance(radius, bool)
-        or not isinstance(radius, (int, float, np.number))
-        or not (np.isfinite(radius) and radius > 0)
-    ):
-        raise InputError(f"radius must be a number > 0, got {radius!r}; e.g. radius=0.1.")
+    check_number(radius, "radius", "a number > 0", lambda v: v > 0, "radius=0.1")
     n_perturbations = check_int(n_perturbations, "n_perturbations", 1, "n_perturbations=20")
     if norm not in NORMS:
         raise InputError(f"norm must be one of {NORMS}, got {norm!r}; e.g. norm='l2'.")
