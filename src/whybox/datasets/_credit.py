@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from whybox._exceptions import InputError
+from whybox._utils import check_int, check_random_state
+from whybox.datasets._case import TrainTestCase
+
+_MIN_SAMPLES = 200  # the fewest rows generated
 
 #: Regions 0-2 are where most of group "B" lives: the planted proxy.
 PROXY_REGIONS = (0, 1, 2)
@@ -17,7 +19,7 @@ HISTORICAL_PENALTY = 1.6
 
 
 @dataclass(frozen=True, eq=False)
-class CreditCase:
+class CreditCase(TrainTestCase):
     """A fitted credit model, its data, the sensitive attribute and the planted truth.
 
     Attributes
@@ -40,11 +42,6 @@ class CreditCase:
     description : str
     """
 
-    model: Any
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: pd.Series
-    y_test: pd.Series
     group_train: pd.Series
     group_test: pd.Series
     class_names: tuple[str, ...]
@@ -90,14 +87,8 @@ def make_credit_data(
     InputError
         If ``n_samples`` is not an integer >= 200.
     """
-    if (
-        isinstance(n_samples, bool)
-        or not isinstance(n_samples, (int, np.integer))
-        or n_samples < 200
-    ):
-        raise InputError(f"n_samples must be an integer >= 200, got {n_samples!r}; e.g. 6000.")
-    rng = np.random.default_rng(random_state)
-    n = int(n_samples)
+    n = check_int(n_samples, "n_samples", _MIN_SAMPLES, "n_samples=6000")
+    rng = np.random.default_rng(check_random_state(random_state))
     group = np.where(rng.random(n) < 0.3, "B", "A")
     in_proxy = rng.random(n) < np.where(group == "B", 0.8, 0.1)
     zip_region = np.where(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import pandas as pd
+from whybox.datasets._case import TrainTestCase
 
 
 @dataclass(frozen=True, eq=False)
-class DemoCase:
+class DemoCase(TrainTestCase):
     """A fitted model with its training and held-out data.
 
     Attributes
@@ -24,11 +23,6 @@ class DemoCase:
     description : str
     """
 
-    model: Any
-    X_train: pd.DataFrame
-    X_test: pd.DataFrame
-    y_train: pd.Series
-    y_test: pd.Series
     class_names: tuple[str, ...]
     description: str
 

@@ -84,13 +84,7 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     if suffix == ".skops":
         return _load_skops(p, trust)
     if suffix in (".json", ".ubj", ".ubjson"):
-        try:
-            import xgboost as xgb
-        except ImportError:
-            raise InputError(
-                f"model file '{p.name}' is an XGBoost model but xgboost is not installed; "
-                "run pip install 'whybox[xgboost]'."
-            ) from None
+        xgb = _library(p, "xgboost", "an XGBoost model")
         raw = _read_checked(p, "an XGBoost model", check_xgboost, binary=True)
         booster = xgb.Booster()
         try:
@@ -102,13 +96,7 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
             ) from None
         return _xgboost_estimator(booster, p)
     if suffix in (".txt", ".lgb"):
-        try:
-            import lightgbm as lgb
-        except ImportError:
-            raise InputError(
-                f"model file '{p.name}' is a LightGBM model but lightgbm is not installed; "
-                "run pip install 'whybox[lightgbm]'."
-            ) from None
+        lgb = _library(p, "lightgbm", "a LightGBM model")
         text = _read_checked(p, "a LightGBM text model", check_lightgbm, binary=False)
         try:
             return lgb.Booster(model_str=text)
@@ -125,6 +113,19 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
         f"model file '{p.name}' has the unknown suffix '{suffix}'; save the model as "
         f"{SAFE_MODEL_FORMATS}."
     )
+
+
+def _library(p: Path, module: str, kind: str) -> Any:
+    """Import the library that reads the model file ``p``, or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(
+            f"model file '{p.name}' is {kind} but {module} is not installed; "
+            f"run pip install 'whybox[{module}]'."
+        ) from None
 
 
 def _xgboost_estimator(booster: Any, p: Path) -> Any:
@@ -184,13 +185,7 @@ def _load_torch(p: Path, trust: bool) -> Any:
             f"model file '{p.name}' is a pickled PyTorch module, which runs code when loaded; "
             "pass --trust-model-file (trust=True) if you trust its source."
         )
-    try:
-        import torch
-    except ImportError:
-        raise InputError(
-            f"model file '{p.name}' is a PyTorch model but torch is not installed; "
-            "run pip install 'whybox[torch]'."
-        ) from None
+    torch = _library(p, "torch", "a PyTorch model")
     try:
         with _quiet():
             if is_program:
@@ -224,13 +219,7 @@ def _quiet() -> Iterator[None]:
 
 
 def _load_catboost(p: Path) -> Any:
-    try:
-        import catboost
-    except ImportError:
-        raise InputError(
-            f"model file '{p.name}' is a CatBoost model but catboost is not installed; "
-            "run pip install 'whybox[catboost]'."
-        ) from None
+    catboost = _library(p, "catboost", "a CatBoost model")
     try:
         raw = p.read_bytes()  # one read: both loads below see the same bytes
         model = catboost.CatBoost().load_model(blob=raw)

@@ -40,6 +40,7 @@ import shutil
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from whybox._exceptions import InputError
 
@@ -69,6 +70,14 @@ def _same_file(a: Path, b: Path) -> bool:
     except OSError:
         pass  # one of them does not exist (yet)
     return a.resolve() == b.resolve()
+
+
+def _input_option(p: Path, input_paths: dict[str, Any] | None) -> str | None:
+    """The option whose input file ``p`` is (compared as files), or None."""
+    for option, given in (input_paths or {}).items():
+        if given is not None and _same_file(p, Path(given)):
+            return option
+    return None
 
 
 def check_output_path(
@@ -111,12 +120,12 @@ def check_output_path(
         raise InputError(
             f"{name} {_quote(p)} is a folder; give a file path such as {_quote(p / 'report.html')}."
         )
-    for option, given in (input_paths or {}).items():
-        if given is not None and _same_file(p, Path(given)):
-            raise InputError(
-                f"{name} {_quote(p)} is the file given to {option}; writing there would "
-                f"overwrite it, so choose another path for {name}."
-            )
+    option = _input_option(p, input_paths)
+    if option is not None:
+        raise InputError(
+            f"{name} {_quote(p)} is the file given to {option}; writing there would "
+            f"overwrite it, so choose another path for {name}."
+        )
     if not os.access(folder, os.W_OK | os.X_OK):
         raise InputError(
             f"the folder {_quote(folder)} for {name} cannot be written; choose a folder you "
@@ -170,13 +179,13 @@ def report_paths(
             f"the JSON report {_quote(json_path)}, written beside {name}, would replace a "
             f"folder of that name; move the folder or choose another {name}."
         )
-    for option, given in (input_paths or {}).items():
-        if given is not None and _same_file(json_path, Path(given)):
-            raise InputError(
-                f"{name} {_quote(html)} puts its JSON report at {_quote(json_path)}, the file "
-                f"given to {option}, which it would overwrite; choose another {name}, such "
-                f"as {_quote(html.with_name(html.stem + '-report.html'))}."
-            )
+    option = _input_option(json_path, input_paths)
+    if option is not None:
+        raise InputError(
+            f"{name} {_quote(html)} puts its JSON report at {_quote(json_path)}, the file "
+            f"given to {option}, which it would overwrite; choose another {name}, such "
+            f"as {_quote(html.with_name(html.stem + '-report.html'))}."
+        )
     return html, json_path
 
 
