@@ -415,7 +415,7 @@ def test_metrics_and_tidy_frame_against_recomputation(linear_case):
         np.testing.assert_allclose(got["plausibility"], knn / typical, rtol=1e-9)
         assert got["implausible"].tolist() == (knn > cut).tolist()
     d = json.loads(json.dumps(res.to_dict()))
-    assert d["status"] == list(res.status) and len(d["counterfactuals"][0]) == 3
+    assert d["status"] == list(res.status) and len(d["counterfactuals"][0]["data"]) == 3
 
 
 # ---------------------------------------------------------------------- errors

@@ -11,38 +11,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from whybox._utils import Result, from_json_array, from_json_number
-
-
-def _column(values: list[Any]) -> np.ndarray:
-    """One column read back from JSON: int64, float64 (None as NaN, ``"inf"``), bool,
-    text, or object where numbers and text mix (or the column is empty)."""
-    if not values:  # an empty column holds no type: object, as pandas makes it
-        return np.array([], dtype=object)
-    arr = from_json_array(values)
-    if arr.dtype.kind in "US" and not all(isinstance(v, str) for v in values):
-        return np.array(values, dtype=object)
-    return arr
+from whybox._utils import Result, from_json_frame, from_json_number, from_json_series
 
 
 def _frame(value: dict[str, Any]) -> pd.DataFrame:
-    """A frame written by ``json_value`` (index, columns, rows of cells), column by column."""
-    cells = value["data"]
-    columns = {c: _column([row[j] for row in cells]) for j, c in enumerate(value["columns"])}
-    index = value["index"]
-    if index == list(range(len(index))):  # the default index, empty frames included
-        index = pd.RangeIndex(len(index))
-    return pd.DataFrame(columns, columns=value["columns"], index=index)
-
-
-def _series(value: dict[str, Any] | None) -> pd.Series | None:
-    """A row written by ``json_value`` (index, data, name); None stays None."""
-    if value is None:
-        return None
-    return pd.Series(_column(value["data"]), index=value["index"], name=value["name"])
+    """A frame written by ``json_value``; without rows, pandas' empty frame of its columns
+    (no cell to read a column's type from)."""
+    if not value["data"]:
+        return pd.DataFrame(columns=value["columns"])
+    return from_json_frame(value)
 
 
 def _desired(value: Any) -> Any:
@@ -222,8 +201,10 @@ class Recourse(Result):
         result = super().from_dict({**d, **dict.fromkeys(tables)})
         return dataclasses.replace(
             result,
-            original=_series(d["original"]),
-            counterfactual=_series(d["counterfactual"]),
+            original=from_json_series(d["original"]),
+            counterfactual=None
+            if d["counterfactual"] is None
+            else from_json_series(d["counterfactual"]),
             desired=_desired(d["desired"]),
             changes=_frame(d["changes"]).astype({"original": object, "new": object}),
         )

@@ -11,6 +11,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import (
+    Result,
     check_confidence_level,
     check_int,
     check_random_state,
@@ -19,14 +20,13 @@ from whybox._utils import (
 )
 from whybox.adapters import Dataset, adapt_data
 from whybox.fairness._sensitive import check_sensitive, is_shap_table, target_position
-from whybox.fairness._tables import TableResult
 
 MAX_SHAP_ROWS = 500
 BACKGROUND_ROWS = 100
 
 
 @dataclass(frozen=True, eq=False)
-class ProxyDetection(TableResult):
+class ProxyDetection(Result):
     """How well each feature stands in for a sensitive attribute, and how much the model uses it.
 
     Attributes
@@ -79,8 +79,6 @@ class ProxyDetection(TableResult):
     def to_frame(self) -> pd.DataFrame:
         """The per-feature table."""
         return self.table.copy()
-
-    TABLES = {"table": "feature"}
 
 
 def predictability(

@@ -48,7 +48,7 @@ class ReasonCodes(TableResult):
         """The reasons, one line each (a copy of ``table``)."""
         return self.table.copy()
 
-    TABLES = {"table": None}
+    TABLES = ("table",)
 
 
 def _format(value: Any) -> str:
