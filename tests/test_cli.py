@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from whybox.cli import main
+from tests._cli import run_cli
 
 lgb = lazy("lightgbm")
 xgb = lazy("xgboost")
@@ -25,15 +25,6 @@ SECTIONS = {
     "performance", "confusion", "errors", "failures", "importance", "shap", "effects", "local",
     "quality",
 }  # fmt: skip
-
-
-def run_cli(*args):
-    """Run the CLI in-process; return (exit code, stdout, stderr) via SystemExit."""
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code
-    return 0
 
 
 @pytest.fixture(scope="module")

@@ -14,31 +14,13 @@ import pytest
 import skops.io as sio
 from sklearn.linear_model import LogisticRegression
 
+from tests._cli import one_line_error, run_cli
 from whybox import InputError
-from whybox.cli import main
 from whybox.fairness._sensitive import bin_numeric
 from whybox.io import load_data, pair_matches
 from whybox.report import audit
 
 N = 60
-
-
-def run_cli(*args):
-    try:
-        main([str(a) for a in args])
-    except SystemExit as exc:
-        return exc.code
-    return 0
-
-
-def one_line_error(capsys, *args):
-    code = run_cli(*args)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err[:2000]
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -310,7 +292,9 @@ def test_continuous_sensitive_suggests_cli_binning(tmp_path, capsys, files):
 def test_continuous_sensitive_in_python_suggests_pd_cut(table):
     model = LogisticRegression().fit(table[["age", "debt"]], table["label"])
     with pytest.raises(InputError, match=r"is continuous .*=pd\.cut\(X\['age'\]") as info:
-        audit(model, table[["age", "debt"]], table["label"], sensitive_features="age", progress=False)
+        audit(
+            model, table[["age", "debt"]], table["label"], sensitive_features="age", progress=False
+        )
     assert "--sensitive" not in str(info.value)
 
 

@@ -7,22 +7,14 @@ import pytest
 from _requires import requires
 from scipy.stats import spearmanr
 
+from tests._cli import run_cli
 from whybox import InputError
 
 torch = requires("torch")
 
-from whybox.cli import main  # noqa: E402
 from whybox.datasets import load_digits_cnn  # noqa: E402
 from whybox.gradients import GradCAM, IntegratedGradients  # noqa: E402
 from whybox.report import audit  # noqa: E402
-
-
-def run_cli(*args):
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        return exc.code
-    return 0
 
 
 @pytest.fixture(scope="module")

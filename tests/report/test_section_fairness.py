@@ -57,7 +57,9 @@ def test_biased_credit_fails_four_fifths_and_flags_the_proxy(credit):
 
 def test_unbiased_control_passes_and_flags_nothing(credit):
     case = credit[False]
-    report = audit(case.model, case.X_test, case.y_test, sensitive_features=case.group_test, progress=False)
+    report = audit(
+        case.model, case.X_test, case.y_test, sensitive_features=case.group_test, progress=False
+    )
     fair = report.results["fairness"]
     assert fair["group_metrics"].four_fifths["passed"] is True
     assert fair["proxies"]["group"].flagged == ()
@@ -86,7 +88,13 @@ def test_sensitive_column_names_and_the_flip_test(credit):
     with pytest.raises(InputError, match="not a column of X"):
         audit(case.model, case.X_test, case.y_test, sensitive_features="race", progress=False)
     with pytest.raises(InputError, match="one value per row"):
-        audit(case.model, case.X_test, case.y_test, sensitive_features=case.group_test[:5], progress=False)
+        audit(
+            case.model,
+            case.X_test,
+            case.y_test,
+            sensitive_features=case.group_test[:5],
+            progress=False,
+        )
 
 
 def test_cli_sensitive_and_credit_demo(credit, tmp_path, capsys):
