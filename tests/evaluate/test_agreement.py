@@ -190,3 +190,11 @@ def test_disagreement_matrix_plot():
         disagreement_matrix(res, metric="nope")
     with pytest.raises(InputError, match="Agreement"):
         disagreement_matrix(pd.DataFrame())
+
+
+def test_top_k_above_the_features_is_an_error_and_the_default_fits():
+    ex = _tab(np.random.default_rng(0).normal(size=(10, 6)))
+    with pytest.raises(InputError, match="top_k must be at most the number of features"):
+        agreement({"a": ex, "b": ex}, top_k=7)
+    assert agreement({"a": ex, "b": ex}).k == 5
+    assert agreement({"a": _tab(np.ones((4, 3))), "b": _tab(np.ones((4, 3)))}).k == 3

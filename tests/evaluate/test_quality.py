@@ -9,7 +9,7 @@ from sklearn.linear_model import LinearRegression
 
 from whybox import InputError, LimeTabularExplainer, explain
 from whybox._explanation import Explanation
-from whybox.evaluate import agreement, faithfulness, local_lipschitz, quality
+from whybox.evaluate import faithfulness, local_lipschitz, quality
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +100,3 @@ def test_bad_input(linear):
     )  # fmt: skip
     with pytest.raises(InputError):
         quality(model, wrong)
-    # a top-k larger than the features is an error; the default k fits small models
-    with pytest.raises(InputError, match="top_k must be at most the number of features"):
-        agreement({"a": ex, "b": ex}, top_k=7)
-    assert agreement({"a": ex, "b": ex}).k == 5
