@@ -267,7 +267,7 @@ def _sensitive_attributes(
     frame: Any, attributes: list[_Sensitive], target: str, data_name: str
 ) -> list[Any]:
     """The ``--sensitive`` attributes for ``audit``: column names, or binned Series."""
-    from whybox.fairness._sensitive import bin_numeric, check_group_count
+    from whybox.fairness import bin_numeric, check_group_count
 
     columns = [str(c) for c in frame.columns]
     out: list[Any] = []

@@ -11,8 +11,7 @@ from whybox import plots
 from whybox._exceptions import InputError
 from whybox.adapters import Model
 from whybox.adapters._model import _made_up
-from whybox.fairness import flip_test, group_metrics, proxy_detection
-from whybox.fairness._sensitive import check_group_count
+from whybox.fairness import check_group_count, flip_test, group_metrics, proxy_detection
 from whybox.report._context import AuditContext
 from whybox.report._report import Figure, Section, Table, Text
 
