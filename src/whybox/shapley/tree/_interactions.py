@@ -59,7 +59,14 @@ from whybox.shapley.tree._path_dependent import (
     path_dependent_shap,
     prepare_rows,
 )
-from whybox.shapley.tree._primitives import extend_path, node_goes_left, unwind_path, unwound_sum
+from whybox.shapley.tree._primitives import (
+    extend_path,
+    node_goes_left,
+    path_arrays,
+    path_stack,
+    unwind_path,
+    unwound_sum,
+)
 
 _NO_EXTEND = -2  # a child of a split on the conditioning feature: the path is unchanged
 
@@ -166,23 +173,11 @@ def _interaction_row(
     n_out = values.shape[2]
     size = max_depth + 2
     # path element j at level L: local feature, zero and one fractions, weight
-    pf = np.empty((size, size), dtype=np.int64)
-    pz = np.empty((size, size))
-    po = np.empty((size, size))
-    pw = np.empty((size, size))
-    plen = np.zeros(size, dtype=np.int64)
-    s_node = np.empty(2 * size, dtype=np.int64)
-    s_lvl = np.empty(2 * size, dtype=np.int64)
-    s_zero = np.empty(2 * size)
-    s_one = np.empty(2 * size)
-    s_feat = np.empty(2 * size, dtype=np.int64)
+    pf, pz, po, pw, plen, inv = path_arrays(size)
+    s_node, s_lvl, s_zero, s_one, s_feat = path_stack(2 * size)
     s_on = np.empty(2 * size)  # conditioning fraction of the game with i present
     s_off = np.empty(2 * size)  # ... and with i absent
     s_below = np.empty(2 * size, dtype=np.bool_)  # under a split on i
-    inv = np.empty(size + 2)
-    inv[0] = 0.0
-    for i in range(1, size + 2):
-        inv[i] = 1.0 / i
     goes = np.empty(children_left.shape[1], dtype=np.bool_)
     for t in range(n_trees):
         k_t = n_local[t]

@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._path_dependent import prepare_rows
-from whybox.shapley.tree._primitives import node_goes_left
+from whybox.shapley.tree._primitives import add_leaf, node_goes_left
 
 MAX_PATH_FEATURES = 62
 """The most distinct features a root-to-leaf path may split on (patterns are int64 bits)."""
@@ -226,6 +226,28 @@ def _build_table(cnt, tab, k, m, W):
                     tab[base + j] = -g_b
 
 
+@njit(cache=True, inline="always")
+def _push_children(row, t, node, pat, s_node, s_pat, top, walk):
+    """Push both children of split ``node`` of tree ``t`` at ``top`` and ``top + 1``.
+
+    The child ``row`` goes to keeps the pattern ``pat`` and is pushed last (walked
+    first); the other child loses the split's bit in its pattern. ``walk`` is
+    ``(children_left, children_right, features, splits, node_pos)``.
+    """
+    children_left, children_right, features, splits, node_pos = walk
+    left = children_left[t, node]
+    right = children_right[t, node]
+    bit = 1 << node_pos[t, node]
+    if node_goes_left(row[features[t, node]], splits, t, node):
+        near, far = left, right
+    else:
+        near, far = right, left
+    s_node[top] = far
+    s_pat[top] = pat & ~bit
+    s_node[top + 1] = near
+    s_pat[top + 1] = pat
+
+
 @njit(parallel=True, cache=True)
 def _background_pass(
     Z,
@@ -262,6 +284,7 @@ def _background_pass(
     n_trees, max_nodes = children_left.shape
     single = values.shape[2] == 1
     for t in prange(n_trees):
+        walk = (children_left, children_right, features, splits, node_pos)
         out = tree_output[t]
         s_node = np.empty(2 * max_depth + 4, dtype=np.int64)
         s_pat = np.empty(2 * max_depth + 4, dtype=np.int64)
@@ -289,19 +312,7 @@ def _background_pass(
                         pair_pat[pair_off[t, node] + pair_n[t, node]] = b
                         pair_n[t, node] += 1
                     continue
-                right = children_right[t, node]
-                bit = 1 << node_pos[t, node]
-                f = features[t, node]
-                if node_goes_left(z[f], splits, t, node):
-                    s_node[top] = right
-                    s_pat[top] = pat & ~bit
-                    s_node[top + 1] = left
-                    s_pat[top + 1] = pat
-                else:
-                    s_node[top] = left
-                    s_pat[top] = pat & ~bit
-                    s_node[top + 1] = right
-                    s_pat[top + 1] = pat
+                _push_children(z, t, node, pat, s_node, s_pat, top, walk)
                 top += 2
         for node in range(max_nodes):
             oo = ok_off[t, node]
@@ -335,15 +346,6 @@ def _background_pass(
                         pair_cnt[o + nd] = 1.0
                         nd += 1
                 pair_n[t, node] = nd
-
-
-@njit(cache=True, inline="always")
-def _add(phi, f, w, values, t, node, out):
-    if out >= 0:
-        phi[f, out] += w * values[t, node, out]
-    else:
-        for c in range(values.shape[2]):
-            phi[f, c] += w * values[t, node, c]
 
 
 @njit(parallel=True, cache=True)
@@ -381,6 +383,7 @@ def _row_pass(
     for i in prange(n):
         x = X[i]
         ph = phi[i]
+        walk = (children_left, children_right, features, splits, node_pos)
         s_node = np.empty(2 * max_depth + 4, dtype=np.int64)
         s_pat = np.empty(2 * max_depth + 4, dtype=np.int64)
         for t in range(n_trees):
@@ -412,7 +415,9 @@ def _row_pass(
                                 ph[leaf_feats[fo + j], o] += tab[base + j]
                         else:
                             for j in range(k):
-                                _add(ph, leaf_feats[fo + j], tab[base + j], values, t, node, out)
+                                add_leaf(
+                                    ph, leaf_feats[fo + j], tab[base + j], values, t, node, out
+                                )
                         continue
                     nb = k - _popcount(a)
                     o = pair_off[t, node]
@@ -429,23 +434,11 @@ def _row_pass(
                         w_out = p * W[nb, n_in]
                         for j in range(k):
                             if (in_a >> j) & 1:
-                                _add(ph, leaf_feats[fo + j], w_in, values, t, node, out)
+                                add_leaf(ph, leaf_feats[fo + j], w_in, values, t, node, out)
                             elif not (a >> j) & 1:
-                                _add(ph, leaf_feats[fo + j], -w_out, values, t, node, out)
+                                add_leaf(ph, leaf_feats[fo + j], -w_out, values, t, node, out)
                     continue
-                right = children_right[t, node]
-                bit = 1 << node_pos[t, node]
-                f = features[t, node]
-                if node_goes_left(x[f], splits, t, node):
-                    s_node[top] = right
-                    s_pat[top] = pat & ~bit
-                    s_node[top + 1] = left
-                    s_pat[top + 1] = pat
-                else:
-                    s_node[top] = left
-                    s_pat[top] = pat & ~bit
-                    s_node[top + 1] = right
-                    s_pat[top + 1] = pat
+                _push_children(x, t, node, pat, s_node, s_pat, top, walk)
                 top += 2
 
 

@@ -33,7 +33,14 @@ from numba import njit, prange
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _quadrature
 from whybox.shapley.tree._ensemble import TreeEnsemble
-from whybox.shapley.tree._primitives import extend_path, node_goes_left, unwind_path, unwound_sum
+from whybox.shapley.tree._primitives import (
+    extend_path,
+    node_goes_left,
+    path_arrays,
+    path_stack,
+    unwind_path,
+    unwound_sum,
+)
 
 #: Largest share of the machine's memory the work arrays of one row per thread may take
 #: before :func:`path_dependent_shap` refuses the ensemble as too deep.
@@ -166,22 +173,8 @@ def _shap_row(
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
     size = max_depth + 2
-    # path element j at recursion level L: feature, zero and one fractions, weight
-    pf = np.empty((size, size), dtype=np.int64)
-    pz = np.empty((size, size))
-    po = np.empty((size, size))
-    pw = np.empty((size, size))
-    plen = np.zeros(size, dtype=np.int64)
-    # explicit DFS stack of pending nodes
-    s_node = np.empty(2 * size, dtype=np.int64)
-    s_lvl = np.empty(2 * size, dtype=np.int64)
-    s_zero = np.empty(2 * size)
-    s_one = np.empty(2 * size)
-    s_feat = np.empty(2 * size, dtype=np.int64)
-    inv = np.empty(size + 2)
-    inv[0] = 0.0
-    for i in range(1, size + 2):
-        inv[i] = 1.0 / i
+    pf, pz, po, pw, plen, inv = path_arrays(size)
+    s_node, s_lvl, s_zero, s_one, s_feat = path_stack(2 * size)
     for t in range(n_trees):
         out = tree_output[t]
         s_node[0] = 0

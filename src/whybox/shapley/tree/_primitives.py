@@ -142,3 +142,52 @@ def unwound_sum(pz, po, pw, lvl, ud, k, inv):
             total += pw[lvl, i] * inv[ud - i]
         total = total * (ud + 1) / zero
     return total
+
+
+@njit(cache=True, inline="always")
+def path_arrays(size):
+    """The work arrays of Algorithm 2 for paths of up to ``size`` elements.
+
+    Returns
+    -------
+    pf, pz, po, pw : ndarray of shape (size, size)
+        Element ``j`` of the path at level ``L``: its feature (int64), zero and one
+        fractions, and weight (float64).
+    plen : ndarray of shape (size,), int64
+        The path's length at each level.
+    inv : ndarray of shape (size + 2,), float64
+        ``inv[i] = 1 / i`` (``inv[0] = 0``).
+    """
+    pf = np.empty((size, size), dtype=np.int64)
+    pz = np.empty((size, size))
+    po = np.empty((size, size))
+    pw = np.empty((size, size))
+    plen = np.zeros(size, dtype=np.int64)
+    inv = np.empty(size + 2)
+    inv[0] = 0.0
+    for i in range(1, size + 2):
+        inv[i] = 1.0 / i
+    return pf, pz, po, pw, plen, inv
+
+
+@njit(cache=True, inline="always")
+def path_stack(size):
+    """An explicit depth-first stack of ``size`` pending nodes: node, level, and the
+    zero fraction, one fraction and feature their path is extended with."""
+    s_node = np.empty(size, dtype=np.int64)
+    s_lvl = np.empty(size, dtype=np.int64)
+    s_zero = np.empty(size)
+    s_one = np.empty(size)
+    s_feat = np.empty(size, dtype=np.int64)
+    return s_node, s_lvl, s_zero, s_one, s_feat
+
+
+@njit(cache=True, inline="always")
+def add_leaf(phi, f, w, values, t, node, out):
+    """Add ``w`` times leaf ``node`` of tree ``t`` to ``phi[f]``: to output ``out``, or
+    to every output when the tree feeds all of them (``out < 0``)."""
+    if out >= 0:
+        phi[f, out] += w * values[t, node, out]
+    else:
+        for c in range(values.shape[2]):
+            phi[f, c] += w * values[t, node, c]
