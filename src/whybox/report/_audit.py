@@ -259,6 +259,21 @@ def audit(
         Empty data, a length mismatch between X and y, columns the model does not
         take, missing values it cannot handle, unknown labels, rows out of range or
         repeated, fewer than 10 rows, or a classifier's target with a single class.
+
+    Examples
+    --------
+    The demo (skipped as a test: the full audit takes about half a minute):
+
+    >>> from whybox import audit
+    >>> from whybox.datasets import load_demo
+    >>> case = load_demo()
+    >>> report = audit(case.model, case.X_test, case.y_test,
+    ...                class_names=case.class_names, progress=False)  # doctest: +SKIP
+    >>> [s.id for s in report.sections]  # doctest: +SKIP
+    ['performance', 'confusion', 'errors', 'failures', 'importance', 'shap', 'effects',
+     'local', 'quality']
+    >>> report.save("report.html")  # doctest: +SKIP
+    (PosixPath('report.html'), PosixPath('report.json'))
     """
     random_state = check_random_state(random_state)
     if is_torch_model(model):
