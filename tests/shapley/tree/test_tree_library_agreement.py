@@ -295,7 +295,7 @@ def test_library_prediction_is_the_library_call(data, kind):
 
 
 def test_audit_quality_section_flags_a_library_mismatch(data):
-    from whybox.report._audit_quality import _library_warning, _provenance
+    from whybox.report._section_quality import _library_warning, _provenance
 
     X, y, _, _ = data
     model = xgb.XGBClassifier(n_estimators=300, learning_rate=0.5, max_depth=3,
