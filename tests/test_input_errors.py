@@ -151,12 +151,6 @@ def _entry_points():
         "CounterfactualExplainer": lambda clf, reg, rs: counterfactuals.CounterfactualExplainer(
             clf, X_NUM, random_state=rs
         ),
-        "CounterfactualExplainer.__call__": lambda clf, reg, rs: (
-            counterfactuals.CounterfactualExplainer(clf, X_NUM)(X_NUM[:1], random_state=rs)
-        ),
-        "CounterfactualExplainer.recourse": lambda clf, reg, rs: (
-            counterfactuals.CounterfactualExplainer(clf, X_NUM).recourse(X_NUM[:1], random_state=rs)
-        ),
         "permutation_importance": lambda clf, reg, rs: inspection.permutation_importance(
             clf, X_NUM, Y_CLS, n_repeats=2, random_state=rs
         ),
@@ -346,7 +340,7 @@ def test_a_one_output_callable_classifier_is_binary():
     y = np.where(Y_CLS == 1, "pos", "not pos")
     imp = whybox.inspection.permutation_importance(model, X_NUM, y, n_repeats=2, random_state=0)
     assert imp.to_frame().shape[0] == 3
-    res = CounterfactualExplainer(model, X_NUM)(X_NUM[:1], random_state=0)
+    res = CounterfactualExplainer(model, X_NUM, random_state=0)(X_NUM[:1])
     cf = res.counterfactuals[0][["x0", "x1", "x2"]].to_numpy(dtype=float)
     assert len(cf) and ((f(cf) > 0.5) != (f(X_NUM[:1]) > 0.5)[0]).all()  # each flips
 
