@@ -129,16 +129,17 @@ class ExactExplainer(BackgroundExplainer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.datasets import make_classification
+    Every coalition of the four iris features, for each of the three classes:
+
+    >>> import whybox
+    >>> from sklearn.datasets import load_iris
+    >>> X, y = load_iris(return_X_y=True)
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from whybox.shapley import ExactExplainer
-    >>> X, y = make_classification(n_samples=200, n_features=5, random_state=0)
-    >>> model = LogisticRegression().fit(X, y)
-    >>> ex = ExactExplainer(model, X[:50])(X[:3])  # 2**5 coalitions per row
-    >>> ex.values.shape  # (n_samples, n_features, n_outputs): the positive class
-    (3, 5, 1)
-    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
+    >>> explainer = whybox.ExactExplainer(LogisticRegression(max_iter=500).fit(X, y), X[::10])
+    >>> ex = explainer(X[:2])  # 2**4 coalitions, 15 background rows
+    >>> ex.values.shape  # (n_samples, n_features, n_outputs): one output per class
+    (2, 4, 3)
+    >>> bool(abs(ex.additivity_error).max() < 1e-12)
     True
     """
 

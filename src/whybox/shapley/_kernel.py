@@ -609,19 +609,18 @@ class KernelExplainer(BackgroundExplainer):
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from sklearn.datasets import make_classification
-    >>> from sklearn.linear_model import LogisticRegression
+    A sampled design on six players, with the standard error of every value:
+
+    >>> from sklearn.datasets import make_friedman1
+    >>> from sklearn.neighbors import KNeighborsRegressor
+    >>> X, y = make_friedman1(n_samples=300, n_features=6, random_state=0)
+    >>> knn = KNeighborsRegressor().fit(X, y)
     >>> from whybox.shapley import KernelExplainer
-    >>> X, y = make_classification(n_samples=200, n_features=5, random_state=0)
-    >>> model = LogisticRegression().fit(X, y)
-    >>> ex = KernelExplainer(model, X[:50])(X[:3])
-    >>> ex.values.shape  # (n_samples, n_features, n_outputs): the positive class
-    (3, 5, 1)
-    >>> ex.method
-    'kernel'
-    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
-    True
+    >>> ex = KernelExplainer(knn, X[:40], max_evals=40)(X[:4])
+    >>> ex.values.shape, ex.method
+    ((4, 6, 1), 'kernel')
+    >>> ex.quality["standard_error"].shape  # shaped like the values
+    (4, 6, 1)
     """
 
     method = "kernel"

@@ -514,17 +514,19 @@ class LinearExplainer:
 
     Examples
     --------
+    Interventional values are the coefficient times the distance from the
+    background mean:
+
     >>> import numpy as np
-    >>> from sklearn.datasets import make_regression
-    >>> from sklearn.linear_model import LinearRegression
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> X, y = load_diabetes(return_X_y=True, as_frame=True)
+    >>> ridge = Ridge(alpha=1.0).fit(X, y)
     >>> from whybox.shapley import LinearExplainer
-    >>> X, y = make_regression(n_samples=200, n_features=4, random_state=0)
-    >>> model = LinearRegression().fit(X, y)
-    >>> ex = LinearExplainer(model, X)(X[:3])
-    >>> ex.values.shape  # (n_samples, n_features, n_outputs)
-    (3, 4, 1)
-    >>> # interventional: coefficient times the distance from the background mean
-    >>> expected = model.coef_ * (X[:3] - X.mean(axis=0))
+    >>> ex = LinearExplainer(ridge, X)(X.iloc[:3])
+    >>> ex.values.shape, ex.feature_names[:2]
+    ((3, 10, 1), ('age', 'sex'))
+    >>> expected = ridge.coef_ * (X.iloc[:3] - X.mean()).to_numpy()
     >>> bool(np.allclose(ex.values[:, :, 0], expected))
     True
     """

@@ -113,19 +113,17 @@ default="tree_path_dependent"
 
     Examples
     --------
-    >>> import numpy as np
+    A forest's path-dependent values, which add up to its prediction:
+
     >>> from sklearn.datasets import make_regression
     >>> from sklearn.ensemble import RandomForestRegressor
     >>> from whybox.shapley import TreeExplainer
     >>> X, y = make_regression(n_samples=200, n_features=4, random_state=0)
     >>> model = RandomForestRegressor(n_estimators=20, max_depth=4, random_state=0).fit(X, y)
     >>> ex = TreeExplainer(model)(X[:5])
-    >>> ex.values.shape  # (n_samples, n_features, n_outputs)
-    (5, 4, 1)
-    >>> ex.method
-    'tree_path_dependent'
-    >>> # local accuracy: the base value plus the values is the model's prediction
-    >>> bool(np.allclose(ex.base_values + ex.values.sum(axis=1), ex.model_output))
+    >>> ex.values.shape, ex.method  # (n_samples, n_features, n_outputs)
+    ((5, 4, 1), 'tree_path_dependent')
+    >>> bool(abs(ex.additivity_error).max() < 1e-9)
     True
     """
 

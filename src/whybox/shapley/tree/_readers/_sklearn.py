@@ -7,6 +7,7 @@ multiplies by the learning rate and starts from its constant ``init`` prediction
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -16,36 +17,53 @@ from whybox.shapley.tree._primitives import MISSING_NAN, SPLIT_CATEGORICAL_DEFAU
 from whybox.shapley.tree._readers._parts import TreeParts, library_of, require_fitted
 
 
+def _reader_for(est: Any) -> Callable[[Any], TreeParts] | None:
+    """The function that reads ``est``'s kind of scikit-learn tree model, or None."""
+    if library_of(est) != "sklearn":
+        return None
+    from sklearn import ensemble
+    from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier
+
+    kinds: list[tuple[tuple[type, ...], Callable[[Any], TreeParts]]] = [
+        (
+            (BaseDecisionTree,),
+            lambda e: _read_forest(e, [e], isinstance(e, DecisionTreeClassifier)),
+        ),
+        (
+            (ensemble.RandomForestClassifier, ensemble.ExtraTreesClassifier),
+            lambda e: _read_forest(e, e.estimators_, True),
+        ),
+        (
+            (ensemble.RandomForestRegressor, ensemble.ExtraTreesRegressor),
+            lambda e: _read_forest(e, e.estimators_, False),
+        ),
+        (
+            (ensemble.GradientBoostingClassifier, ensemble.GradientBoostingRegressor),
+            _read_gradient_boosting,
+        ),
+        (
+            (ensemble.HistGradientBoostingClassifier, ensemble.HistGradientBoostingRegressor),
+            _read_hist_gradient_boosting,
+        ),
+    ]
+    for classes, read_kind in kinds:
+        if isinstance(est, classes):
+            return read_kind
+    return None
+
+
 def supports(est: Any) -> bool:
     """Whether ``est`` is a scikit-learn tree, forest or gradient-boosting estimator."""
-    if library_of(est) != "sklearn":
-        return False
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import BaseDecisionTree
+    return _reader_for(est) is not None
 
-    return isinstance(
-        est,
-        (
-            BaseDecisionTree,
-            RandomForestClassifier,
-            RandomForestRegressor,
-            ExtraTreesClassifier,
-            ExtraTreesRegressor,
-            GradientBoostingClassifier,
-            GradientBoostingRegressor,
-            HistGradientBoostingClassifier,
-            HistGradientBoostingRegressor,
-        ),
-    )
+
+def read(est: Any) -> TreeParts:
+    """The trees of a fitted scikit-learn tree, forest or gradient-boosting estimator."""
+    read_kind = _reader_for(est)
+    if read_kind is None:
+        raise UnsupportedModelError(f"no scikit-learn tree reader for {type(est).__name__}.")
+    require_fitted(est)
+    return read_kind(est)
 
 
 def _sklearn_tree(tree: Any, value: np.ndarray, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -70,7 +88,7 @@ def _single_output(est: Any) -> None:
         )
 
 
-def _parse_sklearn_forest(est: Any, trees: list[Any], classifier: bool) -> TreeParts:
+def _read_forest(est: Any, trees: list[Any], classifier: bool) -> TreeParts:
     _single_output(est)
     scale = 1.0 / len(trees)
     parsed = []
@@ -98,7 +116,7 @@ def _parse_sklearn_forest(est: Any, trees: list[Any], classifier: bool) -> TreeP
     )
 
 
-def _parse_sklearn_gb(est: Any) -> TreeParts:
+def _read_gradient_boosting(est: Any) -> TreeParts:
     from sklearn.dummy import DummyClassifier, DummyRegressor
 
     init = est.init_
@@ -131,7 +149,7 @@ def _parse_sklearn_gb(est: Any) -> TreeParts:
     )
 
 
-def _parse_sklearn_hgb(est: Any) -> TreeParts:
+def _read_hist_gradient_boosting(est: Any) -> TreeParts:
     link = type(getattr(getattr(est, "_loss", None), "link", None)).__name__
     if type(est).__name__.startswith("HistGradientBoostingRegressor") and link not in (
         "IdentityLink",
@@ -221,31 +239,3 @@ def _hgb_columns(est: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
 
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
-
-
-def read(est: Any) -> TreeParts:
-    """The trees of a fitted scikit-learn tree, forest or gradient-boosting estimator."""
-    require_fitted(est)
-    from sklearn.ensemble import (
-        ExtraTreesClassifier,
-        ExtraTreesRegressor,
-        GradientBoostingClassifier,
-        GradientBoostingRegressor,
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-        RandomForestClassifier,
-        RandomForestRegressor,
-    )
-    from sklearn.tree import BaseDecisionTree, DecisionTreeClassifier
-
-    if isinstance(est, BaseDecisionTree):
-        return _parse_sklearn_forest(est, [est], isinstance(est, DecisionTreeClassifier))
-    if isinstance(est, (RandomForestClassifier, ExtraTreesClassifier)):
-        return _parse_sklearn_forest(est, est.estimators_, True)
-    if isinstance(est, (RandomForestRegressor, ExtraTreesRegressor)):
-        return _parse_sklearn_forest(est, est.estimators_, False)
-    if isinstance(est, (GradientBoostingClassifier, GradientBoostingRegressor)):
-        return _parse_sklearn_gb(est)
-    if isinstance(est, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
-        return _parse_sklearn_hgb(est)
-    raise UnsupportedModelError(f"no scikit-learn tree reader for {type(est).__name__}.")
