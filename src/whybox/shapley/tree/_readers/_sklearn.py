@@ -66,6 +66,31 @@ def read(est: Any) -> TreeParts:
     return read_kind(est)
 
 
+def _parts(
+    est: Any,
+    trees: list[dict[str, np.ndarray]],
+    outputs: list[int],
+    k: int,
+    offset: np.ndarray,
+    *,
+    float32_input: bool,
+    **categories: Any,
+) -> TreeParts:
+    """The TreeParts of a scikit-learn estimator: its column count, ``<=`` splits, its
+    class as the family; ``categories`` as in :class:`TreeParts`."""
+    return TreeParts(
+        trees,
+        outputs,
+        k,
+        offset,
+        n_features=est.n_features_in_,
+        strict_less=False,
+        float32_input=float32_input,
+        family=f"sklearn.{type(est).__name__}",
+        **categories,
+    )
+
+
 def _sklearn_tree(tree: Any, value: np.ndarray, scale: float = 1.0) -> dict[str, np.ndarray]:
     missing = getattr(tree, "missing_go_to_left", None)
     n = tree.node_count
@@ -104,16 +129,7 @@ def _read_forest(est: Any, trees: list[Any], classifier: bool) -> TreeParts:
             v = np.asarray(tree.value[:, 0, :1], dtype=np.float64)
         parsed.append(_sklearn_tree(tree, v, scale))
     k = parsed[0]["value"].shape[1]
-    return TreeParts(
-        parsed,
-        [-1] * len(parsed),
-        k,
-        np.zeros(k),
-        n_features=est.n_features_in_,
-        strict_less=False,
-        float32_input=True,
-        family=f"sklearn.{type(est).__name__}",
-    )
+    return _parts(est, parsed, [-1] * len(parsed), k, np.zeros(k), float32_input=True)
 
 
 def _read_gradient_boosting(est: Any) -> TreeParts:
@@ -137,16 +153,7 @@ def _read_gradient_boosting(est: Any) -> TreeParts:
             tree = est.estimators_[stage, j].tree_
             parsed.append(_sklearn_tree(tree, tree.value[:, 0, :1], est.learning_rate))
             outputs.append(j)
-    return TreeParts(
-        parsed,
-        outputs,
-        k,
-        offset,
-        n_features=est.n_features_in_,
-        strict_less=False,
-        float32_input=True,
-        family=f"sklearn.{type(est).__name__}",
-    )
+    return _parts(est, parsed, outputs, k, offset, float32_input=True)
 
 
 def _read_hist_gradient_boosting(est: Any) -> TreeParts:
@@ -192,15 +199,13 @@ def _read_hist_gradient_boosting(est: Any) -> TreeParts:
             )
             outputs.append(j)
     offset = np.asarray(est._baseline_prediction, dtype=np.float64).reshape(k)
-    return TreeParts(
+    return _parts(
+        est,
         parsed,
         outputs,
         k,
         offset,
-        n_features=est.n_features_in_,
-        strict_less=False,
         float32_input=False,
-        family=f"sklearn.{type(est).__name__}",
         category_sets=sets,
         encoded_categories=encoded,
     )
