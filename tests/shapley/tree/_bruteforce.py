@@ -120,6 +120,35 @@ def by_output(contribs: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- random trees
+def node_arrays(trees: list, n_outputs: int) -> dict[str, np.ndarray]:
+    """TreeEnsemble's node arrays (and ``values``, ``tree_output``) of trees given as
+    ``(nodes, output)`` pairs, each node a tuple ``(left, right, feature, threshold,
+    default_left, rule, cover, value)``; shorter trees are padded with leaves of cover 0."""
+    shape = (len(trees), max(len(nodes) for nodes, _ in trees))
+    arrays = {
+        "children_left": np.full(shape, -1, np.int32),
+        "children_right": np.full(shape, -1, np.int32),
+        "features": np.full(shape, -1, np.int32),
+        "thresholds": np.zeros(shape),
+        "default_left": np.zeros(shape, bool),
+        "missing_rule": np.zeros(shape, np.int8),
+        "covers": np.zeros(shape),
+        "values": np.zeros((*shape, n_outputs)),
+        "tree_output": np.asarray([out for _, out in trees], np.int32),
+    }
+    names = ("children_left", "children_right", "features", "thresholds")
+    names += ("default_left", "missing_rule", "covers")
+    for t, (nodes, out) in enumerate(trees):
+        for j, node in enumerate(nodes):
+            for name, v in zip(names, node[:7], strict=True):
+                arrays[name][t, j] = v
+            if out >= 0:
+                arrays["values"][t, j, out] = node[7][out]
+            else:
+                arrays["values"][t, j] = node[7]
+    return arrays
+
+
 @st.composite
 def random_ensembles(draw):
     """1-3 random trees of depth <= 5 over <= 6 features, with 1-2 outputs."""
@@ -162,44 +191,15 @@ def random_ensembles(draw):
         grow(0, 1.0)
         out = draw(st.integers(-1, n_outputs - 1))
         trees.append((nodes, out))
-    max_nodes = max(len(nodes) for nodes, _ in trees)
-    shape = (n_trees, max_nodes)
-    arrays = {
-        "children_left": np.full(shape, -1, np.int32),
-        "children_right": np.full(shape, -1, np.int32),
-        "features": np.full(shape, -1, np.int32),
-        "thresholds": np.zeros(shape),
-        "default_left": np.zeros(shape, bool),
-        "missing_rule": np.zeros(shape, np.int8),
-        "covers": np.zeros(shape),
-    }
-    values = np.zeros((*shape, n_outputs))
-    outputs = []
-    for t, (nodes, out) in enumerate(trees):
-        for j, (left, right, f, thr, dl, rule, cover, value) in enumerate(nodes):
-            arrays["children_left"][t, j] = left
-            arrays["children_right"][t, j] = right
-            arrays["features"][t, j] = f
-            arrays["thresholds"][t, j] = thr
-            arrays["default_left"][t, j] = dl
-            arrays["missing_rule"][t, j] = rule
-            arrays["covers"][t, j] = cover
-            if out >= 0:
-                values[t, j, out] = value[out]
-            else:
-                values[t, j] = value
-        outputs.append(out)
     base = np.asarray(draw(st.lists(st.floats(-3, 3), min_size=n_outputs, max_size=n_outputs)))
     ensemble = TreeEnsemble(
-        values=values,
-        tree_output=np.asarray(outputs, np.int32),
         base_offset=base,
         n_features=n_features,
         strict_less=strict,
         float32_input=False,
         family="test",
         category_sets=category_sets,
-        **arrays,
+        **node_arrays(trees, n_outputs),
     )
     rows = draw(
         st.lists(

@@ -13,7 +13,7 @@ import zlib
 import numpy as np
 import pytest
 
-from tests.shapley.tree._bruteforce import chain_ensemble, product_game_shap
+from tests.shapley.tree._bruteforce import chain_ensemble, node_arrays, product_game_shap
 from whybox._exceptions import InputError
 from whybox.shapley.tree import _path_dependent as pd_module
 from whybox.shapley.tree import _quadrature
@@ -103,34 +103,8 @@ def random_ensemble(
 
         grow(0, float(rng.uniform(1.0, 100.0)))
         trees.append((nodes, int(rng.integers(-1, n_outputs))))
-    n_nodes = max(len(nodes) for nodes, _ in trees)
-    shape = (n_trees, n_nodes)
-    arrays = {
-        "children_left": np.full(shape, -1, np.int32),
-        "children_right": np.full(shape, -1, np.int32),
-        "features": np.full(shape, -1, np.int32),
-        "thresholds": np.zeros(shape),
-        "default_left": np.zeros(shape, bool),
-        "missing_rule": np.zeros(shape, np.int8),
-        "covers": np.zeros(shape),
-    }
-    values = np.zeros((*shape, n_outputs))
-    for t, (nodes, out) in enumerate(trees):
-        for j, (left, right, f, thr, dl, rule, cover, value) in enumerate(nodes):
-            arrays["children_left"][t, j] = left
-            arrays["children_right"][t, j] = right
-            arrays["features"][t, j] = f
-            arrays["thresholds"][t, j] = thr
-            arrays["default_left"][t, j] = dl
-            arrays["missing_rule"][t, j] = rule
-            arrays["covers"][t, j] = cover
-            if out >= 0:
-                values[t, j, out] = value[out]
-            else:
-                values[t, j] = value
+    arrays = node_arrays(trees, n_outputs)
     return TreeEnsemble(
-        values=values,
-        tree_output=np.asarray([out for _, out in trees], np.int32),
         base_offset=rng.normal(size=n_outputs),
         n_features=n_features,
         strict_less=strict_less,
