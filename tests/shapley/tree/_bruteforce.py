@@ -90,9 +90,8 @@ def ensemble_value(e: TreeEnsemble, x: np.ndarray, coalition: frozenset) -> np.n
     return total
 
 
-def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
-    """Shapley values of v by enumerating every coalition, shape (n_features, n_outputs)."""
-    d = e.n_features
+def value_function(e: TreeEnsemble, x: np.ndarray):
+    """``v(S)`` of row ``x`` (:func:`ensemble_value`), computed once per coalition."""
     cache = {}
 
     def v(s: frozenset) -> np.ndarray:
@@ -100,6 +99,30 @@ def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
             cache[s] = ensemble_value(e, x, s)
         return cache[s]
 
+    return v
+
+
+def tree_data(seed: int, n: int, *, pair_34: bool):
+    """``n`` normal rows of 5 features, a copy with 10% NaN, and regression, binary and
+    3-class targets of ``x0 x1 + sin(2 x2) + 0.5 x3`` (times ``x4`` with ``pair_34``)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    X_nan = X.copy()
+    X_nan[rng.random((n, 5)) < 0.1] = np.nan
+    last = 0.5 * X[:, 3] * X[:, 4] if pair_34 else 0.5 * X[:, 3]
+    y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + last
+    targets = {
+        "regression": y,
+        "binary": (y > 0).astype(int),
+        "multiclass": np.digitize(y, [-0.5, 0.5]),
+    }
+    return X, X_nan, targets
+
+
+def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
+    """Shapley values of v by enumerating every coalition, shape (n_features, n_outputs)."""
+    d = e.n_features
+    v = value_function(e, x)
     phi = np.zeros((d, e.n_outputs))
     for i in range(d):
         others = [j for j in range(d) if j != i]

@@ -23,8 +23,9 @@ from sklearn import ensemble as sk_ensemble
 from tests.shapley.tree._bruteforce import (
     brute_force_shap,
     chain_ensemble,
-    ensemble_value,
     random_ensembles,
+    tree_data,
+    value_function,
 )
 from whybox._exceptions import InputError
 from whybox.shapley.tree import TreeExplainer
@@ -57,13 +58,7 @@ XGB_TOL = 1e-5
 def brute_force_interactions(e, x: np.ndarray) -> np.ndarray:
     """Shapley interaction index / 2 off the diagonal, phi_i - sum_j Phi_ij on it."""
     d = e.n_features
-    cache = {}
-
-    def v(s: frozenset) -> np.ndarray:
-        if s not in cache:
-            cache[s] = ensemble_value(e, x, s)
-        return cache[s]
-
+    v = value_function(e, x)
     out = np.zeros((d, d, e.n_outputs))
     for i, j in combinations(range(d), 2):
         others = [k for k in range(d) if k not in (i, j)]
@@ -139,17 +134,7 @@ N, D = 200, 5
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(N, D))
-    X_nan = X.copy()
-    X_nan[rng.random((N, D)) < 0.1] = np.nan
-    y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3] * X[:, 4]
-    targets = {
-        "regression": y,
-        "binary": (y > 0).astype(int),
-        "multiclass": np.digitize(y, [-0.5, 0.5]),
-    }
-    return X, X_nan, targets
+    return tree_data(1, N, pair_34=True)
 
 
 def _shap_interactions(model, X: np.ndarray, n_outputs: int, *, own_cpp: bool) -> np.ndarray:

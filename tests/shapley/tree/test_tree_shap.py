@@ -15,6 +15,7 @@ from _requires import lazy
 from sklearn import ensemble as sk_ensemble
 from sklearn import tree as sk_tree
 
+from tests.shapley.tree._bruteforce import tree_data
 from whybox.shapley.tree import TreeExplainer, parse_ensemble
 from whybox.shapley.tree._path_dependent import ensemble_predict
 
@@ -38,17 +39,7 @@ N, D = 300, 5
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(N, D))
-    X_nan = X.copy()
-    X_nan[rng.random((N, D)) < 0.1] = np.nan
-    y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, 2]) + 0.5 * X[:, 3]
-    targets = {
-        "regression": y,
-        "binary": (y > 0).astype(int),
-        "multiclass": np.digitize(y, [-0.5, 0.5]),
-    }
-    return X, X_nan, targets
+    return tree_data(0, N, pair_34=False)
 
 
 def _by_output(contribs: np.ndarray, n_features: int) -> np.ndarray:
