@@ -14,10 +14,10 @@ from whybox.adapters import Model, adapt_data, adapt_model
 
 METHODS: dict[str, str] = {
     "tree": "whybox.shapley.tree:TreeExplainer",
-    "exact": "whybox.shapley._exact:ExactExplainer",
-    "kernel": "whybox.shapley._kernel:KernelExplainer",
-    "linear": "whybox.shapley._linear:LinearExplainer",
-    "permutation": "whybox.shapley._permutation:PermutationExplainer",
+    "exact": "whybox.shapley:ExactExplainer",
+    "kernel": "whybox.shapley:KernelExplainer",
+    "linear": "whybox.shapley:LinearExplainer",
+    "permutation": "whybox.shapley:PermutationExplainer",
 }
 """The registry: method name -> ``module:class`` of an explainer with a ``supports(model)``
 classmethod. Classes are imported when first needed."""
