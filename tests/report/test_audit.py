@@ -176,5 +176,5 @@ def test_tree_model_with_categorical_splits_is_audited_with_tree_shap():
     assert _shap_order(report)[-1] == "b"
     # a tree model: SHAP interaction values in "Feature effects", the planted a x c first
     matrix = report.results["effects"]["shap_interaction_matrix"]
-    pairs = top_interaction_pairs(matrix, k=1)
+    pairs = top_interaction_pairs(matrix, top_k=1)
     assert {pairs.feature_1[0], pairs.feature_2[0]} == {"a", "c"}

@@ -51,7 +51,7 @@ def _check_labels(y: Any, n: int, n_classes: int) -> np.ndarray:
 
 def _grid(ex: Any, titles: list[str], sign: str) -> Any:
     """The image grid with one title per image (drawn literally)."""
-    fig = plots.image_grid(ex, n=len(titles), sign=sign)
+    fig = plots.image_grid(ex, max_display=len(titles), sign=sign)
     for ax, title in zip(fig.axes, titles, strict=False):
         ax.set_title(title, fontsize=9, usetex=False, parse_math=False)
     return fig
