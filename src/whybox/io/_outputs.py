@@ -283,6 +283,7 @@ def recover_pair(html_path: str | os.PathLike, json_path: str | os.PathLike) -> 
     Parameters
     ----------
     html_path, json_path : str or path-like
+        The report's two files, as :func:`write_pair` writes them.
 
     Returns
     -------

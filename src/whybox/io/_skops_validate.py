@@ -238,6 +238,14 @@ def _int(value: Any, what: str) -> int:
     return int(value)
 
 
+def _state_dict(schema: Any, state: dict, what: str) -> dict:
+    """The attributes an object node restores (its ``__setstate__`` dict)."""
+    attrs = schema.value(state["content"])
+    if not isinstance(attrs, dict):
+        raise _Bad(f"{what} state is not a dict")
+    return attrs
+
+
 def _array(value: Any, what: str) -> np.ndarray:
     if not isinstance(value, np.ndarray):
         raise _Bad(f"{what} is {type(value).__name__}, not an array")
@@ -296,9 +304,7 @@ def _check_tree(schema: _Schema, state: dict) -> int:
     n_features = _int(args[0], "a tree's n_features")
     n_classes = _array(args[1], "a tree's n_classes")
     n_outputs = _int(args[2], "a tree's n_outputs")
-    attrs = schema.value(state["content"])
-    if not isinstance(attrs, dict):
-        raise _Bad("a tree's state is not a dict")
+    attrs = _state_dict(schema, state, "a tree's")
     nodes = _array(attrs.get("nodes"), "a tree's nodes")
     values = _array(attrs.get("values"), "a tree's values")
     node_count = _int(attrs.get("node_count"), "a tree's node_count")
@@ -350,9 +356,7 @@ def check_predictor(schema: _Schema, state: dict, n_features: int, categorical: 
 
     if state.get("__loader__") != "ObjectNode":
         raise _Bad(f"a {_PREDICTOR} is stored as {state.get('__loader__')}")
-    attrs = schema.value(state["content"])
-    if not isinstance(attrs, dict):
-        raise _Bad("a tree predictor's state is not a dict")
+    attrs = _state_dict(schema, state, "a tree predictor's")
     nodes = _array(attrs.get("nodes"), "a tree predictor's nodes")
     bitsets = _array(attrs.get("raw_left_cat_bitsets"), "a tree predictor's bitsets")
     binned = _array(attrs.get("binned_left_cat_bitsets"), "a tree predictor's bitsets")
