@@ -1,5 +1,8 @@
 """Running the ``whybox`` command line in-process, for the CLI and audit tests."""
 
+import numpy as np
+import pandas as pd
+
 from whybox.cli import main
 
 
@@ -22,3 +25,13 @@ def one_line_error(capsys, *args):
     assert len(lines) == 1, err[:2000]
     assert "Traceback" not in err
     return lines[0]
+
+
+def small_table(n_rows):
+    """A seeded table: ``age``, ``debt`` and a binary ``label`` driven by debt."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"age": rng.uniform(18, 70, n_rows).round(1), "debt": rng.normal(0, 1, n_rows)}
+    )
+    frame["label"] = (frame.debt + 0.5 * rng.normal(size=n_rows) > 0).astype(int)
+    return frame
