@@ -148,27 +148,15 @@ def tree_features(children_left, children_right, features, n_features):
 
 
 @njit(cache=True)
-def _interaction_row(
-    x,
-    inter,
-    children_left,
-    children_right,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-    feats,
-    n_local,
-    local,
-    masks,
-):
+def _interaction_row(x, inter, forest, splits, max_depth, feats, n_local, local, masks):
     """Add half of each off-diagonal interaction of row ``x`` to ``inter``.
 
     Every unordered pair of a tree's features is credited once, at
     ``inter[i, j]`` where ``i`` has the lower local index; the caller adds the
-    transpose. ``inter`` has shape (n_features, n_features, n_outputs).
+    transpose. ``inter`` has shape (n_features, n_features, n_outputs); ``forest`` is
+    ``(children_left, children_right, features, frac, values, tree_output)``.
     """
+    children_left, children_right, _, frac, values, tree_output = forest
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
     size = max_depth + 2
@@ -316,40 +304,12 @@ def _interaction_row(
 
 
 @njit(parallel=True, cache=True)
-def _interaction_rows(
-    X,
-    phi,
-    children_left,
-    children_right,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-    feats,
-    n_local,
-    local,
-    masks,
-):
+def _interaction_rows(X, phi, forest, splits, max_depth, feats, n_local, local, masks):
     n, n_features, n_out = phi.shape
     inter = np.zeros((n, n_features, n_features, n_out))
     for r in prange(n):
         m = inter[r]
-        _interaction_row(
-            X[r],
-            m,
-            children_left,
-            children_right,
-            splits,
-            frac,
-            values,
-            tree_output,
-            max_depth,
-            feats,
-            n_local,
-            local,
-            masks,
-        )
+        _interaction_row(X[r], m, forest, splits, max_depth, feats, n_local, local, masks)
         for a in range(n_features):
             for b in range(a + 1, n_features):
                 for k in range(n_out):
@@ -432,20 +392,9 @@ def path_dependent_interactions(
     if n_threads is not None:
         numba.set_num_threads(n_threads)
     try:
+        forest = (e.children_left, e.children_right, e.features, frac, e.values, e.tree_output)
         return _interaction_rows(
-            rows,
-            phi,
-            e.children_left,
-            e.children_right,
-            e.splits_of(),
-            frac,
-            e.values,
-            e.tree_output,
-            max_depth,
-            feats,
-            n_local,
-            local,
-            masks,
+            rows, phi, forest, e.splits_of(), max_depth, feats, n_local, local, masks
         )
     finally:
         numba.set_num_threads(previous)

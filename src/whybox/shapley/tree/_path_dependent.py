@@ -157,19 +157,13 @@ def predict_raw(
 
 
 @njit(cache=True)
-def _shap_row(
-    x,
-    phi,
-    children_left,
-    children_right,
-    features,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-):
-    """Add the path-dependent SHAP values of row ``x`` to ``phi`` (n_features, n_outputs)."""
+def _shap_row(x, phi, forest, splits, max_depth):
+    """Add the path-dependent SHAP values of row ``x`` to ``phi`` (n_features, n_outputs).
+
+    ``forest`` is ``(children_left, children_right, features, frac, values,
+    tree_output)``; ``splits`` is ``TreeEnsemble.splits_of()``.
+    """
+    children_left, children_right, features, frac, values, tree_output = forest
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
     size = max_depth + 2
@@ -246,33 +240,11 @@ def _shap_row(
 
 
 @njit(parallel=True, cache=True)
-def _shap_rows(
-    X,
-    children_left,
-    children_right,
-    features,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-    n_features,
-):
+def _shap_rows(X, forest, splits, max_depth, n_features):
     n = X.shape[0]
-    phi = np.zeros((n, n_features, values.shape[2]))
+    phi = np.zeros((n, n_features, forest[4].shape[2]))
     for i in prange(n):
-        _shap_row(
-            X[i],
-            phi[i],
-            children_left,
-            children_right,
-            features,
-            splits,
-            frac,
-            values,
-            tree_output,
-            max_depth,
-        )
+        _shap_row(X[i], phi[i], forest, splits, max_depth)
     return phi
 
 
@@ -394,18 +366,8 @@ def path_dependent_shap(
         raise InputError(f"block_rows must be a positive integer, got {block_rows}.")
     rows = prepare_rows(e, X)
     # the arguments both kernels take, in their order
-    args = (
-        rows,
-        e.children_left,
-        e.children_right,
-        e.features,
-        e.splits_of(),
-        frac,
-        e.values,
-        e.tree_output,
-        max_depth,
-        e.n_features,
-    )
+    forest = (e.children_left, e.children_right, e.features, frac, e.values, e.tree_output)
+    args = (rows, forest, e.splits_of(), max_depth, e.n_features)
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)

@@ -115,23 +115,9 @@ def quadrature_nodes(max_unique: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True)
-def _shap_block(
-    X,
-    start,
-    stop,
-    phi,
-    children_left,
-    children_right,
-    features,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-    t_nodes,
-    w_nodes,
-):
+def _shap_block(X, start, stop, phi, forest, splits, max_depth, t_nodes, w_nodes):
     """Write the SHAP values of rows ``start:stop`` of ``X`` into ``phi[start:stop]``."""
+    children_left, children_right, features, frac, values, tree_output = forest
     nb = stop - start
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
@@ -275,37 +261,22 @@ def _shap_block(
 
 
 @njit(parallel=True, cache=True)
-def quadrature_shap_rows(
-    X,
-    children_left,
-    children_right,
-    features,
-    splits,
-    frac,
-    values,
-    tree_output,
-    max_depth,
-    n_features,
-    t_nodes,
-    w_nodes,
-    block_rows,
-):
+def quadrature_shap_rows(X, forest, splits, max_depth, n_features, t_nodes, w_nodes, block_rows):
     """Path-dependent SHAP values of every row of ``X`` by quadrature.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features), float64
         The rows, already cast by ``prepare_rows``; NaN marks a missing value.
-    children_left, children_right, features : ndarray of shape (n_trees, max_nodes)
-        The ensemble's node arrays (see ``TreeEnsemble``).
+    forest : tuple
+        ``(children_left, children_right, features, frac, values, tree_output)``: the
+        ensemble's node arrays (see ``TreeEnsemble``), ``frac`` from
+        :func:`~whybox.shapley.tree._path_dependent.child_fractions` (each node's share
+        of its parent's cover), ``values`` of shape (n_trees, max_nodes, n_outputs).
     splits : tuple
         ``TreeEnsemble.splits_of()``: thresholds, default directions, missing-value
         rules, ``strict_less`` and category sets, read by
         :func:`~whybox.shapley.tree._primitives.node_goes_left`.
-    frac : ndarray of shape (n_trees, max_nodes), float64
-        ``child_fractions``: each node's share of its parent's cover.
-    values : ndarray of shape (n_trees, max_nodes, n_outputs), float64
-    tree_output : ndarray of shape (n_trees,), int32
     max_depth : int
         The depth of the deepest tree.
     n_features : int
@@ -320,25 +291,10 @@ def quadrature_shap_rows(
     ndarray of shape (n_samples, n_features, n_outputs), float64
     """
     n = X.shape[0]
-    phi = np.zeros((n, n_features, values.shape[2]))
+    phi = np.zeros((n, n_features, forest[4].shape[2]))
     n_blocks = (n + block_rows - 1) // block_rows
     for b in prange(n_blocks):
         start = b * block_rows
         stop = min(n, start + block_rows)
-        _shap_block(
-            X,
-            start,
-            stop,
-            phi,
-            children_left,
-            children_right,
-            features,
-            splits,
-            frac,
-            values,
-            tree_output,
-            max_depth,
-            t_nodes,
-            w_nodes,
-        )
+        _shap_block(X, start, stop, phi, forest, splits, max_depth, t_nodes, w_nodes)
     return phi
