@@ -188,7 +188,8 @@ class ExactExplainer(BackgroundExplainer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
-            The rows to explain, with the background's columns.
+            The rows to explain, with the background's columns. Each row costs
+            ``(2**p - 2) * n_background`` model rows (``p`` players).
 
         Returns
         -------

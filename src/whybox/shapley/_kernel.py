@@ -690,7 +690,9 @@ class KernelExplainer(BackgroundExplainer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
-            The rows to explain, with the background's columns.
+            The rows to explain, with the background's columns. Each row costs
+            ``max_evals * n_background`` model rows; the coalitions are drawn once
+            and shared by every row.
 
         Returns
         -------

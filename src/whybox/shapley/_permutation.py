@@ -137,7 +137,9 @@ class PermutationExplainer(BackgroundExplainer):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
-            The rows to explain, with the background's columns.
+            The rows to explain, with the background's columns. Each row costs
+            ``2 * n_permutations * (p - 1) * n_background`` model rows, its orderings
+            drawn for it alone.
 
         Returns
         -------
