@@ -251,18 +251,9 @@ def _push_children(row, t, node, pat, s_node, s_pat, top, walk):
 @njit(parallel=True, cache=True)
 def _background_pass(
     Z,
-    children_left,
-    children_right,
-    features,
+    trees,
     splits,
-    values,
-    tree_output,
-    node_pos,
-    leaf_k,
-    mode,
-    k_above,
-    ok_off,
-    ok,
+    layout,
     cnt_off,
     tab_off,
     pair_off,
@@ -280,6 +271,8 @@ def _background_pass(
     with ``ok_off >= 0``, ``ok[ok_off + c]`` is set when some background row's pattern
     over the features above the node covers ``c``: a row that fails the features ``c``
     reaches no leaf below with a nonzero contribution otherwise."""
+    children_left, children_right, features, values, tree_output = trees
+    node_pos, leaf_k, mode, k_above, ok_off, ok = layout
     m = Z.shape[0]
     n_trees, max_nodes = children_left.shape
     single = values.shape[2] == 1
@@ -352,18 +345,9 @@ def _background_pass(
 def _row_pass(
     X,
     phi,
-    children_left,
-    children_right,
-    features,
+    trees,
     splits,
-    values,
-    tree_output,
-    node_pos,
-    leaf_k,
-    mode,
-    k_above,
-    ok_off,
-    ok,
+    layout,
     feat_off,
     leaf_feats,
     tab_off,
@@ -377,6 +361,8 @@ def _row_pass(
     max_depth,
 ):
     """Add the chunk's contributions to ``phi`` (n_rows, n_features, n_outputs)."""
+    children_left, children_right, features, values, tree_output = trees
+    node_pos, leaf_k, mode, k_above, ok_off, ok = layout
     n = X.shape[0]
     n_trees = children_left.shape[0]
     single = values.shape[2] == 1
@@ -598,20 +584,15 @@ def _chunk(e, lay, rows, Z, phi, t0, t1, mode, sizes, W) -> None:
     pair_pat = np.zeros(max(int(pair_s.sum()), 1), dtype=np.int64)
     pair_cnt = np.zeros(pair_pat.shape[0])
     pair_n = np.zeros(cnt_s.shape, dtype=np.int64)
-    nodes = (e.children_left[sl], e.children_right[sl], e.features[sl], e.splits_of(sl))
-    node_pos, leaf_k, md, k_above = lay.node_pos[sl], lay.leaf_k[sl], mode[sl], lay.k_above[sl]
-    values, tree_output = e.values[sl], e.tree_output[sl]
+    trees = tuple(a[sl] for a in (e.children_left, e.children_right, e.features, e.values))
+    trees += (e.tree_output[sl],)
+    layout = (lay.node_pos[sl], lay.leaf_k[sl], mode[sl], lay.k_above[sl], ok_off, ok)
+    splits = e.splits_of(sl)
     _background_pass(
         Z,
-        *nodes,
-        values,
-        tree_output,
-        node_pos,
-        leaf_k,
-        md,
-        k_above,
-        ok_off,
-        ok,
+        trees,
+        splits,
+        layout,
         cnt_off,
         tab_off,
         pair_off,
@@ -626,15 +607,9 @@ def _chunk(e, lay, rows, Z, phi, t0, t1, mode, sizes, W) -> None:
     _row_pass(
         rows,
         phi,
-        *nodes,
-        values,
-        tree_output,
-        node_pos,
-        leaf_k,
-        md,
-        k_above,
-        ok_off,
-        ok,
+        trees,
+        splits,
+        layout,
         lay.feat_off[sl],
         lay.leaf_feats,
         tab_off,
