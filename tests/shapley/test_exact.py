@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import whybox
+from tests.shapley._helpers import normal_background_and_rows
 from whybox import ExactExplainer, Explanation, InputError
 from whybox.adapters import adapt_model
 
@@ -74,8 +75,7 @@ def nonlinear(X):
 
 @pytest.fixture(scope="module")
 def data5():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(12, 5)), rng.normal(size=(3, 5))
+    return normal_background_and_rows(12, 3, 5)
 
 
 def test_matches_brute_force_shapley(data5):

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from tests.shapley._helpers import normal_background_and_rows
 from whybox import ExactExplainer, InputError, KernelExplainer, WeightedBackground
 from whybox.shapley._kernel import _allocate, build_design, kernel_weight
 
@@ -30,8 +31,7 @@ def interacting(X):
 
 @pytest.fixture(scope="module")
 def data8():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(30, 8)), rng.normal(size=(12, 8))
+    return normal_background_and_rows(30, 12, 8)
 
 
 def test_full_budget_is_exact(data8):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestRegressor
 
+from tests.shapley._helpers import normal_background_and_rows
 from whybox import ExactExplainer, InputError, PermutationExplainer
 from whybox.adapters import adapt_model
 
@@ -23,8 +24,7 @@ def interacting(X):
 
 @pytest.fixture(scope="module")
 def data6():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(20, 6)), rng.normal(size=(6, 6))
+    return normal_background_and_rows(20, 6, 6)
 
 
 def test_additive_model_is_exact_with_one_permutation():
