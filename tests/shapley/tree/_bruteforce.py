@@ -245,18 +245,47 @@ def chain_ensemble(depth: int, rng: np.random.Generator) -> TreeEnsemble:
         share = rng.uniform(0.001, 0.5)
         cover[2 * k + 1], cover[2 * k + 2] = share * cover[2 * k], (1 - share) * cover[2 * k]
     leaf = left < 0
-    return TreeEnsemble(
-        children_left=left[None],
-        children_right=right[None],
-        features=np.where(leaf, -1, np.arange(n) // 2).astype(np.int32)[None],
-        thresholds=np.where(leaf, 0.0, rng.normal(size=n))[None],
-        default_left=np.zeros((1, n), bool),
-        missing_rule=np.zeros((1, n), np.int8),
-        covers=cover[None],
-        values=np.where(leaf, rng.normal(size=n), 0.0)[None, :, None],
-        tree_output=np.array([0], np.int32),
-        base_offset=np.zeros(1),
+    return one_tree(
+        left,
+        right,
+        np.where(leaf, -1, np.arange(n) // 2),
+        np.where(leaf, 0.0, rng.normal(size=n)),
+        cover,
+        np.where(leaf, rng.normal(size=n), 0.0),
         n_features=depth,
+        tree_output=0,
+    )
+
+
+def one_tree(
+    left,
+    right,
+    features,
+    thresholds,
+    covers,
+    values,
+    *,
+    n_features: int,
+    default_left=None,
+    base_offset: float = 0.0,
+    tree_output: int = -1,
+) -> TreeEnsemble:
+    """A one-tree, one-output ensemble from per-node lists: ``<=`` splits, NaN to the
+    ``default_left`` child (the right one unless given), ``values`` read at leaves."""
+    n = len(left)
+    dleft = np.zeros(n, bool) if default_left is None else default_left
+    return TreeEnsemble(
+        children_left=np.array([left], np.int32),
+        children_right=np.array([right], np.int32),
+        features=np.array([features], np.int32),
+        thresholds=np.array([thresholds], np.float64),
+        default_left=np.array([dleft], bool),
+        missing_rule=np.zeros((1, n), np.int8),
+        covers=np.array([covers], np.float64),
+        values=np.asarray(values, np.float64).reshape(1, n, 1),
+        tree_output=np.array([tree_output], np.int32),
+        base_offset=np.array([base_offset]),
+        n_features=n_features,
         strict_less=False,
         float32_input=False,
         family="test",

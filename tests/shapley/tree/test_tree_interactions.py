@@ -23,6 +23,7 @@ from sklearn import ensemble as sk_ensemble
 from tests.shapley.tree._bruteforce import (
     brute_force_shap,
     chain_ensemble,
+    one_tree,
     random_ensembles,
     tree_data,
     value_function,
@@ -107,24 +108,17 @@ def test_one_feature_tree_and_feature_repeated_on_a_path():
 
 
 def _repeated_feature_tree():
-    from whybox.shapley.tree._ensemble import TreeEnsemble
-
     # nodes: 0 x0<=0 -> 1, 2 ; 1 x1<=0 -> 3, 4 ; 3 x0<=-1 -> 5, 6 ; leaves 2, 4, 5, 6
-    return TreeEnsemble(
-        children_left=np.array([[1, 3, -1, 5, -1, -1, -1]], np.int32),
-        children_right=np.array([[2, 4, -1, 6, -1, -1, -1]], np.int32),
-        features=np.array([[0, 1, -1, 0, -1, -1, -1]], np.int32),
-        thresholds=np.array([[0.0, 0.0, 0, -1.0, 0, 0, 0]]),
-        default_left=np.array([[True, False, False, True, False, False, False]]),
-        missing_rule=np.zeros((1, 7), np.int8),
-        covers=np.array([[10.0, 6.0, 4.0, 4.0, 2.0, 1.0, 3.0]]),
-        values=np.array([[[0.0], [0.0], [4.0], [0.0], [3.0], [1.0], [2.0]]]),
-        tree_output=np.array([-1], np.int32),
-        base_offset=np.array([0.5]),
+    return one_tree(
+        [1, 3, -1, 5, -1, -1, -1],
+        [2, 4, -1, 6, -1, -1, -1],
+        [0, 1, -1, 0, -1, -1, -1],
+        [0.0, 0.0, 0, -1.0, 0, 0, 0],
+        [10.0, 6.0, 4.0, 4.0, 2.0, 1.0, 3.0],
+        [0.0, 0.0, 4.0, 0.0, 3.0, 1.0, 2.0],
         n_features=3,
-        strict_less=False,
-        float32_input=False,
-        family="test",
+        default_left=[True, False, False, True, False, False, False],
+        base_offset=0.5,
     )
 
 

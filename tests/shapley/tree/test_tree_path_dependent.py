@@ -9,8 +9,12 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
-from tests.shapley.tree._bruteforce import brute_force_shap, ensemble_value, random_ensembles
-from whybox.shapley.tree._ensemble import TreeEnsemble
+from tests.shapley.tree._bruteforce import (
+    brute_force_shap,
+    ensemble_value,
+    one_tree,
+    random_ensembles,
+)
 from whybox.shapley.tree._path_dependent import (
     ensemble_expected_value,
     ensemble_predict,
@@ -48,21 +52,14 @@ def test_base_value_and_prediction_are_the_empty_and_full_coalitions(case):
 def test_repeated_feature_on_a_path():
     # x0 <= 0 ? (x0 <= -1 ? 1 : 2) : 3, covers 10 -> (6 -> 2, 4), 4: the feature appears
     # twice on one path, the case UNWIND exists for.
-    e = TreeEnsemble(
-        children_left=np.array([[1, 3, -1, -1, -1]], np.int32),
-        children_right=np.array([[2, 4, -1, -1, -1]], np.int32),
-        features=np.array([[0, 0, -1, -1, -1]], np.int32),
-        thresholds=np.array([[0.0, -1.0, 0, 0, 0]]),
-        default_left=np.zeros((1, 5), bool),
-        missing_rule=np.zeros((1, 5), np.int8),
-        covers=np.array([[10.0, 6.0, 4.0, 2.0, 4.0]]),
-        values=np.array([[[0.0], [0.0], [3.0], [1.0], [2.0]]]),
-        tree_output=np.array([-1], np.int32),
-        base_offset=np.zeros(1),
+    e = one_tree(
+        [1, 3, -1, -1, -1],
+        [2, 4, -1, -1, -1],
+        [0, 0, -1, -1, -1],
+        [0.0, -1.0, 0, 0, 0],
+        [10.0, 6.0, 4.0, 2.0, 4.0],
+        [0.0, 0.0, 3.0, 1.0, 2.0],
         n_features=2,
-        strict_less=False,
-        float32_input=False,
-        family="test",
     )
     X = np.array([[-2.0, 5.0], [-0.5, 0.0], [1.0, 0.0]])
     phi = path_dependent_shap(e, X)
@@ -75,21 +72,14 @@ def test_repeated_feature_on_a_path():
 def test_tiny_covers_stay_finite():
     # A cold child whose share of the cover is subnormal: 1 / share overflows, so the
     # kernel must divide last (a case hypothesis found).
-    e = TreeEnsemble(
-        children_left=np.array([[1, -1, -1]], np.int32),
-        children_right=np.array([[2, -1, -1]], np.int32),
-        features=np.array([[0, -1, -1]], np.int32),
-        thresholds=np.array([[-1.0, 0, 0]]),
-        default_left=np.zeros((1, 3), bool),
-        missing_rule=np.zeros((1, 3), np.int8),
-        covers=np.array([[1.0, 1e-308, 1.0]]),
-        values=np.array([[[0.0], [4.0], [2.0]]]),
-        tree_output=np.array([-1], np.int32),
-        base_offset=np.zeros(1),
+    e = one_tree(
+        [1, -1, -1],
+        [2, -1, -1],
+        [0, -1, -1],
+        [-1.0, 0, 0],
+        [1.0, 1e-308, 1.0],
+        [0.0, 4.0, 2.0],
         n_features=1,
-        strict_less=False,
-        float32_input=False,
-        family="test",
     )
     X = np.array([[-2.0], [0.0]])
     phi = path_dependent_shap(e, X)
