@@ -34,9 +34,6 @@ from whybox.shapley.tree._path_dependent import (
 _PERTURBATIONS = ("tree_path_dependent", "interventional")
 #: Rows per block of the path-dependent kernels.
 _BLOCK_ROWS = 5_000
-#: Interventional TreeSHAP's bar (over trees) shows, with ``progress=None``, above
-#: ``200 * _PROGRESS_ROWS`` rows times trees.
-_PROGRESS_ROWS = 10_000
 
 
 class TreeExplainer:
@@ -87,7 +84,7 @@ default="tree_path_dependent"
         The values do not depend on it.
     progress : bool or None, default=None
         Show a tqdm progress bar over the explained rows; None shows it from 100 rows
-        on (interventional: over the trees, above 2,000,000 rows times trees).
+        on (interventional TreeSHAP advances it tree by tree).
 
     Attributes
     ----------
@@ -413,24 +410,17 @@ default="tree_path_dependent"
         rows = self._rows(data)
         n = rows.shape[0]
         e = self.ensemble
-        show = self.progress or (self.progress is None and n * e.n_trees > 200 * _PROGRESS_ROWS)
-        bar = None
-        if show:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=e.n_trees, desc="TreeExplainer", unit="tree", leave=False)
-        try:
+        # the kernel runs tree by tree over all rows: each tree done is n / n_trees rows
+        share = n / max(1, e.n_trees)
+        with progress_bar(n, self.progress, "TreeExplainer") as bar:
             values = interventional_shap(
                 e,
                 rows,
                 self._rows(self.background),
                 layout=self._layout,
                 n_threads=self.n_jobs,
-                progress=None if bar is None else bar.update,
+                progress=lambda n_done: bar.update(n_done * share),
             )
-        finally:
-            if bar is not None:
-                bar.close()
 
         return self._explanation(
             data, values, self.method, background_rows=self.background.n_samples
