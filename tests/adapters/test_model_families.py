@@ -262,7 +262,7 @@ def test_ale_is_the_accumulated_mean_of_the_librarys_local_effects(fitted):
     X = fitted.X
     feature = "age" if fitted.frame else 0
     ale = accumulated_local_effects(
-        fitted.model, fitted.data(X), feature, bins=5, output="log_odds"
+        fitted.model, fitted.data(X), feature, n_bins=5, output="log_odds"
     )
     edges = ale.grids[0]
     x = X[:, 0]
@@ -511,7 +511,9 @@ def test_lightgbm_fitted_on_an_array_is_audited_with_a_sensitive_input_column():
     frame = pd.DataFrame(X, columns=["a", "b", "c", "grp"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = whybox.audit(model, frame, y, sensitive="grp", progress=False, random_state=0)
+        report = whybox.audit(
+            model, frame, y, sensitive_features="grp", progress=False, random_state=0
+        )
     gm = report.results["fairness"]["group_metrics"]
     pred = model.predict(X)  # the library's own decisions on all four columns
     for g in (0.0, 1.0):
