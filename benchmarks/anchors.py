@@ -33,7 +33,7 @@ import math
 import statistics
 import time
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 
@@ -42,9 +42,7 @@ THRESHOLD, DELTA, EPSILON, PULL, BEAM = 0.95, 0.1, 0.15, 100, 2
 N_HELDOUT = 10_000
 
 
-@dataclass
-class Config:
-    n_explain: int
+Config = namedtuple("Config", "n_explain")
 
 
 FULL = Config(20)

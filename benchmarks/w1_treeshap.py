@@ -12,6 +12,7 @@ import resource
 import statistics
 import time
 import warnings
+from collections import namedtuple
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,12 +21,7 @@ import numpy as np
 N_TRAIN, N_FEATURES, SEED = 10_000, 20, 0
 
 
-@dataclass
-class Config:
-    n_train: int
-    n_explain: int
-    n_trees: int
-    repeats: int
+Config = namedtuple("Config", "n_train n_explain n_trees repeats")
 
 
 FULL = {

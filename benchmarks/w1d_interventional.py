@@ -11,19 +11,12 @@ benchmarks/README.md).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import SEED, Result, _max_diff, make_data, median_time, report
 
-
-@dataclass
-class Config:
-    n_train: int
-    n_explain: int
-    n_trees: int
-    n_background: int
-    repeats: int
+Config = namedtuple("Config", "n_train n_explain n_trees n_background repeats")
 
 
 FULL = Config(10_000, 200, 500, 100, 3)

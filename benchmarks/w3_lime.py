@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import median_time
@@ -27,14 +27,9 @@ from w1_treeshap import median_time
 SEED = 0
 
 
-@dataclass
-class Config:
-    n_explain: int
-    n_perturbations: int
-    n_features: int
-    n_stability_rows: int
-    n_seeds: int
-    repeats: int
+Config = namedtuple(
+    "Config", "n_explain n_perturbations n_features n_stability_rows n_seeds repeats"
+)
 
 
 FULL = Config(50, 5_000, 10, 10, 5, 3)

@@ -25,7 +25,7 @@ import contextlib
 import io
 import os
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import interleaved_median_times
@@ -36,13 +36,7 @@ N_CLASSES = 10
 SLIC = {"n_segments": 50, "compactness": 10.0, "start_label": 0}
 
 
-@dataclass
-class Config:
-    n_images: int
-    n_perturbations: int
-    batch_size: int
-    n_features: int
-    repeats: int
+Config = namedtuple("Config", "n_images n_perturbations batch_size n_features repeats")
 
 
 FULL = Config(6, 1_000, 100, 10, 3)

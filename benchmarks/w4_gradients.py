@@ -23,16 +23,12 @@ baselines and path positions, so its difference is that of two different draws
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import interleaved_median_times, median_time
 
-
-@dataclass
-class Config:
-    n_inputs: int
-    repeats: int
+Config = namedtuple("Config", "n_inputs repeats")
 
 
 FULL = Config(64, 15)

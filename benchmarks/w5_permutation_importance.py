@@ -19,18 +19,12 @@ budget of 4 x n_repeats, and how its ranking compares with that of the full budg
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import interleaved_median_times
 
-
-@dataclass
-class Config:
-    n_train: int
-    n_test: int
-    n_repeats: int
-    repeats: int
+Config = namedtuple("Config", "n_train n_test n_repeats repeats")
 
 
 FULL = Config(20_000, 5_000, 10, 3)

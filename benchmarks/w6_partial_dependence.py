@@ -14,17 +14,12 @@ diff is taken after adding the initial prediction that scikit-learn's recursion 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import interleaved_median_times
 
-
-@dataclass
-class Config:
-    n_train: int
-    n_rows: int
-    repeats: int
+Config = namedtuple("Config", "n_train n_rows repeats")
 
 
 FULL = Config(20_000, 2_000, 7)

@@ -15,16 +15,12 @@ second with its default 200-resample bootstrap intervals (fairlearn gives none).
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 from w1_treeshap import interleaved_median_times
 
-
-@dataclass
-class Config:
-    n_rows: int
-    repeats: int
+Config = namedtuple("Config", "n_rows repeats")
 
 
 FULL = Config(100_000, 5)

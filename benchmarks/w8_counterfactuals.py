@@ -22,16 +22,11 @@ from __future__ import annotations
 import statistics
 import time
 import warnings
-from dataclasses import dataclass
+from collections import namedtuple
 
 import numpy as np
 
-
-@dataclass
-class Config:
-    n_rows: int
-    n_estimators: int
-    repeats: int
+Config = namedtuple("Config", "n_rows n_estimators repeats")
 
 
 FULL = Config(20, 100, 3)

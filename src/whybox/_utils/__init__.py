@@ -26,6 +26,7 @@ from whybox._utils._players import Players, resolve_players
 from whybox._utils._progress import progress_bar
 from whybox._utils._result import Result
 from whybox._utils._validation import (
+    as_float_array,
     check_batch_size,
     check_confidence_level,
     check_int,
@@ -36,6 +37,7 @@ from whybox._utils._validation import (
 __all__ = [
     "Players",
     "Result",
+    "as_float_array",
     "check_batch_size",
     "check_confidence_level",
     "check_int",

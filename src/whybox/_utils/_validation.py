@@ -116,3 +116,12 @@ def check_batch_size(batch_size: Any) -> int | None:
     if batch_size is None:
         return None
     return check_int(batch_size, "batch_size", 1, "batch_size=10000, or None for one call")
+
+
+def as_float_array(value: Any, message: str) -> np.ndarray:
+    """``value`` as a float64 array, or an InputError with ``message`` (one sentence) when it
+    does not convert to numbers."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(message) from None

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError, UnsupportedModelError
+from whybox._utils._validation import as_float_array
 
 TORCH_OUTPUT_SPACES = ("raw", "probability")
 
@@ -198,13 +199,11 @@ class TorchModel:
         if isinstance(X, torch.Tensor):
             x = self.on_device(X, name)
         else:
-            try:
-                arr = np.asarray(X, dtype=np.float64)
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"{name} must be a numeric array or tensor of shape (n_samples, ...), "
-                    f"got {type(X).__name__} that does not convert to numbers."
-                ) from None
+            arr = as_float_array(
+                X,
+                f"{name} must be a numeric array or tensor of shape (n_samples, ...), "
+                f"got {type(X).__name__} that does not convert to numbers.",
+            )
             if not arr.flags.writeable:  # e.g. a DataFrame's values; torch wants to own them
                 arr = arr.copy()
             x = torch.as_tensor(arr, device=self.device)

@@ -9,7 +9,14 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
+from whybox._utils import (
+    Result,
+    as_float_array,
+    check_batch_size,
+    check_int,
+    check_random_state,
+    json_value,
+)
 from whybox._version import __version__
 from whybox.adapters._torch import adapt_torch_model, import_torch
 from whybox.concepts._activations import flat_numpy, layer_activations, layer_name
@@ -263,13 +270,11 @@ def _activations(source: Any, batch_size: int | None) -> tuple[np.ndarray, Any, 
         return flat_numpy(acts), inputs, layer_name(model, layer)
     if hasattr(source, "detach") and hasattr(source, "cpu"):
         source = source.detach().cpu().numpy()
-    try:
-        arr = np.asarray(source, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"activations must be a numeric array of shape (n_samples, ...) or a tuple "
-            f"(model, layer, inputs), got {type(source).__name__}."
-        ) from None
+    arr = as_float_array(
+        source,
+        "activations must be a numeric array of shape (n_samples, ...) or a tuple "
+        f"(model, layer, inputs), got {type(source).__name__}.",
+    )
     if arr.ndim < 2 or arr.shape[0] == 0:
         raise InputError(
             f"activations must have shape (n_samples, n_features, ...), got shape "

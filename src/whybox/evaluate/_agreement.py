@@ -22,7 +22,7 @@ from scipy.stats import rankdata
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import Result, check_int, json_value
+from whybox._utils import Result, as_float_array, check_int, json_value
 from whybox.evaluate._numbers import nanmean, output_position
 
 METRICS = (
@@ -221,13 +221,11 @@ def attribution_matrix(
             method=obj.method,
             data=data,
         )
-    try:
-        arr = np.asarray(obj, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(
-            f"{name} must be an Explanation, an array of attributions (n_rows, ...) or a "
-            f"PermutationImportance, got {type(obj).__name__}; pass e.g. whybox.explain(model, X)."
-        ) from None
+    arr = as_float_array(
+        obj,
+        f"{name} must be an Explanation, an array of attributions (n_rows, ...) or a "
+        f"PermutationImportance, got {type(obj).__name__}; pass e.g. whybox.explain(model, X).",
+    )
     if arr.ndim < 2:
         raise InputError(
             f"{name} must have a row axis and at least one feature axis, got an array of shape "

@@ -13,6 +13,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._utils import (
     Result,
+    as_float_array,
     check_confidence_level,
     check_int,
     check_random_state,
@@ -404,13 +405,11 @@ def _labels(y_true: np.ndarray, y_pred: np.ndarray) -> list[Any]:
 def _numeric_vector(y: Any, name: str) -> np.ndarray:
     arr = as_label_vector(y, name)
     if not _is_numeric(arr):
-        try:
-            arr = np.asarray(arr, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InputError(
-                f"{name} must hold numbers for a regression, got values such as "
-                f"{json_value(arr[0])!r}; pass numeric targets or task='classification'."
-            ) from None
+        arr = as_float_array(
+            arr,
+            f"{name} must hold numbers for a regression, got values such as "
+            f"{json_value(arr[0])!r}; pass numeric targets or task='classification'.",
+        )
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise InputError(
