@@ -7,15 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from whybox._utils import (
-    from_json_array,
-    from_json_frame,
-    from_json_number,
-    from_json_series,
-    json_dumps,
-    json_number,
-    json_value,
-)
+from whybox import _utils as wu
 
 
 @pytest.mark.parametrize(
@@ -23,8 +15,8 @@ from whybox._utils import (
     [(1.5, 1.5), (math.nan, None), (math.inf, "inf"), (-math.inf, "-inf"), (np.float32(2), 2.0)],
 )
 def test_numbers_follow_the_rule_and_read_back(value, written):
-    assert json_number(value) == written
-    back = from_json_number(json.loads(json.dumps(json_number(value))))
+    assert wu.json_number(value) == written
+    back = wu.from_json_number(json.loads(json.dumps(wu.json_number(value))))
     assert back == value or (math.isnan(back) and math.isnan(value))
 
 
@@ -36,23 +28,23 @@ def test_nested_values_become_strict_json():
         "pair": (np.int64(2), "a"),
         "estimator": object,
     }
-    out = json_value(value)
+    out = wu.json_value(value)
     text = json.dumps(out, allow_nan=False)  # raises on any NaN or infinity left
     assert out["1"] == [[1.0, None], ["inf", "-inf"]]
     assert out["ints"] == [0, 1, 2] and out["flag"] is True and out["pair"] == [2, "a"]
     assert out["estimator"] == repr(object)
-    assert json_dumps(value) == text
+    assert wu.json_dumps(value) == text
 
 
 def test_arrays_read_back_with_their_kind():
     floats = np.array([[1.0, np.nan], [np.inf, -2.5]])
-    back = from_json_array(json.loads(json_dumps(floats)))
+    back = wu.from_json_array(json.loads(wu.json_dumps(floats)))
     np.testing.assert_array_equal(back, floats)
     assert back.dtype == np.float64
-    assert from_json_array([[1, 2], [3, 4]]).dtype == np.int64
-    assert from_json_array(["a", "b"]).tolist() == ["a", "b"]
-    assert from_json_array([1, 2], np.float64).dtype == np.float64
-    assert from_json_array([]).shape == (0,)
+    assert wu.from_json_array([[1, 2], [3, 4]]).dtype == np.int64
+    assert wu.from_json_array(["a", "b"]).tolist() == ["a", "b"]
+    assert wu.from_json_array([1, 2], np.float64).dtype == np.float64
+    assert wu.from_json_array([]).shape == (0,)
 
 
 def test_frames_and_series_read_back_column_by_column():
@@ -60,8 +52,8 @@ def test_frames_and_series_read_back_column_by_column():
         {"n": [1, 2], "name": ["x", "y"], "rate": [np.nan, np.inf], "small": [True, False]},
         index=pd.Index(["g1", "g2"], name="group"),
     )
-    back = from_json_frame(json.loads(json_dumps(frame)))
+    back = wu.from_json_frame(json.loads(wu.json_dumps(frame)))
     pd.testing.assert_frame_equal(back, frame, check_dtype=False)
     assert back["n"].dtype == np.int64 and back["small"].dtype == bool
     series = pd.Series([0.5, np.nan], index=["a", "b"], name="share")
-    pd.testing.assert_series_equal(from_json_series(json.loads(json_dumps(series))), series)
+    pd.testing.assert_series_equal(wu.from_json_series(json.loads(wu.json_dumps(series))), series)
