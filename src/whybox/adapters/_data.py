@@ -61,10 +61,10 @@ class Dataset:
         """The rows at positions ``rows`` (all columns)."""
         return Dataset(self.values[np.asarray(rows)], self.feature_names, self.categorical)
 
-    def select(self, names: Sequence[str]) -> Dataset:
-        """The same rows with the columns ``names``, in that order."""
-        idx = [self.feature_names.index(n) for n in names]
-        return Dataset(self.values[:, idx], tuple(names), self.categorical[idx])
+    def select(self, feature_names: Sequence[str]) -> Dataset:
+        """The same rows with the columns ``feature_names``, in that order."""
+        idx = [self.feature_names.index(n) for n in feature_names]
+        return Dataset(self.values[:, idx], tuple(feature_names), self.categorical[idx])
 
 
 def adapt_data(X, feature_names: Sequence[str] | None = None, *, name: str = "X") -> Dataset:

@@ -172,8 +172,8 @@ class Model:
             return np.hstack([1 - proba, proba])
         return proba
 
-    def check_data(self, data: Dataset, *, name: str = "data") -> Dataset:
-        """Check ``data`` fits this model and return it with the model's column order.
+    def check_data(self, X: Dataset, *, name: str = "X") -> Dataset:
+        """Check ``X`` fits this model and return it with the model's column order.
 
         Raises
         ------
@@ -185,7 +185,7 @@ class Model:
             row per input row.
         """
         if self.feature_names is not None:
-            have, want = data.feature_names, self.feature_names
+            have, want = X.feature_names, self.feature_names
             if set(have) != set(want):
                 # LightGBM stores names with white space replaced by "_": match on that form.
                 norm = {re.sub(r"\s", "_", h): h for h in have}
@@ -209,29 +209,29 @@ class Model:
                     f"{'; '.join(parts)}; give {name} the model's columns."
                 )
             if have != want:
-                data = data.select(want)
-        elif self.n_features is not None and data.n_features != self.n_features:
+                X = X.select(want)
+        elif self.n_features is not None and X.n_features != self.n_features:
             raise InputError(
-                f"{name} has {data.n_features} columns but the model was fitted on "
+                f"{name} has {X.n_features} columns but the model was fitted on "
                 f"{self.n_features}; give {name} the columns the model was trained on."
             )
-        _check_cells(data, name)
-        if not data.is_numeric and not self._takes_frame:
-            text_cols = [n for n, c in zip(data.feature_names, data.categorical, strict=True) if c]
+        _check_cells(X, name)
+        if not X.is_numeric and not self._takes_frame:
+            text_cols = [n for n, c in zip(X.feature_names, X.categorical, strict=True) if c]
             raise InputError(
                 f"{name} has non-numeric columns {text_cols[:5]} but this model takes numbers "
                 "only; encode them (e.g. one-hot or ordinal codes) or use a scikit-learn "
                 "Pipeline with an encoder."
             )
-        nan_cols = data.numeric_columns_with_nan()
-        probe_rows = np.arange(min(data.n_samples, 64))
+        nan_cols = X.numeric_columns_with_nan()
+        probe_rows = np.arange(min(X.n_samples, 64))
         if nan_cols:
-            rows = np.flatnonzero(pd.isna(pd.DataFrame(data.values)).to_numpy().any(axis=1))
+            rows = np.flatnonzero(pd.isna(pd.DataFrame(X.values)).to_numpy().any(axis=1))
             probe_rows = rows[:64]
         # text read from a file keeps a column of numbers as text when one cell is not a
         # number: the model is also probed on each such cell, wherever it is
-        odd = _odd_text_cells(data)
-        probe = data.take(np.union1d(probe_rows, [row for _, row in odd]).astype(np.intp))
+        odd = _odd_text_cells(X)
+        probe = X.take(np.union1d(probe_rows, [row for _, row in odd]).astype(np.intp))
         try:
             out = self.predict(probe, self.native_space)
         except InputError:
@@ -240,8 +240,8 @@ class Model:
             if odd:
                 j, row = odd[0]
                 raise InputError(
-                    f"{name} column {shorten(data.feature_names[j])} holds numbers but also "
-                    f"text: {shorten(data.values[row, j])} at row {row} (counting from 0), "
+                    f"{name} column {shorten(X.feature_names[j])} holds numbers but also "
+                    f"text: {shorten(X.values[row, j])} at row {row} (counting from 0), "
                     f"and the model cannot take it ({shorten(_first_line(exc), 120)}); "
                     "convert the column to numbers (e.g. pd.to_numeric(..., "
                     "errors='coerce') for NaN) or fix those rows."
@@ -268,14 +268,14 @@ class Model:
                 f"the model returned non-finite outputs on {name}; check {name} for missing "
                 "or infinite values."
             )
-        return data
+        return X
 
 
 _NUMERIC_INFERRED = ("floating", "integer", "mixed-integer-float", "decimal")
 
 
-def _check_cells(data: Dataset, name: str) -> None:
-    """Refuse text in a column of numbers and infinite values, anywhere in ``data``.
+def _check_cells(X: Dataset, name: str) -> None:
+    """Refuse text in a column of numbers and infinite values, anywhere in ``X``.
 
     Every row is checked (whole-column operations), so a bad value after the rows the
     model is probed on is reported by column and row instead of failing later.
@@ -286,14 +286,14 @@ def _check_cells(data: Dataset, name: str) -> None:
         Naming the first offending column, its first offending row (counted from 0)
         and the value.
     """
-    names = data.feature_names
-    if data.is_numeric:
-        inf = np.isinf(data.values)
+    names = X.feature_names
+    if X.is_numeric:
+        inf = np.isinf(X.values)
         if inf.any():
-            _raise_inf(data, name, inf)
+            _raise_inf(X, name, inf)
         return
-    inf = np.zeros(data.values.shape, dtype=bool)
-    for j, col in enumerate(data.values.T):
+    inf = np.zeros(X.values.shape, dtype=bool)
+    for j, col in enumerate(X.values.T):
         kind = pd.api.types.infer_dtype(col, skipna=True)
         if kind in _NUMERIC_INFERRED:
             nums = pd.to_numeric(col, errors="coerce")
@@ -319,7 +319,7 @@ def _check_cells(data: Dataset, name: str) -> None:
             vals = np.where(is_num, col, np.nan).astype(np.float64)
             inf[:, j] = np.isinf(vals)
     if inf.any():
-        _raise_inf(data, name, inf)
+        _raise_inf(X, name, inf)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -327,17 +327,17 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _odd_text_cells(data: Dataset) -> list[tuple[int, int]]:
+def _odd_text_cells(X: Dataset) -> list[tuple[int, int]]:
     """(column, row) of the first non-number in each text column that is mostly numbers.
 
     A CSV column of numbers with one word in it is read as text throughout; a model that
     converts its input to numbers fails only on that word's row.
     """
-    if data.is_numeric:
+    if X.is_numeric:
         return []
     cells = []
-    for j in np.flatnonzero(data.categorical):
-        col = data.values[:, j]
+    for j in np.flatnonzero(X.categorical):
+        col = X.values[:, j]
         if pd.api.types.infer_dtype(col, skipna=True) != "string":
             continue
         present = ~pd.isna(col)
@@ -348,14 +348,14 @@ def _odd_text_cells(data: Dataset) -> list[tuple[int, int]]:
     return cells
 
 
-def _raise_inf(data: Dataset, name: str, inf: np.ndarray) -> None:
+def _raise_inf(X: Dataset, name: str, inf: np.ndarray) -> None:
     rows = np.flatnonzero(inf.any(axis=1))
     row = int(rows[0])
     j = int(np.argmax(inf[row]))
     count = int(inf.sum())
     raise InputError(
-        f"{name} has an infinite value ({data.values[row, j]}) in column "
-        f"{shorten(data.feature_names[j])} at row {row} (counting from 0; {count} "
+        f"{name} has an infinite value ({X.values[row, j]}) in column "
+        f"{shorten(X.feature_names[j])} at row {row} (counting from 0; {count} "
         f"infinite value{'s' if count > 1 else ''} in all); replace infinite values with "
         "NaN or finite numbers."
     )
