@@ -414,8 +414,8 @@ def write_pair(
     backup.unlink(missing_ok=True)
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
+def write_atomic(path: str | os.PathLike, content: str) -> None:
+    """Write ``content`` to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written file, and an existing file is replaced
     only once the new one is complete. The temporary file is removed on any
@@ -425,12 +425,13 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     Parameters
     ----------
     path : str or path-like
-    text : str
+    content : str
+        The text written (UTF-8).
     """
     p = Path(path)
     tmp = _temp_path(p, uuid.uuid4().hex)
     try:
-        _write_synced(tmp, text)
+        _write_synced(tmp, content)
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
