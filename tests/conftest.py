@@ -9,7 +9,8 @@ import importlib.util
 import os
 
 import numba
-from _requires import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
+
+from tests._requires import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
 
 # pytester runs a small pytest session inside a test (tests/test_requires.py).
 pytest_plugins = ["pytester"]

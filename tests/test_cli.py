@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import skops.io as sio
-from _requires import installed, lazy, requires
 from sklearn.compose import make_column_transformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
@@ -17,6 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tests._cli import run_cli
+from tests._requires import installed, lazy, requires
 
 lgb = lazy("lightgbm")
 xgb = lazy("xgboost")

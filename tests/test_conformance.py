@@ -40,7 +40,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.ensemble import GradientBoostingClassifier
@@ -48,6 +47,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import whybox
+from tests._requires import requires
 from whybox import Explanation, InputError
 from whybox._utils import Result
 from whybox.anchors import Anchor, AnchorTabular

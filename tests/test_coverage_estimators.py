@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 from scipy import stats
 
+from tests._requires import requires
 from whybox import ExactExplainer, KernelExplainer, PermutationExplainer
 from whybox.adapters import adapt_model
 from whybox.anchors import AnchorTabular

@@ -279,7 +279,7 @@ def _more_entry_points():
                               background=X_NUM[:20], method="exact")  # fmt: skip
 
     def net():
-        from _requires import requires
+        from tests._requires import requires
 
         torch = requires("torch")
         return torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
@@ -346,7 +346,7 @@ def test_a_one_output_callable_classifier_is_binary():
 
 
 def test_a_torch_module_given_to_a_model_agnostic_explainer_gets_the_fix():
-    from _requires import requires
+    from tests._requires import requires
 
     torch = requires("torch")
     net = torch.nn.Sequential(torch.nn.Linear(3, 1)).double()

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _requires import REQUIRE_ALL, installed, lazy, requires
+
+from tests._requires import REQUIRE_ALL, installed, lazy, requires
 
 ABSENT = "whybox_test_module_that_does_not_exist"
 

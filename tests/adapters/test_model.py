@@ -3,7 +3,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
 from sklearn.compose import make_column_transformer
 from sklearn.datasets import make_classification, make_regression
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
@@ -11,6 +10,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from tests._requires import lazy
 from whybox import InputError, UnsupportedModelError
 from whybox.adapters import adapt_data, adapt_model
 

@@ -18,11 +18,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import whybox
+from tests._requires import requires
 from whybox import InputError
 from whybox.adapters import adapt_model
 from whybox.counterfactuals import CounterfactualExplainer

@@ -11,8 +11,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
+from tests._requires import lazy, requires
 from whybox import Explanation, InputError, UnsupportedModelError
 
 torch = requires("torch")

@@ -11,8 +11,8 @@ import math
 from functools import reduce
 
 import numpy as np
-from _requires import requires
 
+from tests._requires import requires
 from whybox.attention import AttentionMaps
 
 torch = requires("torch")

@@ -1,7 +1,8 @@
 """Fixtures of the attention tests."""
 
 import pytest
-from _requires import requires
+
+from tests._requires import requires
 
 
 @pytest.fixture(scope="module")

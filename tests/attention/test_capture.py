@@ -10,8 +10,8 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from tests.attention._helpers import IDS, UsesAveragedWeights, tiny_classifier, torch
 
 matplotlib.use("Agg")

@@ -1,7 +1,8 @@
 """Models shared by the concept tests: closed-form gradients and separable branches."""
 
 import numpy as np
-from _requires import requires
+
+from tests._requires import requires
 
 torch = requires("torch")
 

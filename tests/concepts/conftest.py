@@ -1,8 +1,8 @@
 """Fixtures of the concept tests."""
 
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from tests.concepts._helpers import U, W
 
 

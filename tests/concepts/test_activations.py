@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from tests.concepts._helpers import D, tiny_cnn, torch
 from whybox import InputError
 from whybox.adapters._torch import adapt_torch_model

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
@@ -18,6 +17,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
+from tests._requires import requires
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox.counterfactuals import CounterfactualExplainer, Counterfactuals, Recourse
 from whybox.counterfactuals._constraints import _same

@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from tests._requires import requires
 from whybox._exceptions import InputError
 from whybox.debugging._residuals import residual_analysis
 from whybox.plots._residuals import residuals as plot_residuals

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from tests.evaluate._helpers import cancer_case
 
 

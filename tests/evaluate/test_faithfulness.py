@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from tests.evaluate._helpers import assert_round_trip
 from whybox import Explanation
 from whybox._exceptions import InputError

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 from scipy import stats
 
+from tests._requires import requires
 from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox.evaluate import model_randomization

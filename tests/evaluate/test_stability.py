@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from scipy import stats
 from sklearn.linear_model import LogisticRegression
 
 import whybox
+from tests._requires import requires
 from tests.evaluate._helpers import assert_round_trip, cancer_case
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation

@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
 from sklearn.metrics import (
     accuracy_score,
     brier_score_loss,
@@ -19,6 +18,7 @@ from sklearn.metrics import (
     r2_score,
 )
 
+from tests._requires import lazy
 from tests.evaluate._helpers import assert_round_trip
 from whybox._exceptions import InputError
 from whybox.fairness._group_metrics import GroupMetrics, group_metrics

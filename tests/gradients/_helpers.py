@@ -5,7 +5,8 @@ under ``WHYBOX_REQUIRE_ALL=1``); captum is imported by the first test that uses 
 """
 
 import pytest
-from _requires import lazy, requires
+
+from tests._requires import lazy, requires
 
 torch = requires("torch")
 captum_attr = lazy("captum.attr")

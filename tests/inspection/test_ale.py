@@ -6,7 +6,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from scipy.stats import ks_2samp
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.compose import ColumnTransformer
@@ -14,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from tests._requires import requires
 from tests.inspection._helpers import additive
 from whybox._exceptions import InputError
 from whybox.adapters import adapt_data, adapt_model

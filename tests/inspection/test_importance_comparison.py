@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from scipy import stats
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
@@ -15,6 +14,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests._requires import requires
 from tests.inspection._helpers import colour_pipeline
 from whybox import InputError
 from whybox.inspection._importance_comparison import ImportanceComparison, importance_comparison

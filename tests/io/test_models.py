@@ -6,12 +6,12 @@ import joblib
 import numpy as np
 import pytest
 import skops.io as sio
-from _requires import lazy, requires
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from tests._requires import lazy, requires
 from whybox import InputError
 from whybox.io import load_model
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 from matplotlib.figure import Figure
 
+from tests._requires import requires
 from whybox import Explanation, InputError
 from whybox.plots import image, image_grid
 

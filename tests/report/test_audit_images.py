@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from _requires import requires
 from scipy.stats import spearmanr
 
 from tests._cli import run_cli
+from tests._requires import requires
 from whybox import InputError
 
 torch = requires("torch")

@@ -9,8 +9,8 @@ import shutil
 import subprocess
 
 import pytest
-from _requires import missing
 
+from tests._requires import missing
 from whybox.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

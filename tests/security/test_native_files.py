@@ -11,7 +11,8 @@ import sys
 
 import numpy as np
 import pytest
-from _requires import lazy
+
+from tests._requires import lazy
 
 xgb = lazy("xgboost")
 lgb = lazy("lightgbm")

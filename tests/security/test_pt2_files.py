@@ -5,8 +5,7 @@ import subprocess
 import sys
 import zipfile
 
-from _requires import requires
-
+from tests._requires import requires
 from tests.security._archives import refusal
 from whybox.io import load_model
 

@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
@@ -20,6 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import whybox
+from tests._requires import requires
 from tests.shapley._helpers import normal_background_and_rows
 from whybox import ExactExplainer, Explanation, InputError
 from whybox.adapters import adapt_model

@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from tests._requires import requires
 from tests.shapley._helpers import normal_background_and_rows
 from whybox import ExactExplainer, InputError, KernelExplainer, WeightedBackground
 from whybox.shapley._kernel import _allocate, build_design, kernel_weight

@@ -10,7 +10,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from sklearn.decomposition import PCA
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import (
@@ -28,6 +27,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, PolynomialFeatures, StandardScaler
 from sklearn.svm import LinearSVC
 
+from tests._requires import requires
 from whybox import ExactExplainer, InputError, UnsupportedModelError
 from whybox.adapters import adapt_model
 from whybox.shapley._linear import COVARIANCE_RIDGE, LinearExplainer

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import lazy, requires
 
+from tests._requires import lazy, requires
 from tests.shapley.tree._bruteforce import brute_force_shap, by_output
 from whybox import InputError
 from whybox._exceptions import UnsupportedModelError

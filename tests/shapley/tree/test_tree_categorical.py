@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
+from tests._requires import lazy
 from tests.shapley.tree._bruteforce import brute_force_shap, by_output
 from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
@@ -16,6 +15,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests._requires import lazy
 from whybox import Explanation, InputError, UnsupportedModelError
 from whybox.adapters import adapt_model
 from whybox.shapley import TreeExplainer

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from _requires import lazy
 
+from tests._requires import lazy
 from whybox import InputError
 from whybox.adapters import adapt_data
 from whybox.shapley.tree import TreeExplainer, parse_ensemble

@@ -16,10 +16,10 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy
 from hypothesis import HealthCheck, given, settings
 from sklearn import ensemble as sk_ensemble
 
+from tests._requires import lazy
 from tests.shapley.tree._bruteforce import (
     brute_force_shap,
     chain_ensemble,

@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import lazy, requires
 from sklearn.ensemble import (
     GradientBoostingRegressor,
     RandomForestClassifier,
@@ -16,6 +15,7 @@ from sklearn.ensemble import (
 from sklearn.tree import DecisionTreeRegressor
 
 import whybox
+from tests._requires import lazy, requires
 from whybox import InputError
 from whybox.shapley import ExactExplainer, TreeExplainer
 from whybox.shapley._exact import all_coalitions, shapley_weight_matrix

@@ -13,8 +13,8 @@ import warnings
 
 import numpy as np
 import pytest
-from _requires import lazy
 
+from tests._requires import lazy
 from whybox._explanation import Explanation
 from whybox.adapters import adapt_model
 from whybox.adapters._model import library_prediction

@@ -6,12 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from _requires import lazy
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from tests._requires import lazy
 from whybox import UnsupportedModelError
 from whybox.adapters import adapt_model
 from whybox.shapley.tree import parse_ensemble, reads_trees

@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 import pytest
-from _requires import lazy
 from sklearn import ensemble as sk_ensemble
 from sklearn import tree as sk_tree
 
+from tests._requires import lazy
 from tests.shapley.tree._bruteforce import tree_data
 from whybox.shapley.tree import TreeExplainer, parse_ensemble
 from whybox.shapley.tree._path_dependent import ensemble_predict

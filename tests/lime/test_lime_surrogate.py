@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from whybox.lime._surrogate import (
     cosine_distance_to_ones,
     fit_surrogates,

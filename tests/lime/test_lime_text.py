@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from whybox import Explanation, InputError
 from whybox.lime import LimeTextExplainer
 

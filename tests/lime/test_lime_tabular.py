@@ -12,13 +12,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _requires import requires
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from tests._requires import requires
 from whybox import Explanation, InputError
 from whybox.lime import LimeTabularExplainer, conditions
 

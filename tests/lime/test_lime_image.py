@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-from _requires import requires
 
+from tests._requires import requires
 from whybox import Explanation, InputError
 from whybox.lime import LimeImageExplainer
 
