@@ -448,11 +448,20 @@ def _not_json(constant: str) -> None:
     raise AssertionError(f"to_json wrote {constant}, which strict JSON does not allow")
 
 
+# Fields a result deliberately keeps out of its JSON, with the reason.
+NOT_IN_JSON = {
+    # a fitted scikit-learn tree: rebuilding one from JSON would hand unchecked node
+    # arrays to compiled code (the rules, fidelity and sizes are in the JSON)
+    "GlobalSurrogate": frozenset({"tree"}),
+}
+
+
 def check_json(case: Case) -> None:
     for result in results(case()):
         assert isinstance(result, Result), f"{type(result).__name__} is not a whybox Result"
         loaded = json.loads(result.to_json(), parse_constant=_not_json)
-        assert_same(type(result).from_dict(loaded), result)
+        ignore = NOT_IN_JSON.get(type(result).__name__, frozenset())
+        assert_same(type(result).from_dict(loaded), result, ignore=ignore)
 
 
 def check_views(case: Case) -> None:
@@ -514,21 +523,7 @@ CHECKS: dict[str, tuple[Callable[[Case], None], str | None]] = {
 }
 
 
-_TORCH_COLUMNS = (
-    "a torch model's own error (RuntimeError/IndexError from forward) escapes for X with "
-    "another column count: the torch adapter neither checks the input shape nor turns a "
-    "failing forward into an InputError, as the tabular adapter's check_data does"
-)
-KNOWN_BREACHES = {
-    ("global_surrogate", "json"): (
-        "GlobalSurrogate.from_dict gives tree=None (documented): the fitted surrogate tree is "
-        "written as its repr and cannot be read back, so the round trip loses it"
-    ),
-    **{
-        (name, "wrong_columns"): _TORCH_COLUMNS
-        for name in ("IntegratedGradients", "Saliency", "SmoothGrad")
-    },
-}
+KNOWN_BREACHES = {}
 """Contract breaches found by this suite and reported (issue 20): strict xfails, so a fix
 turns them into a failure that asks for the entry to be removed."""
 

@@ -387,3 +387,22 @@ def test_other_output_shapes_get_a_fix_that_works():
     model(xr)[:, 1, 3, 5].sum().backward()
     g = xr.grad.abs()
     np.testing.assert_allclose(ex.values[..., 0], g.numpy(), rtol=0, atol=1e-15)
+
+
+def test_a_forward_that_fails_on_the_input_shape_is_one_input_error():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)).double()
+    model = adapt_torch_model(net)
+    with pytest.raises(InputError, match=r"cannot take inputs of shape \(5,\) .*mat1 and mat2"):
+        model.forward(torch.zeros(2, 5, dtype=torch.float64))
+    with pytest.raises(InputError, match=r"inputs of shape \(5,\)"):
+        Saliency(net)(np.zeros((2, 5)))
+
+
+def test_a_forward_that_fails_for_another_reason_keeps_its_error():
+    class Broken(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        adapt_torch_model(Broken()).forward(torch.zeros(2, 4))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -162,7 +163,16 @@ class TorchModel:
     def forward(self, x: Any) -> Any:
         """The model's output in ``output`` space, as a tensor of shape (n, n_outputs)."""
         torch = import_torch()
-        out = self.module(x)
+        try:
+            out = self.module(x)
+        except (RuntimeError, IndexError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if not _SHAPE_ERROR.search(reason) or "out of memory" in reason:
+                raise
+            raise InputError(
+                f"the model cannot take inputs of shape {tuple(x.shape[1:])} ({reason[:160]}); "
+                "give X the input shape the model was trained on."
+            ) from None
         if isinstance(out, (tuple, list)):
             out = out[0]
         elif hasattr(out, "logits"):  # Hugging Face ModelOutput
@@ -441,5 +451,11 @@ def batches(n: int, batch_size: int | None) -> Iterator[slice]:
     for start in range(0, n, max(step, 1)):
         yield slice(start, min(start + step, n))
 
+
+# A forward pass that fails on the input's shape: a wrong column count or image size.
+_SHAPE_ERROR = re.compile(
+    r"shape|size mismatch|sizes? of tensor|dimension|out of range|out of bounds|mat1 and mat2",
+    re.IGNORECASE,
+)
 
 TargetLike = int | Sequence[int] | np.ndarray | Callable[[Any], Any] | None
