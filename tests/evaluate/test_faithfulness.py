@@ -530,7 +530,7 @@ def test_image_errors(digits):
         values=ex.values[:, :, :6, :6], base_values=ex.base_values, data=ex.data[:, :, :6, :6],
         feature_names=(), output_names=ex.output_names, axes=ex.axes, params=ex.params,
     )  # fmt: skip
-    with pytest.raises(InputError, match="another dataset"):
+    with pytest.raises(InputError, match=r"cannot take inputs of shape \(1, 6, 6\)"):
         faithfulness(digits.model, small)
     with pytest.raises(InputError, match="baseline has shape"):
         faithfulness(digits.model, ex, baseline=np.zeros((1, 6, 6)))

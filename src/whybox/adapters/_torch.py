@@ -165,6 +165,8 @@ class TorchModel:
         torch = import_torch()
         try:
             out = self.module(x)
+        except InputError:  # whybox's own checks inside the forward pass (hooks)
+            raise
         except (RuntimeError, IndexError, ValueError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             if not _SHAPE_ERROR.search(reason) or "out of memory" in reason:
