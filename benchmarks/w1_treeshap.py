@@ -112,7 +112,7 @@ def _whybox_sides(model, X, cfg, res, n_all) -> np.ndarray:
 
     values = None
     for threads in (1, n_all):
-        explainer = TreeExplainer(model, n_jobs=threads)
+        explainer = TreeExplainer(model, n_jobs=threads, progress=False)
         t, ex = median_time(lambda e=explainer: e(X), cfg.repeats)
         res.add("whybox TreeExplainer", t, threads, None)
         values = ex.values

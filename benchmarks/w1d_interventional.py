@@ -60,7 +60,11 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> list[
     ours = None
     for th in (1, n_all):
         explainer = TreeExplainer(
-            model, background=background, feature_perturbation="interventional", n_jobs=th
+            model,
+            background=background,
+            feature_perturbation="interventional",
+            n_jobs=th,
+            progress=False,
         )
         t, ex = median_time(lambda e=explainer: e(X), cfg.repeats)
         res.add("whybox TreeExplainer (interventional)", t, th, None)

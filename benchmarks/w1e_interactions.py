@@ -56,7 +56,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> list[
 
     ours = None
     for th in (1, n_all):
-        explainer = TreeExplainer(model, n_jobs=th)
+        explainer = TreeExplainer(model, n_jobs=th, progress=False)
         t, ex = median_time(lambda e=explainer: e.interaction_values(X), cfg.repeats)
         res.add("whybox interaction_values", t, th, None)
         res.rows[-1]["additivity_error"] = float(ex.additivity_error.max())
