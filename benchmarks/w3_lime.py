@@ -93,7 +93,7 @@ def _whybox_side(model, X_train: np.ndarray, rows: np.ndarray, cfg: Config, seed
         model,
         X_train,
         n_perturbations=cfg.n_perturbations,
-        n_features=cfg.n_features,
+        max_features=cfg.n_features,
         random_state=seed,
     )
 

@@ -105,7 +105,7 @@ def _whybox_side(predict_fn, images: np.ndarray, cfg: Config):
         predict_fn,
         segmentation=segment,
         n_perturbations=cfg.n_perturbations,
-        n_features=cfg.n_features,
+        max_features=cfg.n_features,
         batch_size=cfg.batch_size,
         random_state=SEED,
     )

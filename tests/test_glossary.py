@@ -51,6 +51,7 @@ RETIRED = {
     "bins": "n_bins",
     "names": "feature_names",
     "cluster_threshold": "correlation_threshold",
+    "n_features": "max_features (n_features is the column count in shapes)",
 }
 
 

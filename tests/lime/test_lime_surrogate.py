@@ -32,15 +32,15 @@ def _random_neighbourhood(seed=0, n=400, d=7, binary=True):
 @pytest.mark.parametrize(
     "method", ["none", "highest_weights", "forward_selection", "lasso_path", "auto"]
 )
-@pytest.mark.parametrize("n_features", [3, 6])
-def test_surrogate_equals_lime_base_on_the_same_samples(method, n_features):
+@pytest.mark.parametrize("max_features", [3, 6])
+def test_surrogate_equals_lime_base_on_the_same_samples(method, max_features):
     LimeBase = requires("lime.lime_base").LimeBase
 
-    Z, y, distances = _random_neighbourhood(seed=n_features)
+    Z, y, distances = _random_neighbourhood(seed=max_features)
     width = 2.0
     base = LimeBase(lambda d: np.sqrt(np.exp(-(d**2) / width**2)), random_state=0)
     intercept, pairs, score, local_pred = base.explain_instance_with_data(
-        Z, np.c_[1 - y, y], distances, 1, n_features, feature_selection=method
+        Z, np.c_[1 - y, y], distances, 1, max_features, feature_selection=method
     )
     ref = np.zeros(Z.shape[1])
     for j, w in pairs:
@@ -48,15 +48,15 @@ def test_surrogate_equals_lime_base_on_the_same_samples(method, n_features):
     mom = weighted_moments(Z[None], y[None, :, None], kernel_weights(distances, width)[None])
     fit = fit_surrogates(
         mom,
-        n_features=n_features,
-        feature_selection=resolve_selection(method, n_features, Z.shape[1]),
+        max_features=max_features,
+        feature_selection=resolve_selection(method, max_features, Z.shape[1]),
         ridge=1.0,
     )
     np.testing.assert_allclose(fit.coef[0, :, 0], ref, atol=1e-9)
     np.testing.assert_allclose(fit.intercept[0, 0], intercept, atol=1e-9)
     np.testing.assert_allclose(fit.local_r2[0, 0], score, atol=1e-9)
     np.testing.assert_allclose(fit.intercept[0, 0] + Z[0] @ fit.coef[0, :, 0], local_pred[0])
-    assert fit.selected[0, :, 0].sum() == (Z.shape[1] if method == "none" else n_features)
+    assert fit.selected[0, :, 0].sum() == (Z.shape[1] if method == "none" else max_features)
 
 
 def test_surrogate_equals_weighted_ridge_for_many_rows_and_outputs():
@@ -68,7 +68,7 @@ def test_surrogate_equals_weighted_ridge_for_many_rows_and_outputs():
     Y = rng.normal(size=(3, 200, 2)) + Z[..., :2]
     w = rng.random((3, 200))
     fit = fit_surrogates(
-        weighted_moments(Z, Y, w), n_features=5, feature_selection="none", ridge=2.5
+        weighted_moments(Z, Y, w), max_features=5, feature_selection="none", ridge=2.5
     )
     for r in range(3):
         ridge = Ridge(alpha=2.5).fit(Z[r], Y[r], sample_weight=w[r])

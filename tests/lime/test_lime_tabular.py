@@ -161,7 +161,7 @@ def test_deterministic_batch_size_invariant_and_batch_equals_row_by_row(data6, f
     other = LimeTabularExplainer(forest, X, n_perturbations=600, random_state=8)(X[:4])
     assert not np.array_equal(other.values, a.values)
     assert a.params["random_state"] == 7 and a.params["n_perturbations"] == 600
-    assert a.params["feature_selection_used"] == "none"  # n_features covers all 6
+    assert a.params["feature_selection_used"] == "none"  # max_features covers all 6
     # one model call for everything gives the same numbers too
     whole = explain(batch_size=None)(X[:4])
     np.testing.assert_array_equal(whole.values, a.values)
@@ -179,9 +179,9 @@ def test_default_seed_is_zero_and_recorded(data6, forest):
         LimeTabularExplainer(forest, X, random_state="seed")
 
 
-def test_classifier_defaults_to_probability_and_selects_n_features(data6, forest):
+def test_classifier_defaults_to_probability_and_selects_max_features(data6, forest):
     X, _ = data6
-    ex = LimeTabularExplainer(forest, X, n_features=2, n_perturbations=500, random_state=0)(X[:6])
+    ex = LimeTabularExplainer(forest, X, max_features=2, n_perturbations=500, random_state=0)(X[:6])
     assert ex.output_space == "probability"
     assert ex.shape == (6, 6, 1) and ex.output_names == ("1",)
     np.testing.assert_allclose(ex.model_output, forest.predict_proba(X[:6])[:, 1:])
@@ -229,7 +229,7 @@ def test_agrees_with_the_lime_package_on_the_top_features(data6):
     X, y = data6
     model = LogisticRegression().fit(X, y)
     rows = X[:3]
-    ours = LimeTabularExplainer(model, X, n_features=6, random_state=0)(rows)
+    ours = LimeTabularExplainer(model, X, max_features=6, random_state=0)(rows)
     ref = lt.LimeTabularExplainer(X, discretize_continuous=True, random_state=0)
     for i, row in enumerate(rows):
         with warnings.catch_warnings():
@@ -292,8 +292,8 @@ def test_bad_input_is_named(data6, forest):
     ex = LimeTabularExplainer(forest, X, n_perturbations=50)
     with pytest.raises(InputError, match="X has 7 columns"):
         ex(np.c_[X[:2], X[:2, :1]])
-    with pytest.raises(InputError, match="n_features is 7 but the data has 6"):
-        LimeTabularExplainer(forest, X, n_features=7)
+    with pytest.raises(InputError, match="max_features is 7 but the data has 6"):
+        LimeTabularExplainer(forest, X, max_features=7)
     for bad in (0, -1.0, np.inf, "wide"):
         with pytest.raises(InputError, match="kernel_width must be a finite number > 0"):
             LimeTabularExplainer(forest, X, kernel_width=bad)

@@ -53,7 +53,7 @@ def test_finds_the_one_word_a_classifier_keys_on():
         p = np.array([0.9 if "good" in _words(t) else 0.2 for t in texts])
         return np.c_[1 - p, p]
 
-    ex = LimeTextExplainer(predict_proba, n_features=3, random_state=0)(DOC)
+    ex = LimeTextExplainer(predict_proba, max_features=3, random_state=0)(DOC)
     assert ex.feature_names[int(np.argmax(np.abs(ex.values[0, :, 0])))] == "good"
     assert ex.values[0, 1, 0] == pytest.approx(0.7, abs=0.02)  # ridge shrinks a little
     assert (ex.values[0, :, 0] != 0).sum() <= 3
@@ -153,7 +153,7 @@ def test_agrees_with_the_lime_package_on_the_top_word():
     Reference = requires("lime.lime_text").LimeTextExplainer
 
     proba = linear_in_presence({"good": 0.35, "weak": -0.3, "ending": 0.1})
-    ours = LimeTextExplainer(proba, n_features=3, n_perturbations=1000, random_state=0)(DOC)
+    ours = LimeTextExplainer(proba, max_features=3, n_perturbations=1000, random_state=0)(DOC)
     ref = Reference(random_state=0).explain_instance(DOC, proba, num_features=3, num_samples=1000)
     theirs = dict(ref.as_list())
     mine = {n: v for n, v in zip(ours.feature_names, ours.values[0, :, 0], strict=True) if v}
@@ -172,8 +172,8 @@ def test_bad_input_is_named():
         LimeTextExplainer(proba, kernel_width=0)
     with pytest.raises(InputError, match="n_perturbations must be an integer >= 2"):
         LimeTextExplainer(proba, n_perturbations=1)
-    with pytest.raises(InputError, match="n_features must be a positive integer"):
-        LimeTextExplainer(proba, n_features=0)
+    with pytest.raises(InputError, match="max_features must be a positive integer"):
+        LimeTextExplainer(proba, max_features=0)
     ex = LimeTextExplainer(proba, n_perturbations=20)
     with pytest.raises(InputError, match="text must be a str"):
         ex(["a list", "of texts"])

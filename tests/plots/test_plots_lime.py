@@ -22,7 +22,9 @@ def tabular():
         A = np.asarray(A, dtype=float)
         return 2.0 * (A[:, 0] > 0.5) - 1.0 * (A[:, 3] > 0) + 0.1 * A[:, 1]
 
-    return LimeTabularExplainer(model, X, n_features=3, n_perturbations=300, random_state=0)(X[:3])
+    return LimeTabularExplainer(model, X, max_features=3, n_perturbations=300, random_state=0)(
+        X[:3]
+    )
 
 
 def _ticklabels(ax):
@@ -68,7 +70,7 @@ def _text_explanation(doc, class_name="good <review>"):
         return np.c_[1 - p, p]
 
     return LimeTextExplainer(
-        predict_proba, class_names=["bad", class_name], n_features=2, n_perturbations=300,
+        predict_proba, class_names=["bad", class_name], max_features=2, n_perturbations=300,
         random_state=0,
     )(doc)  # fmt: skip
 

@@ -57,7 +57,7 @@ class LimeImageExplainer(PresenceLime):
         Samples: the image itself and ``n_perturbations - 1`` perturbations.
     kernel_width : float, default=0.25
         Width of the proximity kernel, on the scale of the cosine distance.
-    n_features : int, default=10
+    max_features : int, default=10
         The most superpixels a surrogate uses (fewer when there are fewer).
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         As in :class:`LimeTabularExplainer`.
@@ -96,7 +96,7 @@ class LimeImageExplainer(PresenceLime):
         hide_color: float | Sequence[float] | None = None,
         n_perturbations: int = 1000,
         kernel_width: float = 0.25,
-        n_features: int = 10,
+        max_features: int = 10,
         feature_selection: str = "auto",
         ridge: float = 1.0,
         random_state: Any = 0,
@@ -106,7 +106,7 @@ class LimeImageExplainer(PresenceLime):
         self._presence_settings(
             model, class_names, "images", "a function wrapping net.predict",
             n_perturbations=n_perturbations, kernel_width=kernel_width,
-            n_features=n_features, feature_selection=feature_selection, ridge=ridge,
+            max_features=max_features, feature_selection=feature_selection, ridge=ridge,
             random_state=random_state, batch_size=batch_size, progress=progress,
             default_perturbations=1000, default_width=0.25,
         )  # fmt: skip

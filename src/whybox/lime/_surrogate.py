@@ -71,17 +71,17 @@ def check_feature_selection(value: Any) -> str:
     return value
 
 
-def resolve_selection(feature_selection: str, n_features: int, n_available: int) -> str:
+def resolve_selection(feature_selection: str, max_features: int, n_available: int) -> str:
     """The selection method actually run.
 
-    "none" when ``n_features`` covers every available feature; "auto" is forward
+    "none" when ``max_features`` covers every available feature; "auto" is forward
     selection for at most :data:`AUTO_FORWARD_MAX` features, else highest weights.
     """
-    if n_features >= n_available:
+    if max_features >= n_available:
         return "none"
     if feature_selection != "auto":
         return feature_selection
-    return "forward_selection" if n_features <= AUTO_FORWARD_MAX else "highest_weights"
+    return "forward_selection" if max_features <= AUTO_FORWARD_MAX else "highest_weights"
 
 
 # ---------------------------------------------------------------------- proximity
@@ -299,14 +299,14 @@ class Surrogates:
 
 
 def fit_surrogates(
-    mom: WeightedMoments, *, n_features: int, feature_selection: str, ridge: float
+    mom: WeightedMoments, *, max_features: int, feature_selection: str, ridge: float
 ) -> Surrogates:
     """Select features and fit the weighted ridge surrogate for every instance and output.
 
     Parameters
     ----------
     mom : WeightedMoments
-    n_features : int
+    max_features : int
         The most features a surrogate may use (at most the number of features).
     feature_selection : {"forward_selection", "lasso_path", "highest_weights", "none"}
         Already resolved by :func:`resolve_selection` (not "auto").
@@ -319,7 +319,7 @@ def fit_surrogates(
     Surrogates
     """
     r, d, k = mom.cross.shape
-    m = min(n_features, d)
+    m = min(max_features, d)
     if feature_selection == "none":
         mask = np.ones((r, k, d), dtype=bool)
     else:
@@ -455,7 +455,7 @@ class LimeSettings:
         *,
         n_perturbations: Any,
         kernel_width: Any,
-        n_features: Any,
+        max_features: Any,
         feature_selection: Any,
         ridge: Any,
         random_state: Any,
@@ -470,7 +470,7 @@ class LimeSettings:
             n_perturbations, "n_perturbations", 2, f"n_perturbations={default_perturbations}"
         )
         self.kernel_width = check_positive_float(kernel_width, "kernel_width", default_width)
-        self.n_features = check_int(n_features, "n_features", 1, "n_features=10")
+        self.max_features = check_int(max_features, "max_features", 1, "max_features=10")
         self.feature_selection = check_feature_selection(feature_selection)
         self.ridge = check_positive_float(ridge, "ridge", 1.0, allow_zero=True)
         self.batch_size = check_batch_size(batch_size)
@@ -484,7 +484,7 @@ class LimeSettings:
         n_samples) to their inputs, feature selection ``selection`` resolved."""
         moments = weighted_moments(Z, Y, kernel_weights(distances, self.kernel_width))
         fit = fit_surrogates(
-            moments, n_features=self.n_features, feature_selection=selection, ridge=self.ridge
+            moments, max_features=self.max_features, feature_selection=selection, ridge=self.ridge
         )
         return moments, fit
 
@@ -495,7 +495,7 @@ class LimeSettings:
         return {
             "n_perturbations": self.n_perturbations,
             "kernel_width": self.kernel_width,
-            "n_features": self.n_features,
+            "max_features": self.max_features,
             "feature_selection": self.feature_selection,
             "feature_selection_used": selection,
             "ridge": self.ridge,
@@ -558,7 +558,7 @@ class PresenceLime(LimeSettings):
         from whybox._explanation import Explanation
 
         n_classes = 2 if Y.shape[1] == 1 else Y.shape[1]
-        selection = resolve_selection(self.feature_selection, self.n_features, Z.shape[1])
+        selection = resolve_selection(self.feature_selection, self.max_features, Z.shape[1])
         _, fit = self._fit(Z[None], Y[None], distances[None], selection)
         return Explanation(
             values=fit.coef,

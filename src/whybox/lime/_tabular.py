@@ -85,7 +85,7 @@ class LimeTabularExplainer(LimeSettings):
     n_perturbations : int, default=5000
         Samples per explained row: the row itself and ``n_perturbations - 1``
         perturbations.
-    n_features : int, optional
+    max_features : int, optional
         The most features a surrogate uses (the others get weight 0); default
         ``min(10, n_features of the data)``.
     feature_groups : dict of str to list of (str or int), optional
@@ -98,9 +98,9 @@ class LimeTabularExplainer(LimeSettings):
         groups and its ``data`` is None.
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         How the features are chosen: greedy forward selection on the weighted R^2;
-        the last point of the weighted lasso path (LARS) with at most ``n_features``
+        the last point of the weighted lasso path (LARS) with at most ``max_features``
         nonzero; the largest ``|weight * value|`` of a ridge fit (penalty 0.01) on all
-        features; or all. ``"auto"``: forward selection for ``n_features <= 6``, else
+        features; or all. ``"auto"``: forward selection for ``max_features <= 6``, else
         highest weights (the LIME authors' rule).
     ridge : float, default=1.0
         Ridge penalty of the surrogate (the authors' code uses 1); 0 gives weighted
@@ -135,7 +135,7 @@ class LimeTabularExplainer(LimeSettings):
     InputError
         If the background is None or does not fit the model, ``output`` is not
         offered, a categorical column is unknown, or a parameter is out of range
-        (``n_features`` above the number of features, ``kernel_width <= 0``,
+        (``max_features`` above the number of features, ``kernel_width <= 0``,
         ``n_perturbations < 2``, ``ridge < 0``).
 
     References
@@ -173,7 +173,7 @@ class LimeTabularExplainer(LimeSettings):
         categorical_features: Any = None,
         kernel_width: float | None = None,
         n_perturbations: int = 5000,
-        n_features: int | None = None,
+        max_features: int | None = None,
         feature_selection: str = "auto",
         feature_groups: Any = None,
         ridge: float = 1.0,
@@ -213,7 +213,7 @@ class LimeTabularExplainer(LimeSettings):
         self._settings(
             n_perturbations=n_perturbations,
             kernel_width=0.75 * float(np.sqrt(d)) if kernel_width is None else kernel_width,
-            n_features=min(10, d) if n_features is None else n_features,
+            max_features=min(10, d) if max_features is None else max_features,
             feature_selection=feature_selection,
             ridge=ridge,
             random_state=random_state,
@@ -222,10 +222,10 @@ class LimeTabularExplainer(LimeSettings):
             default_perturbations=5000,
             default_width=0.75 * float(np.sqrt(d)),
         )
-        if self.n_features > d:
+        if self.max_features > d:
             raise InputError(
-                f"n_features is {self.n_features} but the data has {d} features; pass "
-                f"n_features={d} or fewer."
+                f"max_features is {self.max_features} but the data has {d} features; pass "
+                f"max_features={d} or fewer."
             )
         self.mean = self.scale = None
         if not self.discretize:
@@ -377,7 +377,7 @@ class LimeTabularExplainer(LimeSettings):
         row_codes = self._bins.transform(data)
         k = f_x.shape[1]
         d = self.players.n_players
-        selection = resolve_selection(self.feature_selection, self.n_features, d)
+        selection = resolve_selection(self.feature_selection, self.max_features, d)
         out_values = np.empty((n, d, k))
         intercept = np.empty((n, k))
         local_r2 = np.empty((n, k))

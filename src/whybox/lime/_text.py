@@ -53,7 +53,7 @@ class LimeTextExplainer(PresenceLime):
         Samples: the document itself and ``n_perturbations - 1`` perturbations.
     kernel_width : float, default=25.0
         Width of the proximity kernel, on the scale of 100 x cosine distance.
-    n_features : int, default=10
+    max_features : int, default=10
         The most words a surrogate uses (fewer when the document has fewer).
     feature_selection : {"auto", "forward_selection", "lasso_path", "highest_weights", "none"}
         As in :class:`LimeTabularExplainer`.
@@ -92,7 +92,7 @@ class LimeTextExplainer(PresenceLime):
         mask_string: str | None = None,
         n_perturbations: int = 5000,
         kernel_width: float = 25.0,
-        n_features: int = 10,
+        max_features: int = 10,
         feature_selection: str = "auto",
         ridge: float = 1.0,
         random_state: Any = 0,
@@ -102,7 +102,7 @@ class LimeTextExplainer(PresenceLime):
         self._presence_settings(
             model, class_names, "texts", "pipeline.predict_proba",
             n_perturbations=n_perturbations, kernel_width=kernel_width,
-            n_features=n_features, feature_selection=feature_selection, ridge=ridge,
+            max_features=max_features, feature_selection=feature_selection, ridge=ridge,
             random_state=random_state, batch_size=batch_size, progress=progress,
             default_perturbations=5000, default_width=25.0,
         )  # fmt: skip
