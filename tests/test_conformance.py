@@ -23,8 +23,7 @@ does not apply (no ``random_state``, no ``batch_size``) has no id. The models ar
 batch-invariant (:class:`RowwiseClassifier`, the torch MLP) so that a ``batch_size``
 difference is whybox's own; TreeExplainer explains a GradientBoostingClassifier,
 LinearExplainer and ``explain`` a LogisticRegression. The torch methods
-(IntegratedGradients, Saliency, SmoothGrad, GradientShap) need torch. Breaches found
-and reported are strict xfails in ``KNOWN_BREACHES``.
+(IntegratedGradients, Saliency, SmoothGrad, GradientShap) need torch.
 """
 
 from __future__ import annotations
@@ -523,19 +522,12 @@ CHECKS: dict[str, tuple[Callable[[Case], None], str | None]] = {
 }
 
 
-KNOWN_BREACHES = {}
-"""Contract breaches found by this suite and reported (issue 20): strict xfails, so a fix
-turns them into a failure that asks for the entry to be removed."""
-
-
 def _params() -> list[Any]:
     params = []
     for case in CASES:
         for check, (_, knob) in CHECKS.items():
             if knob is None or knob in case.knobs:
-                breach = KNOWN_BREACHES.get((case.name, check))
-                marks = [pytest.mark.xfail(reason=breach, strict=True)] if breach else []
-                params.append(pytest.param(case, check, id=f"{case.name}-{check}", marks=marks))
+                params.append(pytest.param(case, check, id=f"{case.name}-{check}"))
     return params
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from whybox.anchors._result import Anchor
 from whybox.anchors._search import AnchorProblem, Check, SearchSettings, anchor_search
 
 
-class AnchorExplainer:
+class AnchorExplainer(abc.ABC):
     """The part of :class:`~whybox.anchors.AnchorTabular` and
     :class:`~whybox.anchors.AnchorText` that does not depend on the data type.
 
@@ -40,11 +41,13 @@ class AnchorExplainer:
                 bar.update(1)
         return anchors
 
-    def _explain_one(self, item: Any) -> Anchor:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _explain_one(self, item: Any) -> Anchor:
+        """The anchor of one input (a row or a text)."""
 
-    def _own_params(self) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _own_params(self) -> dict[str, Any]:
+        """The explainer's own settings, recorded in every Anchor's params."""
 
     def _search(self, problem: AnchorProblem) -> Check:
         """The anchor search on ``problem``, seeded afresh by ``random_state`` (so with an
