@@ -1,5 +1,10 @@
 """Demo data: bundled with scikit-learn or generated, never downloaded."""
 
+from whybox.datasets._applications import (
+    ApplicationsCase,
+    load_applications,
+    make_applications,
+)
 from whybox.datasets._credit import CreditCase, load_credit, make_credit_data
 from whybox.datasets._demo import DemoCase, load_demo
 from whybox.datasets._digits import DigitsCNN, digits_cnn_architecture, load_digits_cnn
@@ -10,15 +15,18 @@ from whybox.datasets._text_transformer import (
 )
 
 __all__ = [
+    "ApplicationsCase",
     "CreditCase",
     "DemoCase",
     "DigitsCNN",
     "TextTransformer",
     "digits_cnn_architecture",
+    "load_applications",
     "load_credit",
     "load_demo",
     "load_digits_cnn",
     "load_text_transformer",
+    "make_applications",
     "make_credit_data",
     "text_transformer_architecture",
 ]
