@@ -130,6 +130,15 @@ def cli() -> None:
 )
 @click.option("--target", help="Name of the target column in --data (the labels array of an .npz).")
 @click.option(
+    "--train",
+    "train_path",
+    type=click.Path(),
+    help="The training data (.csv or .parquet) with the columns of --data, target included: "
+    "the background the methods compare against (SHAP background, LIME and anchor sampling, "
+    "counterfactual ranges, effect grids) and the training scores beside the held-out ones. "
+    "Without it the audited rows stand in for it, as the report says.",
+)
+@click.option(
     "--rows",
     help="Rows to explain one by one, by position counted from 0, e.g. 0,17 (default: chosen "
     "for you).",
@@ -173,6 +182,7 @@ def audit(
     model_path: str | None,
     data_path: str | None,
     target: str | None,
+    train_path: str | None,
     rows: str | None,
     out: str,
     demo: str | None,
@@ -188,9 +198,10 @@ def audit(
 
     row_list = _parse_rows(rows)
     attributes = _parse_sensitive(sensitive)
-    if demo and (model_path or data_path or target or sensitive):
+    if demo and (model_path or data_path or target or sensitive or train_path):
         raise InputError(
-            "--demo takes no --model, --data, --target or --sensitive; drop them or --demo."
+            "--demo takes no --model, --data, --target, --train or --sensitive; drop them or "
+            "--demo."
         )
     missing = [
         name
@@ -203,7 +214,7 @@ def audit(
         )
     # both outputs are checked before any work: neither may be an input or a folder
     html_path, json_path = report_paths(
-        out, input_paths={"--model": model_path, "--data": data_path}
+        out, input_paths={"--model": model_path, "--data": data_path, "--train": train_path}
     )
     recover_pair(html_path, json_path)  # finish a write to them that was killed, if any
     if demo:
@@ -211,10 +222,12 @@ def audit(
 
         loader = {"digits": load_digits_cnn, "credit": load_credit}.get(demo, load_demo)
         case = loader(random_state=seed)
+        tabular = demo != "digits"  # the tabular demos audit with their training data
         report = run_audit(
             case.model, case.X_test, case.y_test, rows=row_list, class_names=case.class_names,
             random_state=seed, progress=not quiet, source=case.description,
             sensitive_features=case.group_test if demo == "credit" else None,
+            X_train=case.X_train if tabular else None, y_train=case.y_train if tabular else None,
         )  # fmt: skip
         _save(report, html_path, json_path)
         return
@@ -226,6 +239,11 @@ def audit(
             raise InputError(
                 "--sensitive applies to tabular data; a PyTorch image model has no columns "
                 "to audit for fairness."
+            )
+        if train_path:
+            raise InputError(
+                "--train applies to tabular data; the audit of a PyTorch image model takes no "
+                "training data, so drop --train."
             )
         X, y = _image_arrays(data_path, target)
         _check_rows_exist(row_list, len(y), data_path)
@@ -245,9 +263,16 @@ def audit(
     attrs = _sensitive_attributes(frame, attributes, target, data_name)
     y = frame[target]
     X = frame.drop(columns=[target])
+    X_train = y_train = None
+    if train_path:
+        train = load_data(train_path)
+        _check_train_columns(train, frame, target, train_path, data_path, attributes)
+        y_train = train[target]
+        X_train = train.drop(columns=[target])
+        source += f", training data {Path(train_path).name}"
     report = run_audit(
-        model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source,
-        sensitive_features=attrs or None,
+        model, X, y, X_train=X_train, y_train=y_train, rows=row_list, random_state=seed,
+        progress=not quiet, source=source, sensitive_features=attrs or None,
     )  # fmt: skip
     _save(report, html_path, json_path)
 
@@ -261,6 +286,54 @@ def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> No
                 f"({Path(data_path).name} has {n_rows} rows), got {r}; choose rows that exist "
                 "in the data."
             )
+
+
+def _check_train_columns(
+    train: Any,
+    frame: Any,
+    target: str,
+    train_path: str,
+    data_path: str,
+    attributes: list[_Sensitive],
+) -> None:
+    """``--train`` must hold the columns of ``--data`` (the target included), each of the
+    same kind (numbers, or text/categories); ``--sensitive`` columns may be missing."""
+    from whybox.adapters import adapt_data
+
+    train_name, data_name = Path(train_path).name, Path(data_path).name
+    optional = {a.column for a in attributes}
+    have = [str(c) for c in train.columns]
+    want = [str(c) for c in frame.columns]
+    missing = [c for c in want if c not in have and c not in optional]
+    extra = [c for c in have if c not in want]
+    parts = []
+    if missing:
+        parts.append(f"it lacks {', '.join(shorten(c) for c in missing[:5])}")
+    if extra:
+        parts.append(
+            f"it has {', '.join(shorten(c) for c in extra[:5])}, which {data_name} has not"
+        )
+    shared = [c for c in want if c in have and c != target]
+    if not parts and shared:
+        train_kinds = dict(zip(shared, adapt_data(train[shared]).categorical.tolist(), strict=True))
+        data_kinds = dict(zip(shared, adapt_data(frame[shared]).categorical.tolist(), strict=True))
+        differ = [c for c in shared if train_kinds[c] != data_kinds[c]]
+        if differ:
+
+            def kind(categorical: bool) -> str:
+                return "text" if categorical else "numbers"
+
+            c = differ[0]
+            parts.append(
+                f"column {shorten(c)} holds {kind(train_kinds[c])} in {train_name} but "
+                f"{kind(data_kinds[c])} in {data_name}"
+                + (f" ({len(differ) - 1} more columns differ too)" if len(differ) > 1 else "")
+            )
+    if parts:
+        raise InputError(
+            f"--train {train_name} has columns that differ from --data {data_name}: "
+            f"{'; '.join(parts)}; give --train the columns of --data, target included."
+        )
 
 
 def _sensitive_attributes(

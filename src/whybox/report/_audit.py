@@ -28,6 +28,7 @@ from whybox.report._inputs import (
     check_enough,
     check_rows,
     check_target,
+    check_train,
     default_rows,
     labels_match,
     sample_rows,
@@ -47,6 +48,7 @@ from whybox.report._section_shap import shap_section
 _MAX_EXPLAINED_ROWS = 1000
 _MAX_IMPORTANCE_ROWS = 5000
 _BACKGROUND_ROWS = 100
+_TRAIN_SAMPLE_ROWS = 1000  # training rows standing for the distribution (LIME, anchors, ...)
 _TOP_FEATURES = 3
 _AUTO_PROGRESS_ROWS = 100  # progress=None shows the bar from this many rows
 
@@ -72,8 +74,10 @@ def _units(context: AuditContext) -> str:
 def _with_explanation(context: AuditContext) -> AuditContext:
     """The SHAP values of up to 1000 rows (the chosen rows among them).
 
-    Tree models get path-dependent TreeSHAP (no background needed, exact and fast);
-    other models interventional SHAP values against a sample of the audited rows.
+    Tree models get path-dependent TreeSHAP (no background needed, exact and fast: the
+    trees' own training covers stand for the data); other models interventional SHAP
+    values against 100 rows sampled from the training rows, or from the audited rows
+    when none were given.
     """
     from whybox._explain import is_tree_model
 
@@ -81,7 +85,8 @@ def _with_explanation(context: AuditContext) -> AuditContext:
     explained = np.union1d(sample_rows(data.n_samples, _MAX_EXPLAINED_ROWS, rng), context.rows)
     background = None
     if not is_tree_model(context.model):
-        background = data.take(sample_rows(data.n_samples, _BACKGROUND_ROWS, rng))
+        source = context.train if context.train is not None else data
+        background = source.take(sample_rows(source.n_samples, _BACKGROUND_ROWS, rng))
     context = context.replace(explained=explained, background=background)
     ex = context.explain(data.take(explained), progress=context.inner_progress)
     return context.replace(explanation=ex)
@@ -101,12 +106,13 @@ def _with_permutation(context: AuditContext) -> AuditContext:
 
 
 def _with_lime(context: AuditContext) -> AuditContext:
-    """LIME on the chosen rows."""
+    """LIME on the chosen rows, sampling from the training distribution (the audited
+    rows without training rows)."""
     from whybox.lime import LimeTabularExplainer
 
     explainer = LimeTabularExplainer(
         context.model,
-        context.data,
+        context.reference,
         random_state=context.random_state,
         progress=context.inner_progress,
     )
@@ -194,6 +200,8 @@ def audit(
     X: Any,
     y: Any,
     *,
+    X_train: Any = None,
+    y_train: Any = None,
     rows: Sequence[int] | None = None,
     class_names: Sequence[str] | None = None,
     random_state: int | None = 0,
@@ -201,7 +209,7 @@ def audit(
     source: str = "",
     sensitive_features: Any = None,
 ) -> Report:
-    """Audit a fitted model on labelled, held-out data.
+    """Audit a fitted model on labelled, held-out data (and, best, its training data).
 
     Runs, through the public library: performance metrics; confusion and error
     analysis; SHAP values (``whybox.explain``: TreeSHAP for tree models, exact or
@@ -214,6 +222,14 @@ def audit(
     for a binary classifier, reason codes and counterfactuals; and the additivity
     error of the explanation.
 
+    The training data is the reference the methods compare against: with ``X_train``,
+    seeded samples of it are the SHAP background of a model that needs one (100 rows;
+    a tree model gets path-dependent TreeSHAP, which reads the training covers stored
+    in its trees), and, up to 1,000 rows, the distribution LIME and the anchors sample
+    from, the counterfactuals' plausibility and ranges, and the rows that set and
+    average the feature effects (PD/ICE grids, ALE bins, H-statistics). Without it the
+    audited rows stand in for it, and the report says so at the top.
+
     Parameters
     ----------
     model : object
@@ -224,6 +240,14 @@ def audit(
         The model's input columns (held-out data).
     y : array-like of shape (n_samples,)
         The true targets.
+    X_train : DataFrame or ndarray of shape (n_train, n_features), optional
+        The rows the model was trained on (or a sample of them), with the columns of
+        ``X`` and the same kind (numeric, or text/categorical) each; sensitive
+        attributes that ``X`` holds but the model does not take may be left out.
+    y_train : array-like of shape (n_train,), optional
+        The targets of ``X_train`` (needs ``X_train``): the "Model performance" section
+        then shows the training scores beside the held-out ones, and their gap
+        (overfitting).
     rows : sequence of int, optional
         Row positions to explain one by one. Default: a confident error, a confident
         correct prediction and the least certain row (classification), or the
@@ -258,7 +282,9 @@ def audit(
     InputError
         Empty data, a length mismatch between X and y, columns the model does not
         take, missing values it cannot handle, unknown labels, rows out of range or
-        repeated, fewer than 10 rows, or a classifier's target with a single class.
+        repeated, fewer than 10 rows, or a classifier's target with a single class;
+        ``X_train`` whose columns differ from those of ``X`` (names or kinds), ``y_train``
+        without ``X_train`` or of another length, or with missing values or unknown labels.
 
     Examples
     --------
@@ -288,11 +314,16 @@ def audit(
         )  # fmt: skip
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
+    given = [str(c) for c in getattr(X, "columns", ())]
     X, sensitive_frame, sensitive_inputs = split_sensitive(m, X, sensitive_features)
-    data = m.check_data(adapt_data(X))
+    audited = adapt_data(X)
+    data = m.check_data(audited)
     y = check_target(y, data.n_samples)
     check_enough(m, y, data.n_samples)
     row_list = check_rows(rows, data.n_samples)
+    # the sensitive attributes split off X (not model inputs) may be in X_train or not
+    split_off = [c for c in given if c not in audited.feature_names]
+    train, y_train = check_train(m, audited, X_train, y_train, ignored=split_off)
     show = data.n_samples >= _AUTO_PROGRESS_ROWS if progress is None else bool(progress)
     made: dict[str, Section] = {}
     with _Steps(show) as steps:
@@ -320,7 +351,15 @@ def audit(
             progress=show,
             sensitive_features=sensitive_frame,
             sensitive_inputs=tuple(sensitive_inputs),
+            train=train,
+            y_train=y_train,
         )
+        if train is not None:
+            context = context.replace(
+                train_sample=train.take(
+                    sample_rows(train.n_samples, _TRAIN_SAMPLE_ROWS, context.rng)
+                )
+            )
         made["performance"] = performance_section(context)
         steps.done()
         for name, run in _PLAN:
@@ -340,6 +379,7 @@ def audit(
         "rows": data.n_samples,
         "features": data.n_features,
         "explainer": context.explanation.method,
+        **_background_meta(context),
         "random_state": random_state,
         "whybox version": __version__,
         "python": platform.python_version(),
@@ -347,4 +387,39 @@ def audit(
         "audit time (s)": round(time.perf_counter() - t0, 2),
         "explanation quality checks (s)": round(steps.seconds["quality"], 2),
     }
-    return Report("whybox audit", meta, shown, results)
+    return Report("whybox audit", meta, shown, results, notes=_notes(context))
+
+
+def _background_meta(context: AuditContext) -> dict[str, Any]:
+    """The report's record of which data was the background: ``"background"`` is
+    ``"training data"`` or ``"audited rows"``, with the rows each use drew."""
+    train, bg = context.train, context.background
+    return {
+        "training rows": 0 if train is None else train.n_samples,
+        "background": "audited rows" if train is None else "training data",
+        "SHAP background rows": (
+            "none (path-dependent TreeSHAP: the trees' training covers)"
+            if bg is None
+            else bg.n_samples
+        ),
+        "reference rows (LIME, anchors, counterfactuals, effects)": context.reference.n_samples,
+    }
+
+
+def _notes(context: AuditContext) -> tuple[str, ...]:
+    """The notes shown at the top of the report: the audited rows standing in for the
+    training data, when no training data was given."""
+    if context.train is not None:
+        return ()
+    bg = context.background
+    shap = f"the SHAP background ({bg.n_samples} rows), " if bg is not None else ""
+    return (
+        "No training data was given (X_train, or --train on the command line), so the "
+        f"audited rows stood in for it: {shap}the distribution that LIME and the anchors "
+        "sample from, the counterfactuals' plausibility and ranges, and the rows that set "
+        "the partial dependence grids and ALE bins were drawn from the audited rows. The "
+        "model is then explained relative to the audited data, not to the data it learned "
+        "from: where the two differ (a shift, or few audited rows), base values, LIME "
+        "weights, anchor coverage and the ranges of the effect curves change. Give the "
+        "training data for the textbook reference.",
+    )

@@ -50,12 +50,21 @@ class AuditContext:
         The sensitive attributes as text, one column per attribute.
     sensitive_inputs : tuple of str
         The sensitive attributes that are also model inputs (flip-testable).
+    train : Dataset or None
+        The training rows (``X_train``, the model's input columns), None without them.
+    y_train : ndarray or None
+        Their targets (``y_train``), as ``y``; None when not given.
+    train_sample : Dataset or None
+        A seeded sample of ``train`` (up to 1000 rows) that stands for the training
+        distribution: LIME's and the anchors' sampling, the counterfactuals' plausibility
+        and ranges, the feature effects' grids; None without training rows.
     explanation : Explanation or None
         The SHAP values of ``explained``.
     explained : ndarray of int or None
         The rows of ``data`` the SHAP values explain (a sample plus ``rows``).
     background : Dataset or None
-        The SHAP background (None for path-dependent TreeSHAP).
+        The SHAP background (None for path-dependent TreeSHAP): 100 rows sampled from
+        ``train``, or from ``data`` without training rows.
     units : str
         What the SHAP values are measured in, in words.
     top_features : tuple of str
@@ -77,6 +86,9 @@ class AuditContext:
     progress: bool = False
     sensitive_features: pd.DataFrame | None = None
     sensitive_inputs: tuple[str, ...] = ()
+    train: Dataset | None = None
+    y_train: np.ndarray | None = None
+    train_sample: Dataset | None = None
     explanation: Explanation | None = None
     explained: np.ndarray | None = None
     background: Dataset | None = None
@@ -89,6 +101,26 @@ class AuditContext:
     def task(self) -> str:
         """``"classification"`` or ``"regression"``."""
         return self.model.task
+
+    @property
+    def reference(self) -> Dataset:
+        """The rows that stand for the training distribution: ``train_sample``, or the
+        audited rows ``data`` when no training rows were given (LIME, anchors,
+        counterfactuals, feature effects and the quality checks' baselines read it)."""
+        return self.train_sample if self.train_sample is not None else self.data
+
+    @property
+    def reference_name(self) -> str:
+        """What :attr:`reference` is, in words ("the training data" or "the audited rows")."""
+        return "the training data" if self.train_sample is not None else "the audited rows"
+
+    def bar(self, total: int, desc: str, unit: str = "it") -> Any:
+        """A progress bar inside the current step (on stderr, below the audit's own bar,
+        with an ETA); a silent one when the audit is quiet. Use it as a context manager
+        and call ``update()`` per unit done."""
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, disable=not self.progress, leave=False)
 
     @property
     def positions(self) -> dict[int, int]:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._utils import shorten
-from whybox.adapters import Dataset, Model
+from whybox.adapters import Dataset, Model, adapt_data
 
 MIN_ROWS = 10
 """The fewest rows every step of the audit needs (ALE's bootstrap band: 10)."""
@@ -130,3 +130,68 @@ def sample_rows(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 def round4(v: Any) -> Any:
     """A float to 4 significant digits (for tables); anything else as it is."""
     return float(f"{v:.4g}") if isinstance(v, (float, np.floating)) else v
+
+
+def _kind(categorical: bool) -> str:
+    return "text or categorical" if categorical else "numeric"
+
+
+def check_train(
+    m: Model, X: Any, X_train: Any, y_train: Any, ignored: Sequence[str] = ()
+) -> tuple[Dataset | None, np.ndarray | None]:
+    """The training rows in the model's column order and their targets (or None).
+
+    ``X_train`` must hold the columns of ``X`` (the model's input, after the sensitive
+    attributes the model does not take were split off), with the same kind (numeric, or
+    text/categorical) each; the ``ignored`` columns (those attributes) are dropped from
+    ``X_train`` when it has them. ``y_train`` needs ``X_train`` and one value per row.
+    """
+    if X_train is None:
+        if y_train is not None:
+            raise InputError(
+                "y_train was given without X_train; give the training rows as X_train too, "
+                "or leave y_train out."
+            )
+        return None, None
+    if isinstance(X_train, pd.DataFrame) and ignored:
+        X_train = X_train.drop(columns=[c for c in ignored if c in X_train.columns])
+    audited = adapt_data(X, name="X")
+    train = adapt_data(X_train, name="X_train")
+    kinds = dict(zip(audited.feature_names, audited.categorical.tolist(), strict=True))
+    train_kinds = dict(zip(train.feature_names, train.categorical.tolist(), strict=True))
+    missing = [c for c in audited.feature_names if c not in train_kinds]
+    extra = [c for c in train.feature_names if c not in kinds]
+    differ = [c for c in audited.feature_names if c in train_kinds and train_kinds[c] != kinds[c]]
+    parts = []
+    if missing:
+        parts.append(f"it lacks {', '.join(shorten(c) for c in missing[:5])}")
+    if extra:
+        parts.append(f"it has {', '.join(shorten(c) for c in extra[:5])} that X has not")
+    if differ:
+        c = differ[0]
+        parts.append(
+            f"{shorten(c)} is {_kind(train_kinds[c])} in X_train but {_kind(kinds[c])} in X"
+            + (f" (and {len(differ) - 1} more columns differ in kind)" if len(differ) > 1 else "")
+        )
+    if parts:
+        raise InputError(
+            f"X_train must hold the columns of X with the same kinds, but {'; '.join(parts)}; "
+            "give the training rows with the audited columns."
+        )
+    train = m.check_data(train, name="X_train")
+    if y_train is None:
+        return train, None
+    y_train = np.asarray(y_train)
+    if y_train.ndim != 1 or len(y_train) != train.n_samples:
+        raise InputError(
+            f"y_train must hold one target value per row of X_train ({train.n_samples} rows), "
+            f"got shape {y_train.shape}; give the training targets in the rows' order."
+        )
+    n_missing = int(pd.isna(pd.Series(y_train)).sum())
+    if n_missing:
+        raise InputError(
+            f"y_train has {n_missing} missing values; drop those rows from X_train and y_train."
+        )
+    if m.task == "classification":
+        return train, labels_match(m, y_train)
+    return train, y_train.astype(np.float64)

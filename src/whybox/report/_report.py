@@ -132,13 +132,16 @@ class Report:
 
     Every figure is embedded as a PNG; every user-controlled string (feature names,
     category values, file names) is escaped by the template. ``to_json`` holds the
-    same figures as numbers.
+    same figures as numbers. ``notes`` are read before everything else (shown at the
+    top of the HTML, ``"notes"`` in the JSON): what the reader must know to read the
+    rest, such as the audited rows standing in for missing training data.
     """
 
     title: str
     meta: dict[str, Any]
     sections: tuple[Section, ...]
     results: dict[str, Any] = field(default_factory=dict, repr=False)
+    notes: tuple[str, ...] = ()
 
     def section(self, section_id: str) -> Section:
         """The section with this id."""
@@ -168,7 +171,14 @@ class Report:
                 else:
                     blocks.append({"kind": "text", "text": b.text})
             sections.append({"id": s.id, "title": s.title, "summary": s.summary, "blocks": blocks})
-        return json_value({"title": self.title, "meta": self.meta, "sections": sections})
+        return json_value(
+            {
+                "title": self.title,
+                "notes": list(self.notes),
+                "meta": self.meta,
+                "sections": sections,
+            }
+        )
 
     def to_json(self) -> str:
         """The report as a strict JSON string (see :meth:`to_dict`)."""

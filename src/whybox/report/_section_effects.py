@@ -45,29 +45,41 @@ def _strongest_correlation(data: Dataset, j: int) -> tuple[str | None, float]:
 
 def effects_section(context: AuditContext) -> Section:
     """PD with ICE and ALE with a band for the top features, H-statistics, and the SHAP
-    interaction values of a tree model."""
+    interaction values of a tree model.
+
+    PD, ICE, ALE and H-statistics are computed over the rows that stand for the training
+    distribution (``context.reference``: the training sample, else the audited rows), so
+    their grids and bins come from the data the model learned from; the SHAP interaction
+    values explain audited rows.
+    """
     m, data, random_state, rng = context.model, context.data, context.random_state, context.rng
+    reference = context.reference
     top = list(context.top_features)
-    rows = data.take(
-        np.sort(rng.choice(data.n_samples, min(_EFFECT_ROWS, data.n_samples), replace=False))
+    rows = reference.take(
+        np.sort(
+            rng.choice(reference.n_samples, min(_EFFECT_ROWS, reference.n_samples), replace=False)
+        )
     )
     blocks: list[Any] = [
         Text(
-            "Partial dependence (PD) averages the model over the data with one feature set to "
-            "each value; ICE curves show single rows. Both evaluate combinations of values the "
-            "data may never show when features are correlated; accumulated local effects (ALE) "
-            "only move each row within its own bin, so prefer ALE where a feature is correlated "
-            f"with another (|Spearman rho| > {_CORRELATED})."
+            f"Computed over {context.reference_name} ({reference.n_samples} rows): partial "
+            "dependence (PD) averages the model over those rows with one feature set to each "
+            "value of a grid drawn from them; ICE curves show single rows. Both evaluate "
+            "combinations of values the data may never show when features are correlated; "
+            "accumulated local effects (ALE) only move each row within its own bin, so prefer "
+            f"ALE where a feature is correlated with another (|Spearman rho| > {_CORRELATED})."
         )
     ]
     results: dict[str, Any] = {}
     notes = []
+    has_h = len(top[:_H_FEATURES]) >= 2
+    bar = context.bar(len(top) + has_h + is_tree_model(m), "feature effects", unit="plot")
     for feat in top:
-        j = data.feature_names.index(feat)
-        other, rho = _strongest_correlation(data, j)
+        j = reference.feature_names.index(feat)
+        other, rho = _strongest_correlation(reference, j)
         pd_res = partial_dependence(m, rows, feat, kind="both", grid_resolution=20)
         ale = accumulated_local_effects(
-            m, data, feat, n_bins=min(20, max(1, data.n_samples // 4)),
+            m, reference, feat, n_bins=min(20, max(1, reference.n_samples // 4)),
             n_bootstrap=_ALE_BOOTSTRAP, random_state=random_state,
         )  # fmt: skip
         results[feat] = {"partial_dependence": pd_res, "ale": ale}
@@ -96,10 +108,11 @@ def effects_section(context: AuditContext) -> Section:
                 f"centred effect with a {_ALE_BOOTSTRAP}-resample bootstrap 95% band",
             )
         )
+        bar.update()
     h_feats = top[:_H_FEATURES]
-    if len(h_feats) >= 2:
+    if has_h:
         h = h_statistic(
-            m, data, h_feats, max_samples=_H_ROWS, random_state=random_state, pairs="all"
+            m, reference, h_feats, max_samples=_H_ROWS, random_state=random_state, pairs="all"
         )
         results["h_statistic"] = h
         blocks.append(
@@ -112,6 +125,7 @@ def effects_section(context: AuditContext) -> Section:
             )
         )
         blocks.append(Table.from_frame(h.pairs_frame(), "Pairwise H^2", with_index=False))
+        bar.update()
     if is_tree_model(m):
         from whybox.shapley import TreeExplainer
 
@@ -139,6 +153,8 @@ def effects_section(context: AuditContext) -> Section:
                 with_index=False,
             )
         )
+        bar.update()
+    bar.close()
     summary = f"PD/ICE and ALE for {', '.join(map(repr, top))}." + (
         f" Correlated, read ALE: {', '.join(map(repr, notes))}." if notes else ""
     )

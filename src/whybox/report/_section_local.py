@@ -26,13 +26,16 @@ def local_section(context: AuditContext) -> Section:
     from whybox.fairness import reason_codes
 
     m, data, rows = context.model, context.data, list(context.rows)
+    reference = context.reference  # the training sample, else the audited rows
     positions = context.positions
     anchors = None
     if m.task == "classification":
-        anchor_explainer = AnchorTabular(
-            m, data, random_state=context.random_state, progress=context.inner_progress
-        )
-        anchors = [anchor_explainer(data.values[r])[0] for r in rows]
+        anchor_explainer = AnchorTabular(m, reference, random_state=context.random_state)
+        with context.bar(len(rows), "anchors", unit="row") as bar:
+            anchors = []
+            for r in rows:
+                anchors.append(anchor_explainer(data.values[r])[0])
+                bar.update()
     reasons = cfs = None
     results: dict[str, Any] = {}
     if m.task == "classification" and len(m.classes) == 2:
@@ -43,8 +46,9 @@ def local_section(context: AuditContext) -> Section:
         )
         # a sensitive attribute the model takes is never a lever of a counterfactual
         cfs = CounterfactualExplainer(
-            m, data, immutable=list(context.sensitive_inputs), random_state=context.random_state
-        )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS)
+            m, reference, immutable=list(context.sensitive_inputs),
+            random_state=context.random_state,
+        )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS)  # fmt: skip
         results = {"reason_codes": reasons, "counterfactuals": cfs}
     blocks = []
     for i, r in enumerate(rows):
@@ -61,17 +65,20 @@ def local_section(context: AuditContext) -> Section:
         f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
         "surrogate (weights of the row's feature conditions, with its local R² as "
-        "fidelity: a low R² means the surrogate, not the model, is being read)"
+        "fidelity: a low R² means the surrogate, not the model, is being read; its "
+        f"perturbations are drawn from {context.reference_name})"
         + (
             " and the anchor: an IF-THEN rule under which the model keeps its prediction "
-            "with the stated precision on perturbed rows, and the share of rows it covers."
+            "with the stated precision on perturbed rows, and the share of the rows of "
+            f"{context.reference_name} it covers."
             if anchors is not None
             else "."
         )
         + (
             " Reason codes: the features that lowered the score of the positive class most "
             "(adverse-action style); counterfactuals: small changes that flip the decision, "
-            "each checked by calling the model."
+            "each checked by calling the model, kept within the ranges of "
+            f"{context.reference_name} and scored for plausibility against its rows."
             if cfs is not None
             else ""
         )
