@@ -10,7 +10,7 @@ supports the model reads (:func:`stack_trees`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -95,6 +95,14 @@ class TreeEnsemble:
         A value the library reads as missing besides NaN (XGBoost's ``missing=``):
         :meth:`encode` turns it into NaN, comparing in float32 when ``float32_input``
         as XGBoost compares the float32 value with the float32 ``missing``.
+    players : ndarray of shape (n_trees, max_nodes), int32, optional
+        The player (the column the SHAP values are reported in) of each split: by
+        default the split's own column (``features``). :meth:`grouped` relabels the
+        columns to groups, e.g. the input column a pipeline's transformed column comes
+        from; the kernels then read ``features`` to decide a split and ``players`` to
+        credit it, so the values are those of the game whose players are the groups.
+    n_players : int, optional
+        The number of players (default: ``n_features``).
     """
 
     children_left: np.ndarray
@@ -115,8 +123,14 @@ class TreeEnsemble:
     encoded_categories: dict[int, np.ndarray] = field(default_factory=dict)
     category_levels: dict[int, np.ndarray] = field(default_factory=dict)
     missing_value: float = float("nan")
+    players: np.ndarray | None = None
+    n_players: int = -1
 
     def __post_init__(self) -> None:
+        if self.players is None:
+            object.__setattr__(self, "players", self.features)
+        if self.n_players < 0:
+            object.__setattr__(self, "n_players", self.n_features)
         shape = self.children_left.shape
         if len(shape) != 2:
             raise InputError(f"children_left must be 2-D (n_trees, max_nodes), got {shape}.")
@@ -127,6 +141,7 @@ class TreeEnsemble:
             "default_left",
             "missing_rule",
             "covers",
+            "players",
         ):
             if getattr(self, name).shape != shape:
                 raise InputError(
@@ -164,6 +179,40 @@ class TreeEnsemble:
                 f"a split uses feature {int(self.features.max())} but n_features is "
                 f"{self.n_features}; give the model's number of columns."
             )
+
+        if np.any(self.players >= self.n_players):
+            raise InputError(
+                f"a split credits player {int(self.players.max())} but n_players is "
+                f"{self.n_players}; give one group per column."
+            )
+
+    def grouped(self, groups: np.ndarray, n_players: int) -> TreeEnsemble:
+        """The same trees with each column's splits credited to its group.
+
+        Parameters
+        ----------
+        groups : ndarray of shape (n_features,), int
+            The player of each column, in ``[0, n_players)``.
+        n_players : int
+
+        Returns
+        -------
+        TreeEnsemble
+            Splits decide on the same columns; the SHAP values have ``n_players``
+            columns. A path that splits on several columns of one group merges them
+            into one player, as TreeSHAP merges repeated splits on one feature, so
+            these are the Shapley values of the game of the groups (not the sums of
+            the columns' values, which are those of another game).
+        """
+        groups = np.asarray(groups, dtype=np.int64)
+        if groups.shape != (self.n_features,):
+            raise InputError(
+                f"groups must have one entry per column, shape ({self.n_features},), got "
+                f"{groups.shape}; give the group of every column the trees read."
+            )
+        split = self.features >= 0
+        players = np.where(split, groups[np.where(split, self.features, 0)], -1)
+        return replace(self, players=players.astype(np.int32), n_players=int(n_players))
 
     @property
     def categorical_features(self) -> np.ndarray:

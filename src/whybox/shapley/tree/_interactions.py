@@ -156,7 +156,7 @@ def _interaction_row(x, inter, forest, splits, max_depth, feats, n_local, local,
     transpose. ``inter`` has shape (n_features, n_features, n_outputs); ``forest`` is
     ``(children_left, children_right, features, frac, values, tree_output)``.
     """
-    children_left, children_right, _, frac, values, tree_output = forest
+    children_left, children_right, features, frac, values, tree_output, _ = forest
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
     size = max_depth + 2
@@ -181,8 +181,7 @@ def _interaction_row(x, inter, forest, splits, max_depth, feats, n_local, local,
             left = children_left[t, node]
             if left < 0:
                 continue
-            f = feats[t, local[t, node]]
-            goes[node] = node_goes_left(x[f], splits, t, node)
+            goes[node] = node_goes_left(x[features[t, node]], splits, t, node)
             s_node[top] = children_right[t, node]
             s_node[top + 1] = left
             top += 2
@@ -374,10 +373,10 @@ def path_dependent_interactions(
     if max_depth is None:
         max_depth = e.max_depth
     if structure is None:
-        structure = tree_features(e.children_left, e.children_right, e.features, e.n_features)
+        structure = tree_features(e.children_left, e.children_right, e.players, e.n_players)
     feats, n_local, local, masks = structure
     path_features = int(
-        leaf_layout(e.children_left, e.children_right, e.features, max_depth)[1].max()
+        leaf_layout(e.children_left, e.children_right, e.players, max_depth)[1].max()
     )
     if path_features > MAX_PATH_FEATURES:
         raise InputError(
@@ -392,7 +391,10 @@ def path_dependent_interactions(
     if n_threads is not None:
         numba.set_num_threads(n_threads)
     try:
-        forest = (e.children_left, e.children_right, e.features, frac, e.values, e.tree_output)
+        forest = (
+            e.children_left, e.children_right, e.features, frac, e.values, e.tree_output,
+            e.players,
+        )  # fmt: skip
         return _interaction_rows(
             rows, phi, forest, e.splits_of(), max_depth, feats, n_local, local, masks
         )

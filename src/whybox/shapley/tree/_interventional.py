@@ -450,12 +450,12 @@ class InterventionalLayout:
         e = ensemble
         self.max_depth = e.max_depth
         self.node_pos, self.leaf_k, parent, self.k_above = leaf_layout(
-            e.children_left, e.children_right, e.features, self.max_depth
+            e.children_left, e.children_right, e.players, self.max_depth
         )
         sizes = np.maximum(self.leaf_k, 0).ravel()
         self.feat_off = (np.cumsum(sizes) - sizes).reshape(self.leaf_k.shape)
         self.leaf_feats = _leaf_features(
-            self.node_pos, self.leaf_k, parent, e.features, self.feat_off, int(sizes.sum())
+            self.node_pos, self.leaf_k, parent, e.players, self.feat_off, int(sizes.sum())
         )
         self.max_path_features = int(self.leaf_k.max(initial=0))
         # a leaf of value 0 in every output adds nothing
@@ -529,7 +529,7 @@ def interventional_shap(
     if m == 0:
         raise ValueError("the background has no rows.")
     n = rows.shape[0]
-    phi = np.zeros((n, e.n_features, e.n_outputs))
+    phi = np.zeros((n, e.n_players, e.n_outputs))
     limit = table_limit(n) if max_table_features is None else max_table_features
     k = lay.leaf_k
     table = lay.live & (k <= limit)

@@ -161,9 +161,11 @@ def _shap_row(x, phi, forest, splits, max_depth):
     """Add the path-dependent SHAP values of row ``x`` to ``phi`` (n_features, n_outputs).
 
     ``forest`` is ``(children_left, children_right, features, frac, values,
-    tree_output)``; ``splits`` is ``TreeEnsemble.splits_of()``.
+    tree_output, players)``: a split decides on ``x[features]`` and is credited to
+    ``players`` (``phi`` has one row per player); ``splits`` is
+    ``TreeEnsemble.splits_of()``.
     """
-    children_left, children_right, features, frac, values, tree_output = forest
+    children_left, children_right, features, frac, values, tree_output, players = forest
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
     size = max_depth + 2
@@ -203,14 +205,14 @@ def _shap_row(x, phi, forest, splits, max_depth):
                             phi[f, k] += w * values[t, node, k]
                 continue
             right = children_right[t, node]
-            split = features[t, node]
-            if node_goes_left(x[split], splits, t, node):
+            if node_goes_left(x[features[t, node]], splits, t, node):
                 hot = left
                 cold = right
             else:
                 hot = right
                 cold = left
-            # a feature already on the path: take out its earlier element
+            split = players[t, node]
+            # a player already on the path: take out its earlier element
             in_zero = 1.0
             in_one = 1.0
             for j in range(1, ud + 1):
@@ -240,9 +242,9 @@ def _shap_row(x, phi, forest, splits, max_depth):
 
 
 @njit(parallel=True, cache=True)
-def _shap_rows(X, forest, splits, max_depth, n_features):
+def _shap_rows(X, forest, splits, max_depth, n_players):
     n = X.shape[0]
-    phi = np.zeros((n, n_features, forest[4].shape[2]))
+    phi = np.zeros((n, n_players, forest[4].shape[2]))
     for i in prange(n):
         _shap_row(X[i], phi[i], forest, splits, max_depth)
     return phi
@@ -366,16 +368,18 @@ def path_dependent_shap(
         raise InputError(f"block_rows must be a positive integer, got {block_rows}.")
     rows = prepare_rows(e, X)
     # the arguments both kernels take, in their order
-    forest = (e.children_left, e.children_right, e.features, frac, e.values, e.tree_output)
-    args = (rows, forest, e.splits_of(), max_depth, e.n_features)
+    forest = (
+        e.children_left, e.children_right, e.features, frac, e.values, e.tree_output, e.players
+    )  # fmt: skip
+    args = (rows, forest, e.splits_of(), max_depth, e.n_players)
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)
     try:
         if kernel == "quadrature":
-            t_nodes, w_nodes = _quadrature.quadrature_nodes(min(max_depth, e.n_features))
+            t_nodes, w_nodes = _quadrature.quadrature_nodes(min(max_depth, e.n_players))
             _check_work_memory(
-                _quadrature.row_work_bytes(max_depth, len(t_nodes), e.n_features, e.n_outputs),
+                _quadrature.row_work_bytes(max_depth, len(t_nodes), e.n_players, e.n_outputs),
                 numba.get_num_threads(),
                 max_depth,
             )
@@ -384,7 +388,7 @@ def path_dependent_shap(
                     len(rows),
                     max_depth,
                     len(t_nodes),
-                    e.n_features,
+                    e.n_players,
                     e.n_outputs,
                     numba.get_num_threads(),
                 )

@@ -117,7 +117,7 @@ def quadrature_nodes(max_unique: int) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True)
 def _shap_block(X, start, stop, phi, forest, splits, max_depth, t_nodes, w_nodes):
     """Write the SHAP values of rows ``start:stop`` of ``X`` into ``phi[start:stop]``."""
-    children_left, children_right, features, frac, values, tree_output = forest
+    children_left, children_right, features, frac, values, tree_output, players = forest
     nb = stop - start
     n_trees = children_left.shape[0]
     n_out = values.shape[2]
@@ -167,7 +167,7 @@ def _shap_block(X, start, stop, phi, forest, splits, max_depth, t_nodes, w_nodes
                 is_left = side[d] == 0
                 child = children_left[t, node] if is_left else children_right[t, node]
                 side[d] += 1
-                f = features[t, node]
+                f = players[t, node]
                 s = frac[t, child]
                 r_old = R[f]
                 r_new = r_old * s
