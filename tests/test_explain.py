@@ -318,5 +318,7 @@ def test_tree_model_with_unreadable_trees_goes_model_agnostic():
     assert ex.params["explain_method"] == "exact"
     assert ex.params["chosen_by"].startswith("auto: a tree model whose trees TreeExplainer")
     assert np.max(ex.additivity_error) < 1e-12
-    with pytest.raises(InputError, match=r"\(TreeExplainer cannot read its trees\), got"):
+    with pytest.raises(
+        InputError, match=r"\(a tree model whose trees TreeExplainer cannot read\), got"
+    ):
         whybox.explain(model, X[:5])

@@ -10,7 +10,7 @@ from typing import Any
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import OUTPUT_SPACES, Explanation
 from whybox._utils import check_random_state
-from whybox.adapters import Model, adapt_data, adapt_model
+from whybox.adapters import Model, NotSeparableError, adapt_data, adapt_model
 
 METHODS: dict[str, str] = {
     "tree": "whybox.shapley.tree:TreeExplainer",
@@ -47,16 +47,25 @@ def _supports(cls: type, model: Any) -> bool:
 def is_tree_model(model: Any) -> bool:
     """Whether path-dependent TreeSHAP (``method="tree"``) can explain ``model`` (a
     native model or a :class:`whybox.adapters.Model`): a supported tree type whose
-    trees whybox reads (not, e.g., a HistGradientBoosting regressor with a log link)."""
+    trees whybox reads (not, e.g., a HistGradientBoosting regressor with a log link),
+    or a scikit-learn Pipeline of column-separable steps ending in one."""
     native = model.estimator if isinstance(model, Model) else model
     tree_cls = load_method("tree")
     if tree_cls is None or not _supports(tree_cls, native):
         return False
+    return _tree_refusal(tree_cls, native) is None
+
+
+def _tree_refusal(tree_cls: type, native: Any) -> str | None:
+    """Why TreeExplainer refuses a model of a type it supports, as a phrase; None
+    when it takes it."""
     try:
         tree_cls(native)
+    except NotSeparableError as exc:
+        return f"a Pipeline whose step {exc.step} mixes input columns"
     except (InputError, UnsupportedModelError):
-        return False
-    return True
+        return "a tree model whose trees TreeExplainer cannot read"
+    return None
 
 
 def _n_players(model: Model, data: Any, feature_groups: Any) -> int:
@@ -94,10 +103,13 @@ def explain(
     - ``"permutation"``: :class:`whybox.PermutationExplainer`, sampled antithetic
       permutations, any model.
 
-    ``method="auto"`` picks ``"tree"`` for a tree model when ``output`` is ``"auto"``
-    or the trees' native space (and no ``feature_groups`` are given); ``"linear"`` for
-    a linear model explained in its margin; otherwise ``"exact"`` for at most 12
-    players and ``"kernel"`` beyond. All of them compute
+    ``method="auto"`` picks ``"tree"`` for a tree model, or a scikit-learn Pipeline of
+    column-separable steps ending in one (explained in the pipeline's input columns),
+    when ``output`` is ``"auto"`` or the trees' native space (and no
+    ``feature_groups`` are given); ``"linear"`` for a linear model (or such a pipeline
+    ending in one) explained in its margin; otherwise ``"exact"`` for at most 12
+    players and ``"kernel"`` beyond. A pipeline step that mixes columns (e.g. PCA) is
+    named in ``params["chosen_by"]``. All of them compute
     the same quantity for a given background (interventional SHAP values), so auto
     changes the algorithm, not the definition; without a background only the tree
     method's path-dependent variant is available. When the installed TreeExplainer
@@ -250,9 +262,11 @@ def _choose(
     """The registry name ``method="auto"`` picks, and the reason as one phrase."""
     prefix = "auto: "
     tree_cls = load_method("tree")
-    if tree_cls is not None and _supports(tree_cls, native) and not is_tree_model(native):
-        prefix = "auto: a tree model whose trees TreeExplainer cannot read; "
-    elif tree_cls is not None and _supports(tree_cls, native):
+    supported = tree_cls is not None and _supports(tree_cls, native)
+    refusal = _tree_refusal(tree_cls, native) if supported else None
+    if refusal is not None:
+        prefix = f"auto: {refusal}; "
+    elif supported:
         if feature_groups is not None:
             prefix = "auto: tree model but feature_groups given; "
         elif output == "auto" or resolved == adapted.native_space:
@@ -268,7 +282,7 @@ def _choose(
         raise InputError(
             "explain needs background data (reference rows for absent features) to explain "
             f"a {type(native).__name__} with output={output!r}"
-            + (" (TreeExplainer cannot read its trees)" if "cannot read" in prefix else "")
+            + (f" ({refusal})" if refusal is not None else "")
             + ", got background=None; pass background=X_train or a sample of it."
         )
     linear_cls = load_method("linear")

@@ -7,12 +7,13 @@ from typing import Any
 
 import numba
 import numpy as np
+import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import progress_bar
 from whybox._version import __version__
-from whybox.adapters import Dataset, adapt_data, adapt_model
+from whybox.adapters import ColumnMap, Dataset, adapt_data, adapt_model, column_map, is_pipeline
 from whybox.adapters._model import _made_up
 from whybox.shapley.tree._ensemble import parse_ensemble, reads_trees
 from whybox.shapley.tree._interactions import (
@@ -148,15 +149,24 @@ default="tree_path_dependent"
                 "for absent features), got background=None; pass background=X_train or a "
                 "sample of it, or use feature_perturbation='tree_path_dependent'."
             )
-        self.ensemble = parse_ensemble(model)
+        self.columns: ColumnMap | None = None
         self.model = adapt_model(model)
-        if self.ensemble.n_outputs != self.model.n_outputs:
-            raise InputError(
-                f"the trees of {type(self.model.estimator).__name__} have "
-                f"{self.ensemble.n_outputs} outputs but the model adapter reports "
-                f"{self.model.n_outputs}; this model cannot be explained by TreeExplainer."
+        self._final = self.model  # what the trees' output is read from
+        if is_pipeline(self.model.estimator):
+            self.columns = column_map(self.model.estimator)
+            self.ensemble = parse_ensemble(self.columns.final).grouped(
+                self.columns.groups, self.columns.n_inputs
             )
-        native = self.model.native_space
+            self._final = adapt_model(self.columns.final)
+        else:
+            self.ensemble = parse_ensemble(model)
+        if self.ensemble.n_outputs != self._final.n_outputs:
+            raise InputError(
+                f"the trees of {type(self._final.estimator).__name__} have "
+                f"{self.ensemble.n_outputs} outputs but the model adapter reports "
+                f"{self._final.n_outputs}; this model cannot be explained by TreeExplainer."
+            )
+        native = self._final.native_space
         if output not in ("auto", native):
             raise InputError(
                 f"output={output!r} is not available: {feature_perturbation.replace('_', '-')} "
@@ -215,15 +225,24 @@ default="tree_path_dependent"
 
     @classmethod
     def supports(cls, model: Any) -> bool:
-        """True when ``model`` is a tree model this explainer reads.
+        """True when ``model`` is a tree model this explainer reads, or a scikit-learn
+        ``Pipeline`` that ends in one.
 
-        Models of a supported type can still be refused at construction (e.g. an
-        XGBoost model with categorical splits).
+        Models of a supported type can still be refused at construction (e.g. a
+        pipeline with a step that mixes columns).
         """
+        native = getattr(model, "estimator", model)
+        if is_pipeline(native):
+            return reads_trees(native.steps[-1][1])
         return reads_trees(model)
 
     def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names
+        if self.columns is not None:  # the pipeline's input columns, text included
+            data = adapt_data(X, name=name)
+            if not hasattr(X, "columns") and names is not None and data.n_features == len(names):
+                data = adapt_data(X, feature_names=names, name=name)
+            return self.model.check_data(data, name=name)
         X = self._dense(X)
         data = adapt_data(X, name=name)
         if (
@@ -292,6 +311,8 @@ default="tree_path_dependent"
         column; numeric columns are read as codes already. ``data`` is in the model's
         column order (``check_data``).
         """
+        if self.columns is not None:  # the matrix the pipeline's final step reads
+            return np.asarray(self._dense(self.columns.transform(data)), dtype=np.float64)
         levels = self.ensemble.category_levels
         if not levels or data.is_numeric:
             return data.values
@@ -356,12 +377,12 @@ default="tree_path_dependent"
             is the number of background rows.
         """
         data = self._data(X)
-        rows = self._rows(data)
-        n = rows.shape[0]
         if self.feature_perturbation == "interventional":
             return self._explain_interventional(data)
+        rows = self._rows(data)
+        n = rows.shape[0]
         # each block is written into the result as it comes: no list of parts to join
-        values = np.empty((n, self.ensemble.n_features, self.ensemble.n_outputs))
+        values = np.empty((n, self.ensemble.n_players, self.ensemble.n_outputs))
         with progress_bar(n, self.progress, "TreeExplainer") as bar:
             for start in range(0, n, _BLOCK_ROWS):
                 block = rows[start : start + _BLOCK_ROWS]
@@ -373,7 +394,7 @@ default="tree_path_dependent"
                     n_threads=self.n_jobs,
                 )
                 bar.update(len(block))
-        return self._explanation(data, values, self.method)
+        return self._explanation(data, values, self.method, rows=rows)
 
     def _explanation(
         self,
@@ -381,10 +402,23 @@ default="tree_path_dependent"
         values: np.ndarray,
         method: str,
         axes: tuple[str, ...] = ("samples", "features", "outputs"),
+        rows: np.ndarray | None = None,
         **params: Any,
     ) -> Explanation:
         """The Explanation of ``data``'s rows: ``values``, the base value on every row,
-        the model's output (so additivity is checked) and the run's ``params``."""
+        the model's output (so additivity is checked) and the run's ``params``.
+
+        For a pipeline the output is the final step's on ``rows`` (the transformed
+        matrix), which is the pipeline's own output in that space."""
+        if self.columns is not None:
+            if rows is None:
+                rows = self._rows(data)
+            names = self._final.feature_names
+            final_in = rows if names is None else pd.DataFrame(rows, columns=list(names))
+            model_output = self._final.predict(final_in, self.output_space)
+            params = {"pipeline_columns": len(self.columns.output_names), **params}
+        else:
+            model_output = self.model.predict(data, self.output_space)
         return Explanation(
             values=values,
             base_values=np.tile(self.expected_value, (values.shape[0], 1)),
@@ -402,7 +436,7 @@ default="tree_path_dependent"
                 **params,
                 "whybox_version": __version__,
             },
-            model_output=self.model.predict(data, self.output_space),
+            model_output=model_output,
             axes=axes,
         )
 
@@ -423,7 +457,7 @@ default="tree_path_dependent"
             )
 
         return self._explanation(
-            data, values, self.method, background_rows=self.background.n_samples
+            data, values, self.method, rows=rows, background_rows=self.background.n_samples
         )
 
     def interaction_values(self, X: Any) -> Explanation:
@@ -461,11 +495,11 @@ default="tree_path_dependent"
         e = self.ensemble
         structure = getattr(self, "_tree_features", None)
         if structure is None:
-            structure = tree_features(e.children_left, e.children_right, e.features, e.n_features)
+            structure = tree_features(e.children_left, e.children_right, e.players, e.n_players)
             self._tree_features = structure
         # n_features**2 values per row: keep each block's output near 1e7 floats (80 MB)
-        block = max(1, min(_BLOCK_ROWS, 10_000_000 // max(1, e.n_features**2 * e.n_outputs)))
-        values = np.empty((n, e.n_features, e.n_features, e.n_outputs))
+        block = max(1, min(_BLOCK_ROWS, 10_000_000 // max(1, e.n_players**2 * e.n_outputs)))
+        values = np.empty((n, e.n_players, e.n_players, e.n_outputs))
         with progress_bar(n, self.progress, "TreeExplainer interactions") as bar:
             for start in range(0, n, block):
                 part = rows[start : start + block]
@@ -483,4 +517,5 @@ default="tree_path_dependent"
             values,
             "tree_path_dependent_interactions",
             axes=("samples", "features", "features", "outputs"),
+            rows=rows,
         )
