@@ -381,3 +381,22 @@ def test_results_round_trip_through_strict_json(cancer):
     seeds = seed_stability(lambda s: lambda Z: whybox.explain(model, Z), rows, seeds=(0, 1))
     back = assert_round_trip(seeds)
     assert back.summary() == seeds.summary()
+
+
+def test_lipschitz_missing_cells_stay_missing_and_count_as_no_change():
+    """A row with a missing value still gets an estimate: the NaN cell stays NaN in each
+    neighbour, moves by 0 in ||x - x'|| and the column's scale is the std of the values
+    present (regression: a NaN made every estimate NaN)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"a": rng.normal(size=12), "c": list("xy") * 6, "b": rng.normal(size=12) * 5}
+    )
+    frame.loc[[1, 4], "a"] = np.nan
+    rec = Recorder(lambda Z: np.nan_to_num(Z[["a", "b"]].to_numpy(dtype=float)) * 2.0)
+    res = local_lipschitz(rec, frame, n_perturbations=4, random_state=0)
+    Z = rec.calls[0]
+    assert Z["a"].isna().to_numpy().reshape(5, 12)[:, [1, 4]].all()
+    np.testing.assert_allclose(res.scale, [np.nanstd(frame["a"]), frame["b"].std(ddof=0)])
+    # e(x) = 2 x on the cells present, so every ratio is exactly 2
+    np.testing.assert_allclose(res.ratios, 2.0, rtol=1e-12)
+    np.testing.assert_allclose(res.estimate, 2.0, rtol=1e-12)

@@ -223,6 +223,11 @@ def _check_scale(scale: Any, cells: np.ndarray, X: Any, numeric: np.ndarray | No
     if scale is None:
         if numeric is not None or np.ndim(X) == 2:
             s = cells.std(axis=0)
+            missing = np.isnan(cells)
+            if missing.any():  # the std of the values present; 0 for a column with none
+                for j in np.flatnonzero(missing.any(axis=0)):
+                    kept = cells[~missing[:, j], j]
+                    s[j] = kept.std() if kept.size else 0.0
         else:  # images, sequences: the range of all input values
             s = np.full(f, float(cells.max() - cells.min()) if cells.size else 0.0)
     else:
@@ -452,7 +457,8 @@ def local_lipschitz(
     X : array-like of shape (n_rows, ...) or DataFrame
         The rows whose explanations are tested: a table (n, d), images (n, C, H, W)
         or other numeric arrays; a DataFrame's non-numeric columns are kept as they
-        are and only its numeric columns move.
+        are and only its numeric columns move. A missing value (NaN) stays missing in
+        every neighbour and counts as no change in ``||x - x'||``.
     radius : float, default=0.1
         The half-width of the ball in units of ``scale``.
     n_perturbations : int, default=20
@@ -525,7 +531,8 @@ def local_lipschitz(
     Z = _stack(X_rows, numeric, stacked_cells)
     # the denominators from the cells as handed over (float32 images are rounded)
     z_cells = _numeric_cells(Z, numeric).reshape(m + 1, n, f)
-    delta_x = z_cells[1:] - z_cells[0][None]
+    # a missing cell stays missing in every neighbour: it moves by 0
+    delta_x = np.nan_to_num(z_cells[1:] - z_cells[0][None], nan=0.0)
     values, method, outputs = _explain_stacked(explain_fn, Z, n, target, batch_size)
     e = values.reshape(m + 1, n, -1)
     num = _norm(e[1:] - e[0][None], norm).T  # (n, m)
