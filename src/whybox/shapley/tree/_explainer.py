@@ -66,6 +66,21 @@ class TreeExplainer:
         explained so) and LightGBM's ``best_iteration``. An XGBoost wrapper's
         ``missing`` value is read as missing, as its ``predict`` does; a raw ``Booster``
         does not record one, so only NaN is missing there (as in ``DMatrix(X)``).
+
+        Or a fitted scikit-learn ``Pipeline`` ending in one of them whose earlier
+        steps are column-separable (each transformed column comes from one input
+        column; see :func:`whybox.adapters.column_map` for the steps read, e.g.
+        ``ColumnTransformer``, ``OneHotEncoder``, ``OrdinalEncoder``,
+        ``TargetEncoder``, ``SimpleImputer`` with its indicators, the scalers,
+        ``KBinsDiscretizer``). The players are then the pipeline's **input columns**:
+        every split on a transformed column is credited to the input column it comes
+        from, and the kernels merge a path's splits on one input column as they merge
+        repeated splits on one feature. The values are the exact Shapley values of
+        the input-column game (path-dependent and interventional, and the
+        interactions between input columns); they are not the sums of the one-hot
+        columns' own values, which belong to another game. A step that mixes columns
+        (PCA, PolynomialFeatures, a custom transformer) raises
+        :class:`whybox.adapters.NotSeparableError` naming it.
     background : array-like of shape (n_background, n_features), optional
         The reference rows of ``feature_perturbation="interventional"`` (required
         there, each with weight ``1 / n_background``; NaN allowed). Not used by
@@ -98,6 +113,9 @@ default="tree_path_dependent"
         (path-dependent) or the mean output over the background (interventional).
     output_space : str
         The explained output space.
+    columns : ColumnMap or None
+        For a pipeline, how its input columns map to the columns its final step
+        reads; None otherwise.
 
     Notes
     -----
@@ -364,7 +382,9 @@ default="tree_path_dependent"
             ``predict`` does (``Explanation.data`` keeps the categories). A sparse
             matrix is made dense first (``n_samples * n_features`` floats, no more than
             the SHAP values take): the entries it leaves out are missing for XGBoost
-            models, which read them so, and 0 for the others.
+            models, which read them so, and 0 for the others. For a pipeline: its
+            input columns (text categories included), transformed by the pipeline's
+            own steps; the values have one column per input column.
 
         Returns
         -------
