@@ -178,3 +178,135 @@ def test_tree_model_with_categorical_splits_is_audited_with_tree_shap():
     matrix = report.results["effects"]["shap_interaction_matrix"]
     pairs = top_interaction_pairs(matrix, top_k=1)
     assert {pairs.feature_1[0], pairs.feature_2[0]} == {"a", "c"}
+
+
+# --------------------------------------------------- training data as the background
+
+
+@pytest.fixture(scope="module")
+def shifted():
+    """A binary classifier that needs a background (k-NN: exact SHAP on 3 features), its
+    held-out rows, and training rows shifted from them by +1.5 in every column."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(0)
+    columns = ["a", "b", "c"]
+    X_train = pd.DataFrame(rng.normal(size=(90, 3)) + 1.5, columns=columns)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=columns)
+
+    def label(frame):
+        return (frame.a + frame.b + rng.normal(0, 0.3, len(frame)) > 1.5).astype(int).to_numpy()
+
+    y_train, y = label(X_train), label(X)
+    model = KNeighborsClassifier(7).fit(pd.concat([X_train, X]), np.concatenate([y_train, y]))
+    return model, X, y, X_train, y_train
+
+
+@pytest.fixture(scope="module")
+def shifted_reports(shifted):
+    model, X, y, X_train, y_train = shifted
+    with_train = audit(model, X, y, X_train=X_train, y_train=y_train, progress=False)
+    without = audit(model, X, y, progress=False)
+    return with_train, without
+
+
+def test_the_training_rows_are_the_shap_background(shifted, shifted_reports):
+    model, X, y, X_train, _ = shifted
+    with_train, without = shifted_reports
+    # interventional SHAP: the base value is the mean prediction over the background, all
+    # 90 training rows (fewer than 100), by the model's own predict_proba
+    ex = with_train.results["explanation"]
+    assert ex.method == "exact" and ex.params["background_rows"] == 90
+    np.testing.assert_allclose(
+        ex.base_values[:, 0], model.predict_proba(X_train)[:, 1].mean(), rtol=0, atol=1e-12
+    )
+    assert np.max(ex.additivity_error) <= 1e-12
+    # without training rows the audited rows stood in: the base value moves with the shift
+    ex = without.results["explanation"]
+    np.testing.assert_allclose(
+        ex.base_values[:, 0], model.predict_proba(X)[:, 1].mean(), rtol=0, atol=1e-12
+    )
+    assert abs(ex.base_values[0, 0] - model.predict_proba(X_train)[:, 1].mean()) > 0.1
+    assert with_train.meta["background"] == "training data"
+    assert with_train.meta["SHAP background rows"] == 90 and with_train.meta["training rows"] == 90
+    assert without.meta["background"] == "audited rows" and without.meta["training rows"] == 0
+    assert json.loads(with_train.to_json())["meta"]["background"] == "training data"
+
+
+def test_lime_effects_and_counterfactuals_read_the_training_rows(shifted, shifted_reports):
+    from whybox.counterfactuals import CounterfactualExplainer
+    from whybox.inspection import partial_dependence
+
+    model, X, _, X_train, _ = shifted
+    with_train, without = shifted_reports
+    assert with_train.results["lime"].params["background_rows"] == 90
+    assert without.results["lime"].params["background_rows"] == 60
+    # PD/ICE over the training rows (all 90, fewer than the 500 the section averages):
+    # the same grid and curves as the library's call on X_train
+    for feat, effects in with_train.results["effects"].items():
+        if feat in ("h_statistic", "shap_interaction_matrix"):
+            continue
+        own = partial_dependence(model, X_train, feat, kind="both", grid_resolution=20)
+        got = effects["partial_dependence"]
+        np.testing.assert_array_equal(got.grid_values[0], own.grid_values[0])
+        np.testing.assert_array_equal(got.average, own.average)
+        assert got.grid_values[0].min() >= X_train[feat].min()
+    # the counterfactuals: the library's own call with the training rows as background
+    rows = [b.data["row"] for b in _waterfalls(with_train)]
+    own = CounterfactualExplainer(model, X_train, random_state=0)(X.iloc[rows], n_counterfactuals=3)
+    changes = with_train.results["counterfactuals"].to_frame()
+    assert len(changes)
+    pd.testing.assert_frame_equal(changes, own.to_frame())
+    for feat, old, new in zip(changes.feature, changes.original, changes.new, strict=True):
+        assert min(old, X_train[feat].min()) <= new <= max(old, X_train[feat].max())
+
+
+def test_training_performance_is_shown_beside_the_held_out(shifted, shifted_reports):
+    from sklearn.metrics import accuracy_score
+
+    model, X, y, X_train, y_train = shifted
+    with_train, without = shifted_reports
+    perf = next(s for s in with_train.sections if s.id == "performance")
+    table = perf.blocks[1]
+    assert table.title == "Training and held-out performance"
+    rows = {r[0]: r[1:] for r in table.rows}
+    train_acc, held_acc, gap = rows["accuracy"]
+    assert train_acc == pytest.approx(accuracy_score(y_train, model.predict(X_train)), abs=5e-5)
+    assert held_acc == pytest.approx(accuracy_score(y, model.predict(X)), abs=5e-5)
+    assert gap == pytest.approx(train_acc - held_acc, abs=1e-3)
+    assert len(next(s for s in without.sections if s.id == "performance").blocks) == 1
+
+
+def test_the_report_says_when_the_audited_rows_stood_in(shifted_reports):
+    with_train, without = shifted_reports
+    assert with_train.notes == () and json.loads(with_train.to_json())["notes"] == []
+    assert "No training data was given" not in with_train.to_html()
+    (note,) = without.notes
+    assert note.startswith("No training data was given") and "SHAP background (60 rows)" in note
+    assert json.loads(without.to_json())["notes"] == [note]
+    html = without.to_html()
+    assert html.index("No training data was given") < html.index("About this audit")
+
+
+def test_training_rows_are_checked_before_any_work(shifted):
+    model, X, y, X_train, y_train = shifted
+    with pytest.raises(InputError, match=r"X_train must hold the columns of X .* it lacks 'c'"):
+        audit(model, X, y, X_train=X_train.drop(columns="c"), progress=False)
+    with pytest.raises(InputError, match=r"it has 'd' that X has not"):
+        audit(model, X, y, X_train=X_train.assign(d=1.0), progress=False)
+    with pytest.raises(InputError, match=r"'b' is text or categorical in X_train but numeric"):
+        audit(model, X, y, X_train=X_train.assign(b=X_train.b.astype(str)), progress=False)
+    with pytest.raises(InputError, match=r"y_train must hold one target value per row of X_train"):
+        audit(model, X, y, X_train=X_train, y_train=y_train[:5], progress=False)
+    with pytest.raises(InputError, match="y_train was given without X_train"):
+        audit(model, X, y, y_train=y_train, progress=False)
+    with pytest.raises(InputError, match="labels .* that the model does not predict"):
+        audit(model, X, y, X_train=X_train, y_train=y_train + 5, progress=False)
+    # the same columns in another order are the same columns
+    report_columns = X_train[["c", "a", "b"]]
+    from whybox.adapters import adapt_data, adapt_model
+    from whybox.report._inputs import check_train
+
+    train, _ = check_train(adapt_model(model), adapt_data(X), report_columns, None)
+    assert train.feature_names == ("a", "b", "c")
+    np.testing.assert_array_equal(train.values, X_train.to_numpy())

@@ -37,7 +37,7 @@ def local_section(context: AuditContext) -> Section:
                 anchors.append(anchor_explainer(data.values[r])[0])
                 bar.update()
     reasons = cfs = None
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"lime": context.lime}
     if m.task == "classification" and len(m.classes) == 2:
         reasons = reason_codes(
             context.explanation,
@@ -49,7 +49,7 @@ def local_section(context: AuditContext) -> Section:
             m, reference, immutable=list(context.sensitive_inputs),
             random_state=context.random_state,
         )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS)  # fmt: skip
-        results = {"reason_codes": reasons, "counterfactuals": cfs}
+        results |= {"reason_codes": reasons, "counterfactuals": cfs}
     blocks = []
     for i, r in enumerate(rows):
         waterfall, out = _waterfall(context, r)
