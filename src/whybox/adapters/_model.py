@@ -80,6 +80,7 @@ class Model:
     _predictors: dict[str, Callable[[Any], np.ndarray]] = field(repr=False)
     _takes_frame: bool = field(default=False, repr=False)
     _class_names: tuple[str, ...] | None = field(default=None, repr=False)
+    _category_check: Callable[[Dataset, str], None] | None = field(default=None, repr=False)
 
     @property
     def class_names(self) -> tuple[str, ...] | None:
@@ -216,6 +217,8 @@ class Model:
                 f"{self.n_features}; give {name} the columns the model was trained on."
             )
         _check_cells(X, name)
+        if self._category_check is not None:
+            self._category_check(X, name)  # categories the model never saw, every row
         if not X.is_numeric and not self._takes_frame:
             text_cols = [n for n, c in zip(X.feature_names, X.categorical, strict=True) if c]
             raise InputError(
@@ -466,6 +469,155 @@ def xgboost_predict_settings(model: Any) -> tuple[float, tuple[int, int]]:
     return missing, (0, int(best) + 1)
 
 
+def xgboost_levels_of(cats: Any, n_features: int) -> dict[int, np.ndarray]:
+    """Column -> categories from the ``cats`` section of an XGBoost JSON model.
+
+    XGBoost 3.1 and later store, for a model trained on pandas category columns, each
+    column's categories in the training frame's order (``cats.enc``: text as UTF-8
+    bytes cut by ``offsets``, numbers as ``values``); a category's code, the number its
+    trees' categorical splits test, is its position there. XGBoost 3.2 cuts stored text
+    by characters, not bytes, so text that is not ASCII comes back cut up: a column
+    with a byte above 127 is left out (its codes must then be given).
+
+    Parameters
+    ----------
+    cats : dict or None
+        ``learner.gradient_booster.model.cats`` (``gbtree.model.cats`` for dart).
+    n_features : int
+
+    Returns
+    -------
+    dict of int to ndarray (object)
+        Empty when the model stores no categories (XGBoost before 3.1, or a model
+        trained on codes with ``feature_types``).
+    """
+    enc = (cats or {}).get("enc") or []
+    levels: dict[int, np.ndarray] = {}
+    for j, column in enumerate(enc[:n_features]):
+        if not isinstance(column, dict):
+            continue
+        values = list(column.get("values") or [])
+        offsets = [int(o) for o in column.get("offsets") or []]
+        if not values:
+            continue
+        if offsets:  # text: UTF-8 bytes (stored as signed or unsigned 8-bit numbers)
+            raw = bytes(int(b) % 256 for b in values)
+            if max(raw) > 127 or offsets[-1] != len(raw):
+                continue
+            names = [raw[a:b].decode("ascii") for a, b in zip(offsets, offsets[1:], strict=False)]
+            levels[j] = np.asarray(names, dtype=object)
+        else:
+            levels[j] = np.asarray(values, dtype=object)
+    return levels
+
+
+def xgboost_category_levels(booster: Any) -> dict[int, np.ndarray]:
+    """Column -> categories an XGBoost model stores (see :func:`xgboost_levels_of`).
+
+    Parameters
+    ----------
+    booster : xgboost.Booster or scikit-learn wrapper
+
+    Returns
+    -------
+    dict of int to ndarray (object)
+    """
+    booster = booster.get_booster() if hasattr(booster, "get_booster") else booster
+    types = booster.feature_types or []
+    if "c" not in types:
+        return {}
+    gb = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]
+    body = gb["gbtree"]["model"] if gb.get("name") == "dart" else gb.get("model", {})
+    levels = xgboost_levels_of(body.get("cats"), booster.num_features())
+    return {j: v for j, v in levels.items() if j < len(types) and types[j] == "c"}
+
+
+def _is_number_column(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype)
+
+
+def xgboost_unknown_categories(
+    X: Any, levels: dict[int, np.ndarray], names: Sequence[str] | None, name: str = "X"
+) -> None:
+    """Refuse a category an XGBoost model never saw, and a code it does not have.
+
+    XGBoost (3.2) re-codes a pandas category column by its stored categories; a
+    category not among them either fails there or is silently read as the next stored
+    category in sorted order, which is no rule to explain. whybox refuses it instead.
+    The columns come as categories (text, pandas category) unless every one of ``X``
+    is a number, when they are the codes themselves (read as XGBoost's trees read
+    them); in a frame with text a number in a category column is a code and must be
+    one of the model's.
+
+    Raises
+    ------
+    InputError
+        Naming the column, the value and its row, and the categories the model knows.
+    """
+    if isinstance(X, Dataset):
+        if X.is_numeric:
+            return  # codes, as the trees read them
+        frame, as_codes = pd.DataFrame(X.values), ~X.categorical
+    else:
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+        as_codes = np.array([_is_number_column(c) for _, c in frame.items()], dtype=bool)
+        if as_codes.all():
+            return
+    for j, known in levels.items():
+        if j >= frame.shape[1]:
+            continue
+        column = frame.iloc[:, j]
+        values = column.astype(object).to_numpy()
+        missing = pd.isna(column).to_numpy()
+        if as_codes[j]:
+            codes = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(np.float64)
+            whole = np.isfinite(codes) & (codes == np.round(np.nan_to_num(codes)))
+            bad = ~missing & ~(whole & (codes >= 0) & (codes < len(known)))
+            what = "a code the model does not have"
+        else:
+            bad = ~missing & (pd.Index(known).get_indexer(values) < 0)
+            what = "a category the model was not trained on"
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            col = names[j] if names is not None and j < len(names) else str(frame.columns[j])
+            raise InputError(
+                f"{name} column {shorten(col)} holds {shorten(values[row])} at row {row} "
+                f"(counting from 0), {what} (it knows {shorten(list(known), 80)}); XGBoost "
+                "cannot predict on it: replace it with a known category, or with a missing "
+                "value (NaN), which follows the trees' default branches."
+            )
+
+
+def xgboost_frame(X: pd.DataFrame, levels: dict[int, np.ndarray]) -> pd.DataFrame:
+    """A frame with text or category columns as XGBoost's own ``predict`` takes it.
+
+    The model's category columns become pandas category columns with the model's
+    categories in its order (codes in such a column, when others hold text, are read
+    as those categories); the other columns float64. Unknown values must have been
+    refused (:func:`xgboost_unknown_categories`).
+    """
+    out = {}
+    for j, (col, column) in enumerate(X.items()):
+        if j in levels:
+            known = levels[j]
+            values = column.astype(object).to_numpy()
+            if _is_number_column(column):
+                codes = column.to_numpy(dtype=np.float64, na_value=np.nan)
+                ok = np.isfinite(codes)
+                values = np.full(len(codes), np.nan, dtype=object)
+                values[ok] = known[codes[ok].astype(np.int64)]
+            if all(isinstance(v, str) for v in known):
+                out[col] = pd.Categorical(values, categories=pd.Index(known, dtype=object))
+            else:
+                out[col] = pd.Categorical(
+                    pd.to_numeric(pd.Series(values), errors="coerce"),
+                    categories=pd.Index(known.astype(np.int64)),
+                )
+        else:
+            out[col] = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.DataFrame(out, index=X.index)
+
+
 def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
     import xgboost as xgb
 
@@ -474,11 +626,36 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
     feature_names = tuple(booster.feature_names) if booster.feature_names else None
     n_features = booster.num_features()
     missing, iteration_range = xgboost_predict_settings(model)
+    levels = xgboost_category_levels(booster)
+    # trained on pandas category columns (XGBoost 3.1+ stores them): those may come as
+    # categories or text, and XGBoost re-codes a category frame itself
+    takes_frame = bool(levels) and feature_names is not None
+
+    types = booster.feature_types or []
+    # every category column has its categories: XGBoost re-codes a category frame
+    recodes = all(j in levels for j, t in enumerate(types) if t == "c")
 
     def dmatrix(X: Any) -> Any:
         if isinstance(X, pd.DataFrame):
+            if levels and not all(_is_number_column(c) for _, c in X.items()):
+                xgboost_unknown_categories(X, levels, feature_names)
+                if recodes:
+                    frame = xgboost_frame(X, levels)
+                    return xgb.DMatrix(frame, missing=missing, enable_categorical=True)
+                X = pd.DataFrame(
+                    {
+                        c: category_codes(column.astype(object), levels[j])
+                        if j in levels and not _is_number_column(column)
+                        else column.to_numpy(dtype=np.float64, na_value=np.nan)
+                        for j, (c, column) in enumerate(X.items())
+                    }
+                )  # the codes, as the trees read them
             X = X.to_numpy(dtype=np.float64)
         return xgb.DMatrix(np.asarray(X, dtype=np.float64), missing=missing)
+
+    def category_check(X: Dataset, name: str) -> None:
+        if levels:
+            xgboost_unknown_categories(X, levels, feature_names, name)
 
     def margin(X: Any) -> np.ndarray:
         out = booster.predict(
@@ -510,12 +687,12 @@ def _from_xgboost(model: Any, class_names: Sequence[str] | None) -> Model:
         }
         return Model(
             model, "classification", outputs, np.asarray(classes), feature_names, n_features,
-            "raw", predictors,
+            "raw", predictors, takes_frame, _category_check=category_check,
         )  # fmt: skip
     if objective.startswith(("reg:", "count:", "survival:", "rank:")):
         return Model(
             model, "regression", ("prediction",), None, feature_names, n_features, "raw",
-            {"raw": margin},
+            {"raw": margin}, takes_frame, _category_check=category_check,
         )  # fmt: skip
     raise UnsupportedModelError(
         f"the XGBoost objective {objective!r} is not supported; whybox explains reg:*, "
@@ -856,6 +1033,15 @@ def _lightgbm_library_input(est: Any, X: Any) -> Any:
     return X.astype({c: "category" for c in columns})
 
 
+def _xgboost_library_input(est: Any, X: Any) -> Any:
+    """Rows as a user gives them to XGBoost's own ``predict``: a frame's text columns
+    as pandas category columns (XGBoost 3.1+ re-codes them by the model's categories)."""
+    if not isinstance(X, pd.DataFrame) or all(_is_number_column(c) for _, c in X.items()):
+        return X
+    text = [c for c, column in X.items() if not _is_number_column(column)]
+    return X.astype({c: "category" for c in text})
+
+
 def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPrediction | None:
     """The model's output by its library's own public call, independent of whybox.
 
@@ -866,6 +1052,8 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     ``predict(X, raw_score=True)``, CatBoost ``predict(X, prediction_type="RawFormulaVal")``,
     scikit-learn ``decision_function`` (classifiers that have one; others
     ``predict_proba``) or ``predict`` (regressors). ``"probability"``: ``predict_proba``.
+    Text columns go to XGBoost as pandas category columns (``X.astype("category")``, which
+    it re-codes by the model's stored categories) and to LightGBM likewise.
 
     Parameters
     ----------
@@ -906,6 +1094,8 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
             return None
         if module == "lightgbm":
             X = _lightgbm_library_input(est, X)
+        elif module == "xgboost":
+            X = _xgboost_library_input(est, X)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "X does not have valid feature names")
             out, call = est.predict_proba(X), f"{name}.predict_proba(X)"
@@ -919,11 +1109,13 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     elif module == "xgboost":
         import xgboost as xgb
 
+        X = _xgboost_library_input(est, X)
         if hasattr(est, "get_booster"):
             out, call = est.predict(X, output_margin=True), f"{name}.predict(X, output_margin=True)"
             booster = est.get_booster()
         else:
-            out = est.predict(xgb.DMatrix(X), output_margin=True)
+            categorical = isinstance(X, pd.DataFrame) and any(X.dtypes == "category")
+            out = est.predict(xgb.DMatrix(X, enable_categorical=categorical), output_margin=True)
             call, booster = "Booster.predict(DMatrix(X), output_margin=True)", est
         n_terms = _xgb_n_trees(booster) + 1
         rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))

@@ -131,17 +131,21 @@ def test_xgboost_categorical_interventional_equals_exact(xgb_model, data):
     np.testing.assert_allclose(ours.values, reference.values, rtol=0, atol=XGB_TOL)
 
 
-def test_xgboost_category_values_instead_of_codes_are_refused(data):
+def test_xgboost_category_values_without_stored_categories_are_refused(data):
+    """A model trained on codes (``feature_types``) stores no categories: text is refused
+    with the fix. (Models trained on pandas category columns with XGBoost 3.1+ store
+    them and take text: tests/shapley/tree/_readers/test_xgboost.py.)"""
     X, y, _ = data
-    frame = pd.DataFrame(X[:, :3], columns=["a", "colour", "b"])
-    frame["colour"] = pd.Categorical(np.where(y > 1, "red", "blue"))
-    model = xgb.XGBRegressor(n_estimators=3, enable_categorical=True, tree_method="hist")
-    model.fit(frame, y)
+    model = xgb.XGBRegressor(
+        n_estimators=3, enable_categorical=True, feature_types=TYPES, tree_method="hist"
+    ).fit(pd.DataFrame(X, columns=["a", "colour", "b", "d"]), y)
+    frame = pd.DataFrame(X[:20], columns=["a", "colour", "b", "d"])
     explainer = TreeExplainer(model)
+    assert explainer.ensemble.category_levels == {}
+    text = frame.assign(colour=np.where(frame["colour"] > 3, "red", "blue"))
     with pytest.raises(InputError, match=r"column 'colour' holds category values.*cat\.codes"):
-        explainer(frame)
-    codes = frame.assign(colour=frame["colour"].cat.codes.astype(float))
-    ex = explainer(codes)
+        explainer(text)
+    ex = explainer(frame)
     assert ex.additivity_error.max() < XGB_TOL
 
 

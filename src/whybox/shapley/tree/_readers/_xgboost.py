@@ -2,7 +2,10 @@
 
 Thresholds are XGBoost's float32 values stored exactly; covers are hessian sums; the
 base score is converted to the margin; after early stopping only the rounds up to
-``best_iteration`` are read, as XGBoost's ``predict`` uses.
+``best_iteration`` are read, as XGBoost's ``predict`` uses. A model trained on pandas
+category columns with XGBoost 3.1 or later stores their categories: they become the
+ensemble's ``category_levels`` (a category's code is its position there), so category
+and text columns are read as XGBoost re-codes them.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def _xgb_kept_trees(gb_model: dict, n_trees: int, k: int, end: int) -> int:
 def read(model: Any) -> TreeParts:
     """The trees of a fitted XGBoost model (the rounds its ``predict`` uses)."""
     require_fitted(model)
-    from whybox.adapters._model import xgboost_predict_settings
+    from whybox.adapters._model import xgboost_levels_of, xgboost_predict_settings
 
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     missing, (_, end) = xgboost_predict_settings(model)
@@ -139,6 +142,13 @@ def read(model: Any) -> TreeParts:
         )
         outputs.append(int(gb_model["tree_info"][i]) if k > 1 else 0)
     base = _xgb_base_margin(params["base_score"], objective, k)
+    # XGBoost 3.1+ keeps the training frame's categories: codes are positions there
+    types = learner.get("feature_types") or []
+    levels = {
+        j: v
+        for j, v in xgboost_levels_of(gb_model.get("cats"), n_features).items()
+        if j < len(types) and types[j] == "c"
+    }
     return TreeParts(
         parsed,
         outputs,
@@ -149,5 +159,6 @@ def read(model: Any) -> TreeParts:
         float32_input=True,
         family=f"xgboost.{type(model).__name__}",
         category_sets=sets,
+        category_levels=levels,
         missing_value=missing,
     )
