@@ -29,7 +29,15 @@ import pandas as pd
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
 from whybox._utils import Players, check_int, check_random_state, json_value, resolve_players
-from whybox.adapters import Model, adapt_data, adapt_model
+from whybox.adapters import (
+    ColumnMap,
+    Model,
+    NotSeparableError,
+    adapt_data,
+    adapt_model,
+    column_map,
+    is_pipeline,
+)
 from whybox.shapley._exact import (
     MAX_EXACT_PLAYERS,
     all_coalitions,
@@ -116,6 +124,60 @@ def _linear_parts(model: Any) -> tuple[list[Any], Any]:
     return before, final
 
 
+def _explained_parts(model: Any) -> tuple[Any, ColumnMap | None]:
+    """The linear estimator, and the column map when the model is read through one.
+
+    A model :func:`_linear_parts` reads (a linear estimator, alone or after affine steps)
+    is linear in its inputs: no column map. Otherwise an exactly-``Pipeline`` whose
+    steps are column-separable (:func:`whybox.adapters.column_map`) and whose final
+    estimator is linear is additive in its input columns: it is read through its column
+    map.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If neither holds (:class:`~whybox.adapters.NotSeparableError` naming the step
+        that mixes columns, when the final estimator is linear).
+    InputError
+        If the linear estimator is not fitted.
+    """
+    est = model.estimator if isinstance(model, Model) else model
+    try:
+        _, final = _linear_parts(est)
+    except UnsupportedModelError as not_affine:
+        if not is_pipeline(est):
+            raise
+        try:
+            cmap = column_map(est)
+        except NotSeparableError as exc:
+            if isinstance(_steps(est)[-1], _linear_types()):
+                raise exc from None
+            raise not_affine from None
+        if not isinstance(cmap.final, _linear_types()):
+            raise not_affine from None
+        if not hasattr(cmap.final, "coef_"):
+            raise InputError(
+                f"the model {type(cmap.final).__name__} is not fitted; call fit(X, y) first."
+            ) from None
+        return cmap.final, cmap
+    return final, None
+
+
+def _final_coefficients(final: Any) -> np.ndarray:
+    """A linear estimator's ``coef_`` as (n_columns, n_outputs) float64."""
+    from scipy.sparse import issparse
+
+    coef = final.coef_.toarray() if issparse(final.coef_) else final.coef_
+    coef = np.asarray(coef, dtype=np.float64)
+    return coef.reshape(-1, 1) if coef.ndim == 1 else coef.T
+
+
+def _dense(T: Any) -> np.ndarray:
+    from scipy.sparse import issparse
+
+    return T.toarray() if issparse(T) else np.asarray(T, dtype=np.float64)
+
+
 def _transform_rows(step: Any, rows: np.ndarray) -> np.ndarray:
     names = getattr(step, "feature_names_in_", None)
     if names is not None:
@@ -150,8 +212,6 @@ def input_coefficients(model: Any, background: np.ndarray) -> np.ndarray:
     InputError
         If it is not fitted.
     """
-    from scipy.sparse import issparse
-
     before, final = _linear_parts(model)
     A: np.ndarray | None = None
     Z = background
@@ -165,9 +225,7 @@ def input_coefficients(model: Any, background: np.ndarray) -> np.ndarray:
         A_step = (out[1:] - out[0]) / h[:, None]
         A = A_step if A is None else A @ A_step
         Z = _transform_rows(step, Z)
-    coef = final.coef_.toarray() if issparse(final.coef_) else final.coef_
-    coef = np.asarray(coef, dtype=np.float64)
-    coef = coef.reshape(-1, 1) if coef.ndim == 1 else coef.T
+    coef = _final_coefficients(final)
     return coef if A is None else A @ coef
 
 
@@ -422,6 +480,16 @@ class LinearExplainer:
       ``Sigma + 1e-8 diag(Sigma)`` (:data:`COVARIANCE_RIDGE`; see
       :func:`background_correlation`), so collinear and constant features are allowed.
 
+    A scikit-learn ``Pipeline`` whose preprocessing is not affine but column-separable
+    (one-hot and ordinal encoding, imputation, scaling, binning: each column the linear
+    model reads, ``T(x)_c``, is a function of one input column ``p(c)``, see
+    :func:`whybox.adapters.column_map`) has a raw output that is a sum of one function
+    per input column, ``f(x) = sum_c coef_c T(x)_c + intercept``. Its interventional
+    SHAP values in the pipeline's input columns are then exactly
+    ``phi_p = sum over c with p(c) = p of coef_c (T(x)_c - mean over the background of
+    T(z)_c)``, per output (text columns included); ``"correlation_dependent"`` is
+    refused for such a pipeline.
+
     In both, local accuracy holds up to floating-point rounding: the values add up to
     the model's margin minus the base value, the mean margin over the background.
 
@@ -434,7 +502,11 @@ class LinearExplainer:
         RidgeClassifier, LinearSVC, Perceptron, LinearDiscriminantAnalysis, explained
         through their decision function); a scikit-learn Pipeline of StandardScaler,
         MinMaxScaler (without ``clip``), MaxAbsScaler, RobustScaler or PCA steps ending in
-        one (explained in its input columns); or a :class:`whybox.adapters.Model` of one.
+        one (explained in its input columns); a Pipeline of column-separable steps
+        ending in one (a ``ColumnTransformer`` with ``OneHotEncoder``, ``SimpleImputer``,
+        scalers, ...: the steps :func:`whybox.adapters.column_map` reads; explained in
+        its input columns, interventional only); or a :class:`whybox.adapters.Model` of
+        one.
     background : array-like of shape (n_background, n_features) or DataFrame
         Reference rows (e.g. the training data); only their mean (and covariance, for
         ``"correlation_dependent"``) is used, so every row is kept.
@@ -474,9 +546,15 @@ class LinearExplainer:
     expected_value : ndarray of shape (n_outputs,)
         The base value: the mean model output over the background.
     coef : ndarray of shape (n_features, n_outputs), float64
-        The model's coefficients in its input columns (through a Pipeline's steps).
+        The model's coefficients in its input columns (through a Pipeline's steps); for
+        a pipeline read through its column map, the final estimator's coefficients in
+        its own (transformed) columns, shape (n_transformed, n_outputs).
     mean : ndarray of shape (n_features,), float64
-        The mean of the background.
+        The mean of the background; for a pipeline read through its column map, the
+        mean of the transformed background, shape (n_transformed,).
+    column_map : whybox.adapters.ColumnMap or None
+        The pipeline's column map when the model is read through one (its
+        preprocessing is column-separable but not affine), else None.
     covariance : ndarray of shape (n_features, n_features) or None
         The regularised covariance of the Gaussian (``"correlation_dependent"`` only).
     transform : ndarray of shape (n_players, n_features, n_outputs) or None
@@ -495,13 +573,16 @@ class LinearExplainer:
     UnsupportedModelError
         If the model is not one of the linear models above (use
         :class:`~whybox.ExactExplainer` or :class:`~whybox.PermutationExplainer`), or its
-        raw output is not linear in the background rows.
+        raw output is not linear in the background rows (in the transformed columns, for
+        a pipeline read through its column map); a
+        :class:`~whybox.adapters.NotSeparableError` names a pipeline step that mixes
+        columns before a linear model.
     InputError
         If the background is missing or does not fit the model, ``output`` is not a
         linear output of the model, ``feature_perturbation``, ``algorithm`` or
         ``n_permutations`` is not one of the accepted values, ``feature_groups`` is
         malformed, ``random_state`` is not a seed, or ``"correlation_dependent"`` gets
-        fewer than two background rows.
+        fewer than two background rows or a pipeline read through its column map.
 
     Warns
     -----
@@ -558,7 +639,17 @@ class LinearExplainer:
                 f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}; use 'auto'."
             )
         n_permutations = check_int(n_permutations, "n_permutations", 1, "n_permutations=500")
-        _, final = _linear_parts(model)
+        final, cmap = _explained_parts(model)
+        if cmap is not None and feature_perturbation == "correlation_dependent":
+            raise InputError(
+                "feature_perturbation='correlation_dependent' needs a model linear in its "
+                "input columns, but this Pipeline's preprocessing is not affine (encoders, "
+                "imputers or clipping before the linear model), so a Gaussian over its input "
+                "columns has no closed form; use feature_perturbation='interventional' or "
+                f"{_MODEL_AGNOSTIC}."
+            )
+        self.column_map: ColumnMap | None = cmap
+        """The pipeline's column map when it is read through one, else None."""
         try:
             self.model = adapt_model(model)
         except UnsupportedModelError:  # a classifier without predict_proba
@@ -571,9 +662,13 @@ class LinearExplainer:
         self.background, _ = prepare_background(
             self.model, background, max_background=None, random_state=None, owner=self._owner
         )
-        bg = self.background.values.astype(np.float64, copy=False)
         self.players = resolve_players(feature_groups, self.background.feature_names)
-        self.coef = input_coefficients(self.model, bg)
+        if cmap is None:
+            bg = self.background.values.astype(np.float64, copy=False)
+            self.coef = input_coefficients(self.model, bg)
+        else:  # the final estimator's columns: the preprocessed background
+            bg = _dense(cmap.transform(self.background))
+            self.coef = _final_coefficients(final)
         if self.coef.shape != (bg.shape[1], self.model.n_outputs):
             raise UnsupportedModelError(
                 f"{type(final).__name__} has coefficients of shape {self.coef.shape[::-1]} but "
@@ -582,7 +677,7 @@ class LinearExplainer:
                 f"{_MODEL_AGNOSTIC}."
             )
         self.mean = bg.mean(axis=0)
-        base = self.model.predict(bg, "raw")
+        base = self.model.predict(self.background if cmap is not None else bg, "raw")
         self._check_linear(bg, base)
         self.expected_value = base.mean(axis=0)
         """ndarray of shape (n_outputs,): the base value, mean model output over the background."""
@@ -695,7 +790,7 @@ class LinearExplainer:
     def supports(cls, model: Any) -> bool:
         """Whether ``model`` is a linear model this explainer reads (see the class docs)."""
         try:
-            _linear_parts(model)
+            _explained_parts(model)
         except InputError:
             return False
         return True
@@ -717,7 +812,7 @@ class LinearExplainer:
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
             The rows to explain, with the model's columns (a DataFrame's are matched by
-            name).
+            name; a pipeline's input columns, text included).
 
         Returns
         -------
@@ -728,8 +823,10 @@ class LinearExplainer:
             row, so ``additivity_error`` is reported (zero up to rounding);
             ``method`` ``"linear_interventional"`` or ``"linear_correlation_dependent"``;
             ``params`` with ``feature_perturbation``, ``algorithm``, ``n_permutations``,
-            ``covariance_ridge``, ``covariance_rank``, ``covariance_singular`` and
-            ``random_state``.
+            ``covariance_ridge``, ``covariance_rank``, ``covariance_singular``,
+            ``random_state`` and ``transformed_columns`` (the number of columns the linear
+            model reads through a pipeline's column map, else None). ``data`` holds the
+            rows as given (object dtype where a column is text).
 
         Raises
         ------
@@ -737,6 +834,12 @@ class LinearExplainer:
             If ``X`` does not have the model's columns.
         """
         data = self.model.check_data(adapt_data(X, name="X"), name="X")
+        if self.column_map is not None:
+            f_x = self.model.predict(data, "raw")
+            values = self._column_values(_dense(self.column_map.transform(data)))
+            if self.players.grouped:
+                values = self.players.membership().astype(np.float64) @ values
+            return shapley_explanation(self, values, data.values, f_x, self._params())
         Xv = data.values.astype(np.float64, copy=False)
         f_x = self.model.predict(Xv, "raw")
         Z = Xv - self.mean
@@ -747,6 +850,19 @@ class LinearExplainer:
         else:
             values = np.tensordot(Z, self.transform, axes=([1], [1]))
         return shapley_explanation(self, values, data.values, f_x, self._params())
+
+    def _column_values(self, T: np.ndarray) -> np.ndarray:
+        """Values in the input columns from the transformed rows ``T``.
+
+        ``phi[n, p, k] = sum over the transformed columns c of input column p of
+        coef[c, k] * (T[n, c] - mean[c])``.
+        """
+        cmap = self.column_map
+        assert cmap is not None
+        owner = np.zeros((cmap.n_inputs, cmap.n_outputs))
+        owner[cmap.groups, np.arange(cmap.n_outputs)] = 1.0
+        Z = T - self.mean
+        return np.stack([(Z * self.coef[:, k]) @ owner.T for k in range(self.coef.shape[1])], 2)
 
     def _params(self) -> dict[str, Any]:
         sampled = self.algorithm == "permutation"
@@ -763,4 +879,5 @@ class LinearExplainer:
             "covariance_rank": self.covariance_rank if correlated else None,
             "covariance_singular": self.covariance_singular if correlated else None,
             "random_state": json_value(self.random_state),
+            "transformed_columns": None if self.column_map is None else self.column_map.n_outputs,
         }
