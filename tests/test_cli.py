@@ -17,6 +17,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tests._cli import run_cli
 from tests._requires import installed, lazy, requires
+from whybox.io import load_model
 
 lgb = lazy("lightgbm")
 xgb = lazy("xgboost")
@@ -125,6 +126,33 @@ def test_pipeline_is_explained_in_its_input_columns(files, tmp_path):
     importance = next(s for s in report["sections"] if s["id"] == "importance")
     names = importance["blocks"][0]["data"]["feature_names"]
     assert sorted(names) == ["age", "debt", "income", "region", "tenure"]
+
+
+def test_train_is_the_background(files, table, tmp_path):
+    # held-out rows and 80 training rows (fewer than 100: all of them are the background)
+    data, train = tmp_path / "held_out.csv", tmp_path / "train.csv"
+    table[:120].to_csv(data, index=False)
+    table[120:200].to_csv(train, index=False)
+    out = tmp_path / "r.html"
+    assert run_cli(
+        "audit", "--model", str(files / "lr.skops"), "--data", str(data), "--target", "label",
+        "--train", str(train), "--rows", "0,5", "--out", str(out), "--quiet",
+    ) == 0  # fmt: skip
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert report["notes"] == []
+    assert report["meta"]["background"] == "training data"
+    assert report["meta"]["training rows"] == 80 and report["meta"]["SHAP background rows"] == 80
+    assert "training data train.csv" in report["meta"]["subtitle"]
+    # Linear SHAP in the margin: the base value is the model's mean decision function over
+    # the background, the training rows (not the audited ones)
+    lr = load_model(str(files / "lr.skops"))
+    X_train = table[120:200].drop(columns="label")
+    local = next(s for s in report["sections"] if s["id"] == "local")
+    bases = [b["data"]["base_value"] for b in local["blocks"] if "shap_values" in b.get("data", {})]
+    assert len(bases) == 2
+    np.testing.assert_allclose(bases, lr.decision_function(X_train).mean(), rtol=0, atol=1e-9)
+    performance = next(s for s in report["sections"] if s["id"] == "performance")
+    assert performance["blocks"][1]["title"] == "Training and held-out performance"
 
 
 def _one_line_error(capsys, *args):

@@ -315,3 +315,39 @@ def test_binned_sensitive_attribute_groups_the_rows(tmp_path, files, table):
     importance = next(s for s in report["sections"] if s["id"] == "importance")
     assert "age" in importance["blocks"][0]["data"]["feature_names"]
     assert pair_matches(out, tmp_path / "r.json")
+
+
+# ------------------------------------------------------------ --train (issue #21)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.drop(columns="debt"), "it lacks 'debt'"),
+        (lambda t: t.drop(columns="label"), "it lacks 'label'"),
+        (lambda t: t.assign(extra=1.0), "it has 'extra', which data.csv has not"),
+        (
+            lambda t: t.assign(age="old"),
+            "column 'age' holds text in train.csv but numbers in data.csv",
+        ),
+    ],
+)
+def test_train_with_other_columns_is_one_line(tmp_path, capsys, files, table, change, message):
+    train = tmp_path / "train.csv"
+    change(table).to_csv(train, index=False)
+    out = tmp_path / "r.html"
+    line = one_line_error(capsys, *args_for(files, out, "--train", train))
+    assert "--train train.csv has columns that differ from --data data.csv" in line
+    assert message in line
+    assert not out.exists()
+
+
+def test_train_is_refused_with_demo_and_as_the_output(tmp_path, capsys, files):
+    line = one_line_error(
+        capsys, "audit", "--demo", "--train", files / "data.csv", "--out", tmp_path / "r.html"
+    )
+    assert "--demo takes no" in line and "--train" in line
+    line = one_line_error(
+        capsys, *args_for(files, files / "data.html", "--train", files / "data.json")
+    )
+    assert "--train" in line
