@@ -57,6 +57,9 @@ def test_demo_report_is_complete(demo_report):
     accuracy = dict(report["sections"][0]["blocks"][0]["rows"])["accuracy"]
     assert accuracy > 0.85  # a real model on real data, not a placeholder
     assert report["meta"]["explainer"] == "tree_path_dependent"
+    # the demo audits with its training data: no note that the audited rows stood in
+    assert report["meta"]["background"] == "training data" and report["notes"] == []
+    assert report["sections"][0]["blocks"][1]["title"] == "Training and held-out performance"
 
 
 @pytest.mark.browser
