@@ -521,3 +521,82 @@ def test_lightgbm_fitted_on_an_array_is_audited_with_a_sensitive_input_column():
         assert gm.by_group.loc[gm.by_group.index.astype(float) == g, "selection_rate"].item() == (
             pytest.approx(rate, abs=1e-12)
         )
+
+
+# ---------------------------------------------------------------------- text categories
+def _category_table(n: int = 400) -> tuple[pd.DataFrame, np.ndarray]:
+    """A frame with two category columns (one in an unsorted order) and a number."""
+    rng = np.random.default_rng(21)
+    colour = rng.choice(["red", "green", "blue", "violet"], n)
+    size = rng.choice(["XL", "S", "M"], n)
+    x = rng.normal(size=n)
+    y = (2.0 * (colour == "red") + np.where(size == "S", x, -x) > 0.5).astype(int)
+    frame = pd.DataFrame(
+        {
+            "colour": pd.Categorical(colour),
+            "x": x,
+            "size": pd.Categorical(size, categories=["XL", "S", "M"]),
+        }
+    )
+    return frame, y
+
+
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Category columns as object columns of text, as read from a CSV."""
+    cats = [c for c, dt in frame.dtypes.items() if isinstance(dt, pd.CategoricalDtype)]
+    text = frame.astype(dict.fromkeys(cats, object))
+    return text.where(text.notna(), None)
+
+
+def test_xgboost_categorical_model_predicts_on_text_as_on_its_category_frame():
+    xgb = requires("xgboost")
+    from importlib.metadata import version
+
+    if tuple(int(p) for p in version("xgboost").split(".")[:2]) < (3, 1):
+        pytest.skip("XGBoost before 3.1 does not store categories")
+    from whybox.adapters import adapt_data, library_prediction
+
+    frame, y = _category_table()
+    model = xgb.XGBClassifier(
+        n_estimators=20, max_depth=3, enable_categorical=True, max_cat_to_onehot=1
+    ).fit(frame, y)
+    m = adapt_model(model)
+    rows = frame.iloc[:50]
+    text = _as_text(rows)
+    margin = model.predict(rows, output_margin=True)
+    data = m.check_data(adapt_data(text))
+    np.testing.assert_array_equal(m.predict(data)[:, 0], margin)
+    # the probability of XGBoost's float32 margin, in float64 (XGBoost rounds it to float32)
+    proba = m.predict(text, "probability")[:, 0]
+    np.testing.assert_array_equal(proba, 1.0 / (1.0 + np.exp(-margin.astype(np.float64))))
+    np.testing.assert_allclose(proba, model.predict_proba(rows)[:, 1], rtol=2.0**-22, atol=0)
+    np.testing.assert_array_equal(library_prediction(model, text).values[:, 0], margin)
+    # an array of mixed rows: categories in the category columns, by the model's names
+    np.testing.assert_array_equal(m.predict(text.to_numpy())[:, 0], margin)
+    bad = text.copy()
+    bad.loc[bad.index[7], "size"] = "XXL"
+    with pytest.raises(InputError, match=r"column 'size' holds 'XXL' at row 7.*not trained on"):
+        m.check_data(adapt_data(bad))
+    with pytest.raises(InputError, match=r"'XXL' at row 7"):
+        m.predict(bad)  # never a silent guess, even past check_data's probe rows
+
+
+def test_catboost_categorical_model_predicts_on_text():
+    cb = requires("catboost")
+    from whybox.adapters import adapt_data, library_prediction
+
+    frame, y = _category_table()
+    text = _as_text(frame)
+    model = cb.CatBoostClassifier(
+        iterations=20, depth=3, verbose=0, random_seed=0, allow_writing_files=False,
+        cat_features=["colour", "size"],
+    ).fit(text, y)  # fmt: skip
+    m = adapt_model(model)
+    rows = text.iloc[:40]
+    raw = model.predict(rows, prediction_type="RawFormulaVal")
+    data = m.check_data(adapt_data(rows))
+    np.testing.assert_array_equal(m.predict(data)[:, 0], raw)
+    np.testing.assert_array_equal(
+        m.predict(rows, "probability")[:, 0], model.predict_proba(rows)[:, 1]
+    )
+    np.testing.assert_array_equal(library_prediction(model, rows).values[:, 0], raw)

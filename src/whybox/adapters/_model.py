@@ -820,7 +820,21 @@ def _from_catboost(model: Any, class_names: Sequence[str] | None) -> Model:
     # (a frame with them in another order is reordered, as CatBoost's own predict does)
     feature_names = names or None
 
-    def as_array(X: Any) -> np.ndarray:
+    cats = [int(j) for j in model.get_cat_feature_indices()]
+    texts = [int(j) for j in getattr(model, "get_text_feature_indices", lambda: [])()]
+    # categorical (or text) columns: the rows go to CatBoost as a Pool that names them
+    takes_frame = bool(cats or texts) and feature_names is not None
+
+    def as_array(X: Any) -> Any:
+        if takes_frame:
+            from catboost import Pool
+
+            frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X))
+            frame = frame.set_axis(list(names), axis=1)
+            special = set(cats) | set(texts)
+            numbers = [c for j, c in enumerate(names) if j not in special]
+            frame = frame.astype(dict.fromkeys(numbers, np.float64))
+            return Pool(frame, cat_features=cats or None, text_features=texts or None)
         if isinstance(X, pd.DataFrame):
             return X.to_numpy(dtype=np.float64)
         return np.asarray(X, dtype=np.float64)
@@ -845,11 +859,11 @@ def _from_catboost(model: Any, class_names: Sequence[str] | None) -> Model:
         outputs = (labels[1],) if binary else labels
         return Model(
             model, "classification", outputs, np.asarray(classes), feature_names, n_features,
-            "raw", predictors,
+            "raw", predictors, takes_frame,
         )  # fmt: skip
     return Model(
         model, "regression", ("prediction",), None, feature_names, n_features, "raw",
-        {"raw": margin},
+        {"raw": margin}, takes_frame,
     )  # fmt: skip
 
 

@@ -1,0 +1,123 @@
+"""SHAP values of CatBoost models with categorical features, by CatBoost itself.
+
+whybox's kernels read CatBoost's float-feature splits (``_readers._catboost``); a model
+with categorical features splits on one-hot values and on CTR statistics of category
+combinations, which only CatBoost computes. For those models whybox asks CatBoost for
+its own SHAP values (``get_feature_importance(type="ShapValues")``: path-dependent
+TreeSHAP on its trees, in the model's raw output space, one value per input column)
+and lays them out as whybox does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from whybox._exceptions import InputError, UnsupportedModelError
+
+
+def catboost_has_categorical(model: Any) -> bool:
+    """Whether a fitted CatBoost model has categorical (or text) input columns.
+
+    Parameters
+    ----------
+    model : catboost.CatBoost, CatBoostClassifier or CatBoostRegressor
+
+    Returns
+    -------
+    bool
+        True when ``get_cat_feature_indices()`` (or ``get_text_feature_indices()``) is
+        not empty: whybox's tree kernels cannot read such a model, and
+        :func:`catboost_shap_values` explains it.
+    """
+    cats = list(model.get_cat_feature_indices())
+    texts = list(getattr(model, "get_text_feature_indices", lambda: [])())
+    return bool(cats or texts)
+
+
+def _frame(model: Any, frame: Any) -> pd.DataFrame:
+    """``frame`` with the model's columns in the model's order."""
+    names = [str(n) for n in (model.feature_names_ or ())]
+    if not isinstance(frame, pd.DataFrame):
+        frame = pd.DataFrame(np.asarray(frame, dtype=object), columns=names or None)
+    have = [str(c) for c in frame.columns]
+    if names and set(have) != set(names):
+        missing = [n for n in names if n not in have]
+        extra = [c for c in have if c not in names]
+        raise InputError(
+            f"frame has the columns {have[:5]} but the CatBoost model was fitted on "
+            f"{names[:5]} (missing {missing[:5]}, unexpected {extra[:5]}); give the "
+            "model's columns."
+        )
+    frame = frame.set_axis(have, axis=1)
+    return frame[names] if names else frame
+
+
+def catboost_shap_values(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """CatBoost's own SHAP values of ``frame``, in whybox's layout.
+
+    Parameters
+    ----------
+    model : catboost.CatBoost, CatBoostClassifier or CatBoostRegressor
+        A fitted model, with or without categorical features.
+    frame : DataFrame of shape (n_samples, n_features)
+        The rows, with the model's columns (matched by name, reordered to the model's
+        order); categorical columns hold their categories (text or integers, as
+        CatBoost takes them; a missing category is refused by CatBoost).
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples, n_features, n_outputs), float64
+        Path-dependent SHAP values in the model's raw output space (CatBoost's
+        ``RawFormulaVal``): regression one output; a binary classifier one output, the
+        positive class's log-odds; a multiclass classifier one output per class (in
+        ``classes_`` order); multi-target regression one per target.
+    base_value : ndarray of shape (n_outputs,), float64
+        The expected value: ``values.sum(axis=1) + base_value`` equals
+        ``model.predict(frame, prediction_type="RawFormulaVal")``.
+
+    Raises
+    ------
+    InputError
+        If ``frame`` has no rows, lacks the model's columns, or CatBoost cannot read a
+        value (e.g. a missing category, which CatBoost itself refuses).
+    UnsupportedModelError
+        If the model is not fitted.
+
+    Notes
+    -----
+    Source: ``model.get_feature_importance(type="ShapValues", data=Pool(frame,
+    cat_features=..., text_features=...))``, which returns ``(n_samples, n_features +
+    1)`` (one output) or ``(n_samples, n_outputs, n_features + 1)``, the expected value
+    last.
+    """
+    from catboost import CatBoostError, Pool
+
+    if not model.is_fitted():
+        raise UnsupportedModelError(
+            f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
+        )
+    frame = _frame(model, frame)
+    if frame.shape[0] == 0:
+        raise InputError("frame has no rows; give at least one row to explain.")
+    cats = [int(j) for j in model.get_cat_feature_indices()]
+    texts = [int(j) for j in getattr(model, "get_text_feature_indices", lambda: [])()]
+    try:
+        pool = Pool(frame, cat_features=cats or None, text_features=texts or None)
+        raw = model.get_feature_importance(type="ShapValues", data=pool)
+    except CatBoostError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "CatBoostError"
+        raise InputError(
+            f"CatBoost could not compute SHAP values on frame ({reason[:200]}); give each "
+            "categorical column text or integer categories (no missing values) and each "
+            "other column numbers."
+        ) from None
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.ndim == 2:  # one output: (n_samples, n_features + 1)
+        raw = raw[:, None, :]
+    # (n_samples, n_outputs, n_features + 1) -> (n_samples, n_features, n_outputs)
+    values = np.ascontiguousarray(np.moveaxis(raw[:, :, :-1], 1, 2))
+    base_value = raw[0, :, -1].copy()
+    return values, base_value
