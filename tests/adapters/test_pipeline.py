@@ -21,7 +21,7 @@ from sklearn.feature_selection import (
     f_regression,
 )
 from sklearn.impute import MissingIndicator, SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import (
     FunctionTransformer,
     KBinsDiscretizer,
@@ -476,6 +476,16 @@ def test_unknown_category_at_transform_time():
     np.testing.assert_array_equal(T, pipe[:-1].transform(new))
 
 
+def test_unknown_category_refused_as_the_encoder_does():
+    rng = np.random.default_rng(9)
+    X = _texts(rng, nan=False)
+    pipe = _fit(OneHotEncoder(handle_unknown="error"), X, final=_Final())
+    new = X.iloc[:2].copy()
+    new.loc[new.index[0], "u"] = "purple"
+    with pytest.raises(InputError, match="could not transform X.*purple"):
+        column_map(pipe).transform(new)
+
+
 def test_classifier_without_predict_proba_still_maps():
     rng = np.random.default_rng(10)
     X = _mixed(rng, nan=False)
@@ -567,3 +577,51 @@ def test_not_separable_step_nested_in_column_transformer():
     assert info.value.step == "'pca' (PCA)"
     assert info.value.path == ("pre", "num", "pca")
     assert "'pca' (PCA) inside 'pre' > 'num'" in str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(ALONE))
+def test_each_transformer_nested(case):
+    """Each transformer inside a Pipeline inside a ColumnTransformer inside a Pipeline."""
+    make, kind = ALONE[case]
+    rng = np.random.default_rng(14)
+    inner = _data(kind, rng)
+    X = inner.copy()
+    X.insert(0, "z", rng.normal(size=N))  # handled by another transformer
+    X["t"] = rng.choice(["yes", "no"], N)  # passed through the remainder after encoding
+    ct = ColumnTransformer(
+        [
+            ("scale_z", StandardScaler(), ["z"]),
+            ("inner", Pipeline([("nothing", "passthrough"), ("t", make())]), list(inner.columns)),
+            ("code_t", OrdinalEncoder(), ["t"]),
+        ]
+    )
+    y = X["z"] + rng.normal(size=N)
+    pipe = Pipeline([("pre", make_pipeline(ct, "passthrough")), ("model", _Final())]).fit(X, y)
+    m = check_groups(pipe, X)
+    assert m.groups[0] == 0 and m.groups[-1] == X.shape[1] - 1
+
+
+def test_feature_union():
+    rng = np.random.default_rng(15)
+    X = _numbers(rng)
+    union = FeatureUnion(
+        [
+            ("imputed", SimpleImputer()),
+            ("flags", MissingIndicator()),
+            ("same", "passthrough"),
+            ("gone", "drop"),
+            ("bins", make_pipeline(SimpleImputer(), KBinsDiscretizer(3, strategy="uniform"))),
+        ],
+        transformer_weights={"imputed": 2.0},
+    )
+    m = check_groups(_fit(union, X, final=_Final()), X)
+    assert m.groups[:5].tolist() == [0, 1, 2, 0, 1]
+
+
+def test_feature_union_with_a_mixing_transformer_is_named():
+    rng = np.random.default_rng(16)
+    X = _numbers(rng, nan=False)
+    union = FeatureUnion([("scaled", StandardScaler()), ("pca", PCA(1))])
+    with pytest.raises(NotSeparableError) as info:
+        column_map(_fit(union, X, final=_Final()))
+    assert info.value.path == ("pre", "pca")

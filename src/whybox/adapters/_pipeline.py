@@ -75,8 +75,8 @@ class ColumnMap:
         The number of input columns.
     """
 
-    pipeline: Any
-    preprocessor: Any
+    pipeline: Any = field(repr=False)
+    preprocessor: Any = field(repr=False)
     final: Any
     input_names: tuple[str, ...]
     output_names: tuple[str, ...]
@@ -112,8 +112,9 @@ class ColumnMap:
         Raises
         ------
         InputError
-            If ``X`` lacks an input column or the preprocessor's output is not
-            numeric.
+            If ``X`` lacks an input column, the preprocessor refuses it (e.g. a
+            category an encoder with ``handle_unknown="error"`` has not seen), or its
+            output is not numeric.
         """
         from scipy import sparse
 
@@ -121,7 +122,15 @@ class ColumnMap:
         if self.preprocessor is None:
             out = frame
         else:
-            out = self.preprocessor.transform(frame)
+            try:
+                out = self.preprocessor.transform(frame)
+            except (ValueError, TypeError) as exc:  # e.g. an unknown category, as fitted
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                raise InputError(
+                    f"the pipeline's preprocessing could not transform X ({reason[:200]}); "
+                    "give X values and types the pipeline was fitted on (an encoder fitted "
+                    "with handle_unknown='error' refuses categories it has not seen)."
+                ) from None
         if sparse.issparse(out):
             return sparse.csr_matrix(out, dtype=np.float64)
         try:
@@ -227,6 +236,7 @@ def column_map(model: Any) -> ColumnMap:
     - the selectors ``VarianceThreshold``, ``SelectKBest``, ``SelectPercentile``,
       ``GenericUnivariateSelect``, ``SelectFpr``, ``SelectFdr``, ``SelectFwe``
       (the columns their ``get_support`` keeps);
+    - ``FeatureUnion`` of such transformers (``"drop"``, ``"passthrough"``);
     - ``None`` or ``"passthrough"`` steps.
 
     ``set_output(transform="pandas")`` changes nothing in the map.
@@ -428,6 +438,16 @@ def _column_transformer(ct: Any, path: tuple[str, ...]) -> np.ndarray:
     return groups
 
 
+def _feature_union(fu: Any, path: tuple[str, ...]) -> np.ndarray:
+    parts = []
+    for name, trans in fu.transformer_list:
+        if isinstance(trans, str) and trans == "drop":
+            continue
+        g = _step_groups(trans, (*path, name))
+        parts.append(np.arange(_n_in(fu), dtype=np.int64)[g])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
 def _one_hot(enc: Any, path: tuple[str, ...]) -> np.ndarray:
     counts = []
     infrequent = getattr(enc, "infrequent_categories_", None)
@@ -497,7 +517,7 @@ def _handlers() -> dict[type, Callable[[Any, tuple[str, ...]], np.ndarray]]:
         VarianceThreshold,
     )
     from sklearn.impute import MissingIndicator, SimpleImputer
-    from sklearn.pipeline import Pipeline
+    from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import (
         FunctionTransformer,
         KBinsDiscretizer,
@@ -513,6 +533,7 @@ def _handlers() -> dict[type, Callable[[Any, tuple[str, ...]], np.ndarray]]:
     return {
         Pipeline: _pipeline,
         ColumnTransformer: _column_transformer,
+        FeatureUnion: _feature_union,
         OneHotEncoder: _one_hot,
         OrdinalEncoder: _one_to_one,
         TargetEncoder: _target_encoder,
