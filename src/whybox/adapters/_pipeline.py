@@ -149,7 +149,7 @@ class ColumnMap:
         if ds.feature_names != self.input_names:
             if set(self.input_names) <= set(ds.feature_names):
                 ds = ds.select(self.input_names)
-            elif ds.n_features != self.n_inputs or _named(X):
+            elif ds.n_features != self.n_inputs or (_named(X) and self._model.feature_names):
                 missing = [c for c in self.input_names if c not in ds.feature_names]
                 raise InputError(
                     f"X has {ds.n_features} columns but the pipeline was fitted on "
