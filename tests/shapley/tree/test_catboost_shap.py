@@ -124,3 +124,22 @@ def test_equals_whybox_kernels_on_a_model_without_categories(kind, table):
     ex = TreeExplainer(model)(numeric.iloc[:30])
     np.testing.assert_allclose(values, ex.values, rtol=0, atol=1e-9)
     np.testing.assert_allclose(base, ex.base_values[0], rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_with_a_background_the_values_are_interventional(kind, table):
+    """CatBoost's Independent Tree SHAP equals brute-force enumeration of the
+    interventional game on CatBoost's own predictions (ExactExplainer)."""
+    from whybox.shapley import ExactExplainer
+
+    frame, y = table
+    model = _fit(kind, frame, y)
+    background, rows = frame.iloc[200:225], frame.iloc[:6]
+    values, base = catboost_shap_values(model, rows, background)
+    reference = ExactExplainer(model, background, max_background=None, output="raw")(rows)
+    np.testing.assert_allclose(values, reference.values, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(base, reference.base_values[0], rtol=0, atol=1e-10)
+    raw = np.asarray(model.predict(background, prediction_type="RawFormulaVal"))
+    np.testing.assert_allclose(base, raw.reshape(25, -1).mean(axis=0), rtol=0, atol=1e-10)
+    with pytest.raises(InputError, match="background has the columns"):
+        catboost_shap_values(model, rows, background.drop(columns="x"))

@@ -37,7 +37,7 @@ def catboost_has_categorical(model: Any) -> bool:
     return bool(cats or texts)
 
 
-def _frame(model: Any, frame: Any) -> pd.DataFrame:
+def _frame(model: Any, frame: Any, name: str = "frame") -> pd.DataFrame:
     """``frame`` with the model's columns in the model's order."""
     names = [str(n) for n in (model.feature_names_ or ())]
     if not isinstance(frame, pd.DataFrame):
@@ -47,7 +47,7 @@ def _frame(model: Any, frame: Any) -> pd.DataFrame:
         missing = [n for n in names if n not in have]
         extra = [c for c in have if c not in names]
         raise InputError(
-            f"frame has the columns {have[:5]} but the CatBoost model was fitted on "
+            f"{name} has the columns {have[:5]} but the CatBoost model was fitted on "
             f"{names[:5]} (missing {missing[:5]}, unexpected {extra[:5]}); give the "
             "model's columns."
         )
@@ -55,7 +55,19 @@ def _frame(model: Any, frame: Any) -> pd.DataFrame:
     return frame[names] if names else frame
 
 
-def catboost_shap_values(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _label(model: Any, n: int) -> np.ndarray:
+    """A label for ``n`` rows (CatBoost asks one of a Pool it computes Independent Tree
+    SHAP on; the raw values do not depend on it): the first class, or 0 per output."""
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(classes) >= 2:
+        return np.repeat(np.asarray(classes)[:1], n)
+    k = len(np.atleast_1d(model.get_scale_and_bias()[1]))  # the outputs (targets)
+    return np.zeros((n, k)) if k > 1 else np.zeros(n)
+
+
+def catboost_shap_values(
+    model: Any, frame: pd.DataFrame, background: pd.DataFrame | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """CatBoost's own SHAP values of ``frame``, in whybox's layout.
 
     Parameters
@@ -66,30 +78,38 @@ def catboost_shap_values(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, n
         The rows, with the model's columns (matched by name, reordered to the model's
         order); categorical columns hold their categories (text or integers, as
         CatBoost takes them; a missing category is refused by CatBoost).
+    background : DataFrame of shape (n_background, n_features), optional
+        Reference rows, as ``frame``. Without it the values are path-dependent (the
+        trees' training weights stand in for the data); with it they are interventional
+        (CatBoost's Independent Tree SHAP: the exact Shapley values of
+        ``v(S) = mean_z f(x_S, z_notS)`` over the background rows, every row weighted
+        ``1 / n_background``), the game of :class:`whybox.ExactExplainer`.
 
     Returns
     -------
     values : ndarray of shape (n_samples, n_features, n_outputs), float64
-        Path-dependent SHAP values in the model's raw output space (CatBoost's
+        SHAP values in the model's raw output space (CatBoost's
         ``RawFormulaVal``): regression one output; a binary classifier one output, the
         positive class's log-odds; a multiclass classifier one output per class (in
         ``classes_`` order); multi-target regression one per target.
     base_value : ndarray of shape (n_outputs,), float64
-        The expected value: ``values.sum(axis=1) + base_value`` equals
+        The expected value (with a background: its mean raw output);
+        ``values.sum(axis=1) + base_value`` equals
         ``model.predict(frame, prediction_type="RawFormulaVal")``.
 
     Raises
     ------
     InputError
-        If ``frame`` has no rows, lacks the model's columns, or CatBoost cannot read a
-        value (e.g. a missing category, which CatBoost itself refuses).
+        If ``frame`` (or ``background``) has no rows, lacks the model's columns, or
+        CatBoost cannot read a value (e.g. a missing category, which CatBoost itself refuses).
     UnsupportedModelError
         If the model is not fitted.
 
     Notes
     -----
     Source: ``model.get_feature_importance(type="ShapValues", data=Pool(frame,
-    cat_features=..., text_features=...))``, which returns ``(n_samples, n_features +
+    cat_features=..., text_features=...), reference_data=Pool(background, ...))``
+    (``reference_data`` only with a background), which returns ``(n_samples, n_features +
     1)`` (one output) or ``(n_samples, n_outputs, n_features + 1)``, the expected value
     last.
     """
@@ -104,13 +124,26 @@ def catboost_shap_values(model: Any, frame: pd.DataFrame) -> tuple[np.ndarray, n
         raise InputError("frame has no rows; give at least one row to explain.")
     cats = [int(j) for j in model.get_cat_feature_indices()]
     texts = [int(j) for j in getattr(model, "get_text_feature_indices", lambda: [])()]
+    kw = dict(cat_features=cats or None, text_features=texts or None)
     try:
-        pool = Pool(frame, cat_features=cats or None, text_features=texts or None)
-        raw = model.get_feature_importance(type="ShapValues", data=pool)
+        if background is None:
+            raw = model.get_feature_importance(type="ShapValues", data=Pool(frame, **kw))
+        else:
+            background = _frame(model, background, "background")
+            if background.shape[0] == 0:
+                raise InputError(
+                    "background has no rows; pass at least one reference row (e.g. 100 "
+                    "rows sampled from the training data)."
+                )
+            pool = Pool(frame, label=_label(model, len(frame)), **kw)
+            reference = Pool(background, label=_label(model, len(background)), **kw)
+            raw = model.get_feature_importance(
+                type="ShapValues", data=pool, reference_data=reference
+            )
     except CatBoostError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "CatBoostError"
         raise InputError(
-            f"CatBoost could not compute SHAP values on frame ({reason[:200]}); give each "
+            f"CatBoost could not compute SHAP values ({reason[:200]}); give each "
             "categorical column text or integer categories (no missing values) and each "
             "other column numbers."
         ) from None
