@@ -1,6 +1,9 @@
 """The audit as a library call: multi-class and regression models, class names, rows."""
 
+import contextlib
+import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -205,14 +208,17 @@ def shifted():
 @pytest.fixture(scope="module")
 def shifted_reports(shifted):
     model, X, y, X_train, y_train = shifted
-    with_train = audit(model, X, y, X_train=X_train, y_train=y_train, progress=False)
-    without = audit(model, X, y, progress=False)
-    return with_train, without
+    shown, quiet = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(shown):
+        with_train = audit(model, X, y, X_train=X_train, y_train=y_train, progress=True)
+    with contextlib.redirect_stderr(quiet):
+        without = audit(model, X, y, progress=False)
+    return with_train, without, shown.getvalue(), quiet.getvalue()
 
 
 def test_the_training_rows_are_the_shap_background(shifted, shifted_reports):
     model, X, y, X_train, _ = shifted
-    with_train, without = shifted_reports
+    with_train, without, *_ = shifted_reports
     # interventional SHAP: the base value is the mean prediction over the background, all
     # 90 training rows (fewer than 100), by the model's own predict_proba
     ex = with_train.results["explanation"]
@@ -238,7 +244,7 @@ def test_lime_effects_and_counterfactuals_read_the_training_rows(shifted, shifte
     from whybox.inspection import partial_dependence
 
     model, X, _, X_train, _ = shifted
-    with_train, without = shifted_reports
+    with_train, without, *_ = shifted_reports
     assert with_train.results["lime"].params["background_rows"] == 90
     assert without.results["lime"].params["background_rows"] == 60
     # PD/ICE over the training rows (all 90, fewer than the 500 the section averages):
@@ -265,7 +271,7 @@ def test_training_performance_is_shown_beside_the_held_out(shifted, shifted_repo
     from sklearn.metrics import accuracy_score
 
     model, X, y, X_train, y_train = shifted
-    with_train, without = shifted_reports
+    with_train, without, *_ = shifted_reports
     perf = next(s for s in with_train.sections if s.id == "performance")
     table = perf.blocks[1]
     assert table.title == "Training and held-out performance"
@@ -278,7 +284,7 @@ def test_training_performance_is_shown_beside_the_held_out(shifted, shifted_repo
 
 
 def test_the_report_says_when_the_audited_rows_stood_in(shifted_reports):
-    with_train, without = shifted_reports
+    with_train, without, *_ = shifted_reports
     assert with_train.notes == () and json.loads(with_train.to_json())["notes"] == []
     assert "No training data was given" not in with_train.to_html()
     (note,) = without.notes
@@ -310,3 +316,13 @@ def test_training_rows_are_checked_before_any_work(shifted):
     train, _ = check_train(adapt_model(model), adapt_data(X), report_columns, None)
     assert train.feature_names == ("a", "b", "c")
     np.testing.assert_array_equal(train.values, X_train.to_numpy())
+
+
+def test_progress_shows_inside_long_steps_with_an_eta(shifted_reports):
+    *_, shown, quiet = shifted_reports
+    assert quiet == ""
+    assert "whybox audit" in shown
+    # bars inside the steps: the effects plotted and the rows anchored, with a total
+    # (n/total) and, once a unit is done, the time left ("elapsed<remaining")
+    for desc in ("feature effects", "anchors"):
+        assert re.search(desc + r": .*\d+/\d+ \[\d\d:\d\d<\d\d:\d\d", shown), desc
