@@ -235,3 +235,24 @@ def test_clipping_scaler_is_explained_through_the_column_map():
     explainer = LinearExplainer(pipe, X[:40])
     assert explainer.column_map is not None
     check_against_exact(pipe, X, X[:40], X[60:80])  # rows outside the fitted range: clipped
+
+
+def test_pandas_output_of_the_preprocessing():
+    X, score = credit(2)
+    ct = ColumnTransformer(
+        [
+            (
+                "cat",
+                OneHotEncoder(sparse_output=False, handle_unknown="ignore"),
+                ["purpose", "job"],
+            ),
+            (
+                "num",
+                make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()),
+                ["income", "age", "debt"],
+            ),
+        ]
+    ).set_output(transform="pandas")
+    pipe = Pipeline([("pre", ct), ("model", LogisticRegression(max_iter=2000))])
+    pipe.fit(X, score > np.median(score))
+    check_against_exact(pipe, X, X.iloc[:50], X.iloc[150:160])
