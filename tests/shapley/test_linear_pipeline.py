@@ -10,11 +10,14 @@ import pytest
 from sklearn.compose import ColumnTransformer, make_column_selector
 from sklearn.decomposition import PCA
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
+from sklearn.feature_selection import SelectKBest, f_regression
+from sklearn.impute import MissingIndicator, SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
-from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.preprocessing import (
+    FunctionTransformer,
     KBinsDiscretizer,
+    MaxAbsScaler,
     MinMaxScaler,
     OneHotEncoder,
     OrdinalEncoder,
@@ -101,6 +104,32 @@ def preprocessing(kind="core"):
                 ("num", SimpleImputer(), make_column_selector(dtype_include=np.number)),
             ]
         )
+    if kind == "others":
+        numbers = FeatureUnion(
+            [
+                ("imputed", make_pipeline(SimpleImputer(), MaxAbsScaler())),
+                ("missing", MissingIndicator()),
+                (
+                    "logged",
+                    make_pipeline(
+                        SimpleImputer(),
+                        FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+                    ),
+                ),
+            ]
+        )
+        return ColumnTransformer(
+            [
+                (
+                    "cat",
+                    OneHotEncoder(max_categories=3, handle_unknown="infrequent_if_exist"),
+                    ["purpose"],
+                ),
+                ("num", make_pipeline(numbers, SelectKBest(f_regression, k=4)), ["income", "age"]),
+                ("job", OrdinalEncoder(encoded_missing_value=-1), ["job"]),
+            ],
+            remainder=FunctionTransformer(feature_names_out="one-to-one"),
+        )
     raise AssertionError(kind)
 
 
@@ -142,6 +171,8 @@ CASES = [
     ("varied_ridge", Ridge(), "varied", "regression"),
     ("varied_logistic", LogisticRegression(max_iter=2000), "varied", "multiclass"),
     ("target_encoder", Ridge(), "target", "regression"),
+    ("others_ridge", Ridge(), "others", "regression"),
+    ("others_logistic", LogisticRegression(max_iter=2000), "others", "binary"),
 ]
 
 
