@@ -258,6 +258,24 @@ def column_map(model: Any) -> ColumnMap:
         If ``model`` is not a ``Pipeline``.
     InputError
         If the pipeline is not fitted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.compose import make_column_transformer
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    >>> X = pd.DataFrame({"city": ["a", "b", "c", "a"], "age": [20.0, 35.0, 50.0, 41.0]})
+    >>> pre = make_column_transformer(
+    ...     (OneHotEncoder(), ["city"]), (StandardScaler(), ["age"]), verbose_feature_names_out=False
+    ... )
+    >>> pipe = make_pipeline(pre, LogisticRegression()).fit(X, [0, 1, 1, 0])
+    >>> cmap = column_map(pipe)
+    >>> cmap.output_names, cmap.groups.tolist()
+    (('city_a', 'city_b', 'city_c', 'age'), [0, 0, 0, 1])
+    >>> cmap.transform(X).shape
+    (4, 4)
     """
     from sklearn.pipeline import Pipeline
 
