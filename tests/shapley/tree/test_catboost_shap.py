@@ -14,9 +14,13 @@ import pandas as pd
 import pytest
 
 from tests._requires import lazy
-from whybox import InputError
+from whybox import InputError, UnsupportedModelError
 from whybox.shapley import TreeExplainer
-from whybox.shapley.tree._catboost_shap import catboost_has_categorical, catboost_shap_values
+from whybox.shapley.tree._catboost_shap import (
+    catboost_expected_value,
+    catboost_has_categorical,
+    catboost_shap_values,
+)
 
 cb = lazy("catboost")
 
@@ -143,3 +147,38 @@ def test_with_a_background_the_values_are_interventional(kind, table):
     np.testing.assert_allclose(base, raw.reshape(25, -1).mean(axis=0), rtol=0, atol=1e-10)
     with pytest.raises(InputError, match="background has the columns"):
         catboost_shap_values(model, rows, background.drop(columns="x"))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_expected_value_needs_no_rows(kind, table):
+    frame, y = table
+    model = _fit(kind, frame, y)
+    _, base = catboost_shap_values(model, frame.iloc[:3])
+    np.testing.assert_allclose(catboost_expected_value(model), base, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("policy", ["Depthwise", "Lossguide"])
+def test_non_symmetric_trees_are_refused(policy, table):
+    """CatBoost's own ShapValues on non-symmetric trees do not add up to its prediction
+    (CatBoost 1.2.10), so they are refused rather than returned."""
+    frame, y = table
+    model = cb.CatBoostRegressor(
+        iterations=30, depth=4, verbose=0, random_seed=0, grow_policy=policy,
+        cat_features=["colour", "size"], allow_writing_files=False,
+    ).fit(frame, y)  # fmt: skip
+    with pytest.raises(UnsupportedModelError, match=r"non-symmetric trees.*SymmetricTree"):
+        catboost_shap_values(model, frame.iloc[:5])
+
+
+def test_a_model_loaded_from_a_file_is_explained(table, tmp_path):
+    from whybox.io import load_model
+
+    frame, y = table
+    model = _fit("multiclass", frame, y)
+    model.save_model(str(tmp_path / "model.cbm"))
+    loaded = load_model(tmp_path / "model.cbm")
+    assert catboost_has_categorical(loaded)
+    rows = frame.iloc[:10]
+    np.testing.assert_array_equal(
+        catboost_shap_values(loaded, rows)[0], catboost_shap_values(model, rows)[0]
+    )

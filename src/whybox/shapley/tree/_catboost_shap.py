@@ -4,8 +4,10 @@ whybox's kernels read CatBoost's float-feature splits (``_readers._catboost``); 
 with categorical features splits on one-hot values and on CTR statistics of category
 combinations, which only CatBoost computes. For those models whybox asks CatBoost for
 its own SHAP values (``get_feature_importance(type="ShapValues")``: path-dependent
-TreeSHAP on its trees, in the model's raw output space, one value per input column)
-and lays them out as whybox does.
+TreeSHAP on its trees, or with reference rows its Independent Tree SHAP, which is
+interventional; in the model's raw output space, one value per input column) and lays
+them out as whybox does. Symmetric trees only: on Depthwise and Lossguide trees
+CatBoost's own values do not add up to its prediction (CatBoost 1.2.10).
 """
 
 from __future__ import annotations
@@ -35,6 +37,60 @@ def catboost_has_categorical(model: Any) -> bool:
     cats = list(model.get_cat_feature_indices())
     texts = list(getattr(model, "get_text_feature_indices", lambda: [])())
     return bool(cats or texts)
+
+
+def catboost_expected_value(model: Any) -> np.ndarray:
+    """The base value of CatBoost's path-dependent SHAP values, without rows.
+
+    Each tree's leaf values averaged with its leaves' training weights, summed over the
+    trees, scaled and shifted by the model's ``scale_and_bias`` (from its JSON dump):
+    the ``base_value`` that :func:`catboost_shap_values` returns without a background.
+
+    Parameters
+    ----------
+    model : catboost.CatBoost, CatBoostClassifier or CatBoostRegressor
+        A fitted model.
+
+    Returns
+    -------
+    ndarray of shape (n_outputs,), float64
+
+    Raises
+    ------
+    UnsupportedModelError
+        If the model is not fitted or has non-symmetric trees.
+    """
+    from whybox.shapley.tree._readers._catboost import _catboost_json
+
+    if not model.is_fitted():
+        raise UnsupportedModelError(
+            f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
+        )
+    _require_symmetric(model)
+    raw = _catboost_json(model)
+    scale, bias = raw.get("scale_and_bias", [1.0, [0.0]])
+    bias = np.atleast_1d(np.asarray(bias, dtype=np.float64))
+    total: np.ndarray | float = 0.0
+    for tree in raw.get("oblivious_trees", []):
+        weights = np.asarray(tree["leaf_weights"], dtype=np.float64)
+        values = np.asarray(tree["leaf_values"], dtype=np.float64).reshape(len(weights), -1)
+        total = total + weights @ values / weights.sum()
+    out = scale * np.atleast_1d(np.asarray(total, dtype=np.float64)) + bias
+    return out.astype(np.float64)
+
+
+def _require_symmetric(model: Any) -> None:
+    """Refuse non-symmetric trees: CatBoost's own ``ShapValues`` on them do not add up
+    to its prediction (CatBoost 1.2.10: off by up to 1.0 on Depthwise and Lossguide
+    trees, with and without categorical features)."""
+    policy = str(model.get_all_params().get("grow_policy", "SymmetricTree"))
+    if policy != "SymmetricTree":
+        raise UnsupportedModelError(
+            f"the CatBoost model has non-symmetric trees (grow_policy={policy!r}), on which "
+            "CatBoost's own SHAP values do not add up to its prediction; train with "
+            "grow_policy='SymmetricTree' (the default), or use whybox.ExactExplainer or "
+            "PermutationExplainer."
+        )
 
 
 def _frame(model: Any, frame: Any, name: str = "frame") -> pd.DataFrame:
@@ -103,7 +159,9 @@ def catboost_shap_values(
         If ``frame`` (or ``background``) has no rows, lacks the model's columns, or
         CatBoost cannot read a value (e.g. a missing category, which CatBoost itself refuses).
     UnsupportedModelError
-        If the model is not fitted.
+        If the model is not fitted, or has non-symmetric trees (``grow_policy``
+        ``"Depthwise"`` or ``"Lossguide"``), on which CatBoost's own SHAP values do not
+        add up to its prediction.
 
     Notes
     -----
@@ -119,6 +177,7 @@ def catboost_shap_values(
         raise UnsupportedModelError(
             f"the model {type(model).__name__} is not fitted; call fit(X, y) first."
         )
+    _require_symmetric(model)
     frame = _frame(model, frame)
     if frame.shape[0] == 0:
         raise InputError("frame has no rows; give at least one row to explain.")
