@@ -1,7 +1,8 @@
 """Explanation quality: faithfulness, stability, sanity checks and agreement.
 
 Besides ``__all__``, for whybox's own report and plots: ``METRICS`` (the agreement
-metrics, in order) and ``MAX_ROWS`` (the rows :func:`quality` tests for faithfulness).
+metrics, in order), ``MAX_ROWS`` (the rows :func:`quality` tests for faithfulness) and
+``quality_with_curves`` (:func:`quality`, also returning the deletion curves it computed).
 """
 
 from whybox.evaluate._agreement import METRICS as METRICS
@@ -18,6 +19,7 @@ from whybox.evaluate._faithfulness import (
 )
 from whybox.evaluate._quality import MAX_ROWS as MAX_ROWS
 from whybox.evaluate._quality import quality
+from whybox.evaluate._quality import quality_with_curves as quality_with_curves
 from whybox.evaluate._sanity import SanityCheck, model_randomization
 from whybox.evaluate._stability import (
     LocalLipschitz,

@@ -105,6 +105,41 @@ def quality(
     .. [2] D. Alvarez-Melis and T. S. Jaakkola, "On the robustness of interpretability
        methods", ICML Workshop on Human Interpretability, 2018.
     """
+    return quality_with_curves(
+        model, explanation, background=background, explain_fn=explain_fn,
+        max_samples=max_samples, n_steps=n_steps, n_random=n_random,
+        stability_rows=stability_rows, n_perturbations=n_perturbations, segments=segments,
+        random_state=random_state,
+    )[0]  # fmt: skip
+
+
+def quality_with_curves(
+    model: Any,
+    explanation: Explanation,
+    *,
+    background: Any = None,
+    explain_fn: Callable[[Any], Any] | None = None,
+    max_samples: int = MAX_ROWS,
+    n_steps: int = 10,
+    n_random: int = 10,
+    stability_rows: int = STABILITY_ROWS,
+    n_perturbations: int = 10,
+    segments: Any = None,
+    random_state: Any = 0,
+) -> tuple[Explanation, Any]:
+    """:func:`quality`, also returning the :class:`~whybox.evaluate.Faithfulness` its
+    faithfulness test computed (the deletion curves a report draws, so they are not
+    computed a second time).
+
+    Returns
+    -------
+    explanation : Explanation
+        As :func:`quality` returns it (its ``quality`` dict updated in place).
+    curves : Faithfulness
+        The deletion and insertion curves of the rows tested (up to ``max_samples``,
+        sampled with ``random_state``), whose ``summary()`` is ``quality["faithfulness"]``
+        without ``n_rows``.
+    """
     from whybox.evaluate._faithfulness import faithfulness
 
     if not isinstance(explanation, Explanation):
@@ -159,7 +194,7 @@ def quality(
         "random_state": json_value(random_state),
     }
     explanation.quality.update(figures)
-    return explanation
+    return explanation, faith
 
 
 def _additivity(explanation: Explanation) -> dict[str, Any]:

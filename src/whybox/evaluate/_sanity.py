@@ -294,6 +294,7 @@ def model_randomization(
     explain_fn: Callable[[Any, Any], Any],
     X: Any,
     *,
+    explanation: Any = None,
     y: Any = None,
     kind: str = "auto",
     top_k: int | None = None,
@@ -333,6 +334,11 @@ def model_randomization(
     X : array-like or DataFrame
         The rows explained (and, for ``kind="labels"``, the rows the clone is
         refit on).
+    explanation : Explanation or array-like, optional
+        The original model's explanation of X when it is already computed (what
+        ``explain_fn(model, X)`` returns): used instead of calling ``explain_fn`` on
+        the original model, so only the randomised models are explained. It must
+        have one row per row of X.
     y : array-like of shape (n_rows,), optional
         The labels to permute; needed for ``kind="labels"``.
     kind : {"auto", "cascading", "labels"}, default="auto"
@@ -371,6 +377,7 @@ def model_randomization(
         An unknown ``kind``; ``"cascading"`` for a model that is not a torch module or
         ``"labels"`` for one that is (or for an estimator ``sklearn.base.clone``
         cannot copy); ``"labels"`` without ``y`` or with ``y`` of the wrong length;
+        an ``explanation`` whose rows are not X's;
         ``top_k`` < 1 or above the number of features; ``similarity_threshold``
         outside [-1, 1]; an unknown ``similarity`` or
         ``"ssim"`` for explanations that are not images; unknown ``layers``; an
@@ -406,10 +413,15 @@ def model_randomization(
         kind = "cascading" if torch_parts is not None else "labels"
     rng = np.random.default_rng(check_random_state(random_state))
 
-    original = attribution_matrix(
-        _explain(explain_fn, model, X, "original model"), target=target, name="the explanation"
-    )
+    if explanation is None:
+        explanation = _explain(explain_fn, model, X, "original model")
+    original = attribution_matrix(explanation, target=target, name="the explanation")
     n, f = original.values.shape
+    if n != len(X):
+        raise InputError(
+            f"explanation has {n} rows but X has {len(X)}; pass the original model's "
+            "explanation of exactly these rows, or leave explanation out."
+        )
     k_eff = check_top_k_fits(top_k, f)
     if similarity == "ssim" and _ssim_rows(original, original) is None:
         raise InputError(

@@ -9,8 +9,13 @@ import pandas as pd
 
 from whybox import plots
 from whybox._explanation import Explanation
-from whybox.adapters import Dataset, Model
-from whybox.evaluate import agreement, faithfulness, model_randomization, quality, seed_stability
+from whybox.evaluate import (
+    agreement,
+    model_randomization,
+    quality,
+    quality_with_curves,
+    seed_stability,
+)
 from whybox.report._context import AuditContext
 from whybox.report._report import Figure, Section, Table, Text
 
@@ -69,28 +74,33 @@ def _library_warning(ex: Explanation) -> str:
     )
 
 
-_SANITY_ROWS = 500  # rows the permuted-label clone is fitted on and explained
+_SANITY_ROWS = 250  # rows the permuted-label clone is fitted on and explained
 
 
-def _label_randomization(
-    m: Model, data: Dataset, y: np.ndarray, explain_fn: Any, random_state: Any
-) -> tuple[Any, str]:
-    """Adebayo et al.'s data randomisation test on the audited rows: a clone of the model
-    refitted on permuted labels must get different SHAP values. (check, "") or (None, why)."""
+def _label_randomization(context: AuditContext) -> tuple[Any, str]:
+    """Adebayo et al.'s data randomisation test on a sample of the explained rows: a clone
+    of the model refitted on their permuted labels must get different SHAP values. The
+    audit's own SHAP values of the sample stand for the original model's (they are not
+    recomputed). (check, "") or (None, why)."""
     from sklearn.base import clone
 
+    m, data, ex = context.model, context.data, context.explanation
     try:
         clone(m.estimator)
     except Exception as exc:  # a Booster, a callable: nothing to refit
         return None, f"{type(m.estimator).__name__} cannot be cloned and refitted ({exc})"
-    rng = np.random.default_rng(random_state)
-    n = data.n_samples
-    rows = np.sort(rng.choice(n, _SANITY_ROWS, replace=False)) if n > _SANITY_ROWS else np.arange(n)
+    rng = np.random.default_rng(context.random_state)
+    n = ex.values.shape[0]
+    picked = (
+        np.sort(rng.choice(n, _SANITY_ROWS, replace=False)) if n > _SANITY_ROWS else np.arange(n)
+    )
+    rows = context.explained[picked]
     X = pd.DataFrame(data.values[rows], columns=list(data.feature_names)).infer_objects()
     try:
         check = model_randomization(
-            m.estimator, lambda model, rows_: explain_fn(rows_, model), X, y=y[rows],
-            kind="labels", random_state=random_state,
+            m.estimator, lambda model, rows_: context.explain(rows_, model), X,
+            explanation=ex[picked], y=context.y[rows], kind="labels",
+            random_state=context.random_state,
         )  # fmt: skip
     except Exception as exc:  # the refit itself failed (e.g. one class in the sample)
         return None, f"refitting on permuted labels failed ({exc})"
@@ -108,7 +118,10 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
     f = q["faithfulness"]
     if "stability" in q:
         stab = q["stability"]
-        stability = f"Lipschitz {stab['median_estimate']:.3g} (max {stab['max_estimate']:.3g})"
+        if stab["median_estimate"] is None:  # no neighbour kept its prediction
+            stability = "Lipschitz not defined"
+        else:
+            stability = f"Lipschitz {stab['median_estimate']:.3g} (max {stab['max_estimate']:.3g})"
     elif "seed_stability" in q:
         seeds = q["seed_stability"]
         stability = (
@@ -127,48 +140,64 @@ def quality_row(name: str, ex: Explanation) -> tuple[Any, ...]:
 
 
 def quality_section(context: AuditContext) -> Section:
+    """The section, with a progress bar over its checks (shown when the audit's is)."""
+    with context.bar(5, "quality checks", unit="check") as bar:
+        return _quality_section(context, bar)
+
+
+def _quality_section(context: AuditContext, bar: Any) -> Section:
     """Additivity, faithfulness (AOPC against random orders) and stability (local
     Lipschitz) of the SHAP values; faithfulness and run-to-run stability over seeds of
     LIME on the chosen rows; the SHAP deletion curves; SHAP and LIME agreement; and the
-    permuted-label sanity check."""
+    permuted-label sanity check.
+
+    Nothing is explained twice: the deletion curves drawn are those the SHAP
+    faithfulness test computed, LIME's run with the audit's seed is the audit's own
+    LIME explanation, and the sanity check reuses the audit's SHAP values of its sample.
+    Removed features are replaced by the means of ``context.reference`` (the training
+    sample, else the audited rows), from which LIME also samples.
+    """
     from whybox.lime import LimeTabularExplainer
 
     m, data, ex, lime_ex = context.model, context.data, context.explanation, context.lime
+    reference = context.reference
     random_state, units = context.random_state, context.units
     rows_chosen = list(context.rows)
     chosen_shap = ex[[context.positions[r] for r in rows_chosen]]
 
-    def lime_factory(seed: int) -> Any:
-        return LimeTabularExplainer(m, data, random_state=seed)
+    class _Done:
+        """The audit's LIME explanation of the chosen rows, for the seed it was run with."""
 
-    quality(
-        m, ex, background=data, explain_fn=context.explain, n_steps=_N_STEPS,
-        n_random=_N_RANDOM, random_state=random_state,
+        def __call__(self, rows: Any) -> Explanation:
+            return lime_ex
+
+    def lime_factory(seed: int) -> Any:
+        if isinstance(random_state, (int, np.integer)) and seed == random_state:
+            return _Done()
+        return LimeTabularExplainer(m, reference, random_state=seed)
+
+    _, curves = quality_with_curves(
+        m, ex, background=reference, explain_fn=context.explain, max_samples=_CURVE_ROWS,
+        n_steps=_N_STEPS, n_random=_N_RANDOM, random_state=random_state,
     )  # fmt: skip
+    bar.update()
     quality(
-        m, lime_ex, background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
+        m, lime_ex, background=reference, n_steps=_N_STEPS, n_random=_N_RANDOM,
         random_state=random_state,
     )  # fmt: skip
+    bar.update()
     k = min(_TOP_K, data.n_features)
     seeds = seed_stability(lime_factory, data.take(rows_chosen), seeds=_SEEDS, top_k=k)
     lime_ex.quality["seed_stability"] = seeds.summary()
     agree = agreement({"SHAP": chosen_shap, "LIME": lime_ex}, top_k=k)
-    n = ex.values.shape[0]
-    rows = (
-        np.sort(np.random.default_rng(random_state).choice(n, _CURVE_ROWS, replace=False))
-        if n > _CURVE_ROWS
-        else np.arange(n)
-    )
-    curves = faithfulness(
-        m, ex[rows], background=data, n_steps=_N_STEPS, n_random=_N_RANDOM,
-        random_state=random_state,
-    )  # fmt: skip
+    bar.update()
+    n_curve_rows = curves.deletion.shape[0]
     table = Table(
         "Tests of each explanation",
         QUALITY_COLUMNS,
         (quality_row(f"SHAP ({ex.method})", ex), quality_row("LIME (chosen rows)", lime_ex)),
         caption="AOPC: the mean drop of the output as the top features are removed "
-        "(replaced by the column means), against random orders (mean ± std): higher is more "
+        f"(replaced by the column means of {context.reference_name}), against random orders (mean ± std): higher is more "
         "faithful; deletion AUC: lower is better. Local Lipschitz: how far the SHAP values "
         "move per unit of input change under small perturbations that keep the prediction. "
         "An explanation fails when its order is no better than random or its values do not "
@@ -181,7 +210,7 @@ def quality_section(context: AuditContext) -> Section:
             plots.deletion_curves(curves),
             "Deletion and insertion curves of the SHAP values",
             curves.summary(),
-            f"mean over {len(rows)} rows; the band: random orders (± 1 std)",
+            f"mean over {n_curve_rows} rows; the band: random orders (± 1 std)",
         ),
         Figure.from_matplotlib(
             plots.disagreement_matrix(agree),
@@ -191,15 +220,26 @@ def quality_section(context: AuditContext) -> Section:
             f"2022): {agree.summary}",
         ),
     ]
+    bar.update()
     sanity_text = ""
-    check, why = _label_randomization(m, data, context.y, context.explain, random_state)
+    check, why = _label_randomization(context)
     if check is None:
         sanity_text = f"The permuted-label sanity check was not run: {why}. "
     else:
         ex.quality["sanity"] = check.to_dict()
         ex.quality["passes"] = ex.quality["passes"] and check.passes
-        sanity_text = f"Sanity check (Adebayo et al. 2018): {check.message} "
+        n_sample, n_explained = check.params["n_rows"], ex.values.shape[0]
+        sample = (
+            f"on a random sample of {n_sample} of the {n_explained} explained rows"
+            if n_sample < n_explained
+            else f"on the {n_sample} explained rows"
+        )
+        sanity_text = (
+            f"Sanity check (Adebayo et al. 2018), {sample} (a clone of the model refit on "
+            f"them with permuted labels, explained again): {check.message} "
+        )
         blocks.append(Text(sanity_text))
+    bar.update()
     failing = [n for n, e in (("SHAP", ex), ("LIME", lime_ex)) if not e.quality["passes"]]
     err = np.nanmax(ex.additivity_error)
     summary = (
