@@ -600,3 +600,19 @@ def test_catboost_categorical_model_predicts_on_text():
         m.predict(rows, "probability")[:, 0], model.predict_proba(rows)[:, 1]
     )
     np.testing.assert_array_equal(library_prediction(model, rows).values[:, 0], raw)
+
+
+def test_xgboost_stored_categories_are_decoded_or_left_out():
+    from whybox.adapters._model import xgboost_levels_of
+
+    enc = [
+        {"offsets": [0, 3, 5], "values": [114, 101, 100, 88, 76]},  # "red", "XL"
+        {"offsets": [], "values": []},  # a number column
+        {"type": 15, "values": [30, 10, 20]},  # integer categories, in the model's order
+        {"offsets": [0, 1, 2], "values": [97, -61]},  # "a" and a cut "é" (XGBoost 3.2)
+        {"offsets": [0, 9], "values": [97]},  # offsets past the bytes
+        "not a column",
+    ]
+    levels = xgboost_levels_of({"enc": enc}, n_features=6)
+    assert {j: v.tolist() for j, v in levels.items()} == {0: ["red", "XL"], 2: [30, 10, 20]}
+    assert xgboost_levels_of(None, 3) == {} and xgboost_levels_of({"enc": "x"}, 3) == {}

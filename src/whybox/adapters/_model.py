@@ -493,21 +493,25 @@ def xgboost_levels_of(cats: Any, n_features: int) -> dict[int, np.ndarray]:
     """
     enc = (cats or {}).get("enc") or []
     levels: dict[int, np.ndarray] = {}
-    for j, column in enumerate(enc[:n_features]):
-        if not isinstance(column, dict):
-            continue
-        values = list(column.get("values") or [])
-        offsets = [int(o) for o in column.get("offsets") or []]
-        if not values:
-            continue
-        if offsets:  # text: UTF-8 bytes (stored as signed or unsigned 8-bit numbers)
-            raw = bytes(int(b) % 256 for b in values)
-            if max(raw) > 127 or offsets[-1] != len(raw):
+    for j, column in enumerate(enc[:n_features] if isinstance(enc, list) else []):
+        try:
+            values = list(column.get("values") or [])
+            offsets = [int(o) for o in column.get("offsets") or []]
+            if not values:
                 continue
-            names = [raw[a:b].decode("ascii") for a, b in zip(offsets, offsets[1:], strict=False)]
-            levels[j] = np.asarray(names, dtype=object)
-        else:
-            levels[j] = np.asarray(values, dtype=object)
+            if offsets:  # text: UTF-8 bytes (stored as signed or unsigned 8-bit numbers)
+                raw = bytes(int(b) % 256 for b in values)
+                ends = list(zip(offsets, offsets[1:], strict=False))
+                if max(raw) > 127 or offsets[0] != 0 or offsets[-1] != len(raw):
+                    continue
+                if any(b < a for a, b in ends):
+                    continue
+                names = [raw[a:b].decode("ascii") for a, b in ends]
+                levels[j] = np.asarray(names, dtype=object)
+            elif all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+                levels[j] = np.asarray(values, dtype=object)
+        except (AttributeError, TypeError, ValueError):
+            continue  # not the layout XGBoost writes: this column keeps no categories
     return levels
 
 
