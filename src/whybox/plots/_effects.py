@@ -51,8 +51,14 @@ def partial_dependence(
     Returns
     -------
     matplotlib.figure.Figure
-        One feature: the PD line (bold) over thin ICE lines, points for a categorical
-        feature; two features: a heatmap of the PD with contour lines.
+        One numeric feature: the PD line (bold) over thin ICE lines. One categorical
+        feature (flagged in ``result.categorical``, or a grid of text): the levels have
+        no order, so nothing joins them: the PD is a point with a short bar per level
+        (gid ``"pd:points"``), the ICE values a strip of dots per level (gid
+        ``"ice:points"``). Two numeric features: a heatmap of the PD with contour lines;
+        a categorical and a numeric feature: one PD line over the numeric feature per
+        level (up to 8 levels, else a heatmap); two categorical features: a heatmap of
+        cells.
 
     Raises
     ------
@@ -70,45 +76,116 @@ def partial_dependence(
     k = target_index(result.output_names, target)
     centred = "centred " if result.centered else ""
     label = f"{centred}{result.output_space} output ({result.output_names[k]})"
+    categorical = [_is_categorical(result, j) for j in range(len(result.feature_names))]
     if len(result.feature_names) == 2:
-        fig, ax = figure_and_axes(ax, (6.0, 4.8))
-        g0, g1 = result.grid_values
-        z = result.average[k]
-        if result.categorical[0] or result.categorical[1]:
-            img = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
-            ax.set_xticks(range(len(g0)), label_text([str(v) for v in g0]))
-            ax.set_yticks(range(len(g1)), label_text([str(v) for v in g1]))
-        else:
-            img = ax.pcolormesh(g0, g1, z.T, shading="nearest", cmap="viridis")
-            ax.contour(g0, g1, z.T, colors="white", linewidths=0.6, alpha=0.8)
-        fig.colorbar(img, ax=ax, label=f"partial dependence, {label}")
-        ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
-        ax.set_ylabel(label_text(result.feature_names[1], TEXT_CHARS // 2))
-        ax.set_title("two-way partial dependence", fontsize=10)
-        return fig
+        return _two_way(result, k, label, categorical, ax)
     fig, ax = figure_and_axes(ax, (6.0, 4.2))
     grid = result.grid_values[0]
-    x = np.arange(len(grid)) if result.categorical[0] else grid
+    rng = np.random.default_rng(random_state)
+    curves = None
     if ice and result.individual is not None:
         curves = result.individual[k]
-        rng = np.random.default_rng(random_state)
         if len(curves) > max_ice_lines:
             curves = curves[np.sort(rng.choice(len(curves), max_ice_lines, replace=False))]
-        for c in curves:
-            ax.plot(x, c, color=_ICE_COLOR, linewidth=0.5, alpha=0.35)
-        ax.plot([], [], color=_ICE_COLOR, linewidth=0.8, label=f"ICE ({len(curves)} rows)")
-    style = "o-" if result.categorical[0] else "-"
-    if result.kind != "individual":
-        ax.plot(
-            x, result.average[k], style, color=_PD_COLOR, linewidth=2.5, label="partial dependence"
-        )
-    if result.categorical[0]:
-        ax.set_xticks(x, label_text([str(v) for v in grid]))
+    if categorical[0]:
+        _categorical_pd(ax, result, k, grid, curves, rng)
+    else:
+        if curves is not None:
+            for c in curves:
+                ax.plot(grid, c, color=_ICE_COLOR, linewidth=0.5, alpha=0.35)
+            ax.plot([], [], color=_ICE_COLOR, linewidth=0.8, label=f"ICE ({len(curves)} rows)")
+        if result.kind != "individual":
+            ax.plot(grid, result.average[k], "-", color=_PD_COLOR, linewidth=2.5,
+                    label="partial dependence", gid="pd:line")  # fmt: skip
     ax.set_xlabel(label_text(result.feature_names[0], TEXT_CHARS // 2))
     ax.set_ylabel(label)
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     return fig
+
+
+def _is_categorical(result: PartialDependence, j: int) -> bool:
+    """Whether feature j's grid holds categories: flagged so, or values that are not
+    numbers (a result read back from JSON keeps its levels as text)."""
+    if result.categorical[j]:
+        return True
+    grid = np.asarray(result.grid_values[j])
+    return grid.dtype.kind not in "biuf"
+
+
+def _categorical_pd(
+    ax: Any,
+    result: PartialDependence,
+    k: int,
+    grid: np.ndarray,
+    curves: np.ndarray | None,
+    rng: np.random.Generator,
+) -> None:
+    """One point (with a short bar) per level for the PD, the ICE values as a strip of
+    dots per level: the levels have no order, so nothing joins them."""
+    x = np.arange(len(grid))
+    if curves is not None:
+        jitter = rng.uniform(-0.18, 0.18, size=curves.shape)
+        ax.scatter((x[None, :] + jitter).ravel(), curves.ravel(), s=6, color=_ICE_COLOR,
+                   alpha=0.45, linewidths=0, label=f"ICE ({len(curves)} rows)",
+                   gid="ice:points")  # fmt: skip
+    if result.kind != "individual":
+        avg = result.average[k]
+        ax.hlines(avg, x - 0.3, x + 0.3, color=_PD_COLOR, linewidth=2.5, gid="pd:bars")
+        ax.plot(x, avg, linestyle="none", marker="D", markersize=7, color=_PD_COLOR,
+                label="partial dependence", gid="pd:points")  # fmt: skip
+    ax.set_xticks(x, label_text([str(v) for v in grid]))
+    ax.set_xlim(-0.6, len(grid) - 0.4)
+    if len(grid) > 5:
+        ax.tick_params(axis="x", labelrotation=30)
+
+
+_MAX_LEVEL_LINES = 8  # a category against a number: one line per level up to this many
+
+
+def _two_way(
+    result: PartialDependence, k: int, label: str, categorical: list[bool], ax: Any
+) -> Any:
+    """Two features: a heatmap; a category against a number: one PD line of the number
+    per level (up to ``_MAX_LEVEL_LINES`` levels)."""
+    g0, g1 = result.grid_values
+    z = result.average[k]
+    names = [label_text(n, TEXT_CHARS // 2) for n in result.feature_names]
+    if categorical[0] != categorical[1]:
+        c = 0 if categorical[0] else 1  # the categorical feature
+        levels, numbers = result.grid_values[c], result.grid_values[1 - c]
+        if len(levels) <= _MAX_LEVEL_LINES:
+            fig, ax = figure_and_axes(ax, (6.0, 4.2))
+            lines = z if c == 0 else z.T  # (levels, numbers)
+            for level, line in zip(levels, lines, strict=True):
+                ax.plot(numbers, line, "-", linewidth=2.0, gid="pd:level",
+                        label=label_text(str(level), TEXT_CHARS // 2))  # fmt: skip
+            ax.set_xlabel(names[1 - c])
+            ax.set_ylabel(f"partial dependence, {label}")
+            ax.legend(title=names[c], frameon=False, fontsize=8)
+            ax.set_title("two-way partial dependence", fontsize=10)
+            ax.spines[["top", "right"]].set_visible(False)
+            return fig
+    fig, ax = figure_and_axes(ax, (6.0, 4.8))
+    if categorical[0] or categorical[1]:
+        img = ax.imshow(z.T, origin="lower", aspect="auto", cmap="viridis")
+        ax.set_xticks(range(len(g0)), label_text([_tick(v) for v in g0]))
+        ax.set_yticks(range(len(g1)), label_text([_tick(v) for v in g1]))
+    else:
+        img = ax.pcolormesh(g0, g1, z.T, shading="nearest", cmap="viridis")
+        ax.contour(g0, g1, z.T, colors="white", linewidths=0.6, alpha=0.8)
+    fig.colorbar(img, ax=ax, label=f"partial dependence, {label}")
+    ax.set_xlabel(names[0])
+    ax.set_ylabel(names[1])
+    ax.set_title("two-way partial dependence", fontsize=10)
+    return fig
+
+
+def _tick(value: Any) -> str:
+    """A grid value as a tick label (numbers to 3 significant digits)."""
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.3g}"
+    return str(value)
 
 
 def h_statistic(
