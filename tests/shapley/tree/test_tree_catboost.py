@@ -104,7 +104,8 @@ def test_interventional_equals_exact_and_shap(data):
     np.testing.assert_allclose(values[:, :, 0], reference, rtol=0, atol=1e-6)
 
 
-def test_categorical_features_are_refused_with_the_alternative():
+def test_categorical_features_are_explained_by_catboost_itself():
+    """Our kernels cannot read one-hot and CTR splits: CatBoost's own ShapValues do."""
     rng = np.random.default_rng(0)
     X = np.column_stack([rng.normal(size=100), rng.integers(0, 3, 100)]).astype(object)
     X[:, 1] = np.array(["a", "b", "c"])[X[:, 1].astype(int)]
@@ -113,7 +114,10 @@ def test_categorical_features_are_refused_with_the_alternative():
     )
     model.fit(X, rng.normal(size=100))
     with pytest.raises(UnsupportedModelError, match="categorical or text features"):
-        TreeExplainer(model)
+        parse_ensemble(model)
+    ex = TreeExplainer(model)(X[:10])
+    raw = model.predict(X[:10], prediction_type="RawFormulaVal")
+    np.testing.assert_allclose(ex.values.sum(axis=1)[:, 0] + ex.base_values[:, 0], raw, atol=1e-9)
 
 
 def test_unfitted_model_is_refused():

@@ -15,6 +15,11 @@ from whybox._utils import progress_bar
 from whybox._version import __version__
 from whybox.adapters import ColumnMap, Dataset, adapt_data, adapt_model, column_map, is_pipeline
 from whybox.adapters._model import _made_up
+from whybox.shapley.tree._catboost_shap import (
+    catboost_expected_value,
+    catboost_has_categorical,
+    catboost_shap_values,
+)
 from whybox.shapley.tree._ensemble import parse_ensemble, reads_trees
 from whybox.shapley.tree._interactions import (
     path_dependent_interactions,
@@ -33,6 +38,18 @@ from whybox.shapley.tree._path_dependent import (
 )
 
 _PERTURBATIONS = ("tree_path_dependent", "interventional")
+_CATBOOST_TYPES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor")
+
+
+def _is_catboost(estimator: Any) -> bool:
+    """Whether ``estimator`` is exactly one of CatBoost's model classes."""
+    try:
+        import catboost
+    except ImportError:
+        return False
+    return type(estimator) in tuple(getattr(catboost, name) for name in _CATBOOST_TYPES)
+
+
 #: Rows per block of the path-dependent kernels.
 _BLOCK_ROWS = 5_000
 
@@ -170,6 +187,10 @@ default="tree_path_dependent"
         self.columns: ColumnMap | None = None
         self.model = adapt_model(model)
         self._final = self.model  # what the trees' output is read from
+        self._catboost = None
+        if _is_catboost(self.model.estimator) and catboost_has_categorical(self.model.estimator):
+            self._init_catboost(background, feature_perturbation, output)
+            return
         if is_pipeline(self.model.estimator):
             self.columns = column_map(self.model.estimator)
             self.ensemble = parse_ensemble(self.columns.final).grouped(
@@ -210,6 +231,50 @@ default="tree_path_dependent"
         self._frac = child_fractions(e.children_left, e.children_right, e.covers)
         self._max_depth = e.max_depth
         self.expected_value = ensemble_expected_value(e)
+
+    def _init_catboost(self, background: Any, feature_perturbation: str, output: str) -> None:
+        """A CatBoost model with categorical features: CatBoost computes the values."""
+        est = self.model.estimator
+        if output not in ("auto", "raw"):
+            raise InputError(
+                f"output={output!r} is not available: TreeSHAP explains a CatBoost model's raw "
+                "output (RawFormulaVal); use output='auto', or explain other spaces with "
+                "whybox.ExactExplainer."
+            )
+        self._catboost = est
+        self.ensemble = None
+        self.output_space = "raw"
+        self.feature_perturbation = feature_perturbation
+        self.n_jobs = None
+        if feature_perturbation == "interventional":
+            self.method = "tree_interventional"
+            self.background = self._data(background, name="background")
+            if self.background.n_samples == 0:
+                raise InputError(
+                    "background has no rows; pass at least one reference row (e.g. 100 rows "
+                    "sampled from the training data)."
+                )
+            self.expected_value = self.model.predict(self.background, "raw").mean(axis=0)
+            return
+        if background is not None:
+            warnings.warn(
+                "background is not used by feature_perturbation='tree_path_dependent', "
+                "which averages over the training data stored in the trees; leave it out.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.expected_value = catboost_expected_value(est)
+
+    def _explain_catboost(self, data: Dataset) -> Explanation:
+        background = None
+        if self.feature_perturbation == "interventional":
+            background = self._frame(self.background)
+        values, _ = catboost_shap_values(self._catboost, self._frame(data), background)
+        return self._explanation(data, values, self.method)
+
+    @staticmethod
+    def _frame(data: Dataset) -> pd.DataFrame:
+        return pd.DataFrame(data.values, columns=list(data.feature_names)).infer_objects()
 
     def _init_interventional(self, background: Any) -> None:
         self.method = "tree_interventional"
@@ -256,7 +321,8 @@ default="tree_path_dependent"
 
     def _data(self, X: Any, name: str = "X") -> Dataset:
         names = self.model.feature_names
-        if self.columns is not None:  # the pipeline's input columns, text included
+        if self.columns is not None or self._catboost is not None:
+            # the model's input columns, text included, as its own predict reads them
             data = adapt_data(X, name=name)
             if not hasattr(X, "columns") and names is not None and data.n_features == len(names):
                 data = adapt_data(X, feature_names=names, name=name)
@@ -397,6 +463,8 @@ default="tree_path_dependent"
             is the number of background rows.
         """
         data = self._data(X)
+        if self._catboost is not None:
+            return self._explain_catboost(data)
         if self.feature_perturbation == "interventional":
             return self._explain_interventional(data)
         rows = self._rows(data)
@@ -430,6 +498,8 @@ default="tree_path_dependent"
 
         For a pipeline the output is the final step's on ``rows`` (the transformed
         matrix), which is the pipeline's own output in that space."""
+        family = self.ensemble.family if self.ensemble is not None else "catboost"
+        n_trees = self.ensemble.n_trees if self.ensemble is not None else self._catboost.tree_count_
         if self.columns is not None:
             if rows is None:
                 rows = self._rows(data)
@@ -451,8 +521,8 @@ default="tree_path_dependent"
                 "feature_perturbation": self.feature_perturbation,
                 "output": self.output_space,
                 "n_jobs": self.n_jobs,
-                "model_family": self.ensemble.family,
-                "n_trees": self.ensemble.n_trees,
+                "model_family": family,
+                "n_trees": n_trees,
                 **params,
                 "whybox_version": __version__,
             },
@@ -508,6 +578,12 @@ default="tree_path_dependent"
                 "interaction_values needs feature_perturbation='tree_path_dependent', got "
                 f"{self.feature_perturbation!r}; build the TreeExplainer with "
                 "feature_perturbation='tree_path_dependent'."
+            )
+        if self._catboost is not None:
+            raise InputError(
+                "interaction_values cannot be computed for a CatBoost model with categorical "
+                "features (CatBoost computes its SHAP values itself); explain the SHAP values "
+                "(TreeExplainer(model)(X)) or use whybox.inspection.h_statistic."
             )
         data = self._data(X)
         rows = self._rows(data)
