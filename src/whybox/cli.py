@@ -159,7 +159,8 @@ def cli() -> None:
     type=click.Choice(["breast-cancer", "credit", "digits"]),
     help="Audit a built-in demo: breast-cancer (gradient boosting; the default when no "
     "value is given), credit (synthetic loans with a planted proxy bias, audited for "
-    "fairness by 'group') or digits (a PyTorch CNN, needs torch).",
+    "fairness by 'group') or digits (a PyTorch CNN, needs torch). The tabular demos are "
+    "audited with their training data, as --train would give it.",
 )
 @click.option(
     "--sensitive",

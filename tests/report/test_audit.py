@@ -322,7 +322,9 @@ def test_progress_shows_inside_long_steps_with_an_eta(shifted_reports):
     *_, shown, quiet = shifted_reports
     assert quiet == ""
     assert "whybox audit" in shown
-    # bars inside the steps: the effects plotted and the rows anchored, with a total
-    # (n/total) and, once a unit is done, the time left ("elapsed<remaining")
-    for desc in ("feature effects", "anchors"):
+    # bars inside the steps: the effects plotted, the rows anchored, the counterfactuals
+    # and figures, with a total (n/total) and, once a unit is done, the time left
+    # ("elapsed<remaining")
+    assert "anchor of row" in shown
+    for desc in ("feature effects", "local explanations"):
         assert re.search(desc + r": .*\d+/\d+ \[\d\d:\d\d<\d\d:\d\d", shown), desc

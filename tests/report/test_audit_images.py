@@ -143,3 +143,11 @@ def test_cli_digits_demo(tmp_path, capsys):
     assert run_cli("audit", "--demo", "digits", "--out", str(out), "--quiet") == 0
     assert out.exists() and out.with_suffix(".json").exists()
     assert "wrote" in capsys.readouterr().out
+
+
+def test_training_data_is_refused_for_an_image_model():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    X = np.zeros((10, 1, 2, 2), dtype=np.float32)
+    y = np.zeros(10, dtype=np.int64)
+    with pytest.raises(InputError, match="X_train and y_train apply to tabular models"):
+        audit(model, X, y, X_train=X, progress=False)

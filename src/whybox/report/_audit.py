@@ -308,6 +308,11 @@ def audit(
                 "sensitive_features applies to tabular models; a PyTorch image model has no "
                 "columns to audit for fairness."
             )
+        if X_train is not None or y_train is not None:
+            raise InputError(
+                "X_train and y_train apply to tabular models; the audit of a PyTorch image "
+                "model takes no training data, so leave them out."
+            )
         return audit_images(
             model, X, y, rows=rows, class_names=class_names, random_state=random_state,
             progress=progress, source=source,
@@ -402,7 +407,9 @@ def _background_meta(context: AuditContext) -> dict[str, Any]:
             if bg is None
             else bg.n_samples
         ),
-        "reference rows (LIME, anchors, counterfactuals, effects)": context.reference.n_samples,
+        "reference rows (LIME, anchors, counterfactuals, effects, quality)": (
+            context.reference.n_samples
+        ),
     }
 
 
@@ -416,8 +423,9 @@ def _notes(context: AuditContext) -> tuple[str, ...]:
     return (
         "No training data was given (X_train, or --train on the command line), so the "
         f"audited rows stood in for it: {shap}the distribution that LIME and the anchors "
-        "sample from, the counterfactuals' plausibility and ranges, and the rows that set "
-        "the partial dependence grids and ALE bins were drawn from the audited rows. The "
+        "sample from, the counterfactuals' plausibility and ranges, the rows that set the "
+        "partial dependence grids and ALE bins, and the quality checks' baselines were drawn "
+        "from the audited rows. The "
         "model is then explained relative to the audited data, not to the data it learned "
         "from: where the two differ (a shift, or few audited rows), base values, LIME "
         "weights, anchor coverage and the ranges of the effect curves change. Give the "

@@ -29,16 +29,21 @@ def local_section(context: AuditContext) -> Section:
     reference = context.reference  # the training sample, else the audited rows
     positions = context.positions
     anchors = None
+    binary = m.task == "classification" and len(m.classes) == 2
+    # the step's bar: an anchor per row, the counterfactuals, the figures of each row
+    n_units = (m.task == "classification") * len(rows) + binary + len(rows)
+    bar = context.bar(n_units, "local explanations", unit="part")
     if m.task == "classification":
         anchor_explainer = AnchorTabular(m, reference, random_state=context.random_state)
-        with context.bar(len(rows), "anchors", unit="row") as bar:
-            anchors = []
-            for r in rows:
-                anchors.append(anchor_explainer(data.values[r])[0])
-                bar.update()
+        anchors = []
+        for r in rows:
+            bar.set_postfix_str(f"anchor of row {r}")
+            anchors.append(anchor_explainer(data.values[r])[0])
+            bar.update()
     reasons = cfs = None
     results: dict[str, Any] = {"lime": context.lime}
-    if m.task == "classification" and len(m.classes) == 2:
+    if binary:
+        bar.set_postfix_str("counterfactuals")
         reasons = reason_codes(
             context.explanation,
             rows=[positions[r] for r in rows],
@@ -50,6 +55,8 @@ def local_section(context: AuditContext) -> Section:
             random_state=context.random_state,
         )(data.take(rows), n_counterfactuals=_N_COUNTERFACTUALS)  # fmt: skip
         results |= {"reason_codes": reasons, "counterfactuals": cfs}
+        bar.update()
+    bar.set_postfix_str("figures")
     blocks = []
     for i, r in enumerate(rows):
         waterfall, out = _waterfall(context, r)
@@ -61,6 +68,8 @@ def local_section(context: AuditContext) -> Section:
             blocks.append(_reasons_table(reasons, positions[r], r))
         if cfs is not None:
             blocks.append(_counterfactual_block(_named_classes(cfs, context.display), i, r))
+        bar.update()
+    bar.close()
     summary = (
         f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
