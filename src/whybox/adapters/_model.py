@@ -518,6 +518,10 @@ def xgboost_levels_of(cats: Any, n_features: int) -> dict[int, np.ndarray]:
 def xgboost_category_levels(booster: Any) -> dict[int, np.ndarray]:
     """Column -> categories an XGBoost model stores (see :func:`xgboost_levels_of`).
 
+    Read with ``Booster.get_categories(export_to_arrow=True)`` where XGBoost has it
+    (3.1 and later; milliseconds), else from the model's JSON; the same lists as the
+    tree reader's, which reads them from the JSON it parses anyway.
+
     Parameters
     ----------
     booster : xgboost.Booster or scikit-learn wrapper
@@ -530,6 +534,24 @@ def xgboost_category_levels(booster: Any) -> dict[int, np.ndarray]:
     types = booster.feature_types or []
     if "c" not in types:
         return {}
+    try:  # XGBoost 3.1+: the categories alone, without writing the whole model
+        arrays = booster.get_categories(export_to_arrow=True).to_arrow()
+    except Exception:  # older XGBoost, or none stored
+        arrays = None
+    if arrays is not None:
+        levels: dict[int, np.ndarray] = {}
+        for j, (_, array) in enumerate(arrays):
+            if array is None or j >= len(types) or types[j] != "c":
+                continue
+            try:
+                values = array.to_pylist()
+            except UnicodeDecodeError:  # text cut inside a character (XGBoost 3.2)
+                continue
+            if any(isinstance(v, str) and not v.isascii() for v in values):
+                continue  # as xgboost_levels_of: non-ASCII text is not stored whole
+            if values:
+                levels[j] = np.asarray(values, dtype=object)
+        return levels
     gb = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]
     body = gb["gbtree"]["model"] if gb.get("name") == "dart" else gb.get("model", {})
     levels = xgboost_levels_of(body.get("cats"), booster.num_features())

@@ -105,6 +105,12 @@ def test_the_stored_categories_are_the_category_levels(model, table):
     assert e.category_levels[0].tolist() == list(frame["colour"].cat.categories)
     assert e.category_levels[2].tolist() == SIZE  # the training order, not sorted
     assert e.categorical_features.tolist() == [0, 2]
+    from whybox.adapters._model import xgboost_category_levels
+
+    adapter = xgboost_category_levels(model)  # XGBoost's own export, as the adapter reads it
+    assert {j: v.tolist() for j, v in adapter.items()} == {
+        j: v.tolist() for j, v in e.category_levels.items()
+    }
 
 
 def test_text_values_from_a_csv_equal_pred_contribs(model, table):
@@ -209,6 +215,9 @@ def test_dart_and_integer_categories(table):
     model = _fit("regression", numbered, y, booster="dart", rate_drop=0.1, random_state=0)
     e = parse_ensemble(model)
     assert e.category_levels[2].tolist() == [30, 10, 20]
+    from whybox.adapters._model import xgboost_category_levels
+
+    assert xgboost_category_levels(model)[2].tolist() == [30, 10, 20]
     rows = numbered.iloc[:30]
     # text colours and integer categories (object column, not codes)
     mixed = _csv(rows).assign(size=rows["size"].astype(object).to_numpy())
@@ -227,6 +236,9 @@ def test_text_that_is_not_ascii_needs_its_codes(table):
     model = _fit("regression", accented, y)
     e = parse_ensemble(model)
     assert set(e.category_levels) == {0}
+    from whybox.adapters._model import xgboost_category_levels
+
+    assert set(xgboost_category_levels(model)) == {0}
     rows = accented.iloc[:20]
     with pytest.raises(InputError, match=r"column 'size' holds category values.*cat\.codes"):
         TreeExplainer(model)(_csv(rows))
