@@ -144,9 +144,12 @@ def test_unsupported_models_are_refused_with_the_list(data):
     X, y = data
     with pytest.raises(UnsupportedModelError, match="LinearRegression.*supports.*RandomForest"):
         TreeExplainer(LinearRegression().fit(X, y))
-    pipe = make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=2)).fit(X, y)
-    with pytest.raises(UnsupportedModelError, match="Pipeline"):
+    pipe = make_pipeline(StandardScaler(), LinearRegression()).fit(X, y)
+    with pytest.raises(UnsupportedModelError, match="LinearRegression.*Pipelines ending in one"):
         TreeExplainer(pipe)
+    # a pipeline ending in trees is explained in its input columns
+    pipe = make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=2)).fit(X, y)
+    assert TreeExplainer(pipe)(X[:3]).values.shape == (3, X.shape[1], 1)
     with pytest.raises(UnsupportedModelError, match="not fitted"):
         TreeExplainer(RandomForestRegressor())
 

@@ -66,5 +66,5 @@ def test_reads_trees_is_a_type_check():
 def test_an_unfitted_or_unknown_model_is_refused_with_the_fix():
     with pytest.raises(UnsupportedModelError, match="not fitted; call fit"):
         parse_ensemble(RandomForestRegressor())
-    with pytest.raises(UnsupportedModelError, match="not a Pipeline"):
+    with pytest.raises(UnsupportedModelError, match="Pipelines ending in one"):
         parse_ensemble(LogisticRegression())

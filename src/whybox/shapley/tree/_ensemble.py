@@ -425,7 +425,8 @@ def parse_ensemble(model: Any) -> TreeEnsemble:
     Raises
     ------
     UnsupportedModelError
-        If the model is not a supported tree model (pipelines included), is not
+        If the model is not a supported tree model (a Pipeline included: TreeExplainer
+        reads a Pipeline's final step through its column map), is not
         fitted, or uses splits TreeExplainer cannot read (categorical splits,
         linear trees, vector leaves).
     """
@@ -434,7 +435,7 @@ def parse_ensemble(model: Any) -> TreeEnsemble:
     if reader is None:
         raise UnsupportedModelError(
             f"TreeExplainer cannot read a model of type {type(est).__module__}."
-            f"{type(est).__name__}; it supports {_SUPPORTED} (give the fitted tree model "
-            "itself, not a Pipeline, or use whybox.ExactExplainer/PermutationExplainer)."
+            f"{type(est).__name__}; it supports {_SUPPORTED}, and scikit-learn Pipelines "
+            "ending in one (or use whybox.ExactExplainer/PermutationExplainer)."
         )
     return stack_trees(reader.read(est))

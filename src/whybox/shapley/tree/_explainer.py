@@ -13,7 +13,15 @@ from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox._utils import progress_bar
 from whybox._version import __version__
-from whybox.adapters import ColumnMap, Dataset, adapt_data, adapt_model, column_map, is_pipeline
+from whybox.adapters import (
+    ColumnMap,
+    Dataset,
+    Model,
+    adapt_data,
+    adapt_model,
+    column_map,
+    is_pipeline,
+)
 from whybox.adapters._model import _made_up
 from whybox.shapley.tree._catboost_shap import (
     catboost_expected_value,
@@ -185,20 +193,27 @@ default="tree_path_dependent"
                 "sample of it, or use feature_perturbation='tree_path_dependent'."
             )
         self.columns: ColumnMap | None = None
-        self.model = adapt_model(model)
-        self._final = self.model  # what the trees' output is read from
         self._catboost = None
-        if _is_catboost(self.model.estimator) and catboost_has_categorical(self.model.estimator):
-            self._init_catboost(background, feature_perturbation, output)
-            return
-        if is_pipeline(self.model.estimator):
-            self.columns = column_map(self.model.estimator)
+        native_model = model.estimator if isinstance(model, Model) else model
+        if is_pipeline(native_model):
+            self.columns = column_map(native_model)
             self.ensemble = parse_ensemble(self.columns.final).grouped(
                 self.columns.groups, self.columns.n_inputs
             )
-            self._final = adapt_model(self.columns.final)
+            self._final = adapt_model(self.columns.final)  # the trees' output is read here
+        elif (
+            _is_catboost(native_model)
+            and native_model.is_fitted()
+            and catboost_has_categorical(native_model)
+        ):
+            self.model = adapt_model(model)
+            self._init_catboost(background, feature_perturbation, output)
+            return
         else:
             self.ensemble = parse_ensemble(model)
+        self.model = adapt_model(model)
+        if self.columns is None:
+            self._final = self.model
         if self.ensemble.n_outputs != self._final.n_outputs:
             raise InputError(
                 f"the trees of {type(self._final.estimator).__name__} have "
