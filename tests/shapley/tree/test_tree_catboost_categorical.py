@@ -40,7 +40,7 @@ def test_path_dependent_values_add_up_to_catboosts_prediction(fitted):
     ex = TreeExplainer(model)(X.iloc[:20])
     raw = model.predict(X.iloc[:20], prediction_type="RawFormulaVal")
     assert ex.values.shape == (20, 3, 1)
-    assert ex.output_space == "raw" and ex.params["model_family"] == "catboost"
+    assert ex.output_space == "raw" and ex.params["model_family"] == "catboost.CatBoostClassifier"
     np.testing.assert_allclose(ex.values.sum(axis=1)[:, 0] + ex.base_values[:, 0], raw, atol=1e-9)
     assert ex.data[0, 0] == X.iloc[0, 0]  # the text category itself
 

@@ -87,10 +87,11 @@ class TreeEnsemble:
         compared through :meth:`encode`, which replaces such a column's value by its
         position in that list (NaN when missing or unknown).
     category_levels : dict of int to ndarray, optional
-        For LightGBM models trained on pandas category columns: input column -> the
-        categories whose positions are the codes the trees read (LightGBM's
-        ``pandas_categorical``). A column given as categories rather than codes is
-        mapped through it by :meth:`category_codes`, as LightGBM's own ``predict`` does.
+        For LightGBM models, and XGBoost (3.1+) models, trained on pandas category
+        columns: input column -> the categories whose positions are the codes the trees
+        read (LightGBM's ``pandas_categorical``; the categories XGBoost stores in the
+        model, in its order). A column given as categories rather than codes is mapped
+        through it by :meth:`category_codes`, as the library's own ``predict`` does.
     missing_value : float, default=NaN
         A value the library reads as missing besides NaN (XGBoost's ``missing=``):
         :meth:`encode` turns it into NaN, comparing in float32 when ``float32_input``

@@ -428,7 +428,7 @@ default="tree_path_dependent"
         for pos, (fname, column) in enumerate(zip(data.feature_names, data.values.T, strict=True)):
             j = order.index(fname) if order is not None and fname in order else pos
             if j in e.encoded_categories or j in e.category_levels:
-                continue  # the model's own encoding maps these (HistGradientBoosting, LightGBM)
+                continue  # the model's own encoding maps these (HistGradientBoosting, LightGBM, XGBoost)
             try:
                 column.astype(np.float64)
             except (TypeError, ValueError):
@@ -458,9 +458,13 @@ default="tree_path_dependent"
             Numeric rows; NaN marks a missing value and follows each split's default
             direction (so does an XGBoost model's ``missing`` value). A DataFrame's
             columns are matched to the model's by name; bool columns are read as 0/1;
-            a LightGBM model trained on pandas category columns maps category (or
-            text) columns to its codes through its ``pandas_categorical``, as its own
-            ``predict`` does (``Explanation.data`` keeps the categories). A sparse
+            a LightGBM or XGBoost (3.1+) model trained on pandas category columns
+            maps category (or text) columns to its codes through the categories it
+            stores, as its own ``predict`` does (``Explanation.data`` keeps the
+            categories); an XGBoost model refuses a category it was not trained on
+            (InputError), LightGBM reads it as missing, as their own ``predict`` do. A
+            CatBoost model with categorical features takes its text columns and is
+            explained by CatBoost's own ``ShapValues``. A sparse
             matrix is made dense first (``n_samples * n_features`` floats, no more than
             the SHAP values take): the entries it leaves out are missing for XGBoost
             models, which read them so, and 0 for the others. For a pipeline: its
@@ -513,7 +517,10 @@ default="tree_path_dependent"
 
         For a pipeline the output is the final step's on ``rows`` (the transformed
         matrix), which is the pipeline's own output in that space."""
-        family = self.ensemble.family if self.ensemble is not None else "catboost"
+        if self.ensemble is not None:
+            family = self.ensemble.family
+        else:
+            family = f"catboost.{type(self._catboost).__name__}"
         n_trees = self.ensemble.n_trees if self.ensemble is not None else self._catboost.tree_count_
         if self.columns is not None:
             if rows is None:
