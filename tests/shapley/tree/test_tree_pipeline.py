@@ -472,3 +472,29 @@ def test_explain_picks_the_tree_method_for_a_pipeline():
     np.testing.assert_allclose(
         ex.values, ExactExplainer(pipe, X.iloc[100:120])(X.iloc[:5]).values, atol=1e-9
     )
+
+
+def test_categorical_final_step_and_array_input():
+    """HistGradientBoosting splitting on an ordinal-encoded column by category, and a
+    pipeline fitted on an array (columns named by position)."""
+    X, y, y_cont = _table()
+    X = X[CATS + NUMS]
+    pre = _ct(("cat", OrdinalEncoder(), CATS), remainder="passthrough")
+    model = HistGradientBoostingClassifier(categorical_features=[0, 1], max_iter=15)
+    pipe = Pipeline([("pre", pre), ("model", model)]).fit(X, y)
+    rows, background = X.iloc[:5], X.iloc[100:125]
+    ex = TreeExplainer(pipe)(rows)
+    np.testing.assert_allclose(
+        ex.values.sum(1)[:, 0] + ex.base_values[:, 0], pipe.decision_function(rows), atol=1e-9
+    )
+    tree = TreeExplainer(pipe, background=background, feature_perturbation="interventional")
+    exact = ExactExplainer(pipe, background)(rows)
+    np.testing.assert_allclose(tree(rows).values, exact.values, rtol=0, atol=1e-9)
+    numbers = X[NUMS].to_numpy()
+    pipe = make_pipeline(StandardScaler(), GradientBoostingRegressor(n_estimators=10))
+    pipe.fit(numbers, y_cont)
+    ex = TreeExplainer(pipe)(numbers[:5])
+    assert ex.feature_names == ("x0", "x1")
+    np.testing.assert_allclose(
+        ex.values.sum(1)[:, 0] + ex.base_values[:, 0], pipe.predict(numbers[:5]), atol=1e-9
+    )
