@@ -68,3 +68,32 @@ def test_library_audit_closes_its_progress_bar_when_a_step_fails(monkeypatch, ta
         assert str(exc) == "a step failed" and open_bars == []
     else:
         pytest.fail("the broken step did not raise")
+
+
+def test_training_rows_take_the_model_column_order_and_may_lack_split_off_attributes(table):
+    import pandas as pd
+
+    from whybox.adapters import adapt_data, adapt_model
+    from whybox.report._inputs import check_train
+
+    model = LogisticRegression().fit(table[["age", "debt"]], table["label"])
+    m, audited = adapt_model(model), adapt_data(table[["age", "debt"]])
+    # the same columns in another order are the same columns
+    train, y_train = check_train(m, audited, table[["debt", "age"]], table["label"])
+    assert train.feature_names == ("age", "debt")
+    np.testing.assert_array_equal(train.values, table[["age", "debt"]].to_numpy())
+    np.testing.assert_array_equal(y_train, table["label"].to_numpy())
+    # a sensitive attribute split off X (not a model input) may be in X_train or not
+    with_group = table[["age", "debt"]].assign(group="a")
+    train, _ = check_train(m, audited, with_group, None, ignored=["group"])
+    assert train.feature_names == ("age", "debt")
+    # an array of the model's width is read by position, like X
+    values = table[["age", "debt"]].to_numpy()
+    m_array = adapt_model(LogisticRegression().fit(values, table["label"]))
+    train, _ = check_train(m_array, adapt_data(values), values[:7], None)
+    assert train.n_samples == 7
+    with pytest.raises(InputError, match="it lacks 'x1'"):
+        check_train(m_array, adapt_data(values), values[:, :1], None)
+    with pytest.raises(InputError, match="y_train has 2 missing values"):
+        check_train(m, audited, table[["age", "debt"]], pd.Series([np.nan] * 2 + [1] * (N - 2)))
+    assert check_train(m, audited, None, None) == (None, None)
