@@ -68,3 +68,15 @@ def test_section_lookup_names_the_sections_there_are():
     assert report.section("numbers").title == "Numbers"
     with pytest.raises(KeyError, match=r"no section 'shap'; sections are \['numbers'\]"):
         report.section("shap")
+
+
+def test_notes_come_first_in_the_html_and_json_and_are_escaped():
+    import dataclasses
+
+    report = _report()
+    assert report.notes == () and json.loads(report.to_json())["notes"] == []
+    noted = dataclasses.replace(report, notes=("the audited rows <b>stood in</b>",))
+    assert json.loads(noted.to_json())["notes"] == ["the audited rows <b>stood in</b>"]
+    html = noted.to_html()
+    assert "the audited rows &lt;b&gt;stood in&lt;/b&gt;" in html and "<b>stood" not in html
+    assert html.index("stood in") < html.index("About this audit") < html.index('id="numbers"')
