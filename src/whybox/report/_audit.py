@@ -294,10 +294,13 @@ def audit(
     >>> from whybox.datasets import load_demo
     >>> case = load_demo()
     >>> report = audit(case.model, case.X_test, case.y_test,
+    ...                X_train=case.X_train, y_train=case.y_train,
     ...                class_names=case.class_names, progress=False)  # doctest: +SKIP
     >>> [s.id for s in report.sections]  # doctest: +SKIP
     ['performance', 'confusion', 'errors', 'failures', 'importance', 'shap', 'effects',
      'local', 'quality']
+    >>> report.meta["background"], report.notes  # doctest: +SKIP
+    ('training data', ())
     >>> report.save("report.html")  # doctest: +SKIP
     (PosixPath('report.html'), PosixPath('report.json'))
     """
