@@ -181,6 +181,13 @@ def test_tree_model_with_categorical_splits_is_audited_with_tree_shap():
     matrix = report.results["effects"]["shap_interaction_matrix"]
     pairs = top_interaction_pairs(matrix, top_k=1)
     assert {pairs.feature_1[0], pairs.feature_2[0]} == {"a", "c"}
+    # the category's effects read as levels, not as a curve
+    captions = {
+        b.title: b.caption for b in _section(report, "effects").blocks if hasattr(b, "title")
+    }
+    assert captions["Partial dependence and ICE: c"].startswith("'c' is categorical: one point")
+    assert captions["Accumulated local effects: c"].startswith("levels ordered by how alike")
+    assert "is not strongly correlated" in captions["Partial dependence and ICE: a"]
 
 
 # --------------------------------------------------- training data as the background

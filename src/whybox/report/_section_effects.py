@@ -83,13 +83,22 @@ def effects_section(context: AuditContext) -> Section:
             n_bootstrap=_ALE_BOOTSTRAP, random_state=random_state,
         )  # fmt: skip
         results[feat] = {"partial_dependence": pd_res, "ale": ale}
-        advice = (
-            f"{feat!r} is correlated with {other!r} (|rho| = {rho:.2f}): trust the ALE curve "
-            "over the PD curve."
-            if rho > _CORRELATED
-            else f"{feat!r} is not strongly correlated with another numeric feature "
-            f"(largest |rho| = {rho:.2f}): PD and ALE should tell the same story."
-        )
+        if reference.categorical[j]:
+            advice = (
+                f"{feat!r} is categorical: one point per level (the mean over the rows with "
+                "the level set) and the ICE values as dots; no line joins levels that have no "
+                "order."
+            )
+        elif rho > _CORRELATED:
+            advice = (
+                f"{feat!r} is correlated with {other!r} (|rho| = {rho:.2f}): trust the ALE "
+                "curve over the PD curve."
+            )
+        else:
+            advice = (
+                f"{feat!r} is not strongly correlated with another numeric feature "
+                f"(largest |rho| = {rho:.2f}): PD and ALE should tell the same story."
+            )
         if rho > _CORRELATED:
             notes.append(feat)
         blocks.append(
@@ -105,7 +114,8 @@ def effects_section(context: AuditContext) -> Section:
                 plots.ale(ale),
                 f"Accumulated local effects: {feat}",
                 ale.to_dict(),
-                f"centred effect with a {_ALE_BOOTSTRAP}-resample bootstrap 95% band",
+                ("levels ordered by how alike their rows are, " if reference.categorical[j] else "")
+                + f"centred effect with a {_ALE_BOOTSTRAP}-resample bootstrap 95% band",
             )
         )
         bar.update()
