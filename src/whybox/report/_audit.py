@@ -421,16 +421,29 @@ def _notes(context: AuditContext) -> tuple[str, ...]:
     training data, when no training data was given."""
     if context.train is not None:
         return ()
-    bg = context.background
-    shap = f"the SHAP background ({bg.n_samples} rows), " if bg is not None else ""
+    bg, m = context.background, context.model
+    classifier = m.task == "classification"
+    uses = [f"the SHAP background ({bg.n_samples} rows)"] if bg is not None else []
+    lime = "LIME and the anchors sample" if classifier else "LIME samples"
+    uses.append(f"the distribution {lime} from")
+    if classifier and len(m.classes) == 2:
+        uses.append("the counterfactuals' plausibility and ranges")
+    uses += ["the rows that set the partial dependence grids and ALE bins",
+             "the quality checks' baselines"]  # fmt: skip
+    tree = (
+        " (the SHAP values are path-dependent TreeSHAP, which reads the training covers "
+        "stored in the trees, so they do not depend on it)"
+        if bg is None
+        else ""
+    )
+    changed = ["base values"] if bg is not None else []
+    changed += ["LIME weights"] + (["anchor coverage"] if classifier else [])
+    changed.append("the ranges of the effect curves")
     return (
         "No training data was given (X_train, or --train on the command line), so the "
-        f"audited rows stood in for it: {shap}the distribution that LIME and the anchors "
-        "sample from, the counterfactuals' plausibility and ranges, the rows that set the "
-        "partial dependence grids and ALE bins, and the quality checks' baselines were drawn "
-        "from the audited rows. The "
-        "model is then explained relative to the audited data, not to the data it learned "
-        "from: where the two differ (a shift, or few audited rows), base values, LIME "
-        "weights, anchor coverage and the ranges of the effect curves change. Give the "
-        "training data for the textbook reference.",
+        f"audited rows stood in for it{tree}: {', '.join(uses[:-1])} and {uses[-1]} were drawn "
+        "from the audited rows. The model is then explained relative to the audited data, "
+        "not to the data it learned from: where the two differ (a shift, or few audited "
+        f"rows), {', '.join(changed[:-1])} and {changed[-1]} change. Give the training data "
+        "for the textbook reference.",
     )
