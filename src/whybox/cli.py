@@ -267,7 +267,7 @@ def audit(
     X_train = y_train = None
     if train_path:
         train = load_data(train_path)
-        _check_train_columns(train, frame, target, train_path, data_path, attributes)
+        _check_train_columns(train, frame, target, train_path, data_path)
         y_train = train[target]
         X_train = train.drop(columns=[target])
         source += f", training data {Path(train_path).name}"
@@ -295,17 +295,15 @@ def _check_train_columns(
     target: str,
     train_path: str,
     data_path: str,
-    attributes: list[_Sensitive],
 ) -> None:
     """``--train`` must hold the columns of ``--data`` (the target included), each of the
-    same kind (numbers, or text/categories); ``--sensitive`` columns may be missing."""
+    same kind (numbers, or text/categories)."""
     from whybox.adapters import adapt_data
 
     train_name, data_name = Path(train_path).name, Path(data_path).name
-    optional = {a.column for a in attributes}
     have = [str(c) for c in train.columns]
     want = [str(c) for c in frame.columns]
-    missing = [c for c in want if c not in have and c not in optional]
+    missing = [c for c in want if c not in have]
     extra = [c for c in have if c not in want]
     parts = []
     if missing:
