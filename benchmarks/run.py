@@ -32,6 +32,7 @@ WORKLOADS = {
     "W9": "w9_audit",
     "W10": "w10_scale",
     "W11": "anchors",
+    "W12": "w12_pipeline",
 }
 
 
