@@ -76,6 +76,7 @@ _TREE_METRICS = {
     f"{_METRICS}MinkowskiDistance64": None,
 }
 _TREE_STATE_LENGTH = 13
+_MAX_DEPTH = 50
 
 
 class _Bad(Exception):
@@ -117,6 +118,8 @@ class _Schema:
         # for each of its places: each check below holds for all of them.
         self.by_id: dict[int, list[dict]] = {}
         self.trees: dict[int, int] = {}
+        # each place's value and the levels of nodes below it, evaluated once
+        self._values: dict[tuple[str, int], tuple[Any, int]] = {}
         for state in _nodes(schema):
             if state["__loader__"] == "CachedNode" or "__id__" not in state:
                 continue
@@ -145,40 +148,70 @@ class _Schema:
         """Data held by a node: JSON values, arrays, tuples, lists and dicts of them.
 
         Objects other than data come back as ``_Opaque``. Every state that skops may
-        build in this place must hold the same data.
+        build in this place must hold the same data. Each place (an object id, or a
+        state without one) is evaluated once: the value, read-only where it is an
+        array, is kept with the number of levels below it, so a later request
+        ``depth`` levels down is refused exactly when evaluating it again there would
+        pass the nesting limit.
         """
-        if depth > 50:
-            raise _Bad("objects are nested more than 50 levels deep")
-        results = [self._value(v, depth) for v in self.variants(state)]
-        for other in results[1:]:
-            if not _same(results[0], other):
-                raise _Bad("two different objects share one id")
-        return results[0]
+        if depth > _MAX_DEPTH:
+            raise _Bad(f"objects are nested more than {_MAX_DEPTH} levels deep")
+        variants = self.variants(state)
+        key = state.get("__id__")
+        place = ("id", key) if isinstance(key, int) and key in self.by_id else ("state", id(state))
+        known = self._values.get(place)
+        if known is None:
+            found = [self._value(v, depth) for v in variants]
+            for other, _ in found[1:]:
+                if not _same(found[0][0], other):
+                    raise _Bad("two different objects share one id")
+            known = (found[0][0], max(levels for _, levels in found))
+            self._values[place] = known
+        elif depth + known[1] > _MAX_DEPTH:
+            raise _Bad(f"objects are nested more than {_MAX_DEPTH} levels deep")
+        return known[0]
 
-    def _value(self, state: dict, depth: int) -> Any:
+    def _value(self, state: dict, depth: int) -> tuple[Any, int]:
+        """The value of one state and the number of levels of nodes below it."""
         loader = state.get("__loader__")
         if loader == "JsonNode":
-            return json.loads(state["content"])
+            return json.loads(state["content"]), 0
         if loader == "NdArrayNode" and state.get("type") == "numpy":
             with self.archive.open(str(state["file"])) as member:
                 array = np.load(io.BytesIO(member.read()), allow_pickle=False)
+            array.flags.writeable = False  # shared by every caller
             if _name(state) == "numpy.ndarray":
-                return array
-            return array[()] if array.ndim == 0 else array
+                return array, 0
+            return (array[()] if array.ndim == 0 else array), 0
         if loader == "NdArrayNode" and state.get("type") == "json":
             # as skops builds it: items of a 1-d array, else rows stacked by numpy
             items = [self.value(item, depth + 1) for item in state["content"]]
             shape = self.value(state["shape"], depth + 1)
+            levels = 1 + self._levels([*state["content"], state["shape"]])
             if len(shape) > 1:
-                return np.array(items, dtype=object)
-            array = np.empty(len(items), dtype=object)
-            array[:] = items
-            return array
+                array = np.array(items, dtype=object)
+            else:
+                array = np.empty(len(items), dtype=object)
+                array[:] = items
+            array.flags.writeable = False
+            return array, levels
         if loader in ("TupleNode", "ListNode") and state.get("__module__") == "builtins":
-            return [self.value(item, depth + 1) for item in state["content"]]
+            items = [self.value(item, depth + 1) for item in state["content"]]
+            return items, 1 + self._levels(state["content"])
         if loader == "DictNode" and state.get("__module__") in ("builtins", "collections"):
-            return {key: self.value(v, depth + 1) for key, v in state["content"].items()}
-        return _Opaque(state)
+            content = state["content"]
+            found = {key: self.value(v, depth + 1) for key, v in content.items()}
+            return found, 1 + self._levels(content.values())
+        return _Opaque(state), 0
+
+    def _levels(self, children: Any) -> int:
+        """The most levels below any of the (already evaluated) ``children``."""
+        most = -1
+        for child in children:
+            key = child.get("__id__")
+            in_ids = isinstance(key, int) and key in self.by_id
+            most = max(most, self._values[("id", key) if in_ids else ("state", id(child))][1])
+        return most
 
     def attrs(self, state: dict) -> dict[str, list[dict]]:
         """The attributes of an ``ObjectNode``: each name with every state skops may
@@ -203,9 +236,11 @@ class _Schema:
         if not slots:
             return None
         results = [self.value(slot) for slot in slots]
+        compared: set[int] = set()  # states of one place share one value object
         for other in results[1:]:
-            if not _same(results[0], other):
+            if id(other) not in compared and not _same(results[0], other):
                 raise _Bad("two different objects share one id")
+            compared.add(id(other))
         return results[0]
 
 
