@@ -315,6 +315,12 @@ def test_training_rows_are_checked_before_any_work(shifted):
         audit(model, X, y, y_train=y_train, progress=False)
     with pytest.raises(InputError, match="labels .* that the model does not predict"):
         audit(model, X, y, X_train=X_train, y_train=y_train + 5, progress=False)
+    # a sensitive attribute that X holds but the model does not take may be in X_train or not
+    grouped = X.assign(grp=np.where(X.a > 0, "p", "q"))
+    for train in (X_train.drop(columns="c"), X_train.drop(columns="c").assign(grp="p")):
+        with pytest.raises(InputError, match=r"X_train must hold .* but it lacks 'c'; give") as err:
+            audit(model, grouped, y, X_train=train, sensitive_features="grp", progress=False)
+        assert "grp" not in str(err.value)
 
 
 def test_progress_shows_inside_long_steps_with_an_eta(shifted_reports):
