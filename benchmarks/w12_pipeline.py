@@ -176,7 +176,7 @@ def time_audit(folder: Path, final: str, use_train: bool, repeats: int) -> dict:
         if done.returncode != 0:
             return {"error": (done.stderr.strip().splitlines() or ["?"])[-1]}
         metas.append(json.loads(out.with_suffix(".json").read_text())["meta"])
-    meta = metas[len(metas) // 2]
+    meta = metas[sorted(range(len(walls)), key=walls.__getitem__)[len(walls) // 2]]  # median run's
     return {
         "wall": statistics.median(walls),
         "walls": walls,
