@@ -107,3 +107,19 @@ def test_load_applications_fits_a_pipeline_on_a_held_out_split():
     assert case.model.score(case.X_test, case.y_test) > max(
         case.y_test.mean(), 1 - case.y_test.mean()
     )
+
+
+def test_the_fitted_pipeline_is_explained_in_its_input_columns():
+    """TreeSHAP of the demo pipeline: one value per input column (text columns included) that
+    add up to the pipeline's own decision_function."""
+    import whybox
+
+    case = load_applications(n_samples=800)
+    ex = whybox.TreeExplainer(case.model, progress=False)(case.X_test)
+    assert ex.feature_names == tuple(case.X_test.columns)
+    total = ex.base_values[:, 0] + ex.values[:, :, 0].sum(axis=1)
+    np.testing.assert_allclose(total, case.model.decision_function(case.X_test), rtol=0, atol=1e-9)
+    # region has no planted effect: it matters least of the text columns
+    importance = np.abs(ex.values[:, :, 0]).mean(axis=0)
+    text = [list(case.X_test.columns).index(c) for c in TEXT_COLUMNS]
+    assert min(text, key=lambda j: importance[j]) == list(case.X_test.columns).index("region")
