@@ -373,6 +373,40 @@ def _sklearn_final_step(est: Any) -> Any:
     return est
 
 
+def _pipeline_margin(est: Any) -> tuple[Callable[[Any], np.ndarray], str] | None:
+    """A Pipeline's margin when its final step is an XGBoost, LightGBM or CatBoost
+    classifier (which have no ``decision_function``): the final step's own margin call
+    on the pipeline's own transform, with the call in words; None otherwise."""
+    from sklearn.pipeline import Pipeline
+
+    if not isinstance(est, Pipeline):
+        return None
+    pre, final = est[:-1], est.steps[-1][1]
+    if isinstance(final, Pipeline):
+        inner = _pipeline_margin(final)
+        if inner is None:
+            return None
+        margin, call = inner
+        return (lambda X: margin(pre.transform(X))), call
+    module = type(final).__module__.split(".")[0]
+    name = type(final).__name__
+    if module == "xgboost" and hasattr(final, "predict_proba"):
+        kwargs, words = {"output_margin": True}, "output_margin=True"
+    elif module == "lightgbm" and hasattr(final, "predict_proba"):
+        kwargs, words = {"raw_score": True}, "raw_score=True"
+    elif module == "catboost" and hasattr(final, "predict_proba"):
+        kwargs, words = {"prediction_type": "RawFormulaVal"}, 'prediction_type="RawFormulaVal"'
+    else:
+        return None
+
+    def margin(X: Any) -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "X does not have valid feature names")
+            return _as_2d(final.predict(pre.transform(X), **kwargs))
+
+    return margin, f"{name}.predict(pipeline[:-1].transform(X), {words})"
+
+
 def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
     from sklearn.base import is_classifier, is_regressor
 
@@ -398,7 +432,11 @@ def _from_sklearn(est: Any, class_names: Sequence[str] | None) -> Model:
 
         predictors: dict[str, Callable] = {"raw": proba}
         native = "probability"
-        if hasattr(est, "decision_function"):
+        library_margin = _pipeline_margin(est)
+        if library_margin is not None:  # a boosting library's margin, as its trees add up
+            predictors["raw"] = library_margin[0]
+            native = "raw"
+        elif hasattr(est, "decision_function"):
 
             def margin(X: Any) -> np.ndarray:
                 return _as_2d(est.decision_function(X))
@@ -1168,6 +1206,13 @@ def library_prediction(model: Any, X: Any, output: str = "raw") -> LibraryPredic
     elif module == "catboost":
         out = est.predict(X, prediction_type="RawFormulaVal")
         call = f'{name}.predict(X, prediction_type="RawFormulaVal")'
+    elif module == "sklearn" and _pipeline_margin(est) is not None:
+        margin, call = _pipeline_margin(est)
+        out = margin(X)
+        if "output_margin" in call:  # XGBoost adds its trees in float32
+            booster = _sklearn_final_step(est).get_booster()
+            n_terms = _xgb_n_trees(booster) + 1
+            rounding = n_terms * 2.0**-23 * float(np.max(np.abs(out), initial=0.0))
     elif module == "sklearn" and m.task == "classification" and m.native_space == "raw":
         out, call = est.decision_function(X), f"{name}.decision_function(X)"
     elif module == "sklearn" and m.task == "classification":

@@ -396,6 +396,17 @@ def test_xgboost_and_lightgbm_final_steps(library):
     for r in range(len(ex_int.values)):
         expected = _interventional_brute_force(margin, rows.iloc[[r]], background)
         np.testing.assert_allclose(ex_int.values[r, :, 0], expected, atol=1e-5)
+    # the pipeline's margin is the final step's own margin (no decision_function):
+    # whybox's adapter, ExactExplainer and the library check read that space
+    adapted = whybox.adapters.adapt_model(pipe)
+    assert adapted.native_space == "raw"
+    np.testing.assert_allclose(adapted.predict(rows, "raw")[:, 0], margin(rows), rtol=0, atol=0)
+    exact = ExactExplainer(pipe, background)(rows[:3])
+    assert exact.output_space == "raw"
+    np.testing.assert_allclose(exact.values, ex_int.values, atol=1e-5)
+    own = whybox.adapters.library_prediction(pipe, rows, "raw")
+    assert "pipeline[:-1].transform(X)" in own.call
+    np.testing.assert_allclose(own.values[:, 0], margin(rows), rtol=0, atol=0)
 
 
 def _interventional_brute_force(f, row: pd.DataFrame, background: pd.DataFrame) -> np.ndarray:
