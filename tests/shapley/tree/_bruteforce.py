@@ -134,6 +134,20 @@ def brute_force_shap(e: TreeEnsemble, x: np.ndarray) -> np.ndarray:
     return phi
 
 
+def shapley_by_enumeration(v, n_players: int, n_outputs: int) -> np.ndarray:
+    """Shapley values of a game ``v`` (frozenset of players -> (n_outputs,) array) by
+    enumerating every coalition, shape (n_players, n_outputs)."""
+    phi = np.zeros((n_players, n_outputs))
+    for i in range(n_players):
+        rest = [j for j in range(n_players) if j != i]
+        for size in range(n_players):
+            w = math.factorial(size) * math.factorial(n_players - size - 1)
+            w /= math.factorial(n_players)
+            for S in combinations(rest, size):
+                phi[i] += w * (v(frozenset(S) | {i}) - v(frozenset(S)))
+    return phi
+
+
 def by_output(contribs: np.ndarray) -> np.ndarray:
     """A library's own contributions, (n, d + 1) or multi-class (n, k, d + 1) with the
     bias last, as (n, d + 1, n_outputs)."""

@@ -4,15 +4,17 @@ players are the groups. Proved by enumerating that game on random trees."""
 
 from __future__ import annotations
 
-import math
-from itertools import combinations
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.shapley.tree._bruteforce import chain_ensemble, ensemble_value, random_ensembles
+from tests.shapley.tree._bruteforce import (
+    chain_ensemble,
+    ensemble_value,
+    random_ensembles,
+    shapley_by_enumeration,
+)
 from whybox import InputError
 from whybox.shapley.tree._interactions import path_dependent_interactions
 from whybox.shapley.tree._interventional import interventional_shap
@@ -21,18 +23,6 @@ from whybox.shapley.tree._path_dependent import ensemble_predict, path_dependent
 
 def _members(groups: np.ndarray, n_players: int) -> list[frozenset]:
     return [frozenset(np.flatnonzero(groups == p).tolist()) for p in range(n_players)]
-
-
-def _shapley(v, n_players: int, n_outputs: int) -> np.ndarray:
-    phi = np.zeros((n_players, n_outputs))
-    for i in range(n_players):
-        rest = [j for j in range(n_players) if j != i]
-        for size in range(n_players):
-            w = math.factorial(size) * math.factorial(n_players - size - 1)
-            w /= math.factorial(n_players)
-            for S in combinations(rest, size):
-                phi[i] += w * (v(frozenset(S) | {i}) - v(frozenset(S)))
-    return phi
 
 
 @st.composite
@@ -60,7 +50,7 @@ def test_path_dependent_values_of_groups_equal_enumeration(case):
                 return ensemble_value(e, x, frozenset().union(*(members[p] for p in S)))
 
             np.testing.assert_allclose(
-                phi[r], _shapley(v, n_players, e.n_outputs), rtol=1e-9, atol=1e-9
+                phi[r], shapley_by_enumeration(v, n_players, e.n_outputs), rtol=1e-9, atol=1e-9
             )
 
 
@@ -82,7 +72,7 @@ def test_interventional_values_of_groups_equal_enumeration(case, seed):
             return ensemble_predict(e, hybrid).mean(axis=0)
 
         np.testing.assert_allclose(
-            phi[r], _shapley(v, n_players, e.n_outputs), rtol=1e-9, atol=1e-9
+            phi[r], shapley_by_enumeration(v, n_players, e.n_outputs), rtol=1e-9, atol=1e-9
         )
 
 

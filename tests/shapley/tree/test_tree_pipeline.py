@@ -40,7 +40,7 @@ from sklearn.preprocessing import (
 
 import whybox
 from tests._requires import requires
-from tests.shapley.tree._bruteforce import ensemble_value
+from tests.shapley.tree._bruteforce import ensemble_value, shapley_by_enumeration
 from whybox import InputError
 from whybox.adapters import NotSeparableError, column_map
 from whybox.shapley import ExactExplainer, TreeExplainer
@@ -217,18 +217,9 @@ def _brute_force_groups(e, row: np.ndarray, groups: np.ndarray, n_players: int) 
     columns = {p: frozenset(np.flatnonzero(groups == p).tolist()) for p in range(n_players)}
 
     def v(S):
-        cols = frozenset().union(*(columns[p] for p in S)) if S else frozenset()
-        return ensemble_value(e, row, cols)
+        return ensemble_value(e, row, frozenset().union(*(columns[p] for p in S)))
 
-    phi = np.zeros((n_players, e.n_outputs))
-    for i in range(n_players):
-        others = [j for j in range(n_players) if j != i]
-        for size in range(n_players):
-            w = math.factorial(size) * math.factorial(n_players - size - 1)
-            w /= math.factorial(n_players)
-            for S in combinations(others, size):
-                phi[i] += w * (v(set(S) | {i}) - v(set(S)))
-    return phi
+    return shapley_by_enumeration(v, n_players, e.n_outputs)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

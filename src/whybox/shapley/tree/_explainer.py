@@ -262,13 +262,7 @@ default="tree_path_dependent"
         self.feature_perturbation = feature_perturbation
         self.n_jobs = None
         if feature_perturbation == "interventional":
-            self.method = "tree_interventional"
-            self.background = self._data(background, name="background")
-            if self.background.n_samples == 0:
-                raise InputError(
-                    "background has no rows; pass at least one reference row (e.g. 100 rows "
-                    "sampled from the training data)."
-                )
+            self._set_background(background)
             self.expected_value = self.model.predict(self.background, "raw").mean(axis=0)
             return
         if background is not None:
@@ -291,7 +285,8 @@ default="tree_path_dependent"
     def _frame(data: Dataset) -> pd.DataFrame:
         return pd.DataFrame(data.values, columns=list(data.feature_names)).infer_objects()
 
-    def _init_interventional(self, background: Any) -> None:
+    def _set_background(self, background: Any) -> None:
+        """Check and keep the interventional background (at least one row)."""
         self.method = "tree_interventional"
         self.background = self._data(background, name="background")
         if self.background.n_samples == 0:
@@ -299,6 +294,9 @@ default="tree_path_dependent"
                 "background has no rows; pass at least one reference row (e.g. 100 rows "
                 "sampled from the training data)."
             )
+
+    def _init_interventional(self, background: Any) -> None:
+        self._set_background(background)
         self._layout = InterventionalLayout(self.ensemble)
         if self._layout.max_path_features > MAX_PATH_FEATURES:
             raise InputError(
