@@ -49,6 +49,18 @@ _PERTURBATIONS = ("tree_path_dependent", "interventional")
 _CATBOOST_TYPES = ("CatBoost", "CatBoostClassifier", "CatBoostRegressor")
 
 
+def _warn_unused(background: Any, stacklevel: int) -> None:
+    """Warn that path-dependent TreeSHAP ignores a background (``stacklevel``: the frames
+    up to the caller of ``TreeExplainer``)."""
+    if background is not None:
+        warnings.warn(
+            "background is not used by feature_perturbation='tree_path_dependent', "
+            "which averages over the training data stored in the trees; leave it out.",
+            UserWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def _is_catboost(estimator: Any) -> bool:
     """Whether ``estimator`` is exactly one of CatBoost's model classes."""
     try:
@@ -235,13 +247,7 @@ default="tree_path_dependent"
         if feature_perturbation == "interventional":
             self._init_interventional(background)
             return
-        if background is not None:
-            warnings.warn(
-                "background is not used by feature_perturbation='tree_path_dependent', "
-                "which averages over the training data stored in the trees; leave it out.",
-                UserWarning,
-                stacklevel=2,
-            )
+        _warn_unused(background, stacklevel=3)
         e = self.ensemble
         self._frac = child_fractions(e.children_left, e.children_right, e.covers)
         self._max_depth = e.max_depth
@@ -265,13 +271,7 @@ default="tree_path_dependent"
             self._set_background(background)
             self.expected_value = self.model.predict(self.background, "raw").mean(axis=0)
             return
-        if background is not None:
-            warnings.warn(
-                "background is not used by feature_perturbation='tree_path_dependent', "
-                "which averages over the training data stored in the trees; leave it out.",
-                UserWarning,
-                stacklevel=3,
-            )
+        _warn_unused(background, stacklevel=4)
         self.expected_value = catboost_expected_value(est)
 
     def _explain_catboost(self, data: Dataset) -> Explanation:

@@ -10,13 +10,12 @@ and ``raw_score`` on the frame with category columns.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests._requires import lazy
+from tests.shapley.tree._readers._helpers import as_csv_text, category_frame
 from whybox.shapley import TreeExplainer
 from whybox.shapley.tree._ensemble import parse_ensemble
 
@@ -33,13 +32,7 @@ def table():
     size = rng.choice(SIZE, n)
     x = rng.normal(size=n)
     y = 2.0 * (colour == "red") + np.where(size == "S", x, -x) + 0.1 * rng.normal(size=n)
-    frame = pd.DataFrame(
-        {
-            "colour": pd.Categorical(colour),
-            "x": x,
-            "size": pd.Categorical(size, categories=SIZE),
-        }
-    )
+    frame = category_frame(colour, size, x, SIZE)
     frame.loc[rng.random(n) < 0.1, "colour"] = np.nan
     return frame, y
 
@@ -53,15 +46,6 @@ def model(request, table):
     if request.param == "binary":
         return lgb.LGBMClassifier(**common).fit(frame, (y > 0.5).astype(int))
     return lgb.LGBMClassifier(**common).fit(frame, np.digitize(y, [-0.5, 1.0]))
-
-
-def _csv(frame: pd.DataFrame) -> pd.DataFrame:
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
-    buf.seek(0)
-    text = pd.read_csv(buf, dtype={"colour": object, "size": object})
-    assert text["colour"].dtype == object and text["size"].dtype == object
-    return text
 
 
 def _contrib(booster, frame: pd.DataFrame) -> np.ndarray:
@@ -82,7 +66,7 @@ def test_text_values_from_a_csv_equal_pred_contrib(model, table, loaded, tmp_pat
         explained = load_model(tmp_path / "model.txt")
     assert parse_ensemble(explained).category_levels[2].tolist() == SIZE
     rows = frame.iloc[:50].copy()
-    text = _csv(rows)
+    text = as_csv_text(rows)
     # a category the model never saw and a missing cell: LightGBM reads both as missing
     text.loc[3, "colour"] = "purple"
     text.loc[4, "size"] = None

@@ -10,13 +10,12 @@ from an earlier whybox run.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests._requires import lazy
+from tests.shapley.tree._readers._helpers import as_csv_text, category_frame
 from whybox import InputError
 from whybox.shapley import TreeExplainer
 from whybox.shapley.tree._ensemble import parse_ensemble
@@ -52,13 +51,7 @@ def table():
         + 0.7 * (size == "M")
         + 0.1 * rng.normal(size=n)
     )
-    frame = pd.DataFrame(
-        {
-            "colour": pd.Categorical(colour),
-            "x": x,
-            "size": pd.Categorical(size, categories=SIZE),
-        }
-    )
+    frame = category_frame(colour, size, x, SIZE)
     frame.loc[rng.random(n) < 0.1, "colour"] = np.nan
     return frame, y
 
@@ -78,16 +71,6 @@ def _fit(kind: str, frame: pd.DataFrame, y: np.ndarray, **extra):
 def model(request, table):
     _stores_categories()
     return _fit(request.param, *table)
-
-
-def _csv(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame written to CSV and read back with text as object columns."""
-    buf = io.StringIO()
-    frame.to_csv(buf, index=False)
-    buf.seek(0)
-    text = pd.read_csv(buf, dtype={"colour": object, "size": object})
-    assert text["colour"].dtype == object and text["size"].dtype == object
-    return text
 
 
 def _contribs(model, frame: pd.DataFrame, **kw) -> np.ndarray:
@@ -116,7 +99,7 @@ def test_the_stored_categories_are_the_category_levels(model, table):
 def test_text_values_from_a_csv_equal_pred_contribs(model, table):
     frame, _ = table
     rows = frame.iloc[:60]
-    text = _csv(rows)
+    text = as_csv_text(rows)
     ex = TreeExplainer(model)(text)
     theirs = _contribs(model, rows, pred_contribs=True)
     np.testing.assert_allclose(ex.values, theirs[:, :-1], rtol=0, atol=XGB_TOL)
@@ -143,11 +126,11 @@ def test_interactions_and_interventional_values_on_text(table):
     frame, y = table
     model = _fit("regression", frame, y)
     rows = frame.iloc[:20]
-    text = _csv(rows)
+    text = as_csv_text(rows)
     ours = TreeExplainer(model).interaction_values(text).values[..., 0]
     theirs = _contribs(model, rows, pred_interactions=True)
     np.testing.assert_allclose(ours, theirs[:, :-1, :-1], rtol=0, atol=XGB_TOL)
-    background = _csv(frame.iloc[300:330])
+    background = as_csv_text(frame.iloc[300:330])
     inter = TreeExplainer(model, background=background, feature_perturbation="interventional")
     from whybox.shapley import ExactExplainer
 
@@ -161,7 +144,7 @@ def test_missing_text_follows_xgboosts_default_branch(model, table):
     frame, _ = table
     rows = frame.iloc[:10].copy()
     rows["colour"] = pd.Categorical([np.nan] * 10, categories=rows["colour"].cat.categories)
-    text = _csv(frame.iloc[:10])
+    text = as_csv_text(frame.iloc[:10])
     text["colour"] = None  # an empty CSV cell
     ex = TreeExplainer(model)(text)
     theirs = _contribs(model, rows, pred_contribs=True)
@@ -172,7 +155,7 @@ def test_a_category_the_model_never_saw_is_refused(model, table):
     # XGBoost 3.2 either fails on it or reads it as the next stored category in sorted
     # order (e.g. "NEW" as "blue"): whybox refuses it, naming the value and its row
     frame, _ = table
-    text = _csv(frame.iloc[:10])
+    text = as_csv_text(frame.iloc[:10])
     text.loc[4, "colour"] = "purple"
     explainer = TreeExplainer(model)
     with pytest.raises(InputError, match=r"column 'colour' holds 'purple' at row 4.*known"):
@@ -203,7 +186,7 @@ def test_a_model_saved_and_loaded_by_whybox_io_keeps_its_categories(model, table
     model.save_model(path)
     loaded = load_model(path)
     rows = frame.iloc[:30]
-    ex = TreeExplainer(loaded)(_csv(rows))
+    ex = TreeExplainer(loaded)(as_csv_text(rows))
     theirs = _contribs(model, rows, pred_contribs=True)
     np.testing.assert_allclose(ex.values, theirs[:, :-1], rtol=0, atol=XGB_TOL)
 
@@ -220,7 +203,7 @@ def test_dart_and_integer_categories(table):
     assert xgboost_category_levels(model)[2].tolist() == [30, 10, 20]
     rows = numbered.iloc[:30]
     # text colours and integer categories (object column, not codes)
-    mixed = _csv(rows).assign(size=rows["size"].astype(object).to_numpy())
+    mixed = as_csv_text(rows).assign(size=rows["size"].astype(object).to_numpy())
     assert mixed["size"].dtype == object
     ex = TreeExplainer(model)(mixed)
     theirs = _contribs(model, rows, pred_contribs=True)
@@ -241,7 +224,7 @@ def test_text_that_is_not_ascii_needs_its_codes(table):
     assert set(xgboost_category_levels(model)) == {0}
     rows = accented.iloc[:20]
     with pytest.raises(InputError, match=r"column 'size' holds category values.*cat\.codes"):
-        TreeExplainer(model)(_csv(rows))
+        TreeExplainer(model)(as_csv_text(rows))
     codes = rows.assign(size=rows["size"].cat.codes.astype(float))
     ex = TreeExplainer(model)(codes)
     theirs = _contribs(model, rows, pred_contribs=True)
