@@ -9,8 +9,10 @@ it without loading an algorithm (numba kernels, torch).
 - ``_progress``: progress bars over rows.
 - ``_players``: features and groups of features as players.
 - ``_model``: model preparation for the model-agnostic methods, the torch check.
+- ``_dask``: dask collections recognised without importing dask.
 """
 
+from whybox._utils._dask import is_dask_collection, require_dask
 from whybox._utils._json import (
     from_json_array,
     from_json_column,
@@ -35,6 +37,8 @@ from whybox._utils._validation import (
 )
 
 __all__ = [
+    "is_dask_collection",
+    "require_dask",
     "Players",
     "Result",
     "as_float_array",
