@@ -1,0 +1,11 @@
+"""Explanations and reductions on Dask (the optional extra ``whybox[dask]``).
+
+whybox's core never imports dask: a dask collection given to an explainer or a
+reduction is recognised by :func:`whybox._utils.is_dask_collection` (which only looks at
+``sys.modules``), and the work is handed to this package, which imports dask.
+
+- ``_explain``: explainers mapped over a dask collection's row chunks, the model and
+  explainer sent to each worker once; lazy ``Explanation`` values.
+- ``_cluster``: connecting to a scheduler or starting local workers, and reading a
+  folder of Parquet files as one checked table.
+"""
