@@ -154,3 +154,37 @@ def test_per_sample_output_quality_follows_base_values(ex):
     np.testing.assert_array_equal(with_r2[1:3].quality["local_r2"], r2[1:3])
     np.testing.assert_array_equal(with_r2[1, "income"].quality["local_r2"], r2[1])
     np.testing.assert_array_equal(with_r2[:, :, 0].quality["local_r2"], r2[:, 0])
+
+
+def test_compute_of_an_in_memory_explanation_is_itself(ex):
+    assert not ex.is_lazy
+    assert ex.compute() is ex
+
+
+def test_to_parquet_writes_one_row_per_sample(ex, tmp_path):
+    ex.to_parquet(tmp_path / "ex.parquet")
+    written = pd.read_parquet(tmp_path / "ex.parquet")
+    assert list(written.columns) == [
+        "row",
+        *(f"shap:{f}:{o}" for f in ex.feature_names for o in ex.output_names),
+        "base_value:no",
+        "base_value:yes",
+        "model_output:no",
+        "model_output:yes",
+    ]
+    np.testing.assert_array_equal(written["row"], np.arange(5))
+    np.testing.assert_array_equal(written["shap:income:yes"], ex.values[:, 1, 1])
+    np.testing.assert_array_equal(written["base_value:no"], ex.base_values[:, 0])
+    with pytest.raises(InputError, match="to_parquet needs"):  # the output axis dropped
+        ex[:, :, "yes"].to_parquet(tmp_path / "bad.parquet")
+    single = replace(  # a single output: no suffix
+        ex,
+        values=ex.values[:, :, 1:],
+        base_values=ex.base_values[:, 1:],
+        model_output=None,
+        output_names=("yes",),
+    )
+    single.to_parquet(tmp_path / "single.parquet")
+    written = pd.read_parquet(tmp_path / "single.parquet")
+    assert list(written.columns) == ["row", "shap:age", "shap:income", "shap:debt", "base_value"]
+    np.testing.assert_array_equal(written["shap:debt"], ex.values[:, 2, 1])

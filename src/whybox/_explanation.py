@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import Result, from_json_array, from_json_number, json_value
+from whybox._utils import (
+    Result,
+    from_json_array,
+    from_json_number,
+    is_dask_collection,
+    json_value,
+)
 
 OUTPUT_SPACES = ("raw", "probability", "log_odds")
 
@@ -71,6 +77,13 @@ class Explanation(Result):
     Indexing follows numpy on the sample axis and accepts names on the feature and
     output axes: ``ex[0]``, ``ex[:, "age"]``, ``ex[:, :, "malignant"]``,
     ``ex[:, ["age", "income"]]``.
+
+    An explainer given a dask collection returns a lazy Explanation: ``values``,
+    ``base_values``, ``data`` and ``model_output`` are dask arrays with the input's row
+    chunks (checked by shape only, nothing is computed). :meth:`compute` returns the
+    in-memory Explanation and :meth:`to_parquet` writes the values from the workers;
+    ``additivity_error`` stays lazy, ``global_importance`` computes its reduction, and
+    ``to_frame`` and ``to_dict`` ask for :meth:`compute` first.
     """
 
     values: np.ndarray
@@ -86,17 +99,15 @@ class Explanation(Result):
     quality: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        values = np.asarray(self.values, dtype=np.float64)
+        values = _as_array(self.values, np.float64)
         object.__setattr__(self, "values", values)
         object.__setattr__(self, "feature_names", tuple(str(f) for f in self.feature_names))
         object.__setattr__(self, "output_names", tuple(str(o) for o in self.output_names))
-        object.__setattr__(self, "base_values", np.asarray(self.base_values, dtype=np.float64))
+        object.__setattr__(self, "base_values", _as_array(self.base_values, np.float64))
         if self.model_output is not None:
-            object.__setattr__(
-                self, "model_output", np.asarray(self.model_output, dtype=np.float64)
-            )
+            object.__setattr__(self, "model_output", _as_array(self.model_output, np.float64))
         if self.data is not None:
-            object.__setattr__(self, "data", np.asarray(self.data))
+            object.__setattr__(self, "data", _as_array(self.data, None))
         if values.ndim != len(self.axes):
             raise InputError(
                 f"values has {values.ndim} dimensions but axes names {len(self.axes)} "
@@ -131,6 +142,47 @@ class Explanation(Result):
         if "samples" not in self.axes:
             raise TypeError("this Explanation holds a single sample and has no length")
         return self.values.shape[0]
+
+    @property
+    def is_lazy(self) -> bool:
+        """Whether the values are a dask array (not computed yet); see :meth:`compute`."""
+        return is_dask_collection(self.values)
+
+    def _lazy_fields(self) -> dict[str, Any]:
+        """The dask arrays among the fields (quality entries keyed ``quality:<name>``)."""
+        fields = {
+            name: getattr(self, name) for name in ("values", "base_values", "data", "model_output")
+        }
+        fields.update({f"quality:{k}": v for k, v in self.quality.items()})
+        return {k: v for k, v in fields.items() if is_dask_collection(v)}
+
+    def compute(self) -> Explanation:
+        """The in-memory Explanation of a lazy (dask) one.
+
+        Returns
+        -------
+        Explanation
+            The same Explanation with every dask array (``values``, ``base_values``,
+            ``data``, ``model_output``, ``quality`` arrays) computed to an ndarray, all
+            in one ``dask.compute`` on the active scheduler; ``self`` when nothing is
+            lazy.
+        """
+        lazy = self._lazy_fields()
+        if not lazy:
+            return self
+        import dask
+
+        done = dict(zip(lazy, dask.compute(*lazy.values()), strict=True))
+        quality = {k: done.get(f"quality:{k}", v) for k, v in self.quality.items()}
+        fields = {k: v for k, v in done.items() if not k.startswith("quality:")}
+        return replace(self, **fields, quality=quality)
+
+    def _require_computed(self, what: str) -> None:
+        if self.is_lazy:
+            raise InputError(
+                f"{what} needs the values in memory but this Explanation holds dask arrays; "
+                "call .compute() first (or write it with .to_parquet(path))."
+            )
 
     @property
     def _feature_axes(self) -> tuple[int, ...]:
@@ -292,6 +344,8 @@ class Explanation(Result):
                 f"got {self.axes}; slice the outputs or samples back in first."
             )
         imp = np.abs(self.values).mean(axis=0)
+        if is_dask_collection(imp):  # a reduction on the cluster: (n_features, n_outputs)
+            imp = imp.compute()
         frame = pd.DataFrame(imp, index=list(self.feature_names), columns=list(self.output_names))
         order = np.argsort(-imp.mean(axis=1), kind="stable")
         return frame.iloc[order]
@@ -310,6 +364,7 @@ class Explanation(Result):
             raise InputError(
                 f"to_frame needs an Explanation with axes {_AXES_TABULAR}, got {self.axes}."
             )
+        self._require_computed("to_frame")
         n, d, k = self.values.shape
         frame = pd.DataFrame(
             {
@@ -325,7 +380,14 @@ class Explanation(Result):
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (arrays as nested lists)."""
+        """A JSON-ready dict of every field (arrays as nested lists).
+
+        Raises
+        ------
+        InputError
+            If the Explanation is lazy (dask arrays): call :meth:`compute` first.
+        """
+        self._require_computed("to_dict")
 
         def arr(a: np.ndarray | None) -> Any:
             if a is None:
@@ -345,6 +407,61 @@ class Explanation(Result):
             "axes": list(self.axes),
             "quality": json_value(self.quality),
         }
+
+    def to_parquet(self, path: Any) -> None:
+        """Write one row per explained row to Parquet.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Where to write. A lazy (dask) Explanation is written by the workers as a
+            folder of ``part.<i>.parquet`` files, one per row chunk, without gathering
+            the values here; an in-memory one is written by pandas as one file. Both
+            are read back whole by ``pandas.read_parquet(path)``.
+
+        Notes
+        -----
+        The columns: ``row`` (int64, the row's position in the explained input,
+        0-based), then ``shap:<feature>`` for each feature (float64, the attribution
+        in ``output_space``, whatever the method), ``base_value`` and, when recorded,
+        ``model_output``. With several outputs every column but ``row`` is written
+        once per output with the suffix ``:<output name>``, outputs varying fastest
+        within a feature: ``shap:age:yes``, ``shap:age:no``, ...,
+        ``base_value:yes``, ``base_value:no``.
+
+        Raises
+        ------
+        InputError
+            If the Explanation is not tabular (axes other than ("samples",
+            "features", "outputs"), e.g. interaction values).
+        """
+        if self.axes != _AXES_TABULAR:
+            raise InputError(
+                f"to_parquet needs an Explanation with axes {_AXES_TABULAR}, got {self.axes}; "
+                "write interaction values with numpy (np.save) or sum them to SHAP values."
+            )
+        names = _parquet_columns(self.feature_names, self.output_names)
+        parts = [self.values, self.base_values]
+        if self.model_output is not None:
+            parts.append(self.model_output)
+        if not self.is_lazy:
+            _parquet_frame(0, names, *parts).to_parquet(path, index=False)
+            return
+        import dask
+        import dask.dataframe as dd
+
+        # every field in blocks of the values' row chunks, whole along the other axes
+        rows = self.values.chunks[0]
+        blocks = [p.rechunk((rows, *((-1,) * (p.ndim - 1)))).to_delayed() for p in parts]
+        starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
+        frames = [
+            dask.delayed(_parquet_frame, pure=True)(
+                int(start), names, *(b[(i,) + (0,) * (b.ndim - 1)] for b in blocks)
+            )
+            for i, start in enumerate(starts)
+        ]
+        meta = _parquet_frame(0, names, *(np.empty((0, *p.shape[1:])) for p in parts))
+        dd.from_delayed(frames, meta=meta, verify_meta=False).to_parquet(path, write_index=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:
@@ -376,6 +493,44 @@ class Explanation(Result):
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
             f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
         )
+
+
+def _as_array(a: Any, dtype: Any) -> Any:
+    """``a`` as an ndarray of ``dtype``; a dask array is kept lazy (cast lazily)."""
+    if is_dask_collection(a):
+        return a if dtype is None or a.dtype == dtype else a.astype(dtype)
+    return np.asarray(a, dtype=dtype)
+
+
+def _parquet_columns(
+    feature_names: tuple[str, ...], output_names: tuple[str, ...]
+) -> dict[str, list[str]]:
+    """The column names of :meth:`Explanation.to_parquet` for each written field."""
+    suffix = [""] if len(output_names) == 1 else [f":{o}" for o in output_names]
+    return {
+        "values": [f"shap:{f}{s}" for f in feature_names for s in suffix],
+        "base_values": [f"base_value{s}" for s in suffix],
+        "model_output": [f"model_output{s}" for s in suffix],
+    }
+
+
+def _parquet_frame(
+    start: int,
+    names: dict[str, list[str]],
+    values: np.ndarray,
+    base_values: np.ndarray,
+    model_output: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """One block of rows of :meth:`Explanation.to_parquet`, its first row at ``start``."""
+    n = values.shape[0]
+    columns: dict[str, Any] = {"row": np.arange(start, start + n, dtype=np.int64)}
+    fields = [("values", values), ("base_values", base_values)]
+    if model_output is not None:
+        fields.append(("model_output", model_output))
+    for field_name, arr in fields:
+        flat = np.asarray(arr, dtype=np.float64).reshape(n, int(np.prod(arr.shape[1:])))
+        columns.update(zip(names[field_name], flat.T, strict=True))
+    return pd.DataFrame(columns)
 
 
 def _pick_names(names: tuple[str, ...], picked: Any) -> tuple[str, ...]:

@@ -9,3 +9,7 @@ reduction is recognised by :func:`whybox._utils.is_dask_collection` (which only 
 - ``_cluster``: connecting to a scheduler or starting local workers, and reading a
   folder of Parquet files as one checked table.
 """
+
+from whybox.distributed._explain import explain_dask
+
+__all__ = ["explain_dask"]

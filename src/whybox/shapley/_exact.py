@@ -10,7 +10,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import progress_bar
+from whybox._utils import is_dask_collection, progress_bar
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
@@ -205,6 +205,10 @@ class ExactExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X)
         Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players

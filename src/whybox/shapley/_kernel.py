@@ -45,7 +45,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import json_value, progress_bar
+from whybox._utils import is_dask_collection, json_value, progress_bar
 from whybox.shapley._exact import all_coalitions
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
@@ -710,6 +710,10 @@ class KernelExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X)
         Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players

@@ -28,7 +28,14 @@ import pandas as pd
 
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox._explanation import Explanation
-from whybox._utils import Players, check_int, check_random_state, json_value, resolve_players
+from whybox._utils import (
+    Players,
+    check_int,
+    check_random_state,
+    is_dask_collection,
+    json_value,
+    resolve_players,
+)
 from whybox.adapters import (
     ColumnMap,
     Model,
@@ -833,9 +840,14 @@ class LinearExplainer:
         InputError
             If ``X`` does not have the model's columns.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X)
         data = self.model.check_data(adapt_data(X, name="X"), name="X")
         if self.column_map is not None:
             f_x = self.model.predict(data, "raw")
+
             values = self._column_values(_dense(self.column_map.transform(data)))
             if self.players.grouped:
                 values = self.players.membership().astype(np.float64) @ values

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from whybox._explanation import Explanation
-from whybox._utils import check_int, json_value, progress_bar
+from whybox._utils import check_int, is_dask_collection, json_value, progress_bar
 from whybox.shapley._masking import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_MAX_BACKGROUND,
@@ -160,6 +160,10 @@ class PermutationExplainer(BackgroundExplainer):
         InputError
             If ``X`` does not have the model's columns.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X)
         Xv, f_x = self._rows(X)
         n = Xv.shape[0]
         p = self.players.n_players

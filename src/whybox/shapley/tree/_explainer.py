@@ -11,7 +11,7 @@ import pandas as pd
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox._utils import progress_bar
+from whybox._utils import is_dask_collection, progress_bar
 from whybox._version import __version__
 from whybox.adapters import (
     ColumnMap,
@@ -479,6 +479,10 @@ default="tree_path_dependent"
             ``feature_perturbation="interventional"``, ``params["background_rows"]``
             is the number of background rows.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X)
         data = self._data(X)
         if self._catboost is not None:
             return self._explain_catboost(data)
@@ -593,6 +597,10 @@ default="tree_path_dependent"
             "features", "outputs"); ``values.sum(axis=2)`` is the SHAP values and
             ``values.sum(axis=(1, 2)) + base_values`` equals ``model_output``.
         """
+        if is_dask_collection(X):  # lazy, chunk by chunk, on the dask scheduler
+            from whybox.distributed import explain_dask
+
+            return explain_dask(self, X, interactions=True)
         if self.feature_perturbation != "tree_path_dependent":
             raise InputError(
                 "interaction_values needs feature_perturbation='tree_path_dependent', got "
