@@ -6,6 +6,7 @@ never replaced by a broken one.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -276,6 +277,202 @@ def audit(
         progress=not quiet, source=source, sensitive_features=attrs or None,
     )  # fmt: skip
     _save(report, html_path, json_path)
+
+
+@cli.command()
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(),
+    required=True,
+    help="Saved tree model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm (or, "
+    "with --trust-model-file, .pkl/.joblib).",
+)
+@click.option(
+    "--data",
+    "data_pattern",
+    required=True,
+    help="Parquet files to explain: a pattern such as 'data/*.parquet' (quoted), one file or "
+    "a folder. Every file must have the columns, and types, of the first.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Where to write the SHAP values (Parquet): one row per input row (row id, a value "
+    "per feature, the base value). It may be none of the inputs.",
+)
+@click.option("--target", help="A column of --data to leave out of the model's input (the labels).")
+@click.option(
+    "--scheduler",
+    help="Run on the Dask scheduler at this address, such as tcp://host:8786.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Start this many local Dask worker processes for the run.",
+)
+@click.option(
+    "--trust-model-file",
+    is_flag=True,
+    help="Load pickle/joblib files, which run code when loaded. Only for files you trust.",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def shap(
+    model_path: str,
+    data_pattern: str,
+    out: str,
+    target: str | None,
+    scheduler: str | None,
+    workers: int | None,
+    trust_model_file: bool,
+    quiet: bool,
+) -> None:
+    """Explain every row of Parquet files with TreeSHAP, on Dask, into a Parquet file.
+
+    Without --scheduler or --workers the work runs in this process.
+    """
+    import time
+
+    from whybox._utils import require_dask
+
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            "--scheduler and --workers exclude each other: give the address of a running "
+            "scheduler or a number of local workers to start, not both."
+        )
+    require_dask("whybox shap")
+    from whybox.distributed import connect, parquet_files, read_table
+
+    files = parquet_files(data_pattern, name="--data")
+    out_path = _check_shap_out(out, model_path, data_pattern, files)
+    frame = read_table(data_pattern, name="--data")
+    if target is not None:
+        columns = [str(c) for c in frame.columns]
+        if target not in columns:
+            raise InputError(
+                f"--target {shorten(target)} is not a column of --data; its columns are "
+                f"[{', '.join(shorten(c) for c in columns[:10])}]."
+            )
+        frame = frame.drop(columns=[target])
+    from whybox.io import load_model
+    from whybox.shapley import TreeExplainer
+
+    model = load_model(model_path, trust=trust_model_file)
+    explainer = TreeExplainer(model, progress=False)
+    n_rows = _count_rows(files)
+    where = (
+        f"on the scheduler at {scheduler}"
+        if scheduler is not None
+        else f"on {workers} local worker{'s' if workers != 1 else ''}"
+        if workers is not None
+        else "in this process"
+    )
+    with connect(scheduler=scheduler, workers=workers) as client:
+        start = time.perf_counter()
+        explanation = explainer(frame)
+        _write_values(explanation, out_path, client, progress=not quiet)
+        seconds = time.perf_counter() - start
+    click.echo(f"explained {n_rows} rows in {seconds:.1f} s {where}; wrote {out_path}")
+
+
+def _check_shap_out(out: str, model_path: str, data_pattern: str, files: list[Path]) -> Path:
+    """``--out`` of ``whybox shap``: none of the inputs, outside the data pattern, and, if it
+    exists, a file or an earlier output folder (Parquet files only), which the run replaces."""
+    import fnmatch
+
+    from whybox.io import check_output_path
+
+    out_path = Path(out)
+    resolved = out_path.resolve()
+    if fnmatch.fnmatch(str(out_path), data_pattern) or fnmatch.fnmatch(
+        str(resolved), str(Path(data_pattern).resolve())
+    ):
+        raise InputError(
+            f"--out {shorten(out)} matches the --data pattern {shorten(data_pattern)}, so its "
+            "values would be read as data by the next run; choose a path outside it for --out."
+        )
+    for file in files:
+        if file.resolve() == resolved or resolved in file.resolve().parents:
+            raise InputError(
+                f"--out {shorten(out)} is or holds the --data file {shorten(file.name)}; "
+                "writing there would overwrite the data, so choose another path for --out."
+            )
+    if not out_path.is_dir():
+        check_output_path(out_path, input_paths={"--model": model_path})
+        return out_path
+    if not os.access(out_path.parent, os.W_OK | os.X_OK):
+        raise InputError(
+            f"the folder {shorten(str(out_path.parent))} for --out cannot be written; choose a "
+            "folder you can write to."
+        )
+    others = [
+        f.name
+        for f in out_path.iterdir()
+        if not (f.is_file() and (f.suffix == ".parquet" or f.name in _PARQUET_SIDECARS))
+    ]
+    if others:
+        raise InputError(
+            f"--out {shorten(out)} is a folder holding {shorten(others[0])}, which is not an "
+            "earlier output of whybox shap; give a new path, or the folder of an earlier run "
+            "to replace it."
+        )
+    return out_path
+
+
+_PARQUET_SIDECARS = ("_metadata", "_common_metadata")
+
+
+def _count_rows(files: list[Path]) -> int:
+    """Rows of Parquet files, from their metadata (no data is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def _write_values(explanation: Any, out: Path, client: Any, *, progress: bool) -> None:
+    """``explanation.to_parquet`` into a new folder beside ``out``, which then takes the
+    place of ``out``: a run that fails leaves an earlier output as it was."""
+    import shutil
+
+    temporary = out.with_name(f".{out.name}.whybox-{os.getpid()}")
+    previous = out.with_name(f".{out.name}.whybox-{os.getpid()}-old")
+    try:
+        _to_parquet(explanation, temporary, client, progress=progress)
+        if out.exists():
+            out.rename(previous)
+        temporary.rename(out)
+    finally:
+        for leftover in (temporary, previous):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.exists():
+                leftover.unlink()
+
+
+def _to_parquet(explanation: Any, path: Path, client: Any, *, progress: bool) -> None:
+    """``explanation.to_parquet(path)``, with a progress bar where dask can show one."""
+    import inspect
+
+    lazy_write = "compute" in inspect.signature(explanation.to_parquet).parameters
+    if client is not None:
+        if not (progress and lazy_write):
+            explanation.to_parquet(path)
+            return
+        from distributed import progress as show_progress
+
+        future = client.compute(explanation.to_parquet(path, compute=False))
+        show_progress(future)
+        click.echo("", err=True)
+        future.result()
+        return
+    if not progress:
+        explanation.to_parquet(path)
+        return
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar(out=sys.stderr):
+        explanation.to_parquet(path)
 
 
 def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> None:

@@ -10,6 +10,7 @@ reduction is recognised by :func:`whybox._utils.is_dask_collection` (which only 
   folder of Parquet files as one checked table.
 """
 
+from whybox.distributed._cluster import connect, parquet_files, read_table
 from whybox.distributed._explain import explain_dask
 
-__all__ = ["explain_dask"]
+__all__ = ["connect", "explain_dask", "parquet_files", "read_table"]
