@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._utils import Result, check_int
+from whybox._utils import Result, check_int, is_dask_collection
 from whybox.debugging._common import labelled_rows
 
 _STRATEGIES = ("uniform", "quantile")
@@ -176,6 +176,8 @@ def calibration(
     n_bins = check_int(n_bins, "n_bins", 2, "n_bins=10")
     if strategy not in _STRATEGIES:
         raise InputError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}.")
+    if is_dask_collection(X):
+        return _calibration_dask(model, X, y, n_bins, strategy)
     m, data, y_arr = labelled_rows(
         model, X, y, "give one label per row.", "classification",
         "calibration needs a classifier with probabilities, but the model is a regressor; "
@@ -216,4 +218,52 @@ def calibration(
         n_bins=int(n_bins),
         strategy=strategy,
         params={"n_samples": data.n_samples},
+    )
+
+
+def _calibration_dask(model: Any, X: Any, y: Any, n_bins: int, strategy: str) -> Calibration:
+    """:func:`calibration` of a dask ``X`` and ``y``: per-partition bin counts and sums on
+    the workers (``whybox.distributed.calibration_sums``), added on the client."""
+    from whybox.adapters import adapt_model
+    from whybox.distributed import calibration_sums
+
+    if strategy != "uniform":
+        raise InputError(
+            f"strategy={strategy!r} places the bin edges at quantiles of every row's "
+            "probability at once; use strategy='uniform' with a dask X, or call X.compute()."
+        )
+    m = adapt_model(model)
+    if m.task != "classification":
+        raise InputError(
+            "calibration needs a classifier with probabilities, but the model is a regressor; "
+            "use whybox.debugging.error_analysis for a regressor's errors."
+        )
+    classes = list(np.asarray(m.classes).tolist())
+    sums = calibration_sums(m, X, y, n_bins)
+    names = [f"P(class = {classes[1]})"] if len(classes) == 2 else ["top label"]
+    if len(classes) > 2:
+        names += [f"P(class = {c})" for c in classes]
+    curves = []
+    for label, (counts, sum_p, sum_h) in zip(names, sums["bins"], strict=True):
+        used = counts > 0
+        mean_p, obs = sum_p[used] / counts[used], sum_h[used] / counts[used]
+        gap = np.abs(obs - mean_p)
+        curves.append(
+            ReliabilityCurve(
+                label=label,
+                mean_predicted=mean_p,
+                observed=obs,
+                counts=counts[used].astype(np.int64),
+                ece=float((gap * counts[used]).sum() / counts.sum()),
+                mce=float(gap.max()),
+            )
+        )
+    return Calibration(
+        curves=tuple(curves),
+        ece=curves[0].ece,
+        brier_score=sums["brier_sum"] / sums["n"],
+        classes=tuple(classes),
+        n_bins=int(n_bins),
+        strategy=strategy,
+        params={"n_samples": sums["n"]},
     )

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
+from whybox._utils import is_dask_collection
 from whybox.debugging._results import ConfusedPair, ConfusionAnalysis
 
 
@@ -91,6 +92,30 @@ def _encode(y: np.ndarray, labels: pd.Index, name: str) -> np.ndarray:
     return codes.astype(np.intp)
 
 
+def _check_labels(labels: Any) -> list[Any] | None:
+    """``labels`` as a list of distinct classes, or None.
+
+    Raises
+    ------
+    InputError
+        If ``labels`` is a string, empty or repeats a class.
+    """
+    if labels is None:
+        return None
+    if isinstance(labels, (str, bytes)):
+        raise InputError(
+            f"labels must be a sequence of classes, got the string {labels!r}; "
+            f"pass a list such as [{labels!r}]."
+        )
+    classes = list(np.asarray(labels, dtype=object).tolist())
+    if len(classes) == 0:
+        raise InputError("labels is empty; give at least one class or leave labels out.")
+    if len(set(classes)) != len(classes):
+        dup = sorted({str(c) for c in classes if classes.count(c) > 1})
+        raise InputError(f"labels repeats the classes {dup}; give each class once.")
+    return classes
+
+
 def confusion_analysis(
     y_true: Any, y_pred: Any, *, labels: Sequence[Any] | None = None
 ) -> ConfusionAnalysis:
@@ -137,6 +162,11 @@ def confusion_analysis(
        ``precision_recall_fscore_support``: the conventions followed here (rows are
        the true class; ``zero_division=0``).
     """
+    if is_dask_collection(y_true) or is_dask_collection(y_pred):
+        from whybox.distributed import confusion_counts
+
+        classes, matrix = confusion_counts(y_true, y_pred, _check_labels(labels))
+        return _analysis_from_matrix(matrix, tuple(str(c) for c in classes))
     t = _as_label_vector(y_true, "y_true")
     p = _as_label_vector(y_pred, "y_pred")
     if t.shape[0] != p.shape[0]:
@@ -144,20 +174,9 @@ def confusion_analysis(
             f"y_true has {t.shape[0]} labels but y_pred has {p.shape[0]}; give one "
             "prediction per true label."
         )
-    if labels is None:
+    classes = _check_labels(labels)
+    if classes is None:
         classes = _sorted_labels(t, p)
-    else:
-        if isinstance(labels, (str, bytes)):
-            raise InputError(
-                f"labels must be a sequence of classes, got the string {labels!r}; "
-                f"pass a list such as [{labels!r}]."
-            )
-        classes = list(np.asarray(labels, dtype=object).tolist())
-        if len(classes) == 0:
-            raise InputError("labels is empty; give at least one class or leave labels out.")
-        if len(set(classes)) != len(classes):
-            dup = sorted({str(c) for c in classes if classes.count(c) > 1})
-            raise InputError(f"labels repeats the classes {dup}; give each class once.")
     index = pd.Index(classes, dtype=object)
     ti = _encode(t, index, "y_true")
     pi = _encode(p, index, "y_pred")

@@ -8,9 +8,35 @@ reduction is recognised by :func:`whybox._utils.is_dask_collection` (which only 
   explainer sent to each worker once; lazy ``Explanation`` values.
 - ``_cluster``: connecting to a scheduler or starting local workers, and reading a
   folder of Parquet files as one checked table.
+- ``_reduce``: reductions (confusion counts, calibration bins, group counts, partial
+  dependence, permutation-importance score pieces, sums per partition) computed per
+  partition on the workers and added on the client.
 """
 
 from whybox.distributed._cluster import connect, parquet_files, read_table
 from whybox.distributed._explain import explain_dask
+from whybox.distributed._reduce import (
+    calibration_sums,
+    confusion_counts,
+    first_partition,
+    gather_column,
+    group_table,
+    partial_dependence,
+    permutation_importance,
+    sum_partitions,
+)
 
-__all__ = ["connect", "explain_dask", "parquet_files", "read_table"]
+__all__ = [
+    "calibration_sums",
+    "confusion_counts",
+    "connect",
+    "explain_dask",
+    "first_partition",
+    "gather_column",
+    "group_table",
+    "parquet_files",
+    "partial_dependence",
+    "permutation_importance",
+    "read_table",
+    "sum_partitions",
+]

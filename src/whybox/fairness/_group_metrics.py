@@ -19,6 +19,7 @@ from whybox._utils import (
     check_random_state,
     from_json_array,
     from_json_number,
+    is_dask_collection,
     json_value,
 )
 from whybox.debugging import as_label_vector
@@ -548,6 +549,10 @@ class _Data:
     prob: np.ndarray | None = None
     y: np.ndarray | None = None  # regression
     f: np.ndarray | None = None
+    # dask inputs (classification): one entry per distinct row, ``w`` rows of it;
+    # ``prob`` then holds the sum of their probabilities, ``prob_sq`` of the squares
+    w: np.ndarray | None = None
+    prob_sq: np.ndarray | None = None
 
 
 def _classification_frame(
@@ -555,10 +560,18 @@ def _classification_frame(
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per-group metrics, confusion cells (G, 4) and counts (G,)."""
     cell = 2 * data.t.astype(np.intp) + data.s.astype(np.intp)  # 0 TN, 1 FP, 2 FN, 3 TP
-    cells = np.bincount(group * 4 + cell, minlength=4 * n_groups).reshape(n_groups, 4)
+    cells = np.bincount(group * 4 + cell, weights=data.w, minlength=4 * n_groups)
+    cells = cells.astype(np.int64).reshape(n_groups, 4)  # weights: whole counts, exact
     counts = cells.sum(axis=1)
     stats = _rates(cells)
-    if data.prob is not None:
+    if data.prob is not None and data.w is not None:
+        t = data.t.astype(np.float64)  # sum of (p - t)^2 = sum p^2 - 2 t sum p + t n
+        sq = data.prob_sq - 2 * t * data.prob + t * data.w
+        mean_p = np.bincount(group, weights=data.prob, minlength=n_groups) / counts
+        stats["mean_probability"] = mean_p
+        stats["calibration_in_the_large"] = mean_p - stats["base_rate"]
+        stats["brier"] = np.bincount(group, weights=sq, minlength=n_groups) / counts
+    elif data.prob is not None:
         mean_p = np.bincount(group, weights=data.prob, minlength=n_groups) / counts
         sq = (data.prob - data.t) ** 2
         stats["mean_probability"] = mean_p
@@ -859,8 +872,29 @@ def group_metrics(
     n_boot = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
     level = check_confidence_level(confidence_level)
     min_size = check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
-    yt = as_label_vector(y_true, "y_true")
-    yp = as_label_vector(y_pred, "y_pred")
+    weights = None
+    if any(is_dask_collection(v) for v in (y_true, y_pred, y_prob, sensitive_features)):
+        from whybox.distributed import group_table
+
+        if task == "regression":
+            raise InputError(
+                "task='regression' with dask inputs is not supported yet (its bootstrap "
+                "resamples rows); call .compute() on the inputs first."
+            )
+        sens_given, table = group_table(y_true, y_pred, sensitive_features, y_prob)
+        yt, yp = table["\0y_true"].to_numpy(), table["\0y_pred"].to_numpy()
+        weights = table["\0n"].to_numpy()
+        sensitive_features = {name: table[f"s{j}"].to_numpy() for j, name in enumerate(sens_given)}
+        y_prob = table["\0p"].to_numpy() if y_prob is not None else None
+        if _resolve_task(task, yp, pos_label) != "classification":
+            raise InputError(
+                "y_pred looks like a regression's (numbers with more than two values); dask "
+                "inputs are reduced for a classification only: pass task='classification' "
+                "for labels, or call .compute() on the inputs first."
+            )
+    else:
+        yt = as_label_vector(y_true, "y_true")
+        yp = as_label_vector(y_pred, "y_pred")
     n = len(yt)
     if len(yp) != n:
         raise InputError(
@@ -879,9 +913,15 @@ def group_metrics(
                 f"y_true/y_pred hold {len(labels)} labels: every metric is of pos_label="
                 f"{pos!r} versus the rest (accuracy included)."
             )
-        prob = _check_prob(y_prob, n) if y_prob is not None else None
+        if weights is None:
+            prob = _check_prob(y_prob, n) if y_prob is not None else None
+        else:  # sums of probabilities, checked on the workers
+            prob = y_prob
         data = _Data(kind, n, t=np.asarray(yt == pos, bool), s=np.asarray(yp == pos, bool))
         data.prob = prob
+        if weights is not None:
+            data.n, data.w = int(weights.sum()), weights.astype(np.float64)
+            data.prob_sq = table["\0p2"].to_numpy() if prob is not None else None
         pos_text = f"y_true == {pos!r}"
     else:
         if pos_label is not None:
@@ -907,7 +947,7 @@ def group_metrics(
         notes += _group_notes(by_group, data, min_size, "", pos_text)
         notes += boot_notes
         overall_frame, *_ = _analyse(
-            data, np.zeros(n, np.intp), ["overall"], n_boot=0, level=level, rng=rng
+            data, np.zeros(len(yt), np.intp), ["overall"], n_boot=0, level=level, rng=rng
         )
         marginals: dict[str, pd.DataFrame] = {}
         marginal_disparities: dict[str, pd.DataFrame] = {}
@@ -962,7 +1002,7 @@ def group_metrics(
         "confidence_level": level,
         "min_group_size": min_size,
         "random_state": json_value(random_state),
-        "n_samples": int(n),
+        "n_samples": int(data.n),
     }
     return GroupMetrics(
         by_group=by_group,

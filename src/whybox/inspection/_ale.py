@@ -17,9 +17,10 @@ from whybox._utils import (
     check_confidence_level,
     check_int,
     check_random_state,
+    is_dask_collection,
     json_value,
 )
-from whybox.adapters import Dataset
+from whybox.adapters import Dataset, adapt_data
 from whybox.inspection._features import (
     check_not_constant,
     feature_index,
@@ -550,6 +551,11 @@ def accumulated_local_effects(
     n_bootstrap = _check_bootstrap(n_bootstrap)
     confidence_level = check_confidence_level(confidence_level)
     batch_size = check_batch_size(batch_size)
+    if is_dask_collection(X):
+        return _ale_dask(
+            model, X, features, n_bins, output, n_bootstrap, confidence_level,
+            categorical_features, random_state, batch_size,
+        )  # fmt: skip
     m, data = model_and_data(model, X)
     model_flags = data.categorical  # what the model is handed keeps the data's own dtypes
     data = _mark_categorical(data, categorical_features)
@@ -673,5 +679,96 @@ def accumulated_local_effects(
             "n_samples": n,
             "batch_size": json_value(batch_size),
             **extra,
+        },
+    )
+
+
+# ---------------------------------------------------------------------- dask
+def _ale_partition(
+    m: Any, X: Any, j: int, edges: np.ndarray, space: str, batch_size: int | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One partition's sums of local effects per bin (K, k), rows per bin (K,), rows."""
+    data = m.check_data(adapt_data(X, name="X"), name="X")
+    b = _bin_of(data.values[:, j].astype(np.float64), edges)
+    owner = np.flatnonzero(b >= 0)
+    both = np.concatenate([data.values[owner], data.values[owner]])
+    k = len(owner)
+    both[:k, j], both[k:, j] = edges[b[owner]], edges[b[owner] + 1]
+    preds = predict_rows(m, Dataset(both, data.feature_names, data.categorical), space, batch_size)
+    deltas = preds[k:] - preds[:k]
+    n_bins = len(edges) - 1
+    sums = np.stack(
+        [
+            np.bincount(b[owner], weights=deltas[:, q], minlength=n_bins)
+            for q in range(deltas.shape[1])
+        ],
+        axis=1,
+    )
+    return sums, np.bincount(b[owner], minlength=n_bins), int(data.n_samples)
+
+
+def _ale_dask(
+    model: Any,
+    X: Any,
+    features: Any,
+    n_bins: Any,
+    output: str | None,
+    n_bootstrap: int,
+    confidence_level: float,
+    categorical_features: Any,
+    random_state: Any,
+    batch_size: int | None,
+) -> AccumulatedLocalEffects:
+    """First-order ALE of a numeric feature over a dask ``X``: the feature's column is
+    gathered for the quantile edges, then each partition sums its local effects per bin
+    on a worker (``whybox.distributed.sum_partitions``) and the client accumulates."""
+    from whybox.distributed import first_partition, gather_column, sum_partitions
+
+    for option, value, fix in (
+        ("n_bootstrap", n_bootstrap or None, "n_bootstrap=0"),
+        ("categorical_features", categorical_features, "a numeric feature"),
+    ):
+        if value is not None:
+            raise InputError(
+                f"{option}={value!r} is not supported with a dask X (it needs every row at "
+                f"once); use {fix}, or call X.compute() first."
+            )
+    m, head = model_and_data(model, first_partition(X))
+    idx = _features(head, features)
+    if len(idx) != 1 or head.categorical[idx[0]]:
+        raise InputError(
+            f"features={features!r}: with a dask X only the first-order ALE of one numeric "
+            "feature is reduced; ask for one numeric feature, or call X.compute() first."
+        )
+    j = idx[0]
+    name = head.feature_names[j]
+    spec = _split_bins(n_bins, 1)[0]
+    col = np.asarray(gather_column(X, j), dtype=np.float64)
+    column = Dataset(col[:, None], (name,), np.zeros(1, dtype=bool))
+    check_not_constant(column, 0, levels(column, 0))
+    edges = _edges_for(column, 0, spec)
+    space = output_space(m, output)
+    sums, counts, n = sum_partitions(_ale_partition, X, m, j, edges, space, batch_size)
+    c = counts[:, None].astype(np.float64)
+    means = np.divide(sums, c, out=np.zeros_like(sums), where=c > 0)
+    effect = _accumulate_numeric(means[None], counts[None].astype(np.float64))[0]
+    return AccumulatedLocalEffects(
+        feature_names=(name,),
+        grids=(edges,),
+        effect=np.moveaxis(effect, -1, 0),
+        lower=None,
+        upper=None,
+        counts=counts.astype(np.int64),
+        categorical=False,
+        output_names=m.output_names,
+        output_space=space,
+        params={
+            "n_bins": spec if isinstance(spec, int) else spec.tolist(),
+            "n_bootstrap": 0,
+            "confidence_level": float(confidence_level),
+            "categorical_features": None,
+            "random_state": json_value(random_state),
+            "n_samples": int(n),
+            "batch_size": json_value(batch_size),
         },
     )

@@ -11,7 +11,14 @@ import pandas as pd
 from scipy.stats.mstats import mquantiles
 
 from whybox._exceptions import InputError
-from whybox._utils import Result, check_batch_size, check_int, check_random_state, json_value
+from whybox._utils import (
+    Result,
+    check_batch_size,
+    check_int,
+    check_random_state,
+    is_dask_collection,
+    json_value,
+)
 from whybox.adapters import Dataset
 from whybox.inspection._features import (
     check_not_constant,
@@ -375,6 +382,16 @@ def partial_dependence(
     """
     random_state = check_random_state(random_state)
     _check_grid_args(grid, grid_resolution, percentiles, kind, method)
+    if is_dask_collection(X):
+        from whybox.distributed import partial_dependence as pd_dask
+
+        return pd_dask(
+            model, X, features, kind=kind, grid_resolution=grid_resolution,
+            percentiles=percentiles, grid=grid, custom_values=custom_values,
+            categorical_features=categorical_features, centered=centered, method=method,
+            output=output, max_samples=max_samples, sample_weight=sample_weight,
+            random_state=random_state, batch_size=batch_size,
+        )  # fmt: skip
     batch_size = check_batch_size(batch_size)
     m, data = model_and_data(model, X)
     feats = list(features) if isinstance(features, (tuple, list)) else [features]

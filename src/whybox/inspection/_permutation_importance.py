@@ -16,6 +16,7 @@ from whybox._utils import (
     check_confidence_level,
     check_int,
     check_random_state,
+    is_dask_collection,
     json_value,
     resolve_players,
     shorten,
@@ -457,6 +458,16 @@ def permutation_importance(
     >>> round(float(result.importances_mean[2]), 6)  # x2 is not used: no drop at all
     0.0
     """
+    if is_dask_collection(X):
+        from whybox.distributed import permutation_importance as pi_dask
+
+        return pi_dask(
+            model, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state,
+            feature_groups=feature_groups, sample_weight=sample_weight,
+            max_samples=max_samples, batch_size=batch_size, confidence_level=confidence_level,
+            early_stop=early_stop, top_k=top_k, tol=tol,
+            correlation_threshold=correlation_threshold,
+        )  # fmt: skip
     random_state = check_random_state(random_state)
     adapted, data = model_and_data(model, X)
     Xv = data.values

@@ -1,0 +1,213 @@
+"""Reductions over dask collections on a real two-worker LocalCluster: each function's
+dask call equals its in-memory call on the same rows (counts exactly; sums of floats,
+added in another order, to 1e-12 relative), the model is one key of the graph, and
+partitions of unknown size (a filtered dask DataFrame) work."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests._requires import requires
+
+requires("dask")
+requires("distributed")
+
+import dask  # noqa: E402
+import dask.array as da  # noqa: E402
+import dask.dataframe as dd  # noqa: E402
+from sklearn.ensemble import GradientBoostingRegressor  # noqa: E402
+from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
+
+from whybox._exceptions import InputError  # noqa: E402
+from whybox.adapters import Model  # noqa: E402
+from whybox.debugging import calibration, confusion_analysis  # noqa: E402
+from whybox.fairness import group_metrics  # noqa: E402
+from whybox.inspection import (  # noqa: E402
+    accumulated_local_effects,
+    partial_dependence,
+    permutation_importance,
+)
+
+RTOL = 1e-12  # float sums added per partition, then across partitions: rounding only
+N = 2400
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(N, 4))
+    y_cls = (X[:, 0] + 0.5 * rng.normal(size=N) > 0).astype(int)
+    y_reg = X @ np.array([1.0, 2.0, 0.0, -1.0]) + rng.normal(size=N)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame["y_cls"], frame["y_reg"] = y_cls, y_reg
+    frame["sex"] = rng.choice(["F", "M"], N)
+    frame["race"] = rng.choice(["A", "B", "C"], N)
+    clf = LogisticRegression().fit(frame[["a", "b", "c", "d"]], y_cls)
+    frame["pred"] = clf.predict(frame[["a", "b", "c", "d"]])
+    frame["prob"] = clf.predict_proba(frame[["a", "b", "c", "d"]])[:, 1]
+    reg = LinearRegression().fit(X, y_reg)
+    return {"X": X, "frame": frame, "clf": clf, "reg": reg}
+
+
+def _filtered(frame: pd.DataFrame) -> tuple[pd.DataFrame, dd.DataFrame]:
+    """The rows with a > -1.5, in memory and as a filtered dask DataFrame (unknown
+    partition sizes)."""
+    ddf = dd.from_pandas(frame, npartitions=5)
+    return frame[frame["a"] > -1.5], ddf[ddf["a"] > -1.5]
+
+
+def test_confusion_analysis_counts_exactly(data, dask_client):
+    frame = data["frame"]
+    mem, ddf = _filtered(frame)
+    labels = np.array(["no", "yes"])
+    t, p = labels[mem["y_cls"]], labels[mem["pred"]]
+    expected = confusion_analysis(t, p)
+    got = confusion_analysis(
+        ddf["y_cls"].map(dict(enumerate(labels)), meta=("y_cls", object)),
+        ddf["pred"].map(dict(enumerate(labels)), meta=("pred", object)),
+    )
+    assert got.labels == expected.labels
+    np.testing.assert_array_equal(got.matrix, expected.matrix)
+    assert got.accuracy == expected.accuracy
+    assert got.confused_pairs == expected.confused_pairs
+    ordered = confusion_analysis(
+        da.from_array(frame["y_cls"].to_numpy(), chunks=500),
+        da.from_array(frame["pred"].to_numpy(), chunks=500),
+        labels=[1, 0, 2],
+    )
+    mem_ordered = confusion_analysis(frame["y_cls"], frame["pred"], labels=[1, 0, 2])
+    np.testing.assert_array_equal(ordered.matrix, mem_ordered.matrix)
+
+
+def test_calibration_matches_in_memory(data, dask_client):
+    frame, clf = data["frame"], data["clf"]
+    mem, ddf = _filtered(frame)
+    cols = ["a", "b", "c", "d"]
+    expected = calibration(clf, mem[cols], mem["y_cls"], n_bins=8)
+    got = calibration(clf, ddf[cols], ddf["y_cls"], n_bins=8)
+    for e, g in zip(expected.curves, got.curves, strict=True):
+        np.testing.assert_array_equal(g.counts, e.counts)
+        np.testing.assert_allclose(g.mean_predicted, e.mean_predicted, rtol=RTOL)
+        np.testing.assert_allclose(g.observed, e.observed, rtol=RTOL)
+    assert got.ece == pytest.approx(expected.ece, rel=RTOL)
+    assert got.brier_score == pytest.approx(expected.brier_score, rel=RTOL)
+    assert got.params == expected.params
+    with pytest.raises(InputError, match="strategy='quantile'"):
+        calibration(clf, ddf[cols], ddf["y_cls"], strategy="quantile")
+
+
+def test_group_metrics_counts_and_bootstrap_match(data, dask_client):
+    frame = data["frame"]
+    mem, ddf = _filtered(frame)
+    kwargs = {"n_bootstrap": 40, "random_state": 3}
+    expected = group_metrics(
+        mem["y_cls"], mem["pred"], mem[["sex", "race"]], y_prob=mem["prob"], **kwargs
+    )
+    got = group_metrics(
+        ddf["y_cls"], ddf["pred"], ddf[["sex", "race"]], y_prob=ddf["prob"], **kwargs
+    )
+    # counts exact; the bootstrap draws counts (a multinomial per group) from the same
+    # generator, so the intervals equal the in-memory ones as well
+    np.testing.assert_array_equal(got.by_group["count"], expected.by_group["count"])
+    pd.testing.assert_frame_equal(got.by_group, expected.by_group, rtol=RTOL)
+    pd.testing.assert_frame_equal(got.disparities, expected.disparities, rtol=RTOL)
+    for name in expected.marginals:
+        pd.testing.assert_frame_equal(got.marginals[name], expected.marginals[name], rtol=RTOL)
+    assert got.warnings == expected.warnings
+    assert got.four_fifths == expected.four_fifths
+    assert got.params == expected.params
+
+
+def test_partial_dependence_brute_matches(data, dask_client):
+    X, reg = data["X"], data["reg"]
+    expected = partial_dependence(reg, X, 1, grid_resolution=9, method="brute")
+    got = partial_dependence(reg, da.from_array(X, chunks=(500, 4)), 1, grid_resolution=9)
+    np.testing.assert_array_equal(got.grid_values[0], expected.grid_values[0])
+    np.testing.assert_allclose(got.average, expected.average, rtol=RTOL)
+    assert got.method == "brute"
+    with pytest.raises(InputError, match="kind='both'"):
+        partial_dependence(reg, da.from_array(X, chunks=(500, 4)), 1, kind="both")
+
+
+def test_partial_dependence_unknown_partition_sizes(data, dask_client):
+    frame, clf = data["frame"], data["clf"]
+    mem, ddf = _filtered(frame)
+    cols = ["a", "b", "c", "d"]
+    expected = partial_dependence(clf, mem[cols], "b", grid_resolution=6, method="brute")
+    got = partial_dependence(clf, ddf[cols], "b", grid_resolution=6, centered=False)
+    np.testing.assert_array_equal(got.grid_values[0], expected.grid_values[0])
+    np.testing.assert_allclose(got.average, expected.average, rtol=RTOL)
+    assert got.params["n_samples"] == len(mem)
+
+
+def test_ale_matches(data, dask_client):
+    X = data["X"]
+    gb = GradientBoostingRegressor(n_estimators=15, random_state=0).fit(X, X[:, 0] ** 2)
+    expected = accumulated_local_effects(gb, X, 0, n_bins=10)
+    got = accumulated_local_effects(gb, da.from_array(X, chunks=(500, 4)), 0, n_bins=10)
+    np.testing.assert_array_equal(got.grids[0], expected.grids[0])
+    np.testing.assert_array_equal(got.counts, expected.counts)
+    # the effect is centred (values near 0): compare on the scale of the curve
+    scale = np.abs(expected.effect).max()
+    np.testing.assert_allclose(got.effect, expected.effect, rtol=0, atol=RTOL * scale * 10)
+    assert got.params == expected.params
+    with pytest.raises(InputError, match="n_bootstrap"):
+        accumulated_local_effects(gb, da.from_array(X, chunks=(500, 4)), 0, n_bootstrap=10)
+
+
+@pytest.mark.parametrize("scoring", [None, "neg_log_loss"])
+def test_permutation_importance_classifier(data, dask_client, scoring):
+    frame, clf = data["frame"], data["clf"]
+    cols = ["a", "b", "c", "d"]
+    ddf = dd.from_pandas(frame, npartitions=4)
+    expected = permutation_importance(clf, frame[cols], frame["y_cls"], scoring=scoring,
+                                      n_repeats=20)  # fmt: skip
+    got = permutation_importance(clf, ddf[cols], ddf["y_cls"], scoring=scoring, n_repeats=20)
+    # the baseline is deterministic: equal to rounding
+    assert got.baseline_score == pytest.approx(expected.baseline_score, rel=RTOL)
+    # the permutations are drawn within partitions (other draws than in memory): the
+    # means over repeats agree within their standard errors (4 combined s.e.)
+    se = np.sqrt(got.importances_std**2 / 20 + expected.importances_std**2 / 20)
+    assert np.all(np.abs(got.importances_mean - expected.importances_mean) <= 4 * se + 1e-12)
+    again = permutation_importance(clf, ddf[cols], ddf["y_cls"], scoring=scoring, n_repeats=20)
+    np.testing.assert_array_equal(again.importances, got.importances)  # seeded
+
+
+def test_permutation_importance_r2_and_refusals(data, dask_client):
+    X, reg, frame = data["X"], data["reg"], data["frame"]
+    y = frame["y_reg"].to_numpy()
+    Xd, yd = da.from_array(X, chunks=(600, 4)), da.from_array(y, chunks=600)
+    expected = permutation_importance(reg, X, y, n_repeats=10)
+    got = permutation_importance(reg, Xd, yd, n_repeats=10)
+    assert got.baseline_score == pytest.approx(expected.baseline_score, rel=RTOL)
+    se = np.sqrt(got.importances_std**2 / 10 + expected.importances_std**2 / 10)
+    assert np.all(np.abs(got.importances_mean - expected.importances_mean) <= 4 * se + 1e-12)
+    with pytest.raises(InputError, match="not a sum over rows"):
+        permutation_importance(reg, Xd, yd, scoring="neg_median_absolute_error")
+    with pytest.raises(InputError, match="early_stop"):
+        permutation_importance(reg, Xd, yd, early_stop=True)
+
+
+def test_model_is_one_key_of_the_graph(data):
+    X, reg, frame = data["X"], data["reg"], data["frame"]
+    seen = []
+
+    def get(dsk, keys, **kwargs):
+        graph = dict(dsk.__dask_graph__() if hasattr(dsk, "__dask_graph__") else dsk)
+        models = [
+            k
+            for k, v in graph.items()
+            if isinstance(getattr(v, "value", None), Model) or isinstance(v, Model)
+        ]
+        seen.append((len(models), len(graph)))
+        return dask.get(graph, keys, **kwargs)
+
+    Xd = da.from_array(X, chunks=(400, 4))
+    yd = da.from_array(frame["y_reg"].to_numpy(), chunks=400)
+    with dask.config.set(scheduler=get):
+        permutation_importance(reg, Xd, yd, n_repeats=2)
+    assert seen and all(n_models == 1 for n_models, _ in seen)
+    # six chunks of X, six of y, six partition tasks and the model once
+    assert seen[0][1] == 19
