@@ -306,3 +306,40 @@ def test_entry_point_runs_as_a_program(tmp_path):
         f"whybox: error: model file '{tmp_path / 'm.skops'}' does not exist; "
         "check the path given to --model."
     )
+
+
+def test_shap_writes_every_row_once_with_the_in_memory_values(tmp_path, table, capsys):
+    """`whybox shap` in one process (no --scheduler/--workers): one Parquet row per input
+    row, equal bit for bit to TreeExplainer on the whole table; a second run replaces the
+    output whole (no part of the first run is left)."""
+    requires("distributed")
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from whybox.shapley import TreeExplainer
+
+    X, y = table.drop(columns="label"), table["label"]
+    model = GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0).fit(X, y)
+    sio.dump(model, tmp_path / "gb.skops")
+    expected = TreeExplainer(model, progress=False)(X)
+    out = tmp_path / "values.parquet"
+    for n_parts in (4, 2):  # the second run writes fewer part files
+        data = tmp_path / f"data{n_parts}"
+        data.mkdir()
+        for i, rows in enumerate(np.array_split(np.arange(len(table)), n_parts)):
+            table.iloc[rows].to_parquet(data / f"p{i}.parquet", index=False)
+        code = run_cli("shap", "--model", tmp_path / "gb.skops", "--data", data / "*.parquet",
+                       "--out", out, "--target", "label")  # fmt: skip
+        captured = capsys.readouterr()
+        assert code == 0, captured.err
+        assert captured.out.strip().startswith(f"explained {len(table)} rows in ")
+        assert captured.out.strip().endswith(f"in this process; wrote {out}")
+        assert "100% Completed" in captured.err  # the progress bar
+        assert len(list(out.glob("*.parquet"))) == n_parts
+        written = pd.read_parquet(out).sort_values("row").reset_index(drop=True)
+        np.testing.assert_array_equal(written["row"].to_numpy(), np.arange(len(table)))
+        for j, name in enumerate(expected.feature_names):
+            np.testing.assert_array_equal(
+                written[f"shap:{name}"].to_numpy(), expected.values[:, j, 0]
+            )
+        np.testing.assert_array_equal(written["base_value"].to_numpy(), expected.base_values[:, 0])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

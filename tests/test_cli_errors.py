@@ -7,6 +7,7 @@ duplicate headers) and 14 (--sensitive: binning, the target).
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -351,3 +352,115 @@ def test_train_is_refused_with_demo_and_as_the_output(tmp_path, capsys, files):
         capsys, *args_for(files, files / "data.html", "--train", files / "data.json")
     )
     assert "--train" in line
+
+
+# ---------------------------------------------------------------- whybox shap (issue #22)
+
+
+@pytest.fixture(scope="module")
+def shap_files(tmp_path_factory):
+    """Three Parquet parts of one table and a tree model of its columns."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    d = tmp_path_factory.mktemp("shap_errors")
+    table = small_table(N)
+    (d / "data").mkdir()
+    for i in range(3):
+        table.iloc[i * 20 : (i + 1) * 20].to_parquet(d / "data" / f"p{i}.parquet", index=False)
+    model = GradientBoostingClassifier(n_estimators=5).fit(table[["age", "debt"]], table.label)
+    sio.dump(model, d / "gb.skops")
+    return d
+
+
+def shap_args(d, out, *extra, data=None):
+    return ["shap", "--model", d / "gb.skops", "--data", data or d / "data" / "*.parquet",
+            "--out", out, "--target", "label", "--quiet", *extra]  # fmt: skip
+
+
+def test_shap_scheduler_and_workers_together_is_one_line(shap_files, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "v.parquet"
+    line = one_line_error(
+        capsys, *shap_args(shap_files, out, "--scheduler", "tcp://127.0.0.1:8786", "--workers", "2")
+    )
+    assert "--scheduler and --workers exclude each other" in line
+    assert not out.exists()
+
+
+def test_shap_unreachable_scheduler_is_one_line_naming_it(shap_files, tmp_path, capsys):
+    import socket
+
+    pytest.importorskip("distributed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # closed again: nothing listens
+    out = tmp_path / "v.parquet"
+    line = one_line_error(capsys, *shap_args(shap_files, out, "--scheduler", address))
+    assert f"the Dask scheduler at {address} cannot be reached" in line
+    assert not out.exists()
+
+
+def test_shap_partitions_that_differ_are_one_line_naming_the_file(shap_files, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    data = tmp_path / "data"
+    data.mkdir()
+    table = small_table(N)
+    table.iloc[:30].to_parquet(data / "a.parquet", index=False)
+    table.iloc[30:].assign(debt=table.debt.iloc[30:].astype("float32")).to_parquet(
+        data / "b.parquet", index=False
+    )
+    out = tmp_path / "v.parquet"
+    line = one_line_error(capsys, *shap_args(shap_files, out, data=data / "*.parquet"))
+    assert "--data file 'b.parquet' (file 2 of 2) does not match the first file 'a.parquet'" in line
+    assert "its column 'debt' holds float, not double" in line
+    assert not out.exists()
+
+
+def test_shap_without_matching_files_is_one_line(shap_files, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    line = one_line_error(
+        capsys, *shap_args(shap_files, tmp_path / "v", data=tmp_path / "none-*.parquet")
+    )
+    assert "--data names no Parquet files: no files match" in line
+
+
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("data/p1.parquet", "matches the --data pattern"),
+        ("data", "is or holds the --data file"),
+        ("gb.skops", "is the file given to --model"),
+    ],
+)
+def test_shap_output_never_overwrites_an_input(shap_files, capsys, out, message):
+    pytest.importorskip("distributed")
+    before = {p: p.read_bytes() for p in shap_files.rglob("*") if p.is_file()}
+    line = one_line_error(capsys, *shap_args(shap_files, shap_files / out))
+    assert message in line
+    assert {p: p.read_bytes() for p in shap_files.rglob("*") if p.is_file()} == before
+
+
+def test_shap_output_folder_of_other_files_is_refused(shap_files, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "notes.txt").write_text("mine")
+    line = one_line_error(capsys, *shap_args(shap_files, tmp_path / "keep"))
+    assert "holding 'notes.txt', which is not an earlier output of whybox shap" in line
+    assert (tmp_path / "keep" / "notes.txt").read_text() == "mine"
+
+
+def test_shap_target_not_a_column_is_one_line(shap_files, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    args = shap_args(shap_files, tmp_path / "v")
+    args[args.index("label")] = "outcome"
+    line = one_line_error(capsys, *args)
+    assert "--target 'outcome' is not a column of --data" in line
+
+
+def test_shap_without_dask_says_how_to_install_it(shap_files, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    line = one_line_error(capsys, *shap_args(shap_files, tmp_path / "v"))
+    assert line == (
+        "whybox: error: whybox shap needs dask and distributed, which are not installed; "
+        "install them with pip install 'whybox[dask]'."
+    )
