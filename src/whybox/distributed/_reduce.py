@@ -636,8 +636,20 @@ def _group_part(
     p = _vector(y_pred, "y_pred")
     _same_length(t, p, "y_true", "y_pred", k)
     frame[_KEYS[0]], frame[_KEYS[1]] = t, p
-    df = pd.DataFrame(frame)
-    keys = list(df.columns)
+    # one integer code per row: the mixed-radix code of its keys' factorized values
+    combined = np.zeros(len(t), dtype=np.int64)
+    uniques = []
+    for values in frame.values():
+        codes, u = pd.factorize(values)
+        combined = combined * len(u) + codes
+        uniques.append(u)
+    present, inverse = np.unique(combined, return_inverse=True)
+    out = {}
+    rest = present
+    for key, u in reversed(list(zip(frame, uniques, strict=True))):
+        out[key] = np.asarray(u)[rest % len(u)]
+        rest = rest // len(u)
+    table = pd.DataFrame({key: out[key] for key in frame})
     if prob is not None:
         pr = np.asarray(_vector(prob, "y_prob"), dtype=np.float64)
         _same_length(t, pr, "y_true", "y_prob", k)
@@ -646,11 +658,12 @@ def _group_part(
                 f"y_prob holds values outside [0, 1] in partition {k}; give the predicted "
                 "probability of pos_label."
             )
-        df["\0p"], df["\0p2"] = pr, pr**2
+        table["\0p"] = np.bincount(inverse, weights=pr, minlength=len(present))
+        table["\0p2"] = np.bincount(inverse, weights=pr**2, minlength=len(present))
     else:
-        df["\0p"], df["\0p2"] = 0.0, 0.0
-    df["\0n"] = 1
-    return df.groupby(keys, sort=False, dropna=False).sum().reset_index()
+        table["\0p"], table["\0p2"] = 0.0, 0.0
+    table["\0n"] = np.bincount(inverse, minlength=len(present)).astype(np.int64)
+    return table
 
 
 def group_table(
