@@ -456,8 +456,11 @@ def _to_parquet(explanation: Any, path: Path, client: Any, *, progress: bool) ->
 
     lazy_write = "compute" in inspect.signature(explanation.to_parquet).parameters
     if client is not None:
-        if not (progress and lazy_write):
+        if not progress:
             explanation.to_parquet(path)
+            return
+        if not lazy_write:
+            _polled_progress(client, explanation.values.numblocks[0], explanation.to_parquet, path)
             return
         from distributed import progress as show_progress
 
@@ -473,6 +476,42 @@ def _to_parquet(explanation: Any, path: Path, client: Any, *, progress: bool) ->
 
     with ProgressBar(out=sys.stderr):
         explanation.to_parquet(path)
+
+
+def _polled_progress(client: Any, n_parts: int, write: Any, path: Path) -> None:
+    """``write(path)`` on a cluster, with a bar of the parts written so far, which the
+    scheduler is asked for twice a second (dask's own write tasks, ``toparquetdata``)."""
+    import threading
+
+    from tqdm.auto import tqdm
+
+    def written(dask_scheduler: Any) -> int:  # runs on the scheduler (sent by value)
+        return sum(
+            ts.prefix.name == "toparquetdata" and ts.state == "memory"
+            for ts in dask_scheduler.tasks.values()
+        )
+
+    stop = threading.Event()
+    bar = tqdm(total=n_parts, desc="whybox shap", unit="part", file=sys.stderr)
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            try:
+                done = min(int(client.run_on_scheduler(written)), n_parts)
+            except Exception:  # a bar is never worth failing the run for
+                return
+            if done > bar.n:
+                bar.update(done - bar.n)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    try:
+        write(path)
+        bar.update(n_parts - bar.n)
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+        bar.close()
 
 
 def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> None:

@@ -250,10 +250,11 @@ def test_shap_on_a_scheduler_and_two_worker_processes(shap_case, tmp_path, capsy
     with _processes_cluster(2) as (address, _):
         code = run_cli(
             "shap", "--model", folder / "model.skops", "--data", tmp_path / "data" / "*.parquet",
-            "--out", out, "--target", "y", "--scheduler", address, "--quiet",
+            "--out", out, "--target", "y", "--scheduler", address,
         )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    assert "whybox shap: 100%" in captured.err and "6/6" in captured.err  # the progress bar
     line = captured.out.strip()
     assert line.startswith("explained 1200 rows in ")
     assert f"on the scheduler at {address}; wrote {out}" in line

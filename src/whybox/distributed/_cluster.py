@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,6 +112,7 @@ def connect(
         processes=True,
         host="127.0.0.1",
         dashboard_address=None,
+        silence_logs=logging.ERROR,  # no warnings from workers stopped at the end
     )
     try:
         client = Client(cluster, set_as_default=True)
