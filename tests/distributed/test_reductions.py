@@ -120,6 +120,24 @@ def test_group_metrics_counts_and_bootstrap_match(data, dask_client):
     assert got.params == expected.params
 
 
+def test_group_metrics_regression_sums_match(data, dask_client):
+    frame = data["frame"].assign(f=lambda d: data["reg"].predict(d[["a", "b", "c", "d"]]))
+    mem, ddf = _filtered(frame)
+    for sens in (["sex", "race"], "sex"):
+        expected = group_metrics(mem["y_reg"], mem["f"], mem[sens], n_bootstrap=0)
+        got = group_metrics(ddf["y_reg"], ddf["f"], ddf[sens], n_bootstrap=0)
+        assert got.task == expected.task == "regression"
+        np.testing.assert_array_equal(got.by_group["count"], expected.by_group["count"])
+        pd.testing.assert_frame_equal(got.by_group, expected.by_group, rtol=RTOL)
+        pd.testing.assert_frame_equal(got.disparities, expected.disparities, rtol=RTOL)
+        for name in expected.marginals:
+            pd.testing.assert_frame_equal(got.marginals[name], expected.marginals[name], rtol=RTOL)
+        assert got.warnings == expected.warnings
+        assert got.params == expected.params
+    with pytest.raises(InputError, match="n_bootstrap=200"):
+        group_metrics(ddf["y_reg"], ddf["f"], ddf["sex"])
+
+
 def test_partial_dependence_brute_matches(data, dask_client):
     X, reg = data["X"], data["reg"]
     expected = partial_dependence(reg, X, 1, grid_resolution=9, method="brute")

@@ -18,11 +18,13 @@ from whybox.distributed._explain import explain_dask
 from whybox.distributed._reduce import (
     calibration_sums,
     confusion_counts,
+    distinct_sample,
     first_partition,
     gather_column,
     group_table,
     partial_dependence,
     permutation_importance,
+    regression_table,
     sum_partitions,
 )
 
@@ -30,6 +32,7 @@ __all__ = [
     "calibration_sums",
     "confusion_counts",
     "connect",
+    "distinct_sample",
     "explain_dask",
     "first_partition",
     "gather_column",
@@ -38,5 +41,6 @@ __all__ = [
     "partial_dependence",
     "permutation_importance",
     "read_table",
+    "regression_table",
     "sum_partitions",
 ]

@@ -23,11 +23,13 @@ from whybox._utils import is_dask_collection, require_dask
 __all__ = [
     "calibration_sums",
     "confusion_counts",
+    "distinct_sample",
     "first_partition",
     "gather_column",
     "group_table",
     "partial_dependence",
     "permutation_importance",
+    "regression_table",
     "sum_partitions",
 ]
 
@@ -613,7 +615,7 @@ def _sensitive_dask(sensitive_features: Any) -> list[tuple[str, Any]]:
     sf = sensitive_features
     if isinstance(sf, Mapping):
         return [(str(k), v) for k, v in sf.items()]
-    if hasattr(sf, "divisions") and hasattr(sf, "columns"):
+    if hasattr(sf, "divisions") and sf.ndim == 2:
         return [(str(c), sf[c]) for c in sf.columns]
     if hasattr(sf, "divisions"):
         return [(str(sf.name) if sf.name is not None else "sensitive_feature_0", sf)]
@@ -726,3 +728,119 @@ def gather_column(X: Any, j: int) -> np.ndarray:
     if hasattr(X, "divisions"):
         return X[X.columns[j]].compute().to_numpy()
     return np.asarray(X[:, j].compute())
+
+
+def _few_values(y_pred: Any) -> np.ndarray:
+    """Up to three distinct values of one partition (dtype kept)."""
+    arr = _vector(y_pred, "y_pred")
+    return pd.unique(arr)[:3] if arr.dtype != object else np.asarray(pd.unique(arr)[:3])
+
+
+def distinct_sample(y_pred: Any) -> np.ndarray:
+    """Up to three distinct values per partition of a dask vector, joined: enough to tell
+    a classification's labels (at most two values, or not numbers) from a regression's.
+    """
+    import dask
+
+    pieces = _compute([dask.delayed(_few_values)(p) for p in _parts(y_pred, "y_pred")])
+    joined = np.concatenate(pieces) if pieces else np.empty(0)
+    return pd.unique(joined) if joined.dtype != object else np.asarray(pd.unique(joined))
+
+
+def _numeric_part(v: Any, name: str) -> np.ndarray:
+    arr = _vector(v, name)
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = np.asarray(arr, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{name} must hold numbers for a regression, got values such as {arr[0]!r}; "
+                "pass numeric targets or task='classification'."
+            ) from None
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise InputError(
+            f"{name} holds {int(np.sum(~np.isfinite(arr)))} infinite values; drop or clip "
+            "those rows."
+        )
+    return arr
+
+
+_REG = ("\0n", "\0f", "\0absres", "\0res", "\0y", "\0sq")
+
+
+def _regression_part(
+    y_true: Any, y_pred: Any, sens: list[Any], names: list[str], k: int
+) -> pd.DataFrame:
+    """Per sensitive combination of partition ``k``: rows, sums of the prediction,
+    |residual|, residual, target and squared residual, the target's centred sum of
+    squares (M2), minimum and maximum."""
+    y = _numeric_part(y_true, "y_true")
+    f = _numeric_part(y_pred, "y_pred")
+    _same_length(y, f, "y_true", "y_pred", k)
+    combined = np.zeros(len(y), dtype=np.int64)
+    keys, uniques = [], []
+    for j, (name, s) in enumerate(zip(names, sens, strict=True)):
+        col = _vector(s, f"sensitive feature {name!r}")
+        _same_length(y, col, "y_true", f"sensitive feature {name!r}", k)
+        codes, u = pd.factorize(col)
+        combined = combined * len(u) + codes
+        keys.append(f"s{j}")
+        uniques.append(u)
+    present, inv = np.unique(combined, return_inverse=True)
+    out: dict[str, Any] = {}
+    rest = present
+    for key, u in reversed(list(zip(keys, uniques, strict=True))):
+        out[key] = np.asarray(u)[rest % len(u)]
+        rest = rest // len(u)
+    table = pd.DataFrame({key: out[key] for key in keys})
+    g = len(present)
+    res = f - y
+    n = np.bincount(inv, minlength=g).astype(np.float64)
+    for col, values in zip(_REG[1:], (f, np.abs(res), res, y, res**2), strict=True):
+        table[col] = np.bincount(inv, weights=values, minlength=g)
+    table[_REG[0]] = n
+    mean = table["\0y"].to_numpy() / n
+    table["\0m2"] = np.bincount(inv, weights=(y - mean[inv]) ** 2, minlength=g)
+    lo, hi = np.full(g, np.inf), np.full(g, -np.inf)
+    np.minimum.at(lo, inv, y)
+    np.maximum.at(hi, inv, y)
+    table["\0min"], table["\0max"] = lo, hi
+    return table
+
+
+def regression_table(
+    y_true: Any, y_pred: Any, sensitive_features: Any
+) -> tuple[list[str], pd.DataFrame]:
+    """A regression's rows summarised per sensitive combination over dask inputs.
+
+    Columns ``s0``, ``s1``, ... (the sensitive values) and, per combination, ``"\\0n"``
+    (rows), sums ``"\\0f"``, ``"\\0absres"``, ``"\\0res"``, ``"\\0y"``, ``"\\0sq"``
+    (prediction, |residual|, residual, target, squared residual), ``"\\0m2"`` (the
+    target's sum of squares about the combination's mean, merged across partitions by
+    Chan's rule), ``"\\0min"`` and ``"\\0max"`` of the target.
+    """
+    import dask
+
+    cols = _sensitive_dask(sensitive_features)
+    names = [c[0] for c in cols]
+    tp = _parts(y_true, "y_true")
+    pp = _aligned(y_true, "y_true", y_pred, "y_pred")
+    sp = [_aligned(y_true, "y_true", c, f"sensitive feature {n!r}") for n, c in cols]
+    tasks = [
+        dask.delayed(_regression_part)(tp[k], pp[k], [s[k] for s in sp], names, k)
+        for k in range(len(tp))
+    ]
+    pieces = [p for p in _compute(tasks) if len(p)]
+    if not pieces:
+        raise InputError("y_true is empty; give at least one row.")
+    cat = pd.concat(pieces, ignore_index=True)
+    keys = [f"s{j}" for j in range(len(names))]
+    grouped = cat.groupby(keys, sort=False)
+    n_all = grouped["\0n"].transform("sum").to_numpy()
+    mean_all = grouped["\0y"].transform("sum").to_numpy() / n_all
+    part_mean = cat["\0y"].to_numpy() / cat["\0n"].to_numpy()
+    cat["\0m2"] = cat["\0m2"].to_numpy() + cat["\0n"].to_numpy() * (part_mean - mean_all) ** 2
+    sums = grouped[[*_REG, "\0m2"]].sum()
+    table = sums.join(grouped["\0min"].min()).join(grouped["\0max"].max()).reset_index()
+    return names, table

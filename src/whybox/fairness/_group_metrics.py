@@ -553,6 +553,8 @@ class _Data:
     # ``prob`` then holds the sum of their probabilities, ``prob_sq`` of the squares
     w: np.ndarray | None = None
     prob_sq: np.ndarray | None = None
+    # dask inputs (regression): one entry per sensitive combination, its sums
+    agg: dict[str, np.ndarray] | None = None
 
 
 def _classification_frame(
@@ -584,6 +586,8 @@ def _regression_frame(
     data: _Data, group: np.ndarray, n_groups: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Per-group metrics, sums of (pred, |res|, res) (G, 3) and counts (G,)."""
+    if data.agg is not None:
+        return _regression_frame_from_sums(data.agg, group, n_groups)
     counts = np.bincount(group, minlength=n_groups)
     res = data.f - data.y
     columns = (data.f, np.abs(res), res)
@@ -602,6 +606,37 @@ def _regression_frame(
         "mean_true": mean_true,
         "mean_residual": stats["mean_residual"],
         "mae": stats["mae"],
+        "rmse": np.sqrt(sse / counts),
+        "r2": np.where(varies & (sst > 0), 1.0 - _divide(sse, sst), np.nan),
+    }
+    return stats, sums, counts
+
+
+def _regression_frame_from_sums(
+    agg: dict[str, np.ndarray], group: np.ndarray, n_groups: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """:func:`_regression_frame` from per-combination sums (dask inputs): the same
+    statistics, the target's sum of squares merged by Chan's rule."""
+    w = agg["n"]
+    counts = np.rint(np.bincount(group, weights=w, minlength=n_groups)).astype(np.int64)
+    sums = np.column_stack(
+        [np.bincount(group, weights=agg[c], minlength=n_groups) for c in ("f", "absres", "res")]
+    )
+    base = _regression_stats(sums, counts)
+    mean_true = np.bincount(group, weights=agg["y"], minlength=n_groups) / counts
+    sse = np.bincount(group, weights=agg["sq"], minlength=n_groups)
+    dev = agg["m2"] + w * (agg["y"] / w - mean_true[group]) ** 2
+    sst = np.bincount(group, weights=dev, minlength=n_groups)
+    y_min = np.full(n_groups, np.inf)
+    y_max = np.full(n_groups, -np.inf)
+    np.minimum.at(y_min, group, agg["min"])
+    np.maximum.at(y_max, group, agg["max"])
+    varies = y_max > y_min
+    stats = {
+        "mean_prediction": base["mean_prediction"],
+        "mean_true": mean_true,
+        "mean_residual": base["mean_residual"],
+        "mae": base["mae"],
         "rmse": np.sqrt(sse / counts),
         "r2": np.where(varies & (sst > 0), 1.0 - _divide(sse, sst), np.nan),
     }
@@ -872,26 +907,29 @@ def group_metrics(
     n_boot = check_int(n_bootstrap, "n_bootstrap", 0, "n_bootstrap=200")
     level = check_confidence_level(confidence_level)
     min_size = check_int(min_group_size, "min_group_size", 0, "min_group_size=30")
-    weights = None
-    if any(is_dask_collection(v) for v in (y_true, y_pred, y_prob, sensitive_features)):
-        from whybox.distributed import group_table
+    weights = agg = None
+    on_dask = any(is_dask_collection(v) for v in (y_true, y_pred, y_prob, sensitive_features))
+    if on_dask:  # counts and sums per group on the workers (whybox.distributed)
+        from whybox.distributed import distinct_sample, group_table, regression_table
 
-        if task == "regression":
+        task = _resolve_task(task, distinct_sample(y_pred), pos_label)
+    if on_dask and task == "regression":
+        if n_boot:
             raise InputError(
-                "task='regression' with dask inputs is not supported yet (its bootstrap "
-                "resamples rows); call .compute() on the inputs first."
+                f"n_bootstrap={n_boot} resamples a regression's rows, which dask inputs do "
+                "not hold in one place; pass n_bootstrap=0, or call .compute() first."
             )
+        sens_given, table = regression_table(y_true, y_pred, sensitive_features)
+        agg = {c.lstrip("\0"): table[c].to_numpy() for c in table.columns if c[0] == "\0"}
+        weights = agg["n"]
+        yt, yp = agg["y"] / weights, agg["f"] / weights  # finite numbers, one per combination
+        sensitive_features = {name: table[f"s{j}"].to_numpy() for j, name in enumerate(sens_given)}
+    elif on_dask:
         sens_given, table = group_table(y_true, y_pred, sensitive_features, y_prob)
         yt, yp = table["\0y_true"].to_numpy(), table["\0y_pred"].to_numpy()
         weights = table["\0n"].to_numpy()
         sensitive_features = {name: table[f"s{j}"].to_numpy() for j, name in enumerate(sens_given)}
         y_prob = table["\0p"].to_numpy() if y_prob is not None else None
-        if _resolve_task(task, yp, pos_label) != "classification":
-            raise InputError(
-                "y_pred looks like a regression's (numbers with more than two values); dask "
-                "inputs are reduced for a classification only: pass task='classification' "
-                "for labels, or call .compute() on the inputs first."
-            )
     else:
         yt = as_label_vector(y_true, "y_true")
         yp = as_label_vector(y_pred, "y_pred")
@@ -936,6 +974,8 @@ def group_metrics(
             )
         pos = None
         data = _Data(kind, n, y=_numeric_vector(yt, "y_true"), f=_numeric_vector(yp, "y_pred"))
+        if agg is not None:
+            data.n, data.w, data.agg = int(np.rint(weights.sum())), weights, agg
         pos_text = ""
     rng = np.random.default_rng(random_state)
 
