@@ -145,7 +145,8 @@ def calibration(
         A fitted classifier with probabilities (``predict_proba``), that whybox
         can adapt.
     X : array-like of shape (n_samples, n_features) or DataFrame
-        Held-out rows.
+        Held-out rows; or a dask Array/DataFrame (with a dask ``y``): per-bin counts
+        and sums on the workers, added on the client (``strategy="uniform"`` only).
     y : array-like of shape (n_samples,)
         True labels, in the model's classes.
     n_bins : int, default=10

@@ -125,7 +125,8 @@ def confusion_analysis(
     ----------
     y_true : array-like of shape (n_samples,)
         The true labels: a list, numpy array or pandas Series (numbers, strings or
-        booleans).
+        booleans); or a dask Array/Series (with a dask ``y_pred``): pairs counted per
+        partition on the workers, the counts added exactly on the client.
     y_pred : array-like of shape (n_samples,)
         The predicted labels, of the same kind as ``y_true``.
     labels : sequence, optional

@@ -817,7 +817,10 @@ def group_metrics(
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        True labels (classification) or values (regression); no missing values.
+        True labels (classification) or values (regression); no missing values. Dask
+        Arrays/Series (with dask ``y_pred``, ``sensitive_features``, ``y_prob``) are
+        counted per group on the workers: counts exact, so the count bootstrap equals
+        the in-memory one; a regression needs ``n_bootstrap=0``.
     y_pred : array-like of shape (n_samples,)
         Predicted labels (classification) or values (regression).
     sensitive_features : array-like of shape (n_samples,) or (n_samples, k), DataFrame or dict

@@ -482,7 +482,9 @@ def accumulated_local_effects(
         The fitted model: a scikit-learn estimator or Pipeline, an XGBoost, LightGBM
         or CatBoost model, a callable ``f(X)``, or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
-        The data (training data or a sample of it).
+        The data (training data or a sample of it); or a dask Array/DataFrame: the
+        feature's column is gathered for the edges, local effects summed per bin on
+        the workers (first order, numeric feature, ``n_bootstrap=0``).
     features : str or int, or a pair of them
         One feature (numeric or categorical), or two numeric features for the
         second-order interaction.

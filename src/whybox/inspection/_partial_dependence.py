@@ -287,7 +287,9 @@ def partial_dependence(
         A fitted model whybox can adapt (scikit-learn estimator or Pipeline,
         XGBoost, LightGBM, CatBoost, a callable) or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
-        The rows averaged over (often the training data or a sample of it).
+        The rows averaged over (often the training data or a sample of it); or a dask
+        Array/DataFrame: brute-force sums per grid point on the workers, the grid from
+        the gathered feature column(s) (``kind="average"`` only).
     features : str, int, or a pair of them
         One feature, or a tuple of two for a two-way partial dependence.
     kind : {"average", "individual", "both"}, default="average"

@@ -345,7 +345,9 @@ def permutation_importance(
         The fitted model scored: a scikit-learn estimator or Pipeline, an XGBoost or
         LightGBM model, a callable ``f(X)`` or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
-        Held-out rows (float64 or mixed text/number columns for a Pipeline).
+        Held-out rows (float64 or mixed text/number columns for a Pipeline); or a dask
+        Array/DataFrame (with a dask ``y``): score pieces summed on the workers, each
+        column permuted within its partition (see ``whybox.distributed``).
     y : array-like of shape (n_samples,) or (n_samples, 1)
         The true targets, without missing values (class labels for a classifier, in
         the model's labels).
