@@ -208,24 +208,42 @@ def test_permutation_importance_r2_and_refusals(data, dask_client):
         permutation_importance(reg, Xd, yd, early_stop=True)
 
 
-def test_model_is_one_key_of_the_graph(data):
-    X, reg, frame = data["X"], data["reg"], data["frame"]
+def _graph_counter(model):
+    """A scheduler that records, for each compute, how many graph keys hold ``model``
+    (raw or adapted) and how many keys the graph has, then runs it synchronously."""
     seen = []
+
+    def is_model(value):
+        return value is model or (isinstance(value, Model) and value.estimator is model)
 
     def get(dsk, keys, **kwargs):
         graph = dict(dsk.__dask_graph__() if hasattr(dsk, "__dask_graph__") else dsk)
-        models = [
-            k
-            for k, v in graph.items()
-            if isinstance(getattr(v, "value", None), Model) or isinstance(v, Model)
-        ]
-        seen.append((len(models), len(graph)))
+        hits = [k for k, v in graph.items() if is_model(getattr(v, "value", v))]
+        seen.append((len(hits), len(graph)))
         return dask.get(graph, keys, **kwargs)
 
+    return get, seen
+
+
+def test_model_is_one_key_of_the_graph(data):
+    X, reg, clf, frame = data["X"], data["reg"], data["clf"], data["frame"]
     Xd = da.from_array(X, chunks=(400, 4))
     yd = da.from_array(frame["y_reg"].to_numpy(), chunks=400)
+    get, seen = _graph_counter(reg)
     with dask.config.set(scheduler=get):
         permutation_importance(reg, Xd, yd, n_repeats=2)
-    assert seen and all(n_models == 1 for n_models, _ in seen)
     # six chunks of X, six of y, six partition tasks and the model once
-    assert seen[0][1] == 19
+    assert seen == [(1, 19)]
+    get, seen = _graph_counter(reg)
+    with dask.config.set(scheduler=get):
+        partial_dependence(reg, Xd, 0, grid_resolution=4)
+        accumulated_local_effects(reg, Xd, 0, n_bins=4)
+    model_runs = [s for s in seen if s[0]]  # the others gather a column or a partition
+    assert [s[0] for s in model_runs] == [1, 1]
+    assert [s[1] for s in model_runs] == [13, 13]  # six chunks, six tasks, one model
+    cols = ["a", "b", "c", "d"]
+    ddf = dd.from_pandas(frame, npartitions=6)
+    get, seen = _graph_counter(clf)
+    with dask.config.set(scheduler=get):
+        calibration(clf, ddf[cols], ddf["y_cls"])
+    assert [s[0] for s in seen] == [1]
