@@ -121,7 +121,9 @@ def test_group_metrics_counts_and_bootstrap_match(data, dask_client):
 
 
 def test_group_metrics_regression_sums_match(data, dask_client):
-    frame = data["frame"].assign(f=lambda d: data["reg"].predict(d[["a", "b", "c", "d"]]))
+    frame = data["frame"].assign(
+        f=lambda d: data["reg"].predict(d[["a", "b", "c", "d"]].to_numpy())
+    )
     mem, ddf = _filtered(frame)
     for sens in (["sex", "race"], "sex"):
         expected = group_metrics(mem["y_reg"], mem["f"], mem[sens], n_bootstrap=0)
