@@ -452,7 +452,10 @@ class Explanation(Result):
 
         # every field in blocks of the values' row chunks, whole along the other axes
         rows = self.values.chunks[0]
-        blocks = [p.rechunk((rows, *((-1,) * (p.ndim - 1)))).to_delayed() for p in parts]
+        blocks = [
+            p.rechunk((rows, *((-1,) * (p.ndim - 1)))).to_delayed(optimize_graph=False)
+            for p in parts
+        ]
         starts = np.concatenate([[0], np.cumsum(rows)[:-1]]).astype(np.int64)
         frames = [
             dask.delayed(_parquet_frame, pure=True)(

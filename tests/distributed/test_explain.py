@@ -29,6 +29,7 @@ from whybox.shapley import (
 
 da = pytest.importorskip("dask.array")
 dd = pytest.importorskip("dask.dataframe")
+get_task_stream = pytest.importorskip("distributed").get_task_stream
 
 N, D, CHUNK = 1200, 4, 300
 
@@ -67,9 +68,14 @@ def _same(lazy, eager) -> None:
 
 
 def _explainer_keys(collection, explainer) -> int:
-    """How many keys of the graph hold the explainer itself."""
+    """How many keys of the graph hold the explainer (a copy without a progress bar that
+    shares its parsed ensemble)."""
     graph = dict(collection.__dask_graph__())
-    return sum(getattr(task, "value", task) is explainer for task in graph.values())
+    held = [getattr(task, "value", task) for task in graph.values()]
+    return sum(
+        type(h) is type(explainer) and h.ensemble is explainer.ensemble and h.progress is False
+        for h in held
+    )
 
 
 @pytest.mark.parametrize("perturbation", ["tree_path_dependent", "interventional"])
@@ -199,7 +205,11 @@ def test_to_parquet_writes_every_row_once_from_the_workers(dask_client, table, t
     model = GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0).fit(X, y)
     ex = TreeExplainer(model)
     lazy = ex(da.from_array(X, chunks=(CHUNK, D)))
-    lazy.to_parquet(tmp_path / "lazy")
+    with get_task_stream() as stream:
+        lazy.to_parquet(tmp_path / "lazy")
+    # each chunk explained once, though three fields of it are written
+    explained = [t for t in stream.data if str(t["key"]).startswith("_explain_chunk")]
+    assert len(explained) == N // CHUNK
     written = pd.read_parquet(tmp_path / "lazy").sort_values("row", ignore_index=True)
     np.testing.assert_array_equal(written["row"], np.arange(N))
     eager = ex(X)

@@ -9,6 +9,7 @@ gives it wherever the method is deterministic per row.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import dask
@@ -83,7 +84,7 @@ def explain_dask(explainer: Any, X: Any, *, interactions: bool = False) -> Expla
         for k, v in meta.quality.items()
         if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == 1
     }
-    lazy_explainer = dask.delayed(explainer, pure=True)
+    lazy_explainer = dask.delayed(_quiet(explainer), pure=True)
     fields = {f: [] for f in (*_ROW_FIELDS, *quality_rows)}
     for chunk, n_rows in zip(chunks, row_chunks, strict=True):
         part = dask.delayed(_explain_chunk, pure=True, nout=len(fields))(
@@ -109,6 +110,15 @@ def explain_dask(explainer: Any, X: Any, *, interactions: bool = False) -> Expla
         axes=meta.axes,
         quality=quality,
     )
+
+
+def _quiet(explainer: Any) -> Any:
+    """The explainer without a progress bar (a shallow copy: the model, the ensemble and
+    the background are shared, not copied); a bar per chunk on a worker tells nobody."""
+    if getattr(explainer, "progress", False) is not False:
+        explainer = copy.copy(explainer)
+        explainer.progress = False
+    return explainer
 
 
 def _explain_chunk(
