@@ -189,7 +189,9 @@ class ExactExplainer(BackgroundExplainer):
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
             The rows to explain, with the background's columns. Each row costs
-            ``(2**p - 2) * n_background`` model rows (``p`` players).
+            ``(2**p - 2) * n_background`` model rows (``p`` players). A dask array or
+            DataFrame is explained lazily, chunk by chunk (see
+            ``whybox.distributed.explain_dask``), with the in-memory values.
 
         Returns
         -------

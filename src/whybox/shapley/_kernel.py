@@ -692,7 +692,9 @@ class KernelExplainer(BackgroundExplainer):
         X : array-like of shape (n_samples, n_features) or DataFrame
             The rows to explain, with the background's columns. Each row costs
             ``max_evals * n_background`` model rows; the coalitions are drawn once
-            and shared by every row.
+            and shared by every row. A dask array or DataFrame is explained lazily,
+            chunk by chunk (see ``whybox.distributed.explain_dask``); every chunk draws
+            the same coalitions, so each row gets its in-memory values.
 
         Returns
         -------

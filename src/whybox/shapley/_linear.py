@@ -819,7 +819,9 @@ class LinearExplainer:
         ----------
         X : array-like of shape (n_samples, n_features) or DataFrame
             The rows to explain, with the model's columns (a DataFrame's are matched by
-            name; a pipeline's input columns, text included).
+            name; a pipeline's input columns, text included). A dask array or DataFrame
+            is explained lazily, chunk by chunk (see ``whybox.distributed.explain_dask``),
+            with the in-memory values.
 
         Returns
         -------

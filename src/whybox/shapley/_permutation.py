@@ -139,7 +139,11 @@ class PermutationExplainer(BackgroundExplainer):
         X : array-like of shape (n_samples, n_features) or DataFrame
             The rows to explain, with the background's columns. Each row costs
             ``2 * n_permutations * (p - 1) * n_background`` model rows, its orderings
-            drawn for it alone.
+            drawn for it alone. A dask array or DataFrame is explained lazily, chunk by
+            chunk (see ``whybox.distributed.explain_dask``); each chunk draws its rows'
+            orderings as if it were explained alone, so the values differ from one
+            in-memory call on all rows (other draws of the same estimator, the same
+            for the same chunks).
 
         Returns
         -------

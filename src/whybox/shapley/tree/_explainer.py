@@ -467,7 +467,10 @@ default="tree_path_dependent"
             the SHAP values take): the entries it leaves out are missing for XGBoost
             models, which read them so, and 0 for the others. For a pipeline: its
             input columns (text categories included), transformed by the pipeline's
-            own steps; the values have one column per input column.
+            own steps; the values have one column per input column. A dask array or
+            DataFrame is explained lazily, chunk by chunk (see
+            ``whybox.distributed.explain_dask``), with the in-memory values; so is it by
+            ``interaction_values``.
 
         Returns
         -------
