@@ -427,7 +427,8 @@ def test_shap_without_matching_files_is_one_line(shap_files, tmp_path, capsys):
 @pytest.mark.parametrize(
     "out, message",
     [
-        ("data/p1.parquet", "matches the --data pattern"),
+        ("data/p1.parquet", "is or holds the --data file 'p1.parquet'"),
+        ("data/values.parquet", "matches the --data pattern"),
         ("data", "is or holds the --data file"),
         ("gb.skops", "is the file given to --model"),
     ],
@@ -438,6 +439,15 @@ def test_shap_output_never_overwrites_an_input(shap_files, capsys, out, message)
     line = one_line_error(capsys, *shap_args(shap_files, shap_files / out))
     assert message in line
     assert {p: p.read_bytes() for p in shap_files.rglob("*") if p.is_file()} == before
+
+
+def test_shap_output_whose_parts_the_pattern_would_read_is_refused(shap_files, capsys):
+    pytest.importorskip("distributed")
+    out = shap_files / "data" / "values"
+    pattern = shap_files / "data" / "**" / "*.parquet"
+    line = one_line_error(capsys, *shap_args(shap_files, out, data=pattern))
+    assert "matches the --data pattern" in line
+    assert not out.exists()
 
 
 def test_shap_output_folder_of_other_files_is_refused(shap_files, tmp_path, capsys):

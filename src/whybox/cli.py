@@ -385,19 +385,22 @@ def _check_shap_out(out: str, model_path: str, data_pattern: str, files: list[Pa
 
     out_path = Path(out)
     resolved = out_path.resolve()
-    if fnmatch.fnmatch(str(out_path), data_pattern) or fnmatch.fnmatch(
-        str(resolved), str(Path(data_pattern).resolve())
-    ):
-        raise InputError(
-            f"--out {shorten(out)} matches the --data pattern {shorten(data_pattern)}, so its "
-            "values would be read as data by the next run; choose a path outside it for --out."
-        )
     for file in files:
         if file.resolve() == resolved or resolved in file.resolve().parents:
             raise InputError(
                 f"--out {shorten(out)} is or holds the --data file {shorten(file.name)}; "
                 "writing there would overwrite the data, so choose another path for --out."
             )
+    pattern = str(Path(data_pattern).resolve())
+    # the output, or a part file written into it, would be read by the next run
+    if any(
+        fnmatch.fnmatch(str(candidate), pattern)
+        for candidate in (resolved, resolved / "part.0.parquet")
+    ):
+        raise InputError(
+            f"--out {shorten(out)} matches the --data pattern {shorten(data_pattern)}, so its "
+            "values would be read as data by the next run; choose a path outside it for --out."
+        )
     if not out_path.is_dir():
         check_output_path(out_path, input_paths={"--model": model_path})
         return out_path
