@@ -172,7 +172,11 @@ class Explanation(Result):
             return self
         import dask
 
-        done = dict(zip(lazy, dask.compute(*lazy.values()), strict=True))
+        # no low-level fusion: a chunk's explanation task feeds several fields, and fusing
+        # it into one field's tasks when fewer are asked for would give the same output keys
+        # other tasks on the scheduler (dask/dask#9888)
+        with dask.config.set({"optimization.fuse.active": False}):
+            done = dict(zip(lazy, dask.compute(*lazy.values()), strict=True))
         quality = {k: done.get(f"quality:{k}", v) for k, v in self.quality.items()}
         fields = {k: v for k, v in done.items() if not k.startswith("quality:")}
         return replace(self, **fields, quality=quality)
@@ -345,7 +349,10 @@ class Explanation(Result):
             )
         imp = np.abs(self.values).mean(axis=0)
         if is_dask_collection(imp):  # a reduction on the cluster: (n_features, n_outputs)
-            imp = imp.compute()
+            import dask
+
+            with dask.config.set({"optimization.fuse.active": False}):  # as in compute()
+                imp = imp.compute()
         frame = pd.DataFrame(imp, index=list(self.feature_names), columns=list(self.output_names))
         order = np.argsort(-imp.mean(axis=1), kind="stable")
         return frame.iloc[order]
@@ -464,7 +471,9 @@ class Explanation(Result):
             for i, start in enumerate(starts)
         ]
         meta = _parquet_frame(0, names, *(np.empty((0, *p.shape[1:])) for p in parts))
-        dd.from_delayed(frames, meta=meta, verify_meta=False).to_parquet(path, write_index=False)
+        with dask.config.set({"optimization.fuse.active": False}):  # as in compute()
+            frame = dd.from_delayed(frames, meta=meta, verify_meta=False)
+            frame.to_parquet(path, write_index=False)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Explanation:

@@ -248,5 +248,9 @@ def test_what_needs_numbers_on_a_lazy_explanation(dask_client, table, boosted):
     err = lazy.additivity_error
     assert isinstance(err, da.Array)
     np.testing.assert_array_equal(err.compute(), eager.additivity_error)
+    for key in (slice(10, 400), (slice(None), "x1"), (slice(None), ["x0", "x2"]), 3):
+        part = lazy[key]  # slicing stays lazy
+        assert part.is_lazy
+        np.testing.assert_array_equal(part.compute().values, eager[key].values)
     with pytest.raises(InputError, match="to_parquet needs"):
         ex.interaction_values(da.from_array(X[:10], chunks=5)).to_parquet("unused")
