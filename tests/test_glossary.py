@@ -25,6 +25,7 @@ PACKAGES = (
     "whybox.counterfactuals",
     "whybox.datasets",
     "whybox.debugging",
+    "whybox.distributed",
     "whybox.evaluate",
     "whybox.fairness",
     "whybox.gradients",

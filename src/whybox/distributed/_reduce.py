@@ -220,10 +220,10 @@ def _calibration_part(m: Any, X: Any, y: Any, n_bins: int, k: int) -> dict[str, 
     return {"bins": bins, "brier": brier, "n": int(data.n_samples)}
 
 
-def calibration_sums(m: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
+def calibration_sums(model: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
     """Uniform-bin counts, sums of probabilities and of hits per curve, over a dask X.
 
-    ``m`` is the adapted classifier (sent to the workers once). Returns ``bins``: a
+    ``model`` is the adapted classifier (sent to the workers once). Returns ``bins``: a
     list over curves of (counts int64, sum_prob, sum_hit), each of shape (n_bins,);
     ``brier_sum`` and ``n`` (rows).
     """
@@ -231,7 +231,7 @@ def calibration_sums(m: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
     yp = _aligned(X, "X", y, "y")
     import dask
 
-    model = _once(m)
+    model = _once(model)
     tasks = [
         dask.delayed(_calibration_part)(model, xk, yk, n_bins, k)
         for k, (xk, yk) in enumerate(zip(xp, yp, strict=True))
@@ -703,17 +703,17 @@ def group_table(
 
 
 # ---------------------------------------------------------------------- generic
-def sum_partitions(fn: Any, X: Any, model: Any, *args: Any) -> tuple[Any, ...]:
-    """``fn(model, partition, *args)`` on each partition of ``X`` (a tuple of arrays or
+def sum_partitions(reducer: Any, X: Any, model: Any, *args: Any) -> tuple[Any, ...]:
+    """``reducer(model, partition, *args)`` on each partition of ``X`` (a tuple of arrays or
     numbers), added element by element on the client.
 
-    ``fn`` must be a module-level function (sent to the workers by reference); the
+    ``reducer`` must be a module-level function (sent to the workers by reference); the
     model is one key of the graph, shipped to each worker once.
     """
     import dask
 
     key = _once(model)
-    pieces = _compute([dask.delayed(fn)(key, xk, *args) for xk in _parts(X, "X")])
+    pieces = _compute([dask.delayed(reducer)(key, xk, *args) for xk in _parts(X, "X")])
     return tuple(sum(p[i] for p in pieces) for i in range(len(pieces[0])))
 
 
@@ -723,11 +723,11 @@ def first_partition(X: Any) -> Any:
     return _parts(X, "X")[0].compute()
 
 
-def gather_column(X: Any, j: int) -> np.ndarray:
-    """Column ``j`` of a dask X, gathered to the client (``n`` values, not ``X``)."""
+def gather_column(X: Any, feature: int) -> np.ndarray:
+    """Column ``feature`` of a dask X, gathered to the client (``n`` values, not ``X``)."""
     if hasattr(X, "divisions"):
-        return X[X.columns[j]].compute().to_numpy()
-    return np.asarray(X[:, j].compute())
+        return X[X.columns[feature]].compute().to_numpy()
+    return np.asarray(X[:, feature].compute())
 
 
 def _few_values(y_pred: Any) -> np.ndarray:
