@@ -33,6 +33,7 @@ WORKLOADS = {
     "W10": "w10_scale",
     "W11": "anchors",
     "W12": "w12_pipeline",
+    "W13": "w13_scale_out",
 }
 
 
