@@ -472,12 +472,14 @@ def _to_parquet(explanation: Any, path: Path, client: Any, *, progress: bool) ->
         click.echo("", err=True)
         future.result()
         return
-    if not progress:
-        explanation.to_parquet(path)
-        return
+    import contextlib
+
+    import dask
     from dask.diagnostics import ProgressBar
 
-    with ProgressBar(out=sys.stderr):
+    # in this process: dask's threads, even where a distributed Client is the default
+    bar = ProgressBar(out=sys.stderr) if progress else contextlib.nullcontext()
+    with dask.config.set(scheduler="threads"), bar:
         explanation.to_parquet(path)
 
 
