@@ -166,6 +166,25 @@ class Model:
             idx = proba.argmax(axis=1)
         return self.classes[idx]
 
+    def class_codes(self, y: Any) -> np.ndarray:
+        """The position of each label of ``y`` among the model's classes (int64).
+
+        Raises
+        ------
+        InputError
+            If ``y`` holds a label the model does not know.
+        """
+        classes = list(np.asarray(self.classes).tolist())
+        labels = np.asarray(y, dtype=object).ravel()
+        codes = pd.Index(classes, dtype=object).get_indexer(pd.Index(labels.tolist(), dtype=object))
+        if np.any(codes < 0):
+            unknown = list(dict.fromkeys(labels[codes < 0].tolist()))[:5]
+            raise InputError(
+                f"y holds labels {unknown} that the model does not know (classes "
+                f"{classes[:10]}); give y in the model's labels."
+            )
+        return codes.astype(np.int64)
+
     def predict_proba_all(self, X: Any) -> np.ndarray:
         """Probabilities of every class, shape (n_samples, n_classes), binary included."""
         proba = self.predict(X, "probability")

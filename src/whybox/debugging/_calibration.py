@@ -113,6 +113,14 @@ def reliability_curve(
     counts = np.bincount(idx, minlength=len(edges) - 1)
     sum_p = np.bincount(idx, weights=prob, minlength=len(edges) - 1)
     sum_h = np.bincount(idx, weights=hit.astype(np.float64), minlength=len(edges) - 1)
+    return _curve_from_sums(label, counts, sum_p, sum_h)
+
+
+def _curve_from_sums(
+    label: str, counts: np.ndarray, sum_p: np.ndarray, sum_h: np.ndarray
+) -> ReliabilityCurve:
+    """The reliability curve of bins given by their counts and their sums of predicted
+    probabilities and of hits (empty bins left out)."""
     used = counts > 0
     mean_p, obs = sum_p[used] / counts[used], sum_h[used] / counts[used]
     gap = np.abs(obs - mean_p)
@@ -185,13 +193,7 @@ def calibration(
         "use whybox.debugging.error_analysis for a regressor's errors.",
     )  # fmt: skip
     classes = list(np.asarray(m.classes).tolist())
-    codes = pd.Index(classes, dtype=object).get_indexer(pd.Index(y_arr.tolist(), dtype=object))
-    if np.any(codes < 0):
-        unknown = list(dict.fromkeys(y_arr[codes < 0].tolist()))[:5]
-        raise InputError(
-            f"y holds labels {unknown} that the model does not know (classes {classes[:10]}); "
-            "give y in the model's labels."
-        )
+    codes = m.class_codes(y_arr)
     proba = m.predict_proba_all(data)
     onehot = np.eye(len(classes))[codes]
     if len(classes) == 2:
@@ -244,21 +246,10 @@ def _calibration_dask(model: Any, X: Any, y: Any, n_bins: int, strategy: str) ->
     names = [f"P(class = {classes[1]})"] if len(classes) == 2 else ["top label"]
     if len(classes) > 2:
         names += [f"P(class = {c})" for c in classes]
-    curves = []
-    for label, (counts, sum_p, sum_h) in zip(names, sums["bins"], strict=True):
-        used = counts > 0
-        mean_p, obs = sum_p[used] / counts[used], sum_h[used] / counts[used]
-        gap = np.abs(obs - mean_p)
-        curves.append(
-            ReliabilityCurve(
-                label=label,
-                mean_predicted=mean_p,
-                observed=obs,
-                counts=counts[used].astype(np.int64),
-                ece=float((gap * counts[used]).sum() / counts.sum()),
-                mce=float(gap.max()),
-            )
-        )
+    curves = [
+        _curve_from_sums(label, counts, sum_p, sum_h)
+        for label, (counts, sum_p, sum_h) in zip(names, sums["bins"], strict=True)
+    ]
     return Calibration(
         curves=tuple(curves),
         ece=curves[0].ece,

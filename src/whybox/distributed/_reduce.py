@@ -189,13 +189,7 @@ def _calibration_part(m: Any, X: Any, y: Any, n_bins: int, k: int) -> dict[str, 
     y_arr = _vector(y, "y")
     _same_length(y_arr, np.empty(data.n_samples), "y", "X", k)
     classes = list(np.asarray(m.classes).tolist())
-    codes = pd.Index(classes, dtype=object).get_indexer(pd.Index(y_arr.tolist(), dtype=object))
-    if np.any(codes < 0):
-        unknown = list(dict.fromkeys(y_arr[codes < 0].tolist()))[:5]
-        raise InputError(
-            f"y holds labels {unknown} that the model does not know (classes {classes[:10]}); "
-            "give y in the model's labels."
-        )
+    codes = m.class_codes(y_arr)
     proba = m.predict_proba_all(data)
     onehot = np.eye(len(classes))[codes]
     if len(classes) == 2:
