@@ -30,38 +30,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-
-N_FEATURES, SEED = 20, 0
+from w1_treeshap import N_FEATURES, make_data, median_time
 
 Config = namedtuple("Config", "n_train n_explain n_trees chunk_rows repeats")
 
 FULL = Config(10_000, 100_000, 100, 25_000, 3)
 QUICK = Config(2_000, 10_000, 20, 2_500, 2)
-
-
-def make_data(n_train: int, n_explain: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """W1a's data: X_train, y_train, X_explain (held out)."""
-    rng = np.random.default_rng(SEED)
-    X = rng.normal(size=(n_train + n_explain, N_FEATURES))
-    y = (
-        np.sin(2 * X[:, 0])
-        + X[:, 1] * X[:, 2]
-        + 0.5 * X[:, 3] ** 2
-        + np.where(X[:, 4] > 0, X[:, 5], -X[:, 6])
-        + 0.3 * X[:, 7:12].sum(axis=1)
-        + 0.1 * rng.normal(size=len(X))
-    )
-    return X[:n_train], y[:n_train], X[n_train:]
-
-
-def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
-    out = fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def interleaved_median_times(
