@@ -34,6 +34,7 @@ WORKLOADS = {
     "W11": "anchors",
     "W12": "w12_pipeline",
     "W13": "w13_scale_out",
+    "W13b": "w13b_ten_million",
 }
 
 
