@@ -48,7 +48,8 @@ def data():
     frame["pred"] = clf.predict(frame[["a", "b", "c", "d"]])
     frame["prob"] = clf.predict_proba(frame[["a", "b", "c", "d"]])[:, 1]
     reg = LinearRegression().fit(X, y_reg)
-    return {"X": X, "frame": frame, "clf": clf, "reg": reg}
+    clf_np = LogisticRegression().fit(X, y_cls)
+    return {"X": X, "frame": frame, "clf": clf, "reg": reg, "clf_np": clf_np}
 
 
 def _filtered(frame: pd.DataFrame) -> tuple[pd.DataFrame, dd.DataFrame]:
@@ -249,3 +250,117 @@ def test_model_is_one_key_of_the_graph(data):
     with dask.config.set(scheduler=get):
         calibration(clf, ddf[cols], ddf["y_cls"])
     assert [s[0] for s in seen] == [1]
+
+
+# ---------------------------------------------------------------------- permutation importance:
+# weights, row samples and more scores
+def _documented_importances(model, X, y, w, lengths, columns, n_repeats, seed, scoring, sizes):
+    """Importances built as the dask docstring says, scored by scikit-learn's own scorer
+    on the permuted rows: per partition k, ``default_rng([seed, k])`` draws (with
+    ``sizes``) each repeat's rows, then one permutation per column group."""
+    from sklearn.metrics import get_scorer
+
+    scorer = get_scorer(scoring)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    rngs = [np.random.default_rng([seed, k]) for k in range(len(lengths))]
+    out = np.empty((len(columns), n_repeats))
+    for r in range(n_repeats):
+        rows, perms = [], []
+        for k, rng in enumerate(rngs):
+            idx = np.arange(lengths[k])
+            if sizes is not None:
+                idx = np.sort(rng.choice(lengths[k], size=sizes[k, r], replace=False))
+            rows.append(starts[k] + idx)
+            perms.append([rng.permutation(len(idx)) for _ in columns])
+        sel = np.concatenate(rows)
+        wr = None if w is None else w[sel]
+        base = scorer(model, X[sel], y[sel], sample_weight=wr)
+        for j, cols in enumerate(columns):
+            Xp = X[sel].copy()
+            parts = [X[np.ix_(rk[pk[j]], cols)] for rk, pk in zip(rows, perms, strict=True)]
+            Xp[:, cols] = np.concatenate(parts)
+            out[j, r] = base - scorer(model, Xp, y[sel], sample_weight=wr)
+    return out
+
+
+@pytest.fixture(scope="module")
+def three_class(data):
+    X = data["X"]
+    y3 = np.digitize(X[:, 0] + X[:, 1], [-0.7, 0.7])
+    return LogisticRegression().fit(X, y3), y3
+
+
+@pytest.mark.parametrize(
+    "task,scoring",
+    [
+        ("binary", "balanced_accuracy"),
+        ("binary", "f1"),
+        ("binary", "neg_brier_score"),
+        ("binary", "neg_log_loss"),
+        ("three", "f1_macro"),
+        ("three", "matthews_corrcoef"),
+        ("three", "neg_brier_score"),
+        ("three", "accuracy"),
+        ("reg", "neg_mean_absolute_error"),
+        ("reg", "neg_root_mean_squared_error"),
+        ("reg", "r2"),
+    ],
+)
+def test_permutation_importance_weighted_scores(data, three_class, dask_client, task, scoring):
+    X, frame = data["X"], data["frame"]
+    model, y = {
+        "binary": (data["clf_np"], frame["y_cls"].to_numpy()),
+        "three": three_class,
+        "reg": (data["reg"], frame["y_reg"].to_numpy()),
+    }[task]
+    w = np.random.default_rng(5).uniform(0.0, 3.0, size=len(y))
+    w[:50] = 0.0  # zero weights count as rows seen, as in scikit-learn
+    chunks = 700
+    Xd, yd = da.from_array(X, chunks=(chunks, 4)), da.from_array(y, chunks=chunks)
+    wd = da.from_array(w, chunks=chunks)
+    expected = permutation_importance(model, X, y, scoring=scoring, sample_weight=w, n_repeats=2)
+    got = permutation_importance(model, Xd, yd, scoring=scoring, sample_weight=wd, n_repeats=3)
+    assert got.baseline_score == pytest.approx(expected.baseline_score, rel=RTOL)
+    lengths = np.asarray(Xd.chunks[0])
+    columns = [np.array([j]) for j in range(4)]
+    documented = _documented_importances(model, X, y, w, lengths, columns, 3, 0, scoring, None)
+    np.testing.assert_allclose(got.importances, documented, rtol=RTOL, atol=RTOL)
+    assert got.params["sample_weight"] is True
+    unweighted = permutation_importance(model, Xd, yd, scoring=scoring, n_repeats=1)
+    base = permutation_importance(model, X, y, scoring=scoring, n_repeats=1)
+    assert unweighted.baseline_score == pytest.approx(base.baseline_score, rel=RTOL)
+
+
+def test_permutation_importance_max_samples(data, dask_client):
+    X, frame, reg = data["X"], data["frame"], data["reg"]
+    y = frame["y_reg"].to_numpy()
+    w = np.random.default_rng(6).uniform(0.5, 2.0, size=len(y))
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")).assign(y=y, w=w), npartitions=3)
+    ddf = ddf[ddf["a"] > -1.5]  # unknown partition sizes
+    keep = X[:, 0] > -1.5
+    Xk, yk, wk = X[keep], y[keep], w[keep]
+    groups = {"ab": ["a", "b"]}
+    got = permutation_importance(reg, ddf[list("abcd")], ddf["y"], sample_weight=ddf["w"],
+                                 max_samples=0.3, n_repeats=4, random_state=7,
+                                 feature_groups=groups)  # fmt: skip
+    lengths = np.asarray(ddf.map_partitions(len).compute())
+    m = int(0.3 * keep.sum())
+    rng = np.random.default_rng(7)
+    sizes = np.stack([rng.multivariate_hypergeometric(lengths, m) for _ in range(4)], axis=1)
+    assert np.all(sizes.sum(axis=0) == m) and got.params["n_samples_per_repeat"] == m
+    columns = [np.array([0, 1]), np.array([2]), np.array([3])]
+    documented = _documented_importances(reg, Xk, yk, wk, lengths, columns, 4, 7, "r2", sizes)
+    np.testing.assert_allclose(got.importances, documented, rtol=RTOL, atol=RTOL)
+    # the baseline is every row's, as in memory
+    expected = permutation_importance(reg, Xk, yk, sample_weight=wk, max_samples=0.3)
+    assert got.baseline_score == pytest.approx(expected.baseline_score, rel=RTOL)
+    again = permutation_importance(reg, ddf[list("abcd")], ddf["y"], sample_weight=ddf["w"],
+                                   max_samples=0.3, n_repeats=4, random_state=7,
+                                   feature_groups=groups)  # fmt: skip
+    np.testing.assert_array_equal(again.importances, got.importances)
+    with pytest.raises(InputError, match="max_samples must be"):
+        permutation_importance(reg, ddf[list("abcd")], ddf["y"], max_samples=10**6)
+    with pytest.raises(InputError, match="not a sum over rows"):
+        permutation_importance(data["clf_np"], da.from_array(X, chunks=(600, 4)),
+                               da.from_array(frame["y_cls"].to_numpy(), chunks=600),
+                               scoring="roc_auc")  # fmt: skip

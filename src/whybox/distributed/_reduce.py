@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 
 from whybox._exceptions import InputError
 from whybox._utils import is_dask_collection, require_dask
@@ -28,6 +29,7 @@ __all__ = [
     "gather_column",
     "group_table",
     "partial_dependence",
+    "partition_lengths",
     "permutation_importance",
     "regression_table",
     "sum_partitions",
@@ -377,41 +379,89 @@ def _zeros(X: Any) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- permutation importance
-_DECOMPOSABLE = ("accuracy", "neg_log_loss", "neg_mean_squared_error", "r2")
+# scorer name -> sklearn.metrics function: the (weighted) mean of a per-row loss
+_MEAN_LOSSES = {
+    "neg_mean_squared_error": "mean_squared_error",
+    "neg_mean_absolute_error": "mean_absolute_error",
+    "neg_mean_squared_log_error": "mean_squared_log_error",
+    "neg_mean_poisson_deviance": "mean_poisson_deviance",
+    "neg_mean_gamma_deviance": "mean_gamma_deviance",
+}
+_ROOTS = {
+    "neg_root_mean_squared_error": "neg_mean_squared_error",
+    "neg_root_mean_squared_log_error": "neg_mean_squared_log_error",
+}
+# scores of the predicted labels that depend on the (weighted) confusion matrix only
+_LABEL_SCORES = ("accuracy", "balanced_accuracy", "matthews_corrcoef") + tuple(
+    f"{m}{s}" for m in ("f1", "precision", "recall", "jaccard")
+    for s in ("", "_macro", "_micro", "_weighted")
+)  # fmt: skip
+_PROBA_SCORES = ("neg_log_loss", "neg_brier_score")
+_DECOMPOSABLE = (*_LABEL_SCORES, *_PROBA_SCORES, "r2", *_MEAN_LOSSES, *_ROOTS)
 
 
-def _score_pieces(m: Any, Xv: np.ndarray, y: np.ndarray, scoring: str) -> np.ndarray:
-    """The additive pieces of ``scoring`` on these rows (see :func:`_score_from`)."""
-    n = float(len(y))
-    if scoring in ("accuracy", "neg_log_loss"):
-        proba = m.predict_proba_all(Xv)
+def _kind(scoring: str) -> str:
+    if scoring in _LABEL_SCORES:
+        return "label"
+    if scoring in _PROBA_SCORES:
+        return "proba"
+    return "r2" if scoring == "r2" else "mean"
+
+
+def _score_pieces(
+    m: Any, Xv: np.ndarray, y: np.ndarray, w: np.ndarray | None, scoring: str
+) -> np.ndarray:
+    """The additive pieces of ``scoring`` on these rows, weighted by ``w`` (None: 1 each;
+    see :func:`_score_from`)."""
+    kind = _kind(scoring)
+    wt = np.ones(len(y)) if w is None else w
+    total = float(np.sum(wt))
+    if kind in ("label", "proba"):
         classes = np.asarray(m.classes)
-        if scoring == "accuracy":
-            label = classes[proba.argmax(axis=1)]
-            return np.array([float(np.sum(label == y)), n])
-        eps = np.finfo(proba.dtype).eps
-        clipped = np.clip(proba, eps, 1 - eps)
-        clipped = clipped / clipped.sum(axis=1, keepdims=True)
-        codes = pd.Index(classes.tolist(), dtype=object).get_indexer(
-            pd.Index(y.tolist(), dtype=object)
-        )
-        return np.array([float(-np.sum(np.log(clipped[np.arange(len(y)), codes]))), n])
+        k = len(classes)
+        if len(y) == 0:
+            return np.zeros(2 * k * k if kind == "label" else 2)
+        proba = m.predict_proba_all(Xv)
+        codes = m.class_codes(y)
+        if kind == "label":
+            # counts and summed weights of each (true, predicted) pair of classes
+            cell = codes * k + proba.argmax(axis=1)
+            counts = np.bincount(cell, minlength=k * k).astype(np.float64)
+            return np.concatenate([counts, np.bincount(cell, weights=wt, minlength=k * k)])
+        if scoring == "neg_log_loss":
+            eps = np.finfo(proba.dtype).eps
+            clipped = np.clip(proba, eps, 1 - eps)
+            clipped = clipped / clipped.sum(axis=1, keepdims=True)
+            loss = -np.log(clipped[np.arange(len(y)), codes])
+        elif k == 2:  # the positive class's probability against the label, squared
+            loss = (proba[:, 1] - (codes == 1)) ** 2
+        else:  # the probability vector against the one-hot label
+            loss = ((proba - np.eye(k)[codes]) ** 2).sum(axis=1)
+        return np.array([float(np.sum(wt * loss)), total])
+    if len(y) == 0:
+        return np.zeros(4 if kind == "r2" else 2)
     out = m.predict(Xv, "raw")
     if out.shape[1] != 1:
         raise InputError(
             f"scoring={scoring!r} scores one regression target but the model has "
             f"{out.shape[1]} outputs; wrap the model to return one output."
         )
-    res = np.asarray(y, dtype=np.float64) - out[:, 0]
-    if scoring == "neg_mean_squared_error":
-        return np.array([float(np.sum(res**2)), n])
     yf = np.asarray(y, dtype=np.float64)
-    mean = float(yf.mean()) if len(yf) else 0.0
-    return np.array([n, mean, float(np.sum((yf - mean) ** 2)), float(np.sum(res**2))])
+    if kind == "mean":
+        import sklearn.metrics
+
+        metric = getattr(sklearn.metrics, _MEAN_LOSSES[_ROOTS.get(scoring, scoring)])
+        if total == 0.0:
+            return np.zeros(2)
+        return np.array([metric(yf, out[:, 0], sample_weight=w) * total, total])
+    res = yf - out[:, 0]
+    mean = float(np.sum(wt * yf) / total) if total else 0.0
+    return np.array([total, mean, float(np.sum(wt * (yf - mean) ** 2)), float(np.sum(wt * res**2))])
 
 
 def _add_pieces(a: np.ndarray, b: np.ndarray, scoring: str) -> np.ndarray:
-    """Pieces of two disjoint row sets added (R^2: n, mean and M2 by Chan's rule)."""
+    """Pieces of two disjoint row sets added (R^2: total weight, weighted mean and M2 by
+    Chan's rule)."""
     if scoring != "r2":
         return a + b
     n = a[0] + b[0]
@@ -423,10 +473,39 @@ def _add_pieces(a: np.ndarray, b: np.ndarray, scoring: str) -> np.ndarray:
     return np.array([n, mean, m2, a[3] + b[3]])
 
 
-def _score_from(pieces: np.ndarray, scoring: str) -> float:
-    if scoring == "accuracy":
-        return float(pieces[0] / pieces[1])
-    if scoring in ("neg_log_loss", "neg_mean_squared_error"):
+class _Echo(ClassifierMixin, BaseEstimator):
+    """A classifier whose ``predict(X)`` is X's first column: scores a table of
+    (true, predicted) label pairs with a scikit-learn scorer."""
+
+    def __init__(self, classes: Any = None) -> None:
+        self.classes = classes
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.asarray(self.classes)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def predict(self, X: Any) -> np.ndarray:
+        return np.asarray(X)[:, 0]
+
+
+def _score_from(pieces: np.ndarray, scoring: str, classes: Any = None) -> float:
+    kind = _kind(scoring)
+    if kind == "label":
+        from sklearn.metrics import get_scorer
+
+        cls = np.asarray(classes)
+        k = len(cls)
+        counts, weights = pieces[: k * k], pieces[k * k :]
+        cells = np.flatnonzero(counts > 0)  # every pair present, even with weight 0
+        true, pred = cls[cells // k], cls[cells % k]
+        scorer = get_scorer(scoring)
+        return float(scorer(_Echo(cls), pred[:, None], true, sample_weight=weights[cells]))
+    if kind in ("proba", "mean"):
+        if scoring in _ROOTS:
+            return float(-np.sqrt(pieces[0] / pieces[1]))
         return float(-pieces[0] / pieces[1])
     ss_tot, ss_res = pieces[2], pieces[3]
     if ss_tot == 0.0:
@@ -438,37 +517,82 @@ def _pi_part(
     m: Any,
     X: Any,
     y: Any,
+    w: Any,
     columns: list[np.ndarray],
     n_repeats: int,
     seed: int,
     k: int,
     scoring: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Baseline pieces (q,) and permuted pieces (p, n_repeats, q) of partition ``k``;
-    each column group is permuted within the partition, by ``default_rng([seed, k])``."""
+    sizes: np.ndarray | None,
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, baseline pieces (q,), each repeat's baseline pieces (n_repeats, q) and
+    permuted pieces (p, n_repeats, q) of partition ``k``.
+
+    Each column group is permuted within the partition, by ``default_rng([seed, k])``.
+    With ``sizes`` (rows drawn from this partition in each repeat), each repeat first
+    draws that many rows without replacement and permutes among them.
+    """
     from whybox.adapters import adapt_data
 
     data = m.check_data(adapt_data(X, name="X"), name="X")
     Xv = data.values
     y_arr = _vector(y, "y")
     _same_length(y_arr, Xv, "y", "X", k)
+    w_arr = None
+    if w is not None:
+        w_arr = _numeric_part(w, "sample_weight")
+        _same_length(w_arr, Xv, "sample_weight", "X", k)
     if m.task == "classification":
         known = np.isin(y_arr, np.asarray(m.classes))
         if not known.all():
             raise InputError(
                 f"y holds label(s) {pd.unique(y_arr[~known])[:5].tolist()} that are not among "
-                f"the model's classes; give y in the model's labels."
+                f"the model's classes in partition {k}; give y in the model's labels."
             )
-    base = _score_pieces(m, Xv, y_arr, scoring)
+    base = _score_pieces(m, Xv, y_arr, w_arr, scoring)
     rng = np.random.default_rng([seed, k])
+    base_r = np.empty((n_repeats, len(base)))
     out = np.empty((len(columns), n_repeats, len(base)))
     for r in range(n_repeats):
-        perms = [rng.permutation(len(y_arr)) for _ in columns]
+        if sizes is None:
+            Xr, yr, wr, base_r[r] = Xv, y_arr, w_arr, base
+        else:
+            rows = np.sort(rng.choice(len(y_arr), size=int(sizes[r]), replace=False))
+            Xr, yr = Xv[rows], y_arr[rows]
+            wr = None if w_arr is None else w_arr[rows]
+            base_r[r] = _score_pieces(m, Xr, yr, wr, scoring)
+        perms = [rng.permutation(len(yr)) for _ in columns]
         for j, cols in enumerate(columns):
-            Xs = Xv.copy()
-            Xs[:, cols] = Xv[np.ix_(perms[j], cols)]
-            out[j, r] = _score_pieces(m, Xs, y_arr, scoring)
-    return base, out
+            Xs = Xr.copy()
+            Xs[:, cols] = Xr[np.ix_(perms[j], cols)]
+            out[j, r] = _score_pieces(m, Xs, yr, wr, scoring)
+    return len(y_arr), base, base_r, out
+
+
+def partition_lengths(X: Any) -> np.ndarray:
+    """Rows of each partition of a dask collection (int64): the chunk sizes of an array
+    that knows them, otherwise one small task per partition (which reads it)."""
+    if hasattr(X, "chunks") and not any(np.isnan(c) for c in X.chunks[0]):
+        return np.asarray(X.chunks[0], dtype=np.int64)
+    import dask
+
+    return np.asarray(_compute([dask.delayed(len)(p) for p in _parts(X, "X")]), dtype=np.int64)
+
+
+def _n_draw(max_samples: Any, n: int) -> int:
+    """Rows per repeat, by the in-memory call's rule."""
+    if isinstance(max_samples, (float, np.floating)) and 0.0 < max_samples <= 1.0:
+        return max(1, int(max_samples * n))
+    if (
+        isinstance(max_samples, (int, np.integer))
+        and not isinstance(max_samples, bool)
+        and 1 <= max_samples <= n
+    ):
+        return int(max_samples)
+    raise InputError(
+        f"max_samples must be None, an integer in [1, {n}] or a fraction in (0, 1], got "
+        f"{max_samples!r}; e.g. max_samples=0.5."
+    )
 
 
 def permutation_importance(
@@ -493,24 +617,42 @@ def permutation_importance(
     column (group) permuted *within the partition*, returning the additive pieces of
     the score; the client adds them and takes baseline minus permuted score.
 
-    Decomposable scores only: "accuracy", "neg_log_loss", "neg_mean_squared_error"
-    (sums and a count) and "r2" (count, mean and centred sum of squares of y, merged
-    by Chan's rule, and the residual sum of squares). ``baseline_score`` equals the
-    in-memory call to rounding (~1e-12 relative). The permutations are seeded by
-    ``numpy.random.default_rng([random_state, partition])``: reproducible for the
-    same partitioning, but not the in-memory call's draws (a row's permuted value
-    comes from its own partition), so each repeat's importance differs from the
-    in-memory one while estimating the same quantity when the partitions are
-    exchangeable (rows not sorted by a feature); its mean over repeats agrees within
-    the repeats' standard error.
+    Decomposable scores only (:data:`_DECOMPOSABLE`): the means of a per-row loss
+    ("neg_mean_squared_error", "neg_mean_absolute_error", "neg_mean_squared_log_error",
+    "neg_mean_poisson_deviance", "neg_mean_gamma_deviance", their roots
+    "neg_root_mean_squared_error", "neg_root_mean_squared_log_error", "neg_log_loss",
+    "neg_brier_score": a weighted sum and the total weight); "r2" (total weight,
+    weighted mean and centred sum of squares of y, merged by Chan's rule, and the
+    residual sum of squares); and the scores of the predicted labels that depend on the
+    confusion matrix only ("accuracy", "balanced_accuracy", "matthews_corrcoef", "f1",
+    "precision", "recall", "jaccard" and their "_macro", "_micro", "_weighted"
+    averages: the counts and summed weights of each (true, predicted) pair, scored by
+    scikit-learn's scorer on that table). ``baseline_score`` equals the in-memory call
+    to rounding (~1e-12 relative). ``sample_weight`` is a dask Series/array aligned
+    with X (same partitions): every piece is weighted as in scikit-learn's scorers.
+
+    The permutations are seeded by ``numpy.random.default_rng([random_state,
+    partition])``: reproducible for the same partitioning, but not the in-memory call's
+    draws (a row's permuted value comes from its own partition), so each repeat's
+    importance differs from the in-memory one while estimating the same quantity when
+    the partitions are exchangeable (rows not sorted by a feature); its mean over
+    repeats agrees within the repeats' standard error.
+
+    ``max_samples`` draws, for each repeat, a simple random sample of ``m`` rows
+    without replacement (``m`` by the in-memory rule): the client splits ``m`` over the
+    partitions by a multivariate hypergeometric draw from
+    ``default_rng(random_state)`` (so the sample is uniform over all rows), and each
+    partition draws its share from ``default_rng([random_state, partition])``. The
+    drawn rows differ from the in-memory call's draw (same distribution). The
+    partition sizes are read first: free for a dask array with known chunks, one small
+    task per partition otherwise.
 
     Raises
     ------
     InputError
-        Another scoring (not decomposable into per-partition sums: score a sample,
-        ``X.sample(frac=...).compute()``), ``sample_weight``, ``max_samples``,
-        ``early_stop``, ``feature_groups="correlated"`` or a ``random_state`` that is not
-        an int.
+        Another scoring (not decomposable into per-partition sums, such as "roc_auc":
+        score a sample, ``X.sample(frac=...).compute()``), ``early_stop``,
+        ``feature_groups="correlated"`` or a ``random_state`` that is not an int.
     """
     import dask
 
@@ -521,15 +663,18 @@ def permutation_importance(
     m = adapt_model(model)
     if scoring is None:
         scoring = "accuracy" if m.task == "classification" else "r2"
-    if scoring not in _DECOMPOSABLE:
+    if not isinstance(scoring, str) or scoring not in _DECOMPOSABLE:
         raise InputError(
             f"scoring={scoring!r} is not a sum over rows, so it cannot be reduced over dask "
             f"partitions; use one of {_DECOMPOSABLE}, or score a sample with "
             "X.sample(frac=...).compute()."
         )
+    if _kind(scoring) in ("label", "proba") and m.task != "classification":
+        raise InputError(
+            f"scoring={scoring!r} scores a classifier's labels or probabilities but the "
+            "model is a regressor; use scoring='r2' or 'neg_mean_squared_error'."
+        )
     for option, value, fix in (
-        ("sample_weight", sample_weight, "leave it out or call X.compute() first"),
-        ("max_samples", max_samples, "sample X with X.sample(frac=...) first"),
         ("early_stop", early_stop or None, "early_stop=False"),
         ("feature_groups", feature_groups if isinstance(feature_groups, str) else None,
          "a dict of group name -> columns"),
@@ -553,32 +698,51 @@ def permutation_importance(
     columns = [np.asarray(c) for c in players.columns]
     xp = _parts(X, "X")
     yp = _aligned(X, "X", y, "y")
+    wp = [None] * len(xp) if sample_weight is None else _aligned(X, "X", sample_weight,
+                                                                  "sample_weight")  # fmt: skip
+    sizes = None
+    if max_samples is not None:
+        lengths = partition_lengths(X)
+        n_draw = _n_draw(max_samples, int(lengths.sum()))
+        rng = np.random.default_rng(int(random_state))
+        sizes = np.stack(
+            [rng.multivariate_hypergeometric(lengths, n_draw) for _ in range(n_repeats)], axis=1
+        )  # (partitions, repeats)
     key = _once(m)
     tasks = [
-        dask.delayed(_pi_part)(key, xk, yk, columns, n_repeats, int(random_state), k, scoring)
-        for k, (xk, yk) in enumerate(zip(xp, yp, strict=True))
-    ]
+        dask.delayed(_pi_part)(key, xk, yk, wk, columns, n_repeats, int(random_state), k,
+                               scoring, None if sizes is None else sizes[k])
+        for k, (xk, yk, wk) in enumerate(zip(xp, yp, wp, strict=True))
+    ]  # fmt: skip
     pieces = _compute(tasks)
-    base, perm = pieces[0]
-    for b, pm in pieces[1:]:
+    n_rows, base, base_r, perm = pieces[0]
+    for rows, b, br, pm in pieces[1:]:
+        n_rows += rows
         base = _add_pieces(base, b, scoring)
+        base_r = np.array([_add_pieces(base_r[r], br[r], scoring) for r in range(n_repeats)])
         perm = np.array(
             [[_add_pieces(perm[j, r], pm[j, r], scoring) for r in range(n_repeats)]
              for j in range(len(columns))]
         )  # fmt: skip
-    baseline = _score_from(base, scoring)
+    if _kind(scoring) != "label" and (base[0] if scoring == "r2" else base[1]) == 0.0:
+        raise InputError(
+            "sample_weight sums to 0 (or X has no rows), so the score is undefined; give "
+            "positive weights."
+        )
+    classes = m.classes if m.task == "classification" else None
+    baseline = _score_from(base, scoring, classes)
+    base_scores = [_score_from(base_r[r], scoring, classes) for r in range(n_repeats)]
     importances = np.array(
-        [[baseline - _score_from(perm[j, r], scoring) for r in range(n_repeats)]
+        [[base_scores[r] - _score_from(perm[j, r], scoring, classes) for r in range(n_repeats)]
          for j in range(len(columns))]
     )  # fmt: skip
-    n = int(base[0] if scoring == "r2" else base[1])
     params = {
         "n_repeats": n_repeats,
         "random_state": json_value(random_state),
         "feature_groups": players.groups_as_dict() if players.grouped else None,
-        "max_samples": None,
-        "n_samples_per_repeat": n,
-        "sample_weight": False,
+        "max_samples": json_value(max_samples),
+        "n_samples_per_repeat": int(n_rows if sizes is None else sizes[:, 0].sum()),
+        "sample_weight": sample_weight is not None,
         "batch_size": json_value(batch_size),
         "confidence_level": level,
         "early_stop": False,

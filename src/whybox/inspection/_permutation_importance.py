@@ -346,8 +346,12 @@ def permutation_importance(
         LightGBM model, a callable ``f(X)`` or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         Held-out rows (float64 or mixed text/number columns for a Pipeline); or a dask
-        Array/DataFrame (with a dask ``y``): score pieces summed on the workers, each
-        column permuted within its partition (see ``whybox.distributed``).
+        Array/DataFrame (with a dask ``y``, and a dask ``sample_weight`` if any): score
+        pieces summed on the workers, each column permuted within its partition, for
+        the scores that are sums over rows (losses' means, R^2, confusion-matrix
+        scores; not "roc_auc"); ``max_samples`` then draws a uniform sample split over
+        the partitions, other rows than the in-memory draw (see
+        ``whybox.distributed.permutation_importance``).
     y : array-like of shape (n_samples,) or (n_samples, 1)
         The true targets, without missing values (class labels for a classifier, in
         the model's labels).
