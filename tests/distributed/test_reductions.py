@@ -364,3 +364,52 @@ def test_permutation_importance_max_samples(data, dask_client):
         permutation_importance(data["clf_np"], da.from_array(X, chunks=(600, 4)),
                                da.from_array(frame["y_cls"].to_numpy(), chunks=600),
                                scoring="roc_auc")  # fmt: skip
+
+
+# ---------------------------------------------------------------------- partitions unlike the meta
+def _bad_middle(frame: pd.DataFrame, bad: str) -> dd.DataFrame:
+    """``frame`` as three delayed pandas partitions, the middle one renaming column 'b'
+    ('columns') or holding it as int64 ('dtypes'); dask's meta check off."""
+    parts = [frame.iloc[i * 800 : (i + 1) * 800].copy() for i in range(3)]
+    if bad == "columns":
+        parts[1] = parts[1].rename(columns={"b": "B"})
+    else:
+        parts[1]["b"] = np.arange(800, dtype=np.int64)
+    return dd.from_delayed(
+        [dask.delayed(lambda f: f)(p) for p in parts], meta=parts[0].iloc[:0], verify_meta=False
+    )
+
+
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        ("columns", r"^partition 1 of X lacks the column 'b'; "),
+        ("dtypes", r"^partition 1 of X holds int64 in column 'b', not float64 as the meta says;"),
+    ],
+)
+def test_a_partition_unlike_the_meta_is_named(data, dask_client, bad, message):
+    frame, clf, reg = data["frame"], data["clf"], data["reg"]
+    cols = ["a", "b", "c", "d"]
+    X = _bad_middle(frame[cols], bad)
+    y = dd.from_delayed(
+        [dask.delayed(lambda f: f)(frame["y_cls"].iloc[i * 800 : (i + 1) * 800]) for i in range(3)],
+        meta=frame["y_cls"].iloc[:0],
+    )
+    calls = [
+        lambda: calibration(clf, X, y),
+        lambda: permutation_importance(clf, X, y, n_repeats=1),
+        lambda: partial_dependence(reg, X, "a", grid_resolution=3),
+        lambda: accumulated_local_effects(reg, X, "a", n_bins=3),
+    ]
+    for call in calls:
+        with pytest.raises(InputError, match=message):
+            call()
+
+
+def test_a_partition_that_cannot_be_selected_is_named(data, dask_client):
+    frame, clf = data["frame"], data["clf"]
+    cols = ["a", "b", "c", "d"]
+    ddf = _bad_middle(frame[[*cols, "y_cls"]], "columns")
+    # ddf[cols] fails inside partition 1's task (no column 'b'): traced to it
+    with pytest.raises(InputError, match=r"^partition 1 of X cannot be computed \(KeyError: "):
+        calibration(clf, ddf[cols], ddf["y_cls"])

@@ -19,6 +19,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
+from whybox.distributed._reduce import partition_lengths
 
 __all__ = ["explain_dask"]
 
@@ -59,8 +60,10 @@ def explain_dask(explainer: Any, X: Any, *, interactions: bool = False) -> Expla
     Raises
     ------
     InputError
-        If ``X`` is not 2-dimensional or has no rows, or whatever the in-memory call
-        raises on X's first row.
+        If ``X`` is not 2-dimensional or has no rows, a DataFrame partition's columns
+        or dtypes differ from the frame's meta or it cannot be computed (the message
+        names the first such partition), or whatever the in-memory call raises on X's
+        first row.
 
     Notes
     -----
@@ -150,8 +153,9 @@ def _row_blocks(X: Any) -> tuple[Any, list[Any], tuple[int, ...], bool]:
         return X, blocks, tuple(int(c) for c in X.chunks[0]), False
     if isinstance(X, dd.DataFrame):
         blocks = list(X.to_delayed())
-        # a partition's length is not in its divisions: one pass counts the rows
-        lengths = tuple(int(n) for n in X.map_partitions(len).compute())
+        # a partition's length is not in its divisions: one pass counts the rows and
+        # checks each partition's columns and dtypes against the frame's meta
+        lengths = tuple(int(n) for n in partition_lengths(X))
         return X, blocks, lengths, True
     raise InputError(
         f"X must be a dask.array.Array or dask.dataframe.DataFrame, got {type(X).__name__}; "

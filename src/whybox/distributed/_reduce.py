@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from whybox._exceptions import InputError
-from whybox._utils import is_dask_collection, require_dask
+from whybox._utils import is_dask_collection, require_dask, shorten
 
 __all__ = [
     "calibration_sums",
@@ -48,7 +48,17 @@ def _parts(X: Any, name: str) -> list[Any]:
             "dask.dataframe.from_pandas."
         )
     if hasattr(X, "divisions"):
-        return list(X.to_delayed())
+        parts = list(X.to_delayed())
+        if X.ndim != 2:
+            return parts
+        import dask
+
+        columns = [str(c) for c in X._meta.columns]
+        kinds = [_dtype_kind(t) for t in X._meta.dtypes]
+        return [
+            dask.delayed(check_partition, pure=True)(p, k, name, columns, kinds)
+            for k, p in enumerate(parts)
+        ]
     if X.ndim == 2:
         X = X.rechunk({1: -1})
     return list(X.to_delayed().ravel())
@@ -106,10 +116,87 @@ def _same_length(a: np.ndarray, b: Any, name_a: str, name_b: str, k: int) -> Non
         )
 
 
-def _compute(tasks: list[Any]) -> list[Any]:
+def _dtype_kind(dtype: Any) -> str:
+    """A column's dtype as partitions must agree on it: text (object or any string
+    dtype, as dask may convert one to the other), "category" (categories may differ),
+    otherwise the dtype's name."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "category"
+    if getattr(dtype, "kind", "") == "O" or pd.api.types.is_string_dtype(dtype):
+        return "text"
+    return str(dtype)
+
+
+def check_partition(part: Any, k: int, name: str, columns: list[str], kinds: list[str]) -> Any:
+    """``part`` (partition ``k`` of the dask DataFrame ``name``) unchanged, or an
+    InputError naming the partition and its first difference from the frame's meta
+    (``columns`` and their :func:`_dtype_kind`)."""
+    if not isinstance(part, pd.DataFrame):
+        return part
+    have = [str(c) for c in part.columns]
+    missing = [c for c in columns if c not in have]
+    extra = [c for c in have if c not in columns]
+    if missing:
+        what = f"lacks the column {shorten(missing[0])}" + (
+            f" ({len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        )
+    elif extra:
+        what = f"has the column {shorten(extra[0])}, which the frame's meta has not"
+    elif have != columns:
+        what = "has its columns in another order than the frame's meta"
+    else:
+        bad = [
+            (c, _dtype_kind(t), want)
+            for c, t, want in zip(columns, part.dtypes, kinds, strict=True)
+            if _dtype_kind(t) != want
+        ]
+        if not bad:
+            return part
+        what = f"holds {bad[0][1]} in column {shorten(bad[0][0])}, not {bad[0][2]} as the meta says"
+    raise InputError(
+        f"partition {k} of {name} {what}; give every partition the same columns of the "
+        "same dtypes (cast or fix that partition's source, or rebuild the frame)."
+    )
+
+
+def _compute(tasks: list[Any], *sources: tuple[Any, str]) -> list[Any]:
+    """The tasks computed; an error that is not an InputError is traced to the first
+    partition of the ``(collection, name)`` sources that cannot be computed on its own
+    and raised as one InputError naming it (the original error chained)."""
     import dask
 
-    return list(dask.compute(*tasks))
+    try:
+        return list(dask.compute(*tasks))
+    except InputError:
+        raise
+    except Exception as exc:
+        located = locate_bad_partition(exc, *sources)
+        if located is None:
+            raise
+        raise located from exc
+
+
+def locate_bad_partition(exc: BaseException, *sources: tuple[Any, str]) -> InputError | None:
+    """After ``exc``, the first partition of the dask DataFrames/Series ``sources`` that
+    fails when computed alone, as an InputError naming it; None if every partition
+    computes (the error lies elsewhere: re-raise it). Reads the partitions in order up
+    to the failing one, on the error path only."""
+    for coll, name in sources:
+        if not hasattr(coll, "divisions"):
+            continue
+        for k, part in enumerate(coll.to_delayed()):
+            try:
+                part.compute()
+            except Exception as err:
+                text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+                line = text.strip().splitlines()[0] if text.strip() else ""
+                line = line if len(line) <= 120 else line[:117] + "..."
+                return InputError(
+                    f"partition {k} of {name} cannot be computed ({type(err).__name__}: "
+                    f"{line}); give every partition the same columns of the "
+                    "same dtypes as the frame's meta (cast or fix that partition's source)."
+                )
+    return None
 
 
 def _once(obj: Any) -> Any:
@@ -149,7 +236,7 @@ def confusion_counts(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[list
         dask.delayed(_pair_counts)(t, p, k) for k, (t, p) in enumerate(zip(tp, pp, strict=True))
     ]
     total: Counter = Counter()
-    for c in _compute(tasks):
+    for c in _compute(tasks, (y_true, "y_true"), (y_pred, "y_pred")):
         total.update(c)
     if not total:
         raise InputError("y_true is empty; give at least one label.")
@@ -232,7 +319,7 @@ def calibration_sums(model: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
         dask.delayed(_calibration_part)(model, xk, yk, n_bins, k)
         for k, (xk, yk) in enumerate(zip(xp, yp, strict=True))
     ]
-    pieces = _compute(tasks)
+    pieces = _compute(tasks, (X, "X"), (y, "y"))
     bins = [
         tuple(sum(p["bins"][c][i] for p in pieces) for i in range(3))
         for c in range(len(pieces[0]["bins"]))
@@ -352,7 +439,7 @@ def partial_dependence(
     }
     model_key = _once(model)
     tasks = [dask.delayed(_pd_part)(model_key, xk, feats, kwargs) for xk in _parts(X, "X")]
-    pieces = _compute(tasks)
+    pieces = _compute(tasks, (X, "X"))
     n = sum(p[1] for p in pieces)
     avg = sum(p[0] for p in pieces) / n
     if centered:
@@ -576,7 +663,9 @@ def partition_lengths(X: Any) -> np.ndarray:
         return np.asarray(X.chunks[0], dtype=np.int64)
     import dask
 
-    return np.asarray(_compute([dask.delayed(len)(p) for p in _parts(X, "X")]), dtype=np.int64)
+    return np.asarray(
+        _compute([dask.delayed(len)(p) for p in _parts(X, "X")], (X, "X")), dtype=np.int64
+    )
 
 
 def _n_draw(max_samples: Any, n: int) -> int:
@@ -714,7 +803,7 @@ def permutation_importance(
                                scoring, None if sizes is None else sizes[k])
         for k, (xk, yk, wk) in enumerate(zip(xp, yp, wp, strict=True))
     ]  # fmt: skip
-    pieces = _compute(tasks)
+    pieces = _compute(tasks, (X, "X"), (y, "y"), (sample_weight, "sample_weight"))
     n_rows, base, base_r, perm = pieces[0]
     for rows, b, br, pm in pieces[1:]:
         n_rows += rows
@@ -851,7 +940,7 @@ def group_table(
         )
         for k in range(len(tp))
     ]
-    pieces = [p for p in _compute(tasks) if len(p)]
+    pieces = [p for p in _compute(tasks, (y_true, "y_true"), (y_pred, "y_pred")) if len(p)]
     if not pieces:
         raise InputError("y_true is empty; give at least one row.")
     keys = [f"s{j}" for j in range(len(names))] + list(_KEYS)
@@ -871,7 +960,7 @@ def sum_partitions(reducer: Any, X: Any, model: Any, *args: Any) -> tuple[Any, .
     import dask
 
     key = _once(model)
-    pieces = _compute([dask.delayed(reducer)(key, xk, *args) for xk in _parts(X, "X")])
+    pieces = _compute([dask.delayed(reducer)(key, xk, *args) for xk in _parts(X, "X")], (X, "X"))
     return tuple(sum(p[i] for p in pieces) for i in range(len(pieces[0])))
 
 
@@ -900,7 +989,9 @@ def distinct_sample(y_pred: Any) -> np.ndarray:
     """
     import dask
 
-    pieces = _compute([dask.delayed(_few_values)(p) for p in _parts(y_pred, "y_pred")])
+    pieces = _compute(
+        [dask.delayed(_few_values)(p) for p in _parts(y_pred, "y_pred")], (y_pred, "y_pred")
+    )
     joined = np.concatenate(pieces) if pieces else np.empty(0)
     return pd.unique(joined) if joined.dtype != object else np.asarray(pd.unique(joined))
 
@@ -989,7 +1080,7 @@ def regression_table(
         dask.delayed(_regression_part)(tp[k], pp[k], [s[k] for s in sp], names, k)
         for k in range(len(tp))
     ]
-    pieces = [p for p in _compute(tasks) if len(p)]
+    pieces = [p for p in _compute(tasks, (y_true, "y_true"), (y_pred, "y_pred")) if len(p)]
     if not pieces:
         raise InputError("y_true is empty; give at least one row.")
     cat = pd.concat(pieces, ignore_index=True)
