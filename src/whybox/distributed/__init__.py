@@ -11,8 +11,11 @@ reduction is recognised by :func:`whybox._utils.is_dask_collection` (which only 
 - ``_reduce``: reductions (confusion counts, calibration bins, group counts, partial
   dependence, permutation-importance score pieces, sums per partition) computed per
   partition on the workers and added on the client.
+- ``_audit``: the audit's performance sums (confusion counts, log loss, residual
+  sums) over all rows.
 """
 
+from whybox.distributed._audit import performance_sums
 from whybox.distributed._cluster import connect, parquet_files, read_table
 from whybox.distributed._explain import explain_dask
 from whybox.distributed._reduce import (
@@ -39,6 +42,7 @@ __all__ = [
     "group_table",
     "parquet_files",
     "partial_dependence",
+    "performance_sums",
     "permutation_importance",
     "read_table",
     "regression_table",
