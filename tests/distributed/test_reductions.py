@@ -21,7 +21,7 @@ from sklearn.ensemble import GradientBoostingRegressor  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 
 from whybox._exceptions import InputError  # noqa: E402
-from whybox.adapters import Model  # noqa: E402
+from whybox.adapters import Model, adapt_model  # noqa: E402
 from whybox.debugging import calibration, confusion_analysis  # noqa: E402
 from whybox.fairness import group_metrics  # noqa: E402
 from whybox.inspection import (  # noqa: E402
@@ -95,8 +95,6 @@ def test_calibration_matches_in_memory(data, dask_client):
     assert got.ece == pytest.approx(expected.ece, rel=RTOL)
     assert got.brier_score == pytest.approx(expected.brier_score, rel=RTOL)
     assert got.params == expected.params
-    with pytest.raises(InputError, match="strategy='quantile'"):
-        calibration(clf, ddf[cols], ddf["y_cls"], strategy="quantile")
 
 
 def test_group_metrics_counts_and_bootstrap_match(data, dask_client):
@@ -413,3 +411,77 @@ def test_a_partition_that_cannot_be_selected_is_named(data, dask_client):
     # ddf[cols] fails inside partition 1's task (no column 'b'): traced to it
     with pytest.raises(InputError, match=r"^partition 1 of X cannot be computed \(KeyError: "):
         calibration(clf, ddf[cols], ddf["y_cls"])
+
+
+# ---------------------------------------------------------------------- exact quantiles
+def test_percentile_plan_is_numpys():
+    """The ranks and interpolation numpy's percentile uses, replayed on sorted values,
+    give numpy's result bit for bit (ties, tiny and odd sizes, every edge of 7 bins)."""
+    from whybox.distributed import _reduce
+
+    rng = np.random.default_rng(1)
+    q = np.linspace(0, 100, 8)
+    for n in (1, 2, 3, 7, 10, 101, 1000):
+        for values in (rng.uniform(size=n), rng.integers(0, 3, size=n) / 3.0):
+            lo, hi, gamma = _reduce._percentile_ranks(n, q)
+            s = np.sort(values)
+            got = _reduce._lerp(s[lo], s[hi], gamma)
+            np.testing.assert_array_equal(got, np.percentile(values, q))
+            assert got.tobytes() == np.percentile(values, q).tobytes()
+
+
+@pytest.mark.parametrize("gather", [16, 65536])
+def test_exact_percentiles_equal_numpys(dask_client, monkeypatch, gather):
+    """Exact percentiles of a dask vector, bit for bit numpy's; a small gather
+    threshold forces the splitting passes (ties, negatives, -0.0, tiny values)."""
+    from whybox.distributed import _reduce
+
+    monkeypatch.setattr(_reduce, "_GATHER", gather)
+    rng = np.random.default_rng(2)
+    v = np.concatenate(
+        [
+            rng.normal(size=700),
+            np.full(300, 0.25),  # a tie across many rows
+            rng.uniform(0, 1e-300, size=50),  # subnormal-scale values
+            [-0.0, 0.0, 1.0, -3.5],
+        ]
+    )
+    rng.shuffle(v)
+    q = np.array([0, 0.1, 12.5, 25, 33.3, 50, 62.5, 90, 99.9, 100])
+    got = _reduce.exact_percentiles(da.from_array(v, chunks=200), q)
+    assert got.tobytes() == np.percentile(v, q).tobytes()
+    series = dd.from_pandas(pd.Series(v), npartitions=3)
+    assert _reduce.exact_percentiles(series, q).tobytes() == np.percentile(v, q).tobytes()
+
+
+@pytest.mark.parametrize("gather", [8, 65536])
+def test_calibration_quantile_matches_in_memory(data, three_class, dask_client, monkeypatch,
+                                                gather):  # fmt: skip
+    from whybox.distributed import _reduce
+
+    monkeypatch.setattr(_reduce, "_GATHER", gather)
+    frame, clf = data["frame"], data["clf"]
+    mem, ddf = _filtered(frame)
+    cols = ["a", "b", "c", "d"]
+    expected = calibration(clf, mem[cols], mem["y_cls"], n_bins=7, strategy="quantile")
+    got = calibration(clf, ddf[cols], ddf["y_cls"], n_bins=7, strategy="quantile")
+    sums = _reduce.calibration_sums(adapt_model(clf), ddf[cols], ddf["y_cls"], 7, "quantile")
+    prob = clf.predict_proba(mem[cols])[:, 1]
+    edges = np.percentile(prob, np.linspace(0, 100, 8))
+    assert sums["edges"][0].tobytes() == edges.tobytes()
+    # three classes: the top-label curve and one curve per class
+    model3, y3 = three_class
+    X = data["X"]
+    exp3 = calibration(model3, X, y3, n_bins=5, strategy="quantile")
+    got3 = calibration(model3, da.from_array(X, chunks=(500, 4)), da.from_array(y3, chunks=500),
+                       n_bins=5, strategy="quantile")  # fmt: skip
+    for e_cal, g_cal in ((expected, got), (exp3, got3)):
+        assert len(g_cal.curves) == len(e_cal.curves)
+        for e, g in zip(e_cal.curves, g_cal.curves, strict=True):
+            assert g.label == e.label
+            np.testing.assert_array_equal(g.counts, e.counts)
+            np.testing.assert_allclose(g.mean_predicted, e.mean_predicted, rtol=RTOL)
+            np.testing.assert_allclose(g.observed, e.observed, rtol=RTOL)
+        assert g_cal.ece == pytest.approx(e_cal.ece, rel=RTOL)
+        assert g_cal.brier_score == pytest.approx(e_cal.brier_score, rel=RTOL)
+        assert g_cal.params == e_cal.params and g_cal.strategy == "quantile"

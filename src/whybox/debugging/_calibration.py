@@ -154,7 +154,11 @@ def calibration(
         can adapt.
     X : array-like of shape (n_samples, n_features) or DataFrame
         Held-out rows; or a dask Array/DataFrame (with a dask ``y``): per-bin counts
-        and sums on the workers, added on the client (``strategy="uniform"`` only).
+        and sums on the workers, added on the client. With ``strategy="quantile"``
+        the edges are the exact quantiles of all rows' probabilities (equal to
+        ``numpy.percentile`` on the same rows): each partition predicts once and keeps
+        its probabilities sorted on its worker while a few counting passes find the
+        edges (``whybox.distributed.calibration_sums``).
     y : array-like of shape (n_samples,)
         True labels, in the model's classes.
     n_bins : int, default=10
@@ -226,15 +230,11 @@ def calibration(
 
 def _calibration_dask(model: Any, X: Any, y: Any, n_bins: int, strategy: str) -> Calibration:
     """:func:`calibration` of a dask ``X`` and ``y``: per-partition bin counts and sums on
-    the workers (``whybox.distributed.calibration_sums``), added on the client."""
+    the workers (``whybox.distributed.calibration_sums``, or
+    with ``strategy="quantile"`` exact quantile edges), added on the client."""
     from whybox.adapters import adapt_model
     from whybox.distributed import calibration_sums
 
-    if strategy != "uniform":
-        raise InputError(
-            f"strategy={strategy!r} places the bin edges at quantiles of every row's "
-            "probability at once; use strategy='uniform' with a dask X, or call X.compute()."
-        )
     m = adapt_model(model)
     if m.task != "classification":
         raise InputError(
@@ -242,7 +242,7 @@ def _calibration_dask(model: Any, X: Any, y: Any, n_bins: int, strategy: str) ->
             "use whybox.debugging.error_analysis for a regressor's errors."
         )
     classes = list(np.asarray(m.classes).tolist())
-    sums = calibration_sums(m, X, y, n_bins)
+    sums = calibration_sums(m, X, y, n_bins, strategy)
     names = [f"P(class = {classes[1]})"] if len(classes) == 2 else ["top label"]
     if len(classes) > 2:
         names += [f"P(class = {c})" for c in classes]

@@ -25,6 +25,7 @@ __all__ = [
     "calibration_sums",
     "confusion_counts",
     "distinct_sample",
+    "exact_percentiles",
     "first_partition",
     "gather_column",
     "group_table",
@@ -270,6 +271,18 @@ def confusion_counts(y_true: Any, y_pred: Any, labels: Any = None) -> tuple[list
 
 
 # ---------------------------------------------------------------------- calibration
+def _curve_pairs(proba: np.ndarray, codes: np.ndarray) -> tuple[list[tuple], float]:
+    """Each reliability curve's (probability, hit) per row, and the Brier sum."""
+    k = proba.shape[1]
+    onehot = np.eye(k)[codes]
+    if k == 2:
+        return [(proba[:, 1], codes == 1)], float(np.sum((proba[:, 1] - onehot[:, 1]) ** 2))
+    top = proba.argmax(axis=1)
+    pairs = [(proba.max(axis=1), top == codes)]
+    pairs += [(proba[:, j], codes == j) for j in range(k)]
+    return pairs, float(np.sum(((proba - onehot) ** 2).sum(axis=1)))
+
+
 def _calibration_part(m: Any, X: Any, y: Any, n_bins: int, k: int) -> dict[str, Any]:
     """Per-curve bin counts and sums of one partition, and its Brier sum."""
     from whybox.adapters import adapt_data
@@ -277,39 +290,29 @@ def _calibration_part(m: Any, X: Any, y: Any, n_bins: int, k: int) -> dict[str, 
     data = m.check_data(adapt_data(X, name="X"), name="X")
     y_arr = _vector(y, "y")
     _same_length(y_arr, np.empty(data.n_samples), "y", "X", k)
-    classes = list(np.asarray(m.classes).tolist())
     codes = m.class_codes(y_arr)
     proba = m.predict_proba_all(data)
-    onehot = np.eye(len(classes))[codes]
-    if len(classes) == 2:
-        pairs = [(proba[:, 1], codes == 1)]
-        brier = float(np.sum((proba[:, 1] - onehot[:, 1]) ** 2))
-    else:
-        top = proba.argmax(axis=1)
-        pairs = [(proba.max(axis=1), top == codes)]
-        pairs += [(proba[:, j], codes == j) for j in range(len(classes))]
-        brier = float(np.sum(((proba - onehot) ** 2).sum(axis=1)))
+    pairs, brier = _curve_pairs(proba, codes)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    bins = []
-    for prob, hit in pairs:
-        idx = np.searchsorted(edges[1:-1], prob)
-        bins.append(
-            (
-                np.bincount(idx, minlength=n_bins),
-                np.bincount(idx, weights=prob, minlength=n_bins),
-                np.bincount(idx, weights=hit.astype(np.float64), minlength=n_bins),
-            )
-        )
+    bins = _bins_of({"sorted": [p for p, _ in pairs], "hits": [h for _, h in pairs]},
+                    [edges] * len(pairs))  # fmt: skip
     return {"bins": bins, "brier": brier, "n": int(data.n_samples)}
 
 
-def calibration_sums(model: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
-    """Uniform-bin counts, sums of probabilities and of hits per curve, over a dask X.
+def calibration_sums(
+    model: Any, X: Any, y: Any, n_bins: int, strategy: str = "uniform"
+) -> dict[str, Any]:
+    """Bin counts, sums of probabilities and of hits per curve, over a dask X.
 
-    ``model`` is the adapted classifier (sent to the workers once). Returns ``bins``: a
-    list over curves of (counts int64, sum_prob, sum_hit), each of shape (n_bins,);
-    ``brier_sum`` and ``n`` (rows).
+    ``model`` is the adapted classifier (sent to the workers once). ``strategy``:
+    "uniform" (equal-width bins on [0, 1], one pass) or "quantile" (edges at the
+    exact quantiles of all rows' probabilities, see
+    :func:`_calibration_quantile_sums`). Returns ``bins``: a list over curves of
+    (counts int64, sum_prob, sum_hit), each of shape (n_bins,); ``brier_sum`` and
+    ``n`` (rows); with "quantile", ``edges`` too (one array of n_bins + 1 per curve).
     """
+    if strategy == "quantile":
+        return _calibration_quantile_sums(model, X, y, n_bins)
     xp = _parts(X, "X")
     yp = _aligned(X, "X", y, "y")
     import dask
@@ -329,6 +332,299 @@ def calibration_sums(model: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
         "brier_sum": float(sum(p["brier"] for p in pieces)),
         "n": int(sum(p["n"] for p in pieces)),
     }
+
+
+def _calibration_rows(m: Any, X: Any, y: Any, k: int) -> dict[str, Any]:
+    """Each curve's probabilities of partition ``k``, sorted (``"sorted"``), with the hits
+    in the same order (``"hits"``), its Brier sum and rows."""
+    from whybox.adapters import adapt_data
+
+    data = m.check_data(adapt_data(X, name="X"), name="X")
+    y_arr = _vector(y, "y")
+    _same_length(y_arr, np.empty(data.n_samples), "y", "X", k)
+    codes = m.class_codes(y_arr)
+    proba = m.predict_proba_all(data)
+    pairs, brier = _curve_pairs(proba, codes)
+    out: dict[str, Any] = {"sorted": [], "hits": [], "brier": brier, "n": int(data.n_samples)}
+    for prob, hit in pairs:
+        if np.isnan(prob).any():
+            raise InputError(
+                f"the model returned NaN probabilities for {int(np.isnan(prob).sum())} rows "
+                f"of partition {k}; fix those rows of X (or the model) first."
+            )
+        order = np.argsort(prob, kind="stable")
+        out["sorted"].append(prob[order] + 0.0)
+        out["hits"].append(hit[order])
+    return out
+
+
+def _calibration_summary(obj: dict[str, Any]) -> tuple[int, float]:
+    return obj["n"], obj["brier"]
+
+
+def _bins_of(obj: dict[str, Any], edges: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """Each curve's bin counts and sums of probabilities and hits, bins at ``edges``
+    (as :func:`whybox.debugging.reliability_curve` bins)."""
+    out = []
+    for prob, hit, e in zip(obj["sorted"], obj["hits"], edges, strict=True):
+        idx = np.searchsorted(e[1:-1], prob)
+        nb = len(e) - 1
+        out.append(
+            (
+                np.bincount(idx, minlength=nb),
+                np.bincount(idx, weights=prob, minlength=nb),
+                np.bincount(idx, weights=hit.astype(np.float64), minlength=nb),
+            )
+        )
+    return out
+
+
+def _calibration_quantile_sums(model: Any, X: Any, y: Any, n_bins: int) -> dict[str, Any]:
+    """:func:`calibration_sums` with each curve's bin edges at the quantiles of all rows'
+    probabilities (``numpy.percentile(prob, linspace(0, 100, n_bins + 1))``, exact).
+
+    Each partition predicts once and keeps its probabilities, sorted, on its worker;
+    :func:`exact_percentiles`' passes find the edges (equal to numpy's on the same rows,
+    bit for bit), and a last pass bins the rows. Holds one float and one flag per row
+    and curve on the workers until it returns.
+    """
+    import dask
+
+    xp = _parts(X, "X")
+    yp = _aligned(X, "X", y, "y")
+    model = _once(model)
+    tasks = [
+        dask.delayed(_calibration_rows)(model, xk, yk, k)
+        for k, (xk, yk) in enumerate(zip(xp, yp, strict=True))
+    ]
+    parts = _persist(tasks, (X, "X"), (y, "y"))
+    summary = _compute([dask.delayed(_calibration_summary)(p) for p in parts])
+    n = int(sum(s[0] for s in summary))
+    if n == 0:
+        raise InputError("X has no rows; give at least one labelled row.")
+    n_curves = int(_compute([dask.delayed(_n_series)(parts[0])])[0])
+    q = np.linspace(0, 100, n_bins + 1)
+    edges = _percentiles_of(parts, [n] * n_curves, q)
+    pieces = _compute([dask.delayed(_bins_of)(p, edges) for p in parts])
+    bins = [tuple(sum(p[c][i] for p in pieces) for i in range(3)) for c in range(n_curves)]
+    return {
+        "bins": [(c.astype(np.int64), sp, sh) for c, sp, sh in bins],
+        "brier_sum": float(sum(s[1] for s in summary)),
+        "n": n,
+        "edges": edges,
+    }
+
+
+# ---------------------------------------------------------------------- exact quantiles
+_GATHER = 65536  # rows in a rank's bracket gathered to the client instead of split again
+_SPLITS = 256  # pieces each bracket is split into per pass
+_LOW63 = np.int64(0x7FFFFFFFFFFFFFFF)
+
+
+def _float_keys(a: np.ndarray) -> np.ndarray:
+    """Integers in the order of the floats ``a`` (no NaN, -0.0 already made +0.0): the
+    bits of a non-negative float, the low 63 bits flipped for a negative one."""
+    i = np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
+    return np.where(i < 0, i ^ _LOW63, i)
+
+
+def _key_floats(k: np.ndarray) -> np.ndarray:
+    """The floats of :func:`_float_keys`' integers."""
+    k = np.asarray(k, dtype=np.int64)
+    return np.ascontiguousarray(np.where(k < 0, k ^ _LOW63, k)).view(np.float64)
+
+
+def _sorted_numbers(v: Any, name: str, k: int) -> np.ndarray:
+    """One partition of a numeric vector, sorted, -0.0 as +0.0; NaN refused."""
+    arr = np.asarray(v, dtype=np.float64).ravel()
+    if np.isnan(arr).any():
+        raise InputError(
+            f"{name} holds {int(np.isnan(arr).sum())} NaN values in partition {k}; drop or "
+            "fill them before taking quantiles."
+        )
+    return np.sort(arr) + 0.0
+
+
+def _count_at_most(obj: dict[str, Any], points: list[np.ndarray]) -> list[np.ndarray]:
+    """For each series of the partition, its values' count at most each key point."""
+    return [
+        np.searchsorted(_float_keys(s), p, side="right").astype(np.int64)
+        for s, p in zip(obj["sorted"], points, strict=True)
+    ]
+
+
+def _keys_between(obj: dict[str, Any], brackets: list[list[tuple[int, int]]]) -> list[Any]:
+    """For each series and (a, b] key bracket, the partition's keys inside it."""
+    out = []
+    for s, pairs in zip(obj["sorted"], brackets, strict=True):
+        keys = _float_keys(s)
+        out.append(
+            [keys[np.searchsorted(keys, a, "right") : np.searchsorted(keys, b, "right")]
+             for a, b in pairs]
+        )  # fmt: skip
+    return out
+
+
+def _order_statistics(parts: list[Any], n: list[int], ranks: list[np.ndarray]) -> list[np.ndarray]:
+    """The values at 0-based ``ranks[s]`` of series ``s`` over partitions holding sorted
+    values (``part["sorted"][s]``), found exactly on the cluster.
+
+    Each rank keeps a bracket (a, b] of float keys (:func:`_float_keys`) holding it and
+    the count of values at most ``a``. A pass splits each open bracket into
+    ``_SPLITS`` equal key ranges and each partition counts its values at most each
+    split (a binary search in its sorted values); the range holding the rank is the new
+    bracket. A bracket of at most ``_GATHER`` values is gathered to the client and the
+    rank read off exactly. Keys span 2**64, so at most eight splitting passes.
+    """
+    import dask
+
+    lo_key, hi_key = -(2**63) - 1, 2**63 - 1
+    state = [
+        [[lo_key, hi_key, 0, int(n[s])] for _ in r] for s, r in enumerate(ranks)
+    ]  # per rank: a, b, count <= a, count <= b
+    found = [np.full(len(r), np.nan) for r in ranks]
+    while True:
+        split: list[list[tuple[int, list[int]]]] = [[] for _ in ranks]
+        gather: list[list[int]] = [[] for _ in ranks]
+        for s, r in enumerate(ranks):
+            for i in range(len(r)):
+                if not np.isnan(found[s][i]):
+                    continue
+                a, b, below, upto = state[s][i]
+                if b - a == 1:
+                    found[s][i] = _key_floats(np.array([b]))[0]
+                elif upto - below <= _GATHER:
+                    gather[s].append(i)
+                else:
+                    step = max(1, (b - a) // _SPLITS)
+                    split[s].append((i, list(range(a + step, b, step))))
+        if not any(split) and not any(gather):
+            return found
+        if any(gather):
+            brackets = [[tuple(state[s][i][:2]) for i in gather[s]] for s in range(len(ranks))]
+            pieces = _compute([dask.delayed(_keys_between)(p, brackets) for p in parts])
+            for s in range(len(ranks)):
+                for j, i in enumerate(gather[s]):
+                    keys = np.sort(np.concatenate([p[s][j] for p in pieces]))
+                    at = int(ranks[s][i]) - state[s][i][2]
+                    found[s][i] = _key_floats(keys[at : at + 1])[0]
+        if any(split):
+            points = [
+                np.array([pt for _, pts in split[s] for pt in pts], dtype=np.int64)
+                for s in range(len(ranks))
+            ]
+            counts = _compute([dask.delayed(_count_at_most)(p, points) for p in parts])
+            for s in range(len(ranks)):
+                total = np.sum([c[s] for c in counts], axis=0)
+                at = 0
+                for i, pts in split[s]:
+                    cnt = total[at : at + len(pts)]
+                    at += len(pts)
+                    a, b, below, upto = state[s][i]
+                    j = int(np.searchsorted(cnt, int(ranks[s][i]), side="right"))
+                    new_a, new_below = (a, below) if j == 0 else (pts[j - 1], int(cnt[j - 1]))
+                    new_b, new_upto = (b, upto) if j == len(pts) else (pts[j], int(cnt[j]))
+                    state[s][i] = [new_a, new_b, new_below, new_upto]
+
+
+def _percentile_ranks(n: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's ``percentile(a, q)`` ("linear") of ``n`` values as the ranks of the two
+    sorted values it interpolates and the weight: numpy's own steps, in its order."""
+    quantiles = np.true_divide(np.asarray(q, dtype=np.float64), 100)
+    virtual = (n - 1) * quantiles
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    above = virtual >= n - 1
+    prev[above], nxt[above] = -1, -1
+    below = virtual < 0
+    prev[below], nxt[below] = 0, 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    gamma = np.asanyarray(virtual - prev, dtype=virtual.dtype)
+    return np.where(prev < 0, n - 1, prev), np.where(nxt < 0, n - 1, nxt), gamma
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """numpy's interpolation between the two order statistics (as ``percentile``)."""
+    diff = b - a
+    out = np.add(a, diff * t)
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5)
+    return out
+
+
+def _percentiles_of(parts: list[Any], n: list[int], q: np.ndarray) -> list[np.ndarray]:
+    """Exact ``numpy.percentile(values, q)`` of each series held sorted by ``parts``."""
+    plans = [_percentile_ranks(int(ns), q) for ns in n]
+    ranks = [np.unique(np.concatenate([p, x])) for p, x, _ in plans]
+    values = _order_statistics(parts, n, ranks)
+    out = []
+    for (p, x, gamma), r, v in zip(plans, ranks, values, strict=True):
+        at = dict(zip(r.tolist(), v, strict=True))
+        lo = np.array([at[i] for i in p.tolist()])
+        hi = np.array([at[i] for i in x.tolist()])
+        out.append(_lerp(lo, hi, gamma))
+    return out
+
+
+def _n_series(obj: dict[str, Any]) -> int:
+    return len(obj["sorted"])
+
+
+def _n_values(obj: dict[str, Any]) -> int:
+    return len(obj["sorted"][0])
+
+
+def _sorted_part(v: Any, name: str, k: int) -> dict[str, Any]:
+    return {"sorted": [_sorted_numbers(_vector(v, name), name, k)]}
+
+
+def _persist(tasks: list[Any], *sources: tuple[Any, str]) -> list[Any]:
+    """The tasks computed and kept where they are (on the workers with a distributed
+    scheduler), for later passes; errors as :func:`_compute`'s."""
+    import dask
+
+    try:
+        return list(dask.persist(*tasks))
+    except InputError:
+        raise
+    except Exception as exc:
+        located = locate_bad_partition(exc, *sources)
+        if located is None:
+            raise
+        raise located from exc
+
+
+def exact_percentiles(x: Any, q: Any, *, name: str = "x") -> np.ndarray:
+    """``numpy.percentile(x, q)`` of a dask vector, exactly, without gathering it.
+
+    Each partition sorts its values once (kept on its worker); passes of binary
+    searches narrow a bracket around each needed order statistic until few values
+    remain, which are gathered (see :func:`_order_statistics`); the percentile is then
+    numpy's linear interpolation, computed as numpy computes it, so the result equals
+    ``numpy.percentile`` on the same rows bit for bit.
+
+    Parameters
+    ----------
+    x : dask Array of shape (n,) or dask Series
+        Numbers, without NaN.
+    q : float or array-like of float in [0, 100]
+    name : str
+        How messages call ``x``.
+
+    Returns
+    -------
+    ndarray of float64, shape of ``q``.
+    """
+    import dask
+
+    q_arr = np.asarray(q, dtype=np.float64)
+    if q_arr.size == 0 or np.any(~((q_arr >= 0) & (q_arr <= 100))):
+        raise InputError(f"q must hold percentiles in [0, 100], got {q!r}; e.g. q=[25, 50, 75].")
+    xp = _parts(x, name)
+    parts = _persist([dask.delayed(_sorted_part)(p, name, k) for k, p in enumerate(xp)], (x, name))
+    n = int(sum(_compute([dask.delayed(_n_values)(p) for p in parts])))
+    if n == 0:
+        raise InputError(f"{name} has no values; give at least one.")
+    return _percentiles_of(parts, [n], q_arr.ravel())[0].reshape(q_arr.shape)
 
 
 # ---------------------------------------------------------------------- partial dependence
