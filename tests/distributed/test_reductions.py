@@ -135,8 +135,6 @@ def test_group_metrics_regression_sums_match(data, dask_client):
             pd.testing.assert_frame_equal(got.marginals[name], expected.marginals[name], rtol=RTOL)
         assert got.warnings == expected.warnings
         assert got.params == expected.params
-    with pytest.raises(InputError, match="n_bootstrap=200"):
-        group_metrics(ddf["y_reg"], ddf["f"], ddf["sex"])
 
 
 def test_partial_dependence_brute_matches(data, dask_client):
@@ -485,3 +483,56 @@ def test_calibration_quantile_matches_in_memory(data, three_class, dask_client, 
         assert g_cal.ece == pytest.approx(e_cal.ece, rel=RTOL)
         assert g_cal.brier_score == pytest.approx(e_cal.brier_score, rel=RTOL)
         assert g_cal.params == e_cal.params and g_cal.strategy == "quantile"
+
+
+# ---------------------------------------------------------------------- Poisson bootstrap
+def test_group_metrics_regression_poisson_bootstrap(dask_client):
+    """Closed form: group means of normal predictions (sigma 1, 1000 rows per group,
+    means 0 and 3). The interval of the mean_prediction difference has width about
+    2 z SE with SE = sqrt(s_A^2/n_A + s_B^2/n_B). With B = 400 replicates the
+    percentile ends have s.d. 0.134 SE each (sqrt(p(1-p)/B) / phi(z)), the width
+    0.187 SE (4.8% of 3.92 SE) and the centre 0.096 SE: the test allows 4 s.d.
+    (20% on the width, 0.4 SE on the centre)."""
+    from scipy.stats import norm
+
+    rng = np.random.default_rng(11)
+    n = 1000
+    group = np.repeat(["A", "B"], n)
+    f = np.concatenate([rng.normal(0.0, 1.0, n), rng.normal(3.0, 1.0, n)])
+    y = f + rng.normal(size=2 * n)
+    order = rng.permutation(2 * n)  # groups spread over the partitions
+    frame = pd.DataFrame({"y": y[order], "f": f[order], "g": group[order]})
+    ddf = dd.from_pandas(frame, npartitions=4)
+    kwargs = {"n_bootstrap": 400, "random_state": 5}
+    got = group_metrics(ddf["y"], ddf["f"], ddf["g"], **kwargs)
+    mem = group_metrics(frame["y"], frame["f"], frame["g"], **kwargs)
+    pd.testing.assert_frame_equal(got.by_group, mem.by_group, rtol=RTOL)
+    se = np.sqrt(sum(np.var(f[group == g], ddof=1) / n for g in "AB"))
+    z = norm.ppf(0.975)
+    for result in (got, mem):
+        row = result.disparities.set_index("metric").loc["mean_prediction"]
+        point, lo, hi = row["difference"], row["difference_ci_low"], row["difference_ci_high"]
+        assert point == pytest.approx(f[n:].mean() - f[:n].mean(), rel=RTOL)
+        assert abs((hi - lo) / (2 * z * se) - 1) <= 0.2
+        assert abs((lo + hi) / 2 - point) <= 0.4 * se
+    again = group_metrics(ddf["y"], ddf["f"], ddf["g"], **kwargs)
+    pd.testing.assert_frame_equal(again.disparities, got.disparities)
+    other = group_metrics(ddf["y"], ddf["f"], ddf["g"], n_bootstrap=400, random_state=6)
+    assert not other.disparities.equals(got.disparities)
+    assert got.params == mem.params
+
+
+def test_group_metrics_regression_bootstrap_intersections(data, dask_client):
+    """Two sensitive features: the intersection groups and each marginal get
+    intervals around their point estimates, reproducibly."""
+    frame = data["frame"].assign(
+        f=lambda d: data["reg"].predict(d[["a", "b", "c", "d"]].to_numpy())
+    )
+    mem, ddf = _filtered(frame)
+    got = group_metrics(ddf["y_reg"], ddf["f"], ddf[["sex", "race"]], n_bootstrap=60)
+    exp = group_metrics(mem["y_reg"], mem["f"], mem[["sex", "race"]], n_bootstrap=60)
+    pd.testing.assert_frame_equal(got.by_group, exp.by_group, rtol=RTOL)
+    for disp in (got.disparities, *got.marginal_disparities.values()):
+        assert np.all(disp["difference_ci_low"] <= disp["difference"] + 1e-12)
+        assert np.all(disp["difference"] <= disp["difference_ci_high"] + 1e-12)
+    assert set(got.marginal_disparities) == {"sex", "race"}

@@ -1314,12 +1314,40 @@ def _numeric_part(v: Any, name: str) -> np.ndarray:
 _REG = ("\0n", "\0f", "\0absres", "\0res", "\0y", "\0sq")
 
 
+_BOOT_CELLS = 1 << 22  # Poisson weights drawn at once (replicates x rows)
+
+
+def poisson_weights(seed: int, k: int, n_rows: int, n_boot: int) -> Any:
+    """Blocks of Poisson(1) bootstrap weights of partition ``k``: arrays of shape
+    (replicates, n_rows), float64, ``n_boot`` replicates in all, drawn in order from
+    ``default_rng([seed, k])`` (a generator, so at most ``_BOOT_CELLS`` are held).
+
+    Each row's weight in a replicate is Poisson(1) and independent of every other
+    row's, so weighted sums stay sums over partitions (Oza & Russell's online bagging;
+    Hanley & MacGibbon 2006): the replicates approximate the multinomial resamples of
+    the in-memory bootstrap (each row drawn Binomial(n, 1/n) times), with a random
+    replicate size of mean n.
+    """
+    rng = np.random.default_rng([seed, k])
+    per = max(1, _BOOT_CELLS // max(n_rows, 1))
+    for start in range(0, n_boot, per):
+        yield rng.poisson(1.0, size=(min(per, n_boot - start), n_rows)).astype(np.float64)
+
+
 def _regression_part(
-    y_true: Any, y_pred: Any, sens: list[Any], names: list[str], k: int
+    y_true: Any,
+    y_pred: Any,
+    sens: list[Any],
+    names: list[str],
+    k: int,
+    n_boot: int = 0,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Per sensitive combination of partition ``k``: rows, sums of the prediction,
     |residual|, residual, target and squared residual, the target's centred sum of
-    squares (M2), minimum and maximum."""
+    squares (M2), minimum and maximum; with ``n_boot``, ``"\\0boot"``: per combination
+    an array (n_boot, 4) of Poisson-weighted sums of (1, prediction, |residual|,
+    residual) (:func:`poisson_weights`)."""
     y = _numeric_part(y_true, "y_true")
     f = _numeric_part(y_pred, "y_pred")
     _same_length(y, f, "y_true", "y_pred", k)
@@ -1351,11 +1379,27 @@ def _regression_part(
     np.minimum.at(lo, inv, y)
     np.maximum.at(hi, inv, y)
     table["\0min"], table["\0max"] = lo, hi
+    if n_boot:
+        vals = np.column_stack([np.ones(len(y)), f, np.abs(res), res])
+        onehot = np.zeros((len(y), g))
+        onehot[np.arange(len(y)), inv] = 1.0
+        boot = np.empty((g, n_boot, 4))
+        at = 0
+        for w in poisson_weights(seed, k, len(y), n_boot):
+            for q in range(4):
+                boot[:, at : at + len(w), q] = ((w * vals[:, q]) @ onehot).T
+            at += len(w)
+        table["\0boot"] = list(boot)
     return table
 
 
 def regression_table(
-    y_true: Any, y_pred: Any, sensitive_features: Any
+    y_true: Any,
+    y_pred: Any,
+    sensitive_features: Any,
+    *,
+    n_bootstrap: int = 0,
+    random_state: int = 0,
 ) -> tuple[list[str], pd.DataFrame]:
     """A regression's rows summarised per sensitive combination over dask inputs.
 
@@ -1363,7 +1407,11 @@ def regression_table(
     (rows), sums ``"\\0f"``, ``"\\0absres"``, ``"\\0res"``, ``"\\0y"``, ``"\\0sq"``
     (prediction, |residual|, residual, target, squared residual), ``"\\0m2"`` (the
     target's sum of squares about the combination's mean, merged across partitions by
-    Chan's rule), ``"\\0min"`` and ``"\\0max"`` of the target.
+    Chan's rule), ``"\\0min"`` and ``"\\0max"`` of the target. With ``n_bootstrap``,
+    ``"\\0boot"`` holds per combination an array (n_bootstrap, 4): the Poisson
+    bootstrap's weighted sums of (1, prediction, |residual|, residual), each
+    partition's weights drawn from ``default_rng([random_state, partition])``
+    (:func:`poisson_weights`).
     """
     import dask
 
@@ -1373,7 +1421,9 @@ def regression_table(
     pp = _aligned(y_true, "y_true", y_pred, "y_pred")
     sp = [_aligned(y_true, "y_true", c, f"sensitive feature {n!r}") for n, c in cols]
     tasks = [
-        dask.delayed(_regression_part)(tp[k], pp[k], [s[k] for s in sp], names, k)
+        dask.delayed(_regression_part)(
+            tp[k], pp[k], [s[k] for s in sp], names, k, int(n_bootstrap), int(random_state)
+        )
         for k in range(len(tp))
     ]
     pieces = [p for p in _compute(tasks, (y_true, "y_true"), (y_pred, "y_pred")) if len(p)]
@@ -1388,4 +1438,9 @@ def regression_table(
     cat["\0m2"] = cat["\0m2"].to_numpy() + cat["\0n"].to_numpy() * (part_mean - mean_all) ** 2
     sums = grouped[[*_REG, "\0m2"]].sum()
     table = sums.join(grouped["\0min"].min()).join(grouped["\0max"].max()).reset_index()
+    if n_bootstrap:
+        ids = grouped.ngroup().to_numpy()  # the order of ``table``'s rows (sort=False)
+        boot = np.zeros((len(table), int(n_bootstrap), 4))
+        np.add.at(boot, ids, np.stack(cat["\0boot"].to_numpy()))
+        table["\0boot"] = list(boot)
     return names, table

@@ -660,7 +660,17 @@ def _bootstrap_classification(
 def _bootstrap_regression(
     data: _Data, group: np.ndarray, counts: np.ndarray, n_boot: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Per-group (pred, |res|, res) means of ``n_boot`` stratified resamples, (n_boot, G)."""
+    """Per-group (pred, |res|, res) means of ``n_boot`` stratified resamples, (n_boot, G).
+
+    Dask inputs (``data.agg["boot"]``: per combination, the Poisson bootstrap's
+    weighted sums of (1, pred, |res|, res) per replicate): each group's replicate sums
+    are its combinations' sums, and its means are divided by its replicate weight.
+    """
+    if data.agg is not None:
+        boot = np.stack(data.agg["boot"])  # (combinations, n_boot, 4)
+        member = (group[:, None] == np.arange(len(counts))[None, :]).astype(np.float64)
+        sums = np.einsum("cbq,cg->bgq", boot, member)
+        return _regression_stats(sums[..., 1:], sums[..., 0])
     res = data.f - data.y
     values = np.column_stack([data.f, np.abs(res), res])
     order = np.argsort(group, kind="stable")
@@ -820,7 +830,14 @@ def group_metrics(
         True labels (classification) or values (regression); no missing values. Dask
         Arrays/Series (with dask ``y_pred``, ``sensitive_features``, ``y_prob``) are
         counted per group on the workers: counts exact, so the count bootstrap equals
-        the in-memory one; a regression needs ``n_bootstrap=0``.
+        the in-memory one. A regression's bootstrap is then a Poisson bootstrap: each
+        row gets a Poisson(1) weight per replicate, drawn on its worker from
+        ``default_rng([seed, partition])`` with ``seed`` drawn from ``random_state``,
+        and the group means are weighted means (Hanley & MacGibbon 2006; Oza &
+        Russell 2001). Its replicates differ from the in-memory stratified
+        multinomial resamples (random replicate sizes, same variance to O(1/n)), so
+        the intervals agree with the in-memory ones in distribution, not digit for
+        digit; the same ``random_state`` and partitions give the same intervals.
     y_pred : array-like of shape (n_samples,)
         Predicted labels (classification) or values (regression).
     sensitive_features : array-like of shape (n_samples,) or (n_samples, k), DataFrame or dict
@@ -883,6 +900,10 @@ def group_metrics(
        Hall, 1993.
     .. [4] S. Bird et al., "Fairlearn: a toolkit for assessing and improving
        fairness in AI", Microsoft Tech. Report MSR-TR-2020-32, 2020.
+    .. [5] J. A. Hanley, B. MacGibbon, "Creating non-parametric bootstrap samples
+       using Poisson frequencies", Computer Methods and Programs in Biomedicine
+       83(1), 2006.
+    .. [6] N. C. Oza, S. Russell, "Online bagging and boosting", AISTATS 2001.
 
     Examples
     --------
@@ -917,12 +938,12 @@ def group_metrics(
 
         task = _resolve_task(task, distinct_sample(y_pred), pos_label)
     if on_dask and task == "regression":
-        if n_boot:
-            raise InputError(
-                f"n_bootstrap={n_boot} resamples a regression's rows, which dask inputs do "
-                "not hold in one place; pass n_bootstrap=0, or call .compute() first."
-            )
-        sens_given, table = regression_table(y_true, y_pred, sensitive_features)
+        # a Poisson bootstrap: each row's weight per replicate drawn on its worker from a
+        # seed drawn here from random_state (so the same random_state, the same interval)
+        seed = int(np.random.default_rng(random_state).integers(2**63)) if n_boot else 0
+        sens_given, table = regression_table(
+            y_true, y_pred, sensitive_features, n_bootstrap=n_boot, random_state=seed
+        )
         agg = {c.lstrip("\0"): table[c].to_numpy() for c in table.columns if c[0] == "\0"}
         weights = agg["n"]
         yt, yp = agg["y"] / weights, agg["f"] / weights  # finite numbers, one per combination
