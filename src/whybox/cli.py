@@ -127,7 +127,12 @@ def cli() -> None:
     "--data",
     "data_path",
     type=click.Path(),
-    help="Labelled data: .csv or .parquet, one row per example (.npz of images and labels for a PyTorch model).",
+    help="Labelled data: .csv or .parquet, one row per example (.npz of images and labels for a "
+    "PyTorch model); or Parquet files read with Dask: a pattern such as 'big/*.parquet' "
+    "(quoted) or a folder, every file with the columns and types of the first. Dask data is "
+    "audited over all rows where a section is a sum (performance, confusion, calibration, "
+    "fairness group metrics, permutation importance) and on a sample of --max-samples rows "
+    "for the rest; the report says which.",
 )
 @click.option("--target", help="Name of the target column in --data (the labels array of an .npz).")
 @click.option(
@@ -142,7 +147,8 @@ def cli() -> None:
 @click.option(
     "--rows",
     help="Rows to explain one by one, by position counted from 0, e.g. 0,17 (default: chosen "
-    "for you).",
+    "for you). With Parquet files read with Dask: positions in all their rows, in the "
+    "files' sorted order; these rows join the sample.",
 )
 @click.option(
     "--out",
@@ -179,6 +185,22 @@ def cli() -> None:
 @click.option(
     "--seed", default=0, show_default=True, help="random_state for every stochastic step."
 )
+@click.option(
+    "--scheduler",
+    help="Audit Parquet --data on the Dask scheduler at this address, such as tcp://host:8786.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Audit Parquet --data on this many local Dask worker processes started for the run.",
+)
+@click.option(
+    "--max-samples",
+    type=click.IntRange(min=1),
+    help="Parquet --data read with Dask (a pattern, a folder, or --scheduler/--workers): at "
+    "most this many rows, drawn at random without replacement with --seed, for the per-row "
+    "sections.  [default: 10000]",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def audit(
     model_path: str | None,
@@ -191,19 +213,43 @@ def audit(
     sensitive: tuple[str, ...],
     trust_model_file: bool,
     seed: int,
+    scheduler: str | None,
+    workers: int | None,
+    max_samples: int | None,
     quiet: bool,
 ) -> None:
-    """Audit a model on a labelled dataset and write one self-contained HTML report."""
+    """Audit a model on a labelled dataset and write one self-contained HTML report.
+
+    A pattern or folder of Parquet files as --data is read with Dask, in this process
+    without --scheduler or --workers.
+    """
     from whybox._utils import is_torch_model
     from whybox.io import load_data, load_model, recover_pair, report_paths
     from whybox.report import audit as run_audit
 
     row_list = _parse_rows(rows)
     attributes = _parse_sensitive(sensitive)
+    if scheduler is not None and workers is not None:
+        raise InputError(
+            "--scheduler and --workers exclude each other: give the address of a running "
+            "scheduler or a number of local workers to start, not both."
+        )
     if demo and (model_path or data_path or target or sensitive or train_path):
         raise InputError(
             "--demo takes no --model, --data, --target, --train or --sensitive; drop them or "
             "--demo."
+        )
+    if demo and (scheduler or workers or max_samples):
+        raise InputError(
+            "--demo runs in memory and takes no --scheduler, --workers or --max-samples; "
+            "drop them or --demo."
+        )
+    on_dask = data_path is not None and _reads_with_dask(data_path, scheduler, workers)
+    if max_samples is not None and not on_dask and not demo:
+        raise InputError(
+            "--max-samples applies to Parquet files read with Dask (a pattern, a folder, or "
+            "--scheduler/--workers); one --data file is audited whole in memory, so drop "
+            "--max-samples."
         )
     missing = [
         name
@@ -234,6 +280,13 @@ def audit(
         _save(report, html_path, json_path)
         return
     assert model_path is not None and data_path is not None and target is not None
+    if on_dask:
+        _audit_dask(
+            model_path, data_path, target, train_path, row_list, attributes, html_path, json_path,
+            trust_model_file=trust_model_file, seed=seed, scheduler=scheduler,
+            workers=workers, max_samples=max_samples, quiet=quiet,
+        )  # fmt: skip
+        return
     model = load_model(model_path, trust=trust_model_file)
     source = f"model {Path(model_path).name}, data {Path(data_path).name}, target {target}"
     if is_torch_model(model):
@@ -517,6 +570,111 @@ def _polled_progress(client: Any, n_parts: int, write: Any, path: Path) -> None:
         stop.set()
         watcher.join(timeout=10)
         bar.close()
+
+
+def _reads_with_dask(data_path: str, scheduler: str | None, workers: int | None) -> bool:
+    """Whether ``audit`` reads --data with Dask: a pattern or a folder, or any --data with
+    --scheduler/--workers (which must then be Parquet)."""
+    path = Path(data_path)
+    if scheduler is None and workers is None:
+        return path.is_dir() or (not path.exists() and any(c in data_path for c in "*?["))
+    if path.is_file() and path.suffix.lower() != ".parquet":
+        raise InputError(
+            f"--scheduler and --workers read Parquet files, but --data {shorten(path.name)} is "
+            "not one; convert it to Parquet, or drop --scheduler/--workers to audit it in "
+            "memory."
+        )
+    return True
+
+
+def _audit_dask(
+    model_path: str,
+    data_path: str,
+    target: str,
+    train_path: str | None,
+    row_list: list[int] | None,
+    attributes: list[_Sensitive],
+    html_path: Path,
+    json_path: Path,
+    *,
+    trust_model_file: bool,
+    seed: int,
+    scheduler: str | None,
+    workers: int | None,
+    max_samples: int | None,
+    quiet: bool,
+) -> None:
+    """``whybox audit`` of Parquet files read with Dask, on a cluster or in this process:
+    every input checked (files' schemas, columns, rows) before any work."""
+    import contextlib
+
+    from whybox._utils import require_dask
+    from whybox.io import load_data, load_model
+    from whybox.report import audit as run_audit
+
+    require_dask("whybox audit of Parquet files read with Dask")
+    import dask
+
+    from whybox.distributed import connect, parquet_files, read_table
+
+    files = parquet_files(data_path, name="--data")
+    frame = read_table(data_path, name="--data")
+    columns = [str(c) for c in frame.columns]
+    if target not in columns:
+        raise InputError(
+            f"--target {shorten(target)} is not a column of --data; its columns are "
+            f"[{', '.join(shorten(c) for c in columns[:10])}]."
+        )
+    for a in attributes:
+        if a.column == target:
+            raise InputError(
+                f"--sensitive {shorten(a.column)} is the target (--target), the label the model "
+                "predicts, not an attribute of the people in the rows; name another column, "
+                "such as a sex or age-group column, with --sensitive."
+            )
+        if a.column not in columns:
+            others = ", ".join(shorten(c) for c in columns if c != target)
+            raise InputError(
+                f"--sensitive {shorten(a.column)} is not a column of --data; its columns "
+                f"are [{others[:400]}]."
+            )
+        if a.bins is not None or a.quantiles is not None:
+            raise InputError(
+                f"--sensitive {shorten(a.spec)} bins a column, which Parquet files read with "
+                f"Dask do not support yet; store the binned attribute as a column of the "
+                f"files and name it, e.g. --sensitive {_bare(a.column)}_group."
+            )
+    n_rows = _count_rows(files)
+    for r in row_list or ():
+        if r >= n_rows:
+            raise InputError(
+                f"--rows must be row positions between 0 and {n_rows - 1} (the --data files "
+                f"hold {n_rows} rows), got {r}; choose rows that exist in the data."
+            )
+    model = load_model(model_path, trust=trust_model_file)
+    source = (
+        f"model {Path(model_path).name}, data {data_path} ({len(files)} Parquet "
+        f"file{'s' if len(files) != 1 else ''}), target {target}"
+    )
+    X_train = y_train = None
+    if train_path:
+        train = load_data(train_path)
+        # the kinds of the columns from the first rows of the first file
+        _check_train_columns(train, frame.head(1000, npartitions=1), target, train_path, data_path)
+        y_train = train[target]
+        X_train = train.drop(columns=[target])
+        source += f", training data {Path(train_path).name}"
+    with connect(scheduler=scheduler, workers=workers) as client:
+        # in this process: dask's threads, even where a distributed Client is the default
+        local = dask.config.set(scheduler="threads") if client is None else None
+        with local or contextlib.nullcontext():
+            report = run_audit(
+                model, frame.drop(columns=[target]), frame[target], X_train=X_train,
+                y_train=y_train, rows=row_list, random_state=seed, progress=not quiet,
+                source=source, sensitive_features=[a.column for a in attributes] or None,
+                max_samples=10_000 if max_samples is None else max_samples,
+            )  # fmt: skip
+    _save(report, html_path, json_path)
 
 
 def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> None:

@@ -303,3 +303,32 @@ def test_a_worker_killed_mid_run_loses_no_row_and_repeats_none(shap_case, tmp_pa
     assert run.returncode == 0, stderr[-3000:]
     assert stdout.strip().startswith("explained 1200 rows in ")
     _check_output(out, expected)
+
+
+def test_audit_on_a_scheduler_and_two_worker_processes(shap_case, tmp_path, capsys):
+    """`whybox audit` of Parquet files against a real scheduler: the reductions over all
+    1200 rows (R² equals sklearn's on every row), the per-row sections on the sample."""
+    import json
+
+    from sklearn.metrics import r2_score
+
+    folder, frame, _ = shap_case
+    _write_parts(frame, tmp_path / "data", 4)
+    out = tmp_path / "report.html"
+    with _processes_cluster(2) as (address, _):
+        code = run_cli(
+            "audit", "--model", folder / "model.skops", "--data", tmp_path / "data" / "*.parquet",
+            "--target", "y", "--scheduler", address, "--max-samples", 300, "--out", out,
+            "--quiet",
+        )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert out.exists()
+    assert report["meta"]["rows"] == 1200 and report["meta"]["sampled rows"] == 300
+    model = sio.load(
+        folder / "model.skops", trusted=sio.get_untrusted_types(file=folder / "model.skops")
+    )
+    r2 = r2_score(frame.y, model.predict(frame.drop(columns="y")))
+    shown = dict(report["sections"][0]["blocks"][0]["rows"])
+    assert shown["R²"] == float(f"{r2:.4g}")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox._utils import check_random_state, is_torch_model
+from whybox._utils import check_random_state, is_dask_collection, is_torch_model
 from whybox._version import __version__
 from whybox.adapters import adapt_data, adapt_model
 from whybox.inspection import permutation_importance
@@ -95,6 +95,8 @@ def _with_explanation(context: AuditContext) -> AuditContext:
 def _with_permutation(context: AuditContext) -> AuditContext:
     """Permutation importance on up to 5000 rows; log loss for classifiers (a proper score
     that moves with every probability, where accuracy only moves when a label flips)."""
+    if context.full is not None:  # all rows of a dask X, computed on the cluster
+        return context.replace(permutation=context.full.permutation)
     data = context.data
     scoring = "neg_log_loss" if context.task == "classification" else "r2"
     perm = permutation_importance(
@@ -208,6 +210,7 @@ def audit(
     progress: bool | None = True,
     source: str = "",
     sensitive_features: Any = None,
+    max_samples: int = 10_000,
 ) -> Report:
     """Audit a fitted model on labelled, held-out data (and, best, its training data).
 
@@ -271,6 +274,12 @@ def audit(
         attributes the model takes). An attribute with more than 20 distinct values is
         refused: bin a continuous one first, e.g.
         ``pd.cut(X["age"], bins=[18, 25, 40, 65]).astype(str)``.
+        With a dask X: column names of X, or dask Series of X's partitions.
+    max_samples : int, default=10_000
+        A dask X only: at most this many rows, drawn at random without replacement with
+        ``random_state``, are brought into memory for the per-row sections (errors,
+        failing slices, surrogate, SHAP, effects, local explanations, quality, proxies and
+        flip tests). An in-memory X is audited whole, as before.
 
     Returns
     -------
@@ -285,6 +294,20 @@ def audit(
         repeated, fewer than 10 rows, or a classifier's target with a single class;
         ``X_train`` whose columns differ from those of ``X`` (names or kinds), ``y_train``
         without ``X_train`` or of another length, or with missing values or unknown labels.
+        With a dask X: ``y`` not a dask collection of X's partitions, a ``random_state``
+        that is not an int, ``max_samples`` below 1, ``rows`` beyond X's rows.
+
+    Notes
+    -----
+    ``X`` may be a ``dask.dataframe.DataFrame`` (``y`` a dask Series of the same
+    partitions, e.g. ``df["y"]`` and ``df.drop(columns="y")``; ``X_train``/``y_train`` in
+    memory; ``random_state`` an int). The performance metrics (ROC AUC on the sample:
+    it is not a sum over rows), the confusion counts, the calibration bins, the fairness
+    group metrics and permutation importance (each column permuted within its partition)
+    are then reduced over all rows on the workers; the other sections read the sample,
+    and the report says which is which (``notes``, ``meta["sampled rows"]``,
+    ``results["sample_rows"]``: the sample's row positions in X). ``rows`` are positions
+    in all of X; they join the sample.
 
     Examples
     --------
@@ -305,6 +328,14 @@ def audit(
     (PosixPath('report.html'), PosixPath('report.json'))
     """
     random_state = check_random_state(random_state)
+    if is_dask_collection(X):
+        from whybox.report._audit_dask import audit_dask
+
+        return audit_dask(
+            model, X, y, X_train=X_train, y_train=y_train, rows=rows, class_names=class_names,
+            random_state=random_state, progress=progress, source=source,
+            sensitive_features=sensitive_features, max_samples=max_samples, run=audit_tabular,
+        )  # fmt: skip
     if is_torch_model(model):
         if sensitive_features is not None:
             raise InputError(
@@ -320,6 +351,31 @@ def audit(
             model, X, y, rows=rows, class_names=class_names, random_state=random_state,
             progress=progress, source=source,
         )  # fmt: skip
+    return audit_tabular(
+        model, X, y, X_train=X_train, y_train=y_train, rows=rows, class_names=class_names,
+        random_state=random_state, progress=progress, source=source,
+        sensitive_features=sensitive_features,
+    )  # fmt: skip
+
+
+def audit_tabular(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    X_train: Any,
+    y_train: Any,
+    rows: Sequence[int] | None,
+    class_names: Sequence[str] | None,
+    random_state: Any,
+    progress: bool | None,
+    source: str,
+    sensitive_features: Any,
+    full: Any = None,
+) -> Report:
+    """The audit of a tabular model on in-memory rows. ``full``, with a dask X, is a
+    callable context -> :class:`~whybox.report._context.FullData` (the all-row results,
+    called once the sample's inputs are checked), whose results the sections show."""
     t0 = time.perf_counter()
     m = adapt_model(model, class_names=class_names)
     given = [str(c) for c in getattr(X, "columns", ())]
@@ -368,6 +424,9 @@ def audit(
                     sample_rows(train.n_samples, _TRAIN_SAMPLE_ROWS, context.rng)
                 )
             )
+        if full is not None:
+            steps.start("all rows")
+            context = context.replace(full=full(context))
         made["performance"] = performance_section(context)
         steps.done()
         for name, run in _PLAN:

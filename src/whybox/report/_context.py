@@ -17,6 +17,49 @@ KERNEL_EVALS = 512
 
 
 @dataclass(frozen=True, eq=False)
+class FullData:
+    """What an audit of a dask X computed over all rows (on the cluster), beside the
+    in-memory sample the per-row sections read.
+
+    Attributes
+    ----------
+    n_rows : int
+        All rows of X.
+    n_sample : int
+        The rows of the sample (``AuditContext.data``).
+    random_state : int
+        The seed that drew the sample.
+    metrics : list of (str, float)
+        The "Model performance" metrics over all rows (a metric that is not a sum over
+        rows, ROC AUC, is computed on the sample and named so).
+    confusion : ConfusionAnalysis or None
+        Over all rows, labelled by the display names (None for a regressor).
+    calibration : Calibration or None
+        Over all rows, uniform bins (None for a regressor).
+    group_metrics : GroupMetrics or None
+        Over all rows (None without sensitive features).
+    group_metrics_by_class : dict of str to GroupMetrics or None
+        A multi-class model's group metrics per class against the rest, over all rows.
+    permutation : PermutationImportance
+        Over all rows (each column permuted within its partition).
+    sample_rows : ndarray of int64 or None
+        The sample's row positions in all of X (sorted): row ``r`` of the sample is row
+        ``sample_rows[r]`` of X.
+    """
+
+    n_rows: int
+    n_sample: int
+    random_state: int
+    metrics: list[tuple[str, float]]
+    confusion: Any = None
+    calibration: Any = None
+    group_metrics: Any = None
+    group_metrics_by_class: dict[str, Any] | None = None
+    permutation: Any = None
+    sample_rows: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class AuditContext:
     """The audited model and data, the settings, and the explanations shared by sections.
 
@@ -72,6 +115,9 @@ class AuditContext:
     permutation : PermutationImportance or None
     lime : Explanation or None
         LIME on ``rows``.
+    full : FullData or None
+        With a dask X: the results computed over all rows on the cluster, which replace
+        the sample's in the sections that show them (None for an in-memory X).
     """
 
     model: Model
@@ -96,6 +142,7 @@ class AuditContext:
     top_features: tuple[str, ...] = ()
     permutation: Any = None
     lime: Explanation | None = None
+    full: FullData | None = None
 
     @property
     def task(self) -> str:
@@ -145,6 +192,13 @@ class AuditContext:
     def inner_progress(self) -> bool | None:
         """``progress`` for the library calls: False when the audit is quiet, else auto."""
         return None if self.progress else False
+
+    def row_label(self, r: int) -> int:
+        """Row ``r`` of ``data`` as the report names it: its position in the audited X
+        (in all of a dask X, whose sample ``data`` is)."""
+        if self.full is not None and self.full.sample_rows is not None:
+            return int(self.full.sample_rows[r])
+        return int(r)
 
     def replace(self, **changes: Any) -> AuditContext:
         """A copy with ``changes`` (the context is frozen)."""

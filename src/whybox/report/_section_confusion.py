@@ -14,16 +14,22 @@ from whybox.report._report import Figure, Section, Table, Text
 
 
 def confusion_of(
-    classes: Any, y: np.ndarray, pred: np.ndarray, class_names: Sequence[str] | None
+    classes: Any,
+    y: np.ndarray,
+    pred: np.ndarray,
+    class_names: Sequence[str] | None,
+    analysis: Any = None,
 ) -> Section:
     """The confusion matrix, per-class metrics and most-confused pairs of ``y`` and ``pred``,
-    labelled by ``class_names`` (one per class, in ``classes``' order) or the labels."""
-    labels = [str(c) for c in classes]
-    display = dict(zip(labels, class_names or labels, strict=True))
-    analysis = confusion_analysis(
-        [display[str(v)] for v in y], [display[str(v)] for v in pred],
-        labels=[display[c] for c in labels],
-    )  # fmt: skip
+    labelled by ``class_names`` (one per class, in ``classes``' order) or the labels;
+    ``analysis``, when given, is shown instead (the counts of all rows of a dask X)."""
+    if analysis is None:
+        labels = [str(c) for c in classes]
+        display = dict(zip(labels, class_names or labels, strict=True))
+        analysis = confusion_analysis(
+            [display[str(v)] for v in y], [display[str(v)] for v in pred],
+            labels=[display[c] for c in labels],
+        )  # fmt: skip
     blocks: list = [
         Figure.from_matplotlib(
             plots.confusion_matrix(analysis),
@@ -53,4 +59,7 @@ def confusion_section(context: AuditContext) -> Section | None:
     """The confusion analysis of a classifier on the audited rows (None for a regressor)."""
     if context.task != "classification":
         return None
-    return confusion_of(context.model.classes, context.y, context.pred, context.class_names)
+    full = context.full.confusion if context.full is not None else None
+    return confusion_of(
+        context.model.classes, context.y, context.pred, context.class_names, analysis=full
+    )

@@ -22,6 +22,7 @@ def errors_section(context: AuditContext) -> Section:
         for col in ("true", "predicted"):
             cases[col] = [display.get(str(v), str(v)) for v in cases[col]]
         cases["kind"] = cases["kind"].str.replace("_", " ")
+        cases["row"] = [context.row_label(r) for r in cases["row"]]
         if len(cases):
             blocks.append(
                 Table.from_frame(
@@ -41,7 +42,9 @@ def errors_section(context: AuditContext) -> Section:
                 tuple((k, round4(v)) for k, v in res.to_dict().items()),
             )  # fmt: skip
         )
-        blocks.append(Table.from_frame(errors.cases_frame(), "Largest errors", with_index=False))
+        largest = errors.cases_frame()
+        largest["row"] = [context.row_label(r) for r in largest["row"]]
+        blocks.append(Table.from_frame(largest, "Largest errors", with_index=False))
         if errors.feature_bins:
             bins = pd.DataFrame(
                 [

@@ -34,7 +34,7 @@ def failures_section(context: AuditContext) -> Section:
     if found.slices:
         blocks.append(Table.from_frame(found.to_frame(), "Failing slices", with_index=False))
     if m.task == "classification":
-        cal = calibration(m, data, y)
+        cal = calibration(m, data, y) if context.full is None else context.full.calibration
         results["calibration"] = cal
         blocks.append(
             Figure.from_matplotlib(

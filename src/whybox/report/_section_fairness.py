@@ -166,7 +166,15 @@ def fairness_section(context: AuditContext) -> Section | None:
         y_prob = m.predict(data, "probability")[:, 0]
         pos_label = m.classes[1]
     per_class: dict[str, Any] = {}
-    if m.task == "classification" and len(m.classes) > 2:
+    full = context.full
+    if full is not None and full.group_metrics_by_class:  # all rows of a dask X
+        per_class = full.group_metrics_by_class
+        worst = max(per_class, key=lambda c: np.nan_to_num(_dp(per_class[c])[0], nan=-1.0))
+        gm = per_class[worst]
+        results["group_metrics_by_class"] = per_class
+    elif full is not None:
+        gm = full.group_metrics
+    elif m.task == "classification" and len(m.classes) > 2:
         # each class against the rest; the tables and plots show the class whose selection
         # rates differ most between groups
         for c in m.classes:
@@ -186,7 +194,8 @@ def fairness_section(context: AuditContext) -> Section | None:
     names = ", ".join(map(repr, gm.sensitive_names))
     blocks: list[Any] = [
         Text(
-            "Each group's metrics on the audited rows, and the gaps between groups "
+            f"Each group's metrics on {'all' if full is not None else 'the audited'} rows, "
+            "and the gaps between groups "
             "(largest minus smallest, and smallest over largest) with percentile bootstrap "
             f"intervals ({gm.confidence_level:.0%}, resampling within each group). "
             + (
@@ -200,6 +209,12 @@ def fairness_section(context: AuditContext) -> Section | None:
             + (
                 "Several attributes: groups are their intersections. "
                 if len(frame.columns) > 1
+                else ""
+            )
+            + (
+                "A regression's rows are not held in one place across the cluster, so they "
+                "are not resampled: no intervals (NaN). "
+                if full is not None and gm.task == "regression"
                 else ""
             )
         )

@@ -37,7 +37,7 @@ def local_section(context: AuditContext) -> Section:
         anchor_explainer = AnchorTabular(m, reference, random_state=context.random_state)
         anchors = []
         for r in rows:
-            bar.set_postfix_str(f"anchor of row {r}")
+            bar.set_postfix_str(f"anchor of row {context.row_label(r)}")
             anchors.append(anchor_explainer(data.values[r])[0])
             bar.update()
     reasons = cfs = None
@@ -61,17 +61,18 @@ def local_section(context: AuditContext) -> Section:
     for i, r in enumerate(rows):
         waterfall, out = _waterfall(context, r)
         blocks.append(waterfall)
-        blocks.append(_lime_figure(context.lime, i, r, out))
+        shown = context.row_label(r)  # the row's position in all of X
+        blocks.append(_lime_figure(context.lime, i, shown, out))
         if anchors is not None:
-            blocks.append(_anchor_table(anchors[i], r))
+            blocks.append(_anchor_table(anchors[i], shown))
         if reasons is not None:
-            blocks.append(_reasons_table(reasons, positions[r], r))
+            blocks.append(_reasons_table(reasons, positions[r], shown))
         if cfs is not None:
-            blocks.append(_counterfactual_block(_named_classes(cfs, context.display), i, r))
+            blocks.append(_counterfactual_block(_named_classes(cfs, context.display), i, shown))
         bar.update()
     bar.close()
     summary = (
-        f"Rows {', '.join(map(str, rows))} explained one by one: each SHAP bar is one "
+        f"Rows {', '.join(str(context.row_label(r)) for r in rows)} explained one by one: each SHAP bar is one "
         "feature's contribution to this prediction; beside it, LIME's local linear "
         "surrogate (weights of the row's feature conditions, with its local R² as "
         "fidelity: a low R² means the surrogate, not the model, is being read; its "
@@ -108,9 +109,9 @@ def _waterfall(context: AuditContext, r: int) -> tuple[Figure, str]:
     predicted = display.get(str(pred[r]), pred[r]) if classification else round4(pred[r])
     figure = Figure.from_matplotlib(
         plots.waterfall(row_ex),
-        f"Row {r}: true {truth}, predicted {predicted}",
+        f"Row {context.row_label(r)}: true {truth}, predicted {predicted}",
         {
-            "row": r,
+            "row": context.row_label(r),
             "output": out,
             "base_value": float(row_ex.base_values),
             "model_output": f_x,

@@ -11,6 +11,7 @@ from whybox.report._inputs import sample_rows
 from whybox.report._report import Section, Table
 
 _MAX_TRAIN_SCORED = 10000  # training rows scored for the training performance
+SAMPLE_SUFFIX = " (sample)"  # a metric's name when it was computed on the sample of a dask X
 
 
 def metrics_table(rows: list[tuple[str, float]]) -> Table:
@@ -54,7 +55,7 @@ def _training_table(
     train = dict(training)
     rows = []
     for name, value in held_out:
-        t = train.get(name)
+        t = train.get(name.removesuffix(SAMPLE_SUFFIX))
         rows.append(
             (
                 name,
@@ -78,12 +79,27 @@ def performance_section(context: AuditContext) -> Section:
     RMSE (regression), on the audited rows; with training targets, the same metrics on
     (up to 10,000 sampled) training rows beside them, and the gap."""
     model, y, pred = context.model, context.y, context.pred
-    rows = _metrics(model, context.data.values, y, pred)
+    full = context.full
+    if full is None:
+        rows = _metrics(model, context.data.values, y, pred)
+        n_scored, table = len(y), metrics_table(rows)
+    else:  # a dask X: the sums over all rows, computed on the cluster
+        rows, n_scored = full.metrics, full.n_rows
+        table = metrics_table(rows)
+        table = Table(
+            table.title, table.columns, table.rows,
+            caption=f"on all {full.n_rows} rows"
+            + (
+                f"; ROC AUC, which is not a sum over rows, on the sample of {full.n_sample} rows"
+                if any(name.startswith("ROC AUC") for name, _ in rows)
+                else ""
+            ),
+        )  # fmt: skip
     if model.task == "classification":
-        summary = f"Accuracy {rows[0][1]:.3f} on {len(y)} rows."
+        summary = f"Accuracy {rows[0][1]:.3f} on {n_scored} rows."
     else:
-        summary = f"R² {rows[0][1]:.3f}, MAE {rows[1][1]:.4g} on {len(y)} rows."
-    blocks: list[Table] = [metrics_table(rows)]
+        summary = f"R² {rows[0][1]:.3f}, MAE {rows[1][1]:.4g} on {n_scored} rows."
+    blocks: list[Table] = [table]
     results: dict[str, Any] = {}
     train, y_train = context.train, context.y_train
     if train is not None and y_train is not None:
