@@ -188,8 +188,8 @@ def test_regression_metrics_are_sklearn_on_every_row():
     ddf = _dask_frame(frame, 3)
     with dask.config.set(scheduler="sync"):
         report = audit(
-            model, ddf[["a", "b", "c", "d"]], ddf["y"], max_samples=300, progress=False,
-            random_state=4,
+            model, ddf.drop(columns="y"), ddf["y"], max_samples=300, progress=False,
+            random_state=4, sensitive_features="grp",
         )  # fmt: skip
     pred = model.predict(X)
     shown = _metrics(report)
@@ -205,6 +205,13 @@ def test_regression_metrics_are_sklearn_on_every_row():
     drawn = np.sort(np.random.default_rng(4).choice(N_ROWS, 300, replace=False))
     np.testing.assert_array_equal(report.results["sample_rows"], drawn)
     assert "confusion" not in [s.id for s in report.sections]
+    gm = report.results["fairness"]["group_metrics"]
+    expected = group_metrics(
+        frame.y.to_numpy(), pred, {"grp": frame.grp.to_numpy()}, task="regression",
+        n_bootstrap=0,
+    )  # fmt: skip
+    pd.testing.assert_frame_equal(gm.by_group, expected.by_group, rtol=1e-12)
+    assert np.isfinite(gm.disparities["difference_ci_low"]).all()  # the Poisson bootstrap
 
 
 def test_bad_input_is_one_sentence_before_any_work():

@@ -289,9 +289,7 @@ def _full_data(
                 random_state=random_state,
             )  # fmt: skip
         else:
-            gm = group_metrics(
-                y, pred, columns, task="regression", n_bootstrap=0, random_state=random_state
-            )
+            gm = group_metrics(y, pred, columns, task="regression", random_state=random_state)
     perm = permutation_importance(
         m, X, y, scoring="neg_log_loss" if classifier else "r2", n_repeats=5,
         random_state=random_state,

@@ -212,8 +212,9 @@ def fairness_section(context: AuditContext) -> Section | None:
                 else ""
             )
             + (
-                "A regression's rows are not held in one place across the cluster, so they "
-                "are not resampled: no intervals (NaN). "
+                "Over all rows of a dask X, a regression's intervals come from a Poisson "
+                "bootstrap (each row weighted by a Poisson(1) draw per replicate, on its "
+                "worker). "
                 if full is not None and gm.task == "regression"
                 else ""
             )
