@@ -27,7 +27,9 @@ from whybox.distributed._reduce import (
     group_table,
     partial_dependence,
     permutation_importance,
+    poisson_weights,
     regression_table,
+    sum_numbered_partitions,
     sum_partitions,
 )
 
@@ -44,7 +46,9 @@ __all__ = [
     "partial_dependence",
     "performance_sums",
     "permutation_importance",
+    "poisson_weights",
     "read_table",
     "regression_table",
+    "sum_numbered_partitions",
     "sum_partitions",
 ]

@@ -32,7 +32,9 @@ __all__ = [
     "partial_dependence",
     "partition_lengths",
     "permutation_importance",
+    "poisson_weights",
     "regression_table",
+    "sum_numbered_partitions",
     "sum_partitions",
 ]
 
@@ -1253,10 +1255,24 @@ def sum_partitions(reducer: Any, X: Any, model: Any, *args: Any) -> tuple[Any, .
     ``reducer`` must be a module-level function (sent to the workers by reference); the
     model is one key of the graph, shipped to each worker once.
     """
+    return _sum_parts(reducer, X, model, args, False)
+
+
+def sum_numbered_partitions(reducer: Any, X: Any, model: Any, *args: Any) -> tuple[Any, ...]:
+    """:func:`sum_partitions` with ``reducer(model, partition, k, *args)``: ``k`` is the
+    partition's number, 0, 1, ... in row order (e.g. to seed the partition's draws)."""
+    return _sum_parts(reducer, X, model, args, True)
+
+
+def _sum_parts(reducer: Any, X: Any, model: Any, args: tuple, numbered: bool) -> tuple[Any, ...]:
     import dask
 
     key = _once(model)
-    pieces = _compute([dask.delayed(reducer)(key, xk, *args) for xk in _parts(X, "X")], (X, "X"))
+    tasks = [
+        dask.delayed(reducer)(key, xk, *((k,) if numbered else ()), *args)
+        for k, xk in enumerate(_parts(X, "X"))
+    ]
+    pieces = _compute(tasks, (X, "X"))
     return tuple(sum(p[i] for p in pieces) for i in range(len(pieces[0])))
 
 
@@ -1317,10 +1333,12 @@ _REG = ("\0n", "\0f", "\0absres", "\0res", "\0y", "\0sq")
 _BOOT_CELLS = 1 << 22  # Poisson weights drawn at once (replicates x rows)
 
 
-def poisson_weights(seed: int, k: int, n_rows: int, n_boot: int) -> Any:
-    """Blocks of Poisson(1) bootstrap weights of partition ``k``: arrays of shape
-    (replicates, n_rows), float64, ``n_boot`` replicates in all, drawn in order from
-    ``default_rng([seed, k])`` (a generator, so at most ``_BOOT_CELLS`` are held).
+def poisson_weights(n_samples: int, n_bootstrap: int, random_state: Any = 0) -> Any:
+    """Blocks of Poisson(1) bootstrap weights of ``n_samples`` rows: arrays of shape
+    (replicates, n_samples), float64, ``n_bootstrap`` replicates in all, drawn in order
+    from ``numpy.random.default_rng(random_state)`` (callers pass
+    ``[seed, partition]``, so each partition draws its own; a generator, so at most
+    ``_BOOT_CELLS`` weights are held at once).
 
     Each row's weight in a replicate is Poisson(1) and independent of every other
     row's, so weighted sums stay sums over partitions (Oza & Russell's online bagging;
@@ -1328,10 +1346,11 @@ def poisson_weights(seed: int, k: int, n_rows: int, n_boot: int) -> Any:
     the in-memory bootstrap (each row drawn Binomial(n, 1/n) times), with a random
     replicate size of mean n.
     """
-    rng = np.random.default_rng([seed, k])
-    per = max(1, _BOOT_CELLS // max(n_rows, 1))
-    for start in range(0, n_boot, per):
-        yield rng.poisson(1.0, size=(min(per, n_boot - start), n_rows)).astype(np.float64)
+    rng = np.random.default_rng(random_state)
+    per = max(1, _BOOT_CELLS // max(n_samples, 1))
+    for start in range(0, n_bootstrap, per):
+        size = (min(per, n_bootstrap - start), n_samples)
+        yield rng.poisson(1.0, size=size).astype(np.float64)
 
 
 def _regression_part(
@@ -1385,7 +1404,7 @@ def _regression_part(
         onehot[np.arange(len(y)), inv] = 1.0
         boot = np.empty((g, n_boot, 4))
         at = 0
-        for w in poisson_weights(seed, k, len(y), n_boot):
+        for w in poisson_weights(len(y), n_boot, [seed, k]):
             for q in range(4):
                 boot[:, at : at + len(w), q] = ((w * vals[:, q]) @ onehot).T
             at += len(w)

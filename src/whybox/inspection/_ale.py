@@ -316,13 +316,18 @@ class _Slots:
         """Weighted rows per slot: (B, n_slots)."""
         return np.asarray(self.matrix @ weights[:, self.owner].T).T
 
-    def means(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Weighted mean local effect per slot (B, n_slots, k), 0 where empty, and counts."""
+    def sums(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted sums of the local effects per slot (B, n_slots, k), and counts."""
         w = weights[:, self.owner]  # (B, m)
         B, k = len(w), self.deltas.shape[1]
         counts = np.asarray(self.matrix @ w.T).T
         prod = (w.T[:, :, None] * self.deltas[:, None, :]).reshape(len(self.owner), B * k)
         sums = np.asarray(self.matrix @ prod).reshape(self.n_slots, B, k).transpose(1, 0, 2)
+        return sums, counts
+
+    def means(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weighted mean local effect per slot (B, n_slots, k), 0 where empty, and counts."""
+        sums, counts = self.sums(weights)
         c = counts[..., None]
         return np.divide(sums, c, out=np.zeros_like(sums), where=c > 0), counts
 
@@ -484,7 +489,13 @@ def accumulated_local_effects(
     X : array-like of shape (n_samples, n_features) or DataFrame
         The data (training data or a sample of it); or a dask Array/DataFrame: the
         feature's column is gathered for the edges, local effects summed per bin on
-        the workers (first order, numeric feature, ``n_bootstrap=0``).
+        the workers (first order, numeric feature). Its ``n_bootstrap`` band is a
+        Poisson bootstrap: each row gets a Poisson(1) weight per replicate, drawn on
+        its worker from ``default_rng([seed, partition])`` with ``seed`` drawn from
+        ``random_state``, and the bins' weighted sums are added (Hanley & MacGibbon
+        2006); its replicates differ from the in-memory multinomial resamples (same
+        spread to O(1/n)), and the same ``random_state`` and partitions give the
+        same band.
     features : str or int, or a pair of them
         One feature (numeric or categorical), or two numeric features for the
         second-order interaction.
@@ -687,9 +698,19 @@ def accumulated_local_effects(
 
 # ---------------------------------------------------------------------- dask
 def _ale_partition(
-    m: Any, X: Any, j: int, edges: np.ndarray, space: str, batch_size: int | None
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """One partition's sums of local effects per bin (K, k), rows per bin (K,), rows."""
+    m: Any,
+    X: Any,
+    part: int,
+    j: int,
+    edges: np.ndarray,
+    space: str,
+    batch_size: int | None,
+    n_boot: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
+    """One partition's sums of local effects per bin (K, k), rows per bin (K,), rows,
+    and the Poisson bootstrap's weighted sums (n_boot, K, k) and counts (n_boot, K)
+    (weights from ``whybox.distributed.poisson_weights(..., [seed, part])``)."""
     data = m.check_data(adapt_data(X, name="X"), name="X")
     b = _bin_of(data.values[:, j].astype(np.float64), edges)
     owner = np.flatnonzero(b >= 0)
@@ -706,7 +727,18 @@ def _ale_partition(
         ],
         axis=1,
     )
-    return sums, np.bincount(b[owner], minlength=n_bins), int(data.n_samples)
+    boot_sums = np.zeros((n_boot, n_bins, deltas.shape[1]))
+    boot_counts = np.zeros((n_boot, n_bins))
+    if n_boot:
+        from whybox.distributed import poisson_weights
+
+        slots = _Slots(owner, b[owner], n_bins, deltas)
+        at = 0
+        for w in poisson_weights(data.n_samples, n_boot, [seed, part]):
+            boot_sums[at : at + len(w)], boot_counts[at : at + len(w)] = slots.sums(w)
+            at += len(w)
+    counts = np.bincount(b[owner], minlength=n_bins)
+    return sums, counts, int(data.n_samples), boot_sums, boot_counts
 
 
 def _ale_dask(
@@ -724,10 +756,9 @@ def _ale_dask(
     """First-order ALE of a numeric feature over a dask ``X``: the feature's column is
     gathered for the quantile edges, then each partition sums its local effects per bin
     on a worker (``whybox.distributed.sum_partitions``) and the client accumulates."""
-    from whybox.distributed import first_partition, gather_column, sum_partitions
+    from whybox.distributed import first_partition, gather_column, sum_numbered_partitions
 
     for option, value, fix in (
-        ("n_bootstrap", n_bootstrap or None, "n_bootstrap=0"),
         ("categorical_features", categorical_features, "a numeric feature"),
     ):
         if value is not None:
@@ -750,23 +781,38 @@ def _ale_dask(
     check_not_constant(column, 0, levels(column, 0))
     edges = _edges_for(column, 0, spec)
     space = output_space(m, output)
-    sums, counts, n = sum_partitions(_ale_partition, X, m, j, edges, space, batch_size)
+    # a Poisson bootstrap: the partitions' row weights seeded from one draw of random_state
+    seed = int(np.random.default_rng(random_state).integers(2**63)) if n_bootstrap else 0
+    sums, counts, n, boot_sums, boot_counts = sum_numbered_partitions(
+        _ale_partition, X, m, j, edges, space, batch_size, n_bootstrap, seed
+    )
+    if n_bootstrap and n < 10:
+        raise InputError(
+            f"a bootstrap band needs at least 10 rows, X has {n}; give more rows or n_bootstrap=0."
+        )
     c = counts[:, None].astype(np.float64)
     means = np.divide(sums, c, out=np.zeros_like(sums), where=c > 0)
     effect = _accumulate_numeric(means[None], counts[None].astype(np.float64))[0]
+    lower = upper = None
+    if n_bootstrap:
+        cb = boot_counts[..., None]
+        boot_means = np.divide(boot_sums, cb, out=np.zeros_like(boot_sums), where=cb > 0)
+        boot = _accumulate_numeric(boot_means, boot_counts)
+        alpha = (1 - confidence_level) / 2
+        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
     return AccumulatedLocalEffects(
         feature_names=(name,),
         grids=(edges,),
         effect=np.moveaxis(effect, -1, 0),
-        lower=None,
-        upper=None,
+        lower=lower,
+        upper=upper,
         counts=counts.astype(np.int64),
         categorical=False,
         output_names=m.output_names,
         output_space=space,
         params={
             "n_bins": spec if isinstance(spec, int) else spec.tolist(),
-            "n_bootstrap": 0,
+            "n_bootstrap": int(n_bootstrap),
             "confidence_level": float(confidence_level),
             "categorical_features": None,
             "random_state": json_value(random_state),
