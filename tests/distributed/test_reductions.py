@@ -144,8 +144,6 @@ def test_partial_dependence_brute_matches(data, dask_client):
     np.testing.assert_array_equal(got.grid_values[0], expected.grid_values[0])
     np.testing.assert_allclose(got.average, expected.average, rtol=RTOL)
     assert got.method == "brute"
-    with pytest.raises(InputError, match="kind='both'"):
-        partial_dependence(reg, da.from_array(X, chunks=(500, 4)), 1, kind="both")
 
 
 def test_partial_dependence_unknown_partition_sizes(data, dask_client):
@@ -564,3 +562,39 @@ def test_ale_poisson_bootstrap_band(data, dask_client):
     np.testing.assert_array_equal(again.upper, got.upper)
     other = accumulated_local_effects(gb, Xd, 0, **{**kwargs, "random_state": 5})
     assert not np.array_equal(other.lower, got.lower)
+
+
+# ---------------------------------------------------------------------- partial dependence: ICE, recursion
+@pytest.mark.parametrize("centered", [False, True])
+def test_partial_dependence_ice_is_lazy_and_equal(data, dask_client, centered):
+    frame, clf = data["frame"], data["clf"]
+    mem, ddf = _filtered(frame)  # unknown partition sizes: read once
+    cols = ["a", "b", "c", "d"]
+    for features, kind in (("b", "both"), (("a", "c"), "individual")):
+        expected = partial_dependence(clf, mem[cols], features, grid_resolution=4, kind=kind,
+                                      centered=centered, method="brute")  # fmt: skip
+        got = partial_dependence(clf, ddf[cols], features, grid_resolution=4, kind=kind,
+                                 centered=centered)  # fmt: skip
+        assert isinstance(got.individual, da.Array) and got.kind == kind
+        assert got.individual.shape == expected.individual.shape
+        sizes = ddf.map_partitions(len).compute().tolist()
+        assert list(got.individual.chunks[1]) == sizes
+        # each row's curve is the in-memory call's, bit for bit
+        np.testing.assert_array_equal(got.individual.compute(), expected.individual)
+        np.testing.assert_allclose(got.average, expected.average, rtol=RTOL, atol=RTOL)
+
+
+def test_partial_dependence_recursion(data, dask_client):
+    X = data["X"]
+    gb = GradientBoostingRegressor(n_estimators=15, random_state=0).fit(X, X[:, 0] * X[:, 2])
+    expected = partial_dependence(gb, X, (0, 2), grid_resolution=5, method="recursion")
+    got = partial_dependence(gb, da.from_array(X, chunks=(500, 4)), (0, 2), grid_resolution=5,
+                             method="recursion")  # fmt: skip
+    assert got.method == "recursion"
+    np.testing.assert_array_equal(got.average, expected.average)
+    for g, e in zip(got.grid_values, expected.grid_values, strict=True):
+        np.testing.assert_array_equal(g, e)
+    assert got.params == expected.params
+    with pytest.raises(InputError, match="method='recursion' does not apply"):
+        partial_dependence(gb, da.from_array(X, chunks=(500, 4)), 0, method="recursion",
+                           kind="both")  # fmt: skip

@@ -638,6 +638,13 @@ def _pd_part(model: Any, X: Any, features: list[Any], kwargs: dict[str, Any]) ->
     return res.average * n, n, res
 
 
+def _ice_part(model: Any, X: Any, features: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
+    """One partition's ICE curves (n_outputs, rows, *grid_shape): the in-memory call's."""
+    from whybox.inspection import partial_dependence as pd_in_memory
+
+    return pd_in_memory(model, X, features, **{**kwargs, "kind": "individual"}).individual
+
+
 def partial_dependence(
     model: Any,
     X: Any,
@@ -657,8 +664,8 @@ def partial_dependence(
     random_state: Any = 0,
     batch_size: int | None = None,
 ) -> Any:
-    """Brute-force partial dependence over a dask X: per-partition sums of the
-    predictions at each grid point, added on the client.
+    """Partial dependence over a dask X: per-partition sums of the predictions at each
+    grid point, added on the client (brute force), or the trees' recursion.
 
     The grid needs the feature's distribution: unless ``custom_values`` gives it, the
     one or two feature columns are gathered to the client (``n`` values each, not
@@ -667,11 +674,27 @@ def partial_dependence(
     averages the per-partition sums weighted by rows, so ``average`` equals the
     in-memory call to rounding (sums added in another order, ~1e-12 relative).
 
+    ``kind="individual"`` or ``"both"``: ``individual`` is a lazy dask array of shape
+    (n_outputs, n_samples, *grid_shape), float64, chunked along the rows as X's
+    partitions (their sizes are read first: free for a dask array with known chunks,
+    one small task per partition otherwise); each chunk is the in-memory call's ICE
+    curves of that partition's rows, so its values equal the in-memory ones bit for
+    bit. Nothing of it is held: computing it (``.compute()``, or a slice of rows
+    first) predicts those rows again. ``average`` is reduced at once, as for
+    ``kind="average"``.
+
+    ``method="recursion"`` (scikit-learn gradient boosting and forests, as in
+    memory): the average is the trees' own estimate on the grid, which reads only the
+    trees; the in-memory call runs on X's first partition with the grid given, so it
+    equals the in-memory call on all rows exactly. ``method="auto"`` stays the brute
+    force with a dask X.
+
     Raises
     ------
     InputError
-        ``kind`` other than "average" (one curve per row needs every row),
-        ``method="recursion"``, ``max_samples`` or ``sample_weight`` with a dask X.
+        ``max_samples`` or ``sample_weight`` with a dask X; ``method="recursion"``
+        where the in-memory call refuses it (ICE curves asked for, a categorical
+        feature, ``output`` other than "raw", a model without trees).
     """
     import dataclasses
 
@@ -679,13 +702,7 @@ def partial_dependence(
 
     from whybox.inspection import partial_dependence as pd_in_memory
 
-    if kind != "average":
-        raise InputError(
-            f"kind={kind!r} returns one curve per row, which needs every row at once; use "
-            "kind='average' with a dask X, or call X.compute() first."
-        )
     for option, value, fix in (
-        ("method", method if method == "recursion" else None, "method='brute'"),
         ("max_samples", max_samples, "sample X with X.sample(frac=...) first"),
         ("sample_weight", sample_weight, "leave it out or call X.compute() first"),
     ):
@@ -735,8 +752,28 @@ def partial_dependence(
         "output": output,
         "batch_size": batch_size,
     }
+    if method == "recursion":
+        # the trees' estimate reads only the trees and the grid: run it on one partition
+        lengths = partition_lengths(X)
+        if not lengths.sum():
+            raise InputError("X has no rows; give at least one row.")
+        head = _parts(X, "X")[int(np.flatnonzero(lengths)[0])].compute()
+        given = {**kwargs, "kind": kind, "method": "recursion", "centered": centered}
+        base = pd_in_memory(model, head, features, **given)
+        n = int(lengths.sum())
+        params = dict(base.params)
+        params.update(
+            {
+                "custom_values": sorted(str(f) for f in (custom_values or {})),
+                "n_samples": n,
+                "n_given": n,
+                "random_state": random_state if isinstance(random_state, int) else None,
+            }
+        )
+        return dataclasses.replace(base, params=params)
     model_key = _once(model)
-    tasks = [dask.delayed(_pd_part)(model_key, xk, feats, kwargs) for xk in _parts(X, "X")]
+    xp = _parts(X, "X")
+    tasks = [dask.delayed(_pd_part)(model_key, xk, feats, kwargs) for xk in xp]
     pieces = _compute(tasks, (X, "X"))
     n = sum(p[1] for p in pieces)
     avg = sum(p[0] for p in pieces) / n
@@ -744,6 +781,22 @@ def partial_dependence(
         first = avg.reshape(avg.shape[0], -1)[:, :1]
         avg = (avg.reshape(avg.shape[0], -1) - first).reshape(avg.shape)
     base = pieces[0][2]
+    individual = None
+    if kind != "average":
+        import dask.array as da
+
+        lengths = partition_lengths(X)
+        ice_kwargs = {**kwargs, "centered": bool(centered)}
+        grid_shape = avg.shape[1:]
+        blocks = [
+            da.from_delayed(
+                dask.delayed(_ice_part)(model_key, xk, feats, ice_kwargs),
+                shape=(avg.shape[0], int(rows), *grid_shape),
+                dtype=np.float64,
+            )
+            for xk, rows in zip(xp, lengths, strict=True)
+        ]
+        individual = da.concatenate(blocks, axis=1)
     params = dict(base.params)
     params.update(
         {
@@ -754,7 +807,10 @@ def partial_dependence(
             "random_state": random_state if isinstance(random_state, int) else None,
         }
     )
-    return dataclasses.replace(base, average=avg, centered=bool(centered), params=params)
+    return dataclasses.replace(
+        base, average=avg, individual=individual, kind=kind, centered=bool(centered),
+        params=params,
+    )  # fmt: skip
 
 
 def _zeros(X: Any) -> np.ndarray:

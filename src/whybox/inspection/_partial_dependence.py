@@ -52,7 +52,8 @@ class PartialDependence(Result):
         ``method="recursion"`` the trees' own estimate of it (see
         :func:`partial_dependence`).
     individual : ndarray of shape (n_outputs, n_rows, *grid_shape) or None
-        The ICE curves: one per row used (None for ``kind="average"``).
+        The ICE curves: one per row used (None for ``kind="average"``); a lazy dask
+        array chunked as the rows when X was a dask collection.
     output_names : tuple of str
         One name per output (a binary classifier: the positive class).
     output_space : str
@@ -289,7 +290,11 @@ def partial_dependence(
     X : array-like of shape (n_samples, n_features) or DataFrame
         The rows averaged over (often the training data or a sample of it); or a dask
         Array/DataFrame: brute-force sums per grid point on the workers, the grid from
-        the gathered feature column(s) (``kind="average"`` only).
+        the gathered feature column(s); with ``kind="individual"``/``"both"``,
+        ``individual`` is a lazy dask array chunked as X's rows (computing it predicts
+        those rows again); ``method="recursion"`` reads only the trees and the grid;
+        ``method="auto"`` is the brute force (see
+        ``whybox.distributed.partial_dependence``).
     features : str, int, or a pair of them
         One feature, or a tuple of two for a two-way partial dependence.
     kind : {"average", "individual", "both"}, default="average"
