@@ -598,3 +598,29 @@ def test_partial_dependence_recursion(data, dask_client):
     with pytest.raises(InputError, match="method='recursion' does not apply"):
         partial_dependence(gb, da.from_array(X, chunks=(500, 4)), 0, method="recursion",
                            kind="both")  # fmt: skip
+
+
+def test_ale_second_order_matches(data, dask_client):
+    X = data["X"]
+    target = X[:, 0] * X[:, 1] + X[:, 2]
+    gb = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(X, target)
+    ddf = dd.from_pandas(pd.DataFrame(X, columns=list("abcd")), npartitions=4)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    gbf = GradientBoostingRegressor(n_estimators=15, max_depth=3, random_state=0).fit(frame, target)
+    for model, mem_X, dask_X, feats in ((gb, X, da.from_array(X, chunks=(500, 4)), (0, 1)),
+                                        (gbf, frame, ddf, ("a", "b"))):  # fmt: skip
+        expected = accumulated_local_effects(model, mem_X, feats, n_bins=(6, 5))
+        got = accumulated_local_effects(model, dask_X, feats, n_bins=(6, 5))
+        assert got.feature_names == expected.feature_names
+        for g, e in zip(got.grids, expected.grids, strict=True):
+            np.testing.assert_array_equal(g, e)
+        np.testing.assert_array_equal(got.counts, expected.counts)
+        scale = np.abs(expected.effect).max()
+        np.testing.assert_allclose(got.effect, expected.effect, rtol=0, atol=RTOL * scale * 10)
+        assert got.params == expected.params
+    banded = accumulated_local_effects(gb, da.from_array(X, chunks=(500, 4)), (0, 1),
+                                       n_bins=(6, 5), n_bootstrap=20)  # fmt: skip
+    assert banded.lower.shape == banded.effect.shape
+    assert np.all(banded.lower <= banded.upper)
+    with pytest.raises(InputError, match="categorical_features"):
+        accumulated_local_effects(gb, ddf, "a", categorical_features=["a"])

@@ -488,8 +488,9 @@ def accumulated_local_effects(
         or CatBoost model, a callable ``f(X)``, or a :class:`whybox.adapters.Model`.
     X : array-like of shape (n_samples, n_features) or DataFrame
         The data (training data or a sample of it); or a dask Array/DataFrame: the
-        feature's column is gathered for the edges, local effects summed per bin on
-        the workers (first order, numeric feature). Its ``n_bootstrap`` band is a
+        features' columns are gathered for the edges, local effects summed per bin
+        (or cell) on the workers (one numeric feature or a pair; a categorical feature
+        needs every row to order its levels). Its ``n_bootstrap`` band is a
         Poisson bootstrap: each row gets a Poisson(1) weight per replicate, drawn on
         its worker from ``default_rng([seed, partition])`` with ``seed`` drawn from
         ``random_state``, and the bins' weighted sums are added (Hanley & MacGibbon
@@ -701,43 +702,63 @@ def _ale_partition(
     m: Any,
     X: Any,
     part: int,
-    j: int,
-    edges: np.ndarray,
+    cols: list[int],
+    grids: list[np.ndarray],
     space: str,
     batch_size: int | None,
     n_boot: int,
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
-    """One partition's sums of local effects per bin (K, k), rows per bin (K,), rows,
-    and the Poisson bootstrap's weighted sums (n_boot, K, k) and counts (n_boot, K)
-    (weights from ``whybox.distributed.poisson_weights(..., [seed, part])``)."""
+    """One partition's sums of local effects per slot (S, k) (bins of one feature, or
+    the cells of a pair, ``c1 * K2 + c2``), rows per slot (S,), rows, and the Poisson
+    bootstrap's weighted sums (n_boot, S, k) and counts (n_boot, S) (weights from
+    ``whybox.distributed.poisson_weights(..., [seed, part])``). The local effects are
+    the in-memory call's: the bin's two edges (first order) or the cell's four
+    corners (second order), the rest of the row kept."""
     data = m.check_data(adapt_data(X, name="X"), name="X")
-    b = _bin_of(data.values[:, j].astype(np.float64), edges)
-    owner = np.flatnonzero(b >= 0)
-    both = np.concatenate([data.values[owner], data.values[owner]])
-    k = len(owner)
-    both[:k, j], both[k:, j] = edges[b[owner]], edges[b[owner] + 1]
-    preds = predict_rows(m, Dataset(both, data.feature_names, data.categorical), space, batch_size)
-    deltas = preds[k:] - preds[:k]
-    n_bins = len(edges) - 1
+    flags = data.categorical
+    if len(cols) == 1:
+        j, edges = cols[0], grids[0]
+        b = _bin_of(data.values[:, j].astype(np.float64), edges)
+        owner = np.flatnonzero(b >= 0)
+        both = np.concatenate([data.values[owner], data.values[owner]])
+        k = len(owner)
+        both[:k, j], both[k:, j] = edges[b[owner]], edges[b[owner] + 1]
+        preds = predict_rows(m, Dataset(both, data.feature_names, flags), space, batch_size)
+        deltas, slot, n_slots = preds[k:] - preds[:k], b[owner], len(edges) - 1
+    else:
+        K1, K2 = len(grids[0]) - 1, len(grids[1]) - 1
+        b1 = _bin_of(data.values[:, cols[0]].astype(np.float64), grids[0])
+        b2 = _bin_of(data.values[:, cols[1]].astype(np.float64), grids[1])
+        owner = np.flatnonzero((b1 >= 0) & (b2 >= 0))
+        c1, c2 = b1[owner], b2[owner]
+        k = len(owner)
+        corners = np.concatenate([data.values[owner]] * 4)
+        for q, (d1, d2) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+            corners[q * k : (q + 1) * k, cols[0]] = grids[0][c1 + d1]
+            corners[q * k : (q + 1) * k, cols[1]] = grids[1][c2 + d2]
+        p = predict_rows(m, Dataset(corners, data.feature_names, flags), space, batch_size).reshape(
+            4, k, -1
+        )
+        deltas, slot, n_slots = (p[3] - p[2]) - (p[1] - p[0]), c1 * K2 + c2, K1 * K2
     sums = np.stack(
         [
-            np.bincount(b[owner], weights=deltas[:, q], minlength=n_bins)
+            np.bincount(slot, weights=deltas[:, q], minlength=n_slots)
             for q in range(deltas.shape[1])
         ],
         axis=1,
     )
-    boot_sums = np.zeros((n_boot, n_bins, deltas.shape[1]))
-    boot_counts = np.zeros((n_boot, n_bins))
+    boot_sums = np.zeros((n_boot, n_slots, deltas.shape[1]))
+    boot_counts = np.zeros((n_boot, n_slots))
     if n_boot:
         from whybox.distributed import poisson_weights
 
-        slots = _Slots(owner, b[owner], n_bins, deltas)
+        slots = _Slots(owner, slot, n_slots, deltas)
         at = 0
         for w in poisson_weights(data.n_samples, n_boot, [seed, part]):
             boot_sums[at : at + len(w)], boot_counts[at : at + len(w)] = slots.sums(w)
             at += len(w)
-    counts = np.bincount(b[owner], minlength=n_bins)
+    counts = np.bincount(slot, minlength=n_slots)
     return sums, counts, int(data.n_samples), boot_sums, boot_counts
 
 
@@ -753,70 +774,93 @@ def _ale_dask(
     random_state: Any,
     batch_size: int | None,
 ) -> AccumulatedLocalEffects:
-    """First-order ALE of a numeric feature over a dask ``X``: the feature's column is
-    gathered for the quantile edges, then each partition sums its local effects per bin
-    on a worker (``whybox.distributed.sum_partitions``) and the client accumulates."""
+    """ALE of one numeric feature, or the second-order ALE of two, over a dask ``X``:
+    the features' columns are gathered for the quantile edges, then each partition sums
+    its local effects per bin (or cell) on a worker
+    (``whybox.distributed.sum_numbered_partitions``) and the client accumulates, as the
+    in-memory call does with the same sums."""
     from whybox.distributed import first_partition, gather_column, sum_numbered_partitions
 
-    for option, value, fix in (
-        ("categorical_features", categorical_features, "a numeric feature"),
-    ):
-        if value is not None:
-            raise InputError(
-                f"{option}={value!r} is not supported with a dask X (it needs every row at "
-                f"once); use {fix}, or call X.compute() first."
-            )
+    if categorical_features is not None:
+        raise InputError(
+            f"categorical_features={categorical_features!r} is not supported with a dask X "
+            "(ordering a categorical feature's levels needs every row at once); use numeric "
+            "features, or call X.compute() first."
+        )
     m, head = model_and_data(model, first_partition(X))
     idx = _features(head, features)
-    if len(idx) != 1 or head.categorical[idx[0]]:
+    if head.categorical[idx].any():
         raise InputError(
-            f"features={features!r}: with a dask X only the first-order ALE of one numeric "
-            "feature is reduced; ask for one numeric feature, or call X.compute() first."
+            f"features={features!r}: with a dask X the ALE of numeric features is reduced, "
+            "and a feature asked for is categorical; ask for numeric features, or call "
+            "X.compute() first."
         )
-    j = idx[0]
-    name = head.feature_names[j]
-    spec = _split_bins(n_bins, 1)[0]
-    col = np.asarray(gather_column(X, j), dtype=np.float64)
-    column = Dataset(col[:, None], (name,), np.zeros(1, dtype=bool))
-    check_not_constant(column, 0, levels(column, 0))
-    edges = _edges_for(column, 0, spec)
+    names = tuple(head.feature_names[j] for j in idx)
+    specs = _split_bins(n_bins, len(idx))
+    gathered = [np.asarray(gather_column(X, j), dtype=np.float64) for j in idx]
+    columns = Dataset(np.column_stack(gathered), names, np.zeros(len(idx), dtype=bool))
+    for q in range(len(idx)):
+        check_not_constant(columns, q, levels(columns, q))
+    grids = [_edges_for(columns, q, s) for q, s in enumerate(specs)]
     space = output_space(m, output)
     # a Poisson bootstrap: the partitions' row weights seeded from one draw of random_state
     seed = int(np.random.default_rng(random_state).integers(2**63)) if n_bootstrap else 0
     sums, counts, n, boot_sums, boot_counts = sum_numbered_partitions(
-        _ale_partition, X, m, j, edges, space, batch_size, n_bootstrap, seed
+        _ale_partition, X, m, list(idx), grids, space, batch_size, n_bootstrap, seed
     )
     if n_bootstrap and n < 10:
         raise InputError(
             f"a bootstrap band needs at least 10 rows, X has {n}; give more rows or n_bootstrap=0."
         )
-    c = counts[:, None].astype(np.float64)
-    means = np.divide(sums, c, out=np.zeros_like(sums), where=c > 0)
-    effect = _accumulate_numeric(means[None], counts[None].astype(np.float64))[0]
+    extra: dict[str, Any] = {}
+    if len(idx) == 1:
+
+        def accumulate(s: np.ndarray, c: np.ndarray) -> np.ndarray:
+            cc = c[..., None]
+            means = np.divide(s, cc, out=np.zeros_like(s), where=cc > 0)
+            return _accumulate_numeric(means, c)
+
+        shape = counts.shape
+    else:
+        K1, K2 = len(grids[0]) - 1, len(grids[1]) - 1
+        mids = [(g[1:] + g[:-1]) / 2 / (g[-1] - g[0]) for g in grids]
+        centres = np.stack(np.meshgrid(mids[0], mids[1], indexing="ij"), axis=-1).reshape(-1, 2)
+        extra["n_empty_cells"] = int((counts == 0).sum())
+
+        def accumulate(s: np.ndarray, c: np.ndarray) -> np.ndarray:
+            cc = c[..., None]
+            means = np.divide(s, cc, out=np.zeros_like(s), where=cc > 0)
+            means = means.reshape(len(s), K1, K2, -1)
+            cnt = c.reshape(len(s), K1, K2)
+            _fill_empty_cells(means, cnt, centres)
+            return _accumulate_pair(means, cnt)
+
+        shape = (K1, K2)
+    effect = accumulate(sums[None], counts[None].astype(np.float64))[0]
     lower = upper = None
     if n_bootstrap:
-        cb = boot_counts[..., None]
-        boot_means = np.divide(boot_sums, cb, out=np.zeros_like(boot_sums), where=cb > 0)
-        boot = _accumulate_numeric(boot_means, boot_counts)
+        boot = accumulate(boot_sums, boot_counts)
         alpha = (1 - confidence_level) / 2
         lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
+    bins_param = [s if isinstance(s, int) else s.tolist() for s in specs]
     return AccumulatedLocalEffects(
-        feature_names=(name,),
-        grids=(edges,),
+        feature_names=names,
+        grids=tuple(grids),
         effect=np.moveaxis(effect, -1, 0),
         lower=lower,
         upper=upper,
-        counts=counts.astype(np.int64),
+        counts=counts.reshape(shape).astype(np.int64),
         categorical=False,
         output_names=m.output_names,
         output_space=space,
         params={
-            "n_bins": spec if isinstance(spec, int) else spec.tolist(),
+            "n_bins": bins_param if len(idx) == 2 else bins_param[0],
             "n_bootstrap": int(n_bootstrap),
             "confidence_level": float(confidence_level),
             "categorical_features": None,
             "random_state": json_value(random_state),
             "n_samples": int(n),
             "batch_size": json_value(batch_size),
+            **extra,
         },
     )
