@@ -624,3 +624,36 @@ def test_ale_second_order_matches(data, dask_client):
     assert np.all(banded.lower <= banded.upper)
     with pytest.raises(InputError, match="categorical_features"):
         accumulated_local_effects(gb, ddf, "a", categorical_features=["a"])
+
+
+def test_partial_dependence_sample_weight_and_max_samples(data, dask_client):
+    X, clf = data["X"], data["clf_np"]
+    w = np.random.default_rng(8).uniform(0.0, 2.0, size=len(X))
+    Xd, wd = da.from_array(X, chunks=(500, 4)), da.from_array(w, chunks=500)
+    expected = partial_dependence(clf, X, 1, grid_resolution=5, sample_weight=w, kind="both",
+                                  method="brute")  # fmt: skip
+    got = partial_dependence(clf, Xd, 1, grid_resolution=5, sample_weight=wd, kind="both")
+    np.testing.assert_allclose(got.average, expected.average, rtol=RTOL)
+    assert got.params["sample_weight"] is True
+    np.testing.assert_array_equal(got.individual.compute(), expected.individual)
+    # max_samples: a uniform sample split over the partitions (documented draw), rows
+    # averaged equal to the in-memory call on those rows
+    sampled = partial_dependence(clf, Xd, 1, grid_resolution=5, max_samples=0.25,
+                                 sample_weight=wd, kind="both", random_state=3)  # fmt: skip
+    lengths = np.asarray(Xd.chunks[0])
+    rng = np.random.default_rng(3)
+    seed = int(rng.integers(2**63))
+    sizes = rng.multivariate_hypergeometric(lengths, 600)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    rows = np.concatenate(
+        [starts[k] + np.sort(np.random.default_rng([seed, k]).choice(lengths[k], sizes[k],
+                                                                     replace=False))
+         for k in range(len(lengths))]
+    )  # fmt: skip
+    on_rows = partial_dependence(clf, X[rows], 1, custom_values={1: got.grid_values[0]},
+                                 sample_weight=w[rows], kind="both", method="brute")  # fmt: skip
+    np.testing.assert_allclose(sampled.average, on_rows.average, rtol=RTOL)
+    np.testing.assert_array_equal(sampled.individual.compute(), on_rows.individual)
+    assert sampled.params["n_samples"] == 600 and sampled.params["n_given"] == len(X)
+    with pytest.raises(InputError, match="sample_weight sums to 0"):
+        partial_dependence(clf, Xd, 1, grid_resolution=3, sample_weight=wd * 0)

@@ -630,18 +630,69 @@ def exact_percentiles(x: Any, q: Any, *, name: str = "x") -> np.ndarray:
 
 
 # ---------------------------------------------------------------------- partial dependence
-def _pd_part(model: Any, X: Any, features: list[Any], kwargs: dict[str, Any]) -> tuple:
+def _pd_rows(X: Any, w: Any, k: int, seed: int, size: Any) -> tuple[Any, Any]:
+    """Partition ``k``'s rows (and weights) used: all, or ``size`` of them drawn without
+    replacement from ``default_rng([seed, k])``, in row order."""
+    if w is not None:
+        w = _numeric_part(w, "sample_weight")
+        _same_length(w, np.empty(len(X)), "sample_weight", "X", k)
+        if np.any(w < 0):
+            raise InputError(
+                f"sample_weight holds negative weights in partition {k}; give non-negative "
+                "weights (one per row of X) with a positive sum."
+            )
+    if size is None:
+        return X, w
+    rows = np.sort(np.random.default_rng([seed, k]).choice(len(X), size=int(size), replace=False))
+    X = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    return X, None if w is None else w[rows]
+
+
+def _pd_part(
+    model: Any,
+    X: Any,
+    w: Any,
+    k: int,
+    seed: int,
+    size: Any,
+    features: list[Any],
+    kwargs: dict[str, Any],
+) -> tuple | None:
+    """The weighted sum of the partition's ICE curves (n_outputs, *grid_shape), the
+    total weight, the in-memory result of the partition and its rows used; None when it
+    uses no row."""
     from whybox.inspection import partial_dependence as pd_in_memory
 
-    res = pd_in_memory(model, X, features, **kwargs)
-    n = res.params["n_samples"]
-    return res.average * n, n, res
+    X, w = _pd_rows(X, w, k, seed, size)
+    if len(X) == 0:
+        return None
+    if w is None:
+        res = pd_in_memory(model, X, features, **kwargs)
+        n = res.params["n_samples"]
+        return res.average * n, float(n), res, n
+    res = pd_in_memory(model, X, features, **{**kwargs, "kind": "individual"})
+    return np.tensordot(res.individual, w, axes=([1], [0])), float(w.sum()), res, len(X)
 
 
-def _ice_part(model: Any, X: Any, features: list[Any], kwargs: dict[str, Any]) -> np.ndarray:
-    """One partition's ICE curves (n_outputs, rows, *grid_shape): the in-memory call's."""
+def _ice_part(
+    model: Any,
+    X: Any,
+    w: Any,
+    k: int,
+    seed: int,
+    size: Any,
+    features: list[Any],
+    kwargs: dict[str, Any],
+    shape: tuple[int, ...],
+) -> np.ndarray:
+    """One partition's ICE curves (n_outputs, rows, *grid_shape): the in-memory call's
+    on the rows :func:`_pd_rows` uses (``shape``: the array of a partition without
+    rows)."""
     from whybox.inspection import partial_dependence as pd_in_memory
 
+    X, _ = _pd_rows(X, w, k, seed, size)
+    if len(X) == 0:
+        return np.empty(shape)
     return pd_in_memory(model, X, features, **{**kwargs, "kind": "individual"}).individual
 
 
@@ -689,25 +740,30 @@ def partial_dependence(
     equals the in-memory call on all rows exactly. ``method="auto"`` stays the brute
     force with a dask X.
 
+    ``sample_weight`` (a dask Series/array aligned with X): the average is the sum of
+    the weighted curves over the total weight, as ``numpy.average``. ``max_samples``:
+    the rows averaged are a simple random sample without replacement (the in-memory
+    rule's size), split over the partitions by a multivariate hypergeometric draw
+    from a seed drawn from ``random_state``, each partition drawing its share from
+    ``default_rng([seed, partition])``; other rows than the in-memory draw (same
+    distribution). The partition sizes are read first (free for a dask array with
+    known chunks).
+
     Raises
     ------
     InputError
-        ``max_samples`` or ``sample_weight`` with a dask X; ``method="recursion"``
-        where the in-memory call refuses it (ICE curves asked for, a categorical
-        feature, ``output`` other than "raw", a model without trees).
+        ``method="recursion"`` where the in-memory call refuses it (ICE curves asked
+        for, a categorical feature, ``output`` other than "raw", a model without
+        trees, ``sample_weight``); negative weights or a zero total weight; a bad
+        ``max_samples``.
     """
     import dataclasses
 
     import dask
 
+    from whybox._utils import json_value
     from whybox.inspection import partial_dependence as pd_in_memory
 
-    for option, value, fix in (
-        ("max_samples", max_samples, "sample X with X.sample(frac=...) first"),
-        ("sample_weight", sample_weight, "leave it out or call X.compute() first"),
-    ):
-        if value is not None:
-            raise InputError(f"{option}={value!r} is not supported with a dask X; use {fix}.")
     feats = list(features) if isinstance(features, (tuple, list)) else [features]
     custom = dict(custom_values or {})
     is_frame = hasattr(X, "divisions")
@@ -752,6 +808,11 @@ def partial_dependence(
         "output": output,
         "batch_size": batch_size,
     }
+    if method == "recursion" and sample_weight is not None:
+        raise InputError(
+            "method='recursion' does not apply here: it averages over the training "
+            "samples, so sample_weight has no effect on it; use method='brute' (or 'auto')."
+        )
     if method == "recursion":
         # the trees' estimate reads only the trees and the grid: run it on one partition
         lengths = partition_lengths(X)
@@ -773,10 +834,32 @@ def partial_dependence(
         return dataclasses.replace(base, params=params)
     model_key = _once(model)
     xp = _parts(X, "X")
-    tasks = [dask.delayed(_pd_part)(model_key, xk, feats, kwargs) for xk in xp]
-    pieces = _compute(tasks, (X, "X"))
-    n = sum(p[1] for p in pieces)
-    avg = sum(p[0] for p in pieces) / n
+    wp = [None] * len(xp)
+    if sample_weight is not None:
+        wp = _aligned(X, "X", sample_weight, "sample_weight")
+    seed, sizes, n_given = 0, [None] * len(xp), None
+    if max_samples is not None:
+        lengths = partition_lengths(X)
+        n_given = int(lengths.sum())
+        size = _pd_sample_size(max_samples, n_given)
+        if size < n_given:
+            rng = np.random.default_rng(random_state)
+            seed = int(rng.integers(2**63))
+            sizes = list(rng.multivariate_hypergeometric(lengths, size))
+    args = [(xk, wk, k, seed, sk) for k, (xk, wk, sk) in enumerate(zip(xp, wp, sizes, strict=True))]
+    tasks = [dask.delayed(_pd_part)(model_key, *a, feats, kwargs) for a in args]
+    sources = ((X, "X"), (sample_weight, "sample_weight"))
+    pieces = [p for p in _compute(tasks, *sources) if p is not None]
+    if not pieces:
+        raise InputError("X has no rows; give at least one row.")
+    total = sum(p[1] for p in pieces)
+    if not total > 0:
+        raise InputError(
+            "sample_weight sums to 0, so no row counts; give non-negative weights with a "
+            "positive sum."
+        )
+    n = sum(p[3] for p in pieces)
+    avg = sum(p[0] for p in pieces) / total
     if centered:
         first = avg.reshape(avg.shape[0], -1)[:, :1]
         avg = (avg.reshape(avg.shape[0], -1) - first).reshape(avg.shape)
@@ -785,25 +868,25 @@ def partial_dependence(
     if kind != "average":
         import dask.array as da
 
-        lengths = partition_lengths(X)
+        lengths = partition_lengths(X) if max_samples is None else None
         ice_kwargs = {**kwargs, "centered": bool(centered)}
         grid_shape = avg.shape[1:]
-        blocks = [
-            da.from_delayed(
-                dask.delayed(_ice_part)(model_key, xk, feats, ice_kwargs),
-                shape=(avg.shape[0], int(rows), *grid_shape),
-                dtype=np.float64,
-            )
-            for xk, rows in zip(xp, lengths, strict=True)
-        ]
+        blocks = []
+        for k, a in enumerate(args):
+            rows = int(lengths[k] if sizes[k] is None else sizes[k])
+            shape = (avg.shape[0], rows, *grid_shape)
+            part = dask.delayed(_ice_part)(model_key, *a, feats, ice_kwargs, shape)
+            blocks.append(da.from_delayed(part, shape=shape, dtype=np.float64))
         individual = da.concatenate(blocks, axis=1)
     params = dict(base.params)
     params.update(
         {
             "custom_values": sorted(str(f) for f in (custom_values or {})),
             "method": method,
+            "max_samples": json_value(max_samples),
+            "sample_weight": sample_weight is not None,
             "n_samples": int(n),
-            "n_given": int(n),
+            "n_given": int(n if n_given is None else n_given),
             "random_state": random_state if isinstance(random_state, int) else None,
         }
     )
@@ -811,6 +894,22 @@ def partial_dependence(
         base, average=avg, individual=individual, kind=kind, centered=bool(centered),
         params=params,
     )  # fmt: skip
+
+
+def _pd_sample_size(max_samples: Any, n: int) -> int:
+    """Rows averaged over with ``max_samples``, by the in-memory rule (at most ``n``)."""
+    if (
+        isinstance(max_samples, (int, np.integer))
+        and not isinstance(max_samples, bool)
+        and max_samples >= 1
+    ):
+        return min(int(max_samples), n)
+    if isinstance(max_samples, (float, np.floating)) and 0.0 < float(max_samples) <= 1.0:
+        return min(max(1, int(round(float(max_samples) * n))), n)
+    raise InputError(
+        f"max_samples must be a number of rows (an integer >= 1) or a fraction in (0, 1], "
+        f"got {max_samples!r}; e.g. max_samples=1000."
+    )
 
 
 def _zeros(X: Any) -> np.ndarray:

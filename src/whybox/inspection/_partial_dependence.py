@@ -293,7 +293,9 @@ def partial_dependence(
         the gathered feature column(s); with ``kind="individual"``/``"both"``,
         ``individual`` is a lazy dask array chunked as X's rows (computing it predicts
         those rows again); ``method="recursion"`` reads only the trees and the grid;
-        ``method="auto"`` is the brute force (see
+        ``method="auto"`` is the brute force; a dask ``sample_weight`` weights the
+        sums and ``max_samples`` draws a uniform sample split over the partitions
+        (other rows than the in-memory draw; see
         ``whybox.distributed.partial_dependence``).
     features : str, int, or a pair of them
         One feature, or a tuple of two for a two-way partial dependence.
