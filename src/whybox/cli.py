@@ -175,7 +175,8 @@ def cli() -> None:
     help="A column of --data holding a sensitive attribute (repeat for several): the report "
     "gains a Fairness section. A column the model was not fitted on is left out of its input. "
     "Bin a numeric column into groups with COLUMN:bins=18,25,40,65 (edges; -inf and inf "
-    "allowed) or COLUMN:quantiles=4 (groups of equal size).",
+    "allowed) or COLUMN:quantiles=4 (groups of equal size; not with Parquet files read with "
+    "Dask, whose groups are counted over all rows).",
 )
 @click.option(
     "--trust-model-file",
@@ -638,11 +639,11 @@ def _audit_dask(
                 f"--sensitive {shorten(a.column)} is not a column of --data; its columns "
                 f"are [{others[:400]}]."
             )
-        if a.bins is not None or a.quantiles is not None:
+        if a.quantiles is not None:
             raise InputError(
-                f"--sensitive {shorten(a.spec)} bins a column, which Parquet files read with "
-                f"Dask do not support yet; store the binned attribute as a column of the "
-                f"files and name it, e.g. --sensitive {_bare(a.column)}_group."
+                f"--sensitive {shorten(a.spec)} needs the quantiles of every row at once, "
+                "which Parquet files read with Dask do not hold in one place; give the edges "
+                f"instead, such as --sensitive {_bare(a.column)}:bins=18,25,40,65."
             )
     n_rows = _count_rows(files)
     for r in row_list or ():
@@ -671,10 +672,51 @@ def _audit_dask(
             report = run_audit(
                 model, frame.drop(columns=[target]), frame[target], X_train=X_train,
                 y_train=y_train, rows=row_list, random_state=seed, progress=not quiet,
-                source=source, sensitive_features=[a.column for a in attributes] or None,
+                source=source, sensitive_features=_dask_attributes(frame, attributes) or None,
                 max_samples=10_000 if max_samples is None else max_samples,
             )  # fmt: skip
     _save(report, html_path, json_path)
+
+
+def _bin_partition(values: Any, column: str, edges: tuple[float, ...], option: str) -> Any:
+    """One partition of a numeric column in the bins of ``edges``, labelled as
+    ``whybox.fairness.bin_numeric`` labels them (a point of every bin joins the
+    partition while it is binned, so a partition within one bin is not refused)."""
+    import numpy as np
+    import pandas as pd
+
+    from whybox.fairness import bin_numeric
+
+    finite = np.asarray(edges, dtype=np.float64)
+    lo = np.where(np.isinf(finite[:-1]), finite[1:] - 1.0, finite[:-1])
+    hi = np.where(np.isinf(finite[1:]), finite[:-1] + 1.0, finite[1:])
+    points = (lo + hi) / 2
+    given = values.to_numpy(dtype=object)
+    binned = bin_numeric(
+        np.concatenate([given, points.astype(object)]), column, bins=edges, option=option
+    )
+    return pd.Series(binned.to_numpy()[: len(given)], index=values.index, name=column, dtype=object)
+
+
+def _dask_attributes(frame: Any, attributes: list[_Sensitive]) -> list[Any]:
+    """The ``--sensitive`` attributes of a dask frame: column names, or binned dask Series."""
+    import pandas as pd
+
+    out: list[Any] = []
+    for a in attributes:
+        if a.bins is None:
+            out.append(a.column)
+            continue
+        out.append(
+            frame[a.column].map_partitions(
+                _bin_partition,
+                a.column,
+                a.bins,
+                f"--sensitive {shorten(a.spec)}",
+                meta=pd.Series([], dtype=object, name=a.column),
+            )  # fmt: skip
+        )
+    return out
 
 
 def _check_rows_exist(rows: list[int] | None, n_rows: int, data_path: str) -> None:

@@ -65,8 +65,8 @@ def test_a_parquet_pattern_is_audited_in_this_process(case, tmp_path, capsys):
     out = tmp_path / "report.html"
     code = run_cli(
         "audit", "--model", folder / "model.skops", "--data", folder / "data" / "*.parquet",
-        "--target", "y", "--sensitive", "grp", "--rows", N_ROWS - 1, "--max-samples", 300,
-        "--out", out, "--quiet",
+        "--target", "y", "--sensitive", "grp", "--sensitive", "a:bins=-inf,0,inf", "--rows",
+        N_ROWS - 1, "--max-samples", 300, "--out", out, "--quiet",
     )  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err
@@ -77,7 +77,15 @@ def test_a_parquet_pattern_is_audited_in_this_process(case, tmp_path, capsys):
     assert report["meta"]["sampled rows"] in (300, 301)
     assert "(4 Parquet files)" in report["meta"]["subtitle"]
     sections = {s["id"]: s for s in report["sections"]}
-    assert sections["fairness"]["summary"].startswith(f"Group metrics over all {N_ROWS} rows")
+    fairness = sections["fairness"]
+    assert fairness["summary"].startswith(f"Group metrics over all {N_ROWS} rows")
+    # the groups of every row: 'grp' crossed with 'a' binned at 0 (bin_numeric's labels)
+    counts = {row[0]: row[1] for row in fairness["blocks"][1]["rows"]}
+    binned = np.where(frame.a <= 0, "<= 0", "> 0")
+    expected = pd.Series(
+        1, index=[f"grp={g}, a={b}" for g, b in zip(frame.grp, binned, strict=True)]
+    )
+    assert counts == expected.groupby(level=0).sum().to_dict()
     titles = [b.get("title", "") for b in sections["local"]["blocks"]]
     assert titles[0].startswith(f"Row {N_ROWS - 1}: ")
 
@@ -119,7 +127,8 @@ def _bad_file(folder: Path) -> Path:
     [
         ({"--workers": 2, "--scheduler": "tcp://127.0.0.1:1"}, "exclude each other"),
         ({"--target": "nope"}, "--target 'nope' is not a column of --data"),
-        ({"--sensitive": "grp:bins=0,1"}, "bins a column"),
+        ({"--sensitive": "a:quantiles=4"}, "needs the quantiles of every row at once"),
+        ({"--sensitive": "a:bins=0,1"}, "outside the edges"),
         ({"--sensitive": "age"}, "--sensitive 'age' is not a column of --data"),
         ({"--rows": str(N_ROWS)}, f"between 0 and {N_ROWS - 1} (the --data files hold"),
         ({"--data": "{folder}/none/*.parquet"}, "--data names no Parquet files"),
