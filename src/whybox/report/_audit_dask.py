@@ -100,7 +100,8 @@ def _one_frame(X: Any, y: Any, series: dict[str, Any]) -> tuple[Any, Any, dict[s
             f"(dask could not line them up: {shorten(str(exc))}); take them from one frame: "
             "df['y'] and df.drop(columns='y')."
         ) from None
-    both = both.map_partitions(_same, meta=both._meta)
+    # partitions pass unchanged; their columns and dtypes are checked by the reductions
+    both = both.map_partitions(_same, meta=both._meta, enforce_metadata=False)
     columns = list(X.columns)
     renamed = {name: both[f"__whybox_s{j}__"].rename(name) for j, name in enumerate(series)}
     return both[columns], both[_Y].rename(y.name), renamed
