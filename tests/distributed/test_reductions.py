@@ -657,3 +657,36 @@ def test_partial_dependence_sample_weight_and_max_samples(data, dask_client):
     assert sampled.params["n_samples"] == 600 and sampled.params["n_given"] == len(X)
     with pytest.raises(InputError, match="sample_weight sums to 0"):
         partial_dependence(clf, Xd, 1, grid_resolution=3, sample_weight=wd * 0)
+
+
+def test_ale_categorical_ordered_matches(data, dask_client):
+    """A categorical feature given as an ordered pandas Categorical (the order the
+    in-memory call keeps) on a dask DataFrame: the in-memory ALE of a pipeline."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = data["frame"][["a", "b", "race"]].copy()
+    levels = pd.CategoricalDtype(["C", "A", "B"], ordered=True)
+    frame["race"] = frame["race"].astype(levels)
+    target = frame["a"] + frame["race"].map({"A": 0.0, "B": 1.0, "C": -2.0}).astype(float)
+    pipe = make_pipeline(
+        ColumnTransformer([("oh", OneHotEncoder(), ["race"])], remainder="passthrough"),
+        GradientBoostingRegressor(n_estimators=15, random_state=0),
+    ).fit(frame, target)
+    ddf = dd.from_pandas(frame, npartitions=3)
+    expected = accumulated_local_effects(pipe, frame, "race")
+    got = accumulated_local_effects(pipe, ddf, "race")
+    assert got.categorical and expected.categorical
+    np.testing.assert_array_equal(got.grids[0], expected.grids[0])  # C, A, B
+    np.testing.assert_array_equal(got.counts, expected.counts)
+    scale = np.abs(expected.effect).max()
+    np.testing.assert_allclose(got.effect, expected.effect, rtol=0, atol=RTOL * scale * 10)
+    assert got.params == expected.params
+    banded = accumulated_local_effects(pipe, ddf, "race", n_bootstrap=20)
+    assert np.all(banded.lower <= banded.upper)
+    unordered = dd.from_pandas(frame.assign(race=frame["race"].astype(str)), npartitions=3)
+    with pytest.raises(InputError, match="not an ordered pandas Categorical"):
+        accumulated_local_effects(pipe, unordered, "race")
+    with pytest.raises(InputError, match="second-order ALE needs two numeric"):
+        accumulated_local_effects(pipe, ddf, ("a", "race"))

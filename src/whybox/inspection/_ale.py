@@ -489,8 +489,9 @@ def accumulated_local_effects(
     X : array-like of shape (n_samples, n_features) or DataFrame
         The data (training data or a sample of it); or a dask Array/DataFrame: the
         features' columns are gathered for the edges, local effects summed per bin
-        (or cell) on the workers (one numeric feature or a pair; a categorical feature
-        needs every row to order its levels). Its ``n_bootstrap`` band is a
+        (or cell) on the workers: one numeric feature, a pair, or a categorical
+        feature given as an ordered pandas Categorical (ordering unordered levels by
+        similarity needs every row at once). Its ``n_bootstrap`` band is a
         Poisson bootstrap: each row gets a Poisson(1) weight per replicate, drawn on
         its worker from ``default_rng([seed, partition])`` with ``seed`` drawn from
         ``random_state``, and the bins' weighted sums are added (Hanley & MacGibbon
@@ -708,16 +709,28 @@ def _ale_partition(
     batch_size: int | None,
     n_boot: int,
     seed: int,
-) -> tuple[np.ndarray, np.ndarray, int, np.ndarray, np.ndarray]:
-    """One partition's sums of local effects per slot (S, k) (bins of one feature, or
-    the cells of a pair, ``c1 * K2 + c2``), rows per slot (S,), rows, and the Poisson
-    bootstrap's weighted sums (n_boot, S, k) and counts (n_boot, S) (weights from
-    ``whybox.distributed.poisson_weights(..., [seed, part])``). The local effects are
-    the in-memory call's: the bin's two edges (first order) or the cell's four
-    corners (second order), the rest of the row kept."""
+    categorical: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """One partition's sums of local effects per slot (S, k) (bins of one feature, the
+    cells of a pair, ``c1 * K2 + c2``, or the steps into each level of a categorical
+    feature), rows per slot (S,), rows, the Poisson bootstrap's weighted sums
+    (n_boot, S, k) and counts (n_boot, S) (weights from
+    ``whybox.distributed.poisson_weights(..., [seed, part])``), and, for a categorical
+    feature, rows per level (L,) and their bootstrap counts (n_boot, L) (empty
+    otherwise). The local effects are the in-memory call's: the bin's two edges, the
+    cell's four corners or the adjacent levels, the rest of the row kept."""
     data = m.check_data(adapt_data(X, name="X"), name="X")
     flags = data.categorical
-    if len(cols) == 1:
+    level_slots = None
+    if categorical:
+        order = grids[0]
+        deltas, slot, owner, codes = _categorical_deltas(
+            m, data, cols[0], order, space, batch_size, flags
+        )
+        n_slots = len(order)
+        has_level = np.flatnonzero(codes >= 0)
+        level_slots = _Slots(has_level, codes[has_level], n_slots)
+    elif len(cols) == 1:
         j, edges = cols[0], grids[0]
         b = _bin_of(data.values[:, j].astype(np.float64), edges)
         owner = np.flatnonzero(b >= 0)
@@ -748,8 +761,10 @@ def _ale_partition(
         ],
         axis=1,
     )
+    n_levels = n_slots if level_slots is not None else 0
     boot_sums = np.zeros((n_boot, n_slots, deltas.shape[1]))
     boot_counts = np.zeros((n_boot, n_slots))
+    boot_levels = np.zeros((n_boot, n_levels))
     if n_boot:
         from whybox.distributed import poisson_weights
 
@@ -757,9 +772,15 @@ def _ale_partition(
         at = 0
         for w in poisson_weights(data.n_samples, n_boot, [seed, part]):
             boot_sums[at : at + len(w)], boot_counts[at : at + len(w)] = slots.sums(w)
+            if level_slots is not None:
+                boot_levels[at : at + len(w)] = level_slots.counts(w)
             at += len(w)
     counts = np.bincount(slot, minlength=n_slots)
-    return sums, counts, int(data.n_samples), boot_sums, boot_counts
+    level_counts = np.zeros(n_levels)
+    if level_slots is not None:
+        level_counts = level_slots.counts(np.ones((1, data.n_samples)))[0]
+    n = int(data.n_samples)
+    return sums, counts, n, boot_sums, boot_counts, level_counts, boot_levels
 
 
 def _ale_dask(
@@ -784,18 +805,23 @@ def _ale_dask(
     if categorical_features is not None:
         raise InputError(
             f"categorical_features={categorical_features!r} is not supported with a dask X "
-            "(ordering a categorical feature's levels needs every row at once); use numeric "
-            "features, or call X.compute() first."
+            "(ordering a categorical feature's levels needs every row at once); give the "
+            "feature as an ordered pandas Categorical, or call X.compute() first."
         )
     m, head = model_and_data(model, first_partition(X))
     idx = _features(head, features)
-    if head.categorical[idx].any():
-        raise InputError(
-            f"features={features!r}: with a dask X the ALE of numeric features is reduced, "
-            "and a feature asked for is categorical; ask for numeric features, or call "
-            "X.compute() first."
-        )
     names = tuple(head.feature_names[j] for j in idx)
+    if len(idx) == 2 and head.categorical[idx].any():
+        cat = names[int(np.flatnonzero(head.categorical[idx])[0])]
+        raise InputError(
+            f"feature {cat!r} is categorical, but a second-order ALE needs two numeric "
+            "features; ask for the first-order ALE of each, or encode it as numbers."
+        )
+    if head.categorical[idx].any():
+        return _ale_dask_categorical(
+            m, X, idx[0], names[0], n_bins, output, n_bootstrap, confidence_level,
+            random_state, batch_size,
+        )  # fmt: skip
     specs = _split_bins(n_bins, len(idx))
     gathered = [np.asarray(gather_column(X, j), dtype=np.float64) for j in idx]
     columns = Dataset(np.column_stack(gathered), names, np.zeros(len(idx), dtype=bool))
@@ -805,7 +831,7 @@ def _ale_dask(
     space = output_space(m, output)
     # a Poisson bootstrap: the partitions' row weights seeded from one draw of random_state
     seed = int(np.random.default_rng(random_state).integers(2**63)) if n_bootstrap else 0
-    sums, counts, n, boot_sums, boot_counts = sum_numbered_partitions(
+    sums, counts, n, boot_sums, boot_counts, _, _ = sum_numbered_partitions(
         _ale_partition, X, m, list(idx), grids, space, batch_size, n_bootstrap, seed
     )
     if n_bootstrap and n < 10:
@@ -862,5 +888,82 @@ def _ale_dask(
             "n_samples": int(n),
             "batch_size": json_value(batch_size),
             **extra,
+        },
+    )
+
+
+def _ale_dask_categorical(
+    m: Any,
+    X: Any,
+    j: int,
+    name: str,
+    n_bins: Any,
+    output: str | None,
+    n_bootstrap: int,
+    confidence_level: float,
+    random_state: Any,
+    batch_size: int | None,
+) -> AccumulatedLocalEffects:
+    """First-order ALE of a categorical feature of a dask DataFrame whose levels are an
+    ordered pandas Categorical (the order the in-memory call keeps): the column is
+    gathered for the levels present, each partition sums its steps between adjacent
+    levels and counts its rows per level, and the client accumulates."""
+    from whybox.distributed import gather_column, sum_numbered_partitions
+
+    spec = _split_bins(n_bins, 1)[0]
+    dtype = X.dtypes[name] if hasattr(X, "dtypes") and name in X.columns else None
+    given = None
+    if isinstance(dtype, pd.CategoricalDtype) and dtype.ordered and dtype.categories is not None:
+        given = list(dtype.categories)
+    if given is None:
+        raise InputError(
+            f"feature {name!r} is categorical and not an ordered pandas Categorical: with a "
+            "dask X its levels cannot be ordered by similarity (that needs every row's other "
+            "features at once); give it as an ordered Categorical "
+            f"(X[{name!r}].astype(pd.CategoricalDtype(levels, ordered=True))), or call "
+            "X.compute() first."
+        )
+    col = np.asarray(gather_column(X, j), dtype=object)
+    column = Dataset(col[:, None], (name,), np.ones(1, dtype=bool))
+    check_not_constant(column, 0, levels(column, 0))
+    order = order_levels(column, 0, given)
+    space = output_space(m, output)
+    seed = int(np.random.default_rng(random_state).integers(2**63)) if n_bootstrap else 0
+    sums, steps, n, boot_sums, boot_steps, level_counts, boot_levels = sum_numbered_partitions(
+        _ale_partition, X, m, [j], [order], space, batch_size, n_bootstrap, seed, True
+    )
+    if n_bootstrap and n < 10:
+        raise InputError(
+            f"a bootstrap band needs at least 10 rows, X has {n}; give more rows or n_bootstrap=0."
+        )
+
+    def accumulate(s: np.ndarray, c: np.ndarray, lv: np.ndarray) -> np.ndarray:
+        cc = c[..., None]
+        return _accumulate_categorical(np.divide(s, cc, out=np.zeros_like(s), where=cc > 0), lv)
+
+    effect = accumulate(sums[None], steps[None].astype(np.float64), level_counts[None])[0]
+    lower = upper = None
+    if n_bootstrap:
+        boot = accumulate(boot_sums, boot_steps, boot_levels)
+        alpha = (1 - confidence_level) / 2
+        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
+    return AccumulatedLocalEffects(
+        feature_names=(name,),
+        grids=(order,),
+        effect=np.moveaxis(effect, -1, 0),
+        lower=lower,
+        upper=upper,
+        counts=np.rint(level_counts).astype(np.int64),
+        categorical=True,
+        output_names=m.output_names,
+        output_space=space,
+        params={
+            "n_bins": spec if isinstance(spec, int) else spec.tolist(),
+            "n_bootstrap": int(n_bootstrap),
+            "confidence_level": float(confidence_level),
+            "categorical_features": None,
+            "random_state": json_value(random_state),
+            "n_samples": int(n),
+            "batch_size": json_value(batch_size),
         },
     )
