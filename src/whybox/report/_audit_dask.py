@@ -345,19 +345,18 @@ def _stated(
                 f"numpy.random.default_rng({random_state})"
                 + (f", and the {asked} rows asked for" if asked else "")
             )
-    reduced = [
-        s
-        for s in ("performance metrics (ROC AUC excepted)", "confusion counts", "calibration",
-                  "fairness group metrics", "permutation importance")
-        if _section_of(s) in {sec.id for sec in sections}
-    ]  # fmt: skip
-    per_row = [s.title for s in sections if s.id not in ("performance", "confusion")]
+    present = {sec.id for sec in sections}
+    if report.meta.get("task") == "regression" and "failures" in present:
+        present.add("residuals")  # a regressor's part of "Where the model fails"
+    reduced = [what for sid, what in _REDUCED if sid in present]
+    sampled = ["ROC AUC"] if report.meta.get("task") == "classification" else []
+    sampled += [what for sid, what in _SAMPLED if sid in present]
     note = (
-        f"X is a dask collection of {n_rows} rows. Over all {n_rows} rows, reduced on the Dask "
-        f"workers: {', '.join(reduced)}. On a sample of {n_sample} rows (max_samples="
+        f"The audited data has {n_rows} rows, read with Dask. Over all {n_rows} rows, on the "
+        f"workers: {_listed(reduced)}. On a sample of {n_sample} rows (max_samples="
         f"{max_samples}, drawn without replacement with random_state={random_state}"
         + (f", with the {asked} rows asked for" if asked else "")
-        + f"): ROC AUC and the rest of {', '.join(per_row)}."
+        + f"): {_listed(sampled)}."
     )
     results = dict(report.results)
     results["sample_rows"] = positions
@@ -366,14 +365,29 @@ def _stated(
     )
 
 
-def _section_of(reduction: str) -> str:
-    return {
-        "performance metrics (ROC AUC excepted)": "performance",
-        "confusion counts": "confusion",
-        "calibration": "failures",
-        "fairness group metrics": "fairness",
-        "permutation importance": "importance",
-    }[reduction]
+# (section id, what of it is reduced over all rows / read from the sample), in order
+_REDUCED = (
+    ("performance", "the performance metrics (ROC AUC excepted)"),
+    ("confusion", "the confusion counts"),
+    ("failures", "calibration"),
+    ("fairness", "the fairness group metrics"),
+    ("importance", "permutation importance"),
+)
+_SAMPLED = (
+    ("errors", "the error analysis"),
+    ("failures", "the failing slices and surrogate tree"),
+    ("residuals", "the residuals by feature"),
+    ("shap", "the SHAP values"),
+    ("effects", "the feature effects"),
+    ("fairness", "the proxies and flip tests"),
+    ("local", "the local explanations"),
+    ("quality", "the explanation quality checks"),
+)
+
+
+def _listed(items: list[str]) -> str:
+    """Items in words: "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def audit_dask(
