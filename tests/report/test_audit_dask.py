@@ -234,3 +234,20 @@ def test_bad_input_is_one_sentence_before_any_work():
         with pytest.raises(InputError, match=message) as info:
             audit(model, X, **kwargs)
         assert str(info.value).count(". ") <= 1, str(info.value)
+
+
+def test_max_samples_leaves_an_in_memory_audit_as_it_was():
+    frame = _frame("classification").iloc[:150]
+    X = frame[["a", "b", "c", "d"]]
+    model = HistGradientBoostingClassifier(max_iter=5, random_state=0).fit(X, frame.y)
+
+    def content(report) -> dict:
+        out = report.to_dict()
+        for key in ("created", "audit time (s)", "explanation quality checks (s)"):
+            out["meta"].pop(key)
+        return out
+
+    plain = audit(model, X, frame.y, progress=False)
+    limited = audit(model, X, frame.y, progress=False, max_samples=20)
+    assert "sampled rows" not in limited.meta and "sample_rows" not in limited.results
+    assert content(limited) == content(plain)
