@@ -690,3 +690,25 @@ def test_ale_categorical_ordered_matches(data, dask_client):
         accumulated_local_effects(pipe, unordered, "race")
     with pytest.raises(InputError, match="second-order ALE needs two numeric"):
         accumulated_local_effects(pipe, ddf, ("a", "race"))
+
+
+def test_a_parquet_tables_columns_pair_partition_by_partition(data, dask_client, tmp_path):
+    """dask fuses the partitions of a narrow projection of wide Parquet files (``df["y"]``
+    gets fewer than ``df[features]``): X and y of one table still pair row by row."""
+    frame = data["frame"]
+    for k in range(6):
+        frame.iloc[k * 400 : (k + 1) * 400].to_parquet(tmp_path / f"p{k}.parquet", index=False)
+    table = dd.read_parquet(tmp_path)
+    assert len(table["y_cls"].to_delayed()) < table.npartitions  # the fusion this is about
+    X, y, features = table[["a", "b", "c", "d"]], table["y_cls"], frame[["a", "b", "c", "d"]]
+    clf = data["clf"]
+    got = calibration(clf, X, y, n_bins=5).curves[0]
+    want = calibration(clf, features, frame["y_cls"], n_bins=5).curves[0]
+    np.testing.assert_array_equal(got.counts, want.counts)
+    np.testing.assert_allclose(got.observed, want.observed, rtol=RTOL)
+    got = confusion_analysis(y, table["pred"]).matrix
+    np.testing.assert_array_equal(got, confusion_analysis(frame["y_cls"], frame["pred"]).matrix)
+    pi = permutation_importance(clf, X, y, scoring="accuracy", n_repeats=2)
+    assert pi.baseline_score == pytest.approx(
+        float(np.mean(clf.predict(features) == frame["y_cls"])), rel=RTOL
+    )

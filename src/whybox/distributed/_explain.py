@@ -19,7 +19,7 @@ import numpy as np
 
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
-from whybox.distributed._reduce import partition_lengths
+from whybox.distributed._reduce import frame_partitions, partition_lengths
 
 __all__ = ["explain_dask"]
 
@@ -152,7 +152,7 @@ def _row_blocks(X: Any) -> tuple[Any, list[Any], tuple[int, ...], bool]:
         blocks = list(X.to_delayed()[:, 0])
         return X, blocks, tuple(int(c) for c in X.chunks[0]), False
     if isinstance(X, dd.DataFrame):
-        blocks = list(X.to_delayed())
+        blocks = frame_partitions(X)
         # a partition's length is not in its divisions: one pass counts the rows and
         # checks each partition's columns and dtypes against the frame's meta
         lengths = tuple(int(n) for n in partition_lengths(X))

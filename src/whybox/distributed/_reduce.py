@@ -27,6 +27,7 @@ __all__ = [
     "distinct_sample",
     "exact_percentiles",
     "first_partition",
+    "frame_partitions",
     "gather_column",
     "group_table",
     "partial_dependence",
@@ -51,7 +52,7 @@ def _parts(X: Any, name: str) -> list[Any]:
             "dask.dataframe.from_pandas."
         )
     if hasattr(X, "divisions"):
-        parts = list(X.to_delayed())
+        parts = frame_partitions(X)
         if X.ndim != 2:
             return parts
         import dask
@@ -65,6 +66,21 @@ def _parts(X: Any, name: str) -> list[Any]:
     if X.ndim == 2:
         X = X.rechunk({1: -1})
     return list(X.to_delayed().ravel())
+
+
+def frame_partitions(X: Any) -> list[Any]:
+    """The delayed partitions of a dask DataFrame or Series, one per ``X.npartitions``.
+
+    dask's optimiser may fuse the partitions of a narrow column projection of a Parquet
+    table (``df["y"]`` of a wide file then has half as many as ``df[features]``), so two
+    collections of one frame would no longer pair partition by partition. The optimised
+    graph is kept where it fuses nothing; otherwise the unoptimised one (whose partition
+    k is the frame's partition k, read with all its columns) is used.
+    """
+    parts = list(X.to_delayed())
+    if len(parts) == X.npartitions:
+        return parts
+    return list(X.to_delayed(optimize_graph=False))
 
 
 def _aligned(X: Any, name_x: str, v: Any, name_v: str) -> list[Any]:
@@ -187,7 +203,7 @@ def locate_bad_partition(exc: BaseException, *sources: tuple[Any, str]) -> Input
     for coll, name in sources:
         if not hasattr(coll, "divisions"):
             continue
-        for k, part in enumerate(coll.to_delayed()):
+        for k, part in enumerate(frame_partitions(coll)):
             try:
                 part.compute()
             except Exception as err:
