@@ -17,7 +17,7 @@ requires("distributed")
 import dask  # noqa: E402
 import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
-from sklearn.ensemble import GradientBoostingRegressor  # noqa: E402
+from sklearn.ensemble import GradientBoostingClassifier, GradientBoostingRegressor  # noqa: E402
 from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
 
 from whybox._exceptions import InputError  # noqa: E402
@@ -598,6 +598,21 @@ def test_partial_dependence_recursion(data, dask_client):
     with pytest.raises(InputError, match="method='recursion' does not apply"):
         partial_dependence(gb, da.from_array(X, chunks=(500, 4)), 0, method="recursion",
                            kind="both")  # fmt: skip
+    # "auto" resolves as in memory: recursion for the trees' average, brute otherwise
+    methods = []
+    for kind, output in (("average", None), ("both", None), ("average", "log_odds")):
+        if output == "log_odds":  # a classifier whose auto method falls to brute force
+            model = GradientBoostingClassifier(n_estimators=5, random_state=0)
+            model.fit(X, X[:, 0] > 0)
+        else:
+            model = gb
+        want = partial_dependence(model, X, 0, grid_resolution=5, kind=kind, output=output)
+        got = partial_dependence(model, da.from_array(X, chunks=(500, 4)), 0, grid_resolution=5,
+                                 kind=kind, output=output)  # fmt: skip
+        assert got.method == want.method
+        np.testing.assert_allclose(got.average, want.average, rtol=RTOL)
+        methods.append(got.method)
+    assert methods == ["recursion", "brute", "brute"]
 
 
 def test_ale_second_order_matches(data, dask_client):

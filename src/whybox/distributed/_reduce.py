@@ -753,8 +753,9 @@ def partial_dependence(
     ``method="recursion"`` (scikit-learn gradient boosting and forests, as in
     memory): the average is the trees' own estimate on the grid, which reads only the
     trees; the in-memory call runs on X's first partition with the grid given, so it
-    equals the in-memory call on all rows exactly. ``method="auto"`` stays the brute
-    force with a dask X.
+    equals the in-memory call on all rows exactly. ``method="auto"`` resolves as in
+    memory (recursion for those models with ``kind="average"``, no ``sample_weight``
+    and the raw output; brute force otherwise), decided on X's first row.
 
     ``sample_weight`` (a dask Series/array aligned with X): the average is the sum of
     the weighted curves over the total weight, as ``numpy.average``. ``max_samples``:
@@ -829,25 +830,27 @@ def partial_dependence(
             "method='recursion' does not apply here: it averages over the training "
             "samples, so sample_weight has no effect on it; use method='brute' (or 'auto')."
         )
-    if method == "recursion":
+    if method == "recursion" or (method == "auto" and kind == "average" and sample_weight is None):
         # the trees' estimate reads only the trees and the grid: run it on one partition
+        # ("auto" on one row: it resolves as in memory, and falls to brute force below)
         lengths = partition_lengths(X)
         if not lengths.sum():
             raise InputError("X has no rows; give at least one row.")
         head = _parts(X, "X")[int(np.flatnonzero(lengths)[0])].compute()
-        given = {**kwargs, "kind": kind, "method": "recursion", "centered": centered}
-        base = pd_in_memory(model, head, features, **given)
-        n = int(lengths.sum())
-        params = dict(base.params)
-        params.update(
-            {
-                "custom_values": sorted(str(f) for f in (custom_values or {})),
-                "n_samples": n,
-                "n_given": n,
-                "random_state": random_state if isinstance(random_state, int) else None,
-            }
-        )
-        return dataclasses.replace(base, params=params)
+        given = {**kwargs, "kind": kind, "method": method, "centered": centered}
+        base = pd_in_memory(model, head if method == "recursion" else head[:1], features, **given)
+        if base.method == "recursion":
+            n = int(lengths.sum())
+            params = dict(base.params)
+            params.update(
+                {
+                    "custom_values": sorted(str(f) for f in (custom_values or {})),
+                    "n_samples": n,
+                    "n_given": n,
+                    "random_state": random_state if isinstance(random_state, int) else None,
+                }
+            )
+            return dataclasses.replace(base, params=params)
     model_key = _once(model)
     xp = _parts(X, "X")
     wp = [None] * len(xp)

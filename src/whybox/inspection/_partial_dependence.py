@@ -293,7 +293,7 @@ def partial_dependence(
         the gathered feature column(s); with ``kind="individual"``/``"both"``,
         ``individual`` is a lazy dask array chunked as X's rows (computing it predicts
         those rows again); ``method="recursion"`` reads only the trees and the grid;
-        ``method="auto"`` is the brute force; a dask ``sample_weight`` weights the
+        ``method="auto"`` resolves as in memory; a dask ``sample_weight`` weights the
         sums and ``max_samples`` draws a uniform sample split over the partitions
         (other rows than the in-memory draw; see
         ``whybox.distributed.partial_dependence``).
