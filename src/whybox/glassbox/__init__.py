@@ -2,11 +2,19 @@
 
 from whybox.glassbox._additive import AdditiveModel, Binning, Term
 from whybox.glassbox._ebm import from_ebm, is_ebm
+from whybox.glassbox._pygam import PyGAMTermFunction, from_pygam, is_pygam
+from whybox.glassbox._shape import ShapeFunction, ShapeFunctions, shape_functions
 
 __all__ = [
     "AdditiveModel",
     "Binning",
+    "PyGAMTermFunction",
+    "ShapeFunction",
+    "ShapeFunctions",
     "Term",
     "from_ebm",
+    "from_pygam",
     "is_ebm",
+    "is_pygam",
+    "shape_functions",
 ]
