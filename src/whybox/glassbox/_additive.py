@@ -85,11 +85,15 @@ class Binning:
         Categorical: category text -> bin index (from 1); ``n_bins = max index + 2``.
         Numbers are matched as EBM writes them (``3.0`` as ``"3"``, ``True`` as ``"1"``).
         None for numeric.
+    bounds : tuple of (float, float) or None
+        Numeric: the smallest and largest value seen in training (EBM's
+        ``feature_bounds_``), for drawing the outer bins; None when unknown.
     """
 
     kind: str
     cuts: np.ndarray | None = None
     levels: Mapping[str, int] | None = None
+    bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -102,6 +106,12 @@ class Binning:
                     f"{cuts.size} cuts that are not; pass the sorted cut points."
                 )
             object.__setattr__(self, "cuts", cuts)
+            if self.bounds is not None:
+                low, high = (float(v) for v in self.bounds)
+                if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+                    object.__setattr__(self, "bounds", None)
+                else:
+                    object.__setattr__(self, "bounds", (low, high))
         else:
             levels = dict(self.levels or {})
             for key, index in levels.items():

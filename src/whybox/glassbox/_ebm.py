@@ -36,19 +36,19 @@ def is_ebm(model: Any) -> bool:
     return cls.__module__.split(".")[0] == "interpret" and cls.__name__ in EBM_CLASSES
 
 
-def _binning(level: Any, feature_type: str) -> Binning:
+def _binning(level: Any, bounds: Any = None) -> Binning:
     if isinstance(level, dict):
         return Binning("categorical", levels={str(k): int(v) for k, v in level.items()})
-    return Binning("numeric", cuts=np.asarray(level, dtype=np.float64))
+    return Binning("numeric", cuts=np.asarray(level, dtype=np.float64), bounds=bounds)
 
 
-def term_binnings(bins: Any, feature_types: Any, features: tuple[int, ...]) -> tuple[Binning, ...]:
+def term_binnings(bins: Any, features: tuple[int, ...], bounds: Any = None) -> tuple[Binning, ...]:
     """The binning each feature of a term uses: EBM's level ``min(levels, term size)``."""
     out = []
     for f in features:
         levels = bins[f]
         level = levels[min(len(levels), len(features)) - 1]
-        out.append(_binning(level, feature_types[f]))
+        out.append(_binning(level, None if bounds is None else tuple(bounds[f])))
     return tuple(out)
 
 
@@ -105,7 +105,7 @@ def from_ebm(model: Any) -> AdditiveModel:
     terms = []
     for t, features in enumerate(model.term_features_):
         features = tuple(int(f) for f in features)
-        bins = term_binnings(model.bins_, feature_types, features)
+        bins = term_binnings(model.bins_, features, getattr(model, "feature_bounds_", None))
         shape = tuple(b.n_bins for b in bins)
 
         bag = None
