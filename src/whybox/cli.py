@@ -627,18 +627,7 @@ def _audit_dask(
             f"[{', '.join(shorten(c) for c in columns[:10])}]."
         )
     for a in attributes:
-        if a.column == target:
-            raise InputError(
-                f"--sensitive {shorten(a.column)} is the target (--target), the label the model "
-                "predicts, not an attribute of the people in the rows; name another column, "
-                "such as a sex or age-group column, with --sensitive."
-            )
-        if a.column not in columns:
-            others = ", ".join(shorten(c) for c in columns if c != target)
-            raise InputError(
-                f"--sensitive {shorten(a.column)} is not a column of --data; its columns "
-                f"are [{others[:400]}]."
-            )
+        _check_sensitive_column(a, columns, target, "--data")
         if a.quantiles is not None:
             raise InputError(
                 f"--sensitive {shorten(a.spec)} needs the quantiles of every row at once, "
@@ -785,18 +774,7 @@ def _sensitive_attributes(
     columns = [str(c) for c in frame.columns]
     out: list[Any] = []
     for a in attributes:
-        if a.column == target:
-            raise InputError(
-                f"--sensitive {shorten(a.column)} is the target (--target), the label the model "
-                "predicts, not an attribute of the people in the rows; name another column, "
-                "such as a sex or age-group column, with --sensitive."
-            )
-        if a.column not in columns:
-            others = ", ".join(shorten(c) for c in columns if c != target)
-            raise InputError(
-                f"--sensitive {shorten(a.column)} is not a column of {data_name}; its columns "
-                f"are [{others[:400]}]."
-            )
+        _check_sensitive_column(a, columns, target, data_name)
         values = frame[a.column]
         if a.bins is None and a.quantiles is None:
             check_group_count(values, a.column, cli=True)
@@ -812,6 +790,22 @@ def _sensitive_attributes(
                 )  # fmt: skip
             )
     return out
+
+
+def _check_sensitive_column(a: _Sensitive, columns: list[str], target: str, data_name: str) -> None:
+    """A ``--sensitive`` column must be a column of the data other than the target."""
+    if a.column == target:
+        raise InputError(
+            f"--sensitive {shorten(a.column)} is the target (--target), the label the model "
+            "predicts, not an attribute of the people in the rows; name another column, "
+            "such as a sex or age-group column, with --sensitive."
+        )
+    if a.column not in columns:
+        others = ", ".join(shorten(c) for c in columns if c != target)
+        raise InputError(
+            f"--sensitive {shorten(a.column)} is not a column of {data_name}; its columns "
+            f"are [{others[:400]}]."
+        )
 
 
 def _save(report: Any, html_path: Path, json_path: Path) -> None:
