@@ -51,6 +51,7 @@ from whybox import Explanation, InputError
 from whybox._utils import Result
 from whybox.anchors import Anchor, AnchorTabular
 from whybox.counterfactuals import CounterfactualExplainer, Counterfactuals
+from whybox.glassbox import AdditiveModel, Binning, Term
 from whybox.gradients import GradientShap, IntegratedGradients, Saliency, SmoothGrad
 from whybox.inspection import (
     AccumulatedLocalEffects,
@@ -66,6 +67,7 @@ from whybox.inspection import (
 )
 from whybox.lime import LimeTabularExplainer
 from whybox.shapley import (
+    AdditiveExplainer,
     ExactExplainer,
     KernelExplainer,
     LinearExplainer,
@@ -136,6 +138,25 @@ def boosting() -> GradientBoostingClassifier:
     return GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0).fit(*data())
 
 
+@functools.cache
+def additive() -> AdditiveModel:
+    """A glass-box model for AdditiveExplainer: a binned main term per column (cut at
+    the column's quartiles) and one pair, with a logit link (takes NaN: the missing bin)."""
+    X, y = data()
+    terms = []
+    for j, name in enumerate(FEATURES):
+        cuts = np.quantile(X[name], [0.25, 0.5, 0.75])
+        scores = np.array([0.0, -1.0, -0.2, 0.3, 1.1, 0.0]) * (j + 1) / 4
+        terms.append(Term((j,), name, bins=(Binning("numeric", cuts=cuts),), scores=scores))
+    cut = (Binning("numeric", cuts=[0.0]), Binning("numeric", cuts=[0.0]))
+    cell = np.zeros((4, 4))
+    cell[2, 2] = 0.8
+    terms.append(Term((0, 1), "age & income", bins=cut, scores=cell, weights=np.ones((4, 4))))
+    return AdditiveModel(
+        tuple(FEATURES), tuple(terms), [0.1], "logit", ("1",), "hand", classes=np.unique(y)
+    )
+
+
 def mlp() -> Any:
     """A tiny torch MLP (4 inputs, 6 softsign units, 2 logits), batch-invariant as
     :class:`RowwiseClassifier`: elementwise operations only."""
@@ -182,6 +203,9 @@ class Case:
     knobs: frozenset[str]
     local: bool = True
     needs_torch: bool = False
+    takes_nan: bool = False
+    """The model reads a missing value (e.g. an additive model's missing bin): no
+    ``nan`` check."""
 
     def __call__(self, X: pd.DataFrame | None = None, **knobs: Any) -> Any:
         if X is None:
@@ -195,6 +219,12 @@ CASES = [
         "LinearExplainer",
         lambda X, **k: LinearExplainer(logistic(), background(), **k)(X),
         frozenset({"random_state"}),
+    ),
+    Case(
+        "AdditiveExplainer",
+        lambda X, **k: AdditiveExplainer(additive(), background(), **k)(X),
+        frozenset({"random_state"}),
+        takes_nan=True,
     ),
     Case(
         "ExactExplainer",
@@ -526,6 +556,8 @@ def _params() -> list[Any]:
     params = []
     for case in CASES:
         for check, (_, knob) in CHECKS.items():
+            if check == "nan" and case.takes_nan:
+                continue
             if knob is None or knob in case.knobs:
                 params.append(pytest.param(case, check, id=f"{case.name}-{check}"))
     return params
@@ -541,7 +573,7 @@ def test_contract(case: Case, check: str) -> None:
 def test_every_public_explainer_and_inspector_is_in_the_suite():
     names = {case.name for case in CASES}
     assert {
-        "TreeExplainer", "LinearExplainer", "ExactExplainer", "KernelExplainer",
+        "TreeExplainer", "LinearExplainer", "AdditiveExplainer", "ExactExplainer", "KernelExplainer",
         "PermutationExplainer", "explain", "LimeTabularExplainer", "AnchorTabular",
         "CounterfactualExplainer", "partial_dependence", "accumulated_local_effects",
         "h_statistic", "permutation_importance", "global_surrogate", "IntegratedGradients",

@@ -13,6 +13,7 @@ from whybox._utils import check_random_state
 from whybox.adapters import Model, NotSeparableError, adapt_data, adapt_model
 
 METHODS: dict[str, str] = {
+    "additive": "whybox.shapley:AdditiveExplainer",
     "tree": "whybox.shapley.tree:TreeExplainer",
     "exact": "whybox.shapley:ExactExplainer",
     "kernel": "whybox.shapley:KernelExplainer",
@@ -92,6 +93,11 @@ def explain(
     The methods come from an explicit registry (:data:`METHODS`), each an explainer
     class that says whether it ``supports(model)``:
 
+    - ``"additive"``: :class:`whybox.shapley.AdditiveExplainer`, exact SHAP values of an
+      additive model with pairs (interpret's EBMs, a :class:`whybox.glassbox.AdditiveModel`)
+      in closed form per term: interventional with a background; without one, the
+      model's own terms (each term centred on the training data the EBM stores, pairs
+      split exactly between their two features).
     - ``"tree"``: :class:`whybox.TreeExplainer` (TreeSHAP; Lundberg et al. 2020) for
       tree ensembles. Path-dependent without a background; interventional with the
       given background.
@@ -103,7 +109,9 @@ def explain(
     - ``"permutation"``: :class:`whybox.PermutationExplainer`, sampled antithetic
       permutations, any model.
 
-    ``method="auto"`` picks ``"tree"`` for a tree model, or a scikit-learn Pipeline of
+    ``method="auto"`` picks ``"additive"`` for an EBM or AdditiveModel explained in its
+    raw output (or the log-odds of a binary one), with or without a background;
+    ``"tree"`` for a tree model, or a scikit-learn Pipeline of
     column-separable steps ending in one (explained in the pipeline's input columns),
     when ``output`` is ``"auto"`` or the trees' native space (and no
     ``feature_groups`` are given); ``"linear"`` for a linear model (or such a pipeline
@@ -128,7 +136,7 @@ def explain(
         ``"permutation"``, which sample more than 100 rows down to 100 (with a warning);
         interventional TreeSHAP uses every row (its cost is linear in the background
         size).
-    method : {"auto", "tree", "linear", "exact", "kernel", "permutation"}, default="auto"
+    method : {"auto", "additive", "tree", "linear", "exact", "kernel", "permutation"}, default="auto"
     output : {"auto", "raw", "probability", "log_odds"}, default="auto"
         The output space explained; ``"auto"`` is the model's native space.
     random_state : int, numpy Generator or None, default=0
@@ -204,7 +212,7 @@ def explain(
                     "feature_groups is not supported by method='tree', got "
                     f"{len(feature_groups)} groups; use method='exact' or 'permutation'."
                 )
-        elif background is None:
+        elif background is None and name != "additive":
             raise InputError(
                 f"method={name!r} needs background data (reference rows for absent "
                 "features), got background=None; pass background=X_train or a sample of it."
@@ -261,6 +269,19 @@ def _choose(
 ) -> tuple[str, str]:
     """The registry name ``method="auto"`` picks, and the reason as one phrase."""
     prefix = "auto: "
+    additive_cls = load_method("additive")
+    if additive_cls is not None and _supports(additive_cls, native):
+        if (
+            output == "auto"
+            or resolved == "raw"
+            or (
+                output == "log_odds" and adapted.n_outputs == 1 and adapted.task == "classification"
+            )
+        ):
+            if background is None:
+                return "additive", "auto: additive model, the model's own terms (exact)"
+            return "additive", "auto: additive model, exact interventional SHAP per term"
+        prefix = f"auto: additive model but output={output!r} is not additive in its terms; "
     tree_cls = load_method("tree")
     supported = tree_cls is not None and _supports(tree_cls, native)
     refusal = _tree_refusal(tree_cls, native) if supported else None

@@ -484,12 +484,16 @@ def _made_up(names: Sequence[str]) -> bool:
 
     LightGBM names the columns of an array ``Column_0, Column_1, ...``; XGBoost,
     LightGBM and CatBoost keep pandas' default column labels ``0, 1, ...`` as ``"0",
-    "1", ...``. A model with such names reads columns by position, as the libraries'
-    own ``predict`` does.
+    "1", ...``; interpret's EBMs name them ``feature_0000, ...``. A model with such
+    names reads columns by position, as the libraries' own ``predict`` does.
     """
     names = tuple(str(n) for n in names)
     positions = range(len(names))
-    return names in (tuple(str(i) for i in positions), tuple(f"Column_{i}" for i in positions))
+    return names in (
+        tuple(str(i) for i in positions),
+        tuple(f"Column_{i}" for i in positions),
+        tuple(f"feature_{i:04}" for i in positions),
+    )
 
 
 def _xgb_objective(booster: Any) -> str:
@@ -998,6 +1002,8 @@ def adapt_model(
         return _named_classes(_from_lightgbm(model, class_names), class_names)
     if module == "catboost":
         return _named_classes(_from_catboost(model, class_names), class_names)
+    if module == "whybox" and type(model).__name__ == "AdditiveModel":
+        return _named_classes(_from_additive(model), class_names)
     if module == "sklearn" or hasattr(model, "fit") and hasattr(model, "predict"):
         from sklearn.utils.validation import check_is_fitted
 
@@ -1022,6 +1028,26 @@ def adapt_model(
         "give a scikit-learn estimator or pipeline, an XGBoost or LightGBM model, or a "
         "callable f(X) -> outputs."
     )
+
+
+def _from_additive(model: Any) -> Model:
+    """A ``whybox.glassbox.AdditiveModel`` (an EBM or GAM read by whybox, e.g. from a
+    JSON file): raw is its intercept plus its terms, probabilities through its link."""
+    names, n = tuple(model.feature_names), len(model.feature_names)
+    predictors: dict[str, Callable] = {"raw": model.predict_raw}
+    if model.task != "classification":
+        return Model(model, "regression", tuple(model.output_names), None, names, n, "raw",
+                     predictors, True)  # fmt: skip
+    classes = np.asarray(model.classes)
+    binary = len(classes) == 2
+
+    def proba(X: Any) -> np.ndarray:
+        p = model.predict_proba(X)
+        return p[:, 1:] if binary else p
+
+    predictors.update(probability=proba, log_odds=lambda X: _logit(proba(X)))
+    outputs = (str(classes[1]),) if binary else tuple(str(c) for c in classes)
+    return Model(model, "classification", outputs, classes, names, n, "raw", predictors, True)
 
 
 def _named_classes(model: Model, class_names: Sequence[str] | None) -> Model:
