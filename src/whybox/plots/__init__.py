@@ -10,6 +10,7 @@ from whybox.plots._ale import ale
 from whybox.plots._attention import attention
 from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
+from whybox.plots._challengers import challengers
 from whybox.plots._confusion import confusion_matrix
 from whybox.plots._counterfactuals import counterfactuals
 from whybox.plots._dependence import dependence
@@ -22,6 +23,7 @@ from whybox.plots._importance_comparison import importance_comparison
 from whybox.plots._lime import lime_bar, lime_image, lime_text
 from whybox.plots._permutation import permutation_importance
 from whybox.plots._residuals import residuals
+from whybox.plots._shape_functions import shape_function, shape_functions, term_importances
 from whybox.plots._waterfall import waterfall
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "bar",
     "beeswarm",
     "calibration",
+    "challengers",
     "confusion_matrix",
     "counterfactuals",
     "deletion_curves",
@@ -48,7 +51,10 @@ __all__ = [
     "permutation_importance",
     "residuals",
     "shap_interactions",
+    "shape_function",
+    "shape_functions",
     "slices",
     "surrogate_tree",
+    "term_importances",
     "waterfall",
 ]
