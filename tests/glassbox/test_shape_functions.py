@@ -235,3 +235,14 @@ def test_pygam_importance_over_x_is_the_centred_mean_abs_term():
         assert shape.importance == pytest.approx(np.abs(values - values.mean()).mean(), rel=1e-12)
         assert shape.weights.sum() == X.shape[0]
     assert shapes.weighting == f"the {X.shape[0]} rows of X"
+
+
+def test_additive_model_of_an_ebm_gives_the_same_shapes():
+    ebm, _ = _ebm()
+    direct = shape_functions(ebm)
+    via = shape_functions(from_ebm(ebm))  # the bins carry EBM's feature bounds
+    for t, u in zip(direct.terms, via.terms, strict=True):
+        for a, b in zip(t.edges, u.edges, strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(t.scores, u.scores)
+    np.testing.assert_array_equal(direct.importances, via.importances)

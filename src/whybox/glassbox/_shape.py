@@ -194,6 +194,8 @@ def as_additive(model: Any) -> tuple[AdditiveModel, np.ndarray | None]:
 def _edges(binning: Binning, bounds: Any) -> np.ndarray:
     """A numeric binning's bin edges: the lower bound, the cuts, the upper bound."""
     cuts = binning.cuts
+    if bounds is None:
+        bounds = getattr(binning, "bounds", None)
     if bounds is not None and np.all(np.isfinite(bounds)):
         lo, hi = float(bounds[0]), float(bounds[1])
     elif cuts.size:
