@@ -350,8 +350,12 @@ def test_permutation_importance_max_samples(data, dask_client):
                                    max_samples=0.3, n_repeats=4, random_state=7,
                                    feature_groups=groups)  # fmt: skip
     np.testing.assert_array_equal(again.importances, got.importances)
+    # more rows than X holds: every row, as max_samples=None
+    everything = permutation_importance(reg, ddf[list("abcd")], ddf["y"], max_samples=10**6)
+    whole = permutation_importance(reg, ddf[list("abcd")], ddf["y"])
+    np.testing.assert_array_equal(everything.importances, whole.importances)
     with pytest.raises(InputError, match="max_samples must be"):
-        permutation_importance(reg, ddf[list("abcd")], ddf["y"], max_samples=10**6)
+        permutation_importance(reg, ddf[list("abcd")], ddf["y"], max_samples=0)
     with pytest.raises(InputError, match="not a sum over rows"):
         permutation_importance(data["clf_np"], da.from_array(X, chunks=(600, 4)),
                                da.from_array(frame["y_cls"].to_numpy(), chunks=600),

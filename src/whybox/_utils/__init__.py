@@ -33,6 +33,7 @@ from whybox._utils._validation import (
     check_confidence_level,
     check_int,
     check_random_state,
+    rows_to_draw,
     shorten,
 )
 
@@ -58,5 +59,6 @@ __all__ = [
     "prepare_model",
     "progress_bar",
     "resolve_players",
+    "rows_to_draw",
     "shorten",
 ]

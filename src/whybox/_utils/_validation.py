@@ -125,3 +125,20 @@ def as_float_array(value: Any, message: str) -> np.ndarray:
         return np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(message) from None
+
+
+def rows_to_draw(max_samples: Any, n: int) -> int:
+    """How many of ``n`` rows ``max_samples`` asks for: all for None, at most ``n`` for a
+    number of rows, ``max(1, floor(fraction * n))`` for a fraction in (0, 1] (scikit-learn's
+    rule in ``permutation_importance``)."""
+    if max_samples is None:
+        return n
+    if isinstance(max_samples, (int, np.integer)) and not isinstance(max_samples, bool):
+        if max_samples >= 1:
+            return min(int(max_samples), n)
+    elif isinstance(max_samples, (float, np.floating)) and 0.0 < float(max_samples) <= 1.0:
+        return max(1, int(float(max_samples) * n))
+    raise InputError(
+        f"max_samples must be None, a number of rows (an integer >= 1) or a fraction in "
+        f"(0, 1], got {shorten(repr(max_samples))}; e.g. max_samples=1000."
+    )

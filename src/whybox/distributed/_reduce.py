@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from whybox._exceptions import InputError
-from whybox._utils import is_dask_collection, require_dask, shorten
+from whybox._utils import is_dask_collection, require_dask, rows_to_draw, shorten
 
 __all__ = [
     "calibration_sums",
@@ -184,8 +184,14 @@ def _compute(tasks: list[Any], *sources: tuple[Any, str]) -> list[Any]:
     and raised as one InputError naming it (the original error chained)."""
     import dask
 
+    return _traced(dask.compute, tasks, sources)
+
+
+def _traced(run: Any, tasks: list[Any], sources: tuple[tuple[Any, str], ...]) -> list[Any]:
+    """``run(*tasks)`` (dask.compute or dask.persist) as a list, with a failing partition
+    of ``sources`` named (see :func:`_compute`)."""
     try:
-        return list(dask.compute(*tasks))
+        return list(run(*tasks))
     except InputError:
         raise
     except Exception as exc:
@@ -600,15 +606,7 @@ def _persist(tasks: list[Any], *sources: tuple[Any, str]) -> list[Any]:
     scheduler), for later passes; errors as :func:`_compute`'s."""
     import dask
 
-    try:
-        return list(dask.persist(*tasks))
-    except InputError:
-        raise
-    except Exception as exc:
-        located = locate_bad_partition(exc, *sources)
-        if located is None:
-            raise
-        raise located from exc
+    return _traced(dask.persist, tasks, sources)
 
 
 def exact_percentiles(x: Any, q: Any, *, name: str = "x") -> np.ndarray:
@@ -860,7 +858,7 @@ def partial_dependence(
     if max_samples is not None:
         lengths = partition_lengths(X)
         n_given = int(lengths.sum())
-        size = _pd_sample_size(max_samples, n_given)
+        size = rows_to_draw(max_samples, n_given)
         if size < n_given:
             rng = np.random.default_rng(random_state)
             seed = int(rng.integers(2**63))
@@ -913,22 +911,6 @@ def partial_dependence(
         base, average=avg, individual=individual, kind=kind, centered=bool(centered),
         params=params,
     )  # fmt: skip
-
-
-def _pd_sample_size(max_samples: Any, n: int) -> int:
-    """Rows averaged over with ``max_samples``, by the in-memory rule (at most ``n``)."""
-    if (
-        isinstance(max_samples, (int, np.integer))
-        and not isinstance(max_samples, bool)
-        and max_samples >= 1
-    ):
-        return min(int(max_samples), n)
-    if isinstance(max_samples, (float, np.floating)) and 0.0 < float(max_samples) <= 1.0:
-        return min(max(1, int(round(float(max_samples) * n))), n)
-    raise InputError(
-        f"max_samples must be a number of rows (an integer >= 1) or a fraction in (0, 1], "
-        f"got {max_samples!r}; e.g. max_samples=1000."
-    )
 
 
 def _zeros(X: Any) -> np.ndarray:
@@ -1140,22 +1122,6 @@ def partition_lengths(X: Any) -> np.ndarray:
     )
 
 
-def _n_draw(max_samples: Any, n: int) -> int:
-    """Rows per repeat, by the in-memory call's rule."""
-    if isinstance(max_samples, (float, np.floating)) and 0.0 < max_samples <= 1.0:
-        return max(1, int(max_samples * n))
-    if (
-        isinstance(max_samples, (int, np.integer))
-        and not isinstance(max_samples, bool)
-        and 1 <= max_samples <= n
-    ):
-        return int(max_samples)
-    raise InputError(
-        f"max_samples must be None, an integer in [1, {n}] or a fraction in (0, 1], got "
-        f"{max_samples!r}; e.g. max_samples=0.5."
-    )
-
-
 def permutation_importance(
     model: Any,
     X: Any,
@@ -1264,11 +1230,13 @@ def permutation_importance(
     sizes = None
     if max_samples is not None:
         lengths = partition_lengths(X)
-        n_draw = _n_draw(max_samples, int(lengths.sum()))
-        rng = np.random.default_rng(int(random_state))
-        sizes = np.stack(
-            [rng.multivariate_hypergeometric(lengths, n_draw) for _ in range(n_repeats)], axis=1
-        )  # (partitions, repeats)
+        n_draw = rows_to_draw(max_samples, int(lengths.sum()))
+        if n_draw < lengths.sum():  # as in memory: every row, unsampled, when it asks for all
+            rng = np.random.default_rng(int(random_state))
+            sizes = np.stack(
+                [rng.multivariate_hypergeometric(lengths, n_draw) for _ in range(n_repeats)],
+                axis=1,
+            )  # (partitions, repeats)
     key = _once(m)
     tasks = [
         dask.delayed(_pi_part)(key, xk, yk, wk, columns, n_repeats, int(random_state), k,

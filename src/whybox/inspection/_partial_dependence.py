@@ -18,6 +18,7 @@ from whybox._utils import (
     check_random_state,
     is_dask_collection,
     json_value,
+    rows_to_draw,
 )
 from whybox.adapters import Dataset
 from whybox.inspection._features import (
@@ -210,19 +211,7 @@ def _sample_rows(
     if max_samples is None:
         return data, weights
     n = data.n_samples
-    if (
-        isinstance(max_samples, (int, np.integer))
-        and not isinstance(max_samples, bool)
-        and max_samples >= 1
-    ):
-        size = int(max_samples)
-    elif isinstance(max_samples, (float, np.floating)) and 0.0 < float(max_samples) <= 1.0:
-        size = max(1, int(round(float(max_samples) * n)))
-    else:
-        raise InputError(
-            f"max_samples must be a number of rows (an integer >= 1) or a fraction in (0, 1], "
-            f"got {max_samples!r}; e.g. max_samples=1000."
-        )
+    size = rows_to_draw(max_samples, n)
     if size >= n:
         return data, weights
     rows = np.sort(np.random.default_rng(random_state).choice(n, size=size, replace=False))
@@ -339,7 +328,8 @@ def partial_dependence(
         ``predict_proba``; a binary classifier gives the positive class) and the
         predicted value for a regressor.
     max_samples : int or float, optional
-        Use this many rows of X (a float in (0, 1]: this share of them), drawn
+        Use this many rows of X (all when X has fewer; a float in (0, 1]: this share
+        of them, at least one, rounded down), drawn
         without replacement with ``random_state``, for the average and the ICE
         curves; the grid is still built from all of X. None: every row.
     sample_weight : array-like of shape (n_samples,), optional

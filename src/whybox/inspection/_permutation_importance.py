@@ -19,6 +19,7 @@ from whybox._utils import (
     is_dask_collection,
     json_value,
     resolve_players,
+    rows_to_draw,
     shorten,
 )
 from whybox.adapters import Model
@@ -160,23 +161,6 @@ def _resolve_scoring(scoring: Any, model: Model) -> tuple[str, Callable]:
         return float(scorer(est, idx, y, sample_weight=w))
 
     return name, score_scorer
-
-
-def _n_draw(max_samples: Any, n: int) -> int:
-    if max_samples is None:
-        return n
-    if isinstance(max_samples, (float, np.floating)) and 0.0 < max_samples <= 1.0:
-        return max(1, int(max_samples * n))
-    if (
-        isinstance(max_samples, (int, np.integer))
-        and not isinstance(max_samples, bool)
-        and 1 <= max_samples <= n
-    ):
-        return int(max_samples)
-    raise InputError(
-        f"max_samples must be None, an integer in [1, {n}] or a fraction in (0, 1], got "
-        f"{max_samples!r}; e.g. max_samples=0.5."
-    )
 
 
 def _check_early_stop(early_stop: Any, top_k: Any, tol: Any, p: int) -> tuple[bool, int, float]:
@@ -380,8 +364,9 @@ def permutation_importance(
     sample_weight : array-like of shape (n_samples,), optional
         Weights passed to the score.
     max_samples : int, float or None, default=None
-        Rows drawn (without replacement) for each repeat: an integer count or a
-        fraction of ``n_samples``; None uses every row. With a sample, the importance
+        Rows drawn (without replacement) for each repeat: an integer count (every
+        row when it is ``n_samples`` or more) or a fraction of ``n_samples`` (at least
+        one row, rounded down); None uses every row. With a sample, the importance
         of that repeat is the score of the sampled rows minus the score of their
         permuted copies, so both sides see the same rows.
     batch_size : int or None, default=None
@@ -490,7 +475,7 @@ def permutation_importance(
     n_repeats = check_int(n_repeats, "n_repeats", 1, "n_repeats=5")
     batch_size = check_batch_size(batch_size)
     level = check_confidence_level(confidence_level)
-    m = _n_draw(max_samples, n)
+    m = rows_to_draw(max_samples, n)
     check_threshold(correlation_threshold, "correlation_threshold")
     clustered = isinstance(feature_groups, str)
     if clustered:
