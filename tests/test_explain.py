@@ -255,11 +255,16 @@ def test_bad_arguments():
 
 
 def test_registry_lists_methods_with_supports():
-    assert set(explain_module.METHODS) == {"tree", "linear", "exact", "kernel", "permutation"}
+    assert set(explain_module.METHODS) == {
+        "additive", "tree", "linear", "exact", "kernel", "permutation"
+    }  # fmt: skip
     for name in ("linear", "exact", "kernel", "permutation"):
         cls = explain_module.load_method(name)
         assert cls.supports(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
         assert not cls.supports(object())
+    additive = explain_module.load_method("additive")
+    assert not additive.supports(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]))
+    assert not additive.supports(object())
 
 
 def test_real_tree_explainer_is_picked_for_a_forest():
