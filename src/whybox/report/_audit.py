@@ -34,6 +34,7 @@ from whybox.report._inputs import (
     sample_rows,
 )
 from whybox.report._report import Report, Section
+from whybox.report._section_challenger import challenger_notes, challenger_section
 from whybox.report._section_confusion import confusion_section
 from whybox.report._section_effects import effects_section
 from whybox.report._section_errors import errors_section
@@ -161,10 +162,11 @@ _PLAN = (
     ("plots", _sections(shap_section, fairness_section)),
     ("local", _local),
     ("quality", _sections(quality_section)),
+    ("challenger", _sections(challenger_section)),
 )  # fmt: skip
 # the sections in the report's order
-_ORDER = ("performance", "confusion", "errors", "failures", "importance", "shap", "effects",
-          "fairness", "local", "quality")  # fmt: skip
+_ORDER = ("performance", "challenger", "confusion", "errors", "failures", "importance", "shap",
+          "effects", "fairness", "local", "quality")  # fmt: skip
 
 
 class _Steps:
@@ -320,8 +322,8 @@ def audit(
     ...                X_train=case.X_train, y_train=case.y_train,
     ...                class_names=case.class_names, progress=False)  # doctest: +SKIP
     >>> [s.id for s in report.sections]  # doctest: +SKIP
-    ['performance', 'confusion', 'errors', 'failures', 'importance', 'shap', 'effects',
-     'local', 'quality']
+    ['performance', 'challenger', 'confusion', 'errors', 'failures', 'importance', 'shap',
+     'effects', 'local', 'quality']
     >>> report.meta["background"], report.notes  # doctest: +SKIP
     ('training data', ())
     >>> report.save("report.html")  # doctest: +SKIP
@@ -454,7 +456,9 @@ def audit_tabular(
         "audit time (s)": round(time.perf_counter() - t0, 2),
         "explanation quality checks (s)": round(steps.seconds["quality"], 2),
     }
-    return Report("whybox audit", meta, shown, results, notes=_notes(context))
+    return Report(
+        "whybox audit", meta, shown, results, notes=challenger_notes(context, _notes(context))
+    )
 
 
 def _background_meta(context: AuditContext) -> dict[str, Any]:
