@@ -93,3 +93,37 @@ def test_refusals():
     gam = pygam.LinearGAM(pygam.s(0)).fit(X, y)
     with pytest.raises(InputError, match="feature_names must name the model's 5"):
         from_pygam(gam, feature_names=["a"])
+
+
+@pytest.mark.parametrize("kind", ["linear", "logistic"])
+def test_additive_shap_equals_exact_enumeration_on_the_gam(kind):
+    pygam = requires("pygam")
+    from whybox.adapters import adapt_model
+    from whybox.shapley import AdditiveExplainer, ExactExplainer
+
+    X, z = _data(300)
+    if kind == "linear":
+        gam = pygam.LinearGAM(_terms(pygam)).fit(X, z)
+        own = adapt_model(gam.predict, task="regression")  # pyGAM's own prediction
+    else:
+        # noisy labels keep the log-odds moderate: the logit of a probability near 0 or 1
+        # loses digits (1e-16 / (1 - p)), the terms do not
+        y = (z + np.random.default_rng(1).normal(size=len(z)) * 2 > np.median(z)).astype(int)
+        gam = pygam.LogisticGAM(
+            pygam.s(0) + pygam.f(2) + pygam.te(3, 4, n_splines=5) + pygam.s(1, by=4)
+        ).fit(X, y)
+
+        def log_odds(rows):
+            p = gam.predict_proba(rows)
+            return np.log(p / (1.0 - p))
+
+        own = adapt_model(log_odds, task="regression")
+    background, rows = X[:30], X[100:120]
+    additive = AdditiveExplainer(from_pygam(gam), background)(rows)
+    exact = ExactExplainer(own, background, max_background=None)(rows)
+    np.testing.assert_allclose(
+        additive.values.reshape(exact.values.shape), exact.values, rtol=0, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        np.ravel(additive.base_values)[0], np.ravel(exact.base_values)[0], rtol=0, atol=1e-9
+    )
