@@ -23,8 +23,8 @@ from whybox.io._native import StructureError, check_lightgbm, check_xgboost
 from whybox.io._text import short_error as _short
 
 SAFE_MODEL_FORMATS = (
-    "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt) "
-    "or CatBoost binary (.cbm)"
+    "skops (.skops) for scikit-learn, XGBoost JSON/UBJSON (.json, .ubj), LightGBM text (.txt), "
+    "CatBoost binary (.cbm) or interpret's EBM JSON (.json, ebm.to_json)"
 )
 _CATBOOST_CLASSIFIER_LOSSES = ("Logloss", "CrossEntropy", "MultiClass", "MultiClassOneVsAll")
 _PICKLE_SUFFIXES = {".pkl", ".pickle", ".joblib", ".jbl"}
@@ -37,7 +37,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
     ----------
     path : str or PathLike
         ``.skops`` (scikit-learn, read with skops), ``.json``/``.ubj``/``.ubjson``
-        (XGBoost), ``.txt``/``.lgb`` (LightGBM text model), ``.cbm`` (CatBoost binary
+        (XGBoost; a ``.json`` that starts as interpret's EBM export, ``{"version": ...,
+        "ebm": {``, is read as an EBM, without interpret), ``.txt``/``.lgb`` (LightGBM text model), ``.cbm`` (CatBoost binary
         model), or, only with ``trust=True``, ``.pt2`` (a PyTorch ``torch.export``
         program, which can run code) and ``.pkl``/``.pickle``/``.joblib``/``.pt``/``.pth``
         (pickles).
@@ -53,7 +54,9 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
         ``XGBClassifier``/``XGBRegressor`` a file was saved from, whose ``predict``
         uses ``best_iteration`` after early stopping, else an ``xgboost.Booster``), a
         ``lightgbm.Booster``, a ``CatBoostClassifier``/``CatBoostRegressor``
-        (by the model's loss function), or a ``torch.nn.Module``.
+        (by the model's loss function), a ``torch.nn.Module``, or for an EBM JSON a
+        :class:`whybox.glassbox.AdditiveModel` (predicts as the EBM did; explained
+        exactly by :class:`whybox.shapley.AdditiveExplainer`).
 
     Raises
     ------
@@ -83,6 +86,8 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
             ) from None
     if suffix == ".skops":
         return _load_skops(p, trust)
+    if suffix == ".json" and _starts_as_ebm_json(p):
+        return _load_ebm_json(p)
     if suffix in (".json", ".ubj", ".ubjson"):
         xgb = _library(p, "xgboost", "an XGBoost model")
         raw = _read_checked(p, "an XGBoost model", check_xgboost, binary=True)
@@ -113,6 +118,38 @@ def load_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
         f"model file '{p.name}' has the unknown suffix '{suffix}'; save the model as "
         f"{SAFE_MODEL_FORMATS}."
     )
+
+
+def _starts_as_ebm_json(p: Path) -> bool:
+    """Whether a ``.json`` file is interpret's EBM export, by its first bytes."""
+    from whybox.glassbox import looks_like_ebm_json
+
+    try:
+        with p.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False  # the XGBoost branch says why the file cannot be read
+    return looks_like_ebm_json(head)
+
+
+def _load_ebm_json(p: Path) -> Any:
+    """interpret's EBM JSON, parsed with json only and checked field by field."""
+    from whybox.glassbox import MAX_JSON_BYTES, read_ebm_json
+
+    try:
+        size = p.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise InputError(
+                f"model file '{p.name}' is {size:,} bytes, more than the {MAX_JSON_BYTES:,} an "
+                "EBM JSON may be; check that it is an EBM export."
+            )
+        content = p.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"model file '{p.name}' could not be read ({_short(exc)}); check the path and "
+            "that the file is complete."
+        ) from None
+    return read_ebm_json(content, name=f"model file '{p.name}'")
 
 
 def _library(p: Path, module: str, kind: str) -> Any:
