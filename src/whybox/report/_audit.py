@@ -40,6 +40,7 @@ from whybox.report._section_effects import effects_section
 from whybox.report._section_errors import errors_section
 from whybox.report._section_failures import failures_section
 from whybox.report._section_fairness import fairness_section, split_sensitive
+from whybox.report._section_glassbox import glassbox_section
 from whybox.report._section_importance import importance_section
 from whybox.report._section_local import local_section
 from whybox.report._section_performance import performance_section
@@ -157,6 +158,7 @@ _PLAN = (
     ("errors", _sections(errors_section)),
     ("shap", lambda context: (_with_explanation(context), ())),
     ("importance", _importance),
+    ("glassbox", _sections(glassbox_section)),
     ("effects", _sections(effects_section)),
     ("failures", _sections(failures_section)),
     ("plots", _sections(shap_section, fairness_section)),
@@ -165,7 +167,8 @@ _PLAN = (
     ("challenger", _sections(challenger_section)),
 )  # fmt: skip
 # the sections in the report's order
-_ORDER = ("performance", "challenger", "confusion", "errors", "failures", "importance", "shap",
+_ORDER = ("performance", "challenger", "confusion", "errors", "failures", "glassbox",
+          "importance", "shap",
           "effects", "fairness", "local", "quality")  # fmt: skip
 
 
