@@ -47,15 +47,23 @@ def _shapes(context: AuditContext, estimator: Any) -> ShapeFunctions:
     return shape_functions(estimator)
 
 
+def _weighting(context: AuditContext, shapes: ShapeFunctions) -> str:
+    """What the importances are weighted by, in the report's words."""
+    if shapes.weighting.endswith("rows of X"):
+        n = context.reference.n_samples
+        return f"{context.reference_name} ({n} rows)"
+    return "the training weight of each bin (EBM's bin_weights_: its term_importances())"
+
+
 def _local_sentence(context: AuditContext) -> str:
     """What the report's SHAP values are for this model, in one sentence."""
     ex = context.explanation
     method = "" if ex is None else str(ex.method)
     if "additive" in method:
         reference = (
-            f"their mean over the {context.background.n_samples} background rows"
+            f"its mean over the {context.background.n_samples} background rows"
             if context.background is not None
-            else "their training means (the bins' stored weights)"
+            else "its training mean (the bins' stored weights)"
         )
         return (
             "The SHAP values in the summary and in the local explanations are the exact term "
@@ -87,7 +95,8 @@ def glassbox_section(context: AuditContext) -> Section | None:
     is_text = (
         f"This model is a glass box: {shapes.source} predicts, in the raw space "
         f"({_SPACE[shapes.link]}), the intercept ({intercept}) plus the sum of its "
-        f"{len(shapes.terms)} terms ({n_main} of one feature, {n_pairs} pairs). The shape "
+        f"{len(shapes.terms)} terms ({n_main} of one feature, {n_pairs} "
+        f"{'pair' if n_pairs == 1 else 'pairs'}). The shape "
         "functions below ARE the model, not an approximation of it: a term's curve read at a "
         "row's value is that term's exact contribution to the row's prediction, and the "
         "contributions of all terms plus the intercept are the prediction."
@@ -98,8 +107,7 @@ def glassbox_section(context: AuditContext) -> Section | None:
             plots.term_importances(shapes, max_display=_TABLE_TERMS),
             "Term importances",
             {"term": [t.name for t in shapes.terms], "importance": shapes.importances},
-            f"the mean |term score| weighted by {shapes.weighting} (for an EBM: "
-            "term_importances()); pairs in light blue",
+            f"the mean |term score| weighted by {_weighting(context, shapes)}; pairs in light blue",
         ),
         Figure.from_matplotlib(
             plots.shape_functions(shapes, max_display=_TOP_TERMS, target=out),
@@ -128,7 +136,9 @@ def glassbox_section(context: AuditContext) -> Section | None:
         Text(_local_sentence(context)),
     ]
     best = top[0] if top else None
-    summary = is_text.split(". ")[0] + "; its shape functions are its global view."
+    summary = is_text.split(". ")[0] + (
+        ". Its shape functions are its global view: they are the model, not an approximation of it."
+    )
     if best is not None:
         summary += (
             f" The most important term is {best.name!r} (importance {best.importance:.3g}"
