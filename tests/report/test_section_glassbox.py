@@ -89,3 +89,33 @@ def test_gam_audit_weighs_the_terms_by_the_training_rows():
 def test_no_section_for_a_black_box():
     model = SimpleNamespace(estimator=LogisticRegression())
     assert glassbox_section(SimpleNamespace(model=model)) is None
+
+
+def test_multiclass_ebm_one_overview_per_class_with_display_names():
+    glassbox = requires("interpret.glassbox")
+    X, rng = _frame(300, seed=2)
+    y = np.digitize(X["a"] + X["b"] * (X["c"] == "x") + rng.normal(size=300) * 0.3, [0, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ebm = glassbox.ExplainableBoostingClassifier(
+            interactions=1, outer_bags=2, max_rounds=50, random_state=0
+        ).fit(X[:200], y[:200])
+        report = audit(
+            ebm, X[200:], y[200:], X_train=X[:200], y_train=y[:200], progress=False,
+            class_names=["lo", "mid", "hi"],
+        )  # fmt: skip
+    section = report.section("glassbox")
+    titles = [b.title for b in section.blocks if b.kind == "figure"]
+    assert [t for t in titles if t.startswith("Shape functions")] == [
+        f"Shape functions of the top {min(6, len(ebm.term_names_))} terms ({c})"
+        for c in ("lo", "mid", "hi")
+    ]
+    overview = next(b for b in section.blocks if b.kind == "figure" and "(mid)" in b.title)
+    best = report.results["shape_functions"].top(1)[0]
+    i = list(ebm.term_names_).index(best.name)
+    inner = tuple(slice(1, -1) for _ in best.features)
+    scores = np.asarray(ebm.term_scores_[i])[(*inner, 1)]  # class "mid", the value bins
+    np.testing.assert_array_equal(overview.data[best.name]["scores"], scores)
+    np.testing.assert_allclose(
+        report.results["shape_functions"].importances, ebm.term_importances(), rtol=1e-12
+    )

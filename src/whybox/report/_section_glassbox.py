@@ -9,6 +9,7 @@ read by :func:`~whybox.glassbox.from_pygam`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from whybox.report._report import Figure, Section, Table, Text
 
 _TOP_TERMS = 6  # terms drawn in the overview
 _TABLE_TERMS = 15  # terms listed in the table
+_MAX_OUTPUTS = 3  # outputs (classes) drawn, one overview each
 _SPACE = {
     "identity": "the predicted value",
     "logit": "log-odds",
@@ -78,6 +80,28 @@ def _local_sentence(context: AuditContext) -> str:
     )
 
 
+def _overview(shown: ShapeFunctions, shapes: ShapeFunctions, k: int, top: tuple) -> Figure:
+    """The top terms' shape functions for output ``k`` (one figure per class)."""
+    label = f" ({shown.output_names[k]})" if len(shown.output_names) > 1 else ""
+    return Figure.from_matplotlib(
+        plots.shape_functions(shown, max_display=_TOP_TERMS, target=k),
+        f"Shape functions of the top {len(top)} terms{label}",
+        {
+            t.name: {
+                "kind": t.kind,
+                "edges": list(t.edges),
+                "levels": [list(v) for v in t.levels],
+                "scores": t.scores[k],
+                "lower": None if t.lower is None else t.lower[min(k, t.lower.shape[0] - 1)],
+                "upper": None if t.upper is None else t.upper[min(k, t.upper.shape[0] - 1)],
+            }
+            for t in top
+        },
+        f"each term's score in the raw space; band: {shapes.band}; grey bars: the data's "
+        "density; pairs as heatmaps",
+    )
+
+
 def glassbox_section(context: AuditContext) -> Section | None:
     """The shape functions of a glass-box model (its global view) and their importances,
     or None for a model that is not additive."""
@@ -90,8 +114,8 @@ def glassbox_section(context: AuditContext) -> Section | None:
     n_main = len(shapes.terms) - n_pairs
     top = shapes.top(_TOP_TERMS)
     intercept = ", ".join(f"{v:.4g}" for v in shapes.intercept)
-    out = shapes.output_names[0]
-    multi = len(shapes.output_names) > 1
+    names = [context.display.get(o, o) for o in shapes.output_names]
+    shown = dataclasses.replace(shapes, output_names=tuple(names))  # display names on the plots
     is_text = (
         f"This model is a glass box: {shapes.source} predicts, in the raw space "
         f"({_SPACE[shapes.link]}), the intercept ({intercept}) plus the sum of its "
@@ -104,28 +128,12 @@ def glassbox_section(context: AuditContext) -> Section | None:
     blocks: list[Any] = [
         Text(is_text),
         Figure.from_matplotlib(
-            plots.term_importances(shapes, max_display=_TABLE_TERMS),
+            plots.term_importances(shown, max_display=_TABLE_TERMS),
             "Term importances",
             {"term": [t.name for t in shapes.terms], "importance": shapes.importances},
             f"the mean |term score| weighted by {_weighting(context, shapes)}; pairs in light blue",
         ),
-        Figure.from_matplotlib(
-            plots.shape_functions(shapes, max_display=_TOP_TERMS, target=out),
-            f"Shape functions of the top {len(top)} terms" + (f" ({out})" if multi else ""),
-            {
-                t.name: {
-                    "kind": t.kind,
-                    "edges": list(t.edges),
-                    "levels": [list(v) for v in t.levels],
-                    "scores": t.scores[0],
-                    "lower": None if t.lower is None else t.lower[0],
-                    "upper": None if t.upper is None else t.upper[0],
-                }
-                for t in top
-            },
-            f"each term's score in the raw space; band: {shapes.band}; grey bars: the data's "
-            "density; pairs as heatmaps",
-        ),
+        *(_overview(shown, shapes, k, top) for k in range(min(_MAX_OUTPUTS, len(names)))),
         Table.from_frame(
             frame.head(_TABLE_TERMS),
             f"The terms ranked (top {min(_TABLE_TERMS, len(frame))} of {len(frame)})",
