@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from whybox import plots
-from whybox.glassbox import AdditiveModel, ShapeFunctions, is_ebm, shape_functions
+from whybox.glassbox import (
+    AdditiveModel,
+    ShapeFunctions,
+    from_pygam,
+    is_ebm,
+    is_pygam,
+    shape_functions,
+)
 from whybox.report._context import AuditContext
 from whybox.report._report import Figure, Section, Table, Text
 
@@ -30,9 +37,11 @@ _SPACE = {
 
 
 def additive_estimator(context: AuditContext) -> Any:
-    """The audited estimator when it is a glass-box model (an EBM or an AdditiveModel),
-    else None."""
+    """The audited estimator when it is a glass-box model (an EBM or an AdditiveModel; a
+    pyGAM GAM read with the audited columns' names), else None."""
     estimator = getattr(context.model, "estimator", None)
+    if is_pygam(estimator):
+        return from_pygam(estimator, feature_names=context.data.feature_names)
     if isinstance(estimator, AdditiveModel) or is_ebm(estimator):
         return estimator
     return None
