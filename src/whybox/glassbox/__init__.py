@@ -9,7 +9,7 @@ from whybox.glassbox._ebm_json import (
     model_from_ebm_json,
     read_ebm_json,
 )
-from whybox.glassbox._pygam import PyGAMTermFunction, from_pygam, is_pygam
+from whybox.glassbox._pygam import from_pygam, is_pygam
 from whybox.glassbox._shape import ShapeFunction, ShapeFunctions, shape_functions
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "AdditiveModel",
     "Binning",
     "Challengers",
-    "PyGAMTermFunction",
     "ShapeFunction",
     "ShapeFunctions",
     "Term",

@@ -155,7 +155,7 @@ def from_pygam(model: Any, *, feature_names: Sequence[str] | None = None) -> Add
     AdditiveModel
         One function term per pyGAM term (``s``, ``f``, ``l``: one feature; ``te`` and a
         term with ``by=``: two), named as pyGAM writes it with the feature names, each
-        evaluated by pyGAM (:class:`PyGAMTermFunction`); ``intercept``: the intercept
+        evaluated by pyGAM (``partial_dependence(term=i, X=...)``); ``intercept``: the intercept
         term's coefficient (0.0 with ``fit_intercept=False``), shape (1,); ``link``:
         ``"identity"`` (LinearGAM: the raw space is the prediction) or ``"logit"``
         (LogisticGAM: the raw space is the log-odds of class 1, ``output_names`` ``("1",)``,
