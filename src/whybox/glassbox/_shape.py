@@ -85,10 +85,6 @@ class ShapeFunction(Result):
     missing: np.ndarray | None
     importance: float
 
-    def axis_kind(self, position: int) -> str:
-        """``"categorical"`` or ``"numeric"`` for the term's feature at ``position``."""
-        return "categorical" if self.levels[position] else "numeric"
-
 
 @dataclass(frozen=True, eq=False)
 class ShapeFunctions(Result):
