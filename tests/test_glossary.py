@@ -28,6 +28,7 @@ PACKAGES = (
     "whybox.distributed",
     "whybox.evaluate",
     "whybox.fairness",
+    "whybox.glassbox",
     "whybox.gradients",
     "whybox.inspection",
     "whybox.io",
