@@ -149,13 +149,8 @@ def challenger_section(context: AuditContext) -> Section | None:
     blocks.append(Text(f"Settings: {settings}."))
     for name, reason in result.absent.items():
         blocks.append(Text(f"{name} left out: {reason}"))
-    summary = _sentence(result) + (
-        f" The challengers took {result.fit_seconds:.1f} s to fit."
-        + (
-            ""
-            if not result.absent
-            else " " + " ".join(f"No {name}: {reason}" for name, reason in result.absent.items())
-        )  # fmt: skip
+    summary = " ".join(
+        [_sentence(result), *(f"No {name}: {reason}" for name, reason in result.absent.items())]
     )
     blocks.insert(0, Text(summary))
     return Section("challenger", TITLE, tuple(blocks), summary, results={"challengers": result})
