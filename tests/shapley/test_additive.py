@@ -283,3 +283,19 @@ def test_dask_input_goes_through_explain_dask():
     eager = ex(X)
     np.testing.assert_array_equal(done.values, eager.values)
     np.testing.assert_array_equal(done.base_values, eager.base_values)
+
+
+def test_a_pygam_model_is_adapted_and_explained_exactly():
+    pygam = requires("pygam")
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 3))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2])
+    gam = pygam.LinearGAM(pygam.s(0) + pygam.te(0, 1) + pygam.s(2)).fit(X, y)
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])  # pyGAM reads columns by position
+    ex = whybox.explain(gam, frame.iloc[:6], background=frame.iloc[:40])
+    assert ex.params["explain_method"] == "additive"
+    # against exact enumeration of pyGAM's own predict
+    exact = ExactExplainer(
+        lambda Z: gam.predict(np.asarray(Z, dtype=float)), X[:40], max_background=None
+    )(X[:6])
+    np.testing.assert_allclose(ex.values, exact.values, rtol=0, atol=TOL)

@@ -1004,6 +1004,11 @@ def adapt_model(
         return _named_classes(_from_catboost(model, class_names), class_names)
     if module == "whybox" and type(model).__name__ == "AdditiveModel":
         return _named_classes(_from_additive(model), class_names)
+    if module == "pygam":  # a GAM reads its columns by position, as pyGAM's own predict does
+        from whybox.glassbox import from_pygam
+
+        additive = from_pygam(model)
+        return _named_classes(_from_additive(additive, model, by_position=True), class_names)
     if module == "sklearn" or hasattr(model, "fit") and hasattr(model, "predict"):
         from sklearn.utils.validation import check_is_fitted
 
@@ -1030,14 +1035,17 @@ def adapt_model(
     )
 
 
-def _from_additive(model: Any) -> Model:
+def _from_additive(model: Any, estimator: Any = None, *, by_position: bool = False) -> Model:
     """A ``whybox.glassbox.AdditiveModel`` (an EBM or GAM read by whybox, e.g. from a
-    JSON file): raw is its intercept plus its terms, probabilities through its link."""
-    names, n = tuple(model.feature_names), len(model.feature_names)
+    JSON file): raw is its intercept plus its terms, probabilities through its link.
+    ``estimator``: the library model it was read from (kept as the Model's estimator)."""
+    n = len(model.feature_names)
+    names = None if by_position else tuple(model.feature_names)
+    est = model if estimator is None else estimator
     predictors: dict[str, Callable] = {"raw": model.predict_raw}
     if model.task != "classification":
-        return Model(model, "regression", tuple(model.output_names), None, names, n, "raw",
-                     predictors, True)  # fmt: skip
+        return Model(est, "regression", tuple(model.output_names), None, names, n, "raw",
+                     predictors, not by_position)  # fmt: skip
     classes = np.asarray(model.classes)
     binary = len(classes) == 2
 
@@ -1047,7 +1055,9 @@ def _from_additive(model: Any) -> Model:
 
     predictors.update(probability=proba, log_odds=lambda X: _logit(proba(X)))
     outputs = (str(classes[1]),) if binary else tuple(str(c) for c in classes)
-    return Model(model, "classification", outputs, classes, names, n, "raw", predictors, True)
+    return Model(
+        est, "classification", outputs, classes, names, n, "raw", predictors, not by_position
+    )
 
 
 def _named_classes(model: Model, class_names: Sequence[str] | None) -> Model:
