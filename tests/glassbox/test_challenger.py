@@ -18,7 +18,8 @@ from sklearn.preprocessing import OneHotEncoder
 import whybox.glassbox._challenger as challenger_module
 from tests._requires import requires
 from whybox import InputError
-from whybox.glassbox import Challengers, challengers, is_glass_box
+from whybox.adapters import adapt_model
+from whybox.glassbox import Challengers, challengers, from_ebm, is_glass_box
 
 FAST_EBM = {"outer_bags": 1, "max_rounds": 60, "interactions": 1}
 
@@ -215,4 +216,14 @@ def test_glass_boxes_are_recognised():
     model, X_train, y_train, *_ = _mixed(n=120)
     ebm = interpret.glassbox.ExplainableBoostingClassifier(**FAST_EBM).fit(X_train, y_train)
     assert is_glass_box(ebm).startswith("an EBM")
+    assert is_glass_box(adapt_model(ebm)).startswith("an EBM")
+    assert is_glass_box(from_ebm(ebm)) == "an additive model (ExplainableBoostingClassifier)"
     assert is_glass_box(model) is None
+
+
+def test_a_pygam_gam_is_a_glass_box():
+    pygam = requires("pygam")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 2))
+    gam = pygam.LinearGAM(pygam.s(0) + pygam.s(1)).fit(X, X[:, 0] + rng.normal(size=80))
+    assert is_glass_box(gam) == "a GAM (LinearGAM, pyGAM)"

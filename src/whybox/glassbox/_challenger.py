@@ -23,6 +23,7 @@ import pandas as pd
 from whybox._exceptions import InputError
 from whybox._utils import Result, check_confidence_level, check_int, check_random_state
 from whybox.adapters import Dataset, Model, adapt_data, adapt_model
+from whybox.glassbox._additive import AdditiveModel
 
 EBM_SETTINGS: dict[str, Any] = {
     "outer_bags": 2,
@@ -46,12 +47,15 @@ TREE = f"decision tree (depth {TREE_DEPTH})"
 
 
 def is_glass_box(model: Any) -> str | None:
-    """What glass box ``model`` is in words ("an EBM", "a pyGAM GAM"), None for any other.
+    """What glass box ``model`` is in words ("an EBM (...)", "a GAM (..., pyGAM)", "an
+    additive model (...)" for a :class:`AdditiveModel`), None for any other model.
 
     Checked by type, without importing interpret or pygam; a whybox ``Model`` is read
     through its ``estimator``.
     """
     est = model.estimator if isinstance(model, Model) else model
+    if isinstance(est, AdditiveModel):
+        return f"an additive model ({est.source})"
     cls = type(est)
     module = cls.__module__.split(".")[0]
     if module == "interpret" and "ExplainableBoosting" in cls.__name__:
