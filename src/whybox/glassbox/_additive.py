@@ -161,18 +161,17 @@ class Binning:
         bad = None
         if values.dtype.kind in "biuf":
             x = values.astype(np.float64)
-        else:
-            x = np.empty(values.shape[0], dtype=np.float64)
-            bad = np.zeros(values.shape[0], dtype=bool)
-            for i, v in enumerate(values):
-                if _is_missing(v):
-                    x[i] = np.nan
-                    continue
+        else:  # text or objects: numbers as EBM parses them, the rest to the unknown bin
+            x = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+                dtype=np.float64, na_value=np.nan, copy=True
+            )
+            bad = np.isnan(x) & ~pd.isna(values)
+            for i in np.flatnonzero(bad):  # e.g. "nan", "inf": parsed one by one
                 try:
-                    x[i] = float(np.asarray([v]).astype(np.str_).astype(np.float64)[0])
+                    x[i] = float(np.asarray([values[i]]).astype(np.str_).astype(np.float64)[0])
+                    bad[i] = False
                 except (ValueError, TypeError):
                     x[i] = np.nan
-                    bad[i] = True
         out = np.searchsorted(self.cuts, x, side="right").astype(np.int64) + 1
         out[np.isnan(x)] = 0
         if bad is not None:
