@@ -13,7 +13,6 @@ probabilities.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,12 +30,6 @@ KINDS = ("numeric", "categorical")
 
 
 # ------------------------------------------------------------------------------ values
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, (float, np.floating)) and math.isnan(value)
-
-
 def _float_text(value: float) -> str:
     """A number as EBM writes a category: shortest round-trip text, ``"3"`` for ``3.0``."""
     text = str(np.asarray([float(value) + 0.0]).astype(np.str_)[0])
@@ -179,26 +172,16 @@ class Binning:
         return out
 
     def _categorical_index(self, values: np.ndarray) -> np.ndarray:
-        levels = self.levels
-        unknown = self.unknown
-        out = np.empty(values.shape[0], dtype=np.int64)
-        cache: dict[Any, int] = {}
-        for i, v in enumerate(values.tolist() if values.dtype != object else values):
-            if _is_missing(v):
-                out[i] = 0
-                continue
-            try:
-                hit = cache.get(v)
-            except TypeError:  # unhashable
-                hit = None
-            if hit is None:
-                hit = levels.get(_category_text(v), unknown)
-                try:
-                    cache[v] = hit
-                except TypeError:
-                    pass
-            out[i] = hit
-        return out
+        # each distinct value is matched once; missing values (None, NaN, pd.NA) get -1
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+        levels, unknown = self.levels, self.unknown
+        mapped = np.fromiter(
+            (levels.get(_category_text(u), unknown) for u in uniques),
+            dtype=np.int64,
+            count=len(uniques),
+        )
+        mapped = np.append(mapped, 0)  # code -1: the missing bin
+        return mapped[codes]
 
 
 # ------------------------------------------------------------------------------ terms
