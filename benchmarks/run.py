@@ -35,6 +35,7 @@ WORKLOADS = {
     "W12": "w12_pipeline",
     "W13": "w13_scale_out",
     "W13b": "w13b_ten_million",
+    "W14": "w14_glassbox",
 }
 
 
