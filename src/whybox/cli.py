@@ -121,7 +121,7 @@ def cli() -> None:
     "--model",
     "model_path",
     type=click.Path(),
-    help="Saved model: .skops, XGBoost .json/.ubj, LightGBM .txt, CatBoost .cbm (or, with --trust-model-file, PyTorch .pt2/.pt and .pkl/.joblib).",
+    help="Saved model: .skops, XGBoost .json/.ubj, an EBM exported with interpret's to_json (.json), LightGBM .txt, CatBoost .cbm (or, with --trust-model-file, PyTorch .pt2/.pt and .pkl/.joblib).",
 )
 @click.option(
     "--data",
