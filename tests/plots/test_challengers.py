@@ -63,7 +63,7 @@ def test_values_intervals_and_the_audited_mark():
     labels = {t.get_position()[1]: t.get_text() for t in ax.get_yticklabels()}
     assert labels[0.0] == "decision tree (depth 3)\ngap -2.0 pts [-4.5, +0.5]"
     assert labels[1.0] == "EBM\ngap +5.0 pts [+1.0, +9.0]"
-    assert labels[2.0] == "audited model (X)\n(audited)"
+    assert labels[2.0] == "audited model (X)"
 
 
 def test_draws_into_a_given_axes_and_refuses_other_results():

@@ -30,8 +30,9 @@ def challengers(result: Any, ax: Any = None) -> Any:
         ``"audited"``) with a dashed vertical line at its value (``"audited_line"``); the
         challengers are circles (``"challengers"``), blue where the challenger is at least
         as good, red where it is worse; the intervals are error bars (``"intervals"``).
-        Each challenger's label carries its gap to the audited model in points and the
-        gap's paired bootstrap interval.
+        Each challenger's label carries its gap to the audited model in points (audited
+        minus challenger: positive when the challenger is worse) and the gap's paired
+        bootstrap interval.
 
     Raises
     ------
@@ -70,7 +71,7 @@ def challengers(result: Any, ax: Any = None) -> Any:
     labels = []
     for name, row in table.iterrows():
         if row["role"] == "audited":
-            labels.append(f"{name}\n(audited)")
+            labels.append(str(name))
         else:
             labels.append(
                 f"{name}\ngap {row['gap']:+.1f} pts [{row['gap low']:+.1f}, {row['gap high']:+.1f}]"
@@ -79,10 +80,7 @@ def challengers(result: Any, ax: Any = None) -> Any:
     ax.set_ylim(-0.7, n - 0.3)
     level = round(100 * result.confidence_level)
     ax.set_xlabel(
-        literal(
-            f"{metric} on {result.n_test} held-out rows ({level}% bootstrap interval; "
-            "gap: audited minus challenger, in points)"
-        ),
+        literal(f"{metric} on {result.n_test} held-out rows ({level}% bootstrap interval)"),
         fontsize="small",
     )
     ax.set_title("What would an interpretable model cost?")
