@@ -227,3 +227,15 @@ def test_a_pygam_gam_is_a_glass_box():
     X = rng.normal(size=(80, 2))
     gam = pygam.LinearGAM(pygam.s(0) + pygam.s(1)).fit(X, X[:, 0] + rng.normal(size=80))
     assert is_glass_box(gam) == "a GAM (LinearGAM, pyGAM)"
+
+
+def test_a_challenger_that_cannot_be_fitted_is_left_out_with_the_error(monkeypatch):
+    def fail(*args):
+        raise ValueError("boom\nsecond line")
+
+    monkeypatch.setattr(challenger_module, "_fit_tree", fail)
+    model, X_train, y_train, X, y = _mixed(n=150)
+    result = challengers(model, X_train, y_train, X, y, n_bootstrap=50)
+    assert result.absent["decision tree (depth 3)"] == "fitting it failed (ValueError: boom)."
+    assert "decision tree (depth 3)" not in result.table.index
+    assert "L1 logistic regression" in result.table.index

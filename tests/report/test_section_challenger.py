@@ -137,3 +137,16 @@ def test_the_audit_runs_the_section_after_performance_with_training_data(data):
     assert note.startswith("No training data was given") and note.endswith(
         "to fit the interpretable challengers on."
     )
+
+
+def test_when_no_challenger_can_be_fitted_the_section_says_so(data, monkeypatch):
+    model, X_train, y_train, X, y = data
+
+    def fail(*args):
+        raise ValueError("boom")
+
+    for fitter in ("_fit_ebm", "_fit_linear", "_fit_tree"):
+        monkeypatch.setattr(challenger_module, fitter, fail)
+    section = challenger_section(_context(model, X, y, X_train, y_train))
+    assert section.summary.startswith("No interpretable challenger could be fitted")
+    assert "decision tree (depth 3): fitting it failed (ValueError: boom)." in section.summary

@@ -407,7 +407,8 @@ def challengers(
     Notes
     -----
     Without interpret, the EBM is left out and ``absent["EBM"]`` says why; the other two
-    run. The gap in points is 100 x (metric of the audited model - metric of the
+    run. A challenger whose fit raises (e.g. too few rows of a class for the 3-fold CV) is
+    left out the same way, with the error's first line. The gap in points is 100 x (metric of the audited model - metric of the
     challenger): a positive gap is what the interpretable model costs. Its interval
     resamples the held-out rows with replacement (the same rows for all models, so the
     models' shared difficulty cancels) and takes the percentiles of the gap.
@@ -458,7 +459,12 @@ def challengers(
     total = 0.0
     for name, fit in fitters:
         t0 = time.perf_counter()
-        est, est_params, size, unit = fit(train, frame_train, y_fit, task, seed)
+        try:
+            est, est_params, size, unit = fit(train, frame_train, y_fit, task, seed)
+        except Exception as exc:  # one challenger that cannot be fitted leaves the others
+            first = (str(exc).strip().splitlines() or [""])[0][:200]
+            absent[name] = f"fitting it failed ({type(exc).__name__}: {first})."
+            continue
         seconds = time.perf_counter() - t0
         total += seconds
         if task == "classification":

@@ -85,6 +85,12 @@ def challenger_section(context: AuditContext) -> Section | None:
         context.model, context.train, context.y_train, context.data, context.y,
         random_state=context.random_state,
     )  # fmt: skip
+    if result.best is None:
+        reasons = " ".join(f"{name}: {reason}" for name, reason in result.absent.items())
+        summary = f"No interpretable challenger could be fitted on the training data. {reasons}"
+        return Section(
+            "challenger", TITLE, (Text(summary),), summary, results={"challengers": result}
+        )
     table = result.table
     metric_columns = [c for c in table.columns if c not in (
         "role", "fit seconds", "size", "size unit", "gap", "gap low", "gap high",
