@@ -239,3 +239,16 @@ def test_a_challenger_that_cannot_be_fitted_is_left_out_with_the_error(monkeypat
     assert result.absent["decision tree (depth 3)"] == "fitting it failed (ValueError: boom)."
     assert "decision tree (depth 3)" not in result.table.index
     assert "L1 logistic regression" in result.table.index
+
+
+def test_beyond_max_train_rows_the_challengers_fit_a_seeded_sample(monkeypatch):
+    monkeypatch.setattr(challenger_module, "MAX_TRAIN_ROWS", 100)
+    model, X_train, y_train, X, y = _mixed(n=240)
+    result = challengers(model, X_train, y_train, X, y, n_bootstrap=50)
+    assert (result.n_train, result.n_train_given) == (100, 160)
+    tree = result.estimators["decision tree (depth 3)"][-1]
+    assert tree.tree_.n_node_samples[0] == 100
+    again = challengers(model, X_train, y_train, X, y, n_bootstrap=50)
+    assert again.table.loc["decision tree (depth 3)", "accuracy"] == pytest.approx(
+        result.table.loc["decision tree (depth 3)", "accuracy"]
+    )

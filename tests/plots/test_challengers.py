@@ -31,7 +31,7 @@ def _result():
     )
     return Challengers(
         task="classification", metric="accuracy", table=table, params={}, absent={},
-        n_train=300, n_test=100, n_bootstrap=200, confidence_level=0.95, random_state=0,
+        n_train=300, n_train_given=300, n_test=100, n_bootstrap=200, confidence_level=0.95, random_state=0,
         fit_seconds=1.6,
     )  # fmt: skip
 

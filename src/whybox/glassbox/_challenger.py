@@ -37,6 +37,8 @@ LINEAR_CS = (0.01, 0.1, 1.0, 10.0)
 """The inverse penalties a 3-fold CV chooses from for the L1 logistic regression."""
 TREE_DEPTH = 3
 """The depth of the challenger decision tree."""
+MAX_TRAIN_ROWS = 20_000
+"""The most training rows the challengers are fitted on (a seeded sample beyond)."""
 _MAX_CATEGORIES = 20  # one-hot columns per categorical column (the rarest levels merged)
 _BOOTSTRAP_CHUNK = 100  # bootstrap replicates drawn at once
 
@@ -93,6 +95,9 @@ class Challengers(Result):
         A challenger left out -> why (e.g. interpret is not installed).
     n_train, n_test : int
         Training rows the challengers were fitted on; held-out rows scored.
+    n_train_given : int
+        The training rows given: above :data:`MAX_TRAIN_ROWS` the challengers are fitted
+        on a seeded sample of that many (``n_train``).
     n_bootstrap : int
     confidence_level : float
     random_state : None or int
@@ -111,6 +116,7 @@ class Challengers(Result):
     params: dict[str, dict[str, Any]]
     absent: dict[str, str]
     n_train: int
+    n_train_given: int
     n_test: int
     n_bootstrap: int
     confidence_level: float
@@ -369,7 +375,8 @@ def challengers(
     (standardised for the linear model) and categorical or text columns one-hot encoded
     (missing as its own level, at most 20 levels a column, an unseen level as none or
     the rarest merged one). The audited model and the challengers are scored on the same
-    held-out rows ``X, y`` with the audit's metrics.
+    held-out rows ``X, y`` with the audit's metrics. Beyond :data:`MAX_TRAIN_ROWS` (20,000)
+    training rows, the challengers are fitted on a seeded sample of that many.
 
     Parameters
     ----------
@@ -432,6 +439,10 @@ def challengers(
     task = m.task
     rng = np.random.default_rng(random_state)
     seed = int(rng.integers(2**31 - 1))  # every challenger's seed, drawn first
+    n_given = train.n_samples
+    if n_given > MAX_TRAIN_ROWS:
+        keep = np.sort(np.random.default_rng(seed).choice(n_given, MAX_TRAIN_ROWS, replace=False))
+        train, y_fit = train.take(keep), y_fit[keep]
     if task == "classification":
         k = len(m.classes)
         y_test = _class_positions(y_test, m.classes, "y")
@@ -506,7 +517,7 @@ def challengers(
     table = pd.DataFrame(records).set_index("model")
     result = Challengers(
         task=task, metric=headline, table=table, params=params, absent=absent,
-        n_train=train.n_samples, n_test=test.n_samples, n_bootstrap=n_bootstrap,
+        n_train=train.n_samples, n_train_given=n_given, n_test=test.n_samples, n_bootstrap=n_bootstrap,
         confidence_level=confidence_level,
         random_state=random_state if isinstance(random_state, int) else None,
         fit_seconds=total,

@@ -124,7 +124,13 @@ def challenger_section(context: AuditContext) -> Section | None:
             ),  # fmt: skip
             tuple(rows),
             caption=f"held-out metrics on the {result.n_test} audited rows; the challengers "
-            f"were fitted on {result.n_train} training rows; gap: 100 x (audited - "
+            f"were fitted on {result.n_train} training rows"
+            + (
+                f" (a seeded sample of the {result.n_train_given} given)"
+                if result.n_train < result.n_train_given
+                else ""
+            )
+            + "; gap: 100 x (audited - "
             f"challenger) {result.metric}, positive when the challenger is worse, with a "
             f"paired bootstrap interval ({result.n_bootstrap} resamples of the audited rows); "
             "what to read: the terms, non-zero coefficients or leaves a reader goes through",
