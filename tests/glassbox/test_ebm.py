@@ -5,27 +5,16 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from tests._requires import requires
+from tests.glassbox._helpers import mixed_table
 from whybox._exceptions import UnsupportedModelError
 from whybox.glassbox import from_ebm, is_ebm
 
 
 def _data(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "a": rng.normal(size=n),
-            "b": rng.normal(size=n),
-            "c": rng.choice(["x", "y", "z"], size=n),
-            "d": rng.integers(0, 5, n).astype(float),
-        }
-    )
-    X.loc[rng.random(n) < 0.1, "a"] = np.nan
-    X.loc[rng.random(n) < 0.1, "c"] = None
-    return X, rng
+    return mixed_table(n, seed)
 
 
 def _test_rows(X):

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from tests._requires import requires
+from tests.glassbox._helpers import mixed_table
 from whybox._exceptions import InputError
 from whybox.glassbox import looks_like_ebm_json, model_from_ebm_json, read_ebm_json
 from whybox.io import load_model
@@ -27,18 +28,7 @@ from whybox.shapley import AdditiveExplainer
 
 
 def _data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "a": rng.normal(size=n),
-            "b": rng.normal(size=n),
-            "c": rng.choice(["x", "y", "z"], size=n),
-            "d": rng.integers(0, 5, n).astype(float),
-        }
-    )
-    X.loc[rng.random(n) < 0.1, "a"] = np.nan
-    X.loc[rng.random(n) < 0.1, "c"] = None
-    return X, rng
+    return mixed_table(n, seed)
 
 
 def _fit(kind):

@@ -18,6 +18,7 @@ import pytest
 
 import whybox
 from tests._requires import requires
+from tests.glassbox._helpers import mixed_table
 from whybox._exceptions import InputError, UnsupportedModelError
 from whybox.glassbox import AdditiveModel, Binning, Term
 from whybox.shapley import AdditiveExplainer, ExactExplainer, WeightedBackground
@@ -129,19 +130,7 @@ def test_refusals_in_one_sentence():
 
 # ------------------------------------------------------------------ fitted EBMs
 def _data(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    X = pd.DataFrame(
-        {
-            "a": rng.normal(size=n),
-            "b": rng.normal(size=n),
-            "c": rng.choice(["x", "y", "z"], size=n),
-            "d": rng.integers(0, 5, n).astype(float),
-            "e": rng.uniform(size=n),
-        }
-    )
-    X.loc[rng.random(n) < 0.1, "a"] = np.nan
-    X.loc[rng.random(n) < 0.1, "c"] = None
-    return X, rng
+    return mixed_table(n, seed, uniform=True)
 
 
 def _ebm(kind, interactions=((0, 1), (1, 2), (2, 3), (0, 4))):
