@@ -51,8 +51,8 @@ def test_demo_report_is_complete(demo_report):
     report = json.loads(out.with_suffix(".json").read_text())
     ids = [s["id"] for s in report["sections"]]
     assert ids == [
-        "performance", "confusion", "errors", "failures", "importance", "shap", "effects",
-        "local", "quality",
+        "performance", "challenger", "confusion", "errors", "failures", "importance", "shap",
+        "effects", "local", "quality",
     ]  # fmt: skip
     accuracy = dict(report["sections"][0]["blocks"][0]["rows"])["accuracy"]
     assert accuracy > 0.85  # a real model on real data, not a placeholder
@@ -88,6 +88,6 @@ def test_demo_report_renders_in_chromium(demo_report, tmp_path):
     check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert len(check["images"]) >= 10
     assert all(img["ok"] for img in check["images"]), check["images"]
-    assert len(check["sections"]) == 9
+    assert len(check["sections"]) == 10
     for section in check["sections"]:
         assert section["text"] > 40 and section["blocks"] >= 1, section
