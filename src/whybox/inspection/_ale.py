@@ -435,6 +435,54 @@ def _edges_for(data: Dataset, j: int, spec: int | np.ndarray) -> np.ndarray:
     return quantile_edges(x, spec)
 
 
+def _result(
+    m: Any,
+    space: str,
+    names: tuple[str, ...],
+    grids: Any,
+    effect: np.ndarray,
+    boot: np.ndarray | None,
+    counts: np.ndarray,
+    categorical: bool,
+    confidence_level: float,
+    *,
+    n_bins: Any,
+    n_bootstrap: int,
+    categorical_features: Any,
+    random_state: Any,
+    n: int,
+    batch_size: Any,
+    **extra: Any,
+) -> AccumulatedLocalEffects:
+    """The result from the effect (*grid, n_outputs) and the bootstrap replicates
+    (n_bootstrap, *grid, n_outputs) or None: the band is their percentile interval."""
+    lower = upper = None
+    if boot is not None:
+        alpha = (1 - confidence_level) / 2
+        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
+    return AccumulatedLocalEffects(
+        feature_names=names,
+        grids=grids,
+        effect=np.moveaxis(effect, -1, 0),
+        lower=lower,
+        upper=upper,
+        counts=np.rint(counts).astype(np.int64),
+        categorical=categorical,
+        output_names=m.output_names,
+        output_space=space,
+        params={
+            "n_bins": n_bins,
+            "n_bootstrap": int(n_bootstrap),
+            "confidence_level": float(confidence_level),
+            "categorical_features": categorical_features,
+            "random_state": json_value(random_state),
+            "n_samples": int(n),
+            "batch_size": json_value(batch_size),
+            **extra,
+        },
+    )
+
+
 def accumulated_local_effects(
     model: Any,
     X: Any,
@@ -653,7 +701,7 @@ def accumulated_local_effects(
 
     bins_param = [s if isinstance(s, int) else s.tolist() for s in specs]
     effect = estimate(np.ones((1, n)))[0]
-    lower = upper = None
+    boot = None
     if n_bootstrap:
         rng = np.random.default_rng(random_state)
         per_block = max(1, _BOOT_CELLS // max(n, len(slots.owner) * effect.shape[-1]))
@@ -668,34 +716,17 @@ def accumulated_local_effects(
             )
             boot.append(estimate(draws.astype(np.float64)))
         boot = np.concatenate(boot)
-        alpha = (1 - confidence_level) / 2
-        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
-    return AccumulatedLocalEffects(
-        feature_names=names,
-        grids=grids,
-        effect=np.moveaxis(effect, -1, 0),
-        lower=lower,
-        upper=upper,
-        counts=np.rint(counts).astype(np.int64),
-        categorical=categorical,
-        output_names=m.output_names,
-        output_space=space,
-        params={
-            "n_bins": bins_param if len(idx) == 2 else bins_param[0],
-            "n_bootstrap": int(n_bootstrap),
-            "confidence_level": float(confidence_level),
-            "categorical_features": json_value(
-                categorical_features
-                if categorical_features is None
-                or isinstance(categorical_features, (str, int, np.integer))
-                else list(categorical_features)
-            ),
-            "random_state": json_value(random_state),
-            "n_samples": n,
-            "batch_size": json_value(batch_size),
-            **extra,
-        },
-    )
+    return _result(
+        m, space, names, grids, effect, boot, counts, categorical, confidence_level,
+        n_bins=bins_param if len(idx) == 2 else bins_param[0], n_bootstrap=n_bootstrap,
+        categorical_features=json_value(
+            categorical_features
+            if categorical_features is None
+            or isinstance(categorical_features, (str, int, np.integer))
+            else list(categorical_features)
+        ),
+        random_state=random_state, n=n, batch_size=batch_size, **extra,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- dask
@@ -863,33 +894,14 @@ def _ale_dask(
 
         shape = (K1, K2)
     effect = accumulate(sums[None], counts[None].astype(np.float64))[0]
-    lower = upper = None
-    if n_bootstrap:
-        boot = accumulate(boot_sums, boot_counts)
-        alpha = (1 - confidence_level) / 2
-        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
+    boot = accumulate(boot_sums, boot_counts) if n_bootstrap else None
     bins_param = [s if isinstance(s, int) else s.tolist() for s in specs]
-    return AccumulatedLocalEffects(
-        feature_names=names,
-        grids=tuple(grids),
-        effect=np.moveaxis(effect, -1, 0),
-        lower=lower,
-        upper=upper,
-        counts=counts.reshape(shape).astype(np.int64),
-        categorical=False,
-        output_names=m.output_names,
-        output_space=space,
-        params={
-            "n_bins": bins_param if len(idx) == 2 else bins_param[0],
-            "n_bootstrap": int(n_bootstrap),
-            "confidence_level": float(confidence_level),
-            "categorical_features": None,
-            "random_state": json_value(random_state),
-            "n_samples": int(n),
-            "batch_size": json_value(batch_size),
-            **extra,
-        },
-    )
+    return _result(
+        m, space, names, tuple(grids), effect, boot, counts.reshape(shape), False,
+        confidence_level, n_bins=bins_param if len(idx) == 2 else bins_param[0],
+        n_bootstrap=n_bootstrap, categorical_features=None, random_state=random_state, n=n,
+        batch_size=batch_size, **extra,
+    )  # fmt: skip
 
 
 def _ale_dask_categorical(
@@ -942,28 +954,9 @@ def _ale_dask_categorical(
         return _accumulate_categorical(np.divide(s, cc, out=np.zeros_like(s), where=cc > 0), lv)
 
     effect = accumulate(sums[None], steps[None].astype(np.float64), level_counts[None])[0]
-    lower = upper = None
-    if n_bootstrap:
-        boot = accumulate(boot_sums, boot_steps, boot_levels)
-        alpha = (1 - confidence_level) / 2
-        lower, upper = (np.moveaxis(q, -1, 0) for q in np.quantile(boot, [alpha, 1 - alpha], 0))
-    return AccumulatedLocalEffects(
-        feature_names=(name,),
-        grids=(order,),
-        effect=np.moveaxis(effect, -1, 0),
-        lower=lower,
-        upper=upper,
-        counts=np.rint(level_counts).astype(np.int64),
-        categorical=True,
-        output_names=m.output_names,
-        output_space=space,
-        params={
-            "n_bins": spec if isinstance(spec, int) else spec.tolist(),
-            "n_bootstrap": int(n_bootstrap),
-            "confidence_level": float(confidence_level),
-            "categorical_features": None,
-            "random_state": json_value(random_state),
-            "n_samples": int(n),
-            "batch_size": json_value(batch_size),
-        },
-    )
+    boot = accumulate(boot_sums, boot_steps, boot_levels) if n_bootstrap else None
+    return _result(
+        m, space, (name,), (order,), effect, boot, level_counts, True, confidence_level,
+        n_bins=spec if isinstance(spec, int) else spec.tolist(), n_bootstrap=n_bootstrap,
+        categorical_features=None, random_state=random_state, n=n, batch_size=batch_size,
+    )  # fmt: skip
