@@ -135,6 +135,9 @@ class Report:
     same figures as numbers. ``notes`` are read before everything else (shown at the
     top of the HTML, ``"notes"`` in the JSON): what the reader must know to read the
     rest, such as the audited rows standing in for missing training data.
+    ``interactive`` holds the explained rows as data (see
+    :func:`whybox.report._interactive.row_payload`): the HTML embeds them with a script
+    that draws any row's SHAP waterfall; not part of the JSON.
     """
 
     title: str
@@ -142,6 +145,7 @@ class Report:
     sections: tuple[Section, ...]
     results: dict[str, Any] = field(default_factory=dict, repr=False)
     notes: tuple[str, ...] = ()
+    interactive: dict[str, Any] | None = field(default=None, repr=False)
 
     def section(self, section_id: str) -> Section:
         """The section with this id."""
