@@ -500,11 +500,166 @@ class Explanation(Result):
             },
         )
 
+    # ------------------------------------------------------------------ shap bridge
+    def to_shap(self, target: Any = None) -> Any:
+        """The values as a ``shap.Explanation``, so that ``shap.plots.*`` draw them.
+
+        Parameters
+        ----------
+        target : int, str or None, default=None
+            Which output: an output position or name. ``None`` keeps every output:
+            a single-output Explanation (regression, a binary margin) gives shap's
+            single-output layout, several outputs give shap's multi-output layout.
+
+        Returns
+        -------
+        shap.Explanation
+            ``values`` of shape (n_samples, n_features) for one output or
+            (n_samples, n_features, n_outputs) for several (float64), ``base_values``
+            of shape (n_samples,) or (n_samples, n_outputs), ``data`` (n_samples,
+            n_features) as recorded (None if not), ``feature_names`` (list of str) and,
+            for several outputs, ``output_names`` (list of str; shap's single-output
+            layout has none, so give it back to :meth:`from_shap`). A single-sample Explanation (``ex[0]``)
+            drops the sample axis, as shap does, which is what ``shap.plots.waterfall``
+            takes. The output space is not part of a shap.Explanation; it stays
+            ``self.output_space``.
+
+        Raises
+        ------
+        InputError
+            If the Explanation is lazy (call :meth:`compute` first), holds interaction
+            values or image-shaped (gradient) values, whose feature axes shap's tabular
+            plots cannot read, or ``target`` names no output.
+        """
+        self._require_computed("to_shap")
+        if self.axes not in (_AXES_TABULAR, _AXES_TABULAR[1:]):
+            raise InputError(
+                f"to_shap needs an Explanation with axes {_AXES_TABULAR} (or one sample of "
+                f"them), got {self.axes}; sum interaction values over one feature axis, and "
+                "draw image attributions with whybox.plots."
+            )
+        import shap
+
+        ex = self
+        if target is not None:  # a one-entry list keeps the output axis, dropped below
+            ex = self[(slice(None),) * (len(self.axes) - 1) + ([self._output_position(target)],)]
+        values, base = ex.values, ex.base_values
+        output_names: Any = list(ex.output_names)
+        if ex.axes[-1] == "outputs" and values.shape[-1] == 1:  # shap's single-output layout
+            values, base = values[..., 0], base[..., 0]
+            output_names = None  # shap's single-output layout names no output
+        data = None if ex.data is None else np.array(ex.data, copy=True)
+        return shap.Explanation(
+            values=np.array(values, dtype=np.float64, copy=True),
+            base_values=np.float64(base) if base.ndim == 0 else np.array(base, dtype=np.float64),
+            data=data,
+            feature_names=list(ex.feature_names),
+            output_names=output_names,
+        )
+
+    def _output_position(self, target: Any) -> int:
+        """The position of output ``target`` (a position or an output name)."""
+        n = len(self.output_names)
+        if isinstance(target, str) and target in self.output_names:
+            return self.output_names.index(target)
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            if -n <= target < n:
+                return int(target) % n
+        raise InputError(
+            f"target must be an output position in [0, {n}) or one of the output names "
+            f"{list(self.output_names)[:10]}, got {target!r}; pick one of those."
+        )
+
+    @classmethod
+    def from_shap(cls, e: Any, *, output: str = "raw", output_names: Any = None) -> Explanation:
+        """An Explanation from a ``shap.Explanation`` (the inverse of :meth:`to_shap`).
+
+        Parameters
+        ----------
+        e : shap.Explanation
+            Values of shape (n_features,) (one sample), (n_samples, n_features) (one
+            output) or (n_samples, n_features, n_outputs), with base values of shape
+            (), (n_samples,) or (n_samples, n_outputs) (a scalar is repeated per
+            sample).
+        output : {"raw", "probability", "log_odds"}, default="raw"
+            The output space the values are in (shap does not record it).
+        output_names : sequence of str, optional
+            One name per output, used when ``e`` names none (shap's single-output
+            layout); default: ``e.output_names``, else ``"output 0"``, ...
+
+        Returns
+        -------
+        Explanation
+            Axes ("samples", "features", "outputs") (("features", "outputs") for one
+            sample); a single-output shap.Explanation gets a length-1 output axis.
+            Names missing in ``e`` (and not given) become ``"feature 0"``, ... and ``"output 0"``, ...;
+            ``method`` is ``"shap"``.
+
+        Raises
+        ------
+        InputError
+            If ``e`` is not a shap.Explanation or its values have another number of
+            dimensions (e.g. interaction values).
+        """
+        values = getattr(e, "values", None)
+        if values is None or not hasattr(e, "base_values") or type(e).__name__ != "Explanation":
+            raise InputError(
+                f"e must be a shap.Explanation, got {type(e).__name__}; pass what a shap "
+                "explainer returns."
+            )
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim not in (1, 2, 3):
+            raise InputError(
+                f"e.values must have 1, 2 or 3 dimensions (sample, feature, output), got "
+                f"shape {values.shape}; sum interaction values over one feature axis first."
+            )
+        single_sample = values.ndim == 1 or (values.ndim == 2 and _one_sample(e, values))
+        if single_sample:
+            values = values[None]
+        multi = values.ndim == 3
+        if not multi:
+            values = values[..., None]
+        n, d, k = values.shape
+        base = np.asarray(e.base_values, dtype=np.float64)
+        base = np.broadcast_to(base.reshape(-1, k) if base.size == n * k else base, (n, k))
+        data = None if e.data is None else np.asarray(e.data)
+        if data is not None:
+            data = data.reshape(n, -1)
+        feature_names = e.feature_names
+        if feature_names is None or len(feature_names) != d:
+            feature_names = [f"feature {j}" for j in range(d)]
+        if output_names is None:
+            output_names = e.output_names
+        if isinstance(output_names, str):
+            output_names = [output_names]
+        if output_names is None or len(output_names) != k:
+            output_names = [f"output {j}" for j in range(k)]
+        ex = cls(
+            values=values,
+            base_values=np.array(base),
+            data=data,
+            feature_names=tuple(feature_names),
+            output_names=tuple(output_names),
+            output_space=output,
+            method="shap",
+        )
+        return ex[0] if single_sample else ex
+
     def __repr__(self) -> str:
         return (
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "
             f"output_space={self.output_space!r}, outputs={list(self.output_names)[:5]})"
         )
+
+
+def _one_sample(e: Any, values: np.ndarray) -> bool:
+    """Whether 2-D shap values are one sample's (n_features, n_outputs), not
+    (n_samples, n_features): the data is one row, or (without data) the feature names
+    count the first axis."""
+    if e.data is not None:
+        return np.ndim(e.data) == 1
+    names = e.feature_names
+    return names is not None and len(names) == values.shape[0] != values.shape[1]
 
 
 def _as_array(a: Any, dtype: Any) -> Any:
