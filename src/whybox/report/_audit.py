@@ -33,6 +33,7 @@ from whybox.report._inputs import (
     labels_match,
     sample_rows,
 )
+from whybox.report._interactive import context_payload
 from whybox.report._report import Report, Section
 from whybox.report._section_challenger import challenger_notes, challenger_section
 from whybox.report._section_confusion import confusion_section
@@ -460,8 +461,9 @@ def audit_tabular(
         "explanation quality checks (s)": round(steps.seconds["quality"], 2),
     }
     return Report(
-        "whybox audit", meta, shown, results, notes=challenger_notes(context, _notes(context))
-    )
+        "whybox audit", meta, shown, results, notes=challenger_notes(context, _notes(context)),
+        interactive=context_payload(context),
+    )  # fmt: skip
 
 
 def _background_meta(context: AuditContext) -> dict[str, Any]:

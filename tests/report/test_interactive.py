@@ -1,0 +1,272 @@
+"""The interactive report: the explained rows embedded as inert JSON, one script allowed
+by its sha256 hash, and in a real browser (Debian's chromium, driven through the DevTools
+protocol) the waterfall drawn for a picked row equals that row's SHAP values."""
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+
+import numpy as np
+import pytest
+
+from tests._requires import missing, requires
+from whybox._explanation import Explanation
+from whybox.cli import main
+from whybox.report import Report, Section, Table, Text
+from whybox.report._interactive import payload_json, row_payload, script_hash, script_text
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ROWS_BLOCK = re.compile(r'<script type="application/json" id="whybox-rows">(.*?)</script>', re.S)
+BUDGET = 5 * 1024 * 1024  # bytes of HTML for 1000 rows x 30 features
+
+
+def _explanation(n=20, p=4, k=1, names=None, seed=0):
+    rng = np.random.default_rng(seed)
+    return Explanation(
+        values=rng.normal(size=(n, p, k)) * 10.0 ** rng.integers(-3, 3, size=(n, p, k)),
+        base_values=rng.normal(size=(n, k)),
+        data=rng.normal(size=(n, p)) * 1000,
+        feature_names=tuple(names or (f"feature {j}" for j in range(p))),
+        output_names=tuple(f"out{j}" for j in range(k)),
+        output_space="raw",
+        method="exact",
+    )
+
+
+def _report(payload):
+    table = Table("t", ("a", "b"), ((2, "x"), (1, "y")))
+    return Report("t", {}, (Section("s", "S", (table, Text("hi"))),), interactive=payload)
+
+
+def _embedded(page):
+    found = ROWS_BLOCK.search(page)
+    assert found
+    return json.loads(found.group(1))
+
+
+def _close(a, b):
+    """``a`` is ``b`` rounded to 4 significant digits."""
+    b = np.asarray(b, dtype=np.float64)
+    return np.allclose(np.asarray(a, dtype=np.float64), b, rtol=5.001e-4, atol=0)
+
+
+def test_embedded_rows_round_trip_to_the_explanation():
+    ex = _explanation(n=25, p=5, k=3)
+    rows = np.arange(25) * 7 + 3
+    outputs = np.arange(25) % 3
+    payload = row_payload(
+        ex, rows, outputs=outputs, y=["a"] * 25, pred=["b"] * 25,
+        is_error=np.arange(25) % 2 == 0, is_confident_error=np.arange(25) % 4 == 0,
+        groups=[["g1" if i < 10 else "g2"] for i in range(25)], group_names=["sex"],
+    )  # fmt: skip
+    got = _embedded(_report(payload).to_html())
+    assert got["features"] == list(ex.feature_names) and got["groups"] == ["sex"]
+    for i, item in enumerate(got["rows"]):
+        k = int(outputs[i])
+        assert item["row"] == rows[i] and item["output"] == k
+        assert _close(item["shap"], ex.values[i, :, k])
+        assert _close(item["base"], ex.base_values[i, k])
+        assert _close(item["fx"], ex.values[i, :, k].sum() + ex.base_values[i, k])
+        assert _close(item["x"], ex.data[i])
+        assert item["error"] == (i % 2 == 0) and item["confident"] == (i % 4 == 0)
+        assert item["group"] == ["g1" if i < 10 else "g2"]
+
+
+def test_a_script_tag_in_a_feature_name_is_inert():
+    evil = "</script><script>alert(1)</script>"
+    ex = _explanation(n=3, p=2, names=[evil, "b & <c>"])
+    payload = row_payload(ex, [0, 1, 2], y=[evil] * 3, pred=["x"] * 3)
+    page = _report(payload).to_html()
+    assert "alert(1)" in page  # it is there, as escaped data
+    assert "<script>alert(1)" not in page and "</script><script>" not in page
+    assert page.count("<script") == 2  # the data block and the one allowed script
+    got = _embedded(page)
+    assert got["features"] == [evil, "b & <c>"] and got["rows"][0]["y"] == evil
+
+
+def test_policy_allows_exactly_the_embedded_script_by_its_hash():
+    page = _report(row_payload(_explanation(), range(20))).to_html()
+    csp = html.unescape(re.search(r'Content-Security-Policy" content="([^"]*)"', page).group(1))
+    scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
+    assert len(scripts) == 1 and scripts[0] == script_text()
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode("utf-8")).digest()).decode()
+    assert script_hash(scripts[0]) == f"'sha256-{digest}'"
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives == {
+        "default-src": "'none'",
+        "img-src": "data:",
+        "style-src": "'unsafe-inline'",
+        "script-src": f"'sha256-{digest}'",
+    }
+    for banned in ("unsafe-eval", "eval(", "new Function", "innerHTML", "onclick"):
+        assert banned not in scripts[0] and banned not in csp
+    assert not re.search(r"\son[a-z]+=", page)  # no inline event handler anywhere
+
+
+def test_without_rows_the_page_has_no_panel_and_the_panel_starts_hidden():
+    assert 'id="whybox-rows"' not in _report(None).to_html()
+    page = _report(row_payload(_explanation(), range(20))).to_html()
+    assert re.search(r'<section id="whybox-explore"[^>]*\shidden>', page)
+
+
+def test_size_budget_for_1000_rows_by_30_features():
+    ex = _explanation(
+        n=1000, p=30, k=1, names=[f"a long feature name number {j}" for j in range(30)]
+    )
+    payload = row_payload(
+        ex, np.arange(1000) * 13, y=["malignant"] * 1000, pred=["benign"] * 1000,
+        is_error=np.ones(1000, bool), groups=[["group A"]] * 1000, group_names=["group"],
+    )  # fmt: skip
+    data = payload_json(payload).encode("utf-8")
+    page = _report(payload).to_html().encode("utf-8")
+    assert len(data) <= BUDGET and len(page) <= BUDGET, (len(data), len(page))
+    print(f"1000 rows x 30 features: {len(data) / 1e6:.2f} MB of row data")
+
+
+# ---------------------------------------------------------------- in a real browser
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "report.html"
+    try:
+        main(["audit", "--demo", "--out", str(out), "--quiet"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    return out
+
+
+class _DevTools:
+    """A page of headless chromium driven over the DevTools protocol (a websocket)."""
+
+    def __init__(self, profile):
+        websocket = requires("websocket")  # websocket-client
+        self.proc = subprocess.Popen(
+            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
+             f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.next_id, self.events = 0, []
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert self.proc.poll() is None and time.monotonic() < deadline, (
+                "chromium did not start"
+            )
+            time.sleep(0.05)
+        port = int(port_file.read_text().split()[0])
+        import urllib.request
+
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
+            page = next(t for t in json.load(r) if t["type"] == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.next_id:
+                assert "error" not in msg, msg
+                return msg.get("result", {})
+            self.events.append(msg)
+
+    def wait_for(self, method):
+        while not any(e.get("method") == method for e in self.events):
+            self.events.append(json.loads(self.ws.recv()))
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def close(self):
+        self.ws.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+# Installed before the page's own scripts (DevTools scripts are not subject to its
+# policy): records every Content-Security-Policy violation.
+WATCH = """window.__violations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__violations.push(e.violatedDirective + " " + e.blockedURI);
+});"""
+
+PICK = """(function (row) {
+  var box = document.getElementById("whybox-row");
+  box.value = String(row);
+  var t0 = performance.now();
+  box.dispatchEvent(new Event("change"));
+  var ms = performance.now() - t0;
+  var bars = Array.from(document.querySelectorAll("#whybox-waterfall rect[data-shap]"));
+  return {ms: ms, drawn: document.getElementById("whybox-waterfall").getAttribute("data-row"),
+          tips: Array.from(document.querySelectorAll("#whybox-waterfall title"))
+            .map(function (t) { return t.textContent; }),
+          bars: bars.map(function (b) {
+            return [Number(b.getAttribute("data-feature")), b.getAttribute("data-name"),
+                    Number(b.getAttribute("data-shap"))];
+          })};
+})(%d)"""
+
+
+@pytest.mark.browser
+def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, tmp_path):
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
+        missing("chromium is not installed (apt-get install chromium)")
+    report = json.loads(demo_report.with_suffix(".json").read_text())
+    local = next(s for s in report["sections"] if s["id"] == "local")
+    figure = next(
+        b for b in local["blocks"] if b["kind"] == "figure" and "shap_values" in b["data"]
+    )
+    row, want = figure["data"]["row"], figure["data"]
+    browser = _DevTools(tmp_path / "profile")
+    try:
+        browser.call("Page.enable")
+        browser.call("Runtime.enable")
+        browser.call("Log.enable")
+        browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
+        browser.call("Page.navigate", url=demo_report.as_uri())
+        browser.wait_for("Page.loadEventFired")
+        assert browser.evaluate('document.getElementById("whybox-explore").hidden') is False
+        picked = browser.evaluate(PICK % row)
+        # a header click sorts its table: the importance table by "SHAP rank"
+        ranks = browser.evaluate("""(function () {
+          var th = document.querySelector("#importance table th:nth-child(3)");
+          th.click();
+          return [th.textContent, th.getAttribute("data-sort"),
+                  Array.from(th.closest("table").tBodies[0].rows)
+                    .map(function (r) { return Number(r.cells[2].textContent); })];
+        })()""")
+        violations = browser.evaluate("window.__violations")
+        errors = [
+            e["params"]["entry"]["text"]
+            for e in browser.events
+            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+        ] + [
+            json.dumps(e["params"]) for e in browser.events
+            if e.get("method") == "Runtime.exceptionThrown"
+        ]  # fmt: skip
+    finally:
+        browser.close()
+    assert violations == [] and errors == [], (violations, errors)
+    assert picked["drawn"] == str(row)
+    names = want["feature_names"]
+    assert len(picked["bars"]) == len(names) <= 40  # every feature, one bar each
+    for feature, name, value in picked["bars"]:
+        assert name == names[feature]
+        assert _close(value, want["shap_values"][feature]), (name, value)
+    assert any(names[0] in tip for tip in picked["tips"])  # full names in the tooltips
+    assert ranks[:2] == ["SHAP rank", "asc"] and ranks[2] == sorted(ranks[2]), ranks
+    print(f"redraw of row {row} in chromium: {picked['ms']:.1f} ms")
+    assert picked["ms"] < 100
