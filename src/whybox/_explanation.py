@@ -645,6 +645,53 @@ class Explanation(Result):
         )
         return ex[0] if single_sample else ex
 
+    def _repr_html_(self) -> str:
+        """What a notebook shows: shape, method, output space, base value, and the top
+        features by mean absolute value (escaped text, no script, bounded size)."""
+        import html
+
+        def esc(v: Any) -> str:
+            text = str(v)
+            return html.escape(text if len(text) <= 100 else text[:99] + "\u2026")
+
+        outputs = ", ".join(esc(o) for o in self.output_names[:5])
+        if len(self.output_names) > 5:
+            outputs += f", ... ({len(self.output_names)} outputs)"
+        lines = [
+            f"method <code>{esc(self.method or '?')}</code>",
+            f"shape <code>{esc(self.values.shape)}</code>, axes <code>{esc(self.axes)}</code>",
+            f"output space <code>{esc(self.output_space)}</code>, outputs: {outputs}",
+        ]
+        if self.is_lazy:
+            lines.append("lazy (dask): <code>.compute()</code> to see the values")
+            return "<p><b>Explanation</b></p><p>" + "<br>".join(lines) + "</p>"
+        base = np.asarray(self.base_values, dtype=np.float64)
+        per_output = base.reshape(-1, base.shape[-1]).mean(axis=0) if base.ndim else base[None]
+        mean_note = " (mean over samples)" if "samples" in self.axes else ""
+        shown = ", ".join(f"{v:.4g}" for v in per_output[:5])
+        lines.append(f"base value{mean_note}: <code>{esc(shown)}</code>")
+        if self.model_output is not None:
+            err = float(np.max(self.additivity_error, initial=0.0))
+            lines.append(f"max additivity error: <code>{err:.3g}</code>")
+        out = "<p><b>Explanation</b></p><p>" + "<br>".join(lines) + "</p>"
+        table = self._top_features()
+        if table is not None:
+            out += f"<p>Top features by mean |value| (of {len(table)}):</p>"
+            out += self._html_table(table, max_rows=10)
+        return out
+
+    def _top_features(self) -> pd.DataFrame | None:
+        """Mean |value| per feature and output, largest first; None for axes other than
+        (samples,) features, outputs (images, interactions)."""
+        if self.axes not in (_AXES_TABULAR, _AXES_TABULAR[1:]):
+            return None
+        values = self.values if self.axes == _AXES_TABULAR else self.values[None]
+        imp = np.abs(values).mean(axis=0)
+        frame = pd.DataFrame(imp, index=list(self.feature_names), columns=list(self.output_names))
+        frame = frame.iloc[np.argsort(-imp.mean(axis=1), kind="stable")]
+        frame.index.name = "feature"
+        return frame
+
     def __repr__(self) -> str:
         return (
             f"Explanation(method={self.method!r}, axes={self.axes}, shape={self.values.shape}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import html
 import json
 import types
 import typing
@@ -22,6 +23,10 @@ from whybox._utils._json import (
 
 _HTML_ROWS = 20
 """Rows of ``to_frame()`` shown by ``_repr_html_``."""
+_HTML_COLUMNS = 12
+"""Columns of ``to_frame()`` shown by ``_repr_html_``."""
+_HTML_CELL = 100
+"""Characters of a text cell (or name) shown by ``_repr_html_``; longer ones are cut."""
 
 
 class Result:
@@ -37,8 +42,9 @@ class Result:
       nested results, DataFrames);
     - ``to_frame()``: a one-row DataFrame of the scalar fields (results with a natural
       table override it);
-    - ``_repr_html_()``: the first rows of ``to_frame()`` as a compact HTML table, which
-      Jupyter shows for a result at the end of a cell.
+    - ``_repr_html_()``: what Jupyter shows for a result at the end of a cell: the type,
+      the key numbers and the first rows of ``to_frame()`` as a compact HTML table
+      (escaped, cells cut, at most 20 rows and 12 columns).
 
     A subclass overrides ``to_dict``/``from_dict`` only when its JSON form is not its
     fields (and then keeps the two inverse to each other).
@@ -73,12 +79,64 @@ class Result:
         return pd.DataFrame([row])
 
     def _repr_html_(self) -> str:
-        frame = self.to_frame()
-        more = len(frame) - _HTML_ROWS
-        html = frame.head(_HTML_ROWS).to_html(max_cols=12, float_format=lambda v: f"{v:.4g}")
-        title = f"<p><b>{type(self).__name__}</b></p>"
-        note = f"<p>... {more} more rows: <code>.to_frame()</code></p>" if more > 0 else ""
-        return title + html + note
+        """What a notebook shows: the type as a title, the key numbers (the scalar
+        fields, when ``to_frame`` is a table of its own) and the first rows and columns
+        of ``to_frame()``; every text escaped, long cells cut, the size bounded."""
+        title = f"<p><b>{html.escape(type(self).__name__)}</b></p>"
+        if type(self).to_frame is not Result.to_frame:
+            title += _key_numbers(self)
+        try:
+            frame = self.to_frame()
+        except Exception as exc:  # a view must never fail: say why there is no table
+            return title + f"<p>(no table: {html.escape(_cut(str(exc)))})</p>"
+        return title + html_table(frame)
+
+    @staticmethod
+    def _html_table(frame: pd.DataFrame, max_rows: int = _HTML_ROWS) -> str:
+        """``frame`` as the bounded, escaped HTML table of ``_repr_html_`` (for
+        subclasses that write their own view)."""
+        return html_table(frame, max_rows)
+
+
+def html_table(frame: pd.DataFrame, max_rows: int = _HTML_ROWS) -> str:
+    """The first ``max_rows`` rows and :data:`_HTML_COLUMNS` columns of ``frame`` as an
+    escaped HTML table, text cells cut to :data:`_HTML_CELL` characters, with a note
+    counting what was left out."""
+    shown = frame.iloc[:max_rows, :_HTML_COLUMNS].copy()
+    shown.columns = [_cut(str(c)) for c in shown.columns]
+    shown.index = pd.Index([_cut(str(i)) for i in shown.index], name=shown.index.name)
+    for column in range(shown.shape[1]):
+        if shown.dtypes.iloc[column].kind == "O":
+            shown.isetitem(column, shown.iloc[:, column].map(_cell_text))
+    table = shown.to_html(escape=True, float_format=lambda v: f"{v:.4g}", border=0)
+    more_rows, more_cols = len(frame) - max_rows, frame.shape[1] - _HTML_COLUMNS
+    left = [f"{n} more {w}" for n, w in ((more_rows, "rows"), (more_cols, "columns")) if n > 0]
+    note = f"<p>... {', '.join(left)}: <code>.to_frame()</code></p>" if left else ""
+    return table + note
+
+
+def _cut(text: str, limit: int = _HTML_CELL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _cell_text(v: Any) -> Any:
+    if isinstance(v, str):
+        return _cut(v)
+    if isinstance(v, (np.ndarray, list, tuple, dict)):
+        return _cut(repr(v))
+    return v
+
+
+def _key_numbers(result: Any) -> str:
+    """The scalar fields of ``result`` as one escaped line (at most 8, text cut)."""
+    parts = []
+    for f in _init_fields(type(result)):
+        v = getattr(result, f.name)
+        if not _is_scalar(v) or v is None:
+            continue
+        shown = f"{v:.4g}" if isinstance(v, (float, np.floating)) else _cut(str(v), 60)
+        parts.append(f"{html.escape(f.name)}: <code>{html.escape(shown)}</code>")
+    return f"<p>{'; '.join(parts[:8])}</p>" if parts else ""
 
 
 def _init_fields(cls: type) -> tuple[dataclasses.Field, ...]:

@@ -7,6 +7,7 @@ infinities are ``"inf"``/``"-inf"``.
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
 import uuid
@@ -193,6 +194,30 @@ class Report:
         from whybox.report._render import render_html
 
         return render_html(self)
+
+    def _repr_html_(self) -> str:
+        """What a notebook shows: the rendered report inline, in a sandboxed iframe.
+
+        The page goes into the iframe's ``srcdoc`` attribute, escaped for it; the bare
+        ``sandbox`` attribute gives it an opaque origin with scripts, forms and
+        navigation off, so the report cannot reach the notebook (it reads as the static
+        report). A line above it gives the title, the number of sections and the size
+        of the HTML the notebook stores; :meth:`save` writes the interactive file.
+        """
+        page = self.to_html()
+        size = len(page.encode("utf-8"))
+        shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{max(size / 1e3, 0.1):.0f} kB"
+        note = (
+            f"<p><b>Report</b>: {html.escape(self.title)} ({len(self.sections)} sections, "
+            f"{shown} of HTML stored in the notebook; <code>.save(path)</code> writes the "
+            "interactive file)</p>"
+        )
+        frame = (
+            '<iframe sandbox="" title="whybox report" '
+            'style="width: 100%; height: 640px; border: 1px solid #ccc" '
+            f'srcdoc="{html.escape(page, quote=True)}"></iframe>'
+        )
+        return note + frame
 
     def save(self, path: str | os.PathLike) -> tuple[Path, Path]:
         """Write the HTML report at ``path`` and its JSON beside it, as one pair.
