@@ -188,6 +188,24 @@ class _DevTools:
         assert "exceptionDetails" not in result, result
         return result["result"].get("value")
 
+    def load(self, path):
+        """Open ``path`` (file://) and wait for its load event; the page's console errors,
+        exceptions and policy violations are collected afresh."""
+        self.events = []
+        self.call("Page.navigate", url=path.as_uri())
+        self.wait_for("Page.loadEventFired")
+
+    def problems(self):
+        """Policy violations, console errors and uncaught exceptions of the loaded page."""
+        return self.evaluate("window.__violations") + [
+            e["params"]["entry"]["text"]
+            for e in self.events
+            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
+        ] + [
+            json.dumps(e["params"]) for e in self.events
+            if e.get("method") == "Runtime.exceptionThrown"
+        ]  # fmt: skip
+
     def close(self):
         self.ws.close()
         self.proc.terminate()
@@ -218,48 +236,42 @@ PICK = """(function (row) {
 })(%d)"""
 
 
-@pytest.mark.browser
-def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, tmp_path):
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
     if CHROMIUM is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed; .ci/run installs Debian's chromium package")
         missing("chromium is not installed (apt-get install chromium)")
+    page = _DevTools(tmp_path_factory.mktemp("chromium") / "profile")
+    try:
+        for domain in ("Page", "Runtime", "Log"):
+            page.call(f"{domain}.enable")
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.mark.browser
+def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, browser):
     report = json.loads(demo_report.with_suffix(".json").read_text())
     local = next(s for s in report["sections"] if s["id"] == "local")
     figure = next(
         b for b in local["blocks"] if b["kind"] == "figure" and "shap_values" in b["data"]
     )
     row, want = figure["data"]["row"], figure["data"]
-    browser = _DevTools(tmp_path / "profile")
-    try:
-        browser.call("Page.enable")
-        browser.call("Runtime.enable")
-        browser.call("Log.enable")
-        browser.call("Page.addScriptToEvaluateOnNewDocument", source=WATCH)
-        browser.call("Page.navigate", url=demo_report.as_uri())
-        browser.wait_for("Page.loadEventFired")
-        assert browser.evaluate('document.getElementById("whybox-explore").hidden') is False
-        picked = browser.evaluate(PICK % row)
-        # a header click sorts its table: the importance table by "SHAP rank"
-        ranks = browser.evaluate("""(function () {
-          var th = document.querySelector("#importance table th:nth-child(3)");
-          th.click();
-          return [th.textContent, th.getAttribute("data-sort"),
-                  Array.from(th.closest("table").tBodies[0].rows)
-                    .map(function (r) { return Number(r.cells[2].textContent); })];
-        })()""")
-        violations = browser.evaluate("window.__violations")
-        errors = [
-            e["params"]["entry"]["text"]
-            for e in browser.events
-            if e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error"
-        ] + [
-            json.dumps(e["params"]) for e in browser.events
-            if e.get("method") == "Runtime.exceptionThrown"
-        ]  # fmt: skip
-    finally:
-        browser.close()
-    assert violations == [] and errors == [], (violations, errors)
+    browser.load(demo_report)
+    assert browser.evaluate('document.getElementById("whybox-explore").hidden') is False
+    picked = browser.evaluate(PICK % row)
+    # a header click sorts its table: the importance table by "SHAP rank"
+    ranks = browser.evaluate("""(function () {
+      var th = document.querySelector("#importance table th:nth-child(3)");
+      th.click();
+      return [th.textContent, th.getAttribute("data-sort"),
+              Array.from(th.closest("table").tBodies[0].rows)
+                .map(function (r) { return Number(r.cells[2].textContent); })];
+    })()""")
+    assert browser.problems() == []
     assert picked["drawn"] == str(row)
     names = want["feature_names"]
     assert len(picked["bars"]) == len(names) <= 40  # every feature, one bar each
@@ -270,3 +282,66 @@ def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, tmp_path):
     assert ranks[:2] == ["SHAP rank", "asc"] and ranks[2] == sorted(ranks[2]), ranks
     print(f"redraw of row {row} in chromium: {picked['ms']:.1f} ms")
     assert picked["ms"] < 100
+
+
+SELECT = """(function (value) {
+  var f = document.getElementById("whybox-filter");
+  f.value = value;
+  f.dispatchEvent(new Event("change"));
+  return [Array.from(f.options).map(function (o) { return o.value; }),
+          Array.from(document.getElementById("whybox-rowlist").options)
+            .map(function (o) { return Number(o.value); }),
+          document.getElementById("whybox-waterfall").getAttribute("data-row")];
+})(%s)"""
+
+
+@pytest.mark.browser
+def test_filters_groups_long_names_and_many_features_in_chromium(browser, tmp_path):
+    n, p = 60, 45
+    long_names = [f"</script> a very long feature name that the bars shorten, number {j}"
+                  for j in range(p)]  # fmt: skip
+    ex = _explanation(n=n, p=p, names=long_names, seed=3)
+    rows = np.arange(n) * 3 + 5
+    error, confident = np.arange(n) % 3 == 0, np.arange(n) % 6 == 0
+    group = np.where(np.arange(n) < 20, "a:1", "b")
+    payload = row_payload(
+        ex, rows, y=["yes"] * n, pred=["no"] * n, is_error=error, is_confident_error=confident,
+        groups=[[g] for g in group], group_names=["site"],
+    )  # fmt: skip
+    page = tmp_path / "synthetic.html"
+    page.write_text(_report(payload).to_html())
+    browser.load(page)
+    options, listed, drawn = browser.evaluate(SELECT % '"confident"')
+    assert options == ["all", "error", "confident", "group:0:a:1", "group:0:b"]
+    assert listed == list(rows[confident]) and drawn == str(rows[confident][0])
+    assert browser.evaluate(SELECT % '"error"')[1] == list(rows[error])
+    assert browser.evaluate(SELECT % '"group:0:a:1"')[1] == list(rows[group == "a:1"])
+    i = 7
+    picked = browser.evaluate(PICK % rows[i])
+    assert browser.problems() == []
+    want = np.asarray(payload["rows"][i]["shap"])
+    order = np.argsort(-np.abs(want), kind="stable")
+    bars = {f: v for f, _, v in picked["bars"]}
+    assert len(bars) == 40 and set(bars) == set(order[:39]) | {-1}  # 39 + "6 other features"
+    for f in order[:39]:
+        assert bars[f] == want[f]
+    assert np.isclose(bars[-1], want[order[39:]].sum())
+    assert any(long_names[order[0]] in tip for tip in picked["tips"])
+    print(f"redraw of row {rows[i]} ({p} features) in chromium: {picked['ms']:.1f} ms")
+    assert picked["ms"] < 100
+    # a row that was not explained: nothing drawn anew, the reader is told
+    browser.evaluate(PICK % 4)
+    assert "was not explained" in browser.evaluate(
+        'document.getElementById("whybox-rowinfo").textContent'
+    )
+
+
+@pytest.mark.browser
+def test_the_policy_blocks_any_other_script_in_chromium(browser, tmp_path):
+    page = tmp_path / "injected.html"
+    html_text = _report(row_payload(_explanation(), range(20))).to_html()
+    page.write_text(html_text.replace("</main>", "<script>window.injected = 1;</script></main>"))
+    browser.load(page)
+    assert browser.evaluate("typeof window.injected") == "undefined"
+    assert browser.evaluate('document.getElementById("whybox-explore").hidden') is False
+    assert any("script-src" in v for v in browser.evaluate("window.__violations"))

@@ -49,9 +49,29 @@
     rows.forEach(function (r) { body.appendChild(r); });
   }
 
+  // ---- filterable tables: a box above each longer table keeps the rows holding its text ----
+  var FILTER_ROWS = 8;
+  function addFilter(table) {
+    var body = table.tBodies[0];
+    if (!body || body.rows.length < FILTER_ROWS) { return; }
+    var box = document.createElement("input");
+    box.type = "search";
+    box.className = "table-filter";
+    box.placeholder = "filter rows";
+    box.setAttribute("aria-label", "filter the rows of the table below");
+    box.addEventListener("input", function () {
+      var q = box.value.trim().toLowerCase();
+      Array.prototype.forEach.call(body.rows, function (r) {
+        r.hidden = q !== "" && r.textContent.toLowerCase().indexOf(q) < 0;
+      });
+    });
+    table.parentNode.insertBefore(box, table);
+  }
+
   Array.prototype.forEach.call(document.querySelectorAll("main table"), function (table) {
     var head = table.tHead;
     if (!head || !head.rows.length) { return; }
+    addFilter(table);
     Array.prototype.forEach.call(head.rows[0].cells, function (th, col) {
       th.classList.add("sortable");
       th.setAttribute("title", "sort by " + th.textContent);
@@ -208,6 +228,13 @@
   });
   var first = fillList();
   panel.hidden = false;
+  var nav = document.querySelector("nav");
+  if (nav) {
+    var link = document.createElement("a");
+    link.href = "#whybox-explore";
+    link.textContent = "Explore rows";
+    nav.appendChild(link);
+  }
   if (first !== null) { search.value = String(first); pick(first); }
   window.whyboxPick = pick; // for tests and the console: whyboxPick(rowNumber)
 }());
