@@ -142,6 +142,43 @@ def demo_report(tmp_path_factory):
     return out
 
 
+def _chosen(demo_report):
+    """The demo's chosen rows: {row: {"shap": waterfall data, "lime": LIME data, ...}}."""
+    report = json.loads(demo_report.with_suffix(".json").read_text())
+    local = next(s for s in report["sections"] if s["id"] == "local")
+    chosen = {}
+    for b in local["blocks"]:
+        if b["kind"] == "figure":
+            kind = (
+                "shap" if "shap_values" in b["data"] else "lime" if "weights" in b["data"] else "cf"
+            )
+            chosen.setdefault(b["data"]["row"], {})[kind] = b["data"]
+    return chosen
+
+
+def test_demo_report_embeds_every_explained_row_and_the_chosen_rows_details(demo_report):
+    page = demo_report.read_text()
+    got = _embedded(page)
+    report = json.loads(demo_report.with_suffix(".json").read_text())
+    assert len(got["rows"]) == min(report["meta"]["rows"], 1000)
+    by_row = {item["row"]: item for item in got["rows"]}
+    chosen = _chosen(demo_report)
+    assert set(chosen) <= set(by_row) and set(got["local"]) == {str(r) for r in chosen}
+    for row, want in chosen.items():
+        assert _close(by_row[row]["shap"], want["shap"]["shap_values"])
+        assert _close(by_row[row]["base"], want["shap"]["base_value"])
+        assert _close(by_row[row]["fx"], want["shap"]["model_output"])
+        lime = got["local"][str(row)]["lime"]
+        assert lime["conditions"] == want["lime"]["conditions"]
+        assert _close(lime["weights"], want["lime"]["weights"])
+        assert "anchor" in got["local"][str(row)]
+    # the rows' labels and errors as the model and the data say
+    errors = [item for item in got["rows"] if item["error"]]
+    assert errors and all(item["y"] != item["pred"] for item in errors)
+    assert all(item["y"] == item["pred"] for item in got["rows"] if not item["error"])
+    assert {item["row"] for item in got["rows"] if item["confident"]} <= {i["row"] for i in errors}
+
+
 class _DevTools:
     """A page of headless chromium driven over the DevTools protocol (a websocket)."""
 
@@ -226,7 +263,10 @@ PICK = """(function (row) {
   box.dispatchEvent(new Event("change"));
   var ms = performance.now() - t0;
   var bars = Array.from(document.querySelectorAll("#whybox-waterfall rect[data-shap]"));
-  return {ms: ms, drawn: document.getElementById("whybox-waterfall").getAttribute("data-row"),
+  var lime = Array.from(document.querySelectorAll("#whybox-local rect[data-lime]"));
+  return {ms: ms, lime: lime.map(function (b) {
+            return [b.getAttribute("data-condition"), Number(b.getAttribute("data-lime"))]; }),
+          drawn: document.getElementById("whybox-waterfall").getAttribute("data-row"),
           tips: Array.from(document.querySelectorAll("#whybox-waterfall title"))
             .map(function (t) { return t.textContent; }),
           bars: bars.map(function (b) {
@@ -279,6 +319,11 @@ def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, browser):
         assert name == names[feature]
         assert _close(value, want["shap_values"][feature]), (name, value)
     assert any(names[0] in tip for tip in picked["tips"])  # full names in the tooltips
+    lime = _chosen(demo_report)[row]["lime"]
+    weights = dict(zip(lime["conditions"], lime["weights"], strict=True))
+    assert len(picked["lime"]) == len(weights)
+    for condition, value in picked["lime"]:
+        assert _close(value, weights[condition]), condition
     assert ranks[:2] == ["SHAP rank", "asc"] and ranks[2] == sorted(ranks[2]), ranks
     print(f"redraw of row {row} in chromium: {picked['ms']:.1f} ms")
     assert picked["ms"] < 100

@@ -462,7 +462,7 @@ def audit_tabular(
     }
     return Report(
         "whybox audit", meta, shown, results, notes=challenger_notes(context, _notes(context)),
-        interactive=context_payload(context),
+        interactive=context_payload(context, made.get("local")),
     )  # fmt: skip
 
 

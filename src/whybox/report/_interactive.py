@@ -131,8 +131,62 @@ def row_payload(
     }
 
 
-def context_payload(context: Any) -> dict[str, Any] | None:
-    """The interactive payload of an audit (None when it has no SHAP values)."""
+def local_details(section: Any) -> dict[str, dict[str, Any]]:
+    """The chosen rows' LIME weights, anchor rule and counterfactuals, read from the
+    "Local explanations" section's blocks (their numbers), keyed by the row number as text.
+
+    Each row's entry may hold ``lime`` (``output``, ``space``, ``conditions``,
+    ``weights``, ``intercept``, ``r2``), ``anchor`` (``rule``, ``prediction``,
+    ``precision``, ``coverage``) and ``counterfactuals`` (``status`` and ``changes``:
+    [counterfactual, feature, original, new] per changed feature).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    row = None
+    for block in getattr(section, "blocks", ()):
+        data = getattr(block, "data", None)
+        if isinstance(data, dict) and "row" in data:
+            row = str(data["row"])
+            entry = out.setdefault(row, {})
+            if "conditions" in data and "weights" in data:
+                entry["lime"] = {
+                    "output": str(data.get("output", "")),
+                    "space": str(data.get("output_space", "")),
+                    "conditions": [str(c) for c in data["conditions"]],
+                    "weights": [_num(w) for w in data["weights"]],
+                    "intercept": _num(data.get("intercept", float("nan"))),
+                    "r2": _num(data.get("local_r2", float("nan"))),
+                }
+            elif "changes" in data:
+                ch = data["changes"]
+                entry["counterfactuals"] = {
+                    "status": str(data.get("status", "")),
+                    "changes": [
+                        [int(c), str(f), _short(o), _short(v)]
+                        for c, f, o, v in zip(
+                            ch.get("cf", ()),
+                            ch.get("feature", ()),
+                            ch.get("original", ()),
+                            ch.get("new", ()),
+                            strict=False,
+                        )  # fmt: skip
+                    ],
+                }
+        elif row is not None and getattr(block, "columns", ())[:4] == (
+            "IF", "THEN predict", "precision", "coverage",
+        ) and block.rows:  # fmt: skip
+            rule, prediction, precision, coverage = block.rows[0][:4]
+            out[row]["anchor"] = {
+                "rule": str(rule),
+                "prediction": _short(prediction),
+                "precision": _num(precision),
+                "coverage": _num(coverage),
+            }
+    return {r: e for r, e in out.items() if e}
+
+
+def context_payload(context: Any, local: Any = None) -> dict[str, Any] | None:
+    """The interactive payload of an audit (None when it has no SHAP values); with the
+    "Local explanations" section ``local``, the chosen rows' details too (``"local"``)."""
     ex, explained = context.explanation, context.explained
     if ex is None or explained is None or ex.values.ndim != 3:
         return None
@@ -157,7 +211,7 @@ def context_payload(context: Any) -> dict[str, Any] | None:
     if frame is not None and len(frame.columns):
         group_names = tuple(str(c) for c in frame.columns)
         groups = frame.iloc[explained].astype(str).to_numpy().tolist()
-    return row_payload(
+    payload = row_payload(
         ex,
         [context.row_label(int(r)) for r in explained],
         outputs=outputs,
@@ -169,6 +223,8 @@ def context_payload(context: Any) -> dict[str, Any] | None:
         group_names=group_names,
         units=context.units,
     )
+    payload["local"] = local_details(local) if local is not None else {}
+    return payload
 
 
 def _output_index(names: Any, predicted: Any, display: dict[str, str]) -> int:

@@ -203,9 +203,97 @@
       }).join(", ") : "") +
       ". SHAP values for output " + JSON.stringify(out) + (data.units ? " in units of " +
       data.units : "") + ".";
+    drawLocal(r);
     var ms = performance.now() - t0;
     panel.setAttribute("data-draw-ms", String(ms));
     timing.textContent = "drawn in " + ms.toFixed(1) + " ms";
+  }
+
+  // ---- the chosen rows' LIME weights, anchor and counterfactuals ----
+  var local = data.local || {};
+  var localBox = document.getElementById("whybox-local");
+
+  function para(text, cls) {
+    var p = document.createElement("p");
+    if (cls) { p.className = cls; }
+    p.textContent = text;
+    localBox.appendChild(p);
+    return p;
+  }
+
+  function limeBars(lime) {
+    var order = lime.weights.map(function (w, j) { return j; });
+    order.sort(function (a, b) {
+      return Math.abs(lime.weights[b] || 0) - Math.abs(lime.weights[a] || 0);
+    });
+    var big = order.reduce(function (m, j) { return Math.max(m, Math.abs(lime.weights[j] || 0)); }, 0) || 1;
+    var labelW = 300, half = 200, rowH = 18;
+    var svg = el("svg", {width: labelW + 2 * half + 60, height: rowH * order.length + 8,
+                         role: "img", "aria-label": "LIME weights"});
+    order.forEach(function (j, k) {
+      var w = lime.weights[j] || 0, y = k * rowH;
+      var len = Math.abs(w) / big * half;
+      var g = el("g", {"class": "bar"});
+      g.appendChild(el("title", {}, lime.conditions[j] + "\nLIME weight: " + fmt(w)));
+      g.appendChild(el("text", {x: labelW - 6, y: y + 13, "text-anchor": "end", "font-size": 11},
+        shorten(lime.conditions[j])));
+      g.appendChild(el("rect", {
+        x: w >= 0 ? labelW + half : labelW + half - len, y: y + 2,
+        width: Math.max(len, 1), height: rowH - 4, fill: w >= 0 ? "#d6336c" : "#1c7ed6",
+        "data-condition": lime.conditions[j], "data-lime": w
+      }));
+      g.appendChild(el("text", {x: labelW + 2 * half + 4, y: y + 13, "font-size": 10}, fmt(w)));
+      svg.appendChild(g);
+    });
+    svg.appendChild(el("line", {x1: labelW + half, x2: labelW + half, y1: 0,
+                                y2: rowH * order.length + 4, stroke: "#6b7280"}));
+    localBox.appendChild(svg);
+  }
+
+  function cfTable(cfs) {
+    var table = document.createElement("table");
+    var head = table.createTHead().insertRow();
+    ["counterfactual", "feature", "from", "to"].forEach(function (c) {
+      var th = document.createElement("th");
+      th.textContent = c;
+      head.appendChild(th);
+    });
+    var body = table.createTBody();
+    cfs.changes.forEach(function (c) {
+      var tr = body.insertRow();
+      [c[0] + 1, c[1], fmt(c[2]), fmt(c[3])].forEach(function (v) {
+        tr.insertCell().textContent = String(v);
+      });
+    });
+    localBox.appendChild(table);
+  }
+
+  function drawLocal(r) {
+    if (!localBox) { return; }
+    while (localBox.firstChild) { localBox.removeChild(localBox.firstChild); }
+    var d = local[String(r.row)];
+    if (!d) {
+      var chosen = Object.keys(local);
+      if (chosen.length) {
+        para("LIME, the anchor and counterfactuals were computed for rows " + chosen.join(", ") +
+          " (see Local explanations).", "caption");
+      }
+      return;
+    }
+    if (d.lime) {
+      para("LIME weights for output " + JSON.stringify(d.lime.output) + " (" + d.lime.space +
+        ", local R\u00b2 = " + fmt(d.lime.r2) + ")", "caption");
+      limeBars(d.lime);
+    }
+    if (d.anchor) {
+      para("Anchor: IF " + d.anchor.rule + " THEN predict " + fmt(d.anchor.prediction) +
+        " (precision " + fmt(d.anchor.precision) + ", coverage " + fmt(d.anchor.coverage) + ")");
+    }
+    if (d.counterfactuals) {
+      para("Counterfactuals (" + d.counterfactuals.status + "): the changes that flip the decision",
+        "caption");
+      cfTable(d.counterfactuals);
+    }
   }
 
   function pick(value) {
