@@ -203,6 +203,14 @@ def cli() -> None:
     "sections.  [default: 10000]",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option(
+    "--mlflow",
+    "log_mlflow",
+    is_flag=True,
+    help="Also log the saved report (HTML, JSON, SHAP values, key metrics) to MLflow at "
+    "MLFLOW_TRACKING_URI: to the run MLFLOW_RUN_ID names, else a new run. Needs the "
+    "mlflow extra; the tracking store is checked before the audit starts.",
+)
 def audit(
     model_path: str | None,
     data_path: str | None,
@@ -218,6 +226,7 @@ def audit(
     workers: int | None,
     max_samples: int | None,
     quiet: bool,
+    log_mlflow: bool,
 ) -> None:
     """Audit a model on a labelled dataset and write one self-contained HTML report.
 
@@ -266,6 +275,10 @@ def audit(
         out, input_paths={"--model": model_path, "--data": data_path, "--train": train_path}
     )
     recover_pair(html_path, json_path)  # finish a write to them that was killed, if any
+    if log_mlflow:  # mlflow installed and the tracking store answers, before any work
+        from whybox.integrations.mlflow import check_connection
+
+        check_connection()
     if demo:
         from whybox.datasets import load_credit, load_demo, load_digits_cnn
 
@@ -278,14 +291,14 @@ def audit(
             sensitive_features=case.group_test if demo == "credit" else None,
             X_train=case.X_train if tabular else None, y_train=case.y_train if tabular else None,
         )  # fmt: skip
-        _save(report, html_path, json_path)
+        _save(report, html_path, json_path, log_mlflow=log_mlflow)
         return
     assert model_path is not None and data_path is not None and target is not None
     if on_dask:
         _audit_dask(
             model_path, data_path, target, train_path, row_list, attributes, html_path, json_path,
             trust_model_file=trust_model_file, seed=seed, scheduler=scheduler,
-            workers=workers, max_samples=max_samples, quiet=quiet,
+            workers=workers, max_samples=max_samples, quiet=quiet, log_mlflow=log_mlflow,
         )  # fmt: skip
         return
     model = load_model(model_path, trust=trust_model_file)
@@ -306,7 +319,7 @@ def audit(
         report = run_audit(
             model, X, y, rows=row_list, random_state=seed, progress=not quiet, source=source
         )
-        _save(report, html_path, json_path)
+        _save(report, html_path, json_path, log_mlflow=log_mlflow)
         return
     frame = load_data(data_path)
     data_name = Path(data_path).name
@@ -330,7 +343,7 @@ def audit(
         model, X, y, X_train=X_train, y_train=y_train, rows=row_list, random_state=seed,
         progress=not quiet, source=source, sensitive_features=attrs or None,
     )  # fmt: skip
-    _save(report, html_path, json_path)
+    _save(report, html_path, json_path, log_mlflow=log_mlflow)
 
 
 @cli.command()
@@ -604,6 +617,7 @@ def _audit_dask(
     workers: int | None,
     max_samples: int | None,
     quiet: bool,
+    log_mlflow: bool = False,
 ) -> None:
     """``whybox audit`` of Parquet files read with Dask, on a cluster or in this process:
     every input checked (files' schemas, columns, rows) before any work."""
@@ -664,7 +678,7 @@ def _audit_dask(
                 source=source, sensitive_features=_dask_attributes(frame, attributes) or None,
                 max_samples=10_000 if max_samples is None else max_samples,
             )  # fmt: skip
-    _save(report, html_path, json_path)
+    _save(report, html_path, json_path, log_mlflow=log_mlflow)
 
 
 def _bin_partition(values: Any, column: str, edges: tuple[float, ...], option: str) -> Any:
@@ -808,9 +822,14 @@ def _check_sensitive_column(a: _Sensitive, columns: list[str], target: str, data
         )
 
 
-def _save(report: Any, html_path: Path, json_path: Path) -> None:
+def _save(report: Any, html_path: Path, json_path: Path, *, log_mlflow: bool = False) -> None:
     report.save(html_path)
     click.echo(f"wrote {html_path} and {json_path}")
+    if log_mlflow:
+        from whybox.integrations.mlflow import log_report
+
+        run_id = log_report(report, path=html_path)
+        click.echo(f"logged the report to MLflow run {run_id}")
 
 
 def _image_arrays(data_path: str, target: str) -> tuple[Any, Any]:
