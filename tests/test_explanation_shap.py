@@ -141,9 +141,9 @@ def test_refuses_what_cannot_map():
     )
     with pytest.raises(InputError, match="to_shap needs an Explanation with axes"):
         image.to_shap()
-    with pytest.raises(InputError, match="e must be a shap.Explanation"):
+    with pytest.raises(InputError, match="explanation must be a shap.Explanation"):
         Explanation.from_shap(np.zeros((2, 3)))
-    with pytest.raises(InputError, match="e.values must have 1, 2 or 3 dimensions"):
+    with pytest.raises(InputError, match="explanation.values must have 1, 2 or 3 dimensions"):
         Explanation.from_shap(shap.Explanation(np.zeros((2, 3, 3, 2)), np.zeros((2, 2))))
 
 

@@ -519,10 +519,10 @@ class Explanation(Result):
             of shape (n_samples,) or (n_samples, n_outputs), ``data`` (n_samples,
             n_features) as recorded (None if not), ``feature_names`` (list of str) and,
             for several outputs, ``output_names`` (list of str; shap's single-output
-            layout has none, so give it back to :meth:`from_shap`). A single-sample Explanation (``ex[0]``)
-            drops the sample axis, as shap does, which is what ``shap.plots.waterfall``
-            takes. The output space is not part of a shap.Explanation; it stays
-            ``self.output_space``.
+            layout has none, so give it back to :meth:`from_shap`). A single-sample
+            Explanation (``ex[0]``) drops the sample axis, as shap does, which is what
+            ``shap.plots.waterfall`` takes. The output space is not part of a
+            shap.Explanation; it stays ``self.output_space``.
 
         Raises
         ------
@@ -571,12 +571,14 @@ class Explanation(Result):
         )
 
     @classmethod
-    def from_shap(cls, e: Any, *, output: str = "raw", output_names: Any = None) -> Explanation:
+    def from_shap(
+        cls, explanation: Any, *, output: str = "raw", output_names: Any = None
+    ) -> Explanation:
         """An Explanation from a ``shap.Explanation`` (the inverse of :meth:`to_shap`).
 
         Parameters
         ----------
-        e : shap.Explanation
+        explanation : shap.Explanation
             Values of shape (n_features,) (one sample), (n_samples, n_features) (one
             output) or (n_samples, n_features, n_outputs), with base values of shape
             (), (n_samples,) or (n_samples, n_outputs) (a scalar is repeated per
@@ -584,52 +586,58 @@ class Explanation(Result):
         output : {"raw", "probability", "log_odds"}, default="raw"
             The output space the values are in (shap does not record it).
         output_names : sequence of str, optional
-            One name per output, used when ``e`` names none (shap's single-output
-            layout); default: ``e.output_names``, else ``"output 0"``, ...
+            One name per output, used when ``explanation`` names none (shap's
+            single-output layout); default: ``explanation.output_names``, else
+            ``"output 0"``, ...
 
         Returns
         -------
         Explanation
             Axes ("samples", "features", "outputs") (("features", "outputs") for one
             sample); a single-output shap.Explanation gets a length-1 output axis.
-            Names missing in ``e`` (and not given) become ``"feature 0"``, ... and ``"output 0"``, ...;
-            ``method`` is ``"shap"``.
+            Names missing in ``explanation`` (and not given) become ``"feature 0"``,
+            ... and ``"output 0"``, ...; ``method`` is ``"shap"``.
 
         Raises
         ------
         InputError
-            If ``e`` is not a shap.Explanation or its values have another number of
-            dimensions (e.g. interaction values).
+            If ``explanation`` is not a shap.Explanation or its values have another
+            number of dimensions (e.g. interaction values).
         """
-        values = getattr(e, "values", None)
-        if values is None or not hasattr(e, "base_values") or type(e).__name__ != "Explanation":
+        values = getattr(explanation, "values", None)
+        if (
+            values is None
+            or not hasattr(explanation, "base_values")
+            or type(explanation).__name__ != "Explanation"
+        ):
             raise InputError(
-                f"e must be a shap.Explanation, got {type(e).__name__}; pass what a shap "
-                "explainer returns."
+                "explanation must be a shap.Explanation, got "
+                f"{type(explanation).__name__}; pass what a shap explainer returns."
             )
         values = np.asarray(values, dtype=np.float64)
         if values.ndim not in (1, 2, 3):
             raise InputError(
-                f"e.values must have 1, 2 or 3 dimensions (sample, feature, output), got "
-                f"shape {values.shape}; sum interaction values over one feature axis first."
+                "explanation.values must have 1, 2 or 3 dimensions (sample, feature, "
+                f"output), got shape {values.shape}; sum interaction values over one "
+                "feature axis first."
             )
-        single_sample = values.ndim == 1 or (values.ndim == 2 and _one_sample(e, values))
+        single_sample = values.ndim == 1 or (values.ndim == 2 and _one_sample(explanation, values))
         if single_sample:
             values = values[None]
         multi = values.ndim == 3
         if not multi:
             values = values[..., None]
         n, d, k = values.shape
-        base = np.asarray(e.base_values, dtype=np.float64)
+        base = np.asarray(explanation.base_values, dtype=np.float64)
         base = np.broadcast_to(base.reshape(-1, k) if base.size == n * k else base, (n, k))
-        data = None if e.data is None else np.asarray(e.data)
+        data = None if explanation.data is None else np.asarray(explanation.data)
         if data is not None:
             data = data.reshape(n, -1)
-        feature_names = e.feature_names
+        feature_names = explanation.feature_names
         if feature_names is None or len(feature_names) != d:
             feature_names = [f"feature {j}" for j in range(d)]
         if output_names is None:
-            output_names = e.output_names
+            output_names = explanation.output_names
         if isinstance(output_names, str):
             output_names = [output_names]
         if output_names is None or len(output_names) != k:
