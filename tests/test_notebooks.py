@@ -42,6 +42,9 @@ def test_notebook_runs_without_error(path, kernel_path, tmp_path, monkeypatch):
     from nbclient import NotebookClient
 
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_path))
+    # connection files and IPython's profile in the test's folder, not the user's home
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
