@@ -208,8 +208,9 @@ def cli() -> None:
     "log_mlflow",
     is_flag=True,
     help="Also log the saved report (HTML, JSON, SHAP values, key metrics) to MLflow at "
-    "MLFLOW_TRACKING_URI: to the run MLFLOW_RUN_ID names, else a new run. Needs the "
-    "mlflow extra; the tracking store is checked before the audit starts.",
+    "MLFLOW_TRACKING_URI (unset: MLflow's default local store): to the run MLFLOW_RUN_ID "
+    "names, else a new run. Needs the mlflow extra; the tracking store is checked before "
+    "the audit starts.",
 )
 def audit(
     model_path: str | None,

@@ -205,6 +205,21 @@ def test_new_run_in_a_local_store(local_store, tmp_path):
     _check_run(client, run_id, report, ex, tmp_path)
 
 
+def test_new_run_in_a_file_store(tmp_path, monkeypatch):
+    """The plain folder store (MLflow refuses it unless MLFLOW_ALLOW_FILE_STORE is set)."""
+    mlflow = requires("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    report, ex = _report()
+    run_id = wm.log_report(report)
+    assert mlflow.active_run() is None
+    assert (tmp_path / "mlruns").is_dir()
+    _check_run(MlflowClient(), run_id, report, ex, tmp_path)
+
+
 def test_active_run_and_given_run(local_store, tmp_path):
     from mlflow.tracking import MlflowClient
 

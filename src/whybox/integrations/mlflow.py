@@ -193,7 +193,9 @@ def check_connection() -> str:
         with _quick_requests():
             MlflowClient(uri).search_experiments(max_results=1)
     except Exception as exc:  # any failure of the store: a refused connection, a bad path
-        detail = " ".join(str(exc).split())[:200]
+        detail = " ".join(str(exc).split())
+        if len(detail) > 160:  # whole words, marked as cut
+            detail = detail[:160].rsplit(" ", 1)[0] + " ..."
         raise InputError(
             f"the MLflow tracking URI {uri!r} (MLFLOW_TRACKING_URI) cannot be reached "
             f"({type(exc).__name__}: {detail}); start the tracking server or set "
