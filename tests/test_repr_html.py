@@ -172,3 +172,31 @@ def test_every_public_result_renders(case):
         assert page.startswith(f"<p><b>{type(result).__name__}</b></p>")
         assert "table" in tags.tags and "script" not in tags.tags
         assert len(page) < 40_000
+
+
+def public_results() -> dict[str, type]:
+    """Every Result class a public whybox subpackage exports."""
+    import dataclasses
+    import importlib
+    import pkgutil
+
+    import whybox
+
+    found = {"Explanation": Explanation}
+    for module in pkgutil.iter_modules(whybox.__path__):
+        if module.name.startswith("_") or not module.ispkg:
+            continue
+        package = importlib.import_module(f"whybox.{module.name}")
+        for name in getattr(package, "__all__", ()):
+            obj = getattr(package, name)
+            if isinstance(obj, type) and dataclasses.is_dataclass(obj) and issubclass(obj, Result):
+                found[f"{module.name}.{name}"] = obj
+    return found
+
+
+def test_every_public_result_type_has_the_bounded_view():
+    # the views above (escaped, bounded) are the only two: no result writes its own
+    results = public_results()
+    assert len(results) > 30
+    for name, cls in results.items():
+        assert cls._repr_html_ in (Result._repr_html_, Explanation._repr_html_), name
