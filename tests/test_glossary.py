@@ -31,6 +31,8 @@ PACKAGES = (
     "whybox.glassbox",
     "whybox.gradients",
     "whybox.inspection",
+    "whybox.integrations",
+    "whybox.integrations.mlflow",
     "whybox.io",
     "whybox.lime",
     "whybox.plots",
