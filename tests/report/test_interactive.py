@@ -11,15 +11,23 @@ import re
 import shutil
 import subprocess
 import time
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests._requires import missing, requires
 from whybox._explanation import Explanation
 from whybox.cli import main
 from whybox.report import Report, Section, Table, Text
-from whybox.report._interactive import payload_json, row_payload, script_hash, script_text
+from whybox.report._interactive import (
+    context_payload,
+    payload_json,
+    row_payload,
+    script_hash,
+    script_text,
+)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ROWS_BLOCK = re.compile(r'<script type="application/json" id="whybox-rows">(.*?)</script>', re.S)
@@ -76,6 +84,65 @@ def test_embedded_rows_round_trip_to_the_explanation():
         assert _close(item["x"], ex.data[i])
         assert item["error"] == (i % 2 == 0) and item["confident"] == (i % 4 == 0)
         assert item["group"] == ["g1" if i < 10 else "g2"]
+
+
+class _Data:
+    def __init__(self, values):
+        self.values = values
+
+    def take(self, rows):
+        return _Data(self.values[rows])
+
+
+def _context(task, y, pred, proba=None, explained=None, sensitive=None, k=1):
+    n = len(y)
+    explained = np.arange(n) if explained is None else np.asarray(explained)
+    model = SimpleNamespace(predict_proba_all=lambda X: proba[X[:, 0].astype(int)])
+    return SimpleNamespace(
+        explanation=_explanation(n=len(explained), p=3, k=k), explained=explained,
+        y=np.asarray(y), pred=np.asarray(pred), task=task, model=model,
+        data=_Data(np.arange(n, dtype=float)[:, None]), units="u",
+        display={"0": "zero", "1": "one", "2": "two"} if task == "classification" else {},
+        sensitive_features=sensitive, row_label=lambda r: 100 + r,
+    )  # fmt: skip
+
+
+def test_a_multiclass_row_shows_its_predicted_class_and_confident_errors_need_probability():
+    y, pred = [0, 1, 2, 2, 1], [0, 2, 2, 1, 0]
+    proba = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3],
+                      [0.85, 0.1, 0.05]])  # fmt: skip
+    sensitive = pd.DataFrame({"sex": ["f", "m", "f", "m", "f"]})
+    ctx = _context(
+        "classification", y, pred, proba, explained=[0, 1, 3, 4], sensitive=sensitive, k=3
+    )
+    ctx.explanation = Explanation(
+        values=ctx.explanation.values, base_values=ctx.explanation.base_values,
+        data=ctx.explanation.data, feature_names=ctx.explanation.feature_names,
+        output_names=("zero", "one", "two"), output_space="raw", method="exact",
+    )  # fmt: skip
+    got = context_payload(ctx)
+    assert [r["row"] for r in got["rows"]] == [100, 101, 103, 104]
+    assert [r["output"] for r in got["rows"]] == [0, 2, 1, 0]  # the predicted class's output
+    assert [r["y"] for r in got["rows"]] == ["zero", "one", "two", "one"]
+    assert [r["error"] for r in got["rows"]] == [False, True, True, True]
+    # confident: wrong with the predicted class at probability >= 0.8 (0.8, 0.4, 0.85)
+    assert [r["confident"] for r in got["rows"]] == [False, True, False, True]
+    assert got["groups"] == ["sex"] and [r["group"] for r in got["rows"]] == [
+        ["f"],
+        ["m"],
+        ["m"],
+        ["f"],
+    ]
+    for i, r in enumerate(got["rows"]):
+        assert _close(r["shap"], ctx.explanation.values[i, :, r["output"]])
+
+
+def test_a_regressors_errors_are_its_top_decile_of_absolute_error():
+    y = np.zeros(20)
+    pred = np.arange(20.0)  # absolute errors 0..19: the top decile is 18 and 19 (>= 17.1)
+    got = context_payload(_context("regression", y, pred))
+    assert [r["row"] - 100 for r in got["rows"] if r["error"]] == [18, 19]
+    assert not any(r["confident"] for r in got["rows"]) and got["groups"] == []
 
 
 def test_a_script_tag_in_a_feature_name_is_inert():
