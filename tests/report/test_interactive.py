@@ -378,7 +378,17 @@ def test_picking_a_row_draws_its_waterfall_in_chromium(demo_report, browser):
               Array.from(th.closest("table").tBodies[0].rows)
                 .map(function (r) { return Number(r.cells[2].textContent); })];
     })()""")
+    # a filter box above a longer table keeps the rows holding its text
+    shown = browser.evaluate("""(function () {
+      var table = document.querySelector("#importance table");
+      var box = table.previousElementSibling;
+      box.value = "worst";
+      box.dispatchEvent(new Event("input"));
+      return Array.from(table.tBodies[0].rows).filter(function (r) { return !r.hidden; })
+        .map(function (r) { return r.cells[0].textContent; });
+    })()""")
     assert browser.problems() == []
+    assert shown and all("worst" in name for name in shown), shown
     assert picked["drawn"] == str(row)
     names = want["feature_names"]
     assert len(picked["bars"]) == len(names) <= 40  # every feature, one bar each
