@@ -1,6 +1,7 @@
 """`whybox audit` end to end: user files in, a report out; bad input gives one line and exit 2."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -290,7 +291,13 @@ def test_user_text_is_escaped_in_the_report(tmp_path):
         "--target", "label", "--out", str(out), "--quiet",
     ) == 0  # fmt: skip
     html = out.read_text()
-    assert "<script" not in html.lower()
+    # only the page's own two scripts: the rows' inert JSON and the hashed explorer script
+    assert re.findall(r"<script[^>]*>", html.lower()) == [
+        '<script type="application/json" id="whybox-rows">',
+        "<script>",
+    ]
+    assert "<script>alert" not in html.lower() and "</script><script" not in html.lower()
+    assert "\\u003cscript\\u003ealert(1)" in html  # the embedded JSON's copy, escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "b &amp; c" in html
 
