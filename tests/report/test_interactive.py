@@ -19,7 +19,6 @@ import pytest
 
 from tests._requires import missing, requires
 from whybox._explanation import Explanation
-from whybox.cli import main
 from whybox.report import Report, Section, Table, Text
 from whybox.report._interactive import (
     context_payload,
@@ -197,16 +196,6 @@ def test_size_budget_for_1000_rows_by_30_features():
 
 
 # ---------------------------------------------------------------- in a real browser
-
-
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "report.html"
-    try:
-        main(["audit", "--demo", "--out", str(out), "--quiet"])
-    except SystemExit as exc:
-        assert exc.code == 0
-    return out
 
 
 def _chosen(demo_report):

@@ -11,7 +11,6 @@ import subprocess
 import pytest
 
 from tests._requires import missing
-from whybox.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -34,16 +33,6 @@ window.addEventListener("load", function () {
   document.body.appendChild(pre);
 });
 </script>"""
-
-
-@pytest.fixture(scope="module")
-def demo_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo") / "report.html"
-    try:
-        main(["audit", "--demo", "--out", str(out), "--quiet"])
-    except SystemExit as exc:
-        assert exc.code == 0
-    return out
 
 
 def test_demo_report_is_complete(demo_report):
