@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 import pandas as pd
+
+from tests._requires import requires
 
 
 def mixed_table(
@@ -25,3 +30,31 @@ def mixed_table(
     X.loc[rng.random(n) < 0.1, "a"] = np.nan
     X.loc[rng.random(n) < 0.1, "c"] = None
     return X, rng
+
+
+def fit_ebm(
+    kind: str,
+    X: pd.DataFrame,
+    rng: np.random.Generator,
+    *,
+    labels: Any = (0, 1),
+    max_rounds: int = 100,
+) -> Any:
+    """A small EBM with three pairs on :func:`mixed_table`'s columns: ``kind`` "binary"
+    (labels ``labels``), "multiclass" (three classes) or "regression"."""
+    glassbox = requires("interpret.glassbox")
+    if kind == "binary":
+        y = np.where(X.a.fillna(0) + X.b * (X.c == "x") > 0, labels[1], labels[0])
+        cls = glassbox.ExplainableBoostingClassifier
+    elif kind == "multiclass":
+        y = rng.integers(0, 3, len(X))
+        cls = glassbox.ExplainableBoostingClassifier
+    else:
+        y = X.b + rng.normal(size=len(X))
+        cls = glassbox.ExplainableBoostingRegressor
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return cls(
+            interactions=[(0, 1), (1, 2), (2, 3)], outer_bags=2, max_rounds=max_rounds,
+            random_state=0,
+        ).fit(X, y)  # fmt: skip

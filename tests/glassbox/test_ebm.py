@@ -7,8 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from tests._requires import requires
-from tests.glassbox._helpers import mixed_table
+from tests.glassbox._helpers import fit_ebm, mixed_table
 from whybox._exceptions import UnsupportedModelError
 from whybox.glassbox import from_ebm, is_ebm
 
@@ -26,23 +25,8 @@ def _test_rows(X):
 
 
 def _fit(kind):
-    glassbox = requires("interpret.glassbox")
     X, rng = _data()
-    if kind == "binary":
-        y = (X.a.fillna(0) + X.b * (X.c == "x") > 0).astype(int)
-        cls = glassbox.ExplainableBoostingClassifier
-    elif kind == "multiclass":
-        y = rng.integers(0, 3, len(X))
-        cls = glassbox.ExplainableBoostingClassifier
-    else:
-        y = X.b + rng.normal(size=len(X))
-        cls = glassbox.ExplainableBoostingRegressor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = cls(
-            interactions=[(0, 1), (1, 2), (2, 3)], outer_bags=2, max_rounds=100, random_state=0
-        ).fit(X, y)
-    return model, X
+    return fit_ebm(kind, X, rng), X
 
 
 @pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])

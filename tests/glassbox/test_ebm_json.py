@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from tests._requires import requires
-from tests.glassbox._helpers import mixed_table
+from tests.glassbox._helpers import fit_ebm, mixed_table
 from whybox._exceptions import InputError
 from whybox.glassbox import looks_like_ebm_json, model_from_ebm_json, read_ebm_json
 from whybox.io import load_model
@@ -32,23 +32,8 @@ def _data(n=300, seed=0):
 
 
 def _fit(kind):
-    glassbox = requires("interpret.glassbox")
     X, rng = _data()
-    if kind == "binary":
-        y = np.where(X.a.fillna(0) + X.b * (X.c == "x") > 0, "yes", "no")
-        cls = glassbox.ExplainableBoostingClassifier
-    elif kind == "multiclass":
-        y = rng.integers(0, 3, len(X))
-        cls = glassbox.ExplainableBoostingClassifier
-    else:
-        y = X.b + rng.normal(size=len(X))
-        cls = glassbox.ExplainableBoostingRegressor
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = cls(
-            interactions=[(0, 1), (1, 2), (2, 3)], outer_bags=2, max_rounds=80, random_state=0
-        ).fit(X, y)
-    return model, X
+    return fit_ebm(kind, X, rng, labels=("no", "yes"), max_rounds=80), X
 
 
 def _json(model, detail="all"):
