@@ -406,3 +406,106 @@ def test_a_forward_that_fails_for_another_reason_keeps_its_error():
 
     with pytest.raises(RuntimeError, match="illegal memory access"):
         adapt_torch_model(Broken()).forward(torch.zeros(2, 4))
+
+
+# ---------------------------------------------------------------------- several inputs (#25)
+class _TwoInputs(nn.Module):
+    """An image branch and a metadata branch, scaled by an optional extra argument."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten())
+        self.meta = nn.Linear(3, 2 * 4 * 4)
+        self.head = nn.Linear(2 * 4 * 4, 2)
+
+    def forward(self, image, meta, scale=1.0):
+        return self.head(self.conv(image) + self.meta(meta)) * scale
+
+
+def test_as_inputs_gives_a_tuple_and_keeps_integer_tensors():
+    tm = adapt_torch_model(_TwoInputs().double())
+    image, meta = np.random.default_rng(0).normal(size=(2, 1, 6, 6)), torch.randn(2, 3)
+    ids = torch.tensor([[1, 2], [3, 4]])
+    (x,) = tm.as_inputs(image)
+    assert x.dtype == torch.float64 and x.shape == (2, 1, 6, 6)
+    xs = tm.as_inputs((image, meta, ids, ids > 2))
+    assert [t.dtype for t in xs] == [torch.float64, torch.float64, torch.int64, torch.bool]
+    assert torch.equal(xs[2], ids)
+    (single_ids,) = tm.as_inputs(ids)
+    assert single_ids.dtype == torch.int64
+
+
+def test_forward_inputs_calls_the_module_with_every_input_and_the_extra_arguments():
+    model = _TwoInputs().double().eval()
+    tm = adapt_torch_model(model)
+    image, meta = torch.randn(3, 1, 6, 6, dtype=torch.float64), torch.randn(3, 3)
+    xs = tm.as_inputs((image, meta))
+    expected = model(image, meta.double(), 2.5)
+    torch.testing.assert_close(tm.forward_inputs(xs, 2.5), expected, rtol=0, atol=0)
+    torch.testing.assert_close(tm.forward_inputs(xs, (2.5,)), expected, rtol=0, atol=0)
+    torch.testing.assert_close(tm.forward_inputs(xs), model(image, meta.double()), rtol=0, atol=0)
+    assert tm.forward_args(None) == ()
+    flag = [1, 2]
+    assert tm.forward_args(flag)[0] is flag  # passed unchanged, wrapped in a one-tuple
+
+
+@pytest.mark.parametrize(
+    ("X", "message"),
+    [
+        ((), r"^X is an empty tuple; give one tensor per forward argument of the model\.$"),
+        (
+            (torch.randn(3, 1, 6, 6), torch.randn(2, 3)),
+            r"^X\[1\] has 2 samples but X\[0\] has 3; give every input the same number of samples",
+        ),
+        ((torch.randn(3, 1, 6, 6), [["a", "b", "c"]] * 3), r"^X\[1\] must be a numeric array"),
+        (
+            (torch.randn(3, 1, 6, 6), torch.tensor([[0.0] * 3, [0.0, float("nan"), 0.0]] * 2)[:3]),
+            r"^X\[1\] contains NaN or infinite values \(the first in sample 1\)",
+        ),
+        ((torch.randn(3, 1, 6, 6), torch.randn(3)), r"^X\[1\] must have a sample axis first"),
+        ((torch.randn(3, 1, 6, 6), (torch.randn(3, 3),)), r"^X\[1\] is a tuple; give X as a flat"),
+    ],
+)
+def test_several_inputs_are_checked_with_one_sentence(X, message):
+    tm = adapt_torch_model(_TwoInputs())
+    with pytest.raises(InputError, match=message) as info:
+        tm.as_inputs(X)
+    assert str(info.value).count(". ") == 0 and str(info.value).endswith(".")
+
+
+def test_a_wrong_number_of_inputs_is_an_input_error_not_a_type_error():
+    tm = adapt_torch_model(_TwoInputs())
+    image = torch.randn(2, 1, 6, 6)
+    with pytest.raises(InputError, match=r"does not take 1 input\(s\) and 0 additional .*tuple"):
+        tm.forward_inputs(tm.as_inputs(image))
+    xs = tm.as_inputs((image, torch.randn(2, 3)))
+    with pytest.raises(InputError, match=r"does not take 2 input\(s\) and 2 additional"):
+        tm.forward_inputs(xs, (1.0, 2.0))
+
+
+def test_a_type_error_inside_forward_is_not_hidden():
+    class Broken(nn.Module):
+        def forward(self, x):
+            return x + "text"
+
+    tm = adapt_torch_model(Broken())
+    with pytest.raises(TypeError):
+        tm.forward_inputs(tm.as_inputs(torch.randn(2, 3)))
+
+
+def test_float_ids_given_to_an_embedding_are_an_input_error():
+    model = nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(8, 2))
+    tm = adapt_torch_model(model)
+    with pytest.raises(InputError, match=r"takes integer indices .* integer tensor"):
+        tm.forward_inputs(tm.as_inputs(np.array([[1, 2], [3, 4]])))
+    out = tm.forward_inputs(tm.as_inputs(torch.tensor([[1, 2], [3, 4]])))
+    assert out.shape == (2, 2)
+
+
+def test_additional_arguments_on_another_device_are_refused():
+    tm = adapt_torch_model(_TwoInputs())
+    other = torch.ones(2, 1, device="meta")  # any device that is not the model's
+    with pytest.raises(InputError, match=r"^additional_forward_args\[1\] is on device meta but"):
+        tm.forward_args((1.0, other))
+    assert tm.forward_args(torch.tensor(2.0, device="meta"))  # a 0-d tensor broadcasts anywhere

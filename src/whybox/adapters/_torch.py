@@ -162,17 +162,58 @@ class TorchModel:
 
     def forward(self, x: Any) -> Any:
         """The model's output in ``output`` space, as a tensor of shape (n, n_outputs)."""
+        return self.forward_inputs((x,))
+
+    def forward_inputs(self, inputs: tuple[Any, ...], additional_forward_args: Any = None) -> Any:
+        """The output of ``module(*inputs, *additional_forward_args)`` in ``output`` space.
+
+        Parameters
+        ----------
+        inputs : tuple of torch.Tensor
+            One tensor per forward argument, each (n, ...), as :meth:`as_inputs` gives.
+        additional_forward_args : None, tuple or object, optional
+            Passed after the inputs, unchanged (see :meth:`forward_args`).
+
+        Returns
+        -------
+        torch.Tensor of shape (n, n_outputs)
+
+        Raises
+        ------
+        InputError
+            The model cannot take inputs of these shapes or this many inputs.
+        UnsupportedModelError
+            The model's output is not one tensor of shape (n,) or (n, n_outputs).
+        """
         torch = import_torch()
+        args = self.forward_args(additional_forward_args)
         try:
-            out = self.module(x)
+            out = self.module(*inputs, *args)
         except InputError:  # whybox's own checks inside the forward pass (hooks)
             raise
-        except (RuntimeError, IndexError, ValueError) as exc:
+        except TypeError as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            if not _SHAPE_ERROR.search(reason) or "out of memory" in reason:
+            if not _ARGUMENT_ERROR.search(reason):
                 raise
             raise InputError(
-                f"the model cannot take inputs of shape {tuple(x.shape[1:])} ({reason[:160]}); "
+                f"the model's forward does not take {len(inputs)} input(s) and "
+                f"{len(args)} additional argument(s) ({reason[:160]}); give X one tensor per "
+                "forward argument (a tuple for several) and the rest in additional_forward_args."
+            ) from None
+        except (RuntimeError, IndexError, ValueError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            if _INDEX_ERROR.search(reason):
+                raise InputError(
+                    f"the model takes integer indices (token ids) but got a float input "
+                    f"({reason[:120]}); give the ids as an integer tensor, e.g. "
+                    "torch.as_tensor(ids, dtype=torch.long)."
+                ) from None
+            if not _SHAPE_ERROR.search(reason) or "out of memory" in reason:
+                raise
+            shapes = ", ".join(str(tuple(t.shape[1:])) for t in inputs if hasattr(t, "shape"))
+            what = f"shape {shapes}" if len(inputs) == 1 else f"shapes {shapes}"
+            raise InputError(
+                f"the model cannot take inputs of {what} ({reason[:160]}); "
                 "give X the input shape the model was trained on."
             ) from None
         if isinstance(out, (tuple, list)):
@@ -197,7 +238,110 @@ class TorchModel:
             out = torch.sigmoid(out) if out.shape[1] == 1 else torch.softmax(out, dim=1)
         return out
 
+    def forward_args(self, additional_forward_args: Any) -> tuple[Any, ...]:
+        """``additional_forward_args`` as the tuple passed after the inputs.
+
+        None gives ``()``, a tuple is kept, any other object becomes a one-tuple (as
+        in captum). The objects are passed to the model unchanged.
+
+        Raises
+        ------
+        InputError
+            A tensor in it (with at least one axis) is on another device than the model.
+        """
+        if additional_forward_args is None:
+            return ()
+        if isinstance(additional_forward_args, tuple):
+            args = additional_forward_args
+        else:
+            args = (additional_forward_args,)
+        torch = import_torch()
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor) and a.ndim > 0 and a.device != self.device:
+                raise InputError(
+                    f"additional_forward_args[{i}] is on device {a.device} but the model is on "
+                    f"{self.device}; move it, e.g. additional_forward_args[{i}].to("
+                    f"'{self.device}')."
+                )
+        return args
+
     # ------------------------------------------------------------------ inputs
+    def as_inputs(self, X: Any, name: str = "X") -> tuple[Any, ...]:
+        """X as a tuple of tensors on the model's device, one per forward argument.
+
+        A tuple ``X`` holds one input per forward argument; anything else is one
+        input. Floating tensors and array-likes (converted to numbers) come in the
+        parameter dtype; integer and bool tensors (token ids, masks) are kept as
+        they are. Every input has the samples on its first axis.
+
+        Parameters
+        ----------
+        X : array-like, torch.Tensor, or tuple of them
+            The inputs, each of shape (n_samples, ...).
+        name : str, default "X"
+            The argument's name in error messages (``X[1]`` for the second input).
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            Always a tuple, one tensor per input, each (n_samples, *input_shape).
+
+        Raises
+        ------
+        InputError
+            An empty tuple; an input that is not numeric, has no sample axis or no
+            samples, holds NaN or infinite values (floats), or is a tensor on another
+            device; inputs with different numbers of samples.
+        """
+        torch = import_torch()
+        if not isinstance(X, tuple):
+            if isinstance(X, torch.Tensor) and not _is_float_tensor(X):
+                return (self._checked_input(self._integer_input(X, name), name),)
+            return (self.as_input(X, name),)
+        if not X:
+            raise InputError(
+                f"{name} is an empty tuple; give one tensor per forward argument of the model."
+            )
+        inputs = []
+        for i, part in enumerate(X):
+            label = f"{name}[{i}]"
+            if isinstance(part, tuple):
+                raise InputError(
+                    f"{label} is a tuple; give {name} as a flat tuple with one tensor or array "
+                    "per forward argument."
+                )
+            if isinstance(part, torch.Tensor) and not _is_float_tensor(part):
+                inputs.append(self._checked_input(self._integer_input(part, label), label))
+            else:
+                inputs.append(self.as_input(part, label))
+        n = len(inputs[0])
+        for i, t in enumerate(inputs[1:], start=1):
+            if len(t) != n:
+                raise InputError(
+                    f"{name}[{i}] has {len(t)} samples but {name}[0] has {n}; give every "
+                    "input the same number of samples (rows)."
+                )
+        return tuple(inputs)
+
+    def _integer_input(self, t: Any, name: str) -> Any:
+        """An integer or bool tensor, detached, on the model's device (kept integer)."""
+        if t.is_complex():
+            raise InputError(
+                f"{name} is a complex tensor ({t.dtype}); give real numbers or integer ids."
+            )
+        return self.on_device(t, name)
+
+    def _checked_input(self, x: Any, name: str) -> Any:
+        """The sample-axis and no-samples checks of one input tensor."""
+        if x.ndim < 2:
+            raise InputError(
+                f"{name} must have a sample axis first, shape (n_samples, ...), got shape "
+                f"{tuple(x.shape)}; add one with {name}[None] for a single sample."
+            )
+        if x.shape[0] == 0:
+            raise InputError(f"{name} has no samples; give at least one.")
+        return x
+
     def as_input(self, X: Any, name: str = "X") -> Any:
         """X as a float tensor on the model's device, shape (n_samples, *input_shape).
 
@@ -221,14 +365,7 @@ class TorchModel:
             x = torch.as_tensor(arr, device=self.device)
         if not torch.is_floating_point(x):
             x = x.to(torch.get_default_dtype())
-        x = self.in_parameter_dtype(x)
-        if x.ndim < 2:
-            raise InputError(
-                f"{name} must have a sample axis first, shape (n_samples, ...), got shape "
-                f"{tuple(x.shape)}; add one with {name}[None] for a single sample."
-            )
-        if x.shape[0] == 0:
-            raise InputError(f"{name} has no samples; give at least one.")
+        x = self._checked_input(self.in_parameter_dtype(x), name)
         finite = torch.isfinite(x).reshape(len(x), -1).all(dim=1)
         if not bool(finite.all()):
             row = int(torch.nonzero(~finite)[0, 0])
@@ -453,6 +590,35 @@ def batches(n: int, batch_size: int | None) -> Iterator[slice]:
     for start in range(0, n, max(step, 1)):
         yield slice(start, min(start + step, n))
 
+
+def forward_args_rows(args: tuple[Any, ...], n_samples: int, rows: Any) -> tuple[Any, ...]:
+    """The additional forward arguments of some rows of a pass.
+
+    A tensor in ``args`` whose first axis has ``n_samples`` entries holds one entry
+    per sample: it is indexed by ``rows`` (a slice or the sample of each row of the
+    pass, a LongTensor), as captum repeats such tensors with the inputs. Every
+    other object is passed unchanged.
+    """
+    if not args:
+        return args
+    torch = import_torch()
+    return tuple(
+        a[rows] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == n_samples else a
+        for a in args
+    )
+
+
+def _is_float_tensor(t: Any) -> bool:
+    return bool(t.is_floating_point())
+
+
+# A call with the wrong number of arguments (not a TypeError raised inside forward).
+_ARGUMENT_ERROR = re.compile(
+    r"forward\(\) (takes|missing|got an unexpected)|positional arguments? but \d+ (was|were) given"
+)
+
+# A float tensor given to an embedding lookup.
+_INDEX_ERROR = re.compile(r"'indices'.*(Long|Int)|expected scalar type Long", re.IGNORECASE)
 
 # A forward pass that fails on the input's shape: a wrong column count or image size.
 _SHAPE_ERROR = re.compile(
