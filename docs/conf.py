@@ -6,6 +6,7 @@ assets, and the Hugging Face hub is switched off for the examples.
 """
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -38,8 +39,9 @@ extensions = [
 ]
 
 # The gallery is written by docs/examples/; without that folder the rest of the
-# site still builds.
-HAVE_EXAMPLES = (HERE / "examples").is_dir()
+# site still builds. WHYBOX_DOCS_NO_GALLERY=1 leaves the gallery out (a quick
+# build of the API reference and the guide); CI builds everything.
+HAVE_EXAMPLES = (HERE / "examples").is_dir() and not os.environ.get("WHYBOX_DOCS_NO_GALLERY")
 if HAVE_EXAMPLES:
     extensions.append("sphinx_gallery.gen_gallery")
 
@@ -51,6 +53,8 @@ exclude_patterns = [
     "Thumbs.db",
     ".DS_Store",
 ]
+if not HAVE_EXAMPLES:
+    exclude_patterns += ["auto_examples", "sg_execution_times.rst"]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 nitpicky = False
@@ -130,5 +134,33 @@ def _drop_missing_gallery(app, docname, source):
         source[0] = source[0].replace("   auto_examples/index\n", "")
 
 
+# Inline literals, roles and interpreted text: left exactly as written.
+_QUOTED = re.compile(r"(``.*?``|`[^`]*`)")
+# A ``*`` that starts a name followed by ``,``, ``)`` or ``]``: (n, *input_shape).
+_STARRED_NAME = re.compile(r"(?<![\w*\\`])\*(?=[A-Za-z_][\w.]*\s*[,)\]])")
+_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def _plain_text_notation(app, what, name, obj, options, lines):
+    """Let docstrings write shapes and absolute values as they read.
+
+    In reStructuredText a lone ``*`` opens emphasis and ``|x|`` is a
+    substitution. Docstrings write ``(n_samples, *input_shape)`` and
+    ``mean |SHAP value|`` meaning just that, so outside inline literals and
+    roles such a ``*`` and every ``|`` are escaped (lines that start with ``|``
+    or ``+``, tables and line blocks, are left alone).
+    """
+    for i, line in enumerate(lines):
+        if ("*" not in line and "|" not in line) or line.lstrip()[:1] in ("|", "+"):
+            continue
+        parts = _QUOTED.split(line)
+        for k in range(0, len(parts), 2):
+            text = _STARRED_NAME.sub(r"\\*", parts[k])
+            parts[k] = _PIPE.sub(r"\\|", text)
+        lines[i] = "".join(parts)
+
+
 def setup(app):
     app.connect("source-read", _drop_missing_gallery)
+    # Before numpydoc (priority 500) turns the docstring into reST.
+    app.connect("autodoc-process-docstring", _plain_text_notation, priority=400)
