@@ -51,9 +51,10 @@ pd.concat([a.to_frame() for a in anchors], ignore_index=True)
 # %%
 # Does the rule hold on real applicants?
 # --------------------------------------
-# The search measured precision on perturbations. :meth:`AnchorTabular.holds` finds the
-# held-out applicants the rule applies to, so we can check, with the model's own
-# predictions, how often they get the anchored decision.
+# The search measured precision on perturbations.
+# :meth:`~whybox.anchors.AnchorTabular.holds` finds the held-out applicants the rule
+# applies to, so we can check, with the model's own predictions, how often they get the
+# anchored decision.
 
 for a, label in zip(anchors, (0, 1), strict=True):
     covered = explainer.holds(a, X_test)

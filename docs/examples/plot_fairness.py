@@ -41,8 +41,8 @@ fig = whybox.plots.disparities(gm)
 # --------------------------------------
 # A proxy must both *predict* the group (strength: out-of-fold Gini of a shallow tree
 # on the feature alone) and *be used* by the model (reliance: its share of the mean
-# |SHAP value|). Each alone is not enough: age may correlate with the group and matter
-# little, and income may matter a lot and say nothing about the group.
+# absolute SHAP value). Each alone is not enough: age may correlate with the group and
+# matter little, and income may matter a lot and say nothing about the group.
 
 proxies = fairness.proxy_detection(case.model, case.X_test, case.group_test, random_state=0)
 print(proxies.table.round(3).head(5))

@@ -37,7 +37,7 @@ print(f"held-out accuracy: {model.score(X_test, y_test):.3f}")
 # A background from the training data
 # -----------------------------------
 # The background is what "a feature is absent" means: its value is drawn from these
-# rows. :func:`whybox.summarize_background` condenses the training data into 30
+# rows. :func:`whybox.shapley.summarize_background` condenses the training data into 30
 # weighted k-means centres (each weight is its cluster's share of the rows), which keeps
 # the number of model calls down.
 
@@ -62,7 +62,7 @@ print(f"median standard error of a value: {np.median(se):.4f}")
 
 # %%
 # How good is the estimate? With 13 features the exact Shapley values are still
-# affordable (:class:`whybox.ExactExplainer` enumerates all 8,192 coalitions), so we
+# affordable (:class:`whybox.shapley.ExactExplainer` enumerates all 8,192 coalitions), so we
 # can compare them and see whether the reported standard errors are honest.
 
 exact = whybox.ExactExplainer(model, bg, output="probability", progress=False)(X_explain)

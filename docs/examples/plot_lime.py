@@ -57,9 +57,9 @@ print("shared top features:", len(top[0] & top[1]), "of 6")
 # %%
 # LIME for text and images
 # ------------------------
-# :class:`whybox.LimeTextExplainer` takes any function from a list of strings to class
+# :class:`whybox.lime.LimeTextExplainer` takes any function from a list of strings to class
 # probabilities and removes words; :func:`whybox.plots.lime_text` highlights them in an
-# escaped HTML fragment. :class:`whybox.LimeImageExplainer` removes superpixels. The
+# escaped HTML fragment. :class:`whybox.lime.LimeImageExplainer` removes superpixels. The
 # attention example uses LIME on a small transformer's sentences.
 
 # %%
