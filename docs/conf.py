@@ -129,9 +129,10 @@ html_sidebars = {"**": ["sidebar-nav-bs"]}
 
 
 def _drop_missing_gallery(app, docname, source):
-    """Leave the gallery out of the index when docs/examples/ does not exist."""
-    if docname == "index" and not HAVE_EXAMPLES:
-        source[0] = source[0].replace("   auto_examples/index\n", "")
+    """Leave the gallery out of the pages when it is not built."""
+    if not HAVE_EXAMPLES:
+        text = source[0].replace("   auto_examples/index\n", "")
+        source[0] = text.replace(":doc:`../auto_examples/index`", "the examples gallery")
 
 
 # Inline literals, roles and interpreted text: left exactly as written.
@@ -160,7 +161,39 @@ def _plain_text_notation(app, what, name, obj, options, lines):
         lines[i] = "".join(parts)
 
 
+# A name a package re-exports is documented once, where it is defined; a
+# reference to the re-exported name (``whybox.TreeExplainer``) resolves there.
+# The API pages list the re-exports as ``- ``name``: :obj:`target```.
+_REEXPORT = re.compile(r"^- ``(?P<name>[\w.]+)``: :obj:`(?P<target>[\w.]+)`")
+
+
+def _reexports():
+    aliases = {}
+    for page in sorted((HERE / "api").glob("whybox*.rst")):
+        for line in page.read_text(encoding="utf-8").splitlines():
+            match = _REEXPORT.match(line)
+            if match:
+                aliases[f"{page.stem}.{match['name']}"] = match["target"]
+    return aliases
+
+
+REEXPORTS = _reexports()
+
+
+def _resolve_reexport(app, env, node, contnode):
+    if node.get("refdomain") != "py":
+        return None
+    target = REEXPORTS.get(node.get("reftarget", ""))
+    if target is None:
+        return None
+    domain = env.domains["py"]
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], target, node, contnode
+    )
+
+
 def setup(app):
     app.connect("source-read", _drop_missing_gallery)
+    app.connect("missing-reference", _resolve_reexport)
     # Before numpydoc (priority 500) turns the docstring into reST.
     app.connect("autodoc-process-docstring", _plain_text_notation, priority=400)
