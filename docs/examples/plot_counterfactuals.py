@@ -15,6 +15,7 @@ out as actions.
 # A denied applicant
 # ------------------
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 import whybox
@@ -55,7 +56,8 @@ print("features changed:", res.changes(0))
 # %%
 # The plot shows each option's changes against the original row:
 
-fig = whybox.plots.counterfactuals(res, 0)
+ax = plt.figure(figsize=(7, 4), layout="constrained").add_subplot()
+fig = whybox.plots.counterfactuals(res, 0, ax=ax)
 
 # %%
 # Check the constraints ourselves: no counterfactual moved an immutable feature or

@@ -16,6 +16,8 @@ outcomes between the groups, and the feature that carries it. The control data s
 # Selection rate, true and false positive rates per group, their differences and
 # ratios with bootstrap intervals, and the four-fifths rule.
 
+import matplotlib.pyplot as plt
+
 import whybox
 from whybox import fairness
 from whybox.datasets import load_credit
@@ -34,7 +36,8 @@ print(
     f"four-fifths rule: selection-rate ratio {ff['ratio']:.2f} "
     f"(95% interval {ff['ci_low']:.2f}-{ff['ci_high']:.2f}) -> passed={ff['passed']}"
 )
-fig = whybox.plots.disparities(gm)
+ax = plt.figure(figsize=(7, 4), layout="constrained").add_subplot()
+fig = whybox.plots.disparities(gm, ax=ax)
 
 # %%
 # Which feature stands in for the group?

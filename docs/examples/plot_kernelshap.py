@@ -15,6 +15,7 @@ enforces exact local accuracy; it also reports a standard error for every value.
 # ---------------------------------
 # 178 wines, 13 chemical measurements, 3 cultivars (bundled with scikit-learn).
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_wine
 from sklearn.model_selection import train_test_split
@@ -76,7 +77,8 @@ print(f"share of values within 2 standard errors: {(err <= 2 * se + 1e-12).mean(
 row = ex[0]
 predicted = int(np.argmax(row.model_output))
 print("predicted class:", ex.output_names[predicted], f"({data.target_names[predicted]})")
-fig = whybox.plots.waterfall(row, target=predicted)
+ax = plt.figure(figsize=(7, 5), layout="constrained").add_subplot()
+fig = whybox.plots.waterfall(row, target=predicted, ax=ax)
 
 # %%
 # Caveat

@@ -14,6 +14,7 @@ how well the linear model fits the black box near the row.
 # Tables: the breast cancer demo model
 # ------------------------------------
 
+import matplotlib.pyplot as plt
 import numpy as np
 
 import whybox
@@ -37,7 +38,8 @@ conds = whybox.lime.conditions(ex[0])
 w = ex.values[0, :, 0]
 for j in np.argsort(-np.abs(w))[:6]:
     print(f"  {conds[j]:40s} {w[j]:+.3f}")
-fig = whybox.plots.lime_bar(ex[0], max_display=6)
+ax = plt.figure(figsize=(7, 4), layout="constrained").add_subplot()
+fig = whybox.plots.lime_bar(ex[0], max_display=6, ax=ax)
 
 # %%
 # A second seed

@@ -21,6 +21,7 @@ The background, the reference the SHAP values are measured against, is a sample 
 # ``employment``, ``income``, ``credit_score`` and ``loan_amount`` matter, ``region``
 # does not.
 
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -93,12 +94,14 @@ tree_ex = whybox.TreeExplainer(
 )(X_test)
 print(tree_ex.global_importance().head(5))
 print("largest additivity error:", float(tree_ex.additivity_error.max()))
-fig = whybox.plots.bar(tree_ex, max_display=9)
+ax = plt.figure(figsize=(7, 4.5), layout="constrained").add_subplot()
+fig = whybox.plots.bar(tree_ex, max_display=9, ax=ax)
 
 # %%
 # One applicant, in words of the table the user knows:
 
-fig = whybox.plots.waterfall(tree_ex[0])
+ax = plt.figure(figsize=(7, 5), layout="constrained").add_subplot()
+fig = whybox.plots.waterfall(tree_ex[0], ax=ax)
 
 # %%
 # Caveat

@@ -17,6 +17,7 @@ every row, the SHAP values plus the base value equal the model's own raw output
 # numeric features) into training and held-out rows.
 
 import lightgbm as lgb
+import matplotlib.pyplot as plt
 import numpy as np
 import xgboost as xgb
 
@@ -68,7 +69,8 @@ print("whybox's own check (additivity_error):", float(ex_lgb.additivity_error.ma
 # and its colour the feature's value. Features are sorted by mean absolute SHAP value.
 
 print(ex_xgb.global_importance().head(5))
-fig = whybox.plots.beeswarm(ex_xgb, max_display=10)
+ax = plt.figure(figsize=(7, 5.5), layout="constrained").add_subplot()
+fig = whybox.plots.beeswarm(ex_xgb, max_display=10, ax=ax)
 
 # %%
 # Local view: the waterfall of one row
@@ -76,7 +78,8 @@ fig = whybox.plots.beeswarm(ex_xgb, max_display=10)
 # How the base value (the average margin over the training data) moves to this row's
 # margin, one feature at a time.
 
-fig = whybox.plots.waterfall(ex_xgb[0], max_display=10)
+ax = plt.figure(figsize=(7, 5), layout="constrained").add_subplot()
+fig = whybox.plots.waterfall(ex_xgb[0], max_display=10, ax=ax)
 
 # %%
 # Caveat
