@@ -100,6 +100,8 @@ sphinx_gallery_conf = {
     "show_signature": False,
     "capture_repr": ("_repr_html_", "__repr__"),
     "min_reported_time": 1,
+    # The timing page links jQuery and DataTables from CDNs: not written.
+    "write_computation_times": False,
     # No mini-galleries / backreferences: they cost a pass over every example.
     "backreferences_dir": None,
     "doc_module": (),
