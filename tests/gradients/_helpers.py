@@ -86,3 +86,35 @@ def loop_gradient(model, point, target):
     p = point[None].clone().requires_grad_(True)
     (g,) = torch.autograd.grad(model(p)[0, target], p)
     return g[0]
+
+
+class TwoInputs(torch.nn.Module):
+    """An image branch and a metadata branch joined in one head (float64, eval mode).
+
+    ``forward(image, meta, mask, scale=1.0)``: ``mask`` (n, 8) gates the metadata
+    features per sample and ``scale`` multiplies the output, so the output depends on
+    both additional arguments.
+    """
+
+    def __init__(self, smooth=False):
+        super().__init__()
+        torch.manual_seed(5)
+        nn = torch.nn
+        act = nn.Softplus if smooth else nn.ReLU
+        self.conv = nn.Sequential(nn.Conv2d(1, 2, 3), act(), nn.AvgPool2d(2), nn.Flatten())
+        self.meta = nn.Sequential(nn.Linear(3, 8), nn.Tanh())
+        self.head = nn.Sequential(nn.Linear(2 * 3 * 3 + 8, 6), act(), nn.Linear(6, 3))
+        self.double().eval()
+
+    def forward(self, image, meta, mask, scale=1.0):
+        joined = torch.cat([self.conv(image), self.meta(meta) * mask], dim=1)
+        return self.head(joined) * scale
+
+
+def two_inputs(n=5, seed=6):
+    """(image (n, 1, 8, 8), metadata (n, 3)) and the extra arguments (mask (n, 8), 2.0)."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(n, 1, 8, 8, generator=g, dtype=torch.float64)
+    meta = torch.randn(n, 3, generator=g, dtype=torch.float64)
+    mask = (torch.rand(n, 8, generator=g) > 0.3).double()
+    return (image, meta), (mask, 2.0)

@@ -5,6 +5,8 @@ same contract: per-sample and callable targets, batch_size, numpy/pandas/tensor 
 the dummy axiom, eval mode and the input errors.
 """
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,16 +14,23 @@ import pytest
 from tests.gradients._helpers import (
     IGNORE_CAPTUM_INPUT_WARNING,
     IgnoresLast,
+    TwoInputs,
+    captum_attr,
     images,
     make_cnn,
     make_mlp,
     table,
     torch,
+    two_inputs,
     vals,
 )
-from whybox import InputError
+from whybox import Explanation, InputError
 from whybox.gradients import (
+    DeepLift,
+    DeepShap,
+    GradCAM,
     GradientShap,
+    GradientShapDraws,
     InputXGradient,
     IntegratedGradients,
     Saliency,
@@ -286,3 +295,341 @@ def test_dataframe_columns_name_the_features_and_nan_inputs_are_input_errors():
             explainer(with_nan, target=1)
     with pytest.raises(InputError, match="background contains NaN or infinite values"):
         GradientShap(model, np.full((2, 5), np.inf))
+
+
+# ---------------------------------------------------------------------- several inputs (#25)
+def _each(ours, ref):
+    """The largest |ours - captum| over a tuple of Explanations and captum's tuple."""
+    assert isinstance(ours, tuple) and len(ours) == len(ref)
+    return max(np.abs(vals(o) - r.detach().numpy()).max() for o, r in zip(ours, ref, strict=True))
+
+
+def _one_sentence(message):
+    """One sentence: ends with a period, no '. X' sentence break inside."""
+    return message.endswith(".") and not re.search(r"(?<!e\.g)\.\s+[A-Z]", message)
+
+
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_integrated_gradients_of_two_inputs_equal_captum(batch_size):
+    model, (X, args) = TwoInputs(), two_inputs()
+    baseline = (0.1, torch.full((5, 3), -0.2, dtype=torch.float64))
+    ours = IntegratedGradients(model, completeness_tolerance=None, batch_size=batch_size)(
+        X, target=1, baseline=baseline, additional_forward_args=args
+    )
+    ref = captum_attr.IntegratedGradients(model).attribute(
+        X, baselines=baseline, target=1, additional_forward_args=args, n_steps=50
+    )
+    assert _each(ours, ref) < 1e-9  # the same rule; sums in another order
+    assert [e.axes for e in ours] == [
+        ("samples", "channels", "height", "width", "outputs"),
+        ("samples", "features", "outputs"),
+    ]
+    assert [e.params["input"] for e in ours] == [0, 1] and ours[1].params["n_inputs"] == 2
+    assert ours[0].params["baseline"] == [0.1, "array of shape (5, 3)"]
+    np.testing.assert_array_equal(ours[1].data, X[1].numpy())
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_saliency_and_input_x_gradient_of_two_inputs_equal_captum(absolute):
+    model, (X, args) = TwoInputs(), two_inputs()
+    ours = Saliency(model, absolute=absolute, batch_size=2)(
+        X, target=[0, 1, 2, 0, 1], additional_forward_args=args
+    )
+    ref = captum_attr.Saliency(model).attribute(
+        X, target=[0, 1, 2, 0, 1], abs=absolute, additional_forward_args=args
+    )
+    assert _each(ours, ref) < 1e-12
+    ours = InputXGradient(model, batch_size=3)(X, target=2, additional_forward_args=args)
+    ref = captum_attr.InputXGradient(model).attribute(X, target=2, additional_forward_args=args)
+    assert _each(ours, ref) < 1e-12
+
+
+def test_deeplift_and_deepshap_of_two_inputs_equal_captum_and_add_up_jointly():
+    model, (X, args) = TwoInputs(), two_inputs()
+    baseline = (0.2, torch.full((5, 3), 0.5, dtype=torch.float64))
+    ours = DeepLift(model, baseline=baseline, batch_size=4)(
+        X, target=0, additional_forward_args=args
+    )
+    ref = captum_attr.DeepLift(model).attribute(
+        X, baselines=baseline, target=0, additional_forward_args=args
+    )
+    assert _each(ours, ref) < 1e-12
+    # summation-to-delta over both inputs, against the model's own outputs
+    f_x = model(*X, *args)[:, 0].detach().numpy()
+    f_b = model(torch.full_like(X[0], 0.2), baseline[1], *args)[:, 0].detach().numpy()
+    total = sum(e.values.reshape(5, -1).sum(axis=1) for e in ours)
+    np.testing.assert_allclose(total, f_x - f_b, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours[0].model_output[:, 0], f_x, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(ours[1].base_values[:, 0], f_b, rtol=0, atol=1e-14)
+    assert ours[0].quality["completeness_delta"].max() < 1e-12
+    g = torch.Generator().manual_seed(9)
+    background = (
+        torch.rand(4, 1, 8, 8, generator=g, dtype=torch.float64),
+        torch.randn(4, 3, generator=g, dtype=torch.float64),
+    )
+    ours = DeepShap(model, background, batch_size=6)(X, target=2, additional_forward_args=args)
+    ref = captum_attr.DeepLiftShap(model).attribute(
+        X, baselines=background, target=2, additional_forward_args=args
+    )
+    assert _each(ours, ref) < 1e-12
+    assert ours[0].quality["completeness_delta"].max() < 1e-12
+
+
+def test_gradient_shap_of_two_inputs_equals_captum_on_the_same_draws():
+    # captum draws each input's background row on its own; with one background row per
+    # input both libraries use that row, and the path positions are replayed
+    model, (X, args) = TwoInputs(), two_inputs()
+    g = torch.Generator().manual_seed(10)
+    background = (
+        torch.rand(1, 1, 8, 8, generator=g, dtype=torch.float64),
+        torch.randn(1, 3, generator=g, dtype=torch.float64),
+    )
+    np.random.seed(4)  # noqa: NPY002
+    np.random.choice(1, 5 * 6)  # noqa: NPY002 - captum: one index draw per input
+    np.random.choice(1, 5 * 6)  # noqa: NPY002
+    alpha = np.random.uniform(0.0, 1.0, 5 * 6).reshape(5, 6)  # noqa: NPY002
+    draws = GradientShapDraws(np.zeros((5, 6), dtype=np.int64), alpha)
+    np.random.seed(4)  # noqa: NPY002
+    ref = captum_attr.GradientShap(model).attribute(
+        X, baselines=background, n_samples=6, target=1, additional_forward_args=args
+    )
+    ours = GradientShap(model, background, batch_size=13)(
+        X, target=1, draws=draws, additional_forward_args=args
+    )
+    assert _each(ours, ref) < 1e-12
+    # the base value is the model's own output at the background row, with each sample's args
+    f_b = model(background[0].expand(5, 1, 8, 8), background[1].expand(5, 3), *args)
+    np.testing.assert_allclose(ours[0].base_values[:, 0], f_b[:, 1].detach().numpy(), atol=1e-14)
+
+
+def test_gradient_shap_draws_one_background_row_for_all_inputs():
+    model, (X, args) = TwoInputs(), two_inputs()
+    g = torch.Generator().manual_seed(11)
+    background = (
+        torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64),
+        torch.randn(3, 3, generator=g, dtype=torch.float64),
+    )
+    explainer = GradientShap(model, background, n_draws=4, random_state=2)
+    draws = explainer.draw(X)
+    ours = explainer(X, target=0, additional_forward_args=args)
+    expected = [np.zeros((5, 1, 8, 8)), np.zeros((5, 3))]
+    for i in range(5):
+        for r in range(4):
+            b = [t[draws.background_index[i, r]] for t in background]
+            a = draws.path_positions[i, r]
+            point = [
+                (bt + a * (xt[i] - bt))[None].clone().requires_grad_(True)
+                for bt, xt in zip(b, X, strict=True)
+            ]
+            out = model(*point, args[0][i : i + 1], args[1])[0, 0]
+            grads = torch.autograd.grad(out, point)
+            for j in range(2):
+                expected[j][i] += ((X[j][i] - b[j]) * grads[j][0]).numpy() / 4
+    for e, want in zip(ours, expected, strict=True):
+        np.testing.assert_allclose(vals(e), want, rtol=0, atol=1e-12)
+    per_sample = [
+        model(*background, args[0][i : i + 1].expand(3, 8), 2.0)[:, 0].mean().item()
+        for i in range(5)
+    ]
+    np.testing.assert_allclose(ours[1].base_values[:, 0], per_sample, rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("relu", [True, False])
+def test_grad_cam_of_two_inputs_equals_captum_layer_grad_cam(relu):
+    model, (X, args) = TwoInputs(), two_inputs()
+    ours = GradCAM(model, "conv.1", relu=relu, batch_size=2)(
+        X, target=2, additional_forward_args=args
+    )
+    assert isinstance(ours, Explanation) and ours.params["n_inputs"] == 2
+    ref = captum_attr.LayerGradCam(model, model.conv[1]).attribute(
+        X, target=2, additional_forward_args=args, relu_attributions=relu
+    )
+    ref = captum_attr.LayerAttribution.interpolate(ref, (8, 8), "bilinear")
+    np.testing.assert_allclose(vals(ours), ref[:, 0].detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(ours.data, X[0].numpy())
+
+
+def test_integrated_gradients_add_up_over_all_inputs():
+    # a smooth model: Gauss-Legendre integrates it to rounding (ReLU kinks it would not)
+    model, (X, args) = TwoInputs(smooth=True), two_inputs()
+    ours = IntegratedGradients(model, completeness_tolerance=None)(
+        X, target=0, additional_forward_args=args
+    )
+    f_x = model(*X, *args)[:, 0].detach().numpy()
+    f_0 = model(torch.zeros_like(X[0]), torch.zeros_like(X[1]), *args)[:, 0].detach().numpy()
+    total = sum(e.values.reshape(5, -1).sum(axis=1) for e in ours)
+    np.testing.assert_allclose(total, f_x - f_0, rtol=0, atol=1e-12)
+    for e in ours:  # the joint gap, in every Explanation of the tuple
+        gap = e.quality["completeness_delta"][:, 0]
+        np.testing.assert_allclose(gap, np.abs(total - (f_x - f_0)), rtol=0, atol=1e-14)
+        np.testing.assert_allclose(e.base_values[:, 0], f_0, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(e.model_output[:, 0], f_x, rtol=0, atol=1e-14)
+    # neither input alone adds up: both carry part of the change
+    assert all(np.abs(e.values.reshape(5, -1).sum(axis=1)).max() > 1e-3 for e in ours)
+
+
+def test_additional_forward_args_reach_the_forward_pass():
+    model, (X, (mask, _)) = TwoInputs(), two_inputs()
+    once = Saliency(model, absolute=False)(X, target=1, additional_forward_args=(mask, 1.0))
+    twice = Saliency(model, absolute=False)(X, target=1, additional_forward_args=(mask, 2.0))
+    for a, b in zip(once, twice, strict=True):
+        np.testing.assert_allclose(b.values, 2 * a.values, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(
+        twice[0].model_output[:, 0], model(*X, mask, 2.0)[:, 1].detach().numpy(), atol=1e-14
+    )
+    # a per-sample mask goes with its samples whatever the batches
+    closed = Saliency(model, absolute=False)(
+        X, target=1, additional_forward_args=(torch.zeros_like(mask), 1.0)
+    )
+    assert np.abs(vals(closed[1])).max() == 0  # the metadata branch is switched off
+    whole = IntegratedGradients(model, completeness_tolerance=None)(
+        X, additional_forward_args=(mask, 1.0)
+    )
+    parts = IntegratedGradients(model, completeness_tolerance=None, batch_size=3)(
+        X, additional_forward_args=(mask, 1.0)
+    )
+    for a, b in zip(whole, parts, strict=True):
+        np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-13)
+
+
+def test_a_shared_argument_tensor_is_passed_unchanged():
+    class Weighted(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 2).double()
+
+        def forward(self, x, weights):
+            assert weights.shape == (4,)
+            return self.lin(x * weights)
+
+    model, x = Weighted().eval(), table(6, 4)
+    weights = torch.tensor([1.0, 0.0, 2.0, 3.0], dtype=torch.float64)
+    ex = Saliency(model, absolute=False, batch_size=4)(x, target=0, additional_forward_args=weights)
+    np.testing.assert_allclose(
+        vals(ex),
+        (model.lin.weight[0] * weights).detach().numpy().repeat(6).reshape(4, 6).T,
+        atol=1e-15,
+    )
+
+
+def test_a_one_tuple_gives_a_one_tuple_of_the_same_explanation():
+    model, x = make_mlp(), table()
+    plain = IntegratedGradients(model)(x, target=2)
+    (wrapped,) = IntegratedGradients(model)((x,), target=2)
+    np.testing.assert_array_equal(plain.values, wrapped.values)
+    np.testing.assert_array_equal(
+        plain.quality["completeness_delta"], wrapped.quality["completeness_delta"]
+    )
+
+
+def test_smoothgrad_scales_each_inputs_noise_by_its_own_range():
+    model, ((image, meta), args) = TwoInputs(), two_inputs()
+    meta = meta * 10
+    ex = SmoothGrad(model, n_draws=3, noise_level=0.1)(
+        (image, meta),
+        additional_forward_args=args,
+        feature_names=(None, ["age", "height", "weight"]),
+    )
+    for e, t in zip(ex, (image, meta), strict=True):
+        flat = t.reshape(5, -1)
+        np.testing.assert_allclose(
+            e.quality["noise_std"][:, 0], 0.1 * (flat.max(1).values - flat.min(1).values).numpy()
+        )
+        assert e.quality["standard_error"].shape == e.values.shape
+    assert ex[1].feature_names == ("age", "height", "weight")
+    still = SmoothGrad(model, n_draws=2, noise_level=0.0)(
+        (image, meta), target=0, additional_forward_args=args
+    )
+    plain = Saliency(model, absolute=False)((image, meta), target=0, additional_forward_args=args)
+    for a, b in zip(still, plain, strict=True):
+        np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-14)
+
+
+def test_grad_cam_takes_integer_token_ids():
+    torch.manual_seed(3)
+    nn = torch.nn
+
+    class TextCNN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(20, 4)
+            self.conv = nn.Conv1d(4, 3, 3, padding=1)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, ids, mask):
+            h = torch.relu(self.conv(self.embed(ids).transpose(1, 2))) * mask[:, None]
+            return self.head(h.mean(dim=2))
+
+    model = TextCNN().double().eval()
+    ids = torch.randint(0, 20, (4, 7), generator=torch.Generator().manual_seed(1))
+    mask = torch.ones(4, 7, dtype=torch.float64)
+    mask[0, 5:] = 0
+    ours = GradCAM(model, "conv", relu=False, upsample=False)(
+        (ids,), target=1, additional_forward_args=mask
+    )
+    ref = captum_attr.LayerGradCam(model, model.conv).attribute(
+        ids, target=1, additional_forward_args=mask
+    )
+    np.testing.assert_allclose(vals(ours), ref[:, 0].detach().numpy(), rtol=0, atol=1e-12)
+    assert ours.axes == ("samples", "length", "outputs")
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda m, X, a: Saliency(m)((X[0], X[1].long()), additional_forward_args=a),
+            r"^X\[1\] is a torch.int64 tensor, which gradients cannot flow through; explain token "
+            r"ids through their embeddings with whybox.adapters.TokenEmbeddings",
+        ),
+        (
+            lambda m, X, a: IntegratedGradients(m)(
+                X, baseline=np.zeros((5, 3)), additional_forward_args=a
+            ),
+            r"^baseline must be None, a scalar or a tuple with one baseline per input \(2\) when "
+            r"X is a tuple, got ndarray",
+        ),
+        (
+            lambda m, X, a: DeepLift(m, baseline=(0.0, np.zeros((5, 4))))(
+                X, additional_forward_args=a
+            ),
+            r"^baseline\[1\] has shape \(5, 4\) but the inputs have shape \(5, 3\)",
+        ),
+        (
+            lambda m, X, a: DeepShap(m, X[0][:2])(X, additional_forward_args=a),
+            r"^the background has 1 input\(s\) but X has 2; give a background with one tensor",
+        ),
+        (
+            lambda m, X, a: GradientShap(m, (X[0][:2], X[1][:2, :2]))(X, additional_forward_args=a),
+            r"^X\[1\] has input shape \(3,\) but the background has \(2,\); give a background "
+            r"of shape \(n_background, 3\)",
+        ),
+        (
+            lambda m, X, a: Saliency(m)(
+                X, additional_forward_args=a, feature_names=["a", "b", "c"]
+            ),
+            r"^feature_names must be None or a tuple with one entry per input \(2",
+        ),
+        (
+            lambda m, X, a: Saliency(m)((X[0], X[1][:4]), additional_forward_args=a),
+            r"^X\[1\] has 4 samples but X\[0\] has 5",
+        ),
+        (
+            lambda m, X, a: Saliency(m)(X),
+            r"^the model's forward does not take 2 input\(s\) and 0 additional argument\(s\)",
+        ),
+    ],
+)
+def test_several_input_errors_are_one_sentence(call, message):
+    model, (X, args) = TwoInputs(), two_inputs()
+    with pytest.raises(InputError, match=message) as info:
+        call(model, X, args)
+    assert _one_sentence(str(info.value)), str(info.value)
+
+
+def test_an_integer_tensor_alone_is_refused_by_gradient_methods():
+    model = torch.nn.Sequential(
+        torch.nn.Embedding(10, 3), torch.nn.Flatten(), torch.nn.Linear(6, 2)
+    )
+    with pytest.raises(InputError, match=r"^X is a torch.int64 tensor, .*X.float\(\) for numeric"):
+        IntegratedGradients(model)(torch.tensor([[1, 2], [3, 4]]))

@@ -346,7 +346,7 @@ def test_bad_baseline_background_and_eps():
         DeepShap(mlp, np.zeros(6))
     with pytest.raises(InputError, match="background has no samples"):
         DeepShap(mlp, np.zeros((0, 6)))
-    with pytest.raises(InputError, match=r"background's are \(5,\)"):
+    with pytest.raises(InputError, match=r"but the background has \(5,\); give a background of"):
         DeepShap(mlp, np.zeros((4, 5)))(x)
     with pytest.raises(InputError, match="eps must be a positive finite float"):
         DeepLift(mlp, eps=0.0)

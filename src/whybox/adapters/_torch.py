@@ -601,11 +601,13 @@ def forward_args_rows(args: tuple[Any, ...], n_samples: int, rows: Any) -> tuple
     """
     if not args:
         return args
+    return tuple(a[rows] if is_per_sample(a, n_samples) else a for a in args)
+
+
+def is_per_sample(arg: Any, n_samples: int) -> bool:
+    """Whether an additional forward argument is a tensor with one entry per sample."""
     torch = import_torch()
-    return tuple(
-        a[rows] if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == n_samples else a
-        for a in args
-    )
+    return isinstance(arg, torch.Tensor) and arg.ndim > 0 and int(arg.shape[0]) == n_samples
 
 
 def _is_float_tensor(t: Any) -> bool:

@@ -25,10 +25,12 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError, UnsupportedModelError
-from whybox._explanation import Explanation
 from whybox.adapters._torch import batches, import_torch
 from whybox.gradients._common import (
+    Explanations,
+    Inputs,
     TorchExplainer,
+    background_inputs,
     batch_target,
     describe_baseline,
     expand_target,
@@ -387,8 +389,13 @@ class _DeepLiftBase(TorchExplainer):
         """Pairs per forward/backward pass: each pair is two rows (input, reference)."""
         return n_pairs if not self.batch_size else max(1, self.batch_size // 2)
 
-    def _deeplift(self, x: Any, refs: Any, target: Any, i_idx: Any, r_idx: Any) -> tuple[Any, ...]:
+    def _deeplift(
+        self, inp: Inputs, refs: Any, target: Any, i_idx: Any, r_idx: Any
+    ) -> tuple[Any, ...]:
         """DeepLIFT of the pairs ``(x[i_idx[p]], refs[r_idx[p]])``, in batches.
+
+        ``x`` and ``refs`` are packed (see :class:`Inputs`); both halves of a pair are
+        called with the additional arguments of sample ``i_idx[p]``.
 
         ``target`` is what ``TorchModel.target_rows`` returns for the samples of
         ``x``; it is resolved per pair from the pair's own output at the input, so
@@ -398,6 +405,7 @@ class _DeepLiftBase(TorchExplainer):
         pair.
         """
         torch = import_torch()
+        x = inp.x
         raw = dataclasses.replace(self.model, output="raw")
         n_pairs = len(i_idx)
         values = torch.empty((n_pairs, *x.shape[1:]), dtype=x.dtype, device=x.device)
@@ -414,8 +422,11 @@ class _DeepLiftBase(TorchExplainer):
                     points = torch.cat([xs, rs]).requires_grad_(True)
                     hooks.n_rows, hooks.depth = len(points), 0
                     hooks.stack.clear()
+                    owners = None
+                    if inp.per_sample_args:
+                        owners = torch.cat([i_idx[sl], i_idx[sl]])
                     with _watch_activations(hooks) as found:
-                        logits = raw.forward(points)
+                        logits = inp.forward(points, owners, raw)
                     for name, count in found.items():
                         seen[name] = seen.get(name, 0) + count
                     out = self._link(logits)
@@ -457,23 +468,15 @@ class _DeepLiftBase(TorchExplainer):
         return _multiplier_function().apply(logits, probs.detach(), rule)
 
     def _finish(
-        self,
-        x: Any,
-        values: Any,
-        out: Any,
-        target: Any,
-        base: Any,
-        params: dict[str, Any],
-        feature_names: Sequence[str] | None,
-    ) -> Explanation:
+        self, inp: Inputs, values: Any, out: Any, target: Any, base: Any, params: dict[str, Any]
+    ) -> Explanations:
         return self._explanation(
-            x,
+            inp,
             values,
             out,
             target,
             params={**params, "eps": self.eps},
             base_values=base,
-            feature_names=feature_names,
             completeness=True,
         )
 
@@ -557,21 +560,15 @@ class DeepLift(_DeepLiftBase):
         )
         self.baseline = baseline
 
-    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
+    def _attribute(self, inp: Inputs, target: Any) -> Explanations:
         torch = import_torch()
-        x = self.model.as_input(X)
+        x = inp.x
         spec = self.model.target_rows(target, len(x))
-        ref = self.model.as_baseline(self.baseline, x)
+        ref = inp.baseline(self.baseline)
         idx = torch.arange(len(x), device=x.device)
-        values, f_ref, out, tgt = self._deeplift(x, ref, spec, idx, idx)
+        values, f_ref, out, tgt = self._deeplift(inp, ref, spec, idx, idx)
         return self._finish(
-            x,
-            values,
-            out,
-            tgt,
-            f_ref,
-            {"baseline": describe_baseline(self.baseline)},
-            feature_names,
+            inp, values, out, tgt, f_ref, {"baseline": describe_baseline(self.baseline)}
         )
 
 
@@ -634,24 +631,18 @@ class DeepShap(_DeepLiftBase):
         super().__init__(
             model, eps=eps, output=output, output_names=output_names, batch_size=batch_size
         )
-        self.background = self.model.as_input(background, "background")
+        self.background = background_inputs(self.model, background)
 
-    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
+    def _attribute(self, inp: Inputs, target: Any) -> Explanations:
         torch = import_torch()
-        bg = self.background
-        x = self.model.as_input(X)
+        bg = inp.background(self.background)
+        x = inp.x
         spec = self.model.target_rows(target, len(x))
-        if tuple(x.shape[1:]) != tuple(bg.shape[1:]):
-            raise InputError(
-                f"X has inputs of shape {tuple(x.shape[1:])} but the background's are "
-                f"{tuple(bg.shape[1:])}; give a background of shape (n_background, "
-                f"{', '.join(str(int(s)) for s in x.shape[1:])})."
-            )
         n, k = len(x), len(bg)
         pairs = torch.arange(n * k, device=x.device)
         i_idx, r_idx = pairs // k, pairs % k
-        values, f_ref, outs, targets = self._deeplift(x, bg, spec, i_idx, r_idx)
+        values, f_ref, outs, targets = self._deeplift(inp, bg, spec, i_idx, r_idx)
         out, tgt = outs[::k], targets if callable(targets) else targets[::k]
         values = values.reshape(n, k, *x.shape[1:]).mean(dim=1)
         base = f_ref.reshape(n, k).mean(dim=1)
-        return self._finish(x, values, out, tgt, base, {"n_background": k}, feature_names)
+        return self._finish(inp, values, out, tgt, base, {"n_background": k})

@@ -8,7 +8,13 @@ from typing import Any
 from whybox._exceptions import InputError
 from whybox._explanation import Explanation
 from whybox.adapters._torch import TargetLike, batches, import_torch
-from whybox.gradients._common import TorchExplainer, batch_target, join_targets
+from whybox.gradients._common import (
+    Inputs,
+    TorchExplainer,
+    batch_target,
+    build_explanation,
+    join_targets,
+)
 
 # The axes of a map by its number of spatial dimensions; the interpolation that
 # brings it to the input's size (align_corners=False in both).
@@ -99,24 +105,34 @@ class GradCAM(TorchExplainer):
         self.relu = bool(relu)
         self.upsample = bool(upsample)
 
-    def __call__(self, X: Any, target: TargetLike = None) -> Explanation:
+    def __call__(
+        self, X: Any, target: TargetLike = None, *, additional_forward_args: Any = None
+    ) -> Explanation:
         """The class activation map of the targeted output for each input.
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
-            Numeric inputs, e.g. images (n_samples, channels, height, width); a
-            tensor must be on the model's device.
+        X : array-like, torch.Tensor, or tuple of them
+            Inputs of shape (n_samples, *input_shape), e.g. images (n_samples,
+            channels, height, width); a tensor must be on the model's device. A
+            tuple holds one input per forward argument (e.g. an image and a metadata
+            vector); integer tensors (token ids) are passed as they are, since the
+            gradient is taken at the layer, not at the inputs.
         target : None, int, sequence of int or callable, optional
             The output explained, as in :meth:`TorchExplainer.__call__`.
+        additional_forward_args : None, tuple or object, optional
+            Arguments passed to the model after the inputs, as in
+            :meth:`TorchExplainer.__call__`.
 
         Returns
         -------
         Explanation
-            values (n_samples, height, width, 1) float64 (the input's height and
-            width with ``upsample=True``, the layer's otherwise; (n_samples, length,
-            1) for 1-D maps), non-negative with ``relu=True``; ``model_output`` is
-            the targeted output, ``base_values`` NaN.
+            One map per sample, also for a tuple X (the map belongs to the layer,
+            not to an input): values (n_samples, height, width, 1) float64 (the
+            first input's height and width with ``upsample=True``, the layer's
+            otherwise; (n_samples, length, 1) for 1-D maps), non-negative with
+            ``relu=True``; ``data`` is the first input, ``model_output`` the targeted
+            output, ``base_values`` NaN.
 
         Raises
         ------
@@ -128,8 +144,9 @@ class GradCAM(TorchExplainer):
             a 2-D map to upsample for inputs with fewer than two spatial axes.
         """
         with self.model.evaluation():
-            x = self.model.as_input(X)
-            cam, out, tgt = self._maps(x, self.model.target_rows(target, len(x)))
+            inp = self._inputs(X, additional_forward_args, differentiate=False)
+            cam, out, tgt = self._maps(inp, self.model.target_rows(target, inp.n))
+        x = inp.xs[0]
         map_shape = [int(s) for s in cam.shape[1:]]
         if self.upsample:
             cam = self._upsample(cam, x)
@@ -138,15 +155,27 @@ class GradCAM(TorchExplainer):
             "relu": self.relu,
             "upsample": self.upsample,
             "map_shape": map_shape,
+            "batch_size": self.batch_size,
         }
-        return self._explanation(x, cam, out, tgt, params=params, map_axes=MAP_AXES[cam.ndim - 1])
+        if inp.several:
+            params["n_inputs"] = len(inp.xs)
+        return build_explanation(
+            self.model,
+            x,
+            cam,
+            out,
+            tgt,
+            method=self.method,
+            params=params,
+            map_axes=MAP_AXES[cam.ndim - 1],
+        )
 
     # ------------------------------------------------------------------ pieces
     def _channel_weights(self, acts: Any, grads: Any) -> Any:
         """One weight per feature map (n, K): the spatial mean of its gradient."""
         return grads.mean(dim=tuple(range(2, grads.ndim)))
 
-    def _maps(self, x: Any, target: Any) -> tuple[Any, Any, Any]:
+    def _maps(self, inp: Inputs, target: Any) -> tuple[Any, Any, Any]:
         """The layer-resolution maps (n, *spatial), batch by batch, the hook removed after.
 
         One forward and backward pass per batch: the target is resolved from the
@@ -169,15 +198,17 @@ class GradCAM(TorchExplainer):
         handle = self.layer.register_forward_hook(keep)
         try:
             with torch.enable_grad():
-                for sl in batches(len(x), self.batch_size):
+                for sl in batches(inp.n, self.batch_size):
                     captured.clear()
-                    p = x[sl].detach().requires_grad_(True)
-                    out = self.model.forward(p)
+                    rows = tuple(
+                        t[sl].detach().requires_grad_(t.is_floating_point()) for t in inp.xs
+                    )
+                    out = self.model.forward_inputs(rows, inp.args_of(sl))
                     t = self.model.resolve_target(batch_target(target, sl), out)
                     outs.append(out.detach())
                     parts.append(t)
                     s = self.model.target_scalar(out, t)
-                    acts = self._check_activations(captured, len(p))
+                    acts = self._check_activations(captured, sl.stop - sl.start)
                     (grads,) = torch.autograd.grad(s.sum(), acts, allow_unused=True)
                     if grads is None:  # the targeted output does not depend on the layer
                         grads = torch.zeros_like(acts)

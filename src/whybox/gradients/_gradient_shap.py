@@ -10,10 +10,18 @@ import numpy as np
 import pandas as pd
 
 from whybox._exceptions import InputError
-from whybox._explanation import Explanation
 from whybox._utils import Result
-from whybox.adapters._torch import TargetLike, batches, frame_columns, import_torch
-from whybox.gradients._common import DrawingExplainer, check_scale, mean_and_error, standard_normal
+from whybox.adapters._torch import TargetLike, batches, import_torch
+from whybox.gradients._common import (
+    DrawingExplainer,
+    Explanations,
+    Inputs,
+    background_inputs,
+    check_scale,
+    mean_and_error,
+    standard_normal,
+    take_rows,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -143,7 +151,7 @@ class GradientShap(DrawingExplainer):
             output_names=output_names,
             batch_size=batch_size,
         )
-        self.background = self.model.as_input(background, "background")
+        self.background = background_inputs(self.model, background)
         self.stdev = check_scale(stdev, "stdev")
 
     # ------------------------------------------------------------------ draws
@@ -152,16 +160,19 @@ class GradientShap(DrawingExplainer):
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_inputs, *input_shape)
-            Only its number of rows and input shape are used.
+        X : array-like, torch.Tensor, or tuple of them
+            Only its number of rows and input shape are used (a tuple: one input per
+            forward argument).
 
         Returns
         -------
         GradientShapDraws
-            With ``noise`` None when ``stdev`` is 0.
+            With ``noise`` None when ``stdev`` is 0; for a tuple X the noise is drawn
+            for the packed inputs, shape (n_inputs, n_draws, D_1 + ... + D_k), each
+            input flattened and joined in order.
         """
         torch = import_torch()
-        x = self.model.as_input(X)
+        x = self._inputs(X, differentiate=False).x
         gen = self._generator()
         index, alpha = self._index_and_alpha(gen, len(x))
         noise = None
@@ -177,7 +188,7 @@ class GradientShap(DrawingExplainer):
     def _index_and_alpha(self, gen: Any, n: int) -> tuple[Any, Any]:
         torch = import_torch()
         shape = (n, self.n_draws)
-        index = torch.randint(len(self.background), shape, generator=gen)
+        index = torch.randint(len(self.background[0]), shape, generator=gen)
         alpha = torch.rand(shape, generator=gen, dtype=torch.float64)
         return index, alpha
 
@@ -198,7 +209,7 @@ class GradientShap(DrawingExplainer):
                 f"(n_inputs={n}, n_draws), got {index.shape} and {alpha.shape}; "
                 "make the draws for these inputs."
             )
-        n_bg = len(self.background)
+        n_bg = len(self.background[0])
         if not np.issubdtype(index.dtype, np.integer) or index.min() < 0 or index.max() >= n_bg:
             raise InputError(
                 f"draws.background_index must hold ints in 0..{n_bg - 1} (rows of the "
@@ -228,45 +239,44 @@ class GradientShap(DrawingExplainer):
         target: TargetLike = None,
         *,
         draws: GradientShapDraws | None = None,
+        additional_forward_args: Any = None,
         feature_names: Sequence[str] | None = None,
-    ) -> Explanation:
+    ) -> Explanations:
         """GradientSHAP values of the targeted output for each input.
 
         Parameters
         ----------
-        X, target, feature_names
-            The inputs (n_inputs, *input_shape), with the background's input shape,
-            the output explained and the feature names of 1-D inputs, as in
-            :meth:`TorchExplainer.__call__`.
+        X, target, additional_forward_args, feature_names
+            The inputs (n_inputs, *input_shape) with the background's input shape (a
+            tuple: one per forward argument, as the background), the output
+            explained, arguments passed after the inputs and the feature names of 1-D
+            inputs, as in :meth:`TorchExplainer.__call__`.
         draws : GradientShapDraws, optional
             Fixed draws to use instead of drawing from ``random_state``; their
             number per input replaces ``n_draws`` and their noise ``stdev``.
 
         Returns
         -------
-        Explanation
+        Explanation or tuple of Explanation
             values (n_inputs, *input_shape, 1) float64 in the units of the output
-            space; ``base_values`` the mean targeted output over the background,
-            ``model_output`` the targeted output at the (noise-free) input.
-            ``quality["standard_error"]`` (shaped like values) is the Monte Carlo
-            standard error of each value (NaN for a single draw).
+            space (one Explanation per input for a tuple X); ``base_values`` the mean
+            targeted output over the background, ``model_output`` the targeted output
+            at the (noise-free) input. ``quality["standard_error"]`` (shaped like
+            values) is the Monte Carlo standard error of each value (NaN for a single
+            draw).
 
         Raises
         ------
         InputError
-            Inputs that are not numeric, are on another device or do not have the
-            background's input shape; a target out of range; malformed draws.
+            Inputs that are not numeric, are integer tensors, are on another device
+            or do not have the background's inputs and shapes; a target out of range;
+            malformed draws.
         """
-        shape = getattr(X, "shape", None)
-        shape = tuple(np.shape(X) if shape is None else shape)
-        bg_shape = tuple(self.background.shape[1:])
-        if len(shape) >= 2 and tuple(shape[1:]) != bg_shape:
-            raise InputError(
-                f"X has input shape {tuple(shape[1:])} but the background has {bg_shape}; "
-                "explain inputs of the background's shape."
-            )
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
+            inp = self._inputs(X, additional_forward_args, feature_names)
+            background = inp.background(self.background)
+            x = inp.x
+            out, tgt = self._start(inp, target)
             in_shape = tuple(x.shape[1:])
             gen = None
             if draws is None:
@@ -280,7 +290,7 @@ class GradientShap(DrawingExplainer):
 
             def chunk(sl: slice) -> tuple[Any, Any]:
                 m = sl.stop - sl.start
-                base = self.background[index[sl].T.reshape(-1).to(x.device)]
+                base = background[index[sl].T.reshape(-1).to(x.device)]
                 base = base.reshape(ns, m, *in_shape)
                 z = x[sl][None].expand(ns, m, *in_shape)
                 if noise is not None:
@@ -291,10 +301,10 @@ class GradientShap(DrawingExplainer):
                 a = alpha[sl].T.to(dtype=x.dtype, device=x.device).reshape(ns, m, *trailing)
                 return base + a * diff, lambda grads: mean_and_error(grads * diff)
 
-            values, error = self._over_draws(x, tgt, ns, chunk)
-            base_values = self._background_mean(tgt, len(x))
+            values, error = self._over_draws(inp, tgt, ns, chunk)
+            base_values = self._background_mean(inp, background, tgt)
         return self._explanation(
-            x,
+            inp,
             values,
             out,
             tgt,
@@ -303,21 +313,27 @@ class GradientShap(DrawingExplainer):
                 "stdev": self.stdev if draws is None else None,
                 "random_state": self._random_state_param(),
                 "draws": "random_state" if draws is None else "given",
-                "n_background": len(self.background),
+                "n_background": len(background),
             },
             base_values=base_values,
             quality={"standard_error": error},
-            feature_names=frame_columns(X, feature_names),
         )
 
-    def _background_mean(self, target: Any, n: int) -> Any:
-        """Mean of the targeted output over the background, one value per input (n,)."""
+    def _background_mean(self, inp: Inputs, background: Any, target: Any) -> Any:
+        """Mean of the targeted output over the background, one value per input (n,).
+
+        With per-sample additional arguments each sample's mean is taken with its
+        own arguments (every background row paired with every sample).
+        """
         torch = import_torch()
-        bg = self.background
+        n, k = inp.n, len(background)
+        if inp.per_sample_args:
+            pairs = torch.arange(n * k, device=background.device)
+            i_idx, r_idx = pairs // k, pairs % k
+            f_b = self._scalars(inp, background[r_idx], take_rows(target, i_idx), i_idx)
+            return f_b.reshape(n, k).mean(dim=1)
         with torch.no_grad():
-            out = torch.cat(
-                [self.model.forward(bg[sl]) for sl in batches(len(bg), self.batch_size)]
-            )
+            out = torch.cat([inp.forward(background[sl]) for sl in batches(k, self.batch_size)])
             if callable(target):
                 return self.model.target_scalar(out, target).mean().expand(n)
             return out.mean(dim=0)[target]

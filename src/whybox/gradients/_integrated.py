@@ -8,10 +8,15 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox._explanation import Explanation
 from whybox._utils import check_int
-from whybox.adapters._torch import TargetLike, frame_columns, import_torch
-from whybox.gradients._common import TorchExplainer, describe_baseline, take_rows
+from whybox.adapters._torch import TargetLike, import_torch
+from whybox.gradients._common import (
+    Explanations,
+    Inputs,
+    TorchExplainer,
+    describe_baseline,
+    take_rows,
+)
 
 IG_RULES = (
     "gausslegendre",
@@ -177,42 +182,52 @@ class IntegratedGradients(TorchExplainer):
         target: TargetLike = None,
         *,
         baseline: Any = None,
+        additional_forward_args: Any = None,
         feature_names: Sequence[str] | None = None,
-    ) -> Explanation:
+    ) -> Explanations:
         """Integrated gradients of the targeted output for each input.
 
         Parameters
         ----------
-        X, target, feature_names
-            The inputs (n_samples, *input_shape), the output explained and the
+        X, target, additional_forward_args, feature_names
+            The inputs (n_samples, *input_shape), or a tuple with one per forward
+            argument; the output explained; arguments passed after the inputs; the
             feature names of 1-D inputs, as in :meth:`TorchExplainer.__call__`.
-        baseline : None, float, array-like or torch.Tensor, optional
-            Overrides the explainer's baseline for this call (same forms).
+        baseline : None, float, array-like, torch.Tensor, or tuple of them, optional
+            Overrides the explainer's baseline for this call (same forms). For a
+            tuple X: None or a scalar for every input, or a tuple with one baseline
+            per input (each None, a scalar, one input or one per sample).
 
         Returns
         -------
-        Explanation
+        Explanation or tuple of Explanation
             values (n_samples, *input_shape, 1) float64 in the units of the output
-            space; ``base_values`` is ``f_t(baseline)`` and ``model_output``
-            ``f_t(x)``, so ``additivity_error`` is the completeness gap.
+            space, one Explanation per input for a tuple X; ``base_values`` is
+            ``f_t(baseline)`` and ``model_output`` ``f_t(x)``.
             ``quality["completeness_delta"]`` (n_samples, 1) is
             ``|sum(values) - (f_t(x) - f_t(baseline))|`` and
             ``quality["relative_completeness_delta"]`` that gap divided by
             ``|f_t(x) - f_t(baseline)|`` (inf or NaN where the two outputs are equal).
+            For one input ``additivity_error`` is that gap; for several the sum
+            runs over all inputs' values (completeness holds jointly), so each
+            Explanation's ``additivity_error`` alone also holds the other inputs' share.
 
         Raises
         ------
         InputError
-            Inputs that are not numeric or are on another device, a baseline whose
-            shape fits neither one input nor one per sample, a target out of range.
+            Inputs that are not numeric, are integer tensors or are on another
+            device; a baseline whose shape fits neither one input nor one per sample,
+            or for a tuple X not one baseline per input; a target out of range.
         """
         given = self.baseline if baseline is None else baseline
         with self.model.evaluation():
-            x, out, tgt = self._start(X, target)
-            b = self.model.as_baseline(given, x)
+            inp = self._inputs(X, additional_forward_args, feature_names)
+            x = inp.x
+            out, tgt = self._start(inp, target)
+            b = inp.baseline(given)
             diff = x - b
-            f_base = self._scalars(b, tgt, 1)
-            values = diff * self._path_integral(b, diff, tgt, self.n_steps)
+            f_base = self._scalars(inp, b, tgt)
+            values = diff * self._path_integral(inp, b, diff, tgt, self.n_steps)
             steps = np.full(len(x), self.n_steps)
             f_x = self.model.target_scalar(out, tgt)
             while self.completeness_tolerance is not None:
@@ -227,10 +242,10 @@ class IntegratedGradients(TorchExplainer):
                 steps[rows] *= 2
                 idx = import_torch().as_tensor(rows, device=x.device)
                 values[idx] = diff[idx] * self._path_integral(
-                    b[idx], diff[idx], take_rows(tgt, idx), int(steps[rows[0]])
+                    inp, b[idx], diff[idx], take_rows(tgt, idx), int(steps[rows[0]]), idx
                 )
         return self._explanation(
-            x,
+            inp,
             values,
             out,
             tgt,
@@ -242,16 +257,18 @@ class IntegratedGradients(TorchExplainer):
                 "baseline": describe_baseline(given),
             },
             base_values=f_base,
-            feature_names=frame_columns(X, feature_names),
             completeness=True,
             quality={"n_steps": steps.astype(np.float64)[:, None]},
         )
 
-    def _path_integral(self, start: Any, diff: Any, target: Any, n_steps: int) -> Any:
+    def _path_integral(
+        self, inp: Inputs, start: Any, diff: Any, target: Any, n_steps: int, samples: Any = None
+    ) -> Any:
         """``sum_k w_k grad f_t(start + alpha_k diff)``, shaped like ``start``.
 
         The points of several steps go through the model together: each pass holds
-        whole steps (all samples), as many as ``batch_size`` allows.
+        whole steps (all samples), as many as ``batch_size`` allows. ``samples`` is
+        the sample of each row of ``start`` (None: all samples in order).
         """
         torch = import_torch()
         alphas, weights = quadrature(self.rule, n_steps)
@@ -264,7 +281,7 @@ class IntegratedGradients(TorchExplainer):
             a_t = torch.as_tensor(a, dtype=start.dtype, device=start.device)
             a_t = a_t.reshape(k, 1, *([1] * len(in_shape)))
             points = (start[None] + a_t * diff[None]).reshape(k * n, *in_shape)
-            grads, _ = self._gradients(points, target, k)
+            grads, _ = self._gradients(inp, points, target, k, samples)
             grads = grads.reshape(k, n, *in_shape)
             for j in range(k):
                 total.add_(grads[j], alpha=float(weights[first + j]))

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from whybox._explanation import Explanation
-from whybox.gradients._common import TorchExplainer
+from whybox.gradients._common import Explanations, Inputs, TorchExplainer
 
 
 class Saliency(TorchExplainer):
@@ -67,12 +66,10 @@ class Saliency(TorchExplainer):
         super().__init__(model, output=output, output_names=output_names, batch_size=batch_size)
         self.absolute = bool(absolute)
 
-    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
-        x, out, tgt, grads = self._first_pass(X, target)
+    def _attribute(self, inp: Inputs, target: Any) -> Explanations:
+        out, tgt, grads = self._first_pass(inp, target)
         values = grads.abs() if self.absolute else grads
-        return self._explanation(
-            x, values, out, tgt, params={"absolute": self.absolute}, feature_names=feature_names
-        )
+        return self._explanation(inp, values, out, tgt, params={"absolute": self.absolute})
 
 
 class InputXGradient(TorchExplainer):
@@ -107,6 +104,6 @@ class InputXGradient(TorchExplainer):
 
     method = "input_x_gradient"
 
-    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
-        x, out, tgt, grads = self._first_pass(X, target)
-        return self._explanation(x, x * grads, out, tgt, params={}, feature_names=feature_names)
+    def _attribute(self, inp: Inputs, target: Any) -> Explanations:
+        out, tgt, grads = self._first_pass(inp, target)
+        return self._explanation(inp, inp.x * grads, out, tgt, params={})

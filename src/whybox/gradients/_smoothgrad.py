@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from whybox._exceptions import InputError
-from whybox._explanation import Explanation
 from whybox.gradients._common import (
     DrawingExplainer,
+    Explanations,
+    Inputs,
     check_scale,
     mean_and_error,
     mean_over_draws,
@@ -114,26 +115,39 @@ class SmoothGrad(DrawingExplainer):
         self.variant = variant
         self.absolute = bool(absolute)
 
-    def _attribute(self, X: Any, target: Any, feature_names: Sequence[str] | None) -> Explanation:
+    def _attribute(self, inp: Inputs, target: Any) -> Explanations:
         gen = self._generator()
         ns = self.n_draws
-        x, out, tgt = self._start(X, target)
+        out, tgt = self._start(inp, target)
+        x = inp.x
         n, in_shape = x.shape[0], tuple(x.shape[1:])
-        flat = x.reshape(n, -1)
-        sigma = self.noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)
+        # each input's noise scale comes from that input's own range per sample
+        sigmas = tuple(
+            self.noise_level
+            * (t.reshape(n, -1).max(dim=1).values - t.reshape(n, -1).min(dim=1).values)
+            for t in inp.xs
+        )
+        if len(inp.xs) == 1:
+            scales = sigmas[0].reshape(n, *([1] * len(in_shape)))
+        else:
+            scales = inp.pack(
+                tuple(
+                    s.reshape(n, *([1] * (t.ndim - 1))).expand_as(t)
+                    for s, t in zip(sigmas, inp.xs, strict=True)
+                )
+            )
 
         def chunk(sl: slice) -> tuple[Any, Any]:
-            m = sl.stop - sl.start
-            noise = standard_normal(gen, ns, m, in_shape, x)
-            scale = sigma[sl].reshape(1, m, *([1] * len(in_shape)))
-            return x[sl][None] + noise * scale, self._aggregate
+            noise = standard_normal(gen, ns, sl.stop - sl.start, in_shape, x)
+            return x[sl][None] + noise * scales[sl][None], self._aggregate
 
-        values, error = self._over_draws(x, tgt, ns, chunk)
-        quality: dict[str, Any] = {"noise_std": sigma.detach().cpu().double().numpy()[:, None]}
+        values, error = self._over_draws(inp, tgt, ns, chunk)
+        noise_std = tuple(s.detach().cpu().double().numpy()[:, None] for s in sigmas)
+        quality: dict[str, Any] = {"noise_std": noise_std if inp.several else noise_std[0]}
         if self.variant != "vargrad":
             quality["standard_error"] = error
         return self._explanation(
-            x,
+            inp,
             values,
             out,
             tgt,
@@ -145,7 +159,6 @@ class SmoothGrad(DrawingExplainer):
                 "random_state": self._random_state_param(),
             },
             quality=quality,
-            feature_names=feature_names,
         )
 
     def _aggregate(self, grads: Any) -> tuple[Any, Any]:
