@@ -8,6 +8,7 @@ from whybox.datasets._applications import (
 from whybox.datasets._credit import CreditCase, load_credit, make_credit_data
 from whybox.datasets._demo import DemoCase, load_demo
 from whybox.datasets._digits import DigitsCNN, digits_cnn_architecture, load_digits_cnn
+from whybox.datasets._superposition import SuperpositionData, make_superposition
 from whybox.datasets._text_transformer import (
     TextTransformer,
     load_text_transformer,
@@ -19,6 +20,7 @@ __all__ = [
     "CreditCase",
     "DemoCase",
     "DigitsCNN",
+    "SuperpositionData",
     "TextTransformer",
     "digits_cnn_architecture",
     "load_applications",
@@ -28,5 +30,6 @@ __all__ = [
     "load_text_transformer",
     "make_applications",
     "make_credit_data",
+    "make_superposition",
     "text_transformer_architecture",
 ]
