@@ -6,8 +6,19 @@
 - :class:`SparseAutoencoder`: TopK (Gao et al. 2024) and ReLU + L1 (Bricken et al. 2023)
   sparse autoencoders of a layer, with SAELens's metrics, top activations, logit
   attribution and steering.
+- :func:`head_scores`, :func:`head_patching`, :func:`logit_lens`,
+  :func:`attention_patterns`: induction heads and circuits (Olsson et al. 2022).
 """
 
+from whybox.concepts._circuits import (
+    HeadPatching,
+    HeadScores,
+    LogitLens,
+    attention_patterns,
+    head_patching,
+    head_scores,
+    logit_lens,
+)
 from whybox.concepts._patching import PatchingResult, activation_patching
 from whybox.concepts._probing import ProbeResult, probe
 from whybox.concepts._sae import SAEEvaluation, SparseAutoencoder
@@ -26,4 +37,11 @@ __all__ = [
     "TCAVResult",
     "activation_patching",
     "probe",
+    "HeadPatching",
+    "HeadScores",
+    "LogitLens",
+    "attention_patterns",
+    "head_patching",
+    "head_scores",
+    "logit_lens",
 ]

@@ -8,6 +8,11 @@ from whybox.datasets._applications import (
 from whybox.datasets._credit import CreditCase, load_credit, make_credit_data
 from whybox.datasets._demo import DemoCase, load_demo
 from whybox.datasets._digits import DigitsCNN, digits_cnn_architecture, load_digits_cnn
+from whybox.datasets._induction import (
+    InductionTransformer,
+    induction_transformer_architecture,
+    load_induction_transformer,
+)
 from whybox.datasets._superposition import SuperpositionData, make_superposition
 from whybox.datasets._text_transformer import (
     TextTransformer,
@@ -32,4 +37,7 @@ __all__ = [
     "make_credit_data",
     "make_superposition",
     "text_transformer_architecture",
+    "InductionTransformer",
+    "induction_transformer_architecture",
+    "load_induction_transformer",
 ]

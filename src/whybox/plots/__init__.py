@@ -8,6 +8,7 @@ save them with ``fig.savefig("plot.png")`` or ``.svg``. Every function accepts
 from whybox.plots._agreement import disagreement_matrix
 from whybox.plots._ale import ale
 from whybox.plots._attention import attention
+from whybox.plots._attention_heads import attention_heads
 from whybox.plots._bar import bar
 from whybox.plots._beeswarm import beeswarm
 from whybox.plots._challengers import challengers
@@ -29,6 +30,7 @@ from whybox.plots._waterfall import waterfall
 __all__ = [
     "ale",
     "attention",
+    "attention_heads",
     "bar",
     "beeswarm",
     "calibration",
