@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from whybox._exceptions import InputError
-from whybox.adapters._torch import TorchModel, batches, import_torch
+from whybox.adapters._torch import TorchModel, batches, forward_args_rows, import_torch
 
 
 def layer_name(model: TorchModel, module: Any) -> str:
@@ -100,20 +100,58 @@ class _Recorder:
         return value
 
 
-def layer_activations(model: TorchModel, layer: Any, x: Any, batch_size: int | None) -> Any:
-    """The layer's activations for inputs ``x``, a detached tensor (n, *activation_shape)."""
+def as_tuple(x: Any) -> tuple[Any, ...]:
+    """Inputs as a tuple: a tuple as it is, one tensor as a one-tuple."""
+    return x if isinstance(x, tuple) else (x,)
+
+
+def n_rows(x: Any) -> int:
+    """The number of samples of one input tensor or of a tuple of them."""
+    return len(as_tuple(x)[0])
+
+
+def forward_rows(
+    model: TorchModel, x: Any, rows: slice, additional_forward_args: Any = None
+) -> Any:
+    """The model's output (n_rows, n_outputs) on ``rows`` of the inputs ``x``.
+
+    ``x`` is one tensor or a tuple of tensors (one per forward argument); the
+    additional forward arguments follow, their per-sample tensors (first axis of
+    length n_samples) taken at the same rows.
+    """
+    inputs = as_tuple(x)
+    args = forward_args_rows(model.forward_args(additional_forward_args), len(inputs[0]), rows)
+    return model.forward_inputs(tuple(t[rows] for t in inputs), args)
+
+
+def layer_activations(
+    model: TorchModel,
+    layer: Any,
+    x: Any,
+    batch_size: int | None,
+    additional_forward_args: Any = None,
+) -> Any:
+    """The layer's activations for inputs ``x``, a detached tensor (n, *activation_shape).
+
+    ``x`` is one tensor or a tuple of tensors (integer token ids stay integers).
+    """
     torch = import_torch()
     recorder = _Recorder(layer_name(model, layer))
     parts = []
     with hooked(layer, recorder), torch.no_grad():
-        for sl in batches(len(x), batch_size):
-            model.forward(x[sl])
+        for sl in batches(n_rows(x), batch_size):
+            forward_rows(model, x, sl, additional_forward_args)
             parts.append(recorder.take(sl.stop - sl.start).detach())
     return torch.cat(parts)
 
 
 def layer_gradients(
-    model: TorchModel, layer: Any, x: Any, target: Any, batch_size: int | None
+    model: TorchModel,
+    layer: Any,
+    x: Any,
+    target: Any,
+    batch_size: int | None,
+    additional_forward_args: Any = None,
 ) -> tuple[Any, Any]:
     """The layer's activations and the gradient of the targeted output with respect to them.
 
@@ -131,8 +169,8 @@ def layer_gradients(
     recorder = _Recorder(layer_name(model, layer), lambda a: a.detach().requires_grad_(True))
     acts, grads = [], []
     with hooked(layer, recorder), torch.enable_grad():
-        for sl in batches(len(x), batch_size):
-            out = model.forward(x[sl])
+        for sl in batches(n_rows(x), batch_size):
+            out = forward_rows(model, x, sl, additional_forward_args)
             activation = recorder.take(sl.stop - sl.start)
             rows = target if callable(target) else target[sl]
             scalar = model.target_scalar(out, rows)
@@ -197,12 +235,16 @@ def patched_forward(
     corrupted: Any,
     positions: Any,
     batch_size: int | None,
+    additional_forward_args: Any = None,
 ) -> tuple[Any, Any, Any]:
     """Model outputs at clean, corrupted, and corrupted with the layer patched from clean.
 
     In each batch the clean inputs run first and the layer's activation is
     recorded; then the corrupted inputs run with the layer's activation replaced,
     at the elements selected by ``positions``, by the clean one of the same sample.
+    ``clean`` and ``corrupted`` are tensors or tuples of tensors of one structure;
+    both runs get the same ``additional_forward_args`` (per-sample tensors at the
+    batch's rows).
 
     Returns
     -------
@@ -231,15 +273,16 @@ def patched_forward(
     patch = _Recorder(name, swap)
     clean_out, corrupted_out, patched_out = [], [], []
     with torch.no_grad():
-        for sl in batches(len(clean), batch_size):
-            n_rows = sl.stop - sl.start
+        args = additional_forward_args
+        for sl in batches(n_rows(clean), batch_size):
+            rows = sl.stop - sl.start
             with hooked(layer, record):
-                clean_out.append(model.forward(clean[sl]))
-                store["clean"] = record.take(n_rows)
-            corrupted_out.append(model.forward(corrupted[sl]))
+                clean_out.append(forward_rows(model, clean, sl, args))
+                store["clean"] = record.take(rows)
+            corrupted_out.append(forward_rows(model, corrupted, sl, args))
             with hooked(layer, patch):
-                patched_out.append(model.forward(corrupted[sl]))
-                patch.take(n_rows)
+                patched_out.append(forward_rows(model, corrupted, sl, args))
+                patch.take(rows)
     return torch.cat(clean_out), torch.cat(corrupted_out), torch.cat(patched_out)
 
 

@@ -22,9 +22,11 @@ from whybox.adapters._torch import (
 )
 from whybox.concepts._activations import (
     flat_numpy,
+    forward_rows,
     layer_activations,
     layer_gradients,
     layer_name,
+    n_rows,
 )
 
 CLASSIFIERS = ("logistic", "sgd")
@@ -44,18 +46,23 @@ class TCAVResult(Result):
         TCAV score of each concept in each run: the fraction of the inputs whose
         directional derivative along that run's CAV is positive, in [0, 1].
     random_scores : ndarray of shape (n_random,), float64
-        The same score for random-vs-random CAVs (one per run): the null distribution.
+        The same score for each run's random-vs-random CAV (a random pseudo-concept
+        against the run's negatives): the null distribution, paired with the runs.
     cavs : ndarray of shape (n_concepts, n_random, n_activations), float64
         Unit concept activation vectors in the flattened activation space, pointing
         from the random examples towards the concept examples.
     cav_accuracies : ndarray of shape (n_concepts, n_random), float64
-        Held-out accuracy of the linear classifier behind each CAV (0.5 is chance
-        for balanced sets; a CAV near chance does not represent its concept).
+        Balanced accuracy (the mean of both classes' recalls; 0.5 is chance) of the
+        linear classifier behind each CAV on the examples its run did not use: the
+        concept's other examples against the random examples outside the run. A CAV
+        near chance does not represent its concept.
     random_cav_accuracies : ndarray of shape (n_random,), float64
-        The same for the random-vs-random classifiers.
+        The same for the random-vs-random classifiers, on the other runs'
+        pseudo-concepts and negatives (about 0.5 by construction).
     p_values : ndarray of shape (n_concepts,), float64
-        Two-sided t-test (Student's, ``scipy.stats.ttest_ind``) of ``scores[c]``
-        against ``random_scores``.
+        Two-sided paired sign-flip (permutation) test of the run differences
+        ``scores[c] - random_scores`` against a zero mean: exact (all ``2**n_random``
+        sign choices) up to 16 runs, Monte Carlo (``2**16`` choices) above.
     significant : ndarray of shape (n_concepts,), bool
         ``p_values < significance / n_concepts`` (Bonferroni over the concepts).
     significance : float
@@ -126,16 +133,26 @@ class TCAV:
     ``v``; the TCAV score is the fraction of the inputs with ``S(x) > 0``.
 
     One score can come from a meaningless CAV, so the score is computed in
-    ``n_random`` runs. In each run the random examples are split at random into two
-    disjoint halves A and B; the concept CAV separates the concept from A, and a
-    random CAV separates B from A. The concept's scores are compared with the random
-    scores by a two-sided t-test; a concept is significant when its p-value is below
-    ``significance / n_concepts`` (Bonferroni).
+    ``n_random`` independent runs, and compared with random CAVs (Kim et al. 2018,
+    section 3.3). The examples are shuffled and dealt out so that every run has its
+    own: ``k`` examples of each concept, ``k`` random examples as a random
+    pseudo-concept and ``m`` random examples as the negatives, with no example in two
+    runs (``k`` is the smallest concept's count over ``n_random``, at most a
+    ``2 * n_random``-th of the random examples; ``m`` the rest of the random
+    examples per run, at least ``k``). In run ``r`` the concept CAV separates the
+    run's concept examples from its negatives, and the random CAV separates its
+    pseudo-concept from the same negatives, with the same classifier seed. The
+    run's difference ``scores[c, r] - random_scores[r]`` is symmetric about 0 when
+    the concept is no different from random examples, and the runs are independent,
+    so a paired sign-flip test of the differences holds its level exactly; a concept
+    is significant when its p-value is below ``significance / n_concepts``
+    (Bonferroni).
 
     Parameters
     ----------
     model : torch.nn.Module
-        Called on a float tensor (n_samples, *input_shape); returns (n_samples,
+        Called as ``model(*inputs, *additional_forward_args)`` on the inputs (one
+        tensor (n_samples, *input_shape), or several); returns (n_samples,
         n_outputs) or (n_samples,). Run in eval mode (a model in training mode is
         switched for the call, with a warning, and switched back).
     layer : str or torch.nn.Module
@@ -143,7 +160,10 @@ class TCAV:
         ``model.named_modules()`` or the submodule itself. Its output (or its first
         element) must be a tensor (n_samples, ...); it is flattened per sample.
     n_random : int, default 10
-        Runs (random splits), at least 2 for the t-test.
+        Independent runs, at least 2. The smallest possible p-value is
+        ``2 / 2**n_random``, so at least 6 runs are needed to reach 0.05 (a warning
+        says when no concept can come out significant); every concept needs
+        ``2 * n_random`` examples or more and the random examples ``4 * n_random``.
     random_state : int, numpy Generator or None, default 0
         Seeds the random splits and the classifiers; a fixed seed gives the same
         result whatever ``batch_size``; None draws afresh.
@@ -151,22 +171,12 @@ class TCAV:
         The linear classifier: scikit-learn's ``LogisticRegression`` (L2, C=1) or
         ``SGDClassifier`` (hinge loss, a linear SVM), both with balanced class weights.
     significance : float, default 0.05
-        Family-wise significance level of the t-tests (Bonferroni over the concepts).
+        Family-wise significance level of the tests (Bonferroni over the concepts).
     output : {"raw", "probability"}, default "raw"
         The output space whose gradient is taken (logits or probabilities).
     batch_size : int, optional
         The most inputs per forward/backward pass; None passes each set at once.
         Changes memory and speed, never the values.
-
-    Notes
-    -----
-    The runs share the concept examples while the random-vs-random CAVs draw fresh
-    halves, so the t-test treats scores that are correlated through the concept set
-    as independent. A concept set that is itself a sample of the random
-    distribution therefore comes out significant more often than ``significance`` (more so
-    with many runs). Read ``cav_accuracies`` with the p-value (a CAV near chance
-    does not stand for its concept), and repeat with other random examples before
-    trusting a borderline result.
 
     Raises
     ------
@@ -175,6 +185,30 @@ class TCAV:
         ``significance`` outside (0, 1), bad ``output`` or ``batch_size``.
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
+
+    Notes
+    -----
+    Why disjoint examples per run: when every run reuses the same concept examples,
+    the runs' scores share that sample's quirks, and a t-test that treats them as
+    independent calls random example sets significant far more often than
+    ``significance`` (11 of 40 seeds at 0.05 on the digits demo). Here a concept set
+    drawn from the random examples' distribution is significant at most
+    ``significance`` of the time (tested over many seeds); the price is fewer
+    examples per CAV, so give each concept ``n_random`` times the examples one CAV
+    needs.
+
+    TCAV scores are fractions of inputs, and at a layer followed only by linear
+    layers every input has the same gradient, so every score is 0 or 1: random
+    CAVs then often score exactly as the concept does, those runs' differences are
+    0 and carry no evidence. Choose an earlier layer or more runs. Read
+    ``cav_accuracies`` with the p-value (a CAV near chance does not stand for its
+    concept).
+
+    References
+    ----------
+    Kim, B., Wattenberg, M., Gilmer, J., Cai, C., Wexler, J., Viegas, F. and
+    Sayres, R. (2018). Interpretability beyond feature attribution: quantitative
+    testing with concept activation vectors (TCAV). ICML 2018.
 
     Examples
     --------
@@ -194,9 +228,9 @@ class TCAV:
     >>> X = rng.normal(size=(20, 4))
     >>> concepts = {"first_axis": rng.normal(size=(30, 4)) + [3.0, 0.0, 0.0, 0.0]}
     >>> random_examples = rng.normal(size=(40, 4))
-    >>> result = TCAV(model, "0", n_random=4)(X, concepts, random_examples, target=0)
+    >>> result = TCAV(model, "0", n_random=6)(X, concepts, random_examples, target=0)
     >>> result.scores  # one TCAV score per run
-    array([[1., 1., 1., 1.]])
+    array([[1., 1., 1., 1., 1., 1.]])
     >>> result.to_frame().columns.tolist()[:3]
     ['tcav_score', 'tcav_score_std', 'random_score']
     """
@@ -243,24 +277,37 @@ class TCAV:
         concepts: Mapping[str, Any],
         random_examples: Any,
         target: TargetLike = None,
+        *,
+        additional_forward_args: Any = None,
     ) -> TCAVResult:
         """TCAV scores of each concept for the targeted output on ``X``.
 
         Parameters
         ----------
-        X : array-like or torch.Tensor of shape (n_samples, *input_shape)
+        X : array-like, torch.Tensor, or tuple of them, each (n_samples, ...)
             The inputs whose sensitivity is measured (typically inputs of the class
-            ``target``); a tensor must be on the model's device.
-        concepts : dict of str to array-like of shape (n_examples, *input_shape)
-            Concept name -> example inputs of that concept, at least 2 each.
-        random_examples : array-like of shape (n_random_examples, *input_shape)
-            Counterexamples drawn from a broad distribution, at least 4 (each run
-            splits them into two halves of at least 2).
+            ``target``); a tensor must be on the model's device. A tuple holds one
+            input per forward argument (e.g. ``(input_ids, attention_mask)``);
+            integer tensors (token ids) stay integers.
+        concepts : dict of str to array-like, tensor or tuple
+            Concept name -> example inputs of that concept, of the structure of ``X``
+            (a tuple of the same length when ``X`` is one) and the same shape after
+            the sample axis; at least ``2 * n_random`` examples each (every run uses
+            its own, disjoint share).
+        random_examples : array-like, tensor or tuple
+            Counterexamples drawn from a broad distribution, structured like ``X``;
+            at least ``4 * n_random`` (every run uses its own disjoint share as the
+            concept's negatives and as a random pseudo-concept).
         target : None, int, sequence of int or callable, optional
             The output whose gradient is taken: None for each input's largest output
             (the predicted class), an output index for all inputs, one index per
             input, or a callable mapping the output tensor (n, n_outputs) to one
             scalar per input.
+        additional_forward_args : None, tuple or object, optional
+            Passed to the model after the inputs, unchanged, in every forward pass
+            (``model(*inputs, *additional_forward_args)``), for ``X`` and for the
+            examples alike; so it must not hold per-sample tensors: give those
+            (an attention mask) inside ``X`` and the examples, as tuples.
 
         Returns
         -------
@@ -271,52 +318,88 @@ class TCAV:
         Raises
         ------
         InputError
-            No concepts, a concept with fewer than 2 examples, fewer than 4 random
-            examples, examples whose shape differs from the inputs', a target out of
-            range.
+            No concepts, a concept with fewer than ``2 * n_random`` examples, fewer
+            than ``4 * n_random`` random examples, examples whose structure or shape
+            differs from the inputs', a per-sample tensor in
+            ``additional_forward_args``, a target out of range.
         """
         torch = import_torch()
         model = self.model
-        x = model.as_input(X)
+        x = model.as_inputs(X)
+        args = self._forward_args(additional_forward_args, x)
         names, examples = self._concepts(concepts, x)
-        rand = model.as_input(random_examples, "random_examples")
+        rand = model.as_inputs(random_examples, "random_examples")
         _check_shape(rand, x, "random_examples")
-        if len(rand) < 4:
+        n_r = self.n_random
+        if n_rows(rand) < 4 * n_r:
             raise InputError(
-                f"random_examples has {len(rand)} example(s); give at least 4 (each run "
-                "splits them into two halves of at least 2), ideally as many as the "
-                "concept examples or more."
+                f"random_examples has {n_rows(rand)} example(s) but n_random={n_r} runs need "
+                f"at least {4 * n_r} (each run takes its own disjoint share: a random "
+                "pseudo-concept and the negatives); give more random examples or lower "
+                "n_random."
             )
         with model.evaluation():
             with torch.no_grad():
-                out = torch.cat([model.forward(x[sl]) for sl in batches(len(x), self.batch_size)])
+                out = torch.cat(
+                    [forward_rows(model, x, sl, args) for sl in batches(n_rows(x), self.batch_size)]
+                )
             tgt = model.resolve_target(target, out)
-            _, grads = layer_gradients(model, self.layer, x, tgt, self.batch_size)
+            _, grads = layer_gradients(model, self.layer, x, tgt, self.batch_size, args)
             concept_acts = [
-                flat_numpy(layer_activations(model, self.layer, e, self.batch_size))
+                flat_numpy(layer_activations(model, self.layer, e, self.batch_size, args))
                 for e in examples
             ]
-            random_acts = flat_numpy(layer_activations(model, self.layer, rand, self.batch_size))
+            random_acts = flat_numpy(
+                layer_activations(model, self.layer, rand, self.batch_size, args)
+            )
         grad = flat_numpy(grads)
 
         rng = np.random.default_rng(self.random_state)
-        n_c, n_r, d = len(names), self.n_random, grad.shape[1]
+        n_c, d = len(names), grad.shape[1]
+        # Every run has its own examples: k concept examples of each concept, k random
+        # examples as the pseudo-concept and m random examples as the negatives, all
+        # disjoint between runs, so the runs are independent.
+        k = min(min(len(a) for a in concept_acts) // n_r, len(random_acts) // (2 * n_r))
+        m = (len(random_acts) - n_r * k) // n_r
+        concept_order = [rng.permutation(len(a)) for a in concept_acts]
+        random_order = rng.permutation(len(random_acts))
+        pseudo = random_order[: n_r * k].reshape(n_r, k)
+        negative = random_order[n_r * k : n_r * (k + m)].reshape(n_r, m)
         cavs = np.empty((n_c, n_r, d))
         accs = np.empty((n_c, n_r))
         random_cavs = np.empty((n_r, d))
         random_accs = np.empty(n_r)
-        half = len(random_acts) // 2
         for r in range(n_r):
-            order = rng.permutation(len(random_acts))
-            negatives, null_positives = random_acts[order[:half]], random_acts[order[half:]]
+            seed = int(rng.integers(2**31 - 1))
+            neg = random_acts[negative[r]]
+            outside = np.setdiff1d(np.arange(len(random_acts)), np.r_[pseudo[r], negative[r]])
             for c in range(n_c):
-                cavs[c, r], accs[c, r] = self._cav(concept_acts[c], negatives, rng)
-            random_cavs[r], random_accs[r] = self._cav(null_positives, negatives, rng)
+                own = concept_order[c][r * k : (r + 1) * k]
+                held_out = np.setdiff1d(np.arange(len(concept_acts[c])), own)
+                cavs[c, r], clf = self._cav(concept_acts[c][own], neg, seed)
+                accs[c, r] = _balanced_accuracy(
+                    clf, concept_acts[c][held_out], random_acts[outside]
+                )
+            other = np.arange(n_r) != r
+            random_cavs[r], clf = self._cav(random_acts[pseudo[r]], neg, seed)
+            random_accs[r] = _balanced_accuracy(
+                clf, random_acts[pseudo[other].ravel()], random_acts[negative[other].ravel()]
+            )
 
         scores = (np.einsum("crd,nd->crn", cavs, grad) > 0).mean(axis=2)
         random_scores = (random_cavs @ grad.T > 0).mean(axis=1)
-        p_values = np.array([_two_sided_t_test(s, random_scores) for s in scores])
-        significant = p_values < self.significance / n_c
+        p_values = np.array([sign_flip_test(s - random_scores, rng) for s in scores])
+        threshold = self.significance / n_c
+        if 2.0 / 2.0**n_r >= threshold:
+            warnings.warn(
+                f"with n_random={n_r} runs the smallest possible p-value is "
+                f"{2.0 / 2.0**n_r:.3g}, not below significance / n_concepts = {threshold:.3g}, "
+                "so no concept can come out significant; use n_random of at least "
+                f"{int(np.ceil(np.log2(2.0 / threshold) + 1e-9))}.",
+                UserWarning,
+                stacklevel=2,
+            )
+        significant = p_values < threshold
         return TCAVResult(
             concepts=names,
             layer=self.layer_name,
@@ -331,67 +414,77 @@ class TCAV:
             params={
                 "method": self.method,
                 "target": target_param(tgt),
-                "n_random": self.n_random,
+                "n_random": n_r,
                 "classifier": self.classifier,
+                "test": "sign-flip permutation test of paired run differences",
                 "random_state": json_value(self.random_state),
                 "output": model.output,
                 "batch_size": self.batch_size,
-                "n_inputs": int(len(x)),
+                "n_inputs": int(n_rows(x)),
                 "n_concept_examples": [int(len(a)) for a in concept_acts],
                 "n_random_examples": int(len(random_acts)),
+                "n_positives_per_run": int(k),
+                "n_negatives_per_run": int(m),
                 "whybox_version": __version__,
             },
         )
 
     # ------------------------------------------------------------------ helpers
-    def _concepts(self, concepts: Any, x: Any) -> tuple[tuple[str, ...], list[Any]]:
+    def _forward_args(self, additional_forward_args: Any, x: tuple[Any, ...]) -> Any:
+        """The additional forward arguments, refusing per-sample tensors (see __call__)."""
+        torch = import_torch()
+        args = self.model.forward_args(additional_forward_args)
+        n = n_rows(x)
+        for i, a in enumerate(args):
+            if isinstance(a, torch.Tensor) and a.ndim > 0 and a.shape[0] == n and n > 1:
+                raise InputError(
+                    f"additional_forward_args[{i}] has one entry per input ({n}), but TCAV "
+                    "also runs the concept and random examples with it; give per-sample "
+                    "tensors inside X and the examples instead, e.g. X=(input_ids, "
+                    "attention_mask) and concepts={'c': (ids, mask)}."
+                )
+        return additional_forward_args
+
+    def _concepts(self, concepts: Any, x: tuple[Any, ...]) -> tuple[tuple[str, ...], list[Any]]:
         if not isinstance(concepts, Mapping) or len(concepts) == 0:
             raise InputError(
                 f"concepts must be a non-empty dict of concept name -> example inputs, got "
                 f"{type(concepts).__name__}; e.g. concepts={{'striped': striped_images}}."
             )
         names, examples = [], []
+        need = 2 * self.n_random
         for name, value in concepts.items():
             if not isinstance(name, str):
                 raise InputError(
                     f"concept names must be str, got {name!r} of type {type(name).__name__}."
                 )
-            e = self.model.as_input(value, f"concepts[{name!r}]")
+            e = self.model.as_inputs(value, f"concepts[{name!r}]")
             _check_shape(e, x, f"concepts[{name!r}]")
-            if len(e) < 2:
+            if n_rows(e) < need:
                 raise InputError(
-                    f"concepts[{name!r}] has {len(e)} example; give at least 2 examples "
-                    "of each concept (tens are typical)."
+                    f"concepts[{name!r}] has {n_rows(e)} example(s) but n_random="
+                    f"{self.n_random} runs need at least {need} (each run takes its own "
+                    "disjoint share, at least 2); give more examples or lower n_random."
                 )
             names.append(name)
             examples.append(e)
         return tuple(names), examples
 
     def _cav(
-        self, positives: np.ndarray, negatives: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, float]:
-        """Unit CAV (towards ``positives``) and the held-out accuracy of its classifier.
-
-        A third of each class (at least one example) is held out to measure accuracy;
-        the classifier is fitted on the rest.
-        """
-        train_p, test_p = _split(len(positives), rng)
-        train_n, test_n = _split(len(negatives), rng)
-        X_train = np.concatenate([positives[train_p], negatives[train_n]])
-        y_train = np.r_[np.ones(len(train_p)), np.zeros(len(train_n))]
-        X_test = np.concatenate([positives[test_p], negatives[test_n]])
-        y_test = np.r_[np.ones(len(test_p)), np.zeros(len(test_n))]
-        clf = self._classifier(rng)
+        self, positives: np.ndarray, negatives: np.ndarray, seed: int
+    ) -> tuple[np.ndarray, Any]:
+        """Unit CAV (towards ``positives``) and the fitted linear classifier behind it."""
+        X_train = np.concatenate([positives, negatives])
+        y_train = np.r_[np.ones(len(positives)), np.zeros(len(negatives))]
+        clf = self._classifier(seed)
         clf.fit(X_train, y_train)
-        accuracy = float(np.mean(clf.predict(X_test) == y_test))
         w = np.asarray(clf.coef_, dtype=np.float64).ravel()
         if clf.classes_[1] != 1:  # pragma: no cover - sklearn sorts classes
             w = -w
         norm = np.linalg.norm(w)
-        return (w / norm if norm > 0 else w), accuracy
+        return (w / norm if norm > 0 else w), clf
 
-    def _classifier(self, rng: np.random.Generator) -> Any:
-        seed = int(rng.integers(2**31 - 1))
+    def _classifier(self, seed: int) -> Any:
         if self.classifier == "sgd":
             from sklearn.linear_model import SGDClassifier
 
@@ -408,31 +501,58 @@ class TCAV:
         return LogisticRegression(C=1.0, max_iter=1000, class_weight="balanced", random_state=seed)
 
 
-def _check_shape(examples: Any, x: Any, name: str) -> None:
-    if tuple(examples.shape[1:]) != tuple(x.shape[1:]):
+def _check_shape(examples: tuple[Any, ...], x: tuple[Any, ...], name: str) -> None:
+    if len(examples) != len(x):
         raise InputError(
-            f"{name} has examples of shape {tuple(examples.shape[1:])} but the inputs have "
-            f"shape {tuple(x.shape[1:])}; give examples of the same shape as the inputs."
+            f"{name} has {len(examples)} input(s) per example but X has {len(x)}; give the "
+            "examples in the structure of X (a tuple of the same length)."
         )
+    for i, (e, t) in enumerate(zip(examples, x, strict=True)):
+        if tuple(e.shape[1:]) != tuple(t.shape[1:]):
+            part = f"{name}[{i}]" if len(x) > 1 else name
+            raise InputError(
+                f"{part} has examples of shape {tuple(e.shape[1:])} but the inputs have "
+                f"shape {tuple(t.shape[1:])}; give examples of the same shape as the inputs."
+            )
 
 
-def _split(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """A random (train, test) split of range(n) with a third (at least 1) held out."""
-    order = rng.permutation(n)
-    n_test = max(1, int(round(n / 3)))
-    return order[n_test:], order[:n_test]
+def _balanced_accuracy(clf: Any, positives: np.ndarray, negatives: np.ndarray) -> float:
+    """Mean of the recalls of both classes (0.5 is chance whatever the class sizes)."""
+    return 0.5 * float(np.mean(clf.predict(positives) == 1) + np.mean(clf.predict(negatives) == 0))
 
 
-def _two_sided_t_test(a: np.ndarray, b: np.ndarray) -> float:
-    """p-value of Student's two-sample t-test, defined when both samples are constant.
+def sign_flip_test(differences: np.ndarray, rng: np.random.Generator) -> float:
+    """Two-sided p-value of the paired sign-flip (permutation) test of a zero mean.
 
-    Two constant samples give p = 1 when they are equal and p = 0 when they differ
-    (scipy returns NaN and a precision warning for that case).
+    Under the null hypothesis each difference is symmetric about 0 and the
+    differences are independent, so every choice of their signs is equally likely;
+    the p-value is the share of sign choices whose mean is at least as far from 0
+    as the observed one. All ``2**n`` choices are enumerated for ``n <= 16``
+    differences (an exact test); otherwise ``2**16`` random choices are drawn from
+    ``rng`` and the observed one is counted among them (still a valid test).
+
+    Parameters
+    ----------
+    differences : ndarray of shape (n,)
+        One paired difference per run.
+    rng : numpy Generator
+        Draws the sign choices when ``n > 16``.
+
+    Returns
+    -------
+    float
+        In (0, 1]; 1 when every difference is 0.
     """
-    from scipy.stats import ttest_ind
-
-    if np.ptp(a) == 0 and np.ptp(b) == 0:
-        return 1.0 if a[0] == b[0] else 0.0
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Precision loss", category=RuntimeWarning)
-        return float(ttest_ind(a, b).pvalue)
+    d = np.asarray(differences, dtype=np.float64)
+    n = len(d)
+    observed = abs(d.sum())
+    tolerance = 1e-9 * max(1.0, float(np.abs(d).sum()))
+    if n <= 16:
+        codes = np.arange(2**n, dtype=np.int64)[:, None] >> np.arange(n, dtype=np.int64)
+        sums = np.abs((1.0 - 2.0 * (codes & 1)) @ d)
+        return int(np.sum(sums >= observed - tolerance)) / len(sums)
+    count, n_draws = 0, 2**16
+    for start in range(0, n_draws, 4096):  # bounded memory for many runs
+        signs = rng.choice(np.array([-1.0, 1.0]), size=(min(4096, n_draws - start), n))
+        count += int(np.sum(np.abs(signs @ d) >= observed - tolerance))
+    return (count + 1) / (n_draws + 1)
