@@ -117,7 +117,8 @@ suppress_warnings = ["myst.header"]
 # -- HTML ---------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"whybox {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["whybox.css"]
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,
@@ -127,7 +128,13 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
     "secondary_sidebar_items": ["page-toc"],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}
+# The guide pages are single pages: no left navigation, the full width for
+# their tables.
+html_sidebars = {
+    "index": [],
+    "guide/*": [],
+    "benchmarks": [],
+}
 
 
 def _drop_missing_gallery(app, docname, source):
