@@ -364,7 +364,7 @@ class SparseAutoencoder:
         return self
 
     # ------------------------------------------------------------------ forward (torch)
-    def encode_tensor(self, x: Any) -> Any:
+    def _encode_tensor(self, x: Any) -> Any:
         """The latents of a tensor of vectors (..., d), a tensor (..., n_latents)."""
         torch = import_torch()
         p = self._require_fitted()
@@ -379,7 +379,7 @@ class SparseAutoencoder:
             z = torch.zeros_like(pre).scatter_(1, index, torch.relu(values))
         return z.reshape(*shape[:-1], self.n_latents)
 
-    def decode_tensor(self, z: Any) -> Any:
+    def _decode_tensor(self, z: Any) -> Any:
         """The reconstruction of a tensor of latents (..., n_latents), a tensor (..., d)."""
         p = self._require_fitted()
         return z @ p["W_dec"].to(z) + p["b_dec"].to(z)
@@ -417,7 +417,7 @@ class SparseAutoencoder:
         torch = import_torch()
         x = self._blocks(X, self.d, "X")
         with torch.no_grad():
-            return self.encode_tensor(x).cpu().numpy()
+            return self._encode_tensor(x).cpu().numpy()
 
     def decode(self, Z: Any) -> np.ndarray:  # noqa: N803
         """Activation vectors from latents: ``Z @ W_dec + b_dec``.
@@ -434,7 +434,7 @@ class SparseAutoencoder:
         torch = import_torch()
         z = self._blocks(Z, self.n_latents, "Z")
         with torch.no_grad():
-            return self.decode_tensor(z).cpu().numpy()
+            return self._decode_tensor(z).cpu().numpy()
 
     def reconstruct(self, X: Any) -> np.ndarray:  # noqa: N803
         """``decode(encode(X))``: the SAE's reconstruction of activation vectors.
@@ -450,7 +450,7 @@ class SparseAutoencoder:
         torch = import_torch()
         x = self._blocks(X, self.d, "X")
         with torch.no_grad():
-            return self.decode_tensor(self.encode_tensor(x)).cpu().numpy()
+            return self._decode_tensor(self._encode_tensor(x)).cpu().numpy()
 
     # ------------------------------------------------------------------ training
     def fit(self, activations: Any) -> SparseAutoencoder:
@@ -644,8 +644,8 @@ class SparseAutoencoder:
             with torch.no_grad():
                 for chunk in vector_chunks(activations):
                     x = self._blocks(chunk, self.d, "activations")
-                    z = self.encode_tensor(x)
-                    sums.add(x, self.decode_tensor(z), z)
+                    z = self._encode_tensor(x)
+                    sums.add(x, self._decode_tensor(z), z)
             return SAEEvaluation(**sums.result(), params={"layer": None})
         return self._evaluate_model(activations, y, batch_size, sums)
 
@@ -694,8 +694,8 @@ class SparseAutoencoder:
                         f"layer {name!r} gives vectors of width {flat.shape[1]} but the SAE "
                         f"was fitted on width {self.d}; choose the layer it was fitted on."
                     )
-                z = self.encode_tensor(flat)
-                sums.add(flat, self.decode_tensor(z), z)
+                z = self._encode_tensor(flat)
+                sums.add(flat, self._decode_tensor(z), z)
                 capture.replace = self._splice(mask, zero=False)
                 spliced = output_logits(call_module(tm, batch))
                 capture.replace = self._splice(mask, zero=True)
@@ -731,7 +731,7 @@ class SparseAutoencoder:
                 new = torch.zeros_like(value)
             else:
                 flat = value.reshape(-1, value.shape[-1]).to(torch.float32)
-                recon = self.decode_tensor(self.encode_tensor(flat))
+                recon = self._decode_tensor(self._encode_tensor(flat))
                 new = recon.to(value.dtype).reshape(value.shape)
             if mask is not None:  # padding positions keep their own activation
                 new = torch.where(mask[..., None], new, value)

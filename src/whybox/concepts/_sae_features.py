@@ -378,7 +378,7 @@ def top_activations(
         width = int(np.prod(activation.shape[1:-1], dtype=np.int64)) if activation.ndim > 2 else 1
         flat = activation.reshape(n * width, activation.shape[-1])
         with torch.no_grad():
-            z = sae.encode_tensor(flat.to(sae_device(sae)))[:, index].to(torch.float64).cpu()
+            z = sae._encode_tensor(flat.to(sae_device(sae)))[:, index].to(torch.float64).cpu()
         if mask is not None:
             z[~mask.reshape(-1).cpu()] = float("-inf")
         n_vectors += int(mask.sum()) if mask is not None else n * width
@@ -627,7 +627,7 @@ def steer(
 
     def clamp(activation: Any) -> Any:
         flat = activation.reshape(-1, activation.shape[-1]).to(torch.float32)
-        z = sae.encode_tensor(flat)[:, latent].reshape(activation.shape[:-1])
+        z = sae._encode_tensor(flat)[:, latent].reshape(activation.shape[:-1])
         select = _position_mask(positions, activation, name)
         if mask_now[0] is not None:
             select = select & mask_now[0]
