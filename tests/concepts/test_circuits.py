@@ -398,3 +398,13 @@ def test_transformer_lens_on_the_same_weights_agrees(demo, scores, patching):
     diff = logits.gather(-1, clean[:, 1:, None])[..., 0] - logits.mean(-1)
     ref = diff[:, demo.half_length :].mean(-1).numpy()
     np.testing.assert_allclose(patching.denoised_metric[layer, head], ref, atol=1e-4)
+
+
+def test_a_model_in_training_mode_is_run_in_eval_mode_with_a_warning_at_the_call():
+    m = uniform_attention_model().train()
+    with pytest.warns(UserWarning, match="training mode") as record:
+        head_scores(m, torch.tensor([[0, 1, 0, 1]]))
+    assert record[0].filename == __file__
+    assert m.training
+    with pytest.raises(UnsupportedModelError):
+        head_scores(object(), torch.tensor([[0, 1, 0, 1]]))

@@ -235,28 +235,30 @@ def attention_patterns(model: Any, inputs: Any, *, batch_size: int | None = None
     UnsupportedModelError
         A model none of the readers knows.
     """
-    from whybox.attention import AttentionMaps, attention_weights
+    with _eval(model):
+        from whybox.attention import AttentionMaps, attention_weights
 
-    size = check_batch_size(batch_size)
-    if not is_hooked(model):
-        return attention_weights(model, inputs, batch_size=size)
-    ids = _token_ids(model, inputs)
-    n_layers = len(model.blocks)
-    parts: list[list[Any]] = [[] for _ in range(n_layers)]
-    hooks = {
-        model.blocks[layer].attn.hook_pattern: _recorder(parts[layer]) for layer in range(n_layers)
-    }
-    for batch in _batches(ids, size):
-        _run(model, batch, hooks)
-    torch = import_torch()
-    weights = np.stack([_float64(torch.cat(p)) for p in parts], axis=1)
-    return AttentionMaps(
-        weights=weights,
-        layer_names=_layer_names(n_layers),
-        padding_mask=np.zeros(ids.shape, dtype=bool),
-        tokens=tuple(tuple(str(int(t)) for t in row) for row in ids.cpu().numpy()),
-        params={"source": "hook_points", "batch_size": size, "whybox_version": __version__},
-    )
+        size = check_batch_size(batch_size)
+        if not is_hooked(model):
+            return attention_weights(model, inputs, batch_size=size)
+        ids = _token_ids(model, inputs)
+        n_layers = len(model.blocks)
+        parts: list[list[Any]] = [[] for _ in range(n_layers)]
+        hooks = {
+            model.blocks[layer].attn.hook_pattern: _recorder(parts[layer])
+            for layer in range(n_layers)
+        }
+        for batch in _batches(ids, size):
+            _run(model, batch, hooks)
+        torch = import_torch()
+        weights = np.stack([_float64(torch.cat(p)) for p in parts], axis=1)
+        return AttentionMaps(
+            weights=weights,
+            layer_names=_layer_names(n_layers),
+            padding_mask=np.zeros(ids.shape, dtype=bool),
+            tokens=tuple(tuple(str(int(t)) for t in row) for row in ids.cpu().numpy()),
+            params={"source": "hook_points", "batch_size": size, "whybox_version": __version__},
+        )
 
 
 def head_scores(model: Any, inputs: Any, *, batch_size: int | None = None) -> HeadScores:
@@ -319,44 +321,45 @@ def head_scores(model: Any, inputs: Any, *, batch_size: int | None = None) -> He
     Elhage, N. et al. (2021). A mathematical framework for transformer circuits.
     Transformer Circuits Thread.
     """
-    maps = attention_patterns(model, inputs, batch_size=batch_size)
-    ids = _ids_of(inputs, maps.weights.shape[0])
-    pad = maps.padding_mask
-    n, t = ids.shape
-    real = ~pad
-    i = np.arange(t)[:, None]
-    j = np.arange(t)[None, :]
-    before = np.zeros((n, t, t), dtype=bool)  # before[s, i, j]: x[j - 1] == x[i], 1 <= j <= i
-    before[:, :, 1:] = ids[:, :, None] == ids[:, None, :-1]
-    prefix = before & (j >= 1) & (j <= i) & real[:, :, None] & real[:, None, :]
-    prefix[:, :, 1:] &= real[:, None, :-1]
-    counted = prefix.any(-1)
-    n_queries = int(counted.sum())
-    if n_queries == 0:
-        raise InputError(
-            "inputs hold no token that occurs twice, so no head can be scored for prefix "
-            "matching; pass repeated random sequences, e.g. the first half repeated "
-            "(InductionTransformer.sample())."
+    with _eval(model):
+        maps = attention_patterns(model, inputs, batch_size=batch_size)
+        ids = _ids_of(inputs, maps.weights.shape[0])
+        pad = maps.padding_mask
+        n, t = ids.shape
+        real = ~pad
+        i = np.arange(t)[:, None]
+        j = np.arange(t)[None, :]
+        before = np.zeros((n, t, t), dtype=bool)  # before[s, i, j]: x[j - 1] == x[i], 1 <= j <= i
+        before[:, :, 1:] = ids[:, :, None] == ids[:, None, :-1]
+        prefix = before & (j >= 1) & (j <= i) & real[:, :, None] & real[:, None, :]
+        prefix[:, :, 1:] &= real[:, None, :-1]
+        counted = prefix.any(-1)
+        n_queries = int(counted.sum())
+        if n_queries == 0:
+            raise InputError(
+                "inputs hold no token that occurs twice, so no head can be scored for prefix "
+                "matching; pass repeated random sequences, e.g. the first half repeated "
+                "(InductionTransformer.sample())."
+            )
+        w = maps.weights  # (n, L, H, T, T)
+        prefix_matching = np.einsum("slhij,sij->lh", w, prefix.astype(np.float64)) / n_queries
+        previous = np.zeros((n, t, t), dtype=bool)
+        previous[:, np.arange(1, t), np.arange(t - 1)] = real[:, 1:] & real[:, :-1]
+        n_previous = max(int(previous.sum()), 1)
+        previous_token = np.einsum("slhij,sij->lh", w, previous.astype(np.float64)) / n_previous
+        copying = _copying_scores(model, prefix_matching.shape)
+        return HeadScores(
+            prefix_matching=prefix_matching,
+            previous_token=previous_token,
+            copying=copying,
+            layer_names=maps.layer_names,
+            n_queries=n_queries,
+            params={
+                "source": maps.params.get("source"),
+                "batch_size": check_batch_size(batch_size),
+                "whybox_version": __version__,
+            },
         )
-    w = maps.weights  # (n, L, H, T, T)
-    prefix_matching = np.einsum("slhij,sij->lh", w, prefix.astype(np.float64)) / n_queries
-    previous = np.zeros((n, t, t), dtype=bool)
-    previous[:, np.arange(1, t), np.arange(t - 1)] = real[:, 1:] & real[:, :-1]
-    n_previous = max(int(previous.sum()), 1)
-    previous_token = np.einsum("slhij,sij->lh", w, previous.astype(np.float64)) / n_previous
-    copying = _copying_scores(model, prefix_matching.shape)
-    return HeadScores(
-        prefix_matching=prefix_matching,
-        previous_token=previous_token,
-        copying=copying,
-        layer_names=maps.layer_names,
-        n_queries=n_queries,
-        params={
-            "source": maps.params.get("source"),
-            "batch_size": check_batch_size(batch_size),
-            "whybox_version": __version__,
-        },
-    )
 
 
 def logit_lens(model: Any, inputs: Any, *, batch_size: int | None = None) -> LogitLens:
@@ -395,46 +398,47 @@ def logit_lens(model: Any, inputs: Any, *, batch_size: int | None = None) -> Log
     ----------
     nostalgebraist (2020). Interpreting GPT: the logit lens. LessWrong.
     """
-    torch = import_torch()
-    size = check_batch_size(batch_size)
     _require_hooked(model, "logit_lens")
-    ids = _token_ids(model, inputs)
-    if ids.shape[1] < 2:
-        raise InputError(
-            f"inputs must hold at least 2 tokens per sample (a token and the one after it), "
-            f"got {ids.shape[1]}; pass longer sequences."
-        )
-    n_blocks = len(model.blocks)
-    stages: list[list[Any]] = [[] for _ in range(n_blocks + 1)]
-    hooks = {model.blocks[0].hook_resid_pre: _recorder(stages[0])}
-    for layer in range(n_blocks):
-        hooks[model.blocks[layer].hook_resid_post] = _recorder(stages[layer + 1])
-    logits = []
-    for batch in _batches(ids, size):
-        before = [len(s) for s in stages]
-        _run(model, batch, hooks)
-        with torch.no_grad():
-            logits.append(
-                np.stack(
-                    [
-                        _float64(model.unembed(model.ln_final(s[k])))
-                        for s, k in zip(stages, before, strict=True)
-                    ]
-                )
+    with _eval(model):
+        torch = import_torch()
+        size = check_batch_size(batch_size)
+        ids = _token_ids(model, inputs)
+        if ids.shape[1] < 2:
+            raise InputError(
+                f"inputs must hold at least 2 tokens per sample (a token and the one after it), "
+                f"got {ids.shape[1]}; pass longer sequences."
             )
-    lens = np.concatenate(logits, axis=1)
-    nxt = ids[:, 1:].cpu().numpy().astype(np.int64)
-    shifted = lens[:, :, :-1] - lens[:, :, :-1].max(-1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    index = np.broadcast_to(nxt[None, :, :, None], (*logp.shape[:3], 1))
-    prob = np.exp(np.take_along_axis(logp, index, axis=-1)[..., 0])
-    return LogitLens(
-        stage_names=("embeddings", *(f"block {b}" for b in range(n_blocks))),
-        logits=lens,
-        next_token_probability=prob,
-        next_tokens=nxt,
-        params={"batch_size": size, "whybox_version": __version__},
-    )
+        n_blocks = len(model.blocks)
+        stages: list[list[Any]] = [[] for _ in range(n_blocks + 1)]
+        hooks = {model.blocks[0].hook_resid_pre: _recorder(stages[0])}
+        for layer in range(n_blocks):
+            hooks[model.blocks[layer].hook_resid_post] = _recorder(stages[layer + 1])
+        logits = []
+        for batch in _batches(ids, size):
+            before = [len(s) for s in stages]
+            _run(model, batch, hooks)
+            with torch.no_grad():
+                logits.append(
+                    np.stack(
+                        [
+                            _float64(model.unembed(model.ln_final(s[k])))
+                            for s, k in zip(stages, before, strict=True)
+                        ]
+                    )
+                )
+        lens = np.concatenate(logits, axis=1)
+        nxt = ids[:, 1:].cpu().numpy().astype(np.int64)
+        shifted = lens[:, :, :-1] - lens[:, :, :-1].max(-1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        index = np.broadcast_to(nxt[None, :, :, None], (*logp.shape[:3], 1))
+        prob = np.exp(np.take_along_axis(logp, index, axis=-1)[..., 0])
+        return LogitLens(
+            stage_names=("embeddings", *(f"block {b}" for b in range(n_blocks))),
+            logits=lens,
+            next_token_probability=prob,
+            next_tokens=nxt,
+            params={"batch_size": size, "whybox_version": __version__},
+        )
 
 
 def head_patching(
@@ -495,75 +499,80 @@ def head_patching(
     Elhage, N. et al. (2021). A mathematical framework for transformer circuits.
     Transformer Circuits Thread.
     """
-    torch = import_torch()
-    size = check_batch_size(batch_size)
     _require_hooked(model, "head_patching")
-    x_clean = _token_ids(model, clean, "clean")
-    x_corr = _token_ids(model, corrupted, "corrupted")
-    if x_clean.shape != x_corr.shape:
-        raise InputError(
-            f"clean and corrupted must have the same shape (one corruption per clean "
-            f"sample), got {tuple(x_clean.shape)} and {tuple(x_corr.shape)}."
+    with _eval(model):
+        torch = import_torch()
+        size = check_batch_size(batch_size)
+        x_clean = _token_ids(model, clean, "clean")
+        x_corr = _token_ids(model, corrupted, "corrupted")
+        if x_clean.shape != x_corr.shape:
+            raise InputError(
+                f"clean and corrupted must have the same shape (one corruption per clean "
+                f"sample), got {tuple(x_clean.shape)} and {tuple(x_corr.shape)}."
+            )
+        ids = x_clean.cpu().numpy().astype(np.int64)
+        where = induction_positions(ids)
+        empty = np.flatnonzero(~where.any(axis=1))
+        if len(empty):
+            raise InputError(
+                f"clean sample {int(empty[0])} has no position whose next token induction "
+                "could predict (no token pair occurs twice); pass repeated sequences, e.g. "
+                "InductionTransformer.sample_pairs()."
+            )
+        n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
+        z_points = [model.blocks[layer].attn.hook_z for layer in range(n_layers)]
+        n = len(ids)
+        clean_m, corr_m = np.empty(n), np.empty(n)
+        # slot h < n_heads patches head h; slot n_heads patches the whole layer
+        denoised = np.empty((n_layers, n_heads + 1, n))
+        noised = np.empty((n_layers, n_heads + 1, n))
+        start = 0
+        for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
+            sl = slice(start, start + len(b_clean))
+            start = sl.stop
+            mask = torch.as_tensor(where[sl])
+            target = torch.as_tensor(ids[sl, 1:])
+            z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
+            z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
+            record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
+            record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
+            clean_m[sl] = _metric(_run(model, b_clean, record_clean), target, mask)
+            corr_m[sl] = _metric(_run(model, b_corr, record_corr), target, mask)
+            for layer in range(n_layers):
+                for slot in range(n_heads + 1):
+                    heads = slice(None) if slot == n_heads else slot
+                    into_corr = {z_points[layer]: _replacer(z_clean[layer][0], heads)}
+                    denoised[layer, slot, sl] = _metric(
+                        _run(model, b_corr, into_corr), target, mask
+                    )
+                    into_clean = {z_points[layer]: _replacer(z_corr[layer][0], heads)}
+                    noised[layer, slot, sl] = _metric(
+                        _run(model, b_clean, into_clean), target, mask
+                    )
+        gap = clean_m.mean() - corr_m.mean()
+        tiny = 64 * np.finfo(np.float32).eps * max(abs(clean_m.mean()), abs(corr_m.mean()), 1.0)
+        if abs(gap) > tiny:
+            restored = (denoised.mean(-1) - corr_m.mean()) / gap
+            destroyed = (clean_m.mean() - noised.mean(-1)) / gap
+        else:
+            restored = np.full((n_layers, n_heads + 1), np.nan)
+            destroyed = np.full((n_layers, n_heads + 1), np.nan)
+        return HeadPatching(
+            clean_metric=clean_m,
+            corrupted_metric=corr_m,
+            denoised_metric=denoised[:, :n_heads],
+            noised_metric=noised[:, :n_heads],
+            restored_fraction=restored[:, :n_heads],
+            destroyed_fraction=destroyed[:, :n_heads],
+            layer_restored_fraction=restored[:, n_heads],
+            layer_destroyed_fraction=destroyed[:, n_heads],
+            layer_names=_layer_names(n_layers),
+            params={
+                "n_positions": int(where.sum()),
+                "batch_size": size,
+                "whybox_version": __version__,
+            },
         )
-    ids = x_clean.cpu().numpy().astype(np.int64)
-    where = induction_positions(ids)
-    empty = np.flatnonzero(~where.any(axis=1))
-    if len(empty):
-        raise InputError(
-            f"clean sample {int(empty[0])} has no position whose next token induction "
-            "could predict (no token pair occurs twice); pass repeated sequences, e.g. "
-            "InductionTransformer.sample_pairs()."
-        )
-    n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
-    z_points = [model.blocks[layer].attn.hook_z for layer in range(n_layers)]
-    n = len(ids)
-    clean_m, corr_m = np.empty(n), np.empty(n)
-    # slot h < n_heads patches head h; slot n_heads patches the whole layer
-    denoised = np.empty((n_layers, n_heads + 1, n))
-    noised = np.empty((n_layers, n_heads + 1, n))
-    start = 0
-    for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
-        sl = slice(start, start + len(b_clean))
-        start = sl.stop
-        mask = torch.as_tensor(where[sl])
-        target = torch.as_tensor(ids[sl, 1:])
-        z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
-        z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
-        record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
-        record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
-        clean_m[sl] = _metric(_run(model, b_clean, record_clean), target, mask)
-        corr_m[sl] = _metric(_run(model, b_corr, record_corr), target, mask)
-        for layer in range(n_layers):
-            for slot in range(n_heads + 1):
-                heads = slice(None) if slot == n_heads else slot
-                into_corr = {z_points[layer]: _replacer(z_clean[layer][0], heads)}
-                denoised[layer, slot, sl] = _metric(_run(model, b_corr, into_corr), target, mask)
-                into_clean = {z_points[layer]: _replacer(z_corr[layer][0], heads)}
-                noised[layer, slot, sl] = _metric(_run(model, b_clean, into_clean), target, mask)
-    gap = clean_m.mean() - corr_m.mean()
-    tiny = 64 * np.finfo(np.float32).eps * max(abs(clean_m.mean()), abs(corr_m.mean()), 1.0)
-    if abs(gap) > tiny:
-        restored = (denoised.mean(-1) - corr_m.mean()) / gap
-        destroyed = (clean_m.mean() - noised.mean(-1)) / gap
-    else:
-        restored = np.full((n_layers, n_heads + 1), np.nan)
-        destroyed = np.full((n_layers, n_heads + 1), np.nan)
-    return HeadPatching(
-        clean_metric=clean_m,
-        corrupted_metric=corr_m,
-        denoised_metric=denoised[:, :n_heads],
-        noised_metric=noised[:, :n_heads],
-        restored_fraction=restored[:, :n_heads],
-        destroyed_fraction=destroyed[:, :n_heads],
-        layer_restored_fraction=restored[:, n_heads],
-        layer_destroyed_fraction=destroyed[:, n_heads],
-        layer_names=_layer_names(n_layers),
-        params={
-            "n_positions": int(where.sum()),
-            "batch_size": size,
-            "whybox_version": __version__,
-        },
-    )
 
 
 def induction_positions(ids: np.ndarray) -> np.ndarray:
@@ -676,11 +685,18 @@ def _replacer(source: Any, head: int | slice) -> Callable[[Any, Any, Any], Any]:
     return hook
 
 
+def _eval(model: Any) -> Any:
+    """Eval mode for the call (a warning, at the public function's caller, when it was
+    training); nothing for an object that is not a module (the readers refuse it)."""
+    if not callable(getattr(model, "modules", None)):
+        return contextlib.nullcontext()
+    return eval_mode(model, stacklevel=4)
+
+
 def _run(model: Any, ids: Any, hooks: dict[Any, Callable[[Any, Any, Any], Any]]) -> Any:
     """The model's logits on ``ids`` with the forward hooks attached (eval mode, no grad)."""
     torch = import_torch()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(eval_mode(model, stacklevel=5))
         stack.enter_context(torch.no_grad())
         for module, hook in hooks.items():
             stack.enter_context(hooked(module, hook))
