@@ -13,3 +13,12 @@ def quad():
     from tests.concepts._helpers import QuadraticHead
 
     return QuadraticHead(W, U).double().eval()
+
+
+@pytest.fixture(scope="module")
+def text_demo():
+    """whybox's own text demo: a transformer called on integer token ids."""
+    requires("torch")
+    from whybox.datasets import load_text_transformer
+
+    return load_text_transformer(random_state=0)

@@ -172,3 +172,69 @@ def test_patching_result_is_a_result_with_a_strict_json_round_trip(branch, pair)
     assert np.isnan(back.restored_fraction[:, 2]).all()
     html = r._repr_html_()
     assert isinstance(html, str) and "restored_fraction" in html
+
+
+# ---------------------------------------------------------------------- token ids
+def test_patching_keeps_token_ids_integer_on_the_text_demo(text_demo):
+    # Before: the ids were cast to float and the embedding raised a raw RuntimeError.
+    demo = text_demo
+    clean = demo.encode(["the movie was good", "a superb story and the cast"])
+    corrupted = demo.encode(["the movie was bad", "a dull story and the cast"])
+    assert clean.dtype == torch.long
+    with torch.no_grad():
+        f_clean = demo.model(clean)[:, 1].double().numpy()
+        f_corrupted = demo.model(corrupted)[:, 1].double().numpy()
+    # The ids differ only at token 4 (first sentence) and 2 (second); the rest of the
+    # network sees them only through the embedding (the padding is the same), so
+    # patching the embedding there restores the clean output exactly.
+    r = activation_patching(demo.model, "embedding", clean, corrupted, target=1)
+    np.testing.assert_array_equal(r.clean_output, f_clean)
+    np.testing.assert_array_equal(r.corrupted_output, f_corrupted)
+    np.testing.assert_array_equal(r.patched_output[0], f_clean)
+    assert [tuple(t) for t in torch.nonzero(clean != corrupted).tolist()] == [(0, 4), (1, 2)]
+    r = activation_patching(demo.model, "embedding", clean, corrupted, target=1, positions=[2, 4])
+    np.testing.assert_array_equal(r.restored_fraction, 1.0)
+    # The head reads only the [CLS] row of the encoder's output: patching token 0
+    # restores everything, patching any other token nothing (to float32 rounding: a
+    # hooked encoder layer leaves PyTorch's fused fast path for the plain one).
+    r = activation_patching(demo.model, "encoder", clean, corrupted, target=1, positions=0)
+    np.testing.assert_allclose(r.patched_output[0], f_clean, rtol=1e-6)
+    r = activation_patching(demo.model, "encoder", clean, corrupted, target=1, positions=[1, 2, 3])
+    np.testing.assert_allclose(r.patched_output[0], f_corrupted, rtol=1e-6)
+
+
+def test_patching_takes_a_tuple_of_inputs_and_additional_forward_args():
+    class Weighted(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 3)
+            self.b = nn.Linear(2, 3)
+
+        def forward(self, x, z, weights, offset):
+            return (self.a(x) + self.b(z)) * weights[:, None] + offset
+
+    torch.manual_seed(0)
+    model = Weighted().double().eval()
+    rng = np.random.default_rng(3)
+    clean = (torch.as_tensor(rng.normal(size=(5, 3))), torch.as_tensor(rng.normal(size=(5, 2))))
+    corrupted = (clean[0] + 1.0, clean[1] - 1.0)
+    weights = torch.as_tensor(rng.uniform(1, 2, size=5))
+    r = activation_patching(
+        model,
+        ["a", "b"],
+        clean,
+        corrupted,
+        target=0,
+        batch_size=2,
+        additional_forward_args=(weights, 0.5),
+    )
+    with torch.no_grad():
+        a_clean = model.a(clean[0])[:, 0]
+        b_corrupted = model.b(corrupted[1])[:, 0]
+        f = lambda x, z: model(x, z, weights, 0.5)[:, 0].detach().numpy()  # noqa: E731
+        expected_a = ((a_clean + b_corrupted) * weights + 0.5).numpy()
+    np.testing.assert_allclose(r.clean_output, f(*clean), rtol=1e-12)
+    np.testing.assert_allclose(r.corrupted_output, f(*corrupted), rtol=1e-12)
+    np.testing.assert_allclose(r.patched_output[0], expected_a, rtol=1e-12)
+    with pytest.raises(InputError, match=r"clean\[1\] has shape \(5, 2\) but corrupted\[1\]"):
+        activation_patching(model, "a", clean, (corrupted[0], corrupted[1][:, :1]))

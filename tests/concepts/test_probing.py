@@ -156,3 +156,40 @@ def test_probe_result_is_a_result_with_a_strict_json_round_trip(kind):
     assert (back.task, back.scoring, back.params) == (r.task, r.scoring, r.params)
     html = r._repr_html_()
     assert isinstance(html, str) and "ProbeResult" in html
+
+
+# ---------------------------------------------------------------------- token ids
+def test_probe_keeps_token_ids_integer_on_the_text_demo(text_demo):
+    # Before: the ids were cast to float and the embedding raised a raw RuntimeError.
+    demo = text_demo
+    ids = demo.encode(list(demo.sentences[:120]))
+    y = demo.labels[:120]
+    types = np.arange(120)  # one type per sentence: the same control task both ways
+    r = probe((demo.model, "encoder", ids), y, types=types, random_state=0)
+    with torch.no_grad():
+        acts = demo.model.encoder(demo.model.embedding(ids), src_key_padding_mask=ids == 0)
+    given = probe(acts.double().numpy(), y, types=types, random_state=0)
+    np.testing.assert_array_equal(r.fold_scores, given.fold_scores)
+    np.testing.assert_array_equal(r.control_fold_scores, given.control_fold_scores)
+    assert r.params["layer"] == "encoder" and r.accuracy > 0.9
+
+
+def test_probe_takes_a_tuple_of_inputs_and_additional_forward_args():
+    class Gated(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = nn.Identity()
+
+        def forward(self, x, mask, scale):
+            return self.hidden(x * mask * scale).sum(dim=1, keepdim=True)
+
+    rng = np.random.default_rng(5)
+    x = torch.as_tensor(rng.normal(size=(60, 4)))
+    mask = torch.as_tensor(rng.integers(0, 2, size=(60, 4)))
+    y = (x[:, 0] * mask[:, 0] > 0).numpy().astype(int)
+    model = Gated().double().eval()
+    r = probe((model, "hidden", (x, mask)), y, additional_forward_args=3.0, batch_size=7)
+    given = probe((x * mask * 3.0).numpy(), y, types=np.arange(60))
+    np.testing.assert_array_equal(r.fold_scores, given.fold_scores)
+    with pytest.raises(InputError, match="additional_forward_args is only used when"):
+        probe(x.numpy(), y, additional_forward_args=3.0)

@@ -270,3 +270,58 @@ def test_tcav_finds_a_real_concept_on_the_digits_demo(digits):
         r = TCAV(d.model, "conv2", n_random=16)(X, {"digit": concept}, random, target=digit)
         assert r.significant[0] and r.p_values[0] < 0.005, (digit, r.p_values[0])
         assert r.scores[0].mean() > 0.9 and r.cav_accuracies[0].mean() > 0.6, digit
+
+
+# ---------------------------------------------------------------------- token ids
+def test_tcav_keeps_token_ids_integer_on_the_text_demo(text_demo):
+    # Before: the ids were cast to float and the embedding raised a raw RuntimeError.
+    demo = text_demo
+    ids = demo.encode(list(demo.sentences))  # one padded width for every set
+    positive = ids[demo.labels == 1]
+    random = ids[np.random.default_rng(0).permutation(len(ids))[:160]]
+    r = TCAV(demo.model, "encoder", n_random=16)(
+        positive[:30], {"positive": positive[30:110]}, random, target=1
+    )
+    # The head reads the [CLS] row of the encoder's output through a linear layer, so
+    # the gradient is that layer's weight row at token 0 and zero elsewhere: a run
+    # scores 1 exactly when its CAV's [CLS] block points along the weight.
+    weight = demo.model.classifier.weight[1].detach().double().numpy()
+    d = weight.shape[0]
+    np.testing.assert_array_equal(r.scores[0], (r.cavs[0, :, :d] @ weight > 0).astype(float))
+    assert set(np.unique(r.random_scores)) <= {0.0, 1.0}
+    assert r.significant[0] and r.scores[0].mean() == 1.0
+
+
+def test_tcav_takes_a_tuple_of_inputs_with_a_mask():
+    # A model of two forward arguments, (values, mask): the mask is integer and
+    # per-sample, so it travels inside X and the examples; the layer sees values * mask.
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = nn.Identity()
+
+        def forward(self, values, mask, scale):
+            h = self.encoder(values * mask)
+            return torch.stack([scale * h[:, 0], -h[:, 0]], dim=1)
+
+    model = Masked().double().eval()
+    rng = np.random.default_rng(1)
+
+    def tensors(n, shift):
+        values = torch.as_tensor(rng.normal(size=(n, D)) + shift * E[0])
+        mask = torch.ones((n, D), dtype=torch.long)
+        mask[:, -1] = 0
+        return values, mask
+
+    X, concept, random = tensors(20, 0.0), tensors(40, 3.0), tensors(80, 0.0)
+    r = TCAV(model, "encoder", n_random=10)(
+        X, {"first": concept}, random, target=0, additional_forward_args=2.0
+    )
+    # grad_h f_0 = 2 e0 for every input: a run scores 1 iff its CAV has v0 > 0
+    np.testing.assert_array_equal(r.scores[0], (r.cavs[0, :, 0] > 0).astype(float))
+    np.testing.assert_array_equal(r.cavs[0, :, -1], 0.0)  # the masked coordinate
+    assert r.scores[0].mean() == 1.0
+    with pytest.raises(InputError, match=r"additional_forward_args\[0\] has one entry per input"):
+        TCAV(model, "encoder", n_random=10)(
+            X[0], {"first": concept[0]}, random[0], 0, additional_forward_args=(X[1], 2.0)
+        )

@@ -91,6 +91,7 @@ def activation_patching(
     positions: Any = None,
     output: str = "raw",
     batch_size: int | None = None,
+    additional_forward_args: Any = None,
 ) -> PatchingResult:
     """Patch a layer's clean activation into a corrupted run and measure what returns.
 
@@ -110,14 +111,16 @@ def activation_patching(
     Parameters
     ----------
     model : torch.nn.Module
-        Called on a float tensor (n_samples, *input_shape); returns (n_samples,
+        Called as ``model(*inputs, *additional_forward_args)``; returns (n_samples,
         n_outputs) or (n_samples,). Run in eval mode.
     layer : str, torch.nn.Module, or a list of them
         The layer(s) to patch: dotted names from ``model.named_modules()`` or the
         submodules. Each layer's forward output (or its first element) is patched.
-    clean, corrupted : array-like or torch.Tensor of shape (n_samples, *input_shape)
+    clean, corrupted : array-like, torch.Tensor, or tuple of them, each (n_samples, ...)
         Paired inputs: sample i of ``corrupted`` is the corruption of sample i of
-        ``clean``.
+        ``clean``. A tuple holds one input per forward argument (e.g.
+        ``(input_ids, attention_mask)``), the same structure and shapes for both;
+        integer tensors (token ids) stay integers.
     target : None, int, sequence of int or callable, optional
         The output measured: None for each clean input's largest output (the
         clean prediction), an output index, one index per sample, or a callable
@@ -131,6 +134,10 @@ def activation_patching(
         The output space measured (logits or probabilities).
     batch_size : int, optional
         The most samples per forward pass (each batch runs three passes).
+    additional_forward_args : None, tuple or object, optional
+        Passed to the model after the inputs in the clean, corrupted and patched
+        runs alike (``model(*inputs, *additional_forward_args)``); a tensor whose
+        first axis has one entry per sample is taken at each batch's samples.
 
     Returns
     -------
@@ -156,19 +163,28 @@ def activation_patching(
         raise InputError("layer is an empty list; give at least one layer name.")
     modules = [tm.layer(spec) for spec in specs]
     names = tuple(layer_name(tm, m) for m in modules)
-    x_clean = tm.as_input(clean, "clean")
-    x_corrupted = tm.as_input(corrupted, "corrupted")
-    if tuple(x_clean.shape) != tuple(x_corrupted.shape):
+    x_clean = tm.as_inputs(clean, "clean")
+    x_corrupted = tm.as_inputs(corrupted, "corrupted")
+    if len(x_clean) != len(x_corrupted):
         raise InputError(
-            f"clean has shape {tuple(x_clean.shape)} but corrupted has shape "
-            f"{tuple(x_corrupted.shape)}; give one corrupted input per clean input, of the "
-            "same shape."
+            f"clean has {len(x_clean)} input(s) but corrupted has {len(x_corrupted)}; give "
+            "corrupted in the structure of clean (a tuple of the same length)."
         )
+    for i, (a, b) in enumerate(zip(x_clean, x_corrupted, strict=True)):
+        if tuple(a.shape) != tuple(b.shape):
+            part = "" if len(x_clean) == 1 else f"[{i}]"
+            raise InputError(
+                f"clean{part} has shape {tuple(a.shape)} but corrupted{part} has shape "
+                f"{tuple(b.shape)}; give one corrupted input per clean input, of the "
+                "same shape."
+            )
+    if len(x_clean) == 1:
+        x_clean, x_corrupted = x_clean[0], x_corrupted[0]
     patched_rows = []
     with tm.evaluation():
         for module in modules:
             out_clean, out_corrupted, out_patched = patched_forward(
-                tm, module, x_clean, x_corrupted, positions, batch_size
+                tm, module, x_clean, x_corrupted, positions, batch_size, additional_forward_args
             )
             if not patched_rows:
                 tgt = tm.resolve_target(target, out_clean)

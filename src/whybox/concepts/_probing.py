@@ -97,6 +97,7 @@ def probe(
     cv: int = 5,
     random_state: Any = 0,
     batch_size: int | None = None,
+    additional_forward_args: Any = None,
 ) -> ProbeResult:
     """Linear probe of what a layer's activations encode, with a control task.
 
@@ -120,7 +121,8 @@ def probe(
         The activations (flattened per sample to n_features), or a tuple
         ``(model, layer, inputs)``: a ``torch.nn.Module``, a layer name from
         ``model.named_modules()`` (or the submodule) and the inputs (n_samples,
-        *input_shape), whose activations at the layer are captured (eval mode).
+        *input_shape), or a tuple of them, one per forward argument (integer token
+        ids stay integers), whose activations at the layer are captured (eval mode).
     y : array-like of shape (n_samples,)
         The property probed for: class labels (ints, strings, bools) or real targets.
     types : array-like of shape (n_samples,), optional
@@ -141,6 +143,10 @@ def probe(
         Seeds the control labels and the folds; None draws afresh.
     batch_size : int, optional
         Inputs per forward pass when capturing activations.
+    additional_forward_args : None, tuple or object, optional
+        With ``(model, layer, inputs)``: passed to the model after the inputs
+        (``model(*inputs, *additional_forward_args)``); a tensor whose first axis
+        has one entry per sample is taken at each batch's samples.
 
     Returns
     -------
@@ -155,7 +161,9 @@ def probe(
         a numeric matrix, a bad ``(model, layer, inputs)`` tuple or unknown layer.
     """
     rng = np.random.default_rng(check_random_state(random_state))
-    acts, inputs, captured = _activations(activations, check_batch_size(batch_size))
+    acts, inputs, captured = _activations(
+        activations, check_batch_size(batch_size), additional_forward_args
+    )
     n = acts.shape[0]
     y = _vector(y, n, "y")
     task = _task(task, y)
@@ -252,8 +260,13 @@ def control_task(labels: np.ndarray, types: np.ndarray, rng: np.random.Generator
 
 
 # ---------------------------------------------------------------------- helpers
-def _activations(source: Any, batch_size: int | None) -> tuple[np.ndarray, Any, str | None]:
-    """(activations (n, d) float64, the inputs as numpy or None, the layer name or None)."""
+def _activations(
+    source: Any, batch_size: int | None, additional_forward_args: Any = None
+) -> tuple[np.ndarray, Any, str | None]:
+    """(activations (n, d) float64, the inputs as numpy or None, the layer name or None).
+
+    The inputs come flattened per sample, several inputs side by side (n, total).
+    """
     if isinstance(source, tuple):
         if len(source) != 3:
             raise InputError(
@@ -263,11 +276,20 @@ def _activations(source: Any, batch_size: int | None) -> tuple[np.ndarray, Any, 
         torch = import_torch()
         model = adapt_torch_model(source[0])
         layer = model.layer(source[1])
-        x = model.as_input(source[2], "inputs")
+        x = model.as_inputs(source[2], "inputs")
         with model.evaluation():
-            acts = layer_activations(model, layer, x, batch_size)
-        inputs = x.detach().cpu().to(torch.float64).numpy()
+            acts = layer_activations(
+                model, layer, x if len(x) > 1 else x[0], batch_size, additional_forward_args
+            )
+        inputs = np.concatenate(
+            [t.detach().cpu().to(torch.float64).numpy().reshape(len(t), -1) for t in x], axis=1
+        )
         return flat_numpy(acts), inputs, layer_name(model, layer)
+    if additional_forward_args is not None:
+        raise InputError(
+            "additional_forward_args is only used when activations is a tuple (model, "
+            "layer, inputs); leave it None for given activations."
+        )
     if hasattr(source, "detach") and hasattr(source, "cpu"):
         source = source.detach().cpu().numpy()
     arr = as_float_array(
