@@ -37,9 +37,11 @@ FULL = Config((0, 1, 2, 3, 4), 256)
 QUICK = Config((0,), 64)
 
 
-def run(workload: str, quick: bool = False) -> None:
+def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     import torch
 
+    if threads:  # scoring and patching; training always runs on one thread
+        torch.set_num_threads(threads)
     from whybox.concepts import head_patching, head_scores
     from whybox.datasets import load_induction_transformer
 
