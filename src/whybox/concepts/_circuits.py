@@ -69,8 +69,23 @@ class HeadScores(Result):
     params: dict[str, Any] = field(default_factory=dict)
 
     def top_head(self, score: str = "prefix_matching") -> tuple[int, int]:
-        """(layer, head) of the highest score: ``"prefix_matching"``, ``"previous_token"``
-        or ``"copying"``."""
+        """The head with the highest score.
+
+        Parameters
+        ----------
+        score : {"prefix_matching", "previous_token", "copying"}, default "prefix_matching"
+            Which score ranks the heads.
+
+        Returns
+        -------
+        (layer, head) : tuple of int
+            Positions of the top head (NaN scores are skipped).
+
+        Raises
+        ------
+        InputError
+            An unknown ``score``, or one that is NaN for every head.
+        """
         if score not in ("prefix_matching", "previous_token", "copying"):
             raise InputError(
                 f"score must be 'prefix_matching', 'previous_token' or 'copying', got "
