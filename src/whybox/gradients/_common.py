@@ -96,12 +96,31 @@ class Inputs:
         return import_torch().cat([p.reshape(len(p), -1) for p in parts], dim=1)
 
     def unpack(self, t: Any) -> tuple[Any, ...]:
-        """A packed tensor (m, ...) as one tensor per input, each (m, *input_shape)."""
+        """A packed tensor (m, ...) as one tensor per input, each (m, *input_shape).
+
+        Views of ``t`` when its rows are contiguous (writing to them writes to ``t``).
+        """
         if len(self.xs) == 1:
             return (t,)
         m = t.shape[0]
         parts = t.reshape(m, -1).split(self.sizes, dim=1)
-        return tuple(p.reshape(m, *shape) for p, shape in zip(parts, self.shapes, strict=True))
+        return tuple(p.view(m, *shape) for p, shape in zip(parts, self.shapes, strict=True))
+
+    def leaves(self, points: Any) -> tuple[Any, ...]:
+        """Packed points as one contiguous tensor per input that requires its gradient.
+
+        Differentiating these (rather than the packed tensor) gives each input's
+        gradient without routing it back through the packing.
+        """
+        return tuple(t.detach().contiguous().requires_grad_(True) for t in self.unpack(points))
+
+    def write(self, dest: Any, parts: Sequence[Any]) -> None:
+        """Copy one tensor per input (m, *input_shape) into the packed rows ``dest``."""
+        if len(self.xs) == 1:
+            dest.copy_(parts[0])
+            return
+        for view, part in zip(self.unpack(dest), parts, strict=True):
+            view.copy_(part)
 
     def forward(self, points: Any, rows: Any = None, model: TorchModel | None = None) -> Any:
         """The model's output (m, n_outputs) at packed points.
@@ -262,9 +281,10 @@ class TorchExplainer:
     Parameters
     ----------
     model : torch.nn.Module
-        Called on a float tensor (n_samples, *input_shape); returns (n_samples,
-        n_outputs) or (n_samples,), with any further axes of length 1 (a convolution
-        head's (n_samples, n_outputs, 1, 1)). Explained in eval mode (a model with
+        Called on a float tensor (n_samples, *input_shape), or, for several inputs,
+        as ``model(*X, *additional_forward_args)``; returns (n_samples, n_outputs) or
+        (n_samples,), with any further axes of length 1 (a convolution head's
+        (n_samples, n_outputs, 1, 1)). Explained in eval mode (a model with
         submodules in training mode is switched for the call, with a warning, and each
         submodule's own mode is restored).
     output : {"raw", "probability"}, default "raw"
@@ -282,6 +302,17 @@ class TorchExplainer:
         ``model`` is not a ``torch.nn.Module``.
     InputError
         Bad ``output`` or ``batch_size``.
+
+    Notes
+    -----
+    Several inputs (a tuple ``X``, one tensor per forward argument) give one
+    Explanation per input, in ``X``'s order; integer tensors (token ids) cannot be
+    differentiated and are refused (explain their embeddings with
+    ``whybox.adapters.TokenEmbeddings``, or pass inputs held fixed in
+    ``additional_forward_args``). Methods with a baseline or a background take one per
+    input (a tuple; a scalar stands for every input), draw one background row for
+    all inputs of a sample, and add up jointly: the values of all the inputs
+    together sum to the change in the output.
     """
 
     method = ""
@@ -364,11 +395,11 @@ class TorchExplainer:
         outs, parts = [], []
         with torch.enable_grad():
             for sl in batches(len(x), self.batch_size):
-                p = x[sl].detach().requires_grad_(True)
-                out = inp.forward(p, sl)
+                leaves = inp.leaves(x[sl])
+                out = self.model.forward_inputs(leaves, inp.args_of(sl))
                 t = self.model.resolve_target(batch_target(spec, sl), out)
-                (g,) = torch.autograd.grad(self.model.target_scalar(out, t).sum(), p)
-                grads[sl] = g
+                g = torch.autograd.grad(self.model.target_scalar(out, t).sum(), leaves)
+                inp.write(grads[sl], g)
                 outs.append(out.detach())
                 parts.append(t)
         return torch.cat(outs), join_targets(spec, parts), grads
@@ -556,11 +587,10 @@ def input_gradients(
     scalars = torch.empty(len(points), dtype=points.dtype, device=points.device)
     with torch.enable_grad():
         for sl in batches(len(points), batch_size):
-            p = points[sl].detach().requires_grad_(True)
-            out = inp.forward(p, None if owners is None else owners[sl])
+            leaves = inp.leaves(points[sl])
+            out = model.forward_inputs(leaves, inp.args_of(None if owners is None else owners[sl]))
             s = model.target_scalar(out, take_rows(rows, sl))
-            (g,) = torch.autograd.grad(s.sum(), p)
-            grads[sl] = g
+            inp.write(grads[sl], torch.autograd.grad(s.sum(), leaves))
             scalars[sl] = s.detach()
     return grads, scalars
 

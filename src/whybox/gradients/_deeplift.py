@@ -501,9 +501,11 @@ class DeepLift(_DeepLiftBase):
         ReLU, ELU, LeakyReLU, Sigmoid, Tanh, Softplus, Softmax, MaxPool1d/2d/3d);
         a module may be used several times in one forward pass. Samples must stay
         independent and on the first axis (eval mode guarantees it for batch norm).
-    baseline : float, array-like or torch.Tensor, optional
+    baseline : float, array-like, torch.Tensor, or tuple of them, optional
         The reference ``r``: a scalar, one input of shape ``input_shape``, or one per
-        sample ``(n_samples, *input_shape)``; None (default) is all zeros.
+        sample ``(n_samples, *input_shape)``; None (default) is all zeros. For a
+        tuple X, a tuple with one such baseline per input (None or a scalar stands
+        for every input).
     eps : float, default 1e-10
         Where ``|in(x) - in(r)| < eps`` the ordinary derivative replaces the secant
         slope (captum's convention).
@@ -585,9 +587,10 @@ class DeepShap(_DeepLiftBase):
     model : torch.nn.Module
         As in :class:`DeepLift` (supported nonlinearity modules, samples on the first
         axis).
-    background : array-like or torch.Tensor of shape (n_background, *input_shape)
+    background : array-like or torch.Tensor of shape (n_background, *input_shape), or tuple
         The reference rows; a few dozen to a few hundred are typical. Each explained
-        sample goes through the model once per background row.
+        sample goes through the model once per background row. For a tuple X, a
+        tuple with one tensor per input, each with the same rows.
     eps : float, default 1e-10
         As in :class:`DeepLift`.
     output, output_names, batch_size

@@ -94,9 +94,11 @@ class GradientShap(DrawingExplainer):
     ----------
     model : torch.nn.Module
         See :class:`~whybox.gradients.TorchExplainer` for how it is called.
-    background : array-like or torch.Tensor of shape (n_background, *input_shape)
+    background : array-like or torch.Tensor of shape (n_background, *input_shape), or tuple
         Reference inputs the baselines are drawn from (a tensor must be on the
-        model's device).
+        model's device). For a tuple X, a tuple with one tensor per input, each with
+        the same rows: a draw takes one row for all the inputs (captum draws each
+        input's row on its own).
     n_draws : int, default 20
         Draws per input.
     stdev : float, default 0.0

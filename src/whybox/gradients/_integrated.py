@@ -75,10 +75,11 @@ class IntegratedGradients(TorchExplainer):
     ----------
     model : torch.nn.Module
         See :class:`~whybox.gradients.TorchExplainer` for how it is called.
-    baseline : None, float, array-like or torch.Tensor, optional
+    baseline : None, float, array-like, torch.Tensor, or tuple of them, optional
         The reference input ``b``: None for zeros, a scalar for a constant input,
         one input of shape ``input_shape`` for every sample, or one per sample,
-        shape (n_samples, *input_shape). A baseline given to the call overrides it.
+        shape (n_samples, *input_shape); for a tuple X, a tuple with one such
+        baseline per input. A baseline given to the call overrides it.
     n_steps : int, default 50
         Points at which the gradient is evaluated along the path (at least 2 for
         the trapezoid rule).
@@ -137,6 +138,24 @@ class IntegratedGradients(TorchExplainer):
     >>> gap = explanation.model_output - explanation.base_values
     >>> bool(np.allclose(explanation.values.sum(axis=1), gap, atol=1e-5))
     True
+
+A model with two inputs and an extra argument: one Explanation per input, whose
+values add up together:
+
+>>> class TwoInputs(torch.nn.Module):
+...     def __init__(self):
+...         super().__init__()
+...         self.a, self.b = torch.nn.Linear(3, 2), torch.nn.Linear(4, 2)
+...     def forward(self, x_a, x_b, scale):
+...         return torch.tanh(self.a(x_a) + self.b(x_b)) * scale
+>>> two = TwoInputs().eval()
+>>> X = (torch.randn(5, 3), torch.randn(5, 4))
+>>> ex_a, ex_b = IntegratedGradients(two)(X, target=0, additional_forward_args=2.0)
+>>> ex_a.values.shape, ex_b.values.shape
+((5, 3, 1), (5, 4, 1))
+>>> total = ex_a.values.sum(axis=1) + ex_b.values.sum(axis=1)
+>>> bool(np.allclose(total, ex_a.model_output - ex_a.base_values, atol=1e-5))
+True
     """
 
     method = "integrated_gradients"
@@ -280,7 +299,7 @@ class IntegratedGradients(TorchExplainer):
             k = len(a)
             a_t = torch.as_tensor(a, dtype=start.dtype, device=start.device)
             a_t = a_t.reshape(k, 1, *([1] * len(in_shape)))
-            points = (start[None] + a_t * diff[None]).reshape(k * n, *in_shape)
+            points = torch.addcmul(start[None], a_t, diff[None]).reshape(k * n, *in_shape)
             grads, _ = self._gradients(inp, points, target, k, samples)
             grads = grads.reshape(k, n, *in_shape)
             for j in range(k):
