@@ -382,6 +382,17 @@ def test_transformer_lens_on_the_same_weights_agrees(demo, scores, patching):
             )
             got = ours.prefix_matching[layer, head] * ours.n_queries / t
             assert got == pytest.approx(ref, abs=1e-5)
+    # the logit lens and head patching read TransformerLens's hook points as ours
+    with torch.no_grad():
+        np.testing.assert_array_equal(
+            logit_lens(tl_model, x[:8]).logits[-1], tl_model(x[:8]).double().numpy()
+        )
+    clean, corrupted = demo.sample_pairs(16, random_state=2)
+    ours_patch = head_patching(demo.model, clean, corrupted)
+    theirs_patch = head_patching(tl_model, clean, corrupted)
+    np.testing.assert_allclose(
+        theirs_patch.restored_fraction, ours_patch.restored_fraction, atol=1e-5
+    )
     # head patching through TransformerLens's run_with_hooks gives the same metric
     clean, corrupted = demo.sample_pairs(64, random_state=2)
     _, clean_cache = tl_model.run_with_cache(clean)

@@ -382,7 +382,8 @@ def logit_lens(model: Any, inputs: Any, *, batch_size: int | None = None) -> Log
 
     The logit lens (nostalgebraist 2020): stage 0 is the input of the first block
     (token plus position embeddings), stage ``l + 1`` the residual stream after block
-    ``l``; each is mapped to logits by the model's own ``unembed(ln_final(.))``, so
+    ``l``; each is mapped to logits by the model's own ``unembed(ln_final(.))`` (no
+    ``ln_final``: ``unembed`` alone), so
     the last stage is exactly the model's output and earlier stages show what the
     stream already "says" about the next token.
 
@@ -414,6 +415,15 @@ def logit_lens(model: Any, inputs: Any, *, batch_size: int | None = None) -> Log
     nostalgebraist (2020). Interpreting GPT: the logit lens. LessWrong.
     """
     _require_hooked(model, "logit_lens")
+    if not callable(getattr(model, "unembed", None)):
+        raise UnsupportedModelError(
+            f"logit_lens needs the model's unembedding as a module `unembed` (residual stream "
+            f"-> logits), and {type(model).__name__} has none; use a model with TransformerLens "
+            "hook points and an unembedding."
+        )
+    # no final layer norm (an attention-only HookedTransformer without normalisation): identity
+    final = getattr(model, "ln_final", None)
+    final = (lambda t: t) if final is None else final
     with _eval(model):
         torch = import_torch()
         size = check_batch_size(batch_size)
@@ -436,7 +446,7 @@ def logit_lens(model: Any, inputs: Any, *, batch_size: int | None = None) -> Log
                 logits.append(
                     np.stack(
                         [
-                            _float64(model.unembed(model.ln_final(s[k])))
+                            _float64(model.unembed(final(s[k])))
                             for s, k in zip(stages, before, strict=True)
                         ]
                     )
