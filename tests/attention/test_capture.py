@@ -7,6 +7,8 @@ reference weights.
 
 from __future__ import annotations
 
+import warnings
+
 import matplotlib
 import numpy as np
 import pytest
@@ -207,3 +209,58 @@ def test_minilm_attention_equals_its_own_output_attentions(transformers, monkeyp
     assert np.max(np.abs(maps.weights - want)) <= 1e-6
     roll = rollout_relevance(maps)
     np.testing.assert_allclose(roll.sum(1), 1.0, atol=1e-9)
+
+
+def test_minilm_padded_ids_without_the_mask_warn_and_a_given_mask_reaches_the_model(minilm):
+    tokenizer, model = minilm
+    enc = tokenizer(
+        ["A wonderful film.", "The plot was dull and far too long."],
+        padding=True,
+        return_tensors="pt",
+    )
+    ids, pad = enc["input_ids"], (enc["attention_mask"] == 0).numpy()
+    assert pad[0].any() and not pad[1].any()
+    with torch.no_grad():
+        unmasked = model(input_ids=ids, output_attentions=True).attentions
+        masked = model(**enc, output_attentions=True).attentions
+    unmasked = np.stack([a.double().numpy() for a in unmasked], axis=1)
+    masked = np.stack([a.double().numpy() for a in masked], axis=1)
+    # Bare padded ids: the model attends to its padding (as its own call does); a warning
+    # names the fix. Before: silently mixed in.
+    for inputs in (ids, {"input_ids": ids}):
+        with pytest.warns(
+            UserWarning,
+            match=r"padding tokens \(id 0\) but no attention mask.*"
+            r"'attention_mask': mask",
+        ):
+            maps = attention_weights(model, inputs)
+        assert np.max(np.abs(maps.weights - unmasked)) <= 1e-6
+        assert maps.weights[0][..., pad[0]].sum(-1).mean() > 0.1  # attention on padding
+    # The mask given (as padding_mask, or in the mapping): passed to the model, no warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for maps in (
+            attention_weights(model, ids, padding_mask=pad),
+            attention_weights(model, enc),
+        ):
+            assert np.max(np.abs(maps.weights - masked)) <= 1e-6
+            np.testing.assert_array_equal(maps.padding_mask, pad)
+            assert np.max(maps.weights[0][..., pad[0]]) <= 1e-6
+        # one sample per batch: each batch gets its rows of the mask, as one call per row
+        maps = attention_weights(model, ids, padding_mask=pad, batch_size=1)
+        for i in range(2):
+            with torch.no_grad():
+                own = model(
+                    input_ids=ids[i : i + 1],
+                    attention_mask=enc["attention_mask"][i : i + 1],
+                    output_attentions=True,
+                ).attentions
+            want = np.stack([a[0].double().numpy() for a in own])
+            assert np.max(np.abs(maps.weights[i] - want)) <= 1e-6
+        # ids without padding: nothing to warn about
+        attention_weights(model, ids[1:])
+    # attention_x_gradient passes the mask on too: the padding gets no relevance
+    relevance = attention_x_gradient(
+        model, ids, padding_mask=pad, target=lambda out: out[:, 0].norm(dim=-1)
+    )
+    np.testing.assert_array_equal(relevance.values[0, pad[0], 0], 0.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -82,7 +83,9 @@ def attention_weights(
     padding_mask : array-like of bool of shape (n_samples, n_tokens), optional
         True at padding positions. Default: ``inputs["attention_mask"] == 0`` for
         mappings holding one, else the ``key_padding_mask`` the first attention layer
-        was called with, else no padding.
+        was called with, else no padding. Given with token ids but no
+        ``attention_mask`` for a Hugging Face model, it is also passed to the model
+        as its ``attention_mask`` (1 at real tokens), so the padding is masked out.
     batch_size : int, optional
         The most samples per forward pass; None runs all at once. Never changes the
         values.
@@ -105,6 +108,13 @@ def attention_weights(
     UnsupportedModelError
         ``model`` is not a ``torch.nn.Module``.
 
+    Warns
+    -----
+    UserWarning
+        A Hugging Face model given token ids that hold its padding id
+        (``config.pad_token_id``) without an attention mask or ``padding_mask``: the
+        model attends to the padding, so its weights mix the padding in.
+
     Examples
     --------
     A two-layer encoder with two heads, on two sequences of 5 token embeddings:
@@ -123,7 +133,7 @@ def attention_weights(
     >>> bool(np.allclose(maps.weights.sum(axis=-1), 1.0))  # softmax rows over the keys
     True
     """
-    run = AttentionRun(model, inputs, batch_size=batch_size)
+    run = AttentionRun(model, inputs, batch_size=batch_size, padding_mask=padding_mask)
     weights, layer_names, pad_found = run.collect(gradients=False)
     return AttentionMaps(
         weights=weights,
@@ -151,6 +161,7 @@ class AttentionRun:
         *,
         batch_size: int | None,
         output_names: Sequence[str] | None = None,
+        padding_mask: Any = None,
     ) -> None:
         self.torch_model: TorchModel = adapt_torch_model(model, output_names=output_names)
         self.module = self.torch_model.module
@@ -166,10 +177,43 @@ class AttentionRun:
             )
         self.kind, self.inputs, self.n = _prepare_inputs(self.torch_model, inputs)
         self.token_ids = _token_ids(self.kind, self.inputs)
+        if self.source == "huggingface":
+            self._mask_for_huggingface(padding_mask)
         self.gradients: np.ndarray = np.empty(0)
         self.model_output: np.ndarray = np.empty(0)
         self.resolved_target: Any = None
         self.n_outputs = 0
+
+    def _mask_for_huggingface(self, padding_mask: Any) -> None:
+        """Give a Hugging Face model its attention mask, or warn that padding is attended.
+
+        Token ids without an ``attention_mask`` make a Hugging Face model attend to
+        its padding tokens. A given ``padding_mask`` is passed to the model as the
+        attention mask (``1`` at real tokens); otherwise, when the ids hold the
+        model's padding id (``config.pad_token_id``), a warning says so.
+        """
+        torch = import_torch()
+        if self.kind == "mapping" and self.inputs.get("attention_mask") is not None:
+            return
+        if self.token_ids is None:
+            return
+        ids = self.inputs["input_ids"] if self.kind == "mapping" else self.inputs
+        if padding_mask is not None:
+            mask = self.padding(padding_mask, None, int(ids.shape[1]))
+            attention_mask = torch.as_tensor(~mask, device=ids.device).long()
+            base = dict(self.inputs) if self.kind == "mapping" else {"input_ids": ids}
+            self.kind, self.inputs = "mapping", {**base, "attention_mask": attention_mask}
+            return
+        pad_id = getattr(getattr(self.module, "config", None), "pad_token_id", None)
+        if isinstance(pad_id, int) and bool(np.any(self.token_ids == pad_id)):
+            warnings.warn(
+                f"inputs holds padding tokens (id {pad_id}) but no attention mask, so the "
+                "model attends to its padding and the weights mix it in; pass the mask "
+                "with the ids, inputs={'input_ids': ids, 'attention_mask': mask} (a "
+                "tokenizer's output as it is), or padding_mask=.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     # -------------------------------------------------------------- running
     def collect(

@@ -97,7 +97,9 @@ def attention_x_gradient(
             f"output must be one of ('raw', 'probability'), got {output!r}; 'raw' explains "
             "the logits."
         )
-    run = AttentionRun(model, inputs, batch_size=batch_size, output_names=output_names)
+    run = AttentionRun(
+        model, inputs, batch_size=batch_size, output_names=output_names, padding_mask=padding_mask
+    )
     weights, layer_names, pad_found = run.collect(gradients=True, target=target, output=output)
     grads = run.gradients
     n, _, _, t, _ = weights.shape
