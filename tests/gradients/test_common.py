@@ -633,3 +633,22 @@ def test_an_integer_tensor_alone_is_refused_by_gradient_methods():
     )
     with pytest.raises(InputError, match=r"^X is a torch.int64 tensor, .*X.float\(\) for numeric"):
         IntegratedGradients(model)(torch.tensor([[1, 2], [3, 4]]))
+
+
+def test_refined_samples_keep_their_own_additional_arguments():
+    # the default tolerance integrates some samples again with more steps; each must be
+    # called with its own mask, so explaining the samples together or one by one agrees
+    model, (X, (mask, scale)) = TwoInputs(), two_inputs()
+    explainer = IntegratedGradients(model, completeness_tolerance=0.01, max_steps=200)
+    together = explainer(X, target=2, additional_forward_args=(mask, scale))
+    steps = together[0].quality["n_steps"][:, 0]
+    assert steps.min() == 50 and steps.max() > 50  # some samples were refined, some not
+    for i in range(5):
+        alone = explainer(
+            (X[0][i : i + 1], X[1][i : i + 1]),
+            target=2,
+            additional_forward_args=(mask[i : i + 1], scale),
+        )
+        assert alone[0].quality["n_steps"][0, 0] == steps[i]
+        for a, b in zip(together, alone, strict=True):
+            np.testing.assert_allclose(a.values[i], b.values[0], rtol=0, atol=1e-12)
