@@ -185,11 +185,14 @@ def test_patching_the_induction_heads_restores_the_logit_difference(demo, scores
     )
     # the previous-token head: patching it alone into the corrupted run restores
     # nothing (the values the induction head copies are still the corrupted tokens),
-    # but the clean run needs it: noising it destroys most of the difference
+    # but the clean run needs it: noising it destroys a large share of the difference.
+    # Seed 0 has one dominant previous-token head (measured 0.84); over seeds 0-5 the
+    # job is sometimes split between both layer-0 heads (then 0.31-0.51 each), so the
+    # bound is 0.25 for the head and 0.8 for layer 0 as a whole
     prev = scores.top_head("previous_token")[1]
-    assert abs(patching.restored_fraction[0, prev]) < 0.1
-    assert patching.destroyed_fraction[0, prev] >= 0.5  # measured 0.84
-    assert patching.destroyed_fraction[0, prev] == patching.destroyed_fraction[0].max()
+    assert np.abs(patching.restored_fraction[0]).max() < 0.1
+    assert patching.destroyed_fraction[0, prev] >= 0.25
+    assert patching.layer_destroyed_fraction[0] >= 0.8
 
 
 def test_patching_metric_is_the_models_own_logit_difference(demo, patching):
