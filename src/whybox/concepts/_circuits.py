@@ -555,8 +555,8 @@ def head_patching(
         for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
             sl = slice(start, start + len(b_clean))
             start = sl.stop
-            mask = torch.as_tensor(where[sl])
-            target = torch.as_tensor(ids[sl, 1:])
+            mask = torch.as_tensor(where[sl], device=x_clean.device)
+            target = torch.as_tensor(ids[sl, 1:], device=x_clean.device)
             z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
             z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
             record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
