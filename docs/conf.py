@@ -141,7 +141,7 @@ def _drop_missing_gallery(app, docname, source):
     """Leave the gallery out of the pages when it is not built."""
     if not HAVE_EXAMPLES:
         text = source[0].replace("   auto_examples/index\n", "")
-        source[0] = text.replace(":doc:`../auto_examples/index`", "the examples gallery")
+        source[0] = re.sub(r":doc:`(\.\./)*auto_examples/index`", "the examples gallery", text)
 
 
 # Inline literals, roles and interpreted text: left exactly as written.
