@@ -55,6 +55,8 @@ from whybox.concepts._sae_features import (
 
 #: Activation vectors of a model stream held in the shuffling buffer, in batches.
 _BUFFER_BATCHES = 16
+#: The total gradient norm each step is clipped to (as SAELens's trainer does).
+_CLIP_NORM = 1.0
 #: The loss index the cross-entropy ignores (as torch's ``ignore_index``).
 IGNORE_INDEX = -100
 
@@ -168,7 +170,9 @@ class SparseAutoencoder:
     ReLU; Gao et al. 2024) or a ReLU trained with an L1 penalty ``l1 * sum(z)`` (give
     ``l1``; Bricken et al. 2023). The loss is the squared reconstruction error summed
     over dimensions and averaged over the batch (plus the penalty), minimised with
-    Adam. The decoder bias ``b_dec`` is subtracted before encoding (initialised to
+    Adam, each step's gradient clipped to a total norm of 1 (as SAELens's trainer: the
+    first steps' large gradients would otherwise dominate Adam's second moments and
+    slow the later steps). The decoder bias ``b_dec`` is subtracted before encoding (initialised to
     the mean of the first batch); the decoder rows ``W_dec`` are kept at unit norm:
     the gradient's component parallel to each row is removed before every step and
     the rows are renormalised after it (Bricken et al.), which also makes the L1
@@ -510,6 +514,7 @@ class SparseAutoencoder:
                 )
             mse, fired, per_sample = self._loss(params, batch)
             _project_out_parallel(params["W_dec"])
+            torch.nn.utils.clip_grad_norm_(list(params.values()), _CLIP_NORM)
             optimizer.step()
             with torch.no_grad():
                 params["W_dec"].div_(params["W_dec"].norm(dim=1, keepdim=True).clamp_min(1e-12))
