@@ -509,3 +509,18 @@ def test_additional_arguments_on_another_device_are_refused():
     with pytest.raises(InputError, match=r"^additional_forward_args\[1\] is on device meta but"):
         tm.forward_args((1.0, other))
     assert tm.forward_args(torch.tensor(2.0, device="meta"))  # a 0-d tensor broadcasts anywhere
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int64", "bool"])
+def test_integer_inputs_a_layer_cannot_take_are_an_input_error(dtype):
+    from whybox.gradients import GradCAM
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(32, 2)).eval()
+    images = torch.zeros(2, 1, 6, 6, dtype=getattr(torch, dtype))
+    with pytest.raises(
+        InputError, match=rf"cannot take inputs of dtype torch.{dtype} .*X.float\(\)"
+    ):
+        GradCAM(model, "0")(images)
+    tm = adapt_torch_model(nn.Linear(3, 2))
+    with pytest.raises(InputError, match=rf"cannot take inputs of dtype torch.{dtype} "):
+        tm.forward_inputs(tm.as_inputs(torch.zeros(2, 3, dtype=getattr(torch, dtype))))

@@ -13,7 +13,7 @@ captum_attr = lazy("captum.attr")
 
 # captum warns that it switched requires_grad on for our inputs
 IGNORE_CAPTUM_INPUT_WARNING = pytest.mark.filterwarnings(
-    "ignore:Input Tensor 0 did not already require gradients"
+    r"ignore:Input Tensor \d+ did not already require gradients"
 )
 
 RULES = ["gausslegendre", "riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"]

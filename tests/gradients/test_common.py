@@ -344,6 +344,7 @@ def test_saliency_and_input_x_gradient_of_two_inputs_equal_captum(absolute):
     assert _each(ours, ref) < 1e-12
 
 
+@pytest.mark.filterwarnings("ignore:Setting forward, backward hooks")
 def test_deeplift_and_deepshap_of_two_inputs_equal_captum_and_add_up_jointly():
     model, (X, args) = TwoInputs(), two_inputs()
     baseline = (0.2, torch.full((5, 3), 0.5, dtype=torch.float64))
@@ -630,7 +631,7 @@ def test_several_input_errors_are_one_sentence(call, message):
 def test_an_integer_tensor_alone_is_refused_by_gradient_methods():
     model = torch.nn.Sequential(
         torch.nn.Embedding(10, 3), torch.nn.Flatten(), torch.nn.Linear(6, 2)
-    )
+    ).eval()
     with pytest.raises(InputError, match=r"^X is a torch.int64 tensor, .*X.float\(\) for numeric"):
         IntegratedGradients(model)(torch.tensor([[1, 2], [3, 4]]))
 

@@ -208,6 +208,12 @@ class TorchModel:
                     f"({reason[:120]}); give the ids as an integer tensor, e.g. "
                     "torch.as_tensor(ids, dtype=torch.long)."
                 ) from None
+            if _DTYPE_ERROR.search(reason):
+                dtypes = ", ".join(str(t.dtype) for t in inputs if hasattr(t, "dtype"))
+                raise InputError(
+                    f"the model cannot take inputs of dtype {dtypes} ({reason[:120]}); give "
+                    "numeric inputs such as images as floating tensors, e.g. X.float()."
+                ) from None
             if not _SHAPE_ERROR.search(reason) or "out of memory" in reason:
                 raise
             shapes = ", ".join(str(tuple(t.shape[1:])) for t in inputs if hasattr(t, "shape"))
@@ -617,6 +623,13 @@ def _is_float_tensor(t: Any) -> bool:
 # A call with the wrong number of arguments (not a TypeError raised inside forward).
 _ARGUMENT_ERROR = re.compile(
     r"forward\(\) (takes|missing|got an unexpected)|positional arguments? but \d+ (was|were) given"
+)
+
+# An input whose dtype the model's layers do not take (integer images into a convolution).
+_DTYPE_ERROR = re.compile(
+    r"type \(.*\) and (bias|weight) type .* should be the same|must have the same dtype|"
+    r"expected scalar type|not implemented for '(Byte|Long|Int|Short|Char|Bool)'",
+    re.IGNORECASE,
 )
 
 # A float tensor given to an embedding lookup.
