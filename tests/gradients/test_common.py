@@ -653,3 +653,33 @@ def test_refined_samples_keep_their_own_additional_arguments():
         assert alone[0].quality["n_steps"][0, 0] == steps[i]
         for a, b in zip(together, alone, strict=True):
             np.testing.assert_allclose(a.values[i], b.values[0], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["smoothgrad", "gradient_shap", "deepshap"])
+def test_batches_of_several_inputs_carry_each_samples_arguments(method):
+    model, (X, args) = TwoInputs(), two_inputs()
+    g = torch.Generator().manual_seed(12)
+    background = (
+        torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64),
+        torch.randn(3, 3, generator=g, dtype=torch.float64),
+    )
+
+    def make(batch_size):
+        if method == "smoothgrad":
+            return SmoothGrad(model, n_draws=4, batch_size=batch_size)
+        if method == "gradient_shap":
+            return GradientShap(model, background, n_draws=4, batch_size=batch_size)
+        return DeepShap(model, background, batch_size=batch_size)
+
+    whole = make(None)(X, target=1, additional_forward_args=args)
+    for batch_size in (1, 6):
+        parts = make(batch_size)(X, target=1, additional_forward_args=args)
+        for a, b in zip(whole, parts, strict=True):
+            np.testing.assert_allclose(a.values, b.values, rtol=0, atol=1e-14)
+            np.testing.assert_allclose(a.base_values, b.base_values, rtol=0, atol=1e-14)
+    if method == "deepshap":  # no random draws: a sample explained alone agrees too
+        alone = make(None)(
+            (X[0][2:3], X[1][2:3]), target=1, additional_forward_args=(args[0][2:3], args[1])
+        )
+        for a, b in zip(whole, alone, strict=True):
+            np.testing.assert_allclose(a.values[2], b.values[0], rtol=0, atol=1e-14)
