@@ -82,7 +82,7 @@ def token_embeddings_class() -> type:
 
         See Also
         --------
-        whybox.gradients.IntegratedGradients : explains the wrapped model.
+        whybox.gradients.IntegratedGradients : Explains the wrapped model.
 
         Notes
         -----
