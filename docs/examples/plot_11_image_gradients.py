@@ -89,7 +89,8 @@ print("saliency:", sal.values.shape, sal.method)
 # ------
 # A map that looks like the digit is not evidence that it explains the model: some
 # gradient methods produce nearly the same picture for a network with random weights
-# (Adebayo et al., 2018). Run the sanity checks (see the quality-checks example and
+# (Adebayo et al., 2018). Run the sanity checks (see the :ref:`quality-checks example
+# <sphx_glr_auto_examples_plot_13_quality_checks.py>` and
 # :func:`whybox.evaluate.model_randomization`) before reading a map. The baseline is a
-# choice too: integrated gradients explain the difference from *a black image*, and
-# say nothing about black pixels, which are never credited.
+# choice too: integrated gradients explain the difference from *a black image*, and say
+# nothing about black pixels, which are never credited.

@@ -134,10 +134,11 @@ for j in order[:4]:
 # Caveat
 # ------
 # Attention is not explanation. Raw weights show where information is routed, and a
-# model can route through tokens that do not matter (a filler word, a separator) or
-# be given very different attention with the same prediction. Rollout assumes
-# information mixes linearly along attention paths. To explain an output, use a method
-# that involves the output: attention x gradient, integrated gradients or LIME, and
-# check it with a deletion test as above. Even those disagree: on the first sentence
-# attention x gradient gives "enjoyable" almost nothing where LIME finds it decisive
-# (the quality-checks example measures such disagreement).
+# model can route through tokens that do not matter (a filler word, a separator) or be
+# given very different attention with the same prediction. Rollout assumes information
+# mixes linearly along attention paths. To explain an output, use a method that involves
+# the output: attention x gradient, integrated gradients or LIME, and check it with a
+# deletion test as above. Even those disagree: on the first sentence attention x
+# gradient gives "enjoyable" almost nothing where LIME finds it decisive (the
+# :ref:`quality-checks example <sphx_glr_auto_examples_plot_13_quality_checks.py>`
+# measures such disagreement).

@@ -62,13 +62,14 @@ print("shared top features:", len(top[0] & top[1]), "of 6")
 # :class:`whybox.lime.LimeTextExplainer` takes any function from a list of strings to class
 # probabilities and removes words; :func:`whybox.plots.lime_text` highlights them in an
 # escaped HTML fragment. :class:`whybox.lime.LimeImageExplainer` removes superpixels. The
-# attention example uses LIME on a small transformer's sentences.
+# :ref:`attention example <sphx_glr_auto_examples_plot_12_attention.py>` uses LIME on a
+# small transformer's sentences.
 
 # %%
 # Caveat
 # ------
 # LIME's answer depends on choices that are not the model's: the kernel width, the
-# discretisation and the sampling distribution. Two seeds can rank features
-# differently (see the quality-checks example, which measures this), and a low local
-# R² means the linear surrogate does not describe the model near this row: read the
-# weights only where the fit is good.
+# discretisation and the sampling distribution. Two seeds can rank features differently
+# (the :ref:`quality-checks example <sphx_glr_auto_examples_plot_13_quality_checks.py>`
+# measures this), and a low local R² means the linear surrogate does not describe the
+# model near this row: read the weights only where the fit is good.
