@@ -6,7 +6,7 @@
 - :class:`SparseAutoencoder`: TopK (Gao et al. 2024) and ReLU + L1 (Bricken et al. 2023)
   sparse autoencoders of a layer, with SAELens's metrics, top activations, logit
   attribution and steering.
-- :func:`head_scores`, :func:`head_patching`, :func:`logit_lens`,
+- :func:`head_scores`, :func:`head_patching`, :func:`path_patching`, :func:`logit_lens`,
   :func:`attention_patterns`: induction heads and circuits (Olsson et al. 2022).
 """
 
@@ -14,10 +14,12 @@ from whybox.concepts._circuits import (
     HeadPatching,
     HeadScores,
     LogitLens,
+    PathPatching,
     attention_patterns,
     head_patching,
     head_scores,
     logit_lens,
+    path_patching,
 )
 from whybox.concepts._patching import PatchingResult, activation_patching
 from whybox.concepts._probing import ProbeResult, probe
@@ -44,4 +46,6 @@ __all__ = [
     "head_patching",
     "head_scores",
     "logit_lens",
+    "PathPatching",
+    "path_patching",
 ]

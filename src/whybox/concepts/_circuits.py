@@ -174,6 +174,78 @@ class HeadPatching(Result):
 
 
 @dataclass(frozen=True, eq=False)
+class PathPatching(Result):
+    """Path patching: one head's output patched into one later head's queries, keys or values.
+
+    Attributes
+    ----------
+    clean_metric, corrupted_metric : ndarray of shape (n_samples,), float64
+        The induction logit difference of each sample's clean and corrupted run (as in
+        :class:`HeadPatching`).
+    restored_fraction : ndarray of shape (n_layers, n_heads, n_layers, n_heads, 3), float64
+        ``[sender layer, sender head, receiver layer, receiver head, input]``, input 0,
+        1, 2 = queries, keys, values: the share of the logit difference restored when
+        only that receiver input of the corrupted run gets the sender's clean output
+        (denoising). NaN where the receiver's layer is not after the sender's.
+    destroyed_fraction : ndarray of shape (n_layers, n_heads, n_layers, n_heads, 3), float64
+        The share lost when only that receiver input of the clean run gets the
+        sender's corrupted output (noising).
+    direct_restored_fraction, direct_destroyed_fraction : ndarray of shape (n_layers, n_heads)
+        The same for the direct path: the sender's output changed only where the last
+        residual stream is read by the unembedding.
+    layer_names : tuple of str
+    params : dict
+        ``inputs`` (``("q", "k", "v")``), ``n_positions``, ``batch_size`` and the whybox
+        version.
+
+    Notes
+    -----
+    A :class:`~whybox._utils.Result`; ``to_frame()`` is one row per path that exists.
+    """
+
+    clean_metric: np.ndarray
+    corrupted_metric: np.ndarray
+    restored_fraction: np.ndarray
+    destroyed_fraction: np.ndarray
+    direct_restored_fraction: np.ndarray
+    direct_destroyed_fraction: np.ndarray
+    layer_names: tuple[str, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per path: sender layer and head, receiver (layer, head and input, or
+        ``"logits"`` for the direct path) and both shares."""
+        n_layers, n_heads = self.direct_restored_fraction.shape
+        rows = []
+        for ls in range(n_layers):
+            for hs in range(n_heads):
+                for lr in range(ls + 1, n_layers):
+                    for hr in range(n_heads):
+                        for c, name in enumerate(("q", "k", "v")):
+                            rows.append(
+                                (ls, hs, f"L{lr} H{hr} {name}", lr, hr, name,
+                                 self.restored_fraction[ls, hs, lr, hr, c],
+                                 self.destroyed_fraction[ls, hs, lr, hr, c])
+                            )  # fmt: skip
+                rows.append(
+                    (ls, hs, "logits", -1, -1, "direct",
+                     self.direct_restored_fraction[ls, hs],
+                     self.direct_destroyed_fraction[ls, hs])
+                )  # fmt: skip
+        columns = [
+            "sender_layer",
+            "sender_head",
+            "receiver",
+            "receiver_layer",
+            "receiver_head",
+            "input",
+            "restored_fraction",
+            "destroyed_fraction",
+        ]
+        return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True, eq=False)
 class LogitLens(Result):
     """The residual stream after each block read through the model's final unembedding.
 
@@ -528,22 +600,7 @@ def head_patching(
     with _eval(model):
         torch = import_torch()
         size = check_batch_size(batch_size)
-        x_clean = _token_ids(model, clean, "clean")
-        x_corr = _token_ids(model, corrupted, "corrupted")
-        if x_clean.shape != x_corr.shape:
-            raise InputError(
-                f"clean and corrupted must have the same shape (one corruption per clean "
-                f"sample), got {tuple(x_clean.shape)} and {tuple(x_corr.shape)}."
-            )
-        ids = x_clean.cpu().numpy().astype(np.int64)
-        where = induction_positions(ids)
-        empty = np.flatnonzero(~where.any(axis=1))
-        if len(empty):
-            raise InputError(
-                f"clean sample {int(empty[0])} has no position whose next token induction "
-                "could predict (no token pair occurs twice); pass repeated sequences, e.g. "
-                "InductionTransformer.sample_pairs()."
-            )
+        x_clean, x_corr, ids, where = _pairs(model, clean, corrupted)
         n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
         z_points = [model.blocks[layer].attn.hook_z for layer in range(n_layers)]
         n = len(ids)
@@ -574,14 +631,7 @@ def head_patching(
                     noised[layer, slot, sl] = _metric(
                         _run(model, b_clean, into_clean), target, mask
                     )
-        gap = clean_m.mean() - corr_m.mean()
-        tiny = 64 * np.finfo(np.float32).eps * max(abs(clean_m.mean()), abs(corr_m.mean()), 1.0)
-        if abs(gap) > tiny:
-            restored = (denoised.mean(-1) - corr_m.mean()) / gap
-            destroyed = (clean_m.mean() - noised.mean(-1)) / gap
-        else:
-            restored = np.full((n_layers, n_heads + 1), np.nan)
-            destroyed = np.full((n_layers, n_heads + 1), np.nan)
+        restored, destroyed = _shares(clean_m, corr_m, denoised, noised)
         return HeadPatching(
             clean_metric=clean_m,
             corrupted_metric=corr_m,
@@ -593,6 +643,129 @@ def head_patching(
             layer_destroyed_fraction=destroyed[:, n_heads],
             layer_names=_layer_names(n_layers),
             params={
+                "n_positions": int(where.sum()),
+                "batch_size": size,
+                "whybox_version": __version__,
+            },
+        )
+
+
+def path_patching(
+    model: Any, clean: Any, corrupted: Any, *, batch_size: int | None = None
+) -> PathPatching:
+    """Patch one head's output into one later head's queries, keys or values only.
+
+    Path patching (Wang et al. 2023; Goldowsky-Dill et al. 2023) asks through which
+    path a head acts. For a sender head ``s`` and a receiver head ``r`` in a later
+    layer, only the residual stream that ``r`` reads its queries, keys or values from
+    is changed, by the difference of the sender's output between the two runs,
+    ``delta = (z_other[s] - z_run[s]) W_O[s]`` (at every position); every other head
+    and the rest of the residual stream keep the run's own values. In an induction
+    circuit the previous-token head acts through the induction head's **keys**
+    (K-composition, Elhage et al. 2021): noising that path alone destroys much of the
+    induction logit difference, its query and value paths little. The direct path
+    (``delta`` added to the last residual stream only, where the unembedding reads it)
+    is reported beside. Shares and the metric are those of :func:`head_patching`
+    (``restored``: denoising the corrupted run; ``destroyed``: noising the clean run).
+    The cost is two forward passes per path: about ``(n_layers n_heads)^2 x 3``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model with TransformerLens hook points including the per-head inputs
+        ``blocks.{l}.hook_q_input`` / ``hook_k_input`` / ``hook_v_input`` (n,
+        n_tokens, n_heads, d_model): whybox's induction demo, or a ``HookedTransformer``
+        with ``use_split_qkv_input=True``.
+    clean, corrupted : torch.Tensor or array-like of shape (n_samples, n_tokens)
+        Integer token ids; sample i of ``corrupted`` is the corruption of sample i of
+        ``clean``.
+    batch_size : int, optional
+        The most samples in one forward pass; None = all at once.
+
+    Returns
+    -------
+    PathPatching
+
+    Raises
+    ------
+    InputError
+        As :func:`head_patching`.
+    UnsupportedModelError
+        The model lacks the hook points, or does not use its per-head input hooks.
+
+    References
+    ----------
+    Wang, K. et al. (2023). Interpretability in the wild: a circuit for indirect object
+    identification in GPT-2 small. ICLR.
+    Goldowsky-Dill, N. et al. (2023). Localizing model behavior with path patching.
+    arXiv:2304.05969.
+    Elhage, N. et al. (2021). A mathematical framework for transformer circuits.
+    Transformer Circuits Thread.
+    """
+    _require_hooked(model, "path_patching")
+    if not all(hasattr(b, f"hook_{c}_input") for b in model.blocks for c in "qkv"):
+        raise UnsupportedModelError(
+            "path_patching needs per-head input hook points (blocks.{l}.hook_q_input, "
+            f"hook_k_input, hook_v_input), and {type(model).__name__} has none; use "
+            "whybox's induction demo or a HookedTransformer with use_split_qkv_input=True."
+        )
+    with _eval(model):
+        torch = import_torch()
+        size = check_batch_size(batch_size)
+        x_clean, x_corr, ids, where = _pairs(model, clean, corrupted)
+        n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
+        z_points = [model.blocks[layer].attn.hook_z for layer in range(n_layers)]
+        final = model.blocks[-1].hook_resid_post
+        n = len(ids)
+        shape = (n_layers, n_heads, n_layers, n_heads, 3, n)
+        clean_m, corr_m = np.empty(n), np.empty(n)
+        denoised, noised = np.full(shape, np.nan), np.full(shape, np.nan)
+        direct_den, direct_noi = np.empty((n_layers, n_heads, n)), np.empty((n_layers, n_heads, n))
+        start = 0
+        for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
+            sl = slice(start, start + len(b_clean))
+            start = sl.stop
+            mask = torch.as_tensor(where[sl], device=x_clean.device)
+            target = torch.as_tensor(ids[sl, 1:], device=x_clean.device)
+            z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
+            z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
+            record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
+            record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
+            clean_m[sl] = _metric(_run(model, b_clean, record_clean), target, mask)
+            corr_m[sl] = _metric(_run(model, b_corr, record_corr), target, mask)
+            for ls in range(n_layers):
+                w_o = model.blocks[ls].attn.W_O.detach()
+                for hs in range(n_heads):
+                    # the sender's output in the clean run minus in the corrupted run
+                    delta = (z_clean[ls][0][:, :, hs] - z_corr[ls][0][:, :, hs]) @ w_o[hs]
+                    for lr in range(ls + 1, n_layers):
+                        for hr in range(n_heads):
+                            for c, name in enumerate("qkv"):
+                                point = getattr(model.blocks[lr], f"hook_{name}_input")
+                                denoised[ls, hs, lr, hr, c, sl] = _metric(
+                                    _run_added(model, b_corr, point, delta, hr), target, mask
+                                )
+                                noised[ls, hs, lr, hr, c, sl] = _metric(
+                                    _run_added(model, b_clean, point, -delta, hr), target, mask
+                                )
+                    direct_den[ls, hs, sl] = _metric(
+                        _run_added(model, b_corr, final, delta, None), target, mask
+                    )
+                    direct_noi[ls, hs, sl] = _metric(
+                        _run_added(model, b_clean, final, -delta, None), target, mask
+                    )
+        restored, destroyed = _shares(clean_m, corr_m, denoised, noised)
+        direct_restored, direct_destroyed = _shares(clean_m, corr_m, direct_den, direct_noi)
+        return PathPatching(
+            clean_metric=clean_m,
+            corrupted_metric=corr_m,
+            restored_fraction=restored,
+            destroyed_fraction=destroyed,
+            direct_restored_fraction=direct_restored,
+            direct_destroyed_fraction=direct_destroyed,
+            layer_names=_layer_names(n_layers),
+            params={
+                "inputs": ("q", "k", "v"),
                 "n_positions": int(where.sum()),
                 "batch_size": size,
                 "whybox_version": __version__,
@@ -637,6 +810,40 @@ def _require_hooked(model: Any, what: str) -> None:
 
 def _layer_names(n_layers: int) -> tuple[str, ...]:
     return tuple(f"blocks.{layer}.attn" for layer in range(n_layers))
+
+
+def _pairs(model: Any, clean: Any, corrupted: Any) -> tuple[Any, Any, np.ndarray, np.ndarray]:
+    """Checked clean and corrupted ids (tensors), the clean ids as numpy and the
+    positions predictable by induction (an InputError for a sample without one)."""
+    x_clean = _token_ids(model, clean, "clean")
+    x_corr = _token_ids(model, corrupted, "corrupted")
+    if x_clean.shape != x_corr.shape:
+        raise InputError(
+            f"clean and corrupted must have the same shape (one corruption per clean "
+            f"sample), got {tuple(x_clean.shape)} and {tuple(x_corr.shape)}."
+        )
+    ids = x_clean.cpu().numpy().astype(np.int64)
+    where = induction_positions(ids)
+    empty = np.flatnonzero(~where.any(axis=1))
+    if len(empty):
+        raise InputError(
+            f"clean sample {int(empty[0])} has no position whose next token induction "
+            "could predict (no token pair occurs twice); pass repeated sequences, e.g. "
+            "InductionTransformer.sample_pairs()."
+        )
+    return x_clean, x_corr, ids, where
+
+
+def _shares(
+    clean_m: np.ndarray, corr_m: np.ndarray, denoised: np.ndarray, noised: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Restored and destroyed shares of the mean metric gap (NaN where there is no gap)."""
+    gap = clean_m.mean() - corr_m.mean()
+    tiny = 64 * np.finfo(np.float32).eps * max(abs(clean_m.mean()), abs(corr_m.mean()), 1.0)
+    if abs(gap) <= tiny:
+        return np.full(denoised.shape[:-1], np.nan), np.full(noised.shape[:-1], np.nan)
+    with np.errstate(invalid="ignore"):  # NaN entries (paths that do not exist) stay NaN
+        return (denoised.mean(-1) - corr_m.mean()) / gap, (clean_m.mean() - noised.mean(-1)) / gap
 
 
 def _token_ids(model: Any, inputs: Any, name: str = "inputs") -> Any:
@@ -716,6 +923,28 @@ def _eval(model: Any) -> Any:
     if not callable(getattr(model, "modules", None)):
         return contextlib.nullcontext()
     return eval_mode(model, stacklevel=4)
+
+
+def _run_added(model: Any, ids: Any, point: Any, delta: Any, head: int | None) -> Any:
+    """The logits with ``delta`` (n, n_tokens, d_model) added to ``point``'s output: to
+    head ``head``'s copy of a per-head input, or to the whole stream (``head=None``)."""
+    fired = []
+
+    def hook(module: Any, args: Any, output: Any) -> Any:
+        fired.append(True)
+        patched = output.clone()
+        if head is None:
+            return patched + delta
+        patched[:, :, head] = patched[:, :, head] + delta
+        return patched
+
+    logits = _run(model, ids, {point: hook})
+    if not fired:
+        raise UnsupportedModelError(
+            "the model's forward pass does not use its per-head input hook points; for a "
+            "TransformerLens HookedTransformer set cfg.use_split_qkv_input=True."
+        )
+    return logits
 
 
 def _run(model: Any, ids: Any, hooks: dict[Any, Callable[[Any, Any, Any], Any]]) -> Any:

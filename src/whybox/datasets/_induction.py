@@ -28,7 +28,7 @@ from whybox.adapters._torch import import_torch
 
 CACHE_ENV = "WHYBOX_CACHE"
 """The environment variable that names whybox's cache folder."""
-_FORMAT = 1
+_FORMAT = 2
 """Bumped when the architecture or the training recipe changes: old cache files are ignored."""
 
 
@@ -144,6 +144,9 @@ def induction_transformer_architecture(
     (n_ctx, d_model), ``blocks.{l}.attn`` with ``W_Q``, ``W_K``, ``W_V`` of shape
     (n_heads, d_model, d_head) and ``W_O`` (n_heads, d_head, d_model), and identity
     modules at the hook points ``blocks.{l}.hook_resid_pre``,
+    ``blocks.{l}.hook_q_input`` / ``hook_k_input`` / ``hook_v_input`` (n, n_tokens,
+    n_heads, d_model: the residual stream each head reads its queries, keys and values
+    from, as TransformerLens's ``use_split_qkv_input``),
     ``blocks.{l}.attn.hook_pattern`` (n, n_heads, query, key),
     ``blocks.{l}.attn.hook_z`` (n, n_tokens, n_heads, d_head: each head's attention-
     weighted values, before ``W_O``), ``blocks.{l}.hook_resid_post``, ``ln_final``
@@ -195,13 +198,15 @@ def induction_transformer_architecture(
             self.hook_pattern = nn.Identity()
             self.hook_z = nn.Identity()
 
-        def forward(self, x: Any) -> Any:
-            q = torch.einsum("ntd,hde->nhte", x, self.W_Q)
-            k = torch.einsum("ntd,hde->nhte", x, self.W_K)
-            v = torch.einsum("ntd,hde->nhte", x, self.W_V)
+        def forward(self, q_input: Any, k_input: Any, v_input: Any) -> Any:
+            # inputs (n, n_tokens, n_heads, d_model): one copy of the residual stream per
+            # head, so a path can be patched into one head's queries, keys or values
+            q = torch.einsum("nthd,hde->nhte", q_input, self.W_Q)
+            k = torch.einsum("nthd,hde->nhte", k_input, self.W_K)
+            v = torch.einsum("nthd,hde->nhte", v_input, self.W_V)
             scores = q @ k.transpose(-1, -2) / math.sqrt(d_head)
-            t = x.shape[1]
-            future = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+            t = q_input.shape[1]
+            future = torch.ones(t, t, dtype=torch.bool, device=q_input.device).triu(1)
             pattern = self.hook_pattern(scores.masked_fill(future, float("-inf")).softmax(-1))
             z = self.hook_z(torch.einsum("nhqk,nhke->nqhe", pattern, v))
             return torch.einsum("nqhe,hed->nqd", z, self.W_O)
@@ -210,12 +215,21 @@ def induction_transformer_architecture(
         def __init__(self) -> None:
             super().__init__()
             self.hook_resid_pre = nn.Identity()
+            self.hook_q_input = nn.Identity()
+            self.hook_k_input = nn.Identity()
+            self.hook_v_input = nn.Identity()
             self.attn = Attention()
             self.hook_resid_post = nn.Identity()
 
         def forward(self, x: Any) -> Any:
             x = self.hook_resid_pre(x)
-            return self.hook_resid_post(x + self.attn(x))
+            per_head = x[:, :, None, :].expand(-1, -1, n_heads, -1)
+            out = self.attn(
+                self.hook_q_input(per_head),
+                self.hook_k_input(per_head),
+                self.hook_v_input(per_head),
+            )
+            return self.hook_resid_post(x + out)
 
     class AttentionOnlyTransformer(nn.Module):
         def __init__(self) -> None:
