@@ -86,8 +86,9 @@ for row in denied:
 # Caveat
 # ------
 # Group metrics describe outcomes, not causes: a selection-rate gap may come from a
-# difference in base rates, and the criteria conflict (a model cannot in general
-# satisfy demographic parity, equalized odds and calibration at once, Kleinberg et
-# al. 2016). A proxy flag says the model leans on a feature that reveals the group;
-# whether using it is justified is a question for people, not for a library. And on
-# real data the truth is not planted: these are the checks, not the verdict.
+# difference in base rates, and the criteria conflict: when base rates differ, a score
+# cannot in general be calibrated in every group and have equal error rates across
+# groups (Kleinberg, Mullainathan & Raghavan 2016; Chouldechova 2017). A proxy flag says
+# the model leans on a feature that reveals the group; whether using it is justified is
+# a question for people, not for a library. And on real data the truth is not planted:
+# these are the checks, not the verdict.

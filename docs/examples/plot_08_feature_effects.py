@@ -67,8 +67,9 @@ fig = whybox.plots.ale(ale_bmi, ax=ax)
 # %%
 # Interactions: Friedman's H-statistic
 # ------------------------------------
-# H² is the share of a feature's effect that comes from its interactions with the
-# others (0: none). Computed on a sample of 100 rows to stay fast.
+# A feature's overall H² is the share of the prediction's variance that its
+# interactions with all the other features explain (0: none). Computed on a sample of
+# 100 rows to stay fast.
 
 h = inspection.h_statistic(model, X_train, max_samples=100, random_state=0)
 order = np.argsort(-h.overall[0])[:4]
