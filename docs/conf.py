@@ -21,6 +21,9 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(HERE / "_ext"))
+
+from plain_text import escape_plain_text  # noqa: E402
 
 import whybox  # noqa: E402
 
@@ -144,30 +147,8 @@ def _drop_missing_gallery(app, docname, source):
         source[0] = re.sub(r":doc:`(\.\./)*auto_examples/index`", "the examples gallery", text)
 
 
-# Inline literals, roles and interpreted text: left exactly as written.
-_QUOTED = re.compile(r"(``.*?``|`[^`]*`)")
-# A ``*`` that starts a name followed by ``,``, ``)`` or ``]``: (n, *input_shape).
-_STARRED_NAME = re.compile(r"(?<![\w*\\`])\*(?=[A-Za-z_][\w.]*\s*[,)\]])")
-_PIPE = re.compile(r"(?<!\\)\|")
-
-
 def _plain_text_notation(app, what, name, obj, options, lines):
-    """Let docstrings write shapes and absolute values as they read.
-
-    In reStructuredText a lone ``*`` opens emphasis and ``|x|`` is a
-    substitution. Docstrings write ``(n_samples, *input_shape)`` and
-    ``mean |SHAP value|`` meaning just that, so outside inline literals and
-    roles such a ``*`` and every ``|`` are escaped (lines that start with ``|``
-    or ``+``, tables and line blocks, are left alone).
-    """
-    for i, line in enumerate(lines):
-        if ("*" not in line and "|" not in line) or line.lstrip()[:1] in ("|", "+"):
-            continue
-        parts = _QUOTED.split(line)
-        for k in range(0, len(parts), 2):
-            text = _STARRED_NAME.sub(r"\\*", parts[k])
-            parts[k] = _PIPE.sub(r"\\|", text)
-        lines[i] = "".join(parts)
+    escape_plain_text(lines)
 
 
 # A name a package re-exports is documented once, where it is defined; a

@@ -5,12 +5,16 @@ Every public module of whybox (no part of its dotted name starts with ``_``) tha
 name in that ``__all__`` is on its page, either in an ``autosummary`` block (documented
 there, from its docstring) or as a re-export line ``- ``name``: :obj:`<package>.name```
 whose package page documents it. A new public name without documentation fails here.
+Every documented docstring is also rendered with numpydoc and docutils, as the docs
+build (warnings are errors) renders it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
+import io
 import re
 from pathlib import Path
 
@@ -161,3 +165,138 @@ def test_readme_states_the_build_command():
     readme = (DOCS / "README.md").read_text(encoding="utf-8")
     assert "python -m sphinx -W --keep-going" in readme
     assert 'pip install -e ".[docs]"' in readme
+
+
+# -- Docstrings render: numpydoc + docutils on every documented object, as the -W build would ----
+
+
+def _plain_text_module():
+    spec = importlib.util.spec_from_file_location(
+        "whybox_docs_plain_text", DOCS / "_ext" / "plain_text.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_BUILTIN_BASES = {"object", "BaseException", "Exception", "ValueError", "TypeError"}
+
+
+def _documented_objects(module: str):
+    """(dotted name, object) for each autosummary entry of the page and the members autodoc shows."""
+    mod = importlib.import_module(module)
+    documented, _ = _documented(API / f"{module}.rst")
+    for name in sorted(documented):
+        obj = getattr(mod, name)
+        if not (inspect.isclass(obj) or inspect.isfunction(obj) or callable(obj)):
+            continue  # constants: no docstring of their own
+        yield f"{module}.{name}", obj
+        if not inspect.isclass(obj):
+            continue
+        for klass in obj.__mro__:  # the class template: :members: and :inherited-members:
+            if klass.__name__ in _BUILTIN_BASES:
+                continue
+            for member, value in vars(klass).items():
+                if member.startswith("_") and member != "__call__":
+                    continue
+                if isinstance(value, (staticmethod, classmethod)):
+                    value = value.__func__
+                if (inspect.isfunction(value) or isinstance(value, property)) and value.__doc__:
+                    yield f"{module}.{name}.{member}", value
+
+
+def _render_problems(name: str, obj, escape) -> list[str]:
+    """The docutils messages (warning and above) of ``obj``'s docstring as numpydoc renders it."""
+    import warnings
+
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from docutils.parsers.rst import Directive, directives, roles
+    from numpydoc.docscrape_sphinx import get_doc_object
+
+    class _Options(dict):
+        def __missing__(self, key):
+            return directives.unchanged
+
+        def __contains__(self, key):
+            return True
+
+    class _Sphinx(Directive):  # a Sphinx directive: its content is parsed, its options accepted
+        has_content = True
+        optional_arguments = 1
+        final_argument_whitespace = True
+        option_spec = _Options()
+
+        def run(self):
+            node = nodes.container()
+            self.state.nested_parse(self.content, self.content_offset, node)
+            return [node]
+
+    for directive in (
+        "only",
+        "seealso",
+        "versionadded",
+        "versionchanged",
+        "deprecated",
+        "autosummary",
+    ):
+        directives.register_directive(directive, _Sphinx)
+
+    def _literal_role(role, rawtext, text, lineno, inliner, options=None, content=None):
+        return [nodes.literal(rawtext, text)], []
+
+    doc = obj.__doc__ or ""
+    lines = inspect.cleandoc(doc).splitlines()
+    escape(lines)
+    obj_for_numpydoc = obj.fget if isinstance(obj, property) else obj
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rendered = get_doc_object(
+            obj_for_numpydoc,
+            doc="\n".join(lines),
+            config={
+                "show_class_members": False,
+                "attributes_as_param_list": True,
+                "xref_param_type": False,
+            },
+        )
+        text = str(rendered)
+    problems = [
+        f"numpydoc: {w.message}"
+        for w in caught
+        if "numpydoc" in str(w.filename) or "docscrape" in str(w.filename)
+    ]
+    for role in set(re.findall(r":([a-z]+(?::[a-z]+)?):`", text)):
+        if role not in ("math",):
+            roles.register_local_role(role, _literal_role)
+    stream = io.StringIO()
+    publish_doctree(
+        text,
+        source_path=name,
+        settings_overrides={
+            "report_level": 2,
+            "halt_level": 5,
+            "warning_stream": stream,
+            "file_insertion_enabled": False,
+        },
+    )
+    problems += [
+        line
+        for line in stream.getvalue().splitlines()
+        if re.search(r"\((WARNING|ERROR|SEVERE)/", line)
+    ]
+    return problems
+
+
+@pytest.mark.parametrize("module", PUBLIC)
+def test_docstrings_render_without_warnings(module):
+    """What ``python -m sphinx -W`` would reject, found in seconds: bad sections, indentation, markup."""
+    pytest.importorskip("numpydoc")
+    pytest.importorskip("docutils")
+    if not _exports(module) or not (API / f"{module}.rst").is_file():
+        pytest.skip("nothing documented")
+    escape = _plain_text_module().escape_plain_text
+    failures = []
+    for name, obj in _documented_objects(module):
+        failures += [f"{name}: {p}" for p in _render_problems(name, obj, escape)]
+    assert not failures, "docstrings the docs build rejects:\n" + "\n".join(failures)
