@@ -169,3 +169,38 @@ def test_feature_view_input_errors(sae):
         sae.logit_attribution(model, "hidden", x, target=3)
     with pytest.raises(InputError, match="latents must be"):
         sae.top_activations(np.zeros((3, D)), latents=[])
+
+
+class TwoInputs(nn.Module):
+    """forward(a, b, scale): hidden = lin(a) + b (the layer ``hidden``), logits = scale * head."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(2)
+        self.lin = nn.Linear(4, D)
+        self.hidden = nn.Identity()
+        self.head = nn.Linear(D, 3)
+        self.eval()
+
+    def forward(self, a, b, scale):
+        return scale * self.head(self.hidden(self.lin(a) + b))
+
+
+def test_several_inputs_and_additional_forward_args(sae):
+    """A tuple X is one tensor per forward argument; additional_forward_args follow."""
+    model = TwoInputs()
+    gen = np.random.default_rng(9)
+    a = gen.standard_normal((10, 4)).astype(np.float32)
+    b = gen.standard_normal((10, D)).astype(np.float32)
+    result = sae.steer(
+        model, "hidden", (a, b), latent=3, value=2.0, additional_forward_args=3.0, batch_size=4
+    )
+    with torch.no_grad():
+        h = (model.lin(torch.as_tensor(a)) + torch.as_tensor(b)).numpy()
+    z = sae.encode(h)[:, 3]
+    row = 3.0 * sae.W_dec[3].astype(np.float64) @ model.head.weight.detach().double().numpy().T
+    np.testing.assert_allclose(result.change, (2.0 - z)[:, None] * row[None, :], atol=1e-5)
+    effect = sae.logit_attribution(
+        model, "hidden", (a, b), latents=[3], additional_forward_args=(3.0,)
+    ).effect
+    np.testing.assert_allclose(effect[0], row, rtol=1e-5)

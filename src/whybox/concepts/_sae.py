@@ -793,6 +793,7 @@ class SparseAutoencoder:
         *,
         latents: Any = None,
         target: Any = None,
+        additional_forward_args: Any = None,
         batch_size: int | None = None,
     ) -> LogitAttribution:
         """Each latent's effect on the model's outputs (gradient logit attribution).
@@ -811,13 +812,17 @@ class SparseAutoencoder:
             The model; its output (logits) is flattened over the non-sample axes.
         layer : str or torch.nn.Module
             The layer the SAE reads (dotted name or submodule).
-        X : array-like, torch.Tensor, mapping, or iterable of batches
-            The inputs the gradients are averaged over (integer token ids stay
-            integers; a mapping is passed as keyword arguments).
+        X : array-like, torch.Tensor, tuple of them, mapping, or list of batches
+            The inputs the gradients are averaged over: one input tensor, a tuple
+            with one per forward argument, a mapping passed as keyword arguments (a
+            tokenizer's output), or a list of such batches. Integer token ids stay
+            integers.
         latents : int or sequence of int, optional
             The latents; None: all.
         target : int or sequence of int, optional
             The output columns; None: all (at most 256).
+        additional_forward_args : object or tuple, optional
+            Passed to the model unchanged after the inputs, as captum does.
         batch_size : int, optional
             Inputs per forward pass for an array ``X`` (default 64).
 
@@ -838,7 +843,14 @@ class SparseAutoencoder:
         Transformer Circuits Thread ("logit weights").
         """
         return logit_attribution(
-            self, model, layer, X, latents=latents, target=target, batch_size=batch_size
+            self,
+            model,
+            layer,
+            X,
+            latents=latents,
+            target=target,
+            additional_forward_args=additional_forward_args,
+            batch_size=batch_size,
         )
 
     def steer(
@@ -850,6 +862,7 @@ class SparseAutoencoder:
         value: float,
         *,
         positions: Any = None,
+        additional_forward_args: Any = None,
         batch_size: int | None = None,
     ) -> SteeringResult:
         """Clamp a latent to a value in the forward pass and measure the outputs.
@@ -865,8 +878,8 @@ class SparseAutoencoder:
         model : torch.nn.Module
         layer : str or torch.nn.Module
             The layer the SAE reads.
-        X : array-like, torch.Tensor, mapping, or iterable of batches
-            The inputs.
+        X : array-like, torch.Tensor, tuple of them, mapping, or list of batches
+            The inputs, as in :meth:`logit_attribution`.
         latent : int
             The latent clamped.
         value : float
@@ -874,6 +887,8 @@ class SparseAutoencoder:
         positions : int or sequence of int, optional
             The token positions clamped (on the axis after the samples); None: all.
             Padding tokens of a mapping with an ``attention_mask`` are never clamped.
+        additional_forward_args : object or tuple, optional
+            Passed to the model unchanged after the inputs, as captum does.
         batch_size : int, optional
             Inputs per forward pass for an array ``X`` (default 64).
 
@@ -902,6 +917,7 @@ class SparseAutoencoder:
             latent,
             value,
             positions=positions,
+            additional_forward_args=additional_forward_args,
             batch_size=batch_size,
         )
 

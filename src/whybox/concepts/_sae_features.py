@@ -58,13 +58,26 @@ def as_batch(model: TorchModel, batch: Any) -> Any:
     return model.in_parameter_dtype(t) if torch.is_floating_point(t) else t
 
 
-def call_module(model: TorchModel, batch: Any) -> Any:
-    """The module's raw output on one prepared batch (``as_batch``)."""
+def call_module(model: TorchModel, batch: Any, extra: tuple[Any, ...] = ()) -> Any:
+    """The module's raw output on one prepared batch (``as_batch``).
+
+    A tuple is several forward arguments; ``extra`` (``additional_forward_args``)
+    follows the inputs unchanged, as captum passes it.
+    """
     if isinstance(batch, dict):
-        return model.module(**batch)
+        return model.module(*extra, **batch)
     if isinstance(batch, tuple):
-        return model.module(*batch)
-    return model.module(batch)
+        return model.module(*batch, *extra)
+    return model.module(batch, *extra)
+
+
+def extra_args(additional_forward_args: Any) -> tuple[Any, ...]:
+    """``additional_forward_args`` as a tuple (None: none; one object: a 1-tuple)."""
+    if additional_forward_args is None:
+        return ()
+    if isinstance(additional_forward_args, tuple):
+        return additional_forward_args
+    return (additional_forward_args,)
 
 
 def output_logits(out: Any) -> Any:
@@ -434,11 +447,21 @@ def sae_device(sae: Any) -> Any:
 
 # ---------------------------------------------------------------------- outputs
 def _prepared_inputs(model: TorchModel, X: Any, batch_size: int | None) -> list[Any]:  # noqa: N803
-    """``X`` as prepared batches: an array/tensor in blocks, a mapping or a list of batches."""
+    """``X`` as prepared batches: an array/tensor in blocks, a tuple of them (one per
+    forward argument) in blocks, a mapping in blocks, or a list of batches as given."""
     torch = import_torch()
     if isinstance(X, (np.ndarray, torch.Tensor)):
         step = batch_size or INPUT_BLOCK
         return [as_batch(model, X[i : i + step]) for i in range(0, len(X), step)]
+    if isinstance(X, tuple) and X and all(isinstance(a, (np.ndarray, torch.Tensor)) for a in X):
+        n = len(X[0])
+        if any(len(a) != n for a in X):
+            raise InputError(
+                f"X is a tuple of inputs with {[len(a) for a in X]} samples; give every "
+                "input the same number of samples."
+            )
+        step = batch_size or INPUT_BLOCK
+        return [as_batch(model, tuple(a[i : i + step] for a in X)) for i in range(0, n, step)]
     if isinstance(X, Mapping):
         n = batch_rows(as_batch(model, X))
         step = batch_size or INPUT_BLOCK
@@ -510,10 +533,12 @@ def logit_attribution(
     *,
     latents: Any = None,
     target: Any = None,
+    additional_forward_args: Any = None,
     batch_size: int | None = None,
 ) -> LogitAttribution:
     """Each latent's effect on the outputs (see the method)."""
     torch = import_torch()
+    extra = extra_args(additional_forward_args)
     tm, module, name = resolve_model_layer(model, layer)
     chosen = _latent_list(latents, sae.n_latents)
     capture = LayerCapture(name)
@@ -522,7 +547,7 @@ def logit_attribution(
     total, n_seen, columns = None, 0, None
     with tm.evaluation(), hooked(module, capture), torch.enable_grad():
         for batch in _prepared_inputs(tm, X, batch_size):
-            out = output_logits(call_module(tm, batch))
+            out = output_logits(call_module(tm, batch, extra))
             activation = capture.value
             flat, columns = _output_columns(out, target)
             if len(columns) > 256 and target is None:
@@ -612,10 +637,12 @@ def steer(
     value: float,
     *,
     positions: Any = None,
+    additional_forward_args: Any = None,
     batch_size: int | None = None,
 ) -> SteeringResult:
     """The outputs with one latent clamped to ``value`` (see the method)."""
     torch = import_torch()
+    extra = extra_args(additional_forward_args)
     tm, module, name = resolve_model_layer(model, layer)
     latent = int(_latent_list(latent, sae.n_latents)[0])
     if isinstance(value, bool) or not np.isfinite(np.asarray(value, dtype=float)).all():
@@ -641,11 +668,11 @@ def steer(
     with tm.evaluation(), hooked(module, capture), torch.no_grad():
         for batch in _prepared_inputs(tm, X, batch_size):
             capture.replace = None
-            out = output_logits(call_module(tm, batch))
+            out = output_logits(call_module(tm, batch, extra))
             mask_now[0] = batch_mask(batch, capture.value)
             clean.append(out.reshape(out.shape[0], -1).to(torch.float64).cpu())
             capture.replace = clamp
-            out = output_logits(call_module(tm, batch))
+            out = output_logits(call_module(tm, batch, extra))
             steered.append(out.reshape(out.shape[0], -1).to(torch.float64).cpu())
             capture.replace = None
     return SteeringResult(
