@@ -107,6 +107,8 @@ def test_minilm_integrated_gradients_equal_captum_layer_integrated_gradients(min
     layer = model.base.embeddings.word_embeddings
     with pytest.raises(InputError, match="3 torch.nn.Embedding layers"):
         TokenEmbeddings(model)
+    # a Hugging Face model names its own input embeddings (the word embeddings)
+    assert TokenEmbeddings(model.base).layer is layer
     wrapped = TokenEmbeddings(model, layer="base.embeddings.word_embeddings", tokenizer=tokenizer)
     assert wrapped.layer is layer
     X, args = wrapped.inputs(ids, mask)
