@@ -194,8 +194,8 @@ def _documented_objects(module: str):
         if not inspect.isclass(obj):
             continue
         for klass in obj.__mro__:  # the class template: :members: and :inherited-members:
-            if klass.__name__ in _BUILTIN_BASES:
-                continue
+            if klass.__name__ in _BUILTIN_BASES or not klass.__module__.startswith("whybox"):
+                continue  # as the template's :inherited-members: list (builtins, torch's Module)
             for member, value in vars(klass).items():
                 if member.startswith("_") and member != "__call__":
                     continue
