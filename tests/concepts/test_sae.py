@@ -357,14 +357,24 @@ def load_weights(ref, sae):
     return ref
 
 
-def test_metrics_equal_saelens_functions_on_the_same_weights(toy):
-    """l0, mse and explained variance as SAELens computes them, on SAELens's forward."""
+def saelens_standard(d, n_latents):
+    requires("sae_lens")
+    from sae_lens.saes.standard_sae import StandardSAE, StandardSAEConfig
+
+    return StandardSAE(StandardSAEConfig(d_in=d, d_sae=n_latents))
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_metrics_equal_saelens_functions_on_the_same_weights(name, toy):
+    """l0, mse and explained variance as SAELens computes them, on SAELens's forward
+    (its TopK SAE, or its standard ReLU SAE, holding whybox's weights)."""
     requires("sae_lens")
     from sae_lens.evals import ExplainedVarianceCalculator
 
-    sae = SparseAutoencoder(64, k=3, batch_size=256, epochs=2, learning_rate=1e-2)
+    sae = SparseAutoencoder(64, batch_size=256, epochs=2, learning_rate=1e-2, **SETTINGS[name])
     sae.fit(toy.activations)
-    ref = load_weights(saelens_topk(16, 64, 3), sae)
+    ref = saelens_topk(16, 64, 2) if name == "topk" else saelens_standard(16, 64)
+    ref = load_weights(ref, sae)
     x = torch.as_tensor(toy.activations)
     with torch.no_grad():
         acts = ref.encode(x)
@@ -377,6 +387,8 @@ def test_metrics_equal_saelens_functions_on_the_same_weights(toy):
     assert ours.explained_variance == pytest.approx(calc.compute(), abs=1e-5)
     assert ours.l0 == pytest.approx(float((acts != 0).sum(-1).double().mean()), abs=1e-12)
     assert ours.mse == pytest.approx(float((x - out).pow(2).sum(-1).mean()), rel=1e-4)
+    fired = (acts != 0).any(dim=0)
+    assert ours.dead_fraction == pytest.approx(float((~fired).double().mean()), abs=1e-12)
 
 
 def train_saelens_topk(x, n_latents, k, learning_rate, batch_size, steps):
