@@ -16,7 +16,8 @@ the training vectors; SAELens (``TopKTrainingSAE`` driven by its ``SAETrainer`` 
 in-memory iterator of batches read from the same memory map, no model download) with its
 defaults otherwise (aux-k loss, decoder-norm rescaling, gradient clipping). Each side
 trains in a child process of its own, so its peak resident memory (``VmHWM``, read right
-after training, imports of torch and the library included) is its own; training throughput is vectors per second of training (data reads included).
+after training, imports of torch and the library included) is its own; training
+throughput is vectors per second of training (data reads included).
 Metrics on the held-out vectors, for both SAEs, through SAELens's own
 ``ExplainedVarianceCalculator`` and L0 (non-zero latents per vector), beside whybox's
 ``SparseAutoencoder.evaluate`` for whybox's SAE.
@@ -283,7 +284,8 @@ def run(
         )
     w, s = rows
     print(
-        f"whybox - SAELens explained variance: {w['explained_variance'] - s['explained_variance']:+.4f}"
+        "whybox - SAELens explained variance: "
+        f"{w['explained_variance'] - s['explained_variance']:+.4f}"
         f" (target >= -0.01); throughput ratio whybox/SAELens: "
         f"{w['vectors_per_s'] / s['vectors_per_s']:.2f}x (target >= 1); whybox's own evaluate(): "
         f"{w['whybox_evaluate_ev']:.4f}"

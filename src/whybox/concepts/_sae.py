@@ -172,8 +172,9 @@ class SparseAutoencoder:
     over dimensions and averaged over the batch (plus the penalty), minimised with
     Adam, each step's gradient clipped to a total norm of 1 (as SAELens's trainer: the
     first steps' large gradients would otherwise dominate Adam's second moments and
-    slow the later steps). The decoder bias ``b_dec`` is subtracted before encoding (initialised to
-    the mean of the first batch); the decoder rows ``W_dec`` are kept at unit norm:
+    slow the later steps). The decoder bias ``b_dec`` is subtracted before encoding
+    (initialised to the mean of the first batch); the decoder rows ``W_dec`` are kept
+    at unit norm:
     the gradient's component parallel to each row is removed before every step and
     the rows are renormalised after it (Bricken et al.), which also makes the L1
     penalty weighted by decoder norms the plain L1 norm of ``z``.
@@ -185,16 +186,18 @@ class SparseAutoencoder:
     decoder row, and reads that input: its encoder column is the input's centred
     direction scaled to the mean encoder norm of the live latents (0.2 times that for
     the L1 variant, as Bricken et al.), with a zero encoder bias and fresh Adam
-    moments. No resampling happens in the last
-    ``dead_window / 2`` steps, so resampled latents get trained.
+    moments. When the number of steps is known (arrays, or ``steps`` given), no
+    resampling happens in the last ``dead_window / 2`` steps, so resampled latents
+    get trained.
 
     Parameters
     ----------
     n_latents : int
         Latents (dictionary size), usually several times the activation width.
     k : int, optional
-        TopK: latents kept active per vector (``L0 = k``). Give exactly one of
-        ``k`` and ``l1``.
+        TopK: latents kept per vector (``L0 <= k``: the ReLU zeroes a kept value
+        that is not positive). Give exactly one of ``k`` and ``l1``. TopK trains
+        with a hand-written backward pass through the ``k`` kept latents only.
     l1 : float, optional
         ReLU + L1: the weight of the L1 penalty on the latents. Give exactly one of
         ``k`` and ``l1``.
@@ -322,7 +325,13 @@ class SparseAutoencoder:
         """The width of the activation vectors."""
         return int(self._require_fitted()["b_dec"].shape[0])
 
-    def _set_weights(self, W_enc: Any, b_enc: Any, W_dec: Any, b_dec: Any) -> SparseAutoencoder:  # noqa: N803
+    def _set_weights(
+        self,
+        W_enc: Any,  # noqa: N803
+        b_enc: Any,
+        W_dec: Any,  # noqa: N803
+        b_dec: Any,
+    ) -> SparseAutoencoder:
         """Use given weights (e.g. another library's SAE); ``W_dec`` rows are used as given.
 
         Parameters
