@@ -410,6 +410,20 @@ def test_minilm_prefix_matching_equals_its_own_attentions(monkeypatch):
     np.testing.assert_allclose(s.previous_token, previous, atol=1e-6)
     with pytest.raises(UnsupportedModelError):
         head_patching(model, ids, ids)
+    # padding is never a query or a key: the last sample cut to [CLS] r[:4] r[:4] [SEP]
+    mask = torch.ones_like(ids)
+    short = torch.as_tensor(np.concatenate([[101], r[2, :4], r[2, :4], [102]]))
+    ids[2] = 0
+    ids[2, :10] = short
+    mask[2, 10:] = 0
+    s = head_scores(model, {"input_ids": ids, "attention_mask": mask})
+    with torch.no_grad():
+        own = model(input_ids=ids, attention_mask=mask, output_attentions=True).attentions
+    weights = np.stack([a.double().numpy() for a in own], axis=1)
+    prefix, previous, n_queries = brute_force_scores(weights, ids.numpy(), mask.numpy() == 0)
+    assert s.n_queries == n_queries == 2 * 8 + 4
+    np.testing.assert_allclose(s.prefix_matching, prefix, atol=1e-6)
+    np.testing.assert_allclose(s.previous_token, previous, atol=1e-6)
 
 
 # ------------------------------------------------------------- TransformerLens
