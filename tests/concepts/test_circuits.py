@@ -541,3 +541,19 @@ def test_a_model_in_training_mode_is_run_in_eval_mode_with_a_warning_at_the_call
     assert m.training
     with pytest.raises(UnsupportedModelError):
         head_scores(object(), torch.tensor([[0, 1, 0, 1]]))
+
+
+def test_multihead_attention_models_are_scored_from_their_weights():
+    from whybox.attention import attention_weights
+    from whybox.datasets import load_text_transformer
+
+    text = load_text_transformer(steps=5)
+    ids = text.encode(["good film good film was", "the plot the plot was dull"])
+    s = head_scores(text.model, ids)
+    assert s.params["source"] == "multihead_attention"
+    assert s.prefix_matching.shape == (1, 2) and np.isnan(s.copying).all()
+    maps = attention_weights(text.model, ids)
+    prefix, previous, n_queries = brute_force_scores(maps.weights, ids.numpy(), maps.padding_mask)
+    assert s.n_queries == n_queries
+    np.testing.assert_allclose(s.prefix_matching, prefix, rtol=1e-12)
+    np.testing.assert_allclose(s.previous_token, previous, rtol=1e-12)
