@@ -1,4 +1,4 @@
-"""Circuits of attention heads: induction scores, head patching and the logit lens.
+"""Circuits of attention heads: induction scores, head and path patching, the logit lens.
 
 The tools read a transformer through hook points named as in TransformerLens: a
 module ``blocks`` whose block ``l`` has ``hook_resid_pre``, ``hook_resid_post`` and
@@ -6,8 +6,11 @@ module ``blocks`` whose block ``l`` has ``hook_resid_pre``, ``hook_resid_post`` 
 n_heads, d_head) and the weights ``W_V`` (n_heads, d_model, d_head) and ``W_O``
 (n_heads, d_head, d_model); ``ln_final`` and ``unembed`` turn the last residual
 stream into logits, and the model has ``W_E`` (vocab, d_model) and ``W_U`` (d_model,
-vocab). whybox's demo (:func:`whybox.datasets.load_induction_transformer`) and a
-TransformerLens ``HookedTransformer`` both have them. Attention scores
+vocab); path patching also needs the per-head inputs ``hook_q_input``,
+``hook_k_input``, ``hook_v_input`` of each block. whybox's demo
+(:func:`whybox.datasets.load_induction_transformer`) and a TransformerLens
+``HookedTransformer`` (``use_split_qkv_input=True`` for path patching) have them.
+Every hook is attached for one forward pass and removed in all cases. Attention scores
 (:func:`head_scores`, :func:`attention_patterns`) also read Hugging Face models (their
 ``output_attentions``) and models built from ``nn.MultiheadAttention``, through
 :func:`whybox.attention.attention_weights`.
