@@ -44,7 +44,6 @@ NOT_PARAMETERS = {"self", "cls", "args", "kwargs"}
 # Names that once meant something else, or two things: they must not come back.
 RETIRED = {
     "alpha": "ridge (a penalty), significance (a test level) or opacity (an overlay)",
-    "k": "top_k",
     "training_data": "background",
     "data": "background",
     "predict_fn": "model",
