@@ -36,6 +36,9 @@ WORKLOADS = {
     "W13": "w13_scale_out",
     "W13b": "w13b_ten_million",
     "W14": "w14_glassbox",
+    "W15a": "w15a_sae",
+    "W15b": "w15b_induction",
+    "W15c": "w15c_multi_input",
 }
 
 
