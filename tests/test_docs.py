@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._requires import requires
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "whybox"
 DOCS = ROOT / "docs"
@@ -291,8 +293,7 @@ def _render_problems(name: str, obj, escape) -> list[str]:
 @pytest.mark.parametrize("module", PUBLIC)
 def test_docstrings_render_without_warnings(module):
     """What ``python -m sphinx -W`` would reject, found in seconds: bad sections, indentation, markup."""
-    pytest.importorskip("numpydoc")
-    pytest.importorskip("docutils")
+    requires("numpydoc")  # the docs extra (or the test extra); docutils comes with Sphinx
     if not _exports(module) or not (API / f"{module}.rst").is_file():
         pytest.skip("nothing documented")
     escape = _plain_text_module().escape_plain_text
