@@ -39,7 +39,7 @@ X_eval, y_eval = X_test.iloc[:500], y_test.iloc[:500]
 cmp = inspection.importance_comparison(forest, X_eval, y_eval, n_repeats=5, random_state=0)
 table = cmp.to_frame()
 print(table.round(4).iloc[:, :3])
-for name in ("mdi", "shap_mean_abs"):
+for name in ("mdi", "permutation", "shap_mean_abs"):
     order = table[name].rank(ascending=False).astype(int)
     print(f"rank of noise_id by {name}: {order['noise_id']} of {len(table)}")
 for warning in cmp.warnings:
@@ -49,8 +49,8 @@ fig = whybox.plots.importance_comparison(cmp, max_display=9, ax=ax)
 
 # %%
 # MDI is computed on the training data, where the deep trees split on the noise to
-# memorise rows; permutation importance and SHAP, measured on held-out rows, put it
-# last.
+# memorise rows; permutation importance and SHAP, measured on held-out rows, rank it at
+# or near the bottom.
 #
 # Permutation importance with early stopping
 # ------------------------------------------
