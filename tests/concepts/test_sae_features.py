@@ -78,12 +78,15 @@ def test_top_activations_over_a_model_skip_padding_and_name_tokens(sae):
         {"input_ids": ids[i : i + 10], "attention_mask": mask[i : i + 10]} for i in (0, 10, 20)
     ]
     words = [[f"w{t}" for t in row] for row in ids]
-    result = sae.top_activations((model, "emb", batches), latents=2, top_k=5, tokens=words)
     with torch.no_grad():
         h = model.emb(torch.as_tensor(ids)).numpy()
-    z = np.where(mask == 1, sae.encode(h)[..., 2], -np.inf)
+    codes = sae.encode(h)
+    latent = int(((codes > 0) & (mask == 1)[..., None]).sum(axis=(0, 1)).argmax())
+    result = sae.top_activations((model, "emb", batches), latents=latent, top_k=5, tokens=words)
+    z = np.where(mask == 1, codes[..., latent], -np.inf)
     best = np.sort(z[z > 0])[::-1][:5]  # equal tokens tie: compare values, then places
     shown = ~np.isnan(result.activation[0])
+    assert shown.sum() == len(best) >= 1
     np.testing.assert_allclose(result.activation[0, shown], best, rtol=1e-6)
     for s, p, value in zip(result.sample[0, shown], result.position[0, shown], best, strict=True):
         assert mask[s, p] == 1 and z[s, p] == pytest.approx(value, rel=1e-6)

@@ -55,6 +55,8 @@ from whybox.concepts._sae_features import (
 
 #: Activation vectors of a model stream held in the shuffling buffer, in batches.
 _BUFFER_BATCHES = 16
+#: The encoder starts as the decoder's transpose times this (latents start small).
+_ENCODER_INIT_SCALE = 0.1
 #: The total gradient norm each step is clipped to (as SAELens's trainer does).
 _CLIP_NORM = 1.0
 #: The loss index the cross-entropy ignores (as torch's ``ignore_index``).
@@ -172,7 +174,10 @@ class SparseAutoencoder:
     over dimensions and averaged over the batch (plus the penalty), minimised with
     Adam, each step's gradient clipped to a total norm of 1 (as SAELens's trainer: the
     first steps' large gradients would otherwise dominate Adam's second moments and
-    slow the later steps). The decoder bias ``b_dec`` is subtracted before encoding
+    slow the later steps). The decoder rows start as random unit directions and the
+    encoder as their transpose times 0.1 (Gao et al.'s tied start, at the small scale
+    of Conerly et al. 2024, so the first latents are small and the reconstruction
+    starts near ``b_dec``). The decoder bias ``b_dec`` is subtracted before encoding
     (initialised to the mean of the first batch); the decoder rows ``W_dec`` are kept
     at unit norm:
     the gradient's component parallel to each row is removed before every step and
@@ -237,6 +242,9 @@ class SparseAutoencoder:
     Bricken, T., Templeton, A., Batson, J., et al. (2023). Towards monosemanticity:
     decomposing language models with dictionary learning. Transformer Circuits
     Thread.
+
+    Conerly, T., Templeton, A., Bricken, T., et al. (2024). Circuits updates, April
+    2024: update on how we train SAEs. Transformer Circuits Thread.
 
     Gao, L., Dupré la Tour, T., Tillman, H., et al. (2024). Scaling and evaluating
     sparse autoencoders. arXiv:2406.04093.
@@ -548,7 +556,7 @@ class SparseAutoencoder:
         w_dec = torch.randn(self.n_latents, d, generator=gen).to(device)
         w_dec /= w_dec.norm(dim=1, keepdim=True)
         self._params = {
-            "W_enc": w_dec.T.clone().contiguous().requires_grad_(True),
+            "W_enc": (_ENCODER_INIT_SCALE * w_dec.T).contiguous().requires_grad_(True),
             "b_enc": torch.zeros(self.n_latents, device=device, requires_grad=True),
             "W_dec": w_dec.clone().requires_grad_(True),
             "b_dec": first.mean(dim=0).clone().requires_grad_(True),
