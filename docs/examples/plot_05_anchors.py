@@ -16,6 +16,9 @@ statistical confidence; the *coverage* says how much of the data the rule applie
 # :func:`whybox.datasets.load_credit` trains a gradient-boosted classifier on synthetic
 # loan applications (no real person is in them).
 
+import textwrap
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -70,6 +73,37 @@ for a, label in zip(anchors, (0, 1), strict=True):
 
 print(len(anchors[0].examples_same), "examples with the same decision,")
 print(len(anchors[0].examples_different), "with a different one")
+
+# %%
+# The denied applicant's rule on the held-out applicants, drawn on two of its
+# continuous features: the rule's rows (circled) sit where the model denies almost
+# everyone, the rule's other conditions narrowing them further.
+
+a = anchors[0]
+fx, fy = [f for f in a.feature_names if X_test[f].nunique() > 20][:2]
+covered = explainer.holds(a, X_test)
+ax = plt.figure(figsize=(6.5, 4.5), layout="constrained").add_subplot()
+for label, colour in ((0, "tab:red"), (1, "tab:blue")):
+    rows_ = pred == label
+    ax.scatter(
+        X_test.loc[rows_, fx],
+        X_test.loc[rows_, fy],
+        s=6,
+        alpha=0.4,
+        color=colour,
+        label=f"predicted {case.class_names[label]}",
+    )
+ax.scatter(
+    X_test.loc[covered, fx],
+    X_test.loc[covered, fy],
+    s=40,
+    facecolors="none",
+    edgecolors="black",
+    label="the anchor's rule holds",
+)
+ax.set(xlabel=fx, ylabel=fy)
+ax.set_title("\n".join(textwrap.wrap(a.rule, 70)), fontsize=9)
+ax.legend(fontsize=8)
 
 # %%
 # Caveat
