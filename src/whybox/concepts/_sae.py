@@ -1061,7 +1061,7 @@ def _topk_gradients(p: dict[str, Any], x: Any, k: int) -> tuple[Any, Any, Any]:
         grads_t = torch.sparse_csr_tensor(crow_t, rows, dz[by_latent], (m, n))
         d_b_enc = torch.zeros(m, dtype=x.dtype, device=x.device).index_add_(0, flat, dz)
         p["W_dec"].grad = codes_t @ g
-        p["W_enc"].grad = (grads_t @ centred).T.contiguous()
+        p["W_enc"].grad = (grads_t @ centred).T
         p["b_enc"].grad = d_b_enc
         p["b_dec"].grad = g.sum(dim=0) - p["W_enc"] @ d_b_enc
         fired = flat[z.reshape(-1) > 0].unique()
