@@ -27,6 +27,7 @@ Usage::
     python benchmarks/w15a_sae.py                       # 1,000,000 vectors
     python benchmarks/w15a_sae.py --vectors 20000       # a smoke run
     python benchmarks/w15a_sae.py --cache /tmp/w15a     # where the activations are cached
+    python benchmarks/w15a_sae.py --repeats 2           # alternate the sides, keep each's fastest
 """
 
 from __future__ import annotations
@@ -255,18 +256,23 @@ def run(
     threads: int | None = None,
     n_vectors: int | None = None,
     cache: str | None = None,
+    repeats: int = 1,
 ) -> list[dict]:
     """Collect (or reuse) the activations, train both sides, print the table rows."""
     n = n_vectors or (QUICK_VECTORS if quick else FULL_VECTORS)
     folder = Path(cache) if cache else Path(tempfile.gettempdir()) / "whybox-w15a"
     path = collect(n, folder)
-    rows = []
-    for side in ("whybox", "saelens"):
-        command = [sys.executable, __file__, "--child", side, "--path", str(path)]
-        if threads:
-            command += ["--threads", str(threads)]
-        done = subprocess.run(command, check=True, capture_output=True, text=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    best: dict[str, dict] = {}
+    for _ in range(repeats):  # the sides alternate; each keeps its fastest run
+        for side in ("whybox", "saelens"):
+            command = [sys.executable, __file__, "--child", side, "--path", str(path)]
+            if threads:
+                command += ["--threads", str(threads)]
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            if side not in best or row["train_s"] < best[side]["train_s"]:
+                best[side] = row
+    rows = [best["whybox"], best["saelens"]]
     print(
         f"\n{workload}: TopK SAE, n_latents={N_LATENTS}, k={K}, lr={LEARNING_RATE}, "
         f"batch_size={BATCH_SIZE}, one pass; MiniLM-L6 {LAYER}, stdlib docstrings and comments"
@@ -299,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=None, help="folder of the activation cache")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_VECTORS:,} vectors")
     parser.add_argument("--threads", type=int, default=None, help="torch threads per side")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="runs per side, alternating; the fastest is kept"
+    )
     parser.add_argument("--child", choices=("whybox", "saelens"), help=argparse.SUPPRESS)
     parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -308,7 +317,14 @@ def main(argv: list[str] | None = None) -> int:
         warnings.filterwarnings("ignore")
         print(json.dumps(train_side(args.child, args.path, args.threads)))
         return 0
-    run("W15a", quick=args.quick, threads=args.threads, n_vectors=args.vectors, cache=args.cache)
+    run(
+        "W15a",
+        quick=args.quick,
+        threads=args.threads,
+        n_vectors=args.vectors,
+        cache=args.cache,
+        repeats=args.repeats,
+    )
     return 0
 
 
