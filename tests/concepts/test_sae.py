@@ -439,6 +439,7 @@ def test_explained_variance_at_least_saelens_at_equal_settings():
     assert result.explained_variance >= calc.compute() - 0.01
 
 
+@pytest.mark.filterwarnings("ignore:HookedTransformer is deprecated:DeprecationWarning")
 def test_ce_and_kl_equal_saelens_get_recons_loss_on_a_transformer():
     """The loss recovered with the SAE spliced into a TransformerLens model, both ways."""
     requires("sae_lens")
