@@ -139,23 +139,23 @@ class IntegratedGradients(TorchExplainer):
     >>> bool(np.allclose(explanation.values.sum(axis=1), gap, atol=1e-5))
     True
 
-A model with two inputs and an extra argument: one Explanation per input, whose
-values add up together:
+    A model with two inputs and an extra argument: one Explanation per input, whose
+    values add up together:
 
->>> class TwoInputs(torch.nn.Module):
-...     def __init__(self):
-...         super().__init__()
-...         self.a, self.b = torch.nn.Linear(3, 2), torch.nn.Linear(4, 2)
-...     def forward(self, x_a, x_b, scale):
-...         return torch.tanh(self.a(x_a) + self.b(x_b)) * scale
->>> two = TwoInputs().eval()
->>> X = (torch.randn(5, 3), torch.randn(5, 4))
->>> ex_a, ex_b = IntegratedGradients(two)(X, target=0, additional_forward_args=2.0)
->>> ex_a.values.shape, ex_b.values.shape
-((5, 3, 1), (5, 4, 1))
->>> total = ex_a.values.sum(axis=1) + ex_b.values.sum(axis=1)
->>> bool(np.allclose(total, ex_a.model_output - ex_a.base_values, atol=1e-5))
-True
+    >>> class TwoInputs(torch.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.a, self.b = torch.nn.Linear(3, 2), torch.nn.Linear(4, 2)
+    ...     def forward(self, x_a, x_b, scale):
+    ...         return torch.tanh(self.a(x_a) + self.b(x_b)) * scale
+    >>> two = TwoInputs().eval()
+    >>> X = (torch.randn(5, 3), torch.randn(5, 4))
+    >>> ex_a, ex_b = IntegratedGradients(two)(X, target=0, additional_forward_args=2.0)
+    >>> ex_a.values.shape, ex_b.values.shape
+    ((5, 3, 1), (5, 4, 1))
+    >>> total = ex_a.values.sum(axis=1) + ex_b.values.sum(axis=1)
+    >>> bool(np.allclose(total, ex_a.model_output - ex_a.base_values, atol=1e-5))
+    True
     """
 
     method = "integrated_gradients"
