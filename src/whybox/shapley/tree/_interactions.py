@@ -47,7 +47,6 @@ Behavior*, 55, 72-99.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -62,6 +61,7 @@ from whybox.shapley.tree._path_dependent import (
 from whybox.shapley.tree._primitives import (
     extend_path,
     node_goes_left,
+    numba_threads,
     path_arrays,
     path_stack,
     unwind_path,
@@ -387,10 +387,7 @@ def path_dependent_interactions(
         )
     phi = path_dependent_shap(e, X, frac=frac, max_depth=max_depth, n_threads=n_threads)
     rows = prepare_rows(e, X)
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(n_threads)
-    try:
+    with numba_threads(n_threads):
         forest = (
             e.children_left, e.children_right, e.features, frac, e.values, e.tree_output,
             e.players,
@@ -398,5 +395,3 @@ def path_dependent_interactions(
         return _interaction_rows(
             rows, phi, forest, e.splits_of(), max_depth, feats, n_local, local, masks
         )
-    finally:
-        numba.set_num_threads(previous)

@@ -51,7 +51,7 @@ from numba import njit, prange
 
 from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._path_dependent import prepare_rows
-from whybox.shapley.tree._primitives import add_leaf, node_goes_left
+from whybox.shapley.tree._primitives import add_leaf, node_goes_left, numba_threads
 
 MAX_PATH_FEATURES = 62
 """The most distinct features a root-to-leaf path may split on (patterns are int64 bits)."""
@@ -545,10 +545,7 @@ def interventional_shap(
         8 * (cnt_size + tab_size).sum(axis=1) + 16 * pair_size.sum(axis=1) + ok_size.sum(axis=1)
     )
     W = shapley_pair_weights(max(lay.max_path_features, 1))
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(n_threads)
-    try:
+    with numba_threads(n_threads):
         # a chunk's tables stay in cache; it has enough trees to keep the threads busy
         min_trees = 2 * numba.get_num_threads()
         t0 = 0
@@ -563,8 +560,6 @@ def interventional_shap(
             if progress is not None:
                 progress(t1 - t0)
             t0 = t1
-    finally:
-        numba.set_num_threads(previous)
     return phi
 
 

@@ -36,6 +36,7 @@ from whybox.shapley.tree._ensemble import TreeEnsemble
 from whybox.shapley.tree._primitives import (
     extend_path,
     node_goes_left,
+    numba_threads,
     path_arrays,
     path_stack,
     unwind_path,
@@ -261,16 +262,17 @@ def prepare_rows(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
 def ensemble_predict(ensemble: TreeEnsemble, X: np.ndarray) -> np.ndarray:
     """The ensemble's raw output, shape (n_samples, n_outputs), float64."""
     e = ensemble
-    return predict_raw(
-        prepare_rows(e, X),
-        e.children_left,
-        e.children_right,
-        e.features,
-        e.splits_of(),
-        e.values,
-        e.tree_output,
-        e.base_offset,
-    )
+    with numba_threads(None):
+        return predict_raw(
+            prepare_rows(e, X),
+            e.children_left,
+            e.children_right,
+            e.features,
+            e.splits_of(),
+            e.values,
+            e.tree_output,
+            e.base_offset,
+        )
 
 
 def ensemble_expected_value(ensemble: TreeEnsemble) -> np.ndarray:
@@ -372,10 +374,7 @@ def path_dependent_shap(
         e.children_left, e.children_right, e.features, frac, e.values, e.tree_output, e.players
     )  # fmt: skip
     args = (rows, forest, e.splits_of(), max_depth, e.n_players)
-    previous = numba.get_num_threads()
-    if n_threads is not None:
-        numba.set_num_threads(n_threads)
-    try:
+    with numba_threads(n_threads):
         if kernel == "quadrature":
             t_nodes, w_nodes = _quadrature.quadrature_nodes(min(max_depth, e.n_players))
             _check_work_memory(
@@ -394,5 +393,3 @@ def path_dependent_shap(
                 )
             return _quadrature.quadrature_shap_rows(*args, t_nodes, w_nodes, int(block_rows))
         return _shap_rows(*args)
-    finally:
-        numba.set_num_threads(previous)

@@ -14,6 +14,11 @@ inlined from this file does: after editing this file, delete the kernels'
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import numba
 import numpy as np
 from numba import njit
 
@@ -191,3 +196,29 @@ def add_leaf(phi, f, w, values, t, node, out):
     else:
         for c in range(values.shape[2]):
             phi[f, c] += w * values[t, node, c]
+
+
+@contextlib.contextmanager
+def numba_threads(n_threads: int | None) -> Iterator[None]:
+    """Run the block with numba's thread count at ``n_threads`` (None: numba's own).
+
+    A count that differs from the current one is set for the block and set back after
+    it. With numba's OpenMP threading layer, starting numba's threads also sets the
+    OpenMP thread count that torch reads, so a torch already imported would run on
+    numba's count (the CPU count) for the rest of the process, whatever the user's
+    ``OMP_NUM_THREADS`` or ``torch.set_num_threads``: its count is set back too.
+    torch is never imported here.
+    """
+    torch = sys.modules.get("torch")
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    previous = numba.get_num_threads()
+    changed = n_threads is not None and n_threads != previous
+    if changed:
+        numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        if changed:
+            numba.set_num_threads(previous)
+        if torch_threads is not None and torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
