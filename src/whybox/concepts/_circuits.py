@@ -601,7 +601,6 @@ def head_patching(
     """
     _require_hooked(model, "head_patching")
     with _eval(model):
-        torch = import_torch()
         size = check_batch_size(batch_size)
         x_clean, x_corr, ids, where = _pairs(model, clean, corrupted)
         n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
@@ -611,18 +610,9 @@ def head_patching(
         # slot h < n_heads patches head h; slot n_heads patches the whole layer
         denoised = np.empty((n_layers, n_heads + 1, n))
         noised = np.empty((n_layers, n_heads + 1, n))
-        start = 0
-        for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
-            sl = slice(start, start + len(b_clean))
-            start = sl.stop
-            mask = torch.as_tensor(where[sl], device=x_clean.device)
-            target = torch.as_tensor(ids[sl, 1:], device=x_clean.device)
-            z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
-            z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
-            record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
-            record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
-            clean_m[sl] = _metric(_run(model, b_clean, record_clean), target, mask)
-            corr_m[sl] = _metric(_run(model, b_corr, record_corr), target, mask)
+        runs = _paired_runs(model, x_clean, x_corr, ids, where, z_points, size)
+        for sl, b_clean, b_corr, target, mask, z_clean, z_corr, m_clean, m_corr in runs:
+            clean_m[sl], corr_m[sl] = m_clean, m_corr
             for layer in range(n_layers):
                 for slot in range(n_heads + 1):
                     heads = slice(None) if slot == n_heads else slot
@@ -713,7 +703,6 @@ def path_patching(
             "whybox's induction demo or a HookedTransformer with use_split_qkv_input=True."
         )
     with _eval(model):
-        torch = import_torch()
         size = check_batch_size(batch_size)
         x_clean, x_corr, ids, where = _pairs(model, clean, corrupted)
         n_layers, n_heads = len(model.blocks), int(model.blocks[0].attn.W_O.shape[0])
@@ -724,18 +713,9 @@ def path_patching(
         clean_m, corr_m = np.empty(n), np.empty(n)
         denoised, noised = np.full(shape, np.nan), np.full(shape, np.nan)
         direct_den, direct_noi = np.empty((n_layers, n_heads, n)), np.empty((n_layers, n_heads, n))
-        start = 0
-        for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
-            sl = slice(start, start + len(b_clean))
-            start = sl.stop
-            mask = torch.as_tensor(where[sl], device=x_clean.device)
-            target = torch.as_tensor(ids[sl, 1:], device=x_clean.device)
-            z_clean: list[list[Any]] = [[] for _ in range(n_layers)]
-            z_corr: list[list[Any]] = [[] for _ in range(n_layers)]
-            record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
-            record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
-            clean_m[sl] = _metric(_run(model, b_clean, record_clean), target, mask)
-            corr_m[sl] = _metric(_run(model, b_corr, record_corr), target, mask)
+        runs = _paired_runs(model, x_clean, x_corr, ids, where, z_points, size)
+        for sl, b_clean, b_corr, target, mask, z_clean, z_corr, m_clean, m_corr in runs:
+            clean_m[sl], corr_m[sl] = m_clean, m_corr
             for ls in range(n_layers):
                 w_o = model.blocks[ls].attn.W_O.detach()
                 for hs in range(n_heads):
@@ -900,6 +880,32 @@ def _batches(x: Any, size: int | None) -> Iterator[Any]:
     step = n if size is None else size
     for start in range(0, n, max(step, 1)):
         yield x[start : start + step]
+
+
+def _paired_runs(
+    model: Any, x_clean: Any, x_corr: Any, ids: np.ndarray, where: np.ndarray, z_points: list[Any],
+    size: int | None,
+) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+    """The clean and corrupted runs of each batch, recording every layer's ``hook_z``.
+
+    Yields ``(slice, clean ids, corrupted ids, target, mask, z_clean, z_corr,
+    clean metric, corrupted metric)`` per batch: head and path patching both start
+    from these two runs.
+    """
+    torch = import_torch()
+    start = 0
+    for b_clean, b_corr in zip(_batches(x_clean, size), _batches(x_corr, size), strict=True):
+        sl = slice(start, start + len(b_clean))
+        start = sl.stop
+        mask = torch.as_tensor(where[sl], device=x_clean.device)
+        target = torch.as_tensor(ids[sl, 1:], device=x_clean.device)
+        z_clean: list[list[Any]] = [[] for _ in z_points]
+        z_corr: list[list[Any]] = [[] for _ in z_points]
+        record_clean = {p: _recorder(z) for p, z in zip(z_points, z_clean, strict=True)}
+        record_corr = {p: _recorder(z) for p, z in zip(z_points, z_corr, strict=True)}
+        clean_metric = _metric(_run(model, b_clean, record_clean), target, mask)
+        corr_metric = _metric(_run(model, b_corr, record_corr), target, mask)
+        yield sl, b_clean, b_corr, target, mask, z_clean, z_corr, clean_metric, corr_metric
 
 
 def _recorder(store: list[Any]) -> Callable[[Any, Any, Any], None]:
