@@ -309,6 +309,9 @@ def _more_entry_points():
         ),
         "probe": lambda clf, reg, rs: concepts.probe(X_NUM, Y_CLS, random_state=rs),
         "TCAV": lambda clf, reg, rs: concepts.TCAV(net(), "0", random_state=rs),
+        "SparseAutoencoder": lambda clf, reg, rs: concepts.SparseAutoencoder(
+            8, k=2, random_state=rs
+        ),
         "GradientShap": lambda clf, reg, rs: gradients.GradientShap(
             net(), X_NUM[:5].astype(np.float32), random_state=rs
         ),
