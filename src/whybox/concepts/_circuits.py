@@ -102,16 +102,11 @@ class HeadScores(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (layer, head): layer name, layer and head positions and the scores."""
-        n_layers, n_heads = self.prefix_matching.shape
-        return pd.DataFrame(
-            {
-                "layer_name": np.repeat(list(self.layer_names), n_heads),
-                "layer": np.repeat(np.arange(n_layers), n_heads),
-                "head": np.tile(np.arange(n_heads), n_layers),
-                "prefix_matching": self.prefix_matching.ravel(),
-                "previous_token": self.previous_token.ravel(),
-                "copying": self.copying.ravel(),
-            }
+        return _head_frame(
+            self.layer_names,
+            prefix_matching=self.prefix_matching,
+            previous_token=self.previous_token,
+            copying=self.copying,
         )
 
 
@@ -162,17 +157,12 @@ class HeadPatching(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per (layer, head): both fractions and the mean patched metrics."""
-        n_layers, n_heads = self.restored_fraction.shape
-        return pd.DataFrame(
-            {
-                "layer_name": np.repeat(list(self.layer_names), n_heads),
-                "layer": np.repeat(np.arange(n_layers), n_heads),
-                "head": np.tile(np.arange(n_heads), n_layers),
-                "restored_fraction": self.restored_fraction.ravel(),
-                "destroyed_fraction": self.destroyed_fraction.ravel(),
-                "denoised_metric": self.denoised_metric.mean(axis=-1).ravel(),
-                "noised_metric": self.noised_metric.mean(axis=-1).ravel(),
-            }
+        return _head_frame(
+            self.layer_names,
+            restored_fraction=self.restored_fraction,
+            destroyed_fraction=self.destroyed_fraction,
+            denoised_metric=self.denoised_metric.mean(axis=-1),
+            noised_metric=self.noised_metric.mean(axis=-1),
         )
 
 
@@ -789,6 +779,20 @@ def _require_hooked(model: Any, what: str) -> None:
             "use whybox.datasets.load_induction_transformer().model or a TransformerLens "
             "HookedTransformer."
         )
+
+
+def _head_frame(layer_names: tuple[str, ...], **columns: np.ndarray) -> pd.DataFrame:
+    """One row per (layer, head): the layer's name and position, the head's, and each
+    (n_layers, n_heads) column raveled in that order."""
+    n_layers, n_heads = next(iter(columns.values())).shape
+    return pd.DataFrame(
+        {
+            "layer_name": np.repeat(list(layer_names), n_heads),
+            "layer": np.repeat(np.arange(n_layers), n_heads),
+            "head": np.tile(np.arange(n_heads), n_layers),
+            **{name: np.asarray(values).ravel() for name, values in columns.items()},
+        }
+    )
 
 
 def _layer_names(n_layers: int) -> tuple[str, ...]:
